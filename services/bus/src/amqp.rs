@@ -1,0 +1,355 @@
+//! The RabbitMQ transport. Topology: one durable topic exchange for events; per
+//! consuming service one durable quorum queue (which counts deliveries) with a delivery
+//! limit and a dead-letter exchange routing to `<queue>.dlq`. Publishes wait for
+//! publisher confirms. Connections are re-established after a broker restart: the
+//! publisher on the next publish, each consumer in the background.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
+    BasicRejectOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind};
+use tokio::sync::{Mutex, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::{Acker, Bus, BusError, DELIVERY_LIMIT, Deliveries, Delivery, Message, QueueSpec};
+
+/// Longest wait between two reconnection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+pub struct AmqpBus {
+    url: String,
+    exchange: String,
+    name: String,
+    publisher: Mutex<Option<Link>>,
+    shutdown: CancellationToken,
+}
+
+/// A connection and one channel on it.
+struct Link {
+    _connection: Connection,
+    channel: Channel,
+}
+
+impl AmqpBus {
+    /// Connects to `url` and declares `exchange`. `name` labels the connection in
+    /// the broker's management UI.
+    pub async fn connect(
+        url: &str,
+        exchange: &str,
+        name: &str,
+        shutdown: CancellationToken,
+    ) -> Result<Self, BusError> {
+        let bus = AmqpBus {
+            url: url.to_owned(),
+            exchange: exchange.to_owned(),
+            name: name.to_owned(),
+            publisher: Mutex::new(None),
+            shutdown,
+        };
+        bus.publish_channel().await?;
+        Ok(bus)
+    }
+
+    async fn open(&self, role: &str) -> Result<Link, BusError> {
+        let props = ConnectionProperties::default()
+            .with_connection_name(format!("{}-{role}", self.name).into());
+        let connection = Connection::connect(&self.url, props).await?;
+        let channel = connection.create_channel().await?;
+        channel
+            .exchange_declare(
+                self.exchange.as_str().into(),
+                ExchangeKind::Topic,
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        Ok(Link {
+            _connection: connection,
+            channel,
+        })
+    }
+
+    /// The confirmed publishing channel, opened again when it broke.
+    async fn publish_channel(&self) -> Result<Channel, BusError> {
+        let mut guard = self.publisher.lock().await;
+        if let Some(link) = guard.as_ref()
+            && link.channel.status().connected()
+        {
+            return Ok(link.channel.clone());
+        }
+        *guard = None;
+        let link = self.open("publisher").await?;
+        link.channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        let channel = link.channel.clone();
+        *guard = Some(link);
+        Ok(channel)
+    }
+
+    async fn forget_publisher(&self) {
+        *self.publisher.lock().await = None;
+    }
+
+    async fn publish_on(&self, channel: &Channel, batch: &[Message]) -> Result<(), BusError> {
+        let mut confirms = Vec::with_capacity(batch.len());
+        for message in batch {
+            let properties = BasicProperties::default()
+                .with_delivery_mode(2)
+                .with_message_id(message.event_id.as_str().into())
+                .with_content_type("application/protobuf".into());
+            let confirm = channel
+                .basic_publish(
+                    self.exchange.as_str().into(),
+                    message.routing_key.as_str().into(),
+                    BasicPublishOptions::default(),
+                    &message.payload,
+                    properties,
+                )
+                .await?;
+            confirms.push(confirm);
+        }
+        for confirm in confirms {
+            match confirm.await? {
+                Confirmation::Ack(_) => {}
+                Confirmation::Nack(_) => return Err(BusError::Nacked),
+                Confirmation::NotRequested => {
+                    return Err(BusError::Broker("publisher confirms are off".into()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Declares the queue, its dead-letter queue and bindings, and starts consuming.
+    async fn consume(&self, spec: &QueueSpec) -> Result<(Link, lapin::Consumer), BusError> {
+        let link = self.open("consumer").await?;
+        let ch = &link.channel;
+        let dlx = format!("{}.dlx", self.exchange);
+        let dlq = format!("{}.dlq", spec.queue);
+        ch.exchange_declare(
+            dlx.as_str().into(),
+            ExchangeKind::Direct,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+        ch.queue_declare(dlq.as_str().into(), QueueDeclareOptions::durable(), FieldTable::default())
+            .await?;
+        ch.queue_bind(
+            dlq.as_str().into(),
+            dlx.as_str().into(),
+            spec.queue.as_str().into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+        let mut args = FieldTable::default();
+        args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+        args.insert(
+            "x-delivery-limit".into(),
+            AMQPValue::LongInt(DELIVERY_LIMIT as i32),
+        );
+        args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(dlx.as_str().into()));
+        args.insert(
+            "x-dead-letter-routing-key".into(),
+            AMQPValue::LongString(spec.queue.as_str().into()),
+        );
+        ch.queue_declare(spec.queue.as_str().into(), QueueDeclareOptions::durable(), args)
+            .await?;
+        for pattern in &spec.bindings {
+            ch.queue_bind(
+                spec.queue.as_str().into(),
+                self.exchange.as_str().into(),
+                pattern.as_str().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        }
+        ch.basic_qos(spec.prefetch, BasicQosOptions::default()).await?;
+        let consumer = ch
+            .basic_consume(
+                spec.queue.as_str().into(),
+                format!("{}-{}", self.name, uuid::Uuid::new_v4().simple()).into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        Ok((link, consumer))
+    }
+}
+
+#[async_trait]
+impl Bus for AmqpBus {
+    async fn publish(&self, batch: &[Message]) -> Result<(), BusError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let channel = self.publish_channel().await?;
+        let result = self.publish_on(&channel, batch).await;
+        if result.is_err() {
+            self.forget_publisher().await;
+        }
+        result
+    }
+
+    async fn subscribe(&self, spec: QueueSpec) -> Result<Deliveries, BusError> {
+        let (tx, rx) = mpsc::channel(usize::from(spec.prefetch.max(1)));
+        let first = self.consume(&spec).await?;
+        let this = Arc::new(ConsumerLoop {
+            bus: AmqpBus {
+                url: self.url.clone(),
+                exchange: self.exchange.clone(),
+                name: self.name.clone(),
+                publisher: Mutex::new(None),
+                shutdown: self.shutdown.clone(),
+            },
+            spec,
+            out: tx,
+        });
+        tokio::spawn(this.run(first));
+        Ok(Deliveries::new(rx))
+    }
+
+    async fn is_ready(&self) -> bool {
+        self.publish_channel().await.is_ok()
+    }
+}
+
+/// Keeps one queue's consumer alive across broker restarts.
+struct ConsumerLoop {
+    bus: AmqpBus,
+    spec: QueueSpec,
+    out: mpsc::Sender<Delivery>,
+}
+
+impl ConsumerLoop {
+    async fn run(self: Arc<Self>, first: (Link, lapin::Consumer)) {
+        let mut session = Some(first);
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            let (link, consumer) = match session.take() {
+                Some(s) => s,
+                None => match self.bus.consume(&self.spec).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(queue = %self.spec.queue, error = %e, "amqp: reconnect failed");
+                        tokio::select! {
+                            _ = self.bus.shutdown.cancelled() => return,
+                            _ = tokio::time::sleep(backoff) => {}
+                        }
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                        continue;
+                    }
+                },
+            };
+            backoff = Duration::from_millis(200);
+            if !self.forward(consumer).await {
+                return;
+            }
+            drop(link);
+            tracing::warn!(queue = %self.spec.queue, "amqp: consumer lost its connection, reconnecting");
+        }
+    }
+
+    /// Forwards deliveries until the connection breaks (`true`: reconnect) or the bus
+    /// shuts down / the receiver is gone (`false`: stop).
+    async fn forward(&self, mut consumer: lapin::Consumer) -> bool {
+        loop {
+            let next = tokio::select! {
+                _ = self.bus.shutdown.cancelled() => return false,
+                next = consumer.next() => next,
+            };
+            let delivery = match next {
+                Some(Ok(delivery)) => delivery,
+                Some(Err(e)) => {
+                    tracing::warn!(queue = %self.spec.queue, error = %e, "amqp: consumer error");
+                    return true;
+                }
+                None => return true,
+            };
+            let attempt = delivery_attempt(&delivery);
+            let ours = Delivery {
+                message: Message {
+                    routing_key: delivery.routing_key.to_string(),
+                    event_id: delivery
+                        .properties
+                        .message_id()
+                        .as_ref()
+                        .map(|id| id.to_string())
+                        .unwrap_or_default(),
+                    payload: delivery.data,
+                },
+                attempt,
+                acker: Box::new(AmqpAcker(delivery.acker)),
+            };
+            if self.out.send(ours).await.is_err() {
+                return false;
+            }
+        }
+    }
+}
+
+/// 1 + the quorum queue's `x-delivery-count` (how often it was returned before).
+fn delivery_attempt(delivery: &lapin::message::Delivery) -> u32 {
+    let count = delivery
+        .properties
+        .headers()
+        .as_ref()
+        .and_then(|h| h.inner().get("x-delivery-count").cloned())
+        .and_then(|v| match v {
+            AMQPValue::LongLongInt(n) => u32::try_from(n).ok(),
+            AMQPValue::LongInt(n) => u32::try_from(n).ok(),
+            AMQPValue::LongUInt(n) => Some(n),
+            AMQPValue::ShortInt(n) => u32::try_from(n).ok(),
+            AMQPValue::ShortUInt(n) => Some(u32::from(n)),
+            _ => None,
+        });
+    match count {
+        Some(n) => n + 1,
+        None if delivery.redelivered => 2,
+        None => 1,
+    }
+}
+
+struct AmqpAcker(lapin::Acker);
+
+#[async_trait]
+impl Acker for AmqpAcker {
+    async fn ack(&self) -> Result<(), BusError> {
+        self.0.ack(BasicAckOptions::default()).await?;
+        Ok(())
+    }
+
+    async fn retry(&self) -> Result<(), BusError> {
+        self.0
+            .nack(BasicNackOptions {
+                requeue: true,
+                ..Default::default()
+            })
+            .await?;
+        Ok(())
+    }
+
+    async fn reject(&self, _reason: &str) -> Result<(), BusError> {
+        self.0
+            .reject(BasicRejectOptions { requeue: false })
+            .await?;
+        Ok(())
+    }
+}

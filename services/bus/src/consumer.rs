@@ -1,0 +1,85 @@
+//! Runs a handler over a queue: decode, handle, and acknowledge only after the
+//! handler returned (that is, after its transaction committed).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ringside_proto::events::v1::Envelope;
+use tokio_util::sync::CancellationToken;
+
+use crate::{Bus, BusError, Delivery, QueueSpec};
+
+/// Why a handler did not handle an event.
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    /// Might work later (a dependency is down): the event is delivered again.
+    #[error("retry: {0}")]
+    Retry(String),
+    /// Will never work (the event makes no sense): it goes to the dead-letter queue.
+    #[error("poison: {0}")]
+    Poison(String),
+}
+
+/// What a consuming service does with each event. It must be idempotent — record the
+/// event id with [`crate::inbox::claim`] in the same transaction as its change.
+#[async_trait]
+pub trait Handler: Send + Sync + 'static {
+    async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError>;
+}
+
+/// Consumes `spec` until `shutdown`, finishing the delivery in hand before it returns.
+pub async fn run(
+    bus: Arc<dyn Bus>,
+    spec: QueueSpec,
+    handler: Arc<dyn Handler>,
+    shutdown: CancellationToken,
+) -> Result<(), BusError> {
+    let mut deliveries = bus.subscribe(spec.clone()).await?;
+    loop {
+        let delivery = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            next = deliveries.next() => match next {
+                Some(delivery) => delivery,
+                None => return Ok(()),
+            },
+        };
+        if let Err(e) = process(&spec.queue, handler.as_ref(), delivery).await {
+            // The delivery stays unacknowledged and comes back; nothing is lost.
+            tracing::warn!(queue = %spec.queue, error = %e, "could not settle a delivery");
+        }
+    }
+}
+
+async fn process(queue: &str, handler: &dyn Handler, delivery: Delivery) -> Result<(), BusError> {
+    let outcome = match delivery.message.decode() {
+        Err(e) => {
+            delivery.acker.reject(&format!("undecodable: {e}")).await?;
+            "rejected"
+        }
+        Ok(envelope) => match handler.handle(&envelope).await {
+            Ok(()) => {
+                delivery.acker.ack().await?;
+                "handled"
+            }
+            Err(HandleError::Poison(reason)) => {
+                tracing::warn!(queue, event_type = %envelope.r#type, event_id = %envelope.event_id, %reason, "event rejected to the dead-letter queue");
+                delivery.acker.reject(&reason).await?;
+                "rejected"
+            }
+            Err(HandleError::Retry(reason)) => {
+                tracing::warn!(queue, event_type = %envelope.r#type, attempt = delivery.attempt, %reason, "event will be retried");
+                tokio::time::sleep(retry_delay(delivery.attempt)).await;
+                delivery.acker.retry().await?;
+                "retried"
+            }
+        },
+    };
+    metrics::counter!("ringside_bus_deliveries_total", "queue" => queue.to_owned(), "outcome" => outcome)
+        .increment(1);
+    Ok(())
+}
+
+fn retry_delay(attempt: u32) -> Duration {
+    Duration::from_millis(100 * 2u64.pow(attempt.min(6)))
+}

@@ -1,0 +1,120 @@
+//! Ringside's event bus. This crate owns how events travel between services: the
+//! [`Bus`] interface with its two transports (RabbitMQ for production, and a durable
+//! in-process bus on the embedded database for the all-in-one mode), the transactional
+//! [`outbox`] a producer writes its events to in the same transaction as its change, and
+//! the idempotent [`inbox`] a consumer records handled event ids in. Both transports
+//! give the same contract: at-least-once delivery, acknowledged only after the
+//! consumer's commit, redelivery of anything unacknowledged, and a dead-letter queue
+//! for messages that keep failing. It does not know what any event means.
+
+pub mod amqp;
+pub mod consumer;
+mod envelope;
+pub mod inbox;
+pub mod local;
+pub mod outbox;
+mod topic;
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+pub use envelope::{EventPayload, Message, event_type, new_envelope};
+pub use ringside_proto::events::v1::Envelope;
+pub use topic::topic_matches;
+
+/// Exchange all Ringside events are published to.
+pub const DEFAULT_EXCHANGE: &str = "ringside.events";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("broker: {0}")]
+    Broker(String),
+    #[error("broker refused the message (nack)")]
+    Nacked,
+    #[error("storage: {0}")]
+    Storage(#[from] sqlx::Error),
+    #[error("bad event: {0}")]
+    Decode(#[from] prost::DecodeError),
+    #[error("the bus is shut down")]
+    Closed,
+}
+
+impl From<lapin::Error> for BusError {
+    fn from(err: lapin::Error) -> Self {
+        BusError::Broker(err.to_string())
+    }
+}
+
+/// A durable queue for one consuming service and the routing-key patterns
+/// (`*` one word, `#` any number of words) it is bound with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueSpec {
+    pub queue: String,
+    pub bindings: Vec<String>,
+    /// Most deliveries handed out and not yet acknowledged.
+    pub prefetch: u16,
+}
+
+impl QueueSpec {
+    pub fn new(queue: &str, bindings: &[&str]) -> Self {
+        QueueSpec {
+            queue: queue.to_owned(),
+            bindings: bindings.iter().map(|b| (*b).to_owned()).collect(),
+            prefetch: 32,
+        }
+    }
+}
+
+/// Deliveries after this many failed attempts go to the dead-letter queue.
+pub const DELIVERY_LIMIT: u32 = 5;
+
+/// One publish/subscribe interface, two transports.
+#[async_trait]
+pub trait Bus: Send + Sync + 'static {
+    /// Publishes every message and returns once the transport has made all of them
+    /// durable (publisher confirms on RabbitMQ, a commit on the local bus).
+    async fn publish(&self, batch: &[Message]) -> Result<(), BusError>;
+
+    /// Declares the queue and its bindings (durably) and starts delivering from it.
+    /// The stream survives transport outages: it reconnects by itself.
+    async fn subscribe(&self, spec: QueueSpec) -> Result<Deliveries, BusError>;
+
+    /// Whether the transport is connected right now (for `/readyz`).
+    async fn is_ready(&self) -> bool;
+}
+
+/// What a consumer does with a delivery once it has handled it.
+#[async_trait]
+pub trait Acker: Send + Sync {
+    /// Handled and committed: the transport forgets the message.
+    async fn ack(&self) -> Result<(), BusError>;
+    /// Not handled now: deliver it again later (counts as a failed attempt).
+    async fn retry(&self) -> Result<(), BusError>;
+    /// Can never be handled: straight to the dead-letter queue.
+    async fn reject(&self, reason: &str) -> Result<(), BusError>;
+}
+
+/// A message handed to a consumer. Dropping it without acknowledging it is safe:
+/// the transport delivers it again.
+pub struct Delivery {
+    pub message: Message,
+    /// 1 for the first delivery, more when it was delivered before.
+    pub attempt: u32,
+    pub acker: Box<dyn Acker>,
+}
+
+/// The stream of deliveries from one queue.
+pub struct Deliveries {
+    rx: mpsc::Receiver<Delivery>,
+}
+
+impl Deliveries {
+    pub(crate) fn new(rx: mpsc::Receiver<Delivery>) -> Self {
+        Deliveries { rx }
+    }
+
+    /// The next delivery; `None` once the bus is shut down.
+    pub async fn next(&mut self) -> Option<Delivery> {
+        self.rx.recv().await
+    }
+}
