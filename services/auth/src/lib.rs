@@ -270,7 +270,10 @@ mod tests {
             Err(AuthError::Malformed)
         );
         assert!(key.verify_header(Some(&format!("Bearer {token}"))).is_ok());
-        assert_eq!(key.verify_header(Some("Bearer a.b")), Err(AuthError::Malformed));
+        assert_eq!(
+            key.verify_header(Some("Bearer a.b")),
+            Err(AuthError::Malformed)
+        );
     }
 
     #[test]

@@ -15,7 +15,9 @@ use lapin::options::{
     QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind};
+use lapin::{
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
+};
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 
@@ -148,8 +150,12 @@ impl AmqpBus {
             FieldTable::default(),
         )
         .await?;
-        ch.queue_declare(dlq.as_str().into(), QueueDeclareOptions::durable(), FieldTable::default())
-            .await?;
+        ch.queue_declare(
+            dlq.as_str().into(),
+            QueueDeclareOptions::durable(),
+            FieldTable::default(),
+        )
+        .await?;
         ch.queue_bind(
             dlq.as_str().into(),
             dlx.as_str().into(),
@@ -159,18 +165,28 @@ impl AmqpBus {
         )
         .await?;
         let mut args = FieldTable::default();
-        args.insert("x-queue-type".into(), AMQPValue::LongString("quorum".into()));
+        args.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("quorum".into()),
+        );
         args.insert(
             "x-delivery-limit".into(),
             AMQPValue::LongInt(DELIVERY_LIMIT as i32),
         );
-        args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString(dlx.as_str().into()));
+        args.insert(
+            "x-dead-letter-exchange".into(),
+            AMQPValue::LongString(dlx.as_str().into()),
+        );
         args.insert(
             "x-dead-letter-routing-key".into(),
             AMQPValue::LongString(spec.queue.as_str().into()),
         );
-        ch.queue_declare(spec.queue.as_str().into(), QueueDeclareOptions::durable(), args)
-            .await?;
+        ch.queue_declare(
+            spec.queue.as_str().into(),
+            QueueDeclareOptions::durable(),
+            args,
+        )
+        .await?;
         for pattern in &spec.bindings {
             ch.queue_bind(
                 spec.queue.as_str().into(),
@@ -181,7 +197,8 @@ impl AmqpBus {
             )
             .await?;
         }
-        ch.basic_qos(spec.prefetch, BasicQosOptions::default()).await?;
+        ch.basic_qos(spec.prefetch, BasicQosOptions::default())
+            .await?;
         let consumer = ch
             .basic_consume(
                 spec.queue.as_str().into(),
@@ -347,9 +364,7 @@ impl Acker for AmqpAcker {
     }
 
     async fn reject(&self, _reason: &str) -> Result<(), BusError> {
-        self.0
-            .reject(BasicRejectOptions { requeue: false })
-            .await?;
+        self.0.reject(BasicRejectOptions { requeue: false }).await?;
         Ok(())
     }
 }

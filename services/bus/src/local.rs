@@ -82,12 +82,12 @@ impl LocalBus {
 
     /// How many messages of `queue` were dead-lettered.
     pub async fn dead_letters(&self, queue: &str) -> Result<i64, BusError> {
-        Ok(sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM bus_dead_letters WHERE queue = $1",
+        Ok(
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM bus_dead_letters WHERE queue = $1")
+                .bind(queue)
+                .fetch_one(self.db.pool())
+                .await?,
         )
-        .bind(queue)
-        .fetch_one(self.db.pool())
-        .await?)
     }
 }
 
@@ -187,7 +187,9 @@ impl Dispatcher {
                 match self.dispatch(&mut in_flight, &released_tx).await {
                     Ok(true) => {}
                     Ok(false) => return, // the consumer is gone
-                    Err(e) => tracing::warn!(queue = %self.queue, error = %e, "local bus: read failed"),
+                    Err(e) => {
+                        tracing::warn!(queue = %self.queue, error = %e, "local bus: read failed")
+                    }
                 }
             }
             tokio::select! {

@@ -159,11 +159,7 @@ impl Relay {
         let (ids, messages): (Vec<i64>, Vec<Message>) = rows.into_iter().unzip();
         self.bus.publish(&messages).await?;
         // Ids are integers from our own table, so listing them inline is safe.
-        let list = ids
-            .iter()
-            .map(i64::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
         let sql = format!("UPDATE outbox SET published_at = $1 WHERE id IN ({list})");
         sqlx::query(AssertSqlSafe(sql))
             .bind(now_millis())

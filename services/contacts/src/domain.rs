@@ -196,8 +196,7 @@ impl Identity {
 
     /// Reversed digits for phone identities (the suffix-lookup key).
     pub fn reversed_digits(&self) -> Option<String> {
-        (self.kind == IdentityKind::Phone)
-            .then(|| PhoneE164(self.value.clone()).reversed_digits())
+        (self.kind == IdentityKind::Phone).then(|| PhoneE164(self.value.clone()).reversed_digits())
     }
 }
 
@@ -293,7 +292,10 @@ pub fn parse_custom_fields(
     fields: &std::collections::HashMap<String, String>,
 ) -> Result<std::collections::BTreeMap<String, String>, Invalid> {
     if fields.len() > MAX_ITEMS {
-        return Err(Invalid::new("custom_fields", format!("more than {MAX_ITEMS}")));
+        return Err(Invalid::new(
+            "custom_fields",
+            format!("more than {MAX_ITEMS}"),
+        ));
     }
     fields
         .iter()
@@ -349,7 +351,14 @@ mod tests {
     fn emails_are_lower_cased_and_checked() {
         let email = EmailAddress::parse(" Ivan.Petrov@Example.COM ").expect("parses");
         assert_eq!(email.as_str(), "ivan.petrov@example.com");
-        for raw in ["", "ivan", "@example.com", "ivan@", "ivan@localhost", "a b@c.d"] {
+        for raw in [
+            "",
+            "ivan",
+            "@example.com",
+            "ivan@",
+            "ivan@localhost",
+            "a b@c.d",
+        ] {
             assert!(EmailAddress::parse(raw).is_err(), "{raw}");
         }
     }

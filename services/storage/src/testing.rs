@@ -60,7 +60,9 @@ pub async fn postgres() -> Option<TestDb> {
         .expect("create test database");
     admin.close().await;
     let url = with_database(&server, &name);
-    let db = Db::connect(&url, 16).await.expect("connect to test database");
+    let db = Db::connect(&url, 16)
+        .await
+        .expect("connect to test database");
     db.migrate().await.expect("migrate PostgreSQL");
     Some(TestDb {
         db,

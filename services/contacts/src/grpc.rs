@@ -1,0 +1,355 @@
+//! The `ringside.contacts.v1.Contacts` gRPC service: requests are checked and turned
+//! into domain calls here, results into messages, errors into status codes.
+
+use ringside_proto::contacts::v1 as pb;
+use ringside_proto::contacts::v1::contacts_server::{Contacts, ContactsServer};
+use tonic::{Request, Response, Status};
+
+use crate::convert::{self, company_to_proto, contact_to_proto, lead_to_proto, party_to_proto};
+use crate::domain::{self, Invalid};
+use crate::error::ContactsError;
+use crate::model::{
+    ContactFilter, ContactPatch, Ctx, DeletedFilter, LeadFilter, NewContact, NewLead, Page,
+};
+use crate::service::{ContactsService, ConvertLead};
+
+/// Default and largest page sizes.
+const DEFAULT_PAGE: i64 = 50;
+const MAX_PAGE: i64 = 500;
+/// Ids are UUIDs; anything much longer is not an id.
+const MAX_ID: usize = 64;
+
+pub struct ContactsGrpc {
+    service: ContactsService,
+}
+
+impl ContactsGrpc {
+    pub fn new(service: ContactsService) -> Self {
+        ContactsGrpc { service }
+    }
+
+    /// The tonic server for this service (add an auth interceptor around it).
+    pub fn into_server(self) -> ContactsServer<Self> {
+        ContactsServer::new(self)
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+fn ok<T>(value: T) -> Reply<T> {
+    Ok(Response::new(value))
+}
+
+/// Who calls and the correlation id (the `x-correlation-id` header, or a new one).
+fn ctx<T>(req: &Request<T>) -> Ctx {
+    let actor = req
+        .extensions()
+        .get::<ringside_auth::Claims>()
+        .map(|c| c.sub.clone())
+        .unwrap_or_default();
+    let correlation_id = req
+        .metadata()
+        .get("x-correlation-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= MAX_ID)
+        .map(str::to_owned)
+        .unwrap_or_else(ringside_storage::new_id);
+    Ctx {
+        actor,
+        correlation_id,
+    }
+}
+
+fn id(field: &str, value: &str) -> Result<String, Status> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(invalid(Invalid::new(field, "must not be empty")));
+    }
+    if value.len() > MAX_ID {
+        return Err(invalid(Invalid::new(field, "not an id")));
+    }
+    Ok(value.to_owned())
+}
+
+fn optional_id(field: &str, value: &str) -> Result<Option<String>, Status> {
+    if value.trim().is_empty() {
+        Ok(None)
+    } else {
+        id(field, value).map(Some)
+    }
+}
+
+fn optional_filter(field: &str, value: &str) -> Result<Option<String>, Status> {
+    let value = domain::optional_text(field, value).map_err(invalid)?;
+    Ok((!value.is_empty()).then_some(value))
+}
+
+fn invalid(e: Invalid) -> Status {
+    ContactsError::from(e).into()
+}
+
+fn page(size: i32, token: &str) -> Result<Page, Status> {
+    let size = match i64::from(size) {
+        0 => DEFAULT_PAGE,
+        n if n < 0 => return Err(invalid(Invalid::new("page_size", "must not be negative"))),
+        n => n.min(MAX_PAGE),
+    };
+    Ok(Page {
+        size,
+        after: optional_id("page_token", token)?,
+    })
+}
+
+fn custom_fields(
+    fields: &std::collections::HashMap<String, String>,
+) -> Result<std::collections::BTreeMap<String, String>, Status> {
+    domain::parse_custom_fields(fields).map_err(invalid)
+}
+
+#[tonic::async_trait]
+impl Contacts for ContactsGrpc {
+    async fn create_company(&self, req: Request<pb::CreateCompanyRequest>) -> Reply<pb::Company> {
+        let r = req.into_inner();
+        let company = self.service.create_company(&r.name, &r.owner_id).await?;
+        ok(company_to_proto(&company))
+    }
+
+    async fn get_company(&self, req: Request<pb::GetCompanyRequest>) -> Reply<pb::Company> {
+        let company = self
+            .service
+            .get_company(&id("id", &req.get_ref().id)?)
+            .await?;
+        ok(company_to_proto(&company))
+    }
+
+    async fn list_companies(
+        &self,
+        req: Request<pb::ListCompaniesRequest>,
+    ) -> Reply<pb::ListCompaniesResponse> {
+        let r = req.into_inner();
+        let query = optional_filter("query", &r.query)?;
+        let paged = self
+            .service
+            .list_companies(query.as_deref(), page(r.page_size, &r.page_token)?)
+            .await?;
+        ok(pb::ListCompaniesResponse {
+            companies: paged.items.iter().map(company_to_proto).collect(),
+            next_page_token: paged.next.unwrap_or_default(),
+        })
+    }
+
+    async fn create_contact(&self, req: Request<pb::CreateContactRequest>) -> Reply<pb::Contact> {
+        let ctx = ctx(&req);
+        let r = req.into_inner();
+        let new = NewContact {
+            name: r.name,
+            company_id: optional_id("company_id", &r.company_id)?,
+            owner_id: r.owner_id,
+            tags: r.tags,
+            custom_fields: custom_fields(&r.custom_fields)?,
+            identities: convert::identities_from_proto(&r.identities, self.service.region())
+                .map_err(invalid)?,
+        };
+        let contact = self.service.create_contact(&ctx, new).await?;
+        ok(contact_to_proto(&contact))
+    }
+
+    async fn get_contact(&self, req: Request<pb::GetContactRequest>) -> Reply<pb::Contact> {
+        let contact = self
+            .service
+            .get_contact(&id("id", &req.get_ref().id)?)
+            .await?;
+        ok(contact_to_proto(&contact))
+    }
+
+    async fn update_contact(&self, req: Request<pb::UpdateContactRequest>) -> Reply<pb::Contact> {
+        let ctx = ctx(&req);
+        let r = req.into_inner();
+        let region = self.service.region();
+        let patch = ContactPatch {
+            name: r.name,
+            company_id: r
+                .company_id
+                .map(|c| optional_id("company_id", &c))
+                .transpose()?,
+            owner_id: r.owner_id,
+            tags: r.tags.map(|t| t.tags),
+            custom_fields: r
+                .custom_fields
+                .map(|f| custom_fields(&f.fields))
+                .transpose()?,
+            identities: r
+                .identities
+                .map(|l| convert::identities_from_proto(&l.identities, region))
+                .transpose()
+                .map_err(invalid)?,
+        };
+        let contact = self
+            .service
+            .update_contact(&ctx, &id("id", &r.id)?, patch)
+            .await?;
+        ok(contact_to_proto(&contact))
+    }
+
+    async fn delete_contact(&self, req: Request<pb::DeleteContactRequest>) -> Reply<pb::Contact> {
+        let ctx = ctx(&req);
+        let contact = self
+            .service
+            .delete_contact(&ctx, &id("id", &req.get_ref().id)?)
+            .await?;
+        ok(contact_to_proto(&contact))
+    }
+
+    async fn list_contacts(
+        &self,
+        req: Request<pb::ListContactsRequest>,
+    ) -> Reply<pb::ListContactsResponse> {
+        let r = req.into_inner();
+        let deleted = match pb::DeletedFilter::try_from(r.deleted) {
+            Ok(pb::DeletedFilter::Unspecified | pb::DeletedFilter::Exclude) => {
+                DeletedFilter::Exclude
+            }
+            Ok(pb::DeletedFilter::Only) => DeletedFilter::Only,
+            Ok(pb::DeletedFilter::Include) => DeletedFilter::Include,
+            Err(_) => return Err(invalid(Invalid::new("deleted", "unknown filter"))),
+        };
+        let filter = ContactFilter {
+            tag: optional_filter("tag", &r.tag)?,
+            owner_id: optional_filter("owner_id", &r.owner_id)?,
+            company_id: optional_id("company_id", &r.company_id)?,
+            query: optional_filter("query", &r.query)?,
+            deleted,
+        };
+        let paged = self
+            .service
+            .list_contacts(filter, page(r.page_size, &r.page_token)?)
+            .await?;
+        ok(pb::ListContactsResponse {
+            contacts: paged.items.iter().map(contact_to_proto).collect(),
+            next_page_token: paged.next.unwrap_or_default(),
+        })
+    }
+
+    async fn merge_contacts(&self, req: Request<pb::MergeContactsRequest>) -> Reply<pb::Contact> {
+        let ctx = ctx(&req);
+        let r = req.into_inner();
+        let survivor = id("survivor_id", &r.survivor_id)?;
+        let merged = id("merged_id", &r.merged_id)?;
+        let contact = self
+            .service
+            .merge_contacts(&ctx, &survivor, &merged)
+            .await?;
+        ok(contact_to_proto(&contact))
+    }
+
+    async fn create_lead(&self, req: Request<pb::CreateLeadRequest>) -> Reply<pb::Lead> {
+        let ctx = ctx(&req);
+        let r = req.into_inner();
+        let new = NewLead {
+            name: r.name,
+            company_name: r.company_name,
+            identities: convert::identities_from_proto(&r.identities, self.service.region())
+                .map_err(invalid)?,
+            source: convert::source_from_proto(r.source.as_ref()),
+            owner_id: r.owner_id,
+        };
+        let lead = self.service.create_lead(&ctx, new).await?;
+        ok(lead_to_proto(&lead))
+    }
+
+    async fn get_lead(&self, req: Request<pb::GetLeadRequest>) -> Reply<pb::Lead> {
+        let lead = self.service.get_lead(&id("id", &req.get_ref().id)?).await?;
+        ok(lead_to_proto(&lead))
+    }
+
+    async fn list_leads(&self, req: Request<pb::ListLeadsRequest>) -> Reply<pb::ListLeadsResponse> {
+        let r = req.into_inner();
+        let status = match r.status {
+            0 => None,
+            s => Some(convert::lead_status_from_proto(s).map_err(invalid)?),
+        };
+        let filter = LeadFilter {
+            status,
+            owner_id: optional_filter("owner_id", &r.owner_id)?,
+            query: optional_filter("query", &r.query)?,
+        };
+        let paged = self
+            .service
+            .list_leads(filter, page(r.page_size, &r.page_token)?)
+            .await?;
+        ok(pb::ListLeadsResponse {
+            leads: paged.items.iter().map(lead_to_proto).collect(),
+            next_page_token: paged.next.unwrap_or_default(),
+        })
+    }
+
+    async fn set_lead_status(&self, req: Request<pb::SetLeadStatusRequest>) -> Reply<pb::Lead> {
+        let ctx = ctx(&req);
+        let r = req.into_inner();
+        let status = convert::lead_status_from_proto(r.status).map_err(invalid)?;
+        let lead = self
+            .service
+            .set_lead_status(&ctx, &id("id", &r.id)?, status, &r.reason)
+            .await?;
+        ok(lead_to_proto(&lead))
+    }
+
+    async fn assign_lead(&self, req: Request<pb::AssignLeadRequest>) -> Reply<pb::Lead> {
+        let ctx = ctx(&req);
+        let r = req.into_inner();
+        let lead = self
+            .service
+            .assign_lead(&ctx, &id("id", &r.id)?, &r.owner_id)
+            .await?;
+        ok(lead_to_proto(&lead))
+    }
+
+    async fn convert_lead(
+        &self,
+        req: Request<pb::ConvertLeadRequest>,
+    ) -> Reply<pb::ConvertLeadResponse> {
+        let ctx = ctx(&req);
+        let r = req.into_inner();
+        let input = ConvertLead {
+            lead_id: id("id", &r.id)?,
+            contact_name: r.contact_name,
+            company_name: r.company_name,
+            owner_id: r.owner_id,
+        };
+        let (lead, contact, company) = self.service.convert_lead(&ctx, input).await?;
+        ok(pb::ConvertLeadResponse {
+            lead: Some(lead_to_proto(&lead)),
+            contact: Some(contact_to_proto(&contact)),
+            company: company.as_ref().map(company_to_proto),
+        })
+    }
+
+    async fn lookup_by_phone(&self, req: Request<pb::LookupByPhoneRequest>) -> Reply<pb::Party> {
+        match self.service.lookup_by_phone(&req.get_ref().phone).await? {
+            Some(party) => ok(party_to_proto(&party)),
+            None => Err(Status::not_found(
+                "no contact or lead has this phone number",
+            )),
+        }
+    }
+
+    async fn resolve(&self, req: Request<pb::ResolveRequest>) -> Reply<pb::ResolveResponse> {
+        let ctx = ctx(&req);
+        let r = req.into_inner();
+        let identity = r
+            .identity
+            .as_ref()
+            .ok_or_else(|| invalid(Invalid::new("identity", "required")))?;
+        let identity =
+            convert::identity_from_proto(identity, self.service.region()).map_err(invalid)?;
+        let source = convert::source_from_proto(r.source.as_ref());
+        let (party, created) = self
+            .service
+            .resolve(&ctx, identity, &r.name, source)
+            .await?;
+        ok(pb::ResolveResponse {
+            party: Some(party_to_proto(&party)),
+            created,
+        })
+    }
+}

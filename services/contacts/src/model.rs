@@ -1,0 +1,133 @@
+//! The records the contacts service keeps, and the inputs that create or change them.
+
+use std::collections::BTreeMap;
+
+use crate::domain::{Identity, LeadStatus};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Company {
+    pub id: String,
+    pub name: String,
+    pub owner_id: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    pub id: String,
+    pub name: String,
+    pub company_id: Option<String>,
+    pub owner_id: String,
+    pub tags: Vec<String>,
+    pub custom_fields: BTreeMap<String, String>,
+    pub identities: Vec<Identity>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deleted_at: Option<i64>,
+    pub merged_into: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lead {
+    pub id: String,
+    pub name: String,
+    pub company_name: String,
+    pub identities: Vec<Identity>,
+    pub source: LeadSource,
+    pub status: LeadStatus,
+    pub owner_id: String,
+    pub disqualify_reason: String,
+    pub contact_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeadSource {
+    pub channel: String,
+    pub campaign: String,
+}
+
+/// What an identity resolves to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Party {
+    Contact(Contact),
+    Lead(Lead),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewContact {
+    pub name: String,
+    pub company_id: Option<String>,
+    pub owner_id: String,
+    pub tags: Vec<String>,
+    pub custom_fields: BTreeMap<String, String>,
+    pub identities: Vec<Identity>,
+}
+
+/// A change to a contact: `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ContactPatch {
+    pub name: Option<String>,
+    /// `Some(None)` unlinks the company.
+    pub company_id: Option<Option<String>>,
+    pub owner_id: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub custom_fields: Option<BTreeMap<String, String>>,
+    pub identities: Option<Vec<Identity>>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DeletedFilter {
+    #[default]
+    Exclude,
+    Only,
+    Include,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub size: i64,
+    /// The id of the last record of the previous page.
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ContactFilter {
+    pub tag: Option<String>,
+    pub owner_id: Option<String>,
+    pub company_id: Option<String>,
+    pub query: Option<String>,
+    pub deleted: DeletedFilter,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewLead {
+    pub name: String,
+    pub company_name: String,
+    pub identities: Vec<Identity>,
+    pub source: LeadSource,
+    pub owner_id: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LeadFilter {
+    pub status: Option<LeadStatus>,
+    pub owner_id: Option<String>,
+    pub query: Option<String>,
+}
+
+/// A page of results and the token for the next one (`None` on the last page).
+#[derive(Debug, Clone)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// Who acts, and which request the resulting events belong to.
+#[derive(Debug, Clone, Default)]
+pub struct Ctx {
+    pub actor: String,
+    pub correlation_id: String,
+}

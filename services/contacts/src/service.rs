@@ -1,0 +1,602 @@
+//! The contacts service's operations. Each one validates its input, runs in one
+//! transaction, writes its events to the outbox in that transaction, and wakes the
+//! relay after the commit. A failed call writes nothing.
+
+use std::sync::Arc;
+
+use ringside_bus::{EventPayload, new_envelope, outbox};
+use ringside_proto::events::v1 as ev;
+use ringside_storage::{Db, Tx, new_id, now_millis};
+use tokio::sync::Notify;
+
+use crate::convert;
+use crate::domain::{
+    self, Identity, IdentityKind, Invalid, LeadStatus, PhoneE164, PhoneRegion, reversed_tail,
+};
+use crate::error::{ContactsError, Result};
+use crate::model::{
+    Company, Contact, ContactFilter, ContactPatch, Ctx, Lead, LeadFilter, LeadSource, NewContact,
+    NewLead, Page, Paged, Party,
+};
+use crate::store::{self, Owner};
+
+/// The name this service publishes events under.
+pub const SOURCE: &str = "contacts";
+
+/// Attempts a `Resolve` makes when it loses a race for a new identity.
+const RESOLVE_ATTEMPTS: usize = 3;
+
+#[derive(Clone)]
+pub struct ContactsService {
+    db: Db,
+    region: PhoneRegion,
+    relay_wake: Arc<Notify>,
+}
+
+impl ContactsService {
+    /// `relay_wake` is the outbox relay's waker ([`ringside_bus::outbox::Relay::waker`]).
+    pub fn new(db: Db, region: PhoneRegion, relay_wake: Arc<Notify>) -> Self {
+        ContactsService {
+            db,
+            region,
+            relay_wake,
+        }
+    }
+
+    pub fn region(&self) -> PhoneRegion {
+        self.region
+    }
+
+    /// Validates an identity given by a client.
+    pub fn identity(&self, kind: IdentityKind, raw: &str) -> Result<Identity, Invalid> {
+        Identity::parse(kind, raw, self.region)
+    }
+
+    async fn emit(&self, tx: &mut Tx, ctx: &Ctx, payload: EventPayload) -> Result<()> {
+        let envelope = new_envelope(SOURCE, &ctx.correlation_id, payload);
+        outbox::enqueue(tx, &envelope).await?;
+        Ok(())
+    }
+
+    async fn commit(&self, tx: Tx) -> Result<()> {
+        tx.commit().await?;
+        self.relay_wake.notify_one();
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ companies
+
+    pub async fn create_company(&self, name: &str, owner_id: &str) -> Result<Company> {
+        let now = now_millis();
+        let company = Company {
+            id: new_id(),
+            name: domain::required_text("name", name)?,
+            owner_id: domain::optional_text("owner_id", owner_id)?,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut conn = self.db.pool().acquire().await?;
+        store::insert_company(&mut conn, &company).await?;
+        Ok(company)
+    }
+
+    pub async fn get_company(&self, id: &str) -> Result<Company> {
+        let mut conn = self.db.pool().acquire().await?;
+        store::get_company(&mut conn, id).await
+    }
+
+    pub async fn list_companies(&self, query: Option<&str>, page: Page) -> Result<Paged<Company>> {
+        let mut conn = self.db.pool().acquire().await?;
+        let items = store::list_companies(&mut conn, query, &page).await?;
+        Ok(paginate(items, &page, |c| &c.id))
+    }
+
+    // ------------------------------------------------------------ contacts
+
+    pub async fn create_contact(&self, ctx: &Ctx, new: NewContact) -> Result<Contact> {
+        let now = now_millis();
+        let contact = Contact {
+            id: new_id(),
+            name: domain::required_text("name", &new.name)?,
+            company_id: new.company_id,
+            owner_id: domain::optional_text("owner_id", &new.owner_id)?,
+            tags: domain::parse_tags(&new.tags)?,
+            custom_fields: new.custom_fields,
+            identities: dedup(new.identities),
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+            merged_into: None,
+        };
+        let mut tx = self.db.begin().await?;
+        if let Some(company_id) = &contact.company_id {
+            store::get_company(&mut tx, company_id).await?;
+        }
+        store::insert_contact(&mut tx, &contact).await?;
+        store::claim_identities(
+            &mut tx,
+            &Owner::Contact(contact.id.clone()),
+            &contact.identities,
+        )
+        .await?;
+        let created = store::get_contact(&mut tx, &contact.id).await?;
+        let payload = EventPayload::ContactCreated(ev::ContactCreated {
+            contact: Some(convert::contact_to_proto(&created)),
+        });
+        self.emit(&mut tx, ctx, payload).await?;
+        self.commit(tx).await?;
+        Ok(created)
+    }
+
+    pub async fn get_contact(&self, id: &str) -> Result<Contact> {
+        let mut conn = self.db.pool().acquire().await?;
+        store::get_contact(&mut conn, id).await
+    }
+
+    pub async fn list_contacts(&self, filter: ContactFilter, page: Page) -> Result<Paged<Contact>> {
+        let mut conn = self.db.pool().acquire().await?;
+        let items = store::list_contacts(&mut conn, &filter, &page).await?;
+        Ok(paginate(items, &page, |c| &c.id))
+    }
+
+    pub async fn update_contact(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        patch: ContactPatch,
+    ) -> Result<Contact> {
+        let mut tx = self.db.begin().await?;
+        let mut contact = store::get_contact(&mut tx, id).await?;
+        if contact.deleted_at.is_some() {
+            return Err(ContactsError::FailedPrecondition(format!(
+                "contact {id} is deleted"
+            )));
+        }
+        self.apply_patch(&mut tx, &mut contact, patch).await?;
+        contact.updated_at = now_millis();
+        store::update_contact_row(&mut tx, &contact).await?;
+        let updated = store::get_contact(&mut tx, id).await?;
+        let payload = EventPayload::ContactUpdated(ev::ContactUpdated {
+            contact: Some(convert::contact_to_proto(&updated)),
+        });
+        self.emit(&mut tx, ctx, payload).await?;
+        self.commit(tx).await?;
+        Ok(updated)
+    }
+
+    async fn apply_patch(
+        &self,
+        tx: &mut Tx,
+        contact: &mut Contact,
+        patch: ContactPatch,
+    ) -> Result<()> {
+        if let Some(name) = patch.name {
+            contact.name = domain::required_text("name", &name)?;
+        }
+        if let Some(owner) = patch.owner_id {
+            contact.owner_id = domain::optional_text("owner_id", &owner)?;
+        }
+        if let Some(company_id) = patch.company_id {
+            if let Some(company_id) = &company_id {
+                store::get_company(tx, company_id).await?;
+            }
+            contact.company_id = company_id;
+        }
+        if let Some(fields) = patch.custom_fields {
+            contact.custom_fields = fields;
+        }
+        if let Some(tags) = patch.tags {
+            let tags = domain::parse_tags(&tags)?;
+            store::replace_tags(tx, &contact.id, &tags).await?;
+        }
+        if let Some(identities) = patch.identities {
+            let owner = Owner::Contact(contact.id.clone());
+            store::release_identities(tx, &owner).await?;
+            store::claim_identities(tx, &owner, &dedup(identities)).await?;
+        }
+        Ok(())
+    }
+
+    /// Soft delete: the contact keeps its identities, so a deleted client who calls
+    /// is still recognized (and shown as deleted) rather than becoming a new lead.
+    pub async fn delete_contact(&self, ctx: &Ctx, id: &str) -> Result<Contact> {
+        let mut tx = self.db.begin().await?;
+        let mut contact = store::get_contact(&mut tx, id).await?;
+        if contact.deleted_at.is_some() {
+            return Ok(contact);
+        }
+        let now = now_millis();
+        contact.deleted_at = Some(now);
+        contact.updated_at = now;
+        store::update_contact_row(&mut tx, &contact).await?;
+        let payload = EventPayload::ContactDeleted(ev::ContactDeleted {
+            contact_id: id.to_owned(),
+        });
+        self.emit(&mut tx, ctx, payload).await?;
+        self.commit(tx).await?;
+        Ok(contact)
+    }
+
+    /// Moves identities, tags, custom fields (the survivor's win) and converted leads
+    /// of `merged_id` onto `survivor_id`; the merged contact is soft-deleted and
+    /// points at the survivor.
+    pub async fn merge_contacts(
+        &self,
+        ctx: &Ctx,
+        survivor_id: &str,
+        merged_id: &str,
+    ) -> Result<Contact> {
+        if survivor_id == merged_id {
+            return Err(Invalid::new("merged_id", "cannot merge a contact into itself").into());
+        }
+        let mut tx = self.db.begin().await?;
+        let mut survivor = store::get_contact(&mut tx, survivor_id).await?;
+        let mut merged = store::get_contact(&mut tx, merged_id).await?;
+        for (id, c) in [(survivor_id, &survivor), (merged_id, &merged)] {
+            if c.deleted_at.is_some() {
+                return Err(ContactsError::FailedPrecondition(format!(
+                    "contact {id} is deleted"
+                )));
+            }
+        }
+        let survivor_owner = Owner::Contact(survivor_id.to_owned());
+        store::move_identities(
+            &mut tx,
+            &Owner::Contact(merged_id.to_owned()),
+            &survivor_owner,
+        )
+        .await?;
+        store::merge_tags(&mut tx, merged_id, survivor_id).await?;
+        store::relink_leads(&mut tx, merged_id, survivor_id).await?;
+        let now = now_millis();
+        for (key, value) in std::mem::take(&mut merged.custom_fields) {
+            survivor.custom_fields.entry(key).or_insert(value);
+        }
+        if survivor.company_id.is_none() {
+            survivor.company_id = merged.company_id.clone();
+        }
+        survivor.updated_at = now;
+        store::update_contact_row(&mut tx, &survivor).await?;
+        merged.deleted_at = Some(now);
+        merged.updated_at = now;
+        merged.merged_into = Some(survivor_id.to_owned());
+        store::update_contact_row(&mut tx, &merged).await?;
+        let payload = EventPayload::ContactMerged(ev::ContactMerged {
+            survivor_id: survivor_id.to_owned(),
+            merged_id: merged_id.to_owned(),
+        });
+        self.emit(&mut tx, ctx, payload).await?;
+        let result = store::get_contact(&mut tx, survivor_id).await?;
+        self.commit(tx).await?;
+        Ok(result)
+    }
+
+    // ------------------------------------------------------------ leads
+
+    pub async fn create_lead(&self, ctx: &Ctx, new: NewLead) -> Result<Lead> {
+        let mut tx = self.db.begin().await?;
+        let lead = self.insert_lead(&mut tx, ctx, new).await?;
+        self.commit(tx).await?;
+        Ok(lead)
+    }
+
+    async fn insert_lead(&self, tx: &mut Tx, ctx: &Ctx, new: NewLead) -> Result<Lead> {
+        let now = now_millis();
+        let lead = Lead {
+            id: new_id(),
+            name: domain::optional_text("name", &new.name)?,
+            company_name: domain::optional_text("company_name", &new.company_name)?,
+            identities: dedup(new.identities),
+            source: LeadSource {
+                channel: domain::optional_text("source.channel", &new.source.channel)?,
+                campaign: domain::optional_text("source.campaign", &new.source.campaign)?,
+            },
+            status: LeadStatus::New,
+            owner_id: domain::optional_text("owner_id", &new.owner_id)?,
+            disqualify_reason: String::new(),
+            contact_id: None,
+            created_at: now,
+            updated_at: now,
+        };
+        store::insert_lead(tx, &lead).await?;
+        store::claim_identities(tx, &Owner::Lead(lead.id.clone()), &lead.identities).await?;
+        let payload = EventPayload::LeadCreated(ev::LeadCreated {
+            lead: Some(convert::lead_to_proto(&lead)),
+        });
+        self.emit(tx, ctx, payload).await?;
+        Ok(lead)
+    }
+
+    pub async fn get_lead(&self, id: &str) -> Result<Lead> {
+        let mut conn = self.db.pool().acquire().await?;
+        store::get_lead(&mut conn, id).await
+    }
+
+    pub async fn list_leads(&self, filter: LeadFilter, page: Page) -> Result<Paged<Lead>> {
+        let mut conn = self.db.pool().acquire().await?;
+        let items = store::list_leads(&mut conn, &filter, &page).await?;
+        Ok(paginate(items, &page, |l| &l.id))
+    }
+
+    pub async fn set_lead_status(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        to: LeadStatus,
+        reason: &str,
+    ) -> Result<Lead> {
+        let reason = domain::optional_text("reason", reason)?;
+        if to == LeadStatus::Disqualified && reason.is_empty() {
+            return Err(Invalid::new("reason", "required when disqualifying").into());
+        }
+        let mut tx = self.db.begin().await?;
+        let mut lead = store::get_lead(&mut tx, id).await?;
+        ensure_open(&lead)?;
+        let from = lead.status;
+        if !from.can_move_to(to) {
+            return Err(ContactsError::FailedPrecondition(format!(
+                "lead {id} cannot move from {} to {}",
+                from.as_str(),
+                to.as_str()
+            )));
+        }
+        lead.status = to;
+        lead.disqualify_reason = if to == LeadStatus::Disqualified {
+            reason.clone()
+        } else {
+            String::new()
+        };
+        lead.updated_at = now_millis();
+        store::update_lead_row(&mut tx, &lead).await?;
+        let payload = EventPayload::LeadStatusChanged(ev::LeadStatusChanged {
+            lead_id: id.to_owned(),
+            from: convert::lead_status_to_proto(from) as i32,
+            to: convert::lead_status_to_proto(to) as i32,
+            reason,
+        });
+        self.emit(&mut tx, ctx, payload).await?;
+        self.commit(tx).await?;
+        Ok(lead)
+    }
+
+    /// Gives the lead to another owner (reassignment).
+    pub async fn assign_lead(&self, ctx: &Ctx, id: &str, owner_id: &str) -> Result<Lead> {
+        let owner_id = domain::optional_text("owner_id", owner_id)?;
+        let mut tx = self.db.begin().await?;
+        let mut lead = store::get_lead(&mut tx, id).await?;
+        ensure_open(&lead)?;
+        lead.owner_id = owner_id;
+        lead.updated_at = now_millis();
+        store::update_lead_row(&mut tx, &lead).await?;
+        let payload = EventPayload::LeadStatusChanged(ev::LeadStatusChanged {
+            lead_id: id.to_owned(),
+            from: convert::lead_status_to_proto(lead.status) as i32,
+            to: convert::lead_status_to_proto(lead.status) as i32,
+            reason: "reassigned".to_owned(),
+        });
+        self.emit(&mut tx, ctx, payload).await?;
+        self.commit(tx).await?;
+        Ok(lead)
+    }
+
+    /// Turns a lead into a contact (and a company when a name is given). The lead
+    /// becomes qualified, keeps its history and points at the contact; its identities
+    /// move to the contact.
+    pub async fn convert_lead(
+        &self,
+        ctx: &Ctx,
+        req: ConvertLead,
+    ) -> Result<(Lead, Contact, Option<Company>)> {
+        let mut tx = self.db.begin().await?;
+        let mut lead = store::get_lead(&mut tx, &req.lead_id).await?;
+        ensure_open(&lead)?;
+        if lead.status == LeadStatus::Disqualified {
+            return Err(ContactsError::FailedPrecondition(format!(
+                "lead {} is disqualified",
+                lead.id
+            )));
+        }
+        let now = now_millis();
+        let company = self.convert_company(&mut tx, &req, &lead, now).await?;
+        let name = first_non_empty(&req.contact_name, &lead.name);
+        let contact = Contact {
+            id: new_id(),
+            name: domain::required_text("contact_name", &name)?,
+            company_id: company.as_ref().map(|c| c.id.clone()),
+            owner_id: domain::optional_text(
+                "owner_id",
+                &first_non_empty(&req.owner_id, &lead.owner_id),
+            )?,
+            tags: Vec::new(),
+            custom_fields: Default::default(),
+            identities: Vec::new(),
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+            merged_into: None,
+        };
+        store::insert_contact(&mut tx, &contact).await?;
+        store::move_identities(
+            &mut tx,
+            &Owner::Lead(lead.id.clone()),
+            &Owner::Contact(contact.id.clone()),
+        )
+        .await?;
+        let contact = store::get_contact(&mut tx, &contact.id).await?;
+        lead.status = LeadStatus::Qualified;
+        lead.contact_id = Some(contact.id.clone());
+        lead.updated_at = now;
+        store::update_lead_row(&mut tx, &lead).await?;
+        lead.identities.clear();
+        self.emit_conversion(&mut tx, ctx, &lead, &contact).await?;
+        self.commit(tx).await?;
+        Ok((lead, contact, company))
+    }
+
+    async fn convert_company(
+        &self,
+        tx: &mut Tx,
+        req: &ConvertLead,
+        lead: &Lead,
+        now: i64,
+    ) -> Result<Option<Company>> {
+        let name = first_non_empty(&req.company_name, &lead.company_name);
+        if name.is_empty() {
+            return Ok(None);
+        }
+        let company = Company {
+            id: new_id(),
+            name: domain::required_text("company_name", &name)?,
+            owner_id: lead.owner_id.clone(),
+            created_at: now,
+            updated_at: now,
+        };
+        store::insert_company(tx, &company).await?;
+        Ok(Some(company))
+    }
+
+    async fn emit_conversion(
+        &self,
+        tx: &mut Tx,
+        ctx: &Ctx,
+        lead: &Lead,
+        contact: &Contact,
+    ) -> Result<()> {
+        let created = EventPayload::ContactCreated(ev::ContactCreated {
+            contact: Some(convert::contact_to_proto(contact)),
+        });
+        self.emit(tx, ctx, created).await?;
+        let converted = EventPayload::LeadConverted(ev::LeadConverted {
+            lead_id: lead.id.clone(),
+            contact_id: contact.id.clone(),
+            company_id: contact.company_id.clone().unwrap_or_default(),
+            owner_id: contact.owner_id.clone(),
+            source: Some(convert::source_to_proto(&lead.source)),
+        });
+        self.emit(tx, ctx, converted).await
+    }
+
+    // ------------------------------------------------------------ lookups
+
+    /// Exact E.164 match first; then, for numbers that arrive in another format, the
+    /// one holder of a number ending in the same digits. Ambiguity is "not found".
+    pub async fn lookup_by_phone(&self, raw: &str) -> Result<Option<Party>> {
+        if raw.len() > 64 {
+            return Err(Invalid::new("phone", "longer than 64 bytes").into());
+        }
+        let mut conn = self.db.pool().acquire().await?;
+        let mut holder = None;
+        if let Ok(phone) = PhoneE164::parse(raw, self.region) {
+            let identity = Identity {
+                kind: IdentityKind::Phone,
+                value: phone.as_str().to_owned(),
+            };
+            holder = store::find_identity(&mut conn, &identity).await?;
+        }
+        if holder.is_none() {
+            let tail =
+                reversed_tail(raw).ok_or_else(|| Invalid::new("phone", "not a phone number"))?;
+            holder = store::find_phone_by_tail(&mut conn, &tail).await?;
+        }
+        match holder {
+            Some(owner) => Ok(Some(load_party(&mut conn, owner).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The contact or lead holding `identity`; a stranger becomes exactly one new
+    /// lead, however many callers ask at once. Returns whether this call created it.
+    pub async fn resolve(
+        &self,
+        ctx: &Ctx,
+        identity: Identity,
+        name: &str,
+        source: LeadSource,
+    ) -> Result<(Party, bool)> {
+        for _ in 0..RESOLVE_ATTEMPTS {
+            let mut tx = self.db.begin().await?;
+            if let Some(owner) = store::find_identity(&mut tx, &identity).await? {
+                let party = load_party(&mut tx, owner).await?;
+                tx.commit().await?;
+                return Ok((party, false));
+            }
+            let new = NewLead {
+                name: name.to_owned(),
+                identities: vec![identity.clone()],
+                source: source.clone(),
+                ..Default::default()
+            };
+            match self.insert_lead(&mut tx, ctx, new).await {
+                Ok(lead) => {
+                    self.commit(tx).await?;
+                    metrics::counter!("ringside_contacts_leads_created_total", "channel" => source.channel.clone())
+                        .increment(1);
+                    return Ok((Party::Lead(lead), true));
+                }
+                // Another caller created it between our read and our insert: read again.
+                Err(
+                    ContactsError::IdentityTaken { .. } | ContactsError::IdentityTakenByLead { .. },
+                ) => {
+                    drop(tx);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ContactsError::FailedPrecondition(
+            "identity is changing concurrently, try again".to_owned(),
+        ))
+    }
+}
+
+/// Input of [`ContactsService::convert_lead`].
+#[derive(Debug, Clone, Default)]
+pub struct ConvertLead {
+    pub lead_id: String,
+    pub contact_name: String,
+    pub company_name: String,
+    pub owner_id: String,
+}
+
+async fn load_party(conn: &mut sqlx::AnyConnection, owner: Owner) -> Result<Party> {
+    Ok(match owner {
+        Owner::Contact(id) => Party::Contact(store::get_contact(conn, &id).await?),
+        Owner::Lead(id) => Party::Lead(store::get_lead(conn, &id).await?),
+    })
+}
+
+fn ensure_open(lead: &Lead) -> Result<()> {
+    match &lead.contact_id {
+        Some(contact) => Err(ContactsError::FailedPrecondition(format!(
+            "lead {} was converted into contact {contact}",
+            lead.id
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn first_non_empty(preferred: &str, fallback: &str) -> String {
+    if preferred.trim().is_empty() {
+        fallback
+    } else {
+        preferred
+    }
+    .to_owned()
+}
+
+fn dedup(mut identities: Vec<Identity>) -> Vec<Identity> {
+    let mut seen = std::collections::HashSet::new();
+    identities.retain(|i| seen.insert(i.clone()));
+    identities
+}
+
+/// Cuts the look-ahead row off a page fetched with `LIMIT size + 1`.
+fn paginate<T>(mut items: Vec<T>, page: &Page, id: impl Fn(&T) -> &String) -> Paged<T> {
+    let size = usize::try_from(page.size).unwrap_or(0);
+    let next = if items.len() > size {
+        items.truncate(size);
+        items.last().map(|last| id(last).clone())
+    } else {
+        None
+    };
+    Paged { items, next }
+}

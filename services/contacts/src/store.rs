@@ -1,0 +1,607 @@
+//! SQL for the contacts service's tables. Every function runs on the connection or
+//! transaction it is given, so the service decides what is atomic.
+
+use std::collections::{BTreeMap, HashMap};
+
+use ringside_storage::{AssertSqlSafe, Row};
+use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+
+use crate::domain::{Identity, IdentityKind, LeadStatus};
+use crate::error::{ContactsError, Result};
+use crate::model::{
+    Company, Contact, ContactFilter, DeletedFilter, Lead, LeadFilter, LeadSource, Page,
+};
+
+/// Which record an identity belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    Contact(String),
+    Lead(String),
+}
+
+/// A WHERE clause assembled from optional filters, with numbered placeholders.
+#[derive(Default)]
+struct Where {
+    clauses: Vec<String>,
+    args: Vec<String>,
+}
+
+impl Where {
+    /// Adds `clause`, in which every `{}` stands for the same next placeholder.
+    fn push(&mut self, clause: &str, arg: impl Into<String>) {
+        self.args.push(arg.into());
+        let n = self.args.len();
+        self.clauses.push(clause.replace("{}", &format!("${n}")));
+    }
+
+    fn push_plain(&mut self, clause: &str) {
+        self.clauses.push(clause.to_owned());
+    }
+
+    fn sql(&self) -> String {
+        if self.clauses.is_empty() {
+            "TRUE".to_owned()
+        } else {
+            self.clauses.join(" AND ")
+        }
+    }
+}
+
+/// `%text%` for LIKE, with LIKE's wildcards in `text` escaped.
+fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// `$start, $start+1, …` for `n` values.
+fn placeholders(start: usize, n: usize) -> String {
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn opt_text(row: &AnyRow, column: &str) -> Result<Option<String>> {
+    Ok(row.try_get::<Option<String>, _>(column)?)
+}
+
+// ---------------------------------------------------------------- companies
+
+pub async fn insert_company(conn: &mut AnyConnection, c: &Company) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO companies (id, name, name_lower, owner_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&c.id)
+    .bind(&c.name)
+    .bind(c.name.to_lowercase())
+    .bind(&c.owner_id)
+    .bind(c.created_at)
+    .bind(c.updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+fn company_from_row(row: &AnyRow) -> Result<Company> {
+    Ok(Company {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        owner_id: row.try_get("owner_id")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+pub async fn get_company(conn: &mut AnyConnection, id: &str) -> Result<Company> {
+    let row = sqlx::query("SELECT * FROM companies WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or_else(|| ContactsError::not_found("company", id))?;
+    company_from_row(&row)
+}
+
+pub async fn list_companies(
+    conn: &mut AnyConnection,
+    query: Option<&str>,
+    page: &Page,
+) -> Result<Vec<Company>> {
+    let mut filter = Where::default();
+    if let Some(q) = query {
+        filter.push("name_lower LIKE {} ESCAPE '\\'", like_pattern(q));
+    }
+    if let Some(after) = &page.after {
+        filter.push("id < {}", after.clone());
+    }
+    let sql = format!(
+        "SELECT * FROM companies WHERE {} ORDER BY id DESC LIMIT {}",
+        filter.sql(),
+        page.size + 1
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for arg in &filter.args {
+        q = q.bind(arg.clone());
+    }
+    q.fetch_all(conn)
+        .await?
+        .iter()
+        .map(company_from_row)
+        .collect()
+}
+
+// ---------------------------------------------------------------- identities
+
+/// Gives `identities` to `owner`. Fails with the current owner when one is taken;
+/// the caller's transaction then rolls back and nothing is written.
+pub async fn claim_identities(
+    conn: &mut AnyConnection,
+    owner: &Owner,
+    identities: &[Identity],
+) -> Result<()> {
+    let (contact_id, lead_id) = match owner {
+        Owner::Contact(id) => (Some(id.as_str()), None),
+        Owner::Lead(id) => (None, Some(id.as_str())),
+    };
+    for identity in identities {
+        let done = sqlx::query(
+            "INSERT INTO identities (kind, value, contact_id, lead_id, rev_digits) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(identity.kind.as_str())
+        .bind(&identity.value)
+        .bind(contact_id)
+        .bind(lead_id)
+        .bind(identity.reversed_digits())
+        .execute(&mut *conn)
+        .await?;
+        if done.rows_affected() == 0 {
+            let holder = find_identity(conn, identity).await?;
+            return Err(taken(identity, holder));
+        }
+    }
+    Ok(())
+}
+
+fn taken(identity: &Identity, holder: Option<Owner>) -> ContactsError {
+    match holder {
+        Some(Owner::Lead(lead_id)) => ContactsError::IdentityTakenByLead {
+            identity: identity.to_string(),
+            lead_id,
+        },
+        Some(Owner::Contact(contact_id)) => ContactsError::IdentityTaken {
+            identity: identity.to_string(),
+            contact_id,
+        },
+        None => ContactsError::FailedPrecondition(format!("{identity} changed concurrently")),
+    }
+}
+
+fn owner_from_row(row: &AnyRow) -> Result<Option<Owner>> {
+    Ok(
+        match (opt_text(row, "contact_id")?, opt_text(row, "lead_id")?) {
+            (Some(id), _) => Some(Owner::Contact(id)),
+            (None, Some(id)) => Some(Owner::Lead(id)),
+            (None, None) => None,
+        },
+    )
+}
+
+/// Who holds `identity`, if anyone.
+pub async fn find_identity(conn: &mut AnyConnection, identity: &Identity) -> Result<Option<Owner>> {
+    let row =
+        sqlx::query("SELECT contact_id, lead_id FROM identities WHERE kind = $1 AND value = $2")
+            .bind(identity.kind.as_str())
+            .bind(&identity.value)
+            .fetch_optional(conn)
+            .await?;
+    Ok(match row {
+        Some(row) => owner_from_row(&row)?,
+        None => None,
+    })
+}
+
+/// The one holder of a phone number ending in these (reversed) digits; `None` when
+/// nobody or more than one holder matches. An index range scan on `rev_digits`.
+pub async fn find_phone_by_tail(
+    conn: &mut AnyConnection,
+    reversed_tail: &str,
+) -> Result<Option<Owner>> {
+    let upper = format!("{reversed_tail}:"); // ':' sorts right after '9'
+    let rows = sqlx::query(
+        "SELECT DISTINCT contact_id, lead_id FROM identities \
+         WHERE rev_digits >= $1 AND rev_digits < $2 LIMIT 2",
+    )
+    .bind(reversed_tail)
+    .bind(upper)
+    .fetch_all(conn)
+    .await?;
+    match rows.as_slice() {
+        [row] => owner_from_row(row),
+        _ => Ok(None),
+    }
+}
+
+async fn identities_of(
+    conn: &mut AnyConnection,
+    column: &str,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<Identity>>> {
+    let mut out: HashMap<String, Vec<Identity>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "SELECT {column} AS owner, kind, value FROM identities WHERE {column} IN ({}) ORDER BY kind, value",
+        placeholders(1, ids.len())
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for id in ids {
+        q = q.bind(id.clone());
+    }
+    for row in q.fetch_all(conn).await? {
+        let kind: String = row.try_get("kind")?;
+        let Some(kind) = IdentityKind::from_db(&kind) else {
+            continue;
+        };
+        out.entry(row.try_get("owner")?)
+            .or_default()
+            .push(Identity {
+                kind,
+                value: row.try_get("value")?,
+            });
+    }
+    Ok(out)
+}
+
+/// Moves every identity of `from` to `to`.
+pub async fn move_identities(conn: &mut AnyConnection, from: &Owner, to: &Owner) -> Result<()> {
+    let (from_col, from_id) = owner_column(from);
+    let (contact_id, lead_id) = match to {
+        Owner::Contact(id) => (Some(id.as_str()), None),
+        Owner::Lead(id) => (None, Some(id.as_str())),
+    };
+    let sql = format!("UPDATE identities SET contact_id = $1, lead_id = $2 WHERE {from_col} = $3");
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(contact_id)
+        .bind(lead_id)
+        .bind(from_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+fn owner_column(owner: &Owner) -> (&'static str, &str) {
+    match owner {
+        Owner::Contact(id) => ("contact_id", id.as_str()),
+        Owner::Lead(id) => ("lead_id", id.as_str()),
+    }
+}
+
+pub async fn release_identities(conn: &mut AnyConnection, owner: &Owner) -> Result<()> {
+    let (column, id) = owner_column(owner);
+    sqlx::query(AssertSqlSafe(format!(
+        "DELETE FROM identities WHERE {column} = $1"
+    )))
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- contacts
+
+pub async fn insert_contact(conn: &mut AnyConnection, c: &Contact) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO contacts (id, name, name_lower, company_id, owner_id, custom_fields, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&c.id)
+    .bind(&c.name)
+    .bind(c.name.to_lowercase())
+    .bind(c.company_id.as_deref())
+    .bind(&c.owner_id)
+    .bind(fields_json(&c.custom_fields))
+    .bind(c.created_at)
+    .bind(c.updated_at)
+    .execute(&mut *conn)
+    .await?;
+    replace_tags(conn, &c.id, &c.tags).await
+}
+
+/// Writes the contact's own columns (not tags or identities).
+pub async fn update_contact_row(conn: &mut AnyConnection, c: &Contact) -> Result<()> {
+    sqlx::query(
+        "UPDATE contacts SET name = $2, name_lower = $3, company_id = $4, owner_id = $5, \
+         custom_fields = $6, updated_at = $7, deleted_at = $8, merged_into = $9 WHERE id = $1",
+    )
+    .bind(&c.id)
+    .bind(&c.name)
+    .bind(c.name.to_lowercase())
+    .bind(c.company_id.as_deref())
+    .bind(&c.owner_id)
+    .bind(fields_json(&c.custom_fields))
+    .bind(c.updated_at)
+    .bind(c.deleted_at)
+    .bind(c.merged_into.as_deref())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn replace_tags(
+    conn: &mut AnyConnection,
+    contact_id: &str,
+    tags: &[String],
+) -> Result<()> {
+    sqlx::query("DELETE FROM contact_tags WHERE contact_id = $1")
+        .bind(contact_id)
+        .execute(&mut *conn)
+        .await?;
+    for tag in tags {
+        sqlx::query("INSERT INTO contact_tags (contact_id, tag) VALUES ($1, $2)")
+            .bind(contact_id)
+            .bind(tag)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+fn fields_json(fields: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(fields).unwrap_or_else(|_| "{}".to_owned())
+}
+
+fn contact_from_row(row: &AnyRow) -> Result<Contact> {
+    let fields: String = row.try_get("custom_fields")?;
+    Ok(Contact {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        company_id: opt_text(row, "company_id")?,
+        owner_id: row.try_get("owner_id")?,
+        tags: Vec::new(),
+        custom_fields: serde_json::from_str(&fields).unwrap_or_default(),
+        identities: Vec::new(),
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        deleted_at: row.try_get("deleted_at")?,
+        merged_into: opt_text(row, "merged_into")?,
+    })
+}
+
+/// Fills in tags and identities of `contacts` with two queries.
+async fn complete_contacts(conn: &mut AnyConnection, contacts: &mut [Contact]) -> Result<()> {
+    let ids: Vec<String> = contacts.iter().map(|c| c.id.clone()).collect();
+    let mut identities = identities_of(conn, "contact_id", &ids).await?;
+    let mut tags: HashMap<String, Vec<String>> = HashMap::new();
+    if !ids.is_empty() {
+        let sql = format!(
+            "SELECT contact_id, tag FROM contact_tags WHERE contact_id IN ({}) ORDER BY tag",
+            placeholders(1, ids.len())
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for id in &ids {
+            q = q.bind(id.clone());
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            tags.entry(row.try_get("contact_id")?)
+                .or_default()
+                .push(row.try_get("tag")?);
+        }
+    }
+    for c in contacts {
+        c.identities = identities.remove(&c.id).unwrap_or_default();
+        c.tags = tags.remove(&c.id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+pub async fn get_contact(conn: &mut AnyConnection, id: &str) -> Result<Contact> {
+    let row = sqlx::query("SELECT * FROM contacts WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| ContactsError::not_found("contact", id))?;
+    let mut contacts = [contact_from_row(&row)?];
+    complete_contacts(conn, &mut contacts).await?;
+    let [contact] = contacts;
+    Ok(contact)
+}
+
+pub async fn list_contacts(
+    conn: &mut AnyConnection,
+    filter: &ContactFilter,
+    page: &Page,
+) -> Result<Vec<Contact>> {
+    let mut w = Where::default();
+    match filter.deleted {
+        DeletedFilter::Exclude => w.push_plain("c.deleted_at IS NULL"),
+        DeletedFilter::Only => w.push_plain("c.deleted_at IS NOT NULL"),
+        DeletedFilter::Include => {}
+    }
+    if let Some(tag) = &filter.tag {
+        w.push(
+            "EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_id = c.id AND t.tag = {})",
+            tag.to_lowercase(),
+        );
+    }
+    if let Some(owner) = &filter.owner_id {
+        w.push("c.owner_id = {}", owner.clone());
+    }
+    if let Some(company) = &filter.company_id {
+        w.push("c.company_id = {}", company.clone());
+    }
+    if let Some(q) = &filter.query {
+        w.push(
+            "(c.name_lower LIKE {} ESCAPE '\\' OR EXISTS (SELECT 1 FROM identities i \
+             WHERE i.contact_id = c.id AND i.value LIKE {} ESCAPE '\\'))",
+            like_pattern(q),
+        );
+    }
+    if let Some(after) = &page.after {
+        w.push("c.id < {}", after.clone());
+    }
+    let sql = format!(
+        "SELECT c.* FROM contacts c WHERE {} ORDER BY c.id DESC LIMIT {}",
+        w.sql(),
+        page.size + 1
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for arg in &w.args {
+        q = q.bind(arg.clone());
+    }
+    let rows = q.fetch_all(&mut *conn).await?;
+    let mut contacts = rows
+        .iter()
+        .map(contact_from_row)
+        .collect::<Result<Vec<_>>>()?;
+    complete_contacts(conn, &mut contacts).await?;
+    Ok(contacts)
+}
+
+/// Moves the tags of `from` onto `to`, keeping the ones `to` already has.
+pub async fn merge_tags(conn: &mut AnyConnection, from: &str, to: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO contact_tags (contact_id, tag) \
+         SELECT $2, tag FROM contact_tags WHERE contact_id = $1 ON CONFLICT DO NOTHING",
+    )
+    .bind(from)
+    .bind(to)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM contact_tags WHERE contact_id = $1")
+        .bind(from)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Points converted leads of `from` at `to`.
+pub async fn relink_leads(conn: &mut AnyConnection, from: &str, to: &str) -> Result<()> {
+    sqlx::query("UPDATE leads SET contact_id = $2 WHERE contact_id = $1")
+        .bind(from)
+        .bind(to)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- leads
+
+pub async fn insert_lead(conn: &mut AnyConnection, l: &Lead) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO leads (id, name, name_lower, company_name, source_channel, source_campaign, \
+         status, owner_id, disqualify_reason, contact_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(&l.id)
+    .bind(&l.name)
+    .bind(l.name.to_lowercase())
+    .bind(&l.company_name)
+    .bind(&l.source.channel)
+    .bind(&l.source.campaign)
+    .bind(l.status.as_str())
+    .bind(&l.owner_id)
+    .bind(&l.disqualify_reason)
+    .bind(l.contact_id.as_deref())
+    .bind(l.created_at)
+    .bind(l.updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn update_lead_row(conn: &mut AnyConnection, l: &Lead) -> Result<()> {
+    sqlx::query(
+        "UPDATE leads SET status = $2, owner_id = $3, disqualify_reason = $4, contact_id = $5, \
+         updated_at = $6 WHERE id = $1",
+    )
+    .bind(&l.id)
+    .bind(l.status.as_str())
+    .bind(&l.owner_id)
+    .bind(&l.disqualify_reason)
+    .bind(l.contact_id.as_deref())
+    .bind(l.updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+fn lead_from_row(row: &AnyRow) -> Result<Lead> {
+    let status: String = row.try_get("status")?;
+    Ok(Lead {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        company_name: row.try_get("company_name")?,
+        identities: Vec::new(),
+        source: LeadSource {
+            channel: row.try_get("source_channel")?,
+            campaign: row.try_get("source_campaign")?,
+        },
+        status: LeadStatus::from_db(&status).unwrap_or(LeadStatus::New),
+        owner_id: row.try_get("owner_id")?,
+        disqualify_reason: row.try_get("disqualify_reason")?,
+        contact_id: opt_text(row, "contact_id")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+async fn complete_leads(conn: &mut AnyConnection, leads: &mut [Lead]) -> Result<()> {
+    let ids: Vec<String> = leads.iter().map(|l| l.id.clone()).collect();
+    let mut identities = identities_of(conn, "lead_id", &ids).await?;
+    for l in leads {
+        l.identities = identities.remove(&l.id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+pub async fn get_lead(conn: &mut AnyConnection, id: &str) -> Result<Lead> {
+    let row = sqlx::query("SELECT * FROM leads WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| ContactsError::not_found("lead", id))?;
+    let mut leads = [lead_from_row(&row)?];
+    complete_leads(conn, &mut leads).await?;
+    let [lead] = leads;
+    Ok(lead)
+}
+
+pub async fn list_leads(
+    conn: &mut AnyConnection,
+    filter: &LeadFilter,
+    page: &Page,
+) -> Result<Vec<Lead>> {
+    let mut w = Where::default();
+    if let Some(status) = filter.status {
+        w.push("l.status = {}", status.as_str());
+    }
+    if let Some(owner) = &filter.owner_id {
+        w.push("l.owner_id = {}", owner.clone());
+    }
+    if let Some(q) = &filter.query {
+        w.push("l.name_lower LIKE {} ESCAPE '\\'", like_pattern(q));
+    }
+    if let Some(after) = &page.after {
+        w.push("l.id < {}", after.clone());
+    }
+    let sql = format!(
+        "SELECT l.* FROM leads l WHERE {} ORDER BY l.id DESC LIMIT {}",
+        w.sql(),
+        page.size + 1
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for arg in &w.args {
+        q = q.bind(arg.clone());
+    }
+    let rows = q.fetch_all(&mut *conn).await?;
+    let mut leads = rows.iter().map(lead_from_row).collect::<Result<Vec<_>>>()?;
+    complete_leads(conn, &mut leads).await?;
+    Ok(leads)
+}

@@ -1,0 +1,155 @@
+//! Configuration: one typed struct read from `RINGSIDE_*` environment variables (or
+//! the matching flags), with defaults that work on a laptop.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use ringside_auth::TokenKey;
+
+/// Settings shared by every way of running.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Where the all-in-one mode keeps its SQLite database and signing key.
+    #[arg(
+        long,
+        env = "RINGSIDE_DATA_DIR",
+        default_value = "./ringside-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+
+    /// Database for `serve` and `migrate` (postgres://…). The all-in-one mode uses
+    /// SQLite in the data dir unless this is set.
+    #[arg(long, env = "RINGSIDE_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// RabbitMQ for `serve` (amqp://…).
+    #[arg(long, env = "RINGSIDE_AMQP_URL", global = true)]
+    pub amqp_url: Option<String>,
+
+    /// The topic exchange events are published to.
+    #[arg(long, env = "RINGSIDE_EXCHANGE", default_value = ringside_bus::DEFAULT_EXCHANGE, global = true)]
+    pub exchange: String,
+
+    /// HTTP address: /healthz, /readyz, /metrics (and later the agent console, forms, webhooks).
+    #[arg(
+        long,
+        env = "RINGSIDE_HTTP_ADDR",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub http_addr: SocketAddr,
+
+    /// gRPC address: every gRPC service of the process, with health and reflection.
+    #[arg(
+        long,
+        env = "RINGSIDE_GRPC_ADDR",
+        default_value = "127.0.0.1:50051",
+        global = true
+    )]
+    pub grpc_addr: SocketAddr,
+
+    /// Token signing key, hex (at least 32 bytes). Default: the key file.
+    #[arg(
+        long,
+        env = "RINGSIDE_TOKEN_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub token_key: Option<String>,
+
+    /// Token signing key file; created on first use. Default: <data dir>/signing.key.
+    #[arg(long, env = "RINGSIDE_TOKEN_KEY_FILE", global = true)]
+    pub token_key_file: Option<PathBuf>,
+
+    /// Region for phone numbers written without a country code (ISO 3166 code).
+    #[arg(
+        long,
+        env = "RINGSIDE_PHONE_REGION",
+        default_value = "RU",
+        global = true
+    )]
+    pub phone_region: String,
+
+    /// Most database connections per process.
+    #[arg(
+        long,
+        env = "RINGSIDE_DB_MAX_CONNECTIONS",
+        default_value_t = 16,
+        global = true
+    )]
+    pub db_max_connections: u32,
+
+    /// Seconds to finish in-flight work after SIGTERM/SIGINT.
+    #[arg(
+        long,
+        env = "RINGSIDE_SHUTDOWN_GRACE_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub shutdown_grace_secs: u64,
+
+    /// Log filter (tracing EnvFilter syntax).
+    #[arg(
+        long,
+        env = "RINGSIDE_LOG",
+        default_value = "info,sqlx=warn,lapin=warn",
+        global = true
+    )]
+    pub log: String,
+
+    /// Log format: text or json.
+    #[arg(
+        long,
+        env = "RINGSIDE_LOG_FORMAT",
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: String,
+}
+
+impl Settings {
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    pub fn key_file(&self) -> PathBuf {
+        self.token_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("signing.key"))
+    }
+
+    /// The signing key and whether it was created just now.
+    pub fn token_key(&self) -> anyhow::Result<(TokenKey, bool)> {
+        if let Some(hex) = &self.token_key {
+            return Ok((TokenKey::from_hex(hex)?, false));
+        }
+        let path = self.key_file();
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        Ok(TokenKey::load_or_create(&path)?)
+    }
+
+    /// The SQLite URL of the all-in-one mode.
+    pub fn embedded_database_url(&self) -> String {
+        format!(
+            "sqlite://{}?mode=rwc",
+            self.data_dir.join("ringside.db").display()
+        )
+    }
+
+    pub fn require_database_url(&self) -> anyhow::Result<&str> {
+        self.database_url
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("RINGSIDE_DATABASE_URL is required (postgres://…)"))
+    }
+
+    pub fn require_amqp_url(&self) -> anyhow::Result<&str> {
+        self.amqp_url
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("RINGSIDE_AMQP_URL is required (amqp://…)"))
+    }
+}
