@@ -1,0 +1,546 @@
+//! The contacts service's conformance suite: every scenario runs on SQLite and, when
+//! `RINGSIDE_TEST_DATABASE_URL` is set, on PostgreSQL — the same code, the same answers.
+
+use std::sync::Arc;
+
+use ringside_contacts::domain::{Identity, IdentityKind, LeadStatus};
+use ringside_contacts::model::{
+    ContactFilter, ContactPatch, Ctx, DeletedFilter, LeadSource, NewContact, NewLead, Page, Party,
+};
+use ringside_contacts::{ContactsError, ContactsService, ConvertLead};
+use ringside_storage::testing::{TestDb, all_backends};
+use tokio::sync::Notify;
+
+fn service(t: &TestDb) -> ContactsService {
+    ContactsService::new(
+        t.db.clone(),
+        "RU".parse().expect("region"),
+        Arc::new(Notify::new()),
+    )
+}
+
+fn ctx() -> Ctx {
+    Ctx {
+        actor: "tester".into(),
+        correlation_id: "corr".into(),
+    }
+}
+
+fn phone(raw: &str) -> Identity {
+    Identity::parse(IdentityKind::Phone, raw, "RU".parse().expect("region")).expect("phone")
+}
+
+fn email(raw: &str) -> Identity {
+    Identity::parse(IdentityKind::Email, raw, Default::default()).expect("email")
+}
+
+fn page(size: i64) -> Page {
+    Page { size, after: None }
+}
+
+async fn count(t: &TestDb, table: &str) -> i64 {
+    sqlx::query_scalar::<_, i64>(ringside_storage::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM {table}"
+    )))
+    .fetch_one(t.db.pool())
+    .await
+    .expect("count")
+}
+
+/// Routing keys in the outbox, in the order they were written.
+async fn outbox_types(t: &TestDb) -> Vec<String> {
+    sqlx::query_scalar::<_, String>("SELECT routing_key FROM outbox ORDER BY id")
+        .fetch_all(t.db.pool())
+        .await
+        .expect("outbox")
+}
+
+async fn ivan(svc: &ContactsService) -> ringside_contacts::model::Contact {
+    svc.create_contact(
+        &ctx(),
+        NewContact {
+            name: "Иван Петров".into(),
+            owner_id: "agent-1".into(),
+            tags: vec!["VIP".into()],
+            identities: vec![phone("8 (912) 345-67-89"), email("Ivan@Example.com")],
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("create contact")
+}
+
+#[tokio::test]
+async fn contact_lifecycle_writes_its_events() {
+    for t in all_backends().await {
+        let svc = service(&t);
+        let created = ivan(&svc).await;
+        assert_eq!(created.tags, vec!["vip"], "{:?}", t.backend());
+        let values: Vec<&str> = created
+            .identities
+            .iter()
+            .map(|i| i.value.as_str())
+            .collect();
+        assert_eq!(values, vec!["ivan@example.com", "+79123456789"]);
+        assert_eq!(svc.get_contact(&created.id).await.expect("get"), created);
+
+        let patch = ContactPatch {
+            name: Some("Иван Сергеевич Петров".into()),
+            tags: Some(vec!["b2b".into()]),
+            ..Default::default()
+        };
+        let updated = svc
+            .update_contact(&ctx(), &created.id, patch)
+            .await
+            .expect("update");
+        assert_eq!(updated.name, "Иван Сергеевич Петров");
+        assert_eq!(updated.tags, vec!["b2b"]);
+        assert_eq!(
+            updated.identities, created.identities,
+            "identities untouched"
+        );
+
+        let deleted = svc
+            .delete_contact(&ctx(), &created.id)
+            .await
+            .expect("delete");
+        assert!(deleted.deleted_at.is_some());
+        let listed = svc
+            .list_contacts(ContactFilter::default(), page(10))
+            .await
+            .expect("list");
+        assert!(
+            listed.items.is_empty(),
+            "deleted contacts are not listed by default"
+        );
+        let only_deleted = ContactFilter {
+            deleted: DeletedFilter::Only,
+            ..Default::default()
+        };
+        let listed = svc
+            .list_contacts(only_deleted, page(10))
+            .await
+            .expect("list");
+        assert_eq!(listed.items.len(), 1);
+        assert_eq!(
+            outbox_types(&t).await,
+            vec!["contact.created", "contact.updated", "contact.deleted"]
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_identity_of_another_contact_is_refused_and_nothing_is_written() {
+    for t in all_backends().await {
+        let svc = service(&t);
+        let first = ivan(&svc).await;
+        let (contacts, events) = (count(&t, "contacts").await, count(&t, "outbox").await);
+        let err = svc
+            .create_contact(
+                &ctx(),
+                NewContact {
+                    name: "Someone Else".into(),
+                    identities: vec![email("someone@example.com"), phone("+7 912 345 67 89")],
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect_err("duplicate phone");
+        match err {
+            ContactsError::IdentityTaken { contact_id, .. } => assert_eq!(contact_id, first.id),
+            other => panic!("expected IdentityTaken, got {other:?}"),
+        }
+        assert_eq!(
+            count(&t, "contacts").await,
+            contacts,
+            "no contact row left behind"
+        );
+        assert_eq!(count(&t, "outbox").await, events, "no event left behind");
+        assert_eq!(
+            count(&t, "identities").await,
+            2,
+            "the new email was not kept either"
+        );
+    }
+}
+
+#[tokio::test]
+async fn lookup_by_phone_matches_exactly_then_by_unique_trailing_digits() {
+    for t in all_backends().await {
+        let svc = service(&t);
+        let contact = ivan(&svc).await;
+        let found = |p: Option<Party>| match p {
+            Some(Party::Contact(c)) => Some(c.id),
+            _ => None,
+        };
+        let id = Some(contact.id.clone());
+        assert_eq!(
+            found(svc.lookup_by_phone("+79123456789").await.expect("e164")),
+            id
+        );
+        assert_eq!(
+            found(
+                svc.lookup_by_phone("8 912 345-67-89")
+                    .await
+                    .expect("national")
+            ),
+            id
+        );
+        // An international prefix the parser does not read as +7: matched by the tail.
+        assert_eq!(
+            found(
+                svc.lookup_by_phone("810 7 912 345 67 89")
+                    .await
+                    .expect("tail")
+            ),
+            id
+        );
+        assert_eq!(
+            found(svc.lookup_by_phone("345-67-89").await.expect("7 digits")),
+            id
+        );
+        assert!(
+            svc.lookup_by_phone("+79990000000")
+                .await
+                .expect("miss")
+                .is_none()
+        );
+
+        // A second number ending in the same seven digits makes the short form ambiguous.
+        svc.create_contact(
+            &ctx(),
+            NewContact {
+                name: "Namesake".into(),
+                identities: vec![phone("+7 495 345-67-89")],
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("second contact");
+        assert!(
+            svc.lookup_by_phone("345-67-89")
+                .await
+                .expect("ambiguous")
+                .is_none()
+        );
+        assert_eq!(
+            found(
+                svc.lookup_by_phone("912 345-67-89")
+                    .await
+                    .expect("10 digits")
+            ),
+            id
+        );
+        let err = svc.lookup_by_phone("12").await.expect_err("too short");
+        assert!(
+            matches!(err, ContactsError::Invalid(ref i) if i.field == "phone"),
+            "{err:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn fifty_parallel_resolves_of_a_new_number_create_exactly_one_lead() {
+    for t in all_backends().await {
+        let svc = service(&t);
+        let caller = phone("+7 999 111-22-33");
+        let calls = (0..50).map(|_| {
+            let svc = svc.clone();
+            let caller = caller.clone();
+            tokio::spawn(async move {
+                let source = LeadSource {
+                    channel: "phone".into(),
+                    campaign: String::new(),
+                };
+                svc.resolve(&ctx(), caller, "", source).await
+            })
+        });
+        let results = futures::future::join_all(calls).await;
+        let mut lead_ids = std::collections::HashSet::new();
+        let mut created = 0;
+        for result in results {
+            let (party, was_created) = result.expect("task").expect("resolve");
+            created += usize::from(was_created);
+            match party {
+                Party::Lead(lead) => lead_ids.insert(lead.id),
+                Party::Contact(_) => panic!("a stranger is a lead"),
+            };
+        }
+        assert_eq!(
+            lead_ids.len(),
+            1,
+            "{:?}: one lead for one caller",
+            t.backend()
+        );
+        assert_eq!(created, 1, "exactly one call reports it created the lead");
+        assert_eq!(count(&t, "leads").await, 1);
+        assert_eq!(outbox_types(&t).await, vec!["lead.created"]);
+    }
+}
+
+#[tokio::test]
+async fn resolve_finds_an_existing_contact_without_creating_anything() {
+    for t in all_backends().await {
+        let svc = service(&t);
+        let contact = ivan(&svc).await;
+        let (party, created) = svc
+            .resolve(&ctx(), email("IVAN@example.com"), "", LeadSource::default())
+            .await
+            .expect("resolve");
+        assert!(!created);
+        assert!(matches!(party, Party::Contact(c) if c.id == contact.id));
+        assert_eq!(count(&t, "leads").await, 0);
+    }
+}
+
+#[tokio::test]
+async fn a_lead_is_worked_qualified_and_converted_into_a_contact_and_company() {
+    for t in all_backends().await {
+        let svc = service(&t);
+        let lead = svc
+            .create_lead(
+                &ctx(),
+                NewLead {
+                    name: "Мария".into(),
+                    company_name: "ООО Ромашка".into(),
+                    identities: vec![phone("+7 916 000-00-01")],
+                    source: LeadSource {
+                        channel: "web".into(),
+                        campaign: "spring".into(),
+                    },
+                    owner_id: "agent-2".into(),
+                },
+            )
+            .await
+            .expect("lead");
+        assert_eq!(lead.status, LeadStatus::New);
+        let err = svc
+            .set_lead_status(&ctx(), &lead.id, LeadStatus::Disqualified, "")
+            .await
+            .expect_err("reason required");
+        assert!(matches!(err, ContactsError::Invalid(ref i) if i.field == "reason"));
+        svc.set_lead_status(&ctx(), &lead.id, LeadStatus::Working, "")
+            .await
+            .expect("working");
+        let err = svc
+            .set_lead_status(&ctx(), &lead.id, LeadStatus::New, "")
+            .await
+            .expect_err("no way back to new");
+        assert!(matches!(err, ContactsError::FailedPrecondition(_)));
+        let assigned = svc
+            .assign_lead(&ctx(), &lead.id, "agent-3")
+            .await
+            .expect("assign");
+        assert_eq!(assigned.owner_id, "agent-3");
+
+        let (converted, contact, company) = svc
+            .convert_lead(
+                &ctx(),
+                ConvertLead {
+                    lead_id: lead.id.clone(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("convert");
+        assert_eq!(converted.status, LeadStatus::Qualified);
+        assert_eq!(converted.contact_id.as_deref(), Some(contact.id.as_str()));
+        let company = company.expect("company from the lead's company name");
+        assert_eq!(company.name, "ООО Ромашка");
+        assert_eq!(contact.company_id.as_deref(), Some(company.id.as_str()));
+        assert_eq!(contact.owner_id, "agent-3");
+        assert_eq!(contact.identities, vec![phone("+79160000001")]);
+        // The number now finds the contact, not the lead.
+        let found = svc.lookup_by_phone("+79160000001").await.expect("lookup");
+        assert!(matches!(found, Some(Party::Contact(c)) if c.id == contact.id));
+        let err = svc
+            .assign_lead(&ctx(), &lead.id, "x")
+            .await
+            .expect_err("converted is final");
+        assert!(matches!(err, ContactsError::FailedPrecondition(_)));
+        assert_eq!(
+            outbox_types(&t).await,
+            vec![
+                "lead.created",
+                "lead.status_changed",
+                "lead.status_changed",
+                "contact.created",
+                "lead.converted"
+            ]
+        );
+    }
+}
+
+#[tokio::test]
+async fn merge_moves_identities_tags_and_fields_onto_the_survivor() {
+    for t in all_backends().await {
+        let svc = service(&t);
+        let survivor = ivan(&svc).await;
+        let mut fields = std::collections::BTreeMap::new();
+        fields.insert("city".to_owned(), "Казань".to_owned());
+        let duplicate = svc
+            .create_contact(
+                &ctx(),
+                NewContact {
+                    name: "Ivan P.".into(),
+                    tags: vec!["telegram".into(), "vip".into()],
+                    custom_fields: fields,
+                    identities: vec![
+                        Identity::parse(IdentityKind::Telegram, "4242", Default::default())
+                            .expect("tg"),
+                    ],
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("duplicate");
+        let merged = svc
+            .merge_contacts(&ctx(), &survivor.id, &duplicate.id)
+            .await
+            .expect("merge");
+        assert_eq!(merged.tags, vec!["telegram", "vip"]);
+        assert_eq!(
+            merged.custom_fields.get("city").map(String::as_str),
+            Some("Казань")
+        );
+        assert_eq!(merged.identities.len(), 3);
+        let gone = svc
+            .get_contact(&duplicate.id)
+            .await
+            .expect("merged still readable");
+        assert_eq!(gone.merged_into.as_deref(), Some(survivor.id.as_str()));
+        assert!(gone.deleted_at.is_some() && gone.identities.is_empty() && gone.tags.is_empty());
+        assert_eq!(
+            outbox_types(&t).await.last().map(String::as_str),
+            Some("contact.merged")
+        );
+        let err = svc
+            .merge_contacts(&ctx(), &survivor.id, &survivor.id)
+            .await
+            .expect_err("self merge");
+        assert!(matches!(err, ContactsError::Invalid(_)));
+    }
+}
+
+#[tokio::test]
+async fn lists_filter_and_paginate_by_cursor() {
+    for t in all_backends().await {
+        let svc = service(&t);
+        for i in 0..7 {
+            svc.create_contact(
+                &ctx(),
+                NewContact {
+                    name: format!("Client {i}"),
+                    owner_id: if i % 2 == 0 { "even" } else { "odd" }.into(),
+                    tags: if i < 3 { vec!["vip".into()] } else { vec![] },
+                    identities: vec![phone(&format!("+7 912 000-00-0{i}"))],
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("create");
+        }
+        let mut names = Vec::new();
+        let mut after = None;
+        loop {
+            let paged = svc
+                .list_contacts(ContactFilter::default(), Page { size: 3, after })
+                .await
+                .expect("page");
+            names.extend(paged.items.into_iter().map(|c| c.name));
+            match paged.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        let expected: Vec<String> = (0..7).rev().map(|i| format!("Client {i}")).collect();
+        assert_eq!(names, expected, "newest first, every contact once");
+
+        let by = |filter: ContactFilter| {
+            let svc = svc.clone();
+            async move {
+                let paged = svc.list_contacts(filter, page(50)).await.expect("list");
+                paged.items.len()
+            }
+        };
+        assert_eq!(
+            by(ContactFilter {
+                tag: Some("VIP".into()),
+                ..Default::default()
+            })
+            .await,
+            3
+        );
+        assert_eq!(
+            by(ContactFilter {
+                owner_id: Some("odd".into()),
+                ..Default::default()
+            })
+            .await,
+            3
+        );
+        assert_eq!(
+            by(ContactFilter {
+                query: Some("client 4".into()),
+                ..Default::default()
+            })
+            .await,
+            1
+        );
+        assert_eq!(
+            by(ContactFilter {
+                query: Some("000-00-05".replace('-', "")).into(),
+                ..Default::default()
+            })
+            .await,
+            1
+        );
+        assert_eq!(
+            by(ContactFilter {
+                query: Some("%".into()),
+                ..Default::default()
+            })
+            .await,
+            0,
+            "LIKE wildcards are literal"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_ids_are_not_found_and_change_nothing() {
+    for t in all_backends().await {
+        let svc = service(&t);
+        let missing = "0190c3c4-0000-7000-8000-000000000000";
+        assert!(matches!(
+            svc.get_contact(missing).await,
+            Err(ContactsError::NotFound { .. })
+        ));
+        let patch = ContactPatch {
+            name: Some("x".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            svc.update_contact(&ctx(), missing, patch).await,
+            Err(ContactsError::NotFound { .. })
+        ));
+        let new = NewContact {
+            name: "With a ghost company".into(),
+            company_id: Some(missing.into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            svc.create_contact(&ctx(), new).await,
+            Err(ContactsError::NotFound {
+                kind: "company",
+                ..
+            })
+        ));
+        assert!(matches!(
+            svc.get_lead(missing).await,
+            Err(ContactsError::NotFound { .. })
+        ));
+        assert_eq!(count(&t, "contacts").await, 0);
+        assert_eq!(count(&t, "outbox").await, 0);
+    }
+}
