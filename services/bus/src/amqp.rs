@@ -134,6 +134,42 @@ impl AmqpBus {
         Ok(())
     }
 
+    /// How many messages are ready in `queue` (not counting unacknowledged ones).
+    pub async fn queue_depth(&self, queue: &str) -> Result<u32, BusError> {
+        let link = self.open("inspect").await?;
+        let options = QueueDeclareOptions {
+            passive: true,
+            ..Default::default()
+        };
+        let q = link
+            .channel
+            .queue_declare(queue.into(), options, FieldTable::default())
+            .await?;
+        Ok(q.message_count())
+    }
+
+    /// Deletes `queue` and its dead-letter queue (tests and decommissioning).
+    pub async fn delete_queue(&self, queue: &str) -> Result<(), BusError> {
+        let link = self.open("admin").await?;
+        for name in [queue.to_owned(), format!("{queue}.dlq")] {
+            link.channel
+                .queue_delete(name.as_str().into(), Default::default())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the exchange and its dead-letter exchange (tests and decommissioning).
+    pub async fn delete_exchange(&self) -> Result<(), BusError> {
+        let link = self.open("admin").await?;
+        for name in [self.exchange.clone(), format!("{}.dlx", self.exchange)] {
+            link.channel
+                .exchange_delete(name.as_str().into(), Default::default())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Declares the queue, its dead-letter queue and bindings, and starts consuming.
     async fn consume(&self, spec: &QueueSpec) -> Result<(Link, lapin::Consumer), BusError> {
         let link = self.open("consumer").await?;
@@ -228,19 +264,20 @@ impl Bus for AmqpBus {
     async fn subscribe(&self, spec: QueueSpec) -> Result<Deliveries, BusError> {
         let (tx, rx) = mpsc::channel(usize::from(spec.prefetch.max(1)));
         let first = self.consume(&spec).await?;
+        let stop = self.shutdown.child_token();
         let this = Arc::new(ConsumerLoop {
             bus: AmqpBus {
                 url: self.url.clone(),
                 exchange: self.exchange.clone(),
                 name: self.name.clone(),
                 publisher: Mutex::new(None),
-                shutdown: self.shutdown.clone(),
+                shutdown: stop.clone(),
             },
             spec,
             out: tx,
         });
         tokio::spawn(this.run(first));
-        Ok(Deliveries::new(rx))
+        Ok(Deliveries::new(rx, stop))
     }
 
     async fn is_ready(&self) -> bool {

@@ -103,14 +103,20 @@ pub struct Delivery {
     pub acker: Box<dyn Acker>,
 }
 
-/// The stream of deliveries from one queue.
+/// The stream of deliveries from one queue. Dropping it stops the consumer: what
+/// it had not acknowledged goes back to the queue.
 pub struct Deliveries {
     rx: mpsc::Receiver<Delivery>,
+    _stop: tokio_util::sync::DropGuard,
 }
 
 impl Deliveries {
-    pub(crate) fn new(rx: mpsc::Receiver<Delivery>) -> Self {
-        Deliveries { rx }
+    /// `stop` is cancelled when the stream is dropped.
+    pub(crate) fn new(rx: mpsc::Receiver<Delivery>, stop: tokio_util::sync::CancellationToken) -> Self {
+        Deliveries {
+            rx,
+            _stop: stop.drop_guard(),
+        }
     }
 
     /// The next delivery; `None` once the bus is shut down.

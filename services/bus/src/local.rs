@@ -148,16 +148,17 @@ impl Bus for LocalBus {
             }
         }
         let (tx, rx) = mpsc::channel(usize::from(spec.prefetch.max(1)));
+        let stop = self.state.shutdown.child_token();
         let dispatcher = Dispatcher {
             db: self.db.clone(),
             queue: spec.queue.clone(),
             prefetch: i64::from(spec.prefetch.max(1)),
             wake: self.waker(&spec.queue),
             out: tx,
-            shutdown: self.state.shutdown.clone(),
+            shutdown: stop.clone(),
         };
         tokio::spawn(dispatcher.run());
-        Ok(Deliveries::new(rx))
+        Ok(Deliveries::new(rx, stop))
     }
 
     async fn is_ready(&self) -> bool {

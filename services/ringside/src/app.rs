@@ -40,6 +40,8 @@ pub struct Running {
     pub http_addr: SocketAddr,
     pub grpc_addr: SocketAddr,
     pub db: Db,
+    /// The bus the suite publishes to (tests subscribe to it).
+    pub bus: Arc<dyn Bus>,
     shutdown: CancellationToken,
     servers: JoinSet<anyhow::Result<()>>,
     workers: JoinSet<()>,
@@ -82,13 +84,14 @@ pub async fn start(settings: &Settings, mode: Mode, key: TokenKey) -> anyhow::Re
     servers.spawn(serve_grpc(grpc, contacts, key, shutdown.clone()));
     let readiness = http::Readiness {
         db: db.clone(),
-        bus,
+        bus: bus.clone(),
     };
     servers.spawn(serve_http(http, http::router(readiness), shutdown.clone()));
     Ok(Running {
         http_addr,
         grpc_addr,
         db,
+        bus,
         shutdown,
         servers,
         workers,
