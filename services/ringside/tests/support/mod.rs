@@ -1,0 +1,165 @@
+//! Starting a whole suite for a test: all-in-one on SQLite with the local bus, and —
+//! when the servers are configured — `serve contacts` on PostgreSQL and RabbitMQ, each
+//! on port 0, driven through its public gRPC and HTTP surface with real tokens.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ringside::app::{self, Mode, Running, ServiceName};
+use ringside::config::Settings;
+use ringside_auth::{Role, TokenKey};
+use ringside_proto::contacts::v1::contacts_client::ContactsClient;
+use ringside_storage::testing::{AMQP_URL_VAR, TestDb, postgres, server_url};
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+pub struct Suite {
+    pub name: &'static str,
+    pub running: Running,
+    pub key: TokenKey,
+    /// Queues this test declared, deleted again on stop.
+    watched: std::sync::Mutex<Vec<String>>,
+    /// A RabbitMQ handle on the suite's exchange, for cleanup (serve mode).
+    broker: Option<ringside_bus::amqp::AmqpBus>,
+    _dir: tempfile::TempDir,
+    _db: Option<TestDb>,
+}
+
+pub fn settings(data_dir: PathBuf) -> Settings {
+    Settings {
+        data_dir,
+        database_url: None,
+        amqp_url: None,
+        exchange: format!("test.events.{}", uuid::Uuid::new_v4().simple()),
+        http_addr: "127.0.0.1:0".parse().expect("addr"),
+        grpc_addr: "127.0.0.1:0".parse().expect("addr"),
+        token_key: None,
+        token_key_file: None,
+        phone_region: "RU".into(),
+        db_max_connections: 8,
+        shutdown_grace_secs: 5,
+        log: "warn".into(),
+        log_format: "text".into(),
+    }
+}
+
+pub async fn all_in_one() -> Suite {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let settings = settings(dir.path().to_path_buf());
+    let key = TokenKey::generate();
+    let running = app::start(&settings, Mode::AllInOne, key.clone()).await.expect("start all-in-one");
+    Suite {
+        name: "all-in-one",
+        running,
+        key,
+        watched: Default::default(),
+        broker: None,
+        _dir: dir,
+        _db: None,
+    }
+}
+
+/// `serve contacts` on PostgreSQL and RabbitMQ, or `None` when they are not configured.
+pub async fn contacts_service() -> Option<Suite> {
+    let db = postgres().await?;
+    let amqp = server_url(AMQP_URL_VAR)?;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings = settings(dir.path().to_path_buf());
+    settings.database_url = Some(db.url.clone());
+    settings.amqp_url = Some(amqp.clone());
+    let broker = ringside_bus::amqp::AmqpBus::connect(
+        &amqp,
+        &settings.exchange,
+        "ringside-test-admin",
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .expect("RabbitMQ");
+    let key = TokenKey::generate();
+    let running = app::start(&settings, Mode::Serve(ServiceName::Contacts), key.clone())
+        .await
+        .expect("start serve contacts");
+    Some(Suite {
+        name: "serve contacts",
+        running,
+        key,
+        watched: Default::default(),
+        broker: Some(broker),
+        _dir: dir,
+        _db: Some(db),
+    })
+}
+
+pub async fn suites() -> Vec<Suite> {
+    let mut suites = vec![all_in_one().await];
+    suites.extend(contacts_service().await);
+    suites
+}
+
+/// Adds `authorization: Bearer …` when a token is given.
+#[derive(Clone)]
+pub struct Bearer(pub Option<String>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(token) = &self.0 {
+            let value = format!("Bearer {token}").parse().map_err(|_| tonic::Status::internal("bad token"))?;
+            req.metadata_mut().insert("authorization", value);
+        }
+        Ok(req)
+    }
+}
+
+pub type Client = ContactsClient<InterceptedService<Channel, Bearer>>;
+
+impl Suite {
+    pub fn token(&self, role: Role) -> String {
+        self.key.issue("test-user", role, Duration::from_secs(600))
+    }
+
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.running.grpc_addr))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect gRPC")
+    }
+
+    pub async fn client_with(&self, token: Option<String>) -> Client {
+        ContactsClient::with_interceptor(self.channel().await, Bearer(token))
+    }
+
+    pub async fn client(&self) -> Client {
+        self.client_with(Some(self.token(Role::Agent))).await
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar::<_, i64>(ringside_storage::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+            .fetch_one(self.running.db.pool())
+            .await
+            .expect("count")
+    }
+
+    /// Subscribes a fresh queue of this test to `patterns` on the suite's bus.
+    pub async fn watch(&self, patterns: &[&str]) -> ringside_bus::Deliveries {
+        let queue = format!("test.watch.{}", uuid::Uuid::new_v4().simple());
+        self.watched.lock().expect("lock").push(queue.clone());
+        self.running
+            .bus
+            .subscribe(ringside_bus::QueueSpec::new(&queue, patterns))
+            .await
+            .expect("subscribe")
+    }
+
+    pub async fn stop(self) {
+        self.running.stop().await.expect("stop");
+        if let Some(broker) = &self.broker {
+            for queue in self.watched.lock().expect("lock").iter() {
+                let _ = broker.delete_queue(queue).await;
+            }
+            let _ = broker.delete_exchange().await;
+        }
+    }
+}
