@@ -112,7 +112,10 @@ pub struct Deliveries {
 
 impl Deliveries {
     /// `stop` is cancelled when the stream is dropped.
-    pub(crate) fn new(rx: mpsc::Receiver<Delivery>, stop: tokio_util::sync::CancellationToken) -> Self {
+    pub(crate) fn new(
+        rx: mpsc::Receiver<Delivery>,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> Self {
         Deliveries {
             rx,
             _stop: stop.drop_guard(),

@@ -41,7 +41,9 @@ async fn produce(db: &ringside_storage::Db, source: &str, range: std::ops::Range
 
 #[tokio::test]
 async fn a_broker_restart_mid_stream_loses_nothing_and_duplicates_nothing() {
-    let Some(url) = server_url(AMQP_URL_VAR) else { return };
+    let Some(url) = server_url(AMQP_URL_VAR) else {
+        return;
+    };
     let t = all_backends().await.pop().expect("a database"); // PostgreSQL when configured
     create_effects_table(&t.db).await;
     let bus = Arc::new(amqp(&url).await);

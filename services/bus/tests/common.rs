@@ -10,7 +10,9 @@ use async_trait::async_trait;
 use ringside_bus::amqp::AmqpBus;
 use ringside_bus::consumer::{HandleError, Handler};
 use ringside_bus::local::LocalBus;
-use ringside_bus::{Bus, Delivery, Deliveries, Envelope, EventPayload, Message, inbox, new_envelope};
+use ringside_bus::{
+    Bus, Deliveries, Delivery, Envelope, EventPayload, Message, inbox, new_envelope,
+};
 use ringside_proto::events::v1::{ContactDeleted, LeadCreated};
 use ringside_storage::Db;
 use ringside_storage::testing::{AMQP_URL_VAR, server_url};
@@ -19,7 +21,10 @@ use tokio_util::sync::CancellationToken;
 /// A transport under test, with what is needed to inspect and clean it up.
 pub enum Transport {
     Local(LocalBus),
-    Amqp { bus: Arc<AmqpBus>, queues: Vec<String> },
+    Amqp {
+        bus: Arc<AmqpBus>,
+        queues: Vec<String>,
+    },
 }
 
 impl Transport {
@@ -41,9 +46,10 @@ impl Transport {
     pub async fn dead_letters(&self, queue: &str) -> u32 {
         match self {
             Transport::Local(bus) => bus.dead_letters(queue).await.expect("dead letters") as u32,
-            Transport::Amqp { bus, .. } => {
-                bus.queue_depth(&format!("{queue}.dlq")).await.expect("dlq depth")
-            }
+            Transport::Amqp { bus, .. } => bus
+                .queue_depth(&format!("{queue}.dlq"))
+                .await
+                .expect("dlq depth"),
         }
     }
 
@@ -65,7 +71,9 @@ pub fn queue(prefix: &str) -> String {
 /// The local bus on `db`, and RabbitMQ on a fresh exchange when it is configured.
 pub async fn transports(db: &Db, queues: &[&str]) -> Vec<Transport> {
     let mut out = vec![Transport::Local(
-        LocalBus::open(db.clone(), CancellationToken::new()).await.expect("local bus"),
+        LocalBus::open(db.clone(), CancellationToken::new())
+            .await
+            .expect("local bus"),
     )];
     if let Some(url) = server_url(AMQP_URL_VAR) {
         out.push(Transport::Amqp {
@@ -94,7 +102,11 @@ pub fn contact_deleted(n: usize) -> Envelope {
 }
 
 pub fn lead_created() -> Envelope {
-    new_envelope("test", "", EventPayload::LeadCreated(LeadCreated { lead: None }))
+    new_envelope(
+        "test",
+        "",
+        EventPayload::LeadCreated(LeadCreated { lead: None }),
+    )
 }
 
 pub async fn publish(bus: &Arc<dyn Bus>, envelopes: &[Envelope]) {
@@ -104,7 +116,10 @@ pub async fn publish(bus: &Arc<dyn Bus>, envelopes: &[Envelope]) {
 
 /// The next delivery, or `None` after `wait`.
 pub async fn next_within(deliveries: &mut Deliveries, wait: Duration) -> Option<Delivery> {
-    tokio::time::timeout(wait, deliveries.next()).await.ok().flatten()
+    tokio::time::timeout(wait, deliveries.next())
+        .await
+        .ok()
+        .flatten()
 }
 
 pub async fn next(deliveries: &mut Deliveries) -> Delivery {
@@ -127,10 +142,11 @@ pub async fn effects(db: &Db) -> (i64, i64) {
         .fetch_one(db.pool())
         .await
         .expect("count");
-    let distinct = sqlx::query_scalar::<_, i64>("SELECT COUNT(DISTINCT event_id) FROM test_effects")
-        .fetch_one(db.pool())
-        .await
-        .expect("count distinct");
+    let distinct =
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(DISTINCT event_id) FROM test_effects")
+            .fetch_one(db.pool())
+            .await
+            .expect("count distinct");
     (total, distinct)
 }
 

@@ -20,20 +20,37 @@ async fn events_reach_the_queues_bound_to_their_routing_keys_only() {
     let (contacts_q, leads_q) = (queue("contacts"), queue("leads"));
     for transport in transports(&t.db, &[&contacts_q, &leads_q]).await {
         let bus = transport.bus();
-        let mut contacts = bus.subscribe(QueueSpec::new(&contacts_q, &["contact.*"])).await.expect("sub");
-        let mut leads = bus.subscribe(QueueSpec::new(&leads_q, &["lead.#"])).await.expect("sub");
+        let mut contacts = bus
+            .subscribe(QueueSpec::new(&contacts_q, &["contact.*"]))
+            .await
+            .expect("sub");
+        let mut leads = bus
+            .subscribe(QueueSpec::new(&leads_q, &["lead.#"]))
+            .await
+            .expect("sub");
         let (deleted, created) = (contact_deleted(1), lead_created());
         publish(&bus, &[deleted.clone(), created.clone()]).await;
 
         let d = next(&mut contacts).await;
-        assert_eq!(d.message.decode().expect("decode"), deleted, "{}", transport.name());
+        assert_eq!(
+            d.message.decode().expect("decode"),
+            deleted,
+            "{}",
+            transport.name()
+        );
         assert_eq!(d.attempt, 1);
         d.acker.ack().await.expect("ack");
         let d = next(&mut leads).await;
         assert_eq!(d.message.event_id, created.event_id);
         d.acker.ack().await.expect("ack");
-        assert!(next_within(&mut contacts, QUIET).await.is_none(), "nothing else for contacts");
-        assert!(next_within(&mut leads, QUIET).await.is_none(), "nothing else for leads");
+        assert!(
+            next_within(&mut contacts, QUIET).await.is_none(),
+            "nothing else for contacts"
+        );
+        assert!(
+            next_within(&mut leads, QUIET).await.is_none(),
+            "nothing else for leads"
+        );
         drop((contacts, leads));
         transport.cleanup().await;
     }
@@ -48,21 +65,41 @@ async fn a_consumer_killed_before_its_ack_gets_the_event_again_and_applies_it_on
             let bus = transport.bus();
             let event = contact_deleted(7);
             let consumer_name = format!("{q}-{}", transport.name());
-            let mut first = bus.subscribe(QueueSpec::new(&q, &["contact.deleted"])).await.expect("sub");
+            let mut first = bus
+                .subscribe(QueueSpec::new(&q, &["contact.deleted"]))
+                .await
+                .expect("sub");
             publish(&bus, std::slice::from_ref(&event)).await;
             let d = next(&mut first).await;
             // The handler commits its effect, then the process dies before the ack.
-            assert!(apply(&t.db, &consumer_name, &d.message.event_id).await.expect("apply"));
+            assert!(
+                apply(&t.db, &consumer_name, &d.message.event_id)
+                    .await
+                    .expect("apply")
+            );
             drop(d);
             drop(first);
 
-            let mut second = bus.subscribe(QueueSpec::new(&q, &["contact.deleted"])).await.expect("sub");
+            let mut second = bus
+                .subscribe(QueueSpec::new(&q, &["contact.deleted"]))
+                .await
+                .expect("sub");
             let again = next(&mut second).await;
-            assert_eq!(again.message.event_id, event.event_id, "{}", transport.name());
-            let fresh = apply(&t.db, &consumer_name, &again.message.event_id).await.expect("apply");
+            assert_eq!(
+                again.message.event_id,
+                event.event_id,
+                "{}",
+                transport.name()
+            );
+            let fresh = apply(&t.db, &consumer_name, &again.message.event_id)
+                .await
+                .expect("apply");
             assert!(!fresh, "the inbox knows this event");
             again.acker.ack().await.expect("ack");
-            assert!(next_within(&mut second, QUIET).await.is_none(), "acknowledged means gone");
+            assert!(
+                next_within(&mut second, QUIET).await.is_none(),
+                "acknowledged means gone"
+            );
             drop(second);
             transport.cleanup().await;
         }
@@ -77,8 +114,14 @@ async fn a_message_that_keeps_failing_ends_in_the_dead_letter_queue() {
     let (retried_q, rejected_q) = (queue("retried"), queue("rejected"));
     for transport in transports(&t.db, &[&retried_q, &rejected_q]).await {
         let bus = transport.bus();
-        let mut retried = bus.subscribe(QueueSpec::new(&retried_q, &["contact.deleted"])).await.expect("sub");
-        let mut rejected = bus.subscribe(QueueSpec::new(&rejected_q, &["lead.created"])).await.expect("sub");
+        let mut retried = bus
+            .subscribe(QueueSpec::new(&retried_q, &["contact.deleted"]))
+            .await
+            .expect("sub");
+        let mut rejected = bus
+            .subscribe(QueueSpec::new(&rejected_q, &["lead.created"]))
+            .await
+            .expect("sub");
         publish(&bus, &[contact_deleted(1), lead_created()]).await;
 
         let mut attempts = 0;
@@ -87,13 +130,35 @@ async fn a_message_that_keeps_failing_ends_in_the_dead_letter_queue() {
             assert!(attempts <= DELIVERY_LIMIT + 1, "delivered past the limit");
             d.acker.retry().await.expect("retry");
         }
-        assert!(attempts >= DELIVERY_LIMIT, "{}: only {attempts} attempts", transport.name());
-        next(&mut rejected).await.acker.reject("poison").await.expect("reject");
-        assert!(next_within(&mut rejected, QUIET).await.is_none(), "a rejected message is not redelivered");
+        assert!(
+            attempts >= DELIVERY_LIMIT,
+            "{}: only {attempts} attempts",
+            transport.name()
+        );
+        next(&mut rejected)
+            .await
+            .acker
+            .reject("poison")
+            .await
+            .expect("reject");
+        assert!(
+            next_within(&mut rejected, QUIET).await.is_none(),
+            "a rejected message is not redelivered"
+        );
 
         tokio::time::sleep(Duration::from_millis(300)).await;
-        assert_eq!(transport.dead_letters(&retried_q).await, 1, "{}", transport.name());
-        assert_eq!(transport.dead_letters(&rejected_q).await, 1, "{}", transport.name());
+        assert_eq!(
+            transport.dead_letters(&retried_q).await,
+            1,
+            "{}",
+            transport.name()
+        );
+        assert_eq!(
+            transport.dead_letters(&rejected_q).await,
+            1,
+            "{}",
+            transport.name()
+        );
         drop((retried, rejected));
         transport.cleanup().await;
     }
@@ -107,10 +172,16 @@ async fn the_relay_publishes_outbox_rows_and_the_consumer_applies_each_once() {
         for transport in transports(&t.db, &[&q]).await {
             let bus = transport.bus();
             let shutdown = CancellationToken::new();
-            let handler: Arc<dyn Handler> =
-                Arc::new(EffectHandler::new(&t.db, &format!("{q}-{}", transport.name())));
+            let handler: Arc<dyn Handler> = Arc::new(EffectHandler::new(
+                &t.db,
+                &format!("{q}-{}", transport.name()),
+            ));
             // Declare the queue before anything is published, as a deployment does.
-            drop(bus.subscribe(QueueSpec::new(&q, &["contact.deleted"])).await.expect("declare"));
+            drop(
+                bus.subscribe(QueueSpec::new(&q, &["contact.deleted"]))
+                    .await
+                    .expect("declare"),
+            );
             let consumer = tokio::spawn(consumer::run(
                 bus.clone(),
                 QueueSpec::new(&q, &["contact.deleted"]),
@@ -131,7 +202,10 @@ async fn the_relay_publishes_outbox_rows_and_the_consumer_applies_each_once() {
             shutdown.cancel();
             consumer.await.expect("join").expect("consumer");
             transport.cleanup().await;
-            sqlx::query("DELETE FROM test_effects").execute(t.db.pool()).await.expect("reset");
+            sqlx::query("DELETE FROM test_effects")
+                .execute(t.db.pool())
+                .await
+                .expect("reset");
         }
     }
 }
@@ -144,7 +218,11 @@ async fn wait_for_effects(db: &ringside_storage::Db, expected: i64) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let (total, distinct) = effects(db).await;
-    assert_eq!((total, distinct), (expected, expected), "every event applied exactly once");
+    assert_eq!(
+        (total, distinct),
+        (expected, expected),
+        "every event applied exactly once"
+    );
 }
 
 /// A row whose transaction commits after a later row's is still published.
@@ -153,18 +231,33 @@ async fn the_relay_does_not_miss_rows_committed_out_of_order() {
     let Some(t) = postgres().await else { return };
     let bus = LocalBusOnly::open(&t.db).await;
     let q = queue("order");
-    let mut deliveries = bus.subscribe(QueueSpec::new(&q, &["contact.deleted"])).await.expect("sub");
+    let mut deliveries = bus
+        .subscribe(QueueSpec::new(&q, &["contact.deleted"]))
+        .await
+        .expect("sub");
     let (early, late) = (contact_deleted(1), contact_deleted(2));
     let mut slow = t.db.begin().await.expect("begin");
-    outbox::enqueue(&mut slow, &early).await.expect("enqueue early");
+    outbox::enqueue(&mut slow, &early)
+        .await
+        .expect("enqueue early");
     let mut fast = t.db.begin().await.expect("begin");
-    outbox::enqueue(&mut fast, &late).await.expect("enqueue late");
+    outbox::enqueue(&mut fast, &late)
+        .await
+        .expect("enqueue late");
     fast.commit().await.expect("commit late");
 
     let relay = outbox::Relay::new(t.db.clone(), bus.clone(), "test");
-    assert_eq!(relay.relay_once().await.expect("relay"), 1, "only the committed row");
+    assert_eq!(
+        relay.relay_once().await.expect("relay"),
+        1,
+        "only the committed row"
+    );
     slow.commit().await.expect("commit early");
-    assert_eq!(relay.relay_once().await.expect("relay"), 1, "the late-committed row too");
+    assert_eq!(
+        relay.relay_once().await.expect("relay"),
+        1,
+        "the late-committed row too"
+    );
     let mut seen = vec![next(&mut deliveries).await.message.event_id];
     seen.push(next(&mut deliveries).await.message.event_id);
     seen.sort();

@@ -95,16 +95,18 @@ fn init_tracing(settings: &Settings) -> anyhow::Result<()> {
 }
 
 async fn run(settings: &Settings, mode: Mode) -> anyhow::Result<()> {
+    // Handlers first: a SIGTERM that arrives while starting still stops us cleanly.
+    let signal = shutdown_signal()?;
     let (key, created) = settings.token_key()?;
     ringside::http::metrics_handle();
     let running = app::start(settings, mode, key.clone()).await?;
-    print_banner(settings, mode, &running, &key, created)?;
     let shutdown = running.shutdown_token();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        signal.await;
         tracing::info!("shutting down: draining in-flight work");
         shutdown.cancel();
     });
+    print_banner(settings, mode, &running, &key, created)?;
     running.wait().await?;
     tracing::info!("stopped");
     Ok(())
@@ -180,20 +182,15 @@ async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => return std::future::pending().await,
-            };
+/// Resolves on SIGINT or SIGTERM; the handlers are installed when this returns.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
         tokio::select! {
-            _ = ctrl_c => {}
             _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+    })
 }

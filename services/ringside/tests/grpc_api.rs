@@ -35,10 +35,10 @@ fn ivan() -> pb::CreateContactRequest {
 #[tokio::test]
 async fn reflection_and_health_answer_without_a_token() {
     use tonic_health::pb::health_client::HealthClient;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
 
     for suite in suites().await {
         let mut reflection = ServerReflectionClient::new(suite.channel().await);
@@ -51,12 +51,20 @@ async fn reflection_and_health_answer_without_a_token() {
             .await
             .expect("reflection")
             .into_inner();
-        let response = stream.message().await.expect("message").expect("a response");
+        let response = stream
+            .message()
+            .await
+            .expect("message")
+            .expect("a response");
         let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
             panic!("expected a service list");
         };
         let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-        assert!(names.contains(&"ringside.contacts.v1.Contacts".to_owned()), "{}: {names:?}", suite.name);
+        assert!(
+            names.contains(&"ringside.contacts.v1.Contacts".to_owned()),
+            "{}: {names:?}",
+            suite.name
+        );
 
         let mut health = HealthClient::new(suite.channel().await);
         let status = health
@@ -67,7 +75,10 @@ async fn reflection_and_health_answer_without_a_token() {
             .expect("health")
             .into_inner()
             .status;
-        assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+        assert_eq!(
+            status,
+            tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+        );
         suite.stop().await;
     }
 }
@@ -77,10 +88,20 @@ async fn calls_without_a_valid_token_are_refused_and_change_nothing() {
     for suite in suites().await {
         let expired = suite.key.issue("u", Role::Admin, Duration::ZERO);
         let forged = TokenKey::generate().issue("u", Role::Admin, Duration::from_secs(60));
-        for token in [None, Some("garbage".to_owned()), Some(expired), Some(forged)] {
+        for token in [
+            None,
+            Some("garbage".to_owned()),
+            Some(expired),
+            Some(forged),
+        ] {
             let mut client = suite.client_with(token.clone()).await;
             let status = client.create_contact(ivan()).await.expect_err("refused");
-            assert_eq!(status.code(), Code::Unauthenticated, "{}: {token:?}", suite.name);
+            assert_eq!(
+                status.code(),
+                Code::Unauthenticated,
+                "{}: {token:?}",
+                suite.name
+            );
         }
         assert_eq!(suite.count("contacts").await, 0);
         assert_eq!(suite.count("outbox").await, 0);
@@ -105,9 +126,22 @@ async fn a_client_manages_contacts_and_leads_and_the_events_reach_the_bus() {
     for suite in suites().await {
         let mut events = suite.watch(&["contact.*", "lead.*"]).await;
         let mut client = suite.client().await;
-        let created = client.create_contact(ivan()).await.expect("create").into_inner();
-        let values: Vec<&str> = created.identities.iter().map(|i| i.value.as_str()).collect();
-        assert_eq!(values, vec!["ivan@example.com", "+79123456789"], "{}", suite.name);
+        let created = client
+            .create_contact(ivan())
+            .await
+            .expect("create")
+            .into_inner();
+        let values: Vec<&str> = created
+            .identities
+            .iter()
+            .map(|i| i.value.as_str())
+            .collect();
+        assert_eq!(
+            values,
+            vec!["ivan@example.com", "+79123456789"],
+            "{}",
+            suite.name
+        );
 
         let found = client
             .lookup_by_phone(pb::LookupByPhoneRequest {
@@ -121,11 +155,20 @@ async fn a_client_manages_contacts_and_leads_and_the_events_reach_the_bus() {
         let update = pb::UpdateContactRequest {
             id: created.id.clone(),
             name: Some("Иван С. Петров".into()),
-            tags: Some(pb::TagList { tags: vec!["b2b".into()] }),
+            tags: Some(pb::TagList {
+                tags: vec!["b2b".into()],
+            }),
             ..Default::default()
         };
-        let updated = client.update_contact(update).await.expect("update").into_inner();
-        assert_eq!((updated.name.as_str(), updated.tags.clone()), ("Иван С. Петров", vec!["b2b".to_owned()]));
+        let updated = client
+            .update_contact(update)
+            .await
+            .expect("update")
+            .into_inner();
+        assert_eq!(
+            (updated.name.as_str(), updated.tags.clone()),
+            ("Иван С. Петров", vec!["b2b".to_owned()])
+        );
 
         let stranger = pb::ResolveRequest {
             identity: Some(phone("+7 999 000-11-22")),
@@ -135,10 +178,20 @@ async fn a_client_manages_contacts_and_leads_and_the_events_reach_the_bus() {
             }),
             ..Default::default()
         };
-        let first = client.resolve(stranger.clone()).await.expect("resolve").into_inner();
-        let again = client.resolve(stranger).await.expect("resolve").into_inner();
+        let first = client
+            .resolve(stranger.clone())
+            .await
+            .expect("resolve")
+            .into_inner();
+        let again = client
+            .resolve(stranger)
+            .await
+            .expect("resolve")
+            .into_inner();
         assert!(first.created && !again.created);
-        let Some(pb::party::Party::Lead(lead)) = first.party.and_then(|p| p.party) else { panic!("a lead") };
+        let Some(pb::party::Party::Lead(lead)) = first.party.and_then(|p| p.party) else {
+            panic!("a lead")
+        };
         let converted = client
             .convert_lead(pb::ConvertLeadRequest {
                 id: lead.id.clone(),
@@ -148,7 +201,10 @@ async fn a_client_manages_contacts_and_leads_and_the_events_reach_the_bus() {
             .await
             .expect("convert")
             .into_inner();
-        assert_eq!(converted.lead.expect("lead").contact_id, converted.contact.expect("contact").id);
+        assert_eq!(
+            converted.lead.expect("lead").contact_id,
+            converted.contact.expect("contact").id
+        );
 
         let listed = client
             .list_contacts(pb::ListContactsRequest {
@@ -164,7 +220,13 @@ async fn a_client_manages_contacts_and_leads_and_the_events_reach_the_bus() {
         let types = event_types(&mut events, 5).await;
         assert_eq!(
             types,
-            vec!["contact.created", "contact.created", "contact.updated", "lead.converted", "lead.created"],
+            vec![
+                "contact.created",
+                "contact.created",
+                "contact.updated",
+                "lead.converted",
+                "lead.created"
+            ],
             "{}",
             suite.name
         );
@@ -178,48 +240,115 @@ async fn bad_input_gets_a_clear_error_and_writes_nothing() {
     for suite in suites().await {
         let mut client = suite.client().await;
         let cases: Vec<(pb::CreateContactRequest, Code, &str)> = vec![
-            (pb::CreateContactRequest { identities: vec![phone("not a number")], ..ivan() }, Code::InvalidArgument, "phone"),
-            (pb::CreateContactRequest { name: "x".repeat(5000), ..ivan() }, Code::InvalidArgument, "name"),
-            (pb::CreateContactRequest { name: "  ".into(), ..ivan() }, Code::InvalidArgument, "name"),
             (
                 pb::CreateContactRequest {
-                    identities: vec![pb::Identity { kind: 99, value: "x".into() }],
+                    identities: vec![phone("not a number")],
+                    ..ivan()
+                },
+                Code::InvalidArgument,
+                "phone",
+            ),
+            (
+                pb::CreateContactRequest {
+                    name: "x".repeat(5000),
+                    ..ivan()
+                },
+                Code::InvalidArgument,
+                "name",
+            ),
+            (
+                pb::CreateContactRequest {
+                    name: "  ".into(),
+                    ..ivan()
+                },
+                Code::InvalidArgument,
+                "name",
+            ),
+            (
+                pb::CreateContactRequest {
+                    identities: vec![pb::Identity {
+                        kind: 99,
+                        value: "x".into(),
+                    }],
                     ..ivan()
                 },
                 Code::InvalidArgument,
                 "identity.kind",
             ),
             (
-                pb::CreateContactRequest { company_id: "0190c3c4-0000-7000-8000-000000000000".into(), ..ivan() },
+                pb::CreateContactRequest {
+                    company_id: "0190c3c4-0000-7000-8000-000000000000".into(),
+                    ..ivan()
+                },
                 Code::NotFound,
                 "company",
             ),
-            (pb::CreateContactRequest { company_id: "y".repeat(500), ..ivan() }, Code::InvalidArgument, "company_id"),
+            (
+                pb::CreateContactRequest {
+                    company_id: "y".repeat(500),
+                    ..ivan()
+                },
+                Code::InvalidArgument,
+                "company_id",
+            ),
         ];
         for (request, code, mentions) in cases {
             let status = client.create_contact(request).await.expect_err("refused");
             assert_eq!(status.code(), code, "{}: {}", suite.name, status.message());
-            assert!(status.message().contains(mentions), "{:?} should name {mentions}", status.message());
+            assert!(
+                status.message().contains(mentions),
+                "{:?} should name {mentions}",
+                status.message()
+            );
         }
         let missing = client
-            .get_contact(pb::GetContactRequest { id: "0190c3c4-0000-7000-8000-000000000000".into() })
+            .get_contact(pb::GetContactRequest {
+                id: "0190c3c4-0000-7000-8000-000000000000".into(),
+            })
             .await
             .expect_err("unknown id");
         assert_eq!(missing.code(), Code::NotFound);
         let bad_page = client
-            .list_contacts(pb::ListContactsRequest { page_size: -1, ..Default::default() })
+            .list_contacts(pb::ListContactsRequest {
+                page_size: -1,
+                ..Default::default()
+            })
             .await
             .expect_err("negative page");
         assert_eq!(bad_page.code(), Code::InvalidArgument);
 
-        let malformed = raw_call(&suite, "/ringside.contacts.v1.Contacts/CreateContact", vec![0x0a, 0xff, 0xff]).await;
-        assert_eq!(malformed.code(), Code::Internal, "tonic reports undecodable requests as Internal");
-        assert!(malformed.message().contains("decode"), "{}", malformed.message());
+        let malformed = raw_call(
+            &suite,
+            "/ringside.contacts.v1.Contacts/CreateContact",
+            vec![0x0a, 0xff, 0xff],
+        )
+        .await;
+        assert_eq!(
+            malformed.code(),
+            Code::Internal,
+            "tonic reports undecodable requests as Internal"
+        );
+        assert!(
+            malformed.message().contains("decode"),
+            "{}",
+            malformed.message()
+        );
 
-        client.create_contact(ivan()).await.expect("the same client still works");
-        let duplicate = client.create_contact(ivan()).await.expect_err("duplicate identity");
+        client
+            .create_contact(ivan())
+            .await
+            .expect("the same client still works");
+        let duplicate = client
+            .create_contact(ivan())
+            .await
+            .expect_err("duplicate identity");
         assert_eq!(duplicate.code(), Code::AlreadyExists);
-        assert_eq!(suite.count("contacts").await, 1, "{}: only the one good contact", suite.name);
+        assert_eq!(
+            suite.count("contacts").await,
+            1,
+            "{}: only the one good contact",
+            suite.name
+        );
         assert_eq!(suite.count("outbox").await, 1, "only its event");
         suite.stop().await;
     }
@@ -231,7 +360,9 @@ async fn raw_call(suite: &Suite, path: &'static str, body: Vec<u8>) -> tonic::St
     grpc.ready().await.expect("ready");
     let mut request = tonic::Request::new(body);
     let token = format!("Bearer {}", suite.token(Role::Agent));
-    request.metadata_mut().insert("authorization", token.parse().expect("header"));
+    request
+        .metadata_mut()
+        .insert("authorization", token.parse().expect("header"));
     grpc.unary::<Vec<u8>, Vec<u8>, RawCodec>(request, path.parse().expect("path"), RawCodec)
         .await
         .expect_err("the server refuses it")
@@ -257,7 +388,11 @@ impl tonic::codec::Codec for RawCodec {
 impl tonic::codec::Encoder for RawCodec {
     type Item = Vec<u8>;
     type Error = tonic::Status;
-    fn encode(&mut self, item: Vec<u8>, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
         use bytes::BufMut;
         dst.put_slice(&item);
         Ok(())
@@ -267,7 +402,10 @@ impl tonic::codec::Encoder for RawCodec {
 impl tonic::codec::Decoder for RawCodec {
     type Item = Vec<u8>;
     type Error = tonic::Status;
-    fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<Vec<u8>>, tonic::Status> {
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<Vec<u8>>, tonic::Status> {
         use bytes::Buf;
         Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
     }

@@ -49,7 +49,9 @@ pub async fn all_in_one() -> Suite {
     let dir = tempfile::tempdir().expect("tempdir");
     let settings = settings(dir.path().to_path_buf());
     let key = TokenKey::generate();
-    let running = app::start(&settings, Mode::AllInOne, key.clone()).await.expect("start all-in-one");
+    let running = app::start(&settings, Mode::AllInOne, key.clone())
+        .await
+        .expect("start all-in-one");
     Suite {
         name: "all-in-one",
         running,
@@ -105,7 +107,9 @@ pub struct Bearer(pub Option<String>);
 impl tonic::service::Interceptor for Bearer {
     fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
         if let Some(token) = &self.0 {
-            let value = format!("Bearer {token}").parse().map_err(|_| tonic::Status::internal("bad token"))?;
+            let value = format!("Bearer {token}")
+                .parse()
+                .map_err(|_| tonic::Status::internal("bad token"))?;
             req.metadata_mut().insert("authorization", value);
         }
         Ok(req)
@@ -136,10 +140,12 @@ impl Suite {
     }
 
     pub async fn count(&self, table: &str) -> i64 {
-        sqlx::query_scalar::<_, i64>(ringside_storage::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
-            .fetch_one(self.running.db.pool())
-            .await
-            .expect("count")
+        sqlx::query_scalar::<_, i64>(ringside_storage::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM {table}"
+        )))
+        .fetch_one(self.running.db.pool())
+        .await
+        .expect("count")
     }
 
     /// Subscribes a fresh queue of this test to `patterns` on the suite's bus.
@@ -156,7 +162,8 @@ impl Suite {
     pub async fn stop(self) {
         self.running.stop().await.expect("stop");
         if let Some(broker) = &self.broker {
-            for queue in self.watched.lock().expect("lock").iter() {
+            let watched = std::mem::take(&mut *self.watched.lock().expect("lock"));
+            for queue in &watched {
                 let _ = broker.delete_queue(queue).await;
             }
             let _ = broker.delete_exchange().await;

@@ -1,0 +1,158 @@
+//! The `ringside` binary as an operator uses it: `--help`, `token issue`, `migrate`,
+//! and the all-in-one start (addresses and first admin token printed, SIGTERM stops it
+//! cleanly).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ringside");
+
+fn ringside(data_dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .env("RINGSIDE_DATA_DIR", data_dir)
+        .env("RINGSIDE_HTTP_ADDR", "127.0.0.1:0")
+        .env("RINGSIDE_GRPC_ADDR", "127.0.0.1:0");
+    cmd
+}
+
+#[test]
+fn help_lists_every_environment_variable() {
+    let out = Command::new(BIN)
+        .arg("--help")
+        .output()
+        .expect("run --help");
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).expect("utf-8");
+    for var in [
+        "RINGSIDE_DATA_DIR",
+        "RINGSIDE_DATABASE_URL",
+        "RINGSIDE_AMQP_URL",
+        "RINGSIDE_EXCHANGE",
+        "RINGSIDE_HTTP_ADDR",
+        "RINGSIDE_GRPC_ADDR",
+        "RINGSIDE_TOKEN_KEY",
+        "RINGSIDE_TOKEN_KEY_FILE",
+        "RINGSIDE_PHONE_REGION",
+        "RINGSIDE_DB_MAX_CONNECTIONS",
+        "RINGSIDE_SHUTDOWN_GRACE_SECS",
+        "RINGSIDE_LOG",
+        "RINGSIDE_LOG_FORMAT",
+    ] {
+        assert!(help.contains(var), "--help does not mention {var}");
+    }
+    for sub in ["serve", "migrate", "token"] {
+        assert!(help.contains(sub), "--help does not mention {sub}");
+    }
+    let out = Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .expect("serve --help");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("RINGSIDE_AMQP_URL"));
+}
+
+#[test]
+fn the_secret_key_value_never_shows_in_help() {
+    let secret = "ab".repeat(32);
+    let out = Command::new(BIN)
+        .arg("--help")
+        .env("RINGSIDE_TOKEN_KEY", &secret)
+        .output()
+        .expect("run --help");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&secret));
+}
+
+#[test]
+fn token_issue_signs_with_the_data_dir_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = ringside(dir.path())
+        .args(["token", "issue", "--user", "u-42", "--role", "manager"])
+        .output()
+        .expect("token issue");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).expect("utf-8");
+    let (key, created) =
+        ringside_auth::TokenKey::load_or_create(&dir.path().join("signing.key")).expect("key");
+    assert!(!created, "token issue created the key");
+    let claims = key.verify(token.trim()).expect("the token verifies");
+    assert_eq!(
+        (claims.sub.as_str(), claims.role),
+        ("u-42", ringside_auth::Role::Manager)
+    );
+
+    let bad = ringside(dir.path())
+        .args(["token", "issue", "--user", "u", "--role", "god"])
+        .output()
+        .expect("token issue");
+    assert!(!bad.status.success(), "an unknown role is refused");
+}
+
+#[test]
+fn serve_without_a_database_url_says_what_is_missing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = ringside(dir.path())
+        .args(["serve", "contacts"])
+        .output()
+        .expect("serve");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("RINGSIDE_DATABASE_URL"));
+}
+
+#[test]
+fn all_in_one_prints_its_addresses_and_an_admin_token_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let migrate = ringside(dir.path())
+        .arg("migrate")
+        .output()
+        .expect("migrate");
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+
+    let mut child = ringside(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start");
+    let stdout = child.stdout.take().expect("stdout");
+    let lines: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .take(6)
+        .map(|l| l.expect("line"))
+        .collect();
+    let banner = lines.join("\n");
+    assert!(banner.contains("HTTP  http://127.0.0.1:"), "{banner}");
+    assert!(banner.contains("gRPC  127.0.0.1:"), "{banner}");
+    let token = lines
+        .iter()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with("eyJ"))
+        .expect("an admin token is printed");
+    let saved = std::fs::read_to_string(dir.path().join("admin.token")).expect("admin.token");
+    assert_eq!(saved.trim(), token);
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success(), "a clean exit after SIGTERM, got {status}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running 15 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
