@@ -70,6 +70,46 @@ fn opt_text(row: &AnyRow, column: &str) -> Result<Option<String>> {
     Ok(row.try_get::<Option<String>, _>(column)?)
 }
 
+/// The row of `table` with this id, or `NotFound` naming `kind`.
+async fn fetch_by_id(
+    conn: &mut AnyConnection,
+    table: &str,
+    kind: &'static str,
+    id: &str,
+) -> Result<AnyRow> {
+    sqlx::query(AssertSqlSafe(format!(
+        "SELECT * FROM {table} WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or_else(|| ContactsError::not_found(kind, id))
+}
+
+/// One page of `SELECT {alias}.* FROM {table} {alias}` under `w`, newest first, with
+/// one look-ahead row that tells whether another page follows.
+async fn fetch_page(
+    conn: &mut AnyConnection,
+    table: &str,
+    alias: &str,
+    mut w: Where,
+    page: &Page,
+) -> Result<Vec<AnyRow>> {
+    if let Some(after) = &page.after {
+        w.push(&format!("{alias}.id < {{}}"), after.clone());
+    }
+    let sql = format!(
+        "SELECT {alias}.* FROM {table} {alias} WHERE {} ORDER BY {alias}.id DESC LIMIT {}",
+        w.sql(),
+        page.size + 1
+    );
+    let mut q = sqlx::query(AssertSqlSafe(sql));
+    for arg in w.args {
+        q = q.bind(arg);
+    }
+    Ok(q.fetch_all(conn).await?)
+}
+
 // ---------------------------------------------------------------- companies
 
 pub async fn insert_company(conn: &mut AnyConnection, c: &Company) -> Result<()> {
@@ -99,12 +139,7 @@ fn company_from_row(row: &AnyRow) -> Result<Company> {
 }
 
 pub async fn get_company(conn: &mut AnyConnection, id: &str) -> Result<Company> {
-    let row = sqlx::query("SELECT * FROM companies WHERE id = $1")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?
-        .ok_or_else(|| ContactsError::not_found("company", id))?;
-    company_from_row(&row)
+    company_from_row(&fetch_by_id(conn, "companies", "company", id).await?)
 }
 
 pub async fn list_companies(
@@ -112,27 +147,12 @@ pub async fn list_companies(
     query: Option<&str>,
     page: &Page,
 ) -> Result<Vec<Company>> {
-    let mut filter = Where::default();
+    let mut w = Where::default();
     if let Some(q) = query {
-        filter.push("name_lower LIKE {} ESCAPE '\\'", like_pattern(q));
+        w.push("c.name_lower LIKE {} ESCAPE '\\'", like_pattern(q));
     }
-    if let Some(after) = &page.after {
-        filter.push("id < {}", after.clone());
-    }
-    let sql = format!(
-        "SELECT * FROM companies WHERE {} ORDER BY id DESC LIMIT {}",
-        filter.sql(),
-        page.size + 1
-    );
-    let mut q = sqlx::query(AssertSqlSafe(sql));
-    for arg in &filter.args {
-        q = q.bind(arg.clone());
-    }
-    q.fetch_all(conn)
-        .await?
-        .iter()
-        .map(company_from_row)
-        .collect()
+    let rows = fetch_page(conn, "companies", "c", w, page).await?;
+    rows.iter().map(company_from_row).collect()
 }
 
 // ---------------------------------------------------------------- identities
@@ -227,34 +247,45 @@ pub async fn find_phone_by_tail(
     }
 }
 
-async fn identities_of(
+/// Identities (and, for contacts, tags) of the records whose `column` is in `ids`.
+#[derive(Default)]
+struct Details {
+    identities: Vec<Identity>,
+    tags: Vec<String>,
+}
+
+/// Reads identities and tags in one round trip: this runs on the caller-ID path.
+async fn details_of(
     conn: &mut AnyConnection,
     column: &str,
     ids: &[String],
-) -> Result<HashMap<String, Vec<Identity>>> {
-    let mut out: HashMap<String, Vec<Identity>> = HashMap::new();
+    with_tags: bool,
+) -> Result<HashMap<String, Details>> {
+    let mut out: HashMap<String, Details> = HashMap::new();
     if ids.is_empty() {
         return Ok(out);
     }
-    let sql = format!(
-        "SELECT {column} AS owner, kind, value FROM identities WHERE {column} IN ({}) ORDER BY kind, value",
-        placeholders(1, ids.len())
-    );
+    let list = placeholders(1, ids.len());
+    let mut sql =
+        format!("SELECT {column} AS owner, kind, value FROM identities WHERE {column} IN ({list})");
+    if with_tags {
+        sql.push_str(&format!(
+            " UNION ALL SELECT contact_id, 'tag', tag FROM contact_tags WHERE contact_id IN ({list})"
+        ));
+    }
+    sql.push_str(" ORDER BY 2, 3");
     let mut q = sqlx::query(AssertSqlSafe(sql));
     for id in ids {
         q = q.bind(id.clone());
     }
     for row in q.fetch_all(conn).await? {
-        let kind: String = row.try_get("kind")?;
-        let Some(kind) = IdentityKind::from_db(&kind) else {
-            continue;
-        };
-        out.entry(row.try_get("owner")?)
-            .or_default()
-            .push(Identity {
-                kind,
-                value: row.try_get("value")?,
-            });
+        let entry = out.entry(row.try_get("owner")?).or_default();
+        let (kind, value): (String, String) = (row.try_get("kind")?, row.try_get("value")?);
+        match IdentityKind::from_db(&kind) {
+            Some(kind) => entry.identities.push(Identity { kind, value }),
+            None if kind == "tag" => entry.tags.push(value),
+            None => {}
+        }
     }
     Ok(out)
 }
@@ -377,36 +408,16 @@ fn contact_from_row(row: &AnyRow) -> Result<Contact> {
 /// Fills in tags and identities of `contacts` with two queries.
 async fn complete_contacts(conn: &mut AnyConnection, contacts: &mut [Contact]) -> Result<()> {
     let ids: Vec<String> = contacts.iter().map(|c| c.id.clone()).collect();
-    let mut identities = identities_of(conn, "contact_id", &ids).await?;
-    let mut tags: HashMap<String, Vec<String>> = HashMap::new();
-    if !ids.is_empty() {
-        let sql = format!(
-            "SELECT contact_id, tag FROM contact_tags WHERE contact_id IN ({}) ORDER BY tag",
-            placeholders(1, ids.len())
-        );
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for id in &ids {
-            q = q.bind(id.clone());
-        }
-        for row in q.fetch_all(&mut *conn).await? {
-            tags.entry(row.try_get("contact_id")?)
-                .or_default()
-                .push(row.try_get("tag")?);
-        }
-    }
+    let mut details = details_of(conn, "contact_id", &ids, true).await?;
     for c in contacts {
-        c.identities = identities.remove(&c.id).unwrap_or_default();
-        c.tags = tags.remove(&c.id).unwrap_or_default();
+        let d = details.remove(&c.id).unwrap_or_default();
+        (c.identities, c.tags) = (d.identities, d.tags);
     }
     Ok(())
 }
 
 pub async fn get_contact(conn: &mut AnyConnection, id: &str) -> Result<Contact> {
-    let row = sqlx::query("SELECT * FROM contacts WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| ContactsError::not_found("contact", id))?;
+    let row = fetch_by_id(conn, "contacts", "contact", id).await?;
     let mut contacts = [contact_from_row(&row)?];
     complete_contacts(conn, &mut contacts).await?;
     let [contact] = contacts;
@@ -443,19 +454,7 @@ pub async fn list_contacts(
             like_pattern(q),
         );
     }
-    if let Some(after) = &page.after {
-        w.push("c.id < {}", after.clone());
-    }
-    let sql = format!(
-        "SELECT c.* FROM contacts c WHERE {} ORDER BY c.id DESC LIMIT {}",
-        w.sql(),
-        page.size + 1
-    );
-    let mut q = sqlx::query(AssertSqlSafe(sql));
-    for arg in &w.args {
-        q = q.bind(arg.clone());
-    }
-    let rows = q.fetch_all(&mut *conn).await?;
+    let rows = fetch_page(conn, "contacts", "c", w, page).await?;
     let mut contacts = rows
         .iter()
         .map(contact_from_row)
@@ -554,19 +553,15 @@ fn lead_from_row(row: &AnyRow) -> Result<Lead> {
 
 async fn complete_leads(conn: &mut AnyConnection, leads: &mut [Lead]) -> Result<()> {
     let ids: Vec<String> = leads.iter().map(|l| l.id.clone()).collect();
-    let mut identities = identities_of(conn, "lead_id", &ids).await?;
+    let mut details = details_of(conn, "lead_id", &ids, false).await?;
     for l in leads {
-        l.identities = identities.remove(&l.id).unwrap_or_default();
+        l.identities = details.remove(&l.id).unwrap_or_default().identities;
     }
     Ok(())
 }
 
 pub async fn get_lead(conn: &mut AnyConnection, id: &str) -> Result<Lead> {
-    let row = sqlx::query("SELECT * FROM leads WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| ContactsError::not_found("lead", id))?;
+    let row = fetch_by_id(conn, "leads", "lead", id).await?;
     let mut leads = [lead_from_row(&row)?];
     complete_leads(conn, &mut leads).await?;
     let [lead] = leads;
@@ -588,19 +583,7 @@ pub async fn list_leads(
     if let Some(q) = &filter.query {
         w.push("l.name_lower LIKE {} ESCAPE '\\'", like_pattern(q));
     }
-    if let Some(after) = &page.after {
-        w.push("l.id < {}", after.clone());
-    }
-    let sql = format!(
-        "SELECT l.* FROM leads l WHERE {} ORDER BY l.id DESC LIMIT {}",
-        w.sql(),
-        page.size + 1
-    );
-    let mut q = sqlx::query(AssertSqlSafe(sql));
-    for arg in &w.args {
-        q = q.bind(arg.clone());
-    }
-    let rows = q.fetch_all(&mut *conn).await?;
+    let rows = fetch_page(conn, "leads", "l", w, page).await?;
     let mut leads = rows.iter().map(lead_from_row).collect::<Result<Vec<_>>>()?;
     complete_leads(conn, &mut leads).await?;
     Ok(leads)

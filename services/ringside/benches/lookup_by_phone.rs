@@ -66,7 +66,9 @@ async fn main() -> anyhow::Result<()> {
     let key = TokenKey::generate();
     let running = app::start(&settings, Mode::AllInOne, key.clone()).await?;
     let token = key.issue("bench", Role::Service, Duration::from_secs(3600));
-    let channel = Channel::from_shared(format!("http://{}", running.grpc_addr))?.connect().await?;
+    let channel = Channel::from_shared(format!("http://{}", running.grpc_addr))?
+        .connect()
+        .await?;
 
     let api = measure(contacts, |n| {
         let mut client = client(channel.clone(), token.clone());
@@ -79,12 +81,14 @@ async fn main() -> anyhow::Result<()> {
     let floor = measure(contacts, |n| {
         let pool = db.pool().clone();
         async move {
-            let row = sqlx::query("SELECT contact_id, lead_id FROM identities WHERE kind = $1 AND value = $2")
-                .bind("phone")
-                .bind(e164(n))
-                .fetch_optional(&pool)
-                .await
-                .expect("query");
+            let row = sqlx::query(
+                "SELECT contact_id, lead_id FROM identities WHERE kind = $1 AND value = $2",
+            )
+            .bind("phone")
+            .bind(e164(n))
+            .fetch_optional(&pool)
+            .await
+            .expect("query");
             assert!(row.is_some());
         }
     })
@@ -94,8 +98,17 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn client(channel: Channel, token: String) -> ContactsClient<tonic::service::interceptor::InterceptedService<Channel, impl tonic::service::Interceptor + Clone>> {
-    let header: tonic::metadata::MetadataValue<_> = format!("Bearer {token}").parse().expect("header");
+fn client(
+    channel: Channel,
+    token: String,
+) -> ContactsClient<
+    tonic::service::interceptor::InterceptedService<
+        Channel,
+        impl tonic::service::Interceptor + Clone,
+    >,
+> {
+    let header: tonic::metadata::MetadataValue<_> =
+        format!("Bearer {token}").parse().expect("header");
     ContactsClient::with_interceptor(channel, move |mut req: tonic::Request<()>| {
         req.metadata_mut().insert("authorization", header.clone());
         Ok(req)
@@ -145,11 +158,23 @@ where
 fn report(contacts: usize, api: &Stats, floor: &Stats) {
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     println!();
-    println!("LookupByPhone over gRPC, {contacts} contacts on PostgreSQL ({SEQUENTIAL} sequential calls; {CONCURRENT_CALLS} calls from {CONCURRENT_CALLERS} concurrent callers)");
+    println!(
+        "LookupByPhone over gRPC, {contacts} contacts on PostgreSQL ({SEQUENTIAL} sequential calls; {CONCURRENT_CALLS} calls from {CONCURRENT_CALLERS} concurrent callers)"
+    );
     println!("| path | p50 µs | p99 µs | calls/s |");
     println!("|---|---:|---:|---:|");
-    println!("| LookupByPhone (gRPC, auth, normalize, contact card) | {:.0} | {:.0} | {:.0} |", us(api.p50), us(api.p99), api.per_sec);
-    println!("| floor: one prepared indexed SELECT | {:.0} | {:.0} | {:.0} |", us(floor.p50), us(floor.p99), floor.per_sec);
+    println!(
+        "| LookupByPhone (gRPC, auth, normalize, contact card) | {:.0} | {:.0} | {:.0} |",
+        us(api.p50),
+        us(api.p99),
+        api.per_sec
+    );
+    println!(
+        "| floor: one prepared indexed SELECT | {:.0} | {:.0} | {:.0} |",
+        us(floor.p50),
+        us(floor.p99),
+        floor.per_sec
+    );
     println!(
         "| ratio (API / floor) | {:.1}× | {:.1}× | {:.2}× |",
         us(api.p50) / us(floor.p50),
@@ -160,8 +185,12 @@ fn report(contacts: usize, api: &Stats, floor: &Stats) {
 
 async fn fresh_database(server: &str) -> anyhow::Result<String> {
     let admin = Db::connect(server, 1).await?;
-    sqlx::query("DROP DATABASE IF EXISTS ringside_bench WITH (FORCE)").execute(admin.pool()).await?;
-    sqlx::query("CREATE DATABASE ringside_bench").execute(admin.pool()).await?;
+    sqlx::query("DROP DATABASE IF EXISTS ringside_bench WITH (FORCE)")
+        .execute(admin.pool())
+        .await?;
+    sqlx::query("CREATE DATABASE ringside_bench")
+        .execute(admin.pool())
+        .await?;
     admin.close().await;
     let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(server);
     Ok(format!("{base}/ringside_bench"))
@@ -199,7 +228,10 @@ async fn seed(db: &Db, contacts: usize) -> anyhow::Result<()> {
 
 async fn print_plans(db: &Db) -> anyhow::Result<()> {
     let queries = [
-        ("exact E.164", "SELECT contact_id, lead_id FROM identities WHERE kind = 'phone' AND value = '+79120000042'"),
+        (
+            "exact E.164",
+            "SELECT contact_id, lead_id FROM identities WHERE kind = 'phone' AND value = '+79120000042'",
+        ),
         (
             "trailing digits",
             "SELECT DISTINCT contact_id, lead_id FROM identities WHERE rev_digits >= '2400000' AND rev_digits < '2400000:' LIMIT 2",
