@@ -17,6 +17,10 @@ pub fn event_type(payload: &Payload) -> &'static str {
         Payload::LeadCreated(_) => "lead.created",
         Payload::LeadStatusChanged(_) => "lead.status_changed",
         Payload::LeadConverted(_) => "lead.converted",
+        Payload::CallRinging(_) => "call.ringing",
+        Payload::CallAnswered(_) => "call.answered",
+        Payload::CallEnded(_) => "call.ended",
+        Payload::CallMissed(_) => "call.missed",
     }
 }
 

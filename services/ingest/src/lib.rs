@@ -1,0 +1,105 @@
+//! The ingest service: channel adapters that turn the outside world into events. This
+//! crate owns telephony — passive SIP call tracking from raw SIP copies (UDP, TCP) and
+//! HEPv3 (UDP, TCP), and the call webhook for cloud PBXs — and publishes `call.ringing`,
+//! `call.answered`, `call.ended` and `call.missed` as soon as the packet is seen. It
+//! never answers or alters a call, keeps no database, and never logs a packet's
+//! content. It does not know who a caller is: that is `contacts`' job.
+
+pub mod hep;
+pub mod listen;
+pub mod net;
+pub mod publisher;
+pub mod sip;
+pub mod tracker;
+pub mod webhook;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ringside_bus::Bus;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+pub use listen::{Ingest, Protocol};
+pub use net::AllowList;
+pub use tracker::{Tracker, TrackerConfig};
+
+/// Where and how ingest listens.
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    pub sip_addr: SocketAddr,
+    pub hep_addr: SocketAddr,
+    /// Source networks whose packets are read; everything else is dropped.
+    pub allowed: AllowList,
+    /// If set, HEP packets must carry this auth key.
+    pub hep_auth_key: Option<String>,
+    pub tracker: TrackerConfig,
+}
+
+/// The addresses ingest is bound to (UDP and TCP share each port).
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    pub sip: SocketAddr,
+    pub hep: SocketAddr,
+}
+
+/// Binds the SIP and HEP listeners and starts them, the publisher and the expiry
+/// sweep on `tasks`. Returns the shared state (for the webhook) and the addresses.
+pub async fn start(
+    cfg: IngestConfig,
+    bus: Arc<dyn Bus>,
+    shutdown: CancellationToken,
+    tasks: &mut JoinSet<()>,
+) -> std::io::Result<(Arc<Ingest>, Bound)> {
+    let (publisher, publishing) = publisher::Publisher::spawn(bus, shutdown.clone());
+    tasks.spawn(async move {
+        let _ = publishing.await;
+    });
+    let ingest = Arc::new(Ingest::new(
+        Tracker::new(cfg.tracker),
+        publisher,
+        cfg.allowed,
+        cfg.hep_auth_key,
+    ));
+    let sip = bind_pair(cfg.sip_addr, &ingest, Protocol::Sip, &shutdown, tasks).await?;
+    let hep = bind_pair(cfg.hep_addr, &ingest, Protocol::Hep, &shutdown, tasks).await?;
+    let sweeper = ingest.clone();
+    let stop = shutdown.clone();
+    tasks.spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => sweeper.expire(),
+            }
+        }
+    });
+    Ok((ingest, Bound { sip, hep }))
+}
+
+/// Binds UDP and TCP on the same port (port 0: the port UDP got).
+async fn bind_pair(
+    addr: SocketAddr,
+    ingest: &Arc<Ingest>,
+    protocol: Protocol,
+    shutdown: &CancellationToken,
+    tasks: &mut JoinSet<()>,
+) -> std::io::Result<SocketAddr> {
+    let udp = UdpSocket::bind(addr).await?;
+    let bound = udp.local_addr()?;
+    let tcp = TcpListener::bind(bound).await?;
+    tasks.spawn(listen::serve_udp(udp, ingest.clone(), protocol, shutdown.clone()));
+    tasks.spawn(listen::serve_tcp(tcp, ingest.clone(), protocol, shutdown.clone()));
+    Ok(bound)
+}
+
+/// Compares secrets in time that does not depend on where they differ.
+pub fn secret_eq(given: &[u8], expected: &[u8]) -> bool {
+    let mut diff = given.len() ^ expected.len();
+    for (i, e) in expected.iter().enumerate() {
+        diff |= usize::from(given.get(i).copied().unwrap_or(0) ^ e);
+    }
+    diff == 0
+}

@@ -1,0 +1,553 @@
+//! The call tracker: one dialog per call id, fed with what the signalling says
+//! (an INVITE to an extension, a final response, a CANCEL, a BYE) and emitting
+//! `call.*` events on state changes only — so retransmissions, the proxy's two
+//! copies of every message, and duplicate webhook deliveries emit nothing twice.
+//! Its memory is bounded: dialogs expire, and the oldest are evicted when full.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use regex::Regex;
+use ringside_bus::EventPayload;
+use ringside_contacts::domain::{PhoneE164, PhoneRegion};
+use ringside_proto::events::v1 as ev;
+
+/// How a call ended without an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The caller gave up, or nobody picked up in time.
+    Missed,
+    Busy,
+    Rejected,
+    Failed,
+}
+
+impl Failure {
+    /// The outcome of a final SIP failure status.
+    pub fn from_status(status: u16) -> Failure {
+        match status {
+            486 | 600 => Failure::Busy,
+            603 | 403 => Failure::Rejected,
+            408 | 480 | 487 => Failure::Missed,
+            _ => Failure::Failed,
+        }
+    }
+
+    fn outcome(self) -> ev::CallOutcome {
+        match self {
+            Failure::Missed => ev::CallOutcome::Missed,
+            Failure::Busy => ev::CallOutcome::Busy,
+            Failure::Rejected => ev::CallOutcome::Rejected,
+            Failure::Failed => ev::CallOutcome::Failed,
+        }
+    }
+
+    /// When legs of a forked call fail differently, the call's outcome is the one
+    /// most useful to a person: "missed" (someone could have answered) first.
+    fn combine(self, other: Failure) -> Failure {
+        let rank = |f: Failure| match f {
+            Failure::Missed => 0,
+            Failure::Busy => 1,
+            Failure::Rejected => 2,
+            Failure::Failed => 3,
+        };
+        if rank(other) < rank(self) { other } else { self }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TrackerConfig {
+    /// What an extension looks like (anything else is an outside number).
+    pub extension_pattern: Regex,
+    pub region: PhoneRegion,
+    /// A call ringing this long without a final answer is closed as missed.
+    pub ring_timeout: Duration,
+    /// An answered call without a BYE this long is closed as ended (expired).
+    pub max_call: Duration,
+    /// How long a finished dialog is remembered, to absorb late retransmissions.
+    pub linger: Duration,
+    /// Most dialogs kept; the oldest is evicted to admit a new one.
+    pub max_dialogs: usize,
+}
+
+impl TrackerConfig {
+    pub fn new(extension_pattern: &str, region: PhoneRegion) -> Result<Self, regex::Error> {
+        Ok(TrackerConfig {
+            extension_pattern: Regex::new(extension_pattern)?,
+            region,
+            ring_timeout: Duration::from_secs(180),
+            max_call: Duration::from_secs(4 * 3600),
+            linger: Duration::from_secs(32),
+            max_dialogs: 50_000,
+        })
+    }
+
+    pub fn is_extension(&self, user: &str) -> bool {
+        self.extension_pattern.is_match(user)
+    }
+
+    /// Extensions as dialled; outside numbers in E.164 (raw digits when unparseable).
+    pub fn normalize(&self, user: &str) -> String {
+        if self.is_extension(user) {
+            return user.to_owned();
+        }
+        match PhoneE164::parse(user, self.region) {
+            Ok(phone) => phone.as_str().to_owned(),
+            Err(_) => user.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '+').take(32).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    Ringing,
+    Answered { extension: String, at: SystemTime, since: Instant },
+    Done { until: Instant },
+}
+
+#[derive(Debug)]
+struct Dialog {
+    parties: ev::CallParties,
+    /// Extensions that rang, in order, with the branch each was reached on.
+    legs: Vec<(String, String)>,
+    /// Branches known to belong to the caller's side (not to an extension).
+    upstream: Vec<String>,
+    failed_legs: Vec<(String, Failure)>,
+    state: State,
+    created: Instant,
+}
+
+/// What the signalling said, already stripped of SIP syntax.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signal {
+    /// A new call attempt (no To tag) on `branch`, addressed to `target`.
+    Invite {
+        call_id: String,
+        branch: String,
+        caller: String,
+        callee: String,
+        target: String,
+    },
+    /// A final response to the INVITE.
+    Final {
+        call_id: String,
+        branch: String,
+        status: u16,
+        /// Who answered, as the response's Contact or To says.
+        responder: Option<String>,
+    },
+    Cancel { call_id: String },
+    Bye { call_id: String },
+}
+
+pub struct Tracker {
+    cfg: TrackerConfig,
+    dialogs: HashMap<String, Dialog>,
+    /// Call ids by creation, oldest first (entries of removed dialogs are skipped).
+    order: VecDeque<(Instant, String)>,
+}
+
+impl Tracker {
+    pub fn new(cfg: TrackerConfig) -> Self {
+        Tracker {
+            cfg,
+            dialogs: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    pub fn config(&self) -> &TrackerConfig {
+        &self.cfg
+    }
+
+    pub fn len(&self) -> usize {
+        self.dialogs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dialogs.is_empty()
+    }
+
+    /// Applies one signal; returns the events it causes, in order.
+    pub fn apply(&mut self, signal: Signal, now: Instant, wall: SystemTime) -> Vec<EventPayload> {
+        match signal {
+            Signal::Invite { call_id, branch, caller, callee, target } => {
+                self.invite(call_id, branch, &caller, &callee, &target, now, wall)
+            }
+            Signal::Final { call_id, branch, status, responder } => {
+                self.final_response(&call_id, &branch, status, responder.as_deref(), now, wall)
+            }
+            Signal::Cancel { call_id } => self.fail_call(&call_id, Failure::Missed, now),
+            Signal::Bye { call_id } => self.hang_up(&call_id, now, wall, false),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn invite(
+        &mut self,
+        call_id: String,
+        branch: String,
+        caller: &str,
+        callee: &str,
+        target: &str,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Vec<EventPayload> {
+        if !self.dialogs.contains_key(&call_id) {
+            self.admit(&call_id, caller, callee, target, now, wall);
+        }
+        let is_extension = self.cfg.is_extension(target);
+        let Some(dialog) = self.dialogs.get_mut(&call_id) else {
+            return Vec::new();
+        };
+        if dialog.state != State::Ringing {
+            return Vec::new();
+        }
+        let extension = match (is_extension, dialog.parties.direction()) {
+            (true, _) => target.to_owned(),
+            // An outbound call rings outside; its leg is the calling agent's extension.
+            (false, ev::CallDirection::Outbound) => dialog.parties.caller.clone(),
+            (false, _) => {
+                if !dialog.upstream.contains(&branch) {
+                    dialog.upstream.push(branch);
+                }
+                return Vec::new();
+            }
+        };
+        if dialog.legs.iter().any(|(ext, _)| *ext == extension) {
+            return Vec::new(); // a retransmission or the proxy's second copy
+        }
+        dialog.legs.push((extension.clone(), branch));
+        vec![EventPayload::CallRinging(ev::CallRinging {
+            call: Some(dialog.parties.clone()),
+            extension,
+        })]
+    }
+
+    fn admit(&mut self, call_id: &str, caller: &str, callee: &str, target: &str, now: Instant, wall: SystemTime) {
+        while self.dialogs.len() >= self.cfg.max_dialogs {
+            let Some((created, oldest)) = self.order.pop_front() else { break };
+            if self.dialogs.get(&oldest).is_some_and(|d| d.created == created) {
+                self.dialogs.remove(&oldest);
+                metrics::counter!("ringside_ingest_dialogs_evicted_total").increment(1);
+            }
+        }
+        let caller_is_ext = self.cfg.is_extension(caller);
+        let target_is_ext = self.cfg.is_extension(target) || self.cfg.is_extension(callee);
+        let direction = match (caller_is_ext, target_is_ext) {
+            (true, true) => ev::CallDirection::Internal,
+            (true, false) => ev::CallDirection::Outbound,
+            (false, _) => ev::CallDirection::Inbound,
+        };
+        let parties = ev::CallParties {
+            call_id: call_id.to_owned(),
+            direction: direction as i32,
+            caller: self.cfg.normalize(caller),
+            callee: self.cfg.normalize(callee),
+            rang_at: Some(timestamp(wall)),
+        };
+        self.dialogs.insert(
+            call_id.to_owned(),
+            Dialog {
+                parties,
+                legs: Vec::new(),
+                upstream: Vec::new(),
+                failed_legs: Vec::new(),
+                state: State::Ringing,
+                created: now,
+            },
+        );
+        self.order.push_back((now, call_id.to_owned()));
+    }
+
+    fn final_response(
+        &mut self,
+        call_id: &str,
+        branch: &str,
+        status: u16,
+        responder: Option<&str>,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Vec<EventPayload> {
+        if (200..300).contains(&status) {
+            return self.answer(call_id, branch, responder, now, wall);
+        }
+        if status < 300 {
+            return Vec::new();
+        }
+        let failure = Failure::from_status(status);
+        let linger = self.cfg.linger;
+        let Some(dialog) = self.dialogs.get_mut(call_id) else {
+            return Vec::new();
+        };
+        if dialog.state != State::Ringing {
+            return Vec::new();
+        }
+        let leg = dialog.legs.iter().find(|(_, b)| b == branch).map(|(ext, _)| ext.clone());
+        match leg {
+            // One extension said no; the call goes on while others still ring.
+            Some(extension) => {
+                if !dialog.failed_legs.iter().any(|(e, _)| *e == extension) {
+                    dialog.failed_legs.push((extension, failure));
+                }
+                let all_failed = dialog.failed_legs.len() == dialog.legs.len();
+                if all_failed && dialog.upstream.is_empty() {
+                    let combined = dialog.failed_legs.iter().map(|(_, f)| *f).reduce(Failure::combine);
+                    return finish_missed(dialog, combined.unwrap_or(failure), now + linger);
+                }
+                Vec::new()
+            }
+            // The caller's side got the final answer: the call is over.
+            None => finish_missed(dialog, failure, now + linger),
+        }
+    }
+
+    fn answer(&mut self, call_id: &str, branch: &str, responder: Option<&str>, now: Instant, wall: SystemTime) -> Vec<EventPayload> {
+        let cfg = &self.cfg;
+        let Some(dialog) = self.dialogs.get_mut(call_id) else {
+            return Vec::new();
+        };
+        if dialog.state != State::Ringing {
+            return Vec::new();
+        }
+        let by_branch = dialog.legs.iter().find(|(_, b)| b == branch).map(|(e, _)| e.clone());
+        let by_responder = responder.filter(|r| cfg.is_extension(r)).map(str::to_owned);
+        let only_leg = (dialog.legs.len() == 1).then(|| dialog.legs[0].0.clone());
+        let extension = by_branch.or(by_responder).or(only_leg).unwrap_or_default();
+        dialog.state = State::Answered {
+            extension: extension.clone(),
+            at: wall,
+            since: now,
+        };
+        vec![EventPayload::CallAnswered(ev::CallAnswered {
+            call: Some(dialog.parties.clone()),
+            extension,
+            answered_at: Some(timestamp(wall)),
+        })]
+    }
+
+    fn fail_call(&mut self, call_id: &str, failure: Failure, now: Instant) -> Vec<EventPayload> {
+        let linger = self.cfg.linger;
+        match self.dialogs.get_mut(call_id) {
+            Some(dialog) if dialog.state == State::Ringing => finish_missed(dialog, failure, now + linger),
+            _ => Vec::new(),
+        }
+    }
+
+    fn hang_up(&mut self, call_id: &str, now: Instant, wall: SystemTime, expired: bool) -> Vec<EventPayload> {
+        let linger = self.cfg.linger;
+        let Some(dialog) = self.dialogs.get_mut(call_id) else {
+            return Vec::new();
+        };
+        let State::Answered { extension, at, .. } = dialog.state.clone() else {
+            return Vec::new();
+        };
+        dialog.state = State::Done { until: now + linger };
+        let duration = wall.duration_since(at).unwrap_or_default();
+        vec![EventPayload::CallEnded(ev::CallEnded {
+            call: Some(dialog.parties.clone()),
+            extension,
+            answered_at: Some(timestamp(at)),
+            duration_ms: i64::try_from(duration.as_millis()).unwrap_or(i64::MAX),
+            expired,
+        })]
+    }
+
+    /// Closes what outlived its limits and forgets finished dialogs.
+    pub fn expire(&mut self, now: Instant, wall: SystemTime) -> Vec<EventPayload> {
+        let mut events = Vec::new();
+        let ids: Vec<String> = self.dialogs.keys().cloned().collect();
+        for id in ids {
+            let Some(dialog) = self.dialogs.get(&id) else { continue };
+            let (forget, miss, end) = match &dialog.state {
+                State::Done { until } => (*until <= now, false, false),
+                State::Ringing => (false, now.duration_since(dialog.created) >= self.cfg.ring_timeout, false),
+                State::Answered { since, .. } => (false, false, now.duration_since(*since) >= self.cfg.max_call),
+            };
+            if forget {
+                self.dialogs.remove(&id);
+            } else if miss {
+                events.extend(self.fail_call(&id, Failure::Missed, now));
+            } else if end {
+                events.extend(self.hang_up(&id, now, wall, true));
+            }
+        }
+        self.order.retain(|(_, id)| self.dialogs.contains_key(id));
+        events
+    }
+}
+
+fn finish_missed(dialog: &mut Dialog, failure: Failure, until: Instant) -> Vec<EventPayload> {
+    dialog.state = State::Done { until };
+    vec![EventPayload::CallMissed(ev::CallMissed {
+        call: Some(dialog.parties.clone()),
+        extensions: dialog.legs.iter().map(|(ext, _)| ext.clone()).collect(),
+        outcome: failure.outcome() as i32,
+    })]
+}
+
+pub fn timestamp(at: SystemTime) -> prost_types::Timestamp {
+    let d = at.duration_since(UNIX_EPOCH).unwrap_or_default();
+    prost_types::Timestamp {
+        seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tracker() -> Tracker {
+        Tracker::new(TrackerConfig::new("^[0-9]{3}$", PhoneRegion::default()).expect("config"))
+    }
+
+    fn invite(branch: &str, caller: &str, target: &str) -> Signal {
+        Signal::Invite {
+            call_id: "c1".into(),
+            branch: branch.into(),
+            caller: caller.into(),
+            callee: "+74951234567".into(),
+            target: target.into(),
+        }
+    }
+
+    fn final_(branch: &str, status: u16, responder: Option<&str>) -> Signal {
+        Signal::Final {
+            call_id: "c1".into(),
+            branch: branch.into(),
+            status,
+            responder: responder.map(str::to_owned),
+        }
+    }
+
+    /// Applies signals, returning the event types and, for ringing/answered, the extension.
+    fn run(t: &mut Tracker, signals: Vec<Signal>) -> Vec<String> {
+        let now = Instant::now();
+        signals
+            .into_iter()
+            .flat_map(|s| t.apply(s, now, SystemTime::now()))
+            .map(|e| match e {
+                EventPayload::CallRinging(r) => format!("ringing {}", r.extension),
+                EventPayload::CallAnswered(a) => format!("answered {}", a.extension),
+                EventPayload::CallEnded(_) => "ended".into(),
+                EventPayload::CallMissed(m) => format!("missed {:?} {:?}", ev::CallOutcome::try_from(m.outcome).ok(), m.extensions),
+                _ => "other".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_inbound_call_through_a_proxy_rings_answers_and_ends_once() {
+        let mut t = tracker();
+        let events = run(&mut t, vec![
+            invite("up", "8 912 345-67-89", "+74951234567"), // caller → proxy
+            invite("up", "8 912 345-67-89", "+74951234567"), // retransmission
+            invite("leg1", "8 912 345-67-89", "101"),        // proxy → 101
+            invite("leg1", "8 912 345-67-89", "101"),        // second copy
+            final_("leg1", 200, Some("101")),
+            final_("up", 200, Some("101")),                  // proxy → caller
+            Signal::Bye { call_id: "c1".into() },
+            Signal::Bye { call_id: "c1".into() },
+        ]);
+        assert_eq!(events, vec!["ringing 101", "answered 101", "ended"]);
+    }
+
+    #[test]
+    fn caller_and_direction_are_normalized() {
+        let mut t = tracker();
+        let events = t.apply(invite("leg1", "8 912 345-67-89", "101"), Instant::now(), SystemTime::now());
+        let EventPayload::CallRinging(r) = &events[0] else { panic!("ringing") };
+        let call = r.call.as_ref().expect("parties");
+        assert_eq!(call.caller, "+79123456789");
+        assert_eq!(call.direction(), ev::CallDirection::Inbound);
+        let mut t = tracker();
+        let events = t.apply(invite("b", "102", "101"), Instant::now(), SystemTime::now());
+        let EventPayload::CallRinging(r) = &events[0] else { panic!("ringing") };
+        assert_eq!(r.call.as_ref().expect("parties").direction(), ev::CallDirection::Internal);
+        let mut t = tracker();
+        let events = t.apply(invite("b", "102", "+74957654321"), Instant::now(), SystemTime::now());
+        let EventPayload::CallRinging(r) = &events[0] else { panic!("ringing") };
+        assert_eq!((r.extension.as_str(), r.call.as_ref().expect("parties").direction()), ("102", ev::CallDirection::Outbound));
+    }
+
+    #[test]
+    fn a_forked_call_rings_every_extension_and_says_who_answered() {
+        let mut t = tracker();
+        let events = run(&mut t, vec![
+            invite("up", "+79123456789", "200"),
+            invite("leg1", "+79123456789", "101"),
+            invite("leg2", "+79123456789", "102"),
+            final_("leg2", 200, Some("102")),
+            Signal::Cancel { call_id: "c1".into() }, // the proxy cancels the other leg
+            final_("leg1", 487, None),
+        ]);
+        assert_eq!(events, vec!["ringing 200", "ringing 101", "ringing 102", "answered 102"]);
+    }
+
+    #[test]
+    fn a_caller_hanging_up_while_it_rings_is_a_missed_call() {
+        let mut t = tracker();
+        let events = run(&mut t, vec![
+            invite("up", "+79123456789", "+74951234567"),
+            invite("leg1", "+79123456789", "101"),
+            Signal::Cancel { call_id: "c1".into() },
+            final_("leg1", 487, None),
+            final_("up", 487, None),
+        ]);
+        assert_eq!(events, vec!["ringing 101", "missed Some(Missed) [\"101\"]"]);
+    }
+
+    #[test]
+    fn busy_and_rejected_legs_end_the_call_with_their_outcome() {
+        let mut t = tracker();
+        let events = run(&mut t, vec![invite("leg1", "+79123456789", "101"), final_("leg1", 486, None)]);
+        assert_eq!(events, vec!["ringing 101", "missed Some(Busy) [\"101\"]"]);
+        let mut t = tracker();
+        let events = run(&mut t, vec![
+            invite("up", "+79123456789", "+74951234567"),
+            invite("leg1", "+79123456789", "101"),
+            final_("leg1", 603, None),
+            final_("up", 603, None),
+        ]);
+        assert_eq!(events, vec!["ringing 101", "missed Some(Rejected) [\"101\"]"]);
+    }
+
+    #[test]
+    fn unanswered_and_endless_calls_expire_and_finished_ones_are_forgotten() {
+        let mut t = tracker();
+        let start = Instant::now();
+        t.apply(invite("leg1", "+79123456789", "101"), start, SystemTime::now());
+        let events = t.expire(start + t.cfg.ring_timeout, SystemTime::now());
+        assert!(matches!(events.as_slice(), [EventPayload::CallMissed(_)]));
+        assert_eq!(t.len(), 1, "lingers to absorb retransmissions");
+        t.expire(start + t.cfg.ring_timeout + t.cfg.linger, SystemTime::now());
+        assert!(t.is_empty());
+
+        let mut t = tracker();
+        t.apply(invite("leg1", "+79123456789", "101"), start, SystemTime::now());
+        t.apply(final_("leg1", 200, None), start, SystemTime::now());
+        let events = t.expire(start + t.cfg.max_call, SystemTime::now());
+        assert!(matches!(events.as_slice(), [EventPayload::CallEnded(e)] if e.expired));
+    }
+
+    #[test]
+    fn a_flood_of_invites_cannot_grow_the_tracker_past_its_limit() {
+        let mut cfg = TrackerConfig::new("^[0-9]{3}$", PhoneRegion::default()).expect("config");
+        cfg.max_dialogs = 100;
+        let mut t = Tracker::new(cfg);
+        let now = Instant::now();
+        for n in 0..10_000 {
+            let signal = Signal::Invite {
+                call_id: format!("flood-{n}"),
+                branch: "b".into(),
+                caller: "+79123456789".into(),
+                callee: "101".into(),
+                target: "101".into(),
+            };
+            t.apply(signal, now, SystemTime::now());
+        }
+        assert_eq!(t.len(), 100);
+        assert!(t.order.len() <= 100);
+    }
+}
