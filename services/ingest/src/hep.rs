@@ -106,8 +106,12 @@ pub fn decode(buf: &[u8]) -> Result<HepPacket<'_>, HepError> {
         return Err(HepError::NotSip);
     }
     Ok(HepPacket {
-        src: parts.src_ip.map(|ip| SocketAddr::new(ip, parts.src_port.unwrap_or(0))),
-        dst: parts.dst_ip.map(|ip| SocketAddr::new(ip, parts.dst_port.unwrap_or(0))),
+        src: parts
+            .src_ip
+            .map(|ip| SocketAddr::new(ip, parts.src_port.unwrap_or(0))),
+        dst: parts
+            .dst_ip
+            .map(|ip| SocketAddr::new(ip, parts.dst_port.unwrap_or(0))),
         auth_key: parts.auth_key,
         payload: parts.payload.ok_or(HepError::NoPayload)?,
     })
@@ -134,7 +138,12 @@ fn array<const N: usize>(data: &[u8]) -> Result<[u8; N], HepError> {
 }
 
 /// Encodes a HEPv3 packet (for tests, benchmarks and tools that replay captures).
-pub fn encode(src: SocketAddr, dst: SocketAddr, auth_key: Option<&[u8]>, payload: &[u8]) -> Vec<u8> {
+pub fn encode(
+    src: SocketAddr,
+    dst: SocketAddr,
+    auth_key: Option<&[u8]>,
+    payload: &[u8],
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + 96);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&[0, 0]);
@@ -188,7 +197,12 @@ mod tests {
 
     #[test]
     fn encoded_packet_decodes_to_its_parts() {
-        let bytes = encode(addr("10.0.0.1:5060"), addr("10.0.0.2:5080"), Some(b"key"), b"INVITE sip:1@x SIP/2.0\r\n\r\n");
+        let bytes = encode(
+            addr("10.0.0.1:5060"),
+            addr("10.0.0.2:5080"),
+            Some(b"key"),
+            b"INVITE sip:1@x SIP/2.0\r\n\r\n",
+        );
         let packet = decode(&bytes).expect("decodes");
         assert_eq!(packet.src, Some(addr("10.0.0.1:5060")));
         assert_eq!(packet.dst, Some(addr("10.0.0.2:5080")));
@@ -206,7 +220,12 @@ mod tests {
 
     #[test]
     fn every_truncation_is_an_error_not_a_panic() {
-        let bytes = encode(addr("10.0.0.1:5060"), addr("10.0.0.2:5060"), None, b"SIP/2.0 200 OK\r\n\r\n");
+        let bytes = encode(
+            addr("10.0.0.1:5060"),
+            addr("10.0.0.2:5060"),
+            None,
+            b"SIP/2.0 200 OK\r\n\r\n",
+        );
         for cut in 0..bytes.len() {
             assert!(decode(&bytes[..cut]).is_err(), "cut at {cut}");
         }
@@ -229,7 +248,10 @@ mod tests {
     #[test]
     fn non_sip_payloads_are_refused() {
         let mut bytes = encode(addr("10.0.0.1:1"), addr("10.0.0.2:2"), None, b"rtcp");
-        let pos = bytes.windows(7).position(|w| w == [0, 0, 0, 11, 0, 7, 1]).expect("proto chunk");
+        let pos = bytes
+            .windows(7)
+            .position(|w| w == [0, 0, 0, 11, 0, 7, 1])
+            .expect("proto chunk");
         bytes[pos + 6] = 5;
         assert_eq!(decode(&bytes), Err(HepError::NotSip));
     }

@@ -90,8 +90,18 @@ async fn bind_pair(
     let udp = UdpSocket::bind(addr).await?;
     let bound = udp.local_addr()?;
     let tcp = TcpListener::bind(bound).await?;
-    tasks.spawn(listen::serve_udp(udp, ingest.clone(), protocol, shutdown.clone()));
-    tasks.spawn(listen::serve_tcp(tcp, ingest.clone(), protocol, shutdown.clone()));
+    tasks.spawn(listen::serve_udp(
+        udp,
+        ingest.clone(),
+        protocol,
+        shutdown.clone(),
+    ));
+    tasks.spawn(listen::serve_tcp(
+        tcp,
+        ingest.clone(),
+        protocol,
+        shutdown.clone(),
+    ));
     Ok(bound)
 }
 

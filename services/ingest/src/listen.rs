@@ -48,7 +48,12 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    pub fn new(tracker: Tracker, publisher: Publisher, allowed: AllowList, hep_auth_key: Option<String>) -> Self {
+    pub fn new(
+        tracker: Tracker,
+        publisher: Publisher,
+        allowed: AllowList,
+        hep_auth_key: Option<String>,
+    ) -> Self {
         Ingest {
             tracker: Mutex::new(tracker),
             publisher,
@@ -66,7 +71,10 @@ impl Ingest {
             metrics::gauge!("ringside_ingest_dialogs").set(tracker.len() as f64);
             events
         };
-        events.into_iter().map(|payload| message(&call_id, payload)).collect()
+        events
+            .into_iter()
+            .map(|payload| message(&call_id, payload))
+            .collect()
     }
 
     fn apply_and_queue(&self, signal: Signal, arrived: Instant) {
@@ -76,7 +84,14 @@ impl Ingest {
     }
 
     /// One packet from `from`; the outcome is counted, never logged with content.
-    pub fn packet(&self, protocol: Protocol, transport: &'static str, from: SocketAddr, bytes: &[u8], arrived: Instant) {
+    pub fn packet(
+        &self,
+        protocol: Protocol,
+        transport: &'static str,
+        from: SocketAddr,
+        bytes: &[u8],
+        arrived: Instant,
+    ) {
         let outcome = if !self.allowed.allows(from.ip()) {
             "forbidden_source"
         } else {
@@ -149,7 +164,12 @@ fn call_id_of(payload: &ringside_bus::EventPayload) -> String {
 }
 
 /// Serves datagrams until `shutdown`.
-pub async fn serve_udp(socket: UdpSocket, ingest: Arc<Ingest>, protocol: Protocol, shutdown: CancellationToken) {
+pub async fn serve_udp(
+    socket: UdpSocket,
+    ingest: Arc<Ingest>,
+    protocol: Protocol,
+    shutdown: CancellationToken,
+) {
     let mut buf = vec![0u8; 65_535];
     loop {
         let received = tokio::select! {
@@ -164,14 +184,21 @@ pub async fn serve_udp(socket: UdpSocket, ingest: Arc<Ingest>, protocol: Protoco
 }
 
 /// Accepts stream connections until `shutdown`.
-pub async fn serve_tcp(listener: TcpListener, ingest: Arc<Ingest>, protocol: Protocol, shutdown: CancellationToken) {
+pub async fn serve_tcp(
+    listener: TcpListener,
+    ingest: Arc<Ingest>,
+    protocol: Protocol,
+    shutdown: CancellationToken,
+) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let accepted = tokio::select! {
             _ = shutdown.cancelled() => return,
             a = listener.accept() => a,
         };
-        let Ok((stream, from)) = accepted else { continue };
+        let Ok((stream, from)) = accepted else {
+            continue;
+        };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
             metrics::counter!("ringside_ingest_connections_refused_total").increment(1);
             continue;
@@ -190,7 +217,13 @@ pub async fn serve_tcp(listener: TcpListener, ingest: Arc<Ingest>, protocol: Pro
     }
 }
 
-async fn connection(mut stream: TcpStream, from: SocketAddr, ingest: &Ingest, protocol: Protocol, shutdown: &CancellationToken) {
+async fn connection(
+    mut stream: TcpStream,
+    from: SocketAddr,
+    ingest: &Ingest,
+    protocol: Protocol,
+    shutdown: &CancellationToken,
+) {
     let mut buf = Vec::with_capacity(8192);
     let mut chunk = vec![0u8; 16 * 1024];
     loop {
@@ -214,7 +247,13 @@ async fn connection(mut stream: TcpStream, from: SocketAddr, ingest: &Ingest, pr
 }
 
 /// Handles every complete message in `buf`; `false` when the stream cannot be framed.
-fn drain_frames(buf: &mut Vec<u8>, from: SocketAddr, ingest: &Ingest, protocol: Protocol, arrived: Instant) -> bool {
+fn drain_frames(
+    buf: &mut Vec<u8>,
+    from: SocketAddr,
+    ingest: &Ingest,
+    protocol: Protocol,
+    arrived: Instant,
+) -> bool {
     loop {
         let frame = match protocol {
             Protocol::Sip => match framing::next_message(buf) {

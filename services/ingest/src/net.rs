@@ -19,12 +19,18 @@ impl std::str::FromStr for AllowList {
 
 fn parse_net(net: &str) -> Result<(IpAddr, u8), String> {
     let (ip, prefix) = net.split_once('/').unwrap_or((net, ""));
-    let ip: IpAddr = ip.parse().map_err(|_| format!("{net:?} is not an address or network"))?;
+    let ip: IpAddr = ip
+        .parse()
+        .map_err(|_| format!("{net:?} is not an address or network"))?;
     let max = if ip.is_ipv4() { 32 } else { 128 };
     let prefix = if prefix.is_empty() {
         max
     } else {
-        prefix.parse().ok().filter(|p| *p <= max).ok_or_else(|| format!("{net:?} has a bad prefix length"))?
+        prefix
+            .parse()
+            .ok()
+            .filter(|p| *p <= max)
+            .ok_or_else(|| format!("{net:?} has a bad prefix length"))?
     };
     Ok((ip, prefix))
 }
@@ -35,7 +41,9 @@ impl AllowList {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
             v4 => v4,
         };
-        self.0.iter().any(|(net, prefix)| contains(*net, *prefix, ip))
+        self.0
+            .iter()
+            .any(|(net, prefix)| contains(*net, *prefix, ip))
     }
 }
 

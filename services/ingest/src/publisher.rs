@@ -34,7 +34,10 @@ pub fn message(call_id: &str, payload: EventPayload) -> Message {
 
 impl Publisher {
     /// Starts the publishing task; it drains the queue after `shutdown`, then ends.
-    pub fn spawn(bus: Arc<dyn Bus>, shutdown: CancellationToken) -> (Publisher, tokio::task::JoinHandle<()>) {
+    pub fn spawn(
+        bus: Arc<dyn Bus>,
+        shutdown: CancellationToken,
+    ) -> (Publisher, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE);
         let task = tokio::spawn(run(bus, rx, shutdown));
         (Publisher { tx }, task)
@@ -90,7 +93,8 @@ async fn publish(bus: &dyn Bus, batch: &[Pending], shutdown: &CancellationToken)
         }
     }
     for pending in batch {
-        metrics::histogram!("ringside_ingest_publish_latency_seconds").record(pending.arrived.elapsed().as_secs_f64());
+        metrics::histogram!("ringside_ingest_publish_latency_seconds")
+            .record(pending.arrived.elapsed().as_secs_f64());
         metrics::counter!("ringside_ingest_events_total", "type" => pending.message.routing_key.clone()).increment(1);
     }
 }

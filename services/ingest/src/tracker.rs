@@ -51,7 +51,11 @@ impl Failure {
             Failure::Rejected => 2,
             Failure::Failed => 3,
         };
-        if rank(other) < rank(self) { other } else { self }
+        if rank(other) < rank(self) {
+            other
+        } else {
+            self
+        }
     }
 }
 
@@ -93,7 +97,11 @@ impl TrackerConfig {
         }
         match PhoneE164::parse(user, self.region) {
             Ok(phone) => phone.as_str().to_owned(),
-            Err(_) => user.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '+').take(32).collect(),
+            Err(_) => user
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '+')
+                .take(32)
+                .collect(),
         }
     }
 }
@@ -101,8 +109,14 @@ impl TrackerConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
     Ringing,
-    Answered { extension: String, at: SystemTime, since: Instant },
-    Done { until: Instant },
+    Answered {
+        extension: String,
+        at: SystemTime,
+        since: Instant,
+    },
+    Done {
+        until: Instant,
+    },
 }
 
 #[derive(Debug)]
@@ -136,8 +150,12 @@ pub enum Signal {
         /// Who answered, as the response's Contact or To says.
         responder: Option<String>,
     },
-    Cancel { call_id: String },
-    Bye { call_id: String },
+    Cancel {
+        call_id: String,
+    },
+    Bye {
+        call_id: String,
+    },
 }
 
 pub struct Tracker {
@@ -171,12 +189,19 @@ impl Tracker {
     /// Applies one signal; returns the events it causes, in order.
     pub fn apply(&mut self, signal: Signal, now: Instant, wall: SystemTime) -> Vec<EventPayload> {
         match signal {
-            Signal::Invite { call_id, branch, caller, callee, target } => {
-                self.invite(call_id, branch, &caller, &callee, &target, now, wall)
-            }
-            Signal::Final { call_id, branch, status, responder } => {
-                self.final_response(&call_id, &branch, status, responder.as_deref(), now, wall)
-            }
+            Signal::Invite {
+                call_id,
+                branch,
+                caller,
+                callee,
+                target,
+            } => self.invite(call_id, branch, &caller, &callee, &target, now, wall),
+            Signal::Final {
+                call_id,
+                branch,
+                status,
+                responder,
+            } => self.final_response(&call_id, &branch, status, responder.as_deref(), now, wall),
             Signal::Cancel { call_id } => self.fail_call(&call_id, Failure::Missed, now),
             Signal::Bye { call_id } => self.hang_up(&call_id, now, wall, false),
         }
@@ -224,10 +249,24 @@ impl Tracker {
         })]
     }
 
-    fn admit(&mut self, call_id: &str, caller: &str, callee: &str, target: &str, now: Instant, wall: SystemTime) {
+    fn admit(
+        &mut self,
+        call_id: &str,
+        caller: &str,
+        callee: &str,
+        target: &str,
+        now: Instant,
+        wall: SystemTime,
+    ) {
         while self.dialogs.len() >= self.cfg.max_dialogs {
-            let Some((created, oldest)) = self.order.pop_front() else { break };
-            if self.dialogs.get(&oldest).is_some_and(|d| d.created == created) {
+            let Some((created, oldest)) = self.order.pop_front() else {
+                break;
+            };
+            if self
+                .dialogs
+                .get(&oldest)
+                .is_some_and(|d| d.created == created)
+            {
                 self.dialogs.remove(&oldest);
                 metrics::counter!("ringside_ingest_dialogs_evicted_total").increment(1);
             }
@@ -283,7 +322,11 @@ impl Tracker {
         if dialog.state != State::Ringing {
             return Vec::new();
         }
-        let leg = dialog.legs.iter().find(|(_, b)| b == branch).map(|(ext, _)| ext.clone());
+        let leg = dialog
+            .legs
+            .iter()
+            .find(|(_, b)| b == branch)
+            .map(|(ext, _)| ext.clone());
         match leg {
             // One extension said no; the call goes on while others still ring.
             Some(extension) => {
@@ -292,7 +335,11 @@ impl Tracker {
                 }
                 let all_failed = dialog.failed_legs.len() == dialog.legs.len();
                 if all_failed && dialog.upstream.is_empty() {
-                    let combined = dialog.failed_legs.iter().map(|(_, f)| *f).reduce(Failure::combine);
+                    let combined = dialog
+                        .failed_legs
+                        .iter()
+                        .map(|(_, f)| *f)
+                        .reduce(Failure::combine);
                     return finish_missed(dialog, combined.unwrap_or(failure), now + linger);
                 }
                 Vec::new()
@@ -302,7 +349,14 @@ impl Tracker {
         }
     }
 
-    fn answer(&mut self, call_id: &str, branch: &str, responder: Option<&str>, now: Instant, wall: SystemTime) -> Vec<EventPayload> {
+    fn answer(
+        &mut self,
+        call_id: &str,
+        branch: &str,
+        responder: Option<&str>,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Vec<EventPayload> {
         let cfg = &self.cfg;
         let Some(dialog) = self.dialogs.get_mut(call_id) else {
             return Vec::new();
@@ -310,7 +364,11 @@ impl Tracker {
         if dialog.state != State::Ringing {
             return Vec::new();
         }
-        let by_branch = dialog.legs.iter().find(|(_, b)| b == branch).map(|(e, _)| e.clone());
+        let by_branch = dialog
+            .legs
+            .iter()
+            .find(|(_, b)| b == branch)
+            .map(|(e, _)| e.clone());
         let by_responder = responder.filter(|r| cfg.is_extension(r)).map(str::to_owned);
         let only_leg = (dialog.legs.len() == 1).then(|| dialog.legs[0].0.clone());
         let extension = by_branch.or(by_responder).or(only_leg).unwrap_or_default();
@@ -329,12 +387,20 @@ impl Tracker {
     fn fail_call(&mut self, call_id: &str, failure: Failure, now: Instant) -> Vec<EventPayload> {
         let linger = self.cfg.linger;
         match self.dialogs.get_mut(call_id) {
-            Some(dialog) if dialog.state == State::Ringing => finish_missed(dialog, failure, now + linger),
+            Some(dialog) if dialog.state == State::Ringing => {
+                finish_missed(dialog, failure, now + linger)
+            }
             _ => Vec::new(),
         }
     }
 
-    fn hang_up(&mut self, call_id: &str, now: Instant, wall: SystemTime, expired: bool) -> Vec<EventPayload> {
+    fn hang_up(
+        &mut self,
+        call_id: &str,
+        now: Instant,
+        wall: SystemTime,
+        expired: bool,
+    ) -> Vec<EventPayload> {
         let linger = self.cfg.linger;
         let Some(dialog) = self.dialogs.get_mut(call_id) else {
             return Vec::new();
@@ -342,7 +408,9 @@ impl Tracker {
         let State::Answered { extension, at, .. } = dialog.state.clone() else {
             return Vec::new();
         };
-        dialog.state = State::Done { until: now + linger };
+        dialog.state = State::Done {
+            until: now + linger,
+        };
         let duration = wall.duration_since(at).unwrap_or_default();
         vec![EventPayload::CallEnded(ev::CallEnded {
             call: Some(dialog.parties.clone()),
@@ -358,11 +426,21 @@ impl Tracker {
         let mut events = Vec::new();
         let ids: Vec<String> = self.dialogs.keys().cloned().collect();
         for id in ids {
-            let Some(dialog) = self.dialogs.get(&id) else { continue };
+            let Some(dialog) = self.dialogs.get(&id) else {
+                continue;
+            };
             let (forget, miss, end) = match &dialog.state {
                 State::Done { until } => (*until <= now, false, false),
-                State::Ringing => (false, now.duration_since(dialog.created) >= self.cfg.ring_timeout, false),
-                State::Answered { since, .. } => (false, false, now.duration_since(*since) >= self.cfg.max_call),
+                State::Ringing => (
+                    false,
+                    now.duration_since(dialog.created) >= self.cfg.ring_timeout,
+                    false,
+                ),
+                State::Answered { since, .. } => (
+                    false,
+                    false,
+                    now.duration_since(*since) >= self.cfg.max_call,
+                ),
             };
             if forget {
                 self.dialogs.remove(&id);
@@ -431,7 +509,11 @@ mod tests {
                 EventPayload::CallRinging(r) => format!("ringing {}", r.extension),
                 EventPayload::CallAnswered(a) => format!("answered {}", a.extension),
                 EventPayload::CallEnded(_) => "ended".into(),
-                EventPayload::CallMissed(m) => format!("missed {:?} {:?}", ev::CallOutcome::try_from(m.outcome).ok(), m.extensions),
+                EventPayload::CallMissed(m) => format!(
+                    "missed {:?} {:?}",
+                    ev::CallOutcome::try_from(m.outcome).ok(),
+                    m.extensions
+                ),
                 _ => "other".into(),
             })
             .collect()
@@ -440,84 +522,143 @@ mod tests {
     #[test]
     fn an_inbound_call_through_a_proxy_rings_answers_and_ends_once() {
         let mut t = tracker();
-        let events = run(&mut t, vec![
-            invite("up", "8 912 345-67-89", "+74951234567"), // caller → proxy
-            invite("up", "8 912 345-67-89", "+74951234567"), // retransmission
-            invite("leg1", "8 912 345-67-89", "101"),        // proxy → 101
-            invite("leg1", "8 912 345-67-89", "101"),        // second copy
-            final_("leg1", 200, Some("101")),
-            final_("up", 200, Some("101")),                  // proxy → caller
-            Signal::Bye { call_id: "c1".into() },
-            Signal::Bye { call_id: "c1".into() },
-        ]);
+        let events = run(
+            &mut t,
+            vec![
+                invite("up", "8 912 345-67-89", "+74951234567"), // caller → proxy
+                invite("up", "8 912 345-67-89", "+74951234567"), // retransmission
+                invite("leg1", "8 912 345-67-89", "101"),        // proxy → 101
+                invite("leg1", "8 912 345-67-89", "101"),        // second copy
+                final_("leg1", 200, Some("101")),
+                final_("up", 200, Some("101")), // proxy → caller
+                Signal::Bye {
+                    call_id: "c1".into(),
+                },
+                Signal::Bye {
+                    call_id: "c1".into(),
+                },
+            ],
+        );
         assert_eq!(events, vec!["ringing 101", "answered 101", "ended"]);
     }
 
     #[test]
     fn caller_and_direction_are_normalized() {
         let mut t = tracker();
-        let events = t.apply(invite("leg1", "8 912 345-67-89", "101"), Instant::now(), SystemTime::now());
-        let EventPayload::CallRinging(r) = &events[0] else { panic!("ringing") };
+        let events = t.apply(
+            invite("leg1", "8 912 345-67-89", "101"),
+            Instant::now(),
+            SystemTime::now(),
+        );
+        let EventPayload::CallRinging(r) = &events[0] else {
+            panic!("ringing")
+        };
         let call = r.call.as_ref().expect("parties");
         assert_eq!(call.caller, "+79123456789");
         assert_eq!(call.direction(), ev::CallDirection::Inbound);
         let mut t = tracker();
         let events = t.apply(invite("b", "102", "101"), Instant::now(), SystemTime::now());
-        let EventPayload::CallRinging(r) = &events[0] else { panic!("ringing") };
-        assert_eq!(r.call.as_ref().expect("parties").direction(), ev::CallDirection::Internal);
+        let EventPayload::CallRinging(r) = &events[0] else {
+            panic!("ringing")
+        };
+        assert_eq!(
+            r.call.as_ref().expect("parties").direction(),
+            ev::CallDirection::Internal
+        );
         let mut t = tracker();
-        let events = t.apply(invite("b", "102", "+74957654321"), Instant::now(), SystemTime::now());
-        let EventPayload::CallRinging(r) = &events[0] else { panic!("ringing") };
-        assert_eq!((r.extension.as_str(), r.call.as_ref().expect("parties").direction()), ("102", ev::CallDirection::Outbound));
+        let events = t.apply(
+            invite("b", "102", "+74957654321"),
+            Instant::now(),
+            SystemTime::now(),
+        );
+        let EventPayload::CallRinging(r) = &events[0] else {
+            panic!("ringing")
+        };
+        assert_eq!(
+            (
+                r.extension.as_str(),
+                r.call.as_ref().expect("parties").direction()
+            ),
+            ("102", ev::CallDirection::Outbound)
+        );
     }
 
     #[test]
     fn a_forked_call_rings_every_extension_and_says_who_answered() {
         let mut t = tracker();
-        let events = run(&mut t, vec![
-            invite("up", "+79123456789", "200"),
-            invite("leg1", "+79123456789", "101"),
-            invite("leg2", "+79123456789", "102"),
-            final_("leg2", 200, Some("102")),
-            Signal::Cancel { call_id: "c1".into() }, // the proxy cancels the other leg
-            final_("leg1", 487, None),
-        ]);
-        assert_eq!(events, vec!["ringing 200", "ringing 101", "ringing 102", "answered 102"]);
+        let events = run(
+            &mut t,
+            vec![
+                invite("up", "+79123456789", "200"),
+                invite("leg1", "+79123456789", "101"),
+                invite("leg2", "+79123456789", "102"),
+                final_("leg2", 200, Some("102")),
+                Signal::Cancel {
+                    call_id: "c1".into(),
+                }, // the proxy cancels the other leg
+                final_("leg1", 487, None),
+            ],
+        );
+        assert_eq!(
+            events,
+            vec!["ringing 200", "ringing 101", "ringing 102", "answered 102"]
+        );
     }
 
     #[test]
     fn a_caller_hanging_up_while_it_rings_is_a_missed_call() {
         let mut t = tracker();
-        let events = run(&mut t, vec![
-            invite("up", "+79123456789", "+74951234567"),
-            invite("leg1", "+79123456789", "101"),
-            Signal::Cancel { call_id: "c1".into() },
-            final_("leg1", 487, None),
-            final_("up", 487, None),
-        ]);
+        let events = run(
+            &mut t,
+            vec![
+                invite("up", "+79123456789", "+74951234567"),
+                invite("leg1", "+79123456789", "101"),
+                Signal::Cancel {
+                    call_id: "c1".into(),
+                },
+                final_("leg1", 487, None),
+                final_("up", 487, None),
+            ],
+        );
         assert_eq!(events, vec!["ringing 101", "missed Some(Missed) [\"101\"]"]);
     }
 
     #[test]
     fn busy_and_rejected_legs_end_the_call_with_their_outcome() {
         let mut t = tracker();
-        let events = run(&mut t, vec![invite("leg1", "+79123456789", "101"), final_("leg1", 486, None)]);
+        let events = run(
+            &mut t,
+            vec![
+                invite("leg1", "+79123456789", "101"),
+                final_("leg1", 486, None),
+            ],
+        );
         assert_eq!(events, vec!["ringing 101", "missed Some(Busy) [\"101\"]"]);
         let mut t = tracker();
-        let events = run(&mut t, vec![
-            invite("up", "+79123456789", "+74951234567"),
-            invite("leg1", "+79123456789", "101"),
-            final_("leg1", 603, None),
-            final_("up", 603, None),
-        ]);
-        assert_eq!(events, vec!["ringing 101", "missed Some(Rejected) [\"101\"]"]);
+        let events = run(
+            &mut t,
+            vec![
+                invite("up", "+79123456789", "+74951234567"),
+                invite("leg1", "+79123456789", "101"),
+                final_("leg1", 603, None),
+                final_("up", 603, None),
+            ],
+        );
+        assert_eq!(
+            events,
+            vec!["ringing 101", "missed Some(Rejected) [\"101\"]"]
+        );
     }
 
     #[test]
     fn unanswered_and_endless_calls_expire_and_finished_ones_are_forgotten() {
         let mut t = tracker();
         let start = Instant::now();
-        t.apply(invite("leg1", "+79123456789", "101"), start, SystemTime::now());
+        t.apply(
+            invite("leg1", "+79123456789", "101"),
+            start,
+            SystemTime::now(),
+        );
         let events = t.expire(start + t.cfg.ring_timeout, SystemTime::now());
         assert!(matches!(events.as_slice(), [EventPayload::CallMissed(_)]));
         assert_eq!(t.len(), 1, "lingers to absorb retransmissions");
@@ -525,7 +666,11 @@ mod tests {
         assert!(t.is_empty());
 
         let mut t = tracker();
-        t.apply(invite("leg1", "+79123456789", "101"), start, SystemTime::now());
+        t.apply(
+            invite("leg1", "+79123456789", "101"),
+            start,
+            SystemTime::now(),
+        );
         t.apply(final_("leg1", 200, None), start, SystemTime::now());
         let events = t.expire(start + t.cfg.max_call, SystemTime::now());
         assert!(matches!(events.as_slice(), [EventPayload::CallEnded(e)] if e.expired));

@@ -86,26 +86,46 @@ async fn receive(
     headers: HeaderMap,
     body: Result<Json<CallEvent>, axum::extract::rejection::JsonRejection>,
 ) -> Reply {
-    let given = headers.get("x-ringside-secret").map(|v| v.as_bytes()).unwrap_or_default();
+    let given = headers
+        .get("x-ringside-secret")
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
     if !secret_eq(given, state.secret.as_bytes()) {
-        return reply(StatusCode::UNAUTHORIZED, serde_json::json!({"error": "bad or missing X-Ringside-Secret"}));
+        return reply(
+            StatusCode::UNAUTHORIZED,
+            serde_json::json!({"error": "bad or missing X-Ringside-Secret"}),
+        );
     }
     let event = match body {
         Ok(Json(event)) => event,
         Err(rejection) => {
-            return reply(rejection.status(), serde_json::json!({"error": rejection.body_text()}));
+            return reply(
+                rejection.status(),
+                serde_json::json!({"error": rejection.body_text()}),
+            );
         }
     };
     let signal = match signal(event) {
         Ok(signal) => signal,
-        Err(field) => return reply(StatusCode::UNPROCESSABLE_ENTITY, serde_json::json!({"error": format!("invalid {field}")})),
+        Err(field) => {
+            return reply(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                serde_json::json!({"error": format!("invalid {field}")}),
+            );
+        }
     };
     let messages = state.ingest.apply(signal, Instant::now());
     if let Err(e) = state.bus.publish(&messages).await {
         tracing::error!(error = %e, "call webhook: publish failed");
-        return reply(StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({"error": "try again"}));
+        return reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({"error": "try again"}),
+        );
     }
-    reply(StatusCode::ACCEPTED, serde_json::json!({"events": messages.len()}))
+    reply(
+        StatusCode::ACCEPTED,
+        serde_json::json!({"events": messages.len()}),
+    )
 }
 
 fn bounded(field: &'static str, value: &str) -> Result<String, &'static str> {

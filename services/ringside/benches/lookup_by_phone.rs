@@ -250,19 +250,7 @@ async fn print_plans(db: &Db) -> anyhow::Result<()> {
 }
 
 fn bench_settings(data_dir: std::path::PathBuf) -> ringside::config::Settings {
-    ringside::config::Settings {
-        data_dir,
-        database_url: None,
-        amqp_url: None,
-        exchange: ringside_bus::DEFAULT_EXCHANGE.into(),
-        http_addr: "127.0.0.1:0".parse().expect("addr"),
-        grpc_addr: "127.0.0.1:0".parse().expect("addr"),
-        token_key: None,
-        token_key_file: None,
-        phone_region: "RU".into(),
-        db_max_connections: 20,
-        shutdown_grace_secs: 5,
-        log: "warn".into(),
-        log_format: "text".into(),
-    }
+    let mut settings = ringside::config::Settings::ephemeral(data_dir);
+    settings.db_max_connections = 20;
+    settings
 }

@@ -25,6 +25,14 @@ use crate::http;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ServiceName {
     Contacts,
+    Ingest,
+}
+
+impl ServiceName {
+    /// Ingest keeps no tables: it publishes what it sees.
+    fn needs_database(self) -> bool {
+        self != ServiceName::Ingest
+    }
 }
 
 /// How to run: everything in one process on the embedded database and the local
@@ -35,11 +43,26 @@ pub enum Mode {
     Serve(ServiceName),
 }
 
+impl Mode {
+    pub fn services(self) -> Vec<ServiceName> {
+        match self {
+            Mode::AllInOne => vec![ServiceName::Contacts, ServiceName::Ingest],
+            Mode::Serve(service) => vec![service],
+        }
+    }
+
+    fn needs_database(self) -> bool {
+        self == Mode::AllInOne || self.services().iter().any(|s| s.needs_database())
+    }
+}
+
 /// A started suite.
 pub struct Running {
     pub http_addr: SocketAddr,
     pub grpc_addr: SocketAddr,
-    pub db: Db,
+    /// The SIP and HEP addresses, when ingest runs here.
+    pub ingest: Option<ringside_ingest::Bound>,
+    pub db: Option<Db>,
     /// The bus the suite publishes to (tests subscribe to it).
     pub bus: Arc<dyn Bus>,
     shutdown: CancellationToken,
@@ -50,27 +73,52 @@ pub struct Running {
 
 /// Connects, migrates and starts serving. Returns once every listener is bound.
 pub async fn start(settings: &Settings, mode: Mode, key: TokenKey) -> anyhow::Result<Running> {
-    let database_url = match (mode, &settings.database_url) {
-        (Mode::AllInOne, None) => {
-            std::fs::create_dir_all(&settings.data_dir)
-                .with_context(|| format!("creating {}", settings.data_dir.display()))?;
-            settings.embedded_database_url()
-        }
-        (_, _) => settings.require_database_url()?.to_owned(),
+    let db = match mode.needs_database() {
+        true => Some(open_database(settings, mode).await?),
+        false => None,
     };
-    let db = Db::connect(&database_url, settings.db_max_connections).await?;
-    db.migrate().await?;
     let shutdown = CancellationToken::new();
-    let bus = open_bus(settings, mode, &db, &shutdown).await?;
+    let bus = open_bus(settings, mode, db.as_ref(), &shutdown).await?;
     let mut workers = JoinSet::new();
-
-    let relay = outbox::Relay::new(db.clone(), bus.clone(), ringside_contacts::SOURCE);
-    let region = settings
-        .phone_region
-        .parse()
-        .context("RINGSIDE_PHONE_REGION")?;
-    let contacts = ContactsService::new(db.clone(), region, relay.waker());
-    workers.spawn(relay.run(shutdown.clone()));
+    let mut contacts = None;
+    let mut http_routes = axum::Router::new();
+    let mut ingest = None;
+    for service in mode.services() {
+        match service {
+            ServiceName::Contacts => {
+                let db = db.clone().context("contacts needs a database")?;
+                let relay = outbox::Relay::new(db.clone(), bus.clone(), ringside_contacts::SOURCE);
+                let region = settings
+                    .phone_region
+                    .parse()
+                    .context("RINGSIDE_PHONE_REGION")?;
+                contacts = Some(ContactsService::new(db, region, relay.waker()));
+                workers.spawn(relay.run(shutdown.clone()));
+            }
+            ServiceName::Ingest => {
+                let (state, bound) = ringside_ingest::start(
+                    settings.ingest()?,
+                    bus.clone(),
+                    shutdown.clone(),
+                    &mut workers,
+                )
+                .await
+                .context("binding the SIP/HEP listeners")?;
+                if let Some(secret) = settings
+                    .call_webhook_secret
+                    .as_deref()
+                    .filter(|s| !s.is_empty())
+                {
+                    http_routes = http_routes.merge(ringside_ingest::webhook::router(
+                        state,
+                        bus.clone(),
+                        secret,
+                    ));
+                }
+                ingest = Some(bound);
+            }
+        }
+    }
 
     let grpc = TcpListener::bind(settings.grpc_addr)
         .await
@@ -86,10 +134,12 @@ pub async fn start(settings: &Settings, mode: Mode, key: TokenKey) -> anyhow::Re
         db: db.clone(),
         bus: bus.clone(),
     };
-    servers.spawn(serve_http(http, http::router(readiness), shutdown.clone()));
+    let router = http::router(readiness).merge(http_routes);
+    servers.spawn(serve_http(http, router, shutdown.clone()));
     Ok(Running {
         http_addr,
         grpc_addr,
+        ingest,
         db,
         bus,
         shutdown,
@@ -99,14 +149,31 @@ pub async fn start(settings: &Settings, mode: Mode, key: TokenKey) -> anyhow::Re
     })
 }
 
+async fn open_database(settings: &Settings, mode: Mode) -> anyhow::Result<Db> {
+    let url = match (mode, &settings.database_url) {
+        (Mode::AllInOne, None) => {
+            std::fs::create_dir_all(&settings.data_dir)
+                .with_context(|| format!("creating {}", settings.data_dir.display()))?;
+            settings.embedded_database_url()
+        }
+        (_, _) => settings.require_database_url()?.to_owned(),
+    };
+    let db = Db::connect(&url, settings.db_max_connections).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
 async fn open_bus(
     settings: &Settings,
     mode: Mode,
-    db: &Db,
+    db: Option<&Db>,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<Arc<dyn Bus>> {
     Ok(match mode {
-        Mode::AllInOne => Arc::new(LocalBus::open(db.clone(), shutdown.clone()).await?),
+        Mode::AllInOne => {
+            let db = db.context("the local bus needs the embedded database")?;
+            Arc::new(LocalBus::open(db.clone(), shutdown.clone()).await?)
+        }
         Mode::Serve(service) => {
             let name = format!("ringside-{service:?}").to_lowercase();
             let url = settings.require_amqp_url()?;
@@ -121,22 +188,24 @@ async fn open_bus(
 
 async fn serve_grpc(
     listener: TcpListener,
-    contacts: ContactsService,
+    contacts: Option<ContactsService>,
     key: TokenKey,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<ContactsServer<ContactsGrpc>>().await;
+    if contacts.is_some() {
+        health.set_serving::<ContactsServer<ContactsGrpc>>().await;
+    }
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(ringside_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
-    let contacts =
-        ContactsServer::with_interceptor(ContactsGrpc::new(contacts), GrpcGuard::new(key));
+    let contacts = contacts
+        .map(|c| ContactsServer::with_interceptor(ContactsGrpc::new(c), GrpcGuard::new(key)));
     tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(contacts)
+        .add_optional_service(contacts)
         .serve_with_incoming_shutdown(
             tonic::transport::server::TcpIncoming::from(listener),
             shutdown.cancelled_owned(),
@@ -190,7 +259,9 @@ impl Running {
             self.servers.abort_all();
             self.workers.abort_all();
         }
-        self.db.close().await;
+        if let Some(db) = &self.db {
+            db.close().await;
+        }
         Ok(())
     }
 }

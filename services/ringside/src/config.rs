@@ -51,6 +51,78 @@ pub struct Settings {
     )]
     pub grpc_addr: SocketAddr,
 
+    /// SIP address (UDP and TCP) for raw SIP copies from the PBX or proxy.
+    #[arg(
+        long,
+        env = "RINGSIDE_SIP_ADDR",
+        default_value = "127.0.0.1:5060",
+        global = true
+    )]
+    pub sip_addr: SocketAddr,
+
+    /// HEP address (UDP and TCP) for HEPv3 capture traffic.
+    #[arg(
+        long,
+        env = "RINGSIDE_HEP_ADDR",
+        default_value = "127.0.0.1:9060",
+        global = true
+    )]
+    pub hep_addr: SocketAddr,
+
+    /// Source networks whose SIP/HEP packets are read (comma-separated CIDRs).
+    #[arg(
+        long,
+        env = "RINGSIDE_SIP_ALLOWED_NETS",
+        default_value = "127.0.0.0/8,::1/128",
+        global = true
+    )]
+    pub sip_allowed_nets: String,
+
+    /// HEPv3 auth key the capture agents must send (unset: not checked).
+    #[arg(
+        long,
+        env = "RINGSIDE_HEP_AUTH_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub hep_auth_key: Option<String>,
+
+    /// Shared secret of POST /ingest/calls (X-Ringside-Secret); unset: the webhook is off.
+    #[arg(
+        long,
+        env = "RINGSIDE_CALL_WEBHOOK_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub call_webhook_secret: Option<String>,
+
+    /// What an internal extension looks like (a regular expression).
+    #[arg(
+        long,
+        env = "RINGSIDE_EXTENSION_PATTERN",
+        default_value = "^[0-9]{2,5}$",
+        global = true
+    )]
+    pub extension_pattern: String,
+
+    /// Seconds a call may ring before it is closed as missed.
+    #[arg(
+        long,
+        env = "RINGSIDE_RING_TIMEOUT_SECS",
+        default_value_t = 180,
+        global = true
+    )]
+    pub ring_timeout_secs: u64,
+
+    /// Most calls tracked at once (the oldest is dropped to admit a new one).
+    #[arg(
+        long,
+        env = "RINGSIDE_MAX_DIALOGS",
+        default_value_t = 50_000,
+        global = true
+    )]
+    pub max_dialogs: usize,
+
     /// Token signing key, hex (at least 32 bytes). Default: the key file.
     #[arg(
         long,
@@ -111,6 +183,35 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The defaults with every listener on an ephemeral loopback port: what tests and
+    /// benchmarks start a suite with.
+    pub fn ephemeral(data_dir: PathBuf) -> Self {
+        let any = "127.0.0.1:0".parse().expect("loopback address");
+        Settings {
+            data_dir,
+            database_url: None,
+            amqp_url: None,
+            exchange: ringside_bus::DEFAULT_EXCHANGE.into(),
+            http_addr: any,
+            grpc_addr: any,
+            sip_addr: any,
+            hep_addr: any,
+            sip_allowed_nets: "127.0.0.0/8,::1/128".into(),
+            hep_auth_key: None,
+            call_webhook_secret: None,
+            extension_pattern: "^[0-9]{2,5}$".into(),
+            ring_timeout_secs: 180,
+            max_dialogs: 50_000,
+            token_key: None,
+            token_key_file: None,
+            phone_region: "RU".into(),
+            db_max_connections: 8,
+            shutdown_grace_secs: 5,
+            log: "warn".into(),
+            log_format: "text".into(),
+        }
+    }
+
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
     }
@@ -145,6 +246,28 @@ impl Settings {
         self.database_url
             .as_deref()
             .ok_or_else(|| anyhow::anyhow!("RINGSIDE_DATABASE_URL is required (postgres://…)"))
+    }
+
+    /// The ingest service's configuration.
+    pub fn ingest(&self) -> anyhow::Result<ringside_ingest::IngestConfig> {
+        let region = self
+            .phone_region
+            .parse()
+            .map_err(|e| anyhow::anyhow!("RINGSIDE_PHONE_REGION: {e}"))?;
+        let mut tracker = ringside_ingest::TrackerConfig::new(&self.extension_pattern, region)
+            .map_err(|e| anyhow::anyhow!("RINGSIDE_EXTENSION_PATTERN: {e}"))?;
+        tracker.ring_timeout = Duration::from_secs(self.ring_timeout_secs);
+        tracker.max_dialogs = self.max_dialogs.max(1);
+        Ok(ringside_ingest::IngestConfig {
+            sip_addr: self.sip_addr,
+            hep_addr: self.hep_addr,
+            allowed: self
+                .sip_allowed_nets
+                .parse()
+                .map_err(|e| anyhow::anyhow!("RINGSIDE_SIP_ALLOWED_NETS: {e}"))?,
+            hep_auth_key: self.hep_auth_key.clone().filter(|k| !k.is_empty()),
+            tracker,
+        })
     }
 
     pub fn require_amqp_url(&self) -> anyhow::Result<&str> {

@@ -13,7 +13,8 @@ use ringside_storage::Db;
 /// What `/readyz` checks.
 #[derive(Clone)]
 pub struct Readiness {
-    pub db: Db,
+    /// `None` for services without a database (ingest).
+    pub db: Option<Db>,
     pub bus: Arc<dyn Bus>,
 }
 
@@ -41,7 +42,13 @@ pub fn router(readiness: Readiness) -> Router {
 }
 
 async fn readyz(State(r): State<Readiness>) -> (StatusCode, &'static str) {
-    let (db, bus) = tokio::join!(r.db.is_ready(), r.bus.is_ready());
+    let db = async {
+        match &r.db {
+            Some(db) => db.is_ready().await,
+            None => true,
+        }
+    };
+    let (db, bus) = tokio::join!(db, r.bus.is_ready());
     match (db, bus) {
         (true, true) => (StatusCode::OK, "ready"),
         (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),

@@ -13,7 +13,9 @@ fn ringside(data_dir: &std::path::Path) -> Command {
     cmd.env_clear()
         .env("RINGSIDE_DATA_DIR", data_dir)
         .env("RINGSIDE_HTTP_ADDR", "127.0.0.1:0")
-        .env("RINGSIDE_GRPC_ADDR", "127.0.0.1:0");
+        .env("RINGSIDE_GRPC_ADDR", "127.0.0.1:0")
+        .env("RINGSIDE_SIP_ADDR", "127.0.0.1:0")
+        .env("RINGSIDE_HEP_ADDR", "127.0.0.1:0");
     cmd
 }
 
@@ -39,6 +41,14 @@ fn help_lists_every_environment_variable() {
         "RINGSIDE_SHUTDOWN_GRACE_SECS",
         "RINGSIDE_LOG",
         "RINGSIDE_LOG_FORMAT",
+        "RINGSIDE_SIP_ADDR",
+        "RINGSIDE_HEP_ADDR",
+        "RINGSIDE_SIP_ALLOWED_NETS",
+        "RINGSIDE_HEP_AUTH_KEY",
+        "RINGSIDE_CALL_WEBHOOK_SECRET",
+        "RINGSIDE_EXTENSION_PATTERN",
+        "RINGSIDE_RING_TIMEOUT_SECS",
+        "RINGSIDE_MAX_DIALOGS",
     ] {
         assert!(help.contains(var), "--help does not mention {var}");
     }
@@ -124,12 +134,13 @@ fn all_in_one_prints_its_addresses_and_an_admin_token_and_stops_on_sigterm() {
     let stdout = child.stdout.take().expect("stdout");
     let lines: Vec<String> = BufReader::new(stdout)
         .lines()
-        .take(6)
+        .take(7)
         .map(|l| l.expect("line"))
         .collect();
     let banner = lines.join("\n");
     assert!(banner.contains("HTTP  http://127.0.0.1:"), "{banner}");
     assert!(banner.contains("gRPC  127.0.0.1:"), "{banner}");
+    assert!(banner.contains("SIP   127.0.0.1:"), "{banner}");
     let token = lines
         .iter()
         .map(|l| l.trim())

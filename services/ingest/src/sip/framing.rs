@@ -20,13 +20,20 @@ pub enum FrameError {
 /// Takes the next complete message off the front of `buf`: `Ok(Some(message))`,
 /// `Ok(None)` when more bytes are needed.
 pub fn next_message(buf: &mut Vec<u8>) -> Result<Option<Vec<u8>>, FrameError> {
-    let padding = buf.iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+    let padding = buf
+        .iter()
+        .take_while(|b| matches!(b, b'\r' | b'\n'))
+        .count();
     buf.drain(..padding);
     if buf.is_empty() {
         return Ok(None);
     }
     let Some((end, body_start)) = header_end(buf) else {
-        return if buf.len() > MAX_HEADERS { Err(FrameError::HeadersTooLarge) } else { Ok(None) };
+        return if buf.len() > MAX_HEADERS {
+            Err(FrameError::HeadersTooLarge)
+        } else {
+            Ok(None)
+        };
     };
     if end > MAX_HEADERS {
         return Err(FrameError::HeadersTooLarge);
@@ -46,10 +53,15 @@ pub fn next_message(buf: &mut Vec<u8>) -> Result<Option<Vec<u8>>, FrameError> {
 fn content_length(head: &[u8]) -> Result<usize, FrameError> {
     let head = String::from_utf8_lossy(head);
     for line in head.split('\n') {
-        let Some((name, value)) = line.split_once(':') else { continue };
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
         let name = name.trim();
         if name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("l") {
-            return value.trim().parse().map_err(|_| FrameError::BadContentLength);
+            return value
+                .trim()
+                .parse()
+                .map_err(|_| FrameError::BadContentLength);
         }
     }
     Err(FrameError::BadContentLength)
@@ -81,7 +93,10 @@ mod tests {
     #[test]
     fn unframeable_streams_are_errors() {
         let mut no_length = b"INVITE sip:a SIP/2.0\r\nCall-ID: x\r\n\r\n".to_vec();
-        assert_eq!(next_message(&mut no_length), Err(FrameError::BadContentLength));
+        assert_eq!(
+            next_message(&mut no_length),
+            Err(FrameError::BadContentLength)
+        );
         let mut bad = b"INVITE sip:a SIP/2.0\r\nContent-Length: -1\r\n\r\n".to_vec();
         assert_eq!(next_message(&mut bad), Err(FrameError::BadContentLength));
         let mut huge = b"INVITE sip:a SIP/2.0\r\nContent-Length: 99999999\r\n\r\n".to_vec();

@@ -72,7 +72,10 @@ pub fn interpret(bytes: &[u8]) -> Result<Signal, Dropped> {
         return Err(Dropped::MissingHeader);
     }
     let call_id = call_id.to_owned();
-    let cseq = msg.cseq_header().and_then(|c| c.typed()).map_err(|_| Dropped::MissingHeader)?;
+    let cseq = msg
+        .cseq_header()
+        .and_then(|c| c.typed())
+        .map_err(|_| Dropped::MissingHeader)?;
     let branch = msg
         .via_header()
         .ok()
@@ -86,7 +89,12 @@ pub fn interpret(bytes: &[u8]) -> Result<Signal, Dropped> {
                 branch,
                 caller: caller(&msg).unwrap_or_default(),
                 callee: party(&msg, "to").user.unwrap_or_default(),
-                target: req.uri.user().map(str::to_owned).or_else(|| user_of(&req.uri.to_string())).unwrap_or_default(),
+                target: req
+                    .uri
+                    .user()
+                    .map(str::to_owned)
+                    .or_else(|| user_of(&req.uri.to_string()))
+                    .unwrap_or_default(),
             }),
             Method::Cancel => Ok(Signal::Cancel { call_id }),
             Method::Bye => Ok(Signal::Bye { call_id }),
@@ -97,7 +105,9 @@ pub fn interpret(bytes: &[u8]) -> Result<Signal, Dropped> {
             if cseq.method != Method::Invite || status < 200 {
                 return Err(Dropped::Irrelevant);
             }
-            let responder = party(&msg, "contact").user.or_else(|| party(&msg, "to").user);
+            let responder = party(&msg, "contact")
+                .user
+                .or_else(|| party(&msg, "to").user);
             Ok(Signal::Final {
                 call_id,
                 branch,
@@ -144,7 +154,11 @@ fn party(msg: &SipMessage, name: &str) -> Party {
     };
     match rsip::headers::From::new(value).typed() {
         Ok(typed) => Party {
-            user: typed.uri.user().map(str::to_owned).or_else(|| user_of(value)),
+            user: typed
+                .uri
+                .user()
+                .map(str::to_owned)
+                .or_else(|| user_of(value)),
             tag: typed.tag().map(|t| t.value().to_owned()),
         },
         Err(_) => Party {
@@ -218,8 +232,13 @@ mod tests {
 
     #[test]
     fn p_asserted_identity_wins_over_from() {
-        let msg = INVITE.replace("CSeq", "P-Asserted-Identity: <sip:+79990001122@carrier>\r\nCSeq");
-        let Ok(Signal::Invite { caller, .. }) = interpret(msg.as_bytes()) else { panic!("invite") };
+        let msg = INVITE.replace(
+            "CSeq",
+            "P-Asserted-Identity: <sip:+79990001122@carrier>\r\nCSeq",
+        );
+        let Ok(Signal::Invite { caller, .. }) = interpret(msg.as_bytes()) else {
+            panic!("invite")
+        };
         assert_eq!(caller, "+79990001122");
     }
 
@@ -232,10 +251,19 @@ mod tests {
             i: call-2\n\
             CSeq: 1\n INVITE\n\
             l: 0\n\n";
-        let Ok(Signal::Invite { call_id, caller, target, .. }) = interpret(msg.as_bytes()) else {
+        let Ok(Signal::Invite {
+            call_id,
+            caller,
+            target,
+            ..
+        }) = interpret(msg.as_bytes())
+        else {
             panic!("invite from a compact, folded, LF-only message")
         };
-        assert_eq!((call_id.as_str(), caller.as_str(), target.as_str()), ("call-2", "+79123456789", "101"));
+        assert_eq!(
+            (call_id.as_str(), caller.as_str(), target.as_str()),
+            ("call-2", "+79123456789", "101")
+        );
     }
 
     #[test]
@@ -243,13 +271,21 @@ mod tests {
         let ok = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP x;branch=z9hG4bK-1\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:101@x>;tag=2\r\nContact: <sip:101@10.0.0.5>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n";
         assert_eq!(
             interpret(ok.as_bytes()),
-            Ok(Signal::Final { call_id: "c".into(), branch: "z9hG4bK-1".into(), status: 200, responder: Some("101".into()) })
+            Ok(Signal::Final {
+                call_id: "c".into(),
+                branch: "z9hG4bK-1".into(),
+                status: 200,
+                responder: Some("101".into())
+            })
         );
         let ringing = ok.replace("200 OK", "180 Ringing");
         assert_eq!(interpret(ringing.as_bytes()), Err(Dropped::Irrelevant));
         let options = "OPTIONS sip:101@x SIP/2.0\r\nVia: SIP/2.0/UDP x;branch=b\r\nFrom: <sip:scan@x>;tag=1\r\nTo: <sip:101@x>\r\nCall-ID: o\r\nCSeq: 1 OPTIONS\r\n\r\n";
         assert_eq!(interpret(options.as_bytes()), Err(Dropped::Irrelevant));
-        let reinvite = INVITE.replace("To: <sip:+74951234567@pbx>", "To: <sip:+74951234567@pbx>;tag=zz");
+        let reinvite = INVITE.replace(
+            "To: <sip:+74951234567@pbx>",
+            "To: <sip:+74951234567@pbx>;tag=zz",
+        );
         assert_eq!(interpret(reinvite.as_bytes()), Err(Dropped::Irrelevant));
     }
 
@@ -257,8 +293,14 @@ mod tests {
     fn malformed_messages_are_dropped_with_a_reason() {
         assert_eq!(interpret(b"\r\n\r\n"), Err(Dropped::Irrelevant));
         assert_eq!(interpret(&INVITE.as_bytes()[..40]), Err(Dropped::Truncated));
-        assert_eq!(interpret(b"\x00\x01\x02garbage\r\n\r\n"), Err(Dropped::Unparseable));
+        assert_eq!(
+            interpret(b"\x00\x01\x02garbage\r\n\r\n"),
+            Err(Dropped::Unparseable)
+        );
         let no_call_id = INVITE.replace("Call-ID: call-1@trunk\r\n", "");
-        assert_eq!(interpret(no_call_id.as_bytes()), Err(Dropped::MissingHeader));
+        assert_eq!(
+            interpret(no_call_id.as_bytes()),
+            Err(Dropped::MissingHeader)
+        );
     }
 }

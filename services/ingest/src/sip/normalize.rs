@@ -54,7 +54,10 @@ pub fn is_keepalive(bytes: &[u8]) -> bool {
 
 /// The normalized message.
 pub fn normalize(bytes: &[u8]) -> Result<Vec<u8>, Refusal> {
-    let start = bytes.iter().position(|b| !matches!(b, b'\r' | b'\n')).ok_or(Refusal::Empty)?;
+    let start = bytes
+        .iter()
+        .position(|b| !matches!(b, b'\r' | b'\n'))
+        .ok_or(Refusal::Empty)?;
     let bytes = &bytes[start..];
     let (end, body_start) = header_end(bytes).ok_or(if bytes.len() > MAX_HEADERS {
         Refusal::TooLarge
@@ -112,14 +115,25 @@ fn header_line(line: &str) -> String {
         .find(|(short, _)| name.eq_ignore_ascii_case(short))
         .map_or(name, |(_, full)| full);
     let value = value.trim();
-    let value = if uri_header(full) { rewrite_tel(value) } else { value.to_owned() };
+    let value = if uri_header(full) {
+        rewrite_tel(value)
+    } else {
+        value.to_owned()
+    };
     format!("{full}: {value}")
 }
 
 fn uri_header(name: &str) -> bool {
-    ["from", "to", "contact", "p-asserted-identity", "remote-party-id", "p-preferred-identity"]
-        .iter()
-        .any(|h| name.eq_ignore_ascii_case(h))
+    [
+        "from",
+        "to",
+        "contact",
+        "p-asserted-identity",
+        "remote-party-id",
+        "p-preferred-identity",
+    ]
+    .iter()
+    .any(|h| name.eq_ignore_ascii_case(h))
 }
 
 /// `tel:+7 912-345;phone-context=…` → `sip:+7912345@tel.invalid`.
@@ -132,7 +146,10 @@ fn rewrite_tel(text: &str) -> String {
         let number_len = after
             .find(|c: char| !(c.is_ascii_digit() || "+-.()".contains(c)))
             .unwrap_or(after.len());
-        let number: String = after[..number_len].chars().filter(|c| c.is_ascii_digit() || *c == '+').collect();
+        let number: String = after[..number_len]
+            .chars()
+            .filter(|c| c.is_ascii_digit() || *c == '+')
+            .collect();
         let params_len = after[number_len..]
             .find(['>', ',', ' '])
             .unwrap_or(after.len() - number_len);
@@ -170,7 +187,9 @@ mod tests {
 
     #[test]
     fn bare_lf_folding_compact_names_and_spaced_colons_are_fixed() {
-        let out = norm("INVITE sip:101@pbx SIP/2.0\ni : abc\nf: <sip:1@x>;tag=1\nSubject: a\n  folded\n\nbody");
+        let out = norm(
+            "INVITE sip:101@pbx SIP/2.0\ni : abc\nf: <sip:1@x>;tag=1\nSubject: a\n  folded\n\nbody",
+        );
         assert_eq!(
             out,
             "INVITE sip:101@pbx SIP/2.0\r\nCall-ID: abc\r\nFrom: <sip:1@x>;tag=1\r\nSubject: a folded\r\n\r\nbody"
@@ -179,24 +198,44 @@ mod tests {
 
     #[test]
     fn tel_uris_become_sip_uris() {
-        let out = norm("INVITE tel:+7-912-345-67-89 SIP/2.0\r\nFrom: <tel:+79123456789;phone-context=x>;tag=9\r\n\r\n");
-        assert!(out.starts_with("INVITE sip:+79123456789@tel.invalid SIP/2.0\r\n"), "{out}");
-        assert!(out.contains("From: <sip:+79123456789@tel.invalid>;tag=9"), "{out}");
+        let out = norm(
+            "INVITE tel:+7-912-345-67-89 SIP/2.0\r\nFrom: <tel:+79123456789;phone-context=x>;tag=9\r\n\r\n",
+        );
+        assert!(
+            out.starts_with("INVITE sip:+79123456789@tel.invalid SIP/2.0\r\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("From: <sip:+79123456789@tel.invalid>;tag=9"),
+            "{out}"
+        );
     }
 
     #[test]
     fn ipv6_request_hosts_are_replaced() {
         let out = norm("INVITE sip:101@[2001:db8::1]:5060 SIP/2.0\r\nCall-ID: a\r\n\r\n");
-        assert!(out.starts_with("INVITE sip:101@ipv6.invalid:5060 SIP/2.0"), "{out}");
+        assert!(
+            out.starts_with("INVITE sip:101@ipv6.invalid:5060 SIP/2.0"),
+            "{out}"
+        );
     }
 
     #[test]
     fn hostile_input_is_refused_not_panicked_on() {
         assert_eq!(normalize(b"\r\n\r\n"), Err(Refusal::Empty));
-        assert_eq!(normalize(b"INVITE sip:1@x SIP/2.0\r\nCall-ID: a"), Err(Refusal::NoHeaderEnd));
-        let huge = format!("INVITE sip:1@x SIP/2.0\r\nX: {}\r\n\r\n", "a".repeat(MAX_HEADERS));
+        assert_eq!(
+            normalize(b"INVITE sip:1@x SIP/2.0\r\nCall-ID: a"),
+            Err(Refusal::NoHeaderEnd)
+        );
+        let huge = format!(
+            "INVITE sip:1@x SIP/2.0\r\nX: {}\r\n\r\n",
+            "a".repeat(MAX_HEADERS)
+        );
         assert_eq!(normalize(huge.as_bytes()), Err(Refusal::TooLarge));
-        assert_eq!(normalize(b"INVITE \xff\xfe SIP/2.0\r\n\r\n"), Err(Refusal::NotText));
+        assert_eq!(
+            normalize(b"INVITE \xff\xfe SIP/2.0\r\n\r\n"),
+            Err(Refusal::NotText)
+        );
         assert!(is_keepalive(b"\r\n\r\n"));
     }
 }

@@ -28,21 +28,9 @@ pub struct Suite {
 }
 
 pub fn settings(data_dir: PathBuf) -> Settings {
-    Settings {
-        data_dir,
-        database_url: None,
-        amqp_url: None,
-        exchange: format!("test.events.{}", uuid::Uuid::new_v4().simple()),
-        http_addr: "127.0.0.1:0".parse().expect("addr"),
-        grpc_addr: "127.0.0.1:0".parse().expect("addr"),
-        token_key: None,
-        token_key_file: None,
-        phone_region: "RU".into(),
-        db_max_connections: 8,
-        shutdown_grace_secs: 5,
-        log: "warn".into(),
-        log_format: "text".into(),
-    }
+    let mut settings = Settings::ephemeral(data_dir);
+    settings.exchange = format!("test.events.{}", uuid::Uuid::new_v4().simple());
+    settings
 }
 
 pub async fn all_in_one() -> Suite {
@@ -140,10 +128,11 @@ impl Suite {
     }
 
     pub async fn count(&self, table: &str) -> i64 {
+        let db = self.running.db.as_ref().expect("a suite with a database");
         sqlx::query_scalar::<_, i64>(ringside_storage::AssertSqlSafe(format!(
             "SELECT COUNT(*) FROM {table}"
         )))
-        .fetch_one(self.running.db.pool())
+        .fetch_one(db.pool())
         .await
         .expect("count")
     }
