@@ -132,9 +132,17 @@ fn print_banner(
         running.http_addr
     );
     println!(
-        "  gRPC  {}  (ringside.contacts.v1.Contacts, health, reflection)",
-        running.grpc_addr
+        "  gRPC  {}  (health, reflection{})",
+        running.grpc_addr,
+        if mode.services().contains(&ServiceName::Contacts) {
+            ", ringside.contacts.v1.Contacts"
+        } else {
+            ""
+        }
     );
+    if let Some(bound) = running.ingest {
+        println!("  SIP   {} (UDP, TCP)   HEP  {} (UDP, TCP)", bound.sip, bound.hep);
+    }
     if mode == Mode::AllInOne {
         let token_file = settings.data_dir.join("admin.token");
         if key_created || !token_file.exists() {

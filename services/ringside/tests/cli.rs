@@ -132,11 +132,22 @@ fn all_in_one_prints_its_addresses_and_an_admin_token_and_stops_on_sigterm() {
         .spawn()
         .expect("start");
     let stdout = child.stdout.take().expect("stdout");
-    let lines: Vec<String> = BufReader::new(stdout)
-        .lines()
-        .take(7)
-        .map(|l| l.expect("line"))
-        .collect();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut lines = Vec::new();
+    while !lines.iter().any(|l: &String| l.contains("More tokens")) {
+        match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) => lines.push(line),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the banner did not finish within 30 s: {lines:?}");
+            }
+        }
+    }
     let banner = lines.join("\n");
     assert!(banner.contains("HTTP  http://127.0.0.1:"), "{banner}");
     assert!(banner.contains("gRPC  127.0.0.1:"), "{banner}");
