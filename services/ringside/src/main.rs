@@ -141,7 +141,10 @@ fn print_banner(
         }
     );
     if let Some(bound) = running.ingest {
-        println!("  SIP   {} (UDP, TCP)   HEP  {} (UDP, TCP)", bound.sip, bound.hep);
+        println!(
+            "  SIP   {} (UDP, TCP)   HEP  {} (UDP, TCP)",
+            bound.sip, bound.hep
+        );
     }
     if mode == Mode::AllInOne {
         let token_file = settings.data_dir.join("admin.token");

@@ -91,12 +91,12 @@ fn unfold(head: &str) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     for raw in head.split('\n') {
         let line = raw.strip_suffix('\r').unwrap_or(raw);
-        if line.starts_with([' ', '\t']) {
-            if let Some(last) = lines.last_mut() {
-                last.push(' ');
-                last.push_str(line.trim_start());
-                continue;
-            }
+        if line.starts_with([' ', '\t'])
+            && let Some(last) = lines.last_mut()
+        {
+            last.push(' ');
+            last.push_str(line.trim_start());
+            continue;
         }
         if !line.is_empty() {
             lines.push(line.to_owned());

@@ -82,6 +82,56 @@ pub async fn contacts_service() -> Option<Suite> {
     })
 }
 
+/// `serve ingest` on RabbitMQ (no database), or `None` when RabbitMQ is not configured.
+pub async fn ingest_service(customize: impl FnOnce(&mut Settings)) -> Option<Suite> {
+    let amqp = server_url(AMQP_URL_VAR)?;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings = settings(dir.path().to_path_buf());
+    settings.amqp_url = Some(amqp.clone());
+    customize(&mut settings);
+    let broker = ringside_bus::amqp::AmqpBus::connect(
+        &amqp,
+        &settings.exchange,
+        "ringside-test-admin",
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .expect("RabbitMQ");
+    let key = TokenKey::generate();
+    let running = app::start(&settings, Mode::Serve(ServiceName::Ingest), key.clone())
+        .await
+        .expect("start serve ingest");
+    Some(Suite {
+        name: "serve ingest",
+        running,
+        key,
+        watched: Default::default(),
+        broker: Some(broker),
+        _dir: dir,
+        _db: None,
+    })
+}
+
+/// All-in-one with adjusted settings.
+pub async fn all_in_one_with(customize: impl FnOnce(&mut Settings)) -> Suite {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings = settings(dir.path().to_path_buf());
+    customize(&mut settings);
+    let key = TokenKey::generate();
+    let running = app::start(&settings, Mode::AllInOne, key.clone())
+        .await
+        .expect("start all-in-one");
+    Suite {
+        name: "all-in-one",
+        running,
+        key,
+        watched: Default::default(),
+        broker: None,
+        _dir: dir,
+        _db: None,
+    }
+}
+
 pub async fn suites() -> Vec<Suite> {
     let mut suites = vec![all_in_one().await];
     suites.extend(contacts_service().await);

@@ -1,0 +1,388 @@
+//! Telephony with real SIP traffic: SIPp places calls through a real Kamailio proxy
+//! that forks them to SIPp "phones" and mirrors every message to Ringside — as raw
+//! SIP or as HEPv3 — exactly as a PBX's capture would. The tests assert the call
+//! events that reach the bus, in order: in the all-in-one mode and, when RabbitMQ is
+//! configured, from `serve ingest` on RabbitMQ.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use ringside_bus::{Deliveries, EventPayload};
+use ringside_proto::events::v1 as ev;
+use support::Suite;
+
+const CALLER: &str = "+79123456789";
+const OFFICE: &str = "+74951234567";
+const MODULES: &str = "/usr/lib/x86_64-linux-gnu/kamailio/modules/";
+
+fn scenario(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sipp")
+        .join(name)
+}
+
+/// Whether the SIP tools are installed; in CI their absence fails the test.
+fn tools_present() -> bool {
+    let missing: Vec<&str> = ["sipp", "kamailio"]
+        .into_iter()
+        .filter(|tool| {
+            Command::new("which")
+                .arg(tool)
+                .stdout(Stdio::null())
+                .status()
+                .map_or(true, |s| !s.success())
+        })
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    if std::env::var_os(ringside_storage::testing::REQUIRE_VAR).is_some() {
+        panic!("{missing:?} not installed (Debian packages sip-tester and kamailio)");
+    }
+    eprintln!("SKIPPED: {missing:?} not installed");
+    false
+}
+
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A child process killed when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// How the proxy mirrors its traffic to Ringside.
+#[derive(Clone, Copy, Debug)]
+enum Mirror {
+    RawSip,
+    Hep,
+}
+
+/// Kamailio in front of two SIPp phones, extensions 101 and 102.
+struct Pbx {
+    port: u16,
+    phone_101: u16,
+    phone_102: u16,
+    dir: tempfile::TempDir,
+    _proxy: Process,
+}
+
+impl Pbx {
+    fn start(suite: &Suite, mirror: Mirror) -> Pbx {
+        let bound = suite.running.ingest.expect("ingest runs in this suite");
+        let (trace_port, mode, hep) = match mirror {
+            Mirror::RawSip => (bound.sip.port(), 4, 0),
+            Mirror::Hep => (bound.hep.port(), 1, 1),
+        };
+        let (port, phone_101, phone_102) = (free_udp_port(), free_udp_port(), free_udp_port());
+        let config = std::fs::read_to_string(scenario("kamailio.cfg.in"))
+            .expect("config template")
+            .replace("@PROXY_PORT@", &port.to_string())
+            .replace("@MODULES@", MODULES)
+            .replace("@TRACE_PORT@", &trace_port.to_string())
+            .replace("@TRACE_MODE@", &mode.to_string())
+            .replace("@HEP@", &hep.to_string())
+            .replace("@PORT_101@", &phone_101.to_string())
+            .replace("@PORT_102@", &phone_102.to_string());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("kamailio.cfg");
+        std::fs::write(&path, config).expect("write config");
+        let proxy = Command::new("kamailio")
+            .args(["-DD", "-E", "-f"])
+            .arg(&path)
+            .arg("-Y")
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start kamailio");
+        std::thread::sleep(Duration::from_millis(700));
+        Pbx {
+            port,
+            phone_101,
+            phone_102,
+            dir,
+            _proxy: Process(proxy),
+        }
+    }
+
+    /// A phone at `extension` that answers every call with `status` (486, 603…).
+    fn refusing_phone(&self, extension: &str, status: u16) -> Process {
+        let script = std::fs::read_to_string(scenario("uas_refuse.xml"))
+            .expect("scenario")
+            .replace("@STATUS@", &status.to_string());
+        let path = self.dir.path().join(format!("uas_refuse_{status}.xml"));
+        std::fs::write(&path, script).expect("write scenario");
+        self.phone(extension, &path, &[])
+    }
+
+    /// A phone at `extension` playing `script` (extra SIPp arguments after it).
+    fn phone(&self, extension: &str, script: impl AsRef<Path>, extra: &[&str]) -> Process {
+        let port = if extension == "101" {
+            self.phone_101
+        } else {
+            self.phone_102
+        };
+        let script = script.as_ref();
+        let script = if script.is_absolute() {
+            script.to_path_buf()
+        } else {
+            scenario(&script.to_string_lossy())
+        };
+        let child = Command::new("sipp")
+            .arg("-sf")
+            .arg(script)
+            .args([
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-m",
+                "1",
+                "-nostdin",
+                "-timeout",
+                "30s",
+            ])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sipp phone");
+        Process(child)
+    }
+
+    /// Places a call to `number` with SIPp and waits until the scenario completes.
+    fn call(&self, number: &str, script: &str, extra: &[&str]) {
+        std::thread::sleep(Duration::from_millis(300)); // let the phones bind
+        let status = Command::new("sipp")
+            .arg(format!("127.0.0.1:{}", self.port))
+            .arg("-sf")
+            .arg(scenario(script))
+            .args([
+                "-s",
+                number,
+                "-key",
+                "caller",
+                CALLER,
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &free_udp_port().to_string(),
+            ])
+            .args(["-m", "1", "-nostdin", "-timeout", "30s", "-timeout_error"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run sipp");
+        assert!(status.success(), "the SIPp call failed: {status}");
+    }
+}
+
+/// "type extension" lines for the next `n` call events (and the raw payloads).
+async fn events(deliveries: &mut Deliveries, n: usize) -> (Vec<String>, Vec<EventPayload>) {
+    let mut lines = Vec::new();
+    let mut payloads = Vec::new();
+    while lines.len() < n {
+        let next = tokio::time::timeout(Duration::from_secs(15), deliveries.next()).await;
+        let Ok(Some(delivery)) = next else {
+            panic!("expected {n} call events, got {lines:?}");
+        };
+        let envelope = delivery.message.decode().expect("an envelope");
+        delivery.acker.ack().await.expect("ack");
+        let payload = envelope.payload.expect("a payload");
+        lines.push(match &payload {
+            EventPayload::CallRinging(e) => format!("call.ringing {}", e.extension),
+            EventPayload::CallAnswered(e) => format!("call.answered {}", e.extension),
+            EventPayload::CallEnded(e) => format!("call.ended {}", e.extension),
+            EventPayload::CallMissed(e) => format!("call.missed {:?}", e.outcome()),
+            other => format!("unexpected {other:?}"),
+        });
+        payloads.push(payload);
+    }
+    (lines, payloads)
+}
+
+/// Nothing more arrives for a while: no duplicates.
+async fn quiet(deliveries: &mut Deliveries) {
+    if let Ok(Some(extra)) =
+        tokio::time::timeout(Duration::from_millis(800), deliveries.next()).await
+    {
+        panic!("an extra event arrived: {}", extra.message.routing_key);
+    }
+}
+
+/// The suites a telephony test runs against, each with how its proxy mirrors.
+async fn setups() -> Vec<(Suite, Mirror)> {
+    let agents = |s: &mut ringside::config::Settings| s.extension_pattern = "^1[0-9]{2}$".into();
+    let mut setups = vec![
+        (support::all_in_one_with(agents).await, Mirror::RawSip),
+        (support::all_in_one_with(agents).await, Mirror::Hep),
+    ];
+    if let Some(suite) = support::ingest_service(agents).await {
+        setups.push((suite, Mirror::Hep));
+    }
+    setups
+}
+
+fn parties(payload: &EventPayload) -> &ev::CallParties {
+    let call = match payload {
+        EventPayload::CallRinging(e) => e.call.as_ref(),
+        EventPayload::CallAnswered(e) => e.call.as_ref(),
+        EventPayload::CallEnded(e) => e.call.as_ref(),
+        EventPayload::CallMissed(e) => e.call.as_ref(),
+        _ => None,
+    };
+    call.expect("call parties")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answered_call_rings_answers_and_ends_with_its_duration() {
+    if !tools_present() {
+        return;
+    }
+    for (suite, mirror) in setups().await {
+        let mut watch = suite.watch(&["call.*"]).await;
+        let pbx = Pbx::start(&suite, mirror);
+        let _phone = pbx.phone("101", "uas_answer.xml", &[]);
+        pbx.call(OFFICE, "uac_answer.xml", &["-d", "1500"]);
+        let (lines, payloads) = events(&mut watch, 3).await;
+        assert_eq!(
+            lines,
+            ["call.ringing 101", "call.answered 101", "call.ended 101"],
+            "{} via {mirror:?}",
+            suite.name
+        );
+        let call = parties(&payloads[0]);
+        assert_eq!(
+            (call.caller.as_str(), call.callee.as_str()),
+            (CALLER, OFFICE)
+        );
+        assert_eq!(call.direction(), ev::CallDirection::Inbound);
+        let EventPayload::CallEnded(ended) = &payloads[2] else {
+            unreachable!()
+        };
+        assert!(
+            (1_400..10_000).contains(&ended.duration_ms),
+            "duration {} ms",
+            ended.duration_ms
+        );
+        quiet(&mut watch).await;
+        suite.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_who_hangs_up_while_it_rings_is_a_missed_call() {
+    if !tools_present() {
+        return;
+    }
+    for (suite, mirror) in setups().await {
+        let mut watch = suite.watch(&["call.*"]).await;
+        let pbx = Pbx::start(&suite, mirror);
+        let _phone = pbx.phone("101", "uas_ring.xml", &[]);
+        pbx.call(OFFICE, "uac_cancel.xml", &[]);
+        let (lines, _) = events(&mut watch, 2).await;
+        assert_eq!(
+            lines,
+            ["call.ringing 101", "call.missed Missed"],
+            "{} via {mirror:?}",
+            suite.name
+        );
+        quiet(&mut watch).await;
+        suite.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_or_declining_phone_ends_the_call_with_that_outcome() {
+    if !tools_present() {
+        return;
+    }
+    for (suite, mirror) in setups().await {
+        let mut watch = suite.watch(&["call.*"]).await;
+        let pbx = Pbx::start(&suite, mirror);
+        let phone = pbx.refusing_phone("101", 486);
+        pbx.call(OFFICE, "uac_refused.xml", &[]);
+        drop(phone);
+        let _phone = pbx.refusing_phone("101", 603);
+        pbx.call(OFFICE, "uac_refused.xml", &[]);
+        let (lines, _) = events(&mut watch, 4).await;
+        assert_eq!(
+            lines,
+            [
+                "call.ringing 101",
+                "call.missed Busy",
+                "call.ringing 101",
+                "call.missed Rejected"
+            ],
+            "{} via {mirror:?}",
+            suite.name
+        );
+        quiet(&mut watch).await;
+        suite.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forked_call_rings_both_agents_and_says_who_answered() {
+    if !tools_present() {
+        return;
+    }
+    for (suite, mirror) in setups().await {
+        let mut watch = suite.watch(&["call.*"]).await;
+        let pbx = Pbx::start(&suite, mirror);
+        let _ringing = pbx.phone("101", "uas_ring.xml", &[]);
+        let _answering = pbx.phone("102", "uas_answer.xml", &[]);
+        pbx.call("200", "uac_answer.xml", &["-d", "500"]);
+        let (mut lines, _) = events(&mut watch, 4).await;
+        lines[..2].sort(); // the proxy sends both legs at once
+        assert_eq!(
+            lines,
+            [
+                "call.ringing 101",
+                "call.ringing 102",
+                "call.answered 102",
+                "call.ended 102"
+            ],
+            "{} via {mirror:?}",
+            suite.name
+        );
+        quiet(&mut watch).await;
+        suite.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_call_is_tracked_to_its_end() {
+    if !tools_present() {
+        return;
+    }
+    let (suite, mirror) = setups().await.into_iter().next().expect("a setup");
+    let mut watch = suite.watch(&["call.*"]).await;
+    let pbx = Pbx::start(&suite, mirror);
+    let _phone = pbx.phone("101", "uas_answer.xml", &[]);
+    pbx.call(OFFICE, "uac_answer.xml", &["-d", "8000"]);
+    let (lines, payloads) = events(&mut watch, 3).await;
+    assert_eq!(
+        lines,
+        ["call.ringing 101", "call.answered 101", "call.ended 101"]
+    );
+    let EventPayload::CallEnded(ended) = &payloads[2] else {
+        unreachable!()
+    };
+    assert!(ended.duration_ms >= 7_900 && !ended.expired, "{ended:?}");
+    suite.stop().await;
+}
