@@ -87,7 +87,7 @@ async fn bind_pair(
     shutdown: &CancellationToken,
     tasks: &mut JoinSet<()>,
 ) -> std::io::Result<SocketAddr> {
-    let udp = UdpSocket::bind(addr).await?;
+    let udp = bind_udp(addr)?;
     let bound = udp.local_addr()?;
     let tcp = TcpListener::bind(bound).await?;
     tasks.spawn(listen::serve_udp(
@@ -103,6 +103,25 @@ async fn bind_pair(
         shutdown.clone(),
     ));
     Ok(bound)
+}
+
+/// Receive buffer asked for on UDP sockets: bursts from a busy proxy queue here rather
+/// than being dropped by the kernel (it is capped by `net.core.rmem_max`).
+const UDP_RECV_BUFFER: usize = 4 * 1024 * 1024;
+
+fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol as IpProtocol, Socket, Type};
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::DGRAM,
+        Some(IpProtocol::UDP),
+    )?;
+    if let Err(e) = socket.set_recv_buffer_size(UDP_RECV_BUFFER) {
+        tracing::warn!(error = %e, "ingest: could not enlarge the UDP receive buffer");
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
 }
 
 /// Compares secrets in time that does not depend on where they differ.

@@ -73,6 +73,7 @@ pub struct Running {
 
 /// Connects, migrates and starts serving. Returns once every listener is bound.
 pub async fn start(settings: &Settings, mode: Mode, key: TokenKey) -> anyhow::Result<Running> {
+    http::metrics_handle(); // install the recorder before anything counts
     let db = match mode.needs_database() {
         true => Some(open_database(settings, mode).await?),
         false => None,

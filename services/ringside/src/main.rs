@@ -98,7 +98,6 @@ async fn run(settings: &Settings, mode: Mode) -> anyhow::Result<()> {
     // Handlers first: a SIGTERM that arrives while starting still stops us cleanly.
     let signal = shutdown_signal()?;
     let (key, created) = settings.token_key()?;
-    ringside::http::metrics_handle();
     let running = app::start(settings, mode, key.clone()).await?;
     let shutdown = running.shutdown_token();
     tokio::spawn(async move {
