@@ -109,7 +109,8 @@ async fn bind_pair(
 /// than being dropped by the kernel (it is capped by `net.core.rmem_max`).
 const UDP_RECV_BUFFER: usize = 4 * 1024 * 1024;
 
-fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+/// A UDP socket on `addr` with the enlarged receive buffer.
+pub fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     use socket2::{Domain, Protocol as IpProtocol, Socket, Type};
     let socket = Socket::new(
         Domain::for_address(addr),

@@ -41,6 +41,8 @@ impl Protocol {
 
 /// Shared state of every listener.
 pub struct Ingest {
+    /// Packets received so far, whatever became of them.
+    packets: std::sync::atomic::AtomicU64,
     tracker: Mutex<Tracker>,
     publisher: Publisher,
     allowed: AllowList,
@@ -55,6 +57,7 @@ impl Ingest {
         hep_auth_key: Option<String>,
     ) -> Self {
         Ingest {
+            packets: Default::default(),
             tracker: Mutex::new(tracker),
             publisher,
             allowed,
@@ -83,6 +86,11 @@ impl Ingest {
         }
     }
 
+    /// How many packets the listeners received (for benchmarks and diagnostics).
+    pub fn packets(&self) -> u64 {
+        self.packets.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// One packet from `from`; the outcome is counted, never logged with content.
     pub fn packet(
         &self,
@@ -92,6 +100,8 @@ impl Ingest {
         bytes: &[u8],
         arrived: Instant,
     ) {
+        self.packets
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let outcome = if !self.allowed.allows(from.ip()) {
             "forbidden_source"
         } else {

@@ -127,6 +127,9 @@ struct Dialog {
     /// Branches known to belong to the caller's side (not to an extension).
     upstream: Vec<String>,
     failed_legs: Vec<(String, Failure)>,
+    /// Final failures on branches whose INVITE copy has not arrived yet: a capture
+    /// from a multi-process proxy can deliver the answer before the question.
+    early_failures: Vec<(String, Failure)>,
     state: State,
     created: Instant,
 }
@@ -242,11 +245,21 @@ impl Tracker {
         if dialog.legs.iter().any(|(ext, _)| *ext == extension) {
             return Vec::new(); // a retransmission or the proxy's second copy
         }
-        dialog.legs.push((extension.clone(), branch));
-        vec![EventPayload::CallRinging(ev::CallRinging {
+        dialog.legs.push((extension.clone(), branch.clone()));
+        let mut events = vec![EventPayload::CallRinging(ev::CallRinging {
             call: Some(dialog.parties.clone()),
-            extension,
-        })]
+            extension: extension.clone(),
+        })];
+        if let Some(pos) = dialog.early_failures.iter().position(|(b, _)| *b == branch) {
+            let (_, failure) = dialog.early_failures.remove(pos);
+            events.extend(leg_failed(
+                dialog,
+                extension,
+                failure,
+                now + self.cfg.linger,
+            ));
+        }
+        events
     }
 
     fn admit(
@@ -292,6 +305,7 @@ impl Tracker {
                 legs: Vec::new(),
                 upstream: Vec::new(),
                 failed_legs: Vec::new(),
+                early_failures: Vec::new(),
                 state: State::Ringing,
                 created: now,
             },
@@ -327,25 +341,19 @@ impl Tracker {
             .iter()
             .find(|(_, b)| b == branch)
             .map(|(ext, _)| ext.clone());
+        let known_upstream = dialog.upstream.iter().any(|b| b == branch);
         match leg {
             // One extension said no; the call goes on while others still ring.
-            Some(extension) => {
-                if !dialog.failed_legs.iter().any(|(e, _)| *e == extension) {
-                    dialog.failed_legs.push((extension, failure));
-                }
-                let all_failed = dialog.failed_legs.len() == dialog.legs.len();
-                if all_failed && dialog.upstream.is_empty() {
-                    let combined = dialog
-                        .failed_legs
-                        .iter()
-                        .map(|(_, f)| *f)
-                        .reduce(Failure::combine);
-                    return finish_missed(dialog, combined.unwrap_or(failure), now + linger);
-                }
+            Some(extension) => leg_failed(dialog, extension, failure, now + linger),
+            // The caller's side got the final answer (or nothing else was seen): over.
+            None if known_upstream || dialog.legs.is_empty() && dialog.upstream.is_empty() => {
+                finish_missed(dialog, failure, now + linger)
+            }
+            // A branch whose INVITE copy has not arrived yet: wait for it.
+            None => {
+                dialog.early_failures.push((branch.to_owned(), failure));
                 Vec::new()
             }
-            // The caller's side got the final answer: the call is over.
-            None => finish_missed(dialog, failure, now + linger),
         }
     }
 
@@ -453,6 +461,29 @@ impl Tracker {
         self.order.retain(|(_, id)| self.dialogs.contains_key(id));
         events
     }
+}
+
+/// Records that `extension`'s leg failed; ends the call when every leg has failed
+/// and no caller's side is known to wait for the proxy's final answer.
+fn leg_failed(
+    dialog: &mut Dialog,
+    extension: String,
+    failure: Failure,
+    until: Instant,
+) -> Vec<EventPayload> {
+    if !dialog.failed_legs.iter().any(|(e, _)| *e == extension) {
+        dialog.failed_legs.push((extension, failure));
+    }
+    let all_failed = dialog.failed_legs.len() == dialog.legs.len();
+    if all_failed && dialog.upstream.is_empty() {
+        let combined = dialog
+            .failed_legs
+            .iter()
+            .map(|(_, f)| *f)
+            .reduce(Failure::combine);
+        return finish_missed(dialog, combined.unwrap_or(failure), until);
+    }
+    Vec::new()
 }
 
 fn finish_missed(dialog: &mut Dialog, failure: Failure, until: Instant) -> Vec<EventPayload> {
@@ -621,6 +652,21 @@ mod tests {
             ],
         );
         assert_eq!(events, vec!["ringing 101", "missed Some(Missed) [\"101\"]"]);
+    }
+
+    #[test]
+    fn a_final_answer_captured_before_its_invite_still_gives_ringing_then_missed() {
+        let mut t = tracker();
+        let events = run(
+            &mut t,
+            vec![
+                invite("up", "+79123456789", "+74951234567"),
+                final_("leg1", 486, None), // the phone's 486, mirrored before the proxy's INVITE copy
+                invite("leg1", "+79123456789", "101"),
+                final_("up", 486, None),
+            ],
+        );
+        assert_eq!(events, vec!["ringing 101", "missed Some(Busy) [\"101\"]"]);
     }
 
     #[test]
