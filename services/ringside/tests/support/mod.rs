@@ -33,103 +33,70 @@ pub fn settings(data_dir: PathBuf) -> Settings {
     settings
 }
 
-pub async fn all_in_one() -> Suite {
+/// Starts `mode` with the test settings (adjusted by `customize`) on `db`, with a
+/// RabbitMQ handle for cleanup when `amqp` is given.
+async fn start(
+    name: &'static str,
+    mode: Mode,
+    db: Option<TestDb>,
+    amqp: Option<String>,
+    customize: impl FnOnce(&mut Settings),
+) -> Suite {
     let dir = tempfile::tempdir().expect("tempdir");
-    let settings = settings(dir.path().to_path_buf());
+    let mut settings = settings(dir.path().to_path_buf());
+    settings.database_url = db.as_ref().map(|db| db.url.clone());
+    settings.amqp_url = amqp.clone();
+    customize(&mut settings);
+    let broker = match &amqp {
+        Some(url) => Some(
+            ringside_bus::amqp::AmqpBus::connect(
+                url,
+                &settings.exchange,
+                "ringside-test-admin",
+                tokio_util::sync::CancellationToken::new(),
+            )
+            .await
+            .expect("RabbitMQ"),
+        ),
+        None => None,
+    };
     let key = TokenKey::generate();
-    let running = app::start(&settings, Mode::AllInOne, key.clone())
+    let running = app::start(&settings, mode, key.clone())
         .await
-        .expect("start all-in-one");
+        .unwrap_or_else(|e| panic!("start {name}: {e:#}"));
     Suite {
-        name: "all-in-one",
+        name,
         running,
         key,
         watched: Default::default(),
-        broker: None,
+        broker,
         _dir: dir,
-        _db: None,
+        _db: db,
     }
+}
+
+pub async fn all_in_one() -> Suite {
+    all_in_one_with(|_| {}).await
+}
+
+/// All-in-one with adjusted settings.
+pub async fn all_in_one_with(customize: impl FnOnce(&mut Settings)) -> Suite {
+    start("all-in-one", Mode::AllInOne, None, None, customize).await
 }
 
 /// `serve contacts` on PostgreSQL and RabbitMQ, or `None` when they are not configured.
 pub async fn contacts_service() -> Option<Suite> {
     let db = postgres().await?;
     let amqp = server_url(AMQP_URL_VAR)?;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut settings = settings(dir.path().to_path_buf());
-    settings.database_url = Some(db.url.clone());
-    settings.amqp_url = Some(amqp.clone());
-    let broker = ringside_bus::amqp::AmqpBus::connect(
-        &amqp,
-        &settings.exchange,
-        "ringside-test-admin",
-        tokio_util::sync::CancellationToken::new(),
-    )
-    .await
-    .expect("RabbitMQ");
-    let key = TokenKey::generate();
-    let running = app::start(&settings, Mode::Serve(ServiceName::Contacts), key.clone())
-        .await
-        .expect("start serve contacts");
-    Some(Suite {
-        name: "serve contacts",
-        running,
-        key,
-        watched: Default::default(),
-        broker: Some(broker),
-        _dir: dir,
-        _db: Some(db),
-    })
+    let mode = Mode::Serve(ServiceName::Contacts);
+    Some(start("serve contacts", mode, Some(db), Some(amqp), |_| {}).await)
 }
 
 /// `serve ingest` on RabbitMQ (no database), or `None` when RabbitMQ is not configured.
 pub async fn ingest_service(customize: impl FnOnce(&mut Settings)) -> Option<Suite> {
     let amqp = server_url(AMQP_URL_VAR)?;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut settings = settings(dir.path().to_path_buf());
-    settings.amqp_url = Some(amqp.clone());
-    customize(&mut settings);
-    let broker = ringside_bus::amqp::AmqpBus::connect(
-        &amqp,
-        &settings.exchange,
-        "ringside-test-admin",
-        tokio_util::sync::CancellationToken::new(),
-    )
-    .await
-    .expect("RabbitMQ");
-    let key = TokenKey::generate();
-    let running = app::start(&settings, Mode::Serve(ServiceName::Ingest), key.clone())
-        .await
-        .expect("start serve ingest");
-    Some(Suite {
-        name: "serve ingest",
-        running,
-        key,
-        watched: Default::default(),
-        broker: Some(broker),
-        _dir: dir,
-        _db: None,
-    })
-}
-
-/// All-in-one with adjusted settings.
-pub async fn all_in_one_with(customize: impl FnOnce(&mut Settings)) -> Suite {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut settings = settings(dir.path().to_path_buf());
-    customize(&mut settings);
-    let key = TokenKey::generate();
-    let running = app::start(&settings, Mode::AllInOne, key.clone())
-        .await
-        .expect("start all-in-one");
-    Suite {
-        name: "all-in-one",
-        running,
-        key,
-        watched: Default::default(),
-        broker: None,
-        _dir: dir,
-        _db: None,
-    }
+    let mode = Mode::Serve(ServiceName::Ingest);
+    Some(start("serve ingest", mode, None, Some(amqp), customize).await)
 }
 
 pub async fn suites() -> Vec<Suite> {
