@@ -287,3 +287,91 @@ async fn the_call_webhook_checks_its_secret_and_body_and_ignores_repeats() {
     quiet(&mut watch).await;
     suite.stop().await;
 }
+
+fn call_messages(call_id: &str) -> [String; 3] {
+    [
+        sip("INVITE sip:101@pbx SIP/2.0", call_id, "1 INVITE", "", ""),
+        sip(
+            "SIP/2.0 200 OK",
+            call_id,
+            "1 INVITE",
+            ";tag=b",
+            "Contact: <sip:101@10.0.0.5>\r\n",
+        ),
+        sip(
+            "BYE sip:101@10.0.0.5 SIP/2.0",
+            call_id,
+            "2 BYE",
+            ";tag=b",
+            "",
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn hep_needs_its_auth_key_and_is_framed_over_tcp() {
+    let suite = support::all_in_one_with(|s| {
+        agents(s);
+        s.hep_auth_key = Some("capture-key".into());
+    })
+    .await;
+    let bound = suite.running.ingest.expect("ingest");
+    let mut watch = suite.watch(&["call.*"]).await;
+    let (src, dst) = (
+        "10.0.0.1:5060".parse().expect("addr"),
+        "10.0.0.2:5060".parse().expect("addr"),
+    );
+    let udp = UdpSocket::bind("127.0.0.1:0").await.expect("udp");
+    for message in call_messages("hep-wrong-key") {
+        let packet = ringside_ingest::hep::encode(src, dst, Some(b"guess"), message.as_bytes());
+        udp.send_to(&packet, bound.hep).await.expect("send");
+    }
+    for message in call_messages("hep-no-key") {
+        let packet = ringside_ingest::hep::encode(src, dst, None, message.as_bytes());
+        udp.send_to(&packet, bound.hep).await.expect("send");
+    }
+    quiet(&mut watch).await;
+
+    // The right key, over one TCP stream, the packets split at awkward places.
+    let stream: Vec<u8> = call_messages("hep-tcp")
+        .iter()
+        .flat_map(|m| ringside_ingest::hep::encode(src, dst, Some(b"capture-key"), m.as_bytes()))
+        .collect();
+    let mut tcp = TcpStream::connect(bound.hep).await.expect("tcp");
+    for piece in stream.chunks(97) {
+        tcp.write_all(piece).await.expect("write");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        event_types(&mut watch, 3).await,
+        ["call.ringing", "call.answered", "call.ended"]
+    );
+    quiet(&mut watch).await;
+    let (_, metrics) = http(suite.running.http_addr, "GET", "/metrics", &[], b"").await;
+    assert!(
+        counted(&metrics, "bad_auth_key") >= 6.0,
+        "every keyless or wrongly keyed packet is refused"
+    );
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn packets_from_outside_the_allowed_networks_are_ignored() {
+    let suite = support::all_in_one_with(|s| {
+        agents(s);
+        s.sip_allowed_nets = "10.0.0.0/8".into();
+    })
+    .await;
+    let bound = suite.running.ingest.expect("ingest");
+    let mut watch = suite.watch(&["call.*"]).await;
+    let udp = UdpSocket::bind("127.0.0.1:0").await.expect("udp");
+    for message in call_messages("from-outside") {
+        udp.send_to(message.as_bytes(), bound.sip)
+            .await
+            .expect("send");
+    }
+    quiet(&mut watch).await;
+    let (_, metrics) = http(suite.running.http_addr, "GET", "/metrics", &[], b"").await;
+    assert!(counted(&metrics, "forbidden_source") >= 3.0);
+    suite.stop().await;
+}
