@@ -95,6 +95,14 @@ async fn publish(bus: &dyn Bus, batch: &[Pending], shutdown: &CancellationToken)
     for pending in batch {
         metrics::histogram!("ringside_ingest_publish_latency_seconds")
             .record(pending.arrived.elapsed().as_secs_f64());
-        metrics::counter!("ringside_ingest_events_total", "type" => pending.message.routing_key.clone()).increment(1);
+    }
+    count_published(&messages);
+}
+
+/// Counts events the bus confirmed, by type.
+pub fn count_published(messages: &[Message]) {
+    for message in messages {
+        metrics::counter!("ringside_ingest_events_total", "type" => message.routing_key.clone())
+            .increment(1);
     }
 }

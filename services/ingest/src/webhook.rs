@@ -122,6 +122,7 @@ async fn receive(
             serde_json::json!({"error": "try again"}),
         );
     }
+    crate::publisher::count_published(&messages);
     reply(
         StatusCode::ACCEPTED,
         serde_json::json!({"events": messages.len()}),
