@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use regex::Regex;
 use ringside_bus::EventPayload;
-use ringside_contacts::domain::{PhoneE164, PhoneRegion};
+use ringside_identity::{PhoneE164, PhoneRegion};
 use ringside_proto::events::v1 as ev;
 
 /// How a call ended without an answer.
