@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 const PROTOS: &[&str] = &[
+    "ringside/activities/v1/activities.proto",
     "ringside/contacts/v1/contacts.proto",
     "ringside/events/v1/events.proto",
 ];

@@ -4,6 +4,12 @@
 
 #![allow(clippy::all, missing_docs)]
 
+pub mod activities {
+    pub mod v1 {
+        tonic::include_proto!("ringside.activities.v1");
+    }
+}
+
 pub mod contacts {
     pub mod v1 {
         tonic::include_proto!("ringside.contacts.v1");
@@ -14,6 +20,21 @@ pub mod events {
     pub mod v1 {
         tonic::include_proto!("ringside.events.v1");
     }
+}
+
+/// A protobuf timestamp from Unix milliseconds (the time unit of every table).
+pub fn timestamp_from_millis(millis: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: millis.div_euclid(1000),
+        nanos: (millis.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
+/// Unix milliseconds from a protobuf timestamp.
+pub fn millis_from_timestamp(ts: &prost_types::Timestamp) -> i64 {
+    ts.seconds
+        .saturating_mul(1000)
+        .saturating_add(i64::from(ts.nanos.clamp(0, 999_999_999) / 1_000_000))
 }
 
 /// Encoded `FileDescriptorSet` of every package, for gRPC reflection.

@@ -221,6 +221,44 @@ impl tonic::service::Interceptor for GrpcGuard {
     }
 }
 
+/// Longest correlation id taken from a request header.
+const MAX_CORRELATION_ID: usize = 64;
+
+/// Who makes a gRPC call (from the [`Claims`] the guard put in) and the correlation
+/// id of what they do: the `x-correlation-id` header, or a new random one.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The user id; empty when the call came in without the guard.
+    pub actor: String,
+    pub role: Option<Role>,
+    pub correlation_id: String,
+}
+
+impl Caller {
+    pub fn of<T>(req: &tonic::Request<T>) -> Caller {
+        let claims = req.extensions().get::<Claims>();
+        let correlation_id = req
+            .metadata()
+            .get("x-correlation-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= MAX_CORRELATION_ID)
+            .map(str::to_owned)
+            .unwrap_or_else(random_id);
+        Caller {
+            actor: claims.map(|c| c.sub.clone()).unwrap_or_default(),
+            role: claims.map(|c| c.role),
+            correlation_id,
+        }
+    }
+}
+
+/// 128 random bits as hex.
+fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system has no random source");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,6 +21,14 @@ pub fn event_type(payload: &Payload) -> &'static str {
         Payload::CallAnswered(_) => "call.answered",
         Payload::CallEnded(_) => "call.ended",
         Payload::CallMissed(_) => "call.missed",
+        Payload::MessageReceived(_) => "message.received",
+        Payload::MessageSent(_) => "message.sent",
+        Payload::FormSubmitted(_) => "form.submitted",
+        Payload::DealStageChanged(_) => "deal.stage_changed",
+        Payload::TaskCreated(_) => "task.created",
+        Payload::TaskUpdated(_) => "task.updated",
+        Payload::TaskDue(_) => "task.due",
+        Payload::NextActionChanged(_) => "next_action.changed",
     }
 }
 

@@ -5,12 +5,7 @@ use ringside_proto::contacts::v1 as pb;
 use crate::domain::{self, Identity, IdentityKind, Invalid, LeadStatus, PhoneRegion};
 use crate::model::{Company, Contact, Lead, LeadSource, Party};
 
-pub fn timestamp(millis: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: millis.div_euclid(1000),
-        nanos: (millis.rem_euclid(1000) * 1_000_000) as i32,
-    }
-}
+pub use ringside_proto::timestamp_from_millis as timestamp;
 
 pub fn identity_kind_from_proto(kind: i32) -> Result<IdentityKind, Invalid> {
     match pb::IdentityKind::try_from(kind) {

@@ -40,23 +40,12 @@ fn ok<T>(value: T) -> Reply<T> {
     Ok(Response::new(value))
 }
 
-/// Who calls and the correlation id (the `x-correlation-id` header, or a new one).
+/// Who calls and the correlation id.
 fn ctx<T>(req: &Request<T>) -> Ctx {
-    let actor = req
-        .extensions()
-        .get::<ringside_auth::Claims>()
-        .map(|c| c.sub.clone())
-        .unwrap_or_default();
-    let correlation_id = req
-        .metadata()
-        .get("x-correlation-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| v.len() <= MAX_ID)
-        .map(str::to_owned)
-        .unwrap_or_else(ringside_storage::new_id);
+    let caller = ringside_auth::Caller::of(req);
     Ctx {
-        actor,
-        correlation_id,
+        actor: caller.actor,
+        correlation_id: caller.correlation_id,
     }
 }
 
@@ -89,11 +78,7 @@ fn invalid(e: Invalid) -> Status {
 }
 
 fn page(size: i32, token: &str) -> Result<Page, Status> {
-    let size = match i64::from(size) {
-        0 => DEFAULT_PAGE,
-        n if n < 0 => return Err(invalid(Invalid::new("page_size", "must not be negative"))),
-        n => n.min(MAX_PAGE),
-    };
+    let size = ringside_identity::page_size(size, DEFAULT_PAGE, MAX_PAGE).map_err(invalid)?;
     Ok(Page {
         size,
         after: optional_id("page_token", token)?,

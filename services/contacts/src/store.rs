@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use ringside_storage::sql::{Where, like_pattern, placeholders};
 use ringside_storage::{AssertSqlSafe, Row};
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
@@ -18,52 +19,6 @@ use crate::model::{
 pub enum Owner {
     Contact(String),
     Lead(String),
-}
-
-/// A WHERE clause assembled from optional filters, with numbered placeholders.
-#[derive(Default)]
-struct Where {
-    clauses: Vec<String>,
-    args: Vec<String>,
-}
-
-impl Where {
-    /// Adds `clause`, in which every `{}` stands for the same next placeholder.
-    fn push(&mut self, clause: &str, arg: impl Into<String>) {
-        self.args.push(arg.into());
-        let n = self.args.len();
-        self.clauses.push(clause.replace("{}", &format!("${n}")));
-    }
-
-    fn push_plain(&mut self, clause: &str) {
-        self.clauses.push(clause.to_owned());
-    }
-
-    fn sql(&self) -> String {
-        if self.clauses.is_empty() {
-            "TRUE".to_owned()
-        } else {
-            self.clauses.join(" AND ")
-        }
-    }
-}
-
-/// `%text%` for LIKE, with LIKE's wildcards in `text` escaped.
-fn like_pattern(text: &str) -> String {
-    let escaped = text
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
-/// `$start, $start+1, …` for `n` values.
-fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn opt_text(row: &AnyRow, column: &str) -> Result<Option<String>> {
@@ -103,11 +58,7 @@ async fn fetch_page(
         w.sql(),
         page.size + 1
     );
-    let mut q = sqlx::query(AssertSqlSafe(sql));
-    for arg in w.args {
-        q = q.bind(arg);
-    }
-    Ok(q.fetch_all(conn).await?)
+    Ok(w.query(sql).fetch_all(conn).await?)
 }
 
 // ---------------------------------------------------------------- companies

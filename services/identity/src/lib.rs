@@ -57,6 +57,37 @@ pub fn optional_text(field: &str, value: &str) -> Result<String, Invalid> {
     Ok(value.to_owned())
 }
 
+/// Longest body text accepted (a note, a message), in bytes.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// A required, trimmed body text of up to [`MAX_BODY`] bytes: line breaks and tabs
+/// are kept, other control characters refused.
+pub fn required_body(field: &str, value: &str) -> Result<String, Invalid> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(Invalid::new(field, "must not be empty"));
+    }
+    if value.len() > MAX_BODY {
+        return Err(Invalid::new(field, format!("longer than {MAX_BODY} bytes")));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(Invalid::new(field, "contains control characters"));
+    }
+    Ok(value.to_owned())
+}
+
+/// Page sizes: 0 asks for the default, larger than the maximum is cut to it.
+pub fn page_size(requested: i32, default: i64, max: i64) -> Result<i64, Invalid> {
+    match i64::from(requested) {
+        0 => Ok(default),
+        n if n < 0 => Err(Invalid::new("page_size", "must not be negative")),
+        n => Ok(n.min(max)),
+    }
+}
+
 /// The region a phone number without a country code is read in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PhoneRegion(country::Id);

@@ -5,6 +5,7 @@
 //! conventions every table uses (UUIDv7 text ids, Unix-millisecond times). It knows no
 //! table: each service owns its own queries.
 
+pub mod sql;
 pub mod testing;
 
 use std::time::{SystemTime, UNIX_EPOCH};

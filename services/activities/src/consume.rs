@@ -1,0 +1,329 @@
+//! What activities does with the events of other services. Every event is applied in
+//! one transaction that also claims its id in the inbox, so a redelivery changes
+//! nothing. Questions to contacts (who is calling) are asked before the transaction.
+
+use async_trait::async_trait;
+use ringside_bus::consumer::{HandleError, Handler};
+use ringside_bus::{Envelope, EventPayload, QueueSpec, inbox};
+use ringside_proto::activities::v1 as pb;
+use ringside_proto::events::v1 as ev;
+use ringside_proto::millis_from_timestamp;
+use ringside_storage::{Tx, new_id, now_millis};
+
+use crate::calls::{self, CallFact};
+use crate::directory::Client;
+use crate::domain::summary_line;
+use crate::error::{ActivitiesError, Result};
+use crate::model::{Ctx, Detail, Entry, EntryKind, Links, SubjectKind};
+use crate::service::ActivitiesService;
+use crate::store;
+
+/// The queue activities consumes and what it is bound to.
+pub fn queue_spec() -> QueueSpec {
+    QueueSpec::new(
+        crate::QUEUE,
+        &[
+            "call.*",
+            "message.received",
+            "message.sent",
+            "form.submitted",
+            "contact.*",
+            "lead.*",
+            "deal.stage_changed",
+        ],
+    )
+}
+
+/// The bus handler of the activities service.
+pub struct Consumer {
+    service: ActivitiesService,
+}
+
+impl Consumer {
+    pub fn new(service: ActivitiesService) -> Self {
+        Consumer { service }
+    }
+}
+
+#[async_trait]
+impl Handler for Consumer {
+    async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError> {
+        let Some(payload) = &envelope.payload else {
+            return Err(HandleError::Poison("event without a payload".into()));
+        };
+        match self.apply(envelope, payload).await {
+            Ok(()) => Ok(()),
+            Err(ActivitiesError::Invalid(e)) => Err(HandleError::Poison(e.to_string())),
+            Err(e) => Err(HandleError::Retry(e.to_string())),
+        }
+    }
+}
+
+/// The parts of an envelope every change needs.
+pub(crate) struct Event<'a> {
+    pub ctx: Ctx,
+    pub id: &'a str,
+    pub at: i64,
+}
+
+impl Consumer {
+    async fn apply(&self, envelope: &Envelope, payload: &EventPayload) -> Result<()> {
+        let event = Event {
+            ctx: Ctx {
+                actor: envelope.source.clone(),
+                correlation_id: envelope.correlation_id.clone(),
+            },
+            id: &envelope.event_id,
+            at: envelope
+                .occurred_at
+                .as_ref()
+                .map_or_else(now_millis, millis_from_timestamp),
+        };
+        // Asked before the transaction: no lock is held while contacts answers.
+        let client = match CallFact::of(payload) {
+            Some(fact) => calls::client_of(&self.service, &event, &fact).await?,
+            None => None,
+        };
+        let mut tx = self.service.db.begin().await?;
+        if !inbox::claim(&mut tx, crate::QUEUE, event.id).await? {
+            return Ok(()); // handled before
+        }
+        self.apply_in(&mut tx, &event, payload, client).await?;
+        self.service.commit(tx).await
+    }
+
+    async fn apply_in(
+        &self,
+        tx: &mut Tx,
+        event: &Event<'_>,
+        payload: &EventPayload,
+        client: Option<Client>,
+    ) -> Result<()> {
+        use EventPayload as P;
+        let s = &self.service;
+        match payload {
+            P::CallRinging(_) | P::CallAnswered(_) | P::CallEnded(_) | P::CallMissed(_) => {
+                let fact = CallFact::of(payload).expect("a call event");
+                calls::apply(s, tx, event, &fact, client).await
+            }
+            P::MessageReceived(m) => {
+                message(tx, event, m.message.as_ref(), pb::Direction::Inbound).await
+            }
+            P::MessageSent(m) => {
+                message(tx, event, m.message.as_ref(), pb::Direction::Outbound).await
+            }
+            P::FormSubmitted(f) => form(tx, event, f).await,
+            P::ContactCreated(c) => contact_seen(tx, c.contact.as_ref()).await,
+            P::ContactUpdated(c) => contact_seen(tx, c.contact.as_ref()).await,
+            P::ContactDeleted(c) => {
+                store::upsert_subject(tx, SubjectKind::Contact, &c.contact_id, None, false).await
+            }
+            P::ContactMerged(m) => merged(s, tx, event, m).await,
+            P::LeadCreated(l) => lead_seen(tx, l.lead.as_ref()).await,
+            P::LeadStatusChanged(l) => {
+                let active = l.to != ringside_proto::contacts::v1::LeadStatus::Disqualified as i32;
+                store::upsert_subject(tx, SubjectKind::Lead, &l.lead_id, None, active).await
+            }
+            P::LeadConverted(l) => converted(s, tx, event, l).await,
+            P::DealStageChanged(d) => stage_changed(tx, event, d).await,
+            // Events this service publishes itself, or has no use for.
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A system entry made by event `event`.
+pub(crate) fn system_entry(
+    event: &Event<'_>,
+    name: &str,
+    summary: &str,
+    links: Links,
+    attributes: &[(&str, &str)],
+) -> Entry {
+    let now = now_millis();
+    Entry {
+        id: new_id(),
+        kind: EntryKind::System,
+        occurred_at: event.at,
+        links,
+        conversation_id: None,
+        summary: summary_line(summary),
+        body: String::new(),
+        author_id: String::new(),
+        detail: Some(Detail::System(pb::SystemDetail {
+            event: name.to_owned(),
+            attributes: attributes
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        })),
+        external_key: Some(format!("event:{}", event.id)),
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+    }
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+async fn contact_seen(
+    tx: &mut Tx,
+    contact: Option<&ringside_proto::contacts::v1::Contact>,
+) -> Result<()> {
+    let Some(c) = contact else { return Ok(()) };
+    let active = c.deleted_at.is_none();
+    store::upsert_subject(tx, SubjectKind::Contact, &c.id, Some(&c.owner_id), active).await
+}
+
+async fn lead_seen(tx: &mut Tx, lead: Option<&ringside_proto::contacts::v1::Lead>) -> Result<()> {
+    let Some(l) = lead else { return Ok(()) };
+    store::upsert_subject(tx, SubjectKind::Lead, &l.id, Some(&l.owner_id), true).await
+}
+
+/// `contact.merged`: the merged contact's entries, tasks and conversations move to
+/// the survivor, whose next action is recomputed.
+async fn merged(
+    s: &ActivitiesService,
+    tx: &mut Tx,
+    event: &Event<'_>,
+    m: &ev::ContactMerged,
+) -> Result<()> {
+    store::relink(tx, "contact_id", &m.merged_id, &m.survivor_id).await?;
+    store::upsert_subject(tx, SubjectKind::Contact, &m.merged_id, None, false).await?;
+    store::set_next_action(tx, SubjectKind::Contact, &m.merged_id, None).await?;
+    let links = Links {
+        contact_id: Some(m.survivor_id.clone()),
+        ..Links::default()
+    };
+    let entry = system_entry(
+        event,
+        "contact.merged",
+        "Contacts merged",
+        links.clone(),
+        &[("merged_id", &m.merged_id)],
+    );
+    store::insert_entry(tx, &entry).await?;
+    s.refresh_next_actions(tx, &event.ctx, &links).await
+}
+
+/// `lead.converted`: the lead's history shows on the new contact, with a system entry.
+async fn converted(
+    s: &ActivitiesService,
+    tx: &mut Tx,
+    event: &Event<'_>,
+    l: &ev::LeadConverted,
+) -> Result<()> {
+    let company = non_empty(&l.company_id);
+    store::adopt_lead(tx, &l.lead_id, &l.contact_id, company.as_deref()).await?;
+    store::upsert_subject(tx, SubjectKind::Lead, &l.lead_id, None, false).await?;
+    store::upsert_subject(
+        tx,
+        SubjectKind::Contact,
+        &l.contact_id,
+        Some(&l.owner_id),
+        true,
+    )
+    .await?;
+    let links = Links {
+        contact_id: non_empty(&l.contact_id),
+        lead_id: non_empty(&l.lead_id),
+        company_id: company,
+        deal_id: None,
+    };
+    let entry = system_entry(
+        event,
+        "lead.converted",
+        "Lead converted to a contact",
+        links.clone(),
+        &[("lead_id", &l.lead_id), ("contact_id", &l.contact_id)],
+    );
+    store::insert_entry(tx, &entry).await?;
+    s.refresh_next_actions(tx, &event.ctx, &links).await
+}
+
+async fn stage_changed(tx: &mut Tx, event: &Event<'_>, d: &ev::DealStageChanged) -> Result<()> {
+    store::upsert_subject(tx, SubjectKind::Deal, &d.deal_id, Some(&d.owner_id), true).await?;
+    let links = Links {
+        contact_id: d.contact_ids.first().cloned(),
+        lead_id: None,
+        company_id: non_empty(&d.company_id),
+        deal_id: non_empty(&d.deal_id),
+    };
+    let summary = format!(
+        "Deal “{}” moved from {} to {}",
+        d.title, d.from_stage, d.to_stage
+    );
+    let entry = system_entry(
+        event,
+        "deal.stage_changed",
+        &summary,
+        links,
+        &[
+            ("from_stage", &d.from_stage),
+            ("to_stage", &d.to_stage),
+            ("changed_by", &d.changed_by),
+        ],
+    );
+    store::insert_entry(tx, &entry).await?;
+    Ok(())
+}
+
+async fn form(tx: &mut Tx, event: &Event<'_>, f: &ev::FormSubmitted) -> Result<()> {
+    let detail = f.form.clone().unwrap_or_default();
+    let now = now_millis();
+    let key = match f.submission_id.as_str() {
+        "" => format!("event:{}", event.id),
+        id => format!("form:{id}"),
+    };
+    let entry = Entry {
+        id: new_id(),
+        kind: EntryKind::Form,
+        occurred_at: f
+            .submitted_at
+            .as_ref()
+            .map_or(event.at, millis_from_timestamp),
+        links: Links {
+            contact_id: non_empty(&f.contact_id),
+            lead_id: non_empty(&f.lead_id),
+            company_id: non_empty(&f.company_id),
+            deal_id: None,
+        },
+        conversation_id: None,
+        summary: summary_line(&format!("Form “{}” submitted", detail.form)),
+        body: detail.fields.get("comment").cloned().unwrap_or_default(),
+        author_id: String::new(),
+        detail: Some(Detail::Form(detail)),
+        external_key: Some(key),
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+    };
+    store::insert_entry(tx, &entry).await?;
+    Ok(())
+}
+
+/// `message.received` / `message.sent`: an entry in its conversation; an edit
+/// replaces the text and keeps the old one as a revision.
+async fn message(
+    tx: &mut Tx,
+    event: &Event<'_>,
+    message: Option<&ev::ChannelMessage>,
+    direction: pb::Direction,
+) -> Result<()> {
+    let Some(cm) = message else { return Ok(()) };
+    let mut detail = cm.message.clone().unwrap_or_default();
+    detail.direction = direction as i32;
+    let channel = crate::convert::channel_name(detail.channel);
+    let key = match detail.external_id.as_str() {
+        "" => format!("event:{}", event.id),
+        id => format!("msg:{channel}:{id}"),
+    };
+    if cm.edit
+        && let Some(existing) = store::entry_by_key(tx, &key).await?
+    {
+        return crate::messages::edit(tx, event, existing, detail).await;
+    }
+    crate::messages::record(tx, event, cm, detail, channel, key).await
+}

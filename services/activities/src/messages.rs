@@ -1,0 +1,132 @@
+//! Messages on the timeline: each lands in its conversation — found by the thread key
+//! (a Telegram chat, an email thread root), else by the messages it answers (email
+//! In-Reply-To and References), else a new conversation starts with it.
+
+use ringside_proto::activities::v1 as pb;
+use ringside_proto::events::v1 as ev;
+use ringside_proto::millis_from_timestamp;
+use ringside_storage::{Tx, new_id, now_millis};
+
+use crate::consume::Event;
+use crate::domain::summary_line;
+use crate::error::Result;
+use crate::model::{Conversation, Detail, Entry, EntryKind, Links, Revision};
+use crate::store;
+
+fn links_of(cm: &ev::ChannelMessage) -> Links {
+    let some = |s: &String| (!s.is_empty()).then(|| s.clone());
+    Links {
+        contact_id: some(&cm.contact_id),
+        lead_id: some(&cm.lead_id),
+        company_id: some(&cm.company_id),
+        deal_id: None,
+    }
+}
+
+/// A new message entry in its conversation.
+pub(crate) async fn record(
+    tx: &mut Tx,
+    event: &Event<'_>,
+    cm: &ev::ChannelMessage,
+    detail: pb::MessageDetail,
+    channel: &str,
+    key: String,
+) -> Result<()> {
+    let links = links_of(cm);
+    let at = cm.sent_at.as_ref().map_or(event.at, millis_from_timestamp);
+    let conversation = conversation_for(tx, cm, &detail, channel, &links, at).await?;
+    let now = now_millis();
+    let summary = match detail.subject.trim() {
+        "" => summary_line(&detail.text),
+        subject => summary_line(subject),
+    };
+    let entry = Entry {
+        id: new_id(),
+        kind: EntryKind::Message,
+        occurred_at: at,
+        links: links.clone(),
+        conversation_id: Some(conversation.clone()),
+        summary,
+        body: detail.text.clone(),
+        author_id: detail.agent_id.clone(),
+        detail: Some(Detail::Message(detail)),
+        external_key: Some(key),
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+    };
+    if store::insert_entry(tx, &entry).await? {
+        store::touch_conversation(tx, &conversation, at, &links).await?;
+    }
+    Ok(())
+}
+
+/// The conversation a message belongs to, created when it starts one.
+async fn conversation_for(
+    tx: &mut Tx,
+    cm: &ev::ChannelMessage,
+    detail: &pb::MessageDetail,
+    channel: &str,
+    links: &Links,
+    at: i64,
+) -> Result<String> {
+    if !cm.thread_key.is_empty()
+        && let Some(c) = store::conversation_by_thread(tx, channel, &cm.thread_key).await?
+    {
+        return Ok(c.id);
+    }
+    let answered: Vec<String> = cm
+        .references
+        .iter()
+        .map(|r| format!("msg:{channel}:{r}"))
+        .collect();
+    if let Some(id) = store::conversation_of_entries(tx, &answered).await? {
+        return Ok(id);
+    }
+    let thread_key = [&cm.thread_key, &detail.external_id]
+        .into_iter()
+        .find(|k| !k.is_empty())
+        .cloned()
+        .unwrap_or_else(new_id);
+    let conversation = Conversation {
+        id: new_id(),
+        channel: channel.to_owned(),
+        thread_key,
+        subject: summary_line(&detail.subject),
+        links: links.clone(),
+        started_at: at,
+        last_at: at,
+        entries: 0,
+    };
+    store::insert_conversation(tx, &conversation).await?;
+    Ok(conversation.id)
+}
+
+/// A message edited after it was sent: the new text replaces the old, which is kept.
+pub(crate) async fn edit(
+    tx: &mut Tx,
+    event: &Event<'_>,
+    mut entry: Entry,
+    mut detail: pb::MessageDetail,
+) -> Result<()> {
+    let revisions = store::revisions(tx, &entry.id).await?;
+    let revision = Revision {
+        revision: revisions.last().map_or(1, |r| r.revision + 1),
+        body: entry.body.clone(),
+        edited_by: detail.from.clone(),
+        edited_at: event.at,
+    };
+    store::insert_revision(tx, &entry.id, &revision).await?;
+    let edits = match &entry.detail {
+        Some(Detail::Message(old)) => old.edits,
+        _ => 0,
+    };
+    detail.edits = edits + 1;
+    entry.body = detail.text.clone();
+    if detail.subject.trim().is_empty() {
+        entry.summary = summary_line(&detail.text);
+    }
+    entry.detail = Some(Detail::Message(detail));
+    entry.updated_at = now_millis();
+    store::update_entry(tx, &entry).await
+}

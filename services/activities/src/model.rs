@@ -1,0 +1,366 @@
+//! The activities service's records: timeline entries and their links, conversations,
+//! tasks, subjects (contacts, leads, deals as this service knows them) and pages.
+
+use ringside_proto::activities::v1 as pb;
+
+pub use pb::entry::Detail;
+
+/// The records an entry or a task is about; any combination may be set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Links {
+    pub contact_id: Option<String>,
+    pub lead_id: Option<String>,
+    pub company_id: Option<String>,
+    pub deal_id: Option<String>,
+}
+
+impl Links {
+    pub fn is_empty(&self) -> bool {
+        self.contact_id.is_none()
+            && self.lead_id.is_none()
+            && self.company_id.is_none()
+            && self.deal_id.is_none()
+    }
+
+    /// The subjects that have a next action (contacts, leads, deals).
+    pub fn subjects(&self) -> Vec<(SubjectKind, String)> {
+        let mut out = Vec::new();
+        if let Some(id) = &self.contact_id {
+            out.push((SubjectKind::Contact, id.clone()));
+        }
+        if let Some(id) = &self.lead_id {
+            out.push((SubjectKind::Lead, id.clone()));
+        }
+        if let Some(id) = &self.deal_id {
+            out.push((SubjectKind::Deal, id.clone()));
+        }
+        out
+    }
+}
+
+/// What a timeline or a query is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    Contact(String),
+    Lead(String),
+    Company(String),
+    Deal(String),
+}
+
+impl Subject {
+    /// The link column that holds this subject.
+    pub fn column(&self) -> &'static str {
+        match self {
+            Subject::Contact(_) => "contact_id",
+            Subject::Lead(_) => "lead_id",
+            Subject::Company(_) => "company_id",
+            Subject::Deal(_) => "deal_id",
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        match self {
+            Subject::Contact(id) | Subject::Lead(id) | Subject::Company(id) | Subject::Deal(id) => {
+                id
+            }
+        }
+    }
+
+    /// Contacts, leads and deals have tasks; companies do not.
+    pub fn kind(&self) -> Option<SubjectKind> {
+        match self {
+            Subject::Contact(_) => Some(SubjectKind::Contact),
+            Subject::Lead(_) => Some(SubjectKind::Lead),
+            Subject::Deal(_) => Some(SubjectKind::Deal),
+            Subject::Company(_) => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SubjectKind {
+    Contact,
+    Lead,
+    Deal,
+}
+
+impl SubjectKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubjectKind::Contact => "contact",
+            SubjectKind::Lead => "lead",
+            SubjectKind::Deal => "deal",
+        }
+    }
+
+    pub fn column(self) -> &'static str {
+        match self {
+            SubjectKind::Contact => "contact_id",
+            SubjectKind::Lead => "lead_id",
+            SubjectKind::Deal => "deal_id",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "contact" => Some(SubjectKind::Contact),
+            "lead" => Some(SubjectKind::Lead),
+            "deal" => Some(SubjectKind::Deal),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    Call,
+    Message,
+    Note,
+    Form,
+    System,
+}
+
+impl EntryKind {
+    pub const ALL: [EntryKind; 5] = [
+        EntryKind::Call,
+        EntryKind::Message,
+        EntryKind::Note,
+        EntryKind::Form,
+        EntryKind::System,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Call => "call",
+            EntryKind::Message => "message",
+            EntryKind::Note => "note",
+            EntryKind::Form => "form",
+            EntryKind::System => "system",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        EntryKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One timeline entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub id: String,
+    pub kind: EntryKind,
+    pub occurred_at: i64,
+    pub links: Links,
+    pub conversation_id: Option<String>,
+    pub summary: String,
+    /// A note's text, or the note attached to a call.
+    pub body: String,
+    pub author_id: String,
+    pub detail: Option<Detail>,
+    pub external_key: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deleted_at: Option<i64>,
+}
+
+/// A note's earlier text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revision {
+    pub revision: i64,
+    pub body: String,
+    pub edited_by: String,
+    pub edited_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conversation {
+    pub id: String,
+    pub channel: String,
+    pub thread_key: String,
+    pub subject: String,
+    pub links: Links,
+    pub started_at: i64,
+    pub last_at: i64,
+    pub entries: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskType {
+    CallBack,
+    Email,
+    Meeting,
+    Todo,
+}
+
+impl TaskType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskType::CallBack => "call_back",
+            TaskType::Email => "email",
+            TaskType::Meeting => "meeting",
+            TaskType::Todo => "todo",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            TaskType::CallBack,
+            TaskType::Email,
+            TaskType::Meeting,
+            TaskType::Todo,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskStatus {
+    Open,
+    Done,
+    Cancelled,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Open => "open",
+            TaskStatus::Done => "done",
+            TaskStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "open" => Some(TaskStatus::Open),
+            "done" => Some(TaskStatus::Done),
+            "cancelled" => Some(TaskStatus::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Task {
+    pub id: String,
+    pub title: String,
+    pub task_type: TaskType,
+    pub assignee_id: String,
+    pub due_at: i64,
+    pub remind_at: i64,
+    pub reminded_at: Option<i64>,
+    pub status: TaskStatus,
+    pub links: Links,
+    pub created_by: String,
+    pub created_by_rule: String,
+    pub extension: String,
+    pub dedupe_key: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub closed_at: Option<i64>,
+}
+
+/// A task as a person asks for it.
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    pub title: String,
+    pub task_type: TaskType,
+    /// Empty: the caller.
+    pub assignee_id: String,
+    pub due_at: i64,
+    /// `None`: at the due time.
+    pub remind_at: Option<i64>,
+    pub links: Links,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TaskPatch {
+    pub title: Option<String>,
+    pub task_type: Option<TaskType>,
+    pub assignee_id: Option<String>,
+    pub due_at: Option<i64>,
+    pub remind_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    pub assignee_id: Option<String>,
+    pub unassigned_only: bool,
+    /// `None`: open.
+    pub status: Option<TaskStatus>,
+    pub overdue_only: bool,
+    pub due_from: Option<i64>,
+    pub due_to: Option<i64>,
+    pub subject: Option<Subject>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubjectFilter {
+    NoOpenTask,
+    Overdue,
+}
+
+/// A contact, lead or deal and its next action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectSummary {
+    pub kind: SubjectKind,
+    pub id: String,
+    pub owner_id: String,
+    pub next_action: Option<Task>,
+}
+
+/// Who asks, and the correlation id of what they do.
+#[derive(Debug, Clone, Default)]
+pub struct Ctx {
+    pub actor: String,
+    pub correlation_id: String,
+}
+
+/// A page request: how many, and the cursor of the last item seen.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub size: i64,
+    pub after: Option<Cursor>,
+}
+
+/// A position in an ordered list: a sort key (a time) and the id that breaks ties.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub at: i64,
+    pub id: String,
+}
+
+impl Cursor {
+    pub fn token(&self) -> String {
+        format!("{}.{}", self.at, self.id)
+    }
+
+    pub fn parse(token: &str) -> Option<Cursor> {
+        let (at, id) = token.split_once('.')?;
+        let at = at.parse().ok()?;
+        (!id.is_empty() && id.len() <= 64).then(|| Cursor {
+            at,
+            id: id.to_owned(),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub next: Option<Cursor>,
+}
+
+impl<T> Paged<T> {
+    /// Cuts the look-ahead row off `items` (fetched with `size + 1`).
+    pub fn from_lookahead(mut items: Vec<T>, size: i64, cursor: impl Fn(&T) -> Cursor) -> Self {
+        let size = usize::try_from(size).unwrap_or(0);
+        let next = if items.len() > size {
+            items.truncate(size);
+            items.last().map(cursor)
+        } else {
+            None
+        };
+        Paged { items, next }
+    }
+}

@@ -1,0 +1,556 @@
+//! The activities service's operations for people: timelines, notes, tasks, next
+//! actions and the manager filters. Each write validates its input (links are checked
+//! before any transaction starts, so no lock is held while contacts answers), runs in
+//! one transaction with its events in the outbox, and wakes the relay after the commit.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ringside_bus::{EventPayload, new_envelope, outbox};
+use ringside_identity::{Invalid, optional_text, required_body, required_text};
+use ringside_proto::activities::v1 as pb;
+use ringside_proto::events::v1 as ev;
+use ringside_storage::{Db, Tx, new_id, now_millis};
+use sqlx::AnyConnection;
+use tokio::sync::Notify;
+
+use crate::convert::task_to_proto;
+use crate::directory::{AgentMap, Directory, Record};
+use crate::domain::summary_line;
+use crate::error::{ActivitiesError, Result};
+use crate::model::{
+    Conversation, Ctx, Detail, Entry, EntryKind, Links, NewTask, Page, Paged, Revision, Subject,
+    SubjectFilter, SubjectKind, SubjectSummary, Task, TaskFilter, TaskPatch, TaskStatus,
+};
+use crate::store;
+
+/// Settings of the activities service.
+#[derive(Debug, Clone)]
+pub struct ActivitiesConfig {
+    /// How soon a missed call must be called back.
+    pub callback_within: Duration,
+    /// Which user answers which extension.
+    pub agents: AgentMap,
+}
+
+impl Default for ActivitiesConfig {
+    fn default() -> Self {
+        ActivitiesConfig {
+            callback_within: Duration::from_secs(15 * 60),
+            agents: AgentMap::default(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct ActivitiesService {
+    pub(crate) db: Db,
+    pub(crate) directory: Arc<dyn Directory>,
+    pub(crate) config: ActivitiesConfig,
+    relay_wake: Arc<Notify>,
+    reminder_wake: Arc<Notify>,
+}
+
+impl ActivitiesService {
+    /// `relay_wake` is the outbox relay's waker ([`ringside_bus::outbox::Relay::waker`]).
+    pub fn new(
+        db: Db,
+        directory: Arc<dyn Directory>,
+        config: ActivitiesConfig,
+        relay_wake: Arc<Notify>,
+    ) -> Self {
+        ActivitiesService {
+            db,
+            directory,
+            config,
+            relay_wake,
+            reminder_wake: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Notified whenever a reminder time may have moved earlier.
+    pub fn reminder_waker(&self) -> Arc<Notify> {
+        self.reminder_wake.clone()
+    }
+
+    pub(crate) async fn emit(&self, tx: &mut Tx, ctx: &Ctx, payload: EventPayload) -> Result<()> {
+        let envelope = new_envelope(crate::SOURCE, &ctx.correlation_id, payload);
+        outbox::enqueue(tx, &envelope).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn commit(&self, tx: Tx) -> Result<()> {
+        tx.commit().await?;
+        self.relay_wake.notify_one();
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ timeline
+
+    pub async fn timeline(
+        &self,
+        subject: &Subject,
+        kinds: &[EntryKind],
+        conversation_id: Option<&str>,
+        page: Page,
+    ) -> Result<Paged<Entry>> {
+        let mut conn = self.db.pool().acquire().await?;
+        let items = store::timeline(&mut conn, subject, kinds, conversation_id, &page).await?;
+        Ok(Paged::from_lookahead(items, page.size, |e| {
+            crate::model::Cursor {
+                at: e.occurred_at,
+                id: e.id.clone(),
+            }
+        }))
+    }
+
+    pub async fn get_entry(&self, id: &str) -> Result<Entry> {
+        let mut conn = self.db.pool().acquire().await?;
+        store::get_entry(&mut conn, id).await
+    }
+
+    pub async fn get_call_entry(&self, call_id: &str) -> Result<Entry> {
+        let mut conn = self.db.pool().acquire().await?;
+        store::entry_by_key(&mut conn, &format!("call:{call_id}"))
+            .await?
+            .ok_or_else(|| ActivitiesError::not_found("call", call_id))
+    }
+
+    pub async fn list_conversations(
+        &self,
+        subject: &Subject,
+        page: Page,
+    ) -> Result<Paged<Conversation>> {
+        let mut conn = self.db.pool().acquire().await?;
+        let items = store::list_conversations(&mut conn, subject, &page).await?;
+        Ok(Paged::from_lookahead(items, page.size, |c| {
+            crate::model::Cursor {
+                at: c.last_at,
+                id: c.id.clone(),
+            }
+        }))
+    }
+
+    // ------------------------------------------------------------ notes
+
+    pub async fn add_note(&self, ctx: &Ctx, links: Links, text: &str) -> Result<Entry> {
+        let body = required_body("text", text)?;
+        if links.is_empty() {
+            return Err(Invalid::new(
+                "links",
+                "a note must be about a contact, lead, company or deal",
+            )
+            .into());
+        }
+        self.check_links(&links).await?;
+        let now = now_millis();
+        let entry = Entry {
+            id: new_id(),
+            kind: EntryKind::Note,
+            occurred_at: now,
+            links,
+            conversation_id: None,
+            summary: summary_line(&body),
+            body,
+            author_id: ctx.actor.clone(),
+            detail: None,
+            external_key: None,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+        };
+        let mut tx = self.db.begin().await?;
+        store::insert_entry(&mut tx, &entry).await?;
+        self.commit(tx).await?;
+        Ok(entry)
+    }
+
+    /// Replaces a note's text; the old text is kept as a revision.
+    pub async fn edit_note(&self, ctx: &Ctx, id: &str, text: &str) -> Result<Entry> {
+        let body = required_body("text", text)?;
+        let mut tx = self.db.begin().await?;
+        let mut entry = own_note(&mut tx, ctx, id).await?;
+        let revisions = store::revisions(&mut tx, id).await?;
+        let now = now_millis();
+        let revision = Revision {
+            revision: revisions.last().map_or(1, |r| r.revision + 1),
+            body: std::mem::replace(&mut entry.body, body),
+            edited_by: ctx.actor.clone(),
+            edited_at: now,
+        };
+        store::insert_revision(&mut tx, id, &revision).await?;
+        entry.summary = summary_line(&entry.body);
+        entry.updated_at = now;
+        store::update_entry(&mut tx, &entry).await?;
+        self.commit(tx).await?;
+        Ok(entry)
+    }
+
+    /// Deletes a note (it stays readable by id, off the timeline).
+    pub async fn delete_note(&self, ctx: &Ctx, id: &str) -> Result<Entry> {
+        let mut tx = self.db.begin().await?;
+        let mut entry = own_note(&mut tx, ctx, id).await?;
+        let now = now_millis();
+        entry.deleted_at = Some(now);
+        entry.updated_at = now;
+        store::update_entry(&mut tx, &entry).await?;
+        self.commit(tx).await?;
+        Ok(entry)
+    }
+
+    pub async fn note_history(&self, id: &str) -> Result<Vec<Revision>> {
+        let mut conn = self.db.pool().acquire().await?;
+        let entry = store::get_entry(&mut conn, id).await?;
+        if entry.kind != EntryKind::Note {
+            return Err(ActivitiesError::not_found("note", id));
+        }
+        store::revisions(&mut conn, id).await
+    }
+
+    /// Fails with `NotFound` for any link that names nothing. Contacts and leads this
+    /// service has not heard of yet are asked of contacts; deals must be known here.
+    pub async fn check_links(&self, links: &Links) -> Result<()> {
+        let checks = [
+            (
+                Record::Contact,
+                SubjectKind::Contact,
+                &links.contact_id,
+                "contact",
+            ),
+            (Record::Lead, SubjectKind::Lead, &links.lead_id, "lead"),
+        ];
+        let mut conn = self.db.pool().acquire().await?;
+        for (record, kind, id, name) in checks {
+            let Some(id) = id else { continue };
+            if !store::subject_known(&mut conn, kind, id).await?
+                && !self.directory.exists(record, id).await?
+            {
+                return Err(ActivitiesError::not_found(name, id));
+            }
+        }
+        if let Some(id) = &links.company_id
+            && !self.directory.exists(Record::Company, id).await?
+        {
+            return Err(ActivitiesError::not_found("company", id));
+        }
+        if let Some(id) = &links.deal_id
+            && !store::subject_known(&mut conn, SubjectKind::Deal, id).await?
+        {
+            return Err(ActivitiesError::not_found("deal", id));
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------ tasks
+
+    pub async fn create_task(&self, ctx: &Ctx, new: NewTask) -> Result<Task> {
+        let title = required_text("title", &new.title)?;
+        let assignee = match optional_text("assignee_id", &new.assignee_id)? {
+            a if a.is_empty() => ctx.actor.clone(),
+            a => a,
+        };
+        if new.links.company_id.is_some() {
+            return Err(Invalid::new(
+                "links.company_id",
+                "tasks link to contacts, leads and deals",
+            )
+            .into());
+        }
+        self.check_links(&new.links).await?;
+        let now = now_millis();
+        let task = Task {
+            id: new_id(),
+            title,
+            task_type: new.task_type,
+            assignee_id: assignee,
+            due_at: new.due_at,
+            remind_at: new.remind_at.unwrap_or(new.due_at),
+            reminded_at: None,
+            status: TaskStatus::Open,
+            links: new.links,
+            created_by: ctx.actor.clone(),
+            created_by_rule: String::new(),
+            extension: String::new(),
+            dedupe_key: None,
+            created_at: now,
+            updated_at: now,
+            closed_at: None,
+        };
+        let mut tx = self.db.begin().await?;
+        self.insert_task(&mut tx, ctx, &task).await?;
+        self.commit(tx).await?;
+        Ok(task)
+    }
+
+    /// Inserts `task` with its events and next actions. Returns `false` when a rule's
+    /// open task with the same dedupe key exists (nothing is written then).
+    pub(crate) async fn insert_task(&self, tx: &mut Tx, ctx: &Ctx, task: &Task) -> Result<bool> {
+        if !store::insert_task(tx, task).await? {
+            return Ok(false);
+        }
+        let payload = EventPayload::TaskCreated(ev::TaskCreated {
+            task: Some(task_to_proto(task, now_millis())),
+        });
+        self.emit(tx, ctx, payload).await?;
+        self.refresh_next_actions(tx, ctx, &task.links).await?;
+        self.reminder_wake.notify_one();
+        Ok(true)
+    }
+
+    pub async fn get_task(&self, id: &str) -> Result<Task> {
+        let mut conn = self.db.pool().acquire().await?;
+        store::get_task(&mut conn, id).await
+    }
+
+    pub async fn update_task(&self, ctx: &Ctx, id: &str, patch: TaskPatch) -> Result<Task> {
+        let title = patch
+            .title
+            .as_deref()
+            .map(|t| required_text("title", t))
+            .transpose()?;
+        let assignee = patch
+            .assignee_id
+            .as_deref()
+            .map(|a| optional_text("assignee_id", a))
+            .transpose()?;
+        let mut tx = self.db.begin().await?;
+        let mut task = open_task(&mut tx, id).await?;
+        if let Some(title) = title {
+            task.title = title;
+        }
+        if let Some(assignee) = assignee {
+            task.assignee_id = assignee;
+        }
+        if let Some(task_type) = patch.task_type {
+            task.task_type = task_type;
+        }
+        reschedule(&mut task, patch.due_at, patch.remind_at);
+        self.save_task(&mut tx, ctx, &mut task).await?;
+        self.commit(tx).await?;
+        self.reminder_wake.notify_one();
+        Ok(task)
+    }
+
+    pub async fn complete_task(&self, ctx: &Ctx, id: &str) -> Result<Task> {
+        self.close_task(ctx, id, TaskStatus::Done).await
+    }
+
+    pub async fn cancel_task(&self, ctx: &Ctx, id: &str) -> Result<Task> {
+        self.close_task(ctx, id, TaskStatus::Cancelled).await
+    }
+
+    async fn close_task(&self, ctx: &Ctx, id: &str, status: TaskStatus) -> Result<Task> {
+        let mut tx = self.db.begin().await?;
+        let mut task = open_task(&mut tx, id).await?;
+        let now = now_millis();
+        task.status = status;
+        task.closed_at = Some(now);
+        self.save_task(&mut tx, ctx, &mut task).await?;
+        if status == TaskStatus::Done && !task.links.is_empty() {
+            let entry = task_done_entry(&task, &ctx.actor, now);
+            store::insert_entry(&mut tx, &entry).await?;
+        }
+        self.commit(tx).await?;
+        Ok(task)
+    }
+
+    /// Writes a changed task, its `task.updated` event and its subjects' next actions.
+    async fn save_task(&self, tx: &mut Tx, ctx: &Ctx, task: &mut Task) -> Result<()> {
+        task.updated_at = now_millis();
+        store::update_task(tx, task).await?;
+        let payload = EventPayload::TaskUpdated(ev::TaskUpdated {
+            task: Some(task_to_proto(task, task.updated_at)),
+        });
+        self.emit(tx, ctx, payload).await?;
+        self.refresh_next_actions(tx, ctx, &task.links).await
+    }
+
+    /// Recomputes the next action of every subject in `links`, with a
+    /// `next_action.changed` event for each one that changed.
+    pub(crate) async fn refresh_next_actions(
+        &self,
+        tx: &mut Tx,
+        ctx: &Ctx,
+        links: &Links,
+    ) -> Result<()> {
+        for (kind, id) in links.subjects() {
+            let next = store::next_open_task(tx, kind, &id).await?;
+            let before = store::set_next_action(tx, kind, &id, next.as_ref()).await?;
+            let after = next.as_ref().map(|t| (t.id.clone(), t.due_at));
+            if before != after {
+                let payload = EventPayload::NextActionChanged(ev::NextActionChanged {
+                    kind: crate::convert::subject_kind_to_proto(kind) as i32,
+                    id,
+                    task: next.as_ref().map(|t| task_to_proto(t, now_millis())),
+                });
+                self.emit(tx, ctx, payload).await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn list_tasks(&self, filter: TaskFilter, page: Page) -> Result<Paged<Task>> {
+        let mut conn = self.db.pool().acquire().await?;
+        let items = store::list_tasks(&mut conn, &filter, now_millis(), &page).await?;
+        Ok(Paged::from_lookahead(items, page.size, |t| {
+            crate::model::Cursor {
+                at: t.due_at,
+                id: t.id.clone(),
+            }
+        }))
+    }
+
+    /// The earliest open task of a contact, lead or deal.
+    pub async fn next_action(&self, subject: &Subject) -> Result<Option<Task>> {
+        let kind = subject.kind().ok_or_else(|| {
+            Invalid::new(
+                "subject",
+                "companies have no tasks; ask for a contact, lead or deal",
+            )
+        })?;
+        let mut conn = self.db.pool().acquire().await?;
+        store::next_open_task(&mut conn, kind, subject.id()).await
+    }
+
+    /// Active contacts, leads or deals without an open task, or with an overdue one.
+    pub async fn list_subjects(
+        &self,
+        kind: SubjectKind,
+        filter: SubjectFilter,
+        owner_id: Option<&str>,
+        page: Page,
+    ) -> Result<Paged<SubjectSummary>> {
+        let mut conn = self.db.pool().acquire().await?;
+        let items =
+            store::list_subjects(&mut conn, kind, filter, owner_id, now_millis(), &page).await?;
+        Ok(Paged::from_lookahead(items, page.size, move |s| {
+            crate::model::Cursor {
+                at: match filter {
+                    SubjectFilter::Overdue => s.next_action.as_ref().map_or(0, |t| t.due_at),
+                    SubjectFilter::NoOpenTask => 0,
+                },
+                id: s.id.clone(),
+            }
+        }))
+    }
+}
+
+/// The note `id`, if `ctx` wrote it and it is not deleted.
+async fn own_note(conn: &mut AnyConnection, ctx: &Ctx, id: &str) -> Result<Entry> {
+    let entry = store::get_entry(conn, id).await?;
+    if entry.kind != EntryKind::Note {
+        return Err(ActivitiesError::not_found("note", id));
+    }
+    if entry.deleted_at.is_some() {
+        return Err(ActivitiesError::FailedPrecondition(format!(
+            "note {id} is deleted"
+        )));
+    }
+    if entry.author_id != ctx.actor {
+        return Err(ActivitiesError::PermissionDenied(
+            "only the author may change a note".to_owned(),
+        ));
+    }
+    Ok(entry)
+}
+
+/// The task `id`, if it is still open.
+async fn open_task(conn: &mut AnyConnection, id: &str) -> Result<Task> {
+    let task = store::get_task(conn, id).await?;
+    if task.status != TaskStatus::Open {
+        return Err(ActivitiesError::FailedPrecondition(format!(
+            "task {id} is {}",
+            task.status.as_str()
+        )));
+    }
+    Ok(task)
+}
+
+/// Moves a task's due and reminder times. A reminder that followed the due time keeps
+/// following it; a moved reminder fires again.
+fn reschedule(task: &mut Task, due_at: Option<i64>, remind_at: Option<i64>) {
+    let followed_due = task.remind_at == task.due_at;
+    if let Some(due) = due_at {
+        task.due_at = due;
+    }
+    let remind = remind_at.or((followed_due && due_at.is_some()).then_some(task.due_at));
+    if let Some(remind) = remind
+        && remind != task.remind_at
+    {
+        task.remind_at = remind;
+        task.reminded_at = None;
+    }
+}
+
+/// The system entry "task done" on the task's subjects' timelines.
+fn task_done_entry(task: &Task, actor: &str, now: i64) -> Entry {
+    let detail = Detail::System(pb::SystemDetail {
+        event: "task.done".to_owned(),
+        attributes: [
+            ("task_id".to_owned(), task.id.clone()),
+            ("title".to_owned(), task.title.clone()),
+        ]
+        .into(),
+    });
+    Entry {
+        id: new_id(),
+        kind: EntryKind::System,
+        occurred_at: now,
+        links: task.links.clone(),
+        conversation_id: None,
+        summary: summary_line(&format!("Task done: {}", task.title)),
+        body: String::new(),
+        author_id: actor.to_owned(),
+        detail: Some(detail),
+        external_key: Some(format!("task-done:{}", task.id)),
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(due: i64, remind: i64) -> Task {
+        Task {
+            id: "t".into(),
+            title: "x".into(),
+            task_type: crate::model::TaskType::Todo,
+            assignee_id: String::new(),
+            due_at: due,
+            remind_at: remind,
+            reminded_at: Some(5),
+            status: TaskStatus::Open,
+            links: Links::default(),
+            created_by: String::new(),
+            created_by_rule: String::new(),
+            extension: String::new(),
+            dedupe_key: None,
+            created_at: 0,
+            updated_at: 0,
+            closed_at: None,
+        }
+    }
+
+    #[test]
+    fn a_reminder_that_followed_the_due_time_keeps_following_it_and_rearms() {
+        let mut t = task(100, 100);
+        reschedule(&mut t, Some(200), None);
+        assert_eq!((t.due_at, t.remind_at, t.reminded_at), (200, 200, None));
+    }
+
+    #[test]
+    fn an_explicit_reminder_stays_put_when_only_the_due_time_moves() {
+        let mut t = task(100, 50);
+        reschedule(&mut t, Some(200), None);
+        assert_eq!((t.due_at, t.remind_at, t.reminded_at), (200, 50, Some(5)));
+        reschedule(&mut t, None, Some(150));
+        assert_eq!((t.remind_at, t.reminded_at), (150, None));
+    }
+}
