@@ -18,10 +18,10 @@ use crate::model::{Ctx, Detail, Entry, EntryKind, Links, SubjectKind};
 use crate::service::ActivitiesService;
 use crate::store;
 
-/// The queue activities consumes and what it is bound to.
-pub fn queue_spec() -> QueueSpec {
+/// The queue activities consumes (`<prefix>activities`) and what it is bound to.
+pub fn queue_spec(prefix: &str) -> QueueSpec {
     QueueSpec::new(
-        crate::QUEUE,
+        &format!("{prefix}{}", crate::QUEUE),
         &[
             "call.*",
             "message.received",

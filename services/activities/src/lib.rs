@@ -30,5 +30,6 @@ pub use service::{ActivitiesConfig, ActivitiesService};
 
 /// The name this service publishes events under.
 pub const SOURCE: &str = "activities";
-/// The queue this service consumes.
+/// The queue this service consumes (after the configured prefix), and its name in
+/// the inbox.
 pub const QUEUE: &str = "activities";

@@ -442,12 +442,12 @@ async fn manager_filters_find_clients_without_an_open_task_and_with_overdue_ones
         );
         assert_eq!(
             list(SubjectFilter::NoOpenTask, Some("olga")).await,
-            [forgotten.id.clone()],
+            vec![forgotten.id.clone()],
             "{b:?}"
         );
         assert_eq!(
             list(SubjectFilter::Overdue, None).await,
-            [late.id.clone()],
+            vec![late.id.clone()],
             "{b:?}"
         );
     }

@@ -35,13 +35,34 @@ pub async fn run(
     handler: Arc<dyn Handler>,
     shutdown: CancellationToken,
 ) -> Result<(), BusError> {
-    let mut deliveries = bus.subscribe(spec.clone()).await?;
+    start(bus, spec, handler, shutdown).await?.await;
+    Ok(())
+}
+
+/// Declares the queue and its bindings now — so nothing published from here on is
+/// missed — and returns the loop that consumes it until `shutdown`.
+pub async fn start(
+    bus: Arc<dyn Bus>,
+    spec: QueueSpec,
+    handler: Arc<dyn Handler>,
+    shutdown: CancellationToken,
+) -> Result<impl Future<Output = ()> + Send + 'static, BusError> {
+    let deliveries = bus.subscribe(spec.clone()).await?;
+    Ok(consume(deliveries, spec, handler, shutdown))
+}
+
+async fn consume(
+    mut deliveries: crate::Deliveries,
+    spec: QueueSpec,
+    handler: Arc<dyn Handler>,
+    shutdown: CancellationToken,
+) {
     loop {
         let delivery = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
+            _ = shutdown.cancelled() => return,
             next = deliveries.next() => match next {
                 Some(delivery) => delivery,
-                None => return Ok(()),
+                None => return,
             },
         };
         if let Err(e) = process(&spec.queue, handler.as_ref(), delivery).await {

@@ -7,11 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use ringside_activities::directory::{Directory, LocalContacts, RemoteContacts};
+use ringside_activities::{ActivitiesGrpc, ActivitiesService};
 use ringside_auth::{GrpcGuard, TokenKey};
 use ringside_bus::amqp::AmqpBus;
 use ringside_bus::local::LocalBus;
-use ringside_bus::{Bus, outbox};
+use ringside_bus::{Bus, consumer, outbox};
 use ringside_contacts::{ContactsGrpc, ContactsService};
+use ringside_proto::activities::v1::activities_server::ActivitiesServer;
 use ringside_proto::contacts::v1::contacts_server::ContactsServer;
 use ringside_storage::Db;
 use tokio::net::TcpListener;
@@ -25,6 +28,7 @@ use crate::http;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ServiceName {
     Contacts,
+    Activities,
     Ingest,
 }
 
@@ -44,9 +48,14 @@ pub enum Mode {
 }
 
 impl Mode {
+    /// The services of this mode, in start order (contacts before those that ask it).
     pub fn services(self) -> Vec<ServiceName> {
         match self {
-            Mode::AllInOne => vec![ServiceName::Contacts, ServiceName::Ingest],
+            Mode::AllInOne => vec![
+                ServiceName::Contacts,
+                ServiceName::Activities,
+                ServiceName::Ingest,
+            ],
             Mode::Serve(service) => vec![service],
         }
     }
@@ -65,10 +74,27 @@ pub struct Running {
     pub db: Option<Db>,
     /// The bus the suite publishes to (tests subscribe to it).
     pub bus: Arc<dyn Bus>,
+    /// The gRPC services served (besides health and reflection).
+    pub grpc_services: Vec<&'static str>,
     shutdown: CancellationToken,
     servers: JoinSet<anyhow::Result<()>>,
     workers: JoinSet<()>,
     grace: Duration,
+}
+
+/// What the services of a mode put together while starting.
+struct Assembly<'a> {
+    settings: &'a Settings,
+    mode: Mode,
+    key: TokenKey,
+    db: Option<Db>,
+    bus: Arc<dyn Bus>,
+    shutdown: CancellationToken,
+    workers: JoinSet<()>,
+    http_routes: axum::Router,
+    contacts: Option<ContactsService>,
+    activities: Option<ActivitiesService>,
+    ingest: Option<ringside_ingest::Bound>,
 }
 
 /// Connects, migrates and starts serving. Returns once every listener is bound.
@@ -80,74 +106,150 @@ pub async fn start(settings: &Settings, mode: Mode, key: TokenKey) -> anyhow::Re
     };
     let shutdown = CancellationToken::new();
     let bus = open_bus(settings, mode, db.as_ref(), &shutdown).await?;
-    let mut workers = JoinSet::new();
-    let mut contacts = None;
-    let mut http_routes = axum::Router::new();
-    let mut ingest = None;
-    for service in mode.services() {
-        match service {
-            ServiceName::Contacts => {
-                let db = db.clone().context("contacts needs a database")?;
-                let relay = outbox::Relay::new(db.clone(), bus.clone(), ringside_contacts::SOURCE);
-                let region = settings
-                    .phone_region
-                    .parse()
-                    .context("RINGSIDE_PHONE_REGION")?;
-                contacts = Some(ContactsService::new(db, region, relay.waker()));
-                workers.spawn(relay.run(shutdown.clone()));
-            }
-            ServiceName::Ingest => {
-                let (state, bound) = ringside_ingest::start(
-                    settings.ingest()?,
-                    bus.clone(),
-                    shutdown.clone(),
-                    &mut workers,
-                )
-                .await
-                .context("binding the SIP/HEP listeners")?;
-                if let Some(secret) = settings
-                    .call_webhook_secret
-                    .as_deref()
-                    .filter(|s| !s.is_empty())
-                {
-                    http_routes = http_routes.merge(ringside_ingest::webhook::router(
-                        state,
-                        bus.clone(),
-                        secret,
-                    ));
-                }
-                ingest = Some(bound);
-            }
-        }
-    }
-
-    let grpc = TcpListener::bind(settings.grpc_addr)
-        .await
-        .with_context(|| format!("binding gRPC to {}", settings.grpc_addr))?;
-    let http = TcpListener::bind(settings.http_addr)
-        .await
-        .with_context(|| format!("binding HTTP to {}", settings.http_addr))?;
-    let (grpc_addr, http_addr) = (grpc.local_addr()?, http.local_addr()?);
-
-    let mut servers = JoinSet::new();
-    servers.spawn(serve_grpc(grpc, contacts, key, shutdown.clone()));
-    let readiness = http::Readiness {
-        db: db.clone(),
-        bus: bus.clone(),
-    };
-    let router = http::router(readiness).merge(http_routes);
-    servers.spawn(serve_http(http, router, shutdown.clone()));
-    Ok(Running {
-        http_addr,
-        grpc_addr,
-        ingest,
+    let mut a = Assembly {
+        settings,
+        mode,
+        key,
         db,
         bus,
         shutdown,
-        servers,
-        workers,
-        grace: settings.shutdown_grace(),
-    })
+        workers: JoinSet::new(),
+        http_routes: axum::Router::new(),
+        contacts: None,
+        activities: None,
+        ingest: None,
+    };
+    for service in mode.services() {
+        match service {
+            ServiceName::Contacts => a.start_contacts()?,
+            ServiceName::Activities => a.start_activities().await?,
+            ServiceName::Ingest => a.start_ingest().await?,
+        }
+    }
+    a.serve().await
+}
+
+impl Assembly<'_> {
+    fn db(&self, service: &str) -> anyhow::Result<Db> {
+        self.db
+            .clone()
+            .with_context(|| format!("{service} needs a database"))
+    }
+
+    /// An outbox relay for `source`, running until shutdown; returns its waker.
+    fn relay(&mut self, db: Db, source: &'static str) -> Arc<tokio::sync::Notify> {
+        let relay = outbox::Relay::new(db, self.bus.clone(), source);
+        let waker = relay.waker();
+        self.workers.spawn(relay.run(self.shutdown.clone()));
+        waker
+    }
+
+    fn start_contacts(&mut self) -> anyhow::Result<()> {
+        let db = self.db("contacts")?;
+        let region = self
+            .settings
+            .phone_region
+            .parse()
+            .context("RINGSIDE_PHONE_REGION")?;
+        let wake = self.relay(db.clone(), ringside_contacts::SOURCE);
+        self.contacts = Some(ContactsService::new(db, region, wake));
+        Ok(())
+    }
+
+    async fn start_activities(&mut self) -> anyhow::Result<()> {
+        let db = self.db("activities")?;
+        let directory: Arc<dyn Directory> = match (self.mode, &self.contacts) {
+            (Mode::AllInOne, Some(contacts)) => Arc::new(LocalContacts(contacts.clone())),
+            _ => Arc::new(
+                RemoteContacts::new(&self.settings.contacts_url, self.key.clone())
+                    .context("RINGSIDE_CONTACTS_URL")?,
+            ),
+        };
+        let wake = self.relay(db.clone(), ringside_activities::SOURCE);
+        let config = self.settings.activities()?;
+        let service = ActivitiesService::new(db, directory, config, wake);
+        let handler = Arc::new(ringside_activities::Consumer::new(service.clone()));
+        let spec = ringside_activities::queue_spec(&self.settings.queue_prefix);
+        let consuming = consumer::start(self.bus.clone(), spec, handler, self.shutdown.clone())
+            .await
+            .context("subscribing activities to the bus")?;
+        self.workers.spawn(consuming);
+        self.workers.spawn(ringside_activities::reminders::run(
+            service.clone(),
+            self.shutdown.clone(),
+        ));
+        self.activities = Some(service);
+        Ok(())
+    }
+
+    async fn start_ingest(&mut self) -> anyhow::Result<()> {
+        let (state, bound) = ringside_ingest::start(
+            self.settings.ingest()?,
+            self.bus.clone(),
+            self.shutdown.clone(),
+            &mut self.workers,
+        )
+        .await
+        .context("binding the SIP/HEP listeners")?;
+        if let Some(secret) = self
+            .settings
+            .call_webhook_secret
+            .as_deref()
+            .filter(|s| !s.is_empty())
+        {
+            let routes = ringside_ingest::webhook::router(state, self.bus.clone(), secret);
+            self.http_routes = std::mem::take(&mut self.http_routes).merge(routes);
+        }
+        self.ingest = Some(bound);
+        Ok(())
+    }
+
+    /// Binds the gRPC and HTTP listeners and starts serving.
+    async fn serve(self) -> anyhow::Result<Running> {
+        let settings = self.settings;
+        let grpc = TcpListener::bind(settings.grpc_addr)
+            .await
+            .with_context(|| format!("binding gRPC to {}", settings.grpc_addr))?;
+        let http = TcpListener::bind(settings.http_addr)
+            .await
+            .with_context(|| format!("binding HTTP to {}", settings.http_addr))?;
+        let (grpc_addr, http_addr) = (grpc.local_addr()?, http.local_addr()?);
+        let grpc_services = [
+            self.contacts
+                .as_ref()
+                .map(|_| "ringside.contacts.v1.Contacts"),
+            self.activities
+                .as_ref()
+                .map(|_| "ringside.activities.v1.Activities"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        let mut servers = JoinSet::new();
+        let grpc_set = GrpcServices {
+            contacts: self.contacts,
+            activities: self.activities,
+        };
+        servers.spawn(serve_grpc(grpc, grpc_set, self.key, self.shutdown.clone()));
+        let readiness = http::Readiness {
+            db: self.db.clone(),
+            bus: self.bus.clone(),
+        };
+        let router = http::router(readiness).merge(self.http_routes);
+        servers.spawn(serve_http(http, router, self.shutdown.clone()));
+        Ok(Running {
+            http_addr,
+            grpc_addr,
+            ingest: self.ingest,
+            db: self.db,
+            bus: self.bus,
+            grpc_services,
+            shutdown: self.shutdown,
+            servers,
+            workers: self.workers,
+            grace: settings.shutdown_grace(),
+        })
+    }
 }
 
 async fn open_database(settings: &Settings, mode: Mode) -> anyhow::Result<Db> {
@@ -187,26 +289,43 @@ async fn open_bus(
     })
 }
 
+/// The gRPC services of this process.
+struct GrpcServices {
+    contacts: Option<ContactsService>,
+    activities: Option<ActivitiesService>,
+}
+
 async fn serve_grpc(
     listener: TcpListener,
-    contacts: Option<ContactsService>,
+    services: GrpcServices,
     key: TokenKey,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let (health, health_service) = tonic_health::server::health_reporter();
-    if contacts.is_some() {
+    if services.contacts.is_some() {
         health.set_serving::<ContactsServer<ContactsGrpc>>().await;
+    }
+    if services.activities.is_some() {
+        health
+            .set_serving::<ActivitiesServer<ActivitiesGrpc>>()
+            .await;
     }
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(ringside_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
-    let contacts = contacts
-        .map(|c| ContactsServer::with_interceptor(ContactsGrpc::new(c), GrpcGuard::new(key)));
+    let guard = GrpcGuard::new(key);
+    let contacts = services
+        .contacts
+        .map(|c| ContactsServer::with_interceptor(ContactsGrpc::new(c), guard.clone()));
+    let activities = services
+        .activities
+        .map(|a| ActivitiesServer::with_interceptor(ActivitiesGrpc::new(a), guard.clone()));
     tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection)
         .add_optional_service(contacts)
+        .add_optional_service(activities)
         .serve_with_incoming_shutdown(
             tonic::transport::server::TcpIncoming::from(listener),
             shutdown.cancelled_owned(),

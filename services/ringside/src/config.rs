@@ -33,6 +33,15 @@ pub struct Settings {
     #[arg(long, env = "RINGSIDE_EXCHANGE", default_value = ringside_bus::DEFAULT_EXCHANGE, global = true)]
     pub exchange: String,
 
+    /// Prefix of the queue names each consuming service declares (`ringside.activities`).
+    #[arg(
+        long,
+        env = "RINGSIDE_QUEUE_PREFIX",
+        default_value = "ringside.",
+        global = true
+    )]
+    pub queue_prefix: String,
+
     /// HTTP address: /healthz, /readyz, /metrics (and later the agent console, forms, webhooks).
     #[arg(
         long,
@@ -145,6 +154,34 @@ pub struct Settings {
     )]
     pub phone_region: String,
 
+    /// The contacts gRPC address `serve activities` asks who a caller is.
+    #[arg(
+        long,
+        env = "RINGSIDE_CONTACTS_URL",
+        default_value = "http://127.0.0.1:50051",
+        global = true
+    )]
+    pub contacts_url: String,
+
+    /// Which user answers which extension, for call-back tasks of clients without an
+    /// owner: `ivan=101,102;olga=103`.
+    #[arg(
+        long,
+        env = "RINGSIDE_AGENT_EXTENSIONS",
+        default_value = "",
+        global = true
+    )]
+    pub agent_extensions: String,
+
+    /// Minutes within which a missed inbound call must be called back.
+    #[arg(
+        long,
+        env = "RINGSIDE_CALLBACK_MINUTES",
+        default_value_t = 15,
+        global = true
+    )]
+    pub callback_minutes: u64,
+
     /// Most database connections per process.
     #[arg(
         long,
@@ -192,6 +229,7 @@ impl Settings {
             database_url: None,
             amqp_url: None,
             exchange: ringside_bus::DEFAULT_EXCHANGE.into(),
+            queue_prefix: "ringside.".into(),
             http_addr: any,
             grpc_addr: any,
             sip_addr: any,
@@ -205,6 +243,9 @@ impl Settings {
             token_key: None,
             token_key_file: None,
             phone_region: "RU".into(),
+            contacts_url: "http://127.0.0.1:50051".into(),
+            agent_extensions: String::new(),
+            callback_minutes: 15,
             db_max_connections: 8,
             shutdown_grace_secs: 5,
             log: "warn".into(),
@@ -267,6 +308,15 @@ impl Settings {
                 .map_err(|e| anyhow::anyhow!("RINGSIDE_SIP_ALLOWED_NETS: {e}"))?,
             hep_auth_key: self.hep_auth_key.clone().filter(|k| !k.is_empty()),
             tracker,
+        })
+    }
+
+    /// The activities service's configuration.
+    pub fn activities(&self) -> anyhow::Result<ringside_activities::ActivitiesConfig> {
+        Ok(ringside_activities::ActivitiesConfig {
+            callback_within: Duration::from_secs(self.callback_minutes.saturating_mul(60)),
+            agents: ringside_activities::directory::AgentMap::parse(&self.agent_extensions)
+                .map_err(|e| anyhow::anyhow!("RINGSIDE_AGENT_EXTENSIONS: {e}"))?,
         })
     }
 

@@ -130,15 +130,9 @@ fn print_banner(
         "  HTTP  http://{}  (/healthz /readyz /metrics)",
         running.http_addr
     );
-    println!(
-        "  gRPC  {}  (health, reflection{})",
-        running.grpc_addr,
-        if mode.services().contains(&ServiceName::Contacts) {
-            ", ringside.contacts.v1.Contacts"
-        } else {
-            ""
-        }
-    );
+    let mut grpc = vec!["health", "reflection"];
+    grpc.extend(&running.grpc_services);
+    println!("  gRPC  {}  ({})", running.grpc_addr, grpc.join(", "));
     if let Some(bound) = running.ingest {
         println!(
             "  SIP   {} (UDP, TCP)   HEP  {} (UDP, TCP)",

@@ -386,3 +386,61 @@ async fn a_long_call_is_tracked_to_its_end() {
     assert!(ended.duration_ms >= 7_900 && !ended.expired, "{ended:?}");
     suite.stop().await;
 }
+
+/// The whole path in one process: a real SIP call the caller gives up on becomes a
+/// call entry on the stranger's new lead and a call-back task for the agent at the
+/// extension that rang.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missed_sip_call_becomes_a_call_back_task_for_the_agent_who_rang() {
+    use ringside_proto::activities::v1 as pb;
+    if !tools_present() {
+        return;
+    }
+    let suite = support::all_in_one_with(|s| {
+        s.extension_pattern = "^1[0-9]{2}$".into();
+        s.agent_extensions = "olga=101".into();
+    })
+    .await;
+    let pbx = Pbx::start(&suite, Mirror::RawSip);
+    let _phone = pbx.phone("101", "uas_ring.xml", &[]);
+    pbx.call(OFFICE, "uac_cancel.xml", &[]);
+    let mut olga = suite.activities("olga").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let task = loop {
+        let req = pb::ListTasksRequest {
+            assignee_id: "me".into(),
+            ..Default::default()
+        };
+        let tasks = olga
+            .list_tasks(req)
+            .await
+            .expect("tasks")
+            .into_inner()
+            .tasks;
+        if let Some(task) = tasks.into_iter().next() {
+            break task;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no call-back task");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(task.r#type(), pb::TaskType::CallBack);
+    assert_eq!(task.extension, "101");
+    let lead_id = task.links.expect("links").lead_id;
+    assert!(!lead_id.is_empty(), "the stranger became a lead");
+    let req = pb::TimelineRequest {
+        subject: Some(pb::Subject {
+            subject: Some(pb::subject::Subject::LeadId(lead_id)),
+        }),
+        ..Default::default()
+    };
+    let entries = olga
+        .timeline(req)
+        .await
+        .expect("timeline")
+        .into_inner()
+        .entries;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].summary, "Inbound call, missed (rang 101)");
+    assert_eq!(suite.count("leads").await, 1);
+    suite.stop().await;
+}

@@ -10,6 +10,7 @@ use std::time::Duration;
 use ringside::app::{self, Mode, Running, ServiceName};
 use ringside::config::Settings;
 use ringside_auth::{Role, TokenKey};
+use ringside_proto::activities::v1::activities_client::ActivitiesClient;
 use ringside_proto::contacts::v1::contacts_client::ContactsClient;
 use ringside_storage::testing::{AMQP_URL_VAR, TestDb, postgres, server_url};
 use tonic::service::interceptor::InterceptedService;
@@ -19,6 +20,7 @@ pub struct Suite {
     pub name: &'static str,
     pub running: Running,
     pub key: TokenKey,
+    pub settings: Settings,
     /// Queues this test declared, deleted again on stop.
     watched: std::sync::Mutex<Vec<String>>,
     /// A RabbitMQ handle on the suite's exchange, for cleanup (serve mode).
@@ -29,7 +31,9 @@ pub struct Suite {
 
 pub fn settings(data_dir: PathBuf) -> Settings {
     let mut settings = Settings::ephemeral(data_dir);
-    settings.exchange = format!("test.events.{}", uuid::Uuid::new_v4().simple());
+    let test = uuid::Uuid::new_v4().simple();
+    settings.exchange = format!("test.events.{test}");
+    settings.queue_prefix = format!("test.{test}.");
     settings
 }
 
@@ -40,6 +44,17 @@ async fn start(
     mode: Mode,
     db: Option<TestDb>,
     amqp: Option<String>,
+    customize: impl FnOnce(&mut Settings),
+) -> Suite {
+    start_with_key(name, mode, db, amqp, TokenKey::generate(), customize).await
+}
+
+async fn start_with_key(
+    name: &'static str,
+    mode: Mode,
+    db: Option<TestDb>,
+    amqp: Option<String>,
+    key: TokenKey,
     customize: impl FnOnce(&mut Settings),
 ) -> Suite {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -60,7 +75,6 @@ async fn start(
         ),
         None => None,
     };
-    let key = TokenKey::generate();
     let running = app::start(&settings, mode, key.clone())
         .await
         .unwrap_or_else(|e| panic!("start {name}: {e:#}"));
@@ -68,6 +82,7 @@ async fn start(
         name,
         running,
         key,
+        settings,
         watched: Default::default(),
         broker,
         _dir: dir,
@@ -99,6 +114,100 @@ pub async fn ingest_service(customize: impl FnOnce(&mut Settings)) -> Option<Sui
     Some(start("serve ingest", mode, None, Some(amqp), customize).await)
 }
 
+/// `serve contacts` and `serve activities` on one PostgreSQL database and one
+/// exchange, activities asking contacts over gRPC with the shared signing key; or
+/// `None` when the servers are not configured.
+pub async fn contacts_and_activities() -> Option<(Suite, Suite)> {
+    let db = postgres().await?;
+    let amqp = server_url(AMQP_URL_VAR)?;
+    let db_url = db.url.clone();
+    let mode = Mode::Serve(ServiceName::Contacts);
+    let contacts = start("serve contacts", mode, Some(db), Some(amqp.clone()), |_| {}).await;
+    let url = format!("http://{}", contacts.running.grpc_addr);
+    let activities = serve_activities(&contacts.key, &contacts.settings, &db_url, &amqp, url).await;
+    Some((contacts, activities))
+}
+
+/// `serve activities` on `db_url`, sharing `shared`'s exchange and queue prefix and
+/// the signing `key`, asking contacts at `contacts_url`.
+async fn serve_activities(
+    key: &TokenKey,
+    shared: &Settings,
+    db_url: &str,
+    amqp: &str,
+    contacts_url: String,
+) -> Suite {
+    let shared = shared.clone();
+    start_with_key(
+        "serve activities",
+        Mode::Serve(ServiceName::Activities),
+        None,
+        Some(amqp.to_owned()),
+        key.clone(),
+        move |s| {
+            s.database_url = Some(db_url.to_owned());
+            s.exchange = shared.exchange;
+            s.queue_prefix = shared.queue_prefix;
+            s.contacts_url = contacts_url;
+            s.agent_extensions = "olga=101;ivan=102".into();
+        },
+    )
+    .await
+}
+
+/// A `serve contacts` that starts later, on a port chosen in advance.
+pub struct LateContacts {
+    db: TestDb,
+    amqp: String,
+    key: TokenKey,
+    shared: Settings,
+    port: u16,
+}
+
+impl LateContacts {
+    pub async fn start(self) -> Suite {
+        let LateContacts {
+            db,
+            amqp,
+            key,
+            shared,
+            port,
+        } = self;
+        let mode = Mode::Serve(ServiceName::Contacts);
+        start_with_key(
+            "serve contacts",
+            mode,
+            Some(db),
+            Some(amqp),
+            key,
+            move |s| {
+                s.exchange = shared.exchange;
+                s.queue_prefix = shared.queue_prefix;
+                s.grpc_addr = ([127, 0, 0, 1], port).into();
+            },
+        )
+        .await
+    }
+}
+
+/// `serve activities` now, expecting contacts at 127.0.0.1:`port`, which is not
+/// started yet.
+pub async fn pair_with_late_contacts(db: TestDb, amqp: &str, port: u16) -> (LateContacts, Suite) {
+    let key = TokenKey::generate();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shared = settings(dir.path().to_path_buf());
+    let url = format!("http://127.0.0.1:{port}");
+    let activities = serve_activities(&key, &shared, &db.url, amqp, url).await;
+    let late = LateContacts {
+        db,
+        amqp: amqp.to_owned(),
+        key,
+        shared,
+        port,
+    };
+    (late, activities)
+}
+
 pub async fn suites() -> Vec<Suite> {
     let mut suites = vec![all_in_one().await];
     suites.extend(contacts_service().await);
@@ -122,6 +231,7 @@ impl tonic::service::Interceptor for Bearer {
 }
 
 pub type Client = ContactsClient<InterceptedService<Channel, Bearer>>;
+pub type Activities = ActivitiesClient<InterceptedService<Channel, Bearer>>;
 
 impl Suite {
     pub fn token(&self, role: Role) -> String {
@@ -138,6 +248,12 @@ impl Suite {
 
     pub async fn client_with(&self, token: Option<String>) -> Client {
         ContactsClient::with_interceptor(self.channel().await, Bearer(token))
+    }
+
+    /// An activities client acting as `user`.
+    pub async fn activities(&self, user: &str) -> Activities {
+        let token = self.key.issue(user, Role::Agent, Duration::from_secs(600));
+        ActivitiesClient::with_interceptor(self.channel().await, Bearer(Some(token)))
     }
 
     pub async fn client(&self) -> Client {
@@ -168,7 +284,8 @@ impl Suite {
     pub async fn stop(self) {
         self.running.stop().await.expect("stop");
         if let Some(broker) = &self.broker {
-            let watched = std::mem::take(&mut *self.watched.lock().expect("lock"));
+            let mut watched = std::mem::take(&mut *self.watched.lock().expect("lock"));
+            watched.push(format!("{}activities", self.settings.queue_prefix));
             for queue in &watched {
                 let _ = broker.delete_queue(queue).await;
             }
