@@ -33,13 +33,13 @@ fn links_from_row(row: &AnyRow, with_company: bool) -> Result<Links> {
     })
 }
 
-/// Adds `(sort, id) < / > cursor` to `w` for keyset pagination.
+/// Adds `(sort, id) < / > cursor` to `w` for keyset pagination. Written as a row
+/// value comparison, which both backends turn into an index range (an `a < x OR
+/// (a = x AND b < y)` spelling would be a filter over the whole subject).
 fn after_cursor(w: &mut Where, sort: &str, id: &str, op: &str, cursor: &Cursor) {
     let at = w.bind(cursor.at);
     let cid = w.bind(cursor.id.clone());
-    w.push_plain(&format!(
-        "({sort} {op} {at} OR ({sort} = {at} AND {id} {op} {cid}))"
-    ));
+    w.push_plain(&format!("({sort}, {id}) {op} ({at}, {cid})"));
 }
 
 // ---------------------------------------------------------------- entries

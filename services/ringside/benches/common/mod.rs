@@ -1,0 +1,102 @@
+//! What the benchmarks share: a fresh PostgreSQL database, suite settings, an
+//! authenticated gRPC interceptor, and the measurement (sequential p50/p99 after a
+//! warm-up, then the throughput of concurrent callers).
+
+#![allow(dead_code)]
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use ringside_storage::{AssertSqlSafe, Db};
+
+pub const SEQUENTIAL: usize = 5_000;
+pub const CONCURRENT_CALLERS: usize = 16;
+pub const CONCURRENT_CALLS: usize = 20_000;
+const WARM_UP: usize = 1_000;
+
+pub struct Stats {
+    pub p50: Duration,
+    pub p99: Duration,
+    pub per_sec: f64,
+}
+
+pub fn percentile(sorted: &[Duration], pct: usize) -> Duration {
+    sorted[(sorted.len() * pct / 100).min(sorted.len() - 1)]
+}
+
+pub fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// Drops and creates `name` on `server`; returns its URL.
+pub async fn fresh_database(server: &str, name: &str) -> anyhow::Result<String> {
+    let admin = Db::connect(server, 1).await?;
+    sqlx::query(AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(admin.pool())
+    .await?;
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(admin.pool())
+        .await?;
+    admin.close().await;
+    let base = server.rsplit_once('/').map(|(b, _)| b).unwrap_or(server);
+    Ok(format!("{base}/{name}"))
+}
+
+pub fn bench_settings(data_dir: std::path::PathBuf) -> ringside::config::Settings {
+    let mut settings = ringside::config::Settings::ephemeral(data_dir);
+    settings.db_max_connections = 20;
+    settings
+}
+
+/// An interceptor that sends `token` as the bearer.
+pub fn bearer(token: &str) -> impl tonic::service::Interceptor + Clone + use<> {
+    let header: tonic::metadata::MetadataValue<_> =
+        format!("Bearer {token}").parse().expect("header");
+    move |mut req: tonic::Request<()>| {
+        req.metadata_mut().insert("authorization", header.clone());
+        Ok(req)
+    }
+}
+
+/// Sequential latency (after a warm-up) and the throughput of concurrent callers;
+/// call `i` gets the argument `arg(i)`.
+pub async fn measure<A, F, Fut>(arg: impl Fn(usize) -> A, call: F) -> Stats
+where
+    F: Fn(A) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    for i in 0..WARM_UP {
+        call(arg(i)).await;
+    }
+    let mut latencies = Vec::with_capacity(SEQUENTIAL);
+    for i in 0..SEQUENTIAL {
+        let a = arg(i + 7);
+        let start = Instant::now();
+        call(a).await;
+        latencies.push(start.elapsed());
+    }
+    latencies.sort();
+    let started = Instant::now();
+    let per_caller = CONCURRENT_CALLS / CONCURRENT_CALLERS;
+    let mut tasks = Vec::new();
+    for caller in 0..CONCURRENT_CALLERS {
+        let calls: Vec<Fut> = (0..per_caller)
+            .map(|i| call(arg(caller * per_caller + i)))
+            .collect();
+        tasks.push(tokio::spawn(async move {
+            for c in calls {
+                c.await;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("caller");
+    }
+    Stats {
+        p50: percentile(&latencies, 50),
+        p99: percentile(&latencies, 99),
+        per_sec: (per_caller * CONCURRENT_CALLERS) as f64 / started.elapsed().as_secs_f64(),
+    }
+}
