@@ -157,6 +157,7 @@ fn signal_call_id(signal: &Signal) -> &str {
         Signal::Invite { call_id, .. }
         | Signal::Final { call_id, .. }
         | Signal::Cancel { call_id }
+        | Signal::Unanswered { call_id, .. }
         | Signal::Bye { call_id } => call_id,
     }
 }

@@ -156,6 +156,12 @@ pub enum Signal {
     Cancel {
         call_id: String,
     },
+    /// The whole call ended unanswered, with this final status (a cloud PBX's
+    /// "missed" webhook): 487 missed, 486 busy, 603 rejected, other failures.
+    Unanswered {
+        call_id: String,
+        status: u16,
+    },
     Bye {
         call_id: String,
     },
@@ -206,6 +212,9 @@ impl Tracker {
                 responder,
             } => self.final_response(&call_id, &branch, status, responder.as_deref(), now, wall),
             Signal::Cancel { call_id } => self.fail_call(&call_id, Failure::Missed, now),
+            Signal::Unanswered { call_id, status } => {
+                self.fail_call(&call_id, Failure::from_status(status), now)
+            }
             Signal::Bye { call_id } => self.hang_up(&call_id, now, wall, false),
         }
     }

@@ -160,16 +160,14 @@ fn signal(event: CallEvent) -> Result<Signal, &'static str> {
             responder: Some(extension),
         },
         Event::Ended => Signal::Bye { call_id },
-        Event::Missed => Signal::Final {
+        Event::Missed => Signal::Unanswered {
             call_id,
-            branch: "webhook:caller".into(),
             status: match event.outcome.unwrap_or(Outcome::Missed) {
                 Outcome::Missed => 487,
                 Outcome::Busy => 486,
                 Outcome::Rejected => 603,
                 Outcome::Failed => 500,
             },
-            responder: None,
         },
     })
 }

@@ -284,6 +284,21 @@ async fn the_call_webhook_checks_its_secret_and_body_and_ignores_repeats() {
         event_types(&mut watch, 3).await,
         ["call.ringing", "call.answered", "call.ended"]
     );
+    // A call nobody took: the PBX says "missed" once, for the whole call.
+    let ringing = br#"{"call_id":"cloud-2","event":"ringing","from":"8 912 345-67-89","to":"101"}"#;
+    let missed = br#"{"call_id":"cloud-2","event":"missed","from":"8 912 345-67-89","to":"101","outcome":"busy"}"#;
+    for body in [&ringing[..], &missed[..], &missed[..]] {
+        assert_eq!(
+            http(addr, "POST", "/ingest/calls", &with_secret, body)
+                .await
+                .0,
+            202
+        );
+    }
+    assert_eq!(
+        event_types(&mut watch, 2).await,
+        ["call.ringing", "call.missed"]
+    );
     quiet(&mut watch).await;
     suite.stop().await;
 }
