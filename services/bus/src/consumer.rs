@@ -65,20 +65,25 @@ async fn consume(
                 None => return,
             },
         };
-        if let Err(e) = process(&spec.queue, handler.as_ref(), delivery).await {
+        if let Err(e) = process(&spec.queue, handler.as_ref(), delivery, &shutdown).await {
             // The delivery stays unacknowledged and comes back; nothing is lost.
             tracing::warn!(queue = %spec.queue, error = %e, "could not settle a delivery");
         }
     }
 }
 
-async fn process(queue: &str, handler: &dyn Handler, delivery: Delivery) -> Result<(), BusError> {
+async fn process(
+    queue: &str,
+    handler: &dyn Handler,
+    delivery: Delivery,
+    shutdown: &CancellationToken,
+) -> Result<(), BusError> {
     let outcome = match delivery.message.decode() {
         Err(e) => {
             delivery.acker.reject(&format!("undecodable: {e}")).await?;
             "rejected"
         }
-        Ok(envelope) => match handler.handle(&envelope).await {
+        Ok(envelope) => match handle_patiently(queue, handler, &envelope, shutdown).await {
             Ok(()) => {
                 delivery.acker.ack().await?;
                 "handled"
@@ -89,7 +94,7 @@ async fn process(queue: &str, handler: &dyn Handler, delivery: Delivery) -> Resu
                 "rejected"
             }
             Err(HandleError::Retry(reason)) => {
-                tracing::warn!(queue, event_type = %envelope.r#type, attempt = delivery.attempt, %reason, "event will be retried");
+                tracing::warn!(queue, event_type = %envelope.r#type, attempt = delivery.attempt, %reason, "event given back for redelivery");
                 tokio::time::sleep(retry_delay(delivery.attempt)).await;
                 delivery.acker.retry().await?;
                 "retried"
@@ -101,6 +106,35 @@ async fn process(queue: &str, handler: &dyn Handler, delivery: Delivery) -> Resu
     Ok(())
 }
 
+/// Handles `envelope`, retrying a transient failure in place (with backoff, up to
+/// [`PATIENCE`]) before giving the delivery back: a dependency outage of a minute
+/// costs no delivery attempts, so it does not push events to the dead-letter queue.
+async fn handle_patiently(
+    queue: &str,
+    handler: &dyn Handler,
+    envelope: &Envelope,
+    shutdown: &CancellationToken,
+) -> Result<(), HandleError> {
+    let started = tokio::time::Instant::now();
+    let mut tries = 0;
+    loop {
+        match handler.handle(envelope).await {
+            Err(HandleError::Retry(reason)) if started.elapsed() < PATIENCE => {
+                tries += 1;
+                tracing::debug!(queue, event_type = %envelope.r#type, tries, %reason, "retrying in place");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Err(HandleError::Retry(reason)),
+                    _ = tokio::time::sleep(retry_delay(tries)) => {}
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How long a delivery is retried in place before it is given back.
+const PATIENCE: Duration = Duration::from_secs(30);
+
 fn retry_delay(attempt: u32) -> Duration {
-    Duration::from_millis(100 * 2u64.pow(attempt.min(6)))
+    Duration::from_millis(100 * 2u64.pow(attempt.min(5)))
 }
