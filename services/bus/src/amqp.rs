@@ -25,6 +25,12 @@ use crate::{Acker, Bus, BusError, DELIVERY_LIMIT, Deliveries, Delivery, Message,
 
 /// Longest wait between two reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Longest wait for a connection, its channel and the exchange declaration.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for an ack, nack or reject to go out.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest wait for the publisher confirms of one batch.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(15);
 
 pub struct AmqpBus {
     url: String,
@@ -60,7 +66,16 @@ impl AmqpBus {
         Ok(bus)
     }
 
+    /// Connects, opens a channel and declares the exchange, within [`OPEN_TIMEOUT`]: a
+    /// broker that accepts TCP but does not answer (starting, stopping) is an error to
+    /// retry, not a hang.
     async fn open(&self, role: &str) -> Result<Link, BusError> {
+        tokio::time::timeout(OPEN_TIMEOUT, self.open_now(role))
+            .await
+            .unwrap_or_else(|_| Err(BusError::Broker("connecting timed out".into())))
+    }
+
+    async fn open_now(&self, role: &str) -> Result<Link, BusError> {
         let props = ConnectionProperties::default()
             .with_connection_name(format!("{}-{role}", self.name).into());
         let connection = Connection::connect(&self.url, props).await?;
@@ -254,7 +269,11 @@ impl Bus for AmqpBus {
             return Ok(());
         }
         let channel = self.publish_channel().await?;
-        let result = self.publish_on(&channel, batch).await;
+        // A confirm the broker never sends (it went down mid-batch) must not hold the
+        // relay forever: the batch is published again, and the inbox absorbs repeats.
+        let result = tokio::time::timeout(CONFIRM_TIMEOUT, self.publish_on(&channel, batch))
+            .await
+            .unwrap_or_else(|_| Err(BusError::Broker("publisher confirms timed out".into())));
         if result.is_err() {
             self.forget_publisher().await;
         }
@@ -383,25 +402,33 @@ fn delivery_attempt(delivery: &lapin::message::Delivery) -> u32 {
 
 struct AmqpAcker(lapin::Acker);
 
+/// Waits for an ack, nack or reject to be sent, at most [`SETTLE_TIMEOUT`]: on a
+/// connection that died unnoticed it may never be, and a consumer stuck here would
+/// stop consuming. The broker redelivers what a dead connection did not settle.
+async fn settle<T>(
+    sent: impl std::future::Future<Output = Result<T, lapin::Error>>,
+) -> Result<(), BusError> {
+    match tokio::time::timeout(SETTLE_TIMEOUT, sent).await {
+        Ok(result) => result.map(|_| ()).map_err(BusError::from),
+        Err(_) => Err(BusError::Broker("settling a delivery timed out".into())),
+    }
+}
+
 #[async_trait]
 impl Acker for AmqpAcker {
     async fn ack(&self) -> Result<(), BusError> {
-        self.0.ack(BasicAckOptions::default()).await?;
-        Ok(())
+        settle(self.0.ack(BasicAckOptions::default())).await
     }
 
     async fn retry(&self) -> Result<(), BusError> {
-        self.0
-            .nack(BasicNackOptions {
-                requeue: true,
-                ..Default::default()
-            })
-            .await?;
-        Ok(())
+        let options = BasicNackOptions {
+            requeue: true,
+            ..Default::default()
+        };
+        settle(self.0.nack(options)).await
     }
 
     async fn reject(&self, _reason: &str) -> Result<(), BusError> {
-        self.0.reject(BasicRejectOptions { requeue: false }).await?;
-        Ok(())
+        settle(self.0.reject(BasicRejectOptions { requeue: false })).await
     }
 }

@@ -79,9 +79,17 @@ async fn a_broker_restart_mid_stream_loses_nothing_and_duplicates_nothing() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let (total, distinct) = effects(&t.db).await;
     let calls = calls.load(std::sync::atomic::Ordering::SeqCst);
+    let unpublished = sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM outbox WHERE source = $1 AND published_at IS NULL",
+    )
+    .bind(&source)
+    .fetch_one(t.db.pool())
+    .await
+    .expect("unsent");
     eprintln!(
         "after the restart: {distinct} distinct events applied, {total} applications, \
-         {calls} deliveries ({} duplicates absorbed by the inbox; last poll {last:?})",
+         {calls} deliveries ({} duplicates absorbed by the inbox; last poll {last:?}; \
+         {unpublished} still in the outbox)",
         calls as i64 - total
     );
     assert_eq!(distinct, EVENTS as i64, "events lost");
