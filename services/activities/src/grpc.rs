@@ -108,6 +108,17 @@ impl Activities for ActivitiesGrpc {
         ok(entry_to_proto(&entry))
     }
 
+    async fn add_call_note(&self, req: Request<pb::AddCallNoteRequest>) -> Reply<pb::Entry> {
+        let ctx = ctx(&req);
+        let r = req.into_inner();
+        let call_id = ringside_identity::required_text("call_id", &r.call_id).map_err(invalid)?;
+        let entry = self
+            .service
+            .add_call_note(&ctx, &call_id, &r.text, &r.outcome)
+            .await?;
+        ok(entry_to_proto(&entry))
+    }
+
     async fn list_conversations(
         &self,
         req: Request<pb::ListConversationsRequest>,

@@ -120,6 +120,51 @@ impl ActivitiesService {
             .ok_or_else(|| ActivitiesError::not_found("call", call_id))
     }
 
+    /// Adds the agent's note (and outcome) to a call's entry; earlier notes are kept as
+    /// revisions. The call must have been seen.
+    pub async fn add_call_note(
+        &self,
+        ctx: &Ctx,
+        call_id: &str,
+        text: &str,
+        outcome: &str,
+    ) -> Result<Entry> {
+        let text = match text.trim() {
+            "" => String::new(),
+            t => required_body("text", t)?,
+        };
+        let outcome = optional_text("outcome", outcome)?;
+        if text.is_empty() && outcome.is_empty() {
+            return Err(Invalid::new("text", "a note or an outcome is required").into());
+        }
+        let mut tx = self.db.begin().await?;
+        let key = format!("call:{call_id}");
+        let mut entry = store::entry_by_key(&mut tx, &key)
+            .await?
+            .ok_or_else(|| ActivitiesError::not_found("call", call_id))?;
+        let now = now_millis();
+        if !text.is_empty() {
+            if !entry.body.is_empty() {
+                let revisions = store::revisions(&mut tx, &entry.id).await?;
+                let revision = Revision {
+                    revision: revisions.last().map_or(1, |r| r.revision + 1),
+                    body: entry.body.clone(),
+                    edited_by: ctx.actor.clone(),
+                    edited_at: now,
+                };
+                store::insert_revision(&mut tx, &entry.id, &revision).await?;
+            }
+            entry.body = text;
+        }
+        if let (false, Some(Detail::Call(call))) = (outcome.is_empty(), entry.detail.as_mut()) {
+            call.agent_outcome = outcome;
+        }
+        entry.updated_at = now;
+        store::update_entry(&mut tx, &entry).await?;
+        self.commit(tx).await?;
+        Ok(entry)
+    }
+
     pub async fn list_conversations(
         &self,
         subject: &Subject,

@@ -493,6 +493,34 @@ async fn a_call_is_one_entry_updated_as_it_progresses_in_any_order() {
             0,
             "{b:?}: answered calls make no task"
         );
+
+        // The agent's note and outcome land on the call's entry; a second note keeps the first.
+        h.svc
+            .add_call_note(&ctx("ivan"), "c-1", "Wants a quote", "")
+            .await
+            .expect("note");
+        let entry = h
+            .svc
+            .add_call_note(&ctx("ivan"), "c-1", "Quote sent", "sale")
+            .await
+            .expect("note");
+        assert_eq!(entry.body, "Quote sent", "{b:?}");
+        let Some(Detail::Call(call)) = &entry.detail else {
+            panic!("call detail")
+        };
+        assert_eq!(call.agent_outcome, "sale", "{b:?}");
+        let err = h
+            .svc
+            .add_call_note(&ctx("ivan"), "no-such-call", "x", "")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ActivitiesError::NotFound { .. }), "{b:?}");
+        let err = h
+            .svc
+            .add_call_note(&ctx("ivan"), "c-1", " ", "")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ActivitiesError::Invalid(_)), "{b:?}");
     }
 }
 
