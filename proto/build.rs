@@ -7,6 +7,7 @@ const PROTOS: &[&str] = &[
     "ringside/activities/v1/activities.proto",
     "ringside/contacts/v1/contacts.proto",
     "ringside/events/v1/events.proto",
+    "ringside/notifications/v1/notifications.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

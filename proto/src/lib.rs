@@ -16,6 +16,12 @@ pub mod contacts {
     }
 }
 
+pub mod notifications {
+    pub mod v1 {
+        tonic::include_proto!("ringside.notifications.v1");
+    }
+}
+
 pub mod events {
     pub mod v1 {
         tonic::include_proto!("ringside.events.v1");

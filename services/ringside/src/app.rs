@@ -14,8 +14,10 @@ use ringside_bus::amqp::AmqpBus;
 use ringside_bus::local::LocalBus;
 use ringside_bus::{Bus, consumer, outbox};
 use ringside_contacts::{ContactsGrpc, ContactsService};
+use ringside_notifications::{Notifications, NotificationsGrpc};
 use ringside_proto::activities::v1::activities_server::ActivitiesServer;
 use ringside_proto::contacts::v1::contacts_server::ContactsServer;
+use ringside_proto::notifications::v1::notifications_server::NotificationsServer;
 use ringside_storage::Db;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -29,6 +31,7 @@ use crate::http;
 pub enum ServiceName {
     Contacts,
     Activities,
+    Notifications,
     Ingest,
 }
 
@@ -54,6 +57,7 @@ impl Mode {
             Mode::AllInOne => vec![
                 ServiceName::Contacts,
                 ServiceName::Activities,
+                ServiceName::Notifications,
                 ServiceName::Ingest,
             ],
             Mode::Serve(service) => vec![service],
@@ -94,7 +98,10 @@ struct Assembly<'a> {
     http_routes: axum::Router,
     contacts: Option<ContactsService>,
     activities: Option<ActivitiesService>,
+    notifications: Option<Notifications>,
     ingest: Option<ringside_ingest::Bound>,
+    grpc: TcpListener,
+    http: TcpListener,
 }
 
 /// Connects, migrates and starts serving. Returns once every listener is bound.
@@ -106,6 +113,12 @@ pub async fn start(settings: &Settings, mode: Mode, key: TokenKey) -> anyhow::Re
     };
     let shutdown = CancellationToken::new();
     let bus = open_bus(settings, mode, db.as_ref(), &shutdown).await?;
+    let grpc = TcpListener::bind(settings.grpc_addr)
+        .await
+        .with_context(|| format!("binding gRPC to {}", settings.grpc_addr))?;
+    let http = TcpListener::bind(settings.http_addr)
+        .await
+        .with_context(|| format!("binding HTTP to {}", settings.http_addr))?;
     let mut a = Assembly {
         settings,
         mode,
@@ -117,12 +130,16 @@ pub async fn start(settings: &Settings, mode: Mode, key: TokenKey) -> anyhow::Re
         http_routes: axum::Router::new(),
         contacts: None,
         activities: None,
+        notifications: None,
         ingest: None,
+        grpc,
+        http,
     };
     for service in mode.services() {
         match service {
             ServiceName::Contacts => a.start_contacts()?,
             ServiceName::Activities => a.start_activities().await?,
+            ServiceName::Notifications => a.start_notifications().await?,
             ServiceName::Ingest => a.start_ingest().await?,
         }
     }
@@ -182,6 +199,43 @@ impl Assembly<'_> {
         Ok(())
     }
 
+    /// The gRPC address services of this process reach each other at.
+    fn own_grpc_url(&self) -> anyhow::Result<String> {
+        Ok(format!("http://{}", self.grpc.local_addr()?))
+    }
+
+    async fn start_notifications(&mut self) -> anyhow::Result<()> {
+        let db = self.db("notifications")?;
+        let (contacts_url, activities_url) = match self.mode {
+            Mode::AllInOne => (self.own_grpc_url()?, self.own_grpc_url()?),
+            Mode::Serve(_) => (
+                self.settings.contacts_url.clone(),
+                self.settings.activities_url.clone(),
+            ),
+        };
+        let sources = ringside_notifications::card::GrpcSources::new(
+            &contacts_url,
+            &activities_url,
+            self.key.clone(),
+        )
+        .context("RINGSIDE_CONTACTS_URL / RINGSIDE_ACTIVITIES_URL")?;
+        let config = ringside_notifications::NotificationsConfig {
+            card_deadline: Duration::from_millis(self.settings.card_deadline_ms),
+        };
+        let agents = ringside_notifications::agents::Agents::new(db);
+        let service = Notifications::new(agents, Arc::new(sources), config);
+        let handler = Arc::new(ringside_notifications::Consumer::new(service.clone()));
+        let spec = ringside_notifications::queue_spec(&self.settings.queue_prefix);
+        let consuming = consumer::start(self.bus.clone(), spec, handler, self.shutdown.clone())
+            .await
+            .context("subscribing notifications to the bus")?;
+        self.workers.spawn(consuming);
+        let routes = ringside_notifications::ws::router(service.clone(), self.key.clone());
+        self.http_routes = std::mem::take(&mut self.http_routes).merge(routes);
+        self.notifications = Some(service);
+        Ok(())
+    }
+
     async fn start_ingest(&mut self) -> anyhow::Result<()> {
         let (state, bound) = ringside_ingest::start(
             self.settings.ingest()?,
@@ -207,12 +261,7 @@ impl Assembly<'_> {
     /// Binds the gRPC and HTTP listeners and starts serving.
     async fn serve(self) -> anyhow::Result<Running> {
         let settings = self.settings;
-        let grpc = TcpListener::bind(settings.grpc_addr)
-            .await
-            .with_context(|| format!("binding gRPC to {}", settings.grpc_addr))?;
-        let http = TcpListener::bind(settings.http_addr)
-            .await
-            .with_context(|| format!("binding HTTP to {}", settings.http_addr))?;
+        let (grpc, http) = (self.grpc, self.http);
         let (grpc_addr, http_addr) = (grpc.local_addr()?, http.local_addr()?);
         let grpc_services = [
             self.contacts
@@ -221,6 +270,9 @@ impl Assembly<'_> {
             self.activities
                 .as_ref()
                 .map(|_| "ringside.activities.v1.Activities"),
+            self.notifications
+                .as_ref()
+                .map(|_| "ringside.notifications.v1.Notifications"),
         ]
         .into_iter()
         .flatten()
@@ -229,6 +281,7 @@ impl Assembly<'_> {
         let grpc_set = GrpcServices {
             contacts: self.contacts,
             activities: self.activities,
+            notifications: self.notifications,
         };
         servers.spawn(serve_grpc(grpc, grpc_set, self.key, self.shutdown.clone()));
         let readiness = http::Readiness {
@@ -293,6 +346,7 @@ async fn open_bus(
 struct GrpcServices {
     contacts: Option<ContactsService>,
     activities: Option<ActivitiesService>,
+    notifications: Option<Notifications>,
 }
 
 async fn serve_grpc(
@@ -304,6 +358,11 @@ async fn serve_grpc(
     let (health, health_service) = tonic_health::server::health_reporter();
     if services.contacts.is_some() {
         health.set_serving::<ContactsServer<ContactsGrpc>>().await;
+    }
+    if services.notifications.is_some() {
+        health
+            .set_serving::<NotificationsServer<NotificationsGrpc>>()
+            .await;
     }
     if services.activities.is_some() {
         health
@@ -321,11 +380,15 @@ async fn serve_grpc(
     let activities = services
         .activities
         .map(|a| ActivitiesServer::with_interceptor(ActivitiesGrpc::new(a), guard.clone()));
+    let notifications = services
+        .notifications
+        .map(|n| NotificationsServer::with_interceptor(NotificationsGrpc::new(n), guard.clone()));
     tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection)
         .add_optional_service(contacts)
         .add_optional_service(activities)
+        .add_optional_service(notifications)
         .serve_with_incoming_shutdown(
             // Without TCP_NODELAY a reply larger than one segment waits for the
             // client's delayed ACK (~40 ms).

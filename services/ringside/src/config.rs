@@ -163,6 +163,24 @@ pub struct Settings {
     )]
     pub contacts_url: String,
 
+    /// The activities gRPC address `serve notifications` reads timelines from.
+    #[arg(
+        long,
+        env = "RINGSIDE_ACTIVITIES_URL",
+        default_value = "http://127.0.0.1:50051",
+        global = true
+    )]
+    pub activities_url: String,
+
+    /// Milliseconds a caller-ID card waits for slow parts before what is known is pushed.
+    #[arg(
+        long,
+        env = "RINGSIDE_CARD_DEADLINE_MS",
+        default_value_t = 300,
+        global = true
+    )]
+    pub card_deadline_ms: u64,
+
     /// Which user answers which extension, for call-back tasks of clients without an
     /// owner: `ivan=101,102;olga=103`.
     #[arg(
@@ -244,6 +262,8 @@ impl Settings {
             token_key_file: None,
             phone_region: "RU".into(),
             contacts_url: "http://127.0.0.1:50051".into(),
+            activities_url: "http://127.0.0.1:50051".into(),
+            card_deadline_ms: 300,
             agent_extensions: String::new(),
             callback_minutes: 15,
             db_max_connections: 8,

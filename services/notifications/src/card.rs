@@ -1,0 +1,436 @@
+//! Building a caller-ID card: who is calling (contacts' `Resolve`, which makes a
+//! stranger exactly one lead), then in parallel what happened last (activities: the
+//! last five interactions, the last call, open tasks). Whatever is known when the
+//! deadline comes is pushed; the rest follows as an update.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ringside_auth::{Role, TokenKey};
+use ringside_proto::activities::v1 as apb;
+use ringside_proto::activities::v1::activities_client::ActivitiesClient;
+use ringside_proto::contacts::v1 as cpb;
+use ringside_proto::contacts::v1::contacts_client::ContactsClient;
+use ringside_proto::notifications::v1 as pb;
+use tokio::sync::Mutex;
+use tonic::transport::Channel;
+
+use crate::error::{NotificationsError, Result};
+
+/// Interactions a card lists.
+pub const INTERACTIONS: i32 = 5;
+
+/// The client part of a card.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Client {
+    pub kind: String,
+    pub id: String,
+    pub name: String,
+    pub company: String,
+    pub status: String,
+    pub tags: Vec<String>,
+    pub owner_id: String,
+    pub new_lead: bool,
+}
+
+/// What happened last.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct History {
+    pub interactions: Vec<pb::CardInteraction>,
+    pub last_call: Option<pb::CardLastCall>,
+    pub tasks: Vec<pb::CardTask>,
+}
+
+/// Where a card's parts come from.
+#[async_trait]
+pub trait Sources: Send + Sync + 'static {
+    /// The client behind `phone`; a lead created since `rang_at` (Unix ms) — by this
+    /// call, whichever service asked first — is a new lead.
+    async fn client(
+        &self,
+        correlation_id: &str,
+        phone: &str,
+        rang_at: i64,
+    ) -> Result<Option<Client>>;
+    /// `call_id` is the ringing call, left out of "the last call".
+    async fn history(&self, client: &Client, call_id: &str) -> Result<History>;
+    /// Puts an agent's note on a call's timeline entry; returns the entry id.
+    async fn add_call_note(
+        &self,
+        agent: &str,
+        call_id: &str,
+        text: &str,
+        outcome: &str,
+    ) -> Result<String>;
+    /// The timeline entry of a call, once activities has it.
+    async fn call_entry(&self, call_id: &str) -> Result<Option<String>>;
+}
+
+/// The card of a ringing call, filled in as its parts arrive, pushed through `show`
+/// at the deadline and again when complete.
+pub async fn build(
+    sources: Arc<dyn Sources>,
+    base: pb::Card,
+    rang_at: i64,
+    deadline: Duration,
+    show: impl Fn(&pb::Card) + Send + Sync + 'static,
+) {
+    let card = Arc::new(Mutex::new(pb::Card {
+        pending: vec!["client".into(), "history".into()],
+        ..base
+    }));
+    let fill = fill(sources, card.clone(), rang_at);
+    tokio::pin!(fill);
+    let complete = tokio::select! {
+        _ = &mut fill => true,
+        _ = tokio::time::sleep(deadline) => false,
+    };
+    show(&card.lock().await.clone());
+    if !complete {
+        fill.await;
+        show(&card.lock().await.clone());
+    }
+}
+
+async fn fill(sources: Arc<dyn Sources>, card: Arc<Mutex<pb::Card>>, rang_at: i64) {
+    let (call_id, caller) = {
+        let c = card.lock().await;
+        (c.call_id.clone(), c.caller.clone())
+    };
+    let client = match sources.client(&call_id, &caller, rang_at).await {
+        Ok(Some(client)) => client,
+        Ok(None) | Err(_) => {
+            card.lock().await.pending.clear();
+            return;
+        }
+    };
+    apply_client(&mut *card.lock().await, &client);
+    let history = sources.history(&client, &call_id).await.unwrap_or_default();
+    let mut c = card.lock().await;
+    c.interactions = history.interactions;
+    c.last_call = history.last_call;
+    c.tasks = history.tasks;
+    c.pending.clear();
+}
+
+fn apply_client(card: &mut pb::Card, client: &Client) {
+    card.client_kind = client.kind.clone();
+    card.client_id = client.id.clone();
+    card.name = client.name.clone();
+    card.company = client.company.clone();
+    card.status = client.status.clone();
+    card.tags = client.tags.clone();
+    card.owner_id = client.owner_id.clone();
+    card.new_lead = client.new_lead;
+    card.pending.retain(|p| p != "client");
+}
+
+/// Contacts and activities over gRPC, each call with a short-lived token signed by the
+/// shared key (acting as the service, or as the agent who typed a note).
+pub struct GrpcSources {
+    contacts: ContactsClient<Channel>,
+    activities: ActivitiesClient<Channel>,
+    key: TokenKey,
+}
+
+fn lazy(url: &str) -> Result<Channel, tonic::transport::Error> {
+    Ok(tonic::transport::Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(5))
+        .tcp_nodelay(true)
+        .connect_lazy())
+}
+
+impl GrpcSources {
+    pub fn new(
+        contacts_url: &str,
+        activities_url: &str,
+        key: TokenKey,
+    ) -> Result<Self, tonic::transport::Error> {
+        Ok(GrpcSources {
+            contacts: ContactsClient::new(lazy(contacts_url)?),
+            activities: ActivitiesClient::new(lazy(activities_url)?),
+            key,
+        })
+    }
+
+    fn request<T>(&self, message: T, user: &str, correlation_id: &str) -> tonic::Request<T> {
+        let mut req = tonic::Request::new(message);
+        let role = if user == crate::SOURCE {
+            Role::Service
+        } else {
+            Role::Agent
+        };
+        let token = self.key.issue(user, role, Duration::from_secs(300));
+        if let Ok(value) = format!("Bearer {token}").parse() {
+            req.metadata_mut().insert("authorization", value);
+        }
+        if let Ok(value) = correlation_id.parse() {
+            req.metadata_mut().insert("x-correlation-id", value);
+        }
+        req
+    }
+
+    fn service<T>(&self, message: T) -> tonic::Request<T> {
+        self.request(message, crate::SOURCE, "")
+    }
+
+    async fn company_name(&self, id: &str) -> String {
+        if id.is_empty() {
+            return String::new();
+        }
+        let req = self.service(cpb::GetCompanyRequest { id: id.into() });
+        match self.contacts.clone().get_company(req).await {
+            Ok(company) => company.into_inner().name,
+            Err(_) => String::new(),
+        }
+    }
+
+    async fn timeline(
+        &self,
+        client: &Client,
+        kinds: Vec<i32>,
+        size: i32,
+    ) -> Result<Vec<apb::Entry>> {
+        let subject = match client.kind.as_str() {
+            "contact" => apb::subject::Subject::ContactId(client.id.clone()),
+            _ => apb::subject::Subject::LeadId(client.id.clone()),
+        };
+        let req = self.service(apb::TimelineRequest {
+            subject: Some(apb::Subject {
+                subject: Some(subject),
+            }),
+            kinds,
+            page_size: size,
+            ..Default::default()
+        });
+        let resp = self
+            .activities
+            .clone()
+            .timeline(req)
+            .await
+            .map_err(unavailable)?;
+        Ok(resp.into_inner().entries)
+    }
+
+    async fn open_tasks(&self, client: &Client) -> Result<Vec<apb::Task>> {
+        let subject = match client.kind.as_str() {
+            "contact" => apb::subject::Subject::ContactId(client.id.clone()),
+            _ => apb::subject::Subject::LeadId(client.id.clone()),
+        };
+        let req = self.service(apb::ListTasksRequest {
+            subject: Some(apb::Subject {
+                subject: Some(subject),
+            }),
+            page_size: 10,
+            ..Default::default()
+        });
+        let resp = self
+            .activities
+            .clone()
+            .list_tasks(req)
+            .await
+            .map_err(unavailable)?;
+        Ok(resp.into_inner().tasks)
+    }
+}
+
+fn unavailable(status: tonic::Status) -> NotificationsError {
+    NotificationsError::Unavailable(status.message().to_owned())
+}
+
+/// Leads created up to this long before the call rang count as made by it (clocks of
+/// the PBX and of this host differ a little).
+const NEW_LEAD_SLACK_MS: i64 = 5_000;
+
+fn client_of_party(party: cpb::Party, created: bool, rang_at: i64) -> Option<(Client, String)> {
+    Some(match party.party? {
+        cpb::party::Party::Contact(c) => (
+            Client {
+                kind: "contact".into(),
+                id: c.id,
+                name: c.name,
+                status: "client".into(),
+                tags: c.tags,
+                owner_id: c.owner_id,
+                ..Default::default()
+            },
+            c.company_id,
+        ),
+        cpb::party::Party::Lead(l) => (
+            Client {
+                kind: "lead".into(),
+                id: l.id,
+                name: l.name,
+                company: l.company_name,
+                status: lead_status(l.status),
+                owner_id: l.owner_id,
+                new_lead: created
+                    || l.created_at.as_ref().is_some_and(|t| {
+                        ringside_proto::millis_from_timestamp(t) >= rang_at - NEW_LEAD_SLACK_MS
+                    }),
+                ..Default::default()
+            },
+            String::new(),
+        ),
+    })
+}
+
+fn lead_status(status: i32) -> String {
+    match cpb::LeadStatus::try_from(status) {
+        Ok(cpb::LeadStatus::Working) => "working",
+        Ok(cpb::LeadStatus::Qualified) => "qualified",
+        Ok(cpb::LeadStatus::Disqualified) => "disqualified",
+        _ => "new",
+    }
+    .to_owned()
+}
+
+fn interaction(e: &apb::Entry) -> pb::CardInteraction {
+    let kind = match apb::EntryKind::try_from(e.kind) {
+        Ok(apb::EntryKind::Call) => "call",
+        Ok(apb::EntryKind::Message) => "message",
+        Ok(apb::EntryKind::Note) => "note",
+        Ok(apb::EntryKind::Form) => "form",
+        _ => "system",
+    };
+    pb::CardInteraction {
+        at: e.occurred_at,
+        kind: kind.into(),
+        summary: e.summary.clone(),
+    }
+}
+
+fn last_call(entries: &[apb::Entry], ringing: &str) -> Option<pb::CardLastCall> {
+    entries.iter().find_map(|e| match &e.detail {
+        Some(apb::entry::Detail::Call(call)) if call.call_id != ringing => {
+            let outcome = match call.agent_outcome.as_str() {
+                "" => apb::CallOutcome::try_from(call.outcome)
+                    .map(|o| {
+                        o.as_str_name()
+                            .trim_start_matches("CALL_OUTCOME_")
+                            .to_lowercase()
+                    })
+                    .unwrap_or_default(),
+                agent => agent.to_owned(),
+            };
+            Some(pb::CardLastCall {
+                at: e.occurred_at,
+                agent_id: call.agent_id.clone(),
+                outcome,
+                note: e.text.clone(),
+            })
+        }
+        _ => None,
+    })
+}
+
+#[async_trait]
+impl Sources for GrpcSources {
+    async fn client(
+        &self,
+        correlation_id: &str,
+        phone: &str,
+        rang_at: i64,
+    ) -> Result<Option<Client>> {
+        let req = self.request(
+            cpb::ResolveRequest {
+                identity: Some(cpb::Identity {
+                    kind: cpb::IdentityKind::Phone as i32,
+                    value: phone.to_owned(),
+                }),
+                name: String::new(),
+                source: Some(cpb::LeadSource {
+                    channel: "phone".into(),
+                    campaign: String::new(),
+                }),
+            },
+            crate::SOURCE,
+            correlation_id,
+        );
+        let resolved = match self.contacts.clone().resolve(req).await {
+            Ok(r) => r.into_inner(),
+            Err(s) if s.code() == tonic::Code::InvalidArgument => return Ok(None),
+            Err(s) => return Err(unavailable(s)),
+        };
+        let Some((mut client, company_id)) = resolved
+            .party
+            .and_then(|p| client_of_party(p, resolved.created, rang_at))
+        else {
+            return Ok(None);
+        };
+        if client.company.is_empty() {
+            client.company = self.company_name(&company_id).await;
+        }
+        Ok(Some(client))
+    }
+
+    async fn history(&self, client: &Client, call_id: &str) -> Result<History> {
+        let call_kind = vec![apb::EntryKind::Call as i32];
+        let (recent, calls, tasks) = tokio::join!(
+            self.timeline(client, Vec::new(), INTERACTIONS + 1),
+            self.timeline(client, call_kind, 2),
+            self.open_tasks(client),
+        );
+        let now = ringside_storage::now_millis();
+        let interactions = recent?
+            .iter()
+            .filter(
+                |e| !matches!(&e.detail, Some(apb::entry::Detail::Call(c)) if c.call_id == call_id),
+            )
+            .take(INTERACTIONS as usize)
+            .map(interaction)
+            .collect();
+        let tasks = tasks?
+            .into_iter()
+            .map(|t| pb::CardTask {
+                overdue: t
+                    .due_at
+                    .as_ref()
+                    .is_some_and(|d| ringside_proto::millis_from_timestamp(d) < now),
+                id: t.id,
+                title: t.title,
+                due_at: t.due_at,
+            })
+            .collect();
+        Ok(History {
+            interactions,
+            last_call: last_call(&calls?, call_id),
+            tasks,
+        })
+    }
+
+    async fn add_call_note(
+        &self,
+        agent: &str,
+        call_id: &str,
+        text: &str,
+        outcome: &str,
+    ) -> Result<String> {
+        let req = self.request(
+            apb::AddCallNoteRequest {
+                call_id: call_id.into(),
+                text: text.into(),
+                outcome: outcome.into(),
+            },
+            agent,
+            call_id,
+        );
+        match self.activities.clone().add_call_note(req).await {
+            Ok(entry) => Ok(entry.into_inner().id),
+            Err(s) => Err(NotificationsError::from_status(s)),
+        }
+    }
+
+    async fn call_entry(&self, call_id: &str) -> Result<Option<String>> {
+        let req = self.service(apb::GetCallEntryRequest {
+            call_id: call_id.into(),
+        });
+        match self.activities.clone().get_call_entry(req).await {
+            Ok(entry) => Ok(Some(entry.into_inner().id)),
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
+            Err(s) => Err(unavailable(s)),
+        }
+    }
+}

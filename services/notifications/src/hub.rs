@@ -1,0 +1,323 @@
+//! The live side: open push connections per agent (which is what "online" means), and
+//! the cards of calls still ringing or in progress, so a client that reconnects gets
+//! them again. State is in memory: a card lives as long as its call.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use ringside_proto::notifications::v1 as pb;
+use tokio::sync::mpsc;
+
+/// Pushes one connection may have waiting; a client slower than that is dropped (it
+/// reconnects and gets the live cards again).
+const CONNECTION_BUFFER: usize = 256;
+
+#[derive(Default)]
+struct State {
+    /// Live calls by call id.
+    calls: HashMap<String, LiveCall>,
+    /// Open connections by agent id.
+    connections: HashMap<String, Vec<(u64, mpsc::Sender<pb::Push>)>>,
+    next_connection: u64,
+}
+
+struct LiveCall {
+    card: pb::Card,
+    /// Whether the card was built and shown yet.
+    built: bool,
+    /// The agents it rings for.
+    seats: Vec<Seat>,
+}
+
+struct Seat {
+    agent: String,
+    extension: String,
+    /// Whether the card was pushed to this agent yet.
+    shown: bool,
+}
+
+#[derive(Clone, Default)]
+pub struct Hub {
+    state: Arc<Mutex<State>>,
+}
+
+/// One open push connection; closing it (dropping this) takes the agent offline when
+/// it was their last.
+pub struct Subscription {
+    pub pushes: mpsc::Receiver<pb::Push>,
+    hub: Hub,
+    agent: String,
+    id: u64,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut state = self.hub.lock();
+        if let Some(list) = state.connections.get_mut(&self.agent) {
+            list.retain(|(id, _)| *id != self.id);
+            if list.is_empty() {
+                state.connections.remove(&self.agent);
+            }
+        }
+    }
+}
+
+fn push(kind: &str, card: &pb::Card) -> pb::Push {
+    pb::Push {
+        r#type: kind.to_owned(),
+        card: Some(card.clone()),
+        ..Default::default()
+    }
+}
+
+impl Hub {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Opens a connection for `agent`; the cards of its live calls come first.
+    pub fn subscribe(&self, agent: &str) -> Subscription {
+        let (tx, rx) = mpsc::channel(CONNECTION_BUFFER);
+        let mut state = self.lock();
+        for call in state.calls.values() {
+            if call.seats.iter().any(|s| s.agent == agent && s.shown) {
+                let _ = tx.try_send(push("card", &call.card));
+            }
+        }
+        state.next_connection += 1;
+        let id = state.next_connection;
+        state
+            .connections
+            .entry(agent.to_owned())
+            .or_default()
+            .push((id, tx));
+        Subscription {
+            pushes: rx,
+            hub: self.clone(),
+            agent: agent.to_owned(),
+            id,
+        }
+    }
+
+    pub fn is_online(&self, agent: &str) -> bool {
+        self.lock().connections.contains_key(agent)
+    }
+
+    /// Sends `push` to every connection of `agent`; `false` when none is open.
+    pub fn send(&self, agent: &str, push: &pb::Push) -> bool {
+        send_locked(&mut self.lock(), agent, push)
+    }
+
+    /// Records a ringing call and who it rings for, without pushing anything yet: a
+    /// `call.answered` that comes before the card is built still finds the call.
+    pub fn register(&self, card: &pb::Card, agents: &[(String, String)]) {
+        let mut state = self.lock();
+        let call = live_call(&mut state, card);
+        for (agent, extension) in agents {
+            if !call.seats.iter().any(|s| &s.agent == agent) {
+                call.seats.push(Seat {
+                    agent: agent.clone(),
+                    extension: extension.clone(),
+                    shown: false,
+                });
+            }
+        }
+    }
+
+    /// Pushes the card of a call to every agent it rings for: a new card to those who
+    /// have not seen it, an update to the others.
+    /// A call that ended meanwhile stays closed.
+    pub fn show(&self, card: &pb::Card) {
+        let mut state = self.lock();
+        let Some(call) = state.calls.get_mut(&card.call_id) else {
+            return;
+        };
+        call.card = merge_state(&call.card, card);
+        call.built = true;
+        let card = call.card.clone();
+        let targets: Vec<(String, &str)> = call
+            .seats
+            .iter_mut()
+            .map(|seat| {
+                let kind = if seat.shown { "card_update" } else { "card" };
+                seat.shown = true;
+                (seat.agent.clone(), kind)
+            })
+            .collect();
+        for (agent, kind) in targets {
+            send_locked(&mut state, &agent, &push(kind, &card));
+        }
+    }
+
+    /// One more extension of a ringing call rings (a forked call): its agent gets the
+    /// card now if it is built, else with everyone when it is. `false` when the call is
+    /// not live here.
+    pub fn join(&self, call_id: &str, agent: &str, extension: &str) -> bool {
+        let mut state = self.lock();
+        let Some(call) = state.calls.get_mut(call_id) else {
+            return false;
+        };
+        if !call.card.extensions.iter().any(|e| e == extension) {
+            call.card.extensions.push(extension.to_owned());
+        }
+        if call.seats.iter().any(|s| s.agent == agent) {
+            return true;
+        }
+        call.seats.push(Seat {
+            agent: agent.to_owned(),
+            extension: extension.to_owned(),
+            shown: call.built,
+        });
+        if call.built {
+            let card = call.card.clone();
+            send_locked(&mut state, agent, &push("card", &card));
+        }
+        true
+    }
+
+    /// The current card of a live call.
+    pub fn card(&self, call_id: &str) -> Option<pb::Card> {
+        self.lock().calls.get(call_id).map(|c| c.card.clone())
+    }
+
+    /// The call was answered at `extension`: that agent's card says so, every other
+    /// agent's pop-up closes.
+    pub fn answered(&self, call_id: &str, extension: &str) {
+        let mut state = self.lock();
+        let Some(call) = state.calls.get_mut(call_id) else {
+            return;
+        };
+        let answering = call
+            .seats
+            .iter()
+            .find(|s| s.extension == extension)
+            .map(|s| s.agent.clone());
+        call.card.state = "answered".to_owned();
+        call.card.answered_by = answering.clone().unwrap_or_else(|| extension.to_owned());
+        let (stay, leave): (Vec<Seat>, Vec<Seat>) = call
+            .seats
+            .drain(..)
+            .partition(|s| Some(&s.agent) == answering.as_ref());
+        call.seats = stay;
+        let card = call.card.clone();
+        let stay: Vec<String> = call
+            .seats
+            .iter()
+            .filter(|s| s.shown)
+            .map(|s| s.agent.clone())
+            .collect();
+        for agent in stay {
+            send_locked(&mut state, &agent, &push("card_update", &card));
+        }
+        for seat in leave.into_iter().filter(|s| s.shown) {
+            send_locked(&mut state, &seat.agent, &push("card_close", &card));
+        }
+    }
+
+    /// The call is over: its card closes everywhere, with the call entry's id.
+    pub fn close(&self, call_id: &str, entry_id: &str) {
+        let mut state = self.lock();
+        let Some(mut call) = state.calls.remove(call_id) else {
+            return;
+        };
+        call.card.state = "closed".to_owned();
+        call.card.entry_id = entry_id.to_owned();
+        for seat in call.seats.iter().filter(|s| s.shown) {
+            send_locked(&mut state, &seat.agent, &push("card_close", &call.card));
+        }
+    }
+}
+
+fn live_call<'a>(state: &'a mut State, card: &pb::Card) -> &'a mut LiveCall {
+    state
+        .calls
+        .entry(card.call_id.clone())
+        .or_insert_with(|| LiveCall {
+            card: card.clone(),
+            built: false,
+            seats: Vec::new(),
+        })
+}
+
+/// A newer card keeps what the call itself changed (answered state) since it was built.
+fn merge_state(current: &pb::Card, next: &pb::Card) -> pb::Card {
+    let mut card = next.clone();
+    if current.state == "answered" {
+        card.state = current.state.clone();
+        card.answered_by = current.answered_by.clone();
+    }
+    for ext in &current.extensions {
+        if !card.extensions.contains(ext) {
+            card.extensions.push(ext.clone());
+        }
+    }
+    card
+}
+
+fn send_locked(state: &mut State, agent: &str, push: &pb::Push) -> bool {
+    let Some(list) = state.connections.get_mut(agent) else {
+        return false;
+    };
+    // A full or closed connection is dropped; the client reconnects.
+    list.retain(|(_, tx)| tx.try_send(push.clone()).is_ok());
+    let any = !list.is_empty();
+    if !any {
+        state.connections.remove(agent);
+    }
+    any
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card(call: &str) -> pb::Card {
+        pb::Card {
+            call_id: call.into(),
+            name: "Иван".into(),
+            state: "ringing".into(),
+            ..Default::default()
+        }
+    }
+
+    fn kinds(sub: &mut Subscription) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(p) = sub.pushes.try_recv() {
+            out.push(p.r#type);
+        }
+        out
+    }
+
+    #[test]
+    fn answering_closes_the_other_agents_pop_ups() {
+        let hub = Hub::default();
+        let (mut olga, mut ivan) = (hub.subscribe("olga"), hub.subscribe("ivan"));
+        let rings = [("olga".into(), "101".into()), ("ivan".into(), "102".into())];
+        hub.register(&card("c1"), &rings);
+        hub.show(&card("c1"));
+        hub.answered("c1", "102");
+        hub.close("c1", "entry-1");
+        assert_eq!(kinds(&mut olga), ["card", "card_close"]);
+        assert_eq!(kinds(&mut ivan), ["card", "card_update", "card_close"]);
+        assert!(hub.card("c1").is_none());
+    }
+
+    #[test]
+    fn a_reconnecting_agent_gets_the_live_cards_and_presence_follows_connections() {
+        let hub = Hub::default();
+        hub.register(&card("c1"), &[("olga".into(), "101".into())]);
+        hub.show(&card("c1"));
+        assert!(!hub.is_online("olga"));
+        let mut first = hub.subscribe("olga");
+        assert_eq!(kinds(&mut first), ["card"]);
+        assert!(hub.is_online("olga"));
+        drop(first);
+        assert!(!hub.is_online("olga"));
+        let mut again = hub.subscribe("olga");
+        assert_eq!(kinds(&mut again), ["card"]);
+        let mut other = hub.subscribe("ivan");
+        assert!(kinds(&mut other).is_empty(), "only the agent's own cards");
+    }
+}

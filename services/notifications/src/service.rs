@@ -1,0 +1,168 @@
+//! What notifications does with calls, tasks and leads: cards for the agents whose
+//! extension rings, closed when the call is answered elsewhere or over; reminders and
+//! new leads pushed to their assignee.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ringside_proto::events::v1 as ev;
+use ringside_proto::notifications::v1 as pb;
+
+use crate::agents::Agents;
+use crate::card::{self, Sources};
+use crate::error::Result;
+use crate::hub::Hub;
+
+#[derive(Debug, Clone)]
+pub struct NotificationsConfig {
+    /// How long a card waits for slow parts before what is known is pushed.
+    pub card_deadline: Duration,
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        NotificationsConfig {
+            card_deadline: Duration::from_millis(300),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Notifications {
+    pub agents: Agents,
+    pub hub: Hub,
+    sources: Arc<dyn Sources>,
+    config: NotificationsConfig,
+}
+
+/// How long a closing card waits for activities to file the call.
+const ENTRY_WAIT: Duration = Duration::from_secs(3);
+
+impl Notifications {
+    pub fn new(agents: Agents, sources: Arc<dyn Sources>, config: NotificationsConfig) -> Self {
+        Notifications {
+            agents,
+            hub: Hub::default(),
+            sources,
+            config,
+        }
+    }
+
+    /// `call.ringing`: the card of an inbound call goes to the agent at the extension.
+    /// It is built in the background, so a slow dependency never holds up the queue.
+    pub async fn ringing(&self, e: &ev::CallRinging) -> Result<()> {
+        let Some(call) = &e.call else { return Ok(()) };
+        if call.direction != ev::CallDirection::Inbound as i32 {
+            return Ok(());
+        }
+        let Some(agent) = self.agents.at_extension(&e.extension).await? else {
+            return Ok(()); // nobody to show it to
+        };
+        // Another extension of a forked call: the same card, one more agent.
+        if self.hub.join(&call.call_id, &agent, &e.extension) {
+            return Ok(());
+        }
+        let seat = [(agent, e.extension.clone())];
+        let base = pb::Card {
+            call_id: call.call_id.clone(),
+            caller: call.caller.clone(),
+            extensions: vec![e.extension.clone()],
+            state: "ringing".into(),
+            ..Default::default()
+        };
+        self.hub.register(&base, &seat);
+        let (hub, sources) = (self.hub.clone(), self.sources.clone());
+        let deadline = self.config.card_deadline;
+        let rang_at = call.rang_at.as_ref().map_or_else(
+            ringside_storage::now_millis,
+            ringside_proto::millis_from_timestamp,
+        );
+        let build = card::build(sources, base, rang_at, deadline, move |c| hub.show(c));
+        tokio::spawn(build);
+        Ok(())
+    }
+
+    pub fn answered(&self, e: &ev::CallAnswered) {
+        if let Some(call) = &e.call {
+            self.hub.answered(&call.call_id, &e.extension);
+        }
+    }
+
+    /// `call.ended` / `call.missed`: the card closes with a link to the call's entry
+    /// (waited for briefly: activities files the call from the same event).
+    pub fn over(&self, call: Option<&ev::CallParties>) {
+        let Some(call) = call else { return };
+        let call_id = call.call_id.clone();
+        if self.hub.card(&call_id).is_none() {
+            return;
+        }
+        let (hub, sources) = (self.hub.clone(), self.sources.clone());
+        tokio::spawn(async move {
+            let started = tokio::time::Instant::now();
+            let entry = loop {
+                match sources.call_entry(&call_id).await {
+                    Ok(Some(id)) => break id,
+                    _ if started.elapsed() > ENTRY_WAIT => break String::new(),
+                    _ => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            };
+            hub.close(&call_id, &entry);
+        });
+    }
+
+    /// `task.due`: a reminder to the assignee, if connected.
+    pub fn task_due(&self, e: &ev::TaskDue) {
+        let Some(task) = &e.task else { return };
+        if task.assignee_id.is_empty() {
+            return;
+        }
+        let push = pb::Push {
+            r#type: "task_due".into(),
+            task_id: task.id.clone(),
+            title: task.title.clone(),
+            at: task.due_at,
+            ..Default::default()
+        };
+        self.deliver(&task.assignee_id, &push);
+    }
+
+    /// `lead.created` with an owner: the owner hears of it.
+    pub fn lead_created(&self, e: &ev::LeadCreated) {
+        let Some(lead) = &e.lead else { return };
+        if lead.owner_id.is_empty() {
+            return;
+        }
+        let push = pb::Push {
+            r#type: "lead_assigned".into(),
+            lead_id: lead.id.clone(),
+            title: lead.name.clone(),
+            at: lead.created_at,
+            ..Default::default()
+        };
+        self.deliver(&lead.owner_id, &push);
+    }
+
+    fn deliver(&self, agent: &str, push: &pb::Push) {
+        let channel = if self.hub.send(agent, push) {
+            "push"
+        } else {
+            // Offline delivery by email or Telegram is not built yet: counted, not sent.
+            "undelivered"
+        };
+        metrics::counter!("ringside_notifications_alerts_total", "kind" => push.r#type.clone(), "channel" => channel)
+            .increment(1);
+    }
+
+    /// A note typed into a card, filed on the call's timeline entry as `agent`.
+    pub async fn add_call_note(
+        &self,
+        agent: &str,
+        call_id: &str,
+        text: &str,
+        outcome: &str,
+    ) -> Result<String> {
+        self.sources
+            .add_call_note(agent, call_id, text, outcome)
+            .await
+    }
+}

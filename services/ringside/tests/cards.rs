@@ -1,0 +1,276 @@
+//! Caller-ID cards as an agent's client sees them: call events on the bus, cards on
+//! the agent's WebSocket (`/agent/ws`), notes typed into a card landing on the
+//! timeline — in the all-in-one mode, with the real contacts and activities behind.
+
+mod support;
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use ringside_auth::Role;
+use ringside_bus::{EventPayload, Message, new_envelope};
+use ringside_proto::activities::v1 as apb;
+use ringside_proto::contacts::v1 as cpb;
+use ringside_proto::events::v1 as ev;
+use ringside_proto::notifications::v1 as pb;
+use ringside_proto::notifications::v1::notifications_client::NotificationsClient;
+use serde_json::Value;
+use support::{Bearer, Suite};
+use tokio_tungstenite::tungstenite;
+
+const IVAN_PHONE: &str = "+79123456789";
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(suite: &Suite, agent: &str) -> Ws {
+    let token = suite
+        .key
+        .issue(agent, Role::Agent, Duration::from_secs(600));
+    let url = format!(
+        "ws://{}/agent/ws?access_token={token}",
+        suite.running.http_addr
+    );
+    tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket")
+        .0
+}
+
+/// The next frame of `kind` (others are skipped), within 5 s.
+async fn next_of(ws: &mut Ws, kind: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let frame = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {kind} frame"))
+            .expect("open")
+            .expect("frame");
+        if let tungstenite::Message::Text(text) = frame {
+            let v: Value = serde_json::from_str(&text).expect("json");
+            if v["type"] == kind {
+                return v;
+            }
+        }
+    }
+}
+
+/// Nothing arrives for a while.
+async fn silent(ws: &mut Ws) {
+    if let Ok(Some(Ok(frame))) = tokio::time::timeout(Duration::from_millis(500), ws.next()).await {
+        panic!("unexpected frame: {frame:?}");
+    }
+}
+
+fn parties(call_id: &str, caller: &str) -> Option<ev::CallParties> {
+    Some(ev::CallParties {
+        call_id: call_id.into(),
+        direction: ev::CallDirection::Inbound as i32,
+        caller: caller.into(),
+        callee: "+74951234567".into(),
+        rang_at: Some(ringside_proto::timestamp_from_millis(
+            ringside_storage::now_millis(),
+        )),
+    })
+}
+
+async fn publish(suite: &Suite, payload: EventPayload) {
+    let envelope = new_envelope("ingest", "test", payload);
+    let message = Message::from_envelope(&envelope);
+    suite
+        .running
+        .bus
+        .publish(&[message])
+        .await
+        .expect("publish");
+}
+
+async fn ringing(suite: &Suite, call_id: &str, caller: &str, ext: &str) {
+    let payload = EventPayload::CallRinging(ev::CallRinging {
+        call: parties(call_id, caller),
+        extension: ext.into(),
+    });
+    publish(suite, payload).await;
+}
+
+async fn seed(suite: &Suite) -> cpb::Contact {
+    let mut notifications = NotificationsClient::with_interceptor(
+        suite.channel().await,
+        Bearer(Some(suite.token(Role::Admin))),
+    );
+    for (id, name, ext) in [("olga", "Ольга", "101"), ("ivan", "Иван", "102")] {
+        let agent = pb::Agent {
+            id: id.into(),
+            name: name.into(),
+            extensions: vec![ext.into()],
+            ..Default::default()
+        };
+        notifications.upsert_agent(agent).await.expect("agent");
+    }
+    let contact = suite
+        .client()
+        .await
+        .create_contact(cpb::CreateContactRequest {
+            name: "Иван Петров".into(),
+            owner_id: "olga".into(),
+            tags: vec!["vip".into()],
+            identities: vec![cpb::Identity {
+                kind: cpb::IdentityKind::Phone as i32,
+                value: IVAN_PHONE.into(),
+            }],
+            ..Default::default()
+        })
+        .await
+        .expect("contact")
+        .into_inner();
+    let mut activities = suite.activities("olga").await;
+    let on_ivan = Some(apb::Links {
+        contact_id: contact.id.clone(),
+        ..Default::default()
+    });
+    let note = apb::AddNoteRequest {
+        links: on_ivan.clone(),
+        text: "Asked for the price list".into(),
+    };
+    activities.add_note(note).await.expect("note");
+    let task = apb::CreateTaskRequest {
+        title: "Send the offer".into(),
+        due_at: "2026-01-05T10:00:00Z".into(),
+        links: on_ivan,
+        ..Default::default()
+    };
+    activities.create_task(task).await.expect("task");
+    contact
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_card_pops_for_the_ringing_agents_and_closes_when_someone_answers() {
+    let suite = support::all_in_one().await;
+    let contact = seed(&suite).await;
+    let (mut olga, mut ivan) = (connect(&suite, "olga").await, connect(&suite, "ivan").await);
+    ringing(&suite, "c-1", IVAN_PHONE, "101").await;
+    ringing(&suite, "c-1", IVAN_PHONE, "102").await;
+
+    let card = next_of(&mut olga, "card").await["card"].clone();
+    assert_eq!(card["name"], "Иван Петров");
+    assert_eq!(card["client_id"], contact.id.as_str());
+    assert_eq!(card["tags"][0], "vip");
+    assert_eq!(card["owner_id"], "olga");
+    assert_eq!(card["new_lead"], false);
+    let card = if card["pending"].as_array().is_some_and(|p| !p.is_empty()) {
+        next_of(&mut olga, "card_update").await["card"].clone()
+    } else {
+        card
+    };
+    assert_eq!(
+        card["interactions"][0]["summary"],
+        "Asked for the price list"
+    );
+    assert_eq!(card["tasks"][0]["title"], "Send the offer");
+    assert_eq!(card["tasks"][0]["overdue"], true);
+    next_of(&mut ivan, "card").await;
+
+    // Ivan answers at 102: Olga's pop-up closes, Ivan's says he answered.
+    let answered = EventPayload::CallAnswered(ev::CallAnswered {
+        call: parties("c-1", IVAN_PHONE),
+        extension: "102".into(),
+        answered_at: None,
+    });
+    publish(&suite, answered).await;
+    let closed = next_of(&mut olga, "card_close").await;
+    assert_eq!(closed["card"]["call_id"], "c-1");
+    let update = next_of(&mut ivan, "card_update").await;
+    assert_eq!(update["card"]["state"], "answered");
+    assert_eq!(update["card"]["answered_by"], "ivan");
+
+    // A note typed into the card lands on the call's timeline entry.
+    let note = r#"{"type":"note","call_id":"c-1","text":"Wants 20 licences","outcome":"sale"}"#;
+    ivan.send(tungstenite::Message::Text(note.into()))
+        .await
+        .expect("send");
+    let saved = next_of(&mut ivan, "note_saved").await;
+    let ended = EventPayload::CallEnded(ev::CallEnded {
+        call: parties("c-1", IVAN_PHONE),
+        extension: "102".into(),
+        answered_at: None,
+        duration_ms: 42_000,
+        expired: false,
+    });
+    publish(&suite, ended).await;
+    let closed = next_of(&mut ivan, "card_close").await;
+    assert_eq!(
+        closed["card"]["entry_id"], saved["entry_id"],
+        "the close links the call entry"
+    );
+    let entry = suite
+        .activities("ivan")
+        .await
+        .get_call_entry(apb::GetCallEntryRequest {
+            call_id: "c-1".into(),
+        })
+        .await
+        .expect("entry")
+        .into_inner();
+    assert_eq!(entry.text, "Wants 20 licences");
+    assert_eq!(entry.links.unwrap().contact_id, contact.id);
+    silent(&mut olga).await;
+    suite.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_number_pops_a_new_lead_card_and_makes_one_lead() {
+    let suite = support::all_in_one().await;
+    seed(&suite).await;
+    let mut olga = connect(&suite, "olga").await;
+    let mut ivan = connect(&suite, "ivan").await;
+    ringing(&suite, "c-2", "+79990001122", "101").await;
+    ringing(&suite, "c-2", "+79990001122", "102").await;
+    let card = next_of(&mut olga, "card").await["card"].clone();
+    assert_eq!(card["new_lead"], true, "{card}");
+    assert_eq!(card["client_kind"], "lead");
+    let theirs = next_of(&mut ivan, "card").await["card"].clone();
+    assert_eq!(theirs["client_id"], card["client_id"]);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        suite.count("leads").await,
+        1,
+        "one lead however many services asked"
+    );
+
+    // A client that reconnects while it still rings gets the card again.
+    drop(olga);
+    let mut again = connect(&suite, "olga").await;
+    let card = next_of(&mut again, "card").await["card"].clone();
+    assert_eq!(card["call_id"], "c-2");
+    suite.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_socket_needs_a_valid_token_and_refuses_bad_frames() {
+    let suite = support::all_in_one().await;
+    let url = format!("ws://{}/agent/ws", suite.running.http_addr);
+    let refused = tokio_tungstenite::connect_async(url.clone()).await;
+    assert!(refused.is_err(), "no token");
+    let forged = format!("{url}?access_token=eyJhbGciOiJIUzI1NiJ9.e30.AAAA");
+    assert!(
+        tokio_tungstenite::connect_async(forged).await.is_err(),
+        "forged token"
+    );
+    let mut ws = connect(&suite, "olga").await;
+    for frame in [
+        "not json",
+        r#"{"type":"note","call_id":"c-9","text":"x","admin":true}"#,
+        r#"{"type":"note","call_id":"never-seen","text":"x"}"#,
+    ] {
+        ws.send(tungstenite::Message::Text(frame.into()))
+            .await
+            .expect("send");
+        let reply = next_of(&mut ws, "error").await;
+        assert!(
+            reply["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{frame}: {reply}"
+        );
+    }
+    assert_eq!(suite.count("activity_entries").await, 0);
+    suite.stop().await;
+}
