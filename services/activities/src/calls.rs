@@ -154,7 +154,7 @@ pub(crate) async fn apply(
     }
     let key = format!("call:{}", fact.call_id());
     let agents = &service.config.agents;
-    let entry = match store::entry_by_key(tx, &key).await? {
+    let entry = match store::entry_by_key_for_update(tx, &key).await? {
         Some(entry) => entry,
         None => {
             let new = merge(
@@ -167,7 +167,9 @@ pub(crate) async fn apply(
                 return missed_call_task(service, tx, event, fact, client, &new).await;
             }
             // Another replica inserted it first: merge into theirs.
-            store::entry_by_key(tx, &key).await?.unwrap_or(new)
+            store::entry_by_key_for_update(tx, &key)
+                .await?
+                .unwrap_or(new)
         }
     };
     let entry = merge(entry, fact, client.as_ref(), agents);

@@ -321,7 +321,7 @@ async fn message(
         id => format!("msg:{channel}:{id}"),
     };
     if cm.edit
-        && let Some(existing) = store::entry_by_key(tx, &key).await?
+        && let Some(existing) = store::entry_by_key_for_update(tx, &key).await?
     {
         return crate::messages::edit(tx, event, existing, detail).await;
     }

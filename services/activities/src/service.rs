@@ -139,7 +139,7 @@ impl ActivitiesService {
         }
         let mut tx = self.db.begin().await?;
         let key = format!("call:{call_id}");
-        let mut entry = store::entry_by_key(&mut tx, &key)
+        let mut entry = store::entry_by_key_for_update(&mut tx, &key)
             .await?
             .ok_or_else(|| ActivitiesError::not_found("call", call_id))?;
         let now = now_millis();
@@ -486,7 +486,7 @@ impl ActivitiesService {
 
 /// The note `id`, if `ctx` wrote it and it is not deleted.
 async fn own_note(conn: &mut AnyConnection, ctx: &Ctx, id: &str) -> Result<Entry> {
-    let entry = store::get_entry(conn, id).await?;
+    let entry = store::get_entry_for_update(conn, id).await?;
     if entry.kind != EntryKind::Note {
         return Err(ActivitiesError::not_found("note", id));
     }

@@ -156,6 +156,27 @@ pub async fn entry_by_key(conn: &mut AnyConnection, key: &str) -> Result<Option<
     row.as_ref().map(entry_from_row).transpose()
 }
 
+/// The entry made by `key`, locked for the rest of the transaction: a read-modify-write
+/// of an entry (a call event, a call note, an edit) never overwrites another one's
+/// change. (A no-op UPDATE takes PostgreSQL's row lock; SQLite's write transaction
+/// already excludes other writers.)
+pub async fn entry_by_key_for_update(conn: &mut AnyConnection, key: &str) -> Result<Option<Entry>> {
+    sqlx::query("UPDATE activity_entries SET updated_at = updated_at WHERE external_key = $1")
+        .bind(key)
+        .execute(&mut *conn)
+        .await?;
+    entry_by_key(conn, key).await
+}
+
+/// The entry `id`, locked like [`entry_by_key_for_update`].
+pub async fn get_entry_for_update(conn: &mut AnyConnection, id: &str) -> Result<Entry> {
+    sqlx::query("UPDATE activity_entries SET updated_at = updated_at WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    get_entry(conn, id).await
+}
+
 /// One page of a subject's timeline, newest first, with one look-ahead row.
 pub async fn timeline(
     conn: &mut AnyConnection,

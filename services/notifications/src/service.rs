@@ -10,7 +10,7 @@ use ringside_proto::notifications::v1 as pb;
 
 use crate::agents::Agents;
 use crate::card::{self, Sources};
-use crate::error::Result;
+use crate::error::{NotificationsError, Result};
 use crate::hub::Hub;
 
 #[derive(Debug, Clone)]
@@ -161,8 +161,24 @@ impl Notifications {
         text: &str,
         outcome: &str,
     ) -> Result<String> {
-        self.sources
-            .add_call_note(agent, call_id, text, outcome)
-            .await
+        let started = tokio::time::Instant::now();
+        loop {
+            match self
+                .sources
+                .add_call_note(agent, call_id, text, outcome)
+                .await
+            {
+                // Activities files the call from the same events as this service; a
+                // note typed the moment the card popped may beat it there.
+                Err(NotificationsError::Refused(s))
+                    if s.code() == tonic::Code::NotFound
+                        && self.hub.card(call_id).is_some()
+                        && started.elapsed() < ENTRY_WAIT =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                other => return other,
+            }
+        }
     }
 }

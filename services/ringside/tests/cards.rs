@@ -1,6 +1,7 @@
 //! Caller-ID cards as an agent's client sees them: call events on the bus, cards on
 //! the agent's WebSocket (`/agent/ws`), notes typed into a card landing on the
-//! timeline — in the all-in-one mode, with the real contacts and activities behind.
+//! timeline — all-in-one, and as three services (contacts, activities, notifications)
+//! on PostgreSQL and RabbitMQ.
 
 mod support;
 
@@ -23,7 +24,43 @@ const IVAN_PHONE: &str = "+79123456789";
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(suite: &Suite, agent: &str) -> Ws {
+/// Contacts, activities and notifications: one suite, or three services.
+struct Setup {
+    suites: Vec<Suite>,
+}
+
+impl Setup {
+    fn contacts(&self) -> &Suite {
+        &self.suites[0]
+    }
+
+    fn activities(&self) -> &Suite {
+        self.suites.get(1).unwrap_or(&self.suites[0])
+    }
+
+    fn notifications(&self) -> &Suite {
+        self.suites.get(2).unwrap_or(&self.suites[0])
+    }
+
+    async fn stop(self) {
+        for suite in self.suites.into_iter().rev() {
+            suite.stop().await;
+        }
+    }
+}
+
+async fn setups() -> Vec<Setup> {
+    let mut setups = vec![Setup {
+        suites: vec![support::all_in_one().await],
+    }];
+    if let Some(suites) = support::three_services().await {
+        setups.push(Setup { suites });
+    }
+    setups
+}
+
+async fn connect(setup: &Setup, agent: &str) -> Ws {
+    let suite = setup.notifications();
     let token = suite
         .key
         .issue(agent, Role::Agent, Duration::from_secs(600));
@@ -37,20 +74,20 @@ async fn connect(suite: &Suite, agent: &str) -> Ws {
         .0
 }
 
-/// The next frame of `kind` (others are skipped), within 5 s.
+/// The next frame of `kind` (others are skipped, and named if it never comes), within 5 s.
 async fn next_of(ws: &mut Ws, kind: &str) -> Value {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut skipped = Vec::new();
     loop {
-        let frame = tokio::time::timeout_at(deadline, ws.next())
-            .await
-            .unwrap_or_else(|_| panic!("no {kind} frame"))
-            .expect("open")
-            .expect("frame");
-        if let tungstenite::Message::Text(text) = frame {
+        let Ok(frame) = tokio::time::timeout_at(deadline, ws.next()).await else {
+            panic!("no {kind} frame; skipped {skipped:?}");
+        };
+        if let tungstenite::Message::Text(text) = frame.expect("open").expect("frame") {
             let v: Value = serde_json::from_str(&text).expect("json");
             if v["type"] == kind {
                 return v;
             }
+            skipped.push(v);
         }
     }
 }
@@ -74,7 +111,8 @@ fn parties(call_id: &str, caller: &str) -> Option<ev::CallParties> {
     })
 }
 
-async fn publish(suite: &Suite, payload: EventPayload) {
+async fn publish(setup: &Setup, payload: EventPayload) {
+    let suite = setup.notifications();
     let envelope = new_envelope("ingest", "test", payload);
     let message = Message::from_envelope(&envelope);
     suite
@@ -85,15 +123,16 @@ async fn publish(suite: &Suite, payload: EventPayload) {
         .expect("publish");
 }
 
-async fn ringing(suite: &Suite, call_id: &str, caller: &str, ext: &str) {
+async fn ringing(setup: &Setup, call_id: &str, caller: &str, ext: &str) {
     let payload = EventPayload::CallRinging(ev::CallRinging {
         call: parties(call_id, caller),
         extension: ext.into(),
     });
-    publish(suite, payload).await;
+    publish(setup, payload).await;
 }
 
-async fn seed(suite: &Suite) -> cpb::Contact {
+async fn seed(setup: &Setup) -> cpb::Contact {
+    let suite = setup.notifications();
     let mut notifications = NotificationsClient::with_interceptor(
         suite.channel().await,
         Bearer(Some(suite.token(Role::Admin))),
@@ -107,7 +146,8 @@ async fn seed(suite: &Suite) -> cpb::Contact {
         };
         notifications.upsert_agent(agent).await.expect("agent");
     }
-    let contact = suite
+    let contact = setup
+        .contacts()
         .client()
         .await
         .create_contact(cpb::CreateContactRequest {
@@ -123,7 +163,7 @@ async fn seed(suite: &Suite) -> cpb::Contact {
         .await
         .expect("contact")
         .into_inner();
-    let mut activities = suite.activities("olga").await;
+    let mut activities = setup.activities().activities("olga").await;
     let on_ivan = Some(apb::Links {
         contact_id: contact.id.clone(),
         ..Default::default()
@@ -136,6 +176,8 @@ async fn seed(suite: &Suite) -> cpb::Contact {
     let task = apb::CreateTaskRequest {
         title: "Send the offer".into(),
         due_at: "2026-01-05T10:00:00Z".into(),
+        // Overdue, with its reminder far ahead: no task.due push during these tests.
+        remind_at: "2099-01-01T00:00:00Z".into(),
         links: on_ivan,
         ..Default::default()
     };
@@ -145,132 +187,170 @@ async fn seed(suite: &Suite) -> cpb::Contact {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_card_pops_for_the_ringing_agents_and_closes_when_someone_answers() {
-    let suite = support::all_in_one().await;
-    let contact = seed(&suite).await;
-    let (mut olga, mut ivan) = (connect(&suite, "olga").await, connect(&suite, "ivan").await);
-    ringing(&suite, "c-1", IVAN_PHONE, "101").await;
-    ringing(&suite, "c-1", IVAN_PHONE, "102").await;
+    for setup in setups().await {
+        let contact = seed(&setup).await;
+        let (mut olga, mut ivan) = (connect(&setup, "olga").await, connect(&setup, "ivan").await);
+        ringing(&setup, "c-1", IVAN_PHONE, "101").await;
+        ringing(&setup, "c-1", IVAN_PHONE, "102").await;
 
-    let card = next_of(&mut olga, "card").await["card"].clone();
-    assert_eq!(card["name"], "Иван Петров");
-    assert_eq!(card["client_id"], contact.id.as_str());
-    assert_eq!(card["tags"][0], "vip");
-    assert_eq!(card["owner_id"], "olga");
-    assert_eq!(card["new_lead"], false);
-    let card = if card["pending"].as_array().is_some_and(|p| !p.is_empty()) {
-        next_of(&mut olga, "card_update").await["card"].clone()
-    } else {
-        card
-    };
-    assert_eq!(
-        card["interactions"][0]["summary"],
-        "Asked for the price list"
-    );
-    assert_eq!(card["tasks"][0]["title"], "Send the offer");
-    assert_eq!(card["tasks"][0]["overdue"], true);
-    next_of(&mut ivan, "card").await;
+        let card = next_of(&mut olga, "card").await["card"].clone();
+        assert_eq!(card["name"], "Иван Петров");
+        assert_eq!(card["client_id"], contact.id.as_str());
+        assert_eq!(card["tags"][0], "vip");
+        assert_eq!(card["owner_id"], "olga");
+        assert_eq!(card["new_lead"], false);
+        let card = if card["pending"].as_array().is_some_and(|p| !p.is_empty()) {
+            next_of(&mut olga, "card_update").await["card"].clone()
+        } else {
+            card
+        };
+        assert_eq!(
+            card["interactions"][0]["summary"],
+            "Asked for the price list"
+        );
+        assert_eq!(card["tasks"][0]["title"], "Send the offer");
+        assert_eq!(card["tasks"][0]["overdue"], true);
+        next_of(&mut ivan, "card").await;
 
-    // Ivan answers at 102: Olga's pop-up closes, Ivan's says he answered.
-    let answered = EventPayload::CallAnswered(ev::CallAnswered {
-        call: parties("c-1", IVAN_PHONE),
-        extension: "102".into(),
-        answered_at: None,
-    });
-    publish(&suite, answered).await;
-    let closed = next_of(&mut olga, "card_close").await;
-    assert_eq!(closed["card"]["call_id"], "c-1");
-    let update = next_of(&mut ivan, "card_update").await;
-    assert_eq!(update["card"]["state"], "answered");
-    assert_eq!(update["card"]["answered_by"], "ivan");
+        // Ivan answers at 102: Olga's pop-up closes, Ivan's says he answered.
+        let answered = EventPayload::CallAnswered(ev::CallAnswered {
+            call: parties("c-1", IVAN_PHONE),
+            extension: "102".into(),
+            answered_at: None,
+        });
+        publish(&setup, answered).await;
+        let closed = next_of(&mut olga, "card_close").await;
+        assert_eq!(closed["card"]["call_id"], "c-1");
+        let update = next_of(&mut ivan, "card_update").await;
+        assert_eq!(update["card"]["state"], "answered");
+        assert_eq!(update["card"]["answered_by"], "ivan");
 
-    // A note typed into the card lands on the call's timeline entry.
-    let note = r#"{"type":"note","call_id":"c-1","text":"Wants 20 licences","outcome":"sale"}"#;
-    ivan.send(tungstenite::Message::Text(note.into()))
-        .await
-        .expect("send");
-    let saved = next_of(&mut ivan, "note_saved").await;
-    let ended = EventPayload::CallEnded(ev::CallEnded {
-        call: parties("c-1", IVAN_PHONE),
-        extension: "102".into(),
-        answered_at: None,
-        duration_ms: 42_000,
-        expired: false,
-    });
-    publish(&suite, ended).await;
-    let closed = next_of(&mut ivan, "card_close").await;
-    assert_eq!(
-        closed["card"]["entry_id"], saved["entry_id"],
-        "the close links the call entry"
-    );
-    let entry = suite
-        .activities("ivan")
-        .await
-        .get_call_entry(apb::GetCallEntryRequest {
-            call_id: "c-1".into(),
-        })
-        .await
-        .expect("entry")
-        .into_inner();
-    assert_eq!(entry.text, "Wants 20 licences");
-    assert_eq!(entry.links.unwrap().contact_id, contact.id);
-    silent(&mut olga).await;
-    suite.stop().await;
+        // A note typed into the card lands on the call's timeline entry.
+        let note = r#"{"type":"note","call_id":"c-1","text":"Wants 20 licences","outcome":"sale"}"#;
+        ivan.send(tungstenite::Message::Text(note.into()))
+            .await
+            .expect("send");
+        let saved = next_of(&mut ivan, "note_saved").await;
+        let ended = EventPayload::CallEnded(ev::CallEnded {
+            call: parties("c-1", IVAN_PHONE),
+            extension: "102".into(),
+            answered_at: None,
+            duration_ms: 42_000,
+            expired: false,
+        });
+        publish(&setup, ended).await;
+        let closed = next_of(&mut ivan, "card_close").await;
+        assert_eq!(
+            closed["card"]["entry_id"], saved["entry_id"],
+            "the close links the call entry"
+        );
+        let entry = setup
+            .activities()
+            .activities("ivan")
+            .await
+            .get_call_entry(apb::GetCallEntryRequest {
+                call_id: "c-1".into(),
+            })
+            .await
+            .expect("entry")
+            .into_inner();
+        assert_eq!(entry.text, "Wants 20 licences");
+        assert_eq!(entry.links.unwrap().contact_id, contact.id);
+        silent(&mut olga).await;
+        setup.stop().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_number_pops_a_new_lead_card_and_makes_one_lead() {
-    let suite = support::all_in_one().await;
-    seed(&suite).await;
-    let mut olga = connect(&suite, "olga").await;
-    let mut ivan = connect(&suite, "ivan").await;
-    ringing(&suite, "c-2", "+79990001122", "101").await;
-    ringing(&suite, "c-2", "+79990001122", "102").await;
-    let card = next_of(&mut olga, "card").await["card"].clone();
-    assert_eq!(card["new_lead"], true, "{card}");
-    assert_eq!(card["client_kind"], "lead");
-    let theirs = next_of(&mut ivan, "card").await["card"].clone();
-    assert_eq!(theirs["client_id"], card["client_id"]);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(
-        suite.count("leads").await,
-        1,
-        "one lead however many services asked"
-    );
+    for setup in setups().await {
+        seed(&setup).await;
+        let mut olga = connect(&setup, "olga").await;
+        let mut ivan = connect(&setup, "ivan").await;
+        ringing(&setup, "c-2", "+79990001122", "101").await;
+        ringing(&setup, "c-2", "+79990001122", "102").await;
+        let card = next_of(&mut olga, "card").await["card"].clone();
+        assert_eq!(card["new_lead"], true, "{card}");
+        assert_eq!(card["client_kind"], "lead");
+        let theirs = next_of(&mut ivan, "card").await["card"].clone();
+        assert_eq!(theirs["client_id"], card["client_id"]);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(
+            setup.contacts().count("leads").await,
+            1,
+            "one lead however many services asked"
+        );
 
-    // A client that reconnects while it still rings gets the card again.
-    drop(olga);
-    let mut again = connect(&suite, "olga").await;
-    let card = next_of(&mut again, "card").await["card"].clone();
-    assert_eq!(card["call_id"], "c-2");
-    suite.stop().await;
+        // A client that reconnects while it still rings gets the card again.
+        drop(olga);
+        let mut again = connect(&setup, "olga").await;
+        let card = next_of(&mut again, "card").await["card"].clone();
+        assert_eq!(card["call_id"], "c-2");
+        setup.stop().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_socket_needs_a_valid_token_and_refuses_bad_frames() {
-    let suite = support::all_in_one().await;
-    let url = format!("ws://{}/agent/ws", suite.running.http_addr);
-    let refused = tokio_tungstenite::connect_async(url.clone()).await;
-    assert!(refused.is_err(), "no token");
-    let forged = format!("{url}?access_token=eyJhbGciOiJIUzI1NiJ9.e30.AAAA");
-    assert!(
-        tokio_tungstenite::connect_async(forged).await.is_err(),
-        "forged token"
-    );
-    let mut ws = connect(&suite, "olga").await;
-    for frame in [
-        "not json",
-        r#"{"type":"note","call_id":"c-9","text":"x","admin":true}"#,
-        r#"{"type":"note","call_id":"never-seen","text":"x"}"#,
-    ] {
-        ws.send(tungstenite::Message::Text(frame.into()))
-            .await
-            .expect("send");
-        let reply = next_of(&mut ws, "error").await;
+    for setup in setups().await {
+        let suite = setup.notifications();
+        let url = format!("ws://{}/agent/ws", suite.running.http_addr);
+        let refused = tokio_tungstenite::connect_async(url.clone()).await;
+        assert!(refused.is_err(), "no token");
+        let forged = format!("{url}?access_token=eyJhbGciOiJIUzI1NiJ9.e30.AAAA");
         assert!(
-            reply["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{frame}: {reply}"
+            tokio_tungstenite::connect_async(forged).await.is_err(),
+            "forged token"
         );
+        let mut ws = connect(&setup, "olga").await;
+        for frame in [
+            "not json",
+            r#"{"type":"note","call_id":"c-9","text":"x","admin":true}"#,
+            r#"{"type":"note","call_id":"never-seen","text":"x"}"#,
+        ] {
+            ws.send(tungstenite::Message::Text(frame.into()))
+                .await
+                .expect("send");
+            let reply = next_of(&mut ws, "error").await;
+            assert!(
+                reply["message"].as_str().is_some_and(|m| !m.is_empty()),
+                "{frame}: {reply}"
+            );
+        }
+        assert_eq!(setup.contacts().count("activity_entries").await, 0);
+        setup.stop().await;
     }
-    assert_eq!(suite.count("activity_entries").await, 0);
-    suite.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_due_task_reminds_its_assignee_on_their_socket() {
+    for setup in setups().await {
+        seed(&setup).await;
+        let mut olga = connect(&setup, "olga").await;
+        let soon = ringside_storage::now_millis() + 500;
+        let at = time::OffsetDateTime::from_unix_timestamp(soon / 1000).unwrap();
+        let due = at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        let task = apb::CreateTaskRequest {
+            title: "Call Ivan back".into(),
+            due_at: due,
+            ..Default::default()
+        };
+        let mut activities = setup.activities().activities("olga").await;
+        let task = activities
+            .create_task(task)
+            .await
+            .expect("task")
+            .into_inner();
+        let push = next_of(&mut olga, "task_due").await;
+        assert_eq!(
+            push["task_id"],
+            task.id.as_str(),
+            "{}",
+            setup.notifications().name
+        );
+        assert_eq!(push["title"], "Call Ivan back");
+        setup.stop().await;
+    }
 }

@@ -155,6 +155,33 @@ async fn serve_activities(
     .await
 }
 
+/// `serve contacts`, `serve activities` and `serve notifications` on one database and
+/// exchange, or `None` when the servers are not configured.
+pub async fn three_services() -> Option<Vec<Suite>> {
+    let (contacts, activities) = contacts_and_activities().await?;
+    let amqp = server_url(AMQP_URL_VAR)?;
+    let shared = contacts.settings.clone();
+    let db_url = shared.database_url.clone().expect("a database");
+    let contacts_url = format!("http://{}", contacts.running.grpc_addr);
+    let activities_url = format!("http://{}", activities.running.grpc_addr);
+    let notifications = start_with_key(
+        "serve notifications",
+        Mode::Serve(ServiceName::Notifications),
+        None,
+        Some(amqp),
+        contacts.key.clone(),
+        move |s| {
+            s.database_url = Some(db_url);
+            s.exchange = shared.exchange;
+            s.queue_prefix = shared.queue_prefix;
+            s.contacts_url = contacts_url;
+            s.activities_url = activities_url;
+        },
+    )
+    .await;
+    Some(vec![contacts, activities, notifications])
+}
+
 /// A `serve contacts` that starts later, on a port chosen in advance.
 pub struct LateContacts {
     db: TestDb,
@@ -285,7 +312,9 @@ impl Suite {
         self.running.stop().await.expect("stop");
         if let Some(broker) = &self.broker {
             let mut watched = std::mem::take(&mut *self.watched.lock().expect("lock"));
-            watched.push(format!("{}activities", self.settings.queue_prefix));
+            for service in ["activities", "notifications"] {
+                watched.push(format!("{}{service}", self.settings.queue_prefix));
+            }
             for queue in &watched {
                 let _ = broker.delete_queue(queue).await;
             }
