@@ -1,4 +1,4 @@
-//! The agent's WebSocket, `/agent/ws`: the same pushes as `Subscribe`, as JSON frames,
+//! The agent console at `/`, and the agent's WebSocket, `/agent/ws`: the same pushes as `Subscribe`, as JSON frames,
 //! for the agent named by the bearer token only (an `Authorization` header, or the
 //! `access_token` query parameter for browsers, which cannot set headers on a
 //! WebSocket). The agent sends `{"type":"note","call_id":…,"text":…,"outcome":…}` to
@@ -33,8 +33,23 @@ pub fn router(service: Notifications, key: TokenKey) -> axum::Router {
         key: Arc::new(key),
     };
     axum::Router::new()
+        .route("/", get(console))
         .route("/agent/ws", get(upgrade))
         .with_state(state)
+}
+
+/// The agent console: one static page, no build step; it signs in with a token and
+/// talks to `/agent/ws`.
+async fn console() -> impl IntoResponse {
+    (
+        [
+            ("content-type", "text/html; charset=utf-8"),
+            ("cache-control", "no-store"),
+            ("x-content-type-options", "nosniff"),
+            ("referrer-policy", "no-referrer"),
+        ],
+        include_str!("console.html"),
+    )
 }
 
 #[derive(Deserialize)]

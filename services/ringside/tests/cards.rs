@@ -354,3 +354,73 @@ async fn a_due_task_reminds_its_assignee_on_their_socket() {
         setup.stop().await;
     }
 }
+
+/// The agent console in a real browser: sign in with a token, a ringing call pops the
+/// seeded client's card, answering elsewhere closes another agent's pop-up, and a note
+/// typed into the card lands on the call's timeline entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_pops_the_card_in_a_browser_and_files_the_note() {
+    if !support::browser::present() {
+        return;
+    }
+    for setup in setups().await {
+        let name = setup.notifications().name;
+        seed(&setup).await;
+        let browser = support::browser::Browser::start().await;
+        let console = format!("http://{}/", setup.notifications().running.http_addr);
+        browser.goto(&console).await;
+        let token = setup
+            .notifications()
+            .key
+            .issue("olga", Role::Agent, Duration::from_secs(600));
+        browser.type_into("#token", &token).await;
+        browser.click("#signin-button").await;
+        browser
+            .wait_text("#status", |t| t == "online as olga")
+            .await;
+
+        ringing(&setup, "b-1", IVAN_PHONE, "101").await;
+        let card = r#".card[data-call-id="b-1"]"#;
+        browser
+            .wait_text(&format!("{card} .name"), |t| t == "Иван Петров")
+            .await;
+        let recent = browser
+            .wait_text(card, |t| t.contains("Asked for the price list"))
+            .await;
+        assert!(recent.contains("Send the offer"), "{name}: {recent}");
+
+        browser
+            .type_into(&format!("{card} .note"), "Called about the invoice")
+            .await;
+        browser.click(&format!("{card} .save-note")).await;
+        browser
+            .wait_text(&format!("{card} .saved"), |t| t == "saved")
+            .await;
+        let entry = setup
+            .activities()
+            .activities("olga")
+            .await
+            .get_call_entry(apb::GetCallEntryRequest {
+                call_id: "b-1".into(),
+            })
+            .await
+            .expect("call entry")
+            .into_inner();
+        assert_eq!(entry.text, "Called about the invoice", "{name}");
+
+        // Ivan answers at 102 for a second call: Olga's pop-up of it goes away.
+        ringing(&setup, "b-2", IVAN_PHONE, "101").await;
+        ringing(&setup, "b-2", IVAN_PHONE, "102").await;
+        let second = r#".card[data-call-id="b-2"] .name"#;
+        browser.wait_text(second, |t| t == "Иван Петров").await;
+        let answered = EventPayload::CallAnswered(ev::CallAnswered {
+            call: parties("b-2", IVAN_PHONE),
+            extension: "102".into(),
+            answered_at: None,
+        });
+        publish(&setup, answered).await;
+        browser.wait_gone(second).await;
+        browser.quit().await;
+        setup.stop().await;
+    }
+}

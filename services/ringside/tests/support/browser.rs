@@ -1,0 +1,180 @@
+//! Headless Chromium driven over WebDriver (Debian's `chromium` and `chromium-driver`),
+//! with the plain HTTP client of this module: no browser-automation crate needed.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+/// The WebDriver name of an element reference.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// Whether Chromium and ChromeDriver are installed; in CI their absence fails the test.
+pub fn present() -> bool {
+    let ok = ["chromium", "chromedriver"].iter().all(|tool| {
+        Command::new("which")
+            .arg(tool)
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if !ok && std::env::var_os(ringside_storage::testing::REQUIRE_VAR).is_some() {
+        panic!(
+            "chromium or chromedriver is not installed (Debian packages chromium, chromium-driver)"
+        );
+    }
+    if !ok {
+        eprintln!("SKIPPED: chromium or chromedriver is not installed");
+    }
+    ok
+}
+
+pub struct Browser {
+    driver: Child,
+    addr: std::net::SocketAddr,
+    session: String,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Browser {
+    /// Starts ChromeDriver and a headless Chromium session.
+    pub async fn start() -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let addr = ([127, 0, 0, 1], port).into();
+        let mut browser = Browser {
+            driver,
+            addr,
+            session: String::new(),
+        };
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+        }}}});
+        let created = browser.call("POST", "/session", caps).await;
+        browser.session = created["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {created}"))
+            .to_owned();
+        browser
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Value) -> Value {
+        let body = if body.is_null() {
+            String::new()
+        } else {
+            body.to_string()
+        };
+        let headers = [("content-type", "application/json")];
+        let (status, text) = super::http(self.addr, method, path, &headers, body.as_bytes()).await;
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        assert!(
+            status == 200 || value["value"]["error"].is_string(),
+            "{method} {path}: {status} {text}"
+        );
+        value["value"].clone()
+    }
+
+    fn path(&self, tail: &str) -> String {
+        format!("/session/{}{tail}", self.session)
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.call("POST", &self.path("/url"), json!({"url": url}))
+            .await;
+    }
+
+    /// The element matching `css`, if any.
+    pub async fn find(&self, css: &str) -> Option<String> {
+        let found = self
+            .call(
+                "POST",
+                &self.path("/element"),
+                json!({"using": "css selector", "value": css}),
+            )
+            .await;
+        found[ELEMENT].as_str().map(str::to_owned)
+    }
+
+    /// Waits (10 s at most) for an element matching `css` whose text satisfies `ok`.
+    pub async fn wait_text(&self, css: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let mut last = String::new();
+        loop {
+            if let Some(id) = self.find(css).await {
+                let text = self
+                    .call(
+                        "GET",
+                        &self.path(&format!("/element/{id}/text")),
+                        Value::Null,
+                    )
+                    .await;
+                last = text.as_str().unwrap_or_default().to_owned();
+                if ok(&last) {
+                    return last;
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{css}: last text {last:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until nothing matches `css` (10 s at most).
+    pub async fn wait_gone(&self, css: &str) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self.find(css).await.is_some() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{css} is still there"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css).await.unwrap_or_else(|| panic!("no {css}"));
+        self.call(
+            "POST",
+            &self.path(&format!("/element/{id}/value")),
+            json!({"text": text}),
+        )
+        .await;
+    }
+
+    pub async fn click(&self, css: &str) {
+        let id = self.find(css).await.unwrap_or_else(|| panic!("no {css}"));
+        self.call(
+            "POST",
+            &self.path(&format!("/element/{id}/click")),
+            json!({}),
+        )
+        .await;
+    }
+
+    pub async fn quit(self) {
+        self.call("DELETE", &self.path(""), Value::Null).await;
+    }
+}
