@@ -444,3 +444,84 @@ async fn a_missed_sip_call_becomes_a_call_back_task_for_the_agent_who_rang() {
     assert_eq!(suite.count("leads").await, 1);
     suite.stop().await;
 }
+
+/// The moment the product exists for, end to end: a real SIP call rings extension 101
+/// and the agent's console, open in a real browser, pops the seeded client's card;
+/// the caller hangs up and the card says the call is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sip_call_pops_the_clients_card_in_the_agents_browser() {
+    use ringside_auth::Role;
+    use ringside_proto::contacts::v1 as cpb;
+    use ringside_proto::notifications::v1 as npb;
+    use ringside_proto::notifications::v1::notifications_client::NotificationsClient;
+    if !tools_present() || !support::browser::present() {
+        return;
+    }
+    let suite = support::all_in_one_with(|s| s.extension_pattern = "^1[0-9]{2}$".into()).await;
+    let admin = support::Bearer(Some(suite.token(Role::Admin)));
+    let mut notifications = NotificationsClient::with_interceptor(suite.channel().await, admin);
+    let olga = npb::Agent {
+        id: "olga".into(),
+        name: "Ольга".into(),
+        extensions: vec!["101".into()],
+        ..Default::default()
+    };
+    notifications.upsert_agent(olga).await.expect("agent");
+    let ivan = cpb::CreateContactRequest {
+        name: "Иван Петров".into(),
+        identities: vec![cpb::Identity {
+            kind: cpb::IdentityKind::Phone as i32,
+            value: "8 912 345-67-89".into(),
+        }],
+        ..Default::default()
+    };
+    suite
+        .client()
+        .await
+        .create_contact(ivan)
+        .await
+        .expect("contact");
+
+    let browser = support::browser::Browser::start().await;
+    browser
+        .goto(&format!("http://{}/", suite.running.http_addr))
+        .await;
+    let token = suite
+        .key
+        .issue("olga", Role::Agent, Duration::from_secs(600));
+    browser.type_into("#token", &token).await;
+    browser.click("#signin-button").await;
+    browser
+        .wait_text("#status", |t| t == "online as olga")
+        .await;
+
+    let pbx = Pbx::start(&suite, Mirror::Hep);
+    let _phone = pbx.phone("101", "uas_ring.xml", &[]);
+    let call = {
+        let port = pbx.port;
+        let dir = scenario("uac_cancel.xml");
+        tokio::task::spawn_blocking(move || {
+            // Rings for a few seconds, then the caller hangs up.
+            Command::new("sipp")
+                .arg(format!("127.0.0.1:{port}"))
+                .arg("-sf")
+                .arg(dir)
+                .args(["-s", OFFICE, "-key", "caller", CALLER, "-i", "127.0.0.1"])
+                .args(["-p", &free_udp_port().to_string(), "-m", "1", "-nostdin"])
+                .args(["-timeout", "30s", "-timeout_error"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+        })
+    };
+    browser
+        .wait_text(".card .name", |t| t == "Иван Петров")
+        .await;
+    let status = call.await.expect("join").expect("sipp");
+    assert!(status.success(), "the SIPp call failed: {status}");
+    browser
+        .wait_text(".card .state", |t| t.starts_with("closed"))
+        .await;
+    browser.quit().await;
+    suite.stop().await;
+}
