@@ -11,6 +11,8 @@
 //!    (the production `ringside_ingest_publish_latency_seconds` measurement), next to
 //!    one confirmed publish of the same size on the same broker.
 
+mod common;
+
 use std::net::{SocketAddr, UdpSocket as StdUdp};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,50 +43,6 @@ impl Bus for NullBus {
     async fn is_ready(&self) -> bool {
         true
     }
-}
-
-fn call_messages(n: usize) -> Vec<Vec<u8>> {
-    let via = |b: &str| format!("Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-{n}-{b}\r\n");
-    let common = |to_tag: &str, cseq: &str| {
-        format!(
-            "From: \"Client {n}\" <sip:+7912{n:07}@trunk>;tag=f{n}\r\nTo: <sip:101@pbx>{to_tag}\r\nCall-ID: bench-{n}@trunk\r\nCSeq: {cseq}\r\nContent-Length: 0\r\n\r\n"
-        )
-    };
-    vec![
-        format!(
-            "INVITE sip:101@127.0.0.1 SIP/2.0\r\n{}{}",
-            via("i"),
-            common("", "1 INVITE")
-        ),
-        format!(
-            "SIP/2.0 180 Ringing\r\n{}{}",
-            via("i"),
-            common(";tag=t", "1 INVITE")
-        ),
-        format!(
-            "SIP/2.0 200 OK\r\n{}Contact: <sip:101@127.0.0.1>\r\n{}",
-            via("i"),
-            common(";tag=t", "1 INVITE")
-        ),
-        format!(
-            "ACK sip:101@127.0.0.1 SIP/2.0\r\n{}{}",
-            via("a"),
-            common(";tag=t", "1 ACK")
-        ),
-        format!(
-            "BYE sip:101@127.0.0.1 SIP/2.0\r\n{}{}",
-            via("b"),
-            common(";tag=t", "2 BYE")
-        ),
-        format!(
-            "SIP/2.0 200 OK\r\n{}{}",
-            via("b"),
-            common(";tag=t", "2 BYE")
-        ),
-    ]
-    .into_iter()
-    .map(String::into_bytes)
-    .collect()
 }
 
 /// Runs a receiver on its own thread with a one-thread runtime; returns its address,
@@ -146,7 +104,7 @@ fn offer(target: SocketAddr, rate: u64, calls: &mut usize, counter: &dyn Fn() ->
     for ms in 0..1000u64 {
         while (pending.len() as u64) < per_ms {
             *calls += 1;
-            pending.extend(call_messages(*calls).into_iter().rev());
+            pending.extend(common::call_messages(*calls).into_iter().rev());
         }
         for _ in 0..per_ms {
             let msg = pending.pop().expect("a message");
@@ -204,7 +162,7 @@ async fn latency(amqp: &str) -> anyhow::Result<()> {
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
     const CALLS: usize = 2_000;
     for n in 0..CALLS {
-        for msg in call_messages(1_000_000 + n) {
+        for msg in common::call_messages(1_000_000 + n) {
             socket.send_to(&msg, sip).await?;
         }
         tokio::time::sleep(Duration::from_millis(2)).await; // ~500 calls/s, 1,500 events/s

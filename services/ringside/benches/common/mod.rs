@@ -100,3 +100,54 @@ where
         per_sec: (per_caller * CONCURRENT_CALLERS) as f64 / started.elapsed().as_secs_f64(),
     }
 }
+
+/// The SIP messages of one whole call from the client `+7912{n:07}` to extension 101
+/// (INVITE, 180, 200, ACK, BYE, 200), as a PBX's capture copies them.
+pub fn call_messages(n: usize) -> Vec<Vec<u8>> {
+    call_messages_for(n, n)
+}
+
+/// The messages of call `n` from client `+7912{client:07}`.
+pub fn call_messages_for(n: usize, client: usize) -> Vec<Vec<u8>> {
+    let via = |b: &str| format!("Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-{n}-{b}\r\n");
+    let common = |to_tag: &str, cseq: &str| {
+        format!(
+            "From: \"Client {client}\" <sip:+7912{client:07}@trunk>;tag=f{n}\r\nTo: <sip:101@pbx>{to_tag}\r\nCall-ID: bench-{n}@trunk\r\nCSeq: {cseq}\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    vec![
+        format!(
+            "INVITE sip:101@127.0.0.1 SIP/2.0\r\n{}{}",
+            via("i"),
+            common("", "1 INVITE")
+        ),
+        format!(
+            "SIP/2.0 180 Ringing\r\n{}{}",
+            via("i"),
+            common(";tag=t", "1 INVITE")
+        ),
+        format!(
+            "SIP/2.0 200 OK\r\n{}Contact: <sip:101@127.0.0.1>\r\n{}",
+            via("i"),
+            common(";tag=t", "1 INVITE")
+        ),
+        format!(
+            "ACK sip:101@127.0.0.1 SIP/2.0\r\n{}{}",
+            via("a"),
+            common(";tag=t", "1 ACK")
+        ),
+        format!(
+            "BYE sip:101@127.0.0.1 SIP/2.0\r\n{}{}",
+            via("b"),
+            common(";tag=t", "2 BYE")
+        ),
+        format!(
+            "SIP/2.0 200 OK\r\n{}{}",
+            via("b"),
+            common(";tag=t", "2 BYE")
+        ),
+    ]
+    .into_iter()
+    .map(String::into_bytes)
+    .collect()
+}

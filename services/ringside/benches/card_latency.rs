@@ -1,0 +1,421 @@
+//! From the SIP INVITE arriving at the ingest socket to the caller-ID card frame
+//! arriving at the agent's WebSocket, at 10 and 100 calls per second with 100,000
+//! contacts — all-in-one on SQLite, and as services (contacts, activities,
+//! notifications, ingest) on PostgreSQL + RabbitMQ — next to the floor measured in the
+//! same run: one indexed lookup + one broker round trip + one WebSocket echo.
+//!
+//!     RINGSIDE_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
+//!     RINGSIDE_BENCH_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/%2f \
+//!     cargo bench -p ringside --bench card_latency
+//!
+//! Each call rings extension 101 (agent `olga`, connected over `/agent/ws`) from one
+//! of the seeded clients, who also has a note and a task, so every card carries a
+//! name, recent interactions and tasks. Once its card arrives, the rest of the call
+//! (answer, hang-up) is sent so cards close as they would.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use ringside::app::{self, Mode, Running, ServiceName};
+use ringside::config::Settings;
+use ringside_auth::{Role, TokenKey};
+use ringside_bus::{EventPayload, Message, QueueSpec, new_envelope};
+use ringside_storage::Db;
+use tokio::net::UdpSocket;
+
+const CONTACTS: i64 = 100_000;
+
+struct Deployment {
+    name: &'static str,
+    parts: Vec<Running>,
+    db: Db,
+    key: TokenKey,
+    _dir: tempfile::TempDir,
+}
+
+impl Deployment {
+    /// The part that runs `service` (the single part, all-in-one).
+    fn part(&self, index: usize) -> &Running {
+        self.parts.get(index).unwrap_or(&self.parts[0])
+    }
+    fn ingest(&self) -> &Running {
+        self.part(3)
+    }
+    fn notifications(&self) -> &Running {
+        self.part(2)
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut report = Vec::new();
+    let all_in_one = all_in_one().await?;
+    measure_deployment(&all_in_one, &mut report).await?;
+    stop(all_in_one).await;
+    let pg = std::env::var("RINGSIDE_BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let amqp = std::env::var("RINGSIDE_BENCH_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
+    let services = services(&pg, &amqp).await?;
+    measure_deployment(&services, &mut report).await?;
+    stop(services).await;
+    print_report(&report);
+    Ok(())
+}
+
+async fn stop(d: Deployment) {
+    for part in d.parts.into_iter().rev() {
+        let _ = part.stop().await;
+    }
+}
+
+fn base_settings(dir: &std::path::Path) -> Settings {
+    let mut settings = common::bench_settings(dir.to_path_buf());
+    settings.extension_pattern = "^1[0-9]{2}$".into();
+    settings
+}
+
+async fn all_in_one() -> anyhow::Result<Deployment> {
+    let dir = tempfile::tempdir()?;
+    let settings = base_settings(dir.path());
+    let key = TokenKey::generate();
+    let running = app::start(&settings, Mode::AllInOne, key.clone()).await?;
+    let db = running.db.clone().expect("a database");
+    seed(&db).await?;
+    Ok(Deployment {
+        name: "all-in-one (SQLite, local bus)",
+        parts: vec![running],
+        db,
+        key,
+        _dir: dir,
+    })
+}
+
+async fn services(pg: &str, amqp: &str) -> anyhow::Result<Deployment> {
+    let dir = tempfile::tempdir()?;
+    let url = common::fresh_database(pg, "ringside_bench_cards").await?;
+    let key = TokenKey::generate();
+    let mut settings = base_settings(dir.path());
+    settings.database_url = Some(url.clone());
+    settings.amqp_url = Some(amqp.to_owned());
+    settings.exchange = "bench.events".into();
+    settings.queue_prefix = format!("bench.{}.", std::process::id());
+    let mut parts: Vec<Running> = Vec::new();
+    for service in [
+        ServiceName::Contacts,
+        ServiceName::Activities,
+        ServiceName::Notifications,
+        ServiceName::Ingest,
+    ] {
+        let mut s = settings.clone();
+        if let Some(contacts) = parts.first() {
+            s.contacts_url = format!("http://{}", contacts.grpc_addr);
+        }
+        if let Some(activities) = parts.get(1) {
+            s.activities_url = format!("http://{}", activities.grpc_addr);
+        }
+        parts.push(app::start(&s, Mode::Serve(service), key.clone()).await?);
+    }
+    let db = parts[0].db.clone().expect("a database");
+    seed(&db).await?;
+    Ok(Deployment {
+        name: "services (PostgreSQL, RabbitMQ)",
+        parts,
+        db,
+        key,
+        _dir: dir,
+    })
+}
+
+/// 100,000 contacts with a phone each (one SQL statement that runs on both
+/// backends), the agent at 101, and a note and a task on every client.
+async fn seed(db: &Db) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let statements = [
+        "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < $1) \
+         INSERT INTO contacts (id, name, name_lower, owner_id, custom_fields, created_at, updated_at) \
+         SELECT 'c' || n, 'Client ' || n, 'client ' || n, 'olga', '{}', 0, 0 FROM g",
+        "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < $1) \
+         INSERT INTO identities (kind, value, contact_id) \
+         SELECT 'phone', '+7' || (9120000000 + n), 'c' || n FROM g",
+        "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < $1) \
+         INSERT INTO activity_entries (id, kind, occurred_at, contact_id, summary, body, created_at, updated_at) \
+         SELECT 'e' || n, 'note', 1700000000000, 'c' || n, 'Asked for the price list', 'Asked for the price list', 0, 0 FROM g",
+        "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < $1) \
+         INSERT INTO activity_tasks (id, title, task_type, assignee_id, due_at, remind_at, reminded_at, status, contact_id, created_at, updated_at) \
+         SELECT 't' || n, 'Send the offer', 'todo', 'olga', 4100000000000, 4100000000000, NULL, 'open', 'c' || n, 0, 0 FROM g",
+    ];
+    for sql in statements {
+        sqlx::query(sql).bind(CONTACTS).execute(db.pool()).await?;
+    }
+    let agents = ringside_notifications::agents::Agents::new(db.clone());
+    agents
+        .upsert(ringside_notifications::agents::Agent {
+            id: "olga".into(),
+            name: "Olga".into(),
+            extensions: vec!["101".into()],
+            ..Default::default()
+        })
+        .await?;
+    sqlx::query("ANALYZE").execute(db.pool()).await?;
+    println!("seeded {CONTACTS} contacts in {:.1?}", started.elapsed());
+    Ok(())
+}
+
+struct Row {
+    deployment: &'static str,
+    what: String,
+    p50: Duration,
+    p99: Duration,
+    floor: Option<(Duration, Duration)>,
+}
+
+async fn measure_deployment(d: &Deployment, report: &mut Vec<Row>) -> anyhow::Result<()> {
+    let floor = floor(d).await?;
+    for (rate, calls) in [(10u64, 200usize), (100, 1000)] {
+        let (p50, p99) = card_latency(d, rate, calls).await?;
+        report.push(Row {
+            deployment: d.name,
+            what: format!("INVITE → card frame, {rate} calls/s ({calls} calls)"),
+            p50,
+            p99,
+            floor: Some(floor.total),
+        });
+    }
+    for (what, (p50, p99)) in floor.parts {
+        report.push(Row {
+            deployment: d.name,
+            what: format!("floor part: {what}"),
+            p50,
+            p99,
+            floor: None,
+        });
+    }
+    Ok(())
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn agent_socket(d: &Deployment) -> anyhow::Result<Ws> {
+    let token = d.key.issue("olga", Role::Agent, Duration::from_secs(3600));
+    let url = format!(
+        "ws://{}/agent/ws?access_token={token}",
+        d.notifications().http_addr
+    );
+    Ok(tokio_tungstenite::connect_async(url).await?.0)
+}
+
+/// Sends INVITEs at `rate` and times each until its card frame arrives.
+async fn card_latency(
+    d: &Deployment,
+    rate: u64,
+    calls: usize,
+) -> anyhow::Result<(Duration, Duration)> {
+    let mut ws = agent_socket(d).await?;
+    let sip = d.ingest().ingest.expect("ingest").sip;
+    let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await?);
+    let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let base = rate as usize * 1_000_000 + std::process::id() as usize % 1000 * 10_000;
+    let sender = {
+        let (socket, sent) = (socket.clone(), sent.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
+            for i in 0..calls {
+                tick.tick().await;
+                let client = (i * 7919) % CONTACTS as usize + 1;
+                let invite = invite(base + i, client);
+                sent.lock()
+                    .unwrap()
+                    .insert(format!("bench-{}@trunk", base + i), Instant::now());
+                let _ = socket.send_to(&invite, sip).await;
+            }
+        })
+    };
+    let mut latencies = Vec::with_capacity(calls);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(calls as u64 / rate + 30);
+    while latencies.len() < calls {
+        let Ok(Some(Ok(frame))) = tokio::time::timeout_at(deadline, ws.next()).await else {
+            anyhow::bail!(
+                "{}: only {} of {calls} cards arrived",
+                d.name,
+                latencies.len()
+            );
+        };
+        let tokio_tungstenite::tungstenite::Message::Text(text) = frame else {
+            continue;
+        };
+        let arrived = Instant::now();
+        let v: serde_json::Value = serde_json::from_str(&text)?;
+        if v["type"] != "card" {
+            continue;
+        }
+        let call_id = v["card"]["call_id"].as_str().unwrap_or_default().to_owned();
+        if let Some(at) = sent.lock().unwrap().remove(&call_id) {
+            latencies.push(arrived - at);
+            let n: usize = call_id
+                .trim_start_matches("bench-")
+                .trim_end_matches("@trunk")
+                .parse()?;
+            // The rest of the call (180, 200, ACK, BYE, 200) closes the card.
+            for msg in common::call_messages_for(n, 0).into_iter().skip(1) {
+                socket.send_to(&msg, sip).await?;
+            }
+        }
+    }
+    sender.await?;
+    latencies.sort();
+    Ok((
+        common::percentile(&latencies, 50),
+        common::percentile(&latencies, 99),
+    ))
+}
+
+fn invite(n: usize, client: usize) -> Vec<u8> {
+    common::call_messages_for(n, client).remove(0)
+}
+
+struct Floor {
+    total: (Duration, Duration),
+    parts: Vec<(&'static str, (Duration, Duration))>,
+}
+
+const FLOOR_SAMPLES: usize = 1000;
+
+async fn sample<F, Fut>(mut f: F) -> anyhow::Result<(Duration, Duration)>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let mut times = Vec::with_capacity(FLOOR_SAMPLES);
+    for i in 0..FLOOR_SAMPLES + 100 {
+        let start = Instant::now();
+        f(i).await?;
+        if i >= 100 {
+            times.push(start.elapsed());
+        }
+    }
+    times.sort();
+    Ok((
+        common::percentile(&times, 50),
+        common::percentile(&times, 99),
+    ))
+}
+
+/// One indexed lookup, one broker round trip and one WebSocket echo, each measured on
+/// its own; the floor is their sum.
+async fn floor(d: &Deployment) -> anyhow::Result<Floor> {
+    let pool = d.db.pool().clone();
+    let lookup = sample(|i| {
+        let pool = pool.clone();
+        async move {
+            let phone = format!(
+                "+7{}",
+                9_120_000_000u64 + (i as u64 * 7919) % CONTACTS as u64 + 1
+            );
+            sqlx::query("SELECT contact_id FROM identities WHERE kind = 'phone' AND value = $1")
+                .bind(phone)
+                .fetch_one(&pool)
+                .await?;
+            Ok(())
+        }
+    })
+    .await?;
+    let bus = d.ingest().bus.clone();
+    let queue = format!("bench.floor.{}", std::process::id());
+    let deliveries = bus
+        .subscribe(QueueSpec::new(&queue, &["task.created"]))
+        .await?;
+    let deliveries = Arc::new(tokio::sync::Mutex::new(deliveries));
+    let broker = sample(|i| {
+        let (bus, deliveries) = (bus.clone(), deliveries.clone());
+        async move {
+            let payload = EventPayload::TaskCreated(Default::default());
+            let envelope = new_envelope("bench", &i.to_string(), payload);
+            bus.publish(&[Message::from_envelope(&envelope)]).await?;
+            let delivery = deliveries.lock().await.next().await;
+            let delivery = delivery.ok_or_else(|| anyhow::anyhow!("no delivery"))?;
+            delivery.acker.ack().await?;
+            Ok(())
+        }
+    })
+    .await?;
+    let echo = ws_echo().await?;
+    let parts = vec![
+        ("one indexed lookup", lookup),
+        ("one broker round trip", broker),
+        ("one WebSocket echo", echo),
+    ];
+    let total = parts
+        .iter()
+        .fold((Duration::ZERO, Duration::ZERO), |acc, (_, (a, b))| {
+            (acc.0 + *a, acc.1 + *b)
+        });
+    Ok(Floor { total, parts })
+}
+
+/// Round trips of a small frame through a loopback WebSocket echo server (axum).
+async fn ws_echo() -> anyhow::Result<(Duration, Duration)> {
+    use axum::extract::ws::WebSocketUpgrade;
+    let app = axum::Router::new().route(
+        "/echo",
+        axum::routing::get(|ws: WebSocketUpgrade| async move {
+            ws.on_upgrade(|mut socket| async move {
+                while let Some(Ok(msg)) = socket.recv().await {
+                    if socket.send(msg).await.is_err() {
+                        return;
+                    }
+                }
+            })
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/echo")).await?;
+    let ws = Arc::new(tokio::sync::Mutex::new(ws));
+    let frame = r#"{"type":"card","card":{"call_id":"x"}}"#;
+    let result = sample(|_| {
+        let ws = ws.clone();
+        async move {
+            let mut ws = ws.lock().await;
+            ws.send(tokio_tungstenite::tungstenite::Message::Text(frame.into()))
+                .await?;
+            ws.next().await.ok_or_else(|| anyhow::anyhow!("closed"))??;
+            Ok(())
+        }
+    })
+    .await;
+    server.abort();
+    result
+}
+
+fn print_report(rows: &[Row]) {
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!("\n| deployment | path | p50 ms | p99 ms | floor p50 / p99 ms | ratio p50 / p99 |");
+    println!("|---|---|---:|---:|---:|---:|");
+    for r in rows {
+        let (floor, ratio) = match r.floor {
+            Some((f50, f99)) => (
+                format!("{:.2} / {:.2}", ms(f50), ms(f99)),
+                format!("{:.1}× / {:.1}×", ms(r.p50) / ms(f50), ms(r.p99) / ms(f99)),
+            ),
+            None => (String::new(), String::new()),
+        };
+        println!(
+            "| {} | {} | {:.2} | {:.2} | {floor} | {ratio} |",
+            r.deployment,
+            r.what,
+            ms(r.p50),
+            ms(r.p99)
+        );
+    }
+}
