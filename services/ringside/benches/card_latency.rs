@@ -255,7 +255,8 @@ async fn card_latency(
             continue;
         }
         let call_id = v["card"]["call_id"].as_str().unwrap_or_default().to_owned();
-        if let Some(at) = sent.lock().unwrap().remove(&call_id) {
+        let sent_at = sent.lock().unwrap().remove(&call_id);
+        if let Some(at) = sent_at {
             latencies.push(arrived - at);
             let n: usize = call_id
                 .trim_start_matches("bench-")

@@ -42,7 +42,7 @@ pub struct Settings {
     )]
     pub queue_prefix: String,
 
-    /// HTTP address: /healthz, /readyz, /metrics (and later the agent console, forms, webhooks).
+    /// HTTP address: the agent console (/), /agent/ws, /healthz, /readyz, /metrics, webhooks.
     #[arg(
         long,
         env = "RINGSIDE_HTTP_ADDR",

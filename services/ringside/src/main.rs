@@ -126,10 +126,14 @@ fn print_banner(
         ),
         Mode::Serve(service) => println!("Ringside {service:?} is running"),
     }
-    println!(
-        "  HTTP  http://{}  (/healthz /readyz /metrics)",
-        running.http_addr
-    );
+    let console = running
+        .grpc_services
+        .contains(&"ringside.notifications.v1.Notifications");
+    let paths = match console {
+        true => "agent console /, /agent/ws, /healthz /readyz /metrics",
+        false => "/healthz /readyz /metrics",
+    };
+    println!("  HTTP  http://{}  ({paths})", running.http_addr);
     let mut grpc = vec!["health", "reflection"];
     grpc.extend(&running.grpc_services);
     println!("  gRPC  {}  ({})", running.grpc_addr, grpc.join(", "));
