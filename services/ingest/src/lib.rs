@@ -87,9 +87,8 @@ async fn bind_pair(
     shutdown: &CancellationToken,
     tasks: &mut JoinSet<()>,
 ) -> std::io::Result<SocketAddr> {
-    let udp = bind_udp(addr)?;
+    let (udp, tcp) = bind_same_port(addr).await?;
     let bound = udp.local_addr()?;
-    let tcp = TcpListener::bind(bound).await?;
     tasks.spawn(listen::serve_udp(
         udp,
         ingest.clone(),
@@ -103,6 +102,27 @@ async fn bind_pair(
         shutdown.clone(),
     ));
     Ok(bound)
+}
+
+/// UDP and TCP sockets on one port. For port 0 the kernel picks the UDP port, which
+/// may be taken for TCP by someone else: then another port is tried.
+async fn bind_same_port(addr: SocketAddr) -> std::io::Result<(UdpSocket, TcpListener)> {
+    let attempts = if addr.port() == 0 { 20 } else { 1 };
+    let mut refused = Vec::new(); // held until the end, so the kernel picks other ports
+    for _ in 0..attempts {
+        let udp = bind_udp(addr)?;
+        match TcpListener::bind(udp.local_addr()?).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && addr.port() == 0 => {
+                refused.push(udp)
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AddrInUse,
+        "no port free for both UDP and TCP",
+    ))
 }
 
 /// Receive buffer asked for on UDP sockets: bursts from a busy proxy queue here rather
