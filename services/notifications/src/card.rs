@@ -175,65 +175,6 @@ impl GrpcSources {
     fn service<T>(&self, message: T) -> tonic::Request<T> {
         self.request(message, crate::SOURCE, "")
     }
-
-    async fn company_name(&self, id: &str) -> String {
-        if id.is_empty() {
-            return String::new();
-        }
-        let req = self.service(cpb::GetCompanyRequest { id: id.into() });
-        match self.contacts.clone().get_company(req).await {
-            Ok(company) => company.into_inner().name,
-            Err(_) => String::new(),
-        }
-    }
-
-    async fn timeline(
-        &self,
-        client: &Client,
-        kinds: Vec<i32>,
-        size: i32,
-    ) -> Result<Vec<apb::Entry>> {
-        let subject = match client.kind.as_str() {
-            "contact" => apb::subject::Subject::ContactId(client.id.clone()),
-            _ => apb::subject::Subject::LeadId(client.id.clone()),
-        };
-        let req = self.service(apb::TimelineRequest {
-            subject: Some(apb::Subject {
-                subject: Some(subject),
-            }),
-            kinds,
-            page_size: size,
-            ..Default::default()
-        });
-        let resp = self
-            .activities
-            .clone()
-            .timeline(req)
-            .await
-            .map_err(unavailable)?;
-        Ok(resp.into_inner().entries)
-    }
-
-    async fn open_tasks(&self, client: &Client) -> Result<Vec<apb::Task>> {
-        let subject = match client.kind.as_str() {
-            "contact" => apb::subject::Subject::ContactId(client.id.clone()),
-            _ => apb::subject::Subject::LeadId(client.id.clone()),
-        };
-        let req = self.service(apb::ListTasksRequest {
-            subject: Some(apb::Subject {
-                subject: Some(subject),
-            }),
-            page_size: 10,
-            ..Default::default()
-        });
-        let resp = self
-            .activities
-            .clone()
-            .list_tasks(req)
-            .await
-            .map_err(unavailable)?;
-        Ok(resp.into_inner().tasks)
-    }
 }
 
 fn unavailable(status: tonic::Status) -> NotificationsError {
@@ -327,13 +268,12 @@ fn last_call(entries: &[apb::Entry], ringing: &str) -> Option<pb::CardLastCall> 
 }
 
 #[async_trait]
-impl Sources for GrpcSources {
-    async fn client(
+impl Lookups for GrpcSources {
+    async fn resolve(
         &self,
         correlation_id: &str,
         phone: &str,
-        rang_at: i64,
-    ) -> Result<Option<Client>> {
+    ) -> Result<Option<(cpb::Party, bool)>> {
         let req = self.request(
             cpb::ResolveRequest {
                 identity: Some(cpb::Identity {
@@ -354,10 +294,143 @@ impl Sources for GrpcSources {
             Err(s) if s.code() == tonic::Code::InvalidArgument => return Ok(None),
             Err(s) => return Err(unavailable(s)),
         };
-        let Some((mut client, company_id)) = resolved
-            .party
-            .and_then(|p| client_of_party(p, resolved.created, rang_at))
-        else {
+        Ok(resolved.party.map(|p| (p, resolved.created)))
+    }
+
+    async fn company_name(&self, id: &str) -> String {
+        if id.is_empty() {
+            return String::new();
+        }
+        let req = self.service(cpb::GetCompanyRequest { id: id.into() });
+        match self.contacts.clone().get_company(req).await {
+            Ok(company) => company.into_inner().name,
+            Err(_) => String::new(),
+        }
+    }
+
+    async fn timeline(
+        &self,
+        client: &Client,
+        kinds: Vec<i32>,
+        size: i32,
+    ) -> Result<Vec<apb::Entry>> {
+        let subject = match client.kind.as_str() {
+            "contact" => apb::subject::Subject::ContactId(client.id.clone()),
+            _ => apb::subject::Subject::LeadId(client.id.clone()),
+        };
+        let req = self.service(apb::TimelineRequest {
+            subject: Some(apb::Subject {
+                subject: Some(subject),
+            }),
+            kinds,
+            page_size: size,
+            ..Default::default()
+        });
+        let resp = self
+            .activities
+            .clone()
+            .timeline(req)
+            .await
+            .map_err(unavailable)?;
+        Ok(resp.into_inner().entries)
+    }
+
+    async fn open_tasks(&self, client: &Client) -> Result<Vec<apb::Task>> {
+        let subject = match client.kind.as_str() {
+            "contact" => apb::subject::Subject::ContactId(client.id.clone()),
+            _ => apb::subject::Subject::LeadId(client.id.clone()),
+        };
+        let req = self.service(apb::ListTasksRequest {
+            subject: Some(apb::Subject {
+                subject: Some(subject),
+            }),
+            page_size: 10,
+            ..Default::default()
+        });
+        let resp = self
+            .activities
+            .clone()
+            .list_tasks(req)
+            .await
+            .map_err(unavailable)?;
+        Ok(resp.into_inner().tasks)
+    }
+
+    async fn add_call_note(
+        &self,
+        agent: &str,
+        call_id: &str,
+        text: &str,
+        outcome: &str,
+    ) -> Result<String> {
+        let req = self.request(
+            apb::AddCallNoteRequest {
+                call_id: call_id.into(),
+                text: text.into(),
+                outcome: outcome.into(),
+            },
+            agent,
+            call_id,
+        );
+        match self.activities.clone().add_call_note(req).await {
+            Ok(entry) => Ok(entry.into_inner().id),
+            Err(s) => Err(NotificationsError::from_status(s)),
+        }
+    }
+
+    async fn call_entry(&self, call_id: &str) -> Result<Option<String>> {
+        let req = self.service(apb::GetCallEntryRequest {
+            call_id: call_id.into(),
+        });
+        match self.activities.clone().get_call_entry(req).await {
+            Ok(entry) => Ok(Some(entry.into_inner().id)),
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
+            Err(s) => Err(unavailable(s)),
+        }
+    }
+}
+
+/// The questions a card asks of contacts and activities, answered as their messages;
+/// over gRPC ([`GrpcSources`]) or in the same process ([`LocalSources`]).
+#[async_trait]
+pub trait Lookups: Send + Sync + 'static {
+    /// The party behind `phone` and whether this call created it (a stranger becomes a
+    /// lead); `None` for what is not a phone number.
+    async fn resolve(
+        &self,
+        correlation_id: &str,
+        phone: &str,
+    ) -> Result<Option<(cpb::Party, bool)>>;
+    async fn company_name(&self, id: &str) -> String;
+    async fn timeline(
+        &self,
+        client: &Client,
+        kinds: Vec<i32>,
+        size: i32,
+    ) -> Result<Vec<apb::Entry>>;
+    async fn open_tasks(&self, client: &Client) -> Result<Vec<apb::Task>>;
+    async fn add_call_note(
+        &self,
+        agent: &str,
+        call_id: &str,
+        text: &str,
+        outcome: &str,
+    ) -> Result<String>;
+    async fn call_entry(&self, call_id: &str) -> Result<Option<String>>;
+}
+
+#[async_trait]
+impl<L: Lookups> Sources for L {
+    async fn client(
+        &self,
+        correlation_id: &str,
+        phone: &str,
+        rang_at: i64,
+    ) -> Result<Option<Client>> {
+        let Some((party, created)) = self.resolve(correlation_id, phone).await? else {
+            return Ok(None);
+        };
+        let Some((mut client, company_id)) = client_of_party(party, created, rang_at) else {
             return Ok(None);
         };
         if client.company.is_empty() {
@@ -408,29 +481,10 @@ impl Sources for GrpcSources {
         text: &str,
         outcome: &str,
     ) -> Result<String> {
-        let req = self.request(
-            apb::AddCallNoteRequest {
-                call_id: call_id.into(),
-                text: text.into(),
-                outcome: outcome.into(),
-            },
-            agent,
-            call_id,
-        );
-        match self.activities.clone().add_call_note(req).await {
-            Ok(entry) => Ok(entry.into_inner().id),
-            Err(s) => Err(NotificationsError::from_status(s)),
-        }
+        Lookups::add_call_note(self, agent, call_id, text, outcome).await
     }
 
     async fn call_entry(&self, call_id: &str) -> Result<Option<String>> {
-        let req = self.service(apb::GetCallEntryRequest {
-            call_id: call_id.into(),
-        });
-        match self.activities.clone().get_call_entry(req).await {
-            Ok(entry) => Ok(Some(entry.into_inner().id)),
-            Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
-            Err(s) => Err(unavailable(s)),
-        }
+        Lookups::call_entry(self, call_id).await
     }
 }

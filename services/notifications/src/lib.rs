@@ -15,6 +15,7 @@ pub mod consume;
 pub mod error;
 pub mod grpc;
 pub mod hub;
+pub mod local;
 pub mod service;
 pub mod ws;
 

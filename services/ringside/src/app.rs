@@ -199,31 +199,30 @@ impl Assembly<'_> {
         Ok(())
     }
 
-    /// The gRPC address services of this process reach each other at.
-    fn own_grpc_url(&self) -> anyhow::Result<String> {
-        Ok(format!("http://{}", self.grpc.local_addr()?))
-    }
-
     async fn start_notifications(&mut self) -> anyhow::Result<()> {
         let db = self.db("notifications")?;
-        let (contacts_url, activities_url) = match self.mode {
-            Mode::AllInOne => (self.own_grpc_url()?, self.own_grpc_url()?),
-            Mode::Serve(_) => (
-                self.settings.contacts_url.clone(),
-                self.settings.activities_url.clone(),
-            ),
-        };
-        let sources = ringside_notifications::card::GrpcSources::new(
-            &contacts_url,
-            &activities_url,
-            self.key.clone(),
-        )
-        .context("RINGSIDE_CONTACTS_URL / RINGSIDE_ACTIVITIES_URL")?;
+        let sources: Arc<dyn ringside_notifications::card::Sources> =
+            match (&self.contacts, &self.activities) {
+                (Some(contacts), Some(activities)) => {
+                    Arc::new(ringside_notifications::local::LocalSources {
+                        contacts: contacts.clone(),
+                        activities: activities.clone(),
+                    })
+                }
+                _ => Arc::new(
+                    ringside_notifications::card::GrpcSources::new(
+                        &self.settings.contacts_url,
+                        &self.settings.activities_url,
+                        self.key.clone(),
+                    )
+                    .context("RINGSIDE_CONTACTS_URL / RINGSIDE_ACTIVITIES_URL")?,
+                ),
+            };
         let config = ringside_notifications::NotificationsConfig {
             card_deadline: Duration::from_millis(self.settings.card_deadline_ms),
         };
         let agents = ringside_notifications::agents::Agents::new(db);
-        let service = Notifications::new(agents, Arc::new(sources), config);
+        let service = Notifications::new(agents, sources, config);
         let handler = Arc::new(ringside_notifications::Consumer::new(service.clone()));
         let spec = ringside_notifications::queue_spec(&self.settings.queue_prefix);
         let consuming = consumer::start(self.bus.clone(), spec, handler, self.shutdown.clone())

@@ -1,0 +1,150 @@
+//! The card's questions answered in the same process (the all-in-one mode): the
+//! contacts and activities services are called directly, with no gRPC hop.
+
+use async_trait::async_trait;
+use ringside_activities::ActivitiesService;
+use ringside_activities::model::{Ctx, EntryKind, Page, Subject, TaskFilter};
+use ringside_contacts::ContactsService;
+use ringside_contacts::domain::{Identity, IdentityKind};
+use ringside_contacts::model::{Ctx as ContactsCtx, LeadSource};
+use ringside_proto::activities::v1 as apb;
+use ringside_proto::contacts::v1 as cpb;
+
+use crate::card::{Client, Lookups};
+use crate::error::{NotificationsError, Result};
+
+pub struct LocalSources {
+    pub contacts: ContactsService,
+    pub activities: ActivitiesService,
+}
+
+fn subject(client: &Client) -> Subject {
+    match client.kind.as_str() {
+        "contact" => Subject::Contact(client.id.clone()),
+        _ => Subject::Lead(client.id.clone()),
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> NotificationsError {
+    NotificationsError::Unavailable(e.to_string())
+}
+
+#[async_trait]
+impl Lookups for LocalSources {
+    async fn resolve(
+        &self,
+        correlation_id: &str,
+        phone: &str,
+    ) -> Result<Option<(cpb::Party, bool)>> {
+        let region = self.contacts.region();
+        let Ok(identity) = Identity::parse(IdentityKind::Phone, phone, region) else {
+            return Ok(None);
+        };
+        let ctx = ContactsCtx {
+            actor: crate::SOURCE.to_owned(),
+            correlation_id: correlation_id.to_owned(),
+        };
+        let source = LeadSource {
+            channel: "phone".to_owned(),
+            campaign: String::new(),
+        };
+        let (party, created) = self
+            .contacts
+            .resolve(&ctx, identity, "", source)
+            .await
+            .map_err(unavailable)?;
+        Ok(Some((
+            ringside_contacts::convert::party_to_proto(&party),
+            created,
+        )))
+    }
+
+    async fn company_name(&self, id: &str) -> String {
+        match id {
+            "" => String::new(),
+            id => self
+                .contacts
+                .get_company(id)
+                .await
+                .map(|c| c.name)
+                .unwrap_or_default(),
+        }
+    }
+
+    async fn timeline(
+        &self,
+        client: &Client,
+        kinds: Vec<i32>,
+        size: i32,
+    ) -> Result<Vec<apb::Entry>> {
+        let kinds: Vec<EntryKind> = kinds
+            .into_iter()
+            .filter_map(|k| ringside_activities::convert::entry_kind_from_proto(k).ok())
+            .collect();
+        let page = Page {
+            size: i64::from(size),
+            after: None,
+        };
+        let paged = self
+            .activities
+            .timeline(&subject(client), &kinds, None, page)
+            .await
+            .map_err(unavailable)?;
+        Ok(paged
+            .items
+            .iter()
+            .map(ringside_activities::convert::entry_to_proto)
+            .collect())
+    }
+
+    async fn open_tasks(&self, client: &Client) -> Result<Vec<apb::Task>> {
+        let filter = TaskFilter {
+            subject: Some(subject(client)),
+            ..Default::default()
+        };
+        let page = Page {
+            size: 10,
+            after: None,
+        };
+        let paged = self
+            .activities
+            .list_tasks(filter, page)
+            .await
+            .map_err(unavailable)?;
+        let now = ringside_storage::now_millis();
+        Ok(paged
+            .items
+            .iter()
+            .map(|t| ringside_activities::convert::task_to_proto(t, now))
+            .collect())
+    }
+
+    async fn add_call_note(
+        &self,
+        agent: &str,
+        call_id: &str,
+        text: &str,
+        outcome: &str,
+    ) -> Result<String> {
+        let ctx = Ctx {
+            actor: agent.to_owned(),
+            correlation_id: call_id.to_owned(),
+        };
+        match self
+            .activities
+            .add_call_note(&ctx, call_id, text, outcome)
+            .await
+        {
+            Ok(entry) => Ok(entry.id),
+            Err(e) => Err(NotificationsError::from_status(e.into())),
+        }
+    }
+
+    async fn call_entry(&self, call_id: &str) -> Result<Option<String>> {
+        match self.activities.get_call_entry(call_id).await {
+            Ok(entry) => Ok(Some(entry.id)),
+            Err(ringside_activities::ActivitiesError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
