@@ -8,9 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use ringside_auth::{Role, TokenKey};
-use ringside_contacts::model::{Ctx as ContactsCtx, LeadSource, Party};
+use ringside_contacts::model::{Ctx as ContactsCtx, Party};
 use ringside_contacts::{ContactsError, ContactsService};
-use ringside_identity::{Identity, IdentityKind};
 use ringside_proto::contacts::v1 as cpb;
 use ringside_proto::contacts::v1::contacts_client::ContactsClient;
 use tonic::transport::Channel;
@@ -63,24 +62,12 @@ impl Directory for LocalContacts {
         create: bool,
     ) -> Result<Option<Client>> {
         let party = if create {
-            let Ok(identity) = Identity::parse(IdentityKind::Phone, phone, self.0.region()) else {
-                return Ok(None);
-            };
             let ctx = ContactsCtx {
                 actor: crate::SOURCE.to_owned(),
                 correlation_id: correlation_id.to_owned(),
             };
-            let source = LeadSource {
-                channel: "phone".to_owned(),
-                campaign: String::new(),
-            };
-            Some(
-                self.0
-                    .resolve(&ctx, identity, "", source)
-                    .await
-                    .map_err(unavailable)?
-                    .0,
-            )
+            let resolved = self.0.resolve_caller(&ctx, phone).await;
+            resolved.map_err(unavailable)?.map(|(party, _)| party)
         } else {
             match self.0.lookup_by_phone(phone).await {
                 Ok(party) => party,

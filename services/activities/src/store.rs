@@ -134,15 +134,25 @@ pub async fn update_entry(conn: &mut AnyConnection, e: &Entry) -> Result<()> {
     Ok(())
 }
 
-pub async fn get_entry(conn: &mut AnyConnection, id: &str) -> Result<Entry> {
-    let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {ENTRY_COLUMNS} FROM activity_entries WHERE id = $1"
+/// The row of `table` with this id, or `NotFound` naming `kind`.
+async fn row_by_id(
+    conn: &mut AnyConnection,
+    columns: &str,
+    table: &str,
+    kind: &'static str,
+    id: &str,
+) -> Result<AnyRow> {
+    sqlx::query(AssertSqlSafe(format!(
+        "SELECT {columns} FROM {table} WHERE id = $1"
     )))
     .bind(id)
     .fetch_optional(conn)
     .await?
-    .ok_or_else(|| ActivitiesError::not_found("entry", id))?;
-    entry_from_row(&row)
+    .ok_or_else(|| ActivitiesError::not_found(kind, id))
+}
+
+pub async fn get_entry(conn: &mut AnyConnection, id: &str) -> Result<Entry> {
+    entry_from_row(&row_by_id(conn, ENTRY_COLUMNS, "activity_entries", "entry", id).await?)
 }
 
 /// The entry made by `key` (`call:<id>`, `msg:<channel>:<id>`, ...), if any.
@@ -494,14 +504,7 @@ pub async fn update_task(conn: &mut AnyConnection, t: &Task) -> Result<()> {
 }
 
 pub async fn get_task(conn: &mut AnyConnection, id: &str) -> Result<Task> {
-    let row = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {TASK_COLUMNS} FROM activity_tasks WHERE id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(conn)
-    .await?
-    .ok_or_else(|| ActivitiesError::not_found("task", id))?;
-    task_from_row(&row)
+    task_from_row(&row_by_id(conn, TASK_COLUMNS, "activity_tasks", "task", id).await?)
 }
 
 /// One page of tasks under `filter`, earliest due first, with one look-ahead row.

@@ -506,6 +506,19 @@ impl ContactsService {
 
     /// The contact or lead holding `identity`; a stranger becomes exactly one new
     /// lead, however many callers ask at once. Returns whether this call created it.
+    /// The party behind a caller's number: a stranger becomes one lead (source
+    /// "phone"). `None` when `raw` is not a phone number.
+    pub async fn resolve_caller(&self, ctx: &Ctx, raw: &str) -> Result<Option<(Party, bool)>> {
+        let Ok(identity) = Identity::parse(IdentityKind::Phone, raw, self.region) else {
+            return Ok(None);
+        };
+        let source = LeadSource {
+            channel: "phone".to_owned(),
+            campaign: String::new(),
+        };
+        self.resolve(ctx, identity, "", source).await.map(Some)
+    }
+
     pub async fn resolve(
         &self,
         ctx: &Ctx,

@@ -42,9 +42,10 @@ pub struct History {
     pub tasks: Vec<pb::CardTask>,
 }
 
-/// Where a card's parts come from.
+/// Where a card's parts come from: the client and what happened last, on top of the
+/// raw [`Lookups`].
 #[async_trait]
-pub trait Sources: Send + Sync + 'static {
+pub trait Sources: Lookups {
     /// The client behind `phone`; a lead created since `rang_at` (Unix ms) — by this
     /// call, whichever service asked first — is a new lead.
     async fn client(
@@ -55,16 +56,6 @@ pub trait Sources: Send + Sync + 'static {
     ) -> Result<Option<Client>>;
     /// `call_id` is the ringing call, left out of "the last call".
     async fn history(&self, client: &Client, call_id: &str) -> Result<History>;
-    /// Puts an agent's note on a call's timeline entry; returns the entry id.
-    async fn add_call_note(
-        &self,
-        agent: &str,
-        call_id: &str,
-        text: &str,
-        outcome: &str,
-    ) -> Result<String>;
-    /// The timeline entry of a call, once activities has it.
-    async fn call_entry(&self, call_id: &str) -> Result<Option<String>>;
 }
 
 /// The card of a ringing call, filled in as its parts arrive, pushed through `show`
@@ -174,6 +165,17 @@ impl GrpcSources {
 
     fn service<T>(&self, message: T) -> tonic::Request<T> {
         self.request(message, crate::SOURCE, "")
+    }
+}
+
+/// The timeline subject of a card's client.
+fn subject_of(client: &Client) -> apb::Subject {
+    let subject = match client.kind.as_str() {
+        "contact" => apb::subject::Subject::ContactId(client.id.clone()),
+        _ => apb::subject::Subject::LeadId(client.id.clone()),
+    };
+    apb::Subject {
+        subject: Some(subject),
     }
 }
 
@@ -314,14 +316,9 @@ impl Lookups for GrpcSources {
         kinds: Vec<i32>,
         size: i32,
     ) -> Result<Vec<apb::Entry>> {
-        let subject = match client.kind.as_str() {
-            "contact" => apb::subject::Subject::ContactId(client.id.clone()),
-            _ => apb::subject::Subject::LeadId(client.id.clone()),
-        };
+        let subject = subject_of(client);
         let req = self.service(apb::TimelineRequest {
-            subject: Some(apb::Subject {
-                subject: Some(subject),
-            }),
+            subject: Some(subject),
             kinds,
             page_size: size,
             ..Default::default()
@@ -336,14 +333,9 @@ impl Lookups for GrpcSources {
     }
 
     async fn open_tasks(&self, client: &Client) -> Result<Vec<apb::Task>> {
-        let subject = match client.kind.as_str() {
-            "contact" => apb::subject::Subject::ContactId(client.id.clone()),
-            _ => apb::subject::Subject::LeadId(client.id.clone()),
-        };
+        let subject = subject_of(client);
         let req = self.service(apb::ListTasksRequest {
-            subject: Some(apb::Subject {
-                subject: Some(subject),
-            }),
+            subject: Some(subject),
             page_size: 10,
             ..Default::default()
         });
@@ -472,19 +464,5 @@ impl<L: Lookups> Sources for L {
             last_call: last_call(&calls?, call_id),
             tasks,
         })
-    }
-
-    async fn add_call_note(
-        &self,
-        agent: &str,
-        call_id: &str,
-        text: &str,
-        outcome: &str,
-    ) -> Result<String> {
-        Lookups::add_call_note(self, agent, call_id, text, outcome).await
-    }
-
-    async fn call_entry(&self, call_id: &str) -> Result<Option<String>> {
-        Lookups::call_entry(self, call_id).await
     }
 }

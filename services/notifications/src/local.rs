@@ -5,8 +5,7 @@ use async_trait::async_trait;
 use ringside_activities::ActivitiesService;
 use ringside_activities::model::{Ctx, EntryKind, Page, Subject, TaskFilter};
 use ringside_contacts::ContactsService;
-use ringside_contacts::domain::{Identity, IdentityKind};
-use ringside_contacts::model::{Ctx as ContactsCtx, LeadSource};
+use ringside_contacts::model::Ctx as ContactsCtx;
 use ringside_proto::activities::v1 as apb;
 use ringside_proto::contacts::v1 as cpb;
 
@@ -36,23 +35,14 @@ impl Lookups for LocalSources {
         correlation_id: &str,
         phone: &str,
     ) -> Result<Option<(cpb::Party, bool)>> {
-        let region = self.contacts.region();
-        let Ok(identity) = Identity::parse(IdentityKind::Phone, phone, region) else {
-            return Ok(None);
-        };
         let ctx = ContactsCtx {
             actor: crate::SOURCE.to_owned(),
             correlation_id: correlation_id.to_owned(),
         };
-        let source = LeadSource {
-            channel: "phone".to_owned(),
-            campaign: String::new(),
+        let resolved = self.contacts.resolve_caller(&ctx, phone).await;
+        let Some((party, created)) = resolved.map_err(unavailable)? else {
+            return Ok(None);
         };
-        let (party, created) = self
-            .contacts
-            .resolve(&ctx, identity, "", source)
-            .await
-            .map_err(unavailable)?;
         Ok(Some((
             ringside_contacts::convert::party_to_proto(&party),
             created,
