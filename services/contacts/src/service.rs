@@ -526,6 +526,13 @@ impl ContactsService {
         name: &str,
         source: LeadSource,
     ) -> Result<(Party, bool)> {
+        // A known identity is answered by a plain read: on SQLite the write lock below
+        // would queue every caller lookup behind the writers.
+        let mut conn = self.db.pool().acquire().await?;
+        if let Some(owner) = store::find_identity(&mut conn, &identity).await? {
+            return Ok((load_party(&mut conn, owner).await?, false));
+        }
+        drop(conn);
         for _ in 0..RESOLVE_ATTEMPTS {
             let mut tx = self.db.begin().await?;
             if let Some(owner) = store::find_identity(&mut tx, &identity).await? {

@@ -176,6 +176,8 @@ struct Row {
 
 async fn measure_deployment(d: &Deployment, report: &mut Vec<Row>) -> anyhow::Result<()> {
     let floor = floor(d).await?;
+    // Warm-up (connections dialled on first use, caches), not measured.
+    card_latency(d, 10, 30).await?;
     for (rate, calls) in [(10u64, 200usize), (100, 1000)] {
         let (p50, p99) = card_latency(d, rate, calls).await?;
         report.push(Row {
@@ -220,7 +222,10 @@ async fn card_latency(
     let sip = d.ingest().ingest.expect("ingest").sip;
     let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await?);
     let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let base = rate as usize * 1_000_000 + std::process::id() as usize % 1000 * 10_000;
+    // Call ids never repeat, across the runs of this process and across processes.
+    static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+    let run = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let base = run * 10_000_000 + std::process::id() as usize % 100 * 100_000;
     let sender = {
         let (socket, sent) = (socket.clone(), sent.clone());
         tokio::spawn(async move {
