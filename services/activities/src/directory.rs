@@ -4,7 +4,6 @@
 //! extension.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use ringside_auth::{Role, TokenKey};
@@ -123,10 +122,7 @@ impl RemoteContacts {
     /// Connects lazily to `url` (`http://contacts:50051`): nothing is dialled until
     /// the first question, and a contacts restart is survived.
     pub fn new(url: &str, key: TokenKey) -> Result<Self, tonic::transport::Error> {
-        let channel = tonic::transport::Endpoint::from_shared(url.to_owned())?
-            .connect_timeout(Duration::from_secs(2))
-            .timeout(Duration::from_secs(5))
-            .connect_lazy();
+        let channel = ringside_auth::lazy_channel(url)?;
         Ok(RemoteContacts {
             client: ContactsClient::new(channel),
             key,
@@ -134,17 +130,8 @@ impl RemoteContacts {
     }
 
     fn request<T>(&self, message: T, correlation_id: &str) -> tonic::Request<T> {
-        let mut req = tonic::Request::new(message);
-        let token = self
-            .key
-            .issue(crate::SOURCE, Role::Service, Duration::from_secs(300));
-        if let Ok(value) = format!("Bearer {token}").parse() {
-            req.metadata_mut().insert("authorization", value);
-        }
-        if let Ok(value) = correlation_id.parse() {
-            req.metadata_mut().insert("x-correlation-id", value);
-        }
-        req
+        self.key
+            .request(message, crate::SOURCE, Role::Service, correlation_id)
     }
 }
 

@@ -221,6 +221,42 @@ impl tonic::service::Interceptor for GrpcGuard {
     }
 }
 
+/// Lifetime of the tokens a service signs for its own calls to another service.
+const CALL_TOKEN_TTL: Duration = Duration::from_secs(300);
+
+impl TokenKey {
+    /// A request to another Ringside service on behalf of `user` with `role`: a
+    /// short-lived bearer token signed with this key, and the correlation id (when
+    /// non-empty).
+    pub fn request<T>(
+        &self,
+        message: T,
+        user: &str,
+        role: Role,
+        correlation_id: &str,
+    ) -> tonic::Request<T> {
+        let mut req = tonic::Request::new(message);
+        let token = self.issue(user, role, CALL_TOKEN_TTL);
+        if let Ok(value) = format!("Bearer {token}").parse() {
+            req.metadata_mut().insert("authorization", value);
+        }
+        if let Ok(value) = correlation_id.parse() {
+            req.metadata_mut().insert("x-correlation-id", value);
+        }
+        req
+    }
+}
+
+/// A channel to another Ringside service at `url` (`http://contacts:50051`), dialled
+/// on first use and again after it breaks, with bounded connect and call times.
+pub fn lazy_channel(url: &str) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    Ok(tonic::transport::Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(5))
+        .tcp_nodelay(true)
+        .connect_lazy())
+}
+
 /// Longest correlation id taken from a request header.
 const MAX_CORRELATION_ID: usize = 64;
 

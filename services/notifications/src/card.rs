@@ -125,14 +125,6 @@ pub struct GrpcSources {
     key: TokenKey,
 }
 
-fn lazy(url: &str) -> Result<Channel, tonic::transport::Error> {
-    Ok(tonic::transport::Endpoint::from_shared(url.to_owned())?
-        .connect_timeout(Duration::from_secs(2))
-        .timeout(Duration::from_secs(5))
-        .tcp_nodelay(true)
-        .connect_lazy())
-}
-
 impl GrpcSources {
     pub fn new(
         contacts_url: &str,
@@ -140,27 +132,18 @@ impl GrpcSources {
         key: TokenKey,
     ) -> Result<Self, tonic::transport::Error> {
         Ok(GrpcSources {
-            contacts: ContactsClient::new(lazy(contacts_url)?),
-            activities: ActivitiesClient::new(lazy(activities_url)?),
+            contacts: ContactsClient::new(ringside_auth::lazy_channel(contacts_url)?),
+            activities: ActivitiesClient::new(ringside_auth::lazy_channel(activities_url)?),
             key,
         })
     }
 
     fn request<T>(&self, message: T, user: &str, correlation_id: &str) -> tonic::Request<T> {
-        let mut req = tonic::Request::new(message);
-        let role = if user == crate::SOURCE {
-            Role::Service
-        } else {
-            Role::Agent
+        let role = match user {
+            crate::SOURCE => Role::Service,
+            _ => Role::Agent,
         };
-        let token = self.key.issue(user, role, Duration::from_secs(300));
-        if let Ok(value) = format!("Bearer {token}").parse() {
-            req.metadata_mut().insert("authorization", value);
-        }
-        if let Ok(value) = correlation_id.parse() {
-            req.metadata_mut().insert("x-correlation-id", value);
-        }
-        req
+        self.key.request(message, user, role, correlation_id)
     }
 
     fn service<T>(&self, message: T) -> tonic::Request<T> {
