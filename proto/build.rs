@@ -6,6 +6,7 @@ use std::path::PathBuf;
 const PROTOS: &[&str] = &[
     "ringside/activities/v1/activities.proto",
     "ringside/contacts/v1/contacts.proto",
+    "ringside/deals/v1/deals.proto",
     "ringside/events/v1/events.proto",
     "ringside/notifications/v1/notifications.proto",
 ];

@@ -16,6 +16,12 @@ pub mod contacts {
     }
 }
 
+pub mod deals {
+    pub mod v1 {
+        tonic::include_proto!("ringside.deals.v1");
+    }
+}
+
 pub mod notifications {
     pub mod v1 {
         tonic::include_proto!("ringside.notifications.v1");

@@ -10,28 +10,7 @@ use crate::model::{
     TaskStatus, TaskType,
 };
 
-/// Ids are UUIDs; anything much longer is not an id.
-pub const MAX_ID: usize = 64;
-
-/// A required id.
-pub fn id(field: &str, value: &str) -> Result<String, Invalid> {
-    match optional_id(field, value)? {
-        Some(id) => Ok(id),
-        None => Err(Invalid::new(field, "must not be empty")),
-    }
-}
-
-/// An optional id: empty is `None`.
-pub fn optional_id(field: &str, value: &str) -> Result<Option<String>, Invalid> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Ok(None);
-    }
-    if value.len() > MAX_ID || value.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(Invalid::new(field, "not an id"));
-    }
-    Ok(Some(value.to_owned()))
-}
+pub use ringside_identity::fields::{MAX_ID, id, optional_id};
 
 pub fn links_from_proto(links: Option<&pb::Links>) -> Result<Links, Invalid> {
     let Some(l) = links else {

@@ -116,22 +116,29 @@ fn unavailable(e: impl std::fmt::Display) -> ActivitiesError {
 pub struct RemoteContacts {
     client: ContactsClient<Channel>,
     key: TokenKey,
+    caller: &'static str,
 }
 
 impl RemoteContacts {
     /// Connects lazily to `url` (`http://contacts:50051`): nothing is dialled until
     /// the first question, and a contacts restart is survived.
-    pub fn new(url: &str, key: TokenKey) -> Result<Self, tonic::transport::Error> {
+    /// `caller` names the asking service in its tokens.
+    pub fn new(
+        url: &str,
+        key: TokenKey,
+        caller: &'static str,
+    ) -> Result<Self, tonic::transport::Error> {
         let channel = ringside_auth::lazy_channel(url)?;
         Ok(RemoteContacts {
             client: ContactsClient::new(channel),
             key,
+            caller,
         })
     }
 
     fn request<T>(&self, message: T, correlation_id: &str) -> tonic::Request<T> {
         self.key
-            .request(message, crate::SOURCE, Role::Service, correlation_id)
+            .request(message, self.caller, Role::Service, correlation_id)
     }
 }
 

@@ -2,7 +2,7 @@
 //! turned into domain calls here, results into messages, errors into status codes.
 
 use ringside_auth::Caller;
-use ringside_identity::{Invalid, page_size};
+use ringside_identity::Invalid;
 use ringside_proto::activities::v1 as pb;
 use ringside_proto::activities::v1::activities_server::Activities;
 use ringside_storage::now_millis;
@@ -47,15 +47,7 @@ fn invalid(e: Invalid) -> Status {
 }
 
 fn page(size: i32, token: &str) -> Result<Page, Status> {
-    let size = page_size(size, DEFAULT_PAGE, MAX_PAGE).map_err(invalid)?;
-    let after = match token.trim() {
-        "" => None,
-        t => Some(
-            Cursor::parse(t)
-                .ok_or_else(|| invalid(Invalid::new("page_token", "not a page token")))?,
-        ),
-    };
-    Ok(Page { size, after })
+    ringside_identity::paging::page(size, token, DEFAULT_PAGE, MAX_PAGE).map_err(invalid)
 }
 
 fn next_token(next: Option<Cursor>) -> String {

@@ -25,6 +25,8 @@ pub fn event_type(payload: &Payload) -> &'static str {
         Payload::MessageSent(_) => "message.sent",
         Payload::FormSubmitted(_) => "form.submitted",
         Payload::DealStageChanged(_) => "deal.stage_changed",
+        Payload::DealCreated(_) => "deal.created",
+        Payload::DealUpdated(_) => "deal.updated",
         Payload::TaskCreated(_) => "task.created",
         Payload::TaskUpdated(_) => "task.updated",
         Payload::TaskDue(_) => "task.due",

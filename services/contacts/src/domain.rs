@@ -48,41 +48,7 @@ impl LeadStatus {
     }
 }
 
-/// Validates tags: trimmed, non-empty, lower-cased, unique, bounded.
-pub fn parse_tags(tags: &[String]) -> Result<Vec<String>, Invalid> {
-    if tags.len() > MAX_ITEMS {
-        return Err(Invalid::new("tags", format!("more than {MAX_ITEMS}")));
-    }
-    let mut out = Vec::with_capacity(tags.len());
-    for tag in tags {
-        let tag = required_text("tags", tag)?.to_lowercase();
-        if !out.contains(&tag) {
-            out.push(tag);
-        }
-    }
-    Ok(out)
-}
-
-/// Validates custom fields: bounded keys and values.
-pub fn parse_custom_fields(
-    fields: &std::collections::HashMap<String, String>,
-) -> Result<std::collections::BTreeMap<String, String>, Invalid> {
-    if fields.len() > MAX_ITEMS {
-        return Err(Invalid::new(
-            "custom_fields",
-            format!("more than {MAX_ITEMS}"),
-        ));
-    }
-    fields
-        .iter()
-        .map(|(k, v)| {
-            Ok((
-                required_text("custom_fields", k)?,
-                optional_text("custom_fields", v)?,
-            ))
-        })
-        .collect()
-}
+pub use ringside_identity::fields::{parse_custom_fields, parse_tags};
 
 #[cfg(test)]
 mod tests {
@@ -97,12 +63,5 @@ mod tests {
         assert!(!Disqualified.can_move_to(Qualified));
         assert!(!Working.can_move_to(New));
         assert!(!New.can_move_to(New));
-    }
-
-    #[test]
-    fn tags_are_normalized_and_deduplicated() {
-        let tags = parse_tags(&["VIP".into(), " vip ".into(), "b2b".into()]).expect("valid");
-        assert_eq!(tags, vec!["vip", "b2b"]);
-        assert!(parse_tags(&["  ".into()]).is_err());
     }
 }

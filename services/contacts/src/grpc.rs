@@ -11,14 +11,11 @@ use crate::error::ContactsError;
 use crate::model::{
     ContactFilter, ContactPatch, Ctx, DeletedFilter, LeadFilter, NewContact, NewLead, Page,
 };
-use crate::service::{ContactsService, ConvertLead};
+use crate::service::{ContactsService, ConvertLead, DealDraft};
 
 /// Default and largest page sizes.
 const DEFAULT_PAGE: i64 = 50;
 const MAX_PAGE: i64 = 500;
-/// Ids are UUIDs; anything much longer is not an id.
-const MAX_ID: usize = 64;
-
 pub struct ContactsGrpc {
     service: ContactsService,
 }
@@ -50,22 +47,11 @@ fn ctx<T>(req: &Request<T>) -> Ctx {
 }
 
 fn id(field: &str, value: &str) -> Result<String, Status> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(invalid(Invalid::new(field, "must not be empty")));
-    }
-    if value.len() > MAX_ID {
-        return Err(invalid(Invalid::new(field, "not an id")));
-    }
-    Ok(value.to_owned())
+    ringside_identity::fields::id(field, value).map_err(invalid)
 }
 
 fn optional_id(field: &str, value: &str) -> Result<Option<String>, Status> {
-    if value.trim().is_empty() {
-        Ok(None)
-    } else {
-        id(field, value).map(Some)
-    }
+    ringside_identity::fields::optional_id(field, value).map_err(invalid)
 }
 
 fn optional_filter(field: &str, value: &str) -> Result<Option<String>, Status> {
@@ -300,6 +286,11 @@ impl Contacts for ContactsGrpc {
             contact_name: r.contact_name,
             company_name: r.company_name,
             owner_id: r.owner_id,
+            deal: r
+                .deal
+                .map(|d| DealDraft::parse(&d.title, d.amount_minor, &d.currency, &d.pipeline_id))
+                .transpose()
+                .map_err(invalid)?,
         };
         let (lead, contact, company) = self.service.convert_lead(&ctx, input).await?;
         ok(pb::ConvertLeadResponse {

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use ringside_bus::{EventPayload, new_envelope, outbox};
+use ringside_proto::contacts::v1 as pb;
 use ringside_proto::events::v1 as ev;
 use ringside_storage::{Db, Tx, new_id, now_millis};
 use tokio::sync::Notify;
@@ -428,7 +429,8 @@ impl ContactsService {
         lead.updated_at = now;
         store::update_lead_row(&mut tx, &lead).await?;
         lead.identities.clear();
-        self.emit_conversion(&mut tx, ctx, &lead, &contact).await?;
+        self.emit_conversion(&mut tx, ctx, &lead, &contact, req.deal.as_ref())
+            .await?;
         self.commit(tx).await?;
         Ok((lead, contact, company))
     }
@@ -461,6 +463,7 @@ impl ContactsService {
         ctx: &Ctx,
         lead: &Lead,
         contact: &Contact,
+        deal: Option<&DealDraft>,
     ) -> Result<()> {
         let created = EventPayload::ContactCreated(ev::ContactCreated {
             contact: Some(convert::contact_to_proto(contact)),
@@ -472,6 +475,12 @@ impl ContactsService {
             company_id: contact.company_id.clone().unwrap_or_default(),
             owner_id: contact.owner_id.clone(),
             source: Some(convert::source_to_proto(&lead.source)),
+            deal: deal.map(|d| pb::DealDraft {
+                title: d.title.clone(),
+                amount_minor: d.amount_minor,
+                currency: d.currency.clone(),
+                pipeline_id: d.pipeline_id.clone().unwrap_or_default(),
+            }),
         });
         self.emit(tx, ctx, converted).await
     }
@@ -575,6 +584,35 @@ pub struct ConvertLead {
     pub contact_name: String,
     pub company_name: String,
     pub owner_id: String,
+    /// A deal to open for the new contact; validated here, opened by `deals`.
+    pub deal: Option<DealDraft>,
+}
+
+/// A deal asked for with a conversion.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DealDraft {
+    pub title: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub pipeline_id: Option<String>,
+}
+
+impl DealDraft {
+    /// Checks a draft from the wire: a title, a non-negative amount, a known currency.
+    pub fn parse(
+        title: &str,
+        amount_minor: i64,
+        currency: &str,
+        pipeline_id: &str,
+    ) -> std::result::Result<Self, Invalid> {
+        use ringside_identity::fields;
+        Ok(DealDraft {
+            title: domain::required_text("deal.title", title)?,
+            amount_minor: fields::amount("deal.amount_minor", amount_minor)?,
+            currency: fields::currency("deal.currency", currency)?,
+            pipeline_id: fields::optional_id("deal.pipeline_id", pipeline_id)?,
+        })
+    }
 }
 
 async fn load_party(conn: &mut sqlx::AnyConnection, owner: Owner) -> Result<Party> {

@@ -5,6 +5,9 @@
 //! (contacts, ingest, the channels) uses these, so they agree on what is valid. It owns
 //! no storage and no rule about who a client is.
 
+pub mod fields;
+pub mod paging;
+
 use std::fmt;
 use std::str::FromStr;
 

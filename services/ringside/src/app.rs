@@ -14,9 +14,11 @@ use ringside_bus::amqp::AmqpBus;
 use ringside_bus::local::LocalBus;
 use ringside_bus::{Bus, consumer, outbox};
 use ringside_contacts::{ContactsGrpc, ContactsService};
+use ringside_deals::{DealsGrpc, DealsService};
 use ringside_notifications::{Notifications, NotificationsGrpc};
 use ringside_proto::activities::v1::activities_server::ActivitiesServer;
 use ringside_proto::contacts::v1::contacts_server::ContactsServer;
+use ringside_proto::deals::v1::deals_server::DealsServer;
 use ringside_proto::notifications::v1::notifications_server::NotificationsServer;
 use ringside_storage::Db;
 use tokio::net::TcpListener;
@@ -31,6 +33,7 @@ use crate::http;
 pub enum ServiceName {
     Contacts,
     Activities,
+    Deals,
     Notifications,
     Ingest,
 }
@@ -57,6 +60,7 @@ impl Mode {
             Mode::AllInOne => vec![
                 ServiceName::Contacts,
                 ServiceName::Activities,
+                ServiceName::Deals,
                 ServiceName::Notifications,
                 ServiceName::Ingest,
             ],
@@ -98,6 +102,7 @@ struct Assembly<'a> {
     http_routes: axum::Router,
     contacts: Option<ContactsService>,
     activities: Option<ActivitiesService>,
+    deals: Option<DealsService>,
     notifications: Option<Notifications>,
     ingest: Option<ringside_ingest::Bound>,
     grpc: TcpListener,
@@ -130,6 +135,7 @@ pub async fn start(settings: &Settings, mode: Mode, key: TokenKey) -> anyhow::Re
         http_routes: axum::Router::new(),
         contacts: None,
         activities: None,
+        deals: None,
         notifications: None,
         ingest: None,
         grpc,
@@ -139,6 +145,7 @@ pub async fn start(settings: &Settings, mode: Mode, key: TokenKey) -> anyhow::Re
         match service {
             ServiceName::Contacts => a.start_contacts()?,
             ServiceName::Activities => a.start_activities().await?,
+            ServiceName::Deals => a.start_deals().await?,
             ServiceName::Notifications => a.start_notifications().await?,
             ServiceName::Ingest => a.start_ingest().await?,
         }
@@ -173,15 +180,20 @@ impl Assembly<'_> {
         Ok(())
     }
 
-    async fn start_activities(&mut self) -> anyhow::Result<()> {
-        let db = self.db("activities")?;
-        let directory: Arc<dyn Directory> = match (self.mode, &self.contacts) {
+    /// Contacts as a service asks it: in process when it runs here, else over gRPC.
+    fn directory(&self, caller: &'static str) -> anyhow::Result<Arc<dyn Directory>> {
+        Ok(match (self.mode, &self.contacts) {
             (Mode::AllInOne, Some(contacts)) => Arc::new(LocalContacts(contacts.clone())),
             _ => Arc::new(
-                RemoteContacts::new(&self.settings.contacts_url, self.key.clone())
+                RemoteContacts::new(&self.settings.contacts_url, self.key.clone(), caller)
                     .context("RINGSIDE_CONTACTS_URL")?,
             ),
-        };
+        })
+    }
+
+    async fn start_activities(&mut self) -> anyhow::Result<()> {
+        let db = self.db("activities")?;
+        let directory = self.directory(ringside_activities::SOURCE)?;
         let wake = self.relay(db.clone(), ringside_activities::SOURCE);
         let config = self.settings.activities()?;
         let service = ActivitiesService::new(db, directory, config, wake);
@@ -196,6 +208,27 @@ impl Assembly<'_> {
             self.shutdown.clone(),
         ));
         self.activities = Some(service);
+        Ok(())
+    }
+
+    async fn start_deals(&mut self) -> anyhow::Result<()> {
+        let db = self.db("deals")?;
+        let parties = Arc::new(crate::parties::ContactsParties(
+            self.directory(ringside_deals::SOURCE)?,
+        ));
+        let wake = self.relay(db.clone(), ringside_deals::SOURCE);
+        let service = DealsService::new(db, parties, wake);
+        service
+            .ensure_default_pipeline()
+            .await
+            .context("creating the default pipeline")?;
+        let handler = Arc::new(ringside_deals::Consumer::new(service.clone()));
+        let spec = ringside_deals::queue_spec(&self.settings.queue_prefix);
+        let consuming = consumer::start(self.bus.clone(), spec, handler, self.shutdown.clone())
+            .await
+            .context("subscribing deals to the bus")?;
+        self.workers.spawn(consuming);
+        self.deals = Some(service);
         Ok(())
     }
 
@@ -269,6 +302,7 @@ impl Assembly<'_> {
             self.activities
                 .as_ref()
                 .map(|_| "ringside.activities.v1.Activities"),
+            self.deals.as_ref().map(|_| "ringside.deals.v1.Deals"),
             self.notifications
                 .as_ref()
                 .map(|_| "ringside.notifications.v1.Notifications"),
@@ -280,6 +314,7 @@ impl Assembly<'_> {
         let grpc_set = GrpcServices {
             contacts: self.contacts,
             activities: self.activities,
+            deals: self.deals,
             notifications: self.notifications,
         };
         servers.spawn(serve_grpc(grpc, grpc_set, self.key, self.shutdown.clone()));
@@ -345,6 +380,7 @@ async fn open_bus(
 struct GrpcServices {
     contacts: Option<ContactsService>,
     activities: Option<ActivitiesService>,
+    deals: Option<DealsService>,
     notifications: Option<Notifications>,
 }
 
@@ -368,6 +404,9 @@ async fn serve_grpc(
             .set_serving::<ActivitiesServer<ActivitiesGrpc>>()
             .await;
     }
+    if services.deals.is_some() {
+        health.set_serving::<DealsServer<DealsGrpc>>().await;
+    }
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(ringside_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -379,6 +418,9 @@ async fn serve_grpc(
     let activities = services
         .activities
         .map(|a| ActivitiesServer::with_interceptor(ActivitiesGrpc::new(a), guard.clone()));
+    let deals = services
+        .deals
+        .map(|d| DealsServer::with_interceptor(DealsGrpc::new(d), guard.clone()));
     let notifications = services
         .notifications
         .map(|n| NotificationsServer::with_interceptor(NotificationsGrpc::new(n), guard.clone()));
@@ -387,6 +429,7 @@ async fn serve_grpc(
         .add_service(reflection)
         .add_optional_service(contacts)
         .add_optional_service(activities)
+        .add_optional_service(deals)
         .add_optional_service(notifications)
         .serve_with_incoming_shutdown(
             // Without TCP_NODELAY a reply larger than one segment waits for the

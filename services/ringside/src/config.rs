@@ -154,7 +154,8 @@ pub struct Settings {
     )]
     pub phone_region: String,
 
-    /// The contacts gRPC address `serve activities` asks who a caller is.
+    /// The contacts gRPC address `serve activities` asks who a caller is (and `serve
+    /// deals` whether a linked company or contact exists).
     #[arg(
         long,
         env = "RINGSIDE_CONTACTS_URL",

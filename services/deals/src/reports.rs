@@ -1,0 +1,374 @@
+//! The head of sales' reports, computed from the stage history: funnel conversion of
+//! a cohort of deals (with a drill-down to the deals behind every number), win rate,
+//! and the forecast of open deals by expected close month.
+//!
+//! The funnel's rule, for deals opened in the period in one pipeline: a deal *reached*
+//! the furthest open stage it was ever in — skipping a stage counts as passing it,
+//! moving backwards never un-reaches a stage, and each deal counts once per stage
+//! however often it comes back. A won deal reached every open stage. For each open
+//! stage: `entered` = deals that reached it; `moved_on` = of those, deals that
+//! reached a later open stage or were won; `lost_here` = lost deals whose furthest
+//! stage it was; conversion to the next stage = moved_on / entered; to won = won /
+//! entered. The median time in a stage is over completed stays (a deal that is still
+//! there is not counted). The status is the deal's current one: a reopened deal is
+//! open again.
+
+use std::collections::BTreeMap;
+
+use ringside_identity::paging::{Page, Paged};
+use ringside_storage::sql::Where;
+use ringside_storage::{AssertSqlSafe, Row};
+
+use crate::error::Result;
+use crate::model::{Deal, Filter, Pipeline, Sort, Stage, StageKind, month_of_day, today};
+use crate::service::{DealsService, paged, pipeline_or_default};
+use crate::store;
+
+/// The cohort of a report: deals of a pipeline opened in `[from, to)`.
+#[derive(Debug, Clone)]
+pub struct Cohort {
+    pub pipeline_id: Option<String>,
+    pub from: i64,
+    pub to: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunnelStage {
+    pub stage: Stage,
+    pub entered: i64,
+    pub moved_on: i64,
+    pub lost_here: i64,
+    /// The median completed stay, in milliseconds.
+    pub median_ms: Option<i64>,
+    pub completed_stays: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Funnel {
+    /// `None` for the whole team.
+    pub owner_id: Option<String>,
+    pub stages: Vec<FunnelStage>,
+    pub deals: i64,
+    pub won: i64,
+    pub lost: i64,
+}
+
+impl Funnel {
+    /// won / (won + lost); 0 when none closed.
+    pub fn win_rate(&self) -> f64 {
+        ratio(self.won, self.won + self.lost)
+    }
+}
+
+/// `a / b`, 0 when `b` is 0.
+pub fn ratio(a: i64, b: i64) -> f64 {
+    match b {
+        0 => 0.0,
+        b => a as f64 / b as f64,
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FunnelReport {
+    pub pipeline: Pipeline,
+    pub total: Funnel,
+    pub owners: Vec<Funnel>,
+}
+
+/// One number of the funnel report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cell {
+    Entered,
+    MovedOn,
+    LostHere,
+    Deals,
+    Won,
+    Lost,
+}
+
+impl Cell {
+    pub fn per_stage(self) -> bool {
+        matches!(self, Cell::Entered | Cell::MovedOn | Cell::LostHere)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForecastRow {
+    /// `YYYY-MM`; empty for deals without an expected close date.
+    pub month: String,
+    pub currency: String,
+    pub deals: i64,
+    pub amount_minor: i64,
+    pub weighted_minor: i64,
+}
+
+/// How many deals of one owner (or everyone) ended where: (status, furthest open
+/// position) → count.
+type Reach = BTreeMap<(StageKind, i64), i64>;
+
+const REACH_SQL: &str = "SELECT r.owner_id, r.status, r.reached, COUNT(*) AS n FROM (\
+     SELECT d.id, d.owner_id, d.status, MAX(s.position) AS reached \
+     FROM deals d JOIN deal_stage_history h ON h.deal_id = d.id \
+     JOIN deal_stages s ON s.id = h.stage_id AND s.kind = 'open' \
+     WHERE d.pipeline_id = $1 AND d.created_at >= $2 AND d.created_at < $3 \
+     GROUP BY d.id, d.owner_id, d.status) r \
+     GROUP BY r.owner_id, r.status, r.reached";
+
+/// The lower median of completed stays per stage (and owner), with portable window
+/// functions (PostgreSQL and SQLite alike).
+fn median_sql(by_owner: bool) -> String {
+    let (owner, partition) = match by_owner {
+        true => ("d.owner_id", "h.stage_id, d.owner_id"),
+        false => ("''", "h.stage_id"),
+    };
+    format!(
+        "SELECT t.stage_id, t.owner_id, t.n, t.dur FROM (\
+         SELECT h.stage_id, {owner} AS owner_id, h.left_at - h.entered_at AS dur, \
+         ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY h.left_at - h.entered_at) AS rn, \
+         COUNT(*) OVER (PARTITION BY {partition}) AS n \
+         FROM deal_stage_history h JOIN deals d ON d.id = h.deal_id \
+         WHERE d.pipeline_id = $1 AND d.created_at >= $2 AND d.created_at < $3 \
+         AND h.left_at IS NOT NULL) t WHERE t.rn = (t.n + 1) / 2"
+    )
+}
+
+/// (stage, owner or `None` for everyone) → (completed stays, median ms).
+type Medians = BTreeMap<(String, Option<String>), (i64, i64)>;
+
+impl DealsService {
+    pub async fn funnel(&self, cohort: &Cohort, by_owner: bool) -> Result<FunnelReport> {
+        let mut conn = self.db.pool().acquire().await?;
+        let pipeline = pipeline_or_default(&mut conn, cohort.pipeline_id.as_deref()).await?;
+        let mut reach: BTreeMap<String, Reach> = BTreeMap::new();
+        let rows = sqlx::query(REACH_SQL)
+            .bind(&pipeline.id)
+            .bind(cohort.from)
+            .bind(cohort.to)
+            .fetch_all(&mut *conn)
+            .await?;
+        for row in rows {
+            let status: String = row.try_get("status")?;
+            let Some(status) = StageKind::parse(&status) else {
+                continue;
+            };
+            let owner: String = row.try_get("owner_id")?;
+            *reach
+                .entry(owner)
+                .or_default()
+                .entry((status, row.try_get("reached")?))
+                .or_default() += row.try_get::<i64, _>("n")?;
+        }
+        let mut medians = Medians::new();
+        for per_owner in [false].into_iter().chain(by_owner.then_some(true)) {
+            let rows = sqlx::query(AssertSqlSafe(median_sql(per_owner)))
+                .bind(&pipeline.id)
+                .bind(cohort.from)
+                .bind(cohort.to)
+                .fetch_all(&mut *conn)
+                .await?;
+            for row in rows {
+                let owner: String = row.try_get("owner_id")?;
+                let key = (row.try_get("stage_id")?, per_owner.then_some(owner));
+                medians.insert(key, (row.try_get("n")?, row.try_get("dur")?));
+            }
+        }
+        let mut everyone = Reach::new();
+        for counts in reach.values() {
+            for (key, n) in counts {
+                *everyone.entry(*key).or_default() += n;
+            }
+        }
+        let total = funnel_of(&pipeline, None, &everyone, &medians);
+        let owners = match by_owner {
+            true => reach
+                .iter()
+                .map(|(owner, r)| funnel_of(&pipeline, Some(owner), r, &medians))
+                .collect(),
+            false => Vec::new(),
+        };
+        Ok(FunnelReport {
+            pipeline,
+            total,
+            owners,
+        })
+    }
+
+    /// The deals behind one number of [`DealsService::funnel`] (newest first), and how
+    /// many there are — always the number the report shows.
+    pub async fn drill_down(
+        &self,
+        cohort: &Cohort,
+        owner_id: Option<&str>,
+        stage_id: Option<&str>,
+        cell: Cell,
+        page: Page,
+    ) -> Result<(Paged<Deal>, i64)> {
+        let mut conn = self.db.pool().acquire().await?;
+        let pipeline = pipeline_or_default(&mut conn, cohort.pipeline_id.as_deref()).await?;
+        let position = match (cell.per_stage(), stage_id) {
+            (false, _) => None,
+            (true, Some(id)) => Some(open_position(&pipeline, id)?),
+            (true, None) => {
+                return Err(ringside_identity::Invalid::new(
+                    "stage_id",
+                    "this cell is per stage: a stage id is required",
+                )
+                .into());
+            }
+        };
+        let filter = Filter {
+            pipeline_id: Some(pipeline.id.clone()),
+            owner_id: owner_id.map(str::to_owned),
+            ..Filter::default()
+        };
+        let mut w = store::filter_where(&filter, today());
+        w.push("d.created_at >= {}", cohort.from);
+        w.push("d.created_at < {}", cohort.to);
+        cell_clause(&mut w, cell, position);
+        let total = store::count_where(&mut conn, &w).await?;
+        let sort = Sort::default();
+        let items = store::deals_where(&mut conn, w, sort, &page).await?;
+        Ok((paged(items, sort, page.size), total))
+    }
+
+    /// Open deals' amounts and amount × probability by expected close month and
+    /// currency.
+    pub async fn forecast(
+        &self,
+        pipeline_id: Option<&str>,
+        owner_id: Option<&str>,
+    ) -> Result<Vec<ForecastRow>> {
+        let filter = Filter {
+            pipeline_id: pipeline_id.map(str::to_owned),
+            owner_id: owner_id.map(str::to_owned),
+            status: Some(StageKind::Open),
+            ..Filter::default()
+        };
+        let w = store::filter_where(&filter, today());
+        let sql = format!(
+            "SELECT d.close_day, d.currency, s.probability, COUNT(*) AS n, \
+             CAST(SUM(d.amount_minor) AS BIGINT) AS total FROM deals d JOIN deal_stages s ON s.id = d.stage_id \
+             WHERE {} GROUP BY d.close_day, d.currency, s.probability",
+            w.sql()
+        );
+        let mut conn = self.db.pool().acquire().await?;
+        let rows = w.query(sql).fetch_all(&mut *conn).await?;
+        // (month, currency) → (deals, amount, Σ amount × probability)
+        let mut sums: BTreeMap<(String, String), (i64, i64, i128)> = BTreeMap::new();
+        for row in rows {
+            let month = row
+                .try_get::<Option<i64>, _>("close_day")?
+                .map(month_of_day)
+                .unwrap_or_default();
+            let total: i64 = row.try_get("total")?;
+            let probability: i64 = row.try_get("probability")?;
+            let entry = sums.entry((month, row.try_get("currency")?)).or_default();
+            entry.0 += row.try_get::<i64, _>("n")?;
+            entry.1 += total;
+            entry.2 += i128::from(total) * i128::from(probability);
+        }
+        let mut out: Vec<ForecastRow> = sums
+            .into_iter()
+            .map(
+                |((month, currency), (deals, amount, weighted))| ForecastRow {
+                    month,
+                    currency,
+                    deals,
+                    amount_minor: amount,
+                    weighted_minor: i64::try_from((weighted + 50) / 100).unwrap_or(i64::MAX),
+                },
+            )
+            .collect();
+        // Dated months in order, undated last.
+        out.sort_by(|a, b| {
+            (a.month.is_empty(), &a.month, &a.currency).cmp(&(
+                b.month.is_empty(),
+                &b.month,
+                &b.currency,
+            ))
+        });
+        Ok(out)
+    }
+}
+
+fn open_position(pipeline: &Pipeline, stage_id: &str) -> Result<i64> {
+    pipeline
+        .open_stages()
+        .find(|s| s.id == stage_id)
+        .map(|s| s.position)
+        .ok_or_else(|| {
+            ringside_identity::Invalid::new("stage_id", "not an open stage of the pipeline").into()
+        })
+}
+
+/// Whether the deal was ever in an open stage at a position `op` the bound one.
+fn reached(op: &str, position: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM deal_stage_history h JOIN deal_stages s ON s.id = h.stage_id \
+         WHERE h.deal_id = d.id AND s.kind = 'open' AND s.position {op} {position})"
+    )
+}
+
+/// The condition that picks the deals counted in `cell` (see the module's rule).
+fn cell_clause(w: &mut Where, cell: Cell, position: Option<i64>) {
+    let position = position.map(|p| w.bind(p));
+    let at = position.as_deref().unwrap_or("0");
+    let clause = match cell {
+        Cell::Entered => format!("(d.status = 'won' OR {})", reached(">=", at)),
+        Cell::MovedOn => format!("(d.status = 'won' OR {})", reached(">", at)),
+        Cell::LostHere => format!(
+            "(d.status = 'lost' AND {} AND NOT {})",
+            reached("=", at),
+            reached(">", at)
+        ),
+        Cell::Deals => "TRUE".to_owned(),
+        Cell::Won => "d.status = 'won'".to_owned(),
+        Cell::Lost => "d.status = 'lost'".to_owned(),
+    };
+    w.push_plain(&clause);
+}
+
+/// One funnel from its deals' reach: see the module's rule.
+fn funnel_of(
+    pipeline: &Pipeline,
+    owner: Option<&String>,
+    reach: &Reach,
+    medians: &Medians,
+) -> Funnel {
+    let won_at = pipeline
+        .closing_stage(StageKind::Won)
+        .map_or(i64::MAX, |s| s.position);
+    let furthest = |status: StageKind, reached: i64| match status {
+        StageKind::Won => won_at,
+        _ => reached,
+    };
+    let count = |pick: &dyn Fn(StageKind, i64) -> bool| -> i64 {
+        reach
+            .iter()
+            .filter(|((status, reached), _)| pick(*status, furthest(*status, *reached)))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    let stages = pipeline
+        .open_stages()
+        .map(|stage| {
+            let p = stage.position;
+            let median = medians.get(&(stage.id.clone(), owner.cloned()));
+            FunnelStage {
+                stage: stage.clone(),
+                entered: count(&|_, f| f >= p),
+                moved_on: count(&|_, f| f > p),
+                lost_here: count(&|s, f| s == StageKind::Lost && f == p),
+                median_ms: median.map(|m| m.1),
+                completed_stays: median.map_or(0, |m| m.0),
+            }
+        })
+        .collect();
+    Funnel {
+        owner_id: owner.cloned(),
+        stages,
+        deals: count(&|_, _| true),
+        won: count(&|s, _| s == StageKind::Won),
+        lost: count(&|s, _| s == StageKind::Lost),
+    }
+}
