@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::future::Future;
 use std::time::Duration;
 
 use ringside_bus::{EventPayload, Message, new_envelope};
@@ -12,7 +11,7 @@ use ringside_proto::activities::v1 as pb;
 use ringside_proto::contacts::v1 as cpb;
 use ringside_proto::events::v1 as ev;
 use ringside_storage::now_millis;
-use support::Suite;
+use support::{Suite, eventually};
 use tonic::Code;
 
 const CALLER: &str = "+79123456789";
@@ -64,25 +63,6 @@ async fn setups() -> Vec<Setup> {
         });
     }
     setups
-}
-
-/// Polls `probe` until it gives a value (10 s at most).
-async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn seed_contact(setup: &Setup, name: &str, phone: &str, owner: &str) -> cpb::Contact {

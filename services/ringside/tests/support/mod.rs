@@ -6,6 +6,7 @@
 
 pub mod browser;
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use ringside::config::Settings;
 use ringside_auth::{Role, TokenKey};
 use ringside_proto::activities::v1::activities_client::ActivitiesClient;
 use ringside_proto::contacts::v1::contacts_client::ContactsClient;
+use ringside_proto::deals::v1::deals_client::DealsClient;
 use ringside_storage::testing::{AMQP_URL_VAR, TestDb, postgres, server_url};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -126,13 +128,43 @@ pub async fn contacts_and_activities() -> Option<(Suite, Suite)> {
     let mode = Mode::Serve(ServiceName::Contacts);
     let contacts = start("serve contacts", mode, Some(db), Some(amqp.clone()), |_| {}).await;
     let url = format!("http://{}", contacts.running.grpc_addr);
-    let activities = serve_activities(&contacts.key, &contacts.settings, &db_url, &amqp, url).await;
+    let activities = serve_beside(
+        ServiceName::Activities,
+        &contacts.key,
+        &contacts.settings,
+        &db_url,
+        &amqp,
+        url,
+    )
+    .await;
     Some((contacts, activities))
 }
 
-/// `serve activities` on `db_url`, sharing `shared`'s exchange and queue prefix and
+/// `serve contacts` and `serve deals` on one PostgreSQL database and one exchange,
+/// deals asking contacts over gRPC; or `None` when the servers are not configured.
+pub async fn contacts_and_deals() -> Option<(Suite, Suite)> {
+    let db = postgres().await?;
+    let amqp = server_url(AMQP_URL_VAR)?;
+    let db_url = db.url.clone();
+    let mode = Mode::Serve(ServiceName::Contacts);
+    let contacts = start("serve contacts", mode, Some(db), Some(amqp.clone()), |_| {}).await;
+    let url = format!("http://{}", contacts.running.grpc_addr);
+    let deals = serve_beside(
+        ServiceName::Deals,
+        &contacts.key,
+        &contacts.settings,
+        &db_url,
+        &amqp,
+        url,
+    )
+    .await;
+    Some((contacts, deals))
+}
+
+/// `serve <service>` on `db_url`, sharing `shared`'s exchange and queue prefix and
 /// the signing `key`, asking contacts at `contacts_url`.
-async fn serve_activities(
+async fn serve_beside(
+    service: ServiceName,
     key: &TokenKey,
     shared: &Settings,
     db_url: &str,
@@ -140,9 +172,14 @@ async fn serve_activities(
     contacts_url: String,
 ) -> Suite {
     let shared = shared.clone();
+    let name = match service {
+        ServiceName::Activities => "serve activities",
+        ServiceName::Deals => "serve deals",
+        _ => "serve",
+    };
     start_with_key(
-        "serve activities",
-        Mode::Serve(ServiceName::Activities),
+        name,
+        Mode::Serve(service),
         None,
         Some(amqp.to_owned()),
         key.clone(),
@@ -226,7 +263,7 @@ pub async fn pair_with_late_contacts(db: TestDb, amqp: &str, port: u16) -> (Late
     let dir = tempfile::tempdir().expect("tempdir");
     let shared = settings(dir.path().to_path_buf());
     let url = format!("http://127.0.0.1:{port}");
-    let activities = serve_activities(&key, &shared, &db.url, amqp, url).await;
+    let activities = serve_beside(ServiceName::Activities, &key, &shared, &db.url, amqp, url).await;
     let late = LateContacts {
         db,
         amqp: amqp.to_owned(),
@@ -261,6 +298,7 @@ impl tonic::service::Interceptor for Bearer {
 
 pub type Client = ContactsClient<InterceptedService<Channel, Bearer>>;
 pub type Activities = ActivitiesClient<InterceptedService<Channel, Bearer>>;
+pub type Deals = DealsClient<InterceptedService<Channel, Bearer>>;
 
 impl Suite {
     pub fn token(&self, role: Role) -> String {
@@ -283,6 +321,12 @@ impl Suite {
     pub async fn activities(&self, user: &str) -> Activities {
         let token = self.key.issue(user, Role::Agent, Duration::from_secs(600));
         ActivitiesClient::with_interceptor(self.channel().await, Bearer(Some(token)))
+    }
+
+    /// A deals client acting as `user`.
+    pub async fn deals(&self, user: &str) -> Deals {
+        let token = self.key.issue(user, Role::Agent, Duration::from_secs(600));
+        DealsClient::with_interceptor(self.channel().await, Bearer(Some(token)))
     }
 
     pub async fn client(&self) -> Client {
@@ -314,7 +358,7 @@ impl Suite {
         self.running.stop().await.expect("stop");
         if let Some(broker) = &self.broker {
             let mut watched = std::mem::take(&mut *self.watched.lock().expect("lock"));
-            for service in ["activities", "notifications"] {
+            for service in ["activities", "deals", "notifications"] {
                 watched.push(format!("{}{service}", self.settings.queue_prefix));
             }
             for queue in &watched {
@@ -382,4 +426,23 @@ fn complete(response: &[u8]) -> bool {
         .find_map(|l| l.strip_prefix("content-length:"))
         .and_then(|v| v.trim().parse::<usize>().ok());
     length.is_some_and(|n| response.len() >= end + 4 + n)
+}
+
+/// Polls `probe` until it gives a value (10 s at most).
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
