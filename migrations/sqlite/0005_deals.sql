@@ -49,7 +49,10 @@ CREATE TABLE deals (
     created_at       INTEGER NOT NULL,
     updated_at       INTEGER NOT NULL,
     stage_entered_at INTEGER NOT NULL,
-    closed_at        INTEGER
+    closed_at        INTEGER,
+    -- The position of the furthest open stage the deal was ever in: what the funnel
+    -- counts (skipping a stage passes it; moving back never un-reaches one).
+    reached_position INTEGER NOT NULL DEFAULT 0
 );
 -- A kanban column, a pipeline list and an owner's list are each one index range.
 CREATE INDEX deals_stage ON deals (stage_id, created_at, id);

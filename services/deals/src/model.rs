@@ -171,6 +171,8 @@ pub struct Deal {
     pub updated_at: i64,
     pub stage_entered_at: i64,
     pub closed_at: Option<i64>,
+    /// The position of the furthest open stage the deal was ever in.
+    pub reached_position: i64,
 }
 
 /// A deal as asked for; validated on the way in.

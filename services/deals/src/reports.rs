@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use ringside_identity::paging::{Page, Paged};
 use ringside_storage::sql::Where;
-use ringside_storage::{AssertSqlSafe, Row};
+use ringside_storage::{AssertSqlSafe, Backend, Row};
 
 use crate::error::Result;
 use crate::model::{Deal, Filter, Pipeline, Sort, Stage, StageKind, month_of_day, today};
@@ -106,30 +106,59 @@ pub struct ForecastRow {
 /// position) → count.
 type Reach = BTreeMap<(StageKind, i64), i64>;
 
-const REACH_SQL: &str = "SELECT r.owner_id, r.status, r.reached, COUNT(*) AS n FROM (\
-     SELECT d.id, d.owner_id, d.status, MAX(s.position) AS reached \
-     FROM deals d JOIN deal_stage_history h ON h.deal_id = d.id \
-     JOIN deal_stages s ON s.id = h.stage_id AND s.kind = 'open' \
+/// Deals of the cohort by owner, status and furthest open stage: one pass over the
+/// cohort's deals (the furthest stage is kept on the deal as it moves).
+const REACH_SQL: &str = "SELECT d.owner_id, d.status, d.reached_position AS reached, \
+     COUNT(*) AS n FROM deals d \
      WHERE d.pipeline_id = $1 AND d.created_at >= $2 AND d.created_at < $3 \
-     GROUP BY d.id, d.owner_id, d.status) r \
-     GROUP BY r.owner_id, r.status, r.reached";
+     GROUP BY d.owner_id, d.status, d.reached_position";
 
-/// The lower median of completed stays per stage (and owner), with portable window
-/// functions (PostgreSQL and SQLite alike).
-fn median_sql(by_owner: bool) -> String {
-    let (owner, partition) = match by_owner {
-        true => ("d.owner_id", "h.stage_id, d.owner_id"),
-        false => ("''", "h.stage_id"),
-    };
-    format!(
-        "SELECT t.stage_id, t.owner_id, t.n, t.dur FROM (\
-         SELECT h.stage_id, {owner} AS owner_id, h.left_at - h.entered_at AS dur, \
-         ROW_NUMBER() OVER (PARTITION BY {partition} ORDER BY h.left_at - h.entered_at) AS rn, \
-         COUNT(*) OVER (PARTITION BY {partition}) AS n \
-         FROM deal_stage_history h JOIN deals d ON d.id = h.deal_id \
-         WHERE d.pipeline_id = $1 AND d.created_at >= $2 AND d.created_at < $3 \
-         AND h.left_at IS NOT NULL) t WHERE t.rn = (t.n + 1) / 2"
-    )
+/// The cohort's completed stays, as `h` joined with their deal `d`.
+const STAYS_OF_COHORT: &str = "FROM deal_stage_history h JOIN deals d ON d.id = h.deal_id \
+     WHERE d.pipeline_id = $1 AND d.created_at >= $2 AND d.created_at < $3 \
+     AND h.left_at IS NOT NULL";
+
+/// The lower median of completed stays per stage (and, with `by_owner`, per stage
+/// and owner; `per_owner` is 1 on those rows). PostgreSQL sorts each group once
+/// (`percentile_disc`, both groupings in one pass); SQLite, without ordered-set
+/// aggregates, numbers the rows with window functions and picks the middle one.
+fn median_sql(backend: Backend, by_owner: bool) -> Vec<String> {
+    match backend {
+        Backend::Postgres => {
+            let (owner, everyone, sets) = match by_owner {
+                true => (
+                    "COALESCE(d.owner_id, '')",
+                    "GROUPING(d.owner_id)",
+                    "GROUPING SETS ((h.stage_id), (h.stage_id, d.owner_id))",
+                ),
+                false => ("''", "1", "h.stage_id"),
+            };
+            vec![format!(
+                "SELECT h.stage_id, {owner} AS owner_id, \
+                 CAST({everyone} AS BIGINT) AS everyone, COUNT(*) AS n, \
+                 CAST(percentile_disc(0.5) WITHIN GROUP (ORDER BY h.left_at - h.entered_at) \
+                 AS BIGINT) AS dur {STAYS_OF_COHORT} GROUP BY {sets}"
+            )]
+        }
+        Backend::Sqlite => [false]
+            .into_iter()
+            .chain(by_owner.then_some(true))
+            .map(|per_owner| {
+                let (owner, partition, everyone) = match per_owner {
+                    true => ("d.owner_id", "h.stage_id, d.owner_id", 0),
+                    false => ("''", "h.stage_id", 1),
+                };
+                format!(
+                    "SELECT t.stage_id, t.owner_id, {everyone} AS everyone, t.n, t.dur FROM (\
+                     SELECT h.stage_id, {owner} AS owner_id, h.left_at - h.entered_at AS dur, \
+                     ROW_NUMBER() OVER (PARTITION BY {partition} \
+                     ORDER BY h.left_at - h.entered_at) AS rn, \
+                     COUNT(*) OVER (PARTITION BY {partition}) AS n \
+                     {STAYS_OF_COHORT}) t WHERE t.rn = (t.n + 1) / 2"
+                )
+            })
+            .collect(),
+    }
 }
 
 /// (stage, owner or `None` for everyone) → (completed stays, median ms).
@@ -159,8 +188,8 @@ impl DealsService {
                 .or_default() += row.try_get::<i64, _>("n")?;
         }
         let mut medians = Medians::new();
-        for per_owner in [false].into_iter().chain(by_owner.then_some(true)) {
-            let rows = sqlx::query(AssertSqlSafe(median_sql(per_owner)))
+        for sql in median_sql(self.db.backend(), by_owner) {
+            let rows = sqlx::query(AssertSqlSafe(sql))
                 .bind(&pipeline.id)
                 .bind(cohort.from)
                 .bind(cohort.to)
@@ -168,7 +197,8 @@ impl DealsService {
                 .await?;
             for row in rows {
                 let owner: String = row.try_get("owner_id")?;
-                let key = (row.try_get("stage_id")?, per_owner.then_some(owner));
+                let everyone = row.try_get::<i64, _>("everyone")? == 1;
+                let key = (row.try_get("stage_id")?, (!everyone).then_some(owner));
                 medians.insert(key, (row.try_get("n")?, row.try_get("dur")?));
             }
         }
@@ -301,26 +331,14 @@ fn open_position(pipeline: &Pipeline, stage_id: &str) -> Result<i64> {
         })
 }
 
-/// Whether the deal was ever in an open stage at a position `op` the bound one.
-fn reached(op: &str, position: &str) -> String {
-    format!(
-        "EXISTS (SELECT 1 FROM deal_stage_history h JOIN deal_stages s ON s.id = h.stage_id \
-         WHERE h.deal_id = d.id AND s.kind = 'open' AND s.position {op} {position})"
-    )
-}
-
 /// The condition that picks the deals counted in `cell` (see the module's rule).
 fn cell_clause(w: &mut Where, cell: Cell, position: Option<i64>) {
     let position = position.map(|p| w.bind(p));
     let at = position.as_deref().unwrap_or("0");
     let clause = match cell {
-        Cell::Entered => format!("(d.status = 'won' OR {})", reached(">=", at)),
-        Cell::MovedOn => format!("(d.status = 'won' OR {})", reached(">", at)),
-        Cell::LostHere => format!(
-            "(d.status = 'lost' AND {} AND NOT {})",
-            reached("=", at),
-            reached(">", at)
-        ),
+        Cell::Entered => format!("(d.status = 'won' OR d.reached_position >= {at})"),
+        Cell::MovedOn => format!("(d.status = 'won' OR d.reached_position > {at})"),
+        Cell::LostHere => format!("(d.status = 'lost' AND d.reached_position = {at})"),
         Cell::Deals => "TRUE".to_owned(),
         Cell::Won => "d.status = 'won'".to_owned(),
         Cell::Lost => "d.status = 'lost'".to_owned(),

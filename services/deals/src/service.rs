@@ -260,6 +260,9 @@ impl DealsService {
         deal.stage_entered_at = now;
         deal.updated_at = now;
         deal.closed_at = (target.kind != StageKind::Open).then_some(now);
+        if target.kind == StageKind::Open {
+            deal.reached_position = deal.reached_position.max(target.position);
+        }
         deal.lost_reason = match to {
             Move::Lose(reason) => reason,
             _ => String::new(),
@@ -660,6 +663,7 @@ fn new_deal(new: NewDeal, pipeline: &Pipeline, stage: &Stage, now: i64) -> Deal 
         updated_at: now,
         stage_entered_at: now,
         closed_at: None,
+        reached_position: stage.position,
     }
 }
 

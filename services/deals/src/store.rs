@@ -194,7 +194,8 @@ pub async fn occupancy(
 const DEAL_COLUMNS: &str = "d.id, d.title, d.pipeline_id, d.stage_id, d.status, d.amount_minor, \
      d.currency, d.owner_id, d.company_id, d.close_day, d.source_channel, d.source_campaign, \
      d.custom_fields, d.lost_reason, d.lead_id, d.next_task_id, d.next_task_title, \
-     d.next_due_at, d.created_at, d.updated_at, d.stage_entered_at, d.closed_at";
+     d.next_due_at, d.created_at, d.updated_at, d.stage_entered_at, d.closed_at, \
+     d.reached_position";
 
 const DEAL_FROM: &str = "deals d JOIN deal_stages s ON s.id = d.stage_id";
 
@@ -233,6 +234,7 @@ fn deal_from_row(row: &AnyRow) -> Result<Deal> {
         updated_at: row.try_get("updated_at")?,
         stage_entered_at: row.try_get("stage_entered_at")?,
         closed_at: row.try_get("closed_at")?,
+        reached_position: row.try_get("reached_position")?,
     })
 }
 
@@ -246,8 +248,9 @@ pub async fn insert_deal(conn: &mut AnyConnection, d: &Deal) -> Result<bool> {
     let done = sqlx::query(
         "INSERT INTO deals (id, title, pipeline_id, stage_id, status, amount_minor, currency, \
          owner_id, company_id, close_day, source_channel, source_campaign, custom_fields, \
-         lost_reason, lead_id, created_at, updated_at, stage_entered_at) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+         lost_reason, lead_id, created_at, updated_at, stage_entered_at, reached_position) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+         $18, $19) \
          ON CONFLICT (lead_id) DO NOTHING",
     )
     .bind(&d.id)
@@ -268,6 +271,7 @@ pub async fn insert_deal(conn: &mut AnyConnection, d: &Deal) -> Result<bool> {
     .bind(d.created_at)
     .bind(d.updated_at)
     .bind(d.stage_entered_at)
+    .bind(d.reached_position)
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() == 0 {
@@ -283,8 +287,8 @@ pub async fn update_deal(conn: &mut AnyConnection, d: &Deal) -> Result<()> {
     sqlx::query(
         "UPDATE deals SET title = $2, stage_id = $3, status = $4, amount_minor = $5, \
          currency = $6, owner_id = $7, company_id = $8, close_day = $9, custom_fields = $10, \
-         lost_reason = $11, updated_at = $12, stage_entered_at = $13, closed_at = $14 \
-         WHERE id = $1",
+         lost_reason = $11, updated_at = $12, stage_entered_at = $13, closed_at = $14, \
+         reached_position = $15 WHERE id = $1",
     )
     .bind(&d.id)
     .bind(&d.title)
@@ -300,6 +304,7 @@ pub async fn update_deal(conn: &mut AnyConnection, d: &Deal) -> Result<()> {
     .bind(d.updated_at)
     .bind(d.stage_entered_at)
     .bind(d.closed_at)
+    .bind(d.reached_position)
     .execute(conn)
     .await?;
     Ok(())

@@ -741,21 +741,15 @@ async fn the_funnel_counts_skips_and_backward_moves_once_and_drills_down_to_its_
             deals["d7"]
         ))
         .await;
-        // Completed stays in A last 10, 20, ... 60 s: the lower median is 30 s.
-        let a_stays: Vec<String> = sqlx::query_scalar(
-            "SELECT h.id FROM deal_stage_history h JOIN deals d ON d.id = h.deal_id \
-             WHERE h.stage_id = $1 AND h.left_at IS NOT NULL AND d.created_at > $2 ORDER BY h.id",
-        )
-        .bind(&p.stages[0].id)
-        .bind(now - 3_600_000)
-        .fetch_all(h.t.db.pool())
-        .await
-        .unwrap();
-        assert_eq!(a_stays.len(), 6);
-        for (i, id) in a_stays.iter().enumerate() {
+        // Completed stays in A last 10 s (d1), 20 s (d2), 30 s (both of d3's), 50 s
+        // (d4) and 60 s (d5): the lower median is 30 s; olga's 10 s, ivan's 30 s.
+        for (name, seconds) in [("d1", 10), ("d2", 20), ("d3", 30), ("d4", 50), ("d5", 60)] {
             h.exec(&format!(
-                "UPDATE deal_stage_history SET left_at = entered_at + {} WHERE id = '{id}'",
-                (i as i64 + 1) * 10_000
+                "UPDATE deal_stage_history SET left_at = entered_at + {} \
+                 WHERE deal_id = '{}' AND stage_id = '{}' AND left_at IS NOT NULL",
+                seconds * 1000,
+                deals[name],
+                p.stages[0].id
             ))
             .await;
         }
@@ -766,6 +760,12 @@ async fn the_funnel_counts_skips_and_backward_moves_once_and_drills_down_to_its_
             to: now + 3_600_000,
         };
         let report = h.svc.funnel(&cohort, true).await.unwrap();
+        let team_only = h.svc.funnel(&cohort, false).await.unwrap();
+        assert_eq!(
+            team_only.total, report.total,
+            "the same numbers without the owners"
+        );
+        assert!(team_only.owners.is_empty());
         let numbers = |f: &ringside_deals::reports::Funnel| -> Vec<(i64, i64, i64)> {
             f.stages
                 .iter()
@@ -787,6 +787,9 @@ async fn the_funnel_counts_skips_and_backward_moves_once_and_drills_down_to_its_
             numbers(owners["olga"]),
             [(3, 2, 0), (2, 2, 0), (2, 1, 1), (1, 1, 0)]
         );
+        assert_eq!(owners["olga"].stages[0].median_ms, Some(10_000));
+        assert_eq!(owners["ivan"].stages[0].median_ms, Some(30_000));
+        assert_eq!(owners["ivan"].stages[0].completed_stays, 4);
         assert_eq!(
             numbers(owners["ivan"]),
             [(3, 2, 1), (2, 1, 0), (1, 1, 0), (1, 1, 0)]

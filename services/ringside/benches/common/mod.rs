@@ -60,6 +60,24 @@ pub fn bearer(token: &str) -> impl tonic::service::Interceptor + Clone + use<> {
     }
 }
 
+/// How many calls a measurement makes.
+#[derive(Debug, Clone, Copy)]
+pub struct Counts {
+    pub warm_up: usize,
+    pub sequential: usize,
+    pub callers: usize,
+    pub concurrent: usize,
+}
+
+/// The counts of the fast paths: 1,000 warm-up, 5,000 sequential, 20,000 from 16
+/// concurrent callers.
+pub const FAST: Counts = Counts {
+    warm_up: WARM_UP,
+    sequential: SEQUENTIAL,
+    callers: CONCURRENT_CALLERS,
+    concurrent: CONCURRENT_CALLS,
+};
+
 /// Sequential latency (after a warm-up) and the throughput of concurrent callers;
 /// call `i` gets the argument `arg(i)`.
 pub async fn measure<A, F, Fut>(arg: impl Fn(usize) -> A, call: F) -> Stats
@@ -67,11 +85,26 @@ where
     F: Fn(A) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    for i in 0..WARM_UP {
+    measure_with(FAST, arg, call).await
+}
+
+/// [`measure`] with other counts, for slow paths (reports over a million rows).
+pub async fn measure_with<A, F, Fut>(counts: Counts, arg: impl Fn(usize) -> A, call: F) -> Stats
+where
+    F: Fn(A) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Counts {
+        warm_up,
+        sequential,
+        callers,
+        concurrent,
+    } = counts;
+    for i in 0..warm_up {
         call(arg(i)).await;
     }
-    let mut latencies = Vec::with_capacity(SEQUENTIAL);
-    for i in 0..SEQUENTIAL {
+    let mut latencies = Vec::with_capacity(sequential);
+    for i in 0..sequential {
         let a = arg(i + 7);
         let start = Instant::now();
         call(a).await;
@@ -79,9 +112,9 @@ where
     }
     latencies.sort();
     let started = Instant::now();
-    let per_caller = CONCURRENT_CALLS / CONCURRENT_CALLERS;
+    let per_caller = concurrent / callers;
     let mut tasks = Vec::new();
-    for caller in 0..CONCURRENT_CALLERS {
+    for caller in 0..callers {
         let calls: Vec<Fut> = (0..per_caller)
             .map(|i| call(arg(caller * per_caller + i)))
             .collect();
@@ -97,7 +130,7 @@ where
     Stats {
         p50: percentile(&latencies, 50),
         p99: percentile(&latencies, 99),
-        per_sec: (per_caller * CONCURRENT_CALLERS) as f64 / started.elapsed().as_secs_f64(),
+        per_sec: (per_caller * callers) as f64 / started.elapsed().as_secs_f64(),
     }
 }
 
