@@ -1,7 +1,8 @@
 //! Building a caller-ID card: who is calling (contacts' `Resolve`, which makes a
 //! stranger exactly one lead), then in parallel what happened last (activities: the
-//! last five interactions, the last call, open tasks). Whatever is known when the
-//! deadline comes is pushed; the rest follows as an update.
+//! last five interactions, the last call, open tasks) and the client's open deals
+//! (deals). Whatever is known when the deadline comes is pushed; the rest follows as
+//! an update.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,8 @@ use ringside_proto::activities::v1 as apb;
 use ringside_proto::activities::v1::activities_client::ActivitiesClient;
 use ringside_proto::contacts::v1 as cpb;
 use ringside_proto::contacts::v1::contacts_client::ContactsClient;
+use ringside_proto::deals::v1 as dpb;
+use ringside_proto::deals::v1::deals_client::DealsClient;
 use ringside_proto::notifications::v1 as pb;
 use tokio::sync::Mutex;
 use tonic::transport::Channel;
@@ -20,6 +23,8 @@ use crate::error::{NotificationsError, Result};
 
 /// Interactions a card lists.
 pub const INTERACTIONS: i32 = 5;
+/// Open deals a card lists.
+pub const DEALS: i32 = 5;
 
 /// The client part of a card.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -40,6 +45,7 @@ pub struct History {
     pub interactions: Vec<pb::CardInteraction>,
     pub last_call: Option<pb::CardLastCall>,
     pub tasks: Vec<pb::CardTask>,
+    pub deals: Vec<pb::CardDeal>,
 }
 
 /// Where a card's parts come from: the client and what happened last, on top of the
@@ -102,6 +108,7 @@ async fn fill(sources: Arc<dyn Sources>, card: Arc<Mutex<pb::Card>>, rang_at: i6
     c.interactions = history.interactions;
     c.last_call = history.last_call;
     c.tasks = history.tasks;
+    c.deals = history.deals;
     c.pending.clear();
 }
 
@@ -117,23 +124,28 @@ fn apply_client(card: &mut pb::Card, client: &Client) {
     card.pending.retain(|p| p != "client");
 }
 
-/// Contacts and activities over gRPC, each call with a short-lived token signed by the
-/// shared key (acting as the service, or as the agent who typed a note).
+/// Contacts, activities and deals over gRPC, each call with a short-lived token signed
+/// by the shared key (acting as the service, or as the agent who typed a note).
 pub struct GrpcSources {
     contacts: ContactsClient<Channel>,
     activities: ActivitiesClient<Channel>,
+    deals: DealsClient<Channel>,
     key: TokenKey,
 }
 
+/// Where [`GrpcSources`] asks.
+pub struct SourceUrls<'a> {
+    pub contacts: &'a str,
+    pub activities: &'a str,
+    pub deals: &'a str,
+}
+
 impl GrpcSources {
-    pub fn new(
-        contacts_url: &str,
-        activities_url: &str,
-        key: TokenKey,
-    ) -> Result<Self, tonic::transport::Error> {
+    pub fn new(urls: SourceUrls<'_>, key: TokenKey) -> Result<Self, tonic::transport::Error> {
         Ok(GrpcSources {
-            contacts: ContactsClient::new(ringside_auth::lazy_channel(contacts_url)?),
-            activities: ActivitiesClient::new(ringside_auth::lazy_channel(activities_url)?),
+            contacts: ContactsClient::new(ringside_auth::lazy_channel(urls.contacts)?),
+            activities: ActivitiesClient::new(ringside_auth::lazy_channel(urls.activities)?),
+            deals: DealsClient::new(ringside_auth::lazy_channel(urls.deals)?),
             key,
         })
     }
@@ -211,6 +223,17 @@ fn lead_status(status: i32) -> String {
         _ => "new",
     }
     .to_owned()
+}
+
+/// A deal as a card lists it.
+pub fn card_deal(d: &dpb::Deal) -> pb::CardDeal {
+    pb::CardDeal {
+        id: d.id.clone(),
+        title: d.title.clone(),
+        stage: d.stage_name.clone(),
+        amount_minor: d.amount_minor,
+        currency: d.currency.clone(),
+    }
 }
 
 fn interaction(e: &apb::Entry) -> pb::CardInteraction {
@@ -353,6 +376,28 @@ impl Lookups for GrpcSources {
         }
     }
 
+    async fn open_deals(&self, client: &Client) -> Result<Vec<pb::CardDeal>> {
+        if client.kind != "contact" {
+            return Ok(Vec::new()); // deals belong to contacts; a lead has none yet
+        }
+        let req = self.service(dpb::ListDealsRequest {
+            filter: Some(dpb::DealFilter {
+                contact_id: client.id.clone(),
+                status: dpb::DealStatus::Open as i32,
+                ..Default::default()
+            }),
+            page_size: DEALS,
+            ..Default::default()
+        });
+        let resp = self
+            .deals
+            .clone()
+            .list_deals(req)
+            .await
+            .map_err(unavailable)?;
+        Ok(resp.into_inner().deals.iter().map(card_deal).collect())
+    }
+
     async fn call_entry(&self, call_id: &str) -> Result<Option<String>> {
         let req = self.service(apb::GetCallEntryRequest {
             call_id: call_id.into(),
@@ -384,6 +429,8 @@ pub trait Lookups: Send + Sync + 'static {
         size: i32,
     ) -> Result<Vec<apb::Entry>>;
     async fn open_tasks(&self, client: &Client) -> Result<Vec<apb::Task>>;
+    /// The client's open deals (none for a lead).
+    async fn open_deals(&self, client: &Client) -> Result<Vec<pb::CardDeal>>;
     async fn add_call_note(
         &self,
         agent: &str,
@@ -416,11 +463,17 @@ impl<L: Lookups> Sources for L {
 
     async fn history(&self, client: &Client, call_id: &str) -> Result<History> {
         let call_kind = vec![apb::EntryKind::Call as i32];
-        let (recent, calls, tasks) = tokio::join!(
+        let (recent, calls, tasks, deals) = tokio::join!(
             self.timeline(client, Vec::new(), INTERACTIONS + 1),
             self.timeline(client, call_kind, 2),
             self.open_tasks(client),
+            self.open_deals(client),
         );
+        // The card is whole without deals (a suite may run without the deals service).
+        let deals = deals.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "card: open deals unavailable");
+            Vec::new()
+        });
         let now = ringside_storage::now_millis();
         let interactions = recent?
             .iter()
@@ -446,6 +499,7 @@ impl<L: Lookups> Sources for L {
             interactions,
             last_call: last_call(&calls?, call_id),
             tasks,
+            deals,
         })
     }
 }

@@ -6,8 +6,11 @@ use ringside_activities::ActivitiesService;
 use ringside_activities::model::{Ctx, EntryKind, Page, Subject, TaskFilter};
 use ringside_contacts::ContactsService;
 use ringside_contacts::model::Ctx as ContactsCtx;
+use ringside_deals::DealsService;
+use ringside_deals::model::{Filter, Sort, StageKind};
 use ringside_proto::activities::v1 as apb;
 use ringside_proto::contacts::v1 as cpb;
+use ringside_proto::notifications::v1 as npb;
 
 use crate::card::{Client, Lookups};
 use crate::error::{NotificationsError, Result};
@@ -15,6 +18,8 @@ use crate::error::{NotificationsError, Result};
 pub struct LocalSources {
     pub contacts: ContactsService,
     pub activities: ActivitiesService,
+    /// `None` when the process runs no deals service.
+    pub deals: Option<DealsService>,
 }
 
 fn subject(client: &Client) -> Subject {
@@ -128,6 +133,30 @@ impl Lookups for LocalSources {
             Ok(entry) => Ok(entry.id),
             Err(e) => Err(NotificationsError::from_status(e.into())),
         }
+    }
+
+    async fn open_deals(&self, client: &Client) -> Result<Vec<npb::CardDeal>> {
+        let (Some(deals), "contact") = (&self.deals, client.kind.as_str()) else {
+            return Ok(Vec::new());
+        };
+        let filter = Filter {
+            contact_id: Some(client.id.clone()),
+            status: Some(StageKind::Open),
+            ..Filter::default()
+        };
+        let page = Page {
+            size: i64::from(crate::card::DEALS),
+            after: None,
+        };
+        let (paged, _) = deals
+            .list(&filter, Sort::default(), page)
+            .await
+            .map_err(unavailable)?;
+        Ok(paged
+            .items
+            .iter()
+            .map(|d| crate::card::card_deal(&ringside_deals::convert::deal_to_proto(d)))
+            .collect())
     }
 
     async fn call_entry(&self, call_id: &str) -> Result<Option<String>> {

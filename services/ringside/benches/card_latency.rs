@@ -108,6 +108,7 @@ async fn services(pg: &str, amqp: &str) -> anyhow::Result<Deployment> {
     for service in [
         ServiceName::Contacts,
         ServiceName::Activities,
+        ServiceName::Deals,
         ServiceName::Notifications,
         ServiceName::Ingest,
     ] {
@@ -117,6 +118,9 @@ async fn services(pg: &str, amqp: &str) -> anyhow::Result<Deployment> {
         }
         if let Some(activities) = parts.get(1) {
             s.activities_url = format!("http://{}", activities.grpc_addr);
+        }
+        if let Some(deals) = parts.get(2) {
+            s.deals_url = format!("http://{}", deals.grpc_addr);
         }
         parts.push(app::start(&s, Mode::Serve(service), key.clone()).await?);
     }

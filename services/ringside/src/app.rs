@@ -240,16 +240,22 @@ impl Assembly<'_> {
                     Arc::new(ringside_notifications::local::LocalSources {
                         contacts: contacts.clone(),
                         activities: activities.clone(),
+                        deals: self.deals.clone(),
                     })
                 }
-                _ => Arc::new(
-                    ringside_notifications::card::GrpcSources::new(
-                        &self.settings.contacts_url,
-                        &self.settings.activities_url,
-                        self.key.clone(),
-                    )
-                    .context("RINGSIDE_CONTACTS_URL / RINGSIDE_ACTIVITIES_URL")?,
-                ),
+                _ => {
+                    let urls = ringside_notifications::card::SourceUrls {
+                        contacts: &self.settings.contacts_url,
+                        activities: &self.settings.activities_url,
+                        deals: &self.settings.deals_url,
+                    };
+                    Arc::new(
+                    ringside_notifications::card::GrpcSources::new(urls, self.key.clone())
+                        .context(
+                            "RINGSIDE_CONTACTS_URL / RINGSIDE_ACTIVITIES_URL / RINGSIDE_DEALS_URL",
+                        )?,
+                )
+                }
             };
         let config = ringside_notifications::NotificationsConfig {
             card_deadline: Duration::from_millis(self.settings.card_deadline_ms),

@@ -173,6 +173,15 @@ pub struct Settings {
     )]
     pub activities_url: String,
 
+    /// The deals gRPC address `serve notifications` reads a caller's open deals from.
+    #[arg(
+        long,
+        env = "RINGSIDE_DEALS_URL",
+        default_value = "http://127.0.0.1:50051",
+        global = true
+    )]
+    pub deals_url: String,
+
     /// Milliseconds a caller-ID card waits for slow parts before what is known is pushed.
     #[arg(
         long,
@@ -264,6 +273,7 @@ impl Settings {
             phone_region: "RU".into(),
             contacts_url: "http://127.0.0.1:50051".into(),
             activities_url: "http://127.0.0.1:50051".into(),
+            deals_url: "http://127.0.0.1:50051".into(),
             card_deadline_ms: 300,
             agent_extensions: String::new(),
             callback_minutes: 15,

@@ -1,7 +1,7 @@
 //! Caller-ID cards as an agent's client sees them: call events on the bus, cards on
 //! the agent's WebSocket (`/agent/ws`), notes typed into a card landing on the
-//! timeline — all-in-one, and as three services (contacts, activities, notifications)
-//! on PostgreSQL and RabbitMQ.
+//! timeline — all-in-one, and as four services (contacts, activities, notifications,
+//! deals) on PostgreSQL and RabbitMQ.
 
 mod support;
 
@@ -12,6 +12,7 @@ use ringside_auth::Role;
 use ringside_bus::{EventPayload, Message, new_envelope};
 use ringside_proto::activities::v1 as apb;
 use ringside_proto::contacts::v1 as cpb;
+use ringside_proto::deals::v1 as dpb;
 use ringside_proto::events::v1 as ev;
 use ringside_proto::notifications::v1 as pb;
 use ringside_proto::notifications::v1::notifications_client::NotificationsClient;
@@ -24,7 +25,7 @@ const IVAN_PHONE: &str = "+79123456789";
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Contacts, activities and notifications: one suite, or three services.
+/// Contacts, activities, notifications and deals: one suite, or four services.
 struct Setup {
     suites: Vec<Suite>,
 }
@@ -42,6 +43,10 @@ impl Setup {
         self.suites.get(2).unwrap_or(&self.suites[0])
     }
 
+    fn deals(&self) -> &Suite {
+        self.suites.get(3).unwrap_or(&self.suites[0])
+    }
+
     async fn stop(self) {
         for suite in self.suites.into_iter().rev() {
             suite.stop().await;
@@ -53,7 +58,7 @@ async fn setups() -> Vec<Setup> {
     let mut setups = vec![Setup {
         suites: vec![support::all_in_one().await],
     }];
-    if let Some(suites) = support::three_services().await {
+    if let Some(suites) = support::card_services().await {
         setups.push(Setup { suites });
     }
     setups
@@ -163,6 +168,35 @@ async fn seed(setup: &Setup) -> cpb::Contact {
         .await
         .expect("contact")
         .into_inner();
+    // Deals first: their stage changes are on the timeline too, older than the note.
+    let mut deals = setup.deals().deals("olga").await;
+    for (title, amount) in [("20 licences", 1_250_000), ("Old deal, lost", 10)] {
+        let deal = dpb::CreateDealRequest {
+            title: title.into(),
+            amount_minor: amount,
+            currency: "RUB".into(),
+            contacts: vec![dpb::DealContact {
+                contact_id: contact.id.clone(),
+                role: dpb::ContactRole::DecisionMaker as i32,
+            }],
+            ..Default::default()
+        };
+        let id = deals
+            .create_deal(deal)
+            .await
+            .expect("deal")
+            .into_inner()
+            .deal
+            .unwrap()
+            .id;
+        if amount == 10 {
+            let lose = dpb::LoseDealRequest {
+                id,
+                reason: "price".into(),
+            };
+            deals.lose_deal(lose).await.expect("lost");
+        }
+    }
     let mut activities = setup.activities().activities("olga").await;
     let on_ivan = Some(apb::Links {
         contact_id: contact.id.clone(),
@@ -210,6 +244,11 @@ async fn the_card_pops_for_the_ringing_agents_and_closes_when_someone_answers() 
         );
         assert_eq!(card["tasks"][0]["title"], "Send the offer");
         assert_eq!(card["tasks"][0]["overdue"], true);
+        let deals = card["deals"].as_array().expect("deals");
+        assert_eq!(deals.len(), 1, "open deals only: {deals:?}");
+        assert_eq!(deals[0]["title"], "20 licences");
+        assert_eq!(deals[0]["stage"], "New");
+        assert_eq!(deals[0]["amount_minor"], 1_250_000);
         next_of(&mut ivan, "card").await;
 
         // Ivan answers at 102: Olga's pop-up closes, Ivan's says he answered.
@@ -388,6 +427,9 @@ async fn the_console_pops_the_card_in_a_browser_and_files_the_note() {
             .wait_text(card, |t| t.contains("Asked for the price list"))
             .await;
         assert!(recent.contains("Send the offer"), "{name}: {recent}");
+        assert!(recent.contains("20 licences — New"), "{name}: {recent}");
+        // The lost deal is not listed among the open ones (its move is in "Recent").
+        assert!(!recent.contains("Old deal, lost — "), "{name}: {recent}");
 
         browser
             .type_into(&format!("{card} .note"), "Called about the invoice")

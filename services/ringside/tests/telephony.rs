@@ -446,8 +446,8 @@ async fn a_missed_sip_call_becomes_a_call_back_task_for_the_agent_who_rang() {
 }
 
 /// The moment the product exists for, end to end: a real SIP call rings extension 101
-/// and the agent's console, open in a real browser, pops the seeded client's card;
-/// the caller hangs up and the card says the call is over.
+/// and the agent's console, open in a real browser, pops the seeded client's card
+/// with their open deal; the caller hangs up and the card says the call is over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sip_call_pops_the_clients_card_in_the_agents_browser() {
     use ringside_auth::Role;
@@ -475,12 +475,29 @@ async fn a_sip_call_pops_the_clients_card_in_the_agents_browser() {
         }],
         ..Default::default()
     };
-    suite
+    let ivan = suite
         .client()
         .await
         .create_contact(ivan)
         .await
-        .expect("contact");
+        .expect("contact")
+        .into_inner();
+    let deal = ringside_proto::deals::v1::CreateDealRequest {
+        title: "Annual support".into(),
+        amount_minor: 4_800_000,
+        currency: "RUB".into(),
+        contacts: vec![ringside_proto::deals::v1::DealContact {
+            contact_id: ivan.id.clone(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    suite
+        .deals("olga")
+        .await
+        .create_deal(deal)
+        .await
+        .expect("deal");
 
     let browser = support::browser::Browser::start().await;
     browser
@@ -516,6 +533,9 @@ async fn a_sip_call_pops_the_clients_card_in_the_agents_browser() {
     };
     browser
         .wait_text(".card .name", |t| t == "Иван Петров")
+        .await;
+    browser
+        .wait_text(".card", |t| t.contains("Annual support — New"))
         .await;
     let status = call.await.expect("join").expect("sipp");
     assert!(status.success(), "the SIPp call failed: {status}");

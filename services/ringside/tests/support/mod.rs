@@ -194,15 +194,26 @@ async fn serve_beside(
     .await
 }
 
-/// `serve contacts`, `serve activities` and `serve notifications` on one database and
-/// exchange, or `None` when the servers are not configured.
-pub async fn three_services() -> Option<Vec<Suite>> {
+/// `serve contacts`, `serve activities`, `serve notifications` and `serve deals` (in
+/// that order) on one database and exchange, or `None` when the servers are not
+/// configured.
+pub async fn card_services() -> Option<Vec<Suite>> {
     let (contacts, activities) = contacts_and_activities().await?;
     let amqp = server_url(AMQP_URL_VAR)?;
     let shared = contacts.settings.clone();
     let db_url = shared.database_url.clone().expect("a database");
     let contacts_url = format!("http://{}", contacts.running.grpc_addr);
     let activities_url = format!("http://{}", activities.running.grpc_addr);
+    let deals = serve_beside(
+        ServiceName::Deals,
+        &contacts.key,
+        &shared,
+        &db_url,
+        &amqp,
+        contacts_url.clone(),
+    )
+    .await;
+    let deals_url = format!("http://{}", deals.running.grpc_addr);
     let notifications = start_with_key(
         "serve notifications",
         Mode::Serve(ServiceName::Notifications),
@@ -215,10 +226,11 @@ pub async fn three_services() -> Option<Vec<Suite>> {
             s.queue_prefix = shared.queue_prefix;
             s.contacts_url = contacts_url;
             s.activities_url = activities_url;
+            s.deals_url = deals_url;
         },
     )
     .await;
-    Some(vec![contacts, activities, notifications])
+    Some(vec![contacts, activities, notifications, deals])
 }
 
 /// A `serve contacts` that starts later, on a port chosen in advance.
