@@ -1,5 +1,6 @@
-//! The events notifications reacts to. Cards are live state, not records: nothing is
-//! written, so a redelivered event at most pushes a card update again.
+//! The events notifications reacts to. Cards are live state, not records: a
+//! redelivered call event at most pushes a card update again. Alerts sent by email or
+//! Telegram are recorded per event and channel, so a redelivery never repeats one.
 
 use async_trait::async_trait;
 use ringside_bus::consumer::{HandleError, Handler};
@@ -37,8 +38,14 @@ impl Handler for Consumer {
             Some(EventPayload::CallAnswered(e)) => s.answered(e),
             Some(EventPayload::CallEnded(e)) => s.over(e.call.as_ref()),
             Some(EventPayload::CallMissed(e)) => s.over(e.call.as_ref()),
-            Some(EventPayload::TaskDue(e)) => s.task_due(e),
-            Some(EventPayload::LeadCreated(e)) => s.lead_created(e),
+            Some(EventPayload::TaskDue(e)) => s
+                .task_due(&envelope.event_id, e)
+                .await
+                .map_err(HandleError::Retry)?,
+            Some(EventPayload::LeadCreated(e)) => s
+                .lead_created(&envelope.event_id, e)
+                .await
+                .map_err(HandleError::Retry)?,
             _ => {}
         }
         Ok(())

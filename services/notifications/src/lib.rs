@@ -7,9 +7,11 @@
 //! the card to the agent whose extension rings within a deadline, updating it as
 //! slower parts arrive, closing it for the others when someone answers and for
 //! everyone when the call is over. Reminders (`task.due`) and new leads go to their
-//! assignee. It keeps no copy of other services' records.
+//! assignee: pushed when they are connected, else by email (SMTP) or Telegram, once
+//! per channel. It keeps no copy of other services' records.
 
 pub mod agents;
+pub mod alerts;
 pub mod card;
 pub mod consume;
 pub mod error;

@@ -9,6 +9,7 @@ use ringside_proto::events::v1 as ev;
 use ringside_proto::notifications::v1 as pb;
 
 use crate::agents::Agents;
+use crate::alerts::{self, Alert, Alerter};
 use crate::card::{self, Sources};
 use crate::error::{NotificationsError, Result};
 use crate::hub::Hub;
@@ -32,6 +33,7 @@ pub struct Notifications {
     pub agents: Agents,
     pub hub: Hub,
     sources: Arc<dyn Sources>,
+    alerter: Alerter,
     config: NotificationsConfig,
 }
 
@@ -39,11 +41,17 @@ pub struct Notifications {
 const ENTRY_WAIT: Duration = Duration::from_secs(3);
 
 impl Notifications {
-    pub fn new(agents: Agents, sources: Arc<dyn Sources>, config: NotificationsConfig) -> Self {
+    pub fn new(
+        agents: Agents,
+        sources: Arc<dyn Sources>,
+        alerter: Alerter,
+        config: NotificationsConfig,
+    ) -> Self {
         Notifications {
             agents,
             hub: Hub::default(),
             sources,
+            alerter,
             config,
         }
     }
@@ -110,11 +118,13 @@ impl Notifications {
         });
     }
 
-    /// `task.due`: a reminder to the assignee, if connected.
-    pub fn task_due(&self, e: &ev::TaskDue) {
-        let Some(task) = &e.task else { return };
+    /// `task.due`: a reminder to the assignee — pushed when they are connected, else
+    /// sent by email or Telegram. `Err` asks for the event again (a channel failed
+    /// in a way worth retrying; what was sent is not sent twice).
+    pub async fn task_due(&self, event_id: &str, e: &ev::TaskDue) -> Result<(), String> {
+        let Some(task) = &e.task else { return Ok(()) };
         if task.assignee_id.is_empty() {
-            return;
+            return Ok(());
         }
         let push = pb::Push {
             r#type: "task_due".into(),
@@ -123,14 +133,21 @@ impl Notifications {
             at: task.due_at,
             ..Default::default()
         };
-        self.deliver(&task.assignee_id, &push);
+        let due = task.due_at.as_ref().map(rfc3339).unwrap_or_default();
+        let alert = Alert {
+            kind: push.r#type.clone(),
+            subject: format!("Reminder: {}", task.title),
+            text: format!("Due {due}. Open Ringside to see the task."),
+        };
+        self.deliver(event_id, &task.assignee_id, &push, &alert)
+            .await
     }
 
-    /// `lead.created` with an owner: the owner hears of it.
-    pub fn lead_created(&self, e: &ev::LeadCreated) {
-        let Some(lead) = &e.lead else { return };
+    /// `lead.created` with an owner: the owner hears of it, the same way.
+    pub async fn lead_created(&self, event_id: &str, e: &ev::LeadCreated) -> Result<(), String> {
+        let Some(lead) = &e.lead else { return Ok(()) };
         if lead.owner_id.is_empty() {
-            return;
+            return Ok(());
         }
         let push = pb::Push {
             r#type: "lead_assigned".into(),
@@ -139,18 +156,45 @@ impl Notifications {
             at: lead.created_at,
             ..Default::default()
         };
-        self.deliver(&lead.owner_id, &push);
+        let channel = lead.source.as_ref().map_or("", |s| s.channel.as_str());
+        let alert = Alert {
+            kind: push.r#type.clone(),
+            subject: format!("New lead: {}", lead.name),
+            text: format!(
+                "A new lead ({}) is yours. Open Ringside to get in touch.",
+                if channel.is_empty() {
+                    "no channel"
+                } else {
+                    channel
+                }
+            ),
+        };
+        self.deliver(event_id, &lead.owner_id, &push, &alert).await
     }
 
-    fn deliver(&self, agent: &str, push: &pb::Push) {
-        let channel = if self.hub.send(agent, push) {
-            "push"
-        } else {
-            // Offline delivery by email or Telegram is not built yet: counted, not sent.
-            "undelivered"
+    async fn deliver(
+        &self,
+        event_id: &str,
+        agent_id: &str,
+        push: &pb::Push,
+        alert: &Alert,
+    ) -> Result<(), String> {
+        if self.hub.send(agent_id, push) {
+            alerts::count(&alert.kind, "push");
+            return Ok(());
+        }
+        let agent = match self.agents.get(agent_id).await {
+            Ok(agent) => agent,
+            Err(NotificationsError::NotFound { .. }) => {
+                alerts::count(&alert.kind, "undelivered");
+                return Ok(()); // not an agent this service knows
+            }
+            Err(e) => return Err(e.to_string()),
         };
-        metrics::counter!("ringside_notifications_alerts_total", "kind" => push.r#type.clone(), "channel" => channel)
-            .increment(1);
+        if self.alerter.deliver(event_id, &agent, alert).await? == 0 {
+            alerts::count(&alert.kind, "undelivered");
+        }
+        Ok(())
     }
 
     /// A note typed into a card, filed on the call's timeline entry as `agent`.
@@ -181,4 +225,15 @@ impl Notifications {
             }
         }
     }
+}
+
+/// A protobuf time as RFC 3339 (UTC).
+fn rfc3339(t: &prost_types::Timestamp) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t.seconds)
+        .ok()
+        .and_then(|at| {
+            at.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
 }

@@ -260,8 +260,13 @@ impl Assembly<'_> {
         let config = ringside_notifications::NotificationsConfig {
             card_deadline: Duration::from_millis(self.settings.card_deadline_ms),
         };
+        let channels = self
+            .settings
+            .alert_channels()
+            .context("RINGSIDE_SMTP_URL / RINGSIDE_TELEGRAM_BOT_TOKEN")?;
+        let alerter = ringside_notifications::alerts::Alerter::new(db.clone(), channels);
         let agents = ringside_notifications::agents::Agents::new(db);
-        let service = Notifications::new(agents, sources, config);
+        let service = Notifications::new(agents, sources, alerter, config);
         let handler = Arc::new(ringside_notifications::Consumer::new(service.clone()));
         let spec = ringside_notifications::queue_spec(&self.settings.queue_prefix);
         let consuming = consumer::start(self.bus.clone(), spec, handler, self.shutdown.clone())

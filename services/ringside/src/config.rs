@@ -191,6 +191,38 @@ pub struct Settings {
     )]
     pub card_deadline_ms: u64,
 
+    /// SMTP server for alerts to offline agents: `smtp://host:25`,
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS), `smtps://…` (TLS); unset: no email.
+    #[arg(long, env = "RINGSIDE_SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<String>,
+
+    /// The sender of alert emails.
+    #[arg(
+        long,
+        env = "RINGSIDE_ALERT_FROM",
+        default_value = "Ringside <ringside@localhost>",
+        global = true
+    )]
+    pub alert_from: String,
+
+    /// Telegram bot token for alerts to offline agents; unset: no Telegram alerts.
+    #[arg(
+        long,
+        env = "RINGSIDE_TELEGRAM_BOT_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub telegram_bot_token: Option<String>,
+
+    /// The Telegram Bot API server (a self-hosted one works too).
+    #[arg(
+        long,
+        env = "RINGSIDE_TELEGRAM_API_URL",
+        default_value = "https://api.telegram.org",
+        global = true
+    )]
+    pub telegram_api_url: String,
+
     /// Which user answers which extension, for call-back tasks of clients without an
     /// owner: `ivan=101,102;olga=103`.
     #[arg(
@@ -275,6 +307,10 @@ impl Settings {
             activities_url: "http://127.0.0.1:50051".into(),
             deals_url: "http://127.0.0.1:50051".into(),
             card_deadline_ms: 300,
+            smtp_url: None,
+            alert_from: "Ringside <ringside@localhost>".into(),
+            telegram_bot_token: None,
+            telegram_api_url: "https://api.telegram.org".into(),
             agent_extensions: String::new(),
             callback_minutes: 15,
             db_max_connections: 8,
@@ -340,6 +376,25 @@ impl Settings {
             hep_auth_key: self.hep_auth_key.clone().filter(|k| !k.is_empty()),
             tracker,
         })
+    }
+
+    /// The channels alerts to offline agents go by: email and Telegram, as configured.
+    pub fn alert_channels(
+        &self,
+    ) -> anyhow::Result<Vec<std::sync::Arc<dyn ringside_notifications::alerts::AlertChannel>>> {
+        use ringside_notifications::alerts::{Email, Telegram};
+        let mut channels: Vec<std::sync::Arc<dyn ringside_notifications::alerts::AlertChannel>> =
+            Vec::new();
+        if let Some(url) = self.smtp_url.as_deref().filter(|u| !u.is_empty()) {
+            let email = Email::new(url, &self.alert_from).map_err(anyhow::Error::msg)?;
+            channels.push(std::sync::Arc::new(email));
+        }
+        if let Some(token) = self.telegram_bot_token.as_deref().filter(|t| !t.is_empty()) {
+            let telegram =
+                Telegram::new(&self.telegram_api_url, token).map_err(anyhow::Error::msg)?;
+            channels.push(std::sync::Arc::new(telegram));
+        }
+        Ok(channels)
     }
 
     /// The activities service's configuration.

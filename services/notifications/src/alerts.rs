@@ -1,0 +1,257 @@
+//! Alerts for agents who are not connected when a reminder comes due or a lead is
+//! assigned to them: by email (SMTP through lettre) and by Telegram (the Bot API's
+//! `sendMessage`), on every channel the agent has an address for. Each event reaches
+//! each channel at most once: a sent alert is recorded under the event's id, so a
+//! redelivered event skips what already went out and retries only what failed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use ringside_storage::{Db, now_millis};
+
+use crate::agents::Agent;
+
+/// What an alert says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    /// `task_due` or `lead_assigned`.
+    pub kind: String,
+    pub subject: String,
+    pub text: String,
+}
+
+/// Why a send failed: worth retrying (the server is down, a rate limit), or not
+/// (the address is refused, the bot is blocked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendError {
+    Transient(String),
+    Permanent(String),
+}
+
+/// One way to reach an agent.
+#[async_trait]
+pub trait AlertChannel: Send + Sync + 'static {
+    /// `email` or `telegram`.
+    fn name(&self) -> &'static str;
+    /// The agent's address on this channel, if they gave one.
+    fn address<'a>(&self, agent: &'a Agent) -> Option<&'a str>;
+    async fn send(&self, address: &str, alert: &Alert) -> Result<(), SendError>;
+}
+
+/// Email through an SMTP server (`smtp://host:port`, `smtp://…?tls=required` for
+/// STARTTLS, `smtps://user:pass@host` for TLS).
+pub struct Email {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl Email {
+    /// Must be called inside a Tokio runtime (the transport keeps a pool).
+    pub fn new(url: &str, from: &str) -> Result<Self, String> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| format!("SMTP URL: {e}"))?
+            .timeout(Some(Duration::from_secs(10)))
+            .build();
+        let from = from.parse().map_err(|e| format!("alert sender: {e}"))?;
+        Ok(Email { transport, from })
+    }
+}
+
+#[async_trait]
+impl AlertChannel for Email {
+    fn name(&self) -> &'static str {
+        "email"
+    }
+
+    fn address<'a>(&self, agent: &'a Agent) -> Option<&'a str> {
+        Some(agent.email.as_str()).filter(|e| !e.is_empty())
+    }
+
+    async fn send(&self, address: &str, alert: &Alert) -> Result<(), SendError> {
+        let to: Mailbox = address
+            .parse()
+            .map_err(|e| SendError::Permanent(format!("address: {e}")))?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(alert.subject.clone())
+            // Automatic mail: no auto-replies back, please.
+            .header(AutoSubmitted)
+            .body(alert.text.clone())
+            .map_err(|e| SendError::Permanent(e.to_string()))?;
+        match self.transport.send(message).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
+            Err(e) => Err(SendError::Transient(e.to_string())),
+        }
+    }
+}
+
+/// `Auto-Submitted: auto-generated` (RFC 3834).
+#[derive(Clone)]
+struct AutoSubmitted;
+
+impl lettre::message::header::Header for AutoSubmitted {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted)
+    }
+
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), "auto-generated".to_owned())
+    }
+}
+
+/// Telegram through a Bot API server (`https://api.telegram.org`, a self-hosted one,
+/// or a stand-in in tests).
+pub struct Telegram {
+    client: reqwest::Client,
+    /// `{api}/bot{token}/sendMessage`; holds the token, so it is never logged.
+    send_url: String,
+}
+
+impl Telegram {
+    pub fn new(api_url: &str, token: &str) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let api = api_url.trim_end_matches('/');
+        Ok(Telegram {
+            client,
+            send_url: format!("{api}/bot{token}/sendMessage"),
+        })
+    }
+}
+
+#[async_trait]
+impl AlertChannel for Telegram {
+    fn name(&self) -> &'static str {
+        "telegram"
+    }
+
+    fn address<'a>(&self, agent: &'a Agent) -> Option<&'a str> {
+        Some(agent.telegram_chat_id.as_str()).filter(|c| !c.is_empty())
+    }
+
+    async fn send(&self, chat_id: &str, alert: &Alert) -> Result<(), SendError> {
+        let body = serde_json::json!({
+            "chat_id": chat_id,
+            "text": format!("{}\n{}", alert.subject, alert.text),
+        });
+        let resp = self
+            .client
+            .post(&self.send_url)
+            .json(&body)
+            .send()
+            .await
+            // Without the URL: it carries the bot token.
+            .map_err(|e| SendError::Transient(e.without_url().to_string()))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let reply: serde_json::Value = resp.json().await.unwrap_or_default();
+        let description = reply["description"].as_str().unwrap_or("").to_owned();
+        match status.as_u16() {
+            429 => {
+                // Honour the Bot API's retry_after before the delivery is retried.
+                let wait = reply["parameters"]["retry_after"].as_u64().unwrap_or(1);
+                tokio::time::sleep(Duration::from_secs(wait.min(30))).await;
+                Err(SendError::Transient(format!("rate limited: {description}")))
+            }
+            s if s >= 500 => Err(SendError::Transient(format!("{s}: {description}"))),
+            s => Err(SendError::Permanent(format!("{s}: {description}"))),
+        }
+    }
+}
+
+/// Sends alerts on every configured channel, once per event and channel.
+#[derive(Clone)]
+pub struct Alerter {
+    db: Db,
+    channels: Vec<Arc<dyn AlertChannel>>,
+}
+
+impl Alerter {
+    pub fn new(db: Db, channels: Vec<Arc<dyn AlertChannel>>) -> Self {
+        Alerter { db, channels }
+    }
+
+    /// Sends `alert` for event `event_id` to `agent` on each channel they have an
+    /// address for and that has not carried it yet. Returns how many channels carried
+    /// it; an error when one failed in a way worth retrying (what was sent stays sent).
+    pub async fn deliver(
+        &self,
+        event_id: &str,
+        agent: &Agent,
+        alert: &Alert,
+    ) -> Result<usize, String> {
+        let mut sent = 0;
+        let mut retry = None;
+        for channel in &self.channels {
+            let Some(address) = channel.address(agent) else {
+                continue;
+            };
+            if self.was_sent(event_id, channel.name()).await? {
+                sent += 1;
+                continue;
+            }
+            match channel.send(address, alert).await {
+                Ok(()) => {
+                    self.record(event_id, channel.name(), &agent.id).await?;
+                    count(&alert.kind, channel.name());
+                    sent += 1;
+                }
+                Err(SendError::Permanent(e)) => {
+                    tracing::warn!(channel = channel.name(), agent = %agent.id, error = %e, "alert refused; not retried");
+                    count(&alert.kind, "refused");
+                }
+                Err(SendError::Transient(e)) => {
+                    tracing::warn!(channel = channel.name(), agent = %agent.id, error = %e, "alert not sent; will retry");
+                    retry = Some(e);
+                }
+            }
+        }
+        match retry {
+            Some(e) => Err(e),
+            None => Ok(sent),
+        }
+    }
+
+    async fn was_sent(&self, event_id: &str, channel: &str) -> Result<bool, String> {
+        let found = sqlx::query("SELECT 1 FROM alerts_sent WHERE event_id = $1 AND channel = $2")
+            .bind(event_id)
+            .bind(channel)
+            .fetch_optional(self.db.pool())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(found.is_some())
+    }
+
+    async fn record(&self, event_id: &str, channel: &str, agent: &str) -> Result<(), String> {
+        sqlx::query(
+            "INSERT INTO alerts_sent (event_id, channel, agent_id, sent_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(event_id)
+        .bind(channel)
+        .bind(agent)
+        .bind(now_millis())
+        .execute(self.db.pool())
+        .await
+        .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}
+
+pub(crate) fn count(kind: &str, channel: &str) {
+    metrics::counter!("ringside_notifications_alerts_total", "kind" => kind.to_owned(), "channel" => channel.to_owned())
+        .increment(1);
+}
