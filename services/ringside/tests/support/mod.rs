@@ -122,35 +122,24 @@ pub async fn ingest_service(customize: impl FnOnce(&mut Settings)) -> Option<Sui
 /// exchange, activities asking contacts over gRPC with the shared signing key; or
 /// `None` when the servers are not configured.
 pub async fn contacts_and_activities() -> Option<(Suite, Suite)> {
-    let db = postgres().await?;
-    let amqp = server_url(AMQP_URL_VAR)?;
-    let db_url = db.url.clone();
-    let mode = Mode::Serve(ServiceName::Contacts);
-    let contacts = start("serve contacts", mode, Some(db), Some(amqp.clone()), |_| {}).await;
-    let url = format!("http://{}", contacts.running.grpc_addr);
-    let activities = serve_beside(
-        ServiceName::Activities,
-        &contacts.key,
-        &contacts.settings,
-        &db_url,
-        &amqp,
-        url,
-    )
-    .await;
-    Some((contacts, activities))
+    contacts_and(ServiceName::Activities).await
 }
 
-/// `serve contacts` and `serve deals` on one PostgreSQL database and one exchange,
-/// deals asking contacts over gRPC; or `None` when the servers are not configured.
+/// `serve contacts` and `serve deals`, the same way.
 pub async fn contacts_and_deals() -> Option<(Suite, Suite)> {
+    contacts_and(ServiceName::Deals).await
+}
+
+/// `serve contacts` and `serve <service>` on one PostgreSQL database and exchange.
+async fn contacts_and(service: ServiceName) -> Option<(Suite, Suite)> {
     let db = postgres().await?;
     let amqp = server_url(AMQP_URL_VAR)?;
     let db_url = db.url.clone();
     let mode = Mode::Serve(ServiceName::Contacts);
     let contacts = start("serve contacts", mode, Some(db), Some(amqp.clone()), |_| {}).await;
     let url = format!("http://{}", contacts.running.grpc_addr);
-    let deals = serve_beside(
-        ServiceName::Deals,
+    let other = serve_beside(
+        service,
         &contacts.key,
         &contacts.settings,
         &db_url,
@@ -158,7 +147,7 @@ pub async fn contacts_and_deals() -> Option<(Suite, Suite)> {
         url,
     )
     .await;
-    Some((contacts, deals))
+    Some((contacts, other))
 }
 
 /// `serve <service>` on `db_url`, sharing `shared`'s exchange and queue prefix and
