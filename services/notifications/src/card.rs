@@ -1,8 +1,9 @@
 //! Building a caller-ID card: who is calling (contacts' `Resolve`, which makes a
 //! stranger exactly one lead), then in parallel what happened last (activities: the
 //! last five interactions, the last call, open tasks) and the client's open deals
-//! (deals). Whatever is known when the deadline comes is pushed; the rest follows as
-//! an update.
+//! (deals). The card is pushed as soon as the caller is known — who is calling is what
+//! the agent needs before anything else — or at the deadline, whichever comes first;
+//! the rest follows as an update.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,7 +66,8 @@ pub trait Sources: Lookups {
 }
 
 /// The card of a ringing call, filled in as its parts arrive, pushed through `show`
-/// at the deadline and again when complete.
+/// once the caller is known (or at the deadline, if that comes first) and again when
+/// complete.
 pub async fn build(
     sources: Arc<dyn Sources>,
     base: pb::Card,
@@ -77,10 +79,12 @@ pub async fn build(
         pending: vec!["client".into(), "history".into()],
         ..base
     }));
-    let fill = fill(sources, card.clone(), rang_at);
+    let caller_known = Arc::new(tokio::sync::Notify::new());
+    let fill = fill(sources, card.clone(), rang_at, caller_known.clone());
     tokio::pin!(fill);
     let complete = tokio::select! {
         _ = &mut fill => true,
+        _ = caller_known.notified() => false,
         _ = tokio::time::sleep(deadline) => false,
     };
     show(&card.lock().await.clone());
@@ -90,7 +94,12 @@ pub async fn build(
     }
 }
 
-async fn fill(sources: Arc<dyn Sources>, card: Arc<Mutex<pb::Card>>, rang_at: i64) {
+async fn fill(
+    sources: Arc<dyn Sources>,
+    card: Arc<Mutex<pb::Card>>,
+    rang_at: i64,
+    caller_known: Arc<tokio::sync::Notify>,
+) {
     let (call_id, caller) = {
         let c = card.lock().await;
         (c.call_id.clone(), c.caller.clone())
@@ -103,6 +112,7 @@ async fn fill(sources: Arc<dyn Sources>, card: Arc<Mutex<pb::Card>>, rang_at: i6
         }
     };
     apply_client(&mut *card.lock().await, &client);
+    caller_known.notify_one();
     let history = sources.history(&client, &call_id).await.unwrap_or_default();
     let mut c = card.lock().await;
     c.interactions = history.interactions;
