@@ -1,8 +1,9 @@
 //! From the SIP INVITE arriving at the ingest socket to the caller-ID card frame
-//! arriving at the agent's WebSocket, at 10 and 100 calls per second with 100,000
-//! contacts — all-in-one on SQLite, and as services (contacts, activities,
-//! notifications, ingest) on PostgreSQL + RabbitMQ — next to the floor measured in the
-//! same run: one indexed lookup + one broker round trip + one WebSocket echo.
+//! arriving at the agent's WebSocket (the card pops once the caller is known), and on
+//! to the complete card (history, tasks, deals), at 10 and 100 calls per second with
+//! 100,000 contacts — all-in-one on SQLite, and as services (contacts, activities,
+//! deals, notifications, ingest) on PostgreSQL + RabbitMQ — next to the floor measured
+//! in the same run: one indexed lookup + one broker round trip + one WebSocket echo.
 //!
 //!     RINGSIDE_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
 //!     RINGSIDE_BENCH_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/%2f \
@@ -42,11 +43,12 @@ impl Deployment {
     fn part(&self, index: usize) -> &Running {
         self.parts.get(index).unwrap_or(&self.parts[0])
     }
+    // Parts in start order: contacts, activities, deals, notifications, ingest.
     fn ingest(&self) -> &Running {
-        self.part(3)
+        self.part(4)
     }
     fn notifications(&self) -> &Running {
-        self.part(2)
+        self.part(3)
     }
 }
 
