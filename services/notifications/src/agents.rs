@@ -103,15 +103,24 @@ async fn load_extensions(conn: &mut AnyConnection, agent: &mut Agent) -> Result<
     Ok(())
 }
 
-/// The agents directory.
+/// Which agent sits at which extension, as this process last read it.
+type ExtensionMap = std::collections::HashMap<String, String>;
+
+/// The agents directory. The extension map is read once and kept in memory (a ringing
+/// call asks it first); every change made through this directory drops it, and
+/// notifications runs as one replica, so the copy is never stale.
 #[derive(Clone)]
 pub struct Agents {
     db: Db,
+    extensions: std::sync::Arc<tokio::sync::RwLock<Option<ExtensionMap>>>,
 }
 
 impl Agents {
     pub fn new(db: Db) -> Self {
-        Agents { db }
+        Agents {
+            db,
+            extensions: Default::default(),
+        }
     }
 
     /// Creates or replaces an agent; fails when an extension belongs to another agent.
@@ -151,6 +160,7 @@ impl Agents {
                 .await?;
         }
         tx.commit().await?;
+        *self.extensions.write().await = None;
         Ok(agent)
     }
 
@@ -201,12 +211,65 @@ impl Agents {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;
         }
         tx.commit().await?;
+        *self.extensions.write().await = None;
         Ok(agent)
     }
 
     /// The agent at `extension`, if any.
     pub async fn at_extension(&self, extension: &str) -> Result<Option<String>> {
-        let mut conn = self.db.pool().acquire().await?;
-        self.holder(&mut conn, extension).await
+        if let Some(map) = self.extensions.read().await.as_ref() {
+            return Ok(map.get(extension).cloned());
+        }
+        let mut cached = self.extensions.write().await;
+        if cached.is_none() {
+            let rows: Vec<(String, String)> =
+                sqlx::query_as("SELECT extension, agent_id FROM agent_extensions")
+                    .fetch_all(self.db.pool())
+                    .await?;
+            *cached = Some(rows.into_iter().collect());
+        }
+        Ok(cached.as_ref().and_then(|m| m.get(extension).cloned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent(id: &str, extensions: &[&str]) -> Agent {
+        Agent {
+            id: id.into(),
+            name: id.into(),
+            role: String::new(),
+            team: String::new(),
+            extensions: extensions.iter().map(|e| (*e).to_owned()).collect(),
+            email: String::new(),
+            telegram_chat_id: String::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_extension_map_follows_every_change() {
+        let t = ringside_storage::testing::sqlite().await;
+        let agents = Agents::new(t.db.clone());
+        assert_eq!(agents.at_extension("101").await.unwrap(), None);
+        agents.upsert(agent("olga", &["101"])).await.unwrap();
+        assert_eq!(
+            agents.at_extension("101").await.unwrap().as_deref(),
+            Some("olga")
+        );
+        // 101 moves from Olga to Ivan: the next ring finds Ivan.
+        agents.upsert(agent("olga", &["103"])).await.unwrap();
+        agents.upsert(agent("ivan", &["101"])).await.unwrap();
+        assert_eq!(
+            agents.at_extension("101").await.unwrap().as_deref(),
+            Some("ivan")
+        );
+        assert_eq!(
+            agents.at_extension("103").await.unwrap().as_deref(),
+            Some("olga")
+        );
+        agents.delete("ivan").await.unwrap();
+        assert_eq!(agents.at_extension("101").await.unwrap(), None);
     }
 }
