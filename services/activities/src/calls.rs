@@ -8,7 +8,7 @@ use ringside_proto::{millis_from_timestamp, timestamp_from_millis};
 use ringside_storage::{Tx, new_id, now_millis};
 
 use crate::consume::Event;
-use crate::directory::Client;
+use crate::directory::{Client, ExtensionAgents};
 use crate::domain::human_duration;
 use crate::error::Result;
 use crate::model::{Detail, Entry, EntryKind, Links, SubjectKind, Task, TaskStatus, TaskType};
@@ -140,6 +140,16 @@ pub(crate) async fn client_of(
         .await
 }
 
+/// The users at the call's extensions (asked before the transaction).
+pub(crate) async fn agents_of(service: &ActivitiesService, fact: &CallFact<'_>) -> ExtensionAgents {
+    crate::directory::agents_at(
+        service.agent_lookup.as_deref(),
+        &service.config.agents,
+        &fact.extensions,
+    )
+    .await
+}
+
 /// Writes the fact onto the call's entry, and opens a call-back task for a missed
 /// inbound call.
 pub(crate) async fn apply(
@@ -148,12 +158,12 @@ pub(crate) async fn apply(
     event: &Event<'_>,
     fact: &CallFact<'_>,
     client: Option<Client>,
+    agents: &ExtensionAgents,
 ) -> Result<()> {
     if fact.call_id().is_empty() {
         return Err(ringside_identity::Invalid::new("call.call_id", "missing").into());
     }
     let key = format!("call:{}", fact.call_id());
-    let agents = &service.config.agents;
     let entry = match store::entry_by_key_for_update(tx, &key).await? {
         Some(entry) => entry,
         None => {
@@ -164,7 +174,7 @@ pub(crate) async fn apply(
                 agents,
             );
             if store::insert_entry(tx, &new).await? {
-                return missed_call_task(service, tx, event, fact, client, &new).await;
+                return missed_call_task(service, tx, event, fact, client, &new, agents).await;
             }
             // Another replica inserted it first: merge into theirs.
             store::entry_by_key_for_update(tx, &key)
@@ -174,7 +184,7 @@ pub(crate) async fn apply(
     };
     let entry = merge(entry, fact, client.as_ref(), agents);
     store::update_entry(tx, &entry).await?;
-    missed_call_task(service, tx, event, fact, client, &entry).await
+    missed_call_task(service, tx, event, fact, client, &entry, agents).await
 }
 
 fn new_call_entry(fact: &CallFact<'_>, event: &Event<'_>, key: &str) -> Entry {
@@ -215,7 +225,7 @@ fn merge(
     mut entry: Entry,
     fact: &CallFact<'_>,
     client: Option<&Client>,
-    agents: &crate::directory::AgentMap,
+    agents: &ExtensionAgents,
 ) -> Entry {
     let mut d = match entry.detail.take() {
         Some(Detail::Call(d)) => d,
@@ -229,7 +239,7 @@ fn merge(
     if matches!(fact.stage, Stage::Answered | Stage::Ended) {
         if let Some(ext) = fact.extensions.first() {
             d.answered_extension = ext.clone();
-            d.agent_id = agents.agent(ext).unwrap_or_default().to_owned();
+            d.agent_id = agents.get(ext).cloned().unwrap_or_default();
         }
         if let Some(at) = fact.answered_at {
             d.answered_at = Some(timestamp_from_millis(at));
@@ -309,6 +319,7 @@ async fn missed_call_task(
     fact: &CallFact<'_>,
     client: Option<Client>,
     entry: &Entry,
+    agents: &ExtensionAgents,
 ) -> Result<()> {
     if !fact.wants_call_back() {
         return Ok(());
@@ -319,14 +330,13 @@ async fn missed_call_task(
     {
         return Ok(());
     }
-    let agents = &service.config.agents;
-    let rang = fact.extensions.iter().find(|e| agents.agent(e).is_some());
+    let rang = fact.extensions.iter().find(|e| agents.contains_key(*e));
     let assignee = match client.as_ref().map(|c| c.owner_id.as_str()) {
         Some(owner) if !owner.is_empty() => owner.to_owned(),
         _ => rang
-            .and_then(|e| agents.agent(e))
-            .unwrap_or_default()
-            .to_owned(),
+            .and_then(|e| agents.get(e))
+            .cloned()
+            .unwrap_or_default(),
     };
     let caller = fact.client_number().unwrap_or_default();
     let dedupe_key = match &subject {

@@ -79,16 +79,21 @@ impl Consumer {
                 .as_ref()
                 .map_or_else(now_millis, millis_from_timestamp),
         };
-        // Asked before the transaction: no lock is held while contacts answers.
-        let client = match CallFact::of(payload) {
-            Some(fact) => calls::client_of(&self.service, &event, &fact).await?,
-            None => None,
+        // Asked before the transaction: no lock is held while contacts (who is
+        // calling) and notifications (who sits at the extensions) answer.
+        let (client, agents) = match CallFact::of(payload) {
+            Some(fact) => (
+                calls::client_of(&self.service, &event, &fact).await?,
+                calls::agents_of(&self.service, &fact).await,
+            ),
+            None => (None, Default::default()),
         };
         let mut tx = self.service.db.begin().await?;
         if !inbox::claim(&mut tx, crate::QUEUE, event.id).await? {
             return Ok(()); // handled before
         }
-        self.apply_in(&mut tx, &event, payload, client).await?;
+        self.apply_in(&mut tx, &event, payload, client, &agents)
+            .await?;
         self.service.commit(tx).await
     }
 
@@ -98,13 +103,14 @@ impl Consumer {
         event: &Event<'_>,
         payload: &EventPayload,
         client: Option<Client>,
+        agents: &crate::directory::ExtensionAgents,
     ) -> Result<()> {
         use EventPayload as P;
         let s = &self.service;
         match payload {
             P::CallRinging(_) | P::CallAnswered(_) | P::CallEnded(_) | P::CallMissed(_) => {
                 let fact = CallFact::of(payload).expect("a call event");
-                calls::apply(s, tx, event, &fact, client).await
+                calls::apply(s, tx, event, &fact, client, agents).await
             }
             P::MessageReceived(m) => {
                 message(tx, event, m.message.as_ref(), pb::Direction::Inbound).await

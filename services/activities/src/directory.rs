@@ -240,9 +240,52 @@ fn client_of_proto(party: &cpb::Party) -> Option<Client> {
     }
 }
 
+/// Who sits at a SIP extension: the agents directory of notifications (in process, or
+/// over gRPC), with the configured [`AgentMap`] as the fallback.
+#[async_trait]
+pub trait AgentLookup: Send + Sync + 'static {
+    /// The user at `extension`; `Err` when the directory did not answer.
+    async fn agent_at(&self, extension: &str) -> Result<Option<String>, String>;
+}
+
+/// The notifications agents directory over gRPC (`FindAgent`), with a service token.
+pub struct RemoteAgents {
+    client: ringside_proto::notifications::v1::notifications_client::NotificationsClient<Channel>,
+    key: TokenKey,
+}
+
+impl RemoteAgents {
+    /// Connects lazily to `url`: nothing is dialled until the first question.
+    pub fn new(url: &str, key: TokenKey) -> Result<Self, tonic::transport::Error> {
+        let channel = ringside_auth::lazy_channel(url)?;
+        Ok(RemoteAgents {
+            client:
+                ringside_proto::notifications::v1::notifications_client::NotificationsClient::new(
+                    channel,
+                ),
+            key,
+        })
+    }
+}
+
+#[async_trait]
+impl AgentLookup for RemoteAgents {
+    async fn agent_at(&self, extension: &str) -> Result<Option<String>, String> {
+        let req = ringside_proto::notifications::v1::FindAgentRequest {
+            extension: extension.to_owned(),
+        };
+        let req = self.key.request(req, crate::SOURCE, Role::Service, "");
+        match self.client.clone().find_agent(req).await {
+            Ok(agent) => Ok(Some(agent.into_inner().id)),
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
+            Err(s) => Err(format!("notifications: {}", s.message())),
+        }
+    }
+}
+
 /// Which user answers which SIP extension, from `RINGSIDE_AGENT_EXTENSIONS`
-/// (`ivan=101,102;olga=103`). The agents directory of the notifications service
-/// will own this; until then it is configuration.
+/// (`ivan=101,102;olga=103`): the fallback for extensions the notifications agents
+/// directory does not know (or when it does not answer).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AgentMap {
     by_extension: HashMap<String, String>,
@@ -278,6 +321,33 @@ impl AgentMap {
     pub fn agent(&self, extension: &str) -> Option<&str> {
         self.by_extension.get(extension).map(String::as_str)
     }
+}
+
+/// The users at the extensions of one call, asked before its transaction opens.
+pub type ExtensionAgents = HashMap<String, String>;
+
+/// The users at `extensions`: from `lookup` first, else from `fallback`. A lookup
+/// that does not answer is logged and the fallback used, so a call is never held up
+/// by the agents directory.
+pub async fn agents_at(
+    lookup: Option<&dyn AgentLookup>,
+    fallback: &AgentMap,
+    extensions: &[String],
+) -> ExtensionAgents {
+    let mut found = ExtensionAgents::new();
+    for ext in extensions.iter().filter(|e| !e.is_empty()) {
+        let asked = match lookup {
+            Some(l) => l.agent_at(ext).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "agents directory did not answer; using the configured map");
+                None
+            }),
+            None => None,
+        };
+        if let Some(agent) = asked.or_else(|| fallback.agent(ext).map(str::to_owned)) {
+            found.insert(ext.clone(), agent);
+        }
+    }
+    found
 }
 
 #[cfg(test)]

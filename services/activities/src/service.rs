@@ -46,6 +46,7 @@ impl Default for ActivitiesConfig {
 pub struct ActivitiesService {
     pub(crate) db: Db,
     pub(crate) directory: Arc<dyn Directory>,
+    pub(crate) agent_lookup: Option<Arc<dyn crate::directory::AgentLookup>>,
     pub(crate) config: ActivitiesConfig,
     relay_wake: Arc<Notify>,
     reminder_wake: Arc<Notify>,
@@ -62,6 +63,7 @@ impl ActivitiesService {
         ActivitiesService {
             db,
             directory,
+            agent_lookup: None,
             config,
             relay_wake,
             reminder_wake: Arc::new(Notify::new()),
@@ -70,6 +72,13 @@ impl ActivitiesService {
 
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// Asks `lookup` (the notifications agents directory) who sits at an extension,
+    /// before the configured map.
+    pub fn with_agent_lookup(mut self, lookup: Arc<dyn crate::directory::AgentLookup>) -> Self {
+        self.agent_lookup = Some(lookup);
+        self
     }
 
     /// Notified whenever a reminder time may have moved earlier.

@@ -73,6 +73,15 @@ impl Api for NotificationsGrpc {
         Ok(Response::new(self.to_proto(agent)))
     }
 
+    async fn find_agent(&self, req: Request<pb::FindAgentRequest>) -> Reply<pb::Agent> {
+        let extension = id("extension", &req.get_ref().extension)?;
+        let Some(agent_id) = self.service.agents.at_extension(&extension).await? else {
+            return Err(Status::not_found("nobody sits at this extension"));
+        };
+        let agent = self.service.agents.get(&agent_id).await?;
+        Ok(Response::new(self.to_proto(agent)))
+    }
+
     async fn list_agents(
         &self,
         req: Request<pb::ListAgentsRequest>,

@@ -104,6 +104,9 @@ struct Assembly<'a> {
     activities: Option<ActivitiesService>,
     deals: Option<DealsService>,
     notifications: Option<Notifications>,
+    /// The agents directory, shared by activities and notifications in one process
+    /// (one in-memory extension map).
+    agents: Option<ringside_notifications::agents::Agents>,
     ingest: Option<ringside_ingest::Bound>,
     grpc: TcpListener,
     http: TcpListener,
@@ -137,6 +140,7 @@ pub async fn start(settings: &Settings, mode: Mode, key: TokenKey) -> anyhow::Re
         activities: None,
         deals: None,
         notifications: None,
+        agents: None,
         ingest: None,
         grpc,
         http,
@@ -180,6 +184,16 @@ impl Assembly<'_> {
         Ok(())
     }
 
+    /// The agents directory of this process (created on first use).
+    fn agents_directory(&mut self) -> anyhow::Result<ringside_notifications::agents::Agents> {
+        if let Some(agents) = &self.agents {
+            return Ok(agents.clone());
+        }
+        let agents = ringside_notifications::agents::Agents::new(self.db("notifications")?);
+        self.agents = Some(agents.clone());
+        Ok(agents)
+    }
+
     /// Contacts as a service asks it: in process when it runs here, else over gRPC.
     fn directory(&self, caller: &'static str) -> anyhow::Result<Arc<dyn Directory>> {
         Ok(match (self.mode, &self.contacts) {
@@ -196,7 +210,17 @@ impl Assembly<'_> {
         let directory = self.directory(ringside_activities::SOURCE)?;
         let wake = self.relay(db.clone(), ringside_activities::SOURCE);
         let config = self.settings.activities()?;
-        let service = ActivitiesService::new(db, directory, config, wake);
+        let agents: Arc<dyn ringside_activities::directory::AgentLookup> = match self.mode {
+            Mode::AllInOne => Arc::new(crate::adapters::LocalAgents(self.agents_directory()?)),
+            Mode::Serve(_) => Arc::new(
+                ringside_activities::directory::RemoteAgents::new(
+                    &self.settings.notifications_url,
+                    self.key.clone(),
+                )
+                .context("RINGSIDE_NOTIFICATIONS_URL")?,
+            ),
+        };
+        let service = ActivitiesService::new(db, directory, config, wake).with_agent_lookup(agents);
         let handler = Arc::new(ringside_activities::Consumer::new(service.clone()));
         let spec = ringside_activities::queue_spec(&self.settings.queue_prefix);
         let consuming = consumer::start(self.bus.clone(), spec, handler, self.shutdown.clone())
@@ -213,7 +237,7 @@ impl Assembly<'_> {
 
     async fn start_deals(&mut self) -> anyhow::Result<()> {
         let db = self.db("deals")?;
-        let parties = Arc::new(crate::parties::ContactsParties(
+        let parties = Arc::new(crate::adapters::ContactsParties(
             self.directory(ringside_deals::SOURCE)?,
         ));
         let wake = self.relay(db.clone(), ringside_deals::SOURCE);
@@ -265,7 +289,7 @@ impl Assembly<'_> {
             .alert_channels()
             .context("RINGSIDE_SMTP_URL / RINGSIDE_TELEGRAM_BOT_TOKEN")?;
         let alerter = ringside_notifications::alerts::Alerter::new(db.clone(), channels);
-        let agents = ringside_notifications::agents::Agents::new(db);
+        let agents = self.agents_directory()?;
         let service = Notifications::new(agents, sources, alerter, config);
         let handler = Arc::new(ringside_notifications::Consumer::new(service.clone()));
         let spec = ringside_notifications::queue_spec(&self.settings.queue_prefix);

@@ -182,6 +182,15 @@ pub struct Settings {
     )]
     pub deals_url: String,
 
+    /// The notifications gRPC address `serve activities` asks who sits at an extension.
+    #[arg(
+        long,
+        env = "RINGSIDE_NOTIFICATIONS_URL",
+        default_value = "http://127.0.0.1:50051",
+        global = true
+    )]
+    pub notifications_url: String,
+
     /// Milliseconds a caller-ID card waits for slow parts before what is known is pushed.
     #[arg(
         long,
@@ -223,8 +232,9 @@ pub struct Settings {
     )]
     pub telegram_api_url: String,
 
-    /// Which user answers which extension, for call-back tasks of clients without an
-    /// owner: `ivan=101,102;olga=103`.
+    /// Which user answers which extension when the agents directory (notifications)
+    /// does not know it, for call-back tasks of clients without an owner:
+    /// `ivan=101,102;olga=103`.
     #[arg(
         long,
         env = "RINGSIDE_AGENT_EXTENSIONS",
@@ -306,6 +316,7 @@ impl Settings {
             contacts_url: "http://127.0.0.1:50051".into(),
             activities_url: "http://127.0.0.1:50051".into(),
             deals_url: "http://127.0.0.1:50051".into(),
+            notifications_url: "http://127.0.0.1:50051".into(),
             card_deadline_ms: 300,
             smtp_url: None,
             alert_from: "Ringside <ringside@localhost>".into(),

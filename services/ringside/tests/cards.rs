@@ -476,3 +476,53 @@ async fn the_console_pops_the_card_in_a_browser_and_files_the_note() {
         setup.stop().await;
     }
 }
+
+/// Agents are set up once, in notifications: a missed call at an extension known only
+/// there becomes a call-back task for the agent who sits at it (activities asks
+/// notifications — in process, or over gRPC `FindAgent` — before its configuration).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missed_call_is_called_back_by_the_agent_notifications_knows_at_the_extension() {
+    for setup in setups().await {
+        let name = setup.notifications().name;
+        let suite = setup.notifications();
+        let admin = Bearer(Some(suite.token(Role::Admin)));
+        let mut notifications = NotificationsClient::with_interceptor(suite.channel().await, admin);
+        let vera = pb::Agent {
+            id: "vera".into(),
+            name: "Вера".into(),
+            extensions: vec!["105".into()],
+            ..Default::default()
+        };
+        notifications.upsert_agent(vera).await.expect("agent");
+        let missed = EventPayload::CallMissed(ev::CallMissed {
+            call: parties("m-1", "+79990001122"),
+            extensions: vec!["105".into()],
+            outcome: ev::CallOutcome::Missed as i32,
+        });
+        publish(&setup, missed).await;
+        let mut activities = setup.activities().activities("vera").await;
+        let task = support::eventually("vera's call-back task", || {
+            let mut activities = activities.clone();
+            async move {
+                let mine = apb::ListTasksRequest {
+                    assignee_id: "me".into(),
+                    ..Default::default()
+                };
+                let tasks = activities.list_tasks(mine).await.ok()?.into_inner().tasks;
+                tasks.into_iter().next()
+            }
+        })
+        .await;
+        assert_eq!(task.r#type, apb::TaskType::CallBack as i32, "{name}");
+        assert_eq!(task.extension, "105", "{name}");
+        let entry = activities
+            .get_call_entry(apb::GetCallEntryRequest {
+                call_id: "m-1".into(),
+            })
+            .await
+            .expect("entry")
+            .into_inner();
+        assert!(entry.summary.contains("105"), "{name}: {}", entry.summary);
+        setup.stop().await;
+    }
+}

@@ -145,6 +145,7 @@ async fn contacts_and(service: ServiceName) -> Option<(Suite, Suite)> {
         &db_url,
         &amqp,
         url,
+        |_| {},
     )
     .await;
     Some((contacts, other))
@@ -159,6 +160,7 @@ async fn serve_beside(
     db_url: &str,
     amqp: &str,
     contacts_url: String,
+    extra: impl FnOnce(&mut Settings) + Send + 'static,
 ) -> Suite {
     let shared = shared.clone();
     let name = match service {
@@ -178,6 +180,7 @@ async fn serve_beside(
             s.queue_prefix = shared.queue_prefix;
             s.contacts_url = contacts_url;
             s.agent_extensions = "olga=101;ivan=102".into();
+            extra(s);
         },
     )
     .await
@@ -187,11 +190,29 @@ async fn serve_beside(
 /// that order) on one database and exchange, or `None` when the servers are not
 /// configured.
 pub async fn card_services() -> Option<Vec<Suite>> {
-    let (contacts, activities) = contacts_and_activities().await?;
+    let db = postgres().await?;
     let amqp = server_url(AMQP_URL_VAR)?;
+    let db_url = db.url.clone();
+    let mode = Mode::Serve(ServiceName::Contacts);
+    let contacts = start("serve contacts", mode, Some(db), Some(amqp.clone()), |_| {}).await;
     let shared = contacts.settings.clone();
-    let db_url = shared.database_url.clone().expect("a database");
     let contacts_url = format!("http://{}", contacts.running.grpc_addr);
+    // Activities asks notifications who sits at an extension; notifications starts
+    // later, on a port chosen now (the channel is dialled on first use).
+    let notifications_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let activities = serve_beside(
+        ServiceName::Activities,
+        &contacts.key,
+        &shared,
+        &db_url,
+        &amqp,
+        contacts_url.clone(),
+        move |s| s.notifications_url = format!("http://127.0.0.1:{notifications_port}"),
+    )
+    .await;
     let activities_url = format!("http://{}", activities.running.grpc_addr);
     let deals = serve_beside(
         ServiceName::Deals,
@@ -200,6 +221,7 @@ pub async fn card_services() -> Option<Vec<Suite>> {
         &db_url,
         &amqp,
         contacts_url.clone(),
+        |_| {},
     )
     .await;
     let deals_url = format!("http://{}", deals.running.grpc_addr);
@@ -216,6 +238,7 @@ pub async fn card_services() -> Option<Vec<Suite>> {
             s.contacts_url = contacts_url;
             s.activities_url = activities_url;
             s.deals_url = deals_url;
+            s.grpc_addr = ([127, 0, 0, 1], notifications_port).into();
         },
     )
     .await;
@@ -264,7 +287,16 @@ pub async fn pair_with_late_contacts(db: TestDb, amqp: &str, port: u16) -> (Late
     let dir = tempfile::tempdir().expect("tempdir");
     let shared = settings(dir.path().to_path_buf());
     let url = format!("http://127.0.0.1:{port}");
-    let activities = serve_beside(ServiceName::Activities, &key, &shared, &db.url, amqp, url).await;
+    let activities = serve_beside(
+        ServiceName::Activities,
+        &key,
+        &shared,
+        &db.url,
+        amqp,
+        url,
+        |_| {},
+    )
+    .await;
     let late = LateContacts {
         db,
         amqp: amqp.to_owned(),
