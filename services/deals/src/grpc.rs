@@ -91,7 +91,7 @@ fn column_to_proto(c: &Column) -> pb::Column {
             .collect(),
         deals: c.deals.items.iter().map(deal_to_proto).collect(),
         next_page_token: token(c.deals.next.clone()),
-        over_wip_limit: c.stage.wip_limit > 0 && c.count > c.stage.wip_limit,
+        over_wip_limit: c.over_wip_limit,
     }
 }
 

@@ -292,6 +292,8 @@ pub struct Column {
     /// Per currency, in currency order.
     pub sums: Vec<(String, i64)>,
     pub deals: ringside_identity::paging::Paged<Deal>,
+    /// More deals in the stage (whatever the filter) than its WIP limit.
+    pub over_wip_limit: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -472,11 +472,18 @@ async fn column_in(
     let mine = sums.iter().filter(|(s, ..)| *s == stage.id);
     let count = mine.clone().map(|(_, _, n, _)| n).sum();
     let sums = mine.map(|(_, c, _, total)| (c.clone(), *total)).collect();
+    // The limit is about the whole stage, not the deals a filter picks.
+    let over_wip_limit = stage.wip_limit > 0 && {
+        let mut w = ringside_storage::sql::Where::default();
+        w.push("d.stage_id = {}", stage.id.as_str());
+        store::count_where(conn, &w).await? > stage.wip_limit
+    };
     Ok(Column {
         stage: stage.clone(),
         count,
         sums,
         deals: paged(items, sort, page.size),
+        over_wip_limit,
     })
 }
 

@@ -395,6 +395,32 @@ async fn wip_limits_warn_or_refuse_even_when_moves_race() {
             .unwrap();
         let counts: Vec<_> = columns.iter().map(|c| c.count).collect();
         assert_eq!((counts[0] + counts[1], counts[2]), (7, 3), "{counts:?}");
+        // Two more into Doing (limit 2, warn): it is over its limit, and the column
+        // says so even when a filter shows none of its deals.
+        for i in 0..3 {
+            let id = h.deal(&p, &format!("late {i}"), "olga").await;
+            h.svc
+                .move_deal(&ctx("olga"), &id, Move::To(doing.clone()))
+                .await
+                .unwrap();
+        }
+        let nobody = Filter {
+            pipeline_id: Some(p.id.clone()),
+            owner_id: Some("nobody".into()),
+            ..Filter::default()
+        };
+        let filtered = h
+            .svc
+            .column(&nobody, Sort::default(), &doing, page(5))
+            .await
+            .unwrap();
+        assert_eq!((filtered.count, filtered.over_wip_limit), (0, true));
+        let review_column = h
+            .svc
+            .column(&nobody, Sort::default(), &review, page(5))
+            .await
+            .unwrap();
+        assert!(!review_column.over_wip_limit, "Review is full, not over");
         assert!(columns[2].stage.wip_limit == 3 && counts[2] == 3);
     }
 }

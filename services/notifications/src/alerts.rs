@@ -73,7 +73,7 @@ impl AlertChannel for Email {
     async fn send(&self, address: &str, alert: &Alert) -> Result<(), SendError> {
         let to: Mailbox = address
             .parse()
-            .map_err(|e| SendError::Permanent(format!("address: {e}")))?;
+            .map_err(|_| SendError::Permanent("the agent's email address does not parse".into()))?;
         let message = Message::builder()
             .from(self.from.clone())
             .to(to)
@@ -81,12 +81,21 @@ impl AlertChannel for Email {
             // Automatic mail: no auto-replies back, please.
             .header(AutoSubmitted)
             .body(alert.text.clone())
-            .map_err(|e| SendError::Permanent(e.to_string()))?;
+            .map_err(|_| SendError::Permanent("the message could not be built".into()))?;
         match self.transport.send(message).await {
             Ok(_) => Ok(()),
-            Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
-            Err(e) => Err(SendError::Transient(e.to_string())),
+            Err(e) if e.is_permanent() => Err(SendError::Permanent(smtp_error(&e))),
+            Err(e) => Err(SendError::Transient(smtp_error(&e))),
         }
+    }
+}
+
+/// An SMTP failure without the server's text, which may quote the address.
+fn smtp_error(e: &lettre::transport::smtp::Error) -> String {
+    match e.status() {
+        Some(code) => format!("SMTP server answered {code}"),
+        None if e.is_timeout() => "SMTP server timed out".into(),
+        None => "SMTP connection failed".into(),
     }
 }
 
