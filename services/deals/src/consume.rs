@@ -67,7 +67,12 @@ impl Consumer {
                 store::relink_contact(&mut tx, &m.merged_id, &m.survivor_id).await?;
             }
             EventPayload::NextActionChanged(n) if n.kind == SubjectKind::Deal as i32 => {
-                store::set_next_action(&mut tx, &n.id, next_action(n).as_ref()).await?;
+                let reported_at = envelope
+                    .occurred_at
+                    .as_ref()
+                    .map_or_else(ringside_storage::now_millis, millis_from_timestamp);
+                store::set_next_action(&mut tx, &n.id, next_action(n).as_ref(), reported_at)
+                    .await?;
             }
             _ => {}
         }

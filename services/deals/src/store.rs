@@ -611,19 +611,23 @@ pub async fn relink_contact(conn: &mut AnyConnection, from: &str, to: &str) -> R
     Ok(done.rows_affected())
 }
 
+/// Records the deal's next action as reported at `reported_at`, unless a later
+/// report was recorded already.
 pub async fn set_next_action(
     conn: &mut AnyConnection,
     deal_id: &str,
     next: Option<&NextAction>,
+    reported_at: i64,
 ) -> Result<()> {
     sqlx::query(
-        "UPDATE deals SET next_task_id = $2, next_task_title = $3, next_due_at = $4 \
-         WHERE id = $1",
+        "UPDATE deals SET next_task_id = $2, next_task_title = $3, next_due_at = $4, \
+         next_action_at = $5 WHERE id = $1 AND next_action_at <= $5",
     )
     .bind(deal_id)
     .bind(next.map(|n| n.task_id.clone()))
     .bind(next.map(|n| n.title.clone()).unwrap_or_default())
     .bind(next.map(|n| n.due_at))
+    .bind(reported_at)
     .execute(conn)
     .await?;
     Ok(())

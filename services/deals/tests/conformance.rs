@@ -607,6 +607,23 @@ async fn list_and_kanban_filter_sort_and_page_consistently() {
             deal.next_action.map(|n| n.title),
             Some("Send the offer".into())
         );
+        // An older report arriving late (the task was done before) changes nothing.
+        let mut stale = new_envelope(
+            "activities",
+            "c",
+            EventPayload::NextActionChanged(ev::NextActionChanged {
+                kind: apb::SubjectKind::Deal as i32,
+                id: flagged.clone(),
+                task: None,
+            }),
+        );
+        stale.occurred_at = Some(ringside_proto::timestamp_from_millis(now_millis() - 60_000));
+        h.deliver(&stale).await;
+        let deal = h.svc.get_deal(&flagged).await.unwrap();
+        assert!(
+            deal.next_action.is_some(),
+            "a late, older report is ignored"
+        );
 
         // The kanban: per stage, the count and sums per currency of what the filter
         // picks, and the first page of cards; columns page on.
