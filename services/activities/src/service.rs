@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ringside_bus::{EventPayload, new_envelope, outbox};
+use ringside_bus::{EventPayload, outbox};
 use ringside_identity::{Invalid, optional_text, required_body, required_text};
 use ringside_proto::activities::v1 as pb;
 use ringside_proto::events::v1 as ev;
@@ -48,7 +48,7 @@ pub struct ActivitiesService {
     pub(crate) directory: Arc<dyn Directory>,
     pub(crate) agent_lookup: Option<Arc<dyn crate::directory::AgentLookup>>,
     pub(crate) config: ActivitiesConfig,
-    relay_wake: Arc<Notify>,
+    outbox: outbox::Writer,
     reminder_wake: Arc<Notify>,
 }
 
@@ -65,7 +65,7 @@ impl ActivitiesService {
             directory,
             agent_lookup: None,
             config,
-            relay_wake,
+            outbox: outbox::Writer::new(crate::SOURCE, relay_wake),
             reminder_wake: Arc::new(Notify::new()),
         }
     }
@@ -87,15 +87,12 @@ impl ActivitiesService {
     }
 
     pub(crate) async fn emit(&self, tx: &mut Tx, ctx: &Ctx, payload: EventPayload) -> Result<()> {
-        let envelope = new_envelope(crate::SOURCE, &ctx.correlation_id, payload);
-        outbox::enqueue(tx, &envelope).await?;
+        self.outbox.emit(tx, &ctx.correlation_id, payload).await?;
         Ok(())
     }
 
     pub(crate) async fn commit(&self, tx: Tx) -> Result<()> {
-        tx.commit().await?;
-        self.relay_wake.notify_one();
-        Ok(())
+        Ok(self.outbox.commit(tx).await?)
     }
 
     // ------------------------------------------------------------ timeline

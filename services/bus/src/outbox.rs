@@ -14,6 +14,70 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{Bus, BusError, Message};
 
+/// A producing service's side of its outbox: events written inside its transactions
+/// under its name, and its relay woken once each transaction commits.
+#[derive(Clone)]
+pub struct Writer {
+    source: &'static str,
+    relay_wake: Arc<Notify>,
+}
+
+impl Writer {
+    /// `relay_wake` is the service's relay waker ([`Relay::waker`]).
+    pub fn new(source: &'static str, relay_wake: Arc<Notify>) -> Self {
+        Writer { source, relay_wake }
+    }
+
+    /// Writes `payload` as a new event of this service inside `tx`.
+    pub async fn emit(
+        &self,
+        tx: &mut AnyConnection,
+        correlation_id: &str,
+        payload: crate::EventPayload,
+    ) -> Result<(), BusError> {
+        enqueue(
+            tx,
+            &crate::new_envelope(self.source, correlation_id, payload),
+        )
+        .await
+    }
+
+    /// Commits `tx` and wakes the relay to publish what it wrote.
+    pub async fn commit(&self, tx: ringside_storage::Tx) -> Result<(), sqlx::Error> {
+        tx.commit().await?;
+        self.relay_wake.notify_one();
+        Ok(())
+    }
+}
+
+/// Hands `handler` every event `source` wrote to the outbox after row `after`, in
+/// order, as a consumer would get them; returns the last row handed over. For tests
+/// that drive one service's consumer with another's events, without a bus.
+pub async fn feed(
+    db: &Db,
+    source: &str,
+    after: i64,
+    handler: &dyn crate::consumer::Handler,
+) -> Result<i64, BusError> {
+    let rows =
+        sqlx::query("SELECT id, payload FROM outbox WHERE source = $1 AND id > $2 ORDER BY id")
+            .bind(source)
+            .bind(after)
+            .fetch_all(db.pool())
+            .await?;
+    let mut last = after;
+    for row in rows {
+        let payload: Vec<u8> = row.try_get("payload")?;
+        let envelope = <Envelope as prost::Message>::decode(payload.as_slice())?;
+        handler
+            .handle(&envelope)
+            .await
+            .map_err(|e| BusError::Broker(format!("the handler refused the event: {e:?}")))?;
+        last = row.try_get("id")?;
+    }
+    Ok(last)
+}
+
 /// Writes `envelope` to the outbox inside the caller's transaction.
 pub async fn enqueue(conn: &mut AnyConnection, envelope: &Envelope) -> Result<(), BusError> {
     let message = Message::from_envelope(envelope);

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use ringside_bus::{EventPayload, new_envelope, outbox};
+use ringside_bus::{EventPayload, outbox};
 use ringside_proto::contacts::v1 as pb;
 use ringside_proto::events::v1 as ev;
 use ringside_storage::{Db, Tx, new_id, now_millis};
@@ -31,7 +31,7 @@ const RESOLVE_ATTEMPTS: usize = 3;
 pub struct ContactsService {
     db: Db,
     region: PhoneRegion,
-    relay_wake: Arc<Notify>,
+    outbox: outbox::Writer,
 }
 
 impl ContactsService {
@@ -40,7 +40,7 @@ impl ContactsService {
         ContactsService {
             db,
             region,
-            relay_wake,
+            outbox: outbox::Writer::new(SOURCE, relay_wake),
         }
     }
 
@@ -54,15 +54,12 @@ impl ContactsService {
     }
 
     async fn emit(&self, tx: &mut Tx, ctx: &Ctx, payload: EventPayload) -> Result<()> {
-        let envelope = new_envelope(SOURCE, &ctx.correlation_id, payload);
-        outbox::enqueue(tx, &envelope).await?;
+        self.outbox.emit(tx, &ctx.correlation_id, payload).await?;
         Ok(())
     }
 
     async fn commit(&self, tx: Tx) -> Result<()> {
-        tx.commit().await?;
-        self.relay_wake.notify_one();
-        Ok(())
+        Ok(self.outbox.commit(tx).await?)
     }
 
     // ------------------------------------------------------------ companies

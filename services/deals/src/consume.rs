@@ -79,15 +79,13 @@ impl Consumer {
         self.service.commit(tx).await
     }
 
-    /// Opens the deal a conversion asked for, once per lead, in the draft's pipeline
+    /// Opens the deal a conversion asked for, once per lead (the deal's unique lead id
+    /// makes a second conversion event a no-op), in the draft's pipeline
     /// (the default one when it names none or one that does not exist).
     async fn converted(&self, tx: &mut Tx, ctx: &Ctx, c: &ev::LeadConverted) -> Result<()> {
         let Some(draft) = &c.deal else {
             return Ok(());
         };
-        if store::deal_of_lead(tx, &c.lead_id).await?.is_some() {
-            return Ok(());
-        }
         let mut pipeline_id = optional_id("deal.pipeline_id", &draft.pipeline_id)?;
         if let Some(id) = &pipeline_id
             && store::pipeline(tx, id).await?.is_none()

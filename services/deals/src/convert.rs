@@ -11,8 +11,8 @@ use ringside_proto::deals::v1 as pb;
 use ringside_proto::timestamp_from_millis as ts;
 
 use crate::model::{
-    ContactRole, Ctx, Deal, DealContact, DealPatch, Filter, Layout, NewDeal, Pipeline, Sort,
-    SortField, Stage, StageKind, StagePatch, StageSpec, Stay, format_day, parse_optional_day,
+    ContactRole, Ctx, Deal, DealContact, DealPatch, Filter, NewDeal, Pipeline, Sort, SortField,
+    Stage, StageKind, StagePatch, StageSpec, Stay, format_day, parse_optional_day,
 };
 
 pub fn stage_kind_to_proto(kind: StageKind) -> pb::StageKind {
@@ -324,10 +324,9 @@ pub fn sort_from_proto(s: Option<&pb::Sort>) -> Result<Sort, Invalid> {
     })
 }
 
-pub fn layout_from_proto(raw: i32) -> Result<Layout, Invalid> {
-    match pb::Layout::try_from(raw) {
-        Ok(pb::Layout::Unspecified | pb::Layout::Kanban) => Ok(Layout::Kanban),
-        Ok(pb::Layout::List) => Ok(Layout::List),
-        Err(_) => Err(Invalid::new("layout", "unknown value")),
-    }
+/// A saved view's layout must be one the clients know (stored as given).
+pub fn check_layout(raw: i32) -> Result<(), Invalid> {
+    pb::Layout::try_from(raw)
+        .map(|_| ())
+        .map_err(|_| Invalid::new("layout", "unknown value"))
 }

@@ -335,7 +335,7 @@ impl Deals for DealsGrpc {
         // Checked as it would be applied, stored as given ("me" stays "me").
         filter_from_proto(r.filter.as_ref(), &ctx).map_err(invalid)?;
         sort_from_proto(r.sort.as_ref()).map_err(invalid)?;
-        convert::layout_from_proto(r.layout).map_err(invalid)?;
+        convert::check_layout(r.layout).map_err(invalid)?;
         let query = pb::View {
             layout: r.layout,
             filter: r.filter,

@@ -296,13 +296,6 @@ pub struct Column {
     pub over_wip_limit: bool,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Layout {
-    #[default]
-    Kanban,
-    List,
-}
-
 /// Who asks, and the correlation id of what they do.
 #[derive(Debug, Clone, Default)]
 pub struct Ctx {

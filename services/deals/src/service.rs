@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use ringside_bus::{EventPayload, new_envelope, outbox};
+use ringside_bus::{EventPayload, outbox};
 use ringside_identity::paging::{Cursor, Page, Paged};
 use ringside_identity::{Invalid, optional_text, required_text};
 use ringside_proto::events::v1 as ev;
@@ -44,7 +44,7 @@ pub const MAX_STAGES: usize = 30;
 pub struct DealsService {
     pub(crate) db: Db,
     parties: Arc<dyn Parties>,
-    relay_wake: Arc<Notify>,
+    outbox: outbox::Writer,
 }
 
 impl DealsService {
@@ -53,7 +53,7 @@ impl DealsService {
         DealsService {
             db,
             parties,
-            relay_wake,
+            outbox: outbox::Writer::new(crate::SOURCE, relay_wake),
         }
     }
 
@@ -62,15 +62,12 @@ impl DealsService {
     }
 
     pub(crate) async fn emit(&self, tx: &mut Tx, ctx: &Ctx, payload: EventPayload) -> Result<()> {
-        let envelope = new_envelope(crate::SOURCE, &ctx.correlation_id, payload);
-        outbox::enqueue(tx, &envelope).await?;
+        self.outbox.emit(tx, &ctx.correlation_id, payload).await?;
         Ok(())
     }
 
     pub(crate) async fn commit(&self, tx: Tx) -> Result<()> {
-        tx.commit().await?;
-        self.relay_wake.notify_one();
-        Ok(())
+        Ok(self.outbox.commit(tx).await?)
     }
 
     // ------------------------------------------------------------ pipelines
@@ -275,10 +272,15 @@ impl DealsService {
         Ok((deal, warnings))
     }
 
+    /// The deal's stays, oldest first. Every deal has at least the stay it was opened
+    /// in, so none means no such deal.
     pub async fn history(&self, id: &str) -> Result<Vec<Stay>> {
         let mut conn = self.db.pool().acquire().await?;
-        store::get_deal(&mut conn, self.db.backend(), id, false).await?;
-        store::stays(&mut conn, id).await
+        let stays = store::stays(&mut conn, id).await?;
+        match stays.is_empty() {
+            true => Err(DealsError::not_found("deal", id)),
+            false => Ok(stays),
+        }
     }
 
     /// Warnings for a move into `stage` past its WIP limit, or the refusal.

@@ -369,15 +369,6 @@ pub async fn get_deal(
     Ok(deals.remove(0))
 }
 
-/// The id of the deal opened from `lead_id`, if any.
-pub async fn deal_of_lead(conn: &mut AnyConnection, lead_id: &str) -> Result<Option<String>> {
-    let row = sqlx::query("SELECT id FROM deals WHERE lead_id = $1")
-        .bind(lead_id)
-        .fetch_optional(conn)
-        .await?;
-    Ok(row.map(|r| r.try_get("id")).transpose()?)
-}
-
 /// Fills in the tags and contacts of `deals` (two queries for the whole page).
 async fn hydrate(conn: &mut AnyConnection, deals: &mut [Deal]) -> Result<()> {
     if deals.is_empty() {

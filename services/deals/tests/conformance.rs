@@ -234,6 +234,10 @@ async fn bad_input_is_refused_and_writes_nothing() {
             h.svc.move_deal(&ctx("olga"), "nope", Move::Win).await,
             Err(DealsError::NotFound { .. })
         ));
+        assert!(matches!(
+            h.svc.history("nope").await,
+            Err(DealsError::NotFound { .. })
+        ));
         let ghost_pipeline = NewDeal {
             title: "x".into(),
             currency: "EUR".into(),
@@ -421,7 +425,6 @@ async fn wip_limits_warn_or_refuse_even_when_moves_race() {
             .await
             .unwrap();
         assert!(!review_column.over_wip_limit, "Review is full, not over");
-        assert!(columns[2].stage.wip_limit == 3 && counts[2] == 3);
     }
 }
 

@@ -80,18 +80,9 @@ impl Harness {
     /// Delivers every contacts event written since the last call to the consumer.
     pub async fn pump(&self) {
         let mut fed = self.fed.lock().await;
-        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
-            "SELECT id, payload FROM outbox WHERE source = 'contacts' AND id > $1 ORDER BY id",
-        )
-        .bind(*fed)
-        .fetch_all(self.t.db.pool())
-        .await
-        .expect("outbox");
-        for (id, payload) in rows {
-            let envelope = Envelope::decode(payload.as_slice()).expect("envelope");
-            self.deliver(&envelope).await;
-            *fed = id;
-        }
+        *fed = ringside_bus::outbox::feed(&self.t.db, "contacts", *fed, &self.consumer)
+            .await
+            .expect("handled");
     }
 
     pub async fn deliver(&self, envelope: &Envelope) {
