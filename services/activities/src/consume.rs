@@ -48,14 +48,9 @@ impl Consumer {
 #[async_trait]
 impl Handler for Consumer {
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError> {
-        let Some(payload) = &envelope.payload else {
-            return Err(HandleError::Poison("event without a payload".into()));
-        };
-        match self.apply(envelope, payload).await {
-            Ok(()) => Ok(()),
-            Err(ActivitiesError::Invalid(e)) => Err(HandleError::Poison(e.to_string())),
-            Err(e) => Err(HandleError::Retry(e.to_string())),
-        }
+        let payload = HandleError::payload(envelope)?;
+        let applied = self.apply(envelope, payload).await;
+        HandleError::of(applied, |e| matches!(e, ActivitiesError::Invalid(_)))
     }
 }
 

@@ -21,6 +21,28 @@ pub enum HandleError {
     Poison(String),
 }
 
+impl HandleError {
+    /// The payload of `envelope`; an event without one is poison.
+    pub fn payload(envelope: &Envelope) -> Result<&crate::EventPayload, HandleError> {
+        envelope
+            .payload
+            .as_ref()
+            .ok_or_else(|| HandleError::Poison("event without a payload".into()))
+    }
+
+    /// A handler's outcome: an error `is_invalid` says the event itself is wrong is
+    /// poison (no retry can help); any other error is retried.
+    pub fn of<E: std::fmt::Display>(
+        result: Result<(), E>,
+        is_invalid: impl FnOnce(&E) -> bool,
+    ) -> Result<(), HandleError> {
+        result.map_err(|e| match is_invalid(&e) {
+            true => HandleError::Poison(e.to_string()),
+            false => HandleError::Retry(e.to_string()),
+        })
+    }
+}
+
 /// What a consuming service does with each event. It must be idempotent — record the
 /// event id with [`crate::inbox::claim`] in the same transaction as its change.
 #[async_trait]
@@ -137,4 +159,27 @@ const PATIENCE: Duration = Duration::from_secs(30);
 
 fn retry_delay(attempt: u32) -> Duration {
     Duration::from_millis(100 * 2u64.pow(attempt.min(5)))
+}
+
+#[cfg(test)]
+mod outcome_tests {
+    use super::*;
+
+    #[test]
+    fn invalid_events_are_poison_and_the_rest_retried() {
+        let invalid = |e: &&str| e.starts_with("invalid");
+        assert!(HandleError::of(Ok::<(), &str>(()), invalid).is_ok());
+        assert!(matches!(
+            HandleError::of(Err("invalid phone"), invalid),
+            Err(HandleError::Poison(_))
+        ));
+        assert!(matches!(
+            HandleError::of(Err("contacts is down"), invalid),
+            Err(HandleError::Retry(_))
+        ));
+        assert!(matches!(
+            HandleError::payload(&Envelope::default()),
+            Err(HandleError::Poison(_))
+        ));
+    }
 }
