@@ -66,7 +66,7 @@ impl Directory for LocalContacts {
                 correlation_id: correlation_id.to_owned(),
             };
             let resolved = self.0.resolve_caller(&ctx, phone).await;
-            resolved.map_err(unavailable)?.map(|(party, _)| party)
+            resolved.map_err(unavailable)?.map(|r| r.party)
         } else {
             match self.0.lookup_by_phone(phone).await {
                 Ok(party) => party,

@@ -1,7 +1,8 @@
 //! The RabbitMQ transport. Topology: one durable topic exchange for events; per
 //! consuming service one durable quorum queue (which counts deliveries) with a delivery
-//! limit and a dead-letter exchange routing to `<queue>.dlq`. Publishes wait for
-//! publisher confirms. Connections are re-established after a broker restart: the
+//! limit and a dead-letter exchange routing to `<queue>.dlq`, and for a live view an
+//! in-memory classic queue that delivers without waiting for the disk. Publishes wait
+//! for publisher confirms. Connections are re-established after a broker restart: the
 //! publisher on the next publish, each consumer in the background.
 
 use std::sync::Arc;
@@ -17,11 +18,15 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
+    PublisherConfirm,
 };
 use tokio::sync::{Mutex, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use crate::{Acker, Bus, BusError, DELIVERY_LIMIT, Deliveries, Delivery, Message, QueueSpec};
+use crate::{
+    Acker, Bus, BusError, Confirm, DELIVERY_LIMIT, Deliveries, Delivery, Message, QueueKind,
+    QueueSpec,
+};
 
 /// Longest wait between two reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -36,7 +41,7 @@ pub struct AmqpBus {
     url: String,
     exchange: String,
     name: String,
-    publisher: Mutex<Option<Link>>,
+    publisher: Arc<Mutex<Option<Link>>>,
     shutdown: CancellationToken,
 }
 
@@ -59,7 +64,7 @@ impl AmqpBus {
             url: url.to_owned(),
             exchange: exchange.to_owned(),
             name: name.to_owned(),
-            publisher: Mutex::new(None),
+            publisher: Arc::new(Mutex::new(None)),
             shutdown,
         };
         bus.publish_channel().await?;
@@ -119,7 +124,12 @@ impl AmqpBus {
         *self.publisher.lock().await = None;
     }
 
-    async fn publish_on(&self, channel: &Channel, batch: &[Message]) -> Result<(), BusError> {
+    /// Sends each message of `batch` in order; their confirms are awaited elsewhere.
+    async fn send_on(
+        &self,
+        channel: &Channel,
+        batch: &[Message],
+    ) -> Result<Vec<PublisherConfirm>, BusError> {
         let mut confirms = Vec::with_capacity(batch.len());
         for message in batch {
             let properties = BasicProperties::default()
@@ -137,16 +147,7 @@ impl AmqpBus {
                 .await?;
             confirms.push(confirm);
         }
-        for confirm in confirms {
-            match confirm.await? {
-                Confirmation::Ack(_) => {}
-                Confirmation::Nack(_) => return Err(BusError::Nacked),
-                Confirmation::NotRequested => {
-                    return Err(BusError::Broker("publisher confirms are off".into()));
-                }
-            }
-        }
-        Ok(())
+        Ok(confirms)
     }
 
     /// How many messages are ready in `queue` (not counting unacknowledged ones).
@@ -185,10 +186,41 @@ impl AmqpBus {
         Ok(())
     }
 
-    /// Declares the queue, its dead-letter queue and bindings, and starts consuming.
+    /// Declares the queue (a durable one with its dead-letter queue) and its bindings,
+    /// and starts consuming.
     async fn consume(&self, spec: &QueueSpec) -> Result<(Link, lapin::Consumer), BusError> {
         let link = self.open("consumer").await?;
         let ch = &link.channel;
+        match spec.kind {
+            QueueKind::Durable => self.declare_durable(ch, spec).await?,
+            QueueKind::Live => declare_live(ch, spec).await?,
+        }
+        for pattern in &spec.bindings {
+            ch.queue_bind(
+                spec.queue.as_str().into(),
+                self.exchange.as_str().into(),
+                pattern.as_str().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        }
+        ch.basic_qos(spec.prefetch, BasicQosOptions::default())
+            .await?;
+        let consumer = ch
+            .basic_consume(
+                spec.queue.as_str().into(),
+                format!("{}-{}", self.name, uuid::Uuid::new_v4().simple()).into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        Ok((link, consumer))
+    }
+
+    /// A quorum queue (replicated, on disk, counting deliveries) with a dead-letter
+    /// queue behind it.
+    async fn declare_durable(&self, ch: &Channel, spec: &QueueSpec) -> Result<(), BusError> {
         let dlx = format!("{}.dlx", self.exchange);
         let dlq = format!("{}.dlq", spec.queue);
         ch.exchange_declare(
@@ -238,46 +270,63 @@ impl AmqpBus {
             args,
         )
         .await?;
-        for pattern in &spec.bindings {
-            ch.queue_bind(
-                spec.queue.as_str().into(),
-                self.exchange.as_str().into(),
-                pattern.as_str().into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        }
-        ch.basic_qos(spec.prefetch, BasicQosOptions::default())
-            .await?;
-        let consumer = ch
-            .basic_consume(
-                spec.queue.as_str().into(),
-                format!("{}-{}", self.name, uuid::Uuid::new_v4().simple()).into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        Ok((link, consumer))
+        Ok(())
     }
+}
+
+/// How long a message waits in a live queue before it is dropped.
+const LIVE_TTL_MS: i32 = 60_000;
+
+/// A classic queue kept in memory: a message is delivered as soon as it is routed (a
+/// quorum queue delivers only once its log is on disk). It goes away with its last
+/// consumer, and its messages after [`LIVE_TTL_MS`].
+async fn declare_live(ch: &Channel, spec: &QueueSpec) -> Result<(), BusError> {
+    let mut args = FieldTable::default();
+    args.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("classic".into()),
+    );
+    args.insert("x-message-ttl".into(), AMQPValue::LongInt(LIVE_TTL_MS));
+    let options = QueueDeclareOptions {
+        auto_delete: true,
+        ..Default::default()
+    };
+    ch.queue_declare(spec.queue.as_str().into(), options, args)
+        .await?;
+    Ok(())
 }
 
 #[async_trait]
 impl Bus for AmqpBus {
-    async fn publish(&self, batch: &[Message]) -> Result<(), BusError> {
+    async fn send(&self, batch: &[Message]) -> Result<Confirm, BusError> {
         if batch.is_empty() {
-            return Ok(());
+            return Ok(crate::durable());
         }
         let channel = self.publish_channel().await?;
-        // A confirm the broker never sends (it went down mid-batch) must not hold the
-        // relay forever: the batch is published again, and the inbox absorbs repeats.
-        let result = tokio::time::timeout(CONFIRM_TIMEOUT, self.publish_on(&channel, batch))
+        // A broker that stops reading (or never confirms: it went down mid-batch) must
+        // not hold the publisher forever: the batch is published again, on a new
+        // channel, and the consumers' inboxes absorb the repeats.
+        let timed_out = || BusError::Broker("publisher confirms timed out".into());
+        let sent = tokio::time::timeout(CONFIRM_TIMEOUT, self.send_on(&channel, batch))
             .await
-            .unwrap_or_else(|_| Err(BusError::Broker("publisher confirms timed out".into())));
-        if result.is_err() {
-            self.forget_publisher().await;
-        }
-        result
+            .unwrap_or_else(|_| Err(timed_out()));
+        let confirms = match sent {
+            Ok(confirms) => confirms,
+            Err(e) => {
+                self.forget_publisher().await;
+                return Err(e);
+            }
+        };
+        let publisher = self.publisher.clone();
+        Ok(Box::pin(async move {
+            let result = tokio::time::timeout(CONFIRM_TIMEOUT, confirmed(confirms))
+                .await
+                .unwrap_or_else(|_| Err(timed_out()));
+            if result.is_err() {
+                *publisher.lock().await = None;
+            }
+            result
+        }))
     }
 
     async fn subscribe(&self, spec: QueueSpec) -> Result<Deliveries, BusError> {
@@ -289,7 +338,7 @@ impl Bus for AmqpBus {
                 url: self.url.clone(),
                 exchange: self.exchange.clone(),
                 name: self.name.clone(),
-                publisher: Mutex::new(None),
+                publisher: Arc::new(Mutex::new(None)),
                 shutdown: stop.clone(),
             },
             spec,
@@ -369,13 +418,30 @@ impl ConsumerLoop {
                     payload: delivery.data,
                 },
                 attempt,
-                acker: Box::new(AmqpAcker(delivery.acker)),
+                acker: Box::new(AmqpAcker {
+                    acker: delivery.acker,
+                    requeue: self.spec.kind == QueueKind::Durable,
+                }),
             };
             if self.out.send(ours).await.is_err() {
                 return false;
             }
         }
     }
+}
+
+/// Waits for the broker's confirm of each message.
+async fn confirmed(confirms: Vec<PublisherConfirm>) -> Result<(), BusError> {
+    for confirm in confirms {
+        match confirm.await? {
+            Confirmation::Ack(_) => {}
+            Confirmation::Nack(_) => return Err(BusError::Nacked),
+            Confirmation::NotRequested => {
+                return Err(BusError::Broker("publisher confirms are off".into()));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// 1 + the quorum queue's `x-delivery-count` (how often it was returned before).
@@ -400,7 +466,11 @@ fn delivery_attempt(delivery: &lapin::message::Delivery) -> u32 {
     }
 }
 
-struct AmqpAcker(lapin::Acker);
+struct AmqpAcker {
+    acker: lapin::Acker,
+    /// Whether a retry puts the message back (a live queue drops it instead).
+    requeue: bool,
+}
 
 /// Waits for an ack, nack or reject to be sent, at most [`SETTLE_TIMEOUT`]: on a
 /// connection that died unnoticed it may never be, and a consumer stuck here would
@@ -417,18 +487,18 @@ async fn settle<T>(
 #[async_trait]
 impl Acker for AmqpAcker {
     async fn ack(&self) -> Result<(), BusError> {
-        settle(self.0.ack(BasicAckOptions::default())).await
+        settle(self.acker.ack(BasicAckOptions::default())).await
     }
 
     async fn retry(&self) -> Result<(), BusError> {
         let options = BasicNackOptions {
-            requeue: true,
+            requeue: self.requeue,
             ..Default::default()
         };
-        settle(self.0.nack(options)).await
+        settle(self.acker.nack(options)).await
     }
 
     async fn reject(&self, _reason: &str) -> Result<(), BusError> {
-        settle(self.0.reject(BasicRejectOptions { requeue: false })).await
+        settle(self.acker.reject(BasicRejectOptions { requeue: false })).await
     }
 }

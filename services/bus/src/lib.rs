@@ -45,24 +45,57 @@ impl From<lapin::Error> for BusError {
     }
 }
 
-/// A durable queue for one consuming service and the routing-key patterns
-/// (`*` one word, `#` any number of words) it is bound with.
+/// A queue for one consuming service and the routing-key patterns (`*` one word, `#`
+/// any number of words) it is bound with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueSpec {
     pub queue: String,
     pub bindings: Vec<String>,
     /// Most deliveries handed out and not yet acknowledged.
     pub prefetch: u16,
+    pub kind: QueueKind,
+}
+
+/// What a queue promises about the messages routed to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueKind {
+    /// Kept until acknowledged, across restarts of the consumer and of the broker,
+    /// with redelivery and a dead-letter queue: for everything that records state.
+    Durable,
+    /// Handed to the consumer the moment it is routed, without waiting for any disk,
+    /// and forgotten once handed over (or when nobody consumes): for live views whose
+    /// state is gone with the process anyway (a card on a ringing phone). Never
+    /// redelivered, never dead-lettered.
+    Live,
 }
 
 impl QueueSpec {
+    /// A durable queue.
     pub fn new(queue: &str, bindings: &[&str]) -> Self {
         QueueSpec {
             queue: queue.to_owned(),
             bindings: bindings.iter().map(|b| (*b).to_owned()).collect(),
             prefetch: 32,
+            kind: QueueKind::Durable,
         }
     }
+
+    /// A live queue (see [`QueueKind::Live`]).
+    pub fn live(queue: &str, bindings: &[&str]) -> Self {
+        QueueSpec {
+            kind: QueueKind::Live,
+            prefetch: 256,
+            ..QueueSpec::new(queue, bindings)
+        }
+    }
+}
+
+/// Resolves once the transport has made a sent batch durable; see [`Bus::send`].
+pub type Confirm = futures::future::BoxFuture<'static, Result<(), BusError>>;
+
+/// The [`Confirm`] of a batch that is durable already (or that there was nothing to send).
+pub fn durable() -> Confirm {
+    Box::pin(futures::future::ready(Ok(())))
 }
 
 /// Deliveries after this many failed attempts go to the dead-letter queue.
@@ -73,10 +106,17 @@ pub const DELIVERY_LIMIT: u32 = 5;
 pub trait Bus: Send + Sync + 'static {
     /// Publishes every message and returns once the transport has made all of them
     /// durable (publisher confirms on RabbitMQ, a commit on the local bus).
-    async fn publish(&self, batch: &[Message]) -> Result<(), BusError>;
+    async fn publish(&self, batch: &[Message]) -> Result<(), BusError> {
+        self.send(batch).await?.await
+    }
 
-    /// Declares the queue and its bindings (durably) and starts delivering from it.
-    /// The stream survives transport outages: it reconnects by itself.
+    /// Hands `batch` to the transport — after every batch sent before it, before every
+    /// batch sent after — and returns what resolves once all of it is durable, so a
+    /// publisher may send the next batch while this one waits for the disk.
+    async fn send(&self, batch: &[Message]) -> Result<Confirm, BusError>;
+
+    /// Declares the queue and its bindings and starts delivering from it. The stream
+    /// survives transport outages: it reconnects by itself.
     async fn subscribe(&self, spec: QueueSpec) -> Result<Deliveries, BusError>;
 
     /// Whether the transport is connected right now (for `/readyz`).

@@ -2,7 +2,8 @@
 //! durable queues and bindings, at-least-once delivery, acknowledgement after the
 //! consumer's commit, redelivery of whatever was not acknowledged (also after a crash),
 //! a delivery limit and a dead-letter table — by storing its queues in the embedded
-//! database (`bus_queue`, `bus_bindings`, `bus_dead_letters`).
+//! database (`bus_queue`, `bus_bindings`, `bus_dead_letters`). Live queues stay in
+//! memory: their consumers get a message before it is written for the durable ones.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,7 +16,8 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    Acker, Bus, BusError, DELIVERY_LIMIT, Deliveries, Delivery, Message, QueueSpec, topic_matches,
+    Acker, Bus, BusError, Confirm, DELIVERY_LIMIT, Deliveries, Delivery, Message, QueueKind,
+    QueueSpec, topic_matches,
 };
 
 /// How often a queue is re-read when nothing woke it (a safety net, not the path).
@@ -31,7 +33,15 @@ struct State {
     /// (queue, pattern) pairs, as stored in `bus_bindings`.
     bindings: RwLock<Vec<(String, String)>>,
     wakers: Mutex<HashMap<String, Arc<Notify>>>,
+    live: RwLock<Vec<LiveQueue>>,
     shutdown: CancellationToken,
+}
+
+/// A live queue's bindings and its consumer.
+struct LiveQueue {
+    queue: String,
+    bindings: Vec<String>,
+    out: mpsc::Sender<Delivery>,
 }
 
 impl LocalBus {
@@ -49,6 +59,7 @@ impl LocalBus {
             state: Arc::new(State {
                 bindings: RwLock::new(bindings),
                 wakers: Mutex::new(HashMap::new()),
+                live: RwLock::new(Vec::new()),
                 shutdown,
             }),
         })
@@ -80,20 +91,9 @@ impl LocalBus {
         )
     }
 
-    /// How many messages of `queue` were dead-lettered.
-    pub async fn dead_letters(&self, queue: &str) -> Result<i64, BusError> {
-        Ok(
-            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM bus_dead_letters WHERE queue = $1")
-                .bind(queue)
-                .fetch_one(self.db.pool())
-                .await?,
-        )
-    }
-}
-
-#[async_trait]
-impl Bus for LocalBus {
-    async fn publish(&self, batch: &[Message]) -> Result<(), BusError> {
+    /// Writes each message into every durable queue bound to it, in one transaction,
+    /// and wakes their dispatchers.
+    async fn store(&self, batch: &[Message]) -> Result<(), BusError> {
         let routed: Vec<(&Message, Vec<String>)> = batch
             .iter()
             .map(|m| (m, self.queues_for(&m.routing_key)))
@@ -126,8 +126,78 @@ impl Bus for LocalBus {
         Ok(())
     }
 
+    /// Hands each message to the live queues bound to it; a consumer that lags a whole
+    /// queue behind misses messages (counted), one that is gone is forgotten.
+    fn hand_live(&self, batch: &[Message]) {
+        let mut gone = false;
+        {
+            let live = self.state.live.read().expect("live lock");
+            for message in batch {
+                for q in live.iter().filter(|q| q.binds(&message.routing_key)) {
+                    let delivery = Delivery {
+                        message: message.clone(),
+                        attempt: 1,
+                        acker: Box::new(LiveAcker),
+                    };
+                    match q.out.try_send(delivery) {
+                        Ok(()) => {}
+                        Err(mpsc::error::TrySendError::Full(_)) => {
+                            metrics::counter!("ringside_bus_live_dropped_total", "queue" => q.queue.clone())
+                                .increment(1);
+                        }
+                        Err(mpsc::error::TrySendError::Closed(_)) => gone = true,
+                    }
+                }
+            }
+        }
+        if gone {
+            let mut live = self.state.live.write().expect("live lock");
+            live.retain(|q| !q.out.is_closed());
+        }
+    }
+
+    fn subscribe_live(&self, spec: QueueSpec) -> Deliveries {
+        let (out, rx) = mpsc::channel(usize::from(spec.prefetch.max(1)));
+        let mut live = self.state.live.write().expect("live lock");
+        live.push(LiveQueue {
+            queue: spec.queue,
+            bindings: spec.bindings,
+            out,
+        });
+        Deliveries::new(rx, self.state.shutdown.child_token())
+    }
+
+    /// How many messages of `queue` were dead-lettered.
+    pub async fn dead_letters(&self, queue: &str) -> Result<i64, BusError> {
+        Ok(
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM bus_dead_letters WHERE queue = $1")
+                .bind(queue)
+                .fetch_one(self.db.pool())
+                .await?,
+        )
+    }
+}
+
+#[async_trait]
+impl Bus for LocalBus {
+    /// Durable on return: the batch is committed before this returns.
+    async fn send(&self, batch: &[Message]) -> Result<Confirm, BusError> {
+        self.hand_live(batch);
+        self.store(batch).await?;
+        Ok(crate::durable())
+    }
+
     async fn subscribe(&self, spec: QueueSpec) -> Result<Deliveries, BusError> {
+        if spec.kind == QueueKind::Live {
+            return Ok(self.subscribe_live(spec));
+        }
+        // The spec is the queue's whole set of bindings: those a former version
+        // declared and this one does not are dropped.
         let mut tx = self.db.begin().await?;
+        sqlx::query("DELETE FROM bus_bindings WHERE queue = $1")
+            .bind(&spec.queue)
+            .execute(&mut *tx)
+            .await?;
         for pattern in &spec.bindings {
             sqlx::query(
                 "INSERT INTO bus_bindings (queue, pattern) VALUES ($1, $2) ON CONFLICT DO NOTHING",
@@ -140,6 +210,7 @@ impl Bus for LocalBus {
         tx.commit().await?;
         {
             let mut bindings = self.state.bindings.write().expect("bindings lock");
+            bindings.retain(|(queue, _)| queue != &spec.queue);
             for pattern in &spec.bindings {
                 let pair = (spec.queue.clone(), pattern.clone());
                 if !bindings.contains(&pair) {
@@ -163,6 +234,30 @@ impl Bus for LocalBus {
 
     async fn is_ready(&self) -> bool {
         !self.state.shutdown.is_cancelled() && self.db.is_ready().await
+    }
+}
+
+impl LiveQueue {
+    fn binds(&self, routing_key: &str) -> bool {
+        self.bindings.iter().any(|p| topic_matches(p, routing_key))
+    }
+}
+
+/// Settles nothing: a live message is gone once handed over.
+struct LiveAcker;
+
+#[async_trait]
+impl Acker for LiveAcker {
+    async fn ack(&self) -> Result<(), BusError> {
+        Ok(())
+    }
+
+    async fn retry(&self) -> Result<(), BusError> {
+        Ok(())
+    }
+
+    async fn reject(&self, _reason: &str) -> Result<(), BusError> {
+        Ok(())
     }
 }
 

@@ -277,3 +277,72 @@ impl LocalBusOnly {
         )
     }
 }
+
+#[tokio::test]
+async fn a_live_queue_gets_what_is_published_while_it_listens_and_nothing_else() {
+    let t = ringside_storage::testing::sqlite().await;
+    let (live_q, durable_q) = (queue("live"), queue("beside-live"));
+    for transport in transports(&t.db, &[&durable_q]).await {
+        let bus = transport.bus();
+        let mut durable = bus
+            .subscribe(QueueSpec::new(&durable_q, &["contact.*"]))
+            .await
+            .expect("sub");
+        let before = contact_deleted(1);
+        publish(&bus, std::slice::from_ref(&before)).await; // nobody listens live yet
+        let mut live = bus
+            .subscribe(QueueSpec::live(&live_q, &["contact.*"]))
+            .await
+            .expect("sub");
+        let (during, other) = (contact_deleted(2), lead_created());
+        publish(&bus, &[during.clone(), other]).await;
+
+        let d = next(&mut live).await;
+        assert_eq!(d.message.event_id, during.event_id, "{}", transport.name());
+        assert_eq!(d.attempt, 1);
+        // A live message given back is dropped, never redelivered.
+        d.acker.retry().await.expect("retry");
+        assert!(
+            next_within(&mut live, QUIET).await.is_none(),
+            "{}: no redelivery, nothing from before it listened, nothing unbound",
+            transport.name()
+        );
+        // The durable queue beside it still gets everything, in order.
+        for expected in [&before, &during] {
+            let d = next(&mut durable).await;
+            assert_eq!(d.message.event_id, expected.event_id);
+            d.acker.ack().await.expect("ack");
+        }
+        drop((live, durable));
+        transport.cleanup().await;
+    }
+}
+
+#[tokio::test]
+async fn the_local_bus_forgets_bindings_a_queue_is_no_longer_declared_with() {
+    let t = ringside_storage::testing::sqlite().await;
+    let q = queue("rebound");
+    let bus: Arc<dyn ringside_bus::Bus> = Arc::new(
+        ringside_bus::local::LocalBus::open(t.db.clone(), CancellationToken::new())
+            .await
+            .expect("bus"),
+    );
+    drop(
+        bus.subscribe(QueueSpec::new(&q, &["contact.*", "lead.*"]))
+            .await
+            .expect("sub"),
+    );
+    let mut now = bus
+        .subscribe(QueueSpec::new(&q, &["lead.*"]))
+        .await
+        .expect("sub");
+    let created = lead_created();
+    publish(&bus, &[contact_deleted(3), created.clone()]).await;
+    let d = next(&mut now).await;
+    assert_eq!(
+        d.message.event_id, created.event_id,
+        "contact.* was unbound"
+    );
+    d.acker.ack().await.expect("ack");
+    assert!(next_within(&mut now, QUIET).await.is_none());
+}

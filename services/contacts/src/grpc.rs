@@ -319,13 +319,14 @@ impl Contacts for ContactsGrpc {
         let identity =
             convert::identity_from_proto(identity, self.service.region()).map_err(invalid)?;
         let source = convert::source_from_proto(r.source.as_ref());
-        let (party, created) = self
+        let resolved = self
             .service
             .resolve(&ctx, identity, &r.name, source)
             .await?;
         ok(pb::ResolveResponse {
-            party: Some(party_to_proto(&party)),
-            created,
+            party: Some(party_to_proto(&resolved.party)),
+            created: resolved.created,
+            company_name: resolved.company_name,
         })
     }
 }

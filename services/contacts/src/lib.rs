@@ -16,4 +16,4 @@ mod store;
 
 pub use error::ContactsError;
 pub use grpc::ContactsGrpc;
-pub use service::{ContactsService, ConvertLead, DealDraft, SOURCE};
+pub use service::{ContactsService, ConvertLead, DealDraft, Resolved, SOURCE};

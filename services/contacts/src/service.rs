@@ -514,7 +514,7 @@ impl ContactsService {
     /// lead, however many callers ask at once. Returns whether this call created it.
     /// The party behind a caller's number: a stranger becomes one lead (source
     /// "phone"). `None` when `raw` is not a phone number.
-    pub async fn resolve_caller(&self, ctx: &Ctx, raw: &str) -> Result<Option<(Party, bool)>> {
+    pub async fn resolve_caller(&self, ctx: &Ctx, raw: &str) -> Result<Option<Resolved>> {
         let Ok(identity) = Identity::parse(IdentityKind::Phone, raw, self.region) else {
             return Ok(None);
         };
@@ -531,20 +531,19 @@ impl ContactsService {
         identity: Identity,
         name: &str,
         source: LeadSource,
-    ) -> Result<(Party, bool)> {
+    ) -> Result<Resolved> {
         // A known identity is answered by a plain read: on SQLite the write lock below
         // would queue every caller lookup behind the writers.
         let mut conn = self.db.pool().acquire().await?;
-        if let Some(owner) = store::find_identity(&mut conn, &identity).await? {
-            return Ok((load_party(&mut conn, owner).await?, false));
+        if let Some((party, company_name)) = store::find_party(&mut conn, &identity).await? {
+            return Ok(Resolved::found(party, company_name));
         }
         drop(conn);
         for _ in 0..RESOLVE_ATTEMPTS {
             let mut tx = self.db.begin().await?;
-            if let Some(owner) = store::find_identity(&mut tx, &identity).await? {
-                let party = load_party(&mut tx, owner).await?;
+            if let Some((party, company_name)) = store::find_party(&mut tx, &identity).await? {
                 tx.commit().await?;
-                return Ok((party, false));
+                return Ok(Resolved::found(party, company_name));
             }
             let new = NewLead {
                 name: name.to_owned(),
@@ -557,7 +556,11 @@ impl ContactsService {
                     self.commit(tx).await?;
                     metrics::counter!("ringside_contacts_leads_created_total", "channel" => source.channel.clone())
                         .increment(1);
-                    return Ok((Party::Lead(lead), true));
+                    return Ok(Resolved {
+                        party: Party::Lead(lead),
+                        created: true,
+                        company_name: String::new(),
+                    });
                 }
                 // Another caller created it between our read and our insert: read again.
                 Err(
@@ -571,6 +574,26 @@ impl ContactsService {
         Err(ContactsError::FailedPrecondition(
             "identity is changing concurrently, try again".to_owned(),
         ))
+    }
+}
+
+/// What an identity resolved to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    pub party: Party,
+    /// Whether this call created the party (a stranger became a lead).
+    pub created: bool,
+    /// The name of the party's company: a contact's company, a lead's own.
+    pub company_name: String,
+}
+
+impl Resolved {
+    fn found(party: Party, company_name: String) -> Self {
+        Resolved {
+            party,
+            created: false,
+            company_name,
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use sqlx::any::AnyRow;
 use crate::domain::{Identity, IdentityKind, LeadStatus};
 use crate::error::{ContactsError, Result};
 use crate::model::{
-    Company, Contact, ContactFilter, DeletedFilter, Lead, LeadFilter, LeadSource, Page,
+    Company, Contact, ContactFilter, DeletedFilter, Lead, LeadFilter, LeadSource, Page, Party,
 };
 
 /// Which record an identity belongs to.
@@ -161,6 +161,45 @@ fn owner_from_row(row: &AnyRow) -> Result<Option<Owner>> {
             (None, None) => None,
         },
     )
+}
+
+/// The contact or lead holding `identity`, if anyone, with the name of its company. A
+/// contact — the common case of a known caller — is read with its holder and its
+/// company's name in one statement, then its identities and tags in a second.
+pub async fn find_party(
+    conn: &mut AnyConnection,
+    identity: &Identity,
+) -> Result<Option<(Party, String)>> {
+    let row = sqlx::query(
+        "SELECT i.contact_id AS holder_contact, i.lead_id AS holder_lead, \
+                co.name AS holder_company, c.* \
+         FROM identities i LEFT JOIN contacts c ON c.id = i.contact_id \
+         LEFT JOIN companies co ON co.id = c.company_id \
+         WHERE i.kind = $1 AND i.value = $2",
+    )
+    .bind(identity.kind.as_str())
+    .bind(&identity.value)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    match (
+        opt_text(&row, "holder_contact")?,
+        opt_text(&row, "holder_lead")?,
+    ) {
+        (Some(_), _) => {
+            let company = opt_text(&row, "holder_company")?.unwrap_or_default();
+            let mut contacts = [contact_from_row(&row)?];
+            complete_contacts(conn, &mut contacts).await?;
+            let [contact] = contacts;
+            Ok(Some((Party::Contact(contact), company)))
+        }
+        (None, Some(lead)) => {
+            let lead = get_lead(conn, &lead).await?;
+            let company = lead.company_name.clone();
+            Ok(Some((Party::Lead(lead), company)))
+        }
+        (None, None) => Ok(None),
+    }
 }
 
 /// Who holds `identity`, if anyone.

@@ -259,7 +259,8 @@ async fn fifty_parallel_resolves_of_a_new_number_create_exactly_one_lead() {
         let mut lead_ids = std::collections::HashSet::new();
         let mut created = 0;
         for result in results {
-            let (party, was_created) = result.expect("task").expect("resolve");
+            let resolved = result.expect("task").expect("resolve");
+            let (party, was_created) = (resolved.party, resolved.created);
             created += usize::from(was_created);
             match party {
                 Party::Lead(lead) => lead_ids.insert(lead.id),
@@ -283,13 +284,38 @@ async fn resolve_finds_an_existing_contact_without_creating_anything() {
     for t in all_backends().await {
         let svc = service(&t);
         let contact = ivan(&svc).await;
-        let (party, created) = svc
+        let resolved = svc
             .resolve(&ctx(), email("IVAN@example.com"), "", LeadSource::default())
             .await
             .expect("resolve");
-        assert!(!created);
-        assert!(matches!(party, Party::Contact(c) if c.id == contact.id));
+        assert!(!resolved.created);
+        assert!(matches!(resolved.party, Party::Contact(c) if c.id == contact.id));
+        assert_eq!(resolved.company_name, "", "Ivan works for no company yet");
         assert_eq!(count(&t, "leads").await, 0);
+
+        // With a company, its name comes with the answer (a caller-ID card shows it).
+        let company = svc
+            .create_company("ООО Ромашка", "agent-1")
+            .await
+            .expect("company");
+        let worker = svc
+            .create_contact(
+                &ctx(),
+                NewContact {
+                    name: "Мария".into(),
+                    company_id: Some(company.id.clone()),
+                    identities: vec![phone("+7 912 000-11-22")],
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("contact");
+        let resolved = svc
+            .resolve(&ctx(), phone("89120001122"), "", LeadSource::default())
+            .await
+            .expect("resolve");
+        assert!(matches!(&resolved.party, Party::Contact(c) if c.id == worker.id));
+        assert_eq!(resolved.company_name, "ООО Ромашка", "{:?}", t.backend());
     }
 }
 

@@ -1,12 +1,16 @@
 //! Publishes call events in the order they happened, as soon as they happen: the
-//! listeners hand events to one task that publishes them in small batches and waits
-//! for the bus to confirm, retrying while the bus is down. The queue between them is
-//! bounded: a listener never blocks on the bus.
+//! listeners hand events to one task that sends them to the bus in small batches, in
+//! order, without waiting for the previous batch's confirm (a confirm waits for the
+//! broker's disk; the next ringing phone should not) — up to [`WINDOW`] batches in
+//! flight. A batch that fails is published again, with every batch sent after it, in
+//! order, retrying while the bus is down (consumers absorb the repeats). The queue
+//! between the listeners and this task is bounded: a listener never blocks on the bus.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ringside_bus::{Bus, EventPayload, Message, new_envelope};
+use ringside_bus::{Bus, BusError, Confirm, EventPayload, Message, new_envelope};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -15,6 +19,8 @@ pub const SOURCE: &str = "ingest";
 /// Events waiting for the bus before new ones are dropped (and counted).
 const QUEUE: usize = 10_000;
 const BATCH: usize = 64;
+/// Batches sent and not yet confirmed.
+const WINDOW: usize = 32;
 
 struct Pending {
     message: Message,
@@ -57,26 +63,86 @@ impl Publisher {
 }
 
 async fn run(bus: Arc<dyn Bus>, mut rx: mpsc::Receiver<Pending>, shutdown: CancellationToken) {
+    let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+    let mut closing = false;
     loop {
-        let first = tokio::select! {
-            first = rx.recv() => first,
-            _ = shutdown.cancelled() => { rx.close(); rx.recv().await }
-        };
-        let Some(first) = first else { return };
-        let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match rx.try_recv() {
-                Ok(next) => batch.push(next),
-                Err(_) => break,
+        tokio::select! {
+            biased;
+            confirmed = front(&mut in_flight) => {
+                let done = in_flight.pop_front().expect("a batch in flight");
+                match confirmed {
+                    Ok(()) => record(&done.batch),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "ingest: publish failed, publishing again");
+                        let failed = std::iter::once(done).chain(in_flight.drain(..));
+                        for f in failed.collect::<Vec<_>>() {
+                            publish(bus.as_ref(), &f.batch, &shutdown).await;
+                        }
+                    }
+                }
+            }
+            next = rx.recv(), if in_flight.len() < WINDOW => {
+                let Some(first) = next else { break };
+                let batch = gather(first, &mut rx);
+                match bus.send(&messages(&batch)).await {
+                    Ok(confirm) => in_flight.push_back(InFlight { batch, confirm }),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "ingest: publish failed, publishing again");
+                        let waiting = in_flight.drain(..).map(|f| f.batch);
+                        for b in waiting.chain(std::iter::once(batch)).collect::<Vec<_>>() {
+                            publish(bus.as_ref(), &b, &shutdown).await;
+                        }
+                    }
+                }
+            }
+            _ = shutdown.cancelled(), if !closing => {
+                closing = true;
+                rx.close(); // what is queued is still published
             }
         }
-        publish(bus.as_ref(), &batch, &shutdown).await;
     }
+    for f in in_flight {
+        if f.confirm.await.is_err() {
+            publish(bus.as_ref(), &f.batch, &shutdown).await;
+        } else {
+            record(&f.batch);
+        }
+    }
+}
+
+/// A batch sent to the bus whose confirm has not come back yet.
+struct InFlight {
+    batch: Vec<Pending>,
+    confirm: Confirm,
+}
+
+/// The confirm of the oldest batch in flight; never resolves when there is none.
+async fn front(in_flight: &mut VecDeque<InFlight>) -> Result<(), BusError> {
+    match in_flight.front_mut() {
+        Some(f) => (&mut f.confirm).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// `first` and whatever else is queued, up to a batch.
+fn gather(first: Pending, rx: &mut mpsc::Receiver<Pending>) -> Vec<Pending> {
+    let mut batch = vec![first];
+    while batch.len() < BATCH {
+        match rx.try_recv() {
+            Ok(next) => batch.push(next),
+            Err(_) => break,
+        }
+    }
+    batch
+}
+
+fn messages(batch: &[Pending]) -> Vec<Message> {
+    batch.iter().map(|p| p.message.clone()).collect()
 }
 
 /// Publishes until confirmed; gives up only when shutting down with the bus down.
 async fn publish(bus: &dyn Bus, batch: &[Pending], shutdown: &CancellationToken) {
-    let messages: Vec<Message> = batch.iter().map(|p| p.message.clone()).collect();
+    let messages = messages(batch);
     let mut backoff = Duration::from_millis(50);
     loop {
         match bus.publish(&messages).await {
@@ -92,11 +158,16 @@ async fn publish(bus: &dyn Bus, batch: &[Pending], shutdown: &CancellationToken)
             }
         }
     }
+    record(batch);
+}
+
+/// Metrics of a confirmed batch: the latency from each packet, and counts by type.
+fn record(batch: &[Pending]) {
     for pending in batch {
         metrics::histogram!("ringside_ingest_publish_latency_seconds")
             .record(pending.arrived.elapsed().as_secs_f64());
     }
-    count_published(&messages);
+    count_published(&messages(batch));
 }
 
 /// Counts events the bus confirmed, by type.
@@ -104,5 +175,83 @@ pub fn count_published(messages: &[Message]) {
     for message in messages {
         metrics::counter!("ringside_ingest_events_total", "type" => message.routing_key.clone())
             .increment(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+    use ringside_bus::{Deliveries, QueueSpec};
+
+    use super::*;
+
+    /// Records what is sent; the confirm of the `fail`th send comes back negative,
+    /// late, after later batches were sent.
+    struct FlakyBus {
+        sent: Mutex<Vec<String>>,
+        sends: AtomicUsize,
+        fail: usize,
+    }
+
+    #[async_trait]
+    impl Bus for FlakyBus {
+        async fn send(&self, batch: &[Message]) -> Result<Confirm, BusError> {
+            let n = self.sends.fetch_add(1, Ordering::SeqCst);
+            let mut sent = self.sent.lock().unwrap();
+            sent.extend(batch.iter().map(|m| m.event_id.clone()));
+            if n != self.fail {
+                return Ok(ringside_bus::durable());
+            }
+            Ok(Box::pin(async {
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                Err(BusError::Nacked)
+            }))
+        }
+        async fn subscribe(&self, _: QueueSpec) -> Result<Deliveries, BusError> {
+            Err(BusError::Closed)
+        }
+        async fn is_ready(&self) -> bool {
+            true
+        }
+    }
+
+    #[tokio::test]
+    async fn a_batch_whose_confirm_fails_is_sent_again_with_everything_after_it_in_order() {
+        let bus = Arc::new(FlakyBus {
+            sent: Mutex::default(),
+            sends: AtomicUsize::new(0),
+            fail: 2,
+        });
+        let shutdown = CancellationToken::new();
+        let (publisher, task) = Publisher::spawn(bus.clone(), shutdown.clone());
+        let mut ids = Vec::new();
+        for i in 0..40 {
+            let payload = EventPayload::TaskCreated(Default::default());
+            let m = message(&format!("call-{i}"), payload);
+            ids.push(m.event_id.clone());
+            assert!(publisher.send(m, Instant::now()));
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        shutdown.cancel();
+        task.await.expect("publisher");
+        let sent = bus.sent.lock().unwrap().clone();
+        assert!(ids.iter().all(|id| sent.contains(id)), "nothing is lost");
+        assert!(sent.len() > ids.len(), "the failed batch was sent again");
+        // From the first event sent twice on, everything is sent again in order.
+        let again = sent
+            .iter()
+            .position(|id| sent.iter().filter(|x| *x == id).count() > 1);
+        let from = ids
+            .iter()
+            .position(|id| Some(id) == again.map(|a| &sent[a]));
+        let tail = &sent[sent.len() - (ids.len() - from.expect("a repeat"))..];
+        assert_eq!(
+            tail,
+            &ids[from.unwrap()..],
+            "the rest is republished in order"
+        );
     }
 }

@@ -192,36 +192,30 @@ fn unavailable(status: tonic::Status) -> NotificationsError {
 /// the PBX and of this host differ a little).
 const NEW_LEAD_SLACK_MS: i64 = 5_000;
 
-fn client_of_party(party: cpb::Party, created: bool, rang_at: i64) -> Option<(Client, String)> {
+/// The client part of a card, but for the company's name (it comes with the reply).
+fn client_of_party(party: cpb::Party, created: bool, rang_at: i64) -> Option<Client> {
     Some(match party.party? {
-        cpb::party::Party::Contact(c) => (
-            Client {
-                kind: "contact".into(),
-                id: c.id,
-                name: c.name,
-                status: "client".into(),
-                tags: c.tags,
-                owner_id: c.owner_id,
-                ..Default::default()
-            },
-            c.company_id,
-        ),
-        cpb::party::Party::Lead(l) => (
-            Client {
-                kind: "lead".into(),
-                id: l.id,
-                name: l.name,
-                company: l.company_name,
-                status: lead_status(l.status),
-                owner_id: l.owner_id,
-                new_lead: created
-                    || l.created_at.as_ref().is_some_and(|t| {
-                        ringside_proto::millis_from_timestamp(t) >= rang_at - NEW_LEAD_SLACK_MS
-                    }),
-                ..Default::default()
-            },
-            String::new(),
-        ),
+        cpb::party::Party::Contact(c) => Client {
+            kind: "contact".into(),
+            id: c.id,
+            name: c.name,
+            status: "client".into(),
+            tags: c.tags,
+            owner_id: c.owner_id,
+            ..Default::default()
+        },
+        cpb::party::Party::Lead(l) => Client {
+            kind: "lead".into(),
+            id: l.id,
+            name: l.name,
+            status: lead_status(l.status),
+            owner_id: l.owner_id,
+            new_lead: created
+                || l.created_at.as_ref().is_some_and(|t| {
+                    ringside_proto::millis_from_timestamp(t) >= rang_at - NEW_LEAD_SLACK_MS
+                }),
+            ..Default::default()
+        },
     })
 }
 
@@ -291,7 +285,7 @@ impl Lookups for GrpcSources {
         &self,
         correlation_id: &str,
         phone: &str,
-    ) -> Result<Option<(cpb::Party, bool)>> {
+    ) -> Result<Option<cpb::ResolveResponse>> {
         let req = self.request(
             cpb::ResolveRequest {
                 identity: Some(cpb::Identity {
@@ -307,22 +301,10 @@ impl Lookups for GrpcSources {
             crate::SOURCE,
             correlation_id,
         );
-        let resolved = match self.contacts.clone().resolve(req).await {
-            Ok(r) => r.into_inner(),
-            Err(s) if s.code() == tonic::Code::InvalidArgument => return Ok(None),
-            Err(s) => return Err(unavailable(s)),
-        };
-        Ok(resolved.party.map(|p| (p, resolved.created)))
-    }
-
-    async fn company_name(&self, id: &str) -> String {
-        if id.is_empty() {
-            return String::new();
-        }
-        let req = self.service(cpb::GetCompanyRequest { id: id.into() });
-        match self.contacts.clone().get_company(req).await {
-            Ok(company) => company.into_inner().name,
-            Err(_) => String::new(),
+        match self.contacts.clone().resolve(req).await {
+            Ok(r) => Ok(Some(r.into_inner())),
+            Err(s) if s.code() == tonic::Code::InvalidArgument => Ok(None),
+            Err(s) => Err(unavailable(s)),
         }
     }
 
@@ -424,14 +406,13 @@ impl Lookups for GrpcSources {
 /// over gRPC ([`GrpcSources`]) or in the same process ([`LocalSources`]).
 #[async_trait]
 pub trait Lookups: Send + Sync + 'static {
-    /// The party behind `phone` and whether this call created it (a stranger becomes a
-    /// lead); `None` for what is not a phone number.
+    /// The party behind `phone`, its company's name and whether this call created it
+    /// (a stranger becomes a lead); `None` for what is not a phone number.
     async fn resolve(
         &self,
         correlation_id: &str,
         phone: &str,
-    ) -> Result<Option<(cpb::Party, bool)>>;
-    async fn company_name(&self, id: &str) -> String;
+    ) -> Result<Option<cpb::ResolveResponse>>;
     async fn timeline(
         &self,
         client: &Client,
@@ -459,16 +440,15 @@ impl<L: Lookups> Sources for L {
         phone: &str,
         rang_at: i64,
     ) -> Result<Option<Client>> {
-        let Some((party, created)) = self.resolve(correlation_id, phone).await? else {
+        let Some(resolved) = self.resolve(correlation_id, phone).await? else {
             return Ok(None);
         };
-        let Some((mut client, company_id)) = client_of_party(party, created, rang_at) else {
-            return Ok(None);
-        };
-        if client.company.is_empty() {
-            client.company = self.company_name(&company_id).await;
-        }
-        Ok(Some(client))
+        let client = resolved.party.and_then(|party| {
+            let mut client = client_of_party(party, resolved.created, rang_at)?;
+            client.company = resolved.company_name;
+            Some(client)
+        });
+        Ok(client)
     }
 
     async fn history(&self, client: &Client, call_id: &str) -> Result<History> {

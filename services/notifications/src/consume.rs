@@ -1,6 +1,9 @@
-//! The events notifications reacts to. Cards are live state, not records: a
-//! redelivered call event at most pushes a card update again. Alerts sent by email or
-//! Telegram are recorded per event and channel, so a redelivery never repeats one.
+//! The events notifications reacts to, from two queues. Cards are live state, not
+//! records — they live in this process's memory — so call events come through a live
+//! queue, which hands them over without waiting for a disk: the card is on the agent's
+//! screen sooner, and nothing is lost that a restart would not lose anyway. Reminders
+//! and new leads come through a durable queue: alerts sent by email or Telegram are
+//! recorded per event and channel, so a redelivery never repeats one.
 
 use async_trait::async_trait;
 use ringside_bus::consumer::{HandleError, Handler};
@@ -8,12 +11,14 @@ use ringside_bus::{Envelope, EventPayload, QueueSpec};
 
 use crate::service::Notifications;
 
-/// The queue notifications consumes (`<prefix>notifications`) and its bindings.
-pub fn queue_spec(prefix: &str) -> QueueSpec {
-    QueueSpec::new(
-        &format!("{prefix}{}", crate::QUEUE),
-        &["call.*", "task.due", "lead.created"],
-    )
+/// The queues notifications consumes: the durable `<prefix>notifications` (reminders,
+/// new leads) and the live `<prefix>notifications.calls` (call events, for cards).
+pub fn queue_specs(prefix: &str) -> [QueueSpec; 2] {
+    let queue = format!("{prefix}{}", crate::QUEUE);
+    [
+        QueueSpec::new(&queue, &["task.due", "lead.created"]),
+        QueueSpec::live(&format!("{queue}.calls"), &["call.*"]),
+    ]
 }
 
 pub struct Consumer {

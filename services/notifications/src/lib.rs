@@ -21,7 +21,7 @@ pub mod local;
 pub mod service;
 pub mod ws;
 
-pub use consume::{Consumer, queue_spec};
+pub use consume::{Consumer, queue_specs};
 pub use error::NotificationsError;
 pub use grpc::NotificationsGrpc;
 pub use service::{Notifications, NotificationsConfig};

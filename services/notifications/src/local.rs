@@ -39,31 +39,19 @@ impl Lookups for LocalSources {
         &self,
         correlation_id: &str,
         phone: &str,
-    ) -> Result<Option<(cpb::Party, bool)>> {
+    ) -> Result<Option<cpb::ResolveResponse>> {
         let ctx = ContactsCtx {
             actor: crate::SOURCE.to_owned(),
             correlation_id: correlation_id.to_owned(),
         };
         let resolved = self.contacts.resolve_caller(&ctx, phone).await;
-        let Some((party, created)) = resolved.map_err(unavailable)? else {
-            return Ok(None);
-        };
-        Ok(Some((
-            ringside_contacts::convert::party_to_proto(&party),
-            created,
-        )))
-    }
-
-    async fn company_name(&self, id: &str) -> String {
-        match id {
-            "" => String::new(),
-            id => self
-                .contacts
-                .get_company(id)
-                .await
-                .map(|c| c.name)
-                .unwrap_or_default(),
-        }
+        Ok(resolved
+            .map_err(unavailable)?
+            .map(|r| cpb::ResolveResponse {
+                party: Some(ringside_contacts::convert::party_to_proto(&r.party)),
+                created: r.created,
+                company_name: r.company_name,
+            }))
     }
 
     async fn timeline(

@@ -107,12 +107,16 @@ impl Notifications {
         let (hub, sources) = (self.hub.clone(), self.sources.clone());
         tokio::spawn(async move {
             let started = tokio::time::Instant::now();
+            // Asked again at doubling intervals: when activities lags behind a burst
+            // of calls, the closing cards must not add to its load.
+            let mut pause = Duration::from_millis(50);
             let entry = loop {
                 match sources.call_entry(&call_id).await {
                     Ok(Some(id)) => break id,
                     _ if started.elapsed() > ENTRY_WAIT => break String::new(),
-                    _ => tokio::time::sleep(Duration::from_millis(100)).await,
+                    _ => tokio::time::sleep(pause).await,
                 }
+                pause = (pause * 2).min(ENTRY_WAIT / 4);
             };
             hub.close(&call_id, &entry);
         });

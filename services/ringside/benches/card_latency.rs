@@ -10,9 +10,10 @@
 //!     cargo bench -p ringside --bench card_latency
 //!
 //! Each call rings extension 101 (agent `olga`, connected over `/agent/ws`) from one
-//! of the seeded clients, who also has a note and a task, so every card carries a
-//! name, recent interactions and tasks. Once its card arrives, the rest of the call
-//! (answer, hang-up) is sent so cards close as they would.
+//! of the seeded clients, who works for a company and has a note and a task, so every
+//! card carries a name, a company, recent interactions and tasks. Once its card
+//! arrives, the rest of the call (answer, hang-up) is sent so cards close as they
+//! would.
 
 mod common;
 
@@ -137,14 +138,18 @@ async fn services(pg: &str, amqp: &str) -> anyhow::Result<Deployment> {
     })
 }
 
-/// 100,000 contacts with a phone each (one SQL statement that runs on both
-/// backends), the agent at 101, and a note and a task on every client.
+/// 100,000 contacts with a phone each, ten to a company (one SQL statement per table
+/// that runs on both backends), the agent at 101, and a note and a task on every
+/// client.
 async fn seed(db: &Db) -> anyhow::Result<()> {
     let started = Instant::now();
     let statements = [
+        "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < $1 / 10) \
+         INSERT INTO companies (id, name, name_lower, owner_id, created_at, updated_at) \
+         SELECT 'co' || n, 'Company ' || n, 'company ' || n, 'olga', 0, 0 FROM g",
         "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < $1) \
-         INSERT INTO contacts (id, name, name_lower, owner_id, custom_fields, created_at, updated_at) \
-         SELECT 'c' || n, 'Client ' || n, 'client ' || n, 'olga', '{}', 0, 0 FROM g",
+         INSERT INTO contacts (id, name, name_lower, owner_id, company_id, custom_fields, created_at, updated_at) \
+         SELECT 'c' || n, 'Client ' || n, 'client ' || n, 'olga', 'co' || (n % ($1 / 10) + 1), '{}', 0, 0 FROM g",
         "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < $1) \
          INSERT INTO identities (kind, value, contact_id) \
          SELECT 'phone', '+7' || (9120000000 + n), 'c' || n FROM g",
@@ -184,7 +189,7 @@ async fn measure_deployment(d: &Deployment, report: &mut Vec<Row>) -> anyhow::Re
     let floor = floor(d).await?;
     // Warm-up (connections dialled on first use, caches), not measured.
     card_latency(d, 10, 30).await?;
-    for (rate, calls) in [(10u64, 200usize), (100, 1000)] {
+    for (rate, calls) in [(10u64, 600usize), (100, 3000)] {
         let timings = card_latency(d, rate, calls).await?;
         for (what, (p50, p99)) in [
             ("card frame (who is calling)", timings.first),
@@ -280,6 +285,11 @@ async fn card_latency(d: &Deployment, rate: u64, calls: usize) -> anyhow::Result
             continue;
         };
         if v["type"] == "card" {
+            anyhow::ensure!(
+                v["card"]["company"].as_str().is_some_and(|c| !c.is_empty()),
+                "{}: a card came without the client's company: {text}",
+                d.name
+            );
             latencies.push(arrived - at);
             first.insert(call_id.clone(), arrived);
         }

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use ringside_bus::{Bus, BusError, Deliveries, Message, QueueSpec};
+use ringside_bus::{Bus, BusError, Confirm, Deliveries, Message, QueueSpec};
 use ringside_ingest::listen::{Ingest, Protocol, serve_udp};
 use ringside_ingest::publisher::Publisher;
 use ringside_ingest::{AllowList, Tracker, TrackerConfig};
@@ -34,8 +34,8 @@ struct NullBus;
 
 #[async_trait]
 impl Bus for NullBus {
-    async fn publish(&self, _: &[Message]) -> Result<(), BusError> {
-        Ok(())
+    async fn send(&self, _: &[Message]) -> Result<Confirm, BusError> {
+        Ok(ringside_bus::durable())
     }
     async fn subscribe(&self, _: QueueSpec) -> Result<Deliveries, BusError> {
         Err(BusError::Closed)

@@ -292,11 +292,17 @@ impl Assembly<'_> {
         let agents = self.agents_directory()?;
         let service = Notifications::new(agents, sources, alerter, config);
         let handler = Arc::new(ringside_notifications::Consumer::new(service.clone()));
-        let spec = ringside_notifications::queue_spec(&self.settings.queue_prefix);
-        let consuming = consumer::start(self.bus.clone(), spec, handler, self.shutdown.clone())
+        for spec in ringside_notifications::queue_specs(&self.settings.queue_prefix) {
+            let consuming = consumer::start(
+                self.bus.clone(),
+                spec,
+                handler.clone(),
+                self.shutdown.clone(),
+            )
             .await
             .context("subscribing notifications to the bus")?;
-        self.workers.spawn(consuming);
+            self.workers.spawn(consuming);
+        }
         let routes = ringside_notifications::ws::router(service.clone(), self.key.clone());
         self.http_routes = std::mem::take(&mut self.http_routes).merge(routes);
         self.notifications = Some(service);
