@@ -162,6 +162,7 @@ impl Directory for RemoteContacts {
                     channel: "phone".to_owned(),
                     campaign: String::new(),
                 }),
+                ..Default::default()
             };
             match client.resolve(self.request(req, correlation_id)).await {
                 Ok(resp) => resp.into_inner().party,

@@ -16,4 +16,4 @@ mod store;
 
 pub use error::ContactsError;
 pub use grpc::ContactsGrpc;
-pub use service::{ContactsService, ConvertLead, DealDraft, Resolved, SOURCE};
+pub use service::{ContactsService, ConvertLead, DealDraft, Person, Resolved, SOURCE};

@@ -532,22 +532,41 @@ impl ContactsService {
         name: &str,
         source: LeadSource,
     ) -> Result<Resolved> {
+        let person = Person {
+            identities: vec![identity],
+            name: name.to_owned(),
+            company_name: String::new(),
+            source,
+        };
+        self.resolve_person(ctx, person).await
+    }
+
+    /// The contact or lead holding the first of `person`'s identities known, in
+    /// order; a stranger becomes exactly one new lead claiming them all, however many
+    /// callers ask at once.
+    pub async fn resolve_person(&self, ctx: &Ctx, person: Person) -> Result<Resolved> {
+        let identities = dedup(person.identities);
+        if identities.is_empty() {
+            return Err(Invalid::new("identity", "required").into());
+        }
         // A known identity is answered by a plain read: on SQLite the write lock below
         // would queue every caller lookup behind the writers.
         let mut conn = self.db.pool().acquire().await?;
-        if let Some((party, company_name)) = store::find_party(&mut conn, &identity).await? {
-            return Ok(Resolved::found(party, company_name));
+        if let Some(found) = find_first(&mut conn, &identities).await? {
+            return Ok(found);
         }
         drop(conn);
+        let source = person.source;
         for _ in 0..RESOLVE_ATTEMPTS {
             let mut tx = self.db.begin().await?;
-            if let Some((party, company_name)) = store::find_party(&mut tx, &identity).await? {
+            if let Some(found) = find_first(&mut tx, &identities).await? {
                 tx.commit().await?;
-                return Ok(Resolved::found(party, company_name));
+                return Ok(found);
             }
             let new = NewLead {
-                name: name.to_owned(),
-                identities: vec![identity.clone()],
+                name: person.name.clone(),
+                company_name: person.company_name.clone(),
+                identities: identities.clone(),
                 source: source.clone(),
                 ..Default::default()
             };
@@ -557,9 +576,9 @@ impl ContactsService {
                     metrics::counter!("ringside_contacts_leads_created_total", "channel" => source.channel.clone())
                         .increment(1);
                     return Ok(Resolved {
+                        company_name: lead.company_name.clone(),
                         party: Party::Lead(lead),
                         created: true,
-                        company_name: String::new(),
                     });
                 }
                 // Another caller created it between our read and our insert: read again.
@@ -575,6 +594,16 @@ impl ContactsService {
             "identity is changing concurrently, try again".to_owned(),
         ))
     }
+}
+
+/// Someone to resolve: their identities, most trusted first, and what a new lead
+/// gets.
+#[derive(Debug, Clone, Default)]
+pub struct Person {
+    pub identities: Vec<Identity>,
+    pub name: String,
+    pub company_name: String,
+    pub source: LeadSource,
 }
 
 /// What an identity resolved to.
@@ -633,6 +662,19 @@ impl DealDraft {
             pipeline_id: fields::optional_id("deal.pipeline_id", pipeline_id)?,
         })
     }
+}
+
+/// The holder of the first of `identities` anyone holds.
+async fn find_first(
+    conn: &mut sqlx::AnyConnection,
+    identities: &[Identity],
+) -> Result<Option<Resolved>> {
+    for identity in identities {
+        if let Some((party, company_name)) = store::find_party(conn, identity).await? {
+            return Ok(Some(Resolved::found(party, company_name)));
+        }
+    }
+    Ok(None)
 }
 
 async fn load_party(conn: &mut sqlx::AnyConnection, owner: Owner) -> Result<Party> {

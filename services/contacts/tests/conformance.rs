@@ -7,7 +7,7 @@ use ringside_contacts::domain::{Identity, IdentityKind, LeadStatus};
 use ringside_contacts::model::{
     ContactFilter, ContactPatch, Ctx, DeletedFilter, LeadSource, NewContact, NewLead, Page, Party,
 };
-use ringside_contacts::{ContactsError, ContactsService, ConvertLead};
+use ringside_contacts::{ContactsError, ContactsService, ConvertLead, Person};
 use ringside_storage::testing::{TestDb, all_backends};
 use tokio::sync::Notify;
 
@@ -568,5 +568,54 @@ async fn unknown_ids_are_not_found_and_change_nothing() {
         ));
         assert_eq!(count(&t, "contacts").await, 0);
         assert_eq!(count(&t, "outbox").await, 0);
+    }
+}
+
+#[tokio::test]
+async fn a_person_with_several_identities_lands_on_whoever_holds_one_or_becomes_one_lead() {
+    for t in all_backends().await {
+        let svc = service(&t);
+        let contact = ivan(&svc).await;
+        let source = LeadSource {
+            channel: "web".into(),
+            campaign: "spring".into(),
+        };
+        // Ivan's email with a phone nobody holds: Ivan, and no lead.
+        let known = Person {
+            identities: vec![phone("+7 999 000-00-01"), email("ivan@example.com")],
+            name: "Ivan from the site".into(),
+            company_name: String::new(),
+            source: source.clone(),
+        };
+        let resolved = svc.resolve_person(&ctx(), known).await.expect("resolve");
+        assert!(matches!(&resolved.party, Party::Contact(c) if c.id == contact.id));
+        assert_eq!(count(&t, "leads").await, 0, "{:?}", t.backend());
+
+        // A stranger's phone and email: one lead that holds both, with the company.
+        let stranger = Person {
+            identities: vec![email("anna@example.org"), phone("+7 999 000-00-02")],
+            name: "Анна".into(),
+            company_name: "Лютик".into(),
+            source,
+        };
+        let first = svc
+            .resolve_person(&ctx(), stranger.clone())
+            .await
+            .expect("resolve");
+        assert!(first.created);
+        assert_eq!(first.company_name, "Лютик");
+        let Party::Lead(lead) = &first.party else {
+            panic!("a lead, got {:?}", first.party)
+        };
+        assert_eq!(lead.identities.len(), 2, "{:?}", lead.identities);
+        assert_eq!(lead.source.campaign, "spring");
+        // Later, by phone alone: the same lead.
+        let later = svc
+            .resolve(&ctx(), phone("8 999 000 00 02"), "", LeadSource::default())
+            .await
+            .expect("resolve");
+        assert!(!later.created);
+        assert!(matches!(&later.party, Party::Lead(l) if l.id == lead.id));
+        assert_eq!(count(&t, "leads").await, 1);
     }
 }

@@ -297,6 +297,7 @@ impl Lookups for GrpcSources {
                     channel: "phone".into(),
                     campaign: String::new(),
                 }),
+                ..Default::default()
             },
             crate::SOURCE,
             correlation_id,
