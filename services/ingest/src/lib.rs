@@ -1,10 +1,13 @@
 //! The ingest service: channel adapters that turn the outside world into events. This
 //! crate owns telephony — passive SIP call tracking from raw SIP copies (UDP, TCP) and
 //! HEPv3 (UDP, TCP), and the call webhook for cloud PBXs — and publishes `call.ringing`,
-//! `call.answered`, `call.ended` and `call.missed` as soon as the packet is seen. It
-//! never answers or alters a call, keeps no database, and never logs a packet's
-//! content. It does not know who a caller is: that is `contacts`' job.
+//! `call.answered`, `call.ended` and `call.missed` as soon as the packet is seen — and
+//! web forms (`POST /forms/{form}`), which it checks, resolves through contacts and
+//! publishes as `form.submitted`. It never answers or alters a call, keeps no
+//! database, and never logs a packet's or a form's content. It does not know who a
+//! caller is: that is `contacts`' job.
 
+pub mod forms;
 pub mod hep;
 pub mod listen;
 pub mod net;

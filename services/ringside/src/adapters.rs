@@ -1,12 +1,14 @@
-//! What one service asks of another when both run in this process: deals asks the
-//! contacts directory whether a company or contact exists, and activities asks the
-//! notifications agents directory who sits at an extension.
+//! What one service asks of another: deals asks the contacts directory whether a
+//! company or contact exists, activities asks the notifications agents directory who
+//! sits at an extension (both in this process), and ingest asks contacts who sent a
+//! web form (in process, or over gRPC).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use ringside_activities::directory::{AgentLookup, Directory, Record};
 use ringside_deals::{Parties, Party};
+use ringside_ingest::forms::ResolveError;
 use ringside_notifications::agents::Agents;
 
 pub struct ContactsParties(pub Arc<dyn Directory>);
@@ -31,5 +33,81 @@ impl AgentLookup for LocalAgents {
             .at_extension(extension)
             .await
             .map_err(|e| e.to_string())
+    }
+}
+
+/// Contacts resolving a web form's submitter: in process, or over gRPC with a service
+/// token.
+pub enum FormResolver {
+    Local(ringside_contacts::ContactsService),
+    Remote {
+        client: ringside_proto::contacts::v1::contacts_client::ContactsClient<
+            tonic::transport::Channel,
+        >,
+        key: ringside_auth::TokenKey,
+    },
+}
+
+#[async_trait]
+impl ringside_ingest::forms::Resolver for FormResolver {
+    async fn resolve(
+        &self,
+        correlation_id: &str,
+        request: ringside_proto::contacts::v1::ResolveRequest,
+    ) -> Result<ringside_proto::contacts::v1::ResolveResponse, ResolveError> {
+        match self {
+            FormResolver::Local(contacts) => resolve_here(contacts, correlation_id, request).await,
+            FormResolver::Remote { client, key } => {
+                let role = ringside_auth::Role::Service;
+                let req = key.request(
+                    request,
+                    ringside_ingest::publisher::SOURCE,
+                    role,
+                    correlation_id,
+                );
+                match client.clone().resolve(req).await {
+                    Ok(reply) => Ok(reply.into_inner()),
+                    Err(s) if s.code() == tonic::Code::InvalidArgument => {
+                        Err(ResolveError::Invalid(s.message().to_owned()))
+                    }
+                    Err(s) => Err(ResolveError::Unavailable(s.message().to_owned())),
+                }
+            }
+        }
+    }
+}
+
+async fn resolve_here(
+    contacts: &ringside_contacts::ContactsService,
+    correlation_id: &str,
+    r: ringside_proto::contacts::v1::ResolveRequest,
+) -> Result<ringside_proto::contacts::v1::ResolveResponse, ResolveError> {
+    use ringside_contacts::convert;
+    let invalid = |e: ringside_contacts::domain::Invalid| ResolveError::Invalid(e.to_string());
+    let identities = r
+        .identity
+        .iter()
+        .chain(&r.also)
+        .map(|i| convert::identity_from_proto(i, contacts.region()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(invalid)?;
+    let person = ringside_contacts::Person {
+        identities,
+        name: r.name,
+        company_name: r.company_name,
+        source: convert::source_from_proto(r.source.as_ref()),
+    };
+    let ctx = ringside_contacts::model::Ctx {
+        actor: ringside_ingest::publisher::SOURCE.to_owned(),
+        correlation_id: correlation_id.to_owned(),
+    };
+    match contacts.resolve_person(&ctx, person).await {
+        Ok(resolved) => Ok(ringside_proto::contacts::v1::ResolveResponse {
+            party: Some(convert::party_to_proto(&resolved.party)),
+            created: resolved.created,
+            company_name: resolved.company_name,
+        }),
+        Err(ringside_contacts::ContactsError::Invalid(e)) => Err(invalid(e)),
+        Err(e) => Err(ResolveError::Unavailable(e.to_string())),
     }
 }

@@ -327,8 +327,31 @@ impl Assembly<'_> {
             let routes = ringside_ingest::webhook::router(state, self.bus.clone(), secret);
             self.http_routes = std::mem::take(&mut self.http_routes).merge(routes);
         }
+        if let Some(path) = &self.settings.forms {
+            let forms = ringside_ingest::forms::config::load(path)
+                .map_err(anyhow::Error::msg)
+                .context("RINGSIDE_FORMS")?;
+            let routes =
+                ringside_ingest::forms::router(forms, self.form_resolver()?, self.bus.clone());
+            self.http_routes = std::mem::take(&mut self.http_routes).merge(routes);
+        }
         self.ingest = Some(bound);
         Ok(())
+    }
+
+    /// Contacts as ingest asks it who sent a form.
+    fn form_resolver(&self) -> anyhow::Result<Arc<crate::adapters::FormResolver>> {
+        use crate::adapters::FormResolver;
+        Ok(Arc::new(match (self.mode, &self.contacts) {
+            (Mode::AllInOne, Some(contacts)) => FormResolver::Local(contacts.clone()),
+            _ => FormResolver::Remote {
+                client: ringside_proto::contacts::v1::contacts_client::ContactsClient::new(
+                    ringside_auth::lazy_channel(&self.settings.contacts_url)
+                        .context("RINGSIDE_CONTACTS_URL")?,
+                ),
+                key: self.key.clone(),
+            },
+        }))
     }
 
     /// Binds the gRPC and HTTP listeners and starts serving.
@@ -491,7 +514,9 @@ async fn serve_http(
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true); // pushes go out at once
     });
-    axum::serve(listener, router)
+    // Connect info: web forms are rate-limited per client address.
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await?;
     Ok(())

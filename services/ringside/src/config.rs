@@ -105,6 +105,11 @@ pub struct Settings {
     )]
     pub call_webhook_secret: Option<String>,
 
+    /// A JSON file describing the web forms served at POST /forms/{form} (field
+    /// mapping, allowed origins, redirect, honeypot, limits); unset: no forms.
+    #[arg(long, env = "RINGSIDE_FORMS", global = true)]
+    pub forms: Option<std::path::PathBuf>,
+
     /// What an internal extension looks like (a regular expression).
     #[arg(
         long,
@@ -307,6 +312,7 @@ impl Settings {
             sip_allowed_nets: "127.0.0.0/8,::1/128".into(),
             hep_auth_key: None,
             call_webhook_secret: None,
+            forms: None,
             extension_pattern: "^[0-9]{2,5}$".into(),
             ring_timeout_secs: 180,
             max_dialogs: 50_000,

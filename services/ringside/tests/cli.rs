@@ -46,6 +46,7 @@ fn help_lists_every_environment_variable() {
         "RINGSIDE_SIP_ALLOWED_NETS",
         "RINGSIDE_HEP_AUTH_KEY",
         "RINGSIDE_CALL_WEBHOOK_SECRET",
+        "RINGSIDE_FORMS",
         "RINGSIDE_EXTENSION_PATTERN",
         "RINGSIDE_RING_TIMEOUT_SECS",
         "RINGSIDE_MAX_DIALOGS",

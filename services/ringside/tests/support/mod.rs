@@ -166,6 +166,7 @@ async fn serve_beside(
     let name = match service {
         ServiceName::Activities => "serve activities",
         ServiceName::Deals => "serve deals",
+        ServiceName::Ingest => "serve ingest",
         _ => "serve",
     };
     start_with_key(
@@ -243,6 +244,30 @@ pub async fn card_services() -> Option<Vec<Suite>> {
     )
     .await;
     Some(vec![contacts, activities, notifications, deals])
+}
+
+/// `serve contacts`, `serve activities` and `serve ingest` (serving the web forms of
+/// `forms`, asking contacts over gRPC) on one database and exchange, or `None` when
+/// the servers are not configured.
+pub async fn form_services(forms: PathBuf) -> Option<Vec<Suite>> {
+    let (contacts, activities) = contacts_and_activities().await?;
+    let amqp = server_url(AMQP_URL_VAR)?;
+    let contacts_url = format!("http://{}", contacts.running.grpc_addr);
+    let db_url = contacts.settings.database_url.clone().expect("a database");
+    let ingest = serve_beside(
+        ServiceName::Ingest,
+        &contacts.key,
+        &contacts.settings,
+        &db_url,
+        &amqp,
+        contacts_url,
+        move |s| {
+            s.database_url = None; // ingest keeps no database
+            s.forms = Some(forms);
+        },
+    )
+    .await;
+    Some(vec![contacts, activities, ingest])
 }
 
 /// A `serve contacts` that starts later, on a port chosen in advance.
@@ -411,6 +436,18 @@ pub async fn http(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> (u16, String) {
+    let (status, _, body) = http_full(addr, method, path, headers, body).await;
+    (status, body)
+}
+
+/// [`http`], with the response's head (status line and headers) as well.
+pub async fn http_full(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, String, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let mut head = format!(
@@ -441,11 +478,8 @@ pub async fn http(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (status, head.to_owned(), body.to_owned())
 }
 
 /// Whether `response` holds its whole head and the body its Content-Length names.

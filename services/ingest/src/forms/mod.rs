@@ -1,0 +1,295 @@
+//! `POST /forms/{form}`: a web form's post becomes a lead (or lands on the client who
+//! sent it) and a timeline entry. The checks come in the order that costs least:
+//! origin (403), rate per client address (429), size (413), encoding (415, 400), the
+//! honeypot (a silent success), the fields (422, or a redirect back to the page for a
+//! browser). Then contacts resolves the email and phone — a stranger becomes exactly
+//! one lead — and `form.submitted` is published and confirmed before the answer, so
+//! what was acknowledged is not lost. A repeated post (a double click, a retry with the
+//! same `Idempotency-Key`) carries the same submission id, which activities files once.
+
+pub mod config;
+pub mod limit;
+mod reply;
+pub mod submission;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use axum::extract::connect_info::ConnectInfo;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::Response;
+use axum::routing::post;
+use ringside_bus::{Bus, EventPayload};
+use ringside_proto::activities::v1 as apb;
+use ringside_proto::contacts::v1 as cpb;
+use ringside_proto::events::v1 as ev;
+use sha2::{Digest, Sha256};
+
+use self::config::{FormConfig, Forms};
+use self::limit::RateLimit;
+use self::reply::Reply;
+use self::submission::{BodyError, Submission};
+
+/// How contacts answered.
+#[derive(Debug)]
+pub enum ResolveError {
+    /// Contacts refused the identities (422).
+    Invalid(String),
+    /// Contacts could not answer (503: the visitor may post again).
+    Unavailable(String),
+}
+
+/// Who a submitter is, asked of contacts (in process, or over gRPC).
+#[async_trait]
+pub trait Resolver: Send + Sync + 'static {
+    async fn resolve(
+        &self,
+        correlation_id: &str,
+        request: cpb::ResolveRequest,
+    ) -> Result<cpb::ResolveResponse, ResolveError>;
+}
+
+#[derive(Clone)]
+struct FormsState {
+    forms: Arc<Forms>,
+    resolver: Arc<dyn Resolver>,
+    bus: Arc<dyn Bus>,
+    limit: Arc<RateLimit>,
+}
+
+pub fn router(forms: Forms, resolver: Arc<dyn Resolver>, bus: Arc<dyn Bus>) -> axum::Router {
+    let state = FormsState {
+        forms: Arc::new(forms),
+        resolver,
+        bus,
+        limit: Arc::default(),
+    };
+    axum::Router::new()
+        .route("/forms/{form}", post(submit).options(preflight))
+        // Each form has its own limit, applied while reading the body.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+/// The CORS preflight of a script posting JSON from an allowed origin.
+async fn preflight(
+    State(s): State<FormsState>,
+    Path(name): Path<String>,
+    req: Request,
+) -> Response {
+    let Some(form) = s.forms.get(&name) else {
+        return reply::status(StatusCode::NOT_FOUND);
+    };
+    Reply::new(form, req.headers()).preflight()
+}
+
+async fn submit(State(s): State<FormsState>, Path(name): Path<String>, req: Request) -> Response {
+    let Some(form) = s.forms.get(&name) else {
+        return reply::status(StatusCode::NOT_FOUND);
+    };
+    let reply = Reply::new(form, req.headers());
+    let (outcome, response) = match accept(&s, &name, form, &reply, req).await {
+        Ok(response) => ("accepted", response),
+        Err((outcome, response)) => (outcome, response),
+    };
+    metrics::counter!("ringside_forms_posts_total", "form" => name.clone(), "outcome" => outcome)
+        .increment(1);
+    tracing::info!(form = %name, outcome, "form post");
+    response
+}
+
+type Refusal = (&'static str, Response);
+
+async fn accept(
+    s: &FormsState,
+    name: &str,
+    form: &FormConfig,
+    reply: &Reply,
+    req: Request,
+) -> Result<Response, Refusal> {
+    if !reply.origin_allowed {
+        return Err((
+            "forbidden_origin",
+            reply.error(
+                StatusCode::FORBIDDEN,
+                "posts from this origin are not accepted",
+            ),
+        ));
+    }
+    let ip = client_ip(&req);
+    if let Err(wait) = s
+        .limit
+        .admit(name, ip, form.per_ip_per_minute, Instant::now())
+    {
+        return Err(("rate_limited", reply.too_many(wait)));
+    }
+    let idempotency_key = req
+        .headers()
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let pairs = read_pairs(form, reply, req).await?;
+    if submission::is_bot(form, &pairs) {
+        return Ok(reply.success(None)); // told nothing, stored nothing
+    }
+    let sub = submission::check(form, &pairs).map_err(|e| ("invalid", reply.invalid(&e)))?;
+    let id = submission_id(name, ip, &sub, idempotency_key.as_deref());
+    let resolved = s
+        .resolver
+        .resolve(&id, resolve_request(&sub))
+        .await
+        .map_err(|e| match e {
+            ResolveError::Invalid(why) => {
+                let fields = BTreeMap::from([("form".to_owned(), why)]);
+                ("invalid", reply.invalid(&fields))
+            }
+            ResolveError::Unavailable(_) => ("unavailable", reply.unavailable()),
+        })?;
+    let event = submitted(name, &id, &sub, reply.page_url.clone(), resolved);
+    let message = crate::publisher::message(&id, EventPayload::FormSubmitted(event));
+    if s.bus.publish(&[message]).await.is_err() {
+        return Err(("unavailable", reply.unavailable()));
+    }
+    Ok(reply.success(Some(&id)))
+}
+
+/// The body's pairs, read within the form's size limit.
+async fn read_pairs(
+    form: &FormConfig,
+    reply: &Reply,
+    req: Request,
+) -> Result<submission::Pairs, Refusal> {
+    let too_large = || {
+        (
+            "too_large",
+            reply.error(StatusCode::PAYLOAD_TOO_LARGE, "the form is too large"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > form.max_body_bytes) {
+        return Err(too_large());
+    }
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let body = axum::body::to_bytes(req.into_body(), form.max_body_bytes)
+        .await
+        .map_err(|_| too_large())?;
+    submission::read(&content_type, body)
+        .await
+        .map_err(|e| match e {
+            BodyError::Unsupported => (
+                "unsupported",
+                reply.error(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "send application/x-www-form-urlencoded, multipart/form-data or JSON",
+                ),
+            ),
+            BodyError::Malformed(why) => ("malformed", reply.error(StatusCode::BAD_REQUEST, &why)),
+        })
+}
+
+/// The connecting address (the server is run with connect info).
+fn client_ip(req: &Request) -> IpAddr {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+}
+
+/// The same post — by its `Idempotency-Key`, else by its content from the same address
+/// within ten minutes — gets the same id, so activities files it once.
+fn submission_id(form: &str, ip: IpAddr, sub: &Submission, key: Option<&str>) -> String {
+    let mut hash = Sha256::new();
+    hash.update(form.as_bytes());
+    match key.filter(|k| !k.is_empty() && k.len() <= 200) {
+        Some(key) => hash.update(format!("\0key\0{key}")),
+        None => {
+            let bucket = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() / 600);
+            hash.update(format!(
+                "\0{ip}\0{bucket}\0{:?}",
+                (&sub.fields, &sub.custom)
+            ));
+        }
+    }
+    let digest = hash.finalize();
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Email first (the more personal identity), then the phone; a new lead gets both.
+fn resolve_request(sub: &Submission) -> cpb::ResolveRequest {
+    let identity = |kind: cpb::IdentityKind, value: &str| {
+        (!value.is_empty()).then(|| cpb::Identity {
+            kind: kind as i32,
+            value: value.to_owned(),
+        })
+    };
+    let mut identities = [
+        identity(cpb::IdentityKind::Email, sub.field("email")),
+        identity(cpb::IdentityKind::Phone, sub.field("phone")),
+    ]
+    .into_iter()
+    .flatten();
+    cpb::ResolveRequest {
+        identity: identities.next(),
+        also: identities.collect(),
+        name: sub.field("name").to_owned(),
+        company_name: sub.field("company").to_owned(),
+        source: Some(cpb::LeadSource {
+            channel: "web".into(),
+            campaign: sub.utm.get("utm_campaign").cloned().unwrap_or_default(),
+        }),
+    }
+}
+
+fn submitted(
+    form: &str,
+    id: &str,
+    sub: &Submission,
+    page_url: String,
+    resolved: cpb::ResolveResponse,
+) -> ev::FormSubmitted {
+    let mut event = ev::FormSubmitted {
+        submission_id: id.to_owned(),
+        form: Some(apb::FormDetail {
+            form: form.to_owned(),
+            fields: sub
+                .fields
+                .iter()
+                .chain(&sub.custom)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            page_url,
+            referrer: sub.referrer.clone(),
+            utm: sub.utm.clone().into_iter().collect(),
+        }),
+        submitted_at: Some(ringside_proto::timestamp_from_millis(now_millis())),
+        ..Default::default()
+    };
+    match resolved.party.and_then(|p| p.party) {
+        Some(cpb::party::Party::Contact(c)) => {
+            event.contact_id = c.id;
+            event.company_id = c.company_id;
+        }
+        Some(cpb::party::Party::Lead(l)) => event.lead_id = l.id,
+        None => {}
+    }
+    event
+}
+
+fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
