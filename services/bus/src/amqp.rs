@@ -205,6 +205,15 @@ impl AmqpBus {
             )
             .await?;
         }
+        for pattern in &spec.retired {
+            ch.queue_unbind(
+                spec.queue.as_str().into(),
+                self.exchange.as_str().into(),
+                pattern.as_str().into(),
+                FieldTable::default(),
+            )
+            .await?;
+        }
         ch.basic_qos(spec.prefetch, BasicQosOptions::default())
             .await?;
         let consumer = ch

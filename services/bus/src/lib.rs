@@ -54,6 +54,10 @@ pub struct QueueSpec {
     /// Most deliveries handed out and not yet acknowledged.
     pub prefetch: u16,
     pub kind: QueueKind,
+    /// Patterns an earlier version bound this queue with and this one does not:
+    /// removed at declaration (RabbitMQ cannot list a queue's bindings; the local bus
+    /// drops every binding not declared anyway).
+    pub retired: Vec<String>,
 }
 
 /// What a queue promises about the messages routed to it.
@@ -77,7 +81,14 @@ impl QueueSpec {
             bindings: bindings.iter().map(|b| (*b).to_owned()).collect(),
             prefetch: 32,
             kind: QueueKind::Durable,
+            retired: Vec::new(),
         }
+    }
+
+    /// The same queue, with patterns an earlier version bound it with removed.
+    pub fn retiring(mut self, patterns: &[&str]) -> Self {
+        self.retired = patterns.iter().map(|p| (*p).to_owned()).collect();
+        self
     }
 
     /// A live queue (see [`QueueKind::Live`]).

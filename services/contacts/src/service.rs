@@ -566,7 +566,7 @@ impl ContactsService {
             let new = NewLead {
                 name: person.name.clone(),
                 company_name: person.company_name.clone(),
-                identities: identities.clone(),
+                identities: claim_order(&identities),
                 source: source.clone(),
                 ..Default::default()
             };
@@ -662,6 +662,14 @@ impl DealDraft {
             pipeline_id: fields::optional_id("deal.pipeline_id", pipeline_id)?,
         })
     }
+}
+
+/// `identities` in one fixed order: two replicas claiming the same identities for
+/// two new leads lock them in the same order, so they cannot deadlock.
+fn claim_order(identities: &[Identity]) -> Vec<Identity> {
+    let mut sorted = identities.to_vec();
+    sorted.sort_by(|a, b| (a.kind.as_str(), &a.value).cmp(&(b.kind.as_str(), &b.value)));
+    sorted
 }
 
 /// The holder of the first of `identities` anyone holds.

@@ -101,11 +101,16 @@ async fn run(bus: Arc<dyn Bus>, mut rx: mpsc::Receiver<Pending>, shutdown: Cance
             }
         }
     }
-    for f in in_flight {
-        if f.confirm.await.is_err() {
-            publish(bus.as_ref(), &f.batch, &shutdown).await;
-        } else {
+    // Draining at shutdown: from the first failed confirm on, everything is published
+    // again in order, as above (the rest is not waited for one by one).
+    while let Some(f) = in_flight.pop_front() {
+        if f.confirm.await.is_ok() {
             record(&f.batch);
+            continue;
+        }
+        let failed = std::iter::once(f.batch).chain(in_flight.drain(..).map(|f| f.batch));
+        for batch in failed.collect::<Vec<_>>() {
+            publish(bus.as_ref(), &batch, &shutdown).await;
         }
     }
 }

@@ -16,7 +16,8 @@ use crate::service::Notifications;
 pub fn queue_specs(prefix: &str) -> [QueueSpec; 2] {
     let queue = format!("{prefix}{}", crate::QUEUE);
     [
-        QueueSpec::new(&queue, &["task.due", "lead.created"]),
+        // Call events used to come through the durable queue too.
+        QueueSpec::new(&queue, &["task.due", "lead.created"]).retiring(&["call.*"]),
         QueueSpec::live(&format!("{queue}.calls"), &["call.*"]),
     ]
 }

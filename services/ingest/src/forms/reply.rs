@@ -130,10 +130,7 @@ impl Reply {
         }
         let names: Vec<&str> = fields.keys().map(String::as_str).collect();
         match &self.back {
-            Some(back) => {
-                let glue = if back.contains('?') { '&' } else { '?' };
-                self.see_other(&format!("{back}{glue}{ERRORS_PARAM}={}", names.join(",")))
-            }
+            Some(back) => self.see_other(&with_errors(back, &names)),
             None => {
                 let list: Vec<String> = fields.iter().map(|(k, v)| format!("{k}: {v}")).collect();
                 self.page(StatusCode::UNPROCESSABLE_ENTITY, &list.join("; "))
@@ -193,6 +190,16 @@ impl Reply {
     }
 }
 
+/// `url` with the fields in error added to its query (before any `#fragment`).
+fn with_errors(url: &str, names: &[&str]) -> String {
+    let (base, fragment) = match url.split_once('#') {
+        Some((base, fragment)) => (base, format!("#{fragment}")),
+        None => (url, String::new()),
+    };
+    let glue = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{glue}{ERRORS_PARAM}={}{fragment}", names.join(","))
+}
+
 /// An id that looks like a real one, for bots.
 fn decoy_id() -> String {
     let nanos = std::time::SystemTime::now()
@@ -213,6 +220,18 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_go_into_the_query_before_the_fragment() {
+        assert_eq!(
+            with_errors("https://s.example/c?x=1#form", &["email", "phone"]),
+            "https://s.example/c?x=1&form_errors=email,phone#form"
+        );
+        assert_eq!(
+            with_errors("https://s.example/c", &["name"]),
+            "https://s.example/c?form_errors=name"
+        );
+    }
 
     #[test]
     fn origins_are_cut_from_urls() {
