@@ -4,6 +4,7 @@ use ringside_proto::contacts::v1 as pb;
 
 use crate::domain::{self, Identity, IdentityKind, Invalid, LeadStatus, PhoneRegion};
 use crate::model::{Company, Contact, Lead, LeadSource, Party};
+use crate::service::{Person, Resolved};
 
 pub use ringside_proto::timestamp_from_millis as timestamp;
 
@@ -86,6 +87,32 @@ pub fn source_to_proto(source: &LeadSource) -> pb::LeadSource {
     pb::LeadSource {
         channel: source.channel.clone(),
         campaign: source.campaign.clone(),
+    }
+}
+
+/// The person a `Resolve` asks about: its identity, then the others it names.
+pub fn person_from_proto(r: pb::ResolveRequest, region: PhoneRegion) -> Result<Person, Invalid> {
+    let first = r
+        .identity
+        .as_ref()
+        .ok_or_else(|| Invalid::new("identity", "required"))?;
+    let identities = std::iter::once(first)
+        .chain(&r.also)
+        .map(|i| identity_from_proto(i, region))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Person {
+        identities,
+        name: r.name,
+        company_name: r.company_name,
+        source: source_from_proto(r.source.as_ref()),
+    })
+}
+
+pub fn resolved_to_proto(resolved: Resolved) -> pb::ResolveResponse {
+    pb::ResolveResponse {
+        party: Some(party_to_proto(&resolved.party)),
+        created: resolved.created,
+        company_name: resolved.company_name,
     }
 }
 

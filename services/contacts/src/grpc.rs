@@ -11,7 +11,7 @@ use crate::error::ContactsError;
 use crate::model::{
     ContactFilter, ContactPatch, Ctx, DeletedFilter, LeadFilter, NewContact, NewLead, Page,
 };
-use crate::service::{ContactsService, ConvertLead, DealDraft, Person};
+use crate::service::{ContactsService, ConvertLead, DealDraft};
 
 /// Default and largest page sizes.
 const DEFAULT_PAGE: i64 = 50;
@@ -312,26 +312,8 @@ impl Contacts for ContactsGrpc {
     async fn resolve(&self, req: Request<pb::ResolveRequest>) -> Reply<pb::ResolveResponse> {
         let ctx = ctx(&req);
         let r = req.into_inner();
-        let first = r
-            .identity
-            .as_ref()
-            .ok_or_else(|| invalid(Invalid::new("identity", "required")))?;
-        let identities = std::iter::once(first)
-            .chain(&r.also)
-            .map(|i| convert::identity_from_proto(i, self.service.region()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(invalid)?;
-        let person = Person {
-            identities,
-            name: r.name,
-            company_name: r.company_name,
-            source: convert::source_from_proto(r.source.as_ref()),
-        };
+        let person = convert::person_from_proto(r, self.service.region()).map_err(invalid)?;
         let resolved = self.service.resolve_person(&ctx, person).await?;
-        ok(pb::ResolveResponse {
-            party: Some(party_to_proto(&resolved.party)),
-            created: resolved.created,
-            company_name: resolved.company_name,
-        })
+        ok(convert::resolved_to_proto(resolved))
     }
 }

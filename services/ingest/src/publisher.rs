@@ -63,6 +63,7 @@ impl Publisher {
 }
 
 async fn run(bus: Arc<dyn Bus>, mut rx: mpsc::Receiver<Pending>, shutdown: CancellationToken) {
+    let bus = bus.as_ref();
     let mut in_flight: VecDeque<InFlight> = VecDeque::new();
     let mut closing = false;
     loop {
@@ -72,13 +73,7 @@ async fn run(bus: Arc<dyn Bus>, mut rx: mpsc::Receiver<Pending>, shutdown: Cance
                 let done = in_flight.pop_front().expect("a batch in flight");
                 match confirmed {
                     Ok(()) => record(&done.batch),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "ingest: publish failed, publishing again");
-                        let failed = std::iter::once(done).chain(in_flight.drain(..));
-                        for f in failed.collect::<Vec<_>>() {
-                            publish(bus.as_ref(), &f.batch, &shutdown).await;
-                        }
-                    }
+                    Err(e) => republish(bus, e, Some(done.batch), &mut in_flight, None, &shutdown).await,
                 }
             }
             next = rx.recv(), if in_flight.len() < WINDOW => {
@@ -86,13 +81,7 @@ async fn run(bus: Arc<dyn Bus>, mut rx: mpsc::Receiver<Pending>, shutdown: Cance
                 let batch = gather(first, &mut rx);
                 match bus.send(&messages(&batch)).await {
                     Ok(confirm) => in_flight.push_back(InFlight { batch, confirm }),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "ingest: publish failed, publishing again");
-                        let waiting = in_flight.drain(..).map(|f| f.batch);
-                        for b in waiting.chain(std::iter::once(batch)).collect::<Vec<_>>() {
-                            publish(bus.as_ref(), &b, &shutdown).await;
-                        }
-                    }
+                    Err(e) => republish(bus, e, None, &mut in_flight, Some(batch), &shutdown).await,
                 }
             }
             _ = shutdown.cancelled(), if !closing => {
@@ -101,17 +90,30 @@ async fn run(bus: Arc<dyn Bus>, mut rx: mpsc::Receiver<Pending>, shutdown: Cance
             }
         }
     }
-    // Draining at shutdown: from the first failed confirm on, everything is published
-    // again in order, as above (the rest is not waited for one by one).
+    // Draining at shutdown, with the same rule.
     while let Some(f) = in_flight.pop_front() {
-        if f.confirm.await.is_ok() {
-            record(&f.batch);
-            continue;
+        match f.confirm.await {
+            Ok(()) => record(&f.batch),
+            Err(e) => republish(bus, e, Some(f.batch), &mut in_flight, None, &shutdown).await,
         }
-        let failed = std::iter::once(f.batch).chain(in_flight.drain(..).map(|f| f.batch));
-        for batch in failed.collect::<Vec<_>>() {
-            publish(bus.as_ref(), &batch, &shutdown).await;
-        }
+    }
+}
+
+/// After a failure, publishes again — in order, each until confirmed — the batch that
+/// failed, every batch sent after it, and one not sent yet.
+async fn republish(
+    bus: &dyn Bus,
+    error: BusError,
+    failed: Option<Vec<Pending>>,
+    in_flight: &mut VecDeque<InFlight>,
+    unsent: Option<Vec<Pending>>,
+    shutdown: &CancellationToken,
+) {
+    tracing::warn!(%error, "ingest: publish failed, publishing again");
+    let later = in_flight.drain(..).map(|f| f.batch);
+    let batches: Vec<Vec<Pending>> = failed.into_iter().chain(later).chain(unsent).collect();
+    for batch in batches {
+        publish(bus, &batch, shutdown).await;
     }
 }
 

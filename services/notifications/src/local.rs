@@ -45,13 +45,8 @@ impl Lookups for LocalSources {
             correlation_id: correlation_id.to_owned(),
         };
         let resolved = self.contacts.resolve_caller(&ctx, phone).await;
-        Ok(resolved
-            .map_err(unavailable)?
-            .map(|r| cpb::ResolveResponse {
-                party: Some(ringside_contacts::convert::party_to_proto(&r.party)),
-                created: r.created,
-                company_name: r.company_name,
-            }))
+        let resolved = resolved.map_err(unavailable)?;
+        Ok(resolved.map(ringside_contacts::convert::resolved_to_proto))
     }
 
     async fn timeline(

@@ -84,29 +84,13 @@ async fn resolve_here(
 ) -> Result<ringside_proto::contacts::v1::ResolveResponse, ResolveError> {
     use ringside_contacts::convert;
     let invalid = |e: ringside_contacts::domain::Invalid| ResolveError::Invalid(e.to_string());
-    let identities = r
-        .identity
-        .iter()
-        .chain(&r.also)
-        .map(|i| convert::identity_from_proto(i, contacts.region()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(invalid)?;
-    let person = ringside_contacts::Person {
-        identities,
-        name: r.name,
-        company_name: r.company_name,
-        source: convert::source_from_proto(r.source.as_ref()),
-    };
+    let person = convert::person_from_proto(r, contacts.region()).map_err(invalid)?;
     let ctx = ringside_contacts::model::Ctx {
         actor: ringside_ingest::publisher::SOURCE.to_owned(),
         correlation_id: correlation_id.to_owned(),
     };
     match contacts.resolve_person(&ctx, person).await {
-        Ok(resolved) => Ok(ringside_proto::contacts::v1::ResolveResponse {
-            party: Some(convert::party_to_proto(&resolved.party)),
-            created: resolved.created,
-            company_name: resolved.company_name,
-        }),
+        Ok(resolved) => Ok(convert::resolved_to_proto(resolved)),
         Err(ringside_contacts::ContactsError::Invalid(e)) => Err(invalid(e)),
         Err(e) => Err(ResolveError::Unavailable(e.to_string())),
     }

@@ -274,7 +274,7 @@ fn submitted(
             referrer: sub.referrer.clone(),
             utm: sub.utm.clone().into_iter().collect(),
         }),
-        submitted_at: Some(ringside_proto::timestamp_from_millis(now_millis())),
+        submitted_at: Some(SystemTime::now().into()),
         ..Default::default()
     };
     match resolved.party.and_then(|p| p.party) {
@@ -286,10 +286,4 @@ fn submitted(
         None => {}
     }
     event
-}
-
-fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
