@@ -26,6 +26,7 @@ pub fn queue_spec(prefix: &str) -> QueueSpec {
             "call.*",
             "message.received",
             "message.sent",
+            "message.failed",
             "form.submitted",
             "contact.*",
             "lead.*",
@@ -113,6 +114,7 @@ impl Consumer {
             P::MessageSent(m) => {
                 message(tx, event, m.message.as_ref(), pb::Direction::Outbound).await
             }
+            P::MessageFailed(f) => message_failed(tx, event, f).await,
             P::FormSubmitted(f) => form(tx, event, f).await,
             P::ContactCreated(c) => contact_seen(tx, c.contact.as_ref()).await,
             P::ContactUpdated(c) => contact_seen(tx, c.contact.as_ref()).await,
@@ -267,6 +269,31 @@ async fn stage_changed(tx: &mut Tx, event: &Event<'_>, d: &ev::DealStageChanged)
             ("changed_by", &d.changed_by),
         ],
     );
+    store::insert_entry(tx, &entry).await?;
+    Ok(())
+}
+
+/// `message.failed`: the agent's message that did not go out, and why, on the
+/// client's timeline (a blocked bot is how the agent learns to call instead).
+async fn message_failed(tx: &mut Tx, event: &Event<'_>, f: &ev::MessageFailed) -> Result<()> {
+    let Some(cm) = &f.message else { return Ok(()) };
+    let detail = cm.message.clone().unwrap_or_default();
+    let channel = crate::convert::channel_name(detail.channel);
+    let summary = format!("{channel} message not delivered: {}", f.reason);
+    let blocked = if f.blocked { "true" } else { "false" };
+    let mut entry = system_entry(
+        event,
+        "message.failed",
+        &summary,
+        crate::messages::links_of(cm),
+        &[
+            ("channel", channel),
+            ("reason", &f.reason),
+            ("blocked", blocked),
+        ],
+    );
+    entry.body = detail.text;
+    entry.author_id = detail.agent_id;
     store::insert_entry(tx, &entry).await?;
     Ok(())
 }

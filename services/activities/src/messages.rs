@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::model::{Conversation, Detail, Entry, EntryKind, Links, Revision};
 use crate::store;
 
-fn links_of(cm: &ev::ChannelMessage) -> Links {
+pub(crate) fn links_of(cm: &ev::ChannelMessage) -> Links {
     let some = |s: &String| (!s.is_empty()).then(|| s.clone());
     Links {
         contact_id: some(&cm.contact_id),

@@ -23,6 +23,7 @@ pub fn event_type(payload: &Payload) -> &'static str {
         Payload::CallMissed(_) => "call.missed",
         Payload::MessageReceived(_) => "message.received",
         Payload::MessageSent(_) => "message.sent",
+        Payload::MessageFailed(_) => "message.failed",
         Payload::FormSubmitted(_) => "form.submitted",
         Payload::DealStageChanged(_) => "deal.stage_changed",
         Payload::DealCreated(_) => "deal.created",

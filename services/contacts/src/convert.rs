@@ -105,6 +105,7 @@ pub fn person_from_proto(r: pb::ResolveRequest, region: PhoneRegion) -> Result<P
         name: r.name,
         company_name: r.company_name,
         source: source_from_proto(r.source.as_ref()),
+        lookup_only: r.lookup_only,
     })
 }
 

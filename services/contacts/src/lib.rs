@@ -4,8 +4,10 @@
 //! place where an identity becomes a contact or a new lead (`Resolve`, idempotent under
 //! concurrency thanks to the unique identity key). It publishes `contact.*` and
 //! `lead.*` events through its outbox. It does not own deals, activities or users:
-//! owners are user ids it does not interpret.
+//! owners are user ids it does not interpret, though it hands new leads from `Resolve`
+//! out round robin over the agents the directory names (`assign`).
 
+pub mod assign;
 pub mod convert;
 pub mod domain;
 pub mod error;

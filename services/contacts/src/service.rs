@@ -10,6 +10,7 @@ use ringside_proto::events::v1 as ev;
 use ringside_storage::{Db, Tx, new_id, now_millis};
 use tokio::sync::Notify;
 
+use crate::assign::{self, Assigner};
 use crate::convert;
 use crate::domain::{
     self, Identity, IdentityKind, Invalid, LeadStatus, PhoneE164, PhoneRegion, reversed_tail,
@@ -32,6 +33,8 @@ pub struct ContactsService {
     db: Db,
     region: PhoneRegion,
     outbox: outbox::Writer,
+    /// Who new leads from `Resolve` go to (none: they stay unassigned).
+    assigner: Option<Arc<Assigner>>,
 }
 
 impl ContactsService {
@@ -41,7 +44,14 @@ impl ContactsService {
             db,
             region,
             outbox: outbox::Writer::new(SOURCE, relay_wake),
+            assigner: None,
         }
+    }
+
+    /// New leads from `Resolve` are assigned round robin by `assigner`.
+    pub fn with_assigner(mut self, assigner: Assigner) -> Self {
+        self.assigner = Some(Arc::new(assigner));
+        self
     }
 
     pub fn region(&self) -> PhoneRegion {
@@ -537,6 +547,7 @@ impl ContactsService {
             name: name.to_owned(),
             company_name: String::new(),
             source,
+            lookup_only: false,
         };
         self.resolve_person(ctx, person).await
     }
@@ -556,6 +567,16 @@ impl ContactsService {
             return Ok(found);
         }
         drop(conn);
+        if person.lookup_only {
+            return Err(ContactsError::not_found(
+                "identity",
+                identities[0].kind.as_str(),
+            ));
+        }
+        let eligible = match &self.assigner {
+            Some(assigner) => assigner.eligible().await,
+            None => Vec::new(),
+        };
         let source = person.source;
         for _ in 0..RESOLVE_ATTEMPTS {
             let mut tx = self.db.begin().await?;
@@ -568,7 +589,9 @@ impl ContactsService {
                 company_name: person.company_name.clone(),
                 identities: claim_order(&identities),
                 source: source.clone(),
-                ..Default::default()
+                owner_id: assign::take_turn(&mut tx, &eligible)
+                    .await?
+                    .unwrap_or_default(),
             };
             match self.insert_lead(&mut tx, ctx, new).await {
                 Ok(lead) => {
@@ -604,6 +627,8 @@ pub struct Person {
     pub name: String,
     pub company_name: String,
     pub source: LeadSource,
+    /// Only find the holder: a stranger is not made a lead (`NotFound`).
+    pub lookup_only: bool,
 }
 
 /// What an identity resolved to.

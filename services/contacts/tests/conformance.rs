@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use ringside_contacts::assign::{AgentDirectory, AssignConfig, Assigner, Candidate};
 use ringside_contacts::domain::{Identity, IdentityKind, LeadStatus};
 use ringside_contacts::model::{
     ContactFilter, ContactPatch, Ctx, DeletedFilter, LeadSource, NewContact, NewLead, Page, Party,
@@ -586,6 +587,7 @@ async fn a_person_with_several_identities_lands_on_whoever_holds_one_or_becomes_
             name: "Ivan from the site".into(),
             company_name: String::new(),
             source: source.clone(),
+            ..Person::default()
         };
         let resolved = svc.resolve_person(&ctx(), known).await.expect("resolve");
         assert!(matches!(&resolved.party, Party::Contact(c) if c.id == contact.id));
@@ -597,6 +599,7 @@ async fn a_person_with_several_identities_lands_on_whoever_holds_one_or_becomes_
             name: "Анна".into(),
             company_name: "Лютик".into(),
             source,
+            ..Person::default()
         };
         let first = svc
             .resolve_person(&ctx(), stranger.clone())
@@ -617,5 +620,101 @@ async fn a_person_with_several_identities_lands_on_whoever_holds_one_or_becomes_
         assert!(!later.created);
         assert!(matches!(&later.party, Party::Lead(l) if l.id == lead.id));
         assert_eq!(count(&t, "leads").await, 1);
+    }
+}
+
+/// A directory of agents as the notifications service would list them.
+struct Staff(Vec<Candidate>);
+
+#[async_trait::async_trait]
+impl AgentDirectory for Staff {
+    async fn agents(&self) -> Result<Vec<Candidate>, String> {
+        Ok(self.0.clone())
+    }
+}
+
+fn agent(id: &str, role: &str) -> Candidate {
+    Candidate {
+        id: id.into(),
+        role: role.into(),
+        ..Candidate::default()
+    }
+}
+
+#[tokio::test]
+async fn new_leads_from_resolve_go_round_robin_to_the_agents_and_known_people_keep_theirs() {
+    for t in all_backends().await {
+        let staff = Staff(vec![
+            agent("olga", "agent"),
+            agent("boss", "manager"),
+            agent("ivan", "agent"),
+        ]);
+        let svc =
+            service(&t).with_assigner(Assigner::new(Arc::new(staff), AssignConfig::default()));
+        let mut owners = Vec::new();
+        for n in 1..=5 {
+            let who = email(&format!("stranger{n}@example.org"));
+            let resolved = svc
+                .resolve(&ctx(), who, "", LeadSource::default())
+                .await
+                .expect("resolve");
+            let Party::Lead(lead) = resolved.party else {
+                panic!("a lead")
+            };
+            owners.push(lead.owner_id);
+        }
+        assert_eq!(
+            owners,
+            ["ivan", "olga", "ivan", "olga", "ivan"],
+            "{:?}",
+            t.backend()
+        );
+        // Someone already known keeps their owner, and takes no turn.
+        let again = svc
+            .resolve(
+                &ctx(),
+                email("stranger1@example.org"),
+                "",
+                LeadSource::default(),
+            )
+            .await
+            .expect("resolve");
+        assert!(matches!(&again.party, Party::Lead(l) if l.owner_id == "ivan"));
+        let next = svc
+            .resolve(
+                &ctx(),
+                email("stranger6@example.org"),
+                "",
+                LeadSource::default(),
+            )
+            .await
+            .expect("resolve");
+        assert!(matches!(&next.party, Party::Lead(l) if l.owner_id == "olga"));
+    }
+}
+
+#[tokio::test]
+async fn a_lookup_only_resolve_never_creates_a_lead() {
+    for t in all_backends().await {
+        let svc = service(&t);
+        let contact = ivan(&svc).await;
+        let lookup = |who: Identity| Person {
+            identities: vec![who],
+            lookup_only: true,
+            ..Person::default()
+        };
+        let known = svc
+            .resolve_person(&ctx(), lookup(email("ivan@example.com")))
+            .await
+            .expect("known");
+        assert!(matches!(&known.party, Party::Contact(c) if c.id == contact.id));
+        let stranger = svc
+            .resolve_person(&ctx(), lookup(email("noreply@example.org")))
+            .await;
+        assert!(
+            matches!(stranger, Err(ContactsError::NotFound { .. })),
+            "{stranger:?}"
+        );
+        assert_eq!(count(&t, "leads").await, 0);
     }
 }

@@ -7,12 +7,16 @@
 //! database, and never logs a packet's or a form's content. It does not know who a
 //! caller is: that is `contacts`' job.
 
+pub mod email;
 pub mod forms;
 pub mod hep;
+pub mod inbound;
 pub mod listen;
 pub mod net;
 pub mod publisher;
+pub mod resolve;
 pub mod sip;
+pub mod telegram;
 pub mod tracker;
 pub mod webhook;
 

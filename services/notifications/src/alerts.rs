@@ -51,13 +51,18 @@ pub struct Email {
 impl Email {
     /// Must be called inside a Tokio runtime (the transport keeps a pool).
     pub fn new(url: &str, from: &str) -> Result<Self, String> {
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-            .map_err(|e| format!("SMTP URL: {e}"))?
-            .timeout(Some(Duration::from_secs(10)))
-            .build();
+        let transport = smtp_transport(url)?;
         let from = from.parse().map_err(|e| format!("alert sender: {e}"))?;
         Ok(Email { transport, from })
     }
+}
+
+/// A pooled SMTP transport for `url`; must be called inside a Tokio runtime.
+pub(crate) fn smtp_transport(url: &str) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+    Ok(AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+        .map_err(|e| format!("SMTP URL: {e}"))?
+        .timeout(Some(Duration::from_secs(10)))
+        .build())
 }
 
 #[async_trait]
@@ -79,7 +84,7 @@ impl AlertChannel for Email {
             .to(to)
             .subject(alert.subject.clone())
             // Automatic mail: no auto-replies back, please.
-            .header(AutoSubmitted)
+            .header(AutoSubmitted("auto-generated"))
             .body(alert.text.clone())
             .map_err(|_| SendError::Permanent("the message could not be built".into()))?;
         match self.transport.send(message).await {
@@ -91,7 +96,7 @@ impl AlertChannel for Email {
 }
 
 /// An SMTP failure without the server's text, which may quote the address.
-fn smtp_error(e: &lettre::transport::smtp::Error) -> String {
+pub(crate) fn smtp_error(e: &lettre::transport::smtp::Error) -> String {
     match e.status() {
         Some(code) => format!("SMTP server answered {code}"),
         None if e.is_timeout() => "SMTP server timed out".into(),
@@ -99,43 +104,38 @@ fn smtp_error(e: &lettre::transport::smtp::Error) -> String {
     }
 }
 
-/// `Auto-Submitted: auto-generated` (RFC 3834).
+/// `Auto-Submitted` (RFC 3834): `auto-generated` on alerts, `auto-replied` on
+/// automatic answers, so that the other side's robots do not answer back.
 #[derive(Clone)]
-struct AutoSubmitted;
+pub(crate) struct AutoSubmitted(pub &'static str);
 
 impl lettre::message::header::Header for AutoSubmitted {
     fn name() -> lettre::message::header::HeaderName {
         lettre::message::header::HeaderName::new_from_ascii_str("Auto-Submitted")
     }
 
-    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(AutoSubmitted)
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        match s.trim() {
+            "auto-replied" => Ok(AutoSubmitted("auto-replied")),
+            _ => Ok(AutoSubmitted("auto-generated")),
+        }
     }
 
     fn display(&self) -> lettre::message::header::HeaderValue {
-        lettre::message::header::HeaderValue::new(Self::name(), "auto-generated".to_owned())
+        lettre::message::header::HeaderValue::new(Self::name(), self.0.to_owned())
     }
 }
 
 /// Telegram through a Bot API server (`https://api.telegram.org`, a self-hosted one,
 /// or a stand-in in tests).
 pub struct Telegram {
-    client: reqwest::Client,
-    /// `{api}/bot{token}/sendMessage`; holds the token, so it is never logged.
-    send_url: String,
+    api: ringside_telegram::BotApi,
 }
 
 impl Telegram {
     pub fn new(api_url: &str, token: &str) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| e.to_string())?;
-        let api = api_url.trim_end_matches('/');
-        Ok(Telegram {
-            client,
-            send_url: format!("{api}/bot{token}/sendMessage"),
-        })
+        let api = ringside_telegram::BotApi::new(api_url, token, Duration::from_secs(10))?;
+        Ok(Telegram { api })
     }
 }
 
@@ -150,33 +150,17 @@ impl AlertChannel for Telegram {
     }
 
     async fn send(&self, chat_id: &str, alert: &Alert) -> Result<(), SendError> {
-        let body = serde_json::json!({
-            "chat_id": chat_id,
-            "text": format!("{}\n{}", alert.subject, alert.text),
-        });
-        let resp = self
-            .client
-            .post(&self.send_url)
-            .json(&body)
-            .send()
-            .await
-            // Without the URL: it carries the bot token.
-            .map_err(|e| SendError::Transient(e.without_url().to_string()))?;
-        let status = resp.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let reply: serde_json::Value = resp.json().await.unwrap_or_default();
-        let description = reply["description"].as_str().unwrap_or("").to_owned();
-        match status.as_u16() {
-            429 => {
+        use ringside_telegram::BotError;
+        let text = format!("{}\n{}", alert.subject, alert.text);
+        match self.api.send_message(chat_id, &text, None).await {
+            Ok(_) => Ok(()),
+            Err(BotError::RetryAfter(wait)) => {
                 // Honour the Bot API's retry_after before the delivery is retried.
-                let wait = reply["parameters"]["retry_after"].as_u64().unwrap_or(1);
-                tokio::time::sleep(Duration::from_secs(wait.min(30))).await;
-                Err(SendError::Transient(format!("rate limited: {description}")))
+                tokio::time::sleep(wait.min(Duration::from_secs(30))).await;
+                Err(SendError::Transient("rate limited".into()))
             }
-            s if s >= 500 => Err(SendError::Transient(format!("{s}: {description}"))),
-            s => Err(SendError::Permanent(format!("{s}: {description}"))),
+            Err(e @ BotError::Unavailable(_)) => Err(SendError::Transient(e.to_string())),
+            Err(e) => Err(SendError::Permanent(e.to_string())),
         }
     }
 }

@@ -391,6 +391,42 @@ impl Lookups for GrpcSources {
         Ok(resp.into_inner().deals.iter().map(card_deal).collect())
     }
 
+    async fn party(&self, kind: &str, id: &str) -> Result<Option<cpb::Party>> {
+        use cpb::party::Party;
+        let found = match kind {
+            "contact" => {
+                let req = self.service(cpb::GetContactRequest { id: id.into() });
+                self.contacts
+                    .clone()
+                    .get_contact(req)
+                    .await
+                    .map(|r| Party::Contact(r.into_inner()))
+            }
+            _ => {
+                let req = self.service(cpb::GetLeadRequest { id: id.into() });
+                self.contacts
+                    .clone()
+                    .get_lead(req)
+                    .await
+                    .map(|r| Party::Lead(r.into_inner()))
+            }
+        };
+        match found {
+            Ok(party) => Ok(Some(cpb::Party { party: Some(party) })),
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
+            Err(s) => Err(unavailable(s)),
+        }
+    }
+
+    async fn entry(&self, id: &str) -> Result<Option<apb::Entry>> {
+        let req = self.service(apb::GetEntryRequest { id: id.into() });
+        match self.activities.clone().get_entry(req).await {
+            Ok(entry) => Ok(Some(entry.into_inner())),
+            Err(s) if s.code() == tonic::Code::NotFound => Ok(None),
+            Err(s) => Err(unavailable(s)),
+        }
+    }
+
     async fn call_entry(&self, call_id: &str) -> Result<Option<String>> {
         let req = self.service(apb::GetCallEntryRequest {
             call_id: call_id.into(),
@@ -431,6 +467,10 @@ pub trait Lookups: Send + Sync + 'static {
         outcome: &str,
     ) -> Result<String>;
     async fn call_entry(&self, call_id: &str) -> Result<Option<String>>;
+    /// A contact (`kind` "contact") or a lead by id; `None` when there is none.
+    async fn party(&self, kind: &str, id: &str) -> Result<Option<cpb::Party>>;
+    /// A timeline entry by id; `None` when there is none.
+    async fn entry(&self, id: &str) -> Result<Option<apb::Entry>>;
 }
 
 #[async_trait]

@@ -12,6 +12,7 @@ use tonic::{Request, Response, Status};
 
 use crate::agents::Agent;
 use crate::error::NotificationsError;
+use crate::outbound::SendRequest;
 use crate::service::Notifications;
 
 pub struct NotificationsGrpc {
@@ -129,5 +130,34 @@ impl Api for NotificationsGrpc {
             .add_call_note(&agent, &call_id, &r.text, &r.outcome)
             .await?;
         Ok(Response::new(pb::AddCallNoteResponse { entry_id }))
+    }
+
+    async fn send_message(
+        &self,
+        req: Request<pb::SendMessageRequest>,
+    ) -> Reply<pb::SendMessageResponse> {
+        let agent_id = Caller::of(&req).actor;
+        let r = req.into_inner();
+        let Some(outbound) = &self.service.outbound else {
+            return Err(Status::failed_precondition(
+                "no messaging channel is configured",
+            ));
+        };
+        let outcome = outbound
+            .send(SendRequest {
+                agent_id,
+                contact_id: r.contact_id,
+                lead_id: r.lead_id,
+                channel: r.channel,
+                text: r.text,
+                subject: r.subject,
+                reply_to_entry_id: r.reply_to_entry_id,
+            })
+            .await?;
+        Ok(Response::new(pb::SendMessageResponse {
+            status: if outcome.sent { "sent" } else { "failed" }.to_owned(),
+            reason: outcome.reason,
+            external_id: outcome.external_id,
+        }))
     }
 }

@@ -18,6 +18,7 @@ pub mod error;
 pub mod grpc;
 pub mod hub;
 pub mod local;
+pub mod outbound;
 pub mod service;
 pub mod ws;
 

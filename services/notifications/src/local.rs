@@ -142,6 +142,27 @@ impl Lookups for LocalSources {
             .collect())
     }
 
+    async fn party(&self, kind: &str, id: &str) -> Result<Option<cpb::Party>> {
+        use ringside_contacts::model::Party;
+        let found = match kind {
+            "contact" => self.contacts.get_contact(id).await.map(Party::Contact),
+            _ => self.contacts.get_lead(id).await.map(Party::Lead),
+        };
+        match found {
+            Ok(party) => Ok(Some(ringside_contacts::convert::party_to_proto(&party))),
+            Err(ringside_contacts::ContactsError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn entry(&self, id: &str) -> Result<Option<apb::Entry>> {
+        match self.activities.get_entry(id).await {
+            Ok(entry) => Ok(Some(ringside_activities::convert::entry_to_proto(&entry))),
+            Err(ringside_activities::ActivitiesError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
     async fn call_entry(&self, call_id: &str) -> Result<Option<String>> {
         match self.activities.get_call_entry(call_id).await {
             Ok(entry) => Ok(Some(entry.id)),

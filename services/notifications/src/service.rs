@@ -35,6 +35,8 @@ pub struct Notifications {
     sources: Arc<dyn Sources>,
     alerter: Alerter,
     config: NotificationsConfig,
+    /// Agents' messages to clients (none: no channel configured).
+    pub outbound: Option<Arc<crate::outbound::Outbound>>,
 }
 
 /// How long a closing card waits for activities to file the call.
@@ -53,7 +55,14 @@ impl Notifications {
             sources,
             alerter,
             config,
+            outbound: None,
         }
+    }
+
+    /// Agents answer clients through `outbound`.
+    pub fn with_outbound(mut self, outbound: crate::outbound::Outbound) -> Self {
+        self.outbound = Some(Arc::new(outbound));
+        self
     }
 
     /// `call.ringing`: the card of an inbound call goes to the agent at the extension.

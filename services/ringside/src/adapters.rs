@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use ringside_activities::directory::{AgentLookup, Directory, Record};
+use ringside_contacts::assign::{AgentDirectory, Candidate};
 use ringside_deals::{Parties, Party};
-use ringside_ingest::forms::ResolveError;
+use ringside_ingest::resolve::ResolveError;
 use ringside_notifications::agents::Agents;
 
 pub struct ContactsParties(pub Arc<dyn Directory>);
@@ -36,9 +37,9 @@ impl AgentLookup for LocalAgents {
     }
 }
 
-/// Contacts resolving a web form's submitter: in process, or over gRPC with a service
+/// Contacts resolving who wrote (a web form, a Telegram message, an email): in process, or over gRPC with a service
 /// token.
-pub enum FormResolver {
+pub enum ContactsResolver {
     Local(ringside_contacts::ContactsService),
     Remote {
         client: ringside_proto::contacts::v1::contacts_client::ContactsClient<
@@ -49,15 +50,17 @@ pub enum FormResolver {
 }
 
 #[async_trait]
-impl ringside_ingest::forms::Resolver for FormResolver {
+impl ringside_ingest::resolve::Resolver for ContactsResolver {
     async fn resolve(
         &self,
         correlation_id: &str,
         request: ringside_proto::contacts::v1::ResolveRequest,
     ) -> Result<ringside_proto::contacts::v1::ResolveResponse, ResolveError> {
         match self {
-            FormResolver::Local(contacts) => resolve_here(contacts, correlation_id, request).await,
-            FormResolver::Remote { client, key } => {
+            ContactsResolver::Local(contacts) => {
+                resolve_here(contacts, correlation_id, request).await
+            }
+            ContactsResolver::Remote { client, key } => {
                 let role = ringside_auth::Role::Service;
                 let req = key.request(
                     request,
@@ -70,6 +73,7 @@ impl ringside_ingest::forms::Resolver for FormResolver {
                     Err(s) if s.code() == tonic::Code::InvalidArgument => {
                         Err(ResolveError::Invalid(s.message().to_owned()))
                     }
+                    Err(s) if s.code() == tonic::Code::NotFound => Err(ResolveError::NotFound),
                     Err(s) => Err(ResolveError::Unavailable(s.message().to_owned())),
                 }
             }
@@ -92,6 +96,69 @@ async fn resolve_here(
     match contacts.resolve_person(&ctx, person).await {
         Ok(resolved) => Ok(convert::resolved_to_proto(resolved)),
         Err(ringside_contacts::ContactsError::Invalid(e)) => Err(invalid(e)),
+        Err(ringside_contacts::ContactsError::NotFound { .. }) => Err(ResolveError::NotFound),
         Err(e) => Err(ResolveError::Unavailable(e.to_string())),
+    }
+}
+
+/// The agents who may take new leads, for contacts' round robin: in this process (the
+/// agents directory, and presence from the push hub once notifications has started),
+/// or over gRPC (`ListAgents`, whose answer carries presence).
+pub enum LeadAgents {
+    Local {
+        agents: Agents,
+        hub: Arc<std::sync::OnceLock<ringside_notifications::hub::Hub>>,
+    },
+    Remote {
+        client: ringside_proto::notifications::v1::notifications_client::NotificationsClient<
+            tonic::transport::Channel,
+        >,
+        key: ringside_auth::TokenKey,
+    },
+}
+
+#[async_trait]
+impl AgentDirectory for LeadAgents {
+    async fn agents(&self) -> Result<Vec<Candidate>, String> {
+        match self {
+            LeadAgents::Local { agents, hub } => {
+                let all = agents.list(None).await.map_err(|e| e.to_string())?;
+                let online = |id: &str| hub.get().is_some_and(|h| h.is_online(id));
+                Ok(all
+                    .into_iter()
+                    .map(|a| Candidate {
+                        online: online(&a.id),
+                        id: a.id,
+                        role: a.role,
+                        team: a.team,
+                    })
+                    .collect())
+            }
+            LeadAgents::Remote { client, key } => {
+                let req = ringside_proto::notifications::v1::ListAgentsRequest::default();
+                let req = key.request(
+                    req,
+                    ringside_contacts::SOURCE,
+                    ringside_auth::Role::Service,
+                    "",
+                );
+                let reply = client
+                    .clone()
+                    .list_agents(req)
+                    .await
+                    .map_err(|s| format!("notifications: {}", s.message()))?;
+                Ok(reply
+                    .into_inner()
+                    .agents
+                    .into_iter()
+                    .map(|a| Candidate {
+                        id: a.id,
+                        role: a.role,
+                        team: a.team,
+                        online: a.online,
+                    })
+                    .collect())
+            }
+        }
     }
 }

@@ -107,6 +107,8 @@ struct Assembly<'a> {
     /// The agents directory, shared by activities and notifications in one process
     /// (one in-memory extension map).
     agents: Option<ringside_notifications::agents::Agents>,
+    /// The push hub, once notifications runs here: presence for lead assignment.
+    hub: Arc<std::sync::OnceLock<ringside_notifications::hub::Hub>>,
     ingest: Option<ringside_ingest::Bound>,
     grpc: TcpListener,
     http: TcpListener,
@@ -141,6 +143,7 @@ pub async fn start(settings: &Settings, mode: Mode, key: TokenKey) -> anyhow::Re
         deals: None,
         notifications: None,
         agents: None,
+        hub: Arc::default(),
         ingest: None,
         grpc,
         http,
@@ -180,8 +183,33 @@ impl Assembly<'_> {
             .parse()
             .context("RINGSIDE_PHONE_REGION")?;
         let wake = self.relay(db.clone(), ringside_contacts::SOURCE);
-        self.contacts = Some(ContactsService::new(db, region, wake));
+        let mut contacts = ContactsService::new(db, region, wake);
+        if let Some(config) = self.settings.assignment()? {
+            let directory = Arc::new(self.lead_agents()?);
+            let assigner = ringside_contacts::assign::Assigner::new(directory, config);
+            contacts = contacts.with_assigner(assigner);
+        }
+        self.contacts = Some(contacts);
         Ok(())
+    }
+
+    /// The agents new leads are handed to: this process's directory in all-in-one
+    /// mode, notifications over gRPC otherwise.
+    fn lead_agents(&mut self) -> anyhow::Result<crate::adapters::LeadAgents> {
+        use crate::adapters::LeadAgents;
+        Ok(match self.mode {
+            Mode::AllInOne => LeadAgents::Local {
+                agents: self.agents_directory()?,
+                hub: self.hub.clone(),
+            },
+            Mode::Serve(_) => LeadAgents::Remote {
+                client: ringside_proto::notifications::v1::notifications_client::NotificationsClient::new(
+                    ringside_auth::lazy_channel(&self.settings.notifications_url)
+                        .context("RINGSIDE_NOTIFICATIONS_URL")?,
+                ),
+                key: self.key.clone(),
+            },
+        })
     }
 
     /// The agents directory of this process (created on first use).
@@ -290,7 +318,21 @@ impl Assembly<'_> {
             .context("RINGSIDE_SMTP_URL / RINGSIDE_TELEGRAM_BOT_TOKEN")?;
         let alerter = ringside_notifications::alerts::Alerter::new(db.clone(), channels);
         let agents = self.agents_directory()?;
-        let service = Notifications::new(agents, sources, alerter, config);
+        let (telegram, email) = self
+            .settings
+            .outbound_channels()
+            .context("RINGSIDE_TELEGRAM_BOT_TOKEN / RINGSIDE_SMTP_URL / RINGSIDE_EMAIL_FROM")?;
+        let mut service = Notifications::new(agents, sources.clone(), alerter, config);
+        if telegram.is_some() || email.is_some() {
+            let outbound = ringside_notifications::outbound::Outbound::new(
+                sources,
+                self.bus.clone(),
+                telegram,
+                email,
+            );
+            service = service.with_outbound(outbound);
+        }
+        let _ = self.hub.set(service.hub.clone());
         let handler = Arc::new(ringside_notifications::Consumer::new(service.clone()));
         for spec in ringside_notifications::queue_specs(&self.settings.queue_prefix) {
             let consuming = consumer::start(
@@ -332,19 +374,73 @@ impl Assembly<'_> {
                 .map_err(anyhow::Error::msg)
                 .context("RINGSIDE_FORMS")?;
             let routes =
-                ringside_ingest::forms::router(forms, self.form_resolver()?, self.bus.clone());
+                ringside_ingest::forms::router(forms, self.contacts_resolver()?, self.bus.clone());
             self.http_routes = std::mem::take(&mut self.http_routes).merge(routes);
         }
+        self.start_telegram_in()?;
         self.ingest = Some(bound);
         Ok(())
     }
 
+    /// Telegram updates into ingest, by long polling or webhook, when a bot is set.
+    fn start_telegram_in(&mut self) -> anyhow::Result<()> {
+        use ringside_ingest::telegram::{self, Mode, TelegramIn};
+        let settings = self.settings;
+        let Some(token) = settings
+            .telegram_bot_token
+            .as_deref()
+            .filter(|t| !t.is_empty())
+        else {
+            return Ok(());
+        };
+        let mode: Mode = settings
+            .telegram_mode
+            .parse()
+            .map_err(anyhow::Error::msg)
+            .context("RINGSIDE_TELEGRAM_MODE")?;
+        let groups = settings
+            .telegram_groups
+            .parse()
+            .map_err(anyhow::Error::msg)
+            .context("RINGSIDE_TELEGRAM_GROUPS")?;
+        if mode == Mode::Off {
+            return Ok(());
+        }
+        let api = ringside_telegram::BotApi::new(
+            &settings.telegram_api_url,
+            token,
+            Duration::from_secs(10),
+        )
+        .map_err(anyhow::Error::msg)
+        .context("RINGSIDE_TELEGRAM_API_URL")?;
+        let inbound = Arc::new(TelegramIn::new(
+            api,
+            self.contacts_resolver()?,
+            self.bus.clone(),
+            groups,
+        ));
+        if mode == Mode::Polling {
+            let wait = Duration::from_secs(settings.telegram_poll_secs);
+            self.workers
+                .spawn(telegram::poll::run(inbound, wait, self.shutdown.clone()));
+            return Ok(());
+        }
+        let secret = settings
+            .telegram_webhook_secret
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .context("RINGSIDE_TELEGRAM_WEBHOOK_SECRET is required in webhook mode")?;
+        let routes = telegram::webhook::router(inbound, secret);
+        self.http_routes = std::mem::take(&mut self.http_routes).merge(routes);
+        Ok(())
+    }
+
     /// Contacts as ingest asks it who sent a form.
-    fn form_resolver(&self) -> anyhow::Result<Arc<crate::adapters::FormResolver>> {
-        use crate::adapters::FormResolver;
+    fn contacts_resolver(&self) -> anyhow::Result<Arc<crate::adapters::ContactsResolver>> {
+        use crate::adapters::ContactsResolver;
         Ok(Arc::new(match (self.mode, &self.contacts) {
-            (Mode::AllInOne, Some(contacts)) => FormResolver::Local(contacts.clone()),
-            _ => FormResolver::Remote {
+            (Mode::AllInOne, Some(contacts)) => ContactsResolver::Local(contacts.clone()),
+            _ => ContactsResolver::Remote {
                 client: ringside_proto::contacts::v1::contacts_client::ContactsClient::new(
                     ringside_auth::lazy_channel(&self.settings.contacts_url)
                         .context("RINGSIDE_CONTACTS_URL")?,

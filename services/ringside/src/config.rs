@@ -219,7 +219,8 @@ pub struct Settings {
     )]
     pub alert_from: String,
 
-    /// Telegram bot token for alerts to offline agents; unset: no Telegram alerts.
+    /// The Telegram bot's token: customers write to it (ingest), agents answer through
+    /// it and get alerts from it (notifications); unset: no Telegram.
     #[arg(
         long,
         env = "RINGSIDE_TELEGRAM_BOT_TOKEN",
@@ -237,6 +238,49 @@ pub struct Settings {
     )]
     pub telegram_api_url: String,
 
+    /// How ingest receives the bot's updates: polling, webhook (POST /telegram/webhook)
+    /// or off.
+    #[arg(
+        long,
+        env = "RINGSIDE_TELEGRAM_MODE",
+        default_value = "polling",
+        global = true
+    )]
+    pub telegram_mode: String,
+
+    /// The address clients get agents' emails from and answer to (the mailbox ingest
+    /// reads); unset: RINGSIDE_ALERT_FROM.
+    #[arg(long, env = "RINGSIDE_EMAIL_FROM", global = true)]
+    pub email_from: Option<String>,
+
+    /// The secret given to setWebhook (`secret_token`); required in webhook mode.
+    #[arg(
+        long,
+        env = "RINGSIDE_TELEGRAM_WEBHOOK_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub telegram_webhook_secret: Option<String>,
+
+    /// Which group messages become conversations: mentions (of the bot, or replies to
+    /// it), all, or off.
+    #[arg(
+        long,
+        env = "RINGSIDE_TELEGRAM_GROUPS",
+        default_value = "mentions",
+        global = true
+    )]
+    pub telegram_groups: String,
+
+    /// Seconds a long poll waits for updates.
+    #[arg(
+        long,
+        env = "RINGSIDE_TELEGRAM_POLL_SECS",
+        default_value_t = 25,
+        global = true
+    )]
+    pub telegram_poll_secs: u64,
+
     /// Which user answers which extension when the agents directory (notifications)
     /// does not know it, for call-back tasks of clients without an owner:
     /// `ivan=101,102;olga=103`.
@@ -247,6 +291,38 @@ pub struct Settings {
         global = true
     )]
     pub agent_extensions: String,
+
+    /// Who new leads from channels go to: `round_robin` over the agents of
+    /// RINGSIDE_ASSIGN_ROLES (and RINGSIDE_ASSIGN_TEAM), or `off` (unassigned).
+    #[arg(
+        long,
+        env = "RINGSIDE_ASSIGN_LEADS",
+        default_value = "round_robin",
+        global = true
+    )]
+    pub assign_leads: String,
+
+    /// Agent roles that take new leads (comma-separated).
+    #[arg(
+        long,
+        env = "RINGSIDE_ASSIGN_ROLES",
+        default_value = "agent",
+        global = true
+    )]
+    pub assign_roles: String,
+
+    /// Only this team's agents take new leads (empty: every team).
+    #[arg(long, env = "RINGSIDE_ASSIGN_TEAM", default_value = "", global = true)]
+    pub assign_team: String,
+
+    /// Skip agents without an open console connection while someone eligible is online.
+    #[arg(
+        long,
+        env = "RINGSIDE_ASSIGN_SKIP_OFFLINE",
+        default_value_t = false,
+        global = true
+    )]
+    pub assign_skip_offline: bool,
 
     /// Minutes within which a missed inbound call must be called back.
     #[arg(
@@ -328,7 +404,16 @@ impl Settings {
             alert_from: "Ringside <ringside@localhost>".into(),
             telegram_bot_token: None,
             telegram_api_url: "https://api.telegram.org".into(),
+            telegram_mode: "polling".into(),
+            telegram_webhook_secret: None,
+            email_from: None,
+            telegram_groups: "mentions".into(),
+            telegram_poll_secs: 1,
             agent_extensions: String::new(),
+            assign_leads: "round_robin".into(),
+            assign_roles: "agent".into(),
+            assign_team: String::new(),
+            assign_skip_offline: false,
             callback_minutes: 15,
             db_max_connections: 8,
             shutdown_grace_secs: 5,
@@ -414,6 +499,36 @@ impl Settings {
         Ok(channels)
     }
 
+    /// The channels agents answer clients on: the bot, and SMTP.
+    pub fn outbound_channels(
+        &self,
+    ) -> anyhow::Result<(
+        Option<ringside_notifications::outbound::TelegramOut>,
+        Option<ringside_notifications::outbound::EmailOut>,
+    )> {
+        use ringside_notifications::outbound::{EmailOut, TelegramOut};
+        let telegram = match self.telegram_bot_token.as_deref().filter(|t| !t.is_empty()) {
+            Some(token) => {
+                let api = ringside_telegram::BotApi::new(
+                    &self.telegram_api_url,
+                    token,
+                    Duration::from_secs(10),
+                )
+                .map_err(anyhow::Error::msg)?;
+                Some(TelegramOut::new(api))
+            }
+            None => None,
+        };
+        let email = match self.smtp_url.as_deref().filter(|u| !u.is_empty()) {
+            Some(url) => {
+                let from = self.email_from.as_deref().unwrap_or(&self.alert_from);
+                Some(EmailOut::new(url, from).map_err(anyhow::Error::msg)?)
+            }
+            None => None,
+        };
+        Ok((telegram, email))
+    }
+
     /// The activities service's configuration.
     pub fn activities(&self) -> anyhow::Result<ringside_activities::ActivitiesConfig> {
         Ok(ringside_activities::ActivitiesConfig {
@@ -421,6 +536,25 @@ impl Settings {
             agents: ringside_activities::directory::AgentMap::parse(&self.agent_extensions)
                 .map_err(|e| anyhow::anyhow!("RINGSIDE_AGENT_EXTENSIONS: {e}"))?,
         })
+    }
+
+    /// Contacts' lead assignment rule; `None` when assignment is off.
+    pub fn assignment(&self) -> anyhow::Result<Option<ringside_contacts::assign::AssignConfig>> {
+        match self.assign_leads.trim() {
+            "off" => Ok(None),
+            "round_robin" => Ok(Some(ringside_contacts::assign::AssignConfig {
+                roles: self
+                    .assign_roles
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                team: self.assign_team.trim().to_owned(),
+                skip_offline: self.assign_skip_offline,
+            })),
+            other => anyhow::bail!("RINGSIDE_ASSIGN_LEADS: {other:?} is not round_robin or off"),
+        }
     }
 
     pub fn require_amqp_url(&self) -> anyhow::Result<&str> {

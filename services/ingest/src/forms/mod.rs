@@ -17,7 +17,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use async_trait::async_trait;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{StatusCode, header};
@@ -33,25 +32,7 @@ use self::config::{FormConfig, Forms};
 use self::limit::RateLimit;
 use self::reply::Reply;
 use self::submission::{BodyError, Submission};
-
-/// How contacts answered.
-#[derive(Debug)]
-pub enum ResolveError {
-    /// Contacts refused the identities (422).
-    Invalid(String),
-    /// Contacts could not answer (503: the visitor may post again).
-    Unavailable(String),
-}
-
-/// Who a submitter is, asked of contacts (in process, or over gRPC).
-#[async_trait]
-pub trait Resolver: Send + Sync + 'static {
-    async fn resolve(
-        &self,
-        correlation_id: &str,
-        request: cpb::ResolveRequest,
-    ) -> Result<cpb::ResolveResponse, ResolveError>;
-}
+pub use crate::resolve::{ResolveError, Resolver};
 
 #[derive(Clone)]
 struct FormsState {
@@ -147,7 +128,9 @@ async fn accept(
                 let fields = BTreeMap::from([("form".to_owned(), why)]);
                 ("invalid", reply.invalid(&fields))
             }
-            ResolveError::Unavailable(_) => ("unavailable", reply.unavailable()),
+            ResolveError::Unavailable(_) | ResolveError::NotFound => {
+                ("unavailable", reply.unavailable())
+            }
         })?;
     let event = submitted(name, &id, &sub, reply.page_url.clone(), resolved);
     let message = crate::publisher::message(&id, EventPayload::FormSubmitted(event));
@@ -250,6 +233,7 @@ fn resolve_request(sub: &Submission) -> cpb::ResolveRequest {
             channel: "web".into(),
             campaign: sub.utm.get("utm_campaign").cloned().unwrap_or_default(),
         }),
+        lookup_only: false,
     }
 }
 

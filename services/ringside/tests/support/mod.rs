@@ -4,7 +4,9 @@
 
 #![allow(dead_code)]
 
+pub mod bot;
 pub mod browser;
+pub mod smtp;
 
 use std::future::Future;
 use std::path::PathBuf;

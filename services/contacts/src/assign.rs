@@ -1,0 +1,179 @@
+//! Round-robin assignment of new leads: a stranger who becomes a lead through
+//! `Resolve` is given to the eligible agent who was given a lead least recently (or
+//! never). Who the agents are, and whether they are online, is asked of the agents
+//! directory (notifications); the rotation itself is a table here, so every replica
+//! of contacts takes turns from the same place.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use ringside_storage::Row;
+use sqlx::AnyConnection;
+
+use crate::error::Result;
+
+/// An agent as the directory describes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Candidate {
+    pub id: String,
+    pub role: String,
+    pub team: String,
+    /// Whether a push connection of the agent is open.
+    pub online: bool,
+}
+
+/// The agents directory.
+#[async_trait]
+pub trait AgentDirectory: Send + Sync + 'static {
+    async fn agents(&self) -> std::result::Result<Vec<Candidate>, String>;
+}
+
+/// Who takes new leads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssignConfig {
+    /// Roles that take leads (`agent` by default).
+    pub roles: Vec<String>,
+    /// Only this team's agents take leads (empty: every team).
+    pub team: String,
+    /// Skip agents without an open push connection (while anyone eligible is online).
+    pub skip_offline: bool,
+}
+
+impl Default for AssignConfig {
+    fn default() -> Self {
+        AssignConfig {
+            roles: vec!["agent".to_owned()],
+            team: String::new(),
+            skip_offline: false,
+        }
+    }
+}
+
+/// The directory and the rule.
+pub struct Assigner {
+    directory: Arc<dyn AgentDirectory>,
+    config: AssignConfig,
+}
+
+impl Assigner {
+    pub fn new(directory: Arc<dyn AgentDirectory>, config: AssignConfig) -> Self {
+        Assigner { directory, config }
+    }
+
+    /// The ids of the agents who may take a lead now; empty when there are none or
+    /// the directory did not answer (the lead is then created unassigned).
+    pub async fn eligible(&self) -> Vec<String> {
+        match self.directory.agents().await {
+            Ok(agents) => eligible(agents, &self.config),
+            Err(e) => {
+                tracing::warn!(error = %e, "agents directory did not answer; the new lead stays unassigned");
+                metrics::counter!("ringside_contacts_assignment_failures_total").increment(1);
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// The agents of the configured roles and team, in id order; only the online ones
+/// when so configured and someone is online (a lead nobody would see is still better
+/// owned by someone than by no one).
+pub fn eligible(mut agents: Vec<Candidate>, config: &AssignConfig) -> Vec<String> {
+    agents.retain(|a| {
+        config.roles.iter().any(|r| r == &a.role)
+            && (config.team.is_empty() || config.team == a.team)
+    });
+    if config.skip_offline && agents.iter().any(|a| a.online) {
+        agents.retain(|a| a.online);
+    }
+    let mut ids: Vec<String> = agents.into_iter().map(|a| a.id).collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// Takes the next of `eligible` (the one given a lead least recently, never-given
+/// first, then by id) and records the turn in the caller's transaction.
+pub(crate) async fn take_turn(
+    conn: &mut AnyConnection,
+    eligible: &[String],
+) -> Result<Option<String>> {
+    if eligible.is_empty() {
+        return Ok(None);
+    }
+    let rows = sqlx::query("SELECT agent_id, seq FROM lead_assignees")
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut turns = std::collections::HashMap::new();
+    for row in &rows {
+        turns.insert(
+            row.try_get::<String, _>("agent_id")?,
+            row.try_get::<i64, _>("seq")?,
+        );
+    }
+    let last = turns.values().copied().max().unwrap_or(0);
+    let next = eligible
+        .iter()
+        .min_by_key(|id| (turns.get(*id).copied().unwrap_or(-1), (*id).clone()))
+        .cloned();
+    if let Some(agent) = &next {
+        sqlx::query(
+            "INSERT INTO lead_assignees (agent_id, seq) VALUES ($1, $2) \
+             ON CONFLICT (agent_id) DO UPDATE SET seq = excluded.seq",
+        )
+        .bind(agent)
+        .bind(last + 1)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent(id: &str, role: &str, team: &str, online: bool) -> Candidate {
+        Candidate {
+            id: id.into(),
+            role: role.into(),
+            team: team.into(),
+            online,
+        }
+    }
+
+    #[test]
+    fn only_the_configured_roles_and_team_take_leads() {
+        let all = vec![
+            agent("olga", "agent", "sales", false),
+            agent("boss", "manager", "sales", true),
+            agent("ivan", "agent", "support", true),
+        ];
+        assert_eq!(
+            eligible(all.clone(), &AssignConfig::default()),
+            ["ivan", "olga"]
+        );
+        let sales = AssignConfig {
+            team: "sales".into(),
+            ..AssignConfig::default()
+        };
+        assert_eq!(eligible(all, &sales), ["olga"]);
+    }
+
+    #[test]
+    fn offline_agents_are_skipped_only_while_someone_is_online() {
+        let config = AssignConfig {
+            skip_offline: true,
+            ..AssignConfig::default()
+        };
+        let some_online = vec![
+            agent("a", "agent", "", false),
+            agent("b", "agent", "", true),
+        ];
+        assert_eq!(eligible(some_online, &config), ["b"]);
+        let none_online = vec![
+            agent("a", "agent", "", false),
+            agent("b", "agent", "", false),
+        ];
+        assert_eq!(eligible(none_online, &config), ["a", "b"]);
+    }
+}

@@ -1,0 +1,246 @@
+//! Reading one email: sender, recipients, subject, text (HTML reduced to text), the
+//! attachments' metadata, the ids that thread it (Message-ID, In-Reply-To,
+//! References), and whether a robot sent it — an auto-reply, a bounce or bulk mail
+//! (RFC 3834's `Auto-Submitted`, `Precedence: bulk/list/junk`, `List-Id`, an empty
+//! Return-Path, a delivery report) — which is recorded but makes no lead.
+
+use mail_parser::{MessageParser, MimeHeaders};
+use ringside_proto::activities::v1 as apb;
+use sha2::{Digest, Sha256};
+
+/// An email as the timeline needs it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Mail {
+    /// Without angle brackets; a digest of the message when it has none.
+    pub message_id: String,
+    /// Lower-cased.
+    pub from: String,
+    pub from_name: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub text: String,
+    pub attachments: Vec<apb::Attachment>,
+    /// The ids this message answers, oldest first (References, then In-Reply-To).
+    pub references: Vec<String>,
+    /// Unix seconds, from the Date header.
+    pub date: Option<i64>,
+    /// Why a robot sent it, if one did.
+    pub automatic: Option<&'static str>,
+}
+
+impl Mail {
+    /// The thread's key: the first message of the thread, as far as this one knows.
+    pub fn thread_root(&self) -> &str {
+        self.references.first().unwrap_or(&self.message_id)
+    }
+}
+
+/// Why a message was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejected {
+    Oversized,
+    Malformed,
+    NoSender,
+}
+
+impl Rejected {
+    /// A short reason (an IMAP keyword and a metric label).
+    pub fn reason(self) -> &'static str {
+        match self {
+            Rejected::Oversized => "oversized",
+            Rejected::Malformed => "malformed",
+            Rejected::NoSender => "no-sender",
+        }
+    }
+}
+
+/// Reads `raw` (at most `max_bytes`).
+pub fn parse(raw: &[u8], max_bytes: usize) -> Result<Mail, Rejected> {
+    if raw.len() > max_bytes {
+        return Err(Rejected::Oversized);
+    }
+    let message = MessageParser::default()
+        .parse(raw)
+        .ok_or(Rejected::Malformed)?;
+    if message.headers().is_empty() {
+        return Err(Rejected::Malformed);
+    }
+    let from = message
+        .from()
+        .and_then(|a| a.first())
+        .ok_or(Rejected::NoSender)?;
+    let address = from
+        .address()
+        .map(|a| a.trim().to_lowercase())
+        .filter(|a| a.contains('@') && !a.contains(char::is_whitespace))
+        .ok_or(Rejected::NoSender)?;
+    let message_id = match message.message_id() {
+        Some(id) if !id.trim().is_empty() => id.trim().to_owned(),
+        _ => format!("sha256-{}@ringside", hex(&Sha256::digest(raw)[..16])),
+    };
+    let mut references: Vec<String> = ids(message.references());
+    for id in ids(message.in_reply_to()) {
+        if !references.contains(&id) {
+            references.push(id);
+        }
+    }
+    references.retain(|r| r != &message_id);
+    Ok(Mail {
+        message_id,
+        from: address,
+        from_name: from.name().unwrap_or("").trim().to_owned(),
+        to: message
+            .to()
+            .map(|to| {
+                to.iter()
+                    .filter_map(|a| a.address())
+                    .map(str::to_lowercase)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        subject: message.subject().unwrap_or("").trim().to_owned(),
+        text: message
+            .body_text(0)
+            .map(|t| t.trim().to_owned())
+            .unwrap_or_default(),
+        attachments: message.attachments().map(attachment).collect(),
+        references,
+        date: message.date().map(|d| d.to_timestamp()),
+        automatic: automatic(&message),
+    })
+}
+
+fn ids(value: &mail_parser::HeaderValue<'_>) -> Vec<String> {
+    value
+        .as_text_list()
+        .unwrap_or_default()
+        .iter()
+        .map(|id| id.trim().to_owned())
+        .filter(|id| !id.is_empty())
+        .collect()
+}
+
+fn attachment(part: &mail_parser::MessagePart<'_>) -> apb::Attachment {
+    let mime_type = part
+        .content_type()
+        .map(|c| match c.subtype() {
+            Some(sub) => format!("{}/{sub}", c.ctype()),
+            None => c.ctype().to_owned(),
+        })
+        .unwrap_or_default();
+    apb::Attachment {
+        kind: "file".into(),
+        file_id: String::new(),
+        file_name: part.attachment_name().unwrap_or("").to_owned(),
+        mime_type,
+        size: part.len() as i64,
+    }
+}
+
+/// Why a robot sent this, if one did.
+fn automatic(message: &mail_parser::Message<'_>) -> Option<&'static str> {
+    let raw = |name: &str| {
+        message
+            .header_raw(name)
+            .map(|v| v.trim().to_ascii_lowercase())
+    };
+    if raw("Auto-Submitted").is_some_and(|v| !v.is_empty() && !v.starts_with("no")) {
+        return Some("auto-submitted");
+    }
+    if raw("Precedence").is_some_and(|v| matches!(v.as_str(), "bulk" | "list" | "junk")) {
+        return Some("bulk");
+    }
+    if raw("List-Id").is_some() {
+        return Some("list");
+    }
+    if raw("Return-Path").is_some_and(|v| v == "<>" || v.is_empty()) {
+        return Some("bounce");
+    }
+    if message.content_type().is_some_and(|c| {
+        c.ctype().eq_ignore_ascii_case("multipart")
+            && c.subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+    }) {
+        return Some("report");
+    }
+    None
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAX: usize = 1 << 20;
+
+    fn mail(headers: &str, body: &str) -> String {
+        format!("{headers}\r\n\r\n{body}")
+            .replace("\n", "\r\n")
+            .replace("\r\r", "\r")
+    }
+
+    #[test]
+    fn a_reply_in_html_with_an_attachment_is_read_with_its_thread() {
+        let raw = mail(
+            "From: \"Анна Клиент\" <Anna@Example.ORG>\nTo: sales@shop.example\nSubject: Re: Счёт\n\
+             Message-ID: <r2@example.org>\nIn-Reply-To: <r1@shop.example>\n\
+             References: <root@example.org> <r1@shop.example>\n\
+             Date: Mon, 23 Nov 2026 10:00:00 +0300\nMIME-Version: 1.0\n\
+             Content-Type: multipart/mixed; boundary=b",
+            "--b\nContent-Type: text/html; charset=utf-8\n\n<p>Оплатили <b>сегодня</b></p>\n\
+             --b\nContent-Type: application/pdf\nContent-Disposition: attachment; filename=\"pay.pdf\"\n\
+             Content-Transfer-Encoding: base64\n\nJVBERi0xLjQK\n--b--\n",
+        );
+        let m = parse(raw.as_bytes(), MAX).expect("parsed");
+        assert_eq!(m.from, "anna@example.org");
+        assert_eq!(m.from_name, "Анна Клиент");
+        assert_eq!(m.message_id, "r2@example.org");
+        assert_eq!(m.references, ["root@example.org", "r1@shop.example"]);
+        assert_eq!(m.thread_root(), "root@example.org");
+        assert!(
+            m.text.contains("Оплатили") && m.text.contains("сегодня") && !m.text.contains("<b>"),
+            "{}",
+            m.text
+        );
+        assert_eq!(m.attachments[0].file_name, "pay.pdf");
+        assert_eq!(m.attachments[0].mime_type, "application/pdf");
+        assert_eq!(m.automatic, None);
+    }
+
+    #[test]
+    fn robots_are_recognised() {
+        let base = "From: x@example.org\nMessage-ID: <a@b>\nSubject: hi";
+        for (extra, why) in [
+            ("Auto-Submitted: auto-replied", Some("auto-submitted")),
+            ("Auto-Submitted: no", None),
+            ("Precedence: bulk", Some("bulk")),
+            ("List-Id: <news.example.org>", Some("list")),
+            ("Return-Path: <>", Some("bounce")),
+        ] {
+            let raw = mail(&format!("{base}\n{extra}"), "text");
+            assert_eq!(
+                parse(raw.as_bytes(), MAX).expect("parsed").automatic,
+                why,
+                "{extra}"
+            );
+        }
+    }
+
+    #[test]
+    fn what_cannot_be_read_is_rejected_with_a_reason() {
+        let big = mail("From: x@example.org", &"a".repeat(2000));
+        assert_eq!(parse(big.as_bytes(), 1000), Err(Rejected::Oversized));
+        assert_eq!(
+            parse(mail("Subject: nobody", "x").as_bytes(), MAX),
+            Err(Rejected::NoSender)
+        );
+        assert_eq!(
+            parse(mail("From: not an address", "x").as_bytes(), MAX),
+            Err(Rejected::NoSender)
+        );
+        assert!(parse(b"\x00\x01\x02", MAX).is_err());
+    }
+}

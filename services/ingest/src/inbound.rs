@@ -1,0 +1,127 @@
+//! A message a channel handed over (Telegram, email), on its way to the bus: the
+//! sender is resolved through contacts — a stranger becomes one lead, unless the
+//! message must not make one — and `message.received` is published and confirmed
+//! before the channel is told it was taken. The event id is derived from the
+//! message's own key (a Telegram chat and message id, an email's Message-ID), so a
+//! message handed over twice is the same event twice, which consumers handle once.
+
+use std::sync::Arc;
+
+use ringside_bus::{Bus, EventPayload, Message};
+use ringside_proto::contacts::v1 as cpb;
+use ringside_proto::events::v1 as ev;
+use sha2::{Digest, Sha256};
+
+use crate::resolve::{ResolveError, Resolver};
+
+/// A message and whom it came from.
+#[derive(Debug, Clone, Default)]
+pub struct Inbound {
+    /// The message's own key on its channel: what makes a repeat the same event.
+    pub key: String,
+    /// The sender's identities, the most trusted first.
+    pub identities: Vec<cpb::Identity>,
+    /// A new lead's name and source.
+    pub name: String,
+    pub source: cpb::LeadSource,
+    /// Find the sender but never make a lead (automatic mail).
+    pub lookup_only: bool,
+    /// The message; its contact, lead and company are filled in here.
+    pub message: ev::ChannelMessage,
+}
+
+/// Why a message was not taken.
+#[derive(Debug)]
+pub enum DeliverError {
+    /// Contacts refused the sender's identity: the message cannot be filed.
+    Invalid(String),
+    /// Contacts or the bus did not answer: hand the message over again later.
+    Unavailable(String),
+}
+
+impl std::fmt::Display for DeliverError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeliverError::Invalid(why) => write!(f, "invalid sender: {why}"),
+            DeliverError::Unavailable(why) => write!(f, "unavailable: {why}"),
+        }
+    }
+}
+
+/// Resolves the sender and publishes `message.received`, confirmed.
+pub async fn deliver(
+    resolver: &dyn Resolver,
+    bus: &Arc<dyn Bus>,
+    inbound: Inbound,
+) -> Result<(), DeliverError> {
+    let event_id = event_id(&inbound.key);
+    let mut message = inbound.message;
+    let mut identities = inbound.identities.into_iter();
+    let request = cpb::ResolveRequest {
+        identity: identities.next(),
+        also: identities.collect(),
+        name: inbound.name,
+        source: Some(inbound.source),
+        lookup_only: inbound.lookup_only,
+        ..Default::default()
+    };
+    match resolver.resolve(&event_id, request).await {
+        Ok(resolved) => link(&mut message, resolved),
+        // Nobody known, and nobody to be made: the message is filed on its own.
+        Err(ResolveError::NotFound) => {}
+        Err(ResolveError::Invalid(why)) => return Err(DeliverError::Invalid(why)),
+        Err(ResolveError::Unavailable(why)) => return Err(DeliverError::Unavailable(why)),
+    }
+    let payload = EventPayload::MessageReceived(ev::MessageReceived {
+        message: Some(message),
+    });
+    let mut envelope = ringside_bus::new_envelope(crate::publisher::SOURCE, &event_id, payload);
+    envelope.event_id = event_id;
+    bus.publish(&[Message::from_envelope(&envelope)])
+        .await
+        .map_err(|e| DeliverError::Unavailable(format!("bus: {e}")))
+}
+
+fn link(message: &mut ev::ChannelMessage, resolved: cpb::ResolveResponse) {
+    match resolved.party.and_then(|p| p.party) {
+        Some(cpb::party::Party::Contact(c)) => {
+            message.contact_id = c.id;
+            message.company_id = c.company_id;
+        }
+        Some(cpb::party::Party::Lead(l)) => message.lead_id = l.id,
+        None => {}
+    }
+}
+
+/// A UUID-shaped id that is the same for the same key.
+pub fn event_id(key: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+/// An identity of `kind`.
+pub fn identity(kind: cpb::IdentityKind, value: impl Into<String>) -> cpb::Identity {
+    cpb::Identity {
+        kind: kind as i32,
+        value: value.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_same_key_is_the_same_event() {
+        let a = super::event_id("telegram:1:2");
+        assert_eq!(a, super::event_id("telegram:1:2"));
+        assert_ne!(a, super::event_id("telegram:1:3"));
+        assert_eq!(a.len(), 36);
+    }
+}

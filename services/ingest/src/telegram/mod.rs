@@ -1,0 +1,313 @@
+//! Telegram in: updates from a bot — by long polling or by webhook — become
+//! `message.received`. Private chats always; group chats by configuration (only
+//! messages that mention the bot or answer it, or all). The sender's Telegram user id
+//! is the identity; a `/start` payload (a deep link from an ad) is a new lead's
+//! campaign; media is kept as attachment metadata (kind, file id, size), not
+//! downloaded; an edit is recorded as an edit of the message it changes. An update
+//! is confirmed to Telegram (the offset advanced, or the webhook answered 200) only
+//! after its event is published, and a repeated update is the same event.
+
+pub mod poll;
+pub mod webhook;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ringside_bus::Bus;
+use ringside_proto::activities::v1 as apb;
+use ringside_proto::contacts::v1 as cpb;
+use ringside_proto::events::v1 as ev;
+use ringside_telegram::{BotApi, BotError, Message, Update};
+use tokio::sync::OnceCell;
+
+use crate::inbound::{self, DeliverError, Inbound};
+use crate::resolve::Resolver;
+
+/// How updates arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Off,
+    Polling,
+    Webhook,
+}
+
+/// Which group messages are taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Groups {
+    /// None: only private chats.
+    Off,
+    /// Messages that mention the bot or reply to it.
+    Mentions,
+    All,
+}
+
+impl std::str::FromStr for Groups {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "off" => Ok(Groups::Off),
+            "mentions" => Ok(Groups::Mentions),
+            "all" => Ok(Groups::All),
+            other => Err(format!("{other:?}: expected off, mentions or all")),
+        }
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "off" => Ok(Mode::Off),
+            "polling" => Ok(Mode::Polling),
+            "webhook" => Ok(Mode::Webhook),
+            other => Err(format!("{other:?}: expected off, polling or webhook")),
+        }
+    }
+}
+
+/// What became of an update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered,
+    /// Not something Ringside takes (a channel post, a bot, a group message not for
+    /// us, an update it cannot read): confirmed, and nothing stored.
+    Ignored(&'static str),
+}
+
+/// Turns updates into events.
+pub struct TelegramIn {
+    api: BotApi,
+    resolver: Arc<dyn Resolver>,
+    bus: Arc<dyn Bus>,
+    groups: Groups,
+    /// The bot's username, asked once (for mentions).
+    username: OnceCell<String>,
+}
+
+impl TelegramIn {
+    pub fn new(
+        api: BotApi,
+        resolver: Arc<dyn Resolver>,
+        bus: Arc<dyn Bus>,
+        groups: Groups,
+    ) -> Self {
+        TelegramIn {
+            api,
+            resolver,
+            bus,
+            groups,
+            username: OnceCell::new(),
+        }
+    }
+
+    pub fn api(&self) -> &BotApi {
+        &self.api
+    }
+
+    /// Files one update; `Err` when it must be handed over again later.
+    pub async fn handle(&self, raw: &serde_json::Value) -> Result<Outcome, DeliverError> {
+        let outcome = self.file(raw).await;
+        let label = match &outcome {
+            Ok(Outcome::Delivered) => "delivered",
+            Ok(Outcome::Ignored(why)) => why,
+            Err(DeliverError::Invalid(_)) => "invalid",
+            Err(DeliverError::Unavailable(_)) => "unavailable",
+        };
+        metrics::counter!("ringside_telegram_updates_total", "outcome" => label).increment(1);
+        match outcome {
+            // A sender contacts refuses will be refused again: confirm and move on.
+            Err(DeliverError::Invalid(_)) => Ok(Outcome::Ignored("invalid")),
+            other => other,
+        }
+    }
+
+    async fn file(&self, raw: &serde_json::Value) -> Result<Outcome, DeliverError> {
+        let Ok(update) = serde_json::from_value::<Update>(raw.clone()) else {
+            return Ok(Outcome::Ignored("unreadable"));
+        };
+        let (message, edit) = match (update.message, update.edited_message) {
+            (Some(m), _) => (m, false),
+            (None, Some(m)) => (m, true),
+            (None, None) => return Ok(Outcome::Ignored("unsupported")),
+        };
+        if let Some(why) = self.not_for_us(&message).await? {
+            return Ok(Outcome::Ignored(why));
+        }
+        let inbound = to_inbound(&message, edit);
+        inbound::deliver(self.resolver.as_ref(), &self.bus, inbound).await?;
+        Ok(Outcome::Delivered)
+    }
+
+    /// Why a message is not taken, if it is not.
+    async fn not_for_us(&self, m: &Message) -> Result<Option<&'static str>, DeliverError> {
+        let Some(from) = &m.from else {
+            return Ok(Some("no_sender"));
+        };
+        if from.is_bot {
+            return Ok(Some("from_bot"));
+        }
+        Ok(match (m.chat.kind.as_str(), self.groups) {
+            ("private", _) => None,
+            ("group" | "supergroup", Groups::All) => None,
+            ("group" | "supergroup", Groups::Mentions) => {
+                let me = self.username().await?;
+                let replied_to_us = m
+                    .reply_to_message
+                    .as_ref()
+                    .and_then(|r| r.from.as_ref()?.username.as_deref())
+                    .is_some_and(|u| u.eq_ignore_ascii_case(me));
+                (!(m.mentions(me) || replied_to_us)).then_some("group_not_mentioned")
+            }
+            ("group" | "supergroup", Groups::Off) => Some("group"),
+            _ => Some("channel"),
+        })
+    }
+
+    async fn username(&self) -> Result<&str, DeliverError> {
+        self.username
+            .get_or_try_init(|| async {
+                match self.api.get_me().await {
+                    Ok(me) => Ok(me.username.unwrap_or_default()),
+                    Err(e) => Err(DeliverError::Unavailable(format!("getMe: {e}"))),
+                }
+            })
+            .await
+            .map(String::as_str)
+    }
+}
+
+/// The message as an event, with its sender's identity.
+fn to_inbound(m: &Message, edit: bool) -> Inbound {
+    let from = m
+        .from
+        .as_ref()
+        .map(|u| (u.id, u.full_name()))
+        .unwrap_or_default();
+    let external_id = format!("{}:{}", m.chat.id, m.message_id);
+    let key = match (edit, m.edit_date) {
+        (true, at) => format!("telegram:{external_id}:edit:{}", at.unwrap_or(m.date)),
+        (false, _) => format!("telegram:{external_id}"),
+    };
+    let at = if edit {
+        m.edit_date.unwrap_or(m.date)
+    } else {
+        m.date
+    };
+    let detail = apb::MessageDetail {
+        channel: apb::Channel::Telegram as i32,
+        direction: apb::Direction::Inbound as i32,
+        external_id,
+        from: from.0.to_string(),
+        text: m.body().to_owned(),
+        attachments: m
+            .files()
+            .into_iter()
+            .map(|(kind, f)| apb::Attachment {
+                kind: kind.to_owned(),
+                file_id: f.file_id.clone(),
+                file_name: f.file_name.clone().unwrap_or_default(),
+                mime_type: f.mime_type.clone().unwrap_or_default(),
+                size: f.file_size.unwrap_or(0),
+            })
+            .collect(),
+        ..Default::default()
+    };
+    Inbound {
+        key,
+        identities: vec![inbound::identity(
+            cpb::IdentityKind::Telegram,
+            from.0.to_string(),
+        )],
+        name: from.1,
+        source: cpb::LeadSource {
+            channel: "telegram".into(),
+            campaign: start_payload(m).unwrap_or_default(),
+        },
+        lookup_only: false,
+        message: ev::ChannelMessage {
+            message: Some(detail),
+            thread_key: format!("chat:{}", m.chat.id),
+            sent_at: Some(prost_types::Timestamp {
+                seconds: at,
+                nanos: 0,
+            }),
+            edit,
+            ..Default::default()
+        },
+    }
+}
+
+/// The payload of `/start <payload>` in a private chat (a deep link `t.me/bot?start=`).
+fn start_payload(m: &Message) -> Option<String> {
+    if m.chat.kind != "private" {
+        return None;
+    }
+    let rest = m.text.as_deref()?.strip_prefix("/start")?;
+    let payload = rest.strip_prefix(' ')?.trim();
+    let valid = !payload.is_empty()
+        && payload.len() <= 64
+        && payload
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    valid.then(|| payload.to_owned())
+}
+
+/// How long to wait before asking again after `e`.
+pub(crate) fn pause_after(e: &BotError, backoff: Duration) -> Duration {
+    match e {
+        BotError::RetryAfter(wait) => *wait,
+        _ => backoff,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(json: serde_json::Value) -> Message {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn a_deep_link_start_is_the_campaign_and_media_is_metadata() {
+        let m = message(serde_json::json!({
+            "message_id": 3, "date": 1700000000,
+            "chat": {"id": 42, "type": "private"},
+            "from": {"id": 42, "is_bot": false, "first_name": "Анна", "last_name": "К"},
+            "text": "/start spring_sale-2"
+        }));
+        let inbound = to_inbound(&m, false);
+        assert_eq!(inbound.source.campaign, "spring_sale-2");
+        assert_eq!(inbound.name, "Анна К");
+        assert_eq!(inbound.identities[0].value, "42");
+        assert_eq!(inbound.key, "telegram:42:3");
+        assert_eq!(inbound.message.thread_key, "chat:42");
+
+        let photo = message(serde_json::json!({
+            "message_id": 4, "date": 1, "edit_date": 9,
+            "chat": {"id": 42, "type": "private"},
+            "from": {"id": 42, "first_name": "A"},
+            "caption": "the invoice",
+            "photo": [{"file_id": "s", "file_size": 1}, {"file_id": "L", "file_size": 2048}]
+        }));
+        let edited = to_inbound(&photo, true);
+        assert_eq!(edited.key, "telegram:42:4:edit:9");
+        assert!(edited.message.edit);
+        let detail = edited.message.message.unwrap();
+        assert_eq!(detail.text, "the invoice");
+        assert_eq!(detail.attachments[0].file_id, "L");
+        assert_eq!(detail.attachments[0].size, 2048);
+        assert_eq!(edited.source.campaign, "");
+    }
+
+    #[test]
+    fn a_start_without_a_valid_payload_has_no_campaign() {
+        for text in ["/start", "/startle x", "/start a b", "/start <script>"] {
+            let m = message(serde_json::json!({
+                "message_id": 1, "date": 1, "chat": {"id": 1, "type": "private"},
+                "from": {"id": 1, "first_name": "A"}, "text": text
+            }));
+            assert_eq!(start_payload(&m), None, "{text}");
+        }
+    }
+}

@@ -1,0 +1,557 @@
+//! Answers from agents to clients, on the channel the client wrote on: Telegram
+//! (through the bot, within the Bot API's limits — about one message a second to a
+//! chat and thirty a second in all — waiting out a 429's `retry_after`) and email
+//! (SMTP, with `In-Reply-To` and `References` so the answer joins the client's
+//! thread). A reply goes where the answered message came from: its Telegram chat, its
+//! sender's address. The outcome is published — `message.sent` files the answer in
+//! its conversation; `message.failed` records why not, and a bot the client blocked
+//! (Telegram's 403) is recorded as such.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use ringside_bus::{Bus, EventPayload};
+use ringside_identity::Invalid;
+use ringside_proto::activities::v1 as apb;
+use ringside_proto::contacts::v1 as cpb;
+use ringside_proto::events::v1 as ev;
+use ringside_telegram::{BotApi, BotError};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::alerts::smtp_error;
+use crate::card::Sources;
+use crate::error::{NotificationsError, Result};
+
+/// Longest text Telegram takes in one message.
+const TELEGRAM_MAX_CHARS: usize = 4096;
+/// Longest email body an agent sends from the CRM.
+const EMAIL_MAX_CHARS: usize = 100_000;
+/// Attempts at one message while the channel is rate limiting or unavailable.
+const ATTEMPTS: u32 = 4;
+/// A `retry_after` longer than this fails the send instead of holding the agent.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// An agent's message to a client.
+#[derive(Debug, Clone, Default)]
+pub struct SendRequest {
+    pub agent_id: String,
+    pub contact_id: String,
+    pub lead_id: String,
+    /// `apb::Channel`; 0 to answer on the channel of `reply_to_entry_id`.
+    pub channel: i32,
+    pub text: String,
+    pub subject: String,
+    pub reply_to_entry_id: String,
+}
+
+/// What became of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendOutcome {
+    pub sent: bool,
+    pub reason: String,
+    pub external_id: String,
+}
+
+/// Why a channel did not deliver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Failure {
+    reason: String,
+    blocked: bool,
+}
+
+impl Failure {
+    fn new(reason: impl Into<String>) -> Self {
+        Failure {
+            reason: reason.into(),
+            blocked: false,
+        }
+    }
+}
+
+/// Sends agents' messages.
+pub struct Outbound {
+    sources: Arc<dyn Sources>,
+    bus: Arc<dyn Bus>,
+    telegram: Option<TelegramOut>,
+    email: Option<EmailOut>,
+}
+
+impl Outbound {
+    pub fn new(
+        sources: Arc<dyn Sources>,
+        bus: Arc<dyn Bus>,
+        telegram: Option<TelegramOut>,
+        email: Option<EmailOut>,
+    ) -> Self {
+        Outbound {
+            sources,
+            bus,
+            telegram,
+            email,
+        }
+    }
+
+    /// Sends `req`; `Err` for a request that cannot be sent (nothing happened then).
+    pub async fn send(&self, req: SendRequest) -> Result<SendOutcome> {
+        let (party, reply) = self.subjects(&req).await?;
+        let channel = match (req.channel, &reply) {
+            (0, Some((detail, _))) => detail.channel,
+            (c, _) => c,
+        };
+        let mut message = outgoing(&req, &party, reply.as_ref(), channel)?;
+        let delivered = match apb::Channel::try_from(channel) {
+            Ok(apb::Channel::Telegram) => {
+                self.to_telegram(&party, reply.as_ref(), &mut message)
+                    .await?
+            }
+            Ok(apb::Channel::Email) => self.to_email(&party, reply.as_ref(), &mut message).await?,
+            _ => return Err(Invalid::new("channel", "telegram or email").into()),
+        };
+        let outcome = match &delivered {
+            Ok(()) => SendOutcome {
+                sent: true,
+                reason: String::new(),
+                external_id: detail_of(&message).external_id.clone(),
+            },
+            Err(f) => SendOutcome {
+                sent: false,
+                reason: f.reason.clone(),
+                external_id: String::new(),
+            },
+        };
+        let channel_name = if channel == apb::Channel::Email as i32 {
+            "email"
+        } else {
+            "telegram"
+        };
+        let label = if outcome.sent { "sent" } else { "failed" };
+        metrics::counter!("ringside_messages_out_total", "channel" => channel_name, "outcome" => label)
+            .increment(1);
+        self.publish(message, delivered.err()).await;
+        Ok(outcome)
+    }
+
+    /// The client and, for a reply, the answered message (with its references).
+    async fn subjects(
+        &self,
+        req: &SendRequest,
+    ) -> Result<(cpb::Party, Option<(apb::MessageDetail, apb::Entry)>)> {
+        let (kind, id) = match (req.contact_id.trim(), req.lead_id.trim()) {
+            (c, "") if !c.is_empty() => ("contact", c),
+            ("", l) if !l.is_empty() => ("lead", l),
+            _ => {
+                return Err(
+                    Invalid::new("contact_id", "exactly one of contact_id and lead_id").into(),
+                );
+            }
+        };
+        let party = self
+            .sources
+            .party(kind, id)
+            .await?
+            .ok_or_else(|| NotificationsError::not_found(kind, id))?;
+        if req.reply_to_entry_id.trim().is_empty() {
+            return Ok((party, None));
+        }
+        let entry = self
+            .sources
+            .entry(req.reply_to_entry_id.trim())
+            .await?
+            .ok_or_else(|| NotificationsError::not_found("entry", &req.reply_to_entry_id))?;
+        let links = entry.links.clone().unwrap_or_default();
+        let ours = if kind == "contact" {
+            links.contact_id == id
+        } else {
+            links.lead_id == id
+        };
+        match &entry.detail {
+            Some(apb::entry::Detail::Message(m)) if ours => Ok((party, Some((m.clone(), entry)))),
+            _ => Err(Invalid::new("reply_to_entry_id", "not a message of this client").into()),
+        }
+    }
+
+    async fn to_telegram(
+        &self,
+        party: &cpb::Party,
+        reply: Option<&(apb::MessageDetail, apb::Entry)>,
+        message: &mut ev::ChannelMessage,
+    ) -> Result<std::result::Result<(), Failure>> {
+        let Some(telegram) = &self.telegram else {
+            return Err(unconfigured("Telegram (RINGSIDE_TELEGRAM_BOT_TOKEN)"));
+        };
+        // A reply goes to the chat it answers (a group, too) and quotes it.
+        let (chat, answered) = match reply.and_then(|(d, _)| d.external_id.split_once(':')) {
+            Some((chat, id)) => (chat.to_owned(), id.parse().ok()),
+            None => (
+                identity(party, cpb::IdentityKind::Telegram)
+                    .ok_or_else(|| no_address("a Telegram identity"))?,
+                None,
+            ),
+        };
+        let text = detail_of(message).text.clone();
+        if text.chars().count() > TELEGRAM_MAX_CHARS {
+            return Err(Invalid::new("text", "at most 4096 characters on Telegram").into());
+        }
+        message.thread_key = format!("chat:{chat}");
+        let detail = detail_mut(message);
+        detail.to = vec![chat.clone()];
+        Ok(telegram.deliver(&chat, &text, answered).await.map(|id| {
+            detail.external_id = format!("{chat}:{id}");
+        }))
+    }
+
+    async fn to_email(
+        &self,
+        party: &cpb::Party,
+        reply: Option<&(apb::MessageDetail, apb::Entry)>,
+        message: &mut ev::ChannelMessage,
+    ) -> Result<std::result::Result<(), Failure>> {
+        let Some(email) = &self.email else {
+            return Err(unconfigured("email (RINGSIDE_SMTP_URL)"));
+        };
+        let to = match reply {
+            Some((d, _)) if !d.from.is_empty() => d.from.clone(),
+            _ => identity(party, cpb::IdentityKind::Email).ok_or_else(|| no_address("an email"))?,
+        };
+        if detail_of(message).text.chars().count() > EMAIL_MAX_CHARS {
+            return Err(Invalid::new("text", "at most 100000 characters").into());
+        }
+        let answered = reply
+            .map(|(d, _)| d.external_id.clone())
+            .filter(|id| !id.is_empty());
+        message.references = answered.iter().cloned().collect();
+        let letter = Letter {
+            to: to.clone(),
+            subject: detail_of(message).subject.clone(),
+            text: detail_of(message).text.clone(),
+            in_reply_to: answered,
+            auto_submitted: None,
+        };
+        let detail = detail_mut(message);
+        detail.to = vec![to];
+        detail.from = email.from.email.to_string();
+        Ok(email
+            .deliver(letter)
+            .await
+            .map(|id| detail.external_id = id))
+    }
+
+    /// `message.sent` or `message.failed`; the send already happened, so a bus that
+    /// does not confirm is retried a few times and then reported.
+    async fn publish(&self, message: ev::ChannelMessage, failure: Option<Failure>) {
+        let payload = match failure {
+            None => EventPayload::MessageSent(ev::MessageSent {
+                message: Some(message),
+            }),
+            Some(f) => EventPayload::MessageFailed(ev::MessageFailed {
+                message: Some(message),
+                reason: f.reason,
+                blocked: f.blocked,
+            }),
+        };
+        let envelope = ringside_bus::new_envelope(crate::SOURCE, "", payload);
+        let wrapped = [ringside_bus::Message::from_envelope(&envelope)];
+        for attempt in 1..=3u32 {
+            match self.bus.publish(&wrapped).await {
+                Ok(()) => return,
+                Err(e) if attempt == 3 => {
+                    tracing::error!(error = %e, "an agent's message went out but its event was not published");
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await,
+            }
+        }
+    }
+}
+
+fn unconfigured(what: &str) -> NotificationsError {
+    NotificationsError::Refused(tonic::Status::failed_precondition(format!(
+        "{what} is not configured"
+    )))
+}
+
+fn no_address(what: &str) -> NotificationsError {
+    NotificationsError::Refused(tonic::Status::failed_precondition(format!(
+        "the client has no {what} to write to"
+    )))
+}
+
+/// The party's first identity of `kind`.
+fn identity(party: &cpb::Party, kind: cpb::IdentityKind) -> Option<String> {
+    let identities = match &party.party {
+        Some(cpb::party::Party::Contact(c)) => &c.identities,
+        Some(cpb::party::Party::Lead(l)) => &l.identities,
+        None => return None,
+    };
+    identities
+        .iter()
+        .find(|i| i.kind == kind as i32)
+        .map(|i| i.value.clone())
+}
+
+/// The event of an agent's message, before the channel gives it an id.
+fn outgoing(
+    req: &SendRequest,
+    party: &cpb::Party,
+    reply: Option<&(apb::MessageDetail, apb::Entry)>,
+    channel: i32,
+) -> Result<ev::ChannelMessage> {
+    let text = ringside_identity::required_text("text", &req.text)?;
+    let subject = match (req.subject.trim(), reply) {
+        ("", Some((d, _))) if !d.subject.is_empty() => reply_subject(&d.subject),
+        ("", _) if channel == apb::Channel::Email as i32 => "Re: your message".to_owned(),
+        (s, _) => s.to_owned(),
+    };
+    if subject.contains(['\r', '\n']) || subject.chars().count() > 200 {
+        return Err(Invalid::new("subject", "one line of at most 200 characters").into());
+    }
+    let mut message = ev::ChannelMessage {
+        message: Some(apb::MessageDetail {
+            channel,
+            direction: apb::Direction::Outbound as i32,
+            subject,
+            text,
+            agent_id: req.agent_id.clone(),
+            ..Default::default()
+        }),
+        sent_at: Some(std::time::SystemTime::now().into()),
+        ..Default::default()
+    };
+    match &party.party {
+        Some(cpb::party::Party::Contact(c)) => {
+            message.contact_id = c.id.clone();
+            message.company_id = c.company_id.clone();
+        }
+        Some(cpb::party::Party::Lead(l)) => message.lead_id = l.id.clone(),
+        None => {}
+    }
+    Ok(message)
+}
+
+/// "Re: " once, however many times the thread has gone back and forth.
+fn reply_subject(subject: &str) -> String {
+    let mut s = subject.trim();
+    while s.len() >= 3 && s[..3].eq_ignore_ascii_case("re:") {
+        s = s[3..].trim_start();
+    }
+    format!("Re: {s}")
+}
+
+fn detail_of(m: &ev::ChannelMessage) -> &apb::MessageDetail {
+    m.message
+        .as_ref()
+        .expect("outgoing messages carry their detail")
+}
+
+fn detail_mut(m: &mut ev::ChannelMessage) -> &mut apb::MessageDetail {
+    m.message.get_or_insert_with(Default::default)
+}
+
+/// The Bot API's limits, kept per chat and for the bot as a whole: each send takes
+/// the first slot both allow.
+pub struct Limiter {
+    per_chat: Duration,
+    overall: Duration,
+    state: Mutex<Slots>,
+}
+
+#[derive(Default)]
+struct Slots {
+    next_any: Option<Instant>,
+    next_in_chat: HashMap<String, Instant>,
+}
+
+impl Limiter {
+    pub fn new(per_chat: Duration, overall: Duration) -> Self {
+        Limiter {
+            per_chat,
+            overall,
+            state: Mutex::default(),
+        }
+    }
+
+    /// Waits for this chat's next slot.
+    async fn turn(&self, chat: &str) {
+        let slot = {
+            let mut s = self.state.lock().await;
+            let now = Instant::now();
+            if s.next_in_chat.len() > 10_000 {
+                s.next_in_chat.retain(|_, at| *at > now);
+            }
+            let chat_slot = s.next_in_chat.get(chat).copied().unwrap_or(now);
+            let slot = now.max(chat_slot).max(s.next_any.unwrap_or(now));
+            s.next_any = Some(slot + self.overall);
+            s.next_in_chat.insert(chat.to_owned(), slot + self.per_chat);
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+
+    /// Nothing more to this chat for `wait` (a 429's `retry_after`).
+    async fn hold(&self, chat: &str, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut s = self.state.lock().await;
+        let at = s.next_in_chat.entry(chat.to_owned()).or_insert(until);
+        *at = (*at).max(until);
+    }
+}
+
+/// The bot, sending within its limits.
+pub struct TelegramOut {
+    api: BotApi,
+    limiter: Limiter,
+}
+
+impl TelegramOut {
+    /// Telegram's published limits: a message a second per chat, 30 a second in all.
+    pub fn new(api: BotApi) -> Self {
+        Self::with_limits(api, Duration::from_secs(1), Duration::from_millis(34))
+    }
+
+    pub fn with_limits(api: BotApi, per_chat: Duration, overall: Duration) -> Self {
+        TelegramOut {
+            api,
+            limiter: Limiter::new(per_chat, overall),
+        }
+    }
+
+    /// The sent message's id in the chat.
+    async fn deliver(
+        &self,
+        chat: &str,
+        text: &str,
+        reply_to: Option<i64>,
+    ) -> std::result::Result<i64, Failure> {
+        let mut backoff = Duration::from_millis(500);
+        for attempt in 1..=ATTEMPTS {
+            self.limiter.turn(chat).await;
+            let error = match self.api.send_message(chat, text, reply_to).await {
+                Ok(id) => return Ok(id),
+                Err(e) => e,
+            };
+            let last = attempt == ATTEMPTS;
+            match error {
+                BotError::RetryAfter(wait) if wait <= MAX_RETRY_AFTER && !last => {
+                    self.limiter.hold(chat, wait).await;
+                }
+                BotError::RetryAfter(wait) => {
+                    return Err(Failure::new(format!(
+                        "rate limited by Telegram for {}s",
+                        wait.as_secs()
+                    )));
+                }
+                BotError::Blocked(_) => {
+                    return Err(Failure {
+                        reason: "bot blocked by the user".into(),
+                        blocked: true,
+                    });
+                }
+                BotError::Refused(code, why) => {
+                    return Err(Failure::new(format!("refused by Telegram ({code}): {why}")));
+                }
+                BotError::Unavailable(_) if !last => {
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                }
+                BotError::Unavailable(why) => {
+                    return Err(Failure::new(format!("Telegram unavailable: {why}")));
+                }
+            }
+        }
+        Err(Failure::new("Telegram unavailable"))
+    }
+}
+
+/// One email to send.
+struct Letter {
+    to: String,
+    subject: String,
+    text: String,
+    /// The Message-ID answered.
+    in_reply_to: Option<String>,
+    /// `auto-replied` for automatic answers.
+    auto_submitted: Option<&'static str>,
+}
+
+/// Email through SMTP, from the address clients answer to.
+pub struct EmailOut {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl EmailOut {
+    /// Must be called inside a Tokio runtime (the transport keeps a pool).
+    pub fn new(smtp_url: &str, from: &str) -> std::result::Result<Self, String> {
+        Ok(EmailOut {
+            transport: crate::alerts::smtp_transport(smtp_url)?,
+            from: from.parse().map_err(|e| format!("sender address: {e}"))?,
+        })
+    }
+
+    /// The sent message's Message-ID.
+    async fn deliver(&self, letter: Letter) -> std::result::Result<String, Failure> {
+        let to: Mailbox = letter
+            .to
+            .parse()
+            .map_err(|_| Failure::new("the client's email address does not parse"))?;
+        let id = format!("{}@{}", uuid::Uuid::now_v7(), self.from.email.domain());
+        let mut builder = lettre::Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(letter.subject)
+            .message_id(Some(format!("<{id}>")));
+        if let Some(parent) = &letter.in_reply_to {
+            builder = builder
+                .in_reply_to(format!("<{parent}>"))
+                .references(format!("<{parent}>"));
+        }
+        if let Some(kind) = letter.auto_submitted {
+            builder = builder.header(crate::alerts::AutoSubmitted(kind));
+        }
+        let email = builder
+            .body(letter.text)
+            .map_err(|_| Failure::new("the message could not be built"))?;
+        let mut backoff = Duration::from_millis(500);
+        for attempt in 1..=ATTEMPTS {
+            match self.transport.send(email.clone()).await {
+                Ok(_) => return Ok(id),
+                Err(e) if e.is_permanent() || attempt == ATTEMPTS => {
+                    return Err(Failure::new(smtp_error(&e)));
+                }
+                Err(_) => {
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                }
+            }
+        }
+        Err(Failure::new("SMTP unavailable"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reply_subject_has_one_re() {
+        assert_eq!(reply_subject("Price list"), "Re: Price list");
+        assert_eq!(reply_subject("RE: re:Price list"), "Re: Price list");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_limiter_spaces_one_chat_by_a_second_and_all_chats_by_the_overall_rate() {
+        let limiter = Limiter::new(Duration::from_secs(1), Duration::from_millis(100));
+        let start = Instant::now();
+        limiter.turn("a").await;
+        limiter.turn("b").await;
+        assert_eq!(start.elapsed(), Duration::from_millis(100));
+        limiter.turn("a").await;
+        assert_eq!(start.elapsed(), Duration::from_secs(1));
+        limiter.hold("b", Duration::from_secs(5)).await;
+        limiter.turn("b").await;
+        assert_eq!(start.elapsed(), Duration::from_secs(6));
+    }
+}
