@@ -334,8 +334,12 @@ fn outgoing(
 /// "Re: " once, however many times the thread has gone back and forth.
 fn reply_subject(subject: &str) -> String {
     let mut s = subject.trim();
-    while s.len() >= 3 && s[..3].eq_ignore_ascii_case("re:") {
-        s = s[3..].trim_start();
+    while let Some(rest) = s
+        .get(..3)
+        .filter(|p| p.eq_ignore_ascii_case("re:"))
+        .and(s.get(3..))
+    {
+        s = rest.trim_start();
     }
     format!("Re: {s}")
 }
@@ -539,6 +543,8 @@ mod tests {
     fn a_reply_subject_has_one_re() {
         assert_eq!(reply_subject("Price list"), "Re: Price list");
         assert_eq!(reply_subject("RE: re:Price list"), "Re: Price list");
+        assert_eq!(reply_subject("Счёт"), "Re: Счёт");
+        assert_eq!(reply_subject("Re: Ёж"), "Re: Ёж");
     }
 
     #[tokio::test(start_paused = true)]

@@ -117,7 +117,8 @@ struct Assembly<'a> {
 /// Connects, migrates and starts serving. Returns once every listener is bound.
 pub async fn start(settings: &Settings, mode: Mode, key: TokenKey) -> anyhow::Result<Running> {
     http::metrics_handle(); // install the recorder before anything counts
-    let db = match mode.needs_database() {
+    // Ingest keeps no database, except for its IMAP cursors when it reads mailboxes.
+    let db = match mode.needs_database() || !settings.imap_mailboxes().is_empty() {
         true => Some(open_database(settings, mode).await?),
         false => None,
     };
@@ -378,7 +379,59 @@ impl Assembly<'_> {
             self.http_routes = std::mem::take(&mut self.http_routes).merge(routes);
         }
         self.start_telegram_in()?;
+        self.start_email_in()?;
         self.ingest = Some(bound);
+        Ok(())
+    }
+
+    /// Email into ingest: a poller per IMAP mailbox, and the MIME webhook when its
+    /// secret is set.
+    fn start_email_in(&mut self) -> anyhow::Result<()> {
+        use ringside_ingest::email::{EmailIn, imap};
+        let settings = self.settings;
+        let mailboxes = settings
+            .imap_mailboxes()
+            .iter()
+            .map(|raw| imap::Mailbox::parse(raw))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(anyhow::Error::msg)
+            .context("RINGSIDE_IMAP_MAILBOXES")?;
+        let secret = settings
+            .email_webhook_secret
+            .as_deref()
+            .filter(|s| !s.is_empty());
+        if mailboxes.is_empty() && secret.is_none() {
+            return Ok(());
+        }
+        let email = Arc::new(EmailIn::new(
+            self.contacts_resolver()?,
+            self.bus.clone(),
+            settings.email_max_bytes,
+        ));
+        if let Some(secret) = secret {
+            let routes = ringside_ingest::email::webhook::router(email.clone(), secret);
+            self.http_routes = std::mem::take(&mut self.http_routes).merge(routes);
+        }
+        if mailboxes.is_empty() {
+            return Ok(());
+        }
+        let cursors: Arc<dyn imap::Cursors> =
+            Arc::new(imap::DbCursors(self.db("ingest (IMAP cursors)")?));
+        let config = imap::ImapConfig {
+            poll: Duration::from_secs(settings.imap_poll_secs),
+            idle: Duration::from_secs(settings.imap_idle_secs),
+            quarantine: settings.imap_quarantine.clone(),
+        };
+        for mailbox in mailboxes {
+            let reading = imap::run(
+                email.clone(),
+                mailbox,
+                cursors.clone(),
+                config.clone(),
+                self.shutdown.clone(),
+            );
+            self.workers.spawn(reading);
+        }
         Ok(())
     }
 

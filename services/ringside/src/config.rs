@@ -253,6 +253,63 @@ pub struct Settings {
     #[arg(long, env = "RINGSIDE_EMAIL_FROM", global = true)]
     pub email_from: Option<String>,
 
+    /// IMAP mailboxes ingest reads, separated by spaces or commas:
+    /// `imaps://user:password@host/INBOX` (percent-encode `@` and `:` in the user and
+    /// password). Reading them needs RINGSIDE_DATABASE_URL for the cursors.
+    #[arg(
+        long,
+        env = "RINGSIDE_IMAP_MAILBOXES",
+        hide_env_values = true,
+        global = true
+    )]
+    pub imap_mailboxes: Option<String>,
+
+    /// Seconds between polls of a mailbox whose server has no IDLE.
+    #[arg(
+        long,
+        env = "RINGSIDE_IMAP_POLL_SECS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub imap_poll_secs: u64,
+
+    /// Longest IDLE before the mailbox is asked again.
+    #[arg(
+        long,
+        env = "RINGSIDE_IMAP_IDLE_SECS",
+        default_value_t = 1500,
+        global = true
+    )]
+    pub imap_idle_secs: u64,
+
+    /// The folder unreadable mail is copied to (flagged with the reason).
+    #[arg(
+        long,
+        env = "RINGSIDE_IMAP_QUARANTINE",
+        default_value = "Quarantine",
+        global = true
+    )]
+    pub imap_quarantine: String,
+
+    /// Shared secret of POST /ingest/email (raw MIME pushed by a mail provider, with
+    /// the secret in X-Ringside-Secret); unset: the route is off.
+    #[arg(
+        long,
+        env = "RINGSIDE_EMAIL_WEBHOOK_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub email_webhook_secret: Option<String>,
+
+    /// Largest email read (bytes); larger ones are quarantined.
+    #[arg(
+        long,
+        env = "RINGSIDE_EMAIL_MAX_BYTES",
+        default_value_t = ringside_ingest::email::DEFAULT_MAX_BYTES,
+        global = true
+    )]
+    pub email_max_bytes: usize,
+
     /// The secret given to setWebhook (`secret_token`); required in webhook mode.
     #[arg(
         long,
@@ -407,6 +464,12 @@ impl Settings {
             telegram_mode: "polling".into(),
             telegram_webhook_secret: None,
             email_from: None,
+            imap_mailboxes: None,
+            imap_poll_secs: 1,
+            imap_idle_secs: 1500,
+            imap_quarantine: "Quarantine".into(),
+            email_webhook_secret: None,
+            email_max_bytes: ringside_ingest::email::DEFAULT_MAX_BYTES,
             telegram_groups: "mentions".into(),
             telegram_poll_secs: 1,
             agent_extensions: String::new(),
@@ -536,6 +599,17 @@ impl Settings {
             agents: ringside_activities::directory::AgentMap::parse(&self.agent_extensions)
                 .map_err(|e| anyhow::anyhow!("RINGSIDE_AGENT_EXTENSIONS: {e}"))?,
         })
+    }
+
+    /// The IMAP mailbox URLs configured.
+    pub fn imap_mailboxes(&self) -> Vec<&str> {
+        self.imap_mailboxes
+            .as_deref()
+            .unwrap_or("")
+            .split([',', ' ', '\n'])
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .collect()
     }
 
     /// Contacts' lead assignment rule; `None` when assignment is off.

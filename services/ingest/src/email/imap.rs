@@ -315,12 +315,7 @@ impl Reader<'_> {
         why: Rejected,
     ) -> Result<(), String> {
         tracing::warn!(uid, reason = why.reason(), "email: message quarantined");
-        // The folder may exist already; COPY says so if it truly is missing.
-        let _ = session.create(&self.config.quarantine).await;
-        session
-            .uid_copy(uid.to_string(), &self.config.quarantine)
-            .await
-            .map_err(imap_error)?;
+        // Flagged first, so that the copy carries the reason too.
         let flag = format!("+FLAGS ($Ringside-{})", why.reason());
         let _: Vec<_> = session
             .uid_store(uid.to_string(), flag)
@@ -329,7 +324,12 @@ impl Reader<'_> {
             .try_collect()
             .await
             .map_err(imap_error)?;
-        Ok(())
+        // The folder may exist already; COPY says so if it truly is missing.
+        let _ = session.create(&self.config.quarantine).await;
+        session
+            .uid_copy(uid.to_string(), &self.config.quarantine)
+            .await
+            .map_err(imap_error)
     }
 
     /// Waits for new mail (IDLE, or a poll interval), or shutdown.

@@ -6,6 +6,7 @@
 
 pub mod bot;
 pub mod browser;
+pub mod imap;
 pub mod smtp;
 
 use std::future::Future;
