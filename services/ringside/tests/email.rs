@@ -348,3 +348,77 @@ async fn the_mime_webhook_takes_mail_only_with_its_secret_and_files_each_once() 
     assert_eq!(leads(&suite).await.len(), 1);
     suite.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_services_an_email_becomes_an_assigned_lead_and_the_reply_goes_out_by_smtp() {
+    let (Some(imap), Some(smtp)) = (Dovecot::start().await, Smtp::start().await) else {
+        return;
+    };
+    let (imap_url, smtp_port) = (imap.url(), smtp.port);
+    let Some(suites) = support::channel_services(
+        move |s, db_url| {
+            s.imap_mailboxes = Some(imap_url);
+            s.database_url = Some(db_url.to_owned()); // the IMAP cursors
+        },
+        move |s| {
+            s.smtp_url = Some(format!("smtp://127.0.0.1:{smtp_port}"));
+            s.email_from = Some("Shop sales <sales@shop.test>".into());
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let (contacts, activities, notifier) = (&suites[0], &suites[1], &suites[2]);
+    agent(notifier, "olga").await;
+    imap.deliver(&[mail(
+        "boris@example.org",
+        "b1@example.org",
+        "Доставка",
+        "",
+        "Когда привезёте?",
+    )])
+    .await;
+    let lead = eventually("the lead", || async {
+        leads(contacts).await.into_iter().next()
+    })
+    .await;
+    assert_eq!(lead.owner_id, "olga");
+    let first = eventually("the email on the timeline", || async {
+        messages(&timeline(activities, &lead.id).await)
+            .into_iter()
+            .next()
+    })
+    .await;
+    let token = notifier
+        .key
+        .issue("olga", Role::Agent, Duration::from_secs(600));
+    let mut olga =
+        NotificationsClient::with_interceptor(notifier.channel().await, Bearer(Some(token)));
+    let reply = npb::SendMessageRequest {
+        lead_id: lead.id.clone(),
+        text: "Завтра до обеда.".into(),
+        reply_to_entry_id: first.2.clone(),
+        ..Default::default()
+    };
+    let sent = olga.send_message(reply).await.expect("send").into_inner();
+    assert_eq!(sent.status, "sent", "{sent:?}");
+    let out = eventually("the reply at the SMTP server", || async {
+        smtp.messages().into_iter().next()
+    })
+    .await;
+    assert!(
+        out.contains("In-Reply-To: <b1@example.org>") && out.contains("Subject: Re: "),
+        "{out}"
+    );
+    eventually("the reply in the conversation", || async {
+        let m = messages(&timeline(activities, &lead.id).await);
+        m.iter()
+            .any(|(d, c, _)| d.external_id == sent.external_id && c == &first.1)
+            .then_some(())
+    })
+    .await;
+    for suite in suites {
+        suite.stop().await;
+    }
+}

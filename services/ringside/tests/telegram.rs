@@ -340,3 +340,77 @@ async fn the_webhook_takes_updates_only_with_its_secret_and_files_each_once() {
     assert_eq!(leads(&suite).await.len(), 1);
     suite.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_services_a_telegram_stranger_becomes_an_assigned_lead_and_gets_the_answer() {
+    let bot = BotApi::start().await;
+    let (for_ingest, for_notifications) = (bot.url(), bot.url());
+    let Some(suites) = support::channel_services(
+        move |s, _| {
+            s.telegram_bot_token = Some(bot::TOKEN.into());
+            s.telegram_api_url = for_ingest;
+        },
+        move |s| {
+            s.telegram_bot_token = Some(bot::TOKEN.into());
+            s.telegram_api_url = for_notifications;
+            s.telegram_mode = "off".into();
+        },
+    )
+    .await
+    else {
+        return;
+    };
+    let (contacts, activities, notifier) = (&suites[0], &suites[1], &suites[2]);
+    agents(notifier, &["olga"]).await;
+
+    bot.push(BotApi::message(888, 1, "/start autumn", json!({})));
+    let lead = eventually("the lead", || async {
+        leads(contacts).await.into_iter().next()
+    })
+    .await;
+    assert_eq!(
+        lead.owner_id, "olga",
+        "assigned over the notifications directory"
+    );
+    assert_eq!(
+        lead.source.as_ref().map(|s| s.campaign.as_str()),
+        Some("autumn")
+    );
+    let entry = eventually("the message on the timeline", || async {
+        timeline(activities, &lead.id)
+            .await
+            .into_iter()
+            .find(|e| e.kind == apb::EntryKind::Message as i32)
+    })
+    .await;
+
+    let mut olga = notifications(notifier, "olga", Role::Agent).await;
+    let reply = npb::SendMessageRequest {
+        lead_id: lead.id.clone(),
+        text: "Добрый день! Чем помочь?".into(),
+        reply_to_entry_id: entry.id.clone(),
+        ..Default::default()
+    };
+    let sent = olga.send_message(reply).await.expect("send").into_inner();
+    assert_eq!(sent.status, "sent", "{sent:?}");
+    let out = bot.sent().pop().expect("the bot sent it");
+    assert_eq!(
+        (
+            out["chat_id"].as_str(),
+            out["reply_parameters"]["message_id"].as_i64()
+        ),
+        (Some("888"), Some(1))
+    );
+    eventually("the answer on the timeline", || async {
+        let m = messages(&timeline(activities, &lead.id).await);
+        m.iter()
+            .any(|(d, c)| {
+                d.direction == apb::Direction::Outbound as i32 && c == &entry.conversation_id
+            })
+            .then_some(())
+    })
+    .await;
+    for suite in suites {
+        suite.stop().await;
+    }
+}

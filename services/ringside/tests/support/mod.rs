@@ -194,19 +194,38 @@ async fn serve_beside(
 /// that order) on one database and exchange, or `None` when the servers are not
 /// configured.
 pub async fn card_services() -> Option<Vec<Suite>> {
+    services_with(|_| {}).await
+}
+
+/// [`card_services`], with notifications' settings adjusted by `notifications_extra`.
+/// Contacts hands new leads out over the notifications agents directory.
+pub async fn services_with(
+    notifications_extra: impl FnOnce(&mut Settings) + Send + 'static,
+) -> Option<Vec<Suite>> {
     let db = postgres().await?;
     let amqp = server_url(AMQP_URL_VAR)?;
     let db_url = db.url.clone();
-    let mode = Mode::Serve(ServiceName::Contacts);
-    let contacts = start("serve contacts", mode, Some(db), Some(amqp.clone()), |_| {}).await;
-    let shared = contacts.settings.clone();
-    let contacts_url = format!("http://{}", contacts.running.grpc_addr);
-    // Activities asks notifications who sits at an extension; notifications starts
-    // later, on a port chosen now (the channel is dialled on first use).
+    // Activities and contacts ask notifications (who sits at an extension, who takes
+    // leads); it starts last, on a port chosen now (channels are dialled on first use).
     let notifications_port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
+    let notifications_url = format!("http://127.0.0.1:{notifications_port}");
+    let mode = Mode::Serve(ServiceName::Contacts);
+    let for_contacts = notifications_url.clone();
+    let contacts = start(
+        "serve contacts",
+        mode,
+        Some(db),
+        Some(amqp.clone()),
+        move |s| {
+            s.notifications_url = for_contacts;
+        },
+    )
+    .await;
+    let shared = contacts.settings.clone();
+    let contacts_url = format!("http://{}", contacts.running.grpc_addr);
     let activities = serve_beside(
         ServiceName::Activities,
         &contacts.key,
@@ -214,7 +233,7 @@ pub async fn card_services() -> Option<Vec<Suite>> {
         &db_url,
         &amqp,
         contacts_url.clone(),
-        move |s| s.notifications_url = format!("http://127.0.0.1:{notifications_port}"),
+        move |s| s.notifications_url = notifications_url,
     )
     .await;
     let activities_url = format!("http://{}", activities.running.grpc_addr);
@@ -243,10 +262,41 @@ pub async fn card_services() -> Option<Vec<Suite>> {
             s.activities_url = activities_url;
             s.deals_url = deals_url;
             s.grpc_addr = ([127, 0, 0, 1], notifications_port).into();
+            notifications_extra(s);
         },
     )
     .await;
     Some(vec![contacts, activities, notifications, deals])
+}
+
+/// [`services_with`] and `serve ingest` (asking contacts over gRPC, its settings
+/// adjusted by `ingest_extra`, which is given the database URL in case it reads
+/// mailboxes): contacts, activities, notifications, deals, ingest.
+pub async fn channel_services(
+    ingest_extra: impl FnOnce(&mut Settings, &str) + Send + 'static,
+    notifications_extra: impl FnOnce(&mut Settings) + Send + 'static,
+) -> Option<Vec<Suite>> {
+    let mut suites = services_with(notifications_extra).await?;
+    let amqp = server_url(AMQP_URL_VAR)?;
+    let contacts = &suites[0];
+    let contacts_url = format!("http://{}", contacts.running.grpc_addr);
+    let db_url = contacts.settings.database_url.clone().expect("a database");
+    let for_ingest = db_url.clone();
+    let ingest = serve_beside(
+        ServiceName::Ingest,
+        &contacts.key,
+        &contacts.settings,
+        &db_url,
+        &amqp,
+        contacts_url,
+        move |s| {
+            s.database_url = None; // ingest keeps no database (IMAP aside)
+            ingest_extra(s, &for_ingest);
+        },
+    )
+    .await;
+    suites.push(ingest);
+    Some(suites)
 }
 
 /// `serve contacts`, `serve activities` and `serve ingest` (serving the web forms of
