@@ -83,6 +83,7 @@ pub async fn deliver(
 }
 
 fn link(message: &mut ev::ChannelMessage, resolved: cpb::ResolveResponse) {
+    message.new_lead = resolved.created;
     match resolved.party.and_then(|p| p.party) {
         Some(cpb::party::Party::Contact(c)) => {
             message.contact_id = c.id;

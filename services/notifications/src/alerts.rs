@@ -218,7 +218,8 @@ impl Alerter {
         }
     }
 
-    async fn was_sent(&self, event_id: &str, channel: &str) -> Result<bool, String> {
+    /// Whether event `event_id` already went out on `channel`.
+    pub(crate) async fn was_sent(&self, event_id: &str, channel: &str) -> Result<bool, String> {
         let found = sqlx::query("SELECT 1 FROM alerts_sent WHERE event_id = $1 AND channel = $2")
             .bind(event_id)
             .bind(channel)
@@ -228,7 +229,13 @@ impl Alerter {
         Ok(found.is_some())
     }
 
-    async fn record(&self, event_id: &str, channel: &str, agent: &str) -> Result<(), String> {
+    /// Records that event `event_id` went out on `channel` (to `agent`, if anyone).
+    pub(crate) async fn record(
+        &self,
+        event_id: &str,
+        channel: &str,
+        agent: &str,
+    ) -> Result<(), String> {
         sqlx::query(
             "INSERT INTO alerts_sent (event_id, channel, agent_id, sent_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT DO NOTHING",

@@ -17,7 +17,8 @@ pub fn queue_specs(prefix: &str) -> [QueueSpec; 2] {
     let queue = format!("{prefix}{}", crate::QUEUE);
     [
         // Call events used to come through the durable queue too.
-        QueueSpec::new(&queue, &["task.due", "lead.created"]).retiring(&["call.*"]),
+        QueueSpec::new(&queue, &["task.due", "lead.created", "message.received"])
+            .retiring(&["call.*"]),
         QueueSpec::live(&format!("{queue}.calls"), &["call.*"]),
     ]
 }
@@ -46,6 +47,10 @@ impl Handler for Consumer {
             Some(EventPayload::CallMissed(e)) => s.over(e.call.as_ref()),
             Some(EventPayload::TaskDue(e)) => s
                 .task_due(&envelope.event_id, e)
+                .await
+                .map_err(HandleError::Retry)?,
+            Some(EventPayload::MessageReceived(e)) => s
+                .acknowledge(&envelope.event_id, e)
                 .await
                 .map_err(HandleError::Retry)?,
             Some(EventPayload::LeadCreated(e)) => s

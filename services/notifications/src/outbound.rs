@@ -72,12 +72,25 @@ impl Failure {
     }
 }
 
-/// Sends agents' messages.
+/// Sends agents' messages, and the automatic answer to a new lead's first email.
 pub struct Outbound {
     sources: Arc<dyn Sources>,
     bus: Arc<dyn Bus>,
     telegram: Option<TelegramOut>,
     email: Option<EmailOut>,
+    /// The automatic answer's text (none: no automatic answers).
+    auto_reply: Option<String>,
+}
+
+/// Whether `m` is a client's first email, written by a person.
+pub fn wants_auto_reply(m: &ev::ChannelMessage) -> bool {
+    let Some(d) = &m.message else { return false };
+    m.new_lead
+        && !m.edit
+        && !d.automatic
+        && d.channel == apb::Channel::Email as i32
+        && d.direction == apb::Direction::Inbound as i32
+        && !d.from.is_empty()
 }
 
 impl Outbound {
@@ -92,6 +105,67 @@ impl Outbound {
             bus,
             telegram,
             email,
+            auto_reply: None,
+        }
+    }
+
+    /// New leads' first emails are answered with `text` (`Auto-Submitted:
+    /// auto-replied`), when email is configured.
+    pub fn with_auto_reply(mut self, text: Option<String>) -> Self {
+        self.auto_reply = text.filter(|t| !t.trim().is_empty());
+        self
+    }
+
+    pub fn auto_replies(&self) -> bool {
+        self.auto_reply.is_some() && self.email.is_some()
+    }
+
+    /// Answers `received` automatically in its thread; `Err` when worth retrying.
+    pub async fn auto_reply(
+        &self,
+        received: &ev::ChannelMessage,
+    ) -> std::result::Result<(), String> {
+        let (Some(email), Some(text), Some(d)) = (&self.email, &self.auto_reply, &received.message)
+        else {
+            return Ok(());
+        };
+        let answered = Some(d.external_id.clone()).filter(|id| !id.is_empty());
+        let letter = Letter {
+            to: d.from.clone(),
+            subject: reply_subject(if d.subject.is_empty() {
+                "your message"
+            } else {
+                &d.subject
+            }),
+            text: text.clone(),
+            in_reply_to: answered.clone(),
+            auto_submitted: Some("auto-replied"),
+        };
+        let mut message = ev::ChannelMessage {
+            message: Some(apb::MessageDetail {
+                channel: apb::Channel::Email as i32,
+                direction: apb::Direction::Outbound as i32,
+                from: email.from.email.to_string(),
+                to: vec![letter.to.clone()],
+                subject: letter.subject.clone(),
+                text: text.clone(),
+                automatic: true,
+                ..Default::default()
+            }),
+            contact_id: received.contact_id.clone(),
+            lead_id: received.lead_id.clone(),
+            company_id: received.company_id.clone(),
+            references: answered.into_iter().collect(),
+            sent_at: Some(std::time::SystemTime::now().into()),
+            ..Default::default()
+        };
+        match email.deliver(letter).await {
+            Ok(id) => {
+                detail_mut(&mut message).external_id = id;
+                self.publish(message, None).await;
+                Ok(())
+            }
+            Err(f) => Err(f.reason),
         }
     }
 

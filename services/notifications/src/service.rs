@@ -157,6 +157,27 @@ impl Notifications {
     }
 
     /// `lead.created` with an owner: the owner hears of it, the same way.
+    /// `message.received`: a new lead's first email gets the automatic answer, if
+    /// one is configured — once, even when the event comes again, and never to a
+    /// robot (no mail loops).
+    pub async fn acknowledge(
+        &self,
+        event_id: &str,
+        e: &ev::MessageReceived,
+    ) -> std::result::Result<(), String> {
+        let (Some(outbound), Some(message)) = (&self.outbound, &e.message) else {
+            return Ok(());
+        };
+        if !crate::outbound::wants_auto_reply(message) || !outbound.auto_replies() {
+            return Ok(());
+        }
+        if self.alerter.was_sent(event_id, "auto_reply").await? {
+            return Ok(());
+        }
+        outbound.auto_reply(message).await?;
+        self.alerter.record(event_id, "auto_reply", "").await
+    }
+
     pub async fn lead_created(&self, event_id: &str, e: &ev::LeadCreated) -> Result<(), String> {
         let Some(lead) = &e.lead else { return Ok(()) };
         if lead.owner_id.is_empty() {

@@ -330,7 +330,8 @@ impl Assembly<'_> {
                 self.bus.clone(),
                 telegram,
                 email,
-            );
+            )
+            .with_auto_reply(self.settings.email_auto_reply.clone());
             service = service.with_outbound(outbound);
         }
         let _ = self.hub.set(service.hub.clone());
@@ -374,8 +375,14 @@ impl Assembly<'_> {
             let forms = ringside_ingest::forms::config::load(path)
                 .map_err(anyhow::Error::msg)
                 .context("RINGSIDE_FORMS")?;
-            let routes =
-                ringside_ingest::forms::router(forms, self.contacts_resolver()?, self.bus.clone());
+            let proxies = self
+                .settings
+                .trusted_proxies
+                .parse()
+                .map_err(anyhow::Error::msg)
+                .context("RINGSIDE_TRUSTED_PROXIES")?;
+            let resolver = self.contacts_resolver()?;
+            let routes = ringside_ingest::forms::router(forms, resolver, self.bus.clone(), proxies);
             self.http_routes = std::mem::take(&mut self.http_routes).merge(routes);
         }
         self.start_telegram_in()?;

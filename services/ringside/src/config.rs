@@ -310,6 +310,21 @@ pub struct Settings {
     )]
     pub email_max_bytes: usize,
 
+    /// The automatic answer to a new lead's first email (sent with Auto-Submitted:
+    /// auto-replied, never to robots); unset: none.
+    #[arg(long, env = "RINGSIDE_EMAIL_AUTO_REPLY", global = true)]
+    pub email_auto_reply: Option<String>,
+
+    /// Reverse proxies in front of the HTTP port (comma-separated CIDRs): behind them, a
+    /// web form's client address (for its rate limit) comes from X-Forwarded-For.
+    #[arg(
+        long,
+        env = "RINGSIDE_TRUSTED_PROXIES",
+        default_value = "",
+        global = true
+    )]
+    pub trusted_proxies: String,
+
     /// The secret given to setWebhook (`secret_token`); required in webhook mode.
     #[arg(
         long,
@@ -464,6 +479,8 @@ impl Settings {
             telegram_mode: "polling".into(),
             telegram_webhook_secret: None,
             email_from: None,
+            trusted_proxies: String::new(),
+            email_auto_reply: None,
             imap_mailboxes: None,
             imap_poll_secs: 1,
             imap_idle_secs: 1500,

@@ -7,28 +7,21 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
 use support::bot::{self, BotApi};
 use support::imap::Dovecot;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ringside");
 const SENDERS: i64 = 100;
 const PER_SENDER: i64 = 10;
 const TOTAL: i64 = SENDERS * PER_SENDER;
 
 /// The all-in-one binary on `data_dir` with `env`.
 fn start(data_dir: &Path, env: &[(&str, String)]) -> Child {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("RINGSIDE_DATA_DIR", data_dir)
-        .env("RINGSIDE_HTTP_ADDR", "127.0.0.1:0")
-        .env("RINGSIDE_GRPC_ADDR", "127.0.0.1:0")
-        .env("RINGSIDE_SIP_ADDR", "127.0.0.1:0")
-        .env("RINGSIDE_HEP_ADDR", "127.0.0.1:0")
-        .env("RINGSIDE_LOG", "error");
+    let mut cmd = support::ringside_command(data_dir);
+    cmd.env("RINGSIDE_LOG", "error");
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -2,6 +2,8 @@
 //! and the all-in-one start (addresses and first admin token printed, SIGTERM stops it
 //! cleanly).
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -9,14 +11,7 @@ use std::time::Duration;
 const BIN: &str = env!("CARGO_BIN_EXE_ringside");
 
 fn ringside(data_dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("RINGSIDE_DATA_DIR", data_dir)
-        .env("RINGSIDE_HTTP_ADDR", "127.0.0.1:0")
-        .env("RINGSIDE_GRPC_ADDR", "127.0.0.1:0")
-        .env("RINGSIDE_SIP_ADDR", "127.0.0.1:0")
-        .env("RINGSIDE_HEP_ADDR", "127.0.0.1:0");
-    cmd
+    support::ringside_command(data_dir)
 }
 
 #[test]

@@ -11,13 +11,11 @@ mod support;
 use std::time::Duration;
 
 use ringside_auth::Role;
-use ringside_proto::activities::v1 as apb;
-use ringside_proto::contacts::v1 as cpb;
 use ringside_proto::notifications::v1 as npb;
 use ringside_proto::notifications::v1::notifications_client::NotificationsClient;
 use support::imap::Dovecot;
 use support::smtp::Smtp;
-use support::{Bearer, Suite, eventually};
+use support::{Bearer, Suite, eventually, lead_timeline, messages};
 
 fn mail(from: &str, id: &str, subject: &str, extra: &str, body: &str) -> String {
     let mut head = format!(
@@ -30,53 +28,6 @@ fn mail(from: &str, id: &str, subject: &str, extra: &str, body: &str) -> String 
         head.push_str("\r\n");
     }
     format!("{head}\r\n{body}\r\n")
-}
-
-async fn leads(suite: &Suite) -> Vec<cpb::Lead> {
-    let req = cpb::ListLeadsRequest {
-        page_size: 100,
-        ..Default::default()
-    };
-    suite
-        .client()
-        .await
-        .list_leads(req)
-        .await
-        .expect("leads")
-        .into_inner()
-        .leads
-}
-
-async fn timeline(suite: &Suite, lead_id: &str) -> Vec<apb::Entry> {
-    let req = apb::TimelineRequest {
-        subject: Some(apb::Subject {
-            subject: Some(apb::subject::Subject::LeadId(lead_id.into())),
-        }),
-        page_size: 100,
-        ..Default::default()
-    };
-    let mut entries = suite
-        .activities("olga")
-        .await
-        .timeline(req)
-        .await
-        .expect("timeline")
-        .into_inner()
-        .entries;
-    entries.reverse();
-    entries
-}
-
-fn messages(entries: &[apb::Entry]) -> Vec<(apb::MessageDetail, String, String)> {
-    entries
-        .iter()
-        .filter_map(|e| match &e.detail {
-            Some(apb::entry::Detail::Message(m)) => {
-                Some((m.clone(), e.conversation_id.clone(), e.id.clone()))
-            }
-            _ => None,
-        })
-        .collect()
 }
 
 async fn agent(suite: &Suite, id: &str) {
@@ -104,6 +55,7 @@ async fn a_strangers_email_becomes_one_assigned_lead_and_the_reply_joins_its_thr
         s.smtp_url = Some(format!("smtp://127.0.0.1:{smtp_port}"));
         s.email_from = Some("Shop sales <sales@shop.test>".into());
         s.email_max_bytes = 64 << 10;
+        s.email_auto_reply = Some("Thank you, we will answer within the hour.".into());
     })
     .await;
     agent(&suite, "olga").await;
@@ -117,7 +69,7 @@ async fn a_strangers_email_becomes_one_assigned_lead_and_the_reply_joins_its_thr
     )])
     .await;
     let lead = eventually("the lead", || async {
-        leads(&suite).await.into_iter().next()
+        support::leads(&suite).await.into_iter().next()
     })
     .await;
     assert_eq!(lead.owner_id, "olga");
@@ -127,13 +79,24 @@ async fn a_strangers_email_becomes_one_assigned_lead_and_the_reply_joins_its_thr
         Some("email")
     );
     let first = eventually("the email on the timeline", || async {
-        messages(&timeline(&suite, &lead.id).await)
+        messages(&lead_timeline(&suite, &lead.id).await)
             .into_iter()
-            .next()
+            .find(|m| m.0.external_id == "m1@example.org")
     })
     .await;
     assert_eq!(first.0.subject, "Счёт на окна");
     assert_eq!(first.0.from, "anna@example.org");
+    // A new client's first email is answered automatically, marked as such.
+    let ack = eventually("the automatic answer", || async {
+        smtp.messages()
+            .into_iter()
+            .find(|m| m.contains("Auto-Submitted: auto-replied"))
+    })
+    .await;
+    assert!(
+        ack.contains("In-Reply-To: <m1@example.org>") && ack.contains("To: anna@example.org"),
+        "{ack}"
+    );
 
     // Olga answers from the CRM: by SMTP, in the thread.
     let token = suite
@@ -150,7 +113,9 @@ async fn a_strangers_email_becomes_one_assigned_lead_and_the_reply_joins_its_thr
     let sent = olga.send_message(reply).await.expect("send").into_inner();
     assert_eq!(sent.status, "sent", "{sent:?}");
     let out = eventually("the reply at the SMTP server", || async {
-        smtp.messages().into_iter().next()
+        smtp.messages()
+            .into_iter()
+            .find(|m| m.contains(&sent.external_id))
     })
     .await;
     assert!(out.contains("To: anna@example.org"), "{out}");
@@ -194,12 +159,17 @@ async fn a_strangers_email_becomes_one_assigned_lead_and_the_reply_joins_its_thr
         ),
     ])
     .await;
-    let thread = eventually("four messages on Anna's timeline", || async {
-        let m = messages(&timeline(&suite, &lead.id).await);
-        (m.len() == 4).then_some(m)
+    let thread = eventually("five messages on Anna's timeline", || async {
+        let m = messages(&lead_timeline(&suite, &lead.id).await);
+        (m.len() == 5).then_some(m)
     })
     .await;
-    let conversation = &thread[0].1;
+    let in_thread = thread.iter().filter(|m| m.1 == first.1).count();
+    assert_eq!(
+        in_thread, 4,
+        "all but the out-of-office answer the thread: {thread:?}"
+    );
+    let conversation = &first.1;
     let by_id = |id: &str| {
         thread
             .iter()
@@ -227,7 +197,17 @@ async fn a_strangers_email_becomes_one_assigned_lead_and_the_reply_joins_its_thr
             .then_some(())
     })
     .await;
-    assert_eq!(leads(&suite).await.len(), 1, "robots make no leads");
+    assert_eq!(
+        support::leads(&suite).await.len(),
+        1,
+        "robots make no leads"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        smtp.messages().len(),
+        2,
+        "one automatic answer, one reply; none to robots or old clients"
+    );
     suite.stop().await;
 }
 
@@ -259,7 +239,7 @@ async fn unreadable_mail_is_quarantined_with_its_reason_and_the_poller_goes_on()
     );
     imap.deliver(&[big, nobody, good]).await;
     eventually("the good message after the bad ones", || async {
-        leads(&suite)
+        support::leads(&suite)
             .await
             .into_iter()
             .find(|l| l.identities.iter().any(|i| i.value == "fine@example.org"))
@@ -276,7 +256,7 @@ async fn unreadable_mail_is_quarantined_with_its_reason_and_the_poller_goes_on()
         "{all}"
     );
     assert_eq!(
-        leads(&suite).await.len(),
+        support::leads(&suite).await.len(),
         1,
         "nothing filed from unreadable mail"
     );
@@ -323,7 +303,7 @@ async fn the_mime_webhook_takes_mail_only_with_its_secret_and_files_each_once() 
     let (status, _) = support::http(http, "POST", path, &[secret], huge.as_bytes()).await;
     assert_eq!(status, 413);
     assert_eq!(
-        leads(&suite).await.len(),
+        support::leads(&suite).await.len(),
         0,
         "nothing stored from refused mail"
     );
@@ -332,20 +312,20 @@ async fn the_mime_webhook_takes_mail_only_with_its_secret_and_files_each_once() 
         assert_eq!(status, 200, "{body}");
     }
     let lead = eventually("the lead", || async {
-        leads(&suite).await.into_iter().next()
+        support::leads(&suite).await.into_iter().next()
     })
     .await;
     eventually("the message", || async {
-        (!messages(&timeline(&suite, &lead.id).await).is_empty()).then_some(())
+        (!messages(&lead_timeline(&suite, &lead.id).await).is_empty()).then_some(())
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        messages(&timeline(&suite, &lead.id).await).len(),
+        messages(&lead_timeline(&suite, &lead.id).await).len(),
         1,
         "filed once"
     );
-    assert_eq!(leads(&suite).await.len(), 1);
+    assert_eq!(support::leads(&suite).await.len(), 1);
     suite.stop().await;
 }
 
@@ -380,12 +360,12 @@ async fn as_services_an_email_becomes_an_assigned_lead_and_the_reply_goes_out_by
     )])
     .await;
     let lead = eventually("the lead", || async {
-        leads(contacts).await.into_iter().next()
+        support::leads(contacts).await.into_iter().next()
     })
     .await;
     assert_eq!(lead.owner_id, "olga");
     let first = eventually("the email on the timeline", || async {
-        messages(&timeline(activities, &lead.id).await)
+        messages(&lead_timeline(activities, &lead.id).await)
             .into_iter()
             .next()
     })
@@ -412,7 +392,7 @@ async fn as_services_an_email_becomes_an_assigned_lead_and_the_reply_goes_out_by
         "{out}"
     );
     eventually("the reply in the conversation", || async {
-        let m = messages(&timeline(activities, &lead.id).await);
+        let m = messages(&lead_timeline(activities, &lead.id).await);
         m.iter()
             .any(|(d, c, _)| d.external_id == sent.external_id && c == &first.1)
             .then_some(())

@@ -11,12 +11,11 @@ use std::time::Duration;
 
 use ringside_auth::Role;
 use ringside_proto::activities::v1 as apb;
-use ringside_proto::contacts::v1 as cpb;
 use ringside_proto::notifications::v1 as npb;
 use ringside_proto::notifications::v1::notifications_client::NotificationsClient;
 use serde_json::json;
 use support::bot::{self, BotApi};
-use support::{Bearer, Suite, eventually};
+use support::{Bearer, Suite, eventually, lead_timeline, messages};
 
 async fn with_bot(bot: &BotApi, customize: impl FnOnce(&mut ringside::config::Settings)) -> Suite {
     let url = bot.url();
@@ -37,62 +36,18 @@ async fn notifications(suite: &Suite, user: &str, role: Role) -> Notifications {
     NotificationsClient::with_interceptor(suite.channel().await, Bearer(Some(token)))
 }
 
+/// Agents `ids`, each with a Telegram chat for alerts (`555` and its index).
 async fn agents(suite: &Suite, ids: &[&str]) {
     let mut admin = notifications(suite, "admin", Role::Admin).await;
-    for id in ids {
+    for (n, id) in ids.iter().enumerate() {
         let agent = npb::Agent {
             id: (*id).into(),
             name: id.to_uppercase(),
+            telegram_chat_id: format!("555{n}"),
             ..Default::default()
         };
         admin.upsert_agent(agent).await.expect("agent");
     }
-}
-
-async fn leads(suite: &Suite) -> Vec<cpb::Lead> {
-    let req = cpb::ListLeadsRequest {
-        page_size: 100,
-        ..Default::default()
-    };
-    suite
-        .client()
-        .await
-        .list_leads(req)
-        .await
-        .expect("leads")
-        .into_inner()
-        .leads
-}
-
-/// The lead's timeline, oldest first.
-async fn timeline(suite: &Suite, lead_id: &str) -> Vec<apb::Entry> {
-    let req = apb::TimelineRequest {
-        subject: Some(apb::Subject {
-            subject: Some(apb::subject::Subject::LeadId(lead_id.into())),
-        }),
-        page_size: 100,
-        ..Default::default()
-    };
-    let mut entries = suite
-        .activities("olga")
-        .await
-        .timeline(req)
-        .await
-        .expect("timeline")
-        .into_inner()
-        .entries;
-    entries.reverse();
-    entries
-}
-
-fn messages(entries: &[apb::Entry]) -> Vec<(apb::MessageDetail, String)> {
-    entries
-        .iter()
-        .filter_map(|e| match &e.detail {
-            Some(apb::entry::Detail::Message(m)) => Some((m.clone(), e.conversation_id.clone())),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Waits until the poller has confirmed update `id`.
@@ -114,12 +69,23 @@ async fn a_stranger_on_telegram_becomes_one_assigned_lead_and_is_answered_in_the
         "photo": [{"file_id": "small", "file_size": 10}, {"file_id": "big-photo", "file_size": 48213}]});
     let second = bot.push(BotApi::message(777, 2, "", photo));
     let lead = eventually("the lead", || async {
-        leads(&suite).await.into_iter().next()
+        support::leads(&suite).await.into_iter().next()
     })
     .await;
     assert_eq!(
         lead.owner_id, "ivan",
         "round robin starts with the first agent by id"
+    );
+    // Ivan is not at his console: the new lead reaches him in his Telegram chat.
+    let alert = eventually("the assignee's alert", || async {
+        bot.sent().into_iter().find(|m| m["chat_id"] == "5551")
+    })
+    .await;
+    assert!(
+        alert["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("New lead")),
+        "{alert}"
     );
     let source = lead.source.clone().expect("source");
     assert_eq!(
@@ -129,7 +95,7 @@ async fn a_stranger_on_telegram_becomes_one_assigned_lead_and_is_answered_in_the
     assert_eq!(lead.name, "Анна Клиент");
 
     let received = eventually("both messages on the timeline", || async {
-        let m = messages(&timeline(&suite, &lead.id).await);
+        let m = messages(&lead_timeline(&suite, &lead.id).await);
         (m.len() == 2).then_some(m)
     })
     .await;
@@ -164,15 +130,15 @@ async fn a_stranger_on_telegram_becomes_one_assigned_lead_and_is_answered_in_the
     let edited = bot.push(edit);
     confirmed(&bot, edited.max(again).max(second)).await;
     let after = eventually("the edit", || async {
-        let m = messages(&timeline(&suite, &lead.id).await);
+        let m = messages(&lead_timeline(&suite, &lead.id).await);
         (m.len() == 2 && m[1].0.edits == 1).then_some(m)
     })
     .await;
     assert_eq!(after[1].0.text, "Сколько стоит такой, с доставкой?");
-    assert_eq!(leads(&suite).await.len(), 1, "still one lead");
+    assert_eq!(support::leads(&suite).await.len(), 1, "still one lead");
 
     // Olga answers the photo: the answer quotes it in the same chat.
-    let entry_id = timeline(&suite, &lead.id)
+    let entry_id = lead_timeline(&suite, &lead.id)
         .await
         .into_iter()
         .filter(|e| matches!(&e.detail, Some(apb::entry::Detail::Message(m)) if m.external_id == "777:2"))
@@ -192,14 +158,17 @@ async fn a_stranger_on_telegram_becomes_one_assigned_lead_and_is_answered_in_the
         .expect("send")
         .into_inner();
     assert_eq!(sent.status, "sent", "{sent:?}");
-    let out = bot.sent().pop().expect("the bot sent it");
-    assert_eq!(out["chat_id"], "777");
+    let out = bot
+        .sent()
+        .into_iter()
+        .rfind(|m| m["chat_id"] == "777")
+        .expect("the bot sent it");
     assert_eq!(out["text"], "Здравствуйте! 4 900 ₽ с доставкой.");
     assert_eq!(out["reply_parameters"]["message_id"], 2);
     let thread = eventually("the answer in the conversation", || async {
-        let m = messages(&timeline(&suite, &lead.id).await);
+        let m = messages(&lead_timeline(&suite, &lead.id).await);
         m.iter()
-            .find(|(d, _)| d.direction == apb::Direction::Outbound as i32)
+            .find(|(d, _, _)| d.direction == apb::Direction::Outbound as i32)
             .cloned()
     })
     .await;
@@ -227,7 +196,7 @@ async fn a_stranger_on_telegram_becomes_one_assigned_lead_and_is_answered_in_the
     assert_eq!(failed.status, "failed");
     assert_eq!(failed.reason, "bot blocked by the user");
     eventually("the failure on the timeline", || async {
-        timeline(&suite, &lead.id).await.into_iter().find(|e| {
+        lead_timeline(&suite, &lead.id).await.into_iter().find(|e| {
             matches!(&e.detail, Some(apb::entry::Detail::System(s))
                 if s.event == "message.failed" && s.attributes.get("blocked").map(String::as_str) == Some("true"))
         })
@@ -265,7 +234,7 @@ async fn group_messages_count_only_when_they_mention_the_bot() {
     ));
     confirmed(&bot, last).await;
     let leads = eventually("one lead", || async {
-        let l = leads(&suite).await;
+        let l = support::leads(&suite).await;
         (!l.is_empty()).then_some(l)
     })
     .await;
@@ -313,7 +282,7 @@ async fn the_webhook_takes_updates_only_with_its_secret_and_files_each_once() {
     let (status, _) = support::http(http, "POST", path, &[json_type, secret], &huge).await;
     assert_eq!(status, 413);
     assert_eq!(
-        leads(&suite).await.len(),
+        support::leads(&suite).await.len(),
         0,
         "nothing stored from refused updates"
     );
@@ -323,21 +292,21 @@ async fn the_webhook_takes_updates_only_with_its_secret_and_files_each_once() {
         assert_eq!(status, 200, "accepted (the second time, again)");
     }
     let lead = eventually("the lead", || async {
-        leads(&suite).await.into_iter().next()
+        support::leads(&suite).await.into_iter().next()
     })
     .await;
     let filed = eventually("the message", || async {
-        let m = messages(&timeline(&suite, &lead.id).await);
+        let m = messages(&lead_timeline(&suite, &lead.id).await);
         (!m.is_empty()).then_some(m)
     })
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        messages(&timeline(&suite, &lead.id).await).len(),
+        messages(&lead_timeline(&suite, &lead.id).await).len(),
         1,
         "filed once: {filed:?}"
     );
-    assert_eq!(leads(&suite).await.len(), 1);
+    assert_eq!(support::leads(&suite).await.len(), 1);
     suite.stop().await;
 }
 
@@ -365,7 +334,7 @@ async fn as_services_a_telegram_stranger_becomes_an_assigned_lead_and_gets_the_a
 
     bot.push(BotApi::message(888, 1, "/start autumn", json!({})));
     let lead = eventually("the lead", || async {
-        leads(contacts).await.into_iter().next()
+        support::leads(contacts).await.into_iter().next()
     })
     .await;
     assert_eq!(
@@ -377,7 +346,7 @@ async fn as_services_a_telegram_stranger_becomes_an_assigned_lead_and_gets_the_a
         Some("autumn")
     );
     let entry = eventually("the message on the timeline", || async {
-        timeline(activities, &lead.id)
+        lead_timeline(activities, &lead.id)
             .await
             .into_iter()
             .find(|e| e.kind == apb::EntryKind::Message as i32)
@@ -393,7 +362,11 @@ async fn as_services_a_telegram_stranger_becomes_an_assigned_lead_and_gets_the_a
     };
     let sent = olga.send_message(reply).await.expect("send").into_inner();
     assert_eq!(sent.status, "sent", "{sent:?}");
-    let out = bot.sent().pop().expect("the bot sent it");
+    let out = bot
+        .sent()
+        .into_iter()
+        .rfind(|m| m["chat_id"] == "888")
+        .expect("the bot sent it");
     assert_eq!(
         (
             out["chat_id"].as_str(),
@@ -402,9 +375,9 @@ async fn as_services_a_telegram_stranger_becomes_an_assigned_lead_and_gets_the_a
         (Some("888"), Some(1))
     );
     eventually("the answer on the timeline", || async {
-        let m = messages(&timeline(activities, &lead.id).await);
+        let m = messages(&lead_timeline(activities, &lead.id).await);
         m.iter()
-            .any(|(d, c)| {
+            .any(|(d, c, _)| {
                 d.direction == apb::Direction::Outbound as i32 && c == &entry.conversation_id
             })
             .then_some(())

@@ -1,5 +1,6 @@
-//! Posts per client address and form in fixed one-minute windows. The table is
-//! bounded: when it fills, windows that have ended are dropped first.
+//! Posts per client address and form in fixed one-minute windows. An IPv6 client is
+//! counted by its /64 (one subscriber's network: a host picks any address in it). The
+//! table is bounded: when it fills, windows that have ended are dropped first.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -24,7 +25,8 @@ impl RateLimit {
                 return Err(WINDOW.as_secs()); // under a flood, newcomers wait too
             }
         }
-        let (start, count) = windows.entry((form.to_owned(), ip)).or_insert((now, 0));
+        let key = (form.to_owned(), subscriber(ip));
+        let (start, count) = windows.entry(key).or_insert((now, 0));
         if now.duration_since(*start) >= WINDOW {
             (*start, *count) = (now, 0);
         }
@@ -34,6 +36,20 @@ impl RateLimit {
         }
         *count += 1;
         Ok(())
+    }
+}
+
+/// The address a limit counts: IPv4 as is (also when mapped into IPv6), IPv6 by /64.
+fn subscriber(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
     }
 }
 
@@ -59,5 +75,20 @@ mod tests {
             limit.admit("f", a, 3, t0 + WINDOW).is_ok(),
             "the next minute"
         );
+    }
+
+    #[test]
+    fn an_ipv6_network_shares_one_allowance() {
+        let limit = RateLimit::default();
+        let t0 = Instant::now();
+        let one: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let same_net: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let other_net: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(limit.admit("f", one, 1, t0).is_ok());
+        assert!(
+            limit.admit("f", same_net, 1, t0).is_err(),
+            "another address of the /64"
+        );
+        assert!(limit.admit("f", other_net, 1, t0).is_ok());
     }
 }

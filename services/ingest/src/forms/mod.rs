@@ -32,6 +32,7 @@ use self::config::{FormConfig, Forms};
 use self::limit::RateLimit;
 use self::reply::Reply;
 use self::submission::{BodyError, Submission};
+use crate::net::AllowList;
 pub use crate::resolve::{ResolveError, Resolver};
 
 #[derive(Clone)]
@@ -40,14 +41,25 @@ struct FormsState {
     resolver: Arc<dyn Resolver>,
     bus: Arc<dyn Bus>,
     limit: Arc<RateLimit>,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    proxies: Arc<AllowList>,
 }
 
-pub fn router(forms: Forms, resolver: Arc<dyn Resolver>, bus: Arc<dyn Bus>) -> axum::Router {
+/// `proxies`: the reverse proxies (an ingress, a load balancer) in front of ingest;
+/// behind them, the client is the last address in `X-Forwarded-For` that is not one
+/// of theirs. Anyone else's `X-Forwarded-For` is ignored: it could say anything.
+pub fn router(
+    forms: Forms,
+    resolver: Arc<dyn Resolver>,
+    bus: Arc<dyn Bus>,
+    proxies: AllowList,
+) -> axum::Router {
     let state = FormsState {
         forms: Arc::new(forms),
         resolver,
         bus,
         limit: Arc::default(),
+        proxies: Arc::new(proxies),
     };
     axum::Router::new()
         .route("/forms/{form}", post(submit).options(preflight))
@@ -101,7 +113,7 @@ async fn accept(
             ),
         ));
     }
-    let ip = client_ip(&req);
+    let ip = client_ip(&req, &s.proxies);
     if let Err(wait) = s
         .limit
         .admit(name, ip, form.per_ip_per_minute, Instant::now())
@@ -167,7 +179,14 @@ async fn read_pairs(
         .to_owned();
     let body = axum::body::to_bytes(req.into_body(), form.max_body_bytes)
         .await
-        .map_err(|_| too_large())?;
+        .map_err(|e| match std::error::Error::source(&e) {
+            Some(s) if s.is::<http_body_util::LengthLimitError>() => too_large(),
+            // The client went away or broke the stream mid-body.
+            _ => (
+                "unreadable",
+                reply.error(StatusCode::BAD_REQUEST, "the body could not be read"),
+            ),
+        })?;
     submission::read(&content_type, body)
         .await
         .map_err(|e| match e {
@@ -182,11 +201,39 @@ async fn read_pairs(
         })
 }
 
-/// The connecting address (the server is run with connect info).
-fn client_ip(req: &Request) -> IpAddr {
-    req.extensions()
+/// The client's address: the connecting one (the server is run with connect info),
+/// or, when that is a trusted proxy, the last untrusted hop of `X-Forwarded-For`.
+fn client_ip(req: &Request, proxies: &AllowList) -> IpAddr {
+    let peer = req
+        .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    forwarded_client(peer, forwarded, proxies)
+}
+
+fn forwarded_client<'a>(
+    peer: IpAddr,
+    headers: impl Iterator<Item = &'a str>,
+    proxies: &AllowList,
+) -> IpAddr {
+    if !proxies.allows(peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers.flat_map(|h| h.split(',')).map(str::trim).collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        match hop.parse::<IpAddr>() {
+            Ok(ip) if proxies.allows(ip) => client = ip,
+            Ok(ip) => return ip,
+            Err(_) => return client, // a hop that is not an address: trust no further
+        }
+    }
+    client
 }
 
 /// The same post — by its `Idempotency-Key`, else by its content from the same address
@@ -270,4 +317,34 @@ fn submitted(
         None => {}
     }
     event
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_trusted_proxy_names_the_client() {
+        let proxies: AllowList = "10.0.0.0/8".parse().unwrap();
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let via =
+            |peer: &str, xff: &[&str]| forwarded_client(ip(peer), xff.iter().copied(), &proxies);
+        assert_eq!(via("10.1.1.1", &["203.0.113.7"]), ip("203.0.113.7"));
+        // The visitor may send their own header: only the hops the proxies added count.
+        assert_eq!(
+            via("10.1.1.1", &["6.6.6.6, 203.0.113.7, 10.2.2.2"]),
+            ip("203.0.113.7")
+        );
+        assert_eq!(
+            via("10.1.1.1", &["6.6.6.6", "203.0.113.7"]),
+            ip("203.0.113.7")
+        );
+        assert_eq!(
+            via("198.51.100.1", &["203.0.113.7"]),
+            ip("198.51.100.1"),
+            "not a proxy"
+        );
+        assert_eq!(via("10.1.1.1", &["garbage"]), ip("10.1.1.1"));
+        assert_eq!(via("10.1.1.1", &[]), ip("10.1.1.1"));
+    }
 }

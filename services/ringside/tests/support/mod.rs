@@ -16,6 +16,7 @@ use std::time::Duration;
 use ringside::app::{self, Mode, Running, ServiceName};
 use ringside::config::Settings;
 use ringside_auth::{Role, TokenKey};
+use ringside_proto::activities::v1 as apb;
 use ringside_proto::activities::v1::activities_client::ActivitiesClient;
 use ringside_proto::contacts::v1::contacts_client::ContactsClient;
 use ringside_proto::deals::v1::deals_client::DealsClient;
@@ -565,4 +566,69 @@ where
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The leads contacts holds (up to 100), as `ListLeads` gives them.
+pub async fn leads(suite: &Suite) -> Vec<ringside_proto::contacts::v1::Lead> {
+    let req = ringside_proto::contacts::v1::ListLeadsRequest {
+        page_size: 100,
+        ..Default::default()
+    };
+    suite
+        .client()
+        .await
+        .list_leads(req)
+        .await
+        .expect("leads")
+        .into_inner()
+        .leads
+}
+
+/// A lead's timeline (up to 100 entries), oldest first, read as agent olga.
+pub async fn lead_timeline(suite: &Suite, lead_id: &str) -> Vec<apb::Entry> {
+    let req = apb::TimelineRequest {
+        subject: Some(apb::Subject {
+            subject: Some(apb::subject::Subject::LeadId(lead_id.into())),
+        }),
+        page_size: 100,
+        ..Default::default()
+    };
+    let mut entries = suite
+        .activities("olga")
+        .await
+        .timeline(req)
+        .await
+        .expect("timeline")
+        .into_inner()
+        .entries;
+    entries.reverse();
+    entries
+}
+
+/// A message on a timeline: its detail, conversation and entry id.
+pub type Filed = (apb::MessageDetail, String, String);
+
+/// The message entries of `entries`.
+pub fn messages(entries: &[apb::Entry]) -> Vec<Filed> {
+    entries
+        .iter()
+        .filter_map(|e| match &e.detail {
+            Some(apb::entry::Detail::Message(m)) => {
+                Some((m.clone(), e.conversation_id.clone(), e.id.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The `ringside` binary, all-in-one on `data_dir`, every listener on a free port.
+pub fn ringside_command(data_dir: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ringside"));
+    cmd.env_clear()
+        .env("RINGSIDE_DATA_DIR", data_dir)
+        .env("RINGSIDE_HTTP_ADDR", "127.0.0.1:0")
+        .env("RINGSIDE_GRPC_ADDR", "127.0.0.1:0")
+        .env("RINGSIDE_SIP_ADDR", "127.0.0.1:0")
+        .env("RINGSIDE_HEP_ADDR", "127.0.0.1:0");
+    cmd
 }
