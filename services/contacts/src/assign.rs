@@ -100,6 +100,13 @@ pub(crate) async fn take_turn(
     if eligible.is_empty() {
         return Ok(None);
     }
+    // Replicas creating leads at once take turns one after the other (until commit);
+    // SQLite's write transactions are serial already.
+    if conn.backend_name().eq_ignore_ascii_case("postgresql") {
+        sqlx::query("SELECT pg_advisory_xact_lock(7243011)")
+            .execute(&mut *conn)
+            .await?;
+    }
     let rows = sqlx::query("SELECT agent_id, seq FROM lead_assignees")
         .fetch_all(&mut *conn)
         .await?;

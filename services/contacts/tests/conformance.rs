@@ -718,3 +718,33 @@ async fn a_lookup_only_resolve_never_creates_a_lead() {
         assert_eq!(count(&t, "leads").await, 0);
     }
 }
+
+#[tokio::test]
+async fn strangers_arriving_at_once_are_shared_out_evenly() {
+    for t in all_backends().await {
+        let staff = Staff(vec![agent("olga", "agent"), agent("ivan", "agent")]);
+        let svc =
+            service(&t).with_assigner(Assigner::new(Arc::new(staff), AssignConfig::default()));
+        let resolving = (0..20).map(|n| {
+            let svc = svc.clone();
+            async move {
+                let who = email(&format!("rush{n}@example.org"));
+                svc.resolve(&ctx(), who, "", LeadSource::default()).await
+            }
+        });
+        let mut olga = 0;
+        for resolved in futures::future::join_all(resolving).await {
+            match resolved.expect("resolve").party {
+                Party::Lead(l) if l.owner_id == "olga" => olga += 1,
+                Party::Lead(l) => assert_eq!(l.owner_id, "ivan"),
+                other => panic!("a lead, got {other:?}"),
+            }
+        }
+        assert_eq!(
+            olga,
+            10,
+            "turns are taken one after the other: {:?}",
+            t.backend()
+        );
+    }
+}

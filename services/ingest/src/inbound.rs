@@ -60,7 +60,7 @@ pub async fn deliver(
     let request = cpb::ResolveRequest {
         identity: identities.next(),
         also: identities.collect(),
-        name: inbound.name,
+        name: clean_name(&inbound.name),
         source: Some(inbound.source),
         lookup_only: inbound.lookup_only,
         ..Default::default()
@@ -96,8 +96,7 @@ fn link(message: &mut ev::ChannelMessage, resolved: cpb::ResolveResponse) {
 
 /// A UUID-shaped id that is the same for the same key.
 pub fn event_id(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex(&Sha256::digest(key.as_bytes())[..16]);
     format!(
         "{}-{}-{}-{}-{}",
         &hex[..8],
@@ -106,6 +105,22 @@ pub fn event_id(key: &str) -> String {
         &hex[16..20],
         &hex[20..]
     )
+}
+
+/// Lower-case hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A display name as a lead may carry it: no control characters, at most 200
+/// characters (contacts refuses worse, and the message must not be lost for a name).
+fn clean_name(name: &str) -> String {
+    name.chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect::<String>()
+        .trim()
+        .to_owned()
 }
 
 /// An identity of `kind`.
@@ -124,5 +139,11 @@ mod tests {
         assert_eq!(a, super::event_id("telegram:1:2"));
         assert_ne!(a, super::event_id("telegram:1:3"));
         assert_eq!(a.len(), 36);
+    }
+
+    #[test]
+    fn names_lose_control_characters_and_excess() {
+        assert_eq!(super::clean_name(" Анна\u{0}\u{7} Клиент "), "Анна Клиент");
+        assert_eq!(super::clean_name(&"я".repeat(500)).chars().count(), 200);
     }
 }

@@ -160,3 +160,38 @@ pub fn secret_eq(given: &[u8], expected: &[u8]) -> bool {
     }
     diff == 0
 }
+
+/// Whether reading a body failed because it was over its limit (else the client
+/// broke the stream).
+pub fn over_limit(e: &axum::Error) -> bool {
+    std::error::Error::source(e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+}
+
+/// A webhook's body, read only once the secret in `header` checks out (in constant
+/// time), so that a stranger cannot make ingest buffer anything: 401 without the
+/// secret, 413 over `limit`, 400 when the stream breaks.
+pub async fn authorized_body(
+    req: axum::extract::Request,
+    header: &str,
+    secret: &[u8],
+    limit: usize,
+) -> Result<axum::body::Bytes, axum::http::StatusCode> {
+    use axum::http::StatusCode;
+    let given = req.headers().get(header).map_or(&[][..], |v| v.as_bytes());
+    if !secret_eq(given, secret) {
+        return Err(StatusCode::UNAUTHORIZED);
+    }
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|e| match over_limit(&e) {
+            true => StatusCode::PAYLOAD_TOO_LARGE,
+            false => StatusCode::BAD_REQUEST,
+        })
+}

@@ -159,7 +159,10 @@ impl AlertChannel for Telegram {
                 tokio::time::sleep(wait.min(Duration::from_secs(30))).await;
                 Err(SendError::Transient("rate limited".into()))
             }
-            Err(e @ BotError::Unavailable(_)) => Err(SendError::Transient(e.to_string())),
+            // An alert sent twice beats one lost: a send without an answer is retried.
+            Err(e @ (BotError::Unavailable(_) | BotError::Uncertain(_))) => {
+                Err(SendError::Transient(e.to_string()))
+            }
             Err(e) => Err(SendError::Permanent(e.to_string())),
         }
     }

@@ -120,15 +120,18 @@ impl Outbound {
         self.auto_reply.is_some() && self.email.is_some()
     }
 
-    /// Answers `received` automatically in its thread; `Err` when worth retrying.
-    pub async fn auto_reply(
-        &self,
-        received: &ev::ChannelMessage,
-    ) -> std::result::Result<(), String> {
+    /// Answers `received` automatically in its thread; whether it went out. A failure
+    /// is logged and not retried: a missing acknowledgement is better than a doubled
+    /// one, and an address that bounced will bounce again.
+    pub async fn auto_reply(&self, received: &ev::ChannelMessage) -> bool {
         let (Some(email), Some(text), Some(d)) = (&self.email, &self.auto_reply, &received.message)
         else {
-            return Ok(());
+            return false;
         };
+        // Never to ourselves: that is how mail loops start.
+        if d.from.eq_ignore_ascii_case(email.from.email.as_ref()) {
+            return false;
+        }
         let answered = Some(d.external_id.clone()).filter(|id| !id.is_empty());
         let letter = Letter {
             to: d.from.clone(),
@@ -163,9 +166,12 @@ impl Outbound {
             Ok(id) => {
                 detail_mut(&mut message).external_id = id;
                 self.publish(message, None).await;
-                Ok(())
+                true
             }
-            Err(f) => Err(f.reason),
+            Err(f) => {
+                tracing::warn!(reason = %f.reason, "email: the automatic answer did not go out");
+                false
+            }
         }
     }
 
@@ -174,6 +180,11 @@ impl Outbound {
         let (party, reply) = self.subjects(&req).await?;
         let channel = match (req.channel, &reply) {
             (0, Some((detail, _))) => detail.channel,
+            (c, Some((detail, _))) if c != detail.channel => {
+                return Err(
+                    Invalid::new("reply_to_entry_id", "a message on another channel").into(),
+                );
+            }
             (c, _) => c,
         };
         let mut message = outgoing(&req, &party, reply.as_ref(), channel)?;
@@ -267,7 +278,8 @@ impl Outbound {
             ),
         };
         let text = detail_of(message).text.clone();
-        if text.chars().count() > TELEGRAM_MAX_CHARS {
+        // Telegram counts UTF-16 code units.
+        if text.encode_utf16().count() > TELEGRAM_MAX_CHARS {
             return Err(Invalid::new("text", "at most 4096 characters on Telegram").into());
         }
         message.thread_key = format!("chat:{chat}");
@@ -287,8 +299,8 @@ impl Outbound {
         let Some(email) = &self.email else {
             return Err(unconfigured("email (RINGSIDE_SMTP_URL)"));
         };
-        let to = match reply {
-            Some((d, _)) if !d.from.is_empty() => d.from.clone(),
+        let to = match reply.map(|(d, _)| correspondent(d)) {
+            Some(Some(address)) => address,
             _ => identity(party, cpb::IdentityKind::Email).ok_or_else(|| no_address("an email"))?,
         };
         if detail_of(message).text.chars().count() > EMAIL_MAX_CHARS {
@@ -351,6 +363,16 @@ fn no_address(what: &str) -> NotificationsError {
     NotificationsError::Refused(tonic::Status::failed_precondition(format!(
         "the client has no {what} to write to"
     )))
+}
+
+/// Who is on the other side of message `d`: its sender, or for one of ours, its
+/// recipient.
+fn correspondent(d: &apb::MessageDetail) -> Option<String> {
+    let address = match d.direction == apb::Direction::Outbound as i32 {
+        true => d.to.first()?,
+        false => &d.from,
+    };
+    Some(address.clone()).filter(|a| !a.is_empty())
 }
 
 /// The party's first identity of `kind`.
@@ -537,6 +559,12 @@ impl TelegramOut {
                 BotError::Unavailable(why) => {
                     return Err(Failure::new(format!("Telegram unavailable: {why}")));
                 }
+                // Sending again could deliver it twice: the agent decides.
+                BotError::Uncertain(_) => {
+                    return Err(Failure::new(
+                        "Telegram did not answer; the message may have arrived",
+                    ));
+                }
             }
         }
         Err(Failure::new("Telegram unavailable"))
@@ -596,13 +624,13 @@ impl EmailOut {
         for attempt in 1..=ATTEMPTS {
             match self.transport.send(email.clone()).await {
                 Ok(_) => return Ok(id),
-                Err(e) if e.is_permanent() || attempt == ATTEMPTS => {
-                    return Err(Failure::new(smtp_error(&e)));
-                }
-                Err(_) => {
+                // A 4xx refusal sent nothing: try again. Anything else may have
+                // been accepted (a timeout after DATA), or will be refused again.
+                Err(e) if e.is_transient() && attempt < ATTEMPTS => {
                     tokio::time::sleep(backoff).await;
                     backoff *= 2;
                 }
+                Err(e) => return Err(Failure::new(smtp_error(&e))),
             }
         }
         Err(Failure::new("SMTP unavailable"))

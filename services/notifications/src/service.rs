@@ -174,8 +174,10 @@ impl Notifications {
         if self.alerter.was_sent(event_id, "auto_reply").await? {
             return Ok(());
         }
-        outbound.auto_reply(message).await?;
-        self.alerter.record(event_id, "auto_reply", "").await
+        if outbound.auto_reply(message).await {
+            self.alerter.record(event_id, "auto_reply", "").await?;
+        }
+        Ok(())
     }
 
     pub async fn lead_created(&self, event_id: &str, e: &ev::LeadCreated) -> Result<(), String> {

@@ -277,7 +277,7 @@ pub struct Settings {
     #[arg(
         long,
         env = "RINGSIDE_IMAP_IDLE_SECS",
-        default_value_t = 1500,
+        default_value_t = 300,
         global = true
     )]
     pub imap_idle_secs: u64,
@@ -483,7 +483,7 @@ impl Settings {
             email_auto_reply: None,
             imap_mailboxes: None,
             imap_poll_secs: 1,
-            imap_idle_secs: 1500,
+            imap_idle_secs: 5,
             imap_quarantine: "Quarantine".into(),
             email_webhook_secret: None,
             email_max_bytes: ringside_ingest::email::DEFAULT_MAX_BYTES,

@@ -281,6 +281,11 @@ async fn the_webhook_takes_updates_only_with_its_secret_and_files_each_once() {
     let huge = vec![b' '; 2 << 20];
     let (status, _) = support::http(http, "POST", path, &[json_type, secret], &huge).await;
     assert_eq!(status, 413);
+    let (status, _) = support::http(http, "POST", path, &[json_type], &huge).await;
+    assert_eq!(
+        status, 401,
+        "a stranger's body is refused before it is read"
+    );
     assert_eq!(
         support::leads(&suite).await.len(),
         0,

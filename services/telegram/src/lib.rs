@@ -21,6 +21,9 @@ pub enum BotError {
     Refused(u16, String),
     /// The server could not be reached or failed (5xx): worth retrying.
     Unavailable(String),
+    /// The request went out but no answer came back (a timeout, a broken
+    /// connection): it may have taken effect, so repeating a send may double it.
+    Uncertain(String),
 }
 
 impl std::fmt::Display for BotError {
@@ -30,6 +33,7 @@ impl std::fmt::Display for BotError {
             BotError::Blocked(why) => write!(f, "blocked: {why}"),
             BotError::Refused(code, why) => write!(f, "refused ({code}): {why}"),
             BotError::Unavailable(why) => write!(f, "unavailable: {why}"),
+            BotError::Uncertain(why) => write!(f, "no answer: {why}"),
         }
     }
 }
@@ -42,6 +46,7 @@ pub struct BotApi {
     client: reqwest::Client,
     /// `{api}/bot{token}`: never logged.
     base: String,
+    timeout: Duration,
 }
 
 #[derive(Deserialize)]
@@ -63,12 +68,13 @@ impl BotApi {
     /// `timeout` bounds each request; long polls add their own wait to it.
     pub fn new(api_url: &str, token: &str, timeout: Duration) -> Result<Self, String> {
         let client = reqwest::Client::builder()
-            .timeout(timeout)
+            .connect_timeout(timeout)
             .build()
             .map_err(|e| e.to_string())?;
         Ok(BotApi {
             client,
             base: format!("{}/bot{token}", api_url.trim_end_matches('/')),
+            timeout,
         })
     }
 
@@ -86,14 +92,17 @@ impl BotApi {
             .json(body)
             .send()
             .await
-            .map_err(|e| BotError::Unavailable(e.without_url().to_string()))?;
+            .map_err(|e| match e.is_connect() {
+                true => BotError::Unavailable(e.without_url().to_string()),
+                false => BotError::Uncertain(e.without_url().to_string()),
+            })?;
         let status = response.status().as_u16();
         let bytes = response
             .bytes()
             .await
-            .map_err(|e| BotError::Unavailable(e.without_url().to_string()))?;
+            .map_err(|e| BotError::Uncertain(e.without_url().to_string()))?;
         let reply: Reply<T> = serde_json::from_slice(&bytes).map_err(|e| match status {
-            200 => BotError::Unavailable(format!("unreadable reply: {e}")),
+            200 => BotError::Uncertain(format!("unreadable reply: {e}")),
             _ => classify(status, String::new(), None),
         })?;
         match (reply.ok, reply.result) {
@@ -107,7 +116,7 @@ impl BotApi {
     }
 
     fn timeout_with(&self, extra: Duration) -> Duration {
-        Duration::from_secs(30) + extra
+        self.timeout + extra
     }
 
     /// The bot itself (its username, for mentions in groups).

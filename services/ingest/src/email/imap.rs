@@ -22,6 +22,8 @@ use super::{EmailIn, Outcome};
 
 /// Messages fetched per round trip.
 const CHUNK: usize = 50;
+/// Longest wait for the answer to one command (a body of the largest size included).
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
 /// Longest pause before reconnecting to a server that keeps failing.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -99,6 +101,13 @@ pub trait Cursors: Send + Sync + 'static {
     async fn save(&self, mailbox: &str, validity: u32, uid: u32) -> Result<(), String>;
 }
 
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Cursors in the `imap_cursors` table.
 pub struct DbCursors(pub ringside_storage::Db);
 
@@ -152,6 +161,9 @@ pub async fn run(
     config: ImapConfig,
     shutdown: CancellationToken,
 ) {
+    if !mailbox.tls && !is_loopback(&mailbox.host) {
+        tracing::warn!(mailbox = ?mailbox, "email: imap:// sends the password in clear text; use imaps://");
+    }
     let mut backoff = Duration::from_secs(1);
     loop {
         let started = tokio::time::Instant::now();
@@ -196,7 +208,7 @@ impl Reader<'_> {
     /// One session: catch up, then wait for new mail, until shutdown or a failure.
     async fn read(&self, mailbox: &Mailbox) -> Result<(), String> {
         let mut session = connect(mailbox).await?;
-        let selected = session.select(&mailbox.folder).await.map_err(imap_error)?;
+        let selected = within(session.select(&mailbox.folder)).await?;
         let validity = selected
             .uid_validity
             .ok_or("the server gave no UIDVALIDITY")?;
@@ -208,11 +220,7 @@ impl Reader<'_> {
             }
             None => 0,
         };
-        let idle = session
-            .capabilities()
-            .await
-            .map_err(imap_error)?
-            .has_str("IDLE");
+        let idle = within(session.capabilities()).await?.has_str("IDLE");
         loop {
             last = self.catch_up(&mut session, validity, last).await?;
             session = self.wait(session, idle).await?;
@@ -224,31 +232,28 @@ impl Reader<'_> {
     }
 
     /// Files every message after `last`, in UID order; returns the new last UID.
+    /// Bodies are fetched one at a time, so at most one message is in memory.
     async fn catch_up(
         &self,
         session: &mut Session,
         validity: u32,
         mut last: u32,
     ) -> Result<u32, String> {
-        let found = session
-            .uid_search(format!("UID {}:*", last.saturating_add(1)))
-            .await
-            .map_err(imap_error)?;
+        let found = within(session.uid_search(format!("UID {}:*", last.saturating_add(1)))).await?;
         // `n:*` always matches the newest message, even when it is older than n.
         let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > last).collect();
         uids.sort_unstable();
         for chunk in uids.chunks(CHUNK) {
-            let bodies = self.fetch(session, chunk).await?;
+            let sizes = self.sizes(session, chunk).await?;
             for uid in chunk {
-                match bodies.get(uid) {
-                    Some(Some(raw)) => {
-                        let outcome = self.email.file(raw).await.map_err(|e| e.to_string())?;
-                        if let Outcome::Quarantined(why) = outcome {
-                            self.quarantine(session, *uid, why).await?;
-                        }
+                match sizes.get(uid) {
+                    Some(size) if *size > self.email.max_bytes() => {
+                        self.quarantine(session, *uid, Rejected::Oversized).await?;
                     }
-                    Some(None) => self.quarantine(session, *uid, Rejected::Oversized).await?,
-                    None => {} // expunged meanwhile
+                    Some(_) => self.file(session, *uid).await?,
+                    None => {
+                        tracing::warn!(uid, "email: message gone before it was read (expunged)")
+                    }
                 }
                 self.cursors.save(&self.key, validity, *uid).await?;
                 last = *uid;
@@ -257,54 +262,55 @@ impl Reader<'_> {
         Ok(last)
     }
 
-    /// The messages of `uids`: their bytes, or `None` for one over the limit (which
-    /// is not downloaded).
-    async fn fetch(
+    /// The sizes of `uids` (`RFC822.SIZE`), so that oversized mail is never fetched.
+    async fn sizes(
         &self,
         session: &mut Session,
         uids: &[u32],
-    ) -> Result<HashMap<u32, Option<Vec<u8>>>, String> {
-        let set = |uids: &[u32]| {
-            uids.iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(",")
+    ) -> Result<HashMap<u32, usize>, String> {
+        let set = uids
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let fetches: Vec<_> = within(async {
+            session
+                .uid_fetch(set, "(UID RFC822.SIZE)")
+                .await?
+                .try_collect()
+                .await
+        })
+        .await?;
+        Ok(fetches
+            .iter()
+            .filter_map(|f| Some((f.uid?, f.size? as usize)))
+            .collect())
+    }
+
+    /// Fetches message `uid` and files it (or quarantines it).
+    async fn file(&self, session: &mut Session, uid: u32) -> Result<(), String> {
+        let fetches: Vec<_> = within(async {
+            session
+                .uid_fetch(uid.to_string(), "(UID BODY.PEEK[])")
+                .await?
+                .try_collect()
+                .await
+        })
+        .await?;
+        let Some(raw) = fetches
+            .iter()
+            .find(|f| f.uid == Some(uid))
+            .and_then(|f| f.body())
+        else {
+            tracing::warn!(uid, "email: message gone before it was read (expunged)");
+            return Ok(());
         };
-        let sizes: Vec<_> = session
-            .uid_fetch(set(uids), "(UID RFC822.SIZE)")
-            .await
-            .map_err(imap_error)?
-            .try_collect()
-            .await
-            .map_err(imap_error)?;
-        let mut found = HashMap::new();
-        let mut wanted = Vec::new();
-        for f in &sizes {
-            let (Some(uid), size) = (f.uid, f.size.unwrap_or(0) as usize) else {
-                continue;
-            };
-            if size > self.email.max_bytes() {
-                found.insert(uid, None);
-            } else {
-                wanted.push(uid);
-            }
+        let outcome = self.email.file(raw).await.map_err(|e| e.to_string())?;
+        drop(fetches);
+        if let Outcome::Quarantined(why) = outcome {
+            self.quarantine(session, uid, why).await?;
         }
-        if wanted.is_empty() {
-            return Ok(found);
-        }
-        let bodies: Vec<_> = session
-            .uid_fetch(set(&wanted), "(UID BODY.PEEK[])")
-            .await
-            .map_err(imap_error)?
-            .try_collect()
-            .await
-            .map_err(imap_error)?;
-        for f in &bodies {
-            if let (Some(uid), Some(body)) = (f.uid, f.body()) {
-                found.insert(uid, Some(body.to_vec()));
-            }
-        }
-        Ok(found)
+        Ok(())
     }
 
     /// Copies message `uid` to the quarantine folder and flags it with the reason.
@@ -317,23 +323,30 @@ impl Reader<'_> {
         tracing::warn!(uid, reason = why.reason(), "email: message quarantined");
         // Flagged first, so that the copy carries the reason too.
         let flag = format!("+FLAGS ($Ringside-{})", why.reason());
-        let _: Vec<_> = session
-            .uid_store(uid.to_string(), flag)
-            .await
-            .map_err(imap_error)?
-            .try_collect()
-            .await
-            .map_err(imap_error)?;
+        let _: Vec<_> = within(async {
+            session
+                .uid_store(uid.to_string(), flag)
+                .await?
+                .try_collect()
+                .await
+        })
+        .await?;
         // The folder may exist already; COPY says so if it truly is missing.
-        let _ = session.create(&self.config.quarantine).await;
-        session
-            .uid_copy(uid.to_string(), &self.config.quarantine)
-            .await
-            .map_err(imap_error)
+        let _ = within(session.create(&self.config.quarantine)).await;
+        within(session.uid_copy(uid.to_string(), &self.config.quarantine)).await
     }
 
-    /// Waits for new mail (IDLE, or a poll interval), or shutdown.
+    /// Waits for new mail (IDLE, or a poll interval), or shutdown. Mail the server
+    /// announced while the reader was busy (`EXISTS` among the answers to its
+    /// commands) is not waited for.
     async fn wait(&self, session: Session, idle: bool) -> Result<Session, String> {
+        let mut announced = false;
+        while let Ok(response) = session.unsolicited_responses.try_recv() {
+            announced |= matches!(response, async_imap::types::UnsolicitedResponse::Exists(_));
+        }
+        if announced {
+            return Ok(session);
+        }
         if !idle {
             tokio::select! {
                 _ = self.shutdown.cancelled() => {}
@@ -342,7 +355,7 @@ impl Reader<'_> {
             return Ok(session);
         }
         let mut handle = session.idle();
-        handle.init().await.map_err(imap_error)?;
+        within(handle.init()).await?;
         {
             let (news, _stop) = handle.wait_with_timeout(self.config.idle);
             tokio::select! {
@@ -350,33 +363,47 @@ impl Reader<'_> {
                 r = news => { r.map_err(imap_error)?; }
             }
         }
-        handle.done().await.map_err(imap_error)
+        within(handle.done()).await
+    }
+}
+
+/// An IMAP command, bounded in time: a half-open connection must not hang the reader.
+async fn within<T>(
+    command: impl std::future::Future<Output = async_imap::error::Result<T>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(COMMAND_TIMEOUT, command).await {
+        Ok(result) => result.map_err(imap_error),
+        Err(_) => Err(format!(
+            "IMAP: no answer within {}s",
+            COMMAND_TIMEOUT.as_secs()
+        )),
     }
 }
 
 async fn connect(mailbox: &Mailbox) -> Result<Session, String> {
-    let addr = (mailbox.host.as_str(), mailbox.port);
-    let tcp = tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio::net::TcpStream::connect(addr),
-    )
-    .await
-    .map_err(|_| "IMAP: connect timed out".to_owned())?
-    .map_err(imap_error)?;
-    let stream: Box<dyn Io> = match mailbox.tls {
-        true => Box::new(tls(&mailbox.host, tcp).await?),
-        false => Box::new(tcp),
+    let login = async {
+        let addr = (mailbox.host.as_str(), mailbox.port);
+        let tcp = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(imap_error)?;
+        let stream: Box<dyn Io> = match mailbox.tls {
+            true => Box::new(tls(&mailbox.host, tcp).await?),
+            false => Box::new(tcp),
+        };
+        let mut client = async_imap::Client::new(stream);
+        client
+            .read_response()
+            .await
+            .map_err(imap_error)?
+            .ok_or("IMAP: closed before the greeting")?;
+        client
+            .login(&mailbox.user, &mailbox.password)
+            .await
+            .map_err(|(e, _)| imap_error(e))
     };
-    let mut client = async_imap::Client::new(stream);
-    client
-        .read_response()
+    tokio::time::timeout(Duration::from_secs(30), login)
         .await
-        .map_err(imap_error)?
-        .ok_or("IMAP: closed before the greeting")?;
-    client
-        .login(&mailbox.user, &mailbox.password)
-        .await
-        .map_err(|(e, _)| imap_error(e))
+        .map_err(|_| "IMAP: no session within 30 s".to_owned())?
 }
 
 async fn tls(

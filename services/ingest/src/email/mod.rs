@@ -107,7 +107,8 @@ fn to_inbound(mail: Mail) -> Inbound {
         ..Default::default()
     };
     Inbound {
-        key: format!("email:{}", mail.message_id),
+        // The sender too: a Message-ID is only as unique as the mailer that made it.
+        key: format!("email:{}:{}", mail.from, mail.message_id),
         identities: vec![inbound::identity(cpb::IdentityKind::Email, mail.from)],
         name: mail.from_name,
         source: cpb::LeadSource {

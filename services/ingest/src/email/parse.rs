@@ -76,7 +76,10 @@ pub fn parse(raw: &[u8], max_bytes: usize) -> Result<Mail, Rejected> {
         .ok_or(Rejected::NoSender)?;
     let message_id = match message.message_id() {
         Some(id) if !id.trim().is_empty() => id.trim().to_owned(),
-        _ => format!("sha256-{}@ringside", hex(&Sha256::digest(raw)[..16])),
+        _ => format!(
+            "sha256-{}@ringside",
+            crate::inbound::hex(&Sha256::digest(raw)[..16])
+        ),
     };
     let mut references: Vec<String> = ids(message.references());
     for id in ids(message.in_reply_to()) {
@@ -85,6 +88,7 @@ pub fn parse(raw: &[u8], max_bytes: usize) -> Result<Mail, Rejected> {
         }
     }
     references.retain(|r| r != &message_id);
+    let automatic = automatic(&message).or_else(|| robot_sender(&address));
     Ok(Mail {
         message_id,
         from: address,
@@ -106,7 +110,7 @@ pub fn parse(raw: &[u8], max_bytes: usize) -> Result<Mail, Rejected> {
         attachments: message.attachments().map(attachment).collect(),
         references,
         date: message.date().map(|d| d.to_timestamp()),
-        automatic: automatic(&message),
+        automatic,
     })
 }
 
@@ -147,10 +151,16 @@ fn automatic(message: &mail_parser::Message<'_>) -> Option<&'static str> {
     if raw("Auto-Submitted").is_some_and(|v| !v.is_empty() && !v.starts_with("no")) {
         return Some("auto-submitted");
     }
-    if raw("Precedence").is_some_and(|v| matches!(v.as_str(), "bulk" | "list" | "junk")) {
+    // What autoresponders that predate RFC 3834 still send.
+    if raw("X-Autoreply").is_some() || raw("X-Autorespond").is_some() {
+        return Some("auto-submitted");
+    }
+    if raw("Precedence")
+        .is_some_and(|v| matches!(v.as_str(), "bulk" | "list" | "junk" | "auto_reply"))
+    {
         return Some("bulk");
     }
-    if raw("List-Id").is_some() {
+    if raw("List-Id").is_some() || raw("List-Unsubscribe").is_some() {
         return Some("list");
     }
     if raw("Return-Path").is_some_and(|v| v == "<>" || v.is_empty()) {
@@ -166,8 +176,14 @@ fn automatic(message: &mail_parser::Message<'_>) -> Option<&'static str> {
     None
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// Mailboxes no person reads.
+fn robot_sender(address: &str) -> Option<&'static str> {
+    let local = address.split('@').next().unwrap_or("");
+    matches!(
+        local,
+        "mailer-daemon" | "postmaster" | "noreply" | "no-reply" | "donotreply" | "do-not-reply"
+    )
+    .then_some("robot-sender")
 }
 
 #[cfg(test)]
@@ -219,6 +235,8 @@ mod tests {
             ("Precedence: bulk", Some("bulk")),
             ("List-Id: <news.example.org>", Some("list")),
             ("Return-Path: <>", Some("bounce")),
+            ("X-Autoreply: yes", Some("auto-submitted")),
+            ("List-Unsubscribe: <mailto:u@example.org>", Some("list")),
         ] {
             let raw = mail(&format!("{base}\n{extra}"), "text");
             assert_eq!(

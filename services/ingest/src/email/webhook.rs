@@ -7,16 +7,15 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
 use axum::routing::post;
 use serde_json::json;
 
 use super::parse::Rejected;
 use super::{EmailIn, Outcome};
+use crate::authorized_body;
 use crate::inbound::DeliverError;
-use crate::secret_eq;
 
 #[derive(Clone)]
 struct Hook {
@@ -25,31 +24,31 @@ struct Hook {
 }
 
 pub fn router(email: Arc<EmailIn>, secret: &str) -> axum::Router {
-    let limit = email.max_bytes();
     let hook = Hook {
         email,
         secret: Arc::from(secret),
     };
     axum::Router::new()
         .route("/ingest/email", post(receive))
-        .layer(DefaultBodyLimit::max(limit))
+        // The body is read after the secret is checked, within the size limit.
+        .layer(DefaultBodyLimit::disable())
         .with_state(hook)
 }
 
-async fn receive(
-    State(hook): State<Hook>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> (StatusCode, Json<serde_json::Value>) {
-    let given = headers
-        .get("x-ringside-secret")
-        .map_or(&[][..], |v| v.as_bytes());
-    if !secret_eq(given, hook.secret.as_bytes()) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"error": "bad secret"})),
-        );
-    }
+async fn receive(State(hook): State<Hook>, req: Request) -> (StatusCode, Json<serde_json::Value>) {
+    let limit = hook.email.max_bytes();
+    let body = match authorized_body(req, "x-ringside-secret", hook.secret.as_bytes(), limit).await
+    {
+        Ok(body) => body,
+        Err(status) => {
+            let why = match status {
+                StatusCode::UNAUTHORIZED => "bad secret",
+                StatusCode::PAYLOAD_TOO_LARGE => "oversized",
+                _ => "the body could not be read",
+            };
+            return (status, Json(json!({"error": why})));
+        }
+    };
     match hook.email.file(&body).await {
         Ok(Outcome::Filed {
             message_id,

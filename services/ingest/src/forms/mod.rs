@@ -179,10 +179,10 @@ async fn read_pairs(
         .to_owned();
     let body = axum::body::to_bytes(req.into_body(), form.max_body_bytes)
         .await
-        .map_err(|e| match std::error::Error::source(&e) {
-            Some(s) if s.is::<http_body_util::LengthLimitError>() => too_large(),
+        .map_err(|e| match crate::over_limit(&e) {
+            true => too_large(),
             // The client went away or broke the stream mid-body.
-            _ => (
+            false => (
                 "unreadable",
                 reply.error(StatusCode::BAD_REQUEST, "the body could not be read"),
             ),
@@ -227,7 +227,10 @@ fn forwarded_client<'a>(
     let hops: Vec<&str> = headers.flat_map(|h| h.split(',')).map(str::trim).collect();
     let mut client = peer;
     for hop in hops.iter().rev() {
-        match hop.parse::<IpAddr>() {
+        let address = hop
+            .parse::<IpAddr>()
+            .or_else(|_| hop.parse::<SocketAddr>().map(|a| a.ip()));
+        match address {
             Ok(ip) if proxies.allows(ip) => client = ip,
             Ok(ip) => return ip,
             Err(_) => return client, // a hop that is not an address: trust no further
@@ -343,6 +346,11 @@ mod tests {
             via("198.51.100.1", &["203.0.113.7"]),
             ip("198.51.100.1"),
             "not a proxy"
+        );
+        assert_eq!(
+            via("10.1.1.1", &["203.0.113.7:51234"]),
+            ip("203.0.113.7"),
+            "with a port"
         );
         assert_eq!(via("10.1.1.1", &["garbage"]), ip("10.1.1.1"));
         assert_eq!(via("10.1.1.1", &[]), ip("10.1.1.1"));

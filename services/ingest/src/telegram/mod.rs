@@ -133,7 +133,7 @@ impl TelegramIn {
         if let Some(why) = self.not_for_us(&message).await? {
             return Ok(Outcome::Ignored(why));
         }
-        let inbound = to_inbound(&message, edit);
+        let inbound = to_inbound(&message, edit.then_some(update.update_id));
         inbound::deliver(self.resolver.as_ref(), &self.bus, inbound).await?;
         Ok(Outcome::Delivered)
     }
@@ -176,22 +176,22 @@ impl TelegramIn {
     }
 }
 
-/// The message as an event, with its sender's identity.
-fn to_inbound(m: &Message, edit: bool) -> Inbound {
+/// The message as an event, with its sender's identity; `edit` is the update that
+/// carries an edit (the key of that edit: two edits within a second differ).
+fn to_inbound(m: &Message, edit: Option<i64>) -> Inbound {
     let from = m
         .from
         .as_ref()
         .map(|u| (u.id, u.full_name()))
         .unwrap_or_default();
     let external_id = format!("{}:{}", m.chat.id, m.message_id);
-    let key = match (edit, m.edit_date) {
-        (true, at) => format!("telegram:{external_id}:edit:{}", at.unwrap_or(m.date)),
-        (false, _) => format!("telegram:{external_id}"),
+    let key = match edit {
+        Some(update) => format!("telegram:{external_id}:edit:{update}"),
+        None => format!("telegram:{external_id}"),
     };
-    let at = if edit {
-        m.edit_date.unwrap_or(m.date)
-    } else {
-        m.date
+    let at = match edit {
+        Some(_) => m.edit_date.unwrap_or(m.date),
+        None => m.date,
     };
     let detail = apb::MessageDetail {
         channel: apb::Channel::Telegram as i32,
@@ -231,7 +231,7 @@ fn to_inbound(m: &Message, edit: bool) -> Inbound {
                 seconds: at,
                 nanos: 0,
             }),
-            edit,
+            edit: edit.is_some(),
             ..Default::default()
         },
     }
@@ -276,7 +276,7 @@ mod tests {
             "from": {"id": 42, "is_bot": false, "first_name": "Анна", "last_name": "К"},
             "text": "/start spring_sale-2"
         }));
-        let inbound = to_inbound(&m, false);
+        let inbound = to_inbound(&m, None);
         assert_eq!(inbound.source.campaign, "spring_sale-2");
         assert_eq!(inbound.name, "Анна К");
         assert_eq!(inbound.identities[0].value, "42");
@@ -290,8 +290,8 @@ mod tests {
             "caption": "the invoice",
             "photo": [{"file_id": "s", "file_size": 1}, {"file_id": "L", "file_size": 2048}]
         }));
-        let edited = to_inbound(&photo, true);
-        assert_eq!(edited.key, "telegram:42:4:edit:9");
+        let edited = to_inbound(&photo, Some(77));
+        assert_eq!(edited.key, "telegram:42:4:edit:77");
         assert!(edited.message.edit);
         let detail = edited.message.message.unwrap();
         assert_eq!(detail.text, "the invoice");

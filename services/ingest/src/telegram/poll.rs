@@ -63,7 +63,7 @@ async fn file_all(
             continue; // already filed (a server that repeats itself)
         }
         telegram.handle(update).await?;
-        *offset = id + 1;
+        *offset = id.saturating_add(1);
     }
     Ok(())
 }

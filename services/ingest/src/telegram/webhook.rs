@@ -4,13 +4,12 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
 use axum::routing::post;
 
 use super::TelegramIn;
-use crate::secret_eq;
+use crate::authorized_body;
 
 /// Telegram's updates are small; a larger body is not one of them.
 const BODY_LIMIT: usize = 1 << 20;
@@ -28,18 +27,23 @@ pub fn router(telegram: Arc<TelegramIn>, secret: &str) -> axum::Router {
     };
     axum::Router::new()
         .route("/telegram/webhook", post(receive))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // The body is read after the secret is checked, within BODY_LIMIT.
+        .layer(DefaultBodyLimit::disable())
         .with_state(hook)
 }
 
-async fn receive(State(hook): State<Hook>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let given = headers
-        .get("x-telegram-bot-api-secret-token")
-        .map_or(&[][..], |v| v.as_bytes());
-    if !secret_eq(given, hook.secret.as_bytes()) {
-        metrics::counter!("ringside_telegram_updates_total", "outcome" => "forged").increment(1);
-        return StatusCode::UNAUTHORIZED;
-    }
+async fn receive(State(hook): State<Hook>, req: Request) -> StatusCode {
+    const HEADER: &str = "x-telegram-bot-api-secret-token";
+    let body = match authorized_body(req, HEADER, hook.secret.as_bytes(), BODY_LIMIT).await {
+        Ok(body) => body,
+        Err(status) => {
+            if status == StatusCode::UNAUTHORIZED {
+                metrics::counter!("ringside_telegram_updates_total", "outcome" => "forged")
+                    .increment(1);
+            }
+            return status;
+        }
+    };
     let Ok(update) = serde_json::from_slice::<serde_json::Value>(&body) else {
         return StatusCode::BAD_REQUEST;
     };
