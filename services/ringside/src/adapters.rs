@@ -101,10 +101,11 @@ async fn resolve_here(
     }
 }
 
-/// The agents who may take new leads, for contacts' round robin: in this process (the
-/// agents directory, and presence from the push hub once notifications has started),
+/// The agents directory as other services ask it: contacts for who may take a new
+/// lead (with presence), ingest for the agents' own Telegram chats. In this process
+/// (the directory, and presence from the push hub once notifications has started),
 /// or over gRPC (`ListAgents`, whose answer carries presence).
-pub enum LeadAgents {
+pub enum StaffDirectory {
     Local {
         agents: Agents,
         hub: Arc<std::sync::OnceLock<ringside_notifications::hub::Hub>>,
@@ -117,48 +118,66 @@ pub enum LeadAgents {
     },
 }
 
-#[async_trait]
-impl AgentDirectory for LeadAgents {
-    async fn agents(&self) -> Result<Vec<Candidate>, String> {
+impl StaffDirectory {
+    /// Every agent, as `ListAgents` describes them; `caller` signs the request.
+    async fn list(
+        &self,
+        caller: &'static str,
+    ) -> Result<Vec<ringside_proto::notifications::v1::Agent>, String> {
         match self {
-            LeadAgents::Local { agents, hub } => {
+            StaffDirectory::Local { agents, hub } => {
                 let all = agents.list(None).await.map_err(|e| e.to_string())?;
                 let online = |id: &str| hub.get().is_some_and(|h| h.is_online(id));
                 Ok(all
                     .into_iter()
-                    .map(|a| Candidate {
+                    .map(|a| ringside_proto::notifications::v1::Agent {
                         online: online(&a.id),
                         id: a.id,
                         role: a.role,
                         team: a.team,
+                        telegram_chat_id: a.telegram_chat_id,
+                        ..Default::default()
                     })
                     .collect())
             }
-            LeadAgents::Remote { client, key } => {
+            StaffDirectory::Remote { client, key } => {
                 let req = ringside_proto::notifications::v1::ListAgentsRequest::default();
-                let req = key.request(
-                    req,
-                    ringside_contacts::SOURCE,
-                    ringside_auth::Role::Service,
-                    "",
-                );
+                let req = key.request(req, caller, ringside_auth::Role::Service, "");
                 let reply = client
                     .clone()
                     .list_agents(req)
                     .await
                     .map_err(|s| format!("notifications: {}", s.message()))?;
-                Ok(reply
-                    .into_inner()
-                    .agents
-                    .into_iter()
-                    .map(|a| Candidate {
-                        id: a.id,
-                        role: a.role,
-                        team: a.team,
-                        online: a.online,
-                    })
-                    .collect())
+                Ok(reply.into_inner().agents)
             }
         }
+    }
+}
+
+#[async_trait]
+impl AgentDirectory for StaffDirectory {
+    async fn agents(&self) -> Result<Vec<Candidate>, String> {
+        let agents = self.list(ringside_contacts::SOURCE).await?;
+        Ok(agents
+            .into_iter()
+            .map(|a| Candidate {
+                id: a.id,
+                role: a.role,
+                team: a.team,
+                online: a.online,
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl ringside_ingest::telegram::staff::AgentChats for StaffDirectory {
+    async fn agent_chats(&self) -> Result<Vec<String>, String> {
+        let agents = self.list(ringside_ingest::publisher::SOURCE).await?;
+        Ok(agents
+            .into_iter()
+            .map(|a| a.telegram_chat_id)
+            .filter(|c| !c.is_empty())
+            .collect())
     }
 }

@@ -186,7 +186,7 @@ impl Assembly<'_> {
         let wake = self.relay(db.clone(), ringside_contacts::SOURCE);
         let mut contacts = ContactsService::new(db, region, wake);
         if let Some(config) = self.settings.assignment()? {
-            let directory = Arc::new(self.lead_agents()?);
+            let directory = Arc::new(self.staff_directory()?);
             let assigner = ringside_contacts::assign::Assigner::new(directory, config);
             contacts = contacts.with_assigner(assigner);
         }
@@ -194,16 +194,16 @@ impl Assembly<'_> {
         Ok(())
     }
 
-    /// The agents new leads are handed to: this process's directory in all-in-one
-    /// mode, notifications over gRPC otherwise.
-    fn lead_agents(&mut self) -> anyhow::Result<crate::adapters::LeadAgents> {
-        use crate::adapters::LeadAgents;
+    /// The agents directory as contacts and ingest ask it: this process's in
+    /// all-in-one mode, notifications over gRPC otherwise.
+    fn staff_directory(&mut self) -> anyhow::Result<crate::adapters::StaffDirectory> {
+        use crate::adapters::StaffDirectory;
         Ok(match self.mode {
-            Mode::AllInOne => LeadAgents::Local {
+            Mode::AllInOne => StaffDirectory::Local {
                 agents: self.agents_directory()?,
                 hub: self.hub.clone(),
             },
-            Mode::Serve(_) => LeadAgents::Remote {
+            Mode::Serve(_) => StaffDirectory::Remote {
                 client: ringside_proto::notifications::v1::notifications_client::NotificationsClient::new(
                     ringside_auth::lazy_channel(&self.settings.notifications_url)
                         .context("RINGSIDE_NOTIFICATIONS_URL")?,
@@ -473,12 +473,10 @@ impl Assembly<'_> {
         )
         .map_err(anyhow::Error::msg)
         .context("RINGSIDE_TELEGRAM_API_URL")?;
-        let inbound = Arc::new(TelegramIn::new(
-            api,
-            self.contacts_resolver()?,
-            self.bus.clone(),
-            groups,
-        ));
+        let staff = Arc::new(self.staff_directory()?);
+        let resolver = self.contacts_resolver()?;
+        let inbound = TelegramIn::new(api, resolver, self.bus.clone(), groups).with_staff(staff);
+        let inbound = Arc::new(inbound);
         if mode == Mode::Polling {
             let wait = Duration::from_secs(settings.telegram_poll_secs);
             self.workers

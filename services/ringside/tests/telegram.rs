@@ -137,6 +137,15 @@ async fn a_stranger_on_telegram_becomes_one_assigned_lead_and_is_answered_in_the
     assert_eq!(after[1].0.text, "Сколько стоит такой, с доставкой?");
     assert_eq!(support::leads(&suite).await.len(), 1, "still one lead");
 
+    // Ivan starts the bot from his own chat (to get his alerts): he is no client.
+    let ivan = bot.push(BotApi::message(5551, 1, "/start", json!({})));
+    confirmed(&bot, ivan).await;
+    assert_eq!(
+        support::leads(&suite).await.len(),
+        1,
+        "an agent's own chat makes no lead"
+    );
+
     // Olga answers the photo: the answer quotes it in the same chat.
     let entry_id = lead_timeline(&suite, &lead.id)
         .await

@@ -8,6 +8,7 @@
 //! after its event is published, and a repeated update is the same event.
 
 pub mod poll;
+pub mod staff;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -82,6 +83,8 @@ pub struct TelegramIn {
     groups: Groups,
     /// The bot's username, asked once (for mentions).
     username: OnceCell<String>,
+    /// The agents' own chats with the bot (none known: every chat is a client's).
+    staff: Option<staff::Staff>,
 }
 
 impl TelegramIn {
@@ -97,7 +100,14 @@ impl TelegramIn {
             bus,
             groups,
             username: OnceCell::new(),
+            staff: None,
         }
+    }
+
+    /// Private messages from the agents' chats (their alerts chats) are not clients'.
+    pub fn with_staff(mut self, chats: Arc<dyn staff::AgentChats>) -> Self {
+        self.staff = Some(staff::Staff::new(chats));
+        self
     }
 
     pub fn api(&self) -> &BotApi {
@@ -147,7 +157,10 @@ impl TelegramIn {
             return Ok(Some("from_bot"));
         }
         Ok(match (m.chat.kind.as_str(), self.groups) {
-            ("private", _) => None,
+            ("private", _) => match &self.staff {
+                Some(staff) if staff.is_agent(m.chat.id).await => Some("agent"),
+                _ => None,
+            },
             ("group" | "supergroup", Groups::All) => None,
             ("group" | "supergroup", Groups::Mentions) => {
                 let me = self.username().await?;

@@ -283,6 +283,7 @@ pub async fn channel_services(
     let contacts_url = format!("http://{}", contacts.running.grpc_addr);
     let db_url = contacts.settings.database_url.clone().expect("a database");
     let for_ingest = db_url.clone();
+    let notifications_url = format!("http://{}", suites[2].running.grpc_addr);
     let ingest = serve_beside(
         ServiceName::Ingest,
         &contacts.key,
@@ -292,6 +293,7 @@ pub async fn channel_services(
         contacts_url,
         move |s| {
             s.database_url = None; // ingest keeps no database (IMAP aside)
+            s.notifications_url = notifications_url; // the agents' own Telegram chats
             ingest_extra(s, &for_ingest);
         },
     )
