@@ -5,10 +5,12 @@
 //! of contacts takes turns from the same place.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use ringside_storage::Row;
 use sqlx::AnyConnection;
+use tokio::sync::Mutex;
 
 use crate::error::Result;
 
@@ -49,20 +51,43 @@ impl Default for AssignConfig {
     }
 }
 
+/// How long an answer of the directory is used: a stranger's call must not wait for
+/// the directory each time (it is on the caller-ID card's path).
+const FRESH_FOR: Duration = Duration::from_secs(5);
+
 /// The directory and the rule.
 pub struct Assigner {
     directory: Arc<dyn AgentDirectory>,
     config: AssignConfig,
+    /// The last answer, and when it came.
+    last: Mutex<Option<(Instant, Vec<String>)>>,
 }
 
 impl Assigner {
     pub fn new(directory: Arc<dyn AgentDirectory>, config: AssignConfig) -> Self {
-        Assigner { directory, config }
+        Assigner {
+            directory,
+            config,
+            last: Mutex::new(None),
+        }
     }
 
-    /// The ids of the agents who may take a lead now; empty when there are none or
-    /// the directory did not answer (the lead is then created unassigned).
+    /// The ids of the agents who may take a lead now (as the directory said at most
+    /// 5 s ago); empty when there are none or the directory did not answer (the lead
+    /// is then created unassigned).
     pub async fn eligible(&self) -> Vec<String> {
+        let mut last = self.last.lock().await;
+        if let Some((at, ids)) = last.as_ref()
+            && at.elapsed() < FRESH_FOR
+        {
+            return ids.clone();
+        }
+        let ids = self.ask().await;
+        *last = Some((Instant::now(), ids.clone()));
+        ids
+    }
+
+    async fn ask(&self) -> Vec<String> {
         match self.directory.agents().await {
             Ok(agents) => eligible(agents, &self.config),
             Err(e) => {

@@ -161,37 +161,60 @@ pub fn secret_eq(given: &[u8], expected: &[u8]) -> bool {
     diff == 0
 }
 
-/// Whether reading a body failed because it was over its limit (else the client
-/// broke the stream).
-pub fn over_limit(e: &axum::Error) -> bool {
-    std::error::Error::source(e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+/// A request body ingest could not take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyRefused {
+    /// Over the limit (by its Content-Length, or while reading): 413.
+    TooLarge,
+    /// The client broke the stream mid-body: 400.
+    Broken,
+}
+
+impl BodyRefused {
+    pub fn status(self) -> axum::http::StatusCode {
+        match self {
+            BodyRefused::TooLarge => axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            BodyRefused::Broken => axum::http::StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// `req`'s body, at most `limit` bytes; a Content-Length over the limit is refused
+/// before anything is read.
+pub async fn read_body(
+    req: axum::extract::Request,
+    limit: usize,
+) -> Result<axum::body::Bytes, BodyRefused> {
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(BodyRefused::TooLarge);
+    }
+    axum::body::to_bytes(req.into_body(), limit)
+        .await
+        .map_err(|e| {
+            let source = std::error::Error::source(&e);
+            match source.is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
+                true => BodyRefused::TooLarge,
+                false => BodyRefused::Broken,
+            }
+        })
 }
 
 /// A webhook's body, read only once the secret in `header` checks out (in constant
 /// time), so that a stranger cannot make ingest buffer anything: 401 without the
-/// secret, 413 over `limit`, 400 when the stream breaks.
+/// secret, else what [`read_body`] refuses.
 pub async fn authorized_body(
     req: axum::extract::Request,
     header: &str,
     secret: &[u8],
     limit: usize,
 ) -> Result<axum::body::Bytes, axum::http::StatusCode> {
-    use axum::http::StatusCode;
     let given = req.headers().get(header).map_or(&[][..], |v| v.as_bytes());
     if !secret_eq(given, secret) {
-        return Err(StatusCode::UNAUTHORIZED);
+        return Err(axum::http::StatusCode::UNAUTHORIZED);
     }
-    let declared = req
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(StatusCode::PAYLOAD_TOO_LARGE);
-    }
-    axum::body::to_bytes(req.into_body(), limit)
-        .await
-        .map_err(|e| match over_limit(&e) {
-            true => StatusCode::PAYLOAD_TOO_LARGE,
-            false => StatusCode::BAD_REQUEST,
-        })
+    read_body(req, limit).await.map_err(BodyRefused::status)
 }

@@ -133,24 +133,15 @@ impl Outbound {
             return false;
         }
         let answered = Some(d.external_id.clone()).filter(|id| !id.is_empty());
-        let letter = Letter {
-            to: d.from.clone(),
-            subject: reply_subject(if d.subject.is_empty() {
-                "your message"
-            } else {
-                &d.subject
-            }),
-            text: text.clone(),
-            in_reply_to: answered.clone(),
-            auto_submitted: Some("auto-replied"),
+        let subject = match d.subject.as_str() {
+            "" => "your message",
+            s => s,
         };
         let mut message = ev::ChannelMessage {
             message: Some(apb::MessageDetail {
                 channel: apb::Channel::Email as i32,
                 direction: apb::Direction::Outbound as i32,
-                from: email.from.email.to_string(),
-                to: vec![letter.to.clone()],
-                subject: letter.subject.clone(),
+                subject: reply_subject(subject),
                 text: text.clone(),
                 automatic: true,
                 ..Default::default()
@@ -158,13 +149,15 @@ impl Outbound {
             contact_id: received.contact_id.clone(),
             lead_id: received.lead_id.clone(),
             company_id: received.company_id.clone(),
-            references: answered.into_iter().collect(),
             sent_at: Some(std::time::SystemTime::now().into()),
             ..Default::default()
         };
-        match email.deliver(letter).await {
-            Ok(id) => {
-                detail_mut(&mut message).external_id = id;
+        let to = d.from.clone();
+        match email
+            .send(&mut message, to, answered, Some("auto-replied"))
+            .await
+        {
+            Ok(()) => {
                 self.publish(message, None).await;
                 true
             }
@@ -309,21 +302,7 @@ impl Outbound {
         let answered = reply
             .map(|(d, _)| d.external_id.clone())
             .filter(|id| !id.is_empty());
-        message.references = answered.iter().cloned().collect();
-        let letter = Letter {
-            to: to.clone(),
-            subject: detail_of(message).subject.clone(),
-            text: detail_of(message).text.clone(),
-            in_reply_to: answered,
-            auto_submitted: None,
-        };
-        let detail = detail_mut(message);
-        detail.to = vec![to];
-        detail.from = email.from.email.to_string();
-        Ok(email
-            .deliver(letter)
-            .await
-            .map(|id| detail.external_id = id))
+        Ok(email.send(message, to, answered, None).await)
     }
 
     /// `message.sent` or `message.failed`; the send already happened, so a bus that
@@ -595,6 +574,31 @@ impl EmailOut {
             transport: crate::alerts::smtp_transport(smtp_url)?,
             from: from.parse().map_err(|e| format!("sender address: {e}"))?,
         })
+    }
+
+    /// Sends `message` (its detail's subject and text) to `to`, answering message
+    /// `answered`; fills in the addresses, the references and the Message-ID it went
+    /// out with.
+    async fn send(
+        &self,
+        message: &mut ev::ChannelMessage,
+        to: String,
+        answered: Option<String>,
+        auto_submitted: Option<&'static str>,
+    ) -> std::result::Result<(), Failure> {
+        message.references = answered.iter().cloned().collect();
+        let detail = detail_mut(message);
+        detail.to = vec![to.clone()];
+        detail.from = self.from.email.to_string();
+        let letter = Letter {
+            to,
+            subject: detail.subject.clone(),
+            text: detail.text.clone(),
+            in_reply_to: answered,
+            auto_submitted,
+        };
+        detail.external_id = self.deliver(letter).await?;
+        Ok(())
     }
 
     /// The sent message's Message-ID.

@@ -158,35 +158,25 @@ async fn read_pairs(
     reply: &Reply,
     req: Request,
 ) -> Result<submission::Pairs, Refusal> {
-    let too_large = || {
-        (
-            "too_large",
-            reply.error(StatusCode::PAYLOAD_TOO_LARGE, "the form is too large"),
-        )
-    };
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > form.max_body_bytes) {
-        return Err(too_large());
-    }
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let body = axum::body::to_bytes(req.into_body(), form.max_body_bytes)
-        .await
-        .map_err(|e| match crate::over_limit(&e) {
-            true => too_large(),
-            // The client went away or broke the stream mid-body.
-            false => (
-                "unreadable",
-                reply.error(StatusCode::BAD_REQUEST, "the body could not be read"),
-            ),
-        })?;
+    let body =
+        crate::read_body(req, form.max_body_bytes)
+            .await
+            .map_err(|refused| match refused {
+                crate::BodyRefused::TooLarge => (
+                    "too_large",
+                    reply.error(refused.status(), "the form is too large"),
+                ),
+                crate::BodyRefused::Broken => (
+                    "unreadable",
+                    reply.error(refused.status(), "the body could not be read"),
+                ),
+            })?;
     submission::read(&content_type, body)
         .await
         .map_err(|e| match e {
@@ -263,10 +253,7 @@ fn submission_id(form: &str, ip: IpAddr, sub: &Submission, key: Option<&str>) ->
 /// Email first (the more personal identity), then the phone; a new lead gets both.
 fn resolve_request(sub: &Submission) -> cpb::ResolveRequest {
     let identity = |kind: cpb::IdentityKind, value: &str| {
-        (!value.is_empty()).then(|| cpb::Identity {
-            kind: kind as i32,
-            value: value.to_owned(),
-        })
+        (!value.is_empty()).then(|| crate::inbound::identity(kind, value))
     };
     let mut identities = [
         identity(cpb::IdentityKind::Email, sub.field("email")),
