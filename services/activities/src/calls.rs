@@ -1,17 +1,19 @@
 //! Calls on the timeline: one entry per call id, updated as `call.ringing`,
 //! `call.answered`, `call.ended` and `call.missed` arrive (in any order — a later fact
 //! never undoes an earlier one), and the call-back task a missed inbound call makes.
+//! The end of a call, once filed, is published as `call.filed` with the entry's id.
 
+use ringside_bus::EventPayload;
 use ringside_proto::activities::v1 as pb;
 use ringside_proto::events::v1 as ev;
 use ringside_proto::{millis_from_timestamp, timestamp_from_millis};
 use ringside_storage::{Tx, new_id, now_millis};
 
 use crate::consume::Event;
-use crate::directory::{Client, ExtensionAgents};
 use crate::domain::human_duration;
 use crate::error::Result;
 use crate::model::{Detail, Entry, EntryKind, Links, SubjectKind, Task, TaskStatus, TaskType};
+use crate::peers::{Client, ExtensionAgents};
 use crate::service::ActivitiesService;
 use crate::store;
 
@@ -135,19 +137,14 @@ pub(crate) async fn client_of(
     }
     let create = fact.direction() == pb::Direction::Inbound;
     service
-        .directory
+        .peers
         .client_by_phone(&event.ctx.correlation_id, number, create)
         .await
 }
 
 /// The users at the call's extensions (asked before the transaction).
 pub(crate) async fn agents_of(service: &ActivitiesService, fact: &CallFact<'_>) -> ExtensionAgents {
-    crate::directory::agents_at(
-        service.agent_lookup.as_deref(),
-        &service.config.agents,
-        &fact.extensions,
-    )
-    .await
+    crate::peers::agents_at(&service.peers, &service.config.agents, &fact.extensions).await
 }
 
 /// Writes the fact onto the call's entry, and opens a call-back task for a missed
@@ -165,7 +162,7 @@ pub(crate) async fn apply(
     }
     let key = format!("call:{}", fact.call_id());
     let entry = match store::entry_by_key_for_update(tx, &key).await? {
-        Some(entry) => entry,
+        Some(entry) => update(tx, entry, fact, client.as_ref(), agents).await?,
         None => {
             let new = merge(
                 new_call_entry(fact, event, &key),
@@ -174,17 +171,37 @@ pub(crate) async fn apply(
                 agents,
             );
             if store::insert_entry(tx, &new).await? {
-                return missed_call_task(service, tx, event, fact, client, &new, agents).await;
+                new
+            } else {
+                // Another replica inserted it first: merge into theirs.
+                let theirs = store::entry_by_key_for_update(tx, &key).await?;
+                update(tx, theirs.unwrap_or(new), fact, client.as_ref(), agents).await?
             }
-            // Another replica inserted it first: merge into theirs.
-            store::entry_by_key_for_update(tx, &key)
-                .await?
-                .unwrap_or(new)
         }
     };
-    let entry = merge(entry, fact, client.as_ref(), agents);
-    store::update_entry(tx, &entry).await?;
+    if matches!(fact.stage, Stage::Ended | Stage::Missed) {
+        let filed = ev::CallFiled {
+            call_id: fact.call_id().to_owned(),
+            entry_id: entry.id.clone(),
+        };
+        service
+            .emit(tx, &event.ctx, EventPayload::CallFiled(filed))
+            .await?;
+    }
     missed_call_task(service, tx, event, fact, client, &entry, agents).await
+}
+
+/// `entry` with `fact` applied, written back.
+async fn update(
+    tx: &mut Tx,
+    entry: Entry,
+    fact: &CallFact<'_>,
+    client: Option<&Client>,
+    agents: &ExtensionAgents,
+) -> Result<Entry> {
+    let entry = merge(entry, fact, client, agents);
+    store::update_entry(tx, &entry).await?;
+    Ok(entry)
 }
 
 fn new_call_entry(fact: &CallFact<'_>, event: &Event<'_>, key: &str) -> Entry {

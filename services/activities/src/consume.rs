@@ -11,10 +11,10 @@ use ringside_proto::millis_from_timestamp;
 use ringside_storage::{Tx, new_id, now_millis};
 
 use crate::calls::{self, CallFact};
-use crate::directory::Client;
 use crate::domain::summary_line;
 use crate::error::{ActivitiesError, Result};
 use crate::model::{Ctx, Detail, Entry, EntryKind, Links, SubjectKind};
+use crate::peers::Client;
 use crate::service::ActivitiesService;
 use crate::store;
 
@@ -23,7 +23,10 @@ pub fn queue_spec(prefix: &str) -> QueueSpec {
     QueueSpec::new(
         &format!("{prefix}{}", crate::QUEUE),
         &[
-            "call.*",
+            "call.ringing",
+            "call.answered",
+            "call.ended",
+            "call.missed",
             "message.received",
             "message.sent",
             "message.failed",
@@ -33,6 +36,8 @@ pub fn queue_spec(prefix: &str) -> QueueSpec {
             "deal.stage_changed",
         ],
     )
+    // Its own `call.filed` is none of its business.
+    .retiring(&["call.*"])
 }
 
 /// The bus handler of the activities service.
@@ -65,10 +70,7 @@ pub(crate) struct Event<'a> {
 impl Consumer {
     async fn apply(&self, envelope: &Envelope, payload: &EventPayload) -> Result<()> {
         let event = Event {
-            ctx: Ctx {
-                actor: envelope.source.clone(),
-                correlation_id: envelope.correlation_id.clone(),
-            },
+            ctx: Ctx::new(&envelope.source, &envelope.correlation_id),
             id: &envelope.event_id,
             at: envelope
                 .occurred_at
@@ -99,7 +101,7 @@ impl Consumer {
         event: &Event<'_>,
         payload: &EventPayload,
         client: Option<Client>,
-        agents: &crate::directory::ExtensionAgents,
+        agents: &crate::peers::ExtensionAgents,
     ) -> Result<()> {
         use EventPayload as P;
         let s = &self.service;

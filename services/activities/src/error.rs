@@ -2,6 +2,7 @@
 //! edge.
 
 use ringside_identity::Invalid;
+use ringside_kit::{ErrorKind, Kind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ActivitiesError {
@@ -13,9 +14,9 @@ pub enum ActivitiesError {
     PermissionDenied(String),
     #[error("{0}")]
     FailedPrecondition(String),
-    /// A service this one asks (contacts) did not answer.
+    /// A service this one asks (contacts) did not answer, or failed.
     #[error("{0}")]
-    Unavailable(String),
+    Peer(#[from] ringside_kit::PeerError),
     #[error("storage: {0}")]
     Storage(#[from] sqlx::Error),
     #[error("outbox: {0}")]
@@ -33,20 +34,23 @@ impl ActivitiesError {
     }
 }
 
+impl ErrorKind for ActivitiesError {
+    fn kind(&self) -> Kind {
+        use ActivitiesError::*;
+        match self {
+            Invalid(_) => Kind::Invalid,
+            NotFound { .. } => Kind::NotFound,
+            PermissionDenied(_) => Kind::PermissionDenied,
+            FailedPrecondition(_) => Kind::FailedPrecondition,
+            Peer(e) => e.kind(),
+            Storage(_) | Outbox(_) | Decode(_) => Kind::Internal,
+        }
+    }
+}
+
 impl From<ActivitiesError> for tonic::Status {
     fn from(err: ActivitiesError) -> Self {
-        use ActivitiesError::*;
-        match &err {
-            Invalid(_) => tonic::Status::invalid_argument(err.to_string()),
-            NotFound { .. } => tonic::Status::not_found(err.to_string()),
-            PermissionDenied(_) => tonic::Status::permission_denied(err.to_string()),
-            FailedPrecondition(_) => tonic::Status::failed_precondition(err.to_string()),
-            Unavailable(_) => tonic::Status::unavailable(err.to_string()),
-            Storage(_) | Outbox(_) | Decode(_) => {
-                tracing::error!(error = %err, "activities: internal error");
-                tonic::Status::internal("internal error")
-            }
-        }
+        ringside_kit::error::status(crate::SOURCE, &err)
     }
 }
 

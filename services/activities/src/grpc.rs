@@ -1,7 +1,6 @@
 //! The `ringside.activities.v1.Activities` gRPC service: requests are checked and
 //! turned into domain calls here, results into messages, errors into status codes.
 
-use ringside_auth::Caller;
 use ringside_identity::Invalid;
 use ringside_proto::activities::v1 as pb;
 use ringside_proto::activities::v1::activities_server::Activities;
@@ -35,11 +34,7 @@ fn ok<T>(value: T) -> Reply<T> {
 }
 
 fn ctx<T>(req: &Request<T>) -> Ctx {
-    let caller = Caller::of(req);
-    Ctx {
-        actor: caller.actor,
-        correlation_id: caller.correlation_id,
-    }
+    Ctx::of(req)
 }
 
 fn invalid(e: Invalid) -> Status {
@@ -82,6 +77,29 @@ impl Activities for ActivitiesGrpc {
         ok(pb::TimelineResponse {
             entries: paged.items.iter().map(entry_to_proto).collect(),
             next_page_token: next_token(paged.next),
+        })
+    }
+
+    async fn client_history(
+        &self,
+        req: Request<pb::ClientHistoryRequest>,
+    ) -> Reply<pb::ClientHistoryResponse> {
+        let r = req.into_inner();
+        let subject = convert::subject_from_proto(r.subject.as_ref()).map_err(invalid)?;
+        let recent = ringside_identity::page_size(r.recent, 5, 50).map_err(invalid)?;
+        let history = self
+            .service
+            .client_history(&subject, recent, r.except_call_id.trim())
+            .await?;
+        let now = now_millis();
+        ok(pb::ClientHistoryResponse {
+            recent: history.recent.iter().map(entry_to_proto).collect(),
+            last_call: history.last_call.as_ref().map(entry_to_proto),
+            open_tasks: history
+                .open_tasks
+                .iter()
+                .map(|t| task_to_proto(t, now))
+                .collect(),
         })
     }
 

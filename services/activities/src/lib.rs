@@ -12,12 +12,12 @@
 mod calls;
 pub mod consume;
 pub mod convert;
-pub mod directory;
 pub mod domain;
 pub mod error;
 pub mod grpc;
 mod messages;
 pub mod model;
+pub mod peers;
 pub mod reminders;
 pub mod service;
 mod store;
@@ -26,7 +26,7 @@ pub use calls::MISSED_CALL_RULE;
 pub use consume::{Consumer, queue_spec};
 pub use error::ActivitiesError;
 pub use grpc::ActivitiesGrpc;
-pub use service::{ActivitiesConfig, ActivitiesService};
+pub use service::{ActivitiesConfig, ActivitiesService, ClientHistory};
 
 /// The name this service publishes events under.
 pub const SOURCE: &str = "activities";

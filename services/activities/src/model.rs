@@ -309,11 +309,6 @@ pub struct SubjectSummary {
     pub next_action: Option<Task>,
 }
 
-/// Who asks, and the correlation id of what they do.
-#[derive(Debug, Clone, Default)]
-pub struct Ctx {
-    pub actor: String,
-    pub correlation_id: String,
-}
+pub use ringside_kit::Ctx;
 
 pub use ringside_identity::paging::{Cursor, Page, Paged};

@@ -59,10 +59,7 @@ async fn fire_batch(service: &ActivitiesService) -> Result<usize> {
     let now = now_millis();
     let mut tx = service.db().begin().await?;
     let due = store::due_reminders(&mut tx, service.db().backend(), now, BATCH).await?;
-    let ctx = Ctx {
-        actor: crate::SOURCE.to_owned(),
-        correlation_id: String::new(),
-    };
+    let ctx = Ctx::new(crate::SOURCE, "");
     for mut task in due.iter().cloned() {
         task.reminded_at = Some(now);
         store::update_task(&mut tx, &task).await?;

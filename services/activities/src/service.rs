@@ -15,14 +15,32 @@ use sqlx::AnyConnection;
 use tokio::sync::Notify;
 
 use crate::convert::task_to_proto;
-use crate::directory::{AgentMap, Directory, Record};
 use crate::domain::summary_line;
 use crate::error::{ActivitiesError, Result};
 use crate::model::{
     Conversation, Ctx, Detail, Entry, EntryKind, Links, NewTask, Page, Paged, Revision, Subject,
     SubjectFilter, SubjectKind, SubjectSummary, Task, TaskFilter, TaskPatch, TaskStatus,
 };
+use crate::peers::{AgentMap, Peers, Record};
 use crate::store;
+
+/// Open tasks a client's history lists.
+const HISTORY_TASKS: i64 = 10;
+
+/// What a caller-ID card shows of a client's history.
+#[derive(Debug, Clone, Default)]
+pub struct ClientHistory {
+    /// Newest first.
+    pub recent: Vec<Entry>,
+    pub last_call: Option<Entry>,
+    /// Earliest due first.
+    pub open_tasks: Vec<Task>,
+}
+
+/// Whether `entry` is the call `call_id`.
+fn is_call(entry: &Entry, call_id: &str) -> bool {
+    matches!(&entry.detail, Some(Detail::Call(c)) if !call_id.is_empty() && c.call_id == call_id)
+}
 
 /// Settings of the activities service.
 #[derive(Debug, Clone)]
@@ -45,8 +63,7 @@ impl Default for ActivitiesConfig {
 #[derive(Clone)]
 pub struct ActivitiesService {
     pub(crate) db: Db,
-    pub(crate) directory: Arc<dyn Directory>,
-    pub(crate) agent_lookup: Option<Arc<dyn crate::directory::AgentLookup>>,
+    pub(crate) peers: Peers,
     pub(crate) config: ActivitiesConfig,
     outbox: outbox::Writer,
     reminder_wake: Arc<Notify>,
@@ -54,16 +71,10 @@ pub struct ActivitiesService {
 
 impl ActivitiesService {
     /// `relay_wake` is the outbox relay's waker ([`ringside_bus::outbox::Relay::waker`]).
-    pub fn new(
-        db: Db,
-        directory: Arc<dyn Directory>,
-        config: ActivitiesConfig,
-        relay_wake: Arc<Notify>,
-    ) -> Self {
+    pub fn new(db: Db, peers: Peers, config: ActivitiesConfig, relay_wake: Arc<Notify>) -> Self {
         ActivitiesService {
             db,
-            directory,
-            agent_lookup: None,
+            peers,
             config,
             outbox: outbox::Writer::new(crate::SOURCE, relay_wake),
             reminder_wake: Arc::new(Notify::new()),
@@ -72,13 +83,6 @@ impl ActivitiesService {
 
     pub fn db(&self) -> &Db {
         &self.db
-    }
-
-    /// Asks `lookup` (the notifications agents directory) who sits at an extension,
-    /// before the configured map.
-    pub fn with_agent_lookup(mut self, lookup: Arc<dyn crate::directory::AgentLookup>) -> Self {
-        self.agent_lookup = Some(lookup);
-        self
     }
 
     /// Notified whenever a reminder time may have moved earlier.
@@ -112,6 +116,39 @@ impl ActivitiesService {
                 id: e.id.clone(),
             }
         }))
+    }
+
+    /// What a caller-ID card shows of `subject`'s history: the `recent` latest
+    /// entries, the last call and the open tasks (read at once), leaving out the
+    /// call `except_call_id` (the one ringing now).
+    pub async fn client_history(
+        &self,
+        subject: &Subject,
+        recent: i64,
+        except_call_id: &str,
+    ) -> Result<ClientHistory> {
+        let page = |size| Page { size, after: None };
+        let tasks = TaskFilter {
+            subject: Some(subject.clone()),
+            ..TaskFilter::default()
+        };
+        // One more of each than needed, in case the excepted call is among them.
+        let (latest, calls, tasks) = tokio::try_join!(
+            self.timeline(subject, &[], None, page(recent + 1)),
+            self.timeline(subject, &[EntryKind::Call], None, page(2)),
+            self.list_tasks(tasks, page(HISTORY_TASKS)),
+        )?;
+        let kept = |e: &Entry| !is_call(e, except_call_id);
+        Ok(ClientHistory {
+            recent: latest
+                .items
+                .into_iter()
+                .filter(kept)
+                .take(recent as usize)
+                .collect(),
+            last_call: calls.items.into_iter().find(kept),
+            open_tasks: tasks.items,
+        })
     }
 
     pub async fn get_entry(&self, id: &str) -> Result<Entry> {
@@ -278,13 +315,13 @@ impl ActivitiesService {
         for (record, kind, id, name) in checks {
             let Some(id) = id else { continue };
             if !store::subject_known(&mut conn, kind, id).await?
-                && !self.directory.exists(record, id).await?
+                && !self.peers.exists(record, id).await?
             {
                 return Err(ActivitiesError::not_found(name, id));
             }
         }
         if let Some(id) = &links.company_id
-            && !self.directory.exists(Record::Company, id).await?
+            && !self.peers.exists(Record::Company, id).await?
         {
             return Err(ActivitiesError::not_found("company", id));
         }

@@ -247,16 +247,6 @@ impl TokenKey {
     }
 }
 
-/// A channel to another Ringside service at `url` (`http://contacts:50051`), dialled
-/// on first use and again after it breaks, with bounded connect and call times.
-pub fn lazy_channel(url: &str) -> Result<tonic::transport::Channel, tonic::transport::Error> {
-    Ok(tonic::transport::Endpoint::from_shared(url.to_owned())?
-        .connect_timeout(Duration::from_secs(2))
-        .timeout(Duration::from_secs(5))
-        .tcp_nodelay(true)
-        .connect_lazy())
-}
-
 /// Longest correlation id taken from a request header.
 const MAX_CORRELATION_ID: usize = 64;
 

@@ -21,6 +21,7 @@ pub fn event_type(payload: &Payload) -> &'static str {
         Payload::CallAnswered(_) => "call.answered",
         Payload::CallEnded(_) => "call.ended",
         Payload::CallMissed(_) => "call.missed",
+        Payload::CallFiled(_) => "call.filed",
         Payload::MessageReceived(_) => "message.received",
         Payload::MessageSent(_) => "message.sent",
         Payload::MessageFailed(_) => "message.failed",

@@ -1,13 +1,15 @@
 //! Round-robin assignment of new leads: a stranger who becomes a lead through
 //! `Resolve` is given to the eligible agent who was given a lead least recently (or
 //! never). Who the agents are, and whether they are online, is asked of the agents
-//! directory (notifications); the rotation itself is a table here, so every replica
-//! of contacts takes turns from the same place.
+//! directory (notifications, through its gRPC client `ListAgents`); the rotation
+//! itself is a table here, so every replica of contacts takes turns from the same
+//! place.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
+use ringside_kit::{PeerChannel, PeerError};
+use ringside_proto::notifications::v1 as npb;
+use ringside_proto::notifications::v1::notifications_client::NotificationsClient;
 use ringside_storage::Row;
 use sqlx::AnyConnection;
 use tokio::sync::Mutex;
@@ -24,10 +26,15 @@ pub struct Candidate {
     pub online: bool,
 }
 
-/// The agents directory.
-#[async_trait]
-pub trait AgentDirectory: Send + Sync + 'static {
-    async fn agents(&self) -> std::result::Result<Vec<Candidate>, String>;
+impl From<npb::Agent> for Candidate {
+    fn from(a: npb::Agent) -> Self {
+        Candidate {
+            id: a.id,
+            role: a.role,
+            team: a.team,
+            online: a.online,
+        }
+    }
 }
 
 /// Who takes new leads.
@@ -57,16 +64,17 @@ const FRESH_FOR: Duration = Duration::from_secs(5);
 
 /// The directory and the rule.
 pub struct Assigner {
-    directory: Arc<dyn AgentDirectory>,
+    directory: NotificationsClient<PeerChannel>,
     config: AssignConfig,
     /// The last answer, and when it came.
     last: Mutex<Option<(Instant, Vec<String>)>>,
 }
 
 impl Assigner {
-    pub fn new(directory: Arc<dyn AgentDirectory>, config: AssignConfig) -> Self {
+    /// Asks the agents directory at the other end of `notifications`.
+    pub fn new(notifications: PeerChannel, config: AssignConfig) -> Self {
         Assigner {
-            directory,
+            directory: NotificationsClient::new(notifications),
             config,
             last: Mutex::new(None),
         }
@@ -88,7 +96,7 @@ impl Assigner {
     }
 
     async fn ask(&self) -> Vec<String> {
-        match self.directory.agents().await {
+        match self.agents().await {
             Ok(agents) => eligible(agents, &self.config),
             Err(e) => {
                 tracing::warn!(error = %e, "agents directory did not answer; the new lead stays unassigned");
@@ -96,6 +104,19 @@ impl Assigner {
                 Vec::new()
             }
         }
+    }
+}
+
+impl Assigner {
+    async fn agents(&self) -> std::result::Result<Vec<Candidate>, PeerError> {
+        let req = ringside_kit::peer::request(npb::ListAgentsRequest::default(), "");
+        let reply = self.directory.clone().list_agents(req).await?;
+        Ok(reply
+            .into_inner()
+            .agents
+            .into_iter()
+            .map(Candidate::from)
+            .collect())
     }
 }
 

@@ -1,5 +1,7 @@
 //! The contacts service's errors, one variant per cause, mapped to gRPC codes at the edge.
 
+use ringside_kit::{ErrorKind, Kind};
+
 use crate::domain::Invalid;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +19,9 @@ pub enum ContactsError {
     IdentityTakenByLead { identity: String, lead_id: String },
     #[error("{0}")]
     FailedPrecondition(String),
+    /// A concurrent change got in the way; asking again will do.
+    #[error("{0}")]
+    Contended(String),
     #[error("storage: {0}")]
     Storage(#[from] sqlx::Error),
     #[error("outbox: {0}")]
@@ -32,21 +37,23 @@ impl ContactsError {
     }
 }
 
+impl ErrorKind for ContactsError {
+    fn kind(&self) -> Kind {
+        use ContactsError::*;
+        match self {
+            Invalid(_) => Kind::Invalid,
+            NotFound { .. } => Kind::NotFound,
+            IdentityTaken { .. } | IdentityTakenByLead { .. } => Kind::AlreadyExists,
+            FailedPrecondition(_) => Kind::FailedPrecondition,
+            Contended(_) => Kind::Conflict,
+            Storage(_) | Outbox(_) => Kind::Internal,
+        }
+    }
+}
+
 impl From<ContactsError> for tonic::Status {
     fn from(err: ContactsError) -> Self {
-        use ContactsError::*;
-        match &err {
-            Invalid(_) => tonic::Status::invalid_argument(err.to_string()),
-            NotFound { .. } => tonic::Status::not_found(err.to_string()),
-            IdentityTaken { .. } | IdentityTakenByLead { .. } => {
-                tonic::Status::already_exists(err.to_string())
-            }
-            FailedPrecondition(_) => tonic::Status::failed_precondition(err.to_string()),
-            Storage(_) | Outbox(_) => {
-                tracing::error!(error = %err, "contacts: internal error");
-                tonic::Status::internal("internal error")
-            }
-        }
+        ringside_kit::error::status(crate::SOURCE, &err)
     }
 }
 

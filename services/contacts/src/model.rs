@@ -125,9 +125,4 @@ pub struct Paged<T> {
     pub next: Option<String>,
 }
 
-/// Who acts, and which request the resulting events belong to.
-#[derive(Debug, Clone, Default)]
-pub struct Ctx {
-    pub actor: String,
-    pub correlation_id: String,
-}
+pub use ringside_kit::Ctx;

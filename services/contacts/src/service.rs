@@ -501,20 +501,18 @@ impl ContactsService {
             return Err(Invalid::new("phone", "longer than 64 bytes").into());
         }
         let mut conn = self.db.pool().acquire().await?;
-        let mut holder = None;
         if let Ok(phone) = PhoneE164::parse(raw, self.region) {
             let identity = Identity {
                 kind: IdentityKind::Phone,
                 value: phone.as_str().to_owned(),
             };
-            holder = store::find_identity(&mut conn, &identity).await?;
+            // One statement for a known contact: the holder, its row, identities, tags.
+            if let Some((party, _)) = store::find_party(&mut conn, &identity).await? {
+                return Ok(Some(party));
+            }
         }
-        if holder.is_none() {
-            let tail =
-                reversed_tail(raw).ok_or_else(|| Invalid::new("phone", "not a phone number"))?;
-            holder = store::find_phone_by_tail(&mut conn, &tail).await?;
-        }
-        match holder {
+        let tail = reversed_tail(raw).ok_or_else(|| Invalid::new("phone", "not a phone number"))?;
+        match store::find_phone_by_tail(&mut conn, &tail).await? {
             Some(owner) => Ok(Some(load_party(&mut conn, owner).await?)),
             None => Ok(None),
         }
@@ -613,7 +611,7 @@ impl ContactsService {
                 Err(e) => return Err(e),
             }
         }
-        Err(ContactsError::FailedPrecondition(
+        Err(ContactsError::Contended(
             "identity is changing concurrently, try again".to_owned(),
         ))
     }

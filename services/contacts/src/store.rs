@@ -149,7 +149,7 @@ fn taken(identity: &Identity, holder: Option<Owner>) -> ContactsError {
             identity: identity.to_string(),
             contact_id,
         },
-        None => ContactsError::FailedPrecondition(format!("{identity} changed concurrently")),
+        None => ContactsError::Contended(format!("{identity} changed concurrently")),
     }
 }
 
@@ -163,22 +163,34 @@ fn owner_from_row(row: &AnyRow) -> Result<Option<Owner>> {
     )
 }
 
+/// Separates a kind from its value, and one value from the next, in the lists
+/// [`find_party`] aggregates (neither occurs in an identity or a tag: both are
+/// cleaned of control characters).
+const UNIT: &str = "\u{1f}";
+const RECORD: &str = "\u{1e}";
+
 /// The contact or lead holding `identity`, if anyone, with the name of its company. A
-/// contact — the common case of a known caller — is read with its holder and its
-/// company's name in one statement, then its identities and tags in a second.
+/// contact — the common case of a known caller — is read in one statement: the
+/// holder, the contact row, its company's name, its identities and its tags.
 pub async fn find_party(
     conn: &mut AnyConnection,
     identity: &Identity,
 ) -> Result<Option<(Party, String)>> {
     let row = sqlx::query(
         "SELECT i.contact_id AS holder_contact, i.lead_id AS holder_lead, \
-                co.name AS holder_company, c.* \
+                co.name AS holder_company, c.*, \
+                (SELECT string_agg(x.kind || $3 || x.value, $4) FROM identities x \
+                 WHERE x.contact_id = i.contact_id) AS holder_identities, \
+                (SELECT string_agg(t.tag, $4) FROM contact_tags t \
+                 WHERE t.contact_id = i.contact_id) AS holder_tags \
          FROM identities i LEFT JOIN contacts c ON c.id = i.contact_id \
          LEFT JOIN companies co ON co.id = c.company_id \
          WHERE i.kind = $1 AND i.value = $2",
     )
     .bind(identity.kind.as_str())
     .bind(&identity.value)
+    .bind(UNIT)
+    .bind(RECORD)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else { return Ok(None) };
@@ -188,9 +200,9 @@ pub async fn find_party(
     ) {
         (Some(_), _) => {
             let company = opt_text(&row, "holder_company")?.unwrap_or_default();
-            let mut contacts = [contact_from_row(&row)?];
-            complete_contacts(conn, &mut contacts).await?;
-            let [contact] = contacts;
+            let mut contact = contact_from_row(&row)?;
+            contact.identities = aggregated_identities(opt_text(&row, "holder_identities")?);
+            contact.tags = aggregated(opt_text(&row, "holder_tags")?);
             Ok(Some((Party::Contact(contact), company)))
         }
         (None, Some(lead)) => {
@@ -200,6 +212,34 @@ pub async fn find_party(
         }
         (None, None) => Ok(None),
     }
+}
+
+/// The values of a `string_agg(…, RECORD)` column, sorted (as [`details_of`] reads
+/// them).
+fn aggregated(column: Option<String>) -> Vec<String> {
+    let mut values: Vec<String> = column
+        .iter()
+        .flat_map(|c| c.split(RECORD))
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .collect();
+    values.sort();
+    values
+}
+
+/// The identities of a `string_agg(kind || UNIT || value, RECORD)` column, sorted by
+/// kind and value.
+fn aggregated_identities(column: Option<String>) -> Vec<Identity> {
+    aggregated(column)
+        .iter()
+        .filter_map(|pair| {
+            let (kind, value) = pair.split_once(UNIT)?;
+            Some(Identity {
+                kind: IdentityKind::from_db(kind)?,
+                value: value.to_owned(),
+            })
+        })
+        .collect()
 }
 
 /// Who holds `identity`, if anyone.

@@ -3,12 +3,16 @@
 
 use std::sync::Arc;
 
-use ringside_contacts::assign::{AgentDirectory, AssignConfig, Assigner, Candidate};
+use ringside_auth::{GrpcGuard, TokenKey};
+use ringside_contacts::assign::{AssignConfig, Assigner};
 use ringside_contacts::domain::{Identity, IdentityKind, LeadStatus};
 use ringside_contacts::model::{
     ContactFilter, ContactPatch, Ctx, DeletedFilter, LeadSource, NewContact, NewLead, Page, Party,
 };
 use ringside_contacts::{ContactsError, ContactsService, ConvertLead, Person};
+use ringside_kit::PeerChannel;
+use ringside_proto::notifications::v1 as npb;
+use ringside_proto::notifications::v1::notifications_server::{Notifications, NotificationsServer};
 use ringside_storage::testing::{TestDb, all_backends};
 use tokio::sync::Notify;
 
@@ -623,34 +627,85 @@ async fn a_person_with_several_identities_lands_on_whoever_holds_one_or_becomes_
     }
 }
 
-/// A directory of agents as the notifications service would list them.
-struct Staff(Vec<Candidate>);
+/// An agents directory that lists these agents, as the notifications service would
+/// answer `ListAgents`: a gRPC server in this process, reached the way contacts
+/// reaches notifications in the all-in-one mode.
+fn staff(agents: Vec<npb::Agent>) -> Assigner {
+    let key = TokenKey::generate();
+    let server = NotificationsServer::with_interceptor(Staff(agents), GrpcGuard::new(key.clone()));
+    let channel = PeerChannel::serving(tonic::service::Routes::new(server), key, "contacts");
+    Assigner::new(channel, AssignConfig::default())
+}
 
-#[async_trait::async_trait]
-impl AgentDirectory for Staff {
-    async fn agents(&self) -> Result<Vec<Candidate>, String> {
-        Ok(self.0.clone())
+struct Staff(Vec<npb::Agent>);
+
+type Reply<T> = Result<tonic::Response<T>, tonic::Status>;
+
+fn unused<T>() -> Reply<T> {
+    Err(tonic::Status::unimplemented("not part of this directory"))
+}
+
+#[tonic::async_trait]
+impl Notifications for Staff {
+    type SubscribeStream = futures::stream::Empty<Result<npb::Push, tonic::Status>>;
+
+    async fn list_agents(
+        &self,
+        _: tonic::Request<npb::ListAgentsRequest>,
+    ) -> Reply<npb::ListAgentsResponse> {
+        Ok(tonic::Response::new(npb::ListAgentsResponse {
+            agents: self.0.clone(),
+        }))
+    }
+    async fn upsert_agent(&self, _: tonic::Request<npb::Agent>) -> Reply<npb::Agent> {
+        unused()
+    }
+    async fn get_agent(&self, _: tonic::Request<npb::GetAgentRequest>) -> Reply<npb::Agent> {
+        unused()
+    }
+    async fn find_agent(&self, _: tonic::Request<npb::FindAgentRequest>) -> Reply<npb::Agent> {
+        unused()
+    }
+    async fn delete_agent(&self, _: tonic::Request<npb::DeleteAgentRequest>) -> Reply<npb::Agent> {
+        unused()
+    }
+    async fn subscribe(
+        &self,
+        _: tonic::Request<npb::SubscribeRequest>,
+    ) -> Reply<Self::SubscribeStream> {
+        unused()
+    }
+    async fn add_call_note(
+        &self,
+        _: tonic::Request<npb::AddCallNoteRequest>,
+    ) -> Reply<npb::AddCallNoteResponse> {
+        unused()
+    }
+    async fn send_message(
+        &self,
+        _: tonic::Request<npb::SendMessageRequest>,
+    ) -> Reply<npb::SendMessageResponse> {
+        unused()
     }
 }
 
-fn agent(id: &str, role: &str) -> Candidate {
-    Candidate {
+fn agent(id: &str, role: &str) -> npb::Agent {
+    npb::Agent {
         id: id.into(),
         role: role.into(),
-        ..Candidate::default()
+        ..npb::Agent::default()
     }
 }
 
 #[tokio::test]
 async fn new_leads_from_resolve_go_round_robin_to_the_agents_and_known_people_keep_theirs() {
     for t in all_backends().await {
-        let staff = Staff(vec![
+        let staff = staff(vec![
             agent("olga", "agent"),
             agent("boss", "manager"),
             agent("ivan", "agent"),
         ]);
-        let svc =
-            service(&t).with_assigner(Assigner::new(Arc::new(staff), AssignConfig::default()));
+        let svc = service(&t).with_assigner(staff);
         let mut owners = Vec::new();
         for n in 1..=5 {
             let who = email(&format!("stranger{n}@example.org"));
@@ -722,9 +777,8 @@ async fn a_lookup_only_resolve_never_creates_a_lead() {
 #[tokio::test]
 async fn strangers_arriving_at_once_are_shared_out_evenly() {
     for t in all_backends().await {
-        let staff = Staff(vec![agent("olga", "agent"), agent("ivan", "agent")]);
-        let svc =
-            service(&t).with_assigner(Assigner::new(Arc::new(staff), AssignConfig::default()));
+        let staff = staff(vec![agent("olga", "agent"), agent("ivan", "agent")]);
+        let svc = service(&t).with_assigner(staff);
         let resolving = (0..20).map(|n| {
             let svc = svc.clone();
             async move {

@@ -48,10 +48,7 @@ impl Handler for Consumer {
 
 impl Consumer {
     async fn apply(&self, envelope: &Envelope, payload: &EventPayload) -> Result<()> {
-        let ctx = Ctx {
-            actor: envelope.source.clone(),
-            correlation_id: envelope.correlation_id.clone(),
-        };
+        let ctx = Ctx::new(&envelope.source, &envelope.correlation_id);
         let mut tx = self.service.db.begin().await?;
         if !inbox::claim(&mut tx, crate::QUEUE, &envelope.event_id).await? {
             return Ok(()); // handled before

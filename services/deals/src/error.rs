@@ -2,6 +2,7 @@
 //! edge.
 
 use ringside_identity::Invalid;
+use ringside_kit::{ErrorKind, Kind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DealsError {
@@ -13,9 +14,9 @@ pub enum DealsError {
     PermissionDenied(String),
     #[error("{0}")]
     FailedPrecondition(String),
-    /// A service this one asks (contacts) did not answer.
-    #[error("{0}")]
-    Unavailable(String),
+    /// A service this one asks (contacts) did not answer, or failed.
+    #[error("contacts: {0}")]
+    Peer(#[from] ringside_kit::PeerError),
     #[error("storage: {0}")]
     Storage(#[from] sqlx::Error),
     #[error("outbox: {0}")]
@@ -37,21 +38,23 @@ impl DealsError {
     }
 }
 
+impl ErrorKind for DealsError {
+    fn kind(&self) -> Kind {
+        use DealsError::*;
+        match self {
+            Invalid(_) => Kind::Invalid,
+            NotFound { .. } => Kind::NotFound,
+            PermissionDenied(_) => Kind::PermissionDenied,
+            FailedPrecondition(_) => Kind::FailedPrecondition,
+            Peer(e) => e.kind(),
+            Storage(_) | Outbox(_) | Decode(_) => Kind::Internal,
+        }
+    }
+}
+
 impl From<DealsError> for tonic::Status {
     fn from(err: DealsError) -> Self {
-        use DealsError::*;
-        let message = err.to_string();
-        match err {
-            Invalid(_) => tonic::Status::invalid_argument(message),
-            NotFound { .. } => tonic::Status::not_found(message),
-            PermissionDenied(_) => tonic::Status::permission_denied(message),
-            FailedPrecondition(_) => tonic::Status::failed_precondition(message),
-            Unavailable(_) => tonic::Status::unavailable(message),
-            Storage(_) | Outbox(_) | Decode(_) => {
-                tracing::error!(error = %message, "deals: internal error");
-                tonic::Status::internal("internal error")
-            }
-        }
+        ringside_kit::error::status(crate::SOURCE, &err)
     }
 }
 

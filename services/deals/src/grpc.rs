@@ -2,7 +2,6 @@
 //! domain calls here, results into messages, errors into status codes.
 
 use prost::Message as _;
-use ringside_auth::Caller;
 use ringside_identity::Invalid;
 use ringside_identity::fields::{id, optional_id};
 use ringside_identity::paging::{Cursor, Page, page};
@@ -43,11 +42,7 @@ fn ok<T>(value: T) -> Reply<T> {
 }
 
 fn ctx<T>(req: &Request<T>) -> Ctx {
-    let caller = Caller::of(req);
-    Ctx {
-        actor: caller.actor,
-        correlation_id: caller.correlation_id,
-    }
+    Ctx::of(req)
 }
 
 fn invalid(e: Invalid) -> Status {

@@ -14,6 +14,7 @@ pub mod convert;
 pub mod error;
 pub mod grpc;
 pub mod model;
+pub mod peers;
 pub mod reports;
 pub mod service;
 mod store;
@@ -21,7 +22,8 @@ mod store;
 pub use consume::{Consumer, queue_spec};
 pub use error::DealsError;
 pub use grpc::DealsGrpc;
-pub use service::{DealsService, Parties, Party};
+pub use peers::Party;
+pub use service::DealsService;
 pub use store::StoredView;
 
 /// The name this service publishes events under.

@@ -296,12 +296,7 @@ pub struct Column {
     pub over_wip_limit: bool,
 }
 
-/// Who asks, and the correlation id of what they do.
-#[derive(Debug, Clone, Default)]
-pub struct Ctx {
-    pub actor: String,
-    pub correlation_id: String,
-}
+pub use ringside_kit::Ctx;
 
 /// Julian day number of 1970-01-01.
 const UNIX_EPOCH_JULIAN_DAY: i64 = 2_440_588;

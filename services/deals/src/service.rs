@@ -6,10 +6,10 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use ringside_bus::{EventPayload, outbox};
 use ringside_identity::paging::{Cursor, Page, Paged};
 use ringside_identity::{Invalid, optional_text, required_text};
+use ringside_kit::PeerChannel;
 use ringside_proto::events::v1 as ev;
 use ringside_storage::{Db, Tx, new_id, now_millis};
 use sqlx::AnyConnection;
@@ -21,21 +21,8 @@ use crate::model::{
     Column, Ctx, Deal, DealPatch, Filter, Move, NewDeal, Pipeline, Sort, Stage, StageKind,
     StagePatch, StageSpec, Stay, today,
 };
+use crate::peers::{Contacts, Party};
 use crate::store::{self, StoredView};
-
-/// What a deal links to in `contacts`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Party {
-    Contact,
-    Company,
-}
-
-/// Whether a linked contact or company exists, asked of `contacts` (in the same
-/// process or over gRPC). `Err` means contacts did not answer.
-#[async_trait]
-pub trait Parties: Send + Sync + 'static {
-    async fn exists(&self, party: Party, id: &str) -> Result<bool, String>;
-}
 
 /// Most stages in one pipeline.
 pub const MAX_STAGES: usize = 30;
@@ -43,16 +30,17 @@ pub const MAX_STAGES: usize = 30;
 #[derive(Clone)]
 pub struct DealsService {
     pub(crate) db: Db,
-    parties: Arc<dyn Parties>,
+    contacts: Contacts,
     outbox: outbox::Writer,
 }
 
 impl DealsService {
     /// `relay_wake` is the outbox relay's waker ([`ringside_bus::outbox::Relay::waker`]).
-    pub fn new(db: Db, parties: Arc<dyn Parties>, relay_wake: Arc<Notify>) -> Self {
+    /// `contacts` reaches the contacts service.
+    pub fn new(db: Db, contacts: PeerChannel, relay_wake: Arc<Notify>) -> Self {
         DealsService {
             db,
-            parties,
+            contacts: Contacts::new(contacts),
             outbox: outbox::Writer::new(crate::SOURCE, relay_wake),
         }
     }
@@ -323,12 +311,8 @@ impl DealsService {
                     .map(|c| (Party::Contact, "contacts", c.contact_id.as_str())),
             );
         for (party, field, id) in links {
-            match self.parties.exists(party, id).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    return Err(Invalid::new(field, format!("no such {party:?}: {id}")).into());
-                }
-                Err(e) => return Err(DealsError::Unavailable(format!("contacts: {e}"))),
+            if !self.contacts.exists(party, id).await? {
+                return Err(Invalid::new(field, format!("no such {party:?}: {id}")).into());
             }
         }
         Ok(())

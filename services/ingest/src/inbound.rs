@@ -12,7 +12,9 @@ use ringside_proto::contacts::v1 as cpb;
 use ringside_proto::events::v1 as ev;
 use sha2::{Digest, Sha256};
 
-use crate::resolve::{ResolveError, Resolver};
+use ringside_kit::PeerError;
+
+use crate::peers::Contacts;
 
 /// A message and whom it came from.
 #[derive(Debug, Clone, Default)]
@@ -50,7 +52,7 @@ impl std::fmt::Display for DeliverError {
 
 /// Resolves the sender and publishes `message.received`, confirmed.
 pub async fn deliver(
-    resolver: &dyn Resolver,
+    contacts: &Contacts,
     bus: &Arc<dyn Bus>,
     inbound: Inbound,
 ) -> Result<(), DeliverError> {
@@ -65,12 +67,12 @@ pub async fn deliver(
         lookup_only: inbound.lookup_only,
         ..Default::default()
     };
-    match resolver.resolve(&event_id, request).await {
+    match contacts.resolve(&event_id, request).await {
         Ok(resolved) => link(&mut message, resolved),
         // Nobody known, and nobody to be made: the message is filed on its own.
-        Err(ResolveError::NotFound) => {}
-        Err(ResolveError::Invalid(why)) => return Err(DeliverError::Invalid(why)),
-        Err(ResolveError::Unavailable(why)) => return Err(DeliverError::Unavailable(why)),
+        Err(PeerError::NotFound(_)) => {}
+        Err(PeerError::Invalid(why)) => return Err(DeliverError::Invalid(why)),
+        Err(e) => return Err(DeliverError::Unavailable(e.to_string())),
     }
     let payload = EventPayload::MessageReceived(ev::MessageReceived {
         message: Some(message),

@@ -1,11 +1,14 @@
 //! The ingest service: channel adapters that turn the outside world into events. This
 //! crate owns telephony — passive SIP call tracking from raw SIP copies (UDP, TCP) and
-//! HEPv3 (UDP, TCP), and the call webhook for cloud PBXs — and publishes `call.ringing`,
-//! `call.answered`, `call.ended` and `call.missed` as soon as the packet is seen — and
-//! web forms (`POST /forms/{form}`), which it checks, resolves through contacts and
-//! publishes as `form.submitted`. It never answers or alters a call, keeps no
-//! database, and never logs a packet's or a form's content. It does not know who a
-//! caller is: that is `contacts`' job.
+//! HEPv3 (UDP, TCP), and the call webhook for cloud PBXs — publishing `call.ringing`,
+//! `call.answered`, `call.ended` and `call.missed` as soon as the packet is seen; web
+//! forms (`POST /forms/{form}`), published as `form.submitted`; and Telegram (long
+//! polling, webhook) and email (IMAP, MIME webhook), published as `message.received`.
+//! Every sender is resolved through contacts' gRPC client (`peers`) before its event
+//! is published, and a channel is told "taken" only after the publish is confirmed.
+//! Its one table is the IMAP cursors (when it reads mailboxes); it never answers or
+//! alters a call, and never logs a packet's, a form's or a message's content. It does
+//! not know who a sender is: that is `contacts`' job.
 
 pub mod email;
 pub mod forms;
@@ -13,8 +16,8 @@ pub mod hep;
 pub mod inbound;
 pub mod listen;
 pub mod net;
+pub mod peers;
 pub mod publisher;
-pub mod resolve;
 pub mod sip;
 pub mod telegram;
 pub mod tracker;

@@ -45,6 +45,7 @@ impl Handler for Consumer {
             Some(EventPayload::CallAnswered(e)) => s.answered(e),
             Some(EventPayload::CallEnded(e)) => s.over(e.call.as_ref()),
             Some(EventPayload::CallMissed(e)) => s.over(e.call.as_ref()),
+            Some(EventPayload::CallFiled(e)) => s.filed(e),
             Some(EventPayload::TaskDue(e)) => s
                 .task_due(&envelope.event_id, e)
                 .await

@@ -17,8 +17,8 @@ pub mod consume;
 pub mod error;
 pub mod grpc;
 pub mod hub;
-pub mod local;
 pub mod outbound;
+pub mod peers;
 pub mod service;
 pub mod ws;
 

@@ -23,8 +23,8 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::alerts::smtp_error;
-use crate::card::Sources;
 use crate::error::{NotificationsError, Result};
+use crate::peers::Peers;
 
 /// Longest text Telegram takes in one message.
 const TELEGRAM_MAX_CHARS: usize = 4096;
@@ -74,7 +74,7 @@ impl Failure {
 
 /// Sends agents' messages, and the automatic answer to a new lead's first email.
 pub struct Outbound {
-    sources: Arc<dyn Sources>,
+    peers: Arc<Peers>,
     bus: Arc<dyn Bus>,
     telegram: Option<TelegramOut>,
     email: Option<EmailOut>,
@@ -95,13 +95,13 @@ pub fn wants_auto_reply(m: &ev::ChannelMessage) -> bool {
 
 impl Outbound {
     pub fn new(
-        sources: Arc<dyn Sources>,
+        peers: Arc<Peers>,
         bus: Arc<dyn Bus>,
         telegram: Option<TelegramOut>,
         email: Option<EmailOut>,
     ) -> Self {
         Outbound {
-            sources,
+            peers,
             bus,
             telegram,
             email,
@@ -228,7 +228,7 @@ impl Outbound {
             }
         };
         let party = self
-            .sources
+            .peers
             .party(kind, id)
             .await?
             .ok_or_else(|| NotificationsError::not_found(kind, id))?;
@@ -236,7 +236,7 @@ impl Outbound {
             return Ok((party, None));
         }
         let entry = self
-            .sources
+            .peers
             .entry(req.reply_to_entry_id.trim())
             .await?
             .ok_or_else(|| NotificationsError::not_found("entry", &req.reply_to_entry_id))?;

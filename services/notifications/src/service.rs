@@ -10,9 +10,10 @@ use ringside_proto::notifications::v1 as pb;
 
 use crate::agents::Agents;
 use crate::alerts::{self, Alert, Alerter};
-use crate::card::{self, Sources};
+use crate::card;
 use crate::error::{NotificationsError, Result};
 use crate::hub::Hub;
+use crate::peers::Peers;
 
 #[derive(Debug, Clone)]
 pub struct NotificationsConfig {
@@ -32,27 +33,28 @@ impl Default for NotificationsConfig {
 pub struct Notifications {
     pub agents: Agents,
     pub hub: Hub,
-    sources: Arc<dyn Sources>,
+    peers: Arc<Peers>,
     alerter: Alerter,
     config: NotificationsConfig,
     /// Agents' messages to clients (none: no channel configured).
     pub outbound: Option<Arc<crate::outbound::Outbound>>,
 }
 
-/// How long a closing card waits for activities to file the call.
+/// How long a card of a call that is over waits for activities to file the call
+/// (`call.filed`, with the entry to link to) before it closes without the link.
 const ENTRY_WAIT: Duration = Duration::from_secs(3);
 
 impl Notifications {
     pub fn new(
         agents: Agents,
-        sources: Arc<dyn Sources>,
+        peers: Arc<Peers>,
         alerter: Alerter,
         config: NotificationsConfig,
     ) -> Self {
         Notifications {
             agents,
             hub: Hub::default(),
-            sources,
+            peers,
             alerter,
             config,
             outbound: None,
@@ -88,13 +90,13 @@ impl Notifications {
             ..Default::default()
         };
         self.hub.register(&base, &seat);
-        let (hub, sources) = (self.hub.clone(), self.sources.clone());
+        let (hub, peers) = (self.hub.clone(), self.peers.clone());
         let deadline = self.config.card_deadline;
         let rang_at = call.rang_at.as_ref().map_or_else(
             ringside_storage::now_millis,
             ringside_proto::millis_from_timestamp,
         );
-        let build = card::build(sources, base, rang_at, deadline, move |c| hub.show(c));
+        let build = card::build(peers, base, rang_at, deadline, move |c| hub.show(c));
         tokio::spawn(build);
         Ok(())
     }
@@ -105,30 +107,25 @@ impl Notifications {
         }
     }
 
-    /// `call.ended` / `call.missed`: the card closes with a link to the call's entry
-    /// (waited for briefly: activities files the call from the same event).
+    /// `call.ended` / `call.missed`: the card closes when activities has filed the
+    /// call (`call.filed`, from the same event), with a link to its entry — or, when
+    /// that does not come within a few seconds, without the link.
     pub fn over(&self, call: Option<&ev::CallParties>) {
         let Some(call) = call else { return };
         let call_id = call.call_id.clone();
         if self.hub.card(&call_id).is_none() {
             return;
         }
-        let (hub, sources) = (self.hub.clone(), self.sources.clone());
+        let hub = self.hub.clone();
         tokio::spawn(async move {
-            let started = tokio::time::Instant::now();
-            // Asked again at doubling intervals: when activities lags behind a burst
-            // of calls, the closing cards must not add to its load.
-            let mut pause = Duration::from_millis(50);
-            let entry = loop {
-                match sources.call_entry(&call_id).await {
-                    Ok(Some(id)) => break id,
-                    _ if started.elapsed() > ENTRY_WAIT => break String::new(),
-                    _ => tokio::time::sleep(pause).await,
-                }
-                pause = (pause * 2).min(ENTRY_WAIT / 4);
-            };
-            hub.close(&call_id, &entry);
+            tokio::time::sleep(ENTRY_WAIT).await;
+            hub.close(&call_id, ""); // nothing left to close when it was filed
         });
+    }
+
+    /// `call.filed`: the call's card closes, linking to its timeline entry.
+    pub fn filed(&self, e: &ev::CallFiled) {
+        self.hub.close(&e.call_id, &e.entry_id);
     }
 
     /// `task.due`: a reminder to the assignee — pushed when they are connected, else
@@ -244,7 +241,7 @@ impl Notifications {
         let started = tokio::time::Instant::now();
         loop {
             match self
-                .sources
+                .peers
                 .add_call_note(agent, call_id, text, outcome)
                 .await
             {

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use ringside_activities::directory::{Directory, LocalContacts, RemoteContacts};
 use ringside_activities::{ActivitiesGrpc, ActivitiesService};
 use ringside_auth::{GrpcGuard, TokenKey};
 use ringside_bus::amqp::AmqpBus;
@@ -15,6 +14,7 @@ use ringside_bus::local::LocalBus;
 use ringside_bus::{Bus, consumer, outbox};
 use ringside_contacts::{ContactsGrpc, ContactsService};
 use ringside_deals::{DealsGrpc, DealsService};
+use ringside_kit::{Loopback, PeerChannel};
 use ringside_notifications::{Notifications, NotificationsGrpc};
 use ringside_proto::activities::v1::activities_server::ActivitiesServer;
 use ringside_proto::contacts::v1::contacts_server::ContactsServer;
@@ -24,6 +24,7 @@ use ringside_storage::Db;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
 
 use crate::config::Settings;
 use crate::http;
@@ -43,6 +44,15 @@ impl ServiceName {
     fn needs_database(self) -> bool {
         self != ServiceName::Ingest
     }
+}
+
+/// The services one service may call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Peer {
+    Contacts,
+    Activities,
+    Deals,
+    Notifications,
 }
 
 /// How to run: everything in one process on the embedded database and the local
@@ -85,6 +95,8 @@ pub struct Running {
     /// The gRPC services served (besides health and reflection).
     pub grpc_services: Vec<&'static str>,
     shutdown: CancellationToken,
+    /// The router this process's services call each other through.
+    loopback: Loopback,
     servers: JoinSet<anyhow::Result<()>>,
     workers: JoinSet<()>,
     grace: Duration,
@@ -104,11 +116,9 @@ struct Assembly<'a> {
     activities: Option<ActivitiesService>,
     deals: Option<DealsService>,
     notifications: Option<Notifications>,
-    /// The agents directory, shared by activities and notifications in one process
-    /// (one in-memory extension map).
-    agents: Option<ringside_notifications::agents::Agents>,
-    /// The push hub, once notifications runs here: presence for lead assignment.
-    hub: Arc<std::sync::OnceLock<ringside_notifications::hub::Hub>>,
+    /// This process's gRPC router, as its own services call each other in the
+    /// all-in-one mode (bound once every service is assembled).
+    loopback: Loopback,
     ingest: Option<ringside_ingest::Bound>,
     grpc: TcpListener,
     http: TcpListener,
@@ -143,8 +153,7 @@ pub async fn start(settings: &Settings, mode: Mode, key: TokenKey) -> anyhow::Re
         activities: None,
         deals: None,
         notifications: None,
-        agents: None,
-        hub: Arc::default(),
+        loopback: Loopback::default(),
         ingest: None,
         grpc,
         http,
@@ -186,70 +195,41 @@ impl Assembly<'_> {
         let wake = self.relay(db.clone(), ringside_contacts::SOURCE);
         let mut contacts = ContactsService::new(db, region, wake);
         if let Some(config) = self.settings.assignment()? {
-            let directory = Arc::new(self.staff_directory()?);
-            let assigner = ringside_contacts::assign::Assigner::new(directory, config);
+            let notifications = self.peer(ringside_contacts::SOURCE, Peer::Notifications)?;
+            let assigner = ringside_contacts::assign::Assigner::new(notifications, config);
             contacts = contacts.with_assigner(assigner);
         }
         self.contacts = Some(contacts);
         Ok(())
     }
 
-    /// The agents directory as contacts and ingest ask it: this process's in
-    /// all-in-one mode, notifications over gRPC otherwise.
-    fn staff_directory(&mut self) -> anyhow::Result<crate::adapters::StaffDirectory> {
-        use crate::adapters::StaffDirectory;
-        Ok(match self.mode {
-            Mode::AllInOne => StaffDirectory::Local {
-                agents: self.agents_directory()?,
-                hub: self.hub.clone(),
-            },
-            Mode::Serve(_) => StaffDirectory::Remote {
-                client: ringside_proto::notifications::v1::notifications_client::NotificationsClient::new(
-                    ringside_auth::lazy_channel(&self.settings.notifications_url)
-                        .context("RINGSIDE_NOTIFICATIONS_URL")?,
-                ),
-                key: self.key.clone(),
-            },
-        })
-    }
-
-    /// The agents directory of this process (created on first use).
-    fn agents_directory(&mut self) -> anyhow::Result<ringside_notifications::agents::Agents> {
-        if let Some(agents) = &self.agents {
-            return Ok(agents.clone());
+    /// The channel `caller` calls a peer service through: this process's own gRPC
+    /// router in the all-in-one mode, the peer's address otherwise.
+    fn peer(&self, caller: &'static str, peer: Peer) -> anyhow::Result<PeerChannel> {
+        let key = self.key.clone();
+        if self.mode == Mode::AllInOne {
+            return Ok(PeerChannel::local(&self.loopback, key, caller));
         }
-        let agents = ringside_notifications::agents::Agents::new(self.db("notifications")?);
-        self.agents = Some(agents.clone());
-        Ok(agents)
-    }
-
-    /// Contacts as a service asks it: in process when it runs here, else over gRPC.
-    fn directory(&self, caller: &'static str) -> anyhow::Result<Arc<dyn Directory>> {
-        Ok(match (self.mode, &self.contacts) {
-            (Mode::AllInOne, Some(contacts)) => Arc::new(LocalContacts(contacts.clone())),
-            _ => Arc::new(
-                RemoteContacts::new(&self.settings.contacts_url, self.key.clone(), caller)
-                    .context("RINGSIDE_CONTACTS_URL")?,
+        let (url, variable) = match peer {
+            Peer::Contacts => (&self.settings.contacts_url, "RINGSIDE_CONTACTS_URL"),
+            Peer::Activities => (&self.settings.activities_url, "RINGSIDE_ACTIVITIES_URL"),
+            Peer::Deals => (&self.settings.deals_url, "RINGSIDE_DEALS_URL"),
+            Peer::Notifications => (
+                &self.settings.notifications_url,
+                "RINGSIDE_NOTIFICATIONS_URL",
             ),
-        })
+        };
+        PeerChannel::connect(url, key, caller).context(variable)
     }
 
     async fn start_activities(&mut self) -> anyhow::Result<()> {
         let db = self.db("activities")?;
-        let directory = self.directory(ringside_activities::SOURCE)?;
+        let caller = ringside_activities::SOURCE;
+        let peers = ringside_activities::peers::Peers::new(self.peer(caller, Peer::Contacts)?)
+            .with_agents_directory(self.peer(caller, Peer::Notifications)?);
         let wake = self.relay(db.clone(), ringside_activities::SOURCE);
         let config = self.settings.activities()?;
-        let agents: Arc<dyn ringside_activities::directory::AgentLookup> = match self.mode {
-            Mode::AllInOne => Arc::new(crate::adapters::LocalAgents(self.agents_directory()?)),
-            Mode::Serve(_) => Arc::new(
-                ringside_activities::directory::RemoteAgents::new(
-                    &self.settings.notifications_url,
-                    self.key.clone(),
-                )
-                .context("RINGSIDE_NOTIFICATIONS_URL")?,
-            ),
-        };
-        let service = ActivitiesService::new(db, directory, config, wake).with_agent_lookup(agents);
+        let service = ActivitiesService::new(db, peers, config, wake);
         let handler = Arc::new(ringside_activities::Consumer::new(service.clone()));
         let spec = ringside_activities::queue_spec(&self.settings.queue_prefix);
         let consuming = consumer::start(self.bus.clone(), spec, handler, self.shutdown.clone())
@@ -266,11 +246,9 @@ impl Assembly<'_> {
 
     async fn start_deals(&mut self) -> anyhow::Result<()> {
         let db = self.db("deals")?;
-        let parties = Arc::new(crate::adapters::ContactsParties(
-            self.directory(ringside_deals::SOURCE)?,
-        ));
+        let contacts = self.peer(ringside_deals::SOURCE, Peer::Contacts)?;
         let wake = self.relay(db.clone(), ringside_deals::SOURCE);
-        let service = DealsService::new(db, parties, wake);
+        let service = DealsService::new(db, contacts, wake);
         service
             .ensure_default_pipeline()
             .await
@@ -287,29 +265,14 @@ impl Assembly<'_> {
 
     async fn start_notifications(&mut self) -> anyhow::Result<()> {
         let db = self.db("notifications")?;
-        let sources: Arc<dyn ringside_notifications::card::Sources> =
-            match (&self.contacts, &self.activities) {
-                (Some(contacts), Some(activities)) => {
-                    Arc::new(ringside_notifications::local::LocalSources {
-                        contacts: contacts.clone(),
-                        activities: activities.clone(),
-                        deals: self.deals.clone(),
-                    })
-                }
-                _ => {
-                    let urls = ringside_notifications::card::SourceUrls {
-                        contacts: &self.settings.contacts_url,
-                        activities: &self.settings.activities_url,
-                        deals: &self.settings.deals_url,
-                    };
-                    Arc::new(
-                    ringside_notifications::card::GrpcSources::new(urls, self.key.clone())
-                        .context(
-                            "RINGSIDE_CONTACTS_URL / RINGSIDE_ACTIVITIES_URL / RINGSIDE_DEALS_URL",
-                        )?,
-                )
-                }
-            };
+        use ringside_notifications::peers::{PeerChannels, Peers};
+        let caller = ringside_notifications::SOURCE;
+        let channels = PeerChannels {
+            contacts: self.peer(caller, Peer::Contacts)?,
+            activities: self.peer(caller, Peer::Activities)?,
+            deals: self.peer(caller, Peer::Deals)?,
+        };
+        let peers = Arc::new(Peers::new(channels, self.key.clone()));
         let config = ringside_notifications::NotificationsConfig {
             card_deadline: Duration::from_millis(self.settings.card_deadline_ms),
         };
@@ -318,15 +281,15 @@ impl Assembly<'_> {
             .alert_channels()
             .context("RINGSIDE_SMTP_URL / RINGSIDE_TELEGRAM_BOT_TOKEN")?;
         let alerter = ringside_notifications::alerts::Alerter::new(db.clone(), channels);
-        let agents = self.agents_directory()?;
+        let agents = ringside_notifications::agents::Agents::new(db.clone());
         let (telegram, email) = self
             .settings
             .outbound_channels()
             .context("RINGSIDE_TELEGRAM_BOT_TOKEN / RINGSIDE_SMTP_URL / RINGSIDE_EMAIL_FROM")?;
-        let mut service = Notifications::new(agents, sources.clone(), alerter, config);
+        let mut service = Notifications::new(agents, peers.clone(), alerter, config);
         if telegram.is_some() || email.is_some() {
             let outbound = ringside_notifications::outbound::Outbound::new(
-                sources,
+                peers,
                 self.bus.clone(),
                 telegram,
                 email,
@@ -334,7 +297,6 @@ impl Assembly<'_> {
             .with_auto_reply(self.settings.email_auto_reply.clone());
             service = service.with_outbound(outbound);
         }
-        let _ = self.hub.set(service.hub.clone());
         let handler = Arc::new(ringside_notifications::Consumer::new(service.clone()));
         for spec in ringside_notifications::queue_specs(&self.settings.queue_prefix) {
             let consuming = consumer::start(
@@ -381,8 +343,8 @@ impl Assembly<'_> {
                 .parse()
                 .map_err(anyhow::Error::msg)
                 .context("RINGSIDE_TRUSTED_PROXIES")?;
-            let resolver = self.contacts_resolver()?;
-            let routes = ringside_ingest::forms::router(forms, resolver, self.bus.clone(), proxies);
+            let contacts = self.contacts_peer()?;
+            let routes = ringside_ingest::forms::router(forms, contacts, self.bus.clone(), proxies);
             self.http_routes = std::mem::take(&mut self.http_routes).merge(routes);
         }
         self.start_telegram_in()?;
@@ -411,7 +373,7 @@ impl Assembly<'_> {
             return Ok(());
         }
         let email = Arc::new(EmailIn::new(
-            self.contacts_resolver()?,
+            self.contacts_peer()?,
             self.bus.clone(),
             settings.email_max_bytes,
         ));
@@ -473,9 +435,9 @@ impl Assembly<'_> {
         )
         .map_err(anyhow::Error::msg)
         .context("RINGSIDE_TELEGRAM_API_URL")?;
-        let staff = Arc::new(self.staff_directory()?);
-        let resolver = self.contacts_resolver()?;
-        let inbound = TelegramIn::new(api, resolver, self.bus.clone(), groups).with_staff(staff);
+        let staff = self.peer(ringside_ingest::publisher::SOURCE, Peer::Notifications)?;
+        let contacts = self.contacts_peer()?;
+        let inbound = TelegramIn::new(api, contacts, self.bus.clone(), groups).with_staff(staff);
         let inbound = Arc::new(inbound);
         if mode == Mode::Polling {
             let wait = Duration::from_secs(settings.telegram_poll_secs);
@@ -493,19 +455,10 @@ impl Assembly<'_> {
         Ok(())
     }
 
-    /// Contacts as ingest asks it who sent a form.
-    fn contacts_resolver(&self) -> anyhow::Result<Arc<crate::adapters::ContactsResolver>> {
-        use crate::adapters::ContactsResolver;
-        Ok(Arc::new(match (self.mode, &self.contacts) {
-            (Mode::AllInOne, Some(contacts)) => ContactsResolver::Local(contacts.clone()),
-            _ => ContactsResolver::Remote {
-                client: ringside_proto::contacts::v1::contacts_client::ContactsClient::new(
-                    ringside_auth::lazy_channel(&self.settings.contacts_url)
-                        .context("RINGSIDE_CONTACTS_URL")?,
-                ),
-                key: self.key.clone(),
-            },
-        }))
+    /// Contacts as ingest asks it who sent something.
+    fn contacts_peer(&self) -> anyhow::Result<ringside_ingest::peers::Contacts> {
+        let channel = self.peer(ringside_ingest::publisher::SOURCE, Peer::Contacts)?;
+        Ok(ringside_ingest::peers::Contacts::new(channel))
     }
 
     /// Binds the gRPC and HTTP listeners and starts serving.
@@ -535,7 +488,10 @@ impl Assembly<'_> {
             deals: self.deals,
             notifications: self.notifications,
         };
-        servers.spawn(serve_grpc(grpc, grpc_set, self.key, self.shutdown.clone()));
+        let routes = grpc_routes(grpc_set, self.key).await?;
+        // From here on the services of this process reach each other through it.
+        self.loopback.bind(routes.clone());
+        servers.spawn(serve_grpc(grpc, routes, self.shutdown.clone()));
         let readiness = http::Readiness {
             db: self.db.clone(),
             bus: self.bus.clone(),
@@ -550,6 +506,7 @@ impl Assembly<'_> {
             bus: self.bus,
             grpc_services,
             shutdown: self.shutdown,
+            loopback: self.loopback,
             servers,
             workers: self.workers,
             grace: settings.shutdown_grace(),
@@ -602,12 +559,10 @@ struct GrpcServices {
     notifications: Option<Notifications>,
 }
 
-async fn serve_grpc(
-    listener: TcpListener,
-    services: GrpcServices,
-    key: TokenKey,
-    shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+/// Every gRPC service of this process behind the token guard, with health and
+/// reflection (open, so probes and tools need no token): what the gRPC port serves,
+/// and what this process's own services call each other through.
+async fn grpc_routes(services: GrpcServices, key: TokenKey) -> anyhow::Result<Routes> {
     let (health, health_service) = tonic_health::server::health_reporter();
     if services.contacts.is_some() {
         health.set_serving::<ContactsServer<ContactsGrpc>>().await;
@@ -642,13 +597,29 @@ async fn serve_grpc(
     let notifications = services
         .notifications
         .map(|n| NotificationsServer::with_interceptor(NotificationsGrpc::new(n), guard.clone()));
+    let mut routes = Routes::new(health_service).add_service(reflection);
+    if let Some(s) = contacts {
+        routes = routes.add_service(s);
+    }
+    if let Some(s) = activities {
+        routes = routes.add_service(s);
+    }
+    if let Some(s) = deals {
+        routes = routes.add_service(s);
+    }
+    if let Some(s) = notifications {
+        routes = routes.add_service(s);
+    }
+    Ok(routes.prepare())
+}
+
+async fn serve_grpc(
+    listener: TcpListener,
+    routes: Routes,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     tonic::transport::Server::builder()
-        .add_service(health_service)
-        .add_service(reflection)
-        .add_optional_service(contacts)
-        .add_optional_service(activities)
-        .add_optional_service(deals)
-        .add_optional_service(notifications)
+        .add_routes(routes)
         .serve_with_incoming_shutdown(
             // Without TCP_NODELAY a reply larger than one segment waits for the
             // client's delayed ACK (~40 ms).
@@ -710,6 +681,7 @@ impl Running {
             self.servers.abort_all();
             self.workers.abort_all();
         }
+        self.loopback.unbind();
         if let Some(db) = &self.db {
             db.close().await;
         }

@@ -613,7 +613,7 @@ impl Settings {
     pub fn activities(&self) -> anyhow::Result<ringside_activities::ActivitiesConfig> {
         Ok(ringside_activities::ActivitiesConfig {
             callback_within: Duration::from_secs(self.callback_minutes.saturating_mul(60)),
-            agents: ringside_activities::directory::AgentMap::parse(&self.agent_extensions)
+            agents: ringside_activities::peers::AgentMap::parse(&self.agent_extensions)
                 .map_err(|e| anyhow::anyhow!("RINGSIDE_AGENT_EXTENSIONS: {e}"))?,
         })
     }

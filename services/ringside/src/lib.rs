@@ -4,7 +4,7 @@
 //! signals, shutdown order, health, metrics, logging); every domain rule lives in
 //! the service crates.
 
-mod adapters;
 pub mod app;
+pub mod cli;
 pub mod config;
 pub mod http;

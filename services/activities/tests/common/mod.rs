@@ -7,14 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use prost::Message as _;
-use ringside_activities::directory::{AgentMap, LocalContacts};
 use ringside_activities::model::{Ctx, Links, Page};
+use ringside_activities::peers::{AgentMap, Peers};
 use ringside_activities::{ActivitiesConfig, ActivitiesService, Consumer};
 use ringside_bus::consumer::Handler;
 use ringside_bus::{Envelope, EventPayload, new_envelope};
-use ringside_contacts::ContactsService;
 use ringside_contacts::domain::{Identity, IdentityKind};
 use ringside_contacts::model::{Contact, Ctx as ContactsCtx, NewContact};
+use ringside_contacts::{ContactsGrpc, ContactsService};
+use ringside_kit::PeerChannel;
 use ringside_proto::events::v1 as ev;
 use ringside_storage::testing::TestDb;
 use ringside_storage::{AssertSqlSafe, now_millis};
@@ -30,6 +31,12 @@ pub struct Harness {
 
 pub fn agents() -> AgentMap {
     AgentMap::parse("olga=101;ivan=102").expect("agents")
+}
+
+/// Contacts as activities reaches it in the all-in-one process: its gRPC server, guard
+/// and all, in this process.
+pub fn contacts_channel(contacts: &ContactsService) -> PeerChannel {
+    ContactsGrpc::peer_channel(contacts.clone(), ringside_activities::SOURCE)
 }
 
 impl Harness {
@@ -53,7 +60,7 @@ impl Harness {
     pub fn activities(t: &TestDb, contacts: &ContactsService) -> ActivitiesService {
         ActivitiesService::new(
             t.db.clone(),
-            Arc::new(LocalContacts(contacts.clone())),
+            Peers::new(contacts_channel(contacts)),
             ActivitiesConfig {
                 callback_within: Duration::from_secs(15 * 60),
                 agents: agents(),

@@ -5,35 +5,23 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use prost::Message as _;
 use ringside_bus::Envelope;
 use ringside_bus::consumer::Handler;
 use ringside_contacts::model::{Contact, Ctx as ContactsCtx, NewContact};
-use ringside_contacts::{ContactsError, ContactsService};
+use ringside_contacts::{ContactsGrpc, ContactsService};
 use ringside_deals::model::{Ctx, NewDeal, Pipeline, StageKind, StageSpec};
-use ringside_deals::{Consumer, DealsService, Parties, Party};
+use ringside_deals::{Consumer, DealsService};
 use ringside_identity::paging::Page;
+use ringside_kit::PeerChannel;
 use ringside_storage::AssertSqlSafe;
 use ringside_storage::testing::TestDb;
 use tokio::sync::Notify;
 
-/// Deals asks the real contacts service, in process.
-pub struct LocalParties(pub ContactsService);
-
-#[async_trait]
-impl Parties for LocalParties {
-    async fn exists(&self, party: Party, id: &str) -> Result<bool, String> {
-        let found = match party {
-            Party::Contact => self.0.get_contact(id).await.map(|_| ()),
-            Party::Company => self.0.get_company(id).await.map(|_| ()),
-        };
-        match found {
-            Ok(()) => Ok(true),
-            Err(ContactsError::NotFound { .. }) => Ok(false),
-            Err(e) => Err(e.to_string()),
-        }
-    }
+/// Deals asks the real contacts service through its gRPC server (guard and all), in
+/// this process, as in the all-in-one mode.
+pub fn contacts_channel(contacts: &ContactsService) -> PeerChannel {
+    ContactsGrpc::peer_channel(contacts.clone(), ringside_deals::SOURCE)
 }
 
 pub struct Harness {
@@ -68,7 +56,7 @@ impl Harness {
     pub fn replica(t: &TestDb, contacts: &ContactsService) -> DealsService {
         DealsService::new(
             t.db.clone(),
-            Arc::new(LocalParties(contacts.clone())),
+            contacts_channel(contacts),
             Arc::new(Notify::new()),
         )
     }

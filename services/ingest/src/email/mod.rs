@@ -18,7 +18,7 @@ use ringside_proto::events::v1 as ev;
 
 use self::parse::{Mail, Rejected};
 use crate::inbound::{self, DeliverError, Inbound};
-use crate::resolve::Resolver;
+use crate::peers::Contacts;
 
 /// Largest message read by default: 25 MiB, what most providers accept.
 pub const DEFAULT_MAX_BYTES: usize = 25 << 20;
@@ -34,15 +34,15 @@ pub enum Outcome {
 
 /// Files emails.
 pub struct EmailIn {
-    resolver: Arc<dyn Resolver>,
+    contacts: Contacts,
     bus: Arc<dyn Bus>,
     max_bytes: usize,
 }
 
 impl EmailIn {
-    pub fn new(resolver: Arc<dyn Resolver>, bus: Arc<dyn Bus>, max_bytes: usize) -> Self {
+    pub fn new(contacts: Contacts, bus: Arc<dyn Bus>, max_bytes: usize) -> Self {
         EmailIn {
-            resolver,
+            contacts,
             bus,
             max_bytes,
         }
@@ -77,7 +77,7 @@ impl EmailIn {
         };
         let message_id = mail.message_id.clone();
         let automatic = mail.automatic.is_some();
-        match inbound::deliver(self.resolver.as_ref(), &self.bus, to_inbound(mail)).await {
+        match inbound::deliver(&self.contacts, &self.bus, to_inbound(mail)).await {
             Ok(()) => Ok(Outcome::Filed {
                 message_id,
                 automatic,

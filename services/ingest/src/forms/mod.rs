@@ -33,12 +33,14 @@ use self::limit::RateLimit;
 use self::reply::Reply;
 use self::submission::{BodyError, Submission};
 use crate::net::AllowList;
-pub use crate::resolve::{ResolveError, Resolver};
+use ringside_kit::PeerError;
+
+use crate::peers::Contacts;
 
 #[derive(Clone)]
 struct FormsState {
     forms: Arc<Forms>,
-    resolver: Arc<dyn Resolver>,
+    contacts: Contacts,
     bus: Arc<dyn Bus>,
     limit: Arc<RateLimit>,
     /// Proxies whose `X-Forwarded-For` names the client.
@@ -50,13 +52,13 @@ struct FormsState {
 /// of theirs. Anyone else's `X-Forwarded-For` is ignored: it could say anything.
 pub fn router(
     forms: Forms,
-    resolver: Arc<dyn Resolver>,
+    contacts: Contacts,
     bus: Arc<dyn Bus>,
     proxies: AllowList,
 ) -> axum::Router {
     let state = FormsState {
         forms: Arc::new(forms),
-        resolver,
+        contacts,
         bus,
         limit: Arc::default(),
         proxies: Arc::new(proxies),
@@ -132,17 +134,15 @@ async fn accept(
     let sub = submission::check(form, &pairs).map_err(|e| ("invalid", reply.invalid(&e)))?;
     let id = submission_id(name, ip, &sub, idempotency_key.as_deref());
     let resolved = s
-        .resolver
+        .contacts
         .resolve(&id, resolve_request(&sub))
         .await
         .map_err(|e| match e {
-            ResolveError::Invalid(why) => {
+            PeerError::Invalid(why) => {
                 let fields = BTreeMap::from([("form".to_owned(), why)]);
                 ("invalid", reply.invalid(&fields))
             }
-            ResolveError::Unavailable(_) | ResolveError::NotFound => {
-                ("unavailable", reply.unavailable())
-            }
+            _ => ("unavailable", reply.unavailable()),
         })?;
     let event = submitted(name, &id, &sub, reply.page_url.clone(), resolved);
     let message = crate::publisher::message(&id, EventPayload::FormSubmitted(event));

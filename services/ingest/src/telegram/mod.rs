@@ -22,7 +22,7 @@ use ringside_telegram::{BotApi, BotError, Message, Update};
 use tokio::sync::OnceCell;
 
 use crate::inbound::{self, DeliverError, Inbound};
-use crate::resolve::Resolver;
+use crate::peers::Contacts;
 
 /// How updates arrive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +78,7 @@ pub enum Outcome {
 /// Turns updates into events.
 pub struct TelegramIn {
     api: BotApi,
-    resolver: Arc<dyn Resolver>,
+    contacts: Contacts,
     bus: Arc<dyn Bus>,
     groups: Groups,
     /// The bot's username, asked once (for mentions).
@@ -88,15 +88,10 @@ pub struct TelegramIn {
 }
 
 impl TelegramIn {
-    pub fn new(
-        api: BotApi,
-        resolver: Arc<dyn Resolver>,
-        bus: Arc<dyn Bus>,
-        groups: Groups,
-    ) -> Self {
+    pub fn new(api: BotApi, contacts: Contacts, bus: Arc<dyn Bus>, groups: Groups) -> Self {
         TelegramIn {
             api,
-            resolver,
+            contacts,
             bus,
             groups,
             username: OnceCell::new(),
@@ -105,8 +100,8 @@ impl TelegramIn {
     }
 
     /// Private messages from the agents' chats (their alerts chats) are not clients'.
-    pub fn with_staff(mut self, chats: Arc<dyn staff::AgentChats>) -> Self {
-        self.staff = Some(staff::Staff::new(chats));
+    pub fn with_staff(mut self, notifications: ringside_kit::PeerChannel) -> Self {
+        self.staff = Some(staff::Staff::new(notifications));
         self
     }
 
@@ -144,7 +139,7 @@ impl TelegramIn {
             return Ok(Outcome::Ignored(why));
         }
         let inbound = to_inbound(&message, edit.then_some(update.update_id));
-        inbound::deliver(self.resolver.as_ref(), &self.bus, inbound).await?;
+        inbound::deliver(&self.contacts, &self.bus, inbound).await?;
         Ok(Outcome::Delivered)
     }
 

@@ -1,34 +1,31 @@
 //! The agents' own Telegram chats. Agents start the bot to get their alerts from it;
 //! what they write to it is theirs, not a client's, and makes no lead. The chats are
-//! asked of the agents directory and kept for a short while.
+//! asked of the agents directory (notifications' `ListAgents`, through its gRPC
+//! client) and kept for a short while.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
+use ringside_kit::peer::request;
+use ringside_kit::{PeerChannel, PeerError};
+use ringside_proto::notifications::v1 as npb;
+use ringside_proto::notifications::v1::notifications_client::NotificationsClient;
 use tokio::sync::Mutex;
 
 /// How long a list of the agents' chats is used before it is asked for again.
 const FRESH_FOR: Duration = Duration::from_secs(30);
 
-/// Where the agents' chats come from (the notifications agents directory).
-#[async_trait]
-pub trait AgentChats: Send + Sync + 'static {
-    /// The Telegram chat ids of the agents.
-    async fn agent_chats(&self) -> Result<Vec<String>, String>;
-}
-
 /// The agents' chats, asked for at most every 30 s.
 pub struct Staff {
-    source: Arc<dyn AgentChats>,
+    directory: NotificationsClient<PeerChannel>,
     known: Mutex<Option<(Instant, HashSet<i64>)>>,
 }
 
 impl Staff {
-    pub fn new(source: Arc<dyn AgentChats>) -> Self {
+    /// Asks the agents directory at the other end of `notifications`.
+    pub fn new(notifications: PeerChannel) -> Self {
         Staff {
-            source,
+            directory: NotificationsClient::new(notifications),
             known: Mutex::new(None),
         }
     }
@@ -42,7 +39,7 @@ impl Staff {
             .as_ref()
             .is_none_or(|(at, _)| at.elapsed() > FRESH_FOR);
         if stale {
-            match self.source.agent_chats().await {
+            match self.agent_chats().await {
                 Ok(chats) => {
                     let chats = chats.iter().filter_map(|c| c.trim().parse().ok()).collect();
                     *known = Some((Instant::now(), chats));
@@ -58,5 +55,18 @@ impl Staff {
         known
             .as_ref()
             .is_some_and(|(_, chats)| chats.contains(&chat))
+    }
+
+    /// The Telegram chat ids of the agents, as the directory lists them.
+    async fn agent_chats(&self) -> Result<Vec<String>, PeerError> {
+        let req = request(npb::ListAgentsRequest::default(), "");
+        let reply = self.directory.clone().list_agents(req).await?;
+        Ok(reply
+            .into_inner()
+            .agents
+            .into_iter()
+            .map(|a| a.telegram_chat_id)
+            .filter(|c| !c.is_empty())
+            .collect())
     }
 }

@@ -6,8 +6,6 @@
 //! quarantined with its reason and the poller goes on; the MIME webhook checks its
 //! secret and refuses what it cannot read.
 
-mod support;
-
 use std::time::Duration;
 
 use ringside_auth::Role;

@@ -4,8 +4,6 @@
 //! mid-stream, and is started again on the same data directory. Afterwards every
 //! message is on the timeline exactly once, and each sender is exactly one lead.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::Duration;

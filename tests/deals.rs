@@ -2,8 +2,6 @@
 //! all-in-one (SQLite, local bus) and `serve contacts` + `serve deals` on PostgreSQL
 //! and RabbitMQ, deals asking contacts over gRPC whether a linked company exists.
 
-mod support;
-
 use ringside_proto::contacts::v1 as cpb;
 use ringside_proto::deals::v1 as pb;
 use support::{Suite, eventually};

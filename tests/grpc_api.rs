@@ -1,7 +1,5 @@
 //! The contacts API over gRPC, as a client sees it, in both ways of running.
 
-mod support;
-
 use std::time::Duration;
 
 use ringside_auth::{Role, TokenKey};

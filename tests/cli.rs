@@ -2,13 +2,9 @@
 //! and the all-in-one start (addresses and first admin token printed, SIGTERM stops it
 //! cleanly).
 
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-const BIN: &str = env!("CARGO_BIN_EXE_ringside");
 
 fn ringside(data_dir: &std::path::Path) -> Command {
     support::ringside_command(data_dir)
@@ -16,7 +12,7 @@ fn ringside(data_dir: &std::path::Path) -> Command {
 
 #[test]
 fn help_lists_every_environment_variable() {
-    let out = Command::new(BIN)
+    let out = Command::new(support::ringside_binary())
         .arg("--help")
         .output()
         .expect("run --help");
@@ -51,7 +47,7 @@ fn help_lists_every_environment_variable() {
     for sub in ["serve", "migrate", "token"] {
         assert!(help.contains(sub), "--help does not mention {sub}");
     }
-    let out = Command::new(BIN)
+    let out = Command::new(support::ringside_binary())
         .args(["serve", "--help"])
         .output()
         .expect("serve --help");
@@ -61,7 +57,7 @@ fn help_lists_every_environment_variable() {
 #[test]
 fn the_secret_key_value_never_shows_in_help() {
     let secret = "ab".repeat(32);
-    let out = Command::new(BIN)
+    let out = Command::new(support::ringside_binary())
         .arg("--help")
         .env("RINGSIDE_TOKEN_KEY", &secret)
         .output()

@@ -3,8 +3,6 @@
 //! nothing bad becomes an event, the counters say what was dropped, and the call in
 //! between is tracked.
 
-mod support;
-
 use std::time::Duration;
 
 use ringside_bus::Deliveries;
@@ -65,7 +63,7 @@ fn counted(metrics: &str, outcome: &str) -> f64 {
 async fn hostile_traffic_is_dropped_and_counted_while_a_real_call_is_tracked() {
     let suite = support::all_in_one_with(agents).await;
     let bound = suite.running.ingest.expect("ingest");
-    let mut watch = suite.watch(&["call.*"]).await;
+    let mut watch = suite.watch(support::CALL_EVENTS).await;
     let udp = UdpSocket::bind("127.0.0.1:0").await.expect("udp");
     let invite = sip("INVITE sip:101@pbx SIP/2.0", "legit-1", "1 INVITE", "", "");
     let hostile: Vec<Vec<u8>> = vec![
@@ -181,7 +179,7 @@ async fn hostile_traffic_is_dropped_and_counted_while_a_real_call_is_tracked() {
 async fn the_call_webhook_checks_its_secret_and_body_and_ignores_repeats() {
     let suite = support::all_in_one_with(agents).await;
     let addr = suite.running.http_addr;
-    let mut watch = suite.watch(&["call.*"]).await;
+    let mut watch = suite.watch(support::CALL_EVENTS).await;
     let json = [("content-type", "application/json")];
     let with_secret = [
         ("content-type", "application/json"),
@@ -299,7 +297,7 @@ async fn hep_needs_its_auth_key_and_is_framed_over_tcp() {
     })
     .await;
     let bound = suite.running.ingest.expect("ingest");
-    let mut watch = suite.watch(&["call.*"]).await;
+    let mut watch = suite.watch(support::CALL_EVENTS).await;
     let (src, dst) = (
         "10.0.0.1:5060".parse().expect("addr"),
         "10.0.0.2:5060".parse().expect("addr"),
@@ -346,7 +344,7 @@ async fn packets_from_outside_the_allowed_networks_are_ignored() {
     })
     .await;
     let bound = suite.running.ingest.expect("ingest");
-    let mut watch = suite.watch(&["call.*"]).await;
+    let mut watch = suite.watch(support::CALL_EVENTS).await;
     let udp = UdpSocket::bind("127.0.0.1:0").await.expect("udp");
     for message in call_messages("from-outside") {
         udp.send_to(message.as_bytes(), bound.sip)

@@ -3,8 +3,6 @@
 //! timeline — all-in-one, and as four services (contacts, activities, notifications,
 //! deals) on PostgreSQL and RabbitMQ.
 
-mod support;
-
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};

@@ -4,8 +4,6 @@
 //! `sendMessage`, which first answers 429 with `retry_after`) — once per channel, even
 //! when the event is delivered again.
 
-mod support;
-
 use std::time::Duration;
 
 use ringside_auth::Role;

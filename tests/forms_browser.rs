@@ -4,8 +4,6 @@
 //! (and the page's UTM tags) on the timeline. The same form on a site that is not
 //! allowed is refused by the browser's own Origin header, and stores nothing.
 
-mod support;
-
 use std::net::SocketAddr;
 
 use axum::response::Html;

@@ -4,8 +4,6 @@
 //! and as `serve contacts` + `serve activities` + `serve ingest` on PostgreSQL and
 //! RabbitMQ.
 
-mod support;
-
 use std::path::PathBuf;
 
 use support::{Suite, eventually, http_full};

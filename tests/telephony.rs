@@ -4,8 +4,6 @@
 //! events that reach the bus, in order: in the all-in-one mode and, when RabbitMQ is
 //! configured, from `serve ingest` on RabbitMQ.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -20,7 +18,7 @@ const MODULES: &str = "/usr/lib/x86_64-linux-gnu/kamailio/modules/";
 
 fn scenario(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/sipp")
+        .join("sipp")
         .join(name)
 }
 
@@ -254,7 +252,7 @@ async fn an_answered_call_rings_answers_and_ends_with_its_duration() {
         return;
     }
     for (suite, mirror) in setups().await {
-        let mut watch = suite.watch(&["call.*"]).await;
+        let mut watch = suite.watch(support::CALL_EVENTS).await;
         let pbx = Pbx::start(&suite, mirror);
         let _phone = pbx.phone("101", "uas_answer.xml", &[]);
         pbx.call(OFFICE, "uac_answer.xml", &["-d", "1500"]);
@@ -290,7 +288,7 @@ async fn a_caller_who_hangs_up_while_it_rings_is_a_missed_call() {
         return;
     }
     for (suite, mirror) in setups().await {
-        let mut watch = suite.watch(&["call.*"]).await;
+        let mut watch = suite.watch(support::CALL_EVENTS).await;
         let pbx = Pbx::start(&suite, mirror);
         let _phone = pbx.phone("101", "uas_ring.xml", &[]);
         pbx.call(OFFICE, "uac_cancel.xml", &[]);
@@ -312,7 +310,7 @@ async fn a_busy_or_declining_phone_ends_the_call_with_that_outcome() {
         return;
     }
     for (suite, mirror) in setups().await {
-        let mut watch = suite.watch(&["call.*"]).await;
+        let mut watch = suite.watch(support::CALL_EVENTS).await;
         let pbx = Pbx::start(&suite, mirror);
         let phone = pbx.refusing_phone("101", 486);
         pbx.call(OFFICE, "uac_refused.xml", &[]);
@@ -342,7 +340,7 @@ async fn a_forked_call_rings_both_agents_and_says_who_answered() {
         return;
     }
     for (suite, mirror) in setups().await {
-        let mut watch = suite.watch(&["call.*"]).await;
+        let mut watch = suite.watch(support::CALL_EVENTS).await;
         let pbx = Pbx::start(&suite, mirror);
         let _ringing = pbx.phone("101", "uas_ring.xml", &[]);
         let _answering = pbx.phone("102", "uas_answer.xml", &[]);
@@ -371,7 +369,7 @@ async fn a_long_call_is_tracked_to_its_end() {
         return;
     }
     let (suite, mirror) = setups().await.into_iter().next().expect("a setup");
-    let mut watch = suite.watch(&["call.*"]).await;
+    let mut watch = suite.watch(support::CALL_EVENTS).await;
     let pbx = Pbx::start(&suite, mirror);
     let _phone = pbx.phone("101", "uas_answer.xml", &[]);
     pbx.call(OFFICE, "uac_answer.xml", &["-d", "8000"]);

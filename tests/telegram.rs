@@ -5,8 +5,6 @@
 //! Webhook mode checks its secret and refuses what is not an update; group chats
 //! count only when the bot is mentioned; repeated updates change nothing.
 
-mod support;
-
 use std::time::Duration;
 
 use ringside_auth::Role;

@@ -2,8 +2,6 @@
 //! when the servers are configured — `serve contacts` on PostgreSQL and RabbitMQ, each
 //! on port 0, driven through its public gRPC and HTTP surface with real tokens.
 
-#![allow(dead_code)]
-
 pub mod bot;
 pub mod browser;
 pub mod imap;
@@ -23,6 +21,9 @@ use ringside_proto::deals::v1::deals_client::DealsClient;
 use ringside_storage::testing::{AMQP_URL_VAR, TestDb, postgres, server_url};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+
+/// What ingest publishes about calls (`call.filed` comes from activities).
+pub const CALL_EVENTS: &[&str] = &["call.ringing", "call.answered", "call.ended", "call.missed"];
 
 pub struct Suite {
     pub name: &'static str,
@@ -623,9 +624,21 @@ pub fn messages(entries: &[apb::Entry]) -> Vec<Filed> {
         .collect()
 }
 
+/// The `ringside` program as the system tests run it (this package's
+/// `ringside-under-test`, which is the `ringside` binary's `main` and nothing else).
+pub fn ringside_binary() -> std::path::PathBuf {
+    let tests = std::env::current_exe().expect("the test binary's path");
+    // target/<profile>/deps/system-<hash> → target/<profile>/ringside-under-test
+    let dir = tests.parent().and_then(|d| d.parent()).expect("target dir");
+    dir.join(format!(
+        "ringside-under-test{}",
+        std::env::consts::EXE_SUFFIX
+    ))
+}
+
 /// The `ringside` binary, all-in-one on `data_dir`, every listener on a free port.
 pub fn ringside_command(data_dir: &std::path::Path) -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ringside"));
+    let mut cmd = std::process::Command::new(ringside_binary());
     cmd.env_clear()
         .env("RINGSIDE_DATA_DIR", data_dir)
         .env("RINGSIDE_HTTP_ADDR", "127.0.0.1:0")

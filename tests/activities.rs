@@ -2,8 +2,6 @@
 //! all-in-one (SQLite, local bus) and `serve contacts` + `serve activities` on
 //! PostgreSQL and RabbitMQ, activities asking contacts over gRPC.
 
-mod support;
-
 use std::time::Duration;
 
 use ringside_bus::{EventPayload, Message, new_envelope};
@@ -124,6 +122,7 @@ async fn a_missed_call_on_the_bus_becomes_a_call_entry_and_a_call_back_task() {
         let name = setup.name();
         let ivan = seed_contact(&setup, "Иван Петров", CALLER, "olga").await;
         let mut olga = setup.act().activities("olga").await;
+        let mut filed = setup.act().watch(&["call.filed"]).await;
         let call = missed_call("sip-call-1", "8 912 345 67 89", "102");
         setup.publish(&call).await;
         let tasks = eventually("the call-back task", || {
@@ -151,6 +150,23 @@ async fn a_missed_call_on_the_bus_becomes_a_call_entry_and_a_call_back_task() {
             panic!("{name}: call detail")
         };
         assert_eq!(detail.outcome(), pb::CallOutcome::Missed, "{name}");
+        // Filing the end of the call is announced, with the entry an agent's card
+        // links to.
+        let announced = tokio::time::timeout(Duration::from_secs(10), filed.next())
+            .await
+            .ok()
+            .flatten()
+            .expect("call.filed");
+        let envelope = announced.message.decode().expect("an envelope");
+        announced.acker.ack().await.expect("ack");
+        let Some(EventPayload::CallFiled(f)) = envelope.payload else {
+            panic!("{name}: call.filed, got {:?}", envelope.payload)
+        };
+        assert_eq!(
+            (f.call_id.as_str(), f.entry_id),
+            ("sip-call-1", entry.id.clone()),
+            "{name}"
+        );
 
         // The same event delivered again (a publisher retry): nothing doubles.
         setup.publish(&call).await;

@@ -1,0 +1,42 @@
+//! What every Ringside service is made of, shared by purpose and nothing more: the
+//! request context built from the authenticated caller ([`Ctx`]), the one mapping from
+//! an error's kind to a `tonic::Status` ([`error`]), and the one way to call another
+//! service ([`peer`]): its generated gRPC client over a [`peer::PeerChannel`], which is
+//! either a socket to the service's replicas or, in the all-in-one process, the very
+//! gRPC router the process serves — guard, handlers and all — with no socket between.
+//! Domain rules, storage and the bus live elsewhere.
+
+pub mod error;
+pub mod peer;
+
+pub use error::{ErrorKind, Kind, PeerError};
+pub use peer::{Loopback, PeerChannel};
+
+/// Who asked for a change and which piece of work it belongs to: the user (or service)
+/// the caller's token names, and the correlation id carried through every event the
+/// change causes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ctx {
+    pub actor: String,
+    pub correlation_id: String,
+}
+
+impl Ctx {
+    /// The context of a gRPC call, from the claims the guard put in and the
+    /// `x-correlation-id` header (a new id when there is none).
+    pub fn of<T>(req: &tonic::Request<T>) -> Ctx {
+        let caller = ringside_auth::Caller::of(req);
+        Ctx {
+            actor: caller.actor,
+            correlation_id: caller.correlation_id,
+        }
+    }
+
+    /// A change made by `actor` itself (a service applying an event, a timer firing).
+    pub fn new(actor: &str, correlation_id: &str) -> Ctx {
+        Ctx {
+            actor: actor.to_owned(),
+            correlation_id: correlation_id.to_owned(),
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! The one way a service calls another: the peer's generated tonic client over a
+//! [`PeerChannel`]. The channel signs every call with a short-lived service token
+//! (unless the call carries a token of its own, made for the user it acts for) and
+//! takes it to the peer by one of two routes:
+//!
+//! - **a socket** ([`PeerChannel::connect`]): a lazily dialled HTTP/2 channel to the
+//!   peer's address, with bounded connect and call times — the services mode;
+//! - **this process** ([`PeerChannel::local`]): the [`Loopback`], which hands the
+//!   request to the gRPC router this process serves on its port — the same guard,
+//!   the same handlers, no socket — the all-in-one mode.
+//!
+//! Both routes run the same client code, encoding, token check and handlers, so a test
+//! of one mode exercises the call path of the other; only the socket's connect and
+//! call time limits (2 s, 5 s) have no counterpart in the process.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use http::HeaderValue;
+use ringside_auth::{Role, TokenKey};
+use tonic::body::Body;
+use tower::Service;
+use tower::util::{BoxCloneSyncService, ServiceExt};
+
+/// What a channel's calls fail with before reaching a peer.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+type Route = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, BoxError>;
+type LocalRouter = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Infallible>;
+
+/// How long the tokens a service signs for its own calls live.
+const SERVICE_TOKEN_TTL: Duration = Duration::from_secs(300);
+/// A token is signed again once it is this old (well before it expires).
+const SERVICE_TOKEN_REFRESH: Duration = Duration::from_secs(120);
+/// How long a call in this process waits for the process's router to be bound.
+const BIND_WAIT: Duration = Duration::from_secs(10);
+
+/// A route to a peer service and the identity this service calls it with. Clone it
+/// freely: clones share the connection and the token.
+#[derive(Clone)]
+pub struct PeerChannel {
+    route: Route,
+    token: Arc<ServiceToken>,
+}
+
+impl PeerChannel {
+    /// The peer at `url` (`http://contacts:50051`), dialled on first use and again
+    /// after the connection breaks; calls as `caller` with a token signed by `key`.
+    pub fn connect(
+        url: &str,
+        key: TokenKey,
+        caller: &'static str,
+    ) -> Result<Self, tonic::transport::Error> {
+        let channel = tonic::transport::Endpoint::from_shared(url.to_owned())?
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(5))
+            .tcp_nodelay(true)
+            .connect_lazy();
+        let route = channel.map_err(BoxError::from);
+        Ok(PeerChannel::new(
+            BoxCloneSyncService::new(route),
+            key,
+            caller,
+        ))
+    }
+
+    /// The peer as served by this process's gRPC router.
+    pub fn local(loopback: &Loopback, key: TokenKey, caller: &'static str) -> Self {
+        let route = loopback.clone().map_err(|never: Infallible| match never {});
+        PeerChannel::new(BoxCloneSyncService::new(route), key, caller)
+    }
+
+    /// A peer served by `router` alone, in this process: how a test reaches one
+    /// service without a process around it.
+    pub fn serving(router: tonic::service::Routes, key: TokenKey, caller: &'static str) -> Self {
+        PeerChannel::local(&Loopback::serving(router), key, caller)
+    }
+
+    fn new(route: Route, key: TokenKey, caller: &'static str) -> Self {
+        PeerChannel {
+            route,
+            token: Arc::new(ServiceToken::new(key, caller)),
+        }
+    }
+}
+
+impl Service<http::Request<Body>> for PeerChannel {
+    type Response = http::Response<Body>;
+    type Error = BoxError;
+    type Future = <Route as Service<http::Request<Body>>>::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.route.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
+        let headers = req.headers_mut();
+        if !headers.contains_key(http::header::AUTHORIZATION) {
+            headers.insert(http::header::AUTHORIZATION, self.token.header());
+        }
+        self.route.call(req)
+    }
+}
+
+/// The service's own bearer token, signed again when it gets old.
+struct ServiceToken {
+    key: TokenKey,
+    caller: &'static str,
+    current: Mutex<(HeaderValue, Instant)>,
+}
+
+impl ServiceToken {
+    fn new(key: TokenKey, caller: &'static str) -> Self {
+        let current = Mutex::new((sign(&key, caller), Instant::now()));
+        ServiceToken {
+            key,
+            caller,
+            current,
+        }
+    }
+
+    fn header(&self) -> HeaderValue {
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        if current.1.elapsed() >= SERVICE_TOKEN_REFRESH {
+            *current = (sign(&self.key, self.caller), Instant::now());
+        }
+        current.0.clone()
+    }
+}
+
+fn sign(key: &TokenKey, caller: &str) -> HeaderValue {
+    let token = key.issue(caller, Role::Service, SERVICE_TOKEN_TTL);
+    let mut value = HeaderValue::try_from(format!("Bearer {token}"))
+        .expect("a signed token is base64url and dots");
+    value.set_sensitive(true);
+    value
+}
+
+/// A request to a peer, carrying the correlation id of the work it belongs to (when
+/// there is one).
+pub fn request<T>(message: T, correlation_id: &str) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(message);
+    if !correlation_id.is_empty()
+        && let Ok(value) = correlation_id.parse()
+    {
+        req.metadata_mut().insert("x-correlation-id", value);
+    }
+    req
+}
+
+/// The gRPC router of this process, as its own services call it. Created empty when
+/// the process starts assembling its services (which need channels to each other
+/// before any of them exists) and bound once the router is built; a call made before
+/// that waits for it, up to 10 s, then answers `Unavailable`.
+#[derive(Clone)]
+pub struct Loopback {
+    router: Arc<tokio::sync::watch::Sender<Option<LocalRouter>>>,
+}
+
+impl Default for Loopback {
+    fn default() -> Self {
+        Loopback {
+            router: Arc::new(tokio::sync::watch::Sender::new(None)),
+        }
+    }
+}
+
+impl Loopback {
+    /// A loopback bound to `router` from the start.
+    pub fn serving<S>(router: S) -> Self
+    where
+        S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        let loopback = Loopback::default();
+        loopback.bind(router);
+        loopback
+    }
+
+    /// Refuses every call from now on (the process is stopping); also breaks the
+    /// cycle between the router and the services that hold channels to it.
+    pub fn unbind(&self) {
+        self.router.send_replace(None);
+    }
+
+    /// Routes every call from now on (and those waiting) to `router`.
+    pub fn bind<S>(&self, router: S)
+    where
+        S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.router
+            .send_replace(Some(BoxCloneSyncService::new(router)));
+    }
+}
+
+impl Service<http::Request<Body>> for Loopback {
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn Future<Output = Result<http::Response<Body>, Infallible>> + Send + 'static>,
+    >;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+        let mut bound = self.router.subscribe();
+        Box::pin(async move {
+            let router = tokio::time::timeout(BIND_WAIT, bound.wait_for(Option::is_some))
+                .await
+                .ok()
+                .and_then(|r| r.ok().and_then(|router| router.clone()));
+            match router {
+                Some(router) => router.oneshot(req).await,
+                None => Ok(tonic::Status::unavailable(
+                    "the service is not running in this process",
+                )
+                .into_http()),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PeerError;
+    use ringside_auth::GrpcGuard;
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
+
+    /// This process's router: the health service behind the token guard.
+    async fn router(key: &TokenKey) -> tonic::service::Routes {
+        let (reporter, health) = tonic_health::server::health_reporter();
+        reporter
+            .set_service_status("", tonic_health::ServingStatus::Serving)
+            .await;
+        let guarded = tonic::service::interceptor::InterceptedService::new(
+            health,
+            GrpcGuard::new(key.clone()),
+        );
+        tonic::service::Routes::new(guarded)
+    }
+
+    fn check() -> HealthCheckRequest {
+        HealthCheckRequest::default()
+    }
+
+    #[tokio::test]
+    async fn a_call_in_this_process_passes_the_guard_with_the_service_token() {
+        let key = TokenKey::generate();
+        let loopback = Loopback::default();
+        loopback.bind(router(&key).await);
+        let mut client = HealthClient::new(PeerChannel::local(&loopback, key, "tests"));
+        let reply = client
+            .check(request(check(), "corr-1"))
+            .await
+            .expect("served");
+        assert_eq!(reply.into_inner().status, ServingStatus::Serving as i32);
+    }
+
+    #[tokio::test]
+    async fn a_token_signed_with_another_key_is_refused_by_the_guard() {
+        let loopback = Loopback::default();
+        loopback.bind(router(&TokenKey::generate()).await);
+        let stranger = PeerChannel::local(&loopback, TokenKey::generate(), "tests");
+        let refused = HealthClient::new(stranger)
+            .check(check())
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+        assert!(matches!(PeerError::from(refused), PeerError::Internal(_)));
+    }
+
+    #[tokio::test]
+    async fn a_call_made_before_the_router_is_bound_waits_for_it() {
+        let key = TokenKey::generate();
+        let loopback = Loopback::default();
+        let mut client = HealthClient::new(PeerChannel::local(&loopback, key.clone(), "tests"));
+        let call = tokio::spawn(async move { client.check(check()).await });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!call.is_finished());
+        loopback.bind(router(&key).await);
+        assert!(call.await.expect("joined").is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_router_never_bound_answers_unavailable() {
+        let loopback = Loopback::default();
+        let channel = PeerChannel::local(&loopback, TokenKey::generate(), "tests");
+        let refused = HealthClient::new(channel).check(check()).await.unwrap_err();
+        assert_eq!(refused.code(), tonic::Code::Unavailable);
+    }
+}

@@ -1,0 +1,207 @@
+//! The `ringside` command line: run the whole suite (no subcommand), one service
+//! (`serve`), the migrations (`migrate`), or issue a token (`token issue`). The binary
+//! is this module's [`main`] and nothing else, so the system tests build and run the
+//! very same program.
+
+use std::time::Duration;
+
+use crate::app::{self, Mode, ServiceName};
+use crate::config::Settings;
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use ringside_auth::Role;
+use ringside_storage::Db;
+
+/// Ringside — a CRM that answers the phone.
+///
+/// With no subcommand, runs the whole suite in one process on SQLite under the data
+/// dir, with the in-process bus. Every option can be set by its RINGSIDE_* variable.
+#[derive(Debug, Parser)]
+#[command(name = "ringside", version)]
+struct Cli {
+    #[command(flatten)]
+    settings: Settings,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs one service against RINGSIDE_DATABASE_URL (PostgreSQL) and RINGSIDE_AMQP_URL (RabbitMQ).
+    Serve {
+        #[arg(value_enum)]
+        service: ServiceName,
+    },
+    /// Applies the database migrations (RINGSIDE_DATABASE_URL, or the embedded database) and exits.
+    Migrate,
+    /// Manages bearer tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Prints a signed token for a user.
+    Issue {
+        /// The user id the token names.
+        #[arg(long)]
+        user: String,
+        /// admin, manager, agent or service.
+        #[arg(long)]
+        role: Role,
+        /// Days until the token expires.
+        #[arg(long, default_value_t = 30)]
+        ttl_days: u64,
+    },
+}
+
+/// Parses the command line and does what it says.
+#[tokio::main]
+pub async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing(&cli.settings)?;
+    match cli.command {
+        None => run(&cli.settings, Mode::AllInOne).await,
+        Some(Command::Serve { service }) => run(&cli.settings, Mode::Serve(service)).await,
+        Some(Command::Migrate) => migrate(&cli.settings).await,
+        Some(Command::Token {
+            command:
+                TokenCommand::Issue {
+                    user,
+                    role,
+                    ttl_days,
+                },
+        }) => {
+            let (key, _) = cli.settings.token_key()?;
+            println!(
+                "{}",
+                key.issue(&user, role, Duration::from_secs(ttl_days * 86_400))
+            );
+            Ok(())
+        }
+    }
+}
+
+fn init_tracing(settings: &Settings) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log).context("RINGSIDE_LOG")?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match settings.log_format.as_str() {
+        "json" => builder.json().init(),
+        "text" => builder.init(),
+        other => anyhow::bail!("RINGSIDE_LOG_FORMAT must be text or json, not {other:?}"),
+    }
+    Ok(())
+}
+
+async fn run(settings: &Settings, mode: Mode) -> anyhow::Result<()> {
+    // Handlers first: a SIGTERM that arrives while starting still stops us cleanly.
+    let signal = shutdown_signal()?;
+    let (key, created) = settings.token_key()?;
+    let running = app::start(settings, mode, key.clone()).await?;
+    let shutdown = running.shutdown_token();
+    tokio::spawn(async move {
+        signal.await;
+        tracing::info!("shutting down: draining in-flight work");
+        shutdown.cancel();
+    });
+    print_banner(settings, mode, &running, &key, created)?;
+    running.wait().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// What a newcomer needs after start: where things are, and how to authenticate.
+fn print_banner(
+    settings: &Settings,
+    mode: Mode,
+    running: &app::Running,
+    key: &ringside_auth::TokenKey,
+    key_created: bool,
+) -> anyhow::Result<()> {
+    match mode {
+        Mode::AllInOne => println!(
+            "Ringside is running (all-in-one, data in {})",
+            settings.data_dir.display()
+        ),
+        Mode::Serve(service) => println!("Ringside {service:?} is running"),
+    }
+    let console = running
+        .grpc_services
+        .contains(&"ringside.notifications.v1.Notifications");
+    let paths = match console {
+        true => "agent console /, /agent/ws, /healthz /readyz /metrics",
+        false => "/healthz /readyz /metrics",
+    };
+    println!("  HTTP  http://{}  ({paths})", running.http_addr);
+    let mut grpc = vec!["health", "reflection"];
+    grpc.extend(&running.grpc_services);
+    println!("  gRPC  {}  ({})", running.grpc_addr, grpc.join(", "));
+    if let Some(bound) = running.ingest {
+        println!(
+            "  SIP   {} (UDP, TCP)   HEP  {} (UDP, TCP)",
+            bound.sip, bound.hep
+        );
+    }
+    if mode == Mode::AllInOne {
+        let token_file = settings.data_dir.join("admin.token");
+        if key_created || !token_file.exists() {
+            let token = key.issue("admin", Role::Admin, Duration::from_secs(365 * 86_400));
+            write_token_file(&token_file, &token)?;
+            println!(
+                "  First admin token (also saved in {}):",
+                token_file.display()
+            );
+            println!("  {token}");
+        } else {
+            println!("  Admin token: {}", token_file.display());
+        }
+        println!(
+            "  More tokens: ringside token issue --user <id> --role <admin|manager|agent|service>"
+        );
+    }
+    Ok(())
+}
+
+fn write_token_file(path: &std::path::Path, token: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)?
+        .write_all(format!("{token}\n").as_bytes())?;
+    Ok(())
+}
+
+async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let url = match &settings.database_url {
+        Some(url) => url.clone(),
+        None => {
+            std::fs::create_dir_all(&settings.data_dir)?;
+            settings.embedded_database_url()
+        }
+    };
+    let db = Db::connect(&url, 1).await?;
+    db.migrate().await?;
+    db.close().await;
+    println!("migrations applied");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM; the handlers are installed when this returns.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
+}

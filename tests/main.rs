@@ -1,0 +1,21 @@
+//! Ringside's system tests: the whole suite driven through its public surface — gRPC,
+//! HTTP, WebSocket, SIP and HEP, Telegram's Bot API, IMAP and SMTP, a browser — with
+//! the real peers a user would have (PostgreSQL, RabbitMQ, SIPp through Kamailio,
+//! Dovecot, aiosmtpd, headless Chromium), in both ways of running: all-in-one and
+//! services. One module per feature, one test binary, so the workspace links it once.
+//! What starts a suite and the stand-ins for what cannot be reached from here live in
+//! the `support` library beside this file.
+
+mod activities;
+mod alerts;
+mod cards;
+mod channel_restarts;
+mod cli;
+mod deals;
+mod email;
+mod forms;
+mod forms_browser;
+mod grpc_api;
+mod ingest_edges;
+mod telegram;
+mod telephony;
