@@ -74,7 +74,7 @@ async fn an_offline_agent_gets_reminders_and_new_leads_by_email_and_telegram_onc
         bot.sent().first().cloned()
     })
     .await;
-    assert_eq!(text["chat_id"], "555001");
+    assert_eq!(bot::chat_of(&text), "555001");
     assert!(
         text["text"]
             .as_str()

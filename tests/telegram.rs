@@ -64,7 +64,7 @@ async fn a_stranger_on_telegram_becomes_one_assigned_lead_and_is_answered_in_the
 
     bot.push(BotApi::message(777, 1, "/start spring_sale", json!({})));
     let photo = json!({"text": null, "caption": "Сколько стоит такой?",
-        "photo": [{"file_id": "small", "file_size": 10}, {"file_id": "big-photo", "file_size": 48213}]});
+        "photo": [BotApi::photo_size("small", 10), BotApi::photo_size("big-photo", 48213)]});
     let second = bot.push(BotApi::message(777, 2, "", photo));
     let lead = eventually("the lead", || async {
         support::leads(&suite).await.into_iter().next()
@@ -76,7 +76,7 @@ async fn a_stranger_on_telegram_becomes_one_assigned_lead_and_is_answered_in_the
     );
     // Ivan is not at his console: the new lead reaches him in his Telegram chat.
     let alert = eventually("the assignee's alert", || async {
-        bot.sent().into_iter().find(|m| m["chat_id"] == "5551")
+        bot.sent().into_iter().find(|m| bot::chat_of(m) == "5551")
     })
     .await;
     assert!(
@@ -115,13 +115,14 @@ async fn a_stranger_on_telegram_becomes_one_assigned_lead_and_is_answered_in_the
         2,
         "",
         json!({"text": null, "caption": "Сколько стоит такой?",
-        "photo": [{"file_id": "big-photo", "file_size": 48213}]}),
+        "photo": [BotApi::photo_size("big-photo", 48213)]}),
     ));
     let mut edit = BotApi::message(
         777,
         2,
         "",
-        json!({"text": null, "caption": "Сколько стоит такой, с доставкой?", "edit_date": 1_763_800_100}),
+        json!({"text": null, "caption": "Сколько стоит такой, с доставкой?", "edit_date": 1_763_800_100,
+        "photo": [BotApi::photo_size("big-photo", 48213)]}),
     );
     edit["edited_message"] = edit["message"].take();
     edit.as_object_mut().expect("object").remove("message");
@@ -168,7 +169,7 @@ async fn a_stranger_on_telegram_becomes_one_assigned_lead_and_is_answered_in_the
     let out = bot
         .sent()
         .into_iter()
-        .rfind(|m| m["chat_id"] == "777")
+        .rfind(|m| bot::chat_of(m) == "777")
         .expect("the bot sent it");
     assert_eq!(out["text"], "Здравствуйте! 4 900 ₽ с доставкой.");
     assert_eq!(out["reply_parameters"]["message_id"], 2);
@@ -251,13 +252,56 @@ async fn group_messages_count_only_when_they_mention_the_bot() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_number_shared_as_the_senders_own_contact_is_one_more_identity_of_theirs() {
+    let bot = BotApi::start().await;
+    let suite = with_bot(&bot, |_| {}).await;
+    // Someone else's card is only a message; the sender's own number is theirs.
+    let someone_else = json!({"text": null,
+        "contact": {"phone_number": "+79005550000", "first_name": "Друг", "user_id": 999}});
+    bot.push(BotApi::message(555, 1, "", someone_else));
+    let own = json!({"text": null,
+        "contact": {"phone_number": "+79001112233", "first_name": "Анна", "user_id": 555}});
+    let last = bot.push(BotApi::message(555, 2, "", own));
+    confirmed(&bot, last).await;
+    let lead = eventually("the lead", || async {
+        support::leads(&suite).await.into_iter().next()
+    })
+    .await;
+    let identities: Vec<(i32, String)> = lead
+        .identities
+        .iter()
+        .map(|i| (i.kind, i.value.clone()))
+        .collect();
+    assert!(
+        identities.contains(&(npb_phone(), "+79001112233".to_owned())),
+        "{identities:?}"
+    );
+    assert!(!identities.iter().any(|(_, v)| v == "+79005550000"));
+    assert_eq!(
+        support::leads(&suite).await.len(),
+        1,
+        "one person, one lead"
+    );
+    suite.stop().await;
+}
+
+fn npb_phone() -> i32 {
+    ringside_proto::contacts::v1::IdentityKind::Phone as i32
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_webhook_takes_updates_only_with_its_secret_and_files_each_once() {
     let bot = BotApi::start().await;
+    let public = "https://crm.example.com/telegram/webhook";
     let suite = with_bot(&bot, |s| {
         s.telegram_mode = "webhook".into();
         s.telegram_webhook_secret = Some("s3cret-webhook".into());
+        s.telegram_webhook_url = Some(public.into());
     })
     .await;
+    // Registered at start: no manual setWebhook.
+    let registered = eventually("setWebhook", || async { bot.webhook() }).await;
+    assert_eq!(registered, (public.to_owned(), "s3cret-webhook".to_owned()));
     let http = suite.running.http_addr;
     let update = json!({"update_id": 5001})
         .as_object()
@@ -377,14 +421,14 @@ async fn as_services_a_telegram_stranger_becomes_an_assigned_lead_and_gets_the_a
     let out = bot
         .sent()
         .into_iter()
-        .rfind(|m| m["chat_id"] == "888")
+        .rfind(|m| bot::chat_of(m) == "888")
         .expect("the bot sent it");
     assert_eq!(
         (
-            out["chat_id"].as_str(),
+            bot::chat_of(&out),
             out["reply_parameters"]["message_id"].as_i64()
         ),
-        (Some("888"), Some(1))
+        ("888".to_owned(), Some(1))
     );
     eventually("the answer on the timeline", || async {
         let m = messages(&lead_timeline(activities, &lead.id).await);

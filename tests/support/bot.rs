@@ -1,8 +1,9 @@
 //! A local stand-in for the Telegram Bot API (the Telegram cloud cannot be reached
 //! from here): it speaks the published HTTP interface — POST `/bot{token}/{method}`
-//! with JSON, answers `{"ok":true,"result":…}` — for `getMe`, `getUpdates` (long
-//! polling, with updates confirmed by the next offset as Telegram does) and
-//! `sendMessage`, and can answer 429 with `retry_after` or 403 for a blocked chat.
+//! with JSON (method names in any case, as Telegram takes them), answers
+//! `{"ok":true,"result":…}` — for `getMe`, `getUpdates` (long polling, with updates
+//! confirmed by the next offset as Telegram does), `sendMessage` and `setWebhook`, and
+//! can answer 429 with `retry_after` or 403 for a blocked chat.
 
 use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -33,6 +34,8 @@ struct State_ {
     limit_next: usize,
     retry_after: u64,
     blocked: HashSet<String>,
+    /// The last `setWebhook`: its URL and secret token.
+    webhook: Option<(String, String)>,
 }
 
 #[derive(Clone)]
@@ -96,8 +99,21 @@ impl BotApi {
         });
         if let (Some(m), Some(e)) = (message.as_object_mut(), extra.as_object()) {
             m.extend(e.clone());
+            // `"text": null` in `extra` means a message without text (a photo).
+            m.retain(|_, v| !v.is_null());
         }
         json!({ "message": message })
+    }
+
+    /// One size of a photo, as the Bot API describes it.
+    pub fn photo_size(file_id: &str, size: u32) -> Value {
+        json!({"file_id": file_id, "file_unique_id": format!("u-{file_id}"),
+            "file_size": size, "width": 320, "height": 240})
+    }
+
+    /// The webhook the bot was last told to use (`setWebhook`), with its secret.
+    pub fn webhook(&self) -> Option<(String, String)> {
+        self.lock().webhook.clone()
     }
 
     /// The offset the poller last confirmed (every update below it is filed).
@@ -161,10 +177,7 @@ impl BotApi {
     fn send(&self, body: &Value) -> (StatusCode, Value) {
         let mut s = self.lock();
         s.attempts.push(Instant::now());
-        let chat = match &body["chat_id"] {
-            Value::String(c) => c.clone(),
-            other => other.to_string(),
-        };
+        let chat = chat_of(body);
         if s.limit_next > 0 {
             s.limit_next -= 1;
             let wait = s.retry_after;
@@ -193,29 +206,75 @@ impl BotApi {
     }
 }
 
+/// The chat a request names: the Bot API takes an id as a number or a string.
+pub fn chat_of(request: &Value) -> String {
+    match &request["chat_id"] {
+        Value::String(c) => c.clone(),
+        other => other.to_string(),
+    }
+}
+
 fn ok(result: Value) -> Value {
     json!({"ok": true, "result": result})
+}
+
+/// A request's parameters: a JSON body, or a multipart form (what clients send for
+/// methods that may upload a file, like `setWebhook`'s certificate) as text fields.
+async fn parameters(headers: &axum::http::HeaderMap, body: bytes::Bytes) -> Value {
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let Ok(boundary) = multer::parse_boundary(content_type) else {
+        return serde_json::from_slice(&body).unwrap_or_default();
+    };
+    let stream = futures::stream::once(async move { Ok::<_, std::io::Error>(body) });
+    let mut form = multer::Multipart::new(stream, boundary);
+    let mut fields = serde_json::Map::new();
+    while let Ok(Some(field)) = form.next_field().await {
+        let name = field.name().unwrap_or_default().to_owned();
+        let text = field.text().await.unwrap_or_default();
+        // Fields that are JSON (arrays, numbers) are sent as their JSON text.
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        fields.insert(name, value);
+    }
+    Value::Object(fields)
 }
 
 async fn call(
     State(bot): State<BotApi>,
     Path((token, method)): Path<(String, String)>,
-    body: Option<axum::Json<Value>>,
+    headers: axum::http::HeaderMap,
+    body: bytes::Bytes,
 ) -> (StatusCode, axum::Json<Value>) {
     if token != format!("bot{TOKEN}") {
         let reply = json!({"ok": false, "error_code": 401, "description": "Unauthorized"});
         return (StatusCode::UNAUTHORIZED, axum::Json(reply));
     }
-    let body = body.map(|b| b.0).unwrap_or_default();
-    let (status, reply) = match method.as_str() {
-        "getMe" => (
+    let body = parameters(&headers, body).await;
+    // Method names are case-insensitive.
+    let (status, reply) = match method.to_ascii_lowercase().as_str() {
+        "getme" => (
             StatusCode::OK,
             ok(
-                json!({"id": 123456, "is_bot": true, "first_name": "Ringside", "username": USERNAME}),
+                json!({"id": 123456, "is_bot": true, "first_name": "Ringside",
+                "username": USERNAME, "can_join_groups": true,
+                "can_read_all_group_messages": false, "supports_inline_queries": false,
+                "can_connect_to_business": false, "has_main_web_app": false}),
             ),
         ),
-        "getUpdates" => (StatusCode::OK, bot.updates(&body).await),
-        "sendMessage" => bot.send(&body),
+        "getupdates" => (StatusCode::OK, bot.updates(&body).await),
+        "sendmessage" => bot.send(&body),
+        "deletewebhook" => {
+            bot.lock().webhook = None;
+            (StatusCode::OK, ok(json!(true)))
+        }
+        "setwebhook" => {
+            let url = body["url"].as_str().unwrap_or_default().to_owned();
+            let secret = body["secret_token"].as_str().unwrap_or_default().to_owned();
+            bot.lock().webhook = Some((url, secret));
+            (StatusCode::OK, ok(json!(true)))
+        }
         _ => (
             StatusCode::NOT_FOUND,
             json!({"ok": false, "error_code": 404, "description": "Not Found: method not found"}),

@@ -5,13 +5,13 @@ use ringside_identity::Invalid;
 use ringside_proto::activities::v1 as pb;
 use ringside_proto::activities::v1::activities_server::Activities;
 use ringside_storage::now_millis;
-use tonic::{Request, Response, Status};
+use tonic::{Request, Status};
 
-use crate::convert::{self, entry_to_proto, id, optional_id, task_to_proto};
+use crate::convert::{self, entry_to_proto, task_to_proto};
 use crate::domain::{parse_optional_time, parse_time};
-use crate::error::ActivitiesError;
-use crate::model::{Ctx, Cursor, NewTask, Page, SubjectFilter, TaskFilter, TaskPatch, TaskType};
+use crate::model::{Ctx, NewTask, Page, SubjectFilter, TaskFilter, TaskPatch, TaskType};
 use crate::service::ActivitiesService;
+use ringside_kit::grpc::{Reply, invalid, next_token, ok, optional_id, required_id};
 
 /// Default and largest page sizes.
 const DEFAULT_PAGE: i64 = 50;
@@ -27,30 +27,8 @@ impl ActivitiesGrpc {
     }
 }
 
-type Reply<T> = Result<Response<T>, Status>;
-
-fn ok<T>(value: T) -> Reply<T> {
-    Ok(Response::new(value))
-}
-
-fn ctx<T>(req: &Request<T>) -> Ctx {
-    Ctx::of(req)
-}
-
-fn invalid(e: Invalid) -> Status {
-    ActivitiesError::from(e).into()
-}
-
 fn page(size: i32, token: &str) -> Result<Page, Status> {
-    ringside_identity::paging::page(size, token, DEFAULT_PAGE, MAX_PAGE).map_err(invalid)
-}
-
-fn next_token(next: Option<Cursor>) -> String {
-    next.map(|c| c.token()).unwrap_or_default()
-}
-
-fn required_id(field: &str, value: &str) -> Result<String, Status> {
-    id(field, value).map_err(invalid)
+    ringside_kit::grpc::page(size, token, DEFAULT_PAGE, MAX_PAGE)
 }
 
 #[tonic::async_trait]
@@ -64,7 +42,7 @@ impl Activities for ActivitiesGrpc {
             .map(|k| convert::entry_kind_from_proto(*k))
             .collect::<Result<Vec<_>, _>>()
             .map_err(invalid)?;
-        let conversation = optional_id("conversation_id", &r.conversation_id).map_err(invalid)?;
+        let conversation = optional_id("conversation_id", &r.conversation_id)?;
         let paged = self
             .service
             .timeline(
@@ -119,7 +97,7 @@ impl Activities for ActivitiesGrpc {
     }
 
     async fn add_call_note(&self, req: Request<pb::AddCallNoteRequest>) -> Reply<pb::Entry> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let call_id = ringside_identity::required_text("call_id", &r.call_id).map_err(invalid)?;
         let entry = self
@@ -150,7 +128,7 @@ impl Activities for ActivitiesGrpc {
     }
 
     async fn add_note(&self, req: Request<pb::AddNoteRequest>) -> Reply<pb::Entry> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let links = convert::links_from_proto(r.links.as_ref()).map_err(invalid)?;
         let entry = self.service.add_note(&ctx, links, &r.text).await?;
@@ -158,7 +136,7 @@ impl Activities for ActivitiesGrpc {
     }
 
     async fn edit_note(&self, req: Request<pb::EditNoteRequest>) -> Reply<pb::Entry> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let entry = self
             .service
@@ -168,7 +146,7 @@ impl Activities for ActivitiesGrpc {
     }
 
     async fn delete_note(&self, req: Request<pb::DeleteNoteRequest>) -> Reply<pb::Entry> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let entry = self
             .service
             .delete_note(&ctx, &required_id("id", &req.get_ref().id)?)
@@ -190,7 +168,7 @@ impl Activities for ActivitiesGrpc {
     }
 
     async fn create_task(&self, req: Request<pb::CreateTaskRequest>) -> Reply<pb::Task> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let new = NewTask {
             title: r.title,
@@ -215,7 +193,7 @@ impl Activities for ActivitiesGrpc {
     }
 
     async fn update_task(&self, req: Request<pb::UpdateTaskRequest>) -> Reply<pb::Task> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let time = |field: &str, v: &Option<String>| {
             v.as_deref()
@@ -238,7 +216,7 @@ impl Activities for ActivitiesGrpc {
     }
 
     async fn complete_task(&self, req: Request<pb::CompleteTaskRequest>) -> Reply<pb::Task> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let task = self
             .service
             .complete_task(&ctx, &required_id("id", &req.get_ref().id)?)
@@ -247,7 +225,7 @@ impl Activities for ActivitiesGrpc {
     }
 
     async fn cancel_task(&self, req: Request<pb::CancelTaskRequest>) -> Reply<pb::Task> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let task = self
             .service
             .cancel_task(&ctx, &required_id("id", &req.get_ref().id)?)
@@ -256,11 +234,11 @@ impl Activities for ActivitiesGrpc {
     }
 
     async fn list_tasks(&self, req: Request<pb::ListTasksRequest>) -> Reply<pb::ListTasksResponse> {
-        let me = ctx(&req).actor;
+        let me = Ctx::of(&req).actor;
         let r = req.into_inner();
         let assignee = match r.assignee_id.trim() {
             "me" => Some(me),
-            other => optional_id("assignee_id", other).map_err(invalid)?,
+            other => optional_id("assignee_id", other)?,
         };
         let subject = match &r.subject {
             Some(s) if s.subject.is_some() => {
@@ -311,7 +289,7 @@ impl Activities for ActivitiesGrpc {
             Ok(pb::SubjectFilter::Overdue) => SubjectFilter::Overdue,
             _ => return Err(invalid(Invalid::new("filter", "no_open_task or overdue"))),
         };
-        let owner = optional_id("owner_id", &r.owner_id).map_err(invalid)?;
+        let owner = optional_id("owner_id", &r.owner_id)?;
         let paged = self
             .service
             .list_subjects(

@@ -106,6 +106,7 @@ pub fn person_from_proto(r: pb::ResolveRequest, region: PhoneRegion) -> Result<P
         company_name: r.company_name,
         source: source_from_proto(r.source.as_ref()),
         lookup_only: r.lookup_only,
+        claim_also: r.claim_also,
     })
 }
 

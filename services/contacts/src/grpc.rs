@@ -2,13 +2,13 @@
 //! into domain calls here, results into messages, errors into status codes.
 
 use ringside_kit::PeerChannel;
+use ringside_kit::grpc::{Reply, invalid, ok, optional_id, required_id};
 use ringside_proto::contacts::v1 as pb;
 use ringside_proto::contacts::v1::contacts_server::{Contacts, ContactsServer};
-use tonic::{Request, Response, Status};
+use tonic::{Request, Status};
 
 use crate::convert::{self, company_to_proto, contact_to_proto, lead_to_proto, party_to_proto};
 use crate::domain::{self, Invalid};
-use crate::error::ContactsError;
 use crate::model::{
     ContactFilter, ContactPatch, Ctx, DeletedFilter, LeadFilter, NewContact, NewLead, Page,
 };
@@ -41,32 +41,9 @@ impl ContactsGrpc {
     }
 }
 
-type Reply<T> = Result<Response<T>, Status>;
-
-fn ok<T>(value: T) -> Reply<T> {
-    Ok(Response::new(value))
-}
-
-/// Who calls and the correlation id.
-fn ctx<T>(req: &Request<T>) -> Ctx {
-    Ctx::of(req)
-}
-
-fn id(field: &str, value: &str) -> Result<String, Status> {
-    ringside_identity::fields::id(field, value).map_err(invalid)
-}
-
-fn optional_id(field: &str, value: &str) -> Result<Option<String>, Status> {
-    ringside_identity::fields::optional_id(field, value).map_err(invalid)
-}
-
 fn optional_filter(field: &str, value: &str) -> Result<Option<String>, Status> {
     let value = domain::optional_text(field, value).map_err(invalid)?;
     Ok((!value.is_empty()).then_some(value))
-}
-
-fn invalid(e: Invalid) -> Status {
-    ContactsError::from(e).into()
 }
 
 fn page(size: i32, token: &str) -> Result<Page, Status> {
@@ -94,7 +71,7 @@ impl Contacts for ContactsGrpc {
     async fn get_company(&self, req: Request<pb::GetCompanyRequest>) -> Reply<pb::Company> {
         let company = self
             .service
-            .get_company(&id("id", &req.get_ref().id)?)
+            .get_company(&required_id("id", &req.get_ref().id)?)
             .await?;
         ok(company_to_proto(&company))
     }
@@ -116,7 +93,7 @@ impl Contacts for ContactsGrpc {
     }
 
     async fn create_contact(&self, req: Request<pb::CreateContactRequest>) -> Reply<pb::Contact> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let new = NewContact {
             name: r.name,
@@ -134,13 +111,13 @@ impl Contacts for ContactsGrpc {
     async fn get_contact(&self, req: Request<pb::GetContactRequest>) -> Reply<pb::Contact> {
         let contact = self
             .service
-            .get_contact(&id("id", &req.get_ref().id)?)
+            .get_contact(&required_id("id", &req.get_ref().id)?)
             .await?;
         ok(contact_to_proto(&contact))
     }
 
     async fn update_contact(&self, req: Request<pb::UpdateContactRequest>) -> Reply<pb::Contact> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let region = self.service.region();
         let patch = ContactPatch {
@@ -163,16 +140,16 @@ impl Contacts for ContactsGrpc {
         };
         let contact = self
             .service
-            .update_contact(&ctx, &id("id", &r.id)?, patch)
+            .update_contact(&ctx, &required_id("id", &r.id)?, patch)
             .await?;
         ok(contact_to_proto(&contact))
     }
 
     async fn delete_contact(&self, req: Request<pb::DeleteContactRequest>) -> Reply<pb::Contact> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let contact = self
             .service
-            .delete_contact(&ctx, &id("id", &req.get_ref().id)?)
+            .delete_contact(&ctx, &required_id("id", &req.get_ref().id)?)
             .await?;
         ok(contact_to_proto(&contact))
     }
@@ -208,10 +185,10 @@ impl Contacts for ContactsGrpc {
     }
 
     async fn merge_contacts(&self, req: Request<pb::MergeContactsRequest>) -> Reply<pb::Contact> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
-        let survivor = id("survivor_id", &r.survivor_id)?;
-        let merged = id("merged_id", &r.merged_id)?;
+        let survivor = required_id("survivor_id", &r.survivor_id)?;
+        let merged = required_id("merged_id", &r.merged_id)?;
         let contact = self
             .service
             .merge_contacts(&ctx, &survivor, &merged)
@@ -220,7 +197,7 @@ impl Contacts for ContactsGrpc {
     }
 
     async fn create_lead(&self, req: Request<pb::CreateLeadRequest>) -> Reply<pb::Lead> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let new = NewLead {
             name: r.name,
@@ -235,7 +212,10 @@ impl Contacts for ContactsGrpc {
     }
 
     async fn get_lead(&self, req: Request<pb::GetLeadRequest>) -> Reply<pb::Lead> {
-        let lead = self.service.get_lead(&id("id", &req.get_ref().id)?).await?;
+        let lead = self
+            .service
+            .get_lead(&required_id("id", &req.get_ref().id)?)
+            .await?;
         ok(lead_to_proto(&lead))
     }
 
@@ -261,22 +241,22 @@ impl Contacts for ContactsGrpc {
     }
 
     async fn set_lead_status(&self, req: Request<pb::SetLeadStatusRequest>) -> Reply<pb::Lead> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let status = convert::lead_status_from_proto(r.status).map_err(invalid)?;
         let lead = self
             .service
-            .set_lead_status(&ctx, &id("id", &r.id)?, status, &r.reason)
+            .set_lead_status(&ctx, &required_id("id", &r.id)?, status, &r.reason)
             .await?;
         ok(lead_to_proto(&lead))
     }
 
     async fn assign_lead(&self, req: Request<pb::AssignLeadRequest>) -> Reply<pb::Lead> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let lead = self
             .service
-            .assign_lead(&ctx, &id("id", &r.id)?, &r.owner_id)
+            .assign_lead(&ctx, &required_id("id", &r.id)?, &r.owner_id)
             .await?;
         ok(lead_to_proto(&lead))
     }
@@ -285,10 +265,10 @@ impl Contacts for ContactsGrpc {
         &self,
         req: Request<pb::ConvertLeadRequest>,
     ) -> Reply<pb::ConvertLeadResponse> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let input = ConvertLead {
-            lead_id: id("id", &r.id)?,
+            lead_id: required_id("id", &r.id)?,
             contact_name: r.contact_name,
             company_name: r.company_name,
             owner_id: r.owner_id,
@@ -316,7 +296,7 @@ impl Contacts for ContactsGrpc {
     }
 
     async fn resolve(&self, req: Request<pb::ResolveRequest>) -> Reply<pb::ResolveResponse> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let person = convert::person_from_proto(r, self.service.region()).map_err(invalid)?;
         let resolved = self.service.resolve_person(&ctx, person).await?;

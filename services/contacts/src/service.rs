@@ -545,9 +545,45 @@ impl ContactsService {
             name: name.to_owned(),
             company_name: String::new(),
             source,
-            lookup_only: false,
+            ..Person::default()
         };
         self.resolve_person(ctx, person).await
+    }
+
+    /// `found` also gets those of `identities` nobody holds (the channel vouches they
+    /// are the same person's); an identity someone else holds stays theirs.
+    async fn claim_unheld(
+        &self,
+        ctx: &Ctx,
+        found: Resolved,
+        identities: &[Identity],
+    ) -> Result<Resolved> {
+        let owner = match &found.party {
+            Party::Contact(c) => Owner::Contact(c.id.clone()),
+            Party::Lead(l) => Owner::Lead(l.id.clone()),
+        };
+        let mut tx = self.db.begin().await?;
+        // Merged away, deleted or converted since it was found: nothing joins it.
+        let live = match load_party(&mut tx, owner.clone()).await? {
+            Party::Contact(c) => c.deleted_at.is_none() && c.merged_into.is_none(),
+            Party::Lead(l) => l.contact_id.is_none(),
+        };
+        let mut claimed = false;
+        for identity in identities.iter().filter(|_| live) {
+            claimed |= store::claim_if_free(&mut tx, &owner, identity).await?;
+        }
+        if !claimed {
+            return Ok(found); // someone else took them meanwhile
+        }
+        let party = load_party(&mut tx, owner).await?;
+        if let Party::Contact(contact) = &party {
+            let payload = EventPayload::ContactUpdated(ev::ContactUpdated {
+                contact: Some(convert::contact_to_proto(contact)),
+            });
+            self.emit(&mut tx, ctx, payload).await?;
+        }
+        self.commit(tx).await?;
+        Ok(Resolved { party, ..found })
     }
 
     /// The contact or lead holding the first of `person`'s identities known, in
@@ -562,7 +598,11 @@ impl ContactsService {
         // would queue every caller lookup behind the writers.
         let mut conn = self.db.pool().acquire().await?;
         if let Some(found) = find_first(&mut conn, &identities).await? {
-            return Ok(found);
+            drop(conn);
+            return match person.claim_also && !holds_all(&found.party, &identities) {
+                true => self.claim_unheld(ctx, found, &identities).await,
+                false => Ok(found),
+            };
         }
         drop(conn);
         if person.lookup_only {
@@ -627,6 +667,9 @@ pub struct Person {
     pub source: LeadSource,
     /// Only find the holder: a stranger is not made a lead (`NotFound`).
     pub lookup_only: bool,
+    /// The identities are vouched to be one person's: a holder found by one also
+    /// gets the others nobody holds.
+    pub claim_also: bool,
 }
 
 /// What an identity resolved to.
@@ -706,6 +749,15 @@ async fn find_first(
         }
     }
     Ok(None)
+}
+
+/// Whether `party` holds every one of `identities`.
+fn holds_all(party: &Party, identities: &[Identity]) -> bool {
+    let held = match party {
+        Party::Contact(c) => &c.identities,
+        Party::Lead(l) => &l.identities,
+    };
+    identities.iter().all(|i| held.contains(i))
 }
 
 async fn load_party(conn: &mut sqlx::AnyConnection, owner: Owner) -> Result<Party> {

@@ -115,28 +115,37 @@ pub async fn claim_identities(
     owner: &Owner,
     identities: &[Identity],
 ) -> Result<()> {
-    let (contact_id, lead_id) = match owner {
-        Owner::Contact(id) => (Some(id.as_str()), None),
-        Owner::Lead(id) => (None, Some(id.as_str())),
-    };
     for identity in identities {
-        let done = sqlx::query(
-            "INSERT INTO identities (kind, value, contact_id, lead_id, rev_digits) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        )
-        .bind(identity.kind.as_str())
-        .bind(&identity.value)
-        .bind(contact_id)
-        .bind(lead_id)
-        .bind(identity.reversed_digits())
-        .execute(&mut *conn)
-        .await?;
-        if done.rows_affected() == 0 {
+        if !claim_if_free(conn, owner, identity).await? {
             let holder = find_identity(conn, identity).await?;
             return Err(taken(identity, holder));
         }
     }
     Ok(())
+}
+
+/// Gives `identity` to `owner` unless someone holds it; whether it did.
+pub async fn claim_if_free(
+    conn: &mut AnyConnection,
+    owner: &Owner,
+    identity: &Identity,
+) -> Result<bool> {
+    let (contact_id, lead_id) = match owner {
+        Owner::Contact(id) => (Some(id.as_str()), None),
+        Owner::Lead(id) => (None, Some(id.as_str())),
+    };
+    let done = sqlx::query(
+        "INSERT INTO identities (kind, value, contact_id, lead_id, rev_digits) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(identity.kind.as_str())
+    .bind(&identity.value)
+    .bind(contact_id)
+    .bind(lead_id)
+    .bind(identity.reversed_digits())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 fn taken(identity: &Identity, holder: Option<Owner>) -> ContactsError {

@@ -802,3 +802,59 @@ async fn strangers_arriving_at_once_are_shared_out_evenly() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_vouched_identity_joins_the_person_found_and_a_held_one_stays_with_its_holder() {
+    for t in all_backends().await {
+        let svc = service(&t);
+        let ivan = ivan(&svc).await;
+        let anna = svc
+            .resolve(
+                &ctx(),
+                phone("8 900 111 22 33"),
+                "Анна",
+                LeadSource::default(),
+            )
+            .await
+            .expect("anna");
+        let vouched = |also: Vec<Identity>, claim_also: bool| Person {
+            identities: std::iter::once(email("ivan@example.com"))
+                .chain(also)
+                .collect(),
+            claim_also,
+            ..Person::default()
+        };
+        // Not vouched for (a form could say anything): nothing joins.
+        let found = svc
+            .resolve_person(&ctx(), vouched(vec![phone("8 900 444 55 66")], false))
+            .await
+            .expect("resolve");
+        assert!(matches!(&found.party, Party::Contact(c) if c.identities.len() == 2));
+        // Vouched for: the free number joins Ivan; Anna's stays Anna's.
+        let found = svc
+            .resolve_person(
+                &ctx(),
+                vouched(
+                    vec![phone("8 900 444 55 66"), phone("8 900 111 22 33")],
+                    true,
+                ),
+            )
+            .await
+            .expect("resolve");
+        let Party::Contact(contact) = &found.party else {
+            panic!("ivan, got {:?}", found.party)
+        };
+        assert_eq!(contact.id, ivan.id, "{:?}", t.backend());
+        assert!(contact.identities.contains(&phone("8 900 444 55 66")));
+        assert!(!contact.identities.contains(&phone("8 900 111 22 33")));
+        let anna_now = svc
+            .lookup_by_phone("+79001112233")
+            .await
+            .expect("lookup")
+            .expect("anna");
+        assert!(
+            matches!((&anna_now, &anna.party), (Party::Lead(a), Party::Lead(b)) if a.id == b.id)
+        );
+        assert_eq!(count(&t, "leads").await, 1);
+    }
+}

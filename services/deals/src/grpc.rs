@@ -3,12 +3,12 @@
 
 use prost::Message as _;
 use ringside_identity::Invalid;
-use ringside_identity::fields::{id, optional_id};
-use ringside_identity::paging::{Cursor, Page, page};
+use ringside_identity::paging::Page;
+use ringside_kit::grpc::{Reply, invalid, next_token, ok, optional_id, required_id};
 use ringside_proto::deals::v1 as pb;
 use ringside_proto::deals::v1::deals_server::Deals;
 use ringside_proto::{millis_from_timestamp, timestamp_from_millis};
-use tonic::{Request, Response, Status};
+use tonic::{Request, Status};
 
 use crate::convert::{
     self, deal_to_proto, filter_from_proto, pipeline_to_proto, sort_from_proto, stage_to_proto,
@@ -35,34 +35,8 @@ impl DealsGrpc {
     }
 }
 
-type Reply<T> = Result<Response<T>, Status>;
-
-fn ok<T>(value: T) -> Reply<T> {
-    Ok(Response::new(value))
-}
-
-fn ctx<T>(req: &Request<T>) -> Ctx {
-    Ctx::of(req)
-}
-
-fn invalid(e: Invalid) -> Status {
-    DealsError::from(e).into()
-}
-
 fn page_of(size: i32, token: &str, default: i64) -> Result<Page, Status> {
-    page(size, token, default, MAX_PAGE).map_err(invalid)
-}
-
-fn token(next: Option<Cursor>) -> String {
-    next.map(|c| c.token()).unwrap_or_default()
-}
-
-fn required(field: &str, value: &str) -> Result<String, Status> {
-    id(field, value).map_err(invalid)
-}
-
-fn optional(field: &str, value: &str) -> Result<Option<String>, Status> {
-    optional_id(field, value).map_err(invalid)
+    ringside_kit::grpc::page(size, token, default, MAX_PAGE)
 }
 
 fn deal_response((deal, warnings): (Deal, Vec<String>)) -> Reply<pb::DealResponse> {
@@ -85,7 +59,7 @@ fn column_to_proto(c: &Column) -> pb::Column {
             })
             .collect(),
         deals: c.deals.items.iter().map(deal_to_proto).collect(),
-        next_page_token: token(c.deals.next.clone()),
+        next_page_token: next_token(c.deals.next.clone()),
         over_wip_limit: c.over_wip_limit,
     }
 }
@@ -119,7 +93,7 @@ fn cohort(
         return Err(invalid(Invalid::new("to", "must be after from")));
     }
     Ok(Cohort {
-        pipeline_id: optional("pipeline_id", pipeline_id)?,
+        pipeline_id: optional_id("pipeline_id", pipeline_id)?,
         from,
         to,
     })
@@ -166,7 +140,7 @@ fn deals_page(
 ) -> pb::ListDealsResponse {
     pb::ListDealsResponse {
         deals: paged.items.iter().map(deal_to_proto).collect(),
-        next_page_token: token(paged.next),
+        next_page_token: next_token(paged.next),
         total,
     }
 }
@@ -184,7 +158,7 @@ impl Deals for DealsGrpc {
     }
 
     async fn get_pipeline(&self, req: Request<pb::GetPipelineRequest>) -> Reply<pb::Pipeline> {
-        let id = optional("id", &req.get_ref().id)?;
+        let id = optional_id("id", &req.get_ref().id)?;
         ok(pipeline_to_proto(
             &self.service.pipeline(id.as_deref()).await?,
         ))
@@ -205,13 +179,13 @@ impl Deals for DealsGrpc {
         let patch = convert::stage_patch_from_proto(&r).map_err(invalid)?;
         let pipeline = self
             .service
-            .update_stage(&required("stage_id", &r.stage_id)?, patch)
+            .update_stage(&required_id("stage_id", &r.stage_id)?, patch)
             .await?;
         ok(pipeline_to_proto(&pipeline))
     }
 
     async fn create_deal(&self, req: Request<pb::CreateDealRequest>) -> Reply<pb::DealResponse> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let mut new = convert::new_deal_from_proto(req.into_inner()).map_err(invalid)?;
         if new.owner_id.is_empty() {
             new.owner_id = ctx.actor.clone();
@@ -222,44 +196,44 @@ impl Deals for DealsGrpc {
     async fn get_deal(&self, req: Request<pb::GetDealRequest>) -> Reply<pb::Deal> {
         let deal = self
             .service
-            .get_deal(&required("id", &req.get_ref().id)?)
+            .get_deal(&required_id("id", &req.get_ref().id)?)
             .await?;
         ok(deal_to_proto(&deal))
     }
 
     async fn update_deal(&self, req: Request<pb::UpdateDealRequest>) -> Reply<pb::Deal> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let patch = convert::patch_from_proto(&r).map_err(invalid)?;
         let deal = self
             .service
-            .update_deal(&ctx, &required("id", &r.id)?, patch)
+            .update_deal(&ctx, &required_id("id", &r.id)?, patch)
             .await?;
         ok(deal_to_proto(&deal))
     }
 
     async fn move_deal(&self, req: Request<pb::MoveDealRequest>) -> Reply<pb::DealResponse> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
-        let to = Move::To(required("stage_id", &r.stage_id)?);
+        let to = Move::To(required_id("stage_id", &r.stage_id)?);
         deal_response(
             self.service
-                .move_deal(&ctx, &required("id", &r.id)?, to)
+                .move_deal(&ctx, &required_id("id", &r.id)?, to)
                 .await?,
         )
     }
 
     async fn win_deal(&self, req: Request<pb::WinDealRequest>) -> Reply<pb::DealResponse> {
-        let ctx = ctx(&req);
-        let id = required("id", &req.get_ref().id)?;
+        let ctx = Ctx::of(&req);
+        let id = required_id("id", &req.get_ref().id)?;
         deal_response(self.service.move_deal(&ctx, &id, Move::Win).await?)
     }
 
     async fn lose_deal(&self, req: Request<pb::LoseDealRequest>) -> Reply<pb::DealResponse> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let reason = ringside_identity::required_text("reason", &r.reason).map_err(invalid)?;
-        let id = required("id", &r.id)?;
+        let id = required_id("id", &r.id)?;
         deal_response(
             self.service
                 .move_deal(&ctx, &id, Move::Lose(reason))
@@ -268,12 +242,12 @@ impl Deals for DealsGrpc {
     }
 
     async fn reopen_deal(&self, req: Request<pb::ReopenDealRequest>) -> Reply<pb::DealResponse> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
-        let to = Move::Reopen(optional("stage_id", &r.stage_id)?);
+        let to = Move::Reopen(optional_id("stage_id", &r.stage_id)?);
         deal_response(
             self.service
-                .move_deal(&ctx, &required("id", &r.id)?, to)
+                .move_deal(&ctx, &required_id("id", &r.id)?, to)
                 .await?,
         )
     }
@@ -284,7 +258,7 @@ impl Deals for DealsGrpc {
     ) -> Reply<pb::StageHistoryResponse> {
         let stays = self
             .service
-            .history(&required("deal_id", &req.get_ref().deal_id)?)
+            .history(&required_id("deal_id", &req.get_ref().deal_id)?)
             .await?;
         ok(pb::StageHistoryResponse {
             stays: stays.iter().map(convert::stay_to_proto).collect(),
@@ -292,7 +266,7 @@ impl Deals for DealsGrpc {
     }
 
     async fn list_deals(&self, req: Request<pb::ListDealsRequest>) -> Reply<pb::ListDealsResponse> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let filter = filter_from_proto(r.filter.as_ref(), &ctx).map_err(invalid)?;
         let sort = sort_from_proto(r.sort.as_ref()).map_err(invalid)?;
@@ -301,7 +275,7 @@ impl Deals for DealsGrpc {
     }
 
     async fn kanban(&self, req: Request<pb::KanbanRequest>) -> Reply<pb::KanbanResponse> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let filter = filter_from_proto(r.filter.as_ref(), &ctx).map_err(invalid)?;
         let sort = sort_from_proto(r.sort.as_ref()).map_err(invalid)?;
@@ -314,18 +288,18 @@ impl Deals for DealsGrpc {
     }
 
     async fn kanban_column(&self, req: Request<pb::KanbanColumnRequest>) -> Reply<pb::Column> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let filter = filter_from_proto(r.filter.as_ref(), &ctx).map_err(invalid)?;
         let sort = sort_from_proto(r.sort.as_ref()).map_err(invalid)?;
         let page = page_of(r.page_size, &r.page_token, DEFAULT_COLUMN)?;
-        let stage = required("stage_id", &r.stage_id)?;
+        let stage = required_id("stage_id", &r.stage_id)?;
         let column = self.service.column(&filter, sort, &stage, page).await?;
         ok(column_to_proto(&column))
     }
 
     async fn save_view(&self, req: Request<pb::SaveViewRequest>) -> Reply<pb::View> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         // Checked as it would be applied, stored as given ("me" stays "me").
         filter_from_proto(r.filter.as_ref(), &ctx).map_err(invalid)?;
@@ -337,7 +311,7 @@ impl Deals for DealsGrpc {
             sort: r.sort,
             ..Default::default()
         };
-        let id = optional("id", &r.id)?;
+        let id = optional_id("id", &r.id)?;
         let view = self
             .service
             .save_view(&ctx, id.as_deref(), &r.name, &r.team, query.encode_to_vec())
@@ -346,7 +320,7 @@ impl Deals for DealsGrpc {
     }
 
     async fn list_views(&self, req: Request<pb::ListViewsRequest>) -> Reply<pb::ListViewsResponse> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let team =
             ringside_identity::optional_text("team", &req.get_ref().team).map_err(invalid)?;
         let views = self.service.views(&ctx, &team).await?;
@@ -359,9 +333,9 @@ impl Deals for DealsGrpc {
         &self,
         req: Request<pb::DeleteViewRequest>,
     ) -> Reply<pb::DeleteViewResponse> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         self.service
-            .delete_view(&ctx, &required("id", &req.get_ref().id)?)
+            .delete_view(&ctx, &required_id("id", &req.get_ref().id)?)
             .await?;
         ok(pb::DeleteViewResponse {})
     }
@@ -381,8 +355,8 @@ impl Deals for DealsGrpc {
         let r = req.into_inner();
         let cohort = cohort(&r.pipeline_id, r.from.as_ref(), r.to.as_ref())?;
         let cell = cell_from_proto(r.cell)?;
-        let owner = optional("owner_id", &r.owner_id)?;
-        let stage = optional("stage_id", &r.stage_id)?;
+        let owner = optional_id("owner_id", &r.owner_id)?;
+        let stage = optional_id("stage_id", &r.stage_id)?;
         let page = page_of(r.page_size, &r.page_token, DEFAULT_PAGE)?;
         let found = self
             .service
@@ -392,12 +366,12 @@ impl Deals for DealsGrpc {
     }
 
     async fn forecast(&self, req: Request<pb::ForecastRequest>) -> Reply<pb::ForecastReport> {
-        let ctx = ctx(&req);
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
-        let pipeline = optional("pipeline_id", &r.pipeline_id)?;
+        let pipeline = optional_id("pipeline_id", &r.pipeline_id)?;
         let owner = match r.owner_id.trim() {
             "me" => Some(ctx.actor),
-            o => optional("owner_id", o)?,
+            o => optional_id("owner_id", o)?,
         };
         let rows = self
             .service

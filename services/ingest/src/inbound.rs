@@ -28,6 +28,9 @@ pub struct Inbound {
     pub source: cpb::LeadSource,
     /// Find the sender but never make a lead (automatic mail).
     pub lookup_only: bool,
+    /// The channel vouches the identities are all the sender's: a known sender gets
+    /// the ones nobody holds.
+    pub claim_also: bool,
     /// The message; its contact, lead and company are filled in here.
     pub message: ev::ChannelMessage,
 }
@@ -65,6 +68,7 @@ pub async fn deliver(
         name: clean_name(&inbound.name),
         source: Some(inbound.source),
         lookup_only: inbound.lookup_only,
+        claim_also: inbound.claim_also,
         ..Default::default()
     };
     match contacts.resolve(&event_id, request).await {

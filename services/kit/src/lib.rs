@@ -1,12 +1,14 @@
 //! What every Ringside service is made of, shared by purpose and nothing more: the
 //! request context built from the authenticated caller ([`Ctx`]), the one mapping from
-//! an error's kind to a `tonic::Status` ([`error`]), and the one way to call another
+//! an error's kind to a `tonic::Status` ([`error`]), the helpers of every gRPC edge
+//! ([`grpc`]: replies, refused fields, ids, page tokens), and the one way to call another
 //! service ([`peer`]): its generated gRPC client over a [`peer::PeerChannel`], which is
 //! either a socket to the service's replicas or, in the all-in-one process, the very
 //! gRPC router the process serves — guard, handlers and all — with no socket between.
 //! Domain rules, storage and the bus live elsewhere.
 
 pub mod error;
+pub mod grpc;
 pub mod peer;
 
 pub use error::{ErrorKind, Kind, PeerError};

@@ -1,18 +1,23 @@
 //! Alerts for agents who are not connected when a reminder comes due or a lead is
-//! assigned to them: by email (SMTP through lettre) and by Telegram (the Bot API's
-//! `sendMessage`), on every channel the agent has an address for. Each event reaches
+//! assigned to them: by email and by Telegram — through the service's one sender per
+//! channel (`channels`), so alerts keep to the bot's limits like answers do — on
+//! every channel the agent has an address for. Each event reaches
 //! each channel at most once: a sent alert is recorded under the event's id, so a
 //! redelivered event skips what already went out and retries only what failed.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
+use lettre::Message;
 use lettre::message::Mailbox;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use ringside_storage::{Db, now_millis};
+use ringside_storage::Db;
+use ringside_telegram::BotError;
 
 use crate::agents::Agent;
+use crate::channels::Channels;
+use crate::channels::email::{AutoSubmitted, EmailSender, SmtpFailure};
+use crate::channels::telegram::TelegramSender;
+use crate::store;
 
 /// What an alert says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,28 +46,17 @@ pub trait AlertChannel: Send + Sync + 'static {
     async fn send(&self, address: &str, alert: &Alert) -> Result<(), SendError>;
 }
 
-/// Email through an SMTP server (`smtp://host:port`, `smtp://…?tls=required` for
-/// STARTTLS, `smtps://user:pass@host` for TLS).
+/// Alerts by email, from `from`.
 pub struct Email {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    sender: Arc<EmailSender>,
     from: Mailbox,
 }
 
 impl Email {
-    /// Must be called inside a Tokio runtime (the transport keeps a pool).
-    pub fn new(url: &str, from: &str) -> Result<Self, String> {
-        let transport = smtp_transport(url)?;
+    pub fn new(sender: Arc<EmailSender>, from: &str) -> Result<Self, String> {
         let from = from.parse().map_err(|e| format!("alert sender: {e}"))?;
-        Ok(Email { transport, from })
+        Ok(Email { sender, from })
     }
-}
-
-/// A pooled SMTP transport for `url`; must be called inside a Tokio runtime.
-pub(crate) fn smtp_transport(url: &str) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
-    Ok(AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-        .map_err(|e| format!("SMTP URL: {e}"))?
-        .timeout(Some(Duration::from_secs(10)))
-        .build())
 }
 
 #[async_trait]
@@ -87,55 +81,23 @@ impl AlertChannel for Email {
             .header(AutoSubmitted("auto-generated"))
             .body(alert.text.clone())
             .map_err(|_| SendError::Permanent("the message could not be built".into()))?;
-        match self.transport.send(message).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_permanent() => Err(SendError::Permanent(smtp_error(&e))),
-            Err(e) => Err(SendError::Transient(smtp_error(&e))),
+        match self.sender.send(message).await {
+            Ok(()) => Ok(()),
+            Err(f @ SmtpFailure::Permanent(_)) => Err(SendError::Permanent(f.reason().into())),
+            // An alert sent twice beats one lost: an unanswered send is retried too.
+            Err(f) => Err(SendError::Transient(f.reason().into())),
         }
     }
 }
 
-/// An SMTP failure without the server's text, which may quote the address.
-pub(crate) fn smtp_error(e: &lettre::transport::smtp::Error) -> String {
-    match e.status() {
-        Some(code) => format!("SMTP server answered {code}"),
-        None if e.is_timeout() => "SMTP server timed out".into(),
-        None => "SMTP connection failed".into(),
-    }
-}
-
-/// `Auto-Submitted` (RFC 3834): `auto-generated` on alerts, `auto-replied` on
-/// automatic answers, so that the other side's robots do not answer back.
-#[derive(Clone)]
-pub(crate) struct AutoSubmitted(pub &'static str);
-
-impl lettre::message::header::Header for AutoSubmitted {
-    fn name() -> lettre::message::header::HeaderName {
-        lettre::message::header::HeaderName::new_from_ascii_str("Auto-Submitted")
-    }
-
-    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        match s.trim() {
-            "auto-replied" => Ok(AutoSubmitted("auto-replied")),
-            _ => Ok(AutoSubmitted("auto-generated")),
-        }
-    }
-
-    fn display(&self) -> lettre::message::header::HeaderValue {
-        lettre::message::header::HeaderValue::new(Self::name(), self.0.to_owned())
-    }
-}
-
-/// Telegram through a Bot API server (`https://api.telegram.org`, a self-hosted one,
-/// or a stand-in in tests).
+/// Alerts by Telegram, through the bot's one sender (and its limits).
 pub struct Telegram {
-    api: ringside_telegram::BotApi,
+    sender: Arc<TelegramSender>,
 }
 
 impl Telegram {
-    pub fn new(api_url: &str, token: &str) -> Result<Self, String> {
-        let api = ringside_telegram::BotApi::new(api_url, token, Duration::from_secs(10))?;
-        Ok(Telegram { api })
+    pub fn new(sender: Arc<TelegramSender>) -> Self {
+        Telegram { sender }
     }
 }
 
@@ -150,22 +112,32 @@ impl AlertChannel for Telegram {
     }
 
     async fn send(&self, chat_id: &str, alert: &Alert) -> Result<(), SendError> {
-        use ringside_telegram::BotError;
         let text = format!("{}\n{}", alert.subject, alert.text);
-        match self.api.send_message(chat_id, &text, None).await {
+        match self.sender.send(chat_id, &text, None).await {
             Ok(_) => Ok(()),
-            Err(BotError::RetryAfter(wait)) => {
-                // Honour the Bot API's retry_after before the delivery is retried.
-                tokio::time::sleep(wait.min(Duration::from_secs(30))).await;
-                Err(SendError::Transient("rate limited".into()))
-            }
-            // An alert sent twice beats one lost: a send without an answer is retried.
-            Err(e @ (BotError::Unavailable(_) | BotError::Uncertain(_))) => {
-                Err(SendError::Transient(e.to_string()))
-            }
+            // An alert sent twice beats one lost: a send without an answer is retried,
+            // and so is one still rate limited after the sender's own waits.
+            Err(
+                e @ (BotError::Unavailable(_) | BotError::Uncertain(_) | BotError::RetryAfter(_)),
+            ) => Err(SendError::Transient(e.to_string())),
             Err(e) => Err(SendError::Permanent(e.to_string())),
         }
     }
+}
+
+/// The alert channels of `channels`: email from `from`, and the bot.
+pub fn alert_channels(
+    channels: &Channels,
+    from: &str,
+) -> Result<Vec<Arc<dyn AlertChannel>>, String> {
+    let mut out: Vec<Arc<dyn AlertChannel>> = Vec::new();
+    if let Some(sender) = &channels.email {
+        out.push(Arc::new(Email::new(sender.clone(), from)?));
+    }
+    if let Some(sender) = &channels.telegram {
+        out.push(Arc::new(Telegram::new(sender.clone())));
+    }
+    Ok(out)
 }
 
 /// Sends alerts on every configured channel, once per event and channel.
@@ -223,13 +195,10 @@ impl Alerter {
 
     /// Whether event `event_id` already went out on `channel`.
     pub(crate) async fn was_sent(&self, event_id: &str, channel: &str) -> Result<bool, String> {
-        let found = sqlx::query("SELECT 1 FROM alerts_sent WHERE event_id = $1 AND channel = $2")
-            .bind(event_id)
-            .bind(channel)
-            .fetch_optional(self.db.pool())
+        let mut conn = self.db.pool().acquire().await.map_err(|e| e.to_string())?;
+        store::was_sent(&mut conn, event_id, channel)
             .await
-            .map_err(|e| e.to_string())?;
-        Ok(found.is_some())
+            .map_err(|e| e.to_string())
     }
 
     /// Records that event `event_id` went out on `channel` (to `agent`, if anyone).
@@ -239,18 +208,10 @@ impl Alerter {
         channel: &str,
         agent: &str,
     ) -> Result<(), String> {
-        sqlx::query(
-            "INSERT INTO alerts_sent (event_id, channel, agent_id, sent_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(event_id)
-        .bind(channel)
-        .bind(agent)
-        .bind(now_millis())
-        .execute(self.db.pool())
-        .await
-        .map_err(|e| e.to_string())?;
-        Ok(())
+        let mut conn = self.db.pool().acquire().await.map_err(|e| e.to_string())?;
+        store::record_sent(&mut conn, event_id, channel, agent)
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -13,6 +13,7 @@
 pub mod agents;
 pub mod alerts;
 pub mod card;
+pub mod channels;
 pub mod consume;
 pub mod error;
 pub mod grpc;
@@ -20,6 +21,7 @@ pub mod hub;
 pub mod outbound;
 pub mod peers;
 pub mod service;
+mod store;
 pub mod ws;
 
 pub use consume::{Consumer, queue_specs};

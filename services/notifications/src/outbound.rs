@@ -1,28 +1,25 @@
 //! Answers from agents to clients, on the channel the client wrote on: Telegram
-//! (through the bot, within the Bot API's limits — about one message a second to a
-//! chat and thirty a second in all — waiting out a 429's `retry_after`) and email
+//! (through the bot's one sender, within the Bot API's limits, waiting out a 429's
+//! `retry_after`) and email
 //! (SMTP, with `In-Reply-To` and `References` so the answer joins the client's
 //! thread). A reply goes where the answered message came from: its Telegram chat, its
 //! sender's address. The outcome is published — `message.sent` files the answer in
 //! its conversation; `message.failed` records why not, and a bot the client blocked
 //! (Telegram's 403) is recorded as such.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use lettre::message::Mailbox;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use ringside_bus::{Bus, EventPayload};
 use ringside_identity::Invalid;
 use ringside_proto::activities::v1 as apb;
 use ringside_proto::contacts::v1 as cpb;
 use ringside_proto::events::v1 as ev;
-use ringside_telegram::{BotApi, BotError};
-use tokio::sync::Mutex;
-use tokio::time::Instant;
+use ringside_telegram::BotError;
 
-use crate::alerts::smtp_error;
+use crate::channels::email::{AutoSubmitted, EmailSender, SmtpFailure};
+use crate::channels::telegram::TelegramSender;
 use crate::error::{NotificationsError, Result};
 use crate::peers::Peers;
 
@@ -30,10 +27,8 @@ use crate::peers::Peers;
 const TELEGRAM_MAX_CHARS: usize = 4096;
 /// Longest email body an agent sends from the CRM.
 const EMAIL_MAX_CHARS: usize = 100_000;
-/// Attempts at one message while the channel is rate limiting or unavailable.
+/// Attempts at one email while the server refuses for now (4xx).
 const ATTEMPTS: u32 = 4;
-/// A `retry_after` longer than this fails the send instead of holding the agent.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// An agent's message to a client.
 #[derive(Debug, Clone, Default)]
@@ -429,72 +424,14 @@ fn detail_mut(m: &mut ev::ChannelMessage) -> &mut apb::MessageDetail {
     m.message.get_or_insert_with(Default::default)
 }
 
-/// The Bot API's limits, kept per chat and for the bot as a whole: each send takes
-/// the first slot both allow.
-pub struct Limiter {
-    per_chat: Duration,
-    overall: Duration,
-    state: Mutex<Slots>,
-}
-
-#[derive(Default)]
-struct Slots {
-    next_any: Option<Instant>,
-    next_in_chat: HashMap<String, Instant>,
-}
-
-impl Limiter {
-    pub fn new(per_chat: Duration, overall: Duration) -> Self {
-        Limiter {
-            per_chat,
-            overall,
-            state: Mutex::default(),
-        }
-    }
-
-    /// Waits for this chat's next slot.
-    async fn turn(&self, chat: &str) {
-        let slot = {
-            let mut s = self.state.lock().await;
-            let now = Instant::now();
-            if s.next_in_chat.len() > 10_000 {
-                s.next_in_chat.retain(|_, at| *at > now);
-            }
-            let chat_slot = s.next_in_chat.get(chat).copied().unwrap_or(now);
-            let slot = now.max(chat_slot).max(s.next_any.unwrap_or(now));
-            s.next_any = Some(slot + self.overall);
-            s.next_in_chat.insert(chat.to_owned(), slot + self.per_chat);
-            slot
-        };
-        tokio::time::sleep_until(slot).await;
-    }
-
-    /// Nothing more to this chat for `wait` (a 429's `retry_after`).
-    async fn hold(&self, chat: &str, wait: Duration) {
-        let until = Instant::now() + wait;
-        let mut s = self.state.lock().await;
-        let at = s.next_in_chat.entry(chat.to_owned()).or_insert(until);
-        *at = (*at).max(until);
-    }
-}
-
-/// The bot, sending within its limits.
+/// Agents' answers by Telegram, through the bot's one sender (and its limits).
 pub struct TelegramOut {
-    api: BotApi,
-    limiter: Limiter,
+    sender: Arc<TelegramSender>,
 }
 
 impl TelegramOut {
-    /// Telegram's published limits: a message a second per chat, 30 a second in all.
-    pub fn new(api: BotApi) -> Self {
-        Self::with_limits(api, Duration::from_secs(1), Duration::from_millis(34))
-    }
-
-    pub fn with_limits(api: BotApi, per_chat: Duration, overall: Duration) -> Self {
-        TelegramOut {
-            api,
-            limiter: Limiter::new(per_chat, overall),
-        }
+    pub fn new(sender: Arc<TelegramSender>) -> Self {
+        TelegramOut { sender }
     }
 
     /// The sent message's id in the chat.
@@ -504,49 +441,24 @@ impl TelegramOut {
         text: &str,
         reply_to: Option<i64>,
     ) -> std::result::Result<i64, Failure> {
-        let mut backoff = Duration::from_millis(500);
-        for attempt in 1..=ATTEMPTS {
-            self.limiter.turn(chat).await;
-            let error = match self.api.send_message(chat, text, reply_to).await {
-                Ok(id) => return Ok(id),
-                Err(e) => e,
-            };
-            let last = attempt == ATTEMPTS;
-            match error {
-                BotError::RetryAfter(wait) if wait <= MAX_RETRY_AFTER && !last => {
-                    self.limiter.hold(chat, wait).await;
-                }
+        self.sender
+            .send(chat, text, reply_to)
+            .await
+            .map_err(|e| match e {
                 BotError::RetryAfter(wait) => {
-                    return Err(Failure::new(format!(
-                        "rate limited by Telegram for {}s",
-                        wait.as_secs()
-                    )));
+                    Failure::new(format!("rate limited by Telegram for {}s", wait.as_secs()))
                 }
-                BotError::Blocked(_) => {
-                    return Err(Failure {
-                        reason: "bot blocked by the user".into(),
-                        blocked: true,
-                    });
-                }
-                BotError::Refused(code, why) => {
-                    return Err(Failure::new(format!("refused by Telegram ({code}): {why}")));
-                }
-                BotError::Unavailable(_) if !last => {
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                }
-                BotError::Unavailable(why) => {
-                    return Err(Failure::new(format!("Telegram unavailable: {why}")));
-                }
+                BotError::Blocked(_) => Failure {
+                    reason: "bot blocked by the user".into(),
+                    blocked: true,
+                },
+                BotError::Refused(why) => Failure::new(format!("refused by Telegram: {why}")),
+                BotError::Unavailable(why) => Failure::new(format!("Telegram unavailable: {why}")),
                 // Sending again could deliver it twice: the agent decides.
                 BotError::Uncertain(_) => {
-                    return Err(Failure::new(
-                        "Telegram did not answer; the message may have arrived",
-                    ));
+                    Failure::new("Telegram did not answer; the message may have arrived")
                 }
-            }
-        }
-        Err(Failure::new("Telegram unavailable"))
+            })
     }
 }
 
@@ -561,17 +473,16 @@ struct Letter {
     auto_submitted: Option<&'static str>,
 }
 
-/// Email through SMTP, from the address clients answer to.
+/// Answers by email, from the address clients answer to.
 pub struct EmailOut {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    sender: Arc<EmailSender>,
     from: Mailbox,
 }
 
 impl EmailOut {
-    /// Must be called inside a Tokio runtime (the transport keeps a pool).
-    pub fn new(smtp_url: &str, from: &str) -> std::result::Result<Self, String> {
+    pub fn new(sender: Arc<EmailSender>, from: &str) -> std::result::Result<Self, String> {
         Ok(EmailOut {
-            transport: crate::alerts::smtp_transport(smtp_url)?,
+            sender,
             from: from.parse().map_err(|e| format!("sender address: {e}"))?,
         })
     }
@@ -619,22 +530,22 @@ impl EmailOut {
                 .references(format!("<{parent}>"));
         }
         if let Some(kind) = letter.auto_submitted {
-            builder = builder.header(crate::alerts::AutoSubmitted(kind));
+            builder = builder.header(AutoSubmitted(kind));
         }
         let email = builder
             .body(letter.text)
             .map_err(|_| Failure::new("the message could not be built"))?;
         let mut backoff = Duration::from_millis(500);
         for attempt in 1..=ATTEMPTS {
-            match self.transport.send(email.clone()).await {
-                Ok(_) => return Ok(id),
+            match self.sender.send(email.clone()).await {
+                Ok(()) => return Ok(id),
                 // A 4xx refusal sent nothing: try again. Anything else may have
                 // been accepted (a timeout after DATA), or will be refused again.
-                Err(e) if e.is_transient() && attempt < ATTEMPTS => {
+                Err(SmtpFailure::Transient(_)) if attempt < ATTEMPTS => {
                     tokio::time::sleep(backoff).await;
                     backoff *= 2;
                 }
-                Err(e) => return Err(Failure::new(smtp_error(&e))),
+                Err(f) => return Err(Failure::new(f.reason())),
             }
         }
         Err(Failure::new("SMTP unavailable"))
@@ -651,19 +562,5 @@ mod tests {
         assert_eq!(reply_subject("RE: re:Price list"), "Re: Price list");
         assert_eq!(reply_subject("Счёт"), "Re: Счёт");
         assert_eq!(reply_subject("Re: Ёж"), "Re: Ёж");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn the_limiter_spaces_one_chat_by_a_second_and_all_chats_by_the_overall_rate() {
-        let limiter = Limiter::new(Duration::from_secs(1), Duration::from_millis(100));
-        let start = Instant::now();
-        limiter.turn("a").await;
-        limiter.turn("b").await;
-        assert_eq!(start.elapsed(), Duration::from_millis(100));
-        limiter.turn("a").await;
-        assert_eq!(start.elapsed(), Duration::from_secs(1));
-        limiter.hold("b", Duration::from_secs(5)).await;
-        limiter.turn("b").await;
-        assert_eq!(start.elapsed(), Duration::from_secs(6));
     }
 }

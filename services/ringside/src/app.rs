@@ -276,25 +276,28 @@ impl Assembly<'_> {
         let config = ringside_notifications::NotificationsConfig {
             card_deadline: Duration::from_millis(self.settings.card_deadline_ms),
         };
-        let channels = self
-            .settings
-            .alert_channels()
-            .context("RINGSIDE_SMTP_URL / RINGSIDE_TELEGRAM_BOT_TOKEN")?;
-        let alerter = ringside_notifications::alerts::Alerter::new(db.clone(), channels);
+        use ringside_notifications::outbound::{EmailOut, Outbound, TelegramOut};
+        // One sender per channel, shared by alerts and answers (one rate limiter per bot).
+        let channels = self.settings.send_channels()?;
+        let alerts =
+            ringside_notifications::alerts::alert_channels(&channels, &self.settings.alert_from)
+                .map_err(anyhow::Error::msg)
+                .context("RINGSIDE_ALERT_FROM")?;
+        let alerter = ringside_notifications::alerts::Alerter::new(db.clone(), alerts);
         let agents = ringside_notifications::agents::Agents::new(db.clone());
-        let (telegram, email) = self
-            .settings
-            .outbound_channels()
-            .context("RINGSIDE_TELEGRAM_BOT_TOKEN / RINGSIDE_SMTP_URL / RINGSIDE_EMAIL_FROM")?;
         let mut service = Notifications::new(agents, peers.clone(), alerter, config);
-        if telegram.is_some() || email.is_some() {
-            let outbound = ringside_notifications::outbound::Outbound::new(
-                peers,
-                self.bus.clone(),
-                telegram,
-                email,
-            )
-            .with_auto_reply(self.settings.email_auto_reply.clone());
+        if channels.telegram.is_some() || channels.email.is_some() {
+            let telegram = channels.telegram.map(TelegramOut::new);
+            let email = match channels.email {
+                Some(sender) => Some(
+                    EmailOut::new(sender, self.settings.answers_from())
+                        .map_err(anyhow::Error::msg)
+                        .context("RINGSIDE_EMAIL_FROM")?,
+                ),
+                None => None,
+            };
+            let outbound = Outbound::new(peers, self.bus.clone(), telegram, email)
+                .with_auto_reply(self.settings.email_auto_reply.clone());
             service = service.with_outbound(outbound);
         }
         let handler = Arc::new(ringside_notifications::Consumer::new(service.clone()));
@@ -408,13 +411,6 @@ impl Assembly<'_> {
     fn start_telegram_in(&mut self) -> anyhow::Result<()> {
         use ringside_ingest::telegram::{self, Mode, TelegramIn};
         let settings = self.settings;
-        let Some(token) = settings
-            .telegram_bot_token
-            .as_deref()
-            .filter(|t| !t.is_empty())
-        else {
-            return Ok(());
-        };
         let mode: Mode = settings
             .telegram_mode
             .parse()
@@ -428,21 +424,19 @@ impl Assembly<'_> {
         if mode == Mode::Off {
             return Ok(());
         }
-        let api = ringside_telegram::BotApi::new(
-            &settings.telegram_api_url,
-            token,
-            Duration::from_secs(10),
-        )
-        .map_err(anyhow::Error::msg)
-        .context("RINGSIDE_TELEGRAM_API_URL")?;
+        let Some(bot) = settings.telegram_bot(Duration::ZERO)? else {
+            return Ok(());
+        };
         let staff = self.peer(ringside_ingest::publisher::SOURCE, Peer::Notifications)?;
         let contacts = self.contacts_peer()?;
-        let inbound = TelegramIn::new(api, contacts, self.bus.clone(), groups).with_staff(staff);
+        let inbound =
+            TelegramIn::new(bot.clone(), contacts, self.bus.clone(), groups).with_staff(staff);
         let inbound = Arc::new(inbound);
         if mode == Mode::Polling {
             let wait = Duration::from_secs(settings.telegram_poll_secs);
-            self.workers
-                .spawn(telegram::poll::run(inbound, wait, self.shutdown.clone()));
+            let poller = settings.telegram_bot(wait)?.context("the bot")?;
+            let polling = telegram::poll::run(inbound, poller, wait, self.shutdown.clone());
+            self.workers.spawn(polling);
             return Ok(());
         }
         let secret = settings
@@ -450,6 +444,16 @@ impl Assembly<'_> {
             .as_deref()
             .filter(|s| !s.is_empty())
             .context("RINGSIDE_TELEGRAM_WEBHOOK_SECRET is required in webhook mode")?;
+        if let Some(url) = settings
+            .telegram_webhook_url
+            .as_deref()
+            .filter(|u| !u.is_empty())
+        {
+            let url = url.parse().context("RINGSIDE_TELEGRAM_WEBHOOK_URL")?;
+            let registering =
+                telegram::webhook::register(bot, url, secret.to_owned(), self.shutdown.clone());
+            self.workers.spawn(registering);
+        }
         let routes = telegram::webhook::router(inbound, secret);
         self.http_routes = std::mem::take(&mut self.http_routes).merge(routes);
         Ok(())

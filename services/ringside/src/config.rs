@@ -5,8 +5,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::Args;
 use ringside_auth::TokenKey;
+
+/// How long one Bot API request may take (a long poll adds its wait). teloxide waits
+/// 10 s before reading a 5xx answer; this leaves room to read it.
+const TELEGRAM_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Settings shared by every way of running.
 #[derive(Debug, Clone, Args)]
@@ -334,6 +339,12 @@ pub struct Settings {
     )]
     pub telegram_webhook_secret: Option<String>,
 
+    /// The public HTTPS address of POST /telegram/webhook (as Telegram reaches it).
+    /// When set in webhook mode, the webhook is registered with Telegram at start
+    /// (setWebhook with the secret); unset: register it yourself.
+    #[arg(long, env = "RINGSIDE_TELEGRAM_WEBHOOK_URL", global = true)]
+    pub telegram_webhook_url: Option<String>,
+
     /// Which group messages become conversations: mentions (of the bot, or replies to
     /// it), all, or off.
     #[arg(
@@ -478,6 +489,7 @@ impl Settings {
             telegram_api_url: "https://api.telegram.org".into(),
             telegram_mode: "polling".into(),
             telegram_webhook_secret: None,
+            telegram_webhook_url: None,
             email_from: None,
             trusted_proxies: String::new(),
             email_auto_reply: None,
@@ -560,53 +572,45 @@ impl Settings {
         })
     }
 
-    /// The channels alerts to offline agents go by: email and Telegram, as configured.
-    pub fn alert_channels(
+    /// The bot, as a service speaks to the Bot API (`extra` added to each request's
+    /// time limit: a long poll's wait); `None` when no token is set.
+    pub fn telegram_bot(
         &self,
-    ) -> anyhow::Result<Vec<std::sync::Arc<dyn ringside_notifications::alerts::AlertChannel>>> {
-        use ringside_notifications::alerts::{Email, Telegram};
-        let mut channels: Vec<std::sync::Arc<dyn ringside_notifications::alerts::AlertChannel>> =
-            Vec::new();
-        if let Some(url) = self.smtp_url.as_deref().filter(|u| !u.is_empty()) {
-            let email = Email::new(url, &self.alert_from).map_err(anyhow::Error::msg)?;
-            channels.push(std::sync::Arc::new(email));
-        }
-        if let Some(token) = self.telegram_bot_token.as_deref().filter(|t| !t.is_empty()) {
-            let telegram =
-                Telegram::new(&self.telegram_api_url, token).map_err(anyhow::Error::msg)?;
-            channels.push(std::sync::Arc::new(telegram));
-        }
-        Ok(channels)
+        extra: Duration,
+    ) -> anyhow::Result<Option<ringside_telegram::teloxide_core::Bot>> {
+        let Some(token) = self.telegram_bot_token.as_deref().filter(|t| !t.is_empty()) else {
+            return Ok(None);
+        };
+        let bot = ringside_telegram::bot(&self.telegram_api_url, token, TELEGRAM_TIMEOUT + extra)
+            .map_err(anyhow::Error::msg)
+            .context("RINGSIDE_TELEGRAM_API_URL")?;
+        Ok(Some(bot))
     }
 
-    /// The channels agents answer clients on: the bot, and SMTP.
-    pub fn outbound_channels(
-        &self,
-    ) -> anyhow::Result<(
-        Option<ringside_notifications::outbound::TelegramOut>,
-        Option<ringside_notifications::outbound::EmailOut>,
-    )> {
-        use ringside_notifications::outbound::{EmailOut, TelegramOut};
-        let telegram = match self.telegram_bot_token.as_deref().filter(|t| !t.is_empty()) {
-            Some(token) => {
-                let api = ringside_telegram::BotApi::new(
-                    &self.telegram_api_url,
-                    token,
-                    Duration::from_secs(10),
-                )
-                .map_err(anyhow::Error::msg)?;
-                Some(TelegramOut::new(api))
-            }
-            None => None,
+    /// The channels notifications sends on — the bot and SMTP, one sender each,
+    /// shared by alerts and answers. Must be called inside a Tokio runtime.
+    pub fn send_channels(&self) -> anyhow::Result<ringside_notifications::channels::Channels> {
+        use ringside_notifications::channels::{
+            Channels, email::EmailSender, telegram::TelegramSender,
         };
+        let telegram = self.telegram_bot(Duration::ZERO)?;
         let email = match self.smtp_url.as_deref().filter(|u| !u.is_empty()) {
-            Some(url) => {
-                let from = self.email_from.as_deref().unwrap_or(&self.alert_from);
-                Some(EmailOut::new(url, from).map_err(anyhow::Error::msg)?)
-            }
+            Some(url) => Some(
+                EmailSender::new(url)
+                    .map_err(anyhow::Error::msg)
+                    .context("RINGSIDE_SMTP_URL")?,
+            ),
             None => None,
         };
-        Ok((telegram, email))
+        Ok(Channels {
+            telegram: telegram.map(|bot| std::sync::Arc::new(TelegramSender::new(bot))),
+            email: email.map(std::sync::Arc::new),
+        })
+    }
+
+    /// The address agents' answers come from (and clients answer to).
+    pub fn answers_from(&self) -> &str {
+        self.email_from.as_deref().unwrap_or(&self.alert_from)
     }
 
     /// The activities service's configuration.

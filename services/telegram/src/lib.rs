@@ -1,28 +1,50 @@
-//! The Telegram Bot API as Ringside speaks it: `getMe`, `getUpdates` and
-//! `sendMessage` against any Bot API server (Telegram's, a self-hosted one, or a
-//! stand-in in tests), and the parts of an update the channels read. Errors keep what
-//! a caller acts on: a 429's `retry_after`, a 403 (the user blocked the bot), other
-//! refusals, and failures worth retrying. The token is part of every URL, so no URL
-//! and no request error with its URL is ever shown.
+//! Telegram as Ringside speaks it, on top of teloxide-core: the bot (`Bot`, pointed at
+//! any Bot API server — Telegram's, a self-hosted one, or a stand-in in tests — with
+//! bounded request times and no URL or token ever shown), what a failed request means
+//! for the caller ([`BotError`]: a 429's `retry_after`, a user who blocked the bot,
+//! other refusals, failures worth retrying, and a request that went out without an
+//! answer, which must not be repeated if it was a send), and the parts of a message
+//! the channels read ([`body`], [`files`], [`mentions`], [`shared_phone`]). Rules
+//! about what a message means live with the channels.
 
 use std::time::Duration;
 
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
+pub use teloxide_core;
+use teloxide_core::ApiError;
+use teloxide_core::RequestError;
+use teloxide_core::types::{FileMeta, Message, MessageEntity, MessageEntityKind};
 
-/// Why a Bot API call failed.
+/// A bot on the Bot API server at `api_url`, each request bounded by `timeout` (a long
+/// poll needs its wait added to it).
+pub fn bot(api_url: &str, token: &str, timeout: Duration) -> Result<teloxide_core::Bot, String> {
+    let url = reqwest::Url::parse(api_url.trim_end_matches('/'))
+        .map_err(|e| format!("Bot API URL: {e}"))?;
+    if url.cannot_be_a_base() {
+        return Err("Bot API URL: not a base URL".into());
+    }
+    let client = teloxide_core::net::default_reqwest_settings()
+        .connect_timeout(timeout.min(Duration::from_secs(5)))
+        .timeout(timeout)
+        .build()
+        .map_err(|e| format!("HTTP client: {}", e.without_url()))?;
+    Ok(teloxide_core::Bot::with_client(token, client).set_api_url(url))
+}
+
+/// Why a Bot API call failed, as far as a caller acts on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BotError {
     /// 429: wait this long before the next request to that chat.
     RetryAfter(Duration),
-    /// 403: the user blocked the bot (or it was removed from the group).
+    /// The user blocked the bot (or it was removed from the group, or the account is
+    /// gone): the chat will not take messages.
     Blocked(String),
-    /// Another refusal (400, 401, 404): repeating the request will not help.
-    Refused(u16, String),
-    /// The server could not be reached or failed (5xx): worth retrying.
+    /// Another refusal (a bad chat id, a bad token): repeating it will not help.
+    Refused(String),
+    /// The server could not be reached, or failed: worth retrying.
     Unavailable(String),
-    /// The request went out but no answer came back (a timeout, a broken
-    /// connection): it may have taken effect, so repeating a send may double it.
+    /// The request went out but no answer came back (a timeout, a broken connection,
+    /// an unreadable reply): it may have taken effect, so repeating a send may double
+    /// it.
     Uncertain(String),
 }
 
@@ -31,7 +53,7 @@ impl std::fmt::Display for BotError {
         match self {
             BotError::RetryAfter(d) => write!(f, "rate limited, retry after {}s", d.as_secs()),
             BotError::Blocked(why) => write!(f, "blocked: {why}"),
-            BotError::Refused(code, why) => write!(f, "refused ({code}): {why}"),
+            BotError::Refused(why) => write!(f, "refused: {why}"),
             BotError::Unavailable(why) => write!(f, "unavailable: {why}"),
             BotError::Uncertain(why) => write!(f, "no answer: {why}"),
         }
@@ -40,330 +62,274 @@ impl std::fmt::Display for BotError {
 
 impl std::error::Error for BotError {}
 
-/// A Bot API server and a bot's token.
-#[derive(Clone)]
-pub struct BotApi {
-    client: reqwest::Client,
-    /// `{api}/bot{token}`: never logged.
-    base: String,
-    timeout: Duration,
-}
+/// Descriptions the Bot API gives with a 5xx (teloxide does not keep the status).
+const SERVER_ERRORS: &[&str] = &[
+    "Internal Server Error",
+    "Bad Gateway",
+    "Service Unavailable",
+    "Gateway Timeout",
+];
 
-#[derive(Deserialize)]
-struct Reply<T> {
-    ok: bool,
-    result: Option<T>,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    parameters: Option<ReplyParameters>,
-}
-
-#[derive(Deserialize)]
-struct ReplyParameters {
-    retry_after: Option<u64>,
-}
-
-impl BotApi {
-    /// `timeout` bounds each request; long polls add their own wait to it.
-    pub fn new(api_url: &str, token: &str, timeout: Duration) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(timeout)
-            .build()
-            .map_err(|e| e.to_string())?;
-        Ok(BotApi {
-            client,
-            base: format!("{}/bot{token}", api_url.trim_end_matches('/')),
-            timeout,
-        })
-    }
-
-    /// Calls `method` with a JSON body and reads its `result`.
-    pub async fn call<T: DeserializeOwned>(
-        &self,
-        method: &str,
-        body: &serde_json::Value,
-        extra_wait: Duration,
-    ) -> Result<T, BotError> {
-        let response = self
-            .client
-            .post(format!("{}/{method}", self.base))
-            .timeout(self.timeout_with(extra_wait))
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| match e.is_connect() {
-                true => BotError::Unavailable(e.without_url().to_string()),
-                false => BotError::Uncertain(e.without_url().to_string()),
-            })?;
-        let status = response.status().as_u16();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| BotError::Uncertain(e.without_url().to_string()))?;
-        let reply: Reply<T> = serde_json::from_slice(&bytes).map_err(|e| match status {
-            200 => BotError::Uncertain(format!("unreadable reply: {e}")),
-            _ => classify(status, String::new(), None),
-        })?;
-        match (reply.ok, reply.result) {
-            (true, Some(result)) => Ok(result),
-            _ => Err(classify(
-                status,
-                reply.description,
-                reply.parameters.and_then(|p| p.retry_after),
-            )),
-        }
-    }
-
-    fn timeout_with(&self, extra: Duration) -> Duration {
-        self.timeout + extra
-    }
-
-    /// The bot itself (its username, for mentions in groups).
-    pub async fn get_me(&self) -> Result<User, BotError> {
-        self.call("getMe", &serde_json::json!({}), Duration::ZERO)
-            .await
-    }
-
-    /// Updates from `offset` on, waiting up to `wait` for the first. Each update is
-    /// returned as it came, so one the caller cannot read does not hide the others.
-    pub async fn get_updates(
-        &self,
-        offset: i64,
-        wait: Duration,
-    ) -> Result<Vec<serde_json::Value>, BotError> {
-        let body = serde_json::json!({
-            "offset": offset,
-            "timeout": wait.as_secs(),
-            "allowed_updates": ["message", "edited_message"],
-        });
-        self.call("getUpdates", &body, wait).await
-    }
-
-    /// Sends `text` to `chat_id`, quoting message `reply_to` of that chat if given;
-    /// the sent message's id.
-    pub async fn send_message(
-        &self,
-        chat_id: &str,
-        text: &str,
-        reply_to: Option<i64>,
-    ) -> Result<i64, BotError> {
-        let mut body = serde_json::json!({ "chat_id": chat_id, "text": text });
-        if let Some(id) = reply_to {
-            body["reply_parameters"] =
-                serde_json::json!({ "message_id": id, "allow_sending_without_reply": true });
-        }
-        #[derive(Deserialize)]
-        struct Sent {
-            message_id: i64,
-        }
-        let sent: Sent = self.call("sendMessage", &body, Duration::ZERO).await?;
-        Ok(sent.message_id)
-    }
-}
-
-fn classify(status: u16, description: String, retry_after: Option<u64>) -> BotError {
-    match status {
-        429 => BotError::RetryAfter(Duration::from_secs(retry_after.unwrap_or(1).max(1))),
-        403 => BotError::Blocked(description),
-        s if s >= 500 || s == 200 => BotError::Unavailable(format!("{s}: {description}")),
-        s => BotError::Refused(s, description),
-    }
-}
-
-/// An incoming update: only the kinds Ringside asks for.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Update {
-    pub update_id: i64,
-    pub message: Option<Message>,
-    pub edited_message: Option<Message>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct User {
-    pub id: i64,
-    #[serde(default)]
-    pub is_bot: bool,
-    #[serde(default)]
-    pub first_name: String,
-    #[serde(default)]
-    pub last_name: Option<String>,
-    #[serde(default)]
-    pub username: Option<String>,
-}
-
-impl User {
-    /// First and last name.
-    pub fn full_name(&self) -> String {
-        match &self.last_name {
-            Some(last) if !last.is_empty() => format!("{} {last}", self.first_name),
-            _ => self.first_name.clone(),
+impl From<RequestError> for BotError {
+    fn from(e: RequestError) -> Self {
+        match e {
+            RequestError::RetryAfter(wait) => {
+                BotError::RetryAfter(wait.duration().max(Duration::from_secs(1)))
+            }
+            RequestError::Api(api) => from_api(api),
+            RequestError::MigrateToChatId(chat) => {
+                BotError::Refused(format!("the group moved to supergroup {chat}"))
+            }
+            // Never shown with its URL: the token is part of it.
+            RequestError::Network(e) if e.is_connect() => BotError::Unavailable(network(&e)),
+            RequestError::Network(e) => BotError::Uncertain(network(&e)),
+            // Not JSON at all: a proxy's error page — the request did not reach Telegram.
+            RequestError::InvalidJson { raw, .. } if !raw.trim_start().starts_with('{') => {
+                BotError::Unavailable("a reply that is not the Bot API's".into())
+            }
+            RequestError::InvalidJson { .. } => BotError::Uncertain("an unreadable reply".into()),
+            RequestError::Io(e) => BotError::Uncertain(e.to_string()),
         }
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct Chat {
-    pub id: i64,
-    /// private, group, supergroup or channel
-    #[serde(rename = "type")]
-    pub kind: String,
+fn from_api(api: ApiError) -> BotError {
+    let why = api.to_string();
+    match api {
+        ApiError::BotBlocked
+        | ApiError::BotKicked
+        | ApiError::BotKickedFromSupergroup
+        | ApiError::BotKickedFromChannel
+        | ApiError::UserDeactivated
+        | ApiError::CantInitiateConversation
+        | ApiError::CantTalkWithBots => BotError::Blocked(why),
+        ApiError::Unknown(text) if SERVER_ERRORS.iter().any(|s| text.starts_with(s)) => {
+            BotError::Unavailable(text)
+        }
+        // Every 403 is the chat refusing the bot, whatever teloxide's table calls it.
+        ApiError::Unknown(text) if text.starts_with("Forbidden") => BotError::Blocked(text),
+        _ => BotError::Refused(why),
+    }
 }
 
-/// A text's entity; mentions are what a group bot in "mentions" mode listens for.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Entity {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub offset: usize,
-    pub length: usize,
+/// What went wrong with a request, without its URL (the token is part of it).
+fn network(e: &reqwest::Error) -> String {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else {
+        "request failed"
+    };
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{what}: {cause}"),
+        None => what.to_owned(),
+    }
 }
 
-/// A file the message carries (not downloaded: its id is enough to fetch it later).
-#[derive(Debug, Clone, Deserialize, Default)]
+/// The text, or a media message's caption.
+pub fn body(m: &Message) -> &str {
+    m.text()
+        .filter(|t| !t.is_empty())
+        .or(m.caption())
+        .unwrap_or("")
+}
+
+/// A file a message carries (not downloaded: its id is enough to fetch it later).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct File {
+    /// photo, document, voice, audio, video, video_note, animation or sticker.
+    pub kind: &'static str,
     pub file_id: String,
-    #[serde(default)]
-    pub file_size: Option<i64>,
-    #[serde(default)]
-    pub file_name: Option<String>,
-    #[serde(default)]
-    pub mime_type: Option<String>,
+    pub size: i64,
+    pub name: String,
+    pub mime_type: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct Message {
-    pub message_id: i64,
-    #[serde(default)]
-    pub date: i64,
-    #[serde(default)]
-    pub edit_date: Option<i64>,
-    pub chat: Chat,
-    #[serde(default)]
-    pub from: Option<User>,
-    #[serde(default)]
-    pub text: Option<String>,
-    #[serde(default)]
-    pub caption: Option<String>,
-    #[serde(default)]
-    pub entities: Vec<Entity>,
-    #[serde(default)]
-    pub caption_entities: Vec<Entity>,
-    #[serde(default)]
-    pub reply_to_message: Option<Box<Message>>,
-    /// The sizes of a photo, smallest first.
-    #[serde(default)]
-    pub photo: Vec<File>,
-    pub document: Option<File>,
-    pub voice: Option<File>,
-    pub audio: Option<File>,
-    pub video: Option<File>,
-    pub video_note: Option<File>,
-    pub animation: Option<File>,
-    pub sticker: Option<File>,
+/// A MIME type as text.
+fn mime<T: ToString>(m: Option<&T>) -> Option<String> {
+    m.map(ToString::to_string)
 }
 
-impl Message {
-    /// The text, or a media message's caption.
-    pub fn body(&self) -> &str {
-        self.text
-            .as_deref()
-            .filter(|t| !t.is_empty())
-            .or(self.caption.as_deref())
-            .unwrap_or("")
+/// The files the message carries (a photo as its largest size).
+pub fn files(m: &Message) -> Vec<File> {
+    let file = |kind, meta: &FileMeta, name: Option<&String>, mime: Option<String>| File {
+        kind,
+        file_id: meta.id.to_string(),
+        size: i64::from(meta.size),
+        name: name.cloned().unwrap_or_default(),
+        mime_type: mime.unwrap_or_default(),
+    };
+    let mut out = Vec::new();
+    if let Some(p) = m
+        .photo()
+        .and_then(|sizes| sizes.iter().max_by_key(|p| p.file.size))
+    {
+        out.push(file("photo", &p.file, None, None));
     }
-
-    /// The files the message carries, by kind (a photo as its largest size).
-    pub fn files(&self) -> Vec<(&'static str, &File)> {
-        let singles = [
-            ("document", &self.document),
-            ("voice", &self.voice),
-            ("audio", &self.audio),
-            ("video", &self.video),
-            ("video_note", &self.video_note),
-            ("animation", &self.animation),
-            ("sticker", &self.sticker),
-        ];
-        self.photo
-            .last()
-            .map(|p| ("photo", p))
-            .into_iter()
-            .chain(
-                singles
-                    .into_iter()
-                    .filter_map(|(k, f)| f.as_ref().map(|f| (k, f))),
-            )
-            .collect()
+    if let Some(d) = m.document() {
+        out.push(file(
+            "document",
+            &d.file,
+            d.file_name.as_ref(),
+            mime(d.mime_type.as_ref()),
+        ));
     }
-
-    /// Whether the text mentions `@username` (case-insensitively, as Telegram does).
-    pub fn mentions(&self, username: &str) -> bool {
-        let (text, entities) = match &self.text {
-            Some(t) => (t.as_str(), &self.entities),
-            None => (
-                self.caption.as_deref().unwrap_or(""),
-                &self.caption_entities,
-            ),
-        };
-        let wanted = format!("@{username}");
-        entities.iter().filter(|e| e.kind == "mention").any(|e| {
-            utf16_slice(text, e.offset, e.length).is_some_and(|m| m.eq_ignore_ascii_case(&wanted))
-        })
+    if let Some(v) = m.voice() {
+        out.push(file("voice", &v.file, None, mime(v.mime_type.as_ref())));
     }
+    if let Some(a) = m.audio() {
+        out.push(file(
+            "audio",
+            &a.file,
+            a.file_name.as_ref(),
+            mime(a.mime_type.as_ref()),
+        ));
+    }
+    if let Some(v) = m.video() {
+        out.push(file(
+            "video",
+            &v.file,
+            v.file_name.as_ref(),
+            mime(v.mime_type.as_ref()),
+        ));
+    }
+    if let Some(v) = m.video_note() {
+        out.push(file("video_note", &v.file, None, None));
+    }
+    if let Some(a) = m.animation() {
+        out.push(file(
+            "animation",
+            &a.file,
+            a.file_name.as_ref(),
+            mime(a.mime_type.as_ref()),
+        ));
+    }
+    if let Some(s) = m.sticker() {
+        out.push(file("sticker", &s.file, None, None));
+    }
+    out
 }
 
-/// Entity offsets count UTF-16 code units.
-fn utf16_slice(text: &str, offset: usize, length: usize) -> Option<String> {
+/// Whether the text (or caption) mentions `@username`, case-insensitively as Telegram
+/// does. Entity offsets count UTF-16 code units; one that does not fit the text is no
+/// mention (teloxide's own entity parser asserts on such input, and this is input from
+/// the network).
+pub fn mentions(m: &Message, username: &str) -> bool {
+    let (text, entities) = match (m.text(), m.caption()) {
+        (Some(t), _) => (t, m.entities()),
+        (None, Some(c)) => (c, m.caption_entities()),
+        (None, None) => return false,
+    };
+    let wanted = format!("@{username}");
     let units: Vec<u16> = text.encode_utf16().collect();
-    let end = offset.checked_add(length)?;
-    String::from_utf16(units.get(offset..end)?).ok()
+    entities
+        .unwrap_or_default()
+        .iter()
+        .filter(|e| matches!(e.kind, MessageEntityKind::Mention))
+        .any(|e| utf16_slice(&units, e).is_some_and(|m| m.eq_ignore_ascii_case(&wanted)))
+}
+
+/// The text an entity covers, if its offsets fit the text.
+fn utf16_slice(units: &[u16], e: &MessageEntity) -> Option<String> {
+    let end = e.offset.checked_add(e.length)?;
+    String::from_utf16(units.get(e.offset..end)?).ok()
+}
+
+/// The phone number the sender shared as their own contact (Telegram's "share my
+/// number" button: Telegram itself fills in the contact's user id, and it is the
+/// sender's), in international format with its `+` (Telegram often leaves it out).
+pub fn shared_phone(m: &Message) -> Option<String> {
+    let contact = m.contact()?;
+    let sender = m.from.as_ref()?;
+    let number = contact.phone_number.trim();
+    if contact.user_id != Some(sender.id) || number.is_empty() {
+        return None;
+    }
+    Some(match number.starts_with('+') {
+        true => number.to_owned(),
+        false => format!("+{number}"),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn message(json: serde_json::Value) -> Message {
+        serde_json::from_value(json).expect("a message as the Bot API sends it")
+    }
+
     #[test]
     fn a_media_message_lists_its_files_and_mentions_count_utf16() {
-        let m: Message = serde_json::from_value(serde_json::json!({
-            "message_id": 7, "date": 1, "chat": {"id": -5, "type": "group"},
+        let m = message(serde_json::json!({
+            "message_id": 7, "date": 1, "chat": {"id": -5, "type": "group", "title": "Team"},
+            "from": {"id": 9, "is_bot": false, "first_name": "A"},
             "caption": "📷 @Ring_Bot look",
             "caption_entities": [{"type": "mention", "offset": 3, "length": 9}],
-            "photo": [{"file_id": "small", "file_size": 10}, {"file_id": "big", "file_size": 900}],
-            "document": {"file_id": "d1", "file_name": "a.pdf", "mime_type": "application/pdf"}
-        }))
-        .unwrap();
-        let kinds: Vec<_> = m
-            .files()
+            "photo": [
+                {"file_id": "small", "file_unique_id": "s", "file_size": 10, "width": 90, "height": 90},
+                {"file_id": "big", "file_unique_id": "b", "file_size": 900, "width": 800, "height": 800}
+            ]
+        }));
+        let kinds: Vec<_> = files(&m)
             .iter()
-            .map(|(k, f)| (*k, f.file_id.clone()))
+            .map(|f| (f.kind, f.file_id.clone(), f.size))
             .collect();
-        assert_eq!(
-            kinds,
-            [("photo", "big".to_owned()), ("document", "d1".to_owned())]
-        );
-        assert!(m.mentions("ring_bot"));
-        assert!(!m.mentions("other_bot"));
-        assert_eq!(m.body(), "📷 @Ring_Bot look");
+        assert_eq!(kinds, [("photo", "big".to_owned(), 900)]);
+        assert!(mentions(&m, "ring_bot"));
+        assert!(!mentions(&m, "other_bot"));
+        assert_eq!(body(&m), "📷 @Ring_Bot look");
+    }
+
+    #[test]
+    fn only_the_senders_own_contact_is_their_phone() {
+        let shared = |user_id: i64| {
+            message(serde_json::json!({
+                "message_id": 1, "date": 1, "chat": {"id": 42, "type": "private"},
+                "from": {"id": 42, "is_bot": false, "first_name": "Анна"},
+                "contact": {"phone_number": "+79123456789", "first_name": "Анна", "user_id": user_id}
+            }))
+        };
+        assert_eq!(shared_phone(&shared(42)).as_deref(), Some("+79123456789"));
+        assert_eq!(shared_phone(&shared(43)), None, "someone else's card");
+    }
+
+    #[test]
+    fn entities_that_do_not_fit_the_text_are_no_mention_and_no_panic() {
+        let m = message(serde_json::json!({
+            "message_id": 8, "date": 1, "chat": {"id": -5, "type": "group", "title": "Team"},
+            "from": {"id": 9, "is_bot": false, "first_name": "A"},
+            "text": "📷 @ring_bot",
+            "entities": [
+                {"type": "mention", "offset": 1, "length": 9},
+                {"type": "mention", "offset": 40, "length": 9},
+                {"type": "mention", "offset": usize::MAX, "length": 2}
+            ]
+        }));
+        assert!(!mentions(&m, "ring_bot"));
     }
 
     #[test]
     fn errors_keep_what_the_caller_acts_on() {
+        use teloxide_core::types::Seconds;
         assert_eq!(
-            classify(429, String::new(), Some(3)),
+            BotError::from(RequestError::RetryAfter(Seconds::from_seconds(3))),
             BotError::RetryAfter(Duration::from_secs(3))
         );
         assert!(matches!(
-            classify(403, "Forbidden: bot was blocked by the user".into(), None),
+            BotError::from(RequestError::Api(ApiError::BotBlocked)),
             BotError::Blocked(_)
         ));
         assert!(matches!(
-            classify(400, "chat not found".into(), None),
-            BotError::Refused(400, _)
+            BotError::from(RequestError::Api(ApiError::ChatNotFound)),
+            BotError::Refused(_)
         ));
         assert!(matches!(
-            classify(502, String::new(), None),
-            BotError::Unavailable(_)
+            BotError::from(RequestError::Api(ApiError::Unknown(
+                "Forbidden: bot was kicked from the group chat".into()
+            ))),
+            BotError::Blocked(_)
         ));
     }
 }

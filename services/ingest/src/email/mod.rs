@@ -116,6 +116,7 @@ fn to_inbound(mail: Mail) -> Inbound {
             campaign: String::new(),
         },
         lookup_only: mail.automatic.is_some(),
+        claim_also: false,
         message: ev::ChannelMessage {
             message: Some(detail),
             thread_key,

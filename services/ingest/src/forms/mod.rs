@@ -271,6 +271,7 @@ fn resolve_request(sub: &Submission) -> cpb::ResolveRequest {
             campaign: sub.utm.get("utm_campaign").cloned().unwrap_or_default(),
         }),
         lookup_only: false,
+        ..Default::default()
     }
 }
 

@@ -3,9 +3,11 @@
 //! messages that mention the bot or answer it, or all). The sender's Telegram user id
 //! is the identity; a `/start` payload (a deep link from an ad) is a new lead's
 //! campaign; media is kept as attachment metadata (kind, file id, size), not
-//! downloaded; an edit is recorded as an edit of the message it changes. An update
-//! is confirmed to Telegram (the offset advanced, or the webhook answered 200) only
-//! after its event is published, and a repeated update is the same event.
+//! downloaded; an edit is recorded as an edit of the message it changes; a phone
+//! number the sender shares as their own contact is one more identity of theirs. An
+//! update is confirmed to Telegram (the offset advanced, or the webhook answered 200)
+//! only after its event is published, and a repeated update is the same event. The
+//! Bot API is spoken through teloxide-core.
 
 pub mod poll;
 pub mod staff;
@@ -18,7 +20,10 @@ use ringside_bus::Bus;
 use ringside_proto::activities::v1 as apb;
 use ringside_proto::contacts::v1 as cpb;
 use ringside_proto::events::v1 as ev;
-use ringside_telegram::{BotApi, BotError, Message, Update};
+use ringside_telegram::BotError;
+use ringside_telegram::teloxide_core::Bot;
+use ringside_telegram::teloxide_core::prelude::Requester;
+use ringside_telegram::teloxide_core::types::{Message, Update, UpdateKind};
 use tokio::sync::OnceCell;
 
 use crate::inbound::{self, DeliverError, Inbound};
@@ -77,7 +82,7 @@ pub enum Outcome {
 
 /// Turns updates into events.
 pub struct TelegramIn {
-    api: BotApi,
+    bot: Bot,
     contacts: Contacts,
     bus: Arc<dyn Bus>,
     groups: Groups,
@@ -88,9 +93,9 @@ pub struct TelegramIn {
 }
 
 impl TelegramIn {
-    pub fn new(api: BotApi, contacts: Contacts, bus: Arc<dyn Bus>, groups: Groups) -> Self {
+    pub fn new(bot: Bot, contacts: Contacts, bus: Arc<dyn Bus>, groups: Groups) -> Self {
         TelegramIn {
-            api,
+            bot,
             contacts,
             bus,
             groups,
@@ -105,13 +110,31 @@ impl TelegramIn {
         self
     }
 
-    pub fn api(&self) -> &BotApi {
-        &self.api
+    pub fn bot(&self) -> &Bot {
+        &self.bot
+    }
+
+    /// Files one update as it came over the webhook (its JSON text: teloxide reads
+    /// updates from text, not from a parsed value); one that is not an update as the
+    /// Bot API describes it is confirmed and dropped.
+    pub async fn handle_json(&self, raw: &[u8]) -> Result<Outcome, DeliverError> {
+        match serde_json::from_slice::<Update>(raw) {
+            Ok(update) => self.handle(&update).await,
+            Err(_) => self.count(Ok(Outcome::Ignored("unreadable"))),
+        }
     }
 
     /// Files one update; `Err` when it must be handed over again later.
-    pub async fn handle(&self, raw: &serde_json::Value) -> Result<Outcome, DeliverError> {
-        let outcome = self.file(raw).await;
+    pub async fn handle(&self, update: &Update) -> Result<Outcome, DeliverError> {
+        let outcome = self.file(update).await;
+        match self.count(outcome) {
+            // A sender contacts refuses will be refused again: confirm and move on.
+            Err(DeliverError::Invalid(_)) => Ok(Outcome::Ignored("invalid")),
+            other => other,
+        }
+    }
+
+    fn count(&self, outcome: Result<Outcome, DeliverError>) -> Result<Outcome, DeliverError> {
         let label = match &outcome {
             Ok(Outcome::Delivered) => "delivered",
             Ok(Outcome::Ignored(why)) => why,
@@ -119,26 +142,21 @@ impl TelegramIn {
             Err(DeliverError::Unavailable(_)) => "unavailable",
         };
         metrics::counter!("ringside_telegram_updates_total", "outcome" => label).increment(1);
-        match outcome {
-            // A sender contacts refuses will be refused again: confirm and move on.
-            Err(DeliverError::Invalid(_)) => Ok(Outcome::Ignored("invalid")),
-            other => other,
-        }
+        outcome
     }
 
-    async fn file(&self, raw: &serde_json::Value) -> Result<Outcome, DeliverError> {
-        let Ok(update) = serde_json::from_value::<Update>(raw.clone()) else {
-            return Ok(Outcome::Ignored("unreadable"));
+    async fn file(&self, update: &Update) -> Result<Outcome, DeliverError> {
+        let (message, edit) = match &update.kind {
+            UpdateKind::Message(m) => (m, false),
+            UpdateKind::EditedMessage(m) => (m, true),
+            // A message teloxide could not read comes as an error: nothing to file.
+            UpdateKind::Error(_) => return Ok(Outcome::Ignored("unreadable")),
+            _ => return Ok(Outcome::Ignored("unsupported")),
         };
-        let (message, edit) = match (update.message, update.edited_message) {
-            (Some(m), _) => (m, false),
-            (None, Some(m)) => (m, true),
-            (None, None) => return Ok(Outcome::Ignored("unsupported")),
-        };
-        if let Some(why) = self.not_for_us(&message).await? {
+        if let Some(why) = self.not_for_us(message).await? {
             return Ok(Outcome::Ignored(why));
         }
-        let inbound = to_inbound(&message, edit.then_some(update.update_id));
+        let inbound = to_inbound(message, edit.then_some(i64::from(update.id.0)));
         inbound::deliver(&self.contacts, &self.bus, inbound).await?;
         Ok(Outcome::Delivered)
     }
@@ -151,22 +169,23 @@ impl TelegramIn {
         if from.is_bot {
             return Ok(Some("from_bot"));
         }
-        Ok(match (m.chat.kind.as_str(), self.groups) {
-            ("private", _) => match &self.staff {
-                Some(staff) if staff.is_agent(m.chat.id).await => Some("agent"),
+        let group = m.chat.is_group() || m.chat.is_supergroup();
+        Ok(match (m.chat.is_private(), group, self.groups) {
+            (true, _, _) => match &self.staff {
+                Some(staff) if staff.is_agent(m.chat.id.0).await => Some("agent"),
                 _ => None,
             },
-            ("group" | "supergroup", Groups::All) => None,
-            ("group" | "supergroup", Groups::Mentions) => {
+            (_, true, Groups::All) => None,
+            (_, true, Groups::Mentions) => {
                 let me = self.username().await?;
                 let replied_to_us = m
-                    .reply_to_message
-                    .as_ref()
+                    .reply_to_message()
                     .and_then(|r| r.from.as_ref()?.username.as_deref())
                     .is_some_and(|u| u.eq_ignore_ascii_case(me));
-                (!(m.mentions(me) || replied_to_us)).then_some("group_not_mentioned")
+                let mentioned = ringside_telegram::mentions(m, me);
+                (!(mentioned || replied_to_us)).then_some("group_not_mentioned")
             }
-            ("group" | "supergroup", Groups::Off) => Some("group"),
+            (_, true, Groups::Off) => Some("group"),
             _ => Some("channel"),
         })
     }
@@ -174,9 +193,12 @@ impl TelegramIn {
     async fn username(&self) -> Result<&str, DeliverError> {
         self.username
             .get_or_try_init(|| async {
-                match self.api.get_me().await {
-                    Ok(me) => Ok(me.username.unwrap_or_default()),
-                    Err(e) => Err(DeliverError::Unavailable(format!("getMe: {e}"))),
+                match self.bot.get_me().await {
+                    Ok(me) => Ok(me.user.username.unwrap_or_default()),
+                    Err(e) => Err(DeliverError::Unavailable(format!(
+                        "getMe: {}",
+                        BotError::from(e)
+                    ))),
                 }
             })
             .await
@@ -190,48 +212,59 @@ fn to_inbound(m: &Message, edit: Option<i64>) -> Inbound {
     let from = m
         .from
         .as_ref()
-        .map(|u| (u.id, u.full_name()))
+        .map(|u| (u.id.0, u.full_name()))
         .unwrap_or_default();
-    let external_id = format!("{}:{}", m.chat.id, m.message_id);
+    let external_id = format!("{}:{}", m.chat.id.0, m.id.0);
     let key = match edit {
         Some(update) => format!("telegram:{external_id}:edit:{update}"),
         None => format!("telegram:{external_id}"),
     };
     let at = match edit {
-        Some(_) => m.edit_date.unwrap_or(m.date),
-        None => m.date,
+        Some(_) => m.edit_date().unwrap_or(&m.date).timestamp(),
+        None => m.date.timestamp(),
     };
     let detail = apb::MessageDetail {
         channel: apb::Channel::Telegram as i32,
         direction: apb::Direction::Inbound as i32,
         external_id,
         from: from.0.to_string(),
-        text: m.body().to_owned(),
-        attachments: m
-            .files()
+        text: ringside_telegram::body(m).to_owned(),
+        attachments: ringside_telegram::files(m)
             .into_iter()
-            .map(|(kind, f)| apb::Attachment {
-                kind: kind.to_owned(),
-                file_id: f.file_id.clone(),
-                file_name: f.file_name.clone().unwrap_or_default(),
-                mime_type: f.mime_type.clone().unwrap_or_default(),
-                size: f.file_size.unwrap_or(0),
+            .map(|f| apb::Attachment {
+                kind: f.kind.to_owned(),
+                file_id: f.file_id,
+                file_name: f.name,
+                mime_type: f.mime_type,
+                size: f.size,
             })
             .collect(),
         ..Default::default()
     };
+    let mut identities = vec![inbound::identity(
+        cpb::IdentityKind::Telegram,
+        from.0.to_string(),
+    )];
+    // The sender's own number, shared with Telegram's button: the same person. One
+    // that is not a phone number is left out (the message still counts).
+    let shared = ringside_telegram::shared_phone(m)
+        .and_then(|p| ringside_identity::PhoneE164::parse(&p, Default::default()).ok());
+    if let Some(phone) = &shared {
+        identities.push(inbound::identity(
+            cpb::IdentityKind::Phone,
+            phone.as_str().to_owned(),
+        ));
+    }
     Inbound {
         key,
-        identities: vec![inbound::identity(
-            cpb::IdentityKind::Telegram,
-            from.0.to_string(),
-        )],
+        identities,
         name: from.1,
         source: cpb::LeadSource {
             channel: "telegram".into(),
             campaign: start_payload(m).unwrap_or_default(),
         },
         lookup_only: false,
+        claim_also: shared.is_some(),
         message: ev::ChannelMessage {
             message: Some(detail),
             thread_key: format!("chat:{}", m.chat.id),
@@ -247,10 +280,10 @@ fn to_inbound(m: &Message, edit: Option<i64>) -> Inbound {
 
 /// The payload of `/start <payload>` in a private chat (a deep link `t.me/bot?start=`).
 fn start_payload(m: &Message) -> Option<String> {
-    if m.chat.kind != "private" {
+    if !m.chat.is_private() {
         return None;
     }
-    let rest = m.text.as_deref()?.strip_prefix("/start")?;
+    let rest = m.text()?.strip_prefix("/start")?;
     let payload = rest.strip_prefix(' ')?.trim();
     let valid = !payload.is_empty()
         && payload.len() <= 64
@@ -280,7 +313,7 @@ mod tests {
     fn a_deep_link_start_is_the_campaign_and_media_is_metadata() {
         let m = message(serde_json::json!({
             "message_id": 3, "date": 1700000000,
-            "chat": {"id": 42, "type": "private"},
+            "chat": {"id": 42, "type": "private", "first_name": "Анна"},
             "from": {"id": 42, "is_bot": false, "first_name": "Анна", "last_name": "К"},
             "text": "/start spring_sale-2"
         }));
@@ -294,9 +327,12 @@ mod tests {
         let photo = message(serde_json::json!({
             "message_id": 4, "date": 1, "edit_date": 9,
             "chat": {"id": 42, "type": "private"},
-            "from": {"id": 42, "first_name": "A"},
+            "from": {"id": 42, "is_bot": false, "first_name": "A"},
             "caption": "the invoice",
-            "photo": [{"file_id": "s", "file_size": 1}, {"file_id": "L", "file_size": 2048}]
+            "photo": [
+                {"file_id": "s", "file_unique_id": "s1", "file_size": 1, "width": 9, "height": 9},
+                {"file_id": "L", "file_unique_id": "L1", "file_size": 2048, "width": 900, "height": 900}
+            ]
         }));
         let edited = to_inbound(&photo, Some(77));
         assert_eq!(edited.key, "telegram:42:4:edit:77");
@@ -313,7 +349,7 @@ mod tests {
         for text in ["/start", "/startle x", "/start a b", "/start <script>"] {
             let m = message(serde_json::json!({
                 "message_id": 1, "date": 1, "chat": {"id": 1, "type": "private"},
-                "from": {"id": 1, "first_name": "A"}, "text": text
+                "from": {"id": 1, "is_bot": false, "first_name": "A"}, "text": text
             }));
             assert_eq!(start_payload(&m), None, "{text}");
         }

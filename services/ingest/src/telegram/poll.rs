@@ -6,6 +6,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ringside_telegram::BotError;
+use ringside_telegram::teloxide_core::Bot;
+use ringside_telegram::teloxide_core::payloads::GetUpdatesSetters;
+use ringside_telegram::teloxide_core::prelude::Requester;
+use ringside_telegram::teloxide_core::types::{AllowedUpdate, Update};
 use tokio_util::sync::CancellationToken;
 
 use super::{TelegramIn, pause_after};
@@ -13,14 +18,24 @@ use super::{TelegramIn, pause_after};
 /// Longest pause between attempts while Telegram, contacts or the bus are down.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-/// Polls until `shutdown`; `wait` is the long poll's timeout.
-pub async fn run(telegram: Arc<TelegramIn>, wait: Duration, shutdown: CancellationToken) {
+/// Polls until `shutdown`; `wait` is the long poll's timeout, and `poller` a bot
+/// whose requests may take that long and more.
+pub async fn run(
+    telegram: Arc<TelegramIn>,
+    poller: Bot,
+    wait: Duration,
+    shutdown: CancellationToken,
+) {
+    // A webhook left from webhook mode would make Telegram refuse getUpdates.
+    if let Err(e) = poller.delete_webhook().await {
+        tracing::warn!(error = %BotError::from(e), "telegram: deleteWebhook failed; polling may be refused while a webhook is set");
+    }
     let mut offset = 0i64;
     let mut backoff = Duration::from_millis(500);
     loop {
         let updates = tokio::select! {
             _ = shutdown.cancelled() => return,
-            r = telegram.api().get_updates(offset, wait) => r,
+            r = get_updates(&poller, offset, wait) => r,
         };
         let pause = match updates {
             Ok(updates) => match file_all(&telegram, &updates, &mut offset).await {
@@ -48,17 +63,27 @@ pub async fn run(telegram: Arc<TelegramIn>, wait: Duration, shutdown: Cancellati
     }
 }
 
+/// Updates from `offset` on (messages and their edits), waiting up to `wait` for the
+/// first.
+async fn get_updates(bot: &Bot, offset: i64, wait: Duration) -> Result<Vec<Update>, BotError> {
+    let wait = u32::try_from(wait.as_secs()).unwrap_or(u32::MAX);
+    bot.get_updates()
+        .offset(i32::try_from(offset).unwrap_or(i32::MAX))
+        .timeout(wait)
+        .allowed_updates([AllowedUpdate::Message, AllowedUpdate::EditedMessage])
+        .await
+        .map_err(BotError::from)
+}
+
 /// Files `updates` in order, moving `offset` past each one filed; stops at the first
 /// that must be handed over again.
 async fn file_all(
     telegram: &TelegramIn,
-    updates: &[serde_json::Value],
+    updates: &[Update],
     offset: &mut i64,
 ) -> Result<(), crate::inbound::DeliverError> {
     for update in updates {
-        let Some(id) = update.get("update_id").and_then(serde_json::Value::as_i64) else {
-            continue;
-        };
+        let id = i64::from(update.id.0);
         if id < *offset {
             continue; // already filed (a server that repeats itself)
         }

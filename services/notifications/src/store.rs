@@ -1,0 +1,42 @@
+//! The SQL of the notifications service that is not about agents (`agents.rs` keeps
+//! the agents directory's, which is to move to a staff service with the people and
+//! permissions work): which events went out on which channel, one function per
+//! statement, each on the connection it is given.
+
+use ringside_storage::now_millis;
+use sqlx::AnyConnection;
+
+/// Whether event `event_id` already went out on `channel`.
+pub async fn was_sent(
+    conn: &mut AnyConnection,
+    event_id: &str,
+    channel: &str,
+) -> Result<bool, sqlx::Error> {
+    let found = sqlx::query("SELECT 1 FROM alerts_sent WHERE event_id = $1 AND channel = $2")
+        .bind(event_id)
+        .bind(channel)
+        .fetch_optional(conn)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Records that event `event_id` went out on `channel` (to `agent`, if anyone); a
+/// second record of the same is ignored.
+pub async fn record_sent(
+    conn: &mut AnyConnection,
+    event_id: &str,
+    channel: &str,
+    agent: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO alerts_sent (event_id, channel, agent_id, sent_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(event_id)
+    .bind(channel)
+    .bind(agent)
+    .bind(now_millis())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
