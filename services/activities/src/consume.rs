@@ -4,11 +4,12 @@
 
 use async_trait::async_trait;
 use ringside_bus::consumer::{HandleError, Handler};
-use ringside_bus::{Envelope, EventPayload, QueueSpec, inbox};
+use ringside_bus::{Envelope, EventPayload, QueueSpec};
+use ringside_kit::consume::Apply;
 use ringside_proto::activities::v1 as pb;
 use ringside_proto::events::v1 as ev;
 use ringside_proto::millis_from_timestamp;
-use ringside_storage::{Tx, new_id, now_millis};
+use ringside_storage::{Db, Tx, new_id, now_millis};
 
 use crate::calls::{self, CallFact};
 use crate::domain::summary_line;
@@ -54,9 +55,53 @@ impl Consumer {
 #[async_trait]
 impl Handler for Consumer {
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError> {
-        let payload = HandleError::payload(envelope)?;
-        let applied = self.apply(envelope, payload).await;
-        HandleError::of(applied, |e| matches!(e, ActivitiesError::Invalid(_)))
+        ringside_kit::consume::once(self, envelope).await
+    }
+}
+
+#[async_trait]
+impl Apply for Consumer {
+    /// For a call: who the client is (contacts) and who sits at its extensions (the
+    /// agents directory), asked before the transaction so no lock is held meanwhile.
+    type Asked = (Option<Client>, crate::peers::ExtensionAgents);
+    type Error = ActivitiesError;
+
+    fn queue(&self) -> &'static str {
+        crate::QUEUE
+    }
+
+    fn db(&self) -> &Db {
+        &self.service.db
+    }
+
+    fn is_poison(error: &ActivitiesError) -> bool {
+        matches!(error, ActivitiesError::Invalid(_))
+    }
+
+    async fn ask(&self, envelope: &Envelope, payload: &EventPayload) -> Result<Self::Asked> {
+        let event = Event::of(envelope);
+        Ok(match CallFact::of(payload) {
+            Some(fact) => (
+                calls::client_of(&self.service, &event, &fact).await?,
+                calls::agents_of(&self.service, &fact).await,
+            ),
+            None => (None, Default::default()),
+        })
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut Tx,
+        envelope: &Envelope,
+        payload: &EventPayload,
+        (client, agents): Self::Asked,
+    ) -> Result<()> {
+        self.apply_in(tx, &Event::of(envelope), payload, client, &agents)
+            .await
+    }
+
+    async fn commit(&self, tx: Tx) -> Result<()> {
+        self.service.commit(tx).await
     }
 }
 
@@ -67,34 +112,20 @@ pub(crate) struct Event<'a> {
     pub at: i64,
 }
 
-impl Consumer {
-    async fn apply(&self, envelope: &Envelope, payload: &EventPayload) -> Result<()> {
-        let event = Event {
+impl<'a> Event<'a> {
+    fn of(envelope: &'a Envelope) -> Self {
+        Event {
             ctx: Ctx::new(&envelope.source, &envelope.correlation_id),
             id: &envelope.event_id,
             at: envelope
                 .occurred_at
                 .as_ref()
                 .map_or_else(now_millis, millis_from_timestamp),
-        };
-        // Asked before the transaction: no lock is held while contacts (who is
-        // calling) and notifications (who sits at the extensions) answer.
-        let (client, agents) = match CallFact::of(payload) {
-            Some(fact) => (
-                calls::client_of(&self.service, &event, &fact).await?,
-                calls::agents_of(&self.service, &fact).await,
-            ),
-            None => (None, Default::default()),
-        };
-        let mut tx = self.service.db.begin().await?;
-        if !inbox::claim(&mut tx, crate::QUEUE, event.id).await? {
-            return Ok(()); // handled before
         }
-        self.apply_in(&mut tx, &event, payload, client, &agents)
-            .await?;
-        self.service.commit(tx).await
     }
+}
 
+impl Consumer {
     async fn apply_in(
         &self,
         tx: &mut Tx,

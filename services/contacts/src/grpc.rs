@@ -10,7 +10,7 @@ use tonic::{Request, Status};
 use crate::convert::{self, company_to_proto, contact_to_proto, lead_to_proto, party_to_proto};
 use crate::domain::{self, Invalid};
 use crate::model::{
-    ContactFilter, ContactPatch, Ctx, DeletedFilter, LeadFilter, NewContact, NewLead, Page,
+    ContactFilter, ContactPatch, Ctx, Cursor, DeletedFilter, LeadFilter, NewContact, NewLead, Page,
 };
 use crate::service::{ContactsService, ConvertLead, DealDraft};
 
@@ -46,12 +46,16 @@ fn optional_filter(field: &str, value: &str) -> Result<Option<String>, Status> {
     Ok((!value.is_empty()).then_some(value))
 }
 
+/// Contacts' lists are ordered by id alone, so a page token is the last id seen (as
+/// it has always been: replicas of any version read each other's tokens).
 fn page(size: i32, token: &str) -> Result<Page, Status> {
     let size = ringside_identity::page_size(size, DEFAULT_PAGE, MAX_PAGE).map_err(invalid)?;
-    Ok(Page {
-        size,
-        after: optional_id("page_token", token)?,
-    })
+    let after = optional_id("page_token", token)?.map(|id| Cursor::by_id(&id));
+    Ok(Page { size, after })
+}
+
+fn next_page(next: Option<Cursor>) -> String {
+    next.map(|c| c.id).unwrap_or_default()
 }
 
 fn custom_fields(
@@ -88,7 +92,7 @@ impl Contacts for ContactsGrpc {
             .await?;
         ok(pb::ListCompaniesResponse {
             companies: paged.items.iter().map(company_to_proto).collect(),
-            next_page_token: paged.next.unwrap_or_default(),
+            next_page_token: next_page(paged.next),
         })
     }
 
@@ -180,7 +184,7 @@ impl Contacts for ContactsGrpc {
             .await?;
         ok(pb::ListContactsResponse {
             contacts: paged.items.iter().map(contact_to_proto).collect(),
-            next_page_token: paged.next.unwrap_or_default(),
+            next_page_token: next_page(paged.next),
         })
     }
 
@@ -236,7 +240,7 @@ impl Contacts for ContactsGrpc {
             .await?;
         ok(pb::ListLeadsResponse {
             leads: paged.items.iter().map(lead_to_proto).collect(),
-            next_page_token: paged.next.unwrap_or_default(),
+            next_page_token: next_page(paged.next),
         })
     }
 

@@ -87,13 +87,6 @@ pub enum DeletedFilter {
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct Page {
-    pub size: i64,
-    /// The id of the last record of the previous page.
-    pub after: Option<String>,
-}
-
-#[derive(Debug, Clone, Default)]
 pub struct ContactFilter {
     pub tag: Option<String>,
     pub owner_id: Option<String>,
@@ -118,11 +111,5 @@ pub struct LeadFilter {
     pub query: Option<String>,
 }
 
-/// A page of results and the token for the next one (`None` on the last page).
-#[derive(Debug, Clone)]
-pub struct Paged<T> {
-    pub items: Vec<T>,
-    pub next: Option<String>,
-}
-
+pub use ringside_identity::paging::{Cursor, Page, Paged};
 pub use ringside_kit::Ctx;

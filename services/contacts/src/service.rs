@@ -17,8 +17,8 @@ use crate::domain::{
 };
 use crate::error::{ContactsError, Result};
 use crate::model::{
-    Company, Contact, ContactFilter, ContactPatch, Ctx, Lead, LeadFilter, LeadSource, NewContact,
-    NewLead, Page, Paged, Party,
+    Company, Contact, ContactFilter, ContactPatch, Ctx, Cursor, Lead, LeadFilter, LeadSource,
+    NewContact, NewLead, Page, Paged, Party,
 };
 use crate::store::{self, Owner};
 
@@ -96,7 +96,9 @@ impl ContactsService {
     pub async fn list_companies(&self, query: Option<&str>, page: Page) -> Result<Paged<Company>> {
         let mut conn = self.db.pool().acquire().await?;
         let items = store::list_companies(&mut conn, query, &page).await?;
-        Ok(paginate(items, &page, |c| &c.id))
+        Ok(Paged::from_lookahead(items, page.size, |c| {
+            Cursor::by_id(&c.id)
+        }))
     }
 
     // ------------------------------------------------------------ contacts
@@ -144,7 +146,9 @@ impl ContactsService {
     pub async fn list_contacts(&self, filter: ContactFilter, page: Page) -> Result<Paged<Contact>> {
         let mut conn = self.db.pool().acquire().await?;
         let items = store::list_contacts(&mut conn, &filter, &page).await?;
-        Ok(paginate(items, &page, |c| &c.id))
+        Ok(Paged::from_lookahead(items, page.size, |c| {
+            Cursor::by_id(&c.id)
+        }))
     }
 
     pub async fn update_contact(
@@ -323,7 +327,9 @@ impl ContactsService {
     pub async fn list_leads(&self, filter: LeadFilter, page: Page) -> Result<Paged<Lead>> {
         let mut conn = self.db.pool().acquire().await?;
         let items = store::list_leads(&mut conn, &filter, &page).await?;
-        Ok(paginate(items, &page, |l| &l.id))
+        Ok(Paged::from_lookahead(items, page.size, |l| {
+            Cursor::by_id(&l.id)
+        }))
     }
 
     pub async fn set_lead_status(
@@ -790,16 +796,4 @@ fn dedup(mut identities: Vec<Identity>) -> Vec<Identity> {
     let mut seen = std::collections::HashSet::new();
     identities.retain(|i| seen.insert(i.clone()));
     identities
-}
-
-/// Cuts the look-ahead row off a page fetched with `LIMIT size + 1`.
-fn paginate<T>(mut items: Vec<T>, page: &Page, id: impl Fn(&T) -> &String) -> Paged<T> {
-    let size = usize::try_from(page.size).unwrap_or(0);
-    let next = if items.len() > size {
-        items.truncate(size);
-        items.last().map(|last| id(last).clone())
-    } else {
-        None
-    };
-    Paged { items, next }
 }

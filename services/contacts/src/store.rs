@@ -50,8 +50,9 @@ async fn fetch_page(
     mut w: Where,
     page: &Page,
 ) -> Result<Vec<AnyRow>> {
+    // Newest first by id (`Cursor::by_id`).
     if let Some(after) = &page.after {
-        w.push(&format!("{alias}.id < {{}}"), after.clone());
+        w.push(&format!("{alias}.id < {{}}"), after.id.clone());
     }
     let sql = format!(
         "SELECT {alias}.* FROM {table} {alias} WHERE {} ORDER BY {alias}.id DESC LIMIT {}",

@@ -5,13 +5,14 @@
 
 use async_trait::async_trait;
 use ringside_bus::consumer::{HandleError, Handler};
-use ringside_bus::{Envelope, EventPayload, QueueSpec, inbox};
+use ringside_bus::{Envelope, EventPayload, QueueSpec};
 use ringside_identity::fields::{amount, currency, optional_id};
 use ringside_identity::{optional_text, required_text};
+use ringside_kit::consume::Apply;
 use ringside_proto::activities::v1::SubjectKind;
 use ringside_proto::events::v1 as ev;
 use ringside_proto::millis_from_timestamp;
-use ringside_storage::Tx;
+use ringside_storage::{Db, Tx};
 
 use crate::error::{DealsError, Result};
 use crate::model::{ContactRole, Ctx, DealContact, NewDeal, NextAction};
@@ -40,37 +41,63 @@ impl Consumer {
 #[async_trait]
 impl Handler for Consumer {
     async fn handle(&self, envelope: &Envelope) -> Result<(), HandleError> {
-        let payload = HandleError::payload(envelope)?;
-        let applied = self.apply(envelope, payload).await;
-        HandleError::of(applied, |e| matches!(e, DealsError::Invalid(_)))
+        ringside_kit::consume::once(self, envelope).await
     }
 }
 
-impl Consumer {
-    async fn apply(&self, envelope: &Envelope, payload: &EventPayload) -> Result<()> {
+#[async_trait]
+impl Apply for Consumer {
+    /// Deals asks nothing of other services for an event.
+    type Asked = ();
+    type Error = DealsError;
+
+    fn queue(&self) -> &'static str {
+        crate::QUEUE
+    }
+
+    fn db(&self) -> &Db {
+        &self.service.db
+    }
+
+    fn is_poison(error: &DealsError) -> bool {
+        matches!(error, DealsError::Invalid(_))
+    }
+
+    async fn ask(&self, _: &Envelope, _: &EventPayload) -> Result<()> {
+        Ok(())
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut Tx,
+        envelope: &Envelope,
+        payload: &EventPayload,
+        (): (),
+    ) -> Result<()> {
         let ctx = Ctx::new(&envelope.source, &envelope.correlation_id);
-        let mut tx = self.service.db.begin().await?;
-        if !inbox::claim(&mut tx, crate::QUEUE, &envelope.event_id).await? {
-            return Ok(()); // handled before
-        }
         match payload {
-            EventPayload::LeadConverted(c) => self.converted(&mut tx, &ctx, c).await?,
+            EventPayload::LeadConverted(c) => self.converted(tx, &ctx, c).await?,
             EventPayload::ContactMerged(m) => {
-                store::relink_contact(&mut tx, &m.merged_id, &m.survivor_id).await?;
+                store::relink_contact(tx, &m.merged_id, &m.survivor_id).await?;
             }
             EventPayload::NextActionChanged(n) if n.kind == SubjectKind::Deal as i32 => {
                 let reported_at = envelope
                     .occurred_at
                     .as_ref()
                     .map_or_else(ringside_storage::now_millis, millis_from_timestamp);
-                store::set_next_action(&mut tx, &n.id, next_action(n).as_ref(), reported_at)
-                    .await?;
+                store::set_next_action(tx, &n.id, next_action(n).as_ref(), reported_at).await?;
             }
             _ => {}
         }
-        self.service.commit(tx).await
+        Ok(())
     }
 
+    async fn commit(&self, tx: Tx) -> Result<()> {
+        self.service.commit(tx).await
+    }
+}
+
+impl Consumer {
     /// Opens the deal a conversion asked for, once per lead (the deal's unique lead id
     /// makes a second conversion event a no-op), in the draft's pipeline
     /// (the default one when it names none or one that does not exist).

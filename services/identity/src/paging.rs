@@ -16,6 +16,15 @@ pub struct Cursor {
 }
 
 impl Cursor {
+    /// The position of `id` in a list ordered by id alone (ids are UUIDv7, so that is
+    /// the order they were made in); its sort key is not used.
+    pub fn by_id(id: &str) -> Cursor {
+        Cursor {
+            at: 0,
+            id: id.to_owned(),
+        }
+    }
+
     pub fn token(&self) -> String {
         format!("{}.{}", self.at, self.id)
     }

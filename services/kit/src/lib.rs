@@ -1,12 +1,15 @@
 //! What every Ringside service is made of, shared by purpose and nothing more: the
 //! request context built from the authenticated caller ([`Ctx`]), the one mapping from
 //! an error's kind to a `tonic::Status` ([`error`]), the helpers of every gRPC edge
-//! ([`grpc`]: replies, refused fields, ids, page tokens), and the one way to call another
+//! ([`grpc`]: replies, refused fields, ids, page tokens), the scaffold of the bus
+//! handlers that change records ([`consume`]: ask, then apply once with the inbox
+//! claim), and the one way to call another
 //! service ([`peer`]): its generated gRPC client over a [`peer::PeerChannel`], which is
 //! either a socket to the service's replicas or, in the all-in-one process, the very
 //! gRPC router the process serves — guard, handlers and all — with no socket between.
-//! Domain rules, storage and the bus live elsewhere.
+//! Domain rules, SQL and the bus transports live elsewhere.
 
+pub mod consume;
 pub mod error;
 pub mod grpc;
 pub mod peer;

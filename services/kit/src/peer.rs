@@ -169,15 +169,7 @@ impl Default for Loopback {
 
 impl Loopback {
     /// A loopback bound to `router` from the start.
-    pub fn serving<S>(router: S) -> Self
-    where
-        S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-    {
+    pub fn serving(router: tonic::service::Routes) -> Self {
         let loopback = Loopback::default();
         loopback.bind(router);
         loopback
