@@ -68,13 +68,6 @@ pub enum PeerError {
     Internal(String),
 }
 
-impl PeerError {
-    /// Whether asking again later may succeed.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, PeerError::Unavailable(_))
-    }
-}
-
 impl From<Status> for PeerError {
     fn from(status: Status) -> Self {
         let message = status.message().to_owned();
@@ -175,8 +168,6 @@ mod tests {
         for (status, expected) in cases {
             assert_eq!(PeerError::from(status), expected);
         }
-        assert!(PeerError::Unavailable(String::new()).is_retryable());
-        assert!(!PeerError::Invalid(String::new()).is_retryable());
     }
 
     #[test]

@@ -110,10 +110,6 @@ impl TelegramIn {
         self
     }
 
-    pub fn bot(&self) -> &Bot {
-        &self.bot
-    }
-
     /// Files one update as it came over the webhook (its JSON text: teloxide reads
     /// updates from text, not from a parsed value); one that is not an update as the
     /// Bot API describes it is confirmed and dropped.

@@ -29,13 +29,9 @@ pub struct TelegramSender {
 impl TelegramSender {
     /// Telegram's published limits: a message a second per chat, 30 a second in all.
     pub fn new(bot: Bot) -> Self {
-        Self::with_limits(bot, Duration::from_secs(1), Duration::from_millis(34))
-    }
-
-    pub fn with_limits(bot: Bot, per_chat: Duration, overall: Duration) -> Self {
         TelegramSender {
             bot,
-            limiter: Limiter::new(per_chat, overall),
+            limiter: Limiter::new(Duration::from_secs(1), Duration::from_millis(34)),
         }
     }
 
