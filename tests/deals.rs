@@ -2,6 +2,7 @@
 //! all-in-one (SQLite, local bus) and `serve contacts` + `serve deals` on PostgreSQL
 //! and RabbitMQ, deals asking contacts over gRPC whether a linked company exists.
 
+use ringside_auth::Role;
 use ringside_proto::contacts::v1 as cpb;
 use ringside_proto::deals::v1 as pb;
 use support::{Suite, eventually};
@@ -56,7 +57,8 @@ fn code<T: std::fmt::Debug>(result: Result<T, tonic::Status>) -> Code {
 async fn a_head_of_sales_runs_a_pipeline_over_grpc() {
     for setup in setups().await {
         let name = setup.deals_suite().name;
-        let mut deals = setup.deals_suite().deals("olga").await;
+        let mut deals = setup.deals_suite().deals_as("olga", Role::Manager).await;
+        let mut admin = setup.deals_suite().deals_as("admin", Role::Admin).await;
         let mut contacts = setup.contacts.client().await;
 
         let sales = deals
@@ -68,7 +70,14 @@ async fn a_head_of_sales_runs_a_pipeline_over_grpc() {
         let mut specs = vec![stage("Call", 20), stage("Demo", 40), stage("Offer", 70)];
         specs[1].wip_limit = 1;
         specs[1].wip_rule = pb::WipRule::Refuse as i32;
-        let b2b = deals
+        let refused = deals
+            .create_pipeline(pb::CreatePipelineRequest {
+                name: "B2B".into(),
+                stages: specs.clone(),
+            })
+            .await;
+        assert_eq!(code(refused), Code::PermissionDenied, "{name}: admin's");
+        let b2b = admin
             .create_pipeline(pb::CreatePipelineRequest {
                 name: "B2B".into(),
                 stages: specs,

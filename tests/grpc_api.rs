@@ -176,12 +176,16 @@ async fn a_client_manages_contacts_and_leads_and_the_events_reach_the_bus() {
             }),
             ..Default::default()
         };
-        let first = client
+        // Resolve is how a channel files what it received: a service's call.
+        let mut channel = suite.client_with(Some(suite.token(Role::Service))).await;
+        let refused = client.resolve(stranger.clone()).await.unwrap_err();
+        assert_eq!(refused.code(), Code::PermissionDenied);
+        let first = channel
             .resolve(stranger.clone())
             .await
             .expect("resolve")
             .into_inner();
-        let again = client
+        let again = channel
             .resolve(stranger)
             .await
             .expect("resolve")

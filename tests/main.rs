@@ -17,5 +17,6 @@ mod forms;
 mod forms_browser;
 mod grpc_api;
 mod ingest_edges;
+mod permissions;
 mod telegram;
 mod telephony;

@@ -438,9 +438,14 @@ impl Suite {
         ActivitiesClient::with_interceptor(self.channel().await, Bearer(Some(token)))
     }
 
-    /// A deals client acting as `user`.
+    /// A deals client acting as the agent `user`.
     pub async fn deals(&self, user: &str) -> Deals {
-        let token = self.key.issue(user, Role::Agent, Duration::from_secs(600));
+        self.deals_as(user, Role::Agent).await
+    }
+
+    /// A deals client acting as `user` with `role`.
+    pub async fn deals_as(&self, user: &str, role: Role) -> Deals {
+        let token = self.key.issue(user, role, Duration::from_secs(600));
         DealsClient::with_interceptor(self.channel().await, Bearer(Some(token)))
     }
 

@@ -1,7 +1,9 @@
 //! Bearer tokens for Ringside. This crate owns the token format (a JWT signed with
 //! HMAC-SHA256, so any JWT tool can read it), the signing key and its storage, and the
 //! guard that every gRPC call and private HTTP route passes through. It does not know
-//! about users or teams: a token names a user id and a role, nothing more.
+//! about users or teams: a token names a user id and a role, nothing more. The permission
+//! table (`policy`: every method and the action it needs, the actions of each role) and
+//! the guard that applies it to every call (`guard`) live here too.
 
 use std::fmt;
 use std::path::Path;
@@ -12,6 +14,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+
+pub mod guard;
+pub mod policy;
+
+pub use guard::Guarded;
 
 /// Shortest key accepted, in bytes.
 const MIN_KEY_LEN: usize = 32;
@@ -190,35 +197,6 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path)?.write_all(contents.as_bytes())
-}
-
-/// A tonic interceptor that refuses calls without a valid token (`Unauthenticated`)
-/// and puts the [`Claims`] into the request extensions for the handler.
-#[derive(Clone, Debug)]
-pub struct GrpcGuard {
-    key: TokenKey,
-}
-
-impl GrpcGuard {
-    pub fn new(key: TokenKey) -> Self {
-        GrpcGuard { key }
-    }
-}
-
-impl tonic::service::Interceptor for GrpcGuard {
-    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        let header = req
-            .metadata()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok());
-        match self.key.verify_header(header) {
-            Ok(claims) => {
-                req.extensions_mut().insert(claims);
-                Ok(req)
-            }
-            Err(e) => Err(tonic::Status::unauthenticated(e.to_string())),
-        }
-    }
 }
 
 /// Lifetime of the tokens a service signs for its own calls to another service.

@@ -35,8 +35,8 @@ impl ContactsGrpc {
     /// same process: how the tests of the services that ask contacts reach it.
     pub fn peer_channel(service: ContactsService, caller: &'static str) -> PeerChannel {
         let key = ringside_auth::TokenKey::generate();
-        let guard = ringside_auth::GrpcGuard::new(key.clone());
-        let server = ContactsServer::with_interceptor(ContactsGrpc::new(service), guard);
+        let server =
+            ringside_auth::Guarded::new(ContactsGrpc::new(service).into_server(), key.clone());
         PeerChannel::serving(tonic::service::Routes::new(server), key, caller)
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use ringside_auth::{GrpcGuard, TokenKey};
+use ringside_auth::{Guarded, TokenKey};
 use ringside_contacts::assign::{AssignConfig, Assigner};
 use ringside_contacts::domain::{Identity, IdentityKind, LeadStatus};
 use ringside_contacts::model::{
@@ -632,7 +632,7 @@ async fn a_person_with_several_identities_lands_on_whoever_holds_one_or_becomes_
 /// reaches notifications in the all-in-one mode.
 fn staff(agents: Vec<npb::Agent>) -> Assigner {
     let key = TokenKey::generate();
-    let server = NotificationsServer::with_interceptor(Staff(agents), GrpcGuard::new(key.clone()));
+    let server = Guarded::new(NotificationsServer::new(Staff(agents)), key.clone());
     let channel = PeerChannel::serving(tonic::service::Routes::new(server), key, "contacts");
     Assigner::new(channel, AssignConfig::default())
 }

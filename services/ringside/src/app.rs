@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ringside_activities::{ActivitiesGrpc, ActivitiesService};
-use ringside_auth::{GrpcGuard, TokenKey};
+use ringside_auth::{Guarded, TokenKey};
 use ringside_bus::amqp::AmqpBus;
 use ringside_bus::local::LocalBus;
 use ringside_bus::{Bus, consumer, outbox};
@@ -563,7 +563,8 @@ struct GrpcServices {
     notifications: Option<Notifications>,
 }
 
-/// Every gRPC service of this process behind the token guard, with health and
+/// Every gRPC service of this process behind the guard (the token, then the
+/// permission table for the method), with health and
 /// reflection (open, so probes and tools need no token): what the gRPC port serves,
 /// and what this process's own services call each other through.
 async fn grpc_routes(services: GrpcServices, key: TokenKey) -> anyhow::Result<Routes> {
@@ -588,19 +589,21 @@ async fn grpc_routes(services: GrpcServices, key: TokenKey) -> anyhow::Result<Ro
         .register_encoded_file_descriptor_set(ringside_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
-    let guard = GrpcGuard::new(key);
     let contacts = services
         .contacts
-        .map(|c| ContactsServer::with_interceptor(ContactsGrpc::new(c), guard.clone()));
+        .map(|c| Guarded::new(ContactsServer::new(ContactsGrpc::new(c)), key.clone()));
     let activities = services
         .activities
-        .map(|a| ActivitiesServer::with_interceptor(ActivitiesGrpc::new(a), guard.clone()));
+        .map(|a| Guarded::new(ActivitiesServer::new(ActivitiesGrpc::new(a)), key.clone()));
     let deals = services
         .deals
-        .map(|d| DealsServer::with_interceptor(DealsGrpc::new(d), guard.clone()));
-    let notifications = services
-        .notifications
-        .map(|n| NotificationsServer::with_interceptor(NotificationsGrpc::new(n), guard.clone()));
+        .map(|d| Guarded::new(DealsServer::new(DealsGrpc::new(d)), key.clone()));
+    let notifications = services.notifications.map(|n| {
+        Guarded::new(
+            NotificationsServer::new(NotificationsGrpc::new(n)),
+            key.clone(),
+        )
+    });
     let mut routes = Routes::new(health_service).add_service(reflection);
     if let Some(s) = contacts {
         routes = routes.add_service(s);

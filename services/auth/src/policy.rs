@@ -1,0 +1,277 @@
+//! Who may call what: the one table that maps every gRPC method of the suite to the
+//! action it needs, and the actions each role is granted. The guard consults it on
+//! every call, before any handler runs; a method missing from the table is refused
+//! (fail closed). Which *records* a permitted caller sees is not decided here: that is
+//! each store's scope filter.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use crate::Role;
+
+/// What a method does, as far as permissions go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Read clients, deals, timelines, tasks and conversations (within scope).
+    ReadRecords,
+    /// Create and change them: leads, contacts, notes, tasks, deals and their moves.
+    WriteRecords,
+    /// Give a record to an owner (an agent to themselves, a manager within teams).
+    AssignRecords,
+    /// Merge two records into one.
+    MergeRecords,
+    /// Delete a record for good.
+    DeleteRecords,
+    /// Turn what a channel received into a party (a stranger becomes a lead).
+    ResolveParties,
+    /// Pipelines and their stages.
+    ManagePipelines,
+    /// The funnel, win rate, forecast and their drill-downs.
+    ReadReports,
+    /// The staff directory: who sits at an extension, who takes leads.
+    ReadStaff,
+    /// Add, change and remove staff.
+    ManageStaff,
+    /// Receive one's own call cards and alerts.
+    ReceivePushes,
+    /// Write to a client through a channel (Telegram, email).
+    MessageClients,
+}
+
+use Action::*;
+
+/// Every method of the suite and the action it needs. A method that is not here is
+/// refused for everyone.
+pub const METHODS: &[(&str, Action)] = &[
+    // contacts
+    ("/ringside.contacts.v1.Contacts/CreateCompany", WriteRecords),
+    ("/ringside.contacts.v1.Contacts/GetCompany", ReadRecords),
+    ("/ringside.contacts.v1.Contacts/ListCompanies", ReadRecords),
+    ("/ringside.contacts.v1.Contacts/CreateContact", WriteRecords),
+    ("/ringside.contacts.v1.Contacts/GetContact", ReadRecords),
+    ("/ringside.contacts.v1.Contacts/UpdateContact", WriteRecords),
+    (
+        "/ringside.contacts.v1.Contacts/DeleteContact",
+        DeleteRecords,
+    ),
+    ("/ringside.contacts.v1.Contacts/ListContacts", ReadRecords),
+    ("/ringside.contacts.v1.Contacts/MergeContacts", MergeRecords),
+    ("/ringside.contacts.v1.Contacts/CreateLead", WriteRecords),
+    ("/ringside.contacts.v1.Contacts/GetLead", ReadRecords),
+    ("/ringside.contacts.v1.Contacts/ListLeads", ReadRecords),
+    ("/ringside.contacts.v1.Contacts/SetLeadStatus", WriteRecords),
+    ("/ringside.contacts.v1.Contacts/AssignLead", AssignRecords),
+    ("/ringside.contacts.v1.Contacts/ConvertLead", WriteRecords),
+    ("/ringside.contacts.v1.Contacts/LookupByPhone", ReadRecords),
+    ("/ringside.contacts.v1.Contacts/Resolve", ResolveParties),
+    // activities
+    ("/ringside.activities.v1.Activities/Timeline", ReadRecords),
+    (
+        "/ringside.activities.v1.Activities/ClientHistory",
+        ReadRecords,
+    ),
+    ("/ringside.activities.v1.Activities/GetEntry", ReadRecords),
+    (
+        "/ringside.activities.v1.Activities/GetCallEntry",
+        ReadRecords,
+    ),
+    (
+        "/ringside.activities.v1.Activities/AddCallNote",
+        WriteRecords,
+    ),
+    (
+        "/ringside.activities.v1.Activities/ListConversations",
+        ReadRecords,
+    ),
+    ("/ringside.activities.v1.Activities/AddNote", WriteRecords),
+    ("/ringside.activities.v1.Activities/EditNote", WriteRecords),
+    (
+        "/ringside.activities.v1.Activities/DeleteNote",
+        WriteRecords,
+    ),
+    (
+        "/ringside.activities.v1.Activities/NoteHistory",
+        ReadRecords,
+    ),
+    (
+        "/ringside.activities.v1.Activities/CreateTask",
+        WriteRecords,
+    ),
+    ("/ringside.activities.v1.Activities/GetTask", ReadRecords),
+    (
+        "/ringside.activities.v1.Activities/UpdateTask",
+        WriteRecords,
+    ),
+    (
+        "/ringside.activities.v1.Activities/CompleteTask",
+        WriteRecords,
+    ),
+    (
+        "/ringside.activities.v1.Activities/CancelTask",
+        WriteRecords,
+    ),
+    ("/ringside.activities.v1.Activities/ListTasks", ReadRecords),
+    ("/ringside.activities.v1.Activities/NextAction", ReadRecords),
+    (
+        "/ringside.activities.v1.Activities/ListSubjects",
+        ReadRecords,
+    ),
+    // deals
+    ("/ringside.deals.v1.Deals/CreatePipeline", ManagePipelines),
+    ("/ringside.deals.v1.Deals/GetPipeline", ReadRecords),
+    ("/ringside.deals.v1.Deals/ListPipelines", ReadRecords),
+    ("/ringside.deals.v1.Deals/UpdateStage", ManagePipelines),
+    ("/ringside.deals.v1.Deals/CreateDeal", WriteRecords),
+    ("/ringside.deals.v1.Deals/GetDeal", ReadRecords),
+    ("/ringside.deals.v1.Deals/UpdateDeal", WriteRecords),
+    ("/ringside.deals.v1.Deals/MoveDeal", WriteRecords),
+    ("/ringside.deals.v1.Deals/WinDeal", WriteRecords),
+    ("/ringside.deals.v1.Deals/LoseDeal", WriteRecords),
+    ("/ringside.deals.v1.Deals/ReopenDeal", WriteRecords),
+    ("/ringside.deals.v1.Deals/StageHistory", ReadRecords),
+    ("/ringside.deals.v1.Deals/ListDeals", ReadRecords),
+    ("/ringside.deals.v1.Deals/Kanban", ReadRecords),
+    ("/ringside.deals.v1.Deals/KanbanColumn", ReadRecords),
+    ("/ringside.deals.v1.Deals/SaveView", WriteRecords),
+    ("/ringside.deals.v1.Deals/ListViews", ReadRecords),
+    ("/ringside.deals.v1.Deals/DeleteView", WriteRecords),
+    ("/ringside.deals.v1.Deals/Funnel", ReadReports),
+    ("/ringside.deals.v1.Deals/DrillDown", ReadReports),
+    ("/ringside.deals.v1.Deals/Forecast", ReadReports),
+    // notifications
+    (
+        "/ringside.notifications.v1.Notifications/UpsertAgent",
+        ManageStaff,
+    ),
+    (
+        "/ringside.notifications.v1.Notifications/GetAgent",
+        ReadStaff,
+    ),
+    (
+        "/ringside.notifications.v1.Notifications/FindAgent",
+        ReadStaff,
+    ),
+    (
+        "/ringside.notifications.v1.Notifications/ListAgents",
+        ReadStaff,
+    ),
+    (
+        "/ringside.notifications.v1.Notifications/DeleteAgent",
+        ManageStaff,
+    ),
+    (
+        "/ringside.notifications.v1.Notifications/Subscribe",
+        ReceivePushes,
+    ),
+    (
+        "/ringside.notifications.v1.Notifications/AddCallNote",
+        WriteRecords,
+    ),
+    (
+        "/ringside.notifications.v1.Notifications/SendMessage",
+        MessageClients,
+    ),
+];
+
+/// The actions each role is granted.
+pub fn grants(role: Role) -> &'static [Action] {
+    match role {
+        Role::Admin => &[
+            ReadRecords,
+            WriteRecords,
+            AssignRecords,
+            MergeRecords,
+            DeleteRecords,
+            ManagePipelines,
+            ReadReports,
+            ReadStaff,
+            ManageStaff,
+            ReceivePushes,
+            MessageClients,
+        ],
+        Role::Manager => &[
+            ReadRecords,
+            WriteRecords,
+            AssignRecords,
+            MergeRecords,
+            DeleteRecords,
+            ReadReports,
+            ReadStaff,
+            ReceivePushes,
+            MessageClients,
+        ],
+        Role::Agent => &[
+            ReadRecords,
+            WriteRecords,
+            AssignRecords,
+            ReceivePushes,
+            MessageClients,
+        ],
+        // What one service asks another: who a party is, their history for a card,
+        // who sits at an extension. A service never changes records on its own
+        // authority through another's API.
+        Role::Service => &[ReadRecords, ResolveParties, ReadStaff],
+    }
+}
+
+static BY_PATH: LazyLock<HashMap<&'static str, Action>> =
+    LazyLock::new(|| METHODS.iter().copied().collect());
+
+/// The action the method at `path` (`/package.Service/Method`) needs; `None` for a
+/// method the table does not know.
+pub fn action(path: &str) -> Option<Action> {
+    BY_PATH.get(path).copied()
+}
+
+/// Why a call was refused, before it reached its handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The method is not in the table.
+    UnknownMethod,
+    /// The caller's role is not granted the method's action.
+    NotGranted(Action),
+}
+
+/// Whether `role` may call the method at `path`.
+pub fn check(role: Role, path: &str) -> Result<Action, Refusal> {
+    let action = action(path).ok_or(Refusal::UnknownMethod)?;
+    match grants(role).contains(&action) {
+        true => Ok(action),
+        false => Err(Refusal::NotGranted(action)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_method_is_listed_once() {
+        assert_eq!(BY_PATH.len(), METHODS.len(), "a method is listed twice");
+    }
+
+    #[test]
+    fn unknown_methods_are_refused_for_everyone() {
+        for role in [Role::Admin, Role::Manager, Role::Agent, Role::Service] {
+            assert_eq!(
+                check(role, "/ringside.contacts.v1.Contacts/DropEverything"),
+                Err(Refusal::UnknownMethod)
+            );
+        }
+    }
+
+    #[test]
+    fn an_agent_cannot_manage_staff_or_merge() {
+        let upsert = "/ringside.notifications.v1.Notifications/UpsertAgent";
+        assert_eq!(
+            check(Role::Agent, upsert),
+            Err(Refusal::NotGranted(ManageStaff))
+        );
+        assert_eq!(check(Role::Admin, upsert), Ok(ManageStaff));
+        let merge = "/ringside.contacts.v1.Contacts/MergeContacts";
+        assert_eq!(
+            check(Role::Agent, merge),
+            Err(Refusal::NotGranted(MergeRecords))
+        );
+    }
+}
