@@ -66,7 +66,8 @@ async fn connect(setup: &Setup, agent: &str) -> Ws {
     let suite = setup.notifications();
     let token = suite
         .key
-        .issue(agent, Role::Agent, Duration::from_secs(600));
+        .issue(agent, Role::Agent, Duration::from_secs(600))
+        .expect("a token");
     let url = format!(
         "ws://{}/agent/ws?access_token={token}",
         suite.running.http_addr
@@ -419,7 +420,8 @@ async fn the_console_pops_the_card_in_a_browser_and_files_the_note() {
         let token = setup
             .notifications()
             .key
-            .issue("olga", Role::Agent, Duration::from_secs(600));
+            .issue("olga", Role::Agent, Duration::from_secs(600))
+            .expect("a token");
         browser.type_into("#token", &token).await;
         browser.click("#signin-button").await;
         browser

@@ -25,8 +25,10 @@ fn help_lists_every_environment_variable() {
         "RINGSIDE_EXCHANGE",
         "RINGSIDE_HTTP_ADDR",
         "RINGSIDE_GRPC_ADDR",
-        "RINGSIDE_TOKEN_KEY",
-        "RINGSIDE_TOKEN_KEY_FILE",
+        "RINGSIDE_PEOPLE_KEYS",
+        "RINGSIDE_PEOPLE_KEYS_FILE",
+        "RINGSIDE_SERVICE_KEYS",
+        "RINGSIDE_SERVICE_KEYS_FILE",
         "RINGSIDE_PHONE_REGION",
         "RINGSIDE_DB_MAX_CONNECTIONS",
         "RINGSIDE_SHUTDOWN_GRACE_SECS",
@@ -44,7 +46,7 @@ fn help_lists_every_environment_variable() {
     ] {
         assert!(help.contains(var), "--help does not mention {var}");
     }
-    for sub in ["serve", "migrate", "token"] {
+    for sub in ["serve", "migrate", "token", "keys"] {
         assert!(help.contains(sub), "--help does not mention {sub}");
     }
     let out = Command::new(support::ringside_binary())
@@ -59,7 +61,7 @@ fn the_secret_key_value_never_shows_in_help() {
     let secret = "ab".repeat(32);
     let out = Command::new(support::ringside_binary())
         .arg("--help")
-        .env("RINGSIDE_TOKEN_KEY", &secret)
+        .env("RINGSIDE_SERVICE_KEYS", &secret)
         .output()
         .expect("run --help");
     assert!(!String::from_utf8_lossy(&out.stdout).contains(&secret));
@@ -78,10 +80,8 @@ fn token_issue_signs_with_the_data_dir_key() {
         String::from_utf8_lossy(&out.stderr)
     );
     let token = String::from_utf8(out.stdout).expect("utf-8");
-    let (key, created) =
-        ringside_auth::TokenKey::load_or_create(&dir.path().join("signing.key")).expect("key");
-    assert!(!created, "token issue created the key");
-    let claims = key.verify(token.trim()).expect("the token verifies");
+    let key = data_dir_keys(dir.path());
+    let claims = key.verify(token.trim(), "any").expect("the token verifies");
     assert_eq!(
         (claims.sub.as_str(), claims.role),
         ("u-42", ringside_auth::Role::Manager)
@@ -92,6 +92,55 @@ fn token_issue_signs_with_the_data_dir_key() {
         .output()
         .expect("token issue");
     assert!(!bad.status.success(), "an unknown role is refused");
+}
+
+/// The key sets `token issue` created under the data dir.
+fn data_dir_keys(dir: &std::path::Path) -> ringside_auth::TokenKey {
+    let read = |name: &str| {
+        let (set, created) = ringside_auth::KeySet::load_or_create(&dir.join(name)).expect(name);
+        assert!(!created, "{name} was created by the command");
+        set
+    };
+    ringside_auth::TokenKey::new(read("people.jwks"), read("services.jwks"))
+}
+
+fn run(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = ringside(dir).args(args).output().expect("ringside runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{args:?}: {stderr}");
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+#[test]
+fn keys_rotate_with_an_overlap_and_retire() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let issue = ["token", "issue", "--user", "u-1", "--role", "agent"];
+    let before = run(dir.path(), &issue);
+    let old_kid = data_dir_keys(dir.path()).people().kids()[0].clone();
+    let said = run(dir.path(), &["keys", "rotate", "people"]);
+    let keys = data_dir_keys(dir.path());
+    let new_kid = keys.people().kids()[0].clone();
+    assert_ne!(new_kid, old_kid);
+    assert!(said.contains(&new_kid), "{said}");
+    let after = run(dir.path(), &issue);
+    assert!(
+        keys.verify(before.trim(), "any").is_ok(),
+        "the old key still verifies"
+    );
+    assert!(keys.verify(after.trim(), "any").is_ok());
+    let public = run(dir.path(), &["keys", "public", "people"]);
+    assert!(public.contains(&old_kid) && public.contains(&new_kid));
+    assert!(!public.contains("\"d\""), "no private half: {public}");
+
+    run(dir.path(), &["keys", "retire", "people", &old_kid]);
+    let keys = data_dir_keys(dir.path());
+    assert!(keys.verify(before.trim(), "any").is_err(), "retired");
+    assert!(keys.verify(after.trim(), "any").is_ok());
+    let last = ringside(dir.path())
+        .args(["keys", "retire", "people", &new_kid])
+        .output()
+        .expect("runs");
+    assert!(!last.status.success(), "the last key of a set stays");
 }
 
 #[test]

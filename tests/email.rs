@@ -31,7 +31,8 @@ fn mail(from: &str, id: &str, subject: &str, extra: &str, body: &str) -> String 
 async fn agent(suite: &Suite, id: &str) {
     let token = suite
         .key
-        .issue("admin", Role::Admin, Duration::from_secs(600));
+        .issue("admin", Role::Admin, Duration::from_secs(600))
+        .expect("a token");
     let mut admin =
         NotificationsClient::with_interceptor(suite.channel().await, Bearer(Some(token)));
     let agent = npb::Agent {
@@ -99,7 +100,8 @@ async fn a_strangers_email_becomes_one_assigned_lead_and_the_reply_joins_its_thr
     // Olga answers from the CRM: by SMTP, in the thread.
     let token = suite
         .key
-        .issue("olga", Role::Agent, Duration::from_secs(600));
+        .issue("olga", Role::Agent, Duration::from_secs(600))
+        .expect("a token");
     let mut olga =
         NotificationsClient::with_interceptor(suite.channel().await, Bearer(Some(token)));
     let reply = npb::SendMessageRequest {
@@ -370,7 +372,8 @@ async fn as_services_an_email_becomes_an_assigned_lead_and_the_reply_goes_out_by
     .await;
     let token = notifier
         .key
-        .issue("olga", Role::Agent, Duration::from_secs(600));
+        .issue("olga", Role::Agent, Duration::from_secs(600))
+        .expect("a token");
     let mut olga =
         NotificationsClient::with_interceptor(notifier.channel().await, Bearer(Some(token)));
     let reply = npb::SendMessageRequest {

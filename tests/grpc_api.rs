@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ringside_auth::{Role, TokenKey};
 use ringside_proto::contacts::v1 as pb;
 use support::{Suite, suites};
@@ -84,13 +86,30 @@ async fn reflection_and_health_answer_without_a_token() {
 #[tokio::test]
 async fn calls_without_a_valid_token_are_refused_and_change_nothing() {
     for suite in suites().await {
-        let expired = suite.key.issue("u", Role::Admin, Duration::ZERO);
-        let forged = TokenKey::generate().issue("u", Role::Admin, Duration::from_secs(60));
+        let expired = suite
+            .key
+            .issue("u", Role::Admin, Duration::ZERO)
+            .expect("a token");
+        let admin = suite.token(Role::Admin);
+        let forged = TokenKey::generate()
+            .issue("u", Role::Admin, Duration::from_secs(60))
+            .expect("a token");
+        // A service token made for deals, shown to contacts.
+        let elsewhere = suite.service_token("ringside.deals.v1.Deals");
+        // The admin's token with its header claiming another algorithm.
+        let mut parts: Vec<&str> = admin.split('.').collect();
+        let header =
+            String::from_utf8(URL_SAFE_NO_PAD.decode(parts[0]).expect("b64")).expect("utf-8");
+        let tampered_header = URL_SAFE_NO_PAD.encode(header.replace("EdDSA", "HS256"));
+        parts[0] = &tampered_header;
+        let tampered = parts.join(".");
         for token in [
             None,
             Some("garbage".to_owned()),
             Some(expired),
             Some(forged),
+            Some(elsewhere),
+            Some(tampered),
         ] {
             let mut client = suite.client_with(token.clone()).await;
             let status = client.create_contact(ivan()).await.expect_err("refused");
@@ -177,7 +196,9 @@ async fn a_client_manages_contacts_and_leads_and_the_events_reach_the_bus() {
             ..Default::default()
         };
         // Resolve is how a channel files what it received: a service's call.
-        let mut channel = suite.client_with(Some(suite.token(Role::Service))).await;
+        let mut channel = suite
+            .client_with(Some(suite.service_token("ringside.contacts.v1.Contacts")))
+            .await;
         let refused = client.resolve(stranger.clone()).await.unwrap_err();
         assert_eq!(refused.code(), Code::PermissionDenied);
         let first = channel

@@ -148,7 +148,11 @@ async fn matrix(suites: &[Suite], key: &TokenKey) -> Vec<String> {
             wrong.push(format!("{} anonymous: {anonymous:?}", method.path));
         }
         for role in roles {
-            let token = key.issue("matrix-user", role, Duration::from_secs(600));
+            let token = match role {
+                Role::Service => key.issue_service("matrix", &method.service, None),
+                _ => key.issue("matrix-user", role, Duration::from_secs(600)),
+            }
+            .expect("a token");
             let got = call(channel.clone(), &method, Some(&token)).await;
             let fine = match expected(role, &method.path) {
                 Err(code) => got == code,
@@ -206,7 +210,10 @@ async fn notifications(
     role: Role,
     user: &str,
 ) -> NotificationsClient<tonic::service::interceptor::InterceptedService<Channel, Bearer>> {
-    let token = suite.key.issue(user, role, Duration::from_secs(600));
+    let token = suite
+        .key
+        .issue(user, role, Duration::from_secs(600))
+        .expect("a token");
     NotificationsClient::with_interceptor(suite.channel().await, Bearer(Some(token)))
 }
 

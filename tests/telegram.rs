@@ -30,7 +30,10 @@ type Notifications = NotificationsClient<
 >;
 
 async fn notifications(suite: &Suite, user: &str, role: Role) -> Notifications {
-    let token = suite.key.issue(user, role, Duration::from_secs(600));
+    let token = suite
+        .key
+        .issue(user, role, Duration::from_secs(600))
+        .expect("a token");
     NotificationsClient::with_interceptor(suite.channel().await, Bearer(Some(token)))
 }
 

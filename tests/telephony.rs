@@ -503,7 +503,8 @@ async fn a_sip_call_pops_the_clients_card_in_the_agents_browser() {
         .await;
     let token = suite
         .key
-        .issue("olga", Role::Agent, Duration::from_secs(600));
+        .issue("olga", Role::Agent, Duration::from_secs(600))
+        .expect("a token");
     browser.type_into("#token", &token).await;
     browser.click("#signin-button").await;
     browser

@@ -416,8 +416,18 @@ pub type Activities = ActivitiesClient<InterceptedService<Channel, Bearer>>;
 pub type Deals = DealsClient<InterceptedService<Channel, Bearer>>;
 
 impl Suite {
+    /// A service token for calling the gRPC service `audience` (`ringside.contacts.v1.Contacts`).
+    pub fn service_token(&self, audience: &str) -> String {
+        self.key
+            .issue_service("tests", audience, None)
+            .expect("a service token")
+    }
+
+    /// A people's access token for `test-user` with `role`.
     pub fn token(&self, role: Role) -> String {
-        self.key.issue("test-user", role, Duration::from_secs(600))
+        self.key
+            .issue("test-user", role, Duration::from_secs(600))
+            .expect("a token")
     }
 
     pub async fn channel(&self) -> Channel {
@@ -434,7 +444,10 @@ impl Suite {
 
     /// An activities client acting as `user`.
     pub async fn activities(&self, user: &str) -> Activities {
-        let token = self.key.issue(user, Role::Agent, Duration::from_secs(600));
+        let token = self
+            .key
+            .issue(user, Role::Agent, Duration::from_secs(600))
+            .expect("a token");
         ActivitiesClient::with_interceptor(self.channel().await, Bearer(Some(token)))
     }
 
@@ -445,7 +458,10 @@ impl Suite {
 
     /// A deals client acting as `user` with `role`.
     pub async fn deals_as(&self, user: &str, role: Role) -> Deals {
-        let token = self.key.issue(user, role, Duration::from_secs(600));
+        let token = self
+            .key
+            .issue(user, role, Duration::from_secs(600))
+            .expect("a token");
         DealsClient::with_interceptor(self.channel().await, Bearer(Some(token)))
     }
 

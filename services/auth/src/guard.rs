@@ -1,5 +1,6 @@
-//! The guard in front of every gRPC service: it verifies the caller's token
-//! (`UNAUTHENTICATED` without a valid one), checks the method against the permission
+//! The guard in front of every gRPC service: it verifies the caller's token for this
+//! service (`UNAUTHENTICATED` without a valid one: a people's access token, or a
+//! service token whose audience is this service), checks the method against the permission
 //! table for the token's role (`PERMISSION_DENIED` for a method not granted or not
 //! listed), and hands the verified [`Claims`] to the handler in the request
 //! extensions. It wraps the generated server, so it sees the method's path, and it is
@@ -22,7 +23,7 @@ pub struct Guarded<S> {
     key: TokenKey,
 }
 
-impl<S> Guarded<S> {
+impl<S: NamedService> Guarded<S> {
     pub fn new(inner: S, key: TokenKey) -> Self {
         Guarded { inner, key }
     }
@@ -35,7 +36,7 @@ impl<S> Guarded<S> {
             .and_then(|v| v.to_str().ok());
         let claims = self
             .key
-            .verify_header(header)
+            .verify_header(header, S::NAME)
             .map_err(|e| tonic::Status::unauthenticated(e.to_string()))?;
         let path = req.uri().path();
         match policy::check(claims.role, path) {
@@ -65,6 +66,7 @@ impl<S: NamedService> NamedService for Guarded<S> {
 
 impl<S, B> tower::Service<http::Request<B>> for Guarded<S>
 where
+    S: NamedService,
     S: tower::Service<http::Request<B>, Response = http::Response<Body>, Error = Infallible>,
 {
     type Response = http::Response<Body>;

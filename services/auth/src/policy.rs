@@ -22,6 +22,9 @@ pub enum Action {
     MergeRecords,
     /// Delete a record for good.
     DeleteRecords,
+    /// File a note on a call: an agent's own, or a service's for the agent who typed
+    /// it into a card.
+    NoteCalls,
     /// Turn what a channel received into a party (a stranger becomes a lead).
     ResolveParties,
     /// Pipelines and their stages.
@@ -75,10 +78,7 @@ pub const METHODS: &[(&str, Action)] = &[
         "/ringside.activities.v1.Activities/GetCallEntry",
         ReadRecords,
     ),
-    (
-        "/ringside.activities.v1.Activities/AddCallNote",
-        WriteRecords,
-    ),
+    ("/ringside.activities.v1.Activities/AddCallNote", NoteCalls),
     (
         "/ringside.activities.v1.Activities/ListConversations",
         ReadRecords,
@@ -179,6 +179,7 @@ pub fn grants(role: Role) -> &'static [Action] {
         Role::Admin => &[
             ReadRecords,
             WriteRecords,
+            NoteCalls,
             AssignRecords,
             MergeRecords,
             DeleteRecords,
@@ -192,6 +193,7 @@ pub fn grants(role: Role) -> &'static [Action] {
         Role::Manager => &[
             ReadRecords,
             WriteRecords,
+            NoteCalls,
             AssignRecords,
             MergeRecords,
             DeleteRecords,
@@ -203,14 +205,15 @@ pub fn grants(role: Role) -> &'static [Action] {
         Role::Agent => &[
             ReadRecords,
             WriteRecords,
+            NoteCalls,
             AssignRecords,
             ReceivePushes,
             MessageClients,
         ],
         // What one service asks another: who a party is, their history for a card,
-        // who sits at an extension. A service never changes records on its own
-        // authority through another's API.
-        Role::Service => &[ReadRecords, ResolveParties, ReadStaff],
+        // who sits at an extension; and the note an agent typed into a card. A
+        // service changes no other records through another's API.
+        Role::Service => &[ReadRecords, NoteCalls, ResolveParties, ReadStaff],
     }
 }
 
@@ -232,10 +235,16 @@ pub enum Refusal {
     NotGranted(Action),
 }
 
+/// Whether `role` is granted `action`: for what is not a gRPC method (the agent's
+/// socket, pages).
+pub fn allows(role: Role, action: Action) -> bool {
+    grants(role).contains(&action)
+}
+
 /// Whether `role` may call the method at `path`.
 pub fn check(role: Role, path: &str) -> Result<Action, Refusal> {
     let action = action(path).ok_or(Refusal::UnknownMethod)?;
-    match grants(role).contains(&action) {
+    match allows(role, action) {
         true => Ok(action),
         false => Err(Refusal::NotGranted(action)),
     }

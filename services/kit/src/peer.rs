@@ -1,7 +1,7 @@
 //! The one way a service calls another: the peer's generated tonic client over a
-//! [`PeerChannel`]. The channel signs every call with a short-lived service token
-//! (unless the call carries a token of its own, made for the user it acts for) and
-//! takes it to the peer by one of two routes:
+//! [`PeerChannel`]. The channel signs every call with a short-lived service token for
+//! the peer service it goes to (naming the user it acts for, when the request says so:
+//! [`request_for`]) and takes it to the peer by one of two routes:
 //!
 //! - **a socket** ([`PeerChannel::connect`]): a lazily dialled HTTP/2 channel to the
 //!   peer's address, with bounded connect and call times — the services mode;
@@ -13,13 +13,14 @@
 //! of one mode exercises the call path of the other; only the socket's connect and
 //! call time limits (2 s, 5 s) have no counterpart in the process.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use http::HeaderValue;
-use ringside_auth::{Role, TokenKey};
+use ringside_auth::TokenKey;
 use tonic::body::Body;
 use tower::Service;
 use tower::util::{BoxCloneSyncService, ServiceExt};
@@ -30,8 +31,6 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 type Route = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, BoxError>;
 type LocalRouter = BoxCloneSyncService<http::Request<Body>, http::Response<Body>, Infallible>;
 
-/// How long the tokens a service signs for its own calls live.
-const SERVICE_TOKEN_TTL: Duration = Duration::from_secs(300);
 /// A token is signed again once it is this old (well before it expires).
 const SERVICE_TOKEN_REFRESH: Duration = Duration::from_secs(120);
 /// How long a call in this process waits for the process's router to be bound.
@@ -96,46 +95,77 @@ impl Service<http::Request<Body>> for PeerChannel {
     }
 
     fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
-        let headers = req.headers_mut();
-        if !headers.contains_key(http::header::AUTHORIZATION) {
-            headers.insert(http::header::AUTHORIZATION, self.token.header());
+        let user = req.headers_mut().remove(ON_BEHALF_OF);
+        let user = user.as_ref().and_then(|v| v.to_str().ok());
+        if let Some(value) = self.token.header(req.uri().path(), user) {
+            req.headers_mut().insert(http::header::AUTHORIZATION, value);
         }
         self.route.call(req)
     }
 }
 
-/// The service's own bearer token, signed again when it gets old.
+/// The service's own bearer tokens, one per peer service it calls (a token names the
+/// service it is for), each signed again when it gets old.
 struct ServiceToken {
     key: TokenKey,
     caller: &'static str,
-    current: Mutex<(HeaderValue, Instant)>,
+    current: Mutex<HashMap<String, (HeaderValue, Instant)>>,
 }
 
 impl ServiceToken {
     fn new(key: TokenKey, caller: &'static str) -> Self {
-        let current = Mutex::new((sign(&key, caller), Instant::now()));
         ServiceToken {
             key,
             caller,
-            current,
+            current: Mutex::default(),
         }
     }
 
-    fn header(&self) -> HeaderValue {
-        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
-        if current.1.elapsed() >= SERVICE_TOKEN_REFRESH {
-            *current = (sign(&self.key, self.caller), Instant::now());
+    /// The `authorization` value for a call to the method at `path`, acting for
+    /// `user` when given (such a token is signed for this one call).
+    fn header(&self, path: &str, user: Option<&str>) -> Option<HeaderValue> {
+        let audience = path.trim_start_matches('/').split('/').next().unwrap_or("");
+        if user.is_some() {
+            return self.sign(audience, user);
         }
-        current.0.clone()
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((value, signed)) = current.get(audience)
+            && signed.elapsed() < SERVICE_TOKEN_REFRESH
+        {
+            return Some(value.clone());
+        }
+        let value = self.sign(audience, None)?;
+        current.insert(audience.to_owned(), (value.clone(), Instant::now()));
+        Some(value)
+    }
+
+    fn sign(&self, audience: &str, user: Option<&str>) -> Option<HeaderValue> {
+        let token = match self.key.issue_service(self.caller, audience, user) {
+            Ok(token) => token,
+            Err(e) => {
+                tracing::error!(caller = self.caller, error = %e, "cannot sign a service token");
+                return None;
+            }
+        };
+        let mut value = HeaderValue::try_from(format!("Bearer {token}"))
+            .expect("a signed token is base64url and dots");
+        value.set_sensitive(true);
+        Some(value)
     }
 }
 
-fn sign(key: &TokenKey, caller: &str) -> HeaderValue {
-    let token = key.issue(caller, Role::Service, SERVICE_TOKEN_TTL);
-    let mut value = HeaderValue::try_from(format!("Bearer {token}"))
-        .expect("a signed token is base64url and dots");
-    value.set_sensitive(true);
-    value
+/// The request header that asks the channel to sign its call on behalf of a user; the
+/// channel takes it off before the call leaves.
+const ON_BEHALF_OF: &str = "x-ringside-on-behalf-of";
+
+/// A request to a peer made for `user` (an agent's note typed into a card): the
+/// service's token names the user, so the peer records them as its author.
+pub fn request_for<T>(message: T, user: &str, correlation_id: &str) -> tonic::Request<T> {
+    let mut req = request(message, correlation_id);
+    if let Ok(value) = user.parse() {
+        req.metadata_mut().insert(ON_BEHALF_OF, value);
+    }
+    req
 }
 
 /// A request to a peer, carrying the correlation id of the work it belongs to (when
@@ -235,6 +265,14 @@ mod tests {
     /// This process's router: the health service behind a check of the bearer token
     /// (the permission table is the guard's business, not the channel's).
     async fn router(key: &TokenKey) -> tonic::service::Routes {
+        watched_router(key, Arc::default()).await
+    }
+
+    /// Who each call came from: the token's subject, and the user it acts for.
+    type Callers = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
+    /// [`router`], noting who each call came from.
+    async fn watched_router(key: &TokenKey, callers: Callers) -> tonic::service::Routes {
         let (reporter, health) = tonic_health::server::health_reporter();
         reporter
             .set_service_status("", tonic_health::ServingStatus::Serving)
@@ -242,8 +280,19 @@ mod tests {
         let key = key.clone();
         let token_check = move |req: tonic::Request<()>| {
             let header = req.metadata().get("authorization");
-            key.verify_header(header.and_then(|v| v.to_str().ok()))
+            let claims = key
+                .verify_header(
+                    header.and_then(|v| v.to_str().ok()),
+                    "grpc.health.v1.Health",
+                )
                 .map_err(|e| tonic::Status::unauthenticated(e.to_string()))?;
+            if req.metadata().contains_key(ON_BEHALF_OF) {
+                return Err(tonic::Status::internal(
+                    "the on-behalf-of header reached the peer",
+                ));
+            }
+            let seen = (claims.sub, claims.obo);
+            callers.lock().expect("lock").push(seen);
             Ok(req)
         };
         let guarded = tonic::service::interceptor::InterceptedService::new(health, token_check);
@@ -265,6 +314,27 @@ mod tests {
             .await
             .expect("served");
         assert_eq!(reply.into_inner().status, ServingStatus::Serving as i32);
+    }
+
+    #[tokio::test]
+    async fn a_call_made_for_a_user_names_them_and_the_header_does_not_leave() {
+        let key = TokenKey::generate();
+        let callers = Arc::default();
+        let loopback = Loopback::serving(watched_router(&key, Arc::clone(&callers)).await);
+        let mut client = HealthClient::new(PeerChannel::local(&loopback, key, "notifications"));
+        client
+            .check(request_for(check(), "olga", ""))
+            .await
+            .expect("served");
+        client.check(request(check(), "")).await.expect("served");
+        let seen = callers.lock().expect("lock").clone();
+        assert_eq!(
+            seen,
+            vec![
+                ("notifications".to_owned(), Some("olga".to_owned())),
+                ("notifications".to_owned(), None),
+            ]
+        );
     }
 
     #[tokio::test]

@@ -1,12 +1,10 @@
 //! What notifications asks of other services, through their gRPC clients: who a
 //! caller or a party is (contacts), timelines, tasks, entries and call notes
 //! (activities), and a client's open deals (deals). Each call carries this service's
-//! token, or — for a note typed into a card — a short-lived token of the agent who
-//! typed it.
+//! token; a note typed into a card is filed on behalf of the agent who typed it.
 
-use ringside_auth::{Role, TokenKey};
 use ringside_kit::PeerChannel;
-use ringside_kit::peer::request;
+use ringside_kit::peer::{request, request_for};
 use ringside_proto::activities::v1 as apb;
 use ringside_proto::activities::v1::activities_client::ActivitiesClient;
 use ringside_proto::contacts::v1 as cpb;
@@ -24,8 +22,6 @@ pub struct Peers {
     contacts: ContactsClient<PeerChannel>,
     activities: ActivitiesClient<PeerChannel>,
     deals: DealsClient<PeerChannel>,
-    /// Signs the tokens of agents' own calls (their notes).
-    key: TokenKey,
 }
 
 /// The channels [`Peers`] asks through.
@@ -36,12 +32,11 @@ pub struct PeerChannels {
 }
 
 impl Peers {
-    pub fn new(channels: PeerChannels, key: TokenKey) -> Self {
+    pub fn new(channels: PeerChannels) -> Self {
         Peers {
             contacts: ContactsClient::new(channels.contacts),
             activities: ActivitiesClient::new(channels.activities),
             deals: DealsClient::new(channels.deals),
-            key,
         }
     }
 
@@ -109,7 +104,7 @@ impl Peers {
             text: text.into(),
             outcome: outcome.into(),
         };
-        let req = self.key.request(note, agent, Role::Agent, call_id);
+        let req = request_for(note, agent, call_id);
         match self.activities.clone().add_call_note(req).await {
             Ok(entry) => Ok(entry.into_inner().id),
             Err(s) => Err(NotificationsError::from_status(s)),

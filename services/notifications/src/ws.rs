@@ -11,12 +11,15 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use ringside_auth::TokenKey;
+use ringside_auth::{TokenKey, policy};
 use ringside_proto::notifications::v1 as pb;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::service::Notifications;
+
+/// The audience the socket's tokens are checked for: it is notifications' surface.
+const SERVICE: &str = "ringside.notifications.v1.Notifications";
 
 /// Largest frame an agent may send.
 const MAX_FRAME: usize = 64 * 1024;
@@ -68,10 +71,13 @@ async fn upgrade(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
         .or_else(|| query.access_token.map(|t| format!("Bearer {t}")));
-    let claims = match state.key.verify_header(header.as_deref()) {
+    let claims = match state.key.verify_header(header.as_deref(), SERVICE) {
         Ok(claims) => claims,
         Err(e) => return (StatusCode::UNAUTHORIZED, e.to_string()).into_response(),
     };
+    if !policy::allows(claims.role, policy::Action::ReceivePushes) {
+        return (StatusCode::FORBIDDEN, "this role receives no pushes").into_response();
+    }
     ws.max_message_size(MAX_FRAME)
         .on_upgrade(move |socket| session(socket, state.service, claims.sub))
 }

@@ -220,7 +220,10 @@ type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn agent_socket(d: &Deployment) -> anyhow::Result<Ws> {
-    let token = d.key.issue("olga", Role::Agent, Duration::from_secs(3600));
+    let token = d
+        .key
+        .issue("olga", Role::Agent, Duration::from_secs(3600))
+        .expect("a token");
     let url = format!(
         "ws://{}/agent/ws?access_token={token}",
         d.notifications().http_addr

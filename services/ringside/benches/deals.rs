@@ -66,7 +66,9 @@ async fn main() -> anyhow::Result<()> {
         deals * STAYS,
         seeded.elapsed()
     );
-    let token = key.issue("bench", Role::Agent, Duration::from_secs(3600));
+    let token = key
+        .issue("bench", Role::Agent, Duration::from_secs(3600))
+        .expect("a token");
     let channel = Channel::from_shared(format!("http://{}", running.grpc_addr))?
         .connect()
         .await?;

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use common::{CONCURRENT_CALLERS, CONCURRENT_CALLS, SEQUENTIAL, Stats, bearer, measure};
 use ringside::app::{self, Mode};
-use ringside_auth::{Role, TokenKey};
+use ringside_auth::TokenKey;
 use ringside_proto::contacts::v1::{LookupByPhoneRequest, contacts_client::ContactsClient};
 use ringside_storage::{AssertSqlSafe, Db};
 use tonic::transport::Channel;
@@ -54,7 +54,9 @@ async fn main() -> anyhow::Result<()> {
     settings.database_url = Some(url.clone());
     let key = TokenKey::generate();
     let running = app::start(&settings, Mode::AllInOne, key.clone()).await?;
-    let token = key.issue("bench", Role::Service, std::time::Duration::from_secs(3600));
+    let token = key
+        .issue_service("bench", "ringside.contacts.v1.Contacts", None)
+        .expect("a service token");
     let channel = Channel::from_shared(format!("http://{}", running.grpc_addr))?
         .connect()
         .await?;

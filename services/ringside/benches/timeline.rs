@@ -53,7 +53,9 @@ async fn main() -> anyhow::Result<()> {
     settings.database_url = Some(url.clone());
     let key = TokenKey::generate();
     let running = app::start(&settings, Mode::AllInOne, key.clone()).await?;
-    let token = key.issue("bench", Role::Agent, Duration::from_secs(3600));
+    let token = key
+        .issue("bench", Role::Agent, Duration::from_secs(3600))
+        .expect("a token");
     let channel = Channel::from_shared(format!("http://{}", running.grpc_addr))?
         .connect()
         .await?;

@@ -126,6 +126,11 @@ struct Assembly<'a> {
 
 /// Connects, migrates and starts serving. Returns once every listener is bound.
 pub async fn start(settings: &Settings, mode: Mode, key: TokenKey) -> anyhow::Result<Running> {
+    // A service on its own never mints people's tokens: it keeps their public keys.
+    let key = match mode {
+        Mode::AllInOne => key,
+        Mode::Serve(_) => key.for_services(),
+    };
     http::metrics_handle(); // install the recorder before anything counts
     // Ingest keeps no database, except for its IMAP cursors when it reads mailboxes.
     let db = match mode.needs_database() || !settings.imap_mailboxes().is_empty() {
@@ -272,7 +277,7 @@ impl Assembly<'_> {
             activities: self.peer(caller, Peer::Activities)?,
             deals: self.peer(caller, Peer::Deals)?,
         };
-        let peers = Arc::new(Peers::new(channels, self.key.clone()));
+        let peers = Arc::new(Peers::new(channels));
         let config = ringside_notifications::NotificationsConfig {
             card_deadline: Duration::from_millis(self.settings.card_deadline_ms),
         };

@@ -1,15 +1,16 @@
 //! The `ringside` command line: run the whole suite (no subcommand), one service
-//! (`serve`), the migrations (`migrate`), or issue a token (`token issue`). The binary
+//! (`serve`), the migrations (`migrate`), issue a token (`token issue`), or rotate the
+//! keys tokens are signed with (`keys`). The binary
 //! is this module's [`main`] and nothing else, so the system tests build and run the
 //! very same program.
 
 use std::time::Duration;
 
 use crate::app::{self, Mode, ServiceName};
-use crate::config::Settings;
+use crate::config::{KeyKind, Settings};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use ringside_auth::Role;
+use ringside_auth::{KeySet, Role};
 use ringside_storage::Db;
 
 /// Ringside — a CRM that answers the phone.
@@ -39,6 +40,33 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Manages the key sets tokens are signed with (their files).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Lists the key ids of both sets, the signing key first.
+    List,
+    /// Adds a new signing key to a set; the old keys still verify until retired.
+    Rotate {
+        #[arg(value_enum)]
+        kind: KeyKind,
+    },
+    /// Removes a key from a set, once no token it signed is still alive.
+    Retire {
+        #[arg(value_enum)]
+        kind: KeyKind,
+        kid: String,
+    },
+    /// Prints a set's public keys (JWKS): what services that only verify are given.
+    Public {
+        #[arg(value_enum)]
+        kind: KeyKind,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -48,7 +76,7 @@ enum TokenCommand {
         /// The user id the token names.
         #[arg(long)]
         user: String,
-        /// admin, manager, agent or service.
+        /// admin, manager or agent (services sign their own tokens).
         #[arg(long)]
         role: Role,
         /// Days until the token expires.
@@ -75,13 +103,56 @@ pub async fn main() -> anyhow::Result<()> {
                 },
         }) => {
             let (key, _) = cli.settings.token_key()?;
-            println!(
-                "{}",
-                key.issue(&user, role, Duration::from_secs(ttl_days * 86_400))
-            );
+            let ttl = Duration::from_secs(ttl_days * 86_400);
+            println!("{}", key.issue(&user, role, ttl)?);
             Ok(())
         }
+        Some(Command::Keys { command }) => keys(&cli.settings, command),
     }
+}
+
+/// `ringside keys …`: rotation works on the key files; a set given in a variable is
+/// rotated where it is kept, then given again.
+fn keys(settings: &Settings, command: KeysCommand) -> anyhow::Result<()> {
+    let file_of = |kind: KeyKind| -> anyhow::Result<(KeySet, std::path::PathBuf)> {
+        let inline = match kind {
+            KeyKind::People => &settings.people_keys,
+            KeyKind::Services => &settings.service_keys,
+        };
+        anyhow::ensure!(
+            inline.is_none(),
+            "the {kind:?} keys come from a variable here: rotate them in their file (--data-dir or RINGSIDE_*_KEYS_FILE), then update the variable"
+        );
+        let (set, _) = settings.key_set(kind)?;
+        Ok((set, settings.key_file(kind)))
+    };
+    match command {
+        KeysCommand::List => {
+            for kind in [KeyKind::People, KeyKind::Services] {
+                let (set, _) = settings.key_set(kind)?;
+                println!("{kind:?}: {}", set.kids().join(" "));
+            }
+        }
+        KeysCommand::Rotate { kind } => {
+            let (mut set, path) = file_of(kind)?;
+            let kid = set.rotate();
+            set.save(&path)?;
+            println!(
+                "{kind:?}: {kid} signs from now on; retire the old keys once their tokens have expired"
+            );
+        }
+        KeysCommand::Retire { kind, kid } => {
+            let (mut set, path) = file_of(kind)?;
+            set.retire(&kid)?;
+            set.save(&path)?;
+            println!("{kind:?}: {kid} retired");
+        }
+        KeysCommand::Public { kind } => {
+            let (set, _) = settings.key_set(kind)?;
+            println!("{}", set.to_jwks(false));
+        }
+    }
+    Ok(())
 }
 
 fn init_tracing(settings: &Settings) -> anyhow::Result<()> {
@@ -149,7 +220,7 @@ fn print_banner(
     if mode == Mode::AllInOne {
         let token_file = settings.data_dir.join("admin.token");
         if key_created || !token_file.exists() {
-            let token = key.issue("admin", Role::Admin, Duration::from_secs(365 * 86_400));
+            let token = key.issue("admin", Role::Admin, Duration::from_secs(365 * 86_400))?;
             write_token_file(&token_file, &token)?;
             println!(
                 "  First admin token (also saved in {}):",
@@ -159,9 +230,7 @@ fn print_banner(
         } else {
             println!("  Admin token: {}", token_file.display());
         }
-        println!(
-            "  More tokens: ringside token issue --user <id> --role <admin|manager|agent|service>"
-        );
+        println!("  More tokens: ringside token issue --user <id> --role <admin|manager|agent>");
     }
     Ok(())
 }

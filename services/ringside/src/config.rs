@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use ringside_auth::TokenKey;
+use ringside_auth::{KeySet, TokenKey};
 
 /// How long one Bot API request may take (a long poll adds its wait). teloxide waits
 /// 10 s before reading a 5xx answer; this leaves room to read it.
@@ -142,18 +142,34 @@ pub struct Settings {
     )]
     pub max_dialogs: usize,
 
-    /// Token signing key, hex (at least 32 bytes). Default: the key file.
+    /// People's token keys, a JSON Web Key Set (Ed25519). Every service needs at least
+    /// the public keys; only the all-in-one process and the CLI need the private ones.
+    /// Default: the key file.
     #[arg(
         long,
-        env = "RINGSIDE_TOKEN_KEY",
+        env = "RINGSIDE_PEOPLE_KEYS",
         hide_env_values = true,
         global = true
     )]
-    pub token_key: Option<String>,
+    pub people_keys: Option<String>,
 
-    /// Token signing key file; created on first use. Default: <data dir>/signing.key.
-    #[arg(long, env = "RINGSIDE_TOKEN_KEY_FILE", global = true)]
-    pub token_key_file: Option<PathBuf>,
+    /// People's key file; created on first use. Default: <data dir>/people.jwks.
+    #[arg(long, env = "RINGSIDE_PEOPLE_KEYS_FILE", global = true)]
+    pub people_keys_file: Option<PathBuf>,
+
+    /// The services' token keys, a JSON Web Key Set (Ed25519) with private keys: what
+    /// services sign their calls to each other with. Default: the key file.
+    #[arg(
+        long,
+        env = "RINGSIDE_SERVICE_KEYS",
+        hide_env_values = true,
+        global = true
+    )]
+    pub service_keys: Option<String>,
+
+    /// The services' key file; created on first use. Default: <data dir>/services.jwks.
+    #[arg(long, env = "RINGSIDE_SERVICE_KEYS_FILE", global = true)]
+    pub service_keys_file: Option<PathBuf>,
 
     /// Region for phone numbers written without a country code (ISO 3166 code).
     #[arg(
@@ -453,6 +469,14 @@ pub struct Settings {
     pub log_format: String,
 }
 
+/// The two kinds of token keys: people's (access tokens) and the services' (their
+/// calls to each other).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeyKind {
+    People,
+    Services,
+}
+
 impl Settings {
     /// The defaults with every listener on an ephemeral loopback port: what tests and
     /// benchmarks start a suite with.
@@ -475,8 +499,10 @@ impl Settings {
             extension_pattern: "^[0-9]{2,5}$".into(),
             ring_timeout_secs: 180,
             max_dialogs: 50_000,
-            token_key: None,
-            token_key_file: None,
+            people_keys: None,
+            people_keys_file: None,
+            service_keys: None,
+            service_keys_file: None,
             phone_region: "RU".into(),
             contacts_url: "http://127.0.0.1:50051".into(),
             activities_url: "http://127.0.0.1:50051".into(),
@@ -518,22 +544,37 @@ impl Settings {
         Duration::from_secs(self.shutdown_grace_secs)
     }
 
-    pub fn key_file(&self) -> PathBuf {
-        self.token_key_file
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("signing.key"))
+    /// The file of one kind of key set.
+    pub fn key_file(&self, kind: KeyKind) -> PathBuf {
+        let (file, name) = match kind {
+            KeyKind::People => (&self.people_keys_file, "people.jwks"),
+            KeyKind::Services => (&self.service_keys_file, "services.jwks"),
+        };
+        file.clone().unwrap_or_else(|| self.data_dir.join(name))
     }
 
-    /// The signing key and whether it was created just now.
-    pub fn token_key(&self) -> anyhow::Result<(TokenKey, bool)> {
-        if let Some(hex) = &self.token_key {
-            return Ok((TokenKey::from_hex(hex)?, false));
+    /// One kind of key set: from its variable, else its file (created when missing).
+    /// Returns the set and whether it was created now.
+    pub fn key_set(&self, kind: KeyKind) -> anyhow::Result<(KeySet, bool)> {
+        let (inline, variable) = match kind {
+            KeyKind::People => (&self.people_keys, "RINGSIDE_PEOPLE_KEYS"),
+            KeyKind::Services => (&self.service_keys, "RINGSIDE_SERVICE_KEYS"),
+        };
+        if let Some(text) = inline.as_deref().filter(|t| !t.trim().is_empty()) {
+            return Ok((KeySet::from_jwks(text).context(variable)?, false));
         }
-        let path = self.key_file();
+        let path = self.key_file(kind);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        Ok(TokenKey::load_or_create(&path)?)
+        Ok(KeySet::load_or_create(&path)?)
+    }
+
+    /// The suite's token keys, and whether the people's keys were created just now.
+    pub fn token_key(&self) -> anyhow::Result<(TokenKey, bool)> {
+        let (people, created) = self.key_set(KeyKind::People)?;
+        let (services, _) = self.key_set(KeyKind::Services)?;
+        Ok((TokenKey::new(people, services), created))
     }
 
     /// The SQLite URL of the all-in-one mode.
