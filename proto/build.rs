@@ -9,6 +9,7 @@ const PROTOS: &[&str] = &[
     "ringside/deals/v1/deals.proto",
     "ringside/events/v1/events.proto",
     "ringside/notifications/v1/notifications.proto",
+    "ringside/staff/v1/staff.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -18,5 +18,6 @@ mod forms_browser;
 mod grpc_api;
 mod ingest_edges;
 mod permissions;
+mod staff;
 mod telegram;
 mod telephony;

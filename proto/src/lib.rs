@@ -1,5 +1,5 @@
 //! Ringside's contracts, compiled from `proto/`: one versioned package per service
-//! (`ringside.contacts.v1`, ...) and the bus events (`ringside.events.v1`). This crate
+//! (`ringside.contacts.v1`, `ringside.staff.v1`, ...) and the bus events (`ringside.events.v1`). This crate
 //! owns the wire format only; domain rules live in the services.
 
 #![allow(clippy::all, missing_docs)]
@@ -25,6 +25,12 @@ pub mod deals {
 pub mod notifications {
     pub mod v1 {
         tonic::include_proto!("ringside.notifications.v1");
+    }
+}
+
+pub mod staff {
+    pub mod v1 {
+        tonic::include_proto!("ringside.staff.v1");
     }
 }
 

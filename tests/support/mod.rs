@@ -172,6 +172,7 @@ async fn serve_beside(
         ServiceName::Activities => "serve activities",
         ServiceName::Deals => "serve deals",
         ServiceName::Ingest => "serve ingest",
+        ServiceName::Staff => "serve staff",
         _ => "serve",
     };
     start_with_key(
@@ -192,8 +193,8 @@ async fn serve_beside(
     .await
 }
 
-/// `serve contacts`, `serve activities`, `serve notifications` and `serve deals` (in
-/// that order) on one database and exchange, or `None` when the servers are not
+/// `serve contacts`, `serve activities`, `serve notifications`, `serve deals` and
+/// `serve staff` (in that order) on one database and exchange, or `None` when the servers are not
 /// configured.
 pub async fn card_services() -> Option<Vec<Suite>> {
     services_with(|_| {}).await
@@ -250,6 +251,8 @@ pub async fn services_with(
     )
     .await;
     let deals_url = format!("http://{}", deals.running.grpc_addr);
+    let (shared_for_staff, db_for_staff, amqp_for_staff) =
+        (shared.clone(), db_url.clone(), amqp.clone());
     let notifications = start_with_key(
         "serve notifications",
         Mode::Serve(ServiceName::Notifications),
@@ -268,12 +271,22 @@ pub async fn services_with(
         },
     )
     .await;
-    Some(vec![contacts, activities, notifications, deals])
+    let staff = serve_beside(
+        ServiceName::Staff,
+        &contacts.key,
+        &shared_for_staff,
+        &db_for_staff,
+        &amqp_for_staff,
+        String::new(),
+        |_| {},
+    )
+    .await;
+    Some(vec![contacts, activities, notifications, deals, staff])
 }
 
 /// [`services_with`] and `serve ingest` (asking contacts over gRPC, its settings
 /// adjusted by `ingest_extra`, which is given the database URL in case it reads
-/// mailboxes): contacts, activities, notifications, deals, ingest.
+/// mailboxes): contacts, activities, notifications, deals, staff, ingest.
 pub async fn channel_services(
     ingest_extra: impl FnOnce(&mut Settings, &str) + Send + 'static,
     notifications_extra: impl FnOnce(&mut Settings) + Send + 'static,

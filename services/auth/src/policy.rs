@@ -138,6 +138,16 @@ pub const METHODS: &[(&str, Action)] = &[
     ("/ringside.deals.v1.Deals/Funnel", ReadReports),
     ("/ringside.deals.v1.Deals/DrillDown", ReadReports),
     ("/ringside.deals.v1.Deals/Forecast", ReadReports),
+    // staff
+    ("/ringside.staff.v1.Staff/CreateUser", ManageStaff),
+    ("/ringside.staff.v1.Staff/GetUser", ReadStaff),
+    ("/ringside.staff.v1.Staff/UpdateUser", ManageStaff),
+    ("/ringside.staff.v1.Staff/SetUserActive", ManageStaff),
+    ("/ringside.staff.v1.Staff/ListUsers", ReadStaff),
+    ("/ringside.staff.v1.Staff/FindUser", ReadStaff),
+    ("/ringside.staff.v1.Staff/CreateTeam", ManageStaff),
+    ("/ringside.staff.v1.Staff/UpdateTeam", ManageStaff),
+    ("/ringside.staff.v1.Staff/ListTeams", ReadStaff),
     // notifications
     (
         "/ringside.notifications.v1.Notifications/UpsertAgent",

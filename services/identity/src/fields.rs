@@ -28,6 +28,41 @@ pub fn optional_id(field: &str, value: &str) -> Result<Option<String>, Invalid> 
     Ok(Some(value.to_owned()))
 }
 
+/// Most extensions one person answers.
+pub const MAX_EXTENSIONS: usize = 20;
+
+/// SIP extensions (`101`, `*55`, `+74951234567`): trimmed, unique, at most
+/// [`MAX_EXTENSIONS`], each up to 32 digits, letters and `*#+`.
+pub fn extensions(field: &str, raw: &[String]) -> Result<Vec<String>, Invalid> {
+    if raw.len() > MAX_EXTENSIONS {
+        return Err(Invalid::new(field, format!("more than {MAX_EXTENSIONS}")));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for ext in raw.iter().map(|e| e.trim()) {
+        let ok = !ext.is_empty()
+            && ext.len() <= 32
+            && ext
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "*#+".contains(c));
+        if !ok {
+            return Err(Invalid::new(field, format!("{ext:?} is not an extension")));
+        }
+        if !out.iter().any(|e| e == ext) {
+            out.push(ext.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+/// A Telegram chat id (a number, negative for groups), or empty.
+pub fn telegram_chat_id(field: &str, raw: &str) -> Result<String, Invalid> {
+    let chat = optional_text(field, raw)?;
+    if !chat.is_empty() && chat.parse::<i64>().is_err() {
+        return Err(Invalid::new(field, "a numeric chat id"));
+    }
+    Ok(chat)
+}
+
 /// Validates tags: trimmed, non-empty, lower-cased, unique, bounded.
 pub fn parse_tags(tags: &[String]) -> Result<Vec<String>, Invalid> {
     if tags.len() > MAX_ITEMS {

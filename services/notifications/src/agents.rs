@@ -1,15 +1,12 @@
 //! Agents: the users notifications reaches, with their role, team, SIP extensions,
 //! email and Telegram chat. One agent per extension; an agent may have several.
 
-use ringside_identity::{EmailAddress, Invalid, optional_text, required_text};
+use ringside_identity::{EmailAddress, Invalid, fields, optional_text, required_text};
 use ringside_storage::{Db, Row, now_millis};
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 
 use crate::error::{NotificationsError, Result};
-
-/// Most extensions one agent answers.
-const MAX_EXTENSIONS: usize = 20;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Agent {
@@ -38,47 +35,17 @@ impl Agent {
             "" => String::new(),
             e => EmailAddress::parse(e)?.as_str().to_owned(),
         };
-        let chat = optional_text("telegram_chat_id", &self.telegram_chat_id)?;
-        if !chat.is_empty() && chat.trim_start_matches('-').parse::<i64>().is_err() {
-            return Err(Invalid::new("telegram_chat_id", "a numeric chat id"));
-        }
+        let chat = fields::telegram_chat_id("telegram_chat_id", &self.telegram_chat_id)?;
         Ok(Agent {
             id,
             name: required_text("name", &self.name)?,
             role,
             team: optional_text("team", &self.team)?,
-            extensions: extensions(&self.extensions)?,
+            extensions: fields::extensions("extensions", &self.extensions)?,
             email,
             telegram_chat_id: chat,
         })
     }
-}
-
-fn extensions(raw: &[String]) -> Result<Vec<String>, Invalid> {
-    if raw.len() > MAX_EXTENSIONS {
-        return Err(Invalid::new(
-            "extensions",
-            format!("more than {MAX_EXTENSIONS}"),
-        ));
-    }
-    let mut out: Vec<String> = Vec::new();
-    for ext in raw.iter().map(|e| e.trim()) {
-        let ok = !ext.is_empty()
-            && ext.len() <= 32
-            && ext
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "*#+".contains(c));
-        if !ok {
-            return Err(Invalid::new(
-                "extensions",
-                format!("{ext:?} is not an extension"),
-            ));
-        }
-        if !out.iter().any(|e| e == ext) {
-            out.push(ext.to_owned());
-        }
-    }
-    Ok(out)
 }
 
 fn agent_from_row(row: &AnyRow) -> Result<Agent> {

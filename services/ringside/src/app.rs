@@ -20,6 +20,8 @@ use ringside_proto::activities::v1::activities_server::ActivitiesServer;
 use ringside_proto::contacts::v1::contacts_server::ContactsServer;
 use ringside_proto::deals::v1::deals_server::DealsServer;
 use ringside_proto::notifications::v1::notifications_server::NotificationsServer;
+use ringside_proto::staff::v1::staff_server::StaffServer;
+use ringside_staff::{StaffGrpc, StaffService};
 use ringside_storage::Db;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -32,6 +34,7 @@ use crate::http;
 /// The services this binary can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ServiceName {
+    Staff,
     Contacts,
     Activities,
     Deals,
@@ -68,6 +71,7 @@ impl Mode {
     pub fn services(self) -> Vec<ServiceName> {
         match self {
             Mode::AllInOne => vec![
+                ServiceName::Staff,
                 ServiceName::Contacts,
                 ServiceName::Activities,
                 ServiceName::Deals,
@@ -116,6 +120,7 @@ struct Assembly<'a> {
     activities: Option<ActivitiesService>,
     deals: Option<DealsService>,
     notifications: Option<Notifications>,
+    staff: Option<StaffService>,
     /// This process's gRPC router, as its own services call each other in the
     /// all-in-one mode (bound once every service is assembled).
     loopback: Loopback,
@@ -158,6 +163,7 @@ pub async fn start(settings: &Settings, mode: Mode, key: TokenKey) -> anyhow::Re
         activities: None,
         deals: None,
         notifications: None,
+        staff: None,
         loopback: Loopback::default(),
         ingest: None,
         grpc,
@@ -165,6 +171,7 @@ pub async fn start(settings: &Settings, mode: Mode, key: TokenKey) -> anyhow::Re
     };
     for service in mode.services() {
         match service {
+            ServiceName::Staff => a.staff = Some(StaffService::new(a.db("staff")?)),
             ServiceName::Contacts => a.start_contacts()?,
             ServiceName::Activities => a.start_activities().await?,
             ServiceName::Deals => a.start_deals().await?,
@@ -476,6 +483,7 @@ impl Assembly<'_> {
         let (grpc, http) = (self.grpc, self.http);
         let (grpc_addr, http_addr) = (grpc.local_addr()?, http.local_addr()?);
         let grpc_services = [
+            self.staff.as_ref().map(|_| "ringside.staff.v1.Staff"),
             self.contacts
                 .as_ref()
                 .map(|_| "ringside.contacts.v1.Contacts"),
@@ -492,6 +500,7 @@ impl Assembly<'_> {
         .collect();
         let mut servers = JoinSet::new();
         let grpc_set = GrpcServices {
+            staff: self.staff,
             contacts: self.contacts,
             activities: self.activities,
             deals: self.deals,
@@ -562,6 +571,7 @@ async fn open_bus(
 
 /// The gRPC services of this process.
 struct GrpcServices {
+    staff: Option<StaffService>,
     contacts: Option<ContactsService>,
     activities: Option<ActivitiesService>,
     deals: Option<DealsService>,
@@ -590,6 +600,9 @@ async fn grpc_routes(services: GrpcServices, key: TokenKey) -> anyhow::Result<Ro
     if services.deals.is_some() {
         health.set_serving::<DealsServer<DealsGrpc>>().await;
     }
+    if services.staff.is_some() {
+        health.set_serving::<StaffServer<StaffGrpc>>().await;
+    }
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(ringside_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -609,7 +622,13 @@ async fn grpc_routes(services: GrpcServices, key: TokenKey) -> anyhow::Result<Ro
             key.clone(),
         )
     });
+    let staff = services
+        .staff
+        .map(|s| Guarded::new(StaffGrpc::new(s).into_server(), key.clone()));
     let mut routes = Routes::new(health_service).add_service(reflection);
+    if let Some(s) = staff {
+        routes = routes.add_service(s);
+    }
     if let Some(s) = contacts {
         routes = routes.add_service(s);
     }

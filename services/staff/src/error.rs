@@ -1,0 +1,57 @@
+//! The staff service's errors, one variant per cause, mapped to gRPC codes at the
+//! edge.
+
+use ringside_identity::Invalid;
+use ringside_kit::{ErrorKind, Kind};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StaffError {
+    #[error("invalid {0}")]
+    Invalid(#[from] Invalid),
+    #[error("{kind} {id} not found")]
+    NotFound { kind: &'static str, id: String },
+    /// A login or an extension that belongs to someone else.
+    #[error("{0}")]
+    Taken(String),
+    #[error("storage: {0}")]
+    Storage(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StaffError {
+    /// A unique key taken by a concurrent writer between the check and the write
+    /// (PostgreSQL's READ COMMITTED) is still someone else's.
+    fn from(err: sqlx::Error) -> Self {
+        match ringside_storage::is_unique_violation(&err) {
+            true => StaffError::Taken("taken by another user or team".into()),
+            false => StaffError::Storage(err),
+        }
+    }
+}
+
+impl StaffError {
+    pub fn not_found(kind: &'static str, id: &str) -> Self {
+        StaffError::NotFound {
+            kind,
+            id: id.to_owned(),
+        }
+    }
+}
+
+impl ErrorKind for StaffError {
+    fn kind(&self) -> Kind {
+        match self {
+            StaffError::Invalid(_) => Kind::Invalid,
+            StaffError::NotFound { .. } => Kind::NotFound,
+            StaffError::Taken(_) => Kind::AlreadyExists,
+            StaffError::Storage(_) => Kind::Internal,
+        }
+    }
+}
+
+impl From<StaffError> for tonic::Status {
+    fn from(err: StaffError) -> Self {
+        ringside_kit::error::status(crate::SOURCE, &err)
+    }
+}
+
+pub type Result<T, E = StaffError> = std::result::Result<T, E>;

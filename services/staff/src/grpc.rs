@@ -1,0 +1,163 @@
+//! The `ringside.staff.v1.Staff` gRPC service: requests are checked and turned into
+//! domain calls here, results into messages, errors into status codes. Who may call
+//! what is the guard's (the permission table), before a request gets here.
+
+use ringside_kit::grpc::{Reply, next_token, ok, optional_id, page, required_id};
+use ringside_proto::staff::v1 as pb;
+use ringside_proto::staff::v1::staff_server::{Staff, StaffServer};
+use ringside_proto::timestamp_from_millis;
+use tonic::{Request, Status};
+
+use crate::model::{ROLES, Team, User, UserSpec};
+use crate::service::StaffService;
+use crate::store::{Lookup, UserFilter};
+
+/// Default and largest page sizes.
+const DEFAULT_PAGE: i64 = 100;
+const MAX_PAGE: i64 = 500;
+
+pub struct StaffGrpc {
+    service: StaffService,
+}
+
+impl StaffGrpc {
+    pub fn new(service: StaffService) -> Self {
+        StaffGrpc { service }
+    }
+
+    pub fn into_server(self) -> StaffServer<Self> {
+        StaffServer::new(self)
+    }
+}
+
+fn user_to_proto(u: User) -> pb::User {
+    pb::User {
+        id: u.id,
+        details: Some(pb::UserDetails {
+            name: u.name,
+            login: u.login.unwrap_or_default(),
+            role: u.role,
+            team_ids: u.team_ids,
+            extensions: u.extensions,
+            alert_email: u.alert_email,
+            telegram_chat_id: u.telegram_chat_id,
+            locale: u.locale,
+            time_zone: u.time_zone,
+        }),
+        active: u.active,
+        created_at: Some(timestamp_from_millis(u.created_at)),
+        updated_at: Some(timestamp_from_millis(u.updated_at)),
+    }
+}
+
+fn spec_of(details: Option<pb::UserDetails>) -> UserSpec {
+    let d = details.unwrap_or_default();
+    UserSpec {
+        name: d.name,
+        login: d.login,
+        role: d.role,
+        team_ids: d.team_ids,
+        extensions: d.extensions,
+        alert_email: d.alert_email,
+        telegram_chat_id: d.telegram_chat_id,
+        locale: d.locale,
+        time_zone: d.time_zone,
+    }
+}
+
+fn team_to_proto(t: Team) -> pb::Team {
+    pb::Team {
+        id: t.id,
+        name: t.name,
+        head_ids: t.head_ids,
+        member_ids: t.member_ids,
+    }
+}
+
+fn filter_from(r: &pb::ListUsersRequest) -> Result<UserFilter, Status> {
+    if let Some(unknown) = r.roles.iter().find(|role| !ROLES.contains(&role.as_str())) {
+        return Err(Status::invalid_argument(format!(
+            "invalid roles: {unknown:?} is not admin, manager or agent"
+        )));
+    }
+    Ok(UserFilter {
+        team_id: optional_id("team_id", &r.team_id)?,
+        roles: r.roles.clone(),
+        include_inactive: r.include_inactive,
+    })
+}
+
+fn lookup_from(r: pb::FindUserRequest) -> Result<Lookup, Status> {
+    use pb::find_user_request::By;
+    let lookup = match r.by {
+        Some(By::Extension(e)) => Lookup::Extension(e.trim().to_owned()),
+        Some(By::TelegramChatId(c)) => Lookup::TelegramChat(c.trim().to_owned()),
+        Some(By::Login(l)) => Lookup::Login(l.trim().to_lowercase()),
+        None => return Err(Status::invalid_argument("invalid by: must not be empty")),
+    };
+    Ok(lookup)
+}
+
+#[tonic::async_trait]
+impl Staff for StaffGrpc {
+    async fn create_user(&self, req: Request<pb::CreateUserRequest>) -> Reply<pb::User> {
+        let r = req.into_inner();
+        let id = optional_id("id", &r.id)?;
+        let user = self.service.create_user(id, spec_of(r.details)).await?;
+        ok(user_to_proto(user))
+    }
+
+    async fn get_user(&self, req: Request<pb::GetUserRequest>) -> Reply<pb::User> {
+        let id = required_id("id", &req.get_ref().id)?;
+        ok(user_to_proto(self.service.get_user(&id).await?))
+    }
+
+    async fn update_user(&self, req: Request<pb::UpdateUserRequest>) -> Reply<pb::User> {
+        let r = req.into_inner();
+        let id = required_id("id", &r.id)?;
+        let user = self.service.update_user(&id, spec_of(r.details)).await?;
+        ok(user_to_proto(user))
+    }
+
+    async fn set_user_active(&self, req: Request<pb::SetUserActiveRequest>) -> Reply<pb::User> {
+        let r = req.into_inner();
+        let id = required_id("id", &r.id)?;
+        ok(user_to_proto(self.service.set_active(&id, r.active).await?))
+    }
+
+    async fn list_users(&self, req: Request<pb::ListUsersRequest>) -> Reply<pb::ListUsersResponse> {
+        let r = req.into_inner();
+        let filter = filter_from(&r)?;
+        let page = page(r.page_size, &r.page_token, DEFAULT_PAGE, MAX_PAGE)?;
+        let listed = self.service.list_users(&filter, page).await?;
+        ok(pb::ListUsersResponse {
+            users: listed.items.into_iter().map(user_to_proto).collect(),
+            next_page_token: next_token(listed.next),
+        })
+    }
+
+    async fn find_user(&self, req: Request<pb::FindUserRequest>) -> Reply<pb::User> {
+        let lookup = lookup_from(req.into_inner())?;
+        ok(user_to_proto(self.service.find_user(lookup).await?))
+    }
+
+    async fn create_team(&self, req: Request<pb::CreateTeamRequest>) -> Reply<pb::Team> {
+        let r = req.into_inner();
+        let id = optional_id("id", &r.id)?;
+        ok(team_to_proto(self.service.create_team(id, &r.name).await?))
+    }
+
+    async fn update_team(&self, req: Request<pb::UpdateTeamRequest>) -> Reply<pb::Team> {
+        let r = req.into_inner();
+        let id = required_id("id", &r.id)?;
+        let team = self.service.update_team(&id, &r.name, &r.head_ids).await?;
+        ok(team_to_proto(team))
+    }
+
+    async fn list_teams(&self, _: Request<pb::ListTeamsRequest>) -> Reply<pb::ListTeamsResponse> {
+        let teams = self.service.list_teams().await?;
+        ok(pb::ListTeamsResponse {
+            teams: teams.into_iter().map(team_to_proto).collect(),
+        })
+    }
+}

@@ -1,0 +1,176 @@
+//! The staff service's rules and transaction boundaries: a login and an extension
+//! belong to one user; a user's teams exist; a team's heads are its members; a
+//! deactivated user is found by nothing (rings nowhere, takes no leads, gets no
+//! alerts) but keeps their record.
+
+use ringside_identity::paging::{Cursor, Page, Paged};
+use ringside_identity::{Invalid, fields, required_text};
+use ringside_storage::{Db, new_id, now_millis};
+use sqlx::AnyConnection;
+
+use crate::error::{Result, StaffError};
+use crate::model::{Team, User, UserSpec};
+use crate::store::{self, Lookup, UserFilter};
+
+#[derive(Clone)]
+pub struct StaffService {
+    db: Db,
+}
+
+impl StaffService {
+    pub fn new(db: Db) -> Self {
+        StaffService { db }
+    }
+
+    /// Adds a user (a new id when `id` is empty).
+    pub async fn create_user(&self, id: Option<String>, spec: UserSpec) -> Result<User> {
+        let mut user = spec.validated(id.unwrap_or_else(new_id))?;
+        let now = now_millis();
+        (user.created_at, user.updated_at) = (now, now);
+        let mut tx = self.db.begin().await?;
+        if store::user(&mut tx, &user.id).await?.is_some() {
+            return Err(StaffError::Taken(format!("user {} exists", user.id)));
+        }
+        write(&mut tx, &user).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Replaces a user's details, extensions and teams; their active flag stays.
+    pub async fn update_user(&self, id: &str, spec: UserSpec) -> Result<User> {
+        let mut tx = self.db.begin().await?;
+        let before = store::user(&mut tx, id)
+            .await?
+            .ok_or_else(|| StaffError::not_found("user", id))?;
+        let mut user = spec.validated(before.id.clone())?;
+        user.active = before.active;
+        user.created_at = before.created_at;
+        user.updated_at = now_millis();
+        write(&mut tx, &user).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    pub async fn set_active(&self, id: &str, active: bool) -> Result<User> {
+        let mut tx = self.db.begin().await?;
+        let mut user = store::user(&mut tx, id)
+            .await?
+            .ok_or_else(|| StaffError::not_found("user", id))?;
+        if user.active != active {
+            user.active = active;
+            user.updated_at = now_millis();
+            store::save_user(&mut tx, &user).await?;
+        }
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    pub async fn get_user(&self, id: &str) -> Result<User> {
+        let mut conn = self.db.pool().acquire().await?;
+        store::user(&mut conn, id)
+            .await?
+            .ok_or_else(|| StaffError::not_found("user", id))
+    }
+
+    pub async fn list_users(&self, filter: &UserFilter, page: Page) -> Result<Paged<User>> {
+        let mut conn = self.db.pool().acquire().await?;
+        let users = store::users(&mut conn, filter, &page).await?;
+        Ok(Paged::from_lookahead(users, page.size, |u| {
+            Cursor::by_id(&u.id)
+        }))
+    }
+
+    /// The active user at an extension, with a Telegram chat, or with a login.
+    pub async fn find_user(&self, by: Lookup) -> Result<User> {
+        let mut conn = self.db.pool().acquire().await?;
+        let id = store::find(&mut conn, &by).await?;
+        let user = match id {
+            Some(id) => store::user(&mut conn, &id).await?,
+            None => None,
+        };
+        user.ok_or_else(|| StaffError::not_found("user", "with that key"))
+    }
+
+    pub async fn create_team(&self, id: Option<String>, name: &str) -> Result<Team> {
+        let team = Team {
+            id: id.unwrap_or_else(new_id),
+            name: required_text("name", name)?,
+            ..Team::default()
+        };
+        let mut tx = self.db.begin().await?;
+        if store::team(&mut tx, &team.id).await?.is_some() {
+            return Err(StaffError::Taken(format!("team {} exists", team.id)));
+        }
+        check_team_name(&mut tx, &team.id, &team.name).await?;
+        store::insert_team(&mut tx, &team, now_millis()).await?;
+        tx.commit().await?;
+        Ok(team)
+    }
+
+    /// Renames a team and makes exactly `heads` (members of it) its heads.
+    pub async fn update_team(&self, id: &str, name: &str, heads: &[String]) -> Result<Team> {
+        let name = required_text("name", name)?;
+        let heads = heads
+            .iter()
+            .map(|h| fields::id("head_ids", h))
+            .collect::<Result<Vec<_>, Invalid>>()?;
+        let mut tx = self.db.begin().await?;
+        let team = store::team(&mut tx, id)
+            .await?
+            .ok_or_else(|| StaffError::not_found("team", id))?;
+        if let Some(outsider) = heads.iter().find(|h| !team.member_ids.contains(h)) {
+            let reason = format!("{outsider} is not a member of the team");
+            return Err(Invalid::new("head_ids", reason).into());
+        }
+        check_team_name(&mut tx, id, &name).await?;
+        store::rename_team(&mut tx, id, &name, now_millis()).await?;
+        store::set_heads(&mut tx, id, &heads).await?;
+        let team = store::team(&mut tx, id).await?;
+        tx.commit().await?;
+        team.ok_or_else(|| StaffError::not_found("team", id))
+    }
+
+    pub async fn list_teams(&self) -> Result<Vec<Team>> {
+        let mut conn = self.db.pool().acquire().await?;
+        store::teams(&mut conn).await
+    }
+}
+
+/// Writes the user, their extensions and teams, once their keys are checked.
+async fn write(conn: &mut AnyConnection, user: &User) -> Result<()> {
+    check_keys(conn, user).await?;
+    store::save_user(conn, user).await?;
+    store::replace_extensions(conn, user).await?;
+    store::replace_memberships(conn, user).await
+}
+
+/// The user's login and extensions are free (or theirs), and their teams exist.
+async fn check_keys(conn: &mut AnyConnection, user: &User) -> Result<()> {
+    if let Some(login) = &user.login
+        && let Some(holder) = store::login_holder(conn, login).await?
+        && holder != user.id
+    {
+        return Err(StaffError::Taken(format!("login belongs to user {holder}")));
+    }
+    for ext in &user.extensions {
+        if let Some(holder) = store::extension_holder(conn, ext).await?
+            && holder != user.id
+        {
+            return Err(StaffError::Taken(format!(
+                "extension {ext} belongs to user {holder}"
+            )));
+        }
+    }
+    let existing = store::existing_teams(conn, &user.team_ids).await?;
+    if let Some(missing) = user.team_ids.iter().find(|t| !existing.contains(t)) {
+        return Err(Invalid::new("team_ids", format!("no team {missing}")).into());
+    }
+    Ok(())
+}
+
+async fn check_team_name(conn: &mut AnyConnection, id: &str, name: &str) -> Result<()> {
+    match store::team_named(conn, name).await? {
+        Some(holder) if holder != id => Err(StaffError::Taken(format!("team {name:?} exists"))),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,316 @@
+//! SQL for the staff service's tables. Every function runs on the connection or
+//! transaction it is given, so the service decides what is atomic.
+
+use ringside_identity::paging::Page;
+use ringside_storage::sql::placeholders;
+use ringside_storage::{AssertSqlSafe, Row};
+use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+
+use crate::error::Result;
+use crate::model::{Team, User};
+
+const USER_COLUMNS: &str = "id, name, login, role, alert_email, telegram_chat_id, locale, \
+                            time_zone, active, created_at, updated_at";
+
+fn user_from_row(row: &AnyRow) -> Result<User> {
+    Ok(User {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        login: row.try_get("login")?,
+        role: row.try_get("role")?,
+        team_ids: Vec::new(),
+        extensions: Vec::new(),
+        alert_email: row.try_get("alert_email")?,
+        telegram_chat_id: row.try_get("telegram_chat_id")?,
+        locale: row.try_get("locale")?,
+        time_zone: row.try_get("time_zone")?,
+        active: row.try_get::<i64, _>("active")? != 0,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// Fills in the extensions and teams of `users`.
+async fn complete(conn: &mut AnyConnection, users: &mut [User]) -> Result<()> {
+    for user in users {
+        user.extensions = sqlx::query_scalar(
+            "SELECT extension FROM user_extensions WHERE user_id = $1 ORDER BY extension",
+        )
+        .bind(&user.id)
+        .fetch_all(&mut *conn)
+        .await?;
+        user.team_ids = sqlx::query_scalar(
+            "SELECT team_id FROM team_members WHERE user_id = $1 ORDER BY team_id",
+        )
+        .bind(&user.id)
+        .fetch_all(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Writes a user's details and active flag (not their extensions or teams): a new
+/// row, or the existing one with its creation time kept.
+pub async fn save_user(conn: &mut AnyConnection, user: &User) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO users (id, name, login, role, alert_email, telegram_chat_id, locale, \
+         time_zone, active, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         ON CONFLICT (id) DO UPDATE SET name = $2, login = $3, role = $4, alert_email = $5, \
+         telegram_chat_id = $6, locale = $7, time_zone = $8, active = $9, updated_at = $11",
+    )
+    .bind(&user.id)
+    .bind(&user.name)
+    .bind(&user.login)
+    .bind(&user.role)
+    .bind(&user.alert_email)
+    .bind(&user.telegram_chat_id)
+    .bind(&user.locale)
+    .bind(&user.time_zone)
+    .bind(i64::from(user.active))
+    .bind(user.created_at)
+    .bind(user.updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn user(conn: &mut AnyConnection, id: &str) -> Result<Option<User>> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+    let Some(row) = sqlx::query(AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mut users = [user_from_row(&row)?];
+    complete(conn, &mut users).await?;
+    Ok(users.into_iter().next())
+}
+
+/// What a list of users is narrowed to.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub team_id: Option<String>,
+    pub roles: Vec<String>,
+    pub include_inactive: bool,
+}
+
+/// One page of users in id order (a look-ahead row more than the page).
+pub async fn users(
+    conn: &mut AnyConnection,
+    filter: &UserFilter,
+    page: &Page,
+) -> Result<Vec<User>> {
+    let roles = match filter.roles.is_empty() {
+        true => String::new(),
+        false => format!(" AND u.role IN ({})", placeholders(5, filter.roles.len())),
+    };
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM users u \
+         WHERE ($1 = '' OR EXISTS (SELECT 1 FROM team_members m \
+                                   WHERE m.user_id = u.id AND m.team_id = $1)) \
+           AND ($2 = 1 OR u.active = 1) AND u.id > $3{roles} \
+         ORDER BY u.id LIMIT $4"
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql))
+        .bind(filter.team_id.as_deref().unwrap_or(""))
+        .bind(i64::from(filter.include_inactive))
+        .bind(page.after.as_ref().map_or("", |c| c.id.as_str()))
+        .bind(page.size + 1);
+    for role in &filter.roles {
+        query = query.bind(role);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    let mut users = rows.iter().map(user_from_row).collect::<Result<Vec<_>>>()?;
+    complete(conn, &mut users).await?;
+    Ok(users)
+}
+
+/// The id of the active user found by one of their unique keys.
+pub async fn find(conn: &mut AnyConnection, by: &Lookup) -> Result<Option<String>> {
+    let (sql, value) = match by {
+        Lookup::Extension(ext) => (
+            "SELECT u.id FROM user_extensions e JOIN users u ON u.id = e.user_id \
+             WHERE e.extension = $1 AND u.active = 1",
+            ext,
+        ),
+        Lookup::TelegramChat(chat) => (
+            "SELECT id FROM users WHERE telegram_chat_id = $1 AND active = 1 ORDER BY id LIMIT 1",
+            chat,
+        ),
+        Lookup::Login(login) => (
+            "SELECT id FROM users WHERE login = $1 AND active = 1",
+            login,
+        ),
+    };
+    Ok(sqlx::query_scalar(sql)
+        .bind(value)
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// A unique key a user is found by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    Extension(String),
+    TelegramChat(String),
+    Login(String),
+}
+
+/// Who holds `login`, if anyone.
+pub async fn login_holder(conn: &mut AnyConnection, login: &str) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT id FROM users WHERE login = $1")
+        .bind(login)
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// Who holds `extension`, if anyone (active or not: a deactivated user keeps theirs
+/// until they are given to someone else).
+pub async fn extension_holder(conn: &mut AnyConnection, extension: &str) -> Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT user_id FROM user_extensions WHERE extension = $1")
+            .bind(extension)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+pub async fn replace_extensions(conn: &mut AnyConnection, user: &User) -> Result<()> {
+    sqlx::query("DELETE FROM user_extensions WHERE user_id = $1")
+        .bind(&user.id)
+        .execute(&mut *conn)
+        .await?;
+    for ext in &user.extensions {
+        sqlx::query("INSERT INTO user_extensions (extension, user_id) VALUES ($1, $2)")
+            .bind(ext)
+            .bind(&user.id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Makes the user a member of exactly `user.team_ids`; a head of a team they stay in
+/// stays its head.
+pub async fn replace_memberships(conn: &mut AnyConnection, user: &User) -> Result<()> {
+    let current: Vec<String> =
+        sqlx::query_scalar("SELECT team_id FROM team_members WHERE user_id = $1")
+            .bind(&user.id)
+            .fetch_all(&mut *conn)
+            .await?;
+    for team in current.iter().filter(|t| !user.team_ids.contains(t)) {
+        sqlx::query("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2")
+            .bind(team)
+            .bind(&user.id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for team in user.team_ids.iter().filter(|t| !current.contains(t)) {
+        sqlx::query("INSERT INTO team_members (team_id, user_id, head) VALUES ($1, $2, 0)")
+            .bind(team)
+            .bind(&user.id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- teams
+
+pub async fn insert_team(conn: &mut AnyConnection, team: &Team, now: i64) -> Result<()> {
+    sqlx::query("INSERT INTO teams (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3)")
+        .bind(&team.id)
+        .bind(&team.name)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn rename_team(conn: &mut AnyConnection, id: &str, name: &str, now: i64) -> Result<()> {
+    sqlx::query("UPDATE teams SET name = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(name)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Makes exactly `heads` (members of the team) its heads.
+pub async fn set_heads(conn: &mut AnyConnection, team_id: &str, heads: &[String]) -> Result<()> {
+    sqlx::query("UPDATE team_members SET head = 0 WHERE team_id = $1")
+        .bind(team_id)
+        .execute(&mut *conn)
+        .await?;
+    for head in heads {
+        sqlx::query("UPDATE team_members SET head = 1 WHERE team_id = $1 AND user_id = $2")
+            .bind(team_id)
+            .bind(head)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Who holds the team name `name`, if any team does.
+pub async fn team_named(conn: &mut AnyConnection, name: &str) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT id FROM teams WHERE name = $1")
+        .bind(name)
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// The teams of `ids` that exist.
+pub async fn existing_teams(conn: &mut AnyConnection, ids: &[String]) -> Result<Vec<String>> {
+    let mut found = Vec::new();
+    for id in ids {
+        let exists: Option<String> = sqlx::query_scalar("SELECT id FROM teams WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        found.extend(exists);
+    }
+    Ok(found)
+}
+
+pub async fn team(conn: &mut AnyConnection, id: &str) -> Result<Option<Team>> {
+    Ok(teams_where(conn, Some(id)).await?.pop())
+}
+
+pub async fn teams(conn: &mut AnyConnection) -> Result<Vec<Team>> {
+    teams_where(conn, None).await
+}
+
+async fn teams_where(conn: &mut AnyConnection, id: Option<&str>) -> Result<Vec<Team>> {
+    let rows =
+        sqlx::query("SELECT id, name FROM teams WHERE ($1 = '' OR id = $1) ORDER BY name, id")
+            .bind(id.unwrap_or(""))
+            .fetch_all(&mut *conn)
+            .await?;
+    let mut teams = Vec::with_capacity(rows.len());
+    for row in rows {
+        let id: String = row.try_get("id")?;
+        let members: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT user_id, head FROM team_members WHERE team_id = $1 ORDER BY user_id",
+        )
+        .bind(&id)
+        .fetch_all(&mut *conn)
+        .await?;
+        teams.push(Team {
+            name: row.try_get("name")?,
+            head_ids: members
+                .iter()
+                .filter(|m| m.1 != 0)
+                .map(|m| m.0.clone())
+                .collect(),
+            member_ids: members.into_iter().map(|m| m.0).collect(),
+            id,
+        });
+    }
+    Ok(teams)
+}
