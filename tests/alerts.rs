@@ -6,15 +6,12 @@
 
 use std::time::Duration;
 
-use ringside_auth::Role;
 use ringside_bus::Message;
 use ringside_proto::activities::v1 as apb;
 use ringside_proto::contacts::v1 as cpb;
-use ringside_proto::notifications::v1 as npb;
-use ringside_proto::notifications::v1::notifications_client::NotificationsClient;
 use support::bot::{self, BotApi};
 use support::smtp::Smtp;
-use support::{Bearer, eventually};
+use support::{Person, eventually};
 
 fn rfc3339_in(ms: i64) -> String {
     let at = ringside_storage::now_millis() + ms;
@@ -39,16 +36,12 @@ async fn an_offline_agent_gets_reminders_and_new_leads_by_email_and_telegram_onc
         s.telegram_mode = "off".into();
     })
     .await;
-    let admin = Bearer(Some(suite.token(Role::Admin)));
-    let mut agents = NotificationsClient::with_interceptor(suite.channel().await, admin);
-    let olga = npb::Agent {
-        id: "olga".into(),
-        name: "Ольга".into(),
-        email: "olga@example.org".into(),
-        telegram_chat_id: "555001".into(),
-        ..Default::default()
+    let olga = Person {
+        alert_email: "olga@example.org",
+        telegram_chat_id: "555001",
+        ..Person::new("olga", "Ольга")
     };
-    agents.upsert_agent(olga).await.expect("agent");
+    suite.hire(&[olga]).await;
     let mut watch = suite.watch(&["task.due"]).await;
 
     // Olga has no console open: her reminder goes by email and Telegram.

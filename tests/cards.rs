@@ -12,10 +12,8 @@ use ringside_proto::activities::v1 as apb;
 use ringside_proto::contacts::v1 as cpb;
 use ringside_proto::deals::v1 as dpb;
 use ringside_proto::events::v1 as ev;
-use ringside_proto::notifications::v1 as pb;
-use ringside_proto::notifications::v1::notifications_client::NotificationsClient;
 use serde_json::Value;
-use support::{Bearer, Suite};
+use support::{Person, Suite};
 use tokio_tungstenite::tungstenite;
 
 const IVAN_PHONE: &str = "+79123456789";
@@ -39,6 +37,10 @@ impl Setup {
 
     fn notifications(&self) -> &Suite {
         self.suites.get(2).unwrap_or(&self.suites[0])
+    }
+
+    fn staff(&self) -> &Suite {
+        support::staff_suite(&self.suites)
     }
 
     fn deals(&self) -> &Suite {
@@ -141,20 +143,15 @@ async fn ringing(setup: &Setup, call_id: &str, caller: &str, ext: &str) {
 }
 
 async fn seed(setup: &Setup) -> cpb::Contact {
-    let suite = setup.notifications();
-    let mut notifications = NotificationsClient::with_interceptor(
-        suite.channel().await,
-        Bearer(Some(suite.token(Role::Admin))),
-    );
-    for (id, name, ext) in [("olga", "Ольга", "101"), ("ivan", "Иван", "102")] {
-        let agent = pb::Agent {
-            id: id.into(),
-            name: name.into(),
-            extensions: vec![ext.into()],
-            ..Default::default()
-        };
-        notifications.upsert_agent(agent).await.expect("agent");
-    }
+    let olga = Person {
+        extensions: &["101"],
+        ..Person::new("olga", "Ольга")
+    };
+    let ivan = Person {
+        extensions: &["102"],
+        ..Person::new("ivan", "Иван")
+    };
+    setup.staff().hire(&[olga, ivan]).await;
     let contact = setup
         .contacts()
         .client()
@@ -477,23 +474,18 @@ async fn the_console_pops_the_card_in_a_browser_and_files_the_note() {
     }
 }
 
-/// Agents are set up once, in notifications: a missed call at an extension known only
-/// there becomes a call-back task for the agent who sits at it (activities asks
-/// notifications — in process, or over gRPC `FindAgent` — before its configuration).
+/// People are set up once, in staff: a missed call at an extension known only there
+/// becomes a call-back task for the agent who sits at it (activities asks staff — in
+/// process, or over gRPC `FindUser` — before its configuration).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_missed_call_is_called_back_by_the_agent_notifications_knows_at_the_extension() {
+async fn a_missed_call_is_called_back_by_the_agent_staff_knows_at_the_extension() {
     for setup in setups().await {
         let name = setup.notifications().name;
-        let suite = setup.notifications();
-        let admin = Bearer(Some(suite.token(Role::Admin)));
-        let mut notifications = NotificationsClient::with_interceptor(suite.channel().await, admin);
-        let vera = pb::Agent {
-            id: "vera".into(),
-            name: "Вера".into(),
-            extensions: vec!["105".into()],
-            ..Default::default()
+        let vera = Person {
+            extensions: &["105"],
+            ..Person::new("vera", "Вера")
         };
-        notifications.upsert_agent(vera).await.expect("agent");
+        setup.staff().hire(&[vera]).await;
         let missed = EventPayload::CallMissed(ev::CallMissed {
             call: parties("m-1", "+79990001122"),
             extensions: vec!["105".into()],

@@ -13,7 +13,7 @@ use ringside_proto::notifications::v1 as npb;
 use ringside_proto::notifications::v1::notifications_client::NotificationsClient;
 use support::imap::Dovecot;
 use support::smtp::Smtp;
-use support::{Bearer, Suite, eventually, lead_timeline, messages};
+use support::{Bearer, Person, Suite, eventually, lead_timeline, messages};
 
 fn mail(from: &str, id: &str, subject: &str, extra: &str, body: &str) -> String {
     let mut head = format!(
@@ -29,18 +29,8 @@ fn mail(from: &str, id: &str, subject: &str, extra: &str, body: &str) -> String 
 }
 
 async fn agent(suite: &Suite, id: &str) {
-    let token = suite
-        .key
-        .issue("admin", Role::Admin, Duration::from_secs(600))
-        .expect("a token");
-    let mut admin =
-        NotificationsClient::with_interceptor(suite.channel().await, Bearer(Some(token)));
-    let agent = npb::Agent {
-        id: id.into(),
-        name: id.to_uppercase(),
-        ..Default::default()
-    };
-    admin.upsert_agent(agent).await.expect("agent");
+    let name = id.to_uppercase();
+    suite.hire(&[Person::new(id, &name)]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -350,7 +340,7 @@ async fn as_services_an_email_becomes_an_assigned_lead_and_the_reply_goes_out_by
         return;
     };
     let (contacts, activities, notifier) = (&suites[0], &suites[1], &suites[2]);
-    agent(notifier, "olga").await;
+    agent(support::staff_suite(&suites), "olga").await;
     imap.deliver(&[mail(
         "boris@example.org",
         "b1@example.org",

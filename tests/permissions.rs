@@ -2,18 +2,19 @@
 //! taken from the descriptor set the servers publish, so a new method cannot be
 //! forgotten — called as each role and anonymously, in both ways of running, each
 //! answer checked against the permission table; and the exploit that started the
-//! table (an agent rewriting another agent, or making itself admin) refused.
+//! table (an agent rewriting another agent, or making itself admin) refused by staff.
 
 use std::time::Duration;
 
 use prost::Message;
 use ringside_auth::policy::{self, Refusal};
 use ringside_auth::{Role, TokenKey};
-use ringside_proto::notifications::v1 as npb;
-use ringside_proto::notifications::v1::notifications_client::NotificationsClient;
-use support::{Bearer, Suite, all_in_one, card_services};
+use ringside_proto::staff::v1 as spb;
+use ringside_proto::staff::v1::staff_client::StaffClient;
+use support::{Bearer, Person, Suite, all_in_one, card_services};
 use tonic::Code;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 /// A method of the API, as the descriptor set describes it.
@@ -194,64 +195,107 @@ async fn every_method_answers_each_role_as_the_table_says_as_services() {
     assert!(wrong.is_empty(), "answers against the table: {wrong:#?}");
 }
 
-fn agent(id: &str, email: &str, role: &str) -> npb::Agent {
-    npb::Agent {
-        id: id.into(),
-        name: format!("Agent {id}"),
-        role: role.into(),
-        extensions: vec![format!("1{id}")],
-        email: email.into(),
-        ..Default::default()
-    }
-}
-
-async fn notifications(
+async fn staff(
     suite: &Suite,
     role: Role,
     user: &str,
-) -> NotificationsClient<tonic::service::interceptor::InterceptedService<Channel, Bearer>> {
+) -> StaffClient<InterceptedService<Channel, Bearer>> {
     let token = suite
         .key
         .issue(user, role, Duration::from_secs(600))
         .expect("a token");
-    NotificationsClient::with_interceptor(suite.channel().await, Bearer(Some(token)))
+    StaffClient::with_interceptor(suite.channel().await, Bearer(Some(token)))
+}
+
+fn details(name: &str, email: &str, role: &str, extension: &str) -> Option<spb::UserDetails> {
+    Some(spb::UserDetails {
+        name: name.into(),
+        login: email.into(),
+        role: role.into(),
+        extensions: vec![extension.into()],
+        alert_email: email.into(),
+        ..Default::default()
+    })
 }
 
 #[tokio::test]
 async fn an_agent_cannot_rewrite_another_agent_nor_make_itself_admin() {
     let suite = all_in_one().await;
-    let mut admin = notifications(&suite, Role::Admin, "boss").await;
-    let maria = agent("02", "maria@office.example", "agent");
-    admin
-        .upsert_agent(maria.clone())
-        .await
-        .expect("admin adds Maria");
+    let maria = Person {
+        extensions: &["102"],
+        alert_email: "maria@office.example",
+        ..Person::new("maria", "Maria")
+    };
+    let mallory = Person {
+        extensions: &["103"],
+        ..Person::new("mallory", "Mallory")
+    };
+    suite.hire(&[maria, mallory]).await;
 
-    let mut mallory = notifications(&suite, Role::Agent, "03").await;
-    let mut hijacked = maria.clone();
-    hijacked.email = "mallory@evil.example".into();
-    hijacked.extensions = vec!["666".into()];
-    let refused = mallory.upsert_agent(hijacked).await.unwrap_err();
+    let mut as_mallory = staff(&suite, Role::Agent, "mallory").await;
+    let hijack = spb::UpdateUserRequest {
+        id: "maria".into(),
+        details: details("Maria", "mallory@evil.example", "agent", "666"),
+    };
+    let refused = as_mallory.update_user(hijack).await.unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied);
-    let promoted = mallory
-        .upsert_agent(agent("03", "mallory@evil.example", "admin"))
-        .await
-        .unwrap_err();
+    let promote = spb::UpdateUserRequest {
+        id: "mallory".into(),
+        details: details("Mallory", "mallory@evil.example", "admin", "103"),
+    };
+    let promoted = as_mallory.update_user(promote).await.unwrap_err();
     assert_eq!(promoted.code(), Code::PermissionDenied);
-    let deleted = mallory
-        .delete_agent(npb::DeleteAgentRequest { id: "02".into() })
-        .await
-        .unwrap_err();
-    assert_eq!(deleted.code(), Code::PermissionDenied);
+    let twin = spb::CreateUserRequest {
+        id: "mallory2".into(),
+        details: details("Mallory's admin", "m2@evil.example", "admin", "104"),
+    };
+    assert_eq!(
+        as_mallory.create_user(twin).await.unwrap_err().code(),
+        Code::PermissionDenied
+    );
+    let fired = spb::SetUserActiveRequest {
+        id: "maria".into(),
+        active: false,
+    };
+    assert_eq!(
+        as_mallory.set_user_active(fired).await.unwrap_err().code(),
+        Code::PermissionDenied
+    );
 
+    let mut admin = staff(&suite, Role::Admin, "boss").await;
     let listed = admin
-        .list_agents(npb::ListAgentsRequest::default())
+        .list_users(spb::ListUsersRequest {
+            include_inactive: true,
+            ..Default::default()
+        })
         .await
         .expect("list")
         .into_inner()
-        .agents;
-    assert_eq!(listed.len(), 1, "no agent was added");
-    assert_eq!(listed[0].email, "maria@office.example");
-    assert_eq!(listed[0].extensions, vec!["102".to_owned()]);
+        .users;
+    let people: Vec<(String, spb::UserDetails, bool)> = listed
+        .into_iter()
+        .map(|u| (u.id, u.details.unwrap_or_default(), u.active))
+        .collect();
+    assert_eq!(people.len(), 2, "nobody was added: {people:?}");
+    let (id, maria, active) = &people[1];
+    assert_eq!(
+        (
+            id.as_str(),
+            maria.alert_email.as_str(),
+            maria.extensions.clone(),
+            *active
+        ),
+        (
+            "maria",
+            "maria@office.example",
+            vec!["102".to_owned()],
+            true
+        )
+    );
+    assert_eq!(
+        (people[0].0.as_str(), people[0].1.role.as_str()),
+        ("mallory", "agent"),
+        "Mallory is still an agent"
+    );
     suite.stop().await;
 }

@@ -13,7 +13,7 @@ use ringside_proto::notifications::v1 as npb;
 use ringside_proto::notifications::v1::notifications_client::NotificationsClient;
 use serde_json::json;
 use support::bot::{self, BotApi};
-use support::{Bearer, Suite, eventually, lead_timeline, messages};
+use support::{Bearer, Person, Suite, eventually, lead_timeline, messages};
 
 async fn with_bot(bot: &BotApi, customize: impl FnOnce(&mut ringside::config::Settings)) -> Suite {
     let url = bot.url();
@@ -39,15 +39,13 @@ async fn notifications(suite: &Suite, user: &str, role: Role) -> Notifications {
 
 /// Agents `ids`, each with a Telegram chat for alerts (`555` and its index).
 async fn agents(suite: &Suite, ids: &[&str]) {
-    let mut admin = notifications(suite, "admin", Role::Admin).await;
     for (n, id) in ids.iter().enumerate() {
-        let agent = npb::Agent {
-            id: (*id).into(),
-            name: id.to_uppercase(),
-            telegram_chat_id: format!("555{n}"),
-            ..Default::default()
+        let (name, chat) = (id.to_uppercase(), format!("555{n}"));
+        let agent = Person {
+            telegram_chat_id: &chat,
+            ..Person::new(id, &name)
         };
-        admin.upsert_agent(agent).await.expect("agent");
+        suite.hire(&[agent]).await;
     }
 }
 
@@ -389,17 +387,14 @@ async fn as_services_a_telegram_stranger_becomes_an_assigned_lead_and_gets_the_a
         return;
     };
     let (contacts, activities, notifier) = (&suites[0], &suites[1], &suites[2]);
-    agents(notifier, &["olga"]).await;
+    agents(support::staff_suite(&suites), &["olga"]).await;
 
     bot.push(BotApi::message(888, 1, "/start autumn", json!({})));
     let lead = eventually("the lead", || async {
         support::leads(contacts).await.into_iter().next()
     })
     .await;
-    assert_eq!(
-        lead.owner_id, "olga",
-        "assigned over the notifications directory"
-    );
+    assert_eq!(lead.owner_id, "olga", "assigned to an agent staff lists");
     assert_eq!(
         lead.source.as_ref().map(|s| s.campaign.as_str()),
         Some("autumn")

@@ -450,21 +450,15 @@ async fn a_missed_sip_call_becomes_a_call_back_task_for_the_agent_who_rang() {
 async fn a_sip_call_pops_the_clients_card_in_the_agents_browser() {
     use ringside_auth::Role;
     use ringside_proto::contacts::v1 as cpb;
-    use ringside_proto::notifications::v1 as npb;
-    use ringside_proto::notifications::v1::notifications_client::NotificationsClient;
     if !tools_present() || !support::browser::present() {
         return;
     }
     let suite = support::all_in_one_with(|s| s.extension_pattern = "^1[0-9]{2}$".into()).await;
-    let admin = support::Bearer(Some(suite.token(Role::Admin)));
-    let mut notifications = NotificationsClient::with_interceptor(suite.channel().await, admin);
-    let olga = npb::Agent {
-        id: "olga".into(),
-        name: "Ольга".into(),
-        extensions: vec!["101".into()],
-        ..Default::default()
+    let olga = support::Person {
+        extensions: &["101"],
+        ..support::Person::new("olga", "Ольга")
     };
-    notifications.upsert_agent(olga).await.expect("agent");
+    suite.hire(&[olga]).await;
     let ivan = cpb::CreateContactRequest {
         name: "Иван Петров".into(),
         identities: vec![cpb::Identity {

@@ -18,6 +18,7 @@ use ringside_proto::activities::v1 as apb;
 use ringside_proto::activities::v1::activities_client::ActivitiesClient;
 use ringside_proto::contacts::v1::contacts_client::ContactsClient;
 use ringside_proto::deals::v1::deals_client::DealsClient;
+use ringside_proto::staff::v1::staff_client::StaffClient;
 use ringside_storage::testing::{AMQP_URL_VAR, TestDb, postgres, server_url};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
@@ -185,6 +186,7 @@ async fn serve_beside(
             s.database_url = Some(db_url.to_owned());
             s.exchange = shared.exchange;
             s.queue_prefix = shared.queue_prefix;
+            s.staff_url = shared.staff_url;
             s.contacts_url = contacts_url;
             s.agent_extensions = "olga=101;ivan=102".into();
             extra(s);
@@ -208,22 +210,25 @@ pub async fn services_with(
     let db = postgres().await?;
     let amqp = server_url(AMQP_URL_VAR)?;
     let db_url = db.url.clone();
-    // Activities and contacts ask notifications (who sits at an extension, who takes
-    // leads); it starts last, on a port chosen now (channels are dialled on first use).
-    let notifications_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    // Every service asks staff about people, and contacts asks notifications who is
+    // online; both start last, on ports chosen now (channels are dialled on first use).
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port()
+    };
+    let (notifications_port, staff_port) = (free_port(), free_port());
     let notifications_url = format!("http://127.0.0.1:{notifications_port}");
     let mode = Mode::Serve(ServiceName::Contacts);
-    let for_contacts = notifications_url.clone();
     let contacts = start(
         "serve contacts",
         mode,
         Some(db),
         Some(amqp.clone()),
         move |s| {
-            s.notifications_url = for_contacts;
+            s.notifications_url = notifications_url;
+            s.staff_url = format!("http://127.0.0.1:{staff_port}");
         },
     )
     .await;
@@ -236,7 +241,7 @@ pub async fn services_with(
         &db_url,
         &amqp,
         contacts_url.clone(),
-        move |s| s.notifications_url = notifications_url,
+        |_| {},
     )
     .await;
     let activities_url = format!("http://{}", activities.running.grpc_addr);
@@ -266,6 +271,7 @@ pub async fn services_with(
             s.contacts_url = contacts_url;
             s.activities_url = activities_url;
             s.deals_url = deals_url;
+            s.staff_url = shared.staff_url;
             s.grpc_addr = ([127, 0, 0, 1], notifications_port).into();
             notifications_extra(s);
         },
@@ -278,7 +284,7 @@ pub async fn services_with(
         &db_for_staff,
         &amqp_for_staff,
         String::new(),
-        |_| {},
+        move |s| s.grpc_addr = ([127, 0, 0, 1], staff_port).into(),
     )
     .await;
     Some(vec![contacts, activities, notifications, deals, staff])
@@ -297,7 +303,6 @@ pub async fn channel_services(
     let contacts_url = format!("http://{}", contacts.running.grpc_addr);
     let db_url = contacts.settings.database_url.clone().expect("a database");
     let for_ingest = db_url.clone();
-    let notifications_url = format!("http://{}", suites[2].running.grpc_addr);
     let ingest = serve_beside(
         ServiceName::Ingest,
         &contacts.key,
@@ -307,7 +312,6 @@ pub async fn channel_services(
         contacts_url,
         move |s| {
             s.database_url = None; // ingest keeps no database (IMAP aside)
-            s.notifications_url = notifications_url; // the agents' own Telegram chats
             ingest_extra(s, &for_ingest);
         },
     )
@@ -425,6 +429,35 @@ impl tonic::service::Interceptor for Bearer {
 }
 
 pub type Client = ContactsClient<InterceptedService<Channel, Bearer>>;
+
+/// A person the tests add to staff: only what they vary (the rest empty, role agent).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Person<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub role: &'a str,
+    pub extensions: &'a [&'a str],
+    pub alert_email: &'a str,
+    pub telegram_chat_id: &'a str,
+}
+
+impl<'a> Person<'a> {
+    pub fn new(id: &'a str, name: &'a str) -> Self {
+        Person {
+            id,
+            name,
+            ..Person::default()
+        }
+    }
+}
+
+/// The suite among `suites` that serves staff.
+pub fn staff_suite(suites: &[Suite]) -> &Suite {
+    suites
+        .iter()
+        .find(|s| s.running.grpc_services.contains(&"ringside.staff.v1.Staff"))
+        .expect("a suite serving staff")
+}
 pub type Activities = ActivitiesClient<InterceptedService<Channel, Bearer>>;
 pub type Deals = DealsClient<InterceptedService<Channel, Bearer>>;
 
@@ -434,6 +467,31 @@ impl Suite {
         self.key
             .issue_service("tests", audience, None)
             .expect("a service token")
+    }
+
+    /// Adds `people` to the staff this suite serves, as its admin.
+    pub async fn hire(&self, people: &[Person<'_>]) {
+        use ringside_proto::staff::v1 as spb;
+        let token = Bearer(Some(self.token(Role::Admin)));
+        let mut staff = StaffClient::with_interceptor(self.channel().await, token);
+        for p in people {
+            let details = spb::UserDetails {
+                name: p.name.into(),
+                role: p.role.into(),
+                extensions: p.extensions.iter().map(|e| (*e).to_owned()).collect(),
+                alert_email: p.alert_email.into(),
+                telegram_chat_id: p.telegram_chat_id.into(),
+                ..Default::default()
+            };
+            let hired = spb::CreateUserRequest {
+                id: p.id.into(),
+                details: Some(details),
+            };
+            staff
+                .create_user(hired)
+                .await
+                .expect("a person on the staff");
+        }
     }
 
     /// A people's access token for `test-user` with `role`.

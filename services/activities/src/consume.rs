@@ -61,8 +61,8 @@ impl Handler for Consumer {
 
 #[async_trait]
 impl Apply for Consumer {
-    /// For a call: who the client is (contacts) and who sits at its extensions (the
-    /// agents directory), asked before the transaction so no lock is held meanwhile.
+    /// For a call: who the client is (contacts) and who sits at its extensions
+    /// (staff), asked before the transaction so no lock is held meanwhile.
     type Asked = (Option<Client>, crate::peers::ExtensionAgents);
     type Error = ActivitiesError;
 

@@ -1,8 +1,7 @@
 //! Who is who, as far as activities needs to know, asked of the services that own it
 //! through their gRPC clients: the client behind a phone number and whether a linked
 //! contact, lead or company exists (contacts), and which user sits behind a SIP
-//! extension (the notifications agents directory, with the configured map as the
-//! fallback).
+//! extension (staff, with the configured map as the fallback).
 
 use std::collections::HashMap;
 
@@ -11,8 +10,8 @@ use ringside_kit::peer::request;
 use ringside_kit::{PeerChannel, PeerError};
 use ringside_proto::contacts::v1 as cpb;
 use ringside_proto::contacts::v1::contacts_client::ContactsClient;
-use ringside_proto::notifications::v1 as npb;
-use ringside_proto::notifications::v1::notifications_client::NotificationsClient;
+use ringside_proto::staff::v1 as spb;
+use ringside_proto::staff::v1::staff_client::StaffClient;
 
 use crate::error::Result;
 use crate::model::SubjectKind;
@@ -38,7 +37,7 @@ pub enum Record {
 #[derive(Clone)]
 pub struct Peers {
     contacts: ContactsClient<PeerChannel>,
-    agents: Option<NotificationsClient<PeerChannel>>,
+    staff: Option<StaffClient<PeerChannel>>,
 }
 
 impl Peers {
@@ -46,14 +45,13 @@ impl Peers {
     pub fn new(contacts: PeerChannel) -> Self {
         Peers {
             contacts: ContactsClient::new(contacts),
-            agents: None,
+            staff: None,
         }
     }
 
-    /// Asks the notifications agents directory who sits at an extension, before the
-    /// configured map.
-    pub fn with_agents_directory(mut self, notifications: PeerChannel) -> Self {
-        self.agents = Some(NotificationsClient::new(notifications));
+    /// Asks staff who sits at an extension, before the configured map.
+    pub fn with_staff(mut self, staff: PeerChannel) -> Self {
+        self.staff = Some(StaffClient::new(staff));
         self
     }
 
@@ -108,19 +106,15 @@ impl Peers {
         }
     }
 
-    /// The user at `extension` as the agents directory knows it; `Ok(None)` when it
-    /// knows nobody there or none is configured.
+    /// The active user at `extension` as staff knows them; `Ok(None)` when nobody
+    /// sits there or staff is not asked.
     async fn agent_at(&self, extension: &str) -> Result<Option<String>, PeerError> {
-        let Some(agents) = &self.agents else {
+        let Some(staff) = &self.staff else {
             return Ok(None);
         };
-        let req = request(
-            npb::FindAgentRequest {
-                extension: extension.to_owned(),
-            },
-            "",
-        );
-        Ok(found(agents.clone().find_agent(req).await)?.map(|a| a.id))
+        let by = spb::find_user_request::By::Extension(extension.to_owned());
+        let req = request(spb::FindUserRequest { by: Some(by) }, "");
+        Ok(found(staff.clone().find_user(req).await)?.map(|u| u.id))
     }
 }
 
@@ -157,8 +151,8 @@ fn client_of_party(party: &cpb::Party) -> Option<Client> {
 }
 
 /// Which user answers which SIP extension, from `RINGSIDE_AGENT_EXTENSIONS`
-/// (`ivan=101,102;olga=103`): the fallback for extensions the notifications agents
-/// directory does not know (or when it does not answer).
+/// (`ivan=101,102;olga=103`): the fallback for extensions staff does not know (or
+/// when it does not answer).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AgentMap {
     by_extension: HashMap<String, String>,
@@ -199,7 +193,7 @@ impl AgentMap {
 /// The users at the extensions of one call, asked before its transaction opens.
 pub type ExtensionAgents = HashMap<String, String>;
 
-/// The users at `extensions`: from the agents directory first, else from
+/// The users at `extensions`: from staff first, else from
 /// `fallback`. A directory that does not answer is logged and the fallback used, so a
 /// call is never held up by it.
 pub async fn agents_at(
@@ -210,7 +204,7 @@ pub async fn agents_at(
     let mut found = ExtensionAgents::new();
     for ext in extensions.iter().filter(|e| !e.is_empty()) {
         let asked = peers.agent_at(ext).await.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "agents directory did not answer; using the configured map");
+            tracing::warn!(error = %e, "staff did not answer; using the configured map");
             None
         });
         if let Some(agent) = asked.or_else(|| fallback.agent(ext).map(str::to_owned)) {

@@ -150,24 +150,8 @@ pub const METHODS: &[(&str, Action)] = &[
     ("/ringside.staff.v1.Staff/ListTeams", ReadStaff),
     // notifications
     (
-        "/ringside.notifications.v1.Notifications/UpsertAgent",
-        ManageStaff,
-    ),
-    (
-        "/ringside.notifications.v1.Notifications/GetAgent",
+        "/ringside.notifications.v1.Notifications/ListOnline",
         ReadStaff,
-    ),
-    (
-        "/ringside.notifications.v1.Notifications/FindAgent",
-        ReadStaff,
-    ),
-    (
-        "/ringside.notifications.v1.Notifications/ListAgents",
-        ReadStaff,
-    ),
-    (
-        "/ringside.notifications.v1.Notifications/DeleteAgent",
-        ManageStaff,
     ),
     (
         "/ringside.notifications.v1.Notifications/Subscribe",
@@ -281,7 +265,7 @@ mod tests {
 
     #[test]
     fn an_agent_cannot_manage_staff_or_merge() {
-        let upsert = "/ringside.notifications.v1.Notifications/UpsertAgent";
+        let upsert = "/ringside.staff.v1.Staff/UpdateUser";
         assert_eq!(
             check(Role::Agent, upsert),
             Err(Refusal::NotGranted(ManageStaff))

@@ -1,38 +1,42 @@
 //! Round-robin assignment of new leads: a stranger who becomes a lead through
 //! `Resolve` is given to the eligible agent who was given a lead least recently (or
-//! never). Who the agents are, and whether they are online, is asked of the agents
-//! directory (notifications, through its gRPC client `ListAgents`); the rotation
-//! itself is a table here, so every replica of contacts takes turns from the same
-//! place.
+//! never). Who the agents are is asked of staff (`ListUsers`, through its gRPC
+//! client), and — when offline agents are skipped — who is online of notifications
+//! (`ListOnline`); the rotation itself is a table here, so every replica of contacts
+//! takes turns from the same place.
 
 use std::time::{Duration, Instant};
 
+use ringside_kit::peer::request;
 use ringside_kit::{PeerChannel, PeerError};
 use ringside_proto::notifications::v1 as npb;
 use ringside_proto::notifications::v1::notifications_client::NotificationsClient;
+use ringside_proto::staff::v1 as spb;
+use ringside_proto::staff::v1::staff_client::StaffClient;
 use ringside_storage::Row;
 use sqlx::AnyConnection;
 use tokio::sync::Mutex;
 
 use crate::error::Result;
 
-/// An agent as the directory describes it.
+/// A person who might take a lead, as staff and notifications describe them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Candidate {
     pub id: String,
     pub role: String,
-    pub team: String,
+    pub team_ids: Vec<String>,
     /// Whether a push connection of the agent is open.
     pub online: bool,
 }
 
-impl From<npb::Agent> for Candidate {
-    fn from(a: npb::Agent) -> Self {
+impl From<spb::User> for Candidate {
+    fn from(u: spb::User) -> Self {
+        let details = u.details.unwrap_or_default();
         Candidate {
-            id: a.id,
-            role: a.role,
-            team: a.team,
-            online: a.online,
+            id: u.id,
+            role: details.role,
+            team_ids: details.team_ids,
+            online: false,
         }
     }
 }
@@ -42,7 +46,7 @@ impl From<npb::Agent> for Candidate {
 pub struct AssignConfig {
     /// Roles that take leads (`agent` by default).
     pub roles: Vec<String>,
-    /// Only this team's agents take leads (empty: every team).
+    /// Only this team's agents take leads (a team id; empty: every team).
     pub team: String,
     /// Skip agents without an open push connection (while anyone eligible is online).
     pub skip_offline: bool,
@@ -58,31 +62,33 @@ impl Default for AssignConfig {
     }
 }
 
-/// How long an answer of the directory is used: a stranger's call must not wait for
-/// the directory each time (it is on the caller-ID card's path).
+/// How long an answer of staff is used: a stranger's call must not wait for it each
+/// time (it is on the caller-ID card's path).
 const FRESH_FOR: Duration = Duration::from_secs(5);
 
-/// The directory and the rule.
+/// The people, their presence, and the rule.
 pub struct Assigner {
-    directory: NotificationsClient<PeerChannel>,
+    staff: StaffClient<PeerChannel>,
+    presence: NotificationsClient<PeerChannel>,
     config: AssignConfig,
     /// The last answer, and when it came.
     last: Mutex<Option<(Instant, Vec<String>)>>,
 }
 
 impl Assigner {
-    /// Asks the agents directory at the other end of `notifications`.
-    pub fn new(notifications: PeerChannel, config: AssignConfig) -> Self {
+    /// Asks staff who the agents are, and notifications who is online.
+    pub fn new(staff: PeerChannel, notifications: PeerChannel, config: AssignConfig) -> Self {
         Assigner {
-            directory: NotificationsClient::new(notifications),
+            staff: StaffClient::new(staff),
+            presence: NotificationsClient::new(notifications),
             config,
             last: Mutex::new(None),
         }
     }
 
-    /// The ids of the agents who may take a lead now (as the directory said at most
-    /// 5 s ago); empty when there are none or the directory did not answer (the lead
-    /// is then created unassigned).
+    /// The ids of the agents who may take a lead now (as staff said at most 5 s ago);
+    /// empty when there are none or staff did not answer (the lead is then created
+    /// unassigned).
     pub async fn eligible(&self) -> Vec<String> {
         let mut last = self.last.lock().await;
         if let Some((at, ids)) = last.as_ref()
@@ -99,7 +105,7 @@ impl Assigner {
         match self.agents().await {
             Ok(agents) => eligible(agents, &self.config),
             Err(e) => {
-                tracing::warn!(error = %e, "agents directory did not answer; the new lead stays unassigned");
+                tracing::warn!(error = %e, "staff did not answer; the new lead stays unassigned");
                 metrics::counter!("ringside_contacts_assignment_failures_total").increment(1);
                 Vec::new()
             }
@@ -108,15 +114,36 @@ impl Assigner {
 }
 
 impl Assigner {
+    /// The active people of the configured roles (and team), with their presence
+    /// when offline agents are skipped.
     async fn agents(&self) -> std::result::Result<Vec<Candidate>, PeerError> {
-        let req = ringside_kit::peer::request(npb::ListAgentsRequest::default(), "");
-        let reply = self.directory.clone().list_agents(req).await?;
-        Ok(reply
-            .into_inner()
-            .agents
-            .into_iter()
-            .map(Candidate::from)
-            .collect())
+        let mut agents: Vec<Candidate> = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let list = spb::ListUsersRequest {
+                team_id: self.config.team.clone(),
+                roles: self.config.roles.clone(),
+                page_size: 500,
+                page_token,
+                ..Default::default()
+            };
+            let reply = self.staff.clone().list_users(request(list, "")).await?;
+            let reply = reply.into_inner();
+            agents.extend(reply.users.into_iter().map(Candidate::from));
+            if reply.next_page_token.is_empty() {
+                break;
+            }
+            page_token = reply.next_page_token;
+        }
+        if self.config.skip_offline && !agents.is_empty() {
+            let ids = agents.iter().map(|a| a.id.clone()).collect();
+            let asked = request(npb::ListOnlineRequest { user_ids: ids }, "");
+            let online = self.presence.clone().list_online(asked).await?.into_inner();
+            for agent in &mut agents {
+                agent.online = online.user_ids.contains(&agent.id);
+            }
+        }
+        Ok(agents)
     }
 }
 
@@ -126,7 +153,7 @@ impl Assigner {
 pub fn eligible(mut agents: Vec<Candidate>, config: &AssignConfig) -> Vec<String> {
     agents.retain(|a| {
         config.roles.iter().any(|r| r == &a.role)
-            && (config.team.is_empty() || config.team == a.team)
+            && (config.team.is_empty() || a.team_ids.contains(&config.team))
     });
     if config.skip_offline && agents.iter().any(|a| a.online) {
         agents.retain(|a| a.online);
@@ -189,7 +216,7 @@ mod tests {
         Candidate {
             id: id.into(),
             role: role.into(),
-            team: team.into(),
+            team_ids: vec![team.into()],
             online,
         }
     }

@@ -11,8 +11,8 @@ use ringside_contacts::model::{
 };
 use ringside_contacts::{ContactsError, ContactsService, ConvertLead, Person};
 use ringside_kit::PeerChannel;
-use ringside_proto::notifications::v1 as npb;
-use ringside_proto::notifications::v1::notifications_server::{Notifications, NotificationsServer};
+use ringside_staff::model::UserSpec;
+use ringside_staff::{StaffGrpc, StaffService};
 use ringside_storage::testing::{TestDb, all_backends};
 use tokio::sync::Notify;
 
@@ -627,84 +627,38 @@ async fn a_person_with_several_identities_lands_on_whoever_holds_one_or_becomes_
     }
 }
 
-/// An agents directory that lists these agents, as the notifications service would
-/// answer `ListAgents`: a gRPC server in this process, reached the way contacts
-/// reaches notifications in the all-in-one mode.
-fn staff(agents: Vec<npb::Agent>) -> Assigner {
+/// The real staff service on the test database, with these people, reached the way
+/// contacts reaches it in the all-in-one mode (a gRPC router in this process, behind
+/// the guard). Presence is not asked: offline agents are not skipped here.
+async fn staff(t: &TestDb, people: &[(&str, &str)]) -> Assigner {
+    let directory = StaffService::new(t.db.clone());
+    for (id, role) in people {
+        let spec = UserSpec {
+            name: (*id).to_owned(),
+            role: (*role).to_owned(),
+            ..UserSpec::default()
+        };
+        directory
+            .create_user(Some((*id).to_owned()), spec)
+            .await
+            .expect("a person");
+    }
     let key = TokenKey::generate();
-    let server = Guarded::new(NotificationsServer::new(Staff(agents)), key.clone());
-    let channel = PeerChannel::serving(tonic::service::Routes::new(server), key, "contacts");
-    Assigner::new(channel, AssignConfig::default())
-}
-
-struct Staff(Vec<npb::Agent>);
-
-type Reply<T> = Result<tonic::Response<T>, tonic::Status>;
-
-fn unused<T>() -> Reply<T> {
-    Err(tonic::Status::unimplemented("not part of this directory"))
-}
-
-#[tonic::async_trait]
-impl Notifications for Staff {
-    type SubscribeStream = futures::stream::Empty<Result<npb::Push, tonic::Status>>;
-
-    async fn list_agents(
-        &self,
-        _: tonic::Request<npb::ListAgentsRequest>,
-    ) -> Reply<npb::ListAgentsResponse> {
-        Ok(tonic::Response::new(npb::ListAgentsResponse {
-            agents: self.0.clone(),
-        }))
-    }
-    async fn upsert_agent(&self, _: tonic::Request<npb::Agent>) -> Reply<npb::Agent> {
-        unused()
-    }
-    async fn get_agent(&self, _: tonic::Request<npb::GetAgentRequest>) -> Reply<npb::Agent> {
-        unused()
-    }
-    async fn find_agent(&self, _: tonic::Request<npb::FindAgentRequest>) -> Reply<npb::Agent> {
-        unused()
-    }
-    async fn delete_agent(&self, _: tonic::Request<npb::DeleteAgentRequest>) -> Reply<npb::Agent> {
-        unused()
-    }
-    async fn subscribe(
-        &self,
-        _: tonic::Request<npb::SubscribeRequest>,
-    ) -> Reply<Self::SubscribeStream> {
-        unused()
-    }
-    async fn add_call_note(
-        &self,
-        _: tonic::Request<npb::AddCallNoteRequest>,
-    ) -> Reply<npb::AddCallNoteResponse> {
-        unused()
-    }
-    async fn send_message(
-        &self,
-        _: tonic::Request<npb::SendMessageRequest>,
-    ) -> Reply<npb::SendMessageResponse> {
-        unused()
-    }
-}
-
-fn agent(id: &str, role: &str) -> npb::Agent {
-    npb::Agent {
-        id: id.into(),
-        role: role.into(),
-        ..npb::Agent::default()
-    }
+    let server = Guarded::new(StaffGrpc::new(directory).into_server(), key.clone());
+    let routes = tonic::service::Routes::new(server);
+    let staff = PeerChannel::serving(routes, key.clone(), "contacts");
+    let nobody_online = PeerChannel::serving(tonic::service::Routes::default(), key, "contacts");
+    Assigner::new(staff, nobody_online, AssignConfig::default())
 }
 
 #[tokio::test]
 async fn new_leads_from_resolve_go_round_robin_to_the_agents_and_known_people_keep_theirs() {
     for t in all_backends().await {
-        let staff = staff(vec![
-            agent("olga", "agent"),
-            agent("boss", "manager"),
-            agent("ivan", "agent"),
-        ]);
+        let staff = staff(
+            &t,
+            &[("olga", "agent"), ("boss", "manager"), ("ivan", "agent")],
+        )
+        .await;
         let svc = service(&t).with_assigner(staff);
         let mut owners = Vec::new();
         for n in 1..=5 {
@@ -777,7 +731,7 @@ async fn a_lookup_only_resolve_never_creates_a_lead() {
 #[tokio::test]
 async fn strangers_arriving_at_once_are_shared_out_evenly() {
     for t in all_backends().await {
-        let staff = staff(vec![agent("olga", "agent"), agent("ivan", "agent")]);
+        let staff = staff(&t, &[("olga", "agent"), ("ivan", "agent")]).await;
         let svc = service(&t).with_assigner(staff);
         let resolving = (0..20).map(|n| {
             let svc = svc.clone();

@@ -13,10 +13,10 @@ use lettre::message::Mailbox;
 use ringside_storage::Db;
 use ringside_telegram::BotError;
 
-use crate::agents::Agent;
 use crate::channels::Channels;
 use crate::channels::email::{AutoSubmitted, EmailSender, SmtpFailure};
 use crate::channels::telegram::TelegramSender;
+use crate::staff::Person;
 use crate::store;
 
 /// What an alert says.
@@ -42,7 +42,7 @@ pub trait AlertChannel: Send + Sync + 'static {
     /// `email` or `telegram`.
     fn name(&self) -> &'static str;
     /// The agent's address on this channel, if they gave one.
-    fn address<'a>(&self, agent: &'a Agent) -> Option<&'a str>;
+    fn address<'a>(&self, person: &'a Person) -> Option<&'a str>;
     async fn send(&self, address: &str, alert: &Alert) -> Result<(), SendError>;
 }
 
@@ -65,8 +65,8 @@ impl AlertChannel for Email {
         "email"
     }
 
-    fn address<'a>(&self, agent: &'a Agent) -> Option<&'a str> {
-        Some(agent.email.as_str()).filter(|e| !e.is_empty())
+    fn address<'a>(&self, person: &'a Person) -> Option<&'a str> {
+        Some(person.alert_email.as_str()).filter(|e| !e.is_empty())
     }
 
     async fn send(&self, address: &str, alert: &Alert) -> Result<(), SendError> {
@@ -107,8 +107,8 @@ impl AlertChannel for Telegram {
         "telegram"
     }
 
-    fn address<'a>(&self, agent: &'a Agent) -> Option<&'a str> {
-        Some(agent.telegram_chat_id.as_str()).filter(|c| !c.is_empty())
+    fn address<'a>(&self, person: &'a Person) -> Option<&'a str> {
+        Some(person.telegram_chat_id.as_str()).filter(|c| !c.is_empty())
     }
 
     async fn send(&self, chat_id: &str, alert: &Alert) -> Result<(), SendError> {
@@ -158,7 +158,7 @@ impl Alerter {
     pub async fn deliver(
         &self,
         event_id: &str,
-        agent: &Agent,
+        agent: &Person,
         alert: &Alert,
     ) -> Result<usize, String> {
         let mut sent = 0;

@@ -1,5 +1,5 @@
-//! The `ringside.notifications.v1.Notifications` gRPC service: the agents directory,
-//! the `Subscribe` push stream, and notes typed into a card.
+//! The `ringside.notifications.v1.Notifications` gRPC service: presence, the
+//! `Subscribe` push stream, notes typed into a card, and agents' answers to clients.
 
 use std::pin::Pin;
 
@@ -10,7 +10,6 @@ use ringside_proto::notifications::v1 as pb;
 use ringside_proto::notifications::v1::notifications_server::Notifications as Api;
 use tonic::{Request, Response, Status};
 
-use crate::agents::Agent;
 use crate::error::NotificationsError;
 use crate::outbound::SendRequest;
 use crate::service::Notifications;
@@ -22,19 +21,6 @@ pub struct NotificationsGrpc {
 impl NotificationsGrpc {
     pub fn new(service: Notifications) -> Self {
         NotificationsGrpc { service }
-    }
-
-    fn to_proto(&self, a: Agent) -> pb::Agent {
-        pb::Agent {
-            online: self.service.hub.is_online(&a.id),
-            id: a.id,
-            name: a.name,
-            role: a.role,
-            team: a.team,
-            extensions: a.extensions,
-            email: a.email,
-            telegram_chat_id: a.telegram_chat_id,
-        }
     }
 }
 
@@ -50,61 +36,19 @@ type Reply<T> = Result<Response<T>, Status>;
 
 #[tonic::async_trait]
 impl Api for NotificationsGrpc {
-    async fn upsert_agent(&self, req: Request<pb::Agent>) -> Reply<pb::Agent> {
-        let a = req.into_inner();
-        let agent = Agent {
-            id: a.id,
-            name: a.name,
-            role: a.role,
-            team: a.team,
-            extensions: a.extensions,
-            email: a.email,
-            telegram_chat_id: a.telegram_chat_id,
-        };
-        let saved = self.service.agents.upsert(agent).await?;
-        Ok(Response::new(self.to_proto(saved)))
-    }
-
-    async fn get_agent(&self, req: Request<pb::GetAgentRequest>) -> Reply<pb::Agent> {
-        let agent = self
-            .service
-            .agents
-            .get(&id("id", &req.get_ref().id)?)
-            .await?;
-        Ok(Response::new(self.to_proto(agent)))
-    }
-
-    async fn find_agent(&self, req: Request<pb::FindAgentRequest>) -> Reply<pb::Agent> {
-        let extension = id("extension", &req.get_ref().extension)?;
-        let Some(agent_id) = self.service.agents.at_extension(&extension).await? else {
-            return Err(Status::not_found("nobody sits at this extension"));
-        };
-        let agent = self.service.agents.get(&agent_id).await?;
-        Ok(Response::new(self.to_proto(agent)))
-    }
-
-    async fn list_agents(
+    async fn list_online(
         &self,
-        req: Request<pb::ListAgentsRequest>,
-    ) -> Reply<pb::ListAgentsResponse> {
-        let team = req.get_ref().team.trim();
-        let agents = self
-            .service
-            .agents
-            .list((!team.is_empty()).then_some(team))
-            .await?;
-        Ok(Response::new(pb::ListAgentsResponse {
-            agents: agents.into_iter().map(|a| self.to_proto(a)).collect(),
-        }))
-    }
-
-    async fn delete_agent(&self, req: Request<pb::DeleteAgentRequest>) -> Reply<pb::Agent> {
-        let agent = self
-            .service
-            .agents
-            .delete(&id("id", &req.get_ref().id)?)
-            .await?;
-        Ok(Response::new(self.to_proto(agent)))
+        req: Request<pb::ListOnlineRequest>,
+    ) -> Reply<pb::ListOnlineResponse> {
+        let asked = req.into_inner().user_ids;
+        let user_ids = match asked.is_empty() {
+            true => self.service.hub.online(),
+            false => asked
+                .into_iter()
+                .filter(|id| self.service.hub.is_online(id))
+                .collect(),
+        };
+        Ok(Response::new(pb::ListOnlineResponse { user_ids }))
     }
 
     type SubscribeStream = Pin<Box<dyn Stream<Item = Result<pb::Push, Status>> + Send>>;

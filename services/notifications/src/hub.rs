@@ -105,6 +105,13 @@ impl Hub {
         self.lock().connections.contains_key(agent)
     }
 
+    /// Everyone with a connection open, in id order.
+    pub fn online(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.lock().connections.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
     /// Sends `push` to every connection of `agent`; `false` when none is open.
     pub fn send(&self, agent: &str, push: &pb::Push) -> bool {
         send_locked(&mut self.lock(), agent, push)

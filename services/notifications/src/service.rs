@@ -8,12 +8,12 @@ use std::time::Duration;
 use ringside_proto::events::v1 as ev;
 use ringside_proto::notifications::v1 as pb;
 
-use crate::agents::Agents;
 use crate::alerts::{self, Alert, Alerter};
 use crate::card;
 use crate::error::{NotificationsError, Result};
 use crate::hub::Hub;
 use crate::peers::Peers;
+use crate::staff::Directory;
 
 #[derive(Debug, Clone)]
 pub struct NotificationsConfig {
@@ -31,7 +31,8 @@ impl Default for NotificationsConfig {
 
 #[derive(Clone)]
 pub struct Notifications {
-    pub agents: Agents,
+    /// Who sits at an extension, where alerts go (staff).
+    pub staff: Directory,
     pub hub: Hub,
     peers: Arc<Peers>,
     alerter: Alerter,
@@ -46,13 +47,13 @@ const ENTRY_WAIT: Duration = Duration::from_secs(3);
 
 impl Notifications {
     pub fn new(
-        agents: Agents,
+        staff: Directory,
         peers: Arc<Peers>,
         alerter: Alerter,
         config: NotificationsConfig,
     ) -> Self {
         Notifications {
-            agents,
+            staff,
             hub: Hub::default(),
             peers,
             alerter,
@@ -74,7 +75,7 @@ impl Notifications {
         if call.direction != ev::CallDirection::Inbound as i32 {
             return Ok(());
         }
-        let Some(agent) = self.agents.at_extension(&e.extension).await? else {
+        let Some(agent) = self.staff.at_extension(&e.extension).await? else {
             return Ok(()); // nobody to show it to
         };
         // Another extension of a forked call: the same card, one more agent.
@@ -216,11 +217,11 @@ impl Notifications {
             alerts::count(&alert.kind, "push");
             return Ok(());
         }
-        let agent = match self.agents.get(agent_id).await {
-            Ok(agent) => agent,
-            Err(NotificationsError::NotFound { .. }) => {
+        let agent = match self.staff.person(agent_id).await {
+            Ok(Some(person)) => person,
+            Ok(None) => {
                 alerts::count(&alert.kind, "undelivered");
-                return Ok(()); // not an agent this service knows
+                return Ok(()); // not someone staff knows, or deactivated
             }
             Err(e) => return Err(e.to_string()),
         };

@@ -44,12 +44,12 @@ impl Deployment {
     fn part(&self, index: usize) -> &Running {
         self.parts.get(index).unwrap_or(&self.parts[0])
     }
-    // Parts in start order: contacts, activities, deals, notifications, ingest.
+    // Parts in start order: staff, contacts, activities, deals, notifications, ingest.
     fn ingest(&self) -> &Running {
-        self.part(4)
+        self.part(5)
     }
     fn notifications(&self) -> &Running {
-        self.part(3)
+        self.part(4)
     }
 }
 
@@ -109,6 +109,7 @@ async fn services(pg: &str, amqp: &str) -> anyhow::Result<Deployment> {
     settings.queue_prefix = format!("bench.{}.", std::process::id());
     let mut parts: Vec<Running> = Vec::new();
     for service in [
+        ServiceName::Staff,
         ServiceName::Contacts,
         ServiceName::Activities,
         ServiceName::Deals,
@@ -116,15 +117,15 @@ async fn services(pg: &str, amqp: &str) -> anyhow::Result<Deployment> {
         ServiceName::Ingest,
     ] {
         let mut s = settings.clone();
-        if let Some(contacts) = parts.first() {
-            s.contacts_url = format!("http://{}", contacts.grpc_addr);
-        }
-        if let Some(activities) = parts.get(1) {
-            s.activities_url = format!("http://{}", activities.grpc_addr);
-        }
-        if let Some(deals) = parts.get(2) {
-            s.deals_url = format!("http://{}", deals.grpc_addr);
-        }
+        let address = |n: usize| {
+            parts
+                .get(n)
+                .map(|p: &Running| format!("http://{}", p.grpc_addr))
+        };
+        s.staff_url = address(0).unwrap_or(s.staff_url);
+        s.contacts_url = address(1).unwrap_or(s.contacts_url);
+        s.activities_url = address(2).unwrap_or(s.activities_url);
+        s.deals_url = address(3).unwrap_or(s.deals_url);
         parts.push(app::start(&s, Mode::Serve(service), key.clone()).await?);
     }
     let db = parts[0].db.clone().expect("a database");
@@ -163,14 +164,13 @@ async fn seed(db: &Db) -> anyhow::Result<()> {
     for sql in statements {
         sqlx::query(sql).bind(CONTACTS).execute(db.pool()).await?;
     }
-    let agents = ringside_notifications::agents::Agents::new(db.clone());
-    agents
-        .upsert(ringside_notifications::agents::Agent {
-            id: "olga".into(),
-            name: "Olga".into(),
-            extensions: vec!["101".into()],
-            ..Default::default()
-        })
+    let olga = ringside_staff::model::UserSpec {
+        name: "Olga".into(),
+        extensions: vec!["101".into()],
+        ..Default::default()
+    };
+    ringside_staff::StaffService::new(db.clone())
+        .create_user(Some("olga".into()), olga)
         .await?;
     sqlx::query("ANALYZE").execute(db.pool()).await?;
     println!("seeded {CONTACTS} contacts in {:.1?}", started.elapsed());

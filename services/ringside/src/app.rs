@@ -52,6 +52,7 @@ impl ServiceName {
 /// The services one service may call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Peer {
+    Staff,
     Contacts,
     Activities,
     Deals,
@@ -207,8 +208,10 @@ impl Assembly<'_> {
         let wake = self.relay(db.clone(), ringside_contacts::SOURCE);
         let mut contacts = ContactsService::new(db, region, wake);
         if let Some(config) = self.settings.assignment()? {
-            let notifications = self.peer(ringside_contacts::SOURCE, Peer::Notifications)?;
-            let assigner = ringside_contacts::assign::Assigner::new(notifications, config);
+            let caller = ringside_contacts::SOURCE;
+            let staff = self.peer(caller, Peer::Staff)?;
+            let notifications = self.peer(caller, Peer::Notifications)?;
+            let assigner = ringside_contacts::assign::Assigner::new(staff, notifications, config);
             contacts = contacts.with_assigner(assigner);
         }
         self.contacts = Some(contacts);
@@ -223,6 +226,7 @@ impl Assembly<'_> {
             return Ok(PeerChannel::local(&self.loopback, key, caller));
         }
         let (url, variable) = match peer {
+            Peer::Staff => (&self.settings.staff_url, "RINGSIDE_STAFF_URL"),
             Peer::Contacts => (&self.settings.contacts_url, "RINGSIDE_CONTACTS_URL"),
             Peer::Activities => (&self.settings.activities_url, "RINGSIDE_ACTIVITIES_URL"),
             Peer::Deals => (&self.settings.deals_url, "RINGSIDE_DEALS_URL"),
@@ -238,7 +242,7 @@ impl Assembly<'_> {
         let db = self.db("activities")?;
         let caller = ringside_activities::SOURCE;
         let peers = ringside_activities::peers::Peers::new(self.peer(caller, Peer::Contacts)?)
-            .with_agents_directory(self.peer(caller, Peer::Notifications)?);
+            .with_staff(self.peer(caller, Peer::Staff)?);
         let wake = self.relay(db.clone(), ringside_activities::SOURCE);
         let config = self.settings.activities()?;
         let service = ActivitiesService::new(db, peers, config, wake);
@@ -296,8 +300,8 @@ impl Assembly<'_> {
                 .map_err(anyhow::Error::msg)
                 .context("RINGSIDE_ALERT_FROM")?;
         let alerter = ringside_notifications::alerts::Alerter::new(db.clone(), alerts);
-        let agents = ringside_notifications::agents::Agents::new(db.clone());
-        let mut service = Notifications::new(agents, peers.clone(), alerter, config);
+        let staff = ringside_notifications::staff::Directory::new(self.peer(caller, Peer::Staff)?);
+        let mut service = Notifications::new(staff, peers.clone(), alerter, config);
         if channels.telegram.is_some() || channels.email.is_some() {
             let telegram = channels.telegram.map(TelegramOut::new);
             let email = match channels.email {
@@ -439,7 +443,7 @@ impl Assembly<'_> {
         let Some(bot) = settings.telegram_bot(Duration::ZERO)? else {
             return Ok(());
         };
-        let staff = self.peer(ringside_ingest::publisher::SOURCE, Peer::Notifications)?;
+        let staff = self.peer(ringside_ingest::publisher::SOURCE, Peer::Staff)?;
         let contacts = self.contacts_peer()?;
         let inbound =
             TelegramIn::new(bot.clone(), contacts, self.bus.clone(), groups).with_staff(staff);

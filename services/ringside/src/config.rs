@@ -217,6 +217,16 @@ pub struct Settings {
     )]
     pub notifications_url: String,
 
+    /// Where the staff service answers (services mode): who sits at an extension, who
+    /// takes new leads, where alerts go, whose Telegram chat is an agent's.
+    #[arg(
+        long,
+        env = "RINGSIDE_STAFF_URL",
+        default_value = "http://127.0.0.1:50051",
+        global = true
+    )]
+    pub staff_url: String,
+
     /// Milliseconds a caller-ID card waits for slow parts before what is known is pushed.
     #[arg(
         long,
@@ -508,6 +518,7 @@ impl Settings {
             activities_url: "http://127.0.0.1:50051".into(),
             deals_url: "http://127.0.0.1:50051".into(),
             notifications_url: "http://127.0.0.1:50051".into(),
+            staff_url: "http://127.0.0.1:50051".into(),
             card_deadline_ms: 300,
             smtp_url: None,
             alert_from: "Ringside <ringside@localhost>".into(),

@@ -219,3 +219,100 @@ async fn teams_have_heads_among_their_members_and_lists_follow_filters_and_pages
         assert_eq!(teams[1].member_ids, vec!["u1", "u4", "u5"]);
     }
 }
+
+#[tokio::test]
+async fn the_agents_directory_of_notifications_moves_into_staff() {
+    for t in ringside_storage::testing::all_backends_at(10).await {
+        let agents = [
+            (
+                "olga",
+                "Ольга",
+                "agent",
+                "sales",
+                "olga@office.example",
+                "5551",
+            ),
+            ("ivan", "Иван", "agent", "", "shared@office.example", ""),
+            (
+                "lena",
+                "Елена",
+                "manager",
+                "sales",
+                "shared@office.example",
+                "",
+            ),
+        ];
+        for (id, name, role, team, email, chat) in agents {
+            sqlx::query(
+                "INSERT INTO agents (id, name, role, team, email, telegram_chat_id, created_at, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5, $6, 1, 2)",
+            )
+            .bind(id)
+            .bind(name)
+            .bind(role)
+            .bind(team)
+            .bind(email)
+            .bind(chat)
+            .execute(t.db.pool())
+            .await
+            .expect("an agent of the old directory");
+        }
+        for (ext, id) in [("101", "olga"), ("102", "olga"), ("103", "ivan")] {
+            sqlx::query("INSERT INTO agent_extensions (extension, agent_id) VALUES ($1, $2)")
+                .bind(ext)
+                .bind(id)
+                .execute(t.db.pool())
+                .await
+                .expect("an extension");
+        }
+        t.db.migrate().await.expect("the later migrations");
+
+        let svc = StaffService::new(t.db.clone());
+        let olga = svc.get_user("olga").await.expect("olga moved");
+        assert_eq!(
+            (
+                olga.name.as_str(),
+                olga.role.as_str(),
+                olga.login.as_deref(),
+                olga.alert_email.as_str(),
+                olga.telegram_chat_id.as_str(),
+                olga.active
+            ),
+            (
+                "Ольга",
+                "agent",
+                Some("olga@office.example"),
+                "olga@office.example",
+                "5551",
+                true
+            ),
+            "{:?}",
+            t.backend()
+        );
+        assert_eq!(olga.extensions, vec!["101", "102"]);
+        assert_eq!(olga.team_ids, vec!["sales"]);
+        // A shared email stays an alert address but is nobody's login.
+        let ivan = svc.get_user("ivan").await.expect("ivan moved");
+        assert_eq!(
+            (ivan.login, ivan.alert_email.as_str()),
+            (None, "shared@office.example")
+        );
+        assert_eq!(
+            svc.find_user(Lookup::Extension("103".into()))
+                .await
+                .unwrap()
+                .id,
+            "ivan"
+        );
+        let teams = svc.list_teams().await.expect("teams");
+        assert_eq!(teams.len(), 1);
+        assert_eq!(
+            (teams[0].name.as_str(), teams[0].member_ids.clone()),
+            ("sales", vec!["lena".to_owned(), "olga".to_owned()])
+        );
+        let old: Result<i64, _> = sqlx::query_scalar("SELECT COUNT(*) FROM agents")
+            .fetch_one(t.db.pool())
+            .await;
+        assert!(old.is_err(), "the old tables are gone");
+    }
+}

@@ -89,12 +89,22 @@ impl Db {
 
     /// Applies the embedded migrations of this backend.
     pub async fn migrate(&self) -> Result<(), StorageError> {
-        let migrator = match self.backend {
+        self.migrator().run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Applies the embedded migrations up to `version` only: how a test puts data
+    /// where an older release kept it, to check a migration that moves it.
+    pub async fn migrate_to(&self, version: i64) -> Result<(), StorageError> {
+        self.migrator().run_to(version, &self.pool).await?;
+        Ok(())
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        match self.backend {
             Backend::Postgres => &POSTGRES_MIGRATIONS,
             Backend::Sqlite => &SQLITE_MIGRATIONS,
-        };
-        migrator.run(&self.pool).await?;
-        Ok(())
+        }
     }
 
     /// Starts a transaction that will write. On SQLite it takes the write lock up

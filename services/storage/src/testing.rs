@@ -36,10 +36,23 @@ pub fn server_url(var: &str) -> Option<String> {
 
 /// A fresh, migrated SQLite database in a temporary directory.
 pub async fn sqlite() -> TestDb {
+    sqlite_at(None).await
+}
+
+/// How far a test database is migrated: every migration, or up to a version.
+async fn migrate(db: &Db, version: Option<i64>) {
+    match version {
+        None => db.migrate().await,
+        Some(version) => db.migrate_to(version).await,
+    }
+    .expect("migrate the test database");
+}
+
+async fn sqlite_at(version: Option<i64>) -> TestDb {
     let dir = tempfile::tempdir().expect("temporary directory");
     let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
     let db = Db::connect(&url, 4).await.expect("open SQLite");
-    db.migrate().await.expect("migrate SQLite");
+    migrate(&db, version).await;
     TestDb {
         db,
         url,
@@ -49,6 +62,10 @@ pub async fn sqlite() -> TestDb {
 
 /// A fresh, migrated PostgreSQL database, or `None` when no server is configured.
 pub async fn postgres() -> Option<TestDb> {
+    postgres_at(None).await
+}
+
+async fn postgres_at(version: Option<i64>) -> Option<TestDb> {
     let server = server_url(DATABASE_URL_VAR)?;
     let admin = Db::connect(&server, 1)
         .await
@@ -63,7 +80,7 @@ pub async fn postgres() -> Option<TestDb> {
     let db = Db::connect(&url, 16)
         .await
         .expect("connect to test database");
-    db.migrate().await.expect("migrate PostgreSQL");
+    migrate(&db, version).await;
     Some(TestDb {
         db,
         url,
@@ -75,6 +92,14 @@ pub async fn postgres() -> Option<TestDb> {
 pub async fn all_backends() -> Vec<TestDb> {
     let mut dbs = vec![sqlite().await];
     dbs.extend(postgres().await);
+    dbs
+}
+
+/// [`all_backends`], migrated only up to `version` (for tests of later migrations
+/// that move data; `Db::migrate` finishes the job).
+pub async fn all_backends_at(version: i64) -> Vec<TestDb> {
+    let mut dbs = vec![sqlite_at(Some(version)).await];
+    dbs.extend(postgres_at(Some(version)).await);
     dbs
 }
 

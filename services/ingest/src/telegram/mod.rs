@@ -104,9 +104,10 @@ impl TelegramIn {
         }
     }
 
-    /// Private messages from the agents' chats (their alerts chats) are not clients'.
-    pub fn with_staff(mut self, notifications: ringside_kit::PeerChannel) -> Self {
-        self.staff = Some(staff::Staff::new(notifications));
+    /// Private messages from the agents' chats (their alerts chats, as staff knows
+    /// them) are not clients'.
+    pub fn with_staff(mut self, staff: ringside_kit::PeerChannel) -> Self {
+        self.staff = Some(staff::Staff::new(staff));
         self
     }
 
