@@ -112,17 +112,36 @@ fn run(dir: &std::path::Path, args: &[&str]) -> String {
 }
 
 #[test]
-fn keys_rotate_with_an_overlap_and_retire() {
+fn keys_rotate_in_three_steps_with_an_overlap() {
     let dir = tempfile::tempdir().expect("tempdir");
     let issue = ["token", "issue", "--user", "u-1", "--role", "agent"];
     let before = run(dir.path(), &issue);
     let old_kid = data_dir_keys(dir.path()).people().kids()[0].clone();
-    let said = run(dir.path(), &["keys", "rotate", "people"]);
-    let keys = data_dir_keys(dir.path());
-    let new_kid = keys.people().kids()[0].clone();
-    assert_ne!(new_kid, old_kid);
+    let said = run(dir.path(), &["keys", "add", "people"]);
+    let new_kid = data_dir_keys(dir.path()).people().kids()[1].clone();
     assert!(said.contains(&new_kid), "{said}");
+    let still_old = run(dir.path(), &issue);
+    assert!(still_old.starts_with(&before[..10]));
+    let header_kid = |token: &str| -> String {
+        use base64::Engine;
+        let header = token.split('.').next().expect("a header");
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .expect("base64url");
+        String::from_utf8(bytes).expect("utf-8")
+    };
+    assert!(
+        header_kid(&still_old).contains(&old_kid),
+        "added, not signing yet"
+    );
+    run(dir.path(), &["keys", "promote", "people", &new_kid]);
+    let keys = data_dir_keys(dir.path());
+    assert_eq!(keys.people().kids()[0], new_kid);
     let after = run(dir.path(), &issue);
+    assert!(
+        header_kid(&after).contains(&new_kid),
+        "the promoted key signs"
+    );
     assert!(
         keys.verify(before.trim(), "any").is_ok(),
         "the old key still verifies"
@@ -146,6 +165,14 @@ fn keys_rotate_with_an_overlap_and_retire() {
 #[test]
 fn serve_without_a_database_url_says_what_is_missing() {
     let dir = tempfile::tempdir().expect("tempdir");
+    let no_keys = ringside(dir.path())
+        .args(["serve", "contacts"])
+        .output()
+        .expect("serve");
+    assert!(!no_keys.status.success());
+    let said = String::from_utf8_lossy(&no_keys.stderr);
+    assert!(said.contains("RINGSIDE_PEOPLE_KEYS"), "{said}");
+    run(dir.path(), &["keys", "list"]); // makes both sets in the data dir
     let out = ringside(dir.path())
         .args(["serve", "contacts"])
         .output()

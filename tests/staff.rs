@@ -1,25 +1,10 @@
 //! The staff service over gRPC, as an admin and the people it manages see it, in both
 //! ways of running (`serve staff` on PostgreSQL beside the other services).
 
-use std::time::Duration;
-
 use ringside_auth::Role;
 use ringside_proto::staff::v1 as pb;
-use ringside_proto::staff::v1::staff_client::StaffClient;
-use support::{Bearer, Suite, all_in_one, card_services};
+use support::{Suite, all_in_one, card_services};
 use tonic::Code;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
-
-type Client = StaffClient<InterceptedService<Channel, Bearer>>;
-
-async fn staff(suite: &Suite, user: &str, role: Role) -> Client {
-    let token = suite
-        .key
-        .issue(user, role, Duration::from_secs(600))
-        .expect("a token");
-    StaffClient::with_interceptor(suite.channel().await, Bearer(Some(token)))
-}
 
 fn person(
     id: &str,
@@ -44,7 +29,7 @@ fn person(
 }
 
 async fn an_office_is_staffed_by_its_admin(suite: &Suite) {
-    let mut admin = staff(suite, "boss", Role::Admin).await;
+    let mut admin = suite.staff_as("boss", Role::Admin).await;
     let team = admin
         .create_team(pb::CreateTeamRequest {
             id: String::new(),
@@ -69,7 +54,7 @@ async fn an_office_is_staffed_by_its_admin(suite: &Suite) {
     assert_eq!(led.head_ids, vec!["lena"], "{}", suite.name);
 
     // What other services ask: who sits at 101.
-    let mut manager = staff(suite, "lena", Role::Manager).await;
+    let mut manager = suite.staff_as("lena", Role::Manager).await;
     let found = manager
         .find_user(pb::FindUserRequest {
             by: Some(pb::find_user_request::By::Extension("101".into())),
@@ -92,7 +77,7 @@ async fn an_office_is_staffed_by_its_admin(suite: &Suite) {
         .unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument);
     assert!(bad.message().contains("login"), "{}", bad.message());
-    let mut olga = staff(suite, "olga", Role::Agent).await;
+    let mut olga = suite.staff_as("olga", Role::Agent).await;
     let promoted = olga
         .update_user(pb::UpdateUserRequest {
             id: "olga".into(),
@@ -156,11 +141,135 @@ async fn an_admin_staffs_the_office_as_services() {
     let Some(suites) = card_services().await else {
         return;
     };
-    let staff_suite = suites
+    an_office_is_staffed_by_its_admin(support::staff_suite(&suites)).await;
+    for suite in suites {
+        suite.stop().await;
+    }
+}
+
+/// What the web front does for a browser: signs a person in with their password,
+/// opens the session for an access token of minutes that the other services take,
+/// and signs out.
+async fn a_person_signs_in_and_the_session_gives_tokens(staff: &Suite, contacts: &Suite) {
+    let mut admin = staff.staff_as("boss", Role::Admin).await;
+    let olga = person("olga", "olga@office.example", "agent", "", &[]);
+    let olga = pb::CreateUserRequest {
+        details: olga.details.map(|d| pb::UserDetails {
+            team_ids: Vec::new(),
+            ..d
+        }),
+        ..olga
+    };
+    admin.create_user(olga).await.expect("olga");
+    admin
+        .set_password(pb::SetPasswordRequest {
+            user_id: "olga".into(),
+            password: "correct horse battery".into(),
+        })
+        .await
+        .expect("her password");
+
+    let front = staff.service_token("ringside.staff.v1.Staff");
+    let mut web = staff.staff_with(front).await;
+    let signed = web
+        .sign_in(pb::SignInRequest {
+            login: "olga@office.example".into(),
+            password: "correct horse battery".into(),
+            client_address: "192.0.2.10".into(),
+        })
+        .await
+        .expect("signed in")
+        .into_inner();
+    let wrong = web
+        .sign_in(pb::SignInRequest {
+            login: "olga@office.example".into(),
+            password: "not her password".into(),
+            client_address: "192.0.2.10".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.code(), Code::Unauthenticated, "{}", staff.name);
+    let opened = web
+        .open_session(pb::OpenSessionRequest {
+            session_secret: signed.session_secret.clone(),
+        })
+        .await
+        .expect("open")
+        .into_inner();
+    assert_eq!(opened.user.map(|u| u.id).as_deref(), Some("olga"));
+
+    // The access token is Olga's, an agent's, for every service.
+    let mut as_olga = contacts
+        .client_with(Some(opened.access_token.clone()))
+        .await;
+    as_olga
+        .list_contacts(ringside_proto::contacts::v1::ListContactsRequest::default())
+        .await
+        .expect("an agent reads contacts");
+    let merged = as_olga
+        .merge_contacts(ringside_proto::contacts::v1::MergeContactsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(merged.code(), Code::PermissionDenied);
+
+    web.sign_out(pb::SignOutRequest {
+        session_secret: signed.session_secret.clone(),
+    })
+    .await
+    .expect("signed out");
+    let ended = web
+        .open_session(pb::OpenSessionRequest {
+            session_secret: signed.session_secret,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(ended.code(), Code::Unauthenticated);
+
+    let trail = admin
+        .list_audit(pb::ListAuditRequest {
+            subject: "olga".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("the admin reads the audit trail")
+        .into_inner()
+        .entries;
+    let seen: Vec<(&str, &str)> = trail
         .iter()
-        .find(|s| s.running.grpc_services.contains(&"ringside.staff.v1.Staff"))
-        .expect("serve staff");
-    an_office_is_staffed_by_its_admin(staff_suite).await;
+        .map(|e| (e.action.as_str(), e.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("sign_in", "wrong_password"),
+            ("sign_in", "signed_in"),
+            ("password_set", "done"),
+            ("user_created", "done"),
+        ],
+        "{}",
+        staff.name
+    );
+    let mut manager = staff.staff_as("lena", Role::Manager).await;
+    let denied = manager
+        .list_audit(pb::ListAuditRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+}
+
+#[tokio::test]
+async fn a_person_signs_in_with_a_password_all_in_one() {
+    let suite = all_in_one().await;
+    a_person_signs_in_and_the_session_gives_tokens(&suite, &suite).await;
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn a_person_signs_in_with_a_password_as_services() {
+    let Some(suites) = card_services().await else {
+        return;
+    };
+    a_person_signs_in_and_the_session_gives_tokens(support::staff_suite(&suites), &suites[0]).await;
     for suite in suites {
         suite.stop().await;
     }

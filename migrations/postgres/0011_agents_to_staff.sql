@@ -1,11 +1,16 @@
 -- The agents directory moves from notifications to staff. Every agent becomes an
--- active user with the same id, name, role, extensions and Telegram chat; their email
--- becomes their alert address, and also their login when no other agent shares it;
--- each team name becomes a team of that id and name, with its agents as members.
--- Rows that would clash with users or teams made since are left out.
+-- active user with the same id, name, extensions and Telegram chat; their email
+-- becomes their alert address, and also their login when no other agent or user has
+-- it. Roles were writable by any agent before permissions existed, so an imported
+-- admin becomes an agent (an admin grants it again in staff); managers and agents
+-- keep theirs. Each team name becomes a team of that name, its id the name when the
+-- name is a usable id (so RINGSIDE_ASSIGN_TEAM keeps working), else a new one. Rows
+-- that would clash with users or teams made since are left out. The old tables stay
+-- until a later release, for replicas of the previous version still running.
 
 INSERT INTO teams (id, name, created_at, updated_at)
-SELECT team, team, MIN(created_at), MAX(updated_at)
+SELECT CASE WHEN length(team) <= 64 AND team NOT LIKE '% %' THEN team ELSE gen_random_uuid()::text END,
+       team, MIN(created_at), MAX(updated_at)
 FROM agents WHERE team <> '' GROUP BY team
 ON CONFLICT DO NOTHING;
 
@@ -14,8 +19,10 @@ INSERT INTO users (id, name, login, role, alert_email, telegram_chat_id, locale,
 SELECT a.id, a.name,
        CASE WHEN a.email <> ''
              AND (SELECT COUNT(*) FROM agents b WHERE b.email = a.email) = 1
+             AND NOT EXISTS (SELECT 1 FROM users u WHERE u.login = a.email)
             THEN a.email END,
-       a.role, a.email, a.telegram_chat_id, '', '', 1, a.created_at, a.updated_at
+       CASE WHEN a.role = 'manager' THEN 'manager' ELSE 'agent' END,
+       a.email, a.telegram_chat_id, '', '', 1, a.created_at, a.updated_at
 FROM agents a
 WHERE true -- (SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT)
 ON CONFLICT DO NOTHING;
@@ -26,11 +33,6 @@ WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = e.agent_id)
 ON CONFLICT DO NOTHING;
 
 INSERT INTO team_members (team_id, user_id, head)
-SELECT a.team, a.id, 0 FROM agents a
-WHERE a.team <> ''
-  AND EXISTS (SELECT 1 FROM teams t WHERE t.id = a.team)
-  AND EXISTS (SELECT 1 FROM users u WHERE u.id = a.id)
+SELECT t.id, a.id, 0 FROM agents a JOIN teams t ON t.name = a.team
+WHERE a.team <> '' AND EXISTS (SELECT 1 FROM users u WHERE u.id = a.id)
 ON CONFLICT DO NOTHING;
-
-DROP TABLE agent_extensions;
-DROP TABLE agents;

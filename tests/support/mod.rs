@@ -203,7 +203,7 @@ pub async fn card_services() -> Option<Vec<Suite>> {
 }
 
 /// [`card_services`], with notifications' settings adjusted by `notifications_extra`.
-/// Contacts hands new leads out over the notifications agents directory.
+/// Contacts hands new leads out to the agents staff lists.
 pub async fn services_with(
     notifications_extra: impl FnOnce(&mut Settings) + Send + 'static,
 ) -> Option<Vec<Suite>> {
@@ -460,6 +460,7 @@ pub fn staff_suite(suites: &[Suite]) -> &Suite {
 }
 pub type Activities = ActivitiesClient<InterceptedService<Channel, Bearer>>;
 pub type Deals = DealsClient<InterceptedService<Channel, Bearer>>;
+pub type Staff = StaffClient<InterceptedService<Channel, Bearer>>;
 
 impl Suite {
     /// A service token for calling the gRPC service `audience` (`ringside.contacts.v1.Contacts`).
@@ -520,6 +521,17 @@ impl Suite {
             .issue(user, Role::Agent, Duration::from_secs(600))
             .expect("a token");
         ActivitiesClient::with_interceptor(self.channel().await, Bearer(Some(token)))
+    }
+
+    /// A staff client acting as `user` with `role`.
+    pub async fn staff_as(&self, user: &str, role: Role) -> Staff {
+        let token = self.key.issue(user, role, Duration::from_secs(600));
+        self.staff_with(token.expect("a token")).await
+    }
+
+    /// A staff client calling with `token`.
+    pub async fn staff_with(&self, token: String) -> Staff {
+        StaffClient::with_interceptor(self.channel().await, Bearer(Some(token)))
     }
 
     /// A deals client acting as the agent `user`.

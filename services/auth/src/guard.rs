@@ -40,6 +40,13 @@ impl<S: NamedService> Guarded<S> {
             .map_err(|e| tonic::Status::unauthenticated(e.to_string()))?;
         let path = req.uri().path();
         match policy::check(claims.role, path) {
+            // A service acts for a user only to file the note they typed.
+            Ok(action) if claims.obo.is_some() && action != policy::Action::NoteCalls => {
+                tracing::info!(method = path, service = %claims.sub, "call on behalf of a user refused");
+                Err(tonic::Status::permission_denied(
+                    "a service acts for a user only to file their call notes",
+                ))
+            }
             Ok(_) => Ok(claims),
             Err(refusal) => {
                 tracing::info!(

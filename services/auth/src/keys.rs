@@ -1,8 +1,8 @@
 //! Ed25519 key sets, kept as JSON Web Key Sets (RFC 7517/8037) so any JOSE tool can
 //! read them. A set holds one or more keys, each named by its `kid`: the first key
-//! that has its private half signs, every key verifies. Rotation puts a new key first
-//! and keeps the old ones, so tokens signed before the rotation verify until they
-//! expire; retiring removes a key once nothing it signed is alive. A set without
+//! that has its private half signs, every key verifies. Rotation is three steps, each
+//! rolled out before the next: add a key (it verifies everywhere), promote it (it
+//! signs; tokens of the old key still verify until they expire), retire the old one. A set without
 //! private halves (what `public()` gives) can only verify: what a service that must
 //! not mint people's tokens is given.
 
@@ -70,6 +70,13 @@ impl KeySet {
         self.keys.iter().any(|k| k.signing.is_some())
     }
 
+    /// Whether a key of this set is also in `other`.
+    pub fn shares_key_with(&self, other: &KeySet) -> bool {
+        self.keys
+            .iter()
+            .any(|k| other.keys.iter().any(|o| o.verifying == k.verifying))
+    }
+
     /// The key ids, the signing one first.
     pub fn kids(&self) -> Vec<String> {
         self.keys.iter().map(|k| k.kid.clone()).collect()
@@ -88,12 +95,30 @@ impl KeySet {
         KeySet { keys }
     }
 
-    /// Puts a fresh key first (it signs from now on); the others still verify.
-    pub fn rotate(&mut self) -> String {
+    /// Adds a fresh key after the others: it verifies from now on, and signs once
+    /// promoted (so every process can verify it before anyone signs with it).
+    pub fn add(&mut self) -> String {
         let key = fresh_key();
         let kid = key.kid.clone();
-        self.keys.insert(0, key);
+        self.keys.push(key);
         kid
+    }
+
+    /// Makes the key `kid` (one with its private half) the one that signs.
+    pub fn promote(&mut self, kid: &str) -> Result<(), AuthError> {
+        let at = self
+            .keys
+            .iter()
+            .position(|k| k.kid == kid)
+            .ok_or_else(|| AuthError::BadKey(format!("no key {kid:?} in the set")))?;
+        if self.keys[at].signing.is_none() {
+            return Err(AuthError::BadKey(format!(
+                "key {kid:?} has no private half here"
+            )));
+        }
+        let key = self.keys.remove(at);
+        self.keys.insert(0, key);
+        Ok(())
     }
 
     /// Removes the key `kid`; refused for the last key of the set.
@@ -296,7 +321,24 @@ mod tests {
             .sign(b"t")
             .map(|(k, s)| (k.to_owned(), s))
             .expect("signs");
-        let new = set.rotate();
+        let new = set.add();
+        assert_eq!(
+            set.sign(b"t").expect("signs").0,
+            old,
+            "added, not yet signing"
+        );
+        let mut promoted = set.clone();
+        promoted.promote(&new).expect("promoted");
+        let (_, by_new) = promoted.sign(b"t").expect("signs");
+        assert!(
+            set.verify(&new, b"t", &by_new.to_bytes()),
+            "verified before it signs"
+        );
+        assert!(
+            set.public().promote(&new).is_err(),
+            "a public key cannot sign"
+        );
+        set.promote(&new).expect("promoted");
         assert_eq!(set.sign(b"t").expect("signs").0, new);
         assert!(set.verify(&old, b"t", &before.to_bytes()));
         set.retire(&old).expect("retired");

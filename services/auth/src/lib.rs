@@ -1,7 +1,7 @@
 //! Who is calling, and may they: Ringside's tokens and its one permission check. This
 //! crate owns the token format (compact JWTs signed with Ed25519, naming their key,
 //! kind and audience: `token`), the key sets they are signed with and their files
-//! (`keys`: JSON Web Key Sets, rotated with an overlap), the permission table
+//! (`keys`: JSON Web Key Sets, rotated in three steps with an overlap), the permission table
 //! (`policy`: every method and the action it needs, the actions of each role), and the
 //! guard that applies both to every gRPC call (`guard`). It does not know users,
 //! passwords, sessions or teams — staff does — nor which records a caller may see —

@@ -35,6 +35,12 @@ pub enum Action {
     ReadStaff,
     /// Add, change and remove staff.
     ManageStaff,
+    /// Sign people in and open their sessions: the web front's, for browsers.
+    SignPeopleIn,
+    /// Change one's own password, end one's own sessions.
+    ManageOwnAccount,
+    /// Read the audit trail.
+    ReadAudit,
     /// Receive one's own call cards and alerts.
     ReceivePushes,
     /// Write to a client through a channel (Telegram, email).
@@ -148,6 +154,17 @@ pub const METHODS: &[(&str, Action)] = &[
     ("/ringside.staff.v1.Staff/CreateTeam", ManageStaff),
     ("/ringside.staff.v1.Staff/UpdateTeam", ManageStaff),
     ("/ringside.staff.v1.Staff/ListTeams", ReadStaff),
+    ("/ringside.staff.v1.Staff/SignIn", SignPeopleIn),
+    ("/ringside.staff.v1.Staff/OpenSession", SignPeopleIn),
+    ("/ringside.staff.v1.Staff/SignOut", SignPeopleIn),
+    (
+        "/ringside.staff.v1.Staff/SignOutEverywhere",
+        ManageOwnAccount,
+    ),
+    ("/ringside.staff.v1.Staff/EndSessions", ManageStaff),
+    ("/ringside.staff.v1.Staff/SetPassword", ManageStaff),
+    ("/ringside.staff.v1.Staff/ChangePassword", ManageOwnAccount),
+    ("/ringside.staff.v1.Staff/ListAudit", ReadAudit),
     // notifications
     (
         "/ringside.notifications.v1.Notifications/ListOnline",
@@ -181,6 +198,8 @@ pub fn grants(role: Role) -> &'static [Action] {
             ReadReports,
             ReadStaff,
             ManageStaff,
+            ManageOwnAccount,
+            ReadAudit,
             ReceivePushes,
             MessageClients,
         ],
@@ -193,6 +212,7 @@ pub fn grants(role: Role) -> &'static [Action] {
             DeleteRecords,
             ReadReports,
             ReadStaff,
+            ManageOwnAccount,
             ReceivePushes,
             MessageClients,
         ],
@@ -201,13 +221,20 @@ pub fn grants(role: Role) -> &'static [Action] {
             WriteRecords,
             NoteCalls,
             AssignRecords,
+            ManageOwnAccount,
             ReceivePushes,
             MessageClients,
         ],
         // What one service asks another: who a party is, their history for a card,
-        // who sits at an extension; and the note an agent typed into a card. A
-        // service changes no other records through another's API.
-        Role::Service => &[ReadRecords, NoteCalls, ResolveParties, ReadStaff],
+        // who sits at an extension; the note an agent typed into a card; signing a
+        // browser in. A service changes no other records through another's API.
+        Role::Service => &[
+            ReadRecords,
+            NoteCalls,
+            ResolveParties,
+            ReadStaff,
+            SignPeopleIn,
+        ],
     }
 }
 

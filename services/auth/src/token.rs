@@ -83,6 +83,23 @@ impl TokenKey {
         TokenKey { people, services }
     }
 
+    /// Refuses keys a process must not run with: services' keys that cannot sign
+    /// (every call to a peer would go out unsigned), or a key in both sets (whoever
+    /// signs service tokens could then mint people's).
+    pub fn check(&self) -> Result<(), AuthError> {
+        if !self.services.can_sign() {
+            return Err(AuthError::BadKey(
+                "the services' key set has no private key to sign calls with".into(),
+            ));
+        }
+        if self.people.shares_key_with(&self.services) {
+            return Err(AuthError::BadKey(
+                "the people's and the services' key sets share a key".into(),
+            ));
+        }
+        Ok(())
+    }
+
     pub fn people(&self) -> &KeySet {
         &self.people
     }
@@ -339,7 +356,8 @@ mod tests {
         let before = TokenKey::new(people.clone(), KeySet::generate());
         let token = before.issue("u-1", Role::Agent, HOUR).unwrap();
         let old = people.kids()[0].clone();
-        people.rotate();
+        let new = people.add();
+        people.promote(&new).expect("promoted");
         let after = TokenKey::new(people.clone(), before.services().clone());
         assert!(after.verify(&token, CONTACTS).is_ok(), "overlap");
         let fresh = after.issue("u-1", Role::Agent, HOUR).unwrap();
@@ -353,6 +371,16 @@ mod tests {
             retired.verify(&token, CONTACTS),
             Err(AuthError::BadSignature)
         );
+    }
+
+    #[test]
+    fn keys_a_process_must_not_run_with_are_refused() {
+        assert!(TokenKey::generate().check().is_ok());
+        let people = KeySet::generate();
+        let same = TokenKey::new(people.clone(), people.clone());
+        assert!(matches!(same.check(), Err(AuthError::BadKey(_))));
+        let unsigned = TokenKey::new(KeySet::generate(), KeySet::generate().public());
+        assert!(matches!(unsigned.check(), Err(AuthError::BadKey(_))));
     }
 
     #[test]

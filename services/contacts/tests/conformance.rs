@@ -639,12 +639,15 @@ async fn staff(t: &TestDb, people: &[(&str, &str)]) -> Assigner {
             ..UserSpec::default()
         };
         directory
-            .create_user(Some((*id).to_owned()), spec)
+            .create_user("admin", Some((*id).to_owned()), spec)
             .await
             .expect("a person");
     }
     let key = TokenKey::generate();
-    let server = Guarded::new(StaffGrpc::new(directory).into_server(), key.clone());
+    let server = Guarded::new(
+        StaffGrpc::new(directory, key.clone()).into_server(),
+        key.clone(),
+    );
     let routes = tonic::service::Routes::new(server);
     let staff = PeerChannel::serving(routes, key.clone(), "contacts");
     let nobody_online = PeerChannel::serving(tonic::service::Routes::default(), key, "contacts");

@@ -16,6 +16,10 @@ pub enum Kind {
     /// The thing already exists, or belongs to someone else.
     AlreadyExists,
     PermissionDenied,
+    /// Who is asking could not be established (a wrong password, an ended session).
+    Unauthenticated,
+    /// Too many attempts: the same request may succeed later.
+    Exhausted,
     /// The request is valid but the record's state refuses it.
     FailedPrecondition,
     /// A concurrent change got in the way: the same request may succeed at once.
@@ -40,6 +44,8 @@ pub fn status<E: ErrorKind + ?Sized>(service: &str, err: &E) -> Status {
         Kind::NotFound => Status::not_found(message),
         Kind::AlreadyExists => Status::already_exists(message),
         Kind::PermissionDenied => Status::permission_denied(message),
+        Kind::Unauthenticated => Status::unauthenticated(message),
+        Kind::Exhausted => Status::resource_exhausted(message),
         Kind::FailedPrecondition => Status::failed_precondition(message),
         Kind::Conflict => Status::aborted(message),
         Kind::Unavailable => Status::unavailable(message),

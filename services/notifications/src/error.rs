@@ -8,8 +8,6 @@ pub enum NotificationsError {
     Invalid(#[from] Invalid),
     #[error("{kind} {id} not found")]
     NotFound { kind: &'static str, id: String },
-    #[error("{0}")]
-    Conflict(String),
     /// A service this one asks (contacts, activities) did not answer.
     #[error("{0}")]
     Unavailable(String),
@@ -46,7 +44,6 @@ impl From<NotificationsError> for tonic::Status {
         match err {
             Invalid(_) => tonic::Status::invalid_argument(err.to_string()),
             NotFound { .. } => tonic::Status::not_found(err.to_string()),
-            Conflict(_) => tonic::Status::already_exists(err.to_string()),
             Unavailable(_) => tonic::Status::unavailable(err.to_string()),
             Refused(status) => tonic::Status::new(status.code(), status.message()),
             Storage(_) => {

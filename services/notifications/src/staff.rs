@@ -1,12 +1,20 @@
 //! Who notifications reaches, asked of staff through its gRPC client: the person at a
-//! ringing extension, and where a person's alerts go. Nothing is copied here, so a
-//! change in staff holds from the next call on.
+//! ringing extension, and where a person's alerts go. Who sits at an extension is kept
+//! for 5 s (a ringing call should not wait for staff each time) and, when staff does
+//! not answer, the last answer is used; an extension nobody had is asked again at
+//! once, so a person just added gets their next call's card.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ringside_kit::error::found;
 use ringside_kit::peer::request;
 use ringside_kit::{PeerChannel, PeerError};
 use ringside_proto::staff::v1 as spb;
 use ringside_proto::staff::v1::staff_client::StaffClient;
+
+use tokio::sync::Mutex;
 
 use crate::error::{NotificationsError, Result};
 
@@ -18,10 +26,16 @@ pub struct Person {
     pub telegram_chat_id: String,
 }
 
+/// How long who sits at an extension is taken as known.
+const FRESH_FOR: Duration = Duration::from_secs(5);
+/// Most extensions remembered; past it the memory starts over.
+const MAX_KNOWN: usize = 10_000;
+
 /// The staff directory at the other end of a channel.
 #[derive(Clone)]
 pub struct Directory {
     staff: StaffClient<PeerChannel>,
+    seats: Arc<Mutex<HashMap<String, (Instant, String)>>>,
 }
 
 fn unavailable(e: PeerError) -> NotificationsError {
@@ -32,14 +46,38 @@ impl Directory {
     pub fn new(staff: PeerChannel) -> Self {
         Directory {
             staff: StaffClient::new(staff),
+            seats: Arc::default(),
         }
     }
 
     /// The id of the active person at `extension`, if anyone sits there.
     pub async fn at_extension(&self, extension: &str) -> Result<Option<String>> {
+        let known = self.seats.lock().await.get(extension).cloned();
+        if let Some((at, id)) = &known
+            && at.elapsed() < FRESH_FOR
+        {
+            return Ok(Some(id.clone()));
+        }
         let by = spb::find_user_request::By::Extension(extension.to_owned());
         let req = request(spb::FindUserRequest { by: Some(by) }, "");
-        let user = found(self.staff.clone().find_user(req).await).map_err(unavailable)?;
+        let user = match found(self.staff.clone().find_user(req).await) {
+            Ok(user) => user,
+            Err(e) => match known {
+                Some((_, id)) => {
+                    tracing::warn!(error = %e, "staff did not answer; the last known seat is used");
+                    return Ok(Some(id));
+                }
+                None => return Err(unavailable(e)),
+            },
+        };
+        let mut seats = self.seats.lock().await;
+        if seats.len() >= MAX_KNOWN {
+            seats.clear();
+        }
+        match &user {
+            Some(u) => seats.insert(extension.to_owned(), (Instant::now(), u.id.clone())),
+            None => seats.remove(extension),
+        };
         Ok(user.map(|u| u.id))
     }
 

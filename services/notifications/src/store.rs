@@ -1,7 +1,5 @@
-//! The SQL of the notifications service that is not about agents (`agents.rs` keeps
-//! the agents directory's, which is to move to a staff service with the people and
-//! permissions work): which events went out on which channel, one function per
-//! statement, each on the connection it is given.
+//! The SQL of the notifications service: which events went out on which channel, one
+//! function per statement, each on the connection it is given.
 
 use ringside_storage::now_millis;
 use sqlx::AnyConnection;

@@ -170,7 +170,7 @@ async fn seed(db: &Db) -> anyhow::Result<()> {
         ..Default::default()
     };
     ringside_staff::StaffService::new(db.clone())
-        .create_user(Some("olga".into()), olga)
+        .create_user("bench", Some("olga".into()), olga)
         .await?;
     sqlx::query("ANALYZE").execute(db.pool()).await?;
     println!("seeded {CONTACTS} contacts in {:.1?}", started.elapsed());

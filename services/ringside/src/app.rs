@@ -132,9 +132,11 @@ struct Assembly<'a> {
 
 /// Connects, migrates and starts serving. Returns once every listener is bound.
 pub async fn start(settings: &Settings, mode: Mode, key: TokenKey) -> anyhow::Result<Running> {
+    key.check().context("the token keys")?;
     // A service on its own never mints people's tokens: it keeps their public keys.
+    // Staff mints them (from a session), and the all-in-one process holds staff.
     let key = match mode {
-        Mode::AllInOne => key,
+        Mode::AllInOne | Mode::Serve(ServiceName::Staff) => key,
         Mode::Serve(_) => key.for_services(),
     };
     http::metrics_handle(); // install the recorder before anything counts
@@ -628,7 +630,7 @@ async fn grpc_routes(services: GrpcServices, key: TokenKey) -> anyhow::Result<Ro
     });
     let staff = services
         .staff
-        .map(|s| Guarded::new(StaffGrpc::new(s).into_server(), key.clone()));
+        .map(|s| Guarded::new(StaffGrpc::new(s, key.clone()).into_server(), key.clone()));
     let mut routes = Routes::new(health_service).add_service(reflection);
     if let Some(s) = staff {
         routes = routes.add_service(s);

@@ -1,6 +1,6 @@
 //! The `ringside` command line: run the whole suite (no subcommand), one service
 //! (`serve`), the migrations (`migrate`), issue a token (`token issue`), or rotate the
-//! keys tokens are signed with (`keys`). The binary
+//! keys tokens are signed with (`keys add|promote|retire|public|list`). The binary
 //! is this module's [`main`] and nothing else, so the system tests build and run the
 //! very same program.
 
@@ -51,10 +51,17 @@ enum Command {
 enum KeysCommand {
     /// Lists the key ids of both sets, the signing key first.
     List,
-    /// Adds a new signing key to a set; the old keys still verify until retired.
-    Rotate {
+    /// Adds a new key to a set: it verifies at once; give the set to every process
+    /// before promoting it.
+    Add {
         #[arg(value_enum)]
         kind: KeyKind,
+    },
+    /// Makes a key of the set the one that signs; the old keys still verify.
+    Promote {
+        #[arg(value_enum)]
+        kind: KeyKind,
+        kid: String,
     },
     /// Removes a key from a set, once no token it signed is still alive.
     Retire {
@@ -102,7 +109,7 @@ pub async fn main() -> anyhow::Result<()> {
                     ttl_days,
                 },
         }) => {
-            let (key, _) = cli.settings.token_key()?;
+            let (key, _) = cli.settings.token_key(true)?;
             let ttl = Duration::from_secs(ttl_days * 86_400);
             println!("{}", key.issue(&user, role, ttl)?);
             Ok(())
@@ -112,7 +119,7 @@ pub async fn main() -> anyhow::Result<()> {
 }
 
 /// `ringside keys …`: rotation works on the key files; a set given in a variable is
-/// rotated where it is kept, then given again.
+/// changed where it is kept, then given again.
 fn keys(settings: &Settings, command: KeysCommand) -> anyhow::Result<()> {
     let file_of = |kind: KeyKind| -> anyhow::Result<(KeySet, std::path::PathBuf)> {
         let inline = match kind {
@@ -121,7 +128,7 @@ fn keys(settings: &Settings, command: KeysCommand) -> anyhow::Result<()> {
         };
         anyhow::ensure!(
             inline.is_none(),
-            "the {kind:?} keys come from a variable here: rotate them in their file (--data-dir or RINGSIDE_*_KEYS_FILE), then update the variable"
+            "the {kind:?} keys come from a variable here: change them in their file (--data-dir or RINGSIDE_*_KEYS_FILE), then update the variable"
         );
         let (set, _) = settings.key_set(kind)?;
         Ok((set, settings.key_file(kind)))
@@ -133,12 +140,18 @@ fn keys(settings: &Settings, command: KeysCommand) -> anyhow::Result<()> {
                 println!("{kind:?}: {}", set.kids().join(" "));
             }
         }
-        KeysCommand::Rotate { kind } => {
+        KeysCommand::Add { kind } => {
             let (mut set, path) = file_of(kind)?;
-            let kid = set.rotate();
+            let kid = set.add();
+            set.save(&path)?;
+            println!("{kind:?}: {kid} added; give the set to every process, then promote it");
+        }
+        KeysCommand::Promote { kind, kid } => {
+            let (mut set, path) = file_of(kind)?;
+            set.promote(&kid)?;
             set.save(&path)?;
             println!(
-                "{kind:?}: {kid} signs from now on; retire the old keys once their tokens have expired"
+                "{kind:?}: {kid} signs from now on; retire the old key once its tokens have expired"
             );
         }
         KeysCommand::Retire { kind, kid } => {
@@ -171,7 +184,7 @@ fn init_tracing(settings: &Settings) -> anyhow::Result<()> {
 async fn run(settings: &Settings, mode: Mode) -> anyhow::Result<()> {
     // Handlers first: a SIGTERM that arrives while starting still stops us cleanly.
     let signal = shutdown_signal()?;
-    let (key, created) = settings.token_key()?;
+    let (key, created) = settings.token_key(mode == Mode::AllInOne)?;
     let running = app::start(settings, mode, key.clone()).await?;
     let shutdown = running.shutdown_token();
     tokio::spawn(async move {

@@ -390,8 +390,8 @@ pub struct Settings {
     )]
     pub telegram_poll_secs: u64,
 
-    /// Which user answers which extension when the agents directory (notifications)
-    /// does not know it, for call-back tasks of clients without an owner:
+    /// Which user answers which extension when staff does not know it (or does not
+    /// answer), for call-back tasks of clients without an owner:
     /// `ivan=101,102;olga=103`.
     #[arg(
         long,
@@ -420,7 +420,7 @@ pub struct Settings {
     )]
     pub assign_roles: String,
 
-    /// Only this team's agents take new leads (empty: every team).
+    /// Only this team's agents take new leads: a team id (empty: every team).
     #[arg(long, env = "RINGSIDE_ASSIGN_TEAM", default_value = "", global = true)]
     pub assign_team: String,
 
@@ -567,6 +567,12 @@ impl Settings {
     /// One kind of key set: from its variable, else its file (created when missing).
     /// Returns the set and whether it was created now.
     pub fn key_set(&self, kind: KeyKind) -> anyhow::Result<(KeySet, bool)> {
+        self.key_set_made(kind, true)
+    }
+
+    /// [`Self::key_set`]; with `create` false a missing file is an error (a service of
+    /// its own must be given the keys its peers use, not make its own).
+    fn key_set_made(&self, kind: KeyKind, create: bool) -> anyhow::Result<(KeySet, bool)> {
         let (inline, variable) = match kind {
             KeyKind::People => (&self.people_keys, "RINGSIDE_PEOPLE_KEYS"),
             KeyKind::Services => (&self.service_keys, "RINGSIDE_SERVICE_KEYS"),
@@ -575,6 +581,11 @@ impl Settings {
             return Ok((KeySet::from_jwks(text).context(variable)?, false));
         }
         let path = self.key_file(kind);
+        if !create && !path.exists() {
+            anyhow::bail!(
+                "no {kind:?} token keys: set {variable} (or its _FILE), the same for every service; `ringside keys list` makes them (see k8s/README.md)"
+            );
+        }
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
@@ -582,10 +593,14 @@ impl Settings {
     }
 
     /// The suite's token keys, and whether the people's keys were created just now.
-    pub fn token_key(&self) -> anyhow::Result<(TokenKey, bool)> {
-        let (people, created) = self.key_set(KeyKind::People)?;
-        let (services, _) = self.key_set(KeyKind::Services)?;
-        Ok((TokenKey::new(people, services), created))
+    /// With `create`, missing key files are made (the all-in-one's first start, the
+    /// CLI); without, they must exist.
+    pub fn token_key(&self, create: bool) -> anyhow::Result<(TokenKey, bool)> {
+        let (people, created) = self.key_set_made(KeyKind::People, create)?;
+        let (services, _) = self.key_set_made(KeyKind::Services, create)?;
+        let key = TokenKey::new(people, services);
+        key.check()?;
+        Ok((key, created))
     }
 
     /// The SQLite URL of the all-in-one mode.
@@ -689,17 +704,28 @@ impl Settings {
     pub fn assignment(&self) -> anyhow::Result<Option<ringside_contacts::assign::AssignConfig>> {
         match self.assign_leads.trim() {
             "off" => Ok(None),
-            "round_robin" => Ok(Some(ringside_contacts::assign::AssignConfig {
-                roles: self
+            "round_robin" => {
+                let roles: Vec<String> = self
                     .assign_roles
                     .split(',')
                     .map(str::trim)
                     .filter(|r| !r.is_empty())
                     .map(str::to_owned)
-                    .collect(),
-                team: self.assign_team.trim().to_owned(),
-                skip_offline: self.assign_skip_offline,
-            })),
+                    .collect();
+                if let Some(bad) = roles
+                    .iter()
+                    .find(|r| !["agent", "manager", "admin"].contains(&r.as_str()))
+                {
+                    anyhow::bail!("RINGSIDE_ASSIGN_ROLES: {bad:?} is not agent, manager or admin");
+                }
+                let team = ringside_identity::fields::optional_id("team", &self.assign_team)
+                    .map_err(|e| anyhow::anyhow!("RINGSIDE_ASSIGN_TEAM must be a team id: {e}"))?;
+                Ok(Some(ringside_contacts::assign::AssignConfig {
+                    roles,
+                    team: team.unwrap_or_default(),
+                    skip_offline: self.assign_skip_offline,
+                }))
+            }
             other => anyhow::bail!("RINGSIDE_ASSIGN_LEADS: {other:?} is not round_robin or off"),
         }
     }

@@ -13,6 +13,12 @@ pub enum StaffError {
     /// A login or an extension that belongs to someone else.
     #[error("{0}")]
     Taken(String),
+    /// A sign-in or a session that does not hold; says no more than that.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// Too many sign-in attempts from one address.
+    #[error("too many sign-in attempts; try again later")]
+    TooManyAttempts,
     #[error("storage: {0}")]
     Storage(sqlx::Error),
 }
@@ -43,6 +49,8 @@ impl ErrorKind for StaffError {
             StaffError::Invalid(_) => Kind::Invalid,
             StaffError::NotFound { .. } => Kind::NotFound,
             StaffError::Taken(_) => Kind::AlreadyExists,
+            StaffError::Unauthenticated(_) => Kind::Unauthenticated,
+            StaffError::TooManyAttempts => Kind::Exhausted,
             StaffError::Storage(_) => Kind::Internal,
         }
     }

@@ -2,6 +2,9 @@
 //! domain calls here, results into messages, errors into status codes. Who may call
 //! what is the guard's (the permission table), before a request gets here.
 
+use std::time::Duration;
+
+use ringside_auth::{Caller, Role, TokenKey};
 use ringside_kit::grpc::{Reply, next_token, ok, optional_id, page, required_id};
 use ringside_proto::staff::v1 as pb;
 use ringside_proto::staff::v1::staff_server::{Staff, StaffServer};
@@ -10,19 +13,39 @@ use tonic::{Request, Status};
 
 use crate::model::{ROLES, Team, User, UserSpec};
 use crate::service::StaffService;
-use crate::store::{Lookup, UserFilter};
+use crate::store::{AuditEntry, Lookup, UserFilter};
 
 /// Default and largest page sizes.
 const DEFAULT_PAGE: i64 = 100;
 const MAX_PAGE: i64 = 500;
 
+/// How long an access token minted from a session lives.
+const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(300);
+/// Most audit lines in one page.
+const MAX_AUDIT_PAGE: i64 = 500;
+
 pub struct StaffGrpc {
     service: StaffService,
+    /// Mints people's access tokens from sessions (people's private keys).
+    key: TokenKey,
 }
 
 impl StaffGrpc {
-    pub fn new(service: StaffService) -> Self {
-        StaffGrpc { service }
+    pub fn new(service: StaffService, key: TokenKey) -> Self {
+        StaffGrpc { service, key }
+    }
+
+    fn access_token(&self, user: &User) -> Result<String, Status> {
+        let role: Role = user
+            .role
+            .parse()
+            .map_err(|_| Status::internal("internal error"))?;
+        self.key
+            .issue(&user.id, role, ACCESS_TOKEN_TTL)
+            .map_err(|e| {
+                tracing::error!(error = %e, "staff cannot mint people's tokens: give it the people's private keys");
+                Status::failed_precondition("this staff service cannot sign people in")
+            })
     }
 
     pub fn into_server(self) -> StaffServer<Self> {
@@ -80,9 +103,12 @@ fn filter_from(r: &pb::ListUsersRequest) -> Result<UserFilter, Status> {
             "invalid roles: {unknown:?} is not admin, manager or agent"
         )));
     }
+    let mut roles = r.roles.clone();
+    roles.sort();
+    roles.dedup();
     Ok(UserFilter {
         team_id: optional_id("team_id", &r.team_id)?,
-        roles: r.roles.clone(),
+        roles,
         include_inactive: r.include_inactive,
     })
 }
@@ -101,9 +127,13 @@ fn lookup_from(r: pb::FindUserRequest) -> Result<Lookup, Status> {
 #[tonic::async_trait]
 impl Staff for StaffGrpc {
     async fn create_user(&self, req: Request<pb::CreateUserRequest>) -> Reply<pb::User> {
+        let actor = Caller::of(&req).actor;
         let r = req.into_inner();
         let id = optional_id("id", &r.id)?;
-        let user = self.service.create_user(id, spec_of(r.details)).await?;
+        let user = self
+            .service
+            .create_user(&actor, id, spec_of(r.details))
+            .await?;
         ok(user_to_proto(user))
     }
 
@@ -113,16 +143,23 @@ impl Staff for StaffGrpc {
     }
 
     async fn update_user(&self, req: Request<pb::UpdateUserRequest>) -> Reply<pb::User> {
+        let actor = Caller::of(&req).actor;
         let r = req.into_inner();
         let id = required_id("id", &r.id)?;
-        let user = self.service.update_user(&id, spec_of(r.details)).await?;
+        let user = self
+            .service
+            .update_user(&actor, &id, spec_of(r.details))
+            .await?;
         ok(user_to_proto(user))
     }
 
     async fn set_user_active(&self, req: Request<pb::SetUserActiveRequest>) -> Reply<pb::User> {
+        let actor = Caller::of(&req).actor;
         let r = req.into_inner();
         let id = required_id("id", &r.id)?;
-        ok(user_to_proto(self.service.set_active(&id, r.active).await?))
+        ok(user_to_proto(
+            self.service.set_active(&actor, &id, r.active).await?,
+        ))
     }
 
     async fn list_users(&self, req: Request<pb::ListUsersRequest>) -> Reply<pb::ListUsersResponse> {
@@ -159,5 +196,141 @@ impl Staff for StaffGrpc {
         ok(pb::ListTeamsResponse {
             teams: teams.into_iter().map(team_to_proto).collect(),
         })
+    }
+
+    async fn sign_in(&self, req: Request<pb::SignInRequest>) -> Reply<pb::SignInResponse> {
+        let r = req.into_inner();
+        let signin = &self.service.signin;
+        let (secret, user) = signin
+            .sign_in(&r.login, &r.password, &r.client_address)
+            .await?;
+        let expires_at = ringside_storage::now_millis() + signin.absolute_ms();
+        ok(pb::SignInResponse {
+            session_secret: secret,
+            user: Some(user_to_proto(user)),
+            expires_at: Some(timestamp_from_millis(expires_at)),
+        })
+    }
+
+    async fn open_session(
+        &self,
+        req: Request<pb::OpenSessionRequest>,
+    ) -> Reply<pb::OpenSessionResponse> {
+        let user = self
+            .service
+            .signin
+            .open(&req.get_ref().session_secret)
+            .await?;
+        let access_token = self.access_token(&user)?;
+        let expires = ringside_storage::now_millis() + ACCESS_TOKEN_TTL.as_millis() as i64;
+        ok(pb::OpenSessionResponse {
+            user: Some(user_to_proto(user)),
+            access_token,
+            access_token_expires_at: Some(timestamp_from_millis(expires)),
+        })
+    }
+
+    async fn sign_out(&self, req: Request<pb::SignOutRequest>) -> Reply<pb::SignOutResponse> {
+        self.service
+            .signin
+            .sign_out(&req.get_ref().session_secret)
+            .await?;
+        ok(pb::SignOutResponse { sessions_ended: 1 })
+    }
+
+    async fn sign_out_everywhere(
+        &self,
+        req: Request<pb::SignOutEverywhereRequest>,
+    ) -> Reply<pb::SignOutResponse> {
+        let me = Caller::of(&req).actor;
+        let ended = self.service.signin.sign_out_everywhere(&me, &me).await?;
+        ok(pb::SignOutResponse {
+            sessions_ended: ended as i64,
+        })
+    }
+
+    async fn end_sessions(
+        &self,
+        req: Request<pb::EndSessionsRequest>,
+    ) -> Reply<pb::SignOutResponse> {
+        let actor = Caller::of(&req).actor;
+        let user = required_id("user_id", &req.get_ref().user_id)?;
+        let ended = self
+            .service
+            .signin
+            .sign_out_everywhere(&actor, &user)
+            .await?;
+        ok(pb::SignOutResponse {
+            sessions_ended: ended as i64,
+        })
+    }
+
+    async fn set_password(
+        &self,
+        req: Request<pb::SetPasswordRequest>,
+    ) -> Reply<pb::SetPasswordResponse> {
+        let actor = Caller::of(&req).actor;
+        let r = req.into_inner();
+        let user = required_id("user_id", &r.user_id)?;
+        self.service
+            .signin
+            .set_password(&actor, &user, &r.password)
+            .await?;
+        ok(pb::SetPasswordResponse {})
+    }
+
+    async fn change_password(
+        &self,
+        req: Request<pb::ChangePasswordRequest>,
+    ) -> Reply<pb::SetPasswordResponse> {
+        let me = Caller::of(&req).actor;
+        let r = req.into_inner();
+        let signin = &self.service.signin;
+        signin
+            .change_password(&me, &r.current_password, &r.new_password)
+            .await?;
+        ok(pb::SetPasswordResponse {})
+    }
+
+    async fn list_audit(&self, req: Request<pb::ListAuditRequest>) -> Reply<pb::ListAuditResponse> {
+        let r = req.into_inner();
+        let size = ringside_identity::page_size(r.page_size, 100, MAX_AUDIT_PAGE)
+            .map_err(ringside_kit::grpc::invalid)?;
+        let before = match r.page_token.trim() {
+            "" => 0,
+            t => t
+                .parse::<i64>()
+                .map_err(|_| Status::invalid_argument("invalid page_token: not a page token"))?,
+        };
+        let lines = self
+            .service
+            .audit_trail(r.subject.trim(), before, size + 1)
+            .await?;
+        let more = lines.len() as i64 > size;
+        let entries: Vec<pb::AuditEntry> = lines
+            .into_iter()
+            .take(size as usize)
+            .map(audit_to_proto)
+            .collect();
+        let next_page_token = match (more, entries.last()) {
+            (true, Some(last)) => last.id.to_string(),
+            _ => String::new(),
+        };
+        ok(pb::ListAuditResponse {
+            entries,
+            next_page_token,
+        })
+    }
+}
+
+fn audit_to_proto(e: AuditEntry) -> pb::AuditEntry {
+    pb::AuditEntry {
+        id: e.id,
+        at: Some(timestamp_from_millis(e.at)),
+        actor: e.actor,
+        action: e.action,
+        subject: e.subject,
+        outcome: e.outcome,
+        detail: e.detail,
     }
 }

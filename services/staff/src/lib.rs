@@ -2,17 +2,21 @@
 //! (name, login, role, the SIP extensions that ring for them, where their alerts go,
 //! locale and time zone, active or deactivated), teams and their heads, and answers
 //! the questions every other service asks about people: who sits at extension 101,
-//! who takes new leads, whose Telegram chat this is. Sign-in, sessions and tokens for
-//! people build on it; record visibility reads its teams.
+//! who takes new leads, whose Telegram chat this is. It signs people in (`password`:
+//! argon2id; `signin`: lockout, per-address limits, sessions), mints their access
+//! tokens from a session, and keeps the audit trail. Record visibility reads its
+//! teams.
 
 pub mod error;
 pub mod grpc;
 pub mod model;
+pub mod password;
 pub mod service;
+pub mod signin;
 pub mod store;
 
 pub use grpc::StaffGrpc;
 pub use service::StaffService;
 
-/// The `source` of this service's events and the caller name of its peer calls.
+/// This service's name, under which it logs its internal errors.
 pub const SOURCE: &str = "staff";

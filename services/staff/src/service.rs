@@ -1,7 +1,8 @@
 //! The staff service's rules and transaction boundaries: a login and an extension
 //! belong to one user; a user's teams exist; a team's heads are its members; a
 //! deactivated user is found by nothing (rings nowhere, takes no leads, gets no
-//! alerts) but keeps their record.
+//! alerts) but keeps their record. A role change or a deactivation ends the user's
+//! sessions; each is written to the audit trail with who did it.
 
 use ringside_identity::paging::{Cursor, Page, Paged};
 use ringside_identity::{Invalid, fields, required_text};
@@ -10,20 +11,47 @@ use sqlx::AnyConnection;
 
 use crate::error::{Result, StaffError};
 use crate::model::{Team, User, UserSpec};
+use crate::signin::{SignIn, SignInConfig, audit_line};
 use crate::store::{self, Lookup, UserFilter};
 
 #[derive(Clone)]
 pub struct StaffService {
     db: Db,
+    /// Passwords, sign-in and sessions.
+    pub signin: SignIn,
 }
 
 impl StaffService {
     pub fn new(db: Db) -> Self {
-        StaffService { db }
+        StaffService::with_sign_in(db.clone(), SignInConfig::default())
     }
 
-    /// Adds a user (a new id when `id` is empty).
-    pub async fn create_user(&self, id: Option<String>, spec: UserSpec) -> Result<User> {
+    pub fn with_sign_in(db: Db, config: SignInConfig) -> Self {
+        StaffService {
+            signin: SignIn::new(db.clone(), config),
+            db,
+        }
+    }
+
+    /// The audit trail, newest first: `limit` lines before line `before` (0: the
+    /// newest), about `subject` when given.
+    pub async fn audit_trail(
+        &self,
+        subject: &str,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<store::AuditEntry>> {
+        let mut conn = self.db.pool().acquire().await?;
+        store::audit_trail(&mut conn, subject, before, limit).await
+    }
+
+    /// Adds a user (a new id when `id` is empty), as `actor`.
+    pub async fn create_user(
+        &self,
+        actor: &str,
+        id: Option<String>,
+        spec: UserSpec,
+    ) -> Result<User> {
         let mut user = spec.validated(id.unwrap_or_else(new_id))?;
         let now = now_millis();
         (user.created_at, user.updated_at) = (now, now);
@@ -32,12 +60,16 @@ impl StaffService {
             return Err(StaffError::Taken(format!("user {} exists", user.id)));
         }
         write(&mut tx, &user).await?;
+        let mut line = audit_line(actor, "user_created", &user.id, "done");
+        line.detail = format!("role {}", user.role);
+        store::audit(&mut tx, &line).await?;
         tx.commit().await?;
         Ok(user)
     }
 
-    /// Replaces a user's details, extensions and teams; their active flag stays.
-    pub async fn update_user(&self, id: &str, spec: UserSpec) -> Result<User> {
+    /// Replaces a user's details, extensions and teams, as `actor`; their active flag
+    /// stays. A new role ends their sessions (they sign in again as what they are now).
+    pub async fn update_user(&self, actor: &str, id: &str, spec: UserSpec) -> Result<User> {
         let mut tx = self.db.begin().await?;
         let before = store::user(&mut tx, id)
             .await?
@@ -47,11 +79,19 @@ impl StaffService {
         user.created_at = before.created_at;
         user.updated_at = now_millis();
         write(&mut tx, &user).await?;
+        let mut line = audit_line(actor, "user_updated", &user.id, "done");
+        if user.role != before.role {
+            store::delete_sessions_of(&mut tx, &user.id).await?;
+            line.action = "role_changed".into();
+            line.detail = format!("{} → {}", before.role, user.role);
+        }
+        store::audit(&mut tx, &line).await?;
         tx.commit().await?;
         Ok(user)
     }
 
-    pub async fn set_active(&self, id: &str, active: bool) -> Result<User> {
+    /// Deactivates (ending their sessions) or reactivates a user, as `actor`.
+    pub async fn set_active(&self, actor: &str, id: &str, active: bool) -> Result<User> {
         let mut tx = self.db.begin().await?;
         let mut user = store::user(&mut tx, id)
             .await?
@@ -60,6 +100,15 @@ impl StaffService {
             user.active = active;
             user.updated_at = now_millis();
             store::save_user(&mut tx, &user).await?;
+            let action = if active {
+                "user_reactivated"
+            } else {
+                "user_deactivated"
+            };
+            store::audit(&mut tx, &audit_line(actor, action, id, "done")).await?;
+        }
+        if !active {
+            store::delete_sessions_of(&mut tx, id).await?;
         }
         tx.commit().await?;
         Ok(user)
@@ -144,7 +193,8 @@ async fn write(conn: &mut AnyConnection, user: &User) -> Result<()> {
     store::replace_memberships(conn, user).await
 }
 
-/// The user's login and extensions are free (or theirs), and their teams exist.
+/// The user's login and extensions are free (theirs, or an extension of a deactivated
+/// user, which moves), and their teams exist.
 async fn check_keys(conn: &mut AnyConnection, user: &User) -> Result<()> {
     if let Some(login) = &user.login
         && let Some(holder) = store::login_holder(conn, login).await?
@@ -153,7 +203,7 @@ async fn check_keys(conn: &mut AnyConnection, user: &User) -> Result<()> {
         return Err(StaffError::Taken(format!("login belongs to user {holder}")));
     }
     for ext in &user.extensions {
-        if let Some(holder) = store::extension_holder(conn, ext).await?
+        if let Some((holder, true)) = store::extension_holder(conn, ext).await?
             && holder != user.id
         {
             return Err(StaffError::Taken(format!(

@@ -168,15 +168,20 @@ pub async fn login_holder(conn: &mut AnyConnection, login: &str) -> Result<Optio
         .await?)
 }
 
-/// Who holds `extension`, if anyone (active or not: a deactivated user keeps theirs
-/// until they are given to someone else).
-pub async fn extension_holder(conn: &mut AnyConnection, extension: &str) -> Result<Option<String>> {
-    Ok(
-        sqlx::query_scalar("SELECT user_id FROM user_extensions WHERE extension = $1")
-            .bind(extension)
-            .fetch_optional(conn)
-            .await?,
+/// Who holds `extension`, if anyone, and whether they are active (a deactivated
+/// user keeps their extensions until they are given to someone else).
+pub async fn extension_holder(
+    conn: &mut AnyConnection,
+    extension: &str,
+) -> Result<Option<(String, bool)>> {
+    let row: Option<(String, i64)> = sqlx::query_as(
+        "SELECT u.id, u.active FROM user_extensions e JOIN users u ON u.id = e.user_id \
+         WHERE e.extension = $1",
     )
+    .bind(extension)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(id, active)| (id, active != 0)))
 }
 
 pub async fn replace_extensions(conn: &mut AnyConnection, user: &User) -> Result<()> {
@@ -185,6 +190,11 @@ pub async fn replace_extensions(conn: &mut AnyConnection, user: &User) -> Result
         .execute(&mut *conn)
         .await?;
     for ext in &user.extensions {
+        // Taken from a deactivated holder, if one had it (checked by the service).
+        sqlx::query("DELETE FROM user_extensions WHERE extension = $1")
+            .bind(ext)
+            .execute(&mut *conn)
+            .await?;
         sqlx::query("INSERT INTO user_extensions (extension, user_id) VALUES ($1, $2)")
             .bind(ext)
             .bind(&user.id)
@@ -313,4 +323,195 @@ async fn teams_where(conn: &mut AnyConnection, id: Option<&str>) -> Result<Vec<T
         });
     }
     Ok(teams)
+}
+
+// ---------------------------------------------------------------- sign-in
+
+pub async fn password_hash(conn: &mut AnyConnection, user_id: &str) -> Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT hash FROM user_passwords WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+pub async fn set_password_hash(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    hash: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO user_passwords (user_id, hash, changed_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (user_id) DO UPDATE SET hash = $2, changed_at = $3",
+    )
+    .bind(user_id)
+    .bind(hash)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Failed sign-ins in a row, and until when the account is locked (Unix ms).
+pub async fn failures(conn: &mut AnyConnection, user_id: &str) -> Result<(i64, i64)> {
+    let row: Option<(i64, i64)> =
+        sqlx::query_as("SELECT failures, locked_until FROM sign_in_failures WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.unwrap_or((0, 0)))
+}
+
+pub async fn set_failures(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    failures: i64,
+    locked_until: i64,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sign_in_failures (user_id, failures, locked_until, last_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (user_id) DO UPDATE \
+         SET failures = $2, locked_until = $3, last_at = $4",
+    )
+    .bind(user_id)
+    .bind(failures)
+    .bind(locked_until)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A session as stored: its user, when it began, was last used and ends at the latest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSession {
+    pub user_id: String,
+    pub created_at: i64,
+    pub seen_at: i64,
+    pub expires_at: i64,
+}
+
+pub async fn insert_session(
+    conn: &mut AnyConnection,
+    secret_hash: &str,
+    s: &StoredSession,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sessions (secret_hash, user_id, created_at, seen_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(secret_hash)
+    .bind(&s.user_id)
+    .bind(s.created_at)
+    .bind(s.seen_at)
+    .bind(s.expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn session(conn: &mut AnyConnection, secret_hash: &str) -> Result<Option<StoredSession>> {
+    let row: Option<(String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT user_id, created_at, seen_at, expires_at FROM sessions WHERE secret_hash = $1",
+    )
+    .bind(secret_hash)
+    .fetch_optional(conn)
+    .await?;
+    Ok(
+        row.map(|(user_id, created_at, seen_at, expires_at)| StoredSession {
+            user_id,
+            created_at,
+            seen_at,
+            expires_at,
+        }),
+    )
+}
+
+pub async fn touch_session(conn: &mut AnyConnection, secret_hash: &str, now: i64) -> Result<()> {
+    sqlx::query("UPDATE sessions SET seen_at = $2 WHERE secret_hash = $1")
+        .bind(secret_hash)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete_session(conn: &mut AnyConnection, secret_hash: &str) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM sessions WHERE secret_hash = $1")
+        .bind(secret_hash)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// Ends every session of `user_id`; returns how many there were.
+pub async fn delete_sessions_of(conn: &mut AnyConnection, user_id: &str) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// One line of the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub outcome: String,
+    pub detail: String,
+}
+
+pub async fn audit(conn: &mut AnyConnection, e: &AuditEntry) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit (at, actor, action, subject, outcome, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(e.at)
+    .bind(&e.actor)
+    .bind(&e.action)
+    .bind(&e.subject)
+    .bind(&e.outcome)
+    .bind(&e.detail)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The newest audit lines before `before` (0: the newest), optionally about one subject.
+pub async fn audit_trail(
+    conn: &mut AnyConnection,
+    subject: &str,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<AuditEntry>> {
+    let rows: Vec<(i64, i64, String, String, String, String, String)> = sqlx::query_as(
+        "SELECT id, at, actor, action, subject, outcome, detail FROM audit \
+         WHERE ($1 = '' OR subject = $1) AND ($2 = 0 OR id < $2) ORDER BY id DESC LIMIT $3",
+    )
+    .bind(subject)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, at, actor, action, subject, outcome, detail)| AuditEntry {
+                id,
+                at,
+                actor,
+                action,
+                subject,
+                outcome,
+                detail,
+            },
+        )
+        .collect())
 }

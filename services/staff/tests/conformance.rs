@@ -46,7 +46,7 @@ async fn a_user_is_created_found_changed_and_deactivated() {
         olga.team_ids = vec![sales.id.clone()];
         olga.telegram_chat_id = "5551".into();
         let created = svc
-            .create_user(Some("olga".into()), olga)
+            .create_user("admin", Some("olga".into()), olga)
             .await
             .expect("user");
         assert_eq!(created.login.as_deref(), Some("olga@office.example"));
@@ -77,7 +77,10 @@ async fn a_user_is_created_found_changed_and_deactivated() {
         // 102 moves elsewhere: the update replaces her extensions.
         let mut changed = spec("Ольга Петрова", "olga@office.example", &["101"]);
         changed.role = "manager".into();
-        let updated = svc.update_user("olga", changed).await.expect("update");
+        let updated = svc
+            .update_user("admin", "olga", changed)
+            .await
+            .expect("update");
         assert_eq!(
             (updated.role.as_str(), updated.team_ids.len()),
             ("manager", 0)
@@ -88,7 +91,9 @@ async fn a_user_is_created_found_changed_and_deactivated() {
         ));
 
         // Deactivated: found by nothing, listed only when asked, record kept.
-        svc.set_active("olga", false).await.expect("deactivate");
+        svc.set_active("admin", "olga", false)
+            .await
+            .expect("deactivate");
         assert!(by(Lookup::Extension("101".into())).await.is_err());
         assert!(
             by(Lookup::Login("olga@office.example".into()))
@@ -102,11 +107,24 @@ async fn a_user_is_created_found_changed_and_deactivated() {
         };
         assert_eq!(all(&svc, &everyone).await, vec!["olga"]);
         assert!(!svc.get_user("olga").await.unwrap().active);
-        let back = svc.set_active("olga", true).await.expect("reactivate");
-        assert!(back.active);
+        // A deactivated user's extension can be given to someone else.
+        let ivan = spec("Ivan", "", &["101"]);
+        svc.create_user("admin", Some("ivan".into()), ivan)
+            .await
+            .expect("ivan takes 101");
         assert_eq!(
             by(Lookup::Extension("101".into())).await.unwrap().id,
-            "olga"
+            "ivan"
+        );
+        let back = svc
+            .set_active("admin", "olga", true)
+            .await
+            .expect("reactivate");
+        assert!(back.active);
+        assert!(
+            back.extensions.is_empty(),
+            "101 went to Ivan: {:?}",
+            back.extensions
         );
     }
 }
@@ -116,6 +134,7 @@ async fn a_login_and_an_extension_belong_to_one_user_and_teams_must_exist() {
     for t in all_backends().await {
         let svc = StaffService::new(t.db.clone());
         svc.create_user(
+            "admin",
             Some("olga".into()),
             spec("Olga", "olga@office.example", &["101"]),
         )
@@ -125,7 +144,7 @@ async fn a_login_and_an_extension_belong_to_one_user_and_teams_must_exist() {
             ("login", spec("Ivan", "OLGA@office.example", &[])),
             ("extension", spec("Ivan", "ivan@office.example", &["101"])),
         ] {
-            let refused = svc.create_user(Some("ivan".into()), ivan).await;
+            let refused = svc.create_user("admin", Some("ivan".into()), ivan).await;
             assert!(
                 matches!(refused, Err(StaffError::Taken(_))),
                 "{why}: {refused:?}"
@@ -133,10 +152,10 @@ async fn a_login_and_an_extension_belong_to_one_user_and_teams_must_exist() {
         }
         let mut lost = spec("Ivan", "ivan@office.example", &[]);
         lost.team_ids = vec!["nowhere".into()];
-        let refused = svc.create_user(Some("ivan".into()), lost).await;
+        let refused = svc.create_user("admin", Some("ivan".into()), lost).await;
         assert!(matches!(refused, Err(StaffError::Invalid(e)) if e.field == "team_ids"));
         let again = svc
-            .create_user(Some("olga".into()), spec("Olga 2", "", &[]))
+            .create_user("admin", Some("olga".into()), spec("Olga 2", "", &[]))
             .await;
         assert!(matches!(again, Err(StaffError::Taken(_))));
         // Nothing refused was written.
@@ -179,7 +198,9 @@ async fn teams_have_heads_among_their_members_and_lists_follow_filters_and_pages
             let mut s = spec(id, "", &[]);
             s.role = role.into();
             s.team_ids = vec![team.id.clone()];
-            svc.create_user(Some(id.into()), s).await.expect("user");
+            svc.create_user("admin", Some(id.into()), s)
+                .await
+                .expect("user");
         }
         let refused = svc.update_team("a", "Team A", &["u4".into()]).await;
         assert!(matches!(refused, Err(StaffError::Invalid(e)) if e.field == "head_ids"));
@@ -211,7 +232,7 @@ async fn teams_have_heads_among_their_members_and_lists_follow_filters_and_pages
         let mut moved = spec("u1", "", &[]);
         moved.role = "manager".into();
         moved.team_ids = vec!["b".into()];
-        svc.update_user("u1", moved).await.expect("move");
+        svc.update_user("admin", "u1", moved).await.expect("move");
         let teams = svc.list_teams().await.expect("teams");
         let names: Vec<&str> = teams.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, vec!["Sales A", "Team B"]);
@@ -223,6 +244,14 @@ async fn teams_have_heads_among_their_members_and_lists_follow_filters_and_pages
 #[tokio::test]
 async fn the_agents_directory_of_notifications_moves_into_staff() {
     for t in ringside_storage::testing::all_backends_at(10).await {
+        // A user made in staff before the move, holding a login an agent also has.
+        sqlx::query(
+            "INSERT INTO users (id, name, login, role, created_at, updated_at) \
+             VALUES ('early', 'Early', 'taken@office.example', 'agent', 1, 1)",
+        )
+        .execute(t.db.pool())
+        .await
+        .expect("an early user");
         let agents = [
             (
                 "olga",
@@ -239,6 +268,14 @@ async fn the_agents_directory_of_notifications_moves_into_staff() {
                 "manager",
                 "sales",
                 "shared@office.example",
+                "",
+            ),
+            (
+                "mallory",
+                "Mallory",
+                "admin",
+                "Sales Moscow",
+                "taken@office.example",
                 "",
             ),
         ];
@@ -269,26 +306,23 @@ async fn the_agents_directory_of_notifications_moves_into_staff() {
 
         let svc = StaffService::new(t.db.clone());
         let olga = svc.get_user("olga").await.expect("olga moved");
-        assert_eq!(
-            (
-                olga.name.as_str(),
-                olga.role.as_str(),
-                olga.login.as_deref(),
-                olga.alert_email.as_str(),
-                olga.telegram_chat_id.as_str(),
-                olga.active
-            ),
-            (
-                "Ольга",
-                "agent",
-                Some("olga@office.example"),
-                "olga@office.example",
-                "5551",
-                true
-            ),
-            "{:?}",
-            t.backend()
+        let got = (
+            olga.name.as_str(),
+            olga.role.as_str(),
+            olga.login.as_deref(),
+            olga.alert_email.as_str(),
+            olga.telegram_chat_id.as_str(),
+            olga.active,
         );
+        let want = (
+            "Ольга",
+            "agent",
+            Some("olga@office.example"),
+            "olga@office.example",
+            "5551",
+            true,
+        );
+        assert_eq!(got, want, "{:?}", t.backend());
         assert_eq!(olga.extensions, vec!["101", "102"]);
         assert_eq!(olga.team_ids, vec!["sales"]);
         // A shared email stays an alert address but is nobody's login.
@@ -304,15 +338,31 @@ async fn the_agents_directory_of_notifications_moves_into_staff() {
                 .id,
             "ivan"
         );
-        let teams = svc.list_teams().await.expect("teams");
-        assert_eq!(teams.len(), 1);
+        // A role any agent could once write: admin is not carried over; a login
+        // someone already has is left out, the person is not.
+        let mallory = svc.get_user("mallory").await.expect("mallory moved");
+        assert_eq!((mallory.role.as_str(), mallory.login), ("agent", None));
+        assert_eq!(svc.get_user("lena").await.unwrap().role, "manager");
+        // A team name that is no id gets a new id and keeps its name.
+        let mut teams = svc.list_teams().await.expect("teams");
+        teams.sort_by(|a, b| a.name.cmp(&b.name)); // the backends collate names apart
+        let named: Vec<(&str, Vec<String>)> = teams
+            .iter()
+            .map(|t| (t.name.as_str(), t.member_ids.clone()))
+            .collect();
         assert_eq!(
-            (teams[0].name.as_str(), teams[0].member_ids.clone()),
-            ("sales", vec!["lena".to_owned(), "olga".to_owned()])
+            named,
+            vec![
+                ("Sales Moscow", vec!["mallory".to_owned()]),
+                ("sales", vec!["lena".to_owned(), "olga".to_owned()]),
+            ]
         );
-        let old: Result<i64, _> = sqlx::query_scalar("SELECT COUNT(*) FROM agents")
-            .fetch_one(t.db.pool())
-            .await;
-        assert!(old.is_err(), "the old tables are gone");
+        let moscow = &teams[0];
+        assert!(
+            !moscow.id.contains(' ') && moscow.id.len() <= 64,
+            "{}",
+            moscow.id
+        );
+        assert_eq!(mallory.team_ids, vec![moscow.id.clone()]);
     }
 }

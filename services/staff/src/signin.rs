@@ -1,0 +1,307 @@
+//! Signing people in with a password, and their sessions. A sign-in answers the same
+//! for an unknown login, a wrong password and a locked account, and takes as long
+//! (the password is checked in every case). Failed attempts in a row lock the account
+//! for a while that doubles with each further failure (the right password is refused
+//! while it is locked); every address is held to a rate of attempts. A session is a
+//! random secret given to the browser once; only its hash is kept. It ends when idle
+//! too long, at its absolute limit, at sign-out, "sign out everywhere", a password
+//! change, a role change or deactivation. Everything here is written to the audit
+//! trail.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use ringside_storage::{Db, now_millis};
+use sha2::{Digest, Sha256};
+use sqlx::AnyConnection;
+
+use crate::error::{Result, StaffError};
+use crate::model::User;
+use crate::password::{Passwords, Verdict};
+use crate::store::{self, AuditEntry, Lookup, StoredSession};
+
+/// The one answer to a sign-in that does not hold.
+const REFUSED: &str = "wrong login or password";
+const ENDED: &str = "the session has ended; sign in again";
+/// Addresses remembered by the rate limiter before the idle ones are forgotten.
+const MAX_ADDRESSES: usize = 10_000;
+
+#[derive(Debug, Clone)]
+pub struct SignInConfig {
+    /// A session unused this long ends.
+    pub idle: Duration,
+    /// A session ends this long after sign-in, used or not.
+    pub absolute: Duration,
+    /// Failures in a row allowed before the account locks.
+    pub free_failures: i64,
+    /// The first lock; each further failure doubles it, up to `max_lock`.
+    pub first_lock: Duration,
+    pub max_lock: Duration,
+    /// Attempts one address may make at once, and how often one more is allowed.
+    pub address_burst: u32,
+    pub address_every: Duration,
+}
+
+impl Default for SignInConfig {
+    fn default() -> Self {
+        SignInConfig {
+            idle: Duration::from_secs(30 * 60),
+            absolute: Duration::from_secs(12 * 3600),
+            free_failures: 5,
+            first_lock: Duration::from_secs(30),
+            max_lock: Duration::from_secs(3600),
+            address_burst: 20,
+            address_every: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct SignIn {
+    db: Db,
+    passwords: Passwords,
+    config: SignInConfig,
+    addresses: Arc<DefaultKeyedRateLimiter<String>>,
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The stored form of a session's secret.
+fn secret_hash(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system has no random source");
+    B64.encode(bytes)
+}
+
+/// An audit line made now.
+pub fn audit_line(actor: &str, action: &str, subject: &str, outcome: &str) -> AuditEntry {
+    AuditEntry {
+        at: now_millis(),
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        subject: subject.to_owned(),
+        outcome: outcome.to_owned(),
+        ..AuditEntry::default()
+    }
+}
+
+impl SignIn {
+    pub fn new(db: Db, config: SignInConfig) -> Self {
+        let burst = NonZeroU32::new(config.address_burst.max(1)).expect("at least one");
+        let quota = Quota::with_period(config.address_every)
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(burst);
+        SignIn {
+            db,
+            passwords: Passwords::new(),
+            config,
+            addresses: Arc::new(RateLimiter::keyed(quota)),
+        }
+    }
+
+    /// How long a session lives at most, in ms.
+    pub fn absolute_ms(&self) -> i64 {
+        millis(self.config.absolute)
+    }
+
+    /// Checks a login and password from `address`; on success a new session: its
+    /// secret (for the browser, shown once) and the user.
+    pub async fn sign_in(
+        &self,
+        login: &str,
+        password: &str,
+        address: &str,
+    ) -> Result<(String, User)> {
+        if self.addresses.len() > MAX_ADDRESSES {
+            self.addresses.retain_recent();
+        }
+        if self.addresses.check_key(&address.to_owned()).is_err() {
+            let mut line = audit_line("", "sign_in", "", "too_many_attempts");
+            line.detail = address.to_owned();
+            self.write_audit(&line).await?;
+            return Err(StaffError::TooManyAttempts);
+        }
+        let mut conn = self.db.pool().acquire().await?;
+        let login = Lookup::Login(login.trim().to_lowercase());
+        let user = match store::find(&mut conn, &login).await? {
+            Some(id) => store::user(&mut conn, &id).await?,
+            None => None,
+        };
+        let stored = match &user {
+            Some(u) => store::password_hash(&mut conn, &u.id).await?,
+            None => None,
+        };
+        drop(conn);
+        // Checked whatever is known, so every refusal takes as long.
+        let verdict = self.passwords.verify(password, stored.as_deref()).await;
+        let mut line = audit_line("", "sign_in", "", "");
+        line.detail = address.to_owned();
+        let Some(user) = user else {
+            line.outcome = "unknown_login".into();
+            self.write_audit(&line).await?;
+            return Err(StaffError::Unauthenticated(REFUSED));
+        };
+        line.subject = user.id.clone();
+        self.settle(user, verdict, line).await
+    }
+
+    /// The outcome of a sign-in by a known user, in one transaction.
+    async fn settle(
+        &self,
+        user: User,
+        verdict: Verdict,
+        mut line: AuditEntry,
+    ) -> Result<(String, User)> {
+        let now = now_millis();
+        let mut tx = self.db.begin().await?;
+        let (failures, locked_until) = store::failures(&mut tx, &user.id).await?;
+        let rehash = match verdict {
+            _ if locked_until > now => {
+                line.outcome = "locked".into();
+                None
+            }
+            Verdict::Mismatch => {
+                let failures = failures + 1;
+                let lock = self.lock_for(failures);
+                line.outcome = match lock {
+                    0 => "wrong_password".into(),
+                    _ => "wrong_password_locked".into(),
+                };
+                let until = if lock > 0 { now + lock } else { 0 };
+                store::set_failures(&mut tx, &user.id, failures, until, now).await?;
+                None
+            }
+            Verdict::Match { rehash } => Some(rehash),
+        };
+        let Some(rehash) = rehash else {
+            store::audit(&mut tx, &line).await?;
+            tx.commit().await?;
+            return Err(StaffError::Unauthenticated(REFUSED));
+        };
+        store::set_failures(&mut tx, &user.id, 0, 0, now).await?;
+        if let Some(hash) = rehash {
+            store::set_password_hash(&mut tx, &user.id, &hash, now).await?;
+        }
+        let secret = self.start_session(&mut tx, &user.id, now).await?;
+        line.outcome = "signed_in".into();
+        store::audit(&mut tx, &line).await?;
+        tx.commit().await?;
+        Ok((secret, user))
+    }
+
+    /// How long the `failures`-th failure in a row locks the account, in ms.
+    fn lock_for(&self, failures: i64) -> i64 {
+        let over = failures - self.config.free_failures - 1;
+        if over < 0 {
+            return 0;
+        }
+        let doubled = millis(self.config.first_lock).saturating_mul(1i64 << over.min(30));
+        doubled.min(millis(self.config.max_lock))
+    }
+
+    async fn start_session(
+        &self,
+        conn: &mut AnyConnection,
+        user_id: &str,
+        now: i64,
+    ) -> Result<String> {
+        let secret = new_secret();
+        let session = StoredSession {
+            user_id: user_id.to_owned(),
+            created_at: now,
+            seen_at: now,
+            expires_at: now + millis(self.config.absolute),
+        };
+        store::insert_session(conn, &secret_hash(&secret), &session).await?;
+        Ok(secret)
+    }
+
+    /// The user of a live session, which counts as used now; an ended session (idle,
+    /// past its limit, signed out, or of a deactivated user) is refused.
+    pub async fn open(&self, secret: &str) -> Result<User> {
+        let hash = secret_hash(secret);
+        let now = now_millis();
+        let mut conn = self.db.pool().acquire().await?;
+        let session = store::session(&mut conn, &hash).await?;
+        let live =
+            session.filter(|s| now < s.expires_at && now - s.seen_at < millis(self.config.idle));
+        let user = match live {
+            Some(s) => store::user(&mut conn, &s.user_id)
+                .await?
+                .filter(|u| u.active),
+            None => None,
+        };
+        let Some(user) = user else {
+            store::delete_session(&mut conn, &hash).await?;
+            return Err(StaffError::Unauthenticated(ENDED));
+        };
+        store::touch_session(&mut conn, &hash, now).await?;
+        Ok(user)
+    }
+
+    /// Ends one session (signing out); ending one already ended is not an error.
+    pub async fn sign_out(&self, secret: &str) -> Result<()> {
+        let mut conn = self.db.pool().acquire().await?;
+        store::delete_session(&mut conn, &secret_hash(secret)).await?;
+        Ok(())
+    }
+
+    /// Ends every session of `user_id`, as `actor` asked; how many there were.
+    pub async fn sign_out_everywhere(&self, actor: &str, user_id: &str) -> Result<u64> {
+        let mut tx = self.db.begin().await?;
+        let ended = store::delete_sessions_of(&mut tx, user_id).await?;
+        let mut line = audit_line(actor, "sign_out_everywhere", user_id, "done");
+        line.detail = format!("{ended} sessions");
+        store::audit(&mut tx, &line).await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    /// Gives `user_id` a new password (as `actor`): their sessions end and any lock
+    /// is lifted.
+    pub async fn set_password(&self, actor: &str, user_id: &str, password: &str) -> Result<()> {
+        let hash = self.passwords.hash(password).await?;
+        let now = now_millis();
+        let mut tx = self.db.begin().await?;
+        if store::user(&mut tx, user_id).await?.is_none() {
+            return Err(StaffError::not_found("user", user_id));
+        }
+        store::set_password_hash(&mut tx, user_id, &hash, now).await?;
+        store::set_failures(&mut tx, user_id, 0, 0, now).await?;
+        store::delete_sessions_of(&mut tx, user_id).await?;
+        store::audit(&mut tx, &audit_line(actor, "password_set", user_id, "done")).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A user's own change of password: the current one must match.
+    pub async fn change_password(&self, user_id: &str, current: &str, new: &str) -> Result<()> {
+        let mut conn = self.db.pool().acquire().await?;
+        let stored = store::password_hash(&mut conn, user_id).await?;
+        drop(conn);
+        if self.passwords.verify(current, stored.as_deref()).await == Verdict::Mismatch {
+            let line = audit_line(user_id, "password_change", user_id, "wrong_password");
+            self.write_audit(&line).await?;
+            return Err(StaffError::Unauthenticated(REFUSED));
+        }
+        self.set_password(user_id, user_id, new).await
+    }
+
+    async fn write_audit(&self, line: &AuditEntry) -> Result<()> {
+        let mut conn = self.db.pool().acquire().await?;
+        store::audit(&mut conn, line).await
+    }
+}
