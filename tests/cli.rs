@@ -162,6 +162,44 @@ fn keys_rotate_in_three_steps_with_an_overlap() {
     assert!(!last.status.success(), "the last key of a set stays");
 }
 
+#[tokio::test]
+async fn token_create_makes_an_api_token_for_a_user_of_the_database() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    run(dir.path(), &["migrate"]);
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("ringside.db").display()
+    );
+    let db = ringside_storage::Db::connect(&url, 1)
+        .await
+        .expect("the database");
+    let staff = ringside_staff::StaffService::new(db.clone());
+    let olga = ringside_staff::model::UserSpec {
+        name: "Olga".into(),
+        ..Default::default()
+    };
+    staff
+        .create_user("admin", Some("olga".into()), olga)
+        .await
+        .expect("olga");
+    let create = ["token", "create", "--user", "olga", "--name", "export"];
+    let token = run(dir.path(), &create);
+    let owner = staff
+        .api_tokens
+        .exchange(token.trim())
+        .await
+        .expect("it works");
+    assert_eq!(owner.id, "olga");
+    let listed = staff.api_tokens.list("olga").await.expect("listed");
+    assert_eq!((listed.len(), listed[0].name.as_str()), (1, "export"));
+    let stranger = ringside(dir.path())
+        .args(["token", "create", "--user", "nobody", "--name", "x"])
+        .output()
+        .expect("runs");
+    assert!(!stranger.status.success(), "a token for nobody is refused");
+    db.close().await;
+}
+
 #[test]
 fn serve_without_a_database_url_says_what_is_missing() {
     let dir = tempfile::tempdir().expect("tempdir");

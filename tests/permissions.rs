@@ -126,9 +126,13 @@ async fn call(channel: Channel, method: &Method, token: Option<&str>) -> (Code, 
 /// Whether an UNAUTHENTICATED answer came from a handler that checks credentials of
 /// its own (a password, a session), not from the guard refusing the token.
 fn a_handlers_refusal(message: &str) -> bool {
-    ["wrong login or password", "the session has ended"]
-        .iter()
-        .any(|m| message.starts_with(m))
+    [
+        "wrong login or password",
+        "the session has ended",
+        "the API token is not valid",
+    ]
+    .iter()
+    .any(|m| message.starts_with(m))
 }
 
 /// What the table says `role` should get from `path`.
@@ -153,8 +157,9 @@ async fn matrix(suites: &[Suite], key: &TokenKey) -> Vec<String> {
             continue;
         };
         let channel = suite.channel().await;
-        let (anonymous, _) = call(channel.clone(), &method, None).await;
-        if anonymous != Code::Unauthenticated {
+        let (anonymous, message) = call(channel.clone(), &method, None).await;
+        let open = policy::action(&method.path) == Some(policy::Action::Anyone);
+        if anonymous != Code::Unauthenticated || open != a_handlers_refusal(&message) {
             wrong.push(format!("{} anonymous: {anonymous:?}", method.path));
         }
         for role in roles {

@@ -212,6 +212,51 @@ async fn a_person_signs_in_and_the_session_gives_tokens(staff: &Suite, contacts:
         .unwrap_err();
     assert_eq!(merged.code(), Code::PermissionDenied);
 
+    // Olga makes an API token for a script; the script trades it, with no bearer
+    // token of its own, for access tokens with her role.
+    let mut olga_staff = staff.staff_with(opened.access_token.clone()).await;
+    let made = olga_staff
+        .create_api_token(pb::CreateApiTokenRequest {
+            name: "nightly export".into(),
+            ttl_days: 30,
+        })
+        .await
+        .expect("an API token")
+        .into_inner();
+    let mut script = staff.staff_with(String::new()).await;
+    let traded = script
+        .exchange_api_token(pb::ExchangeApiTokenRequest {
+            api_token: made.token.clone(),
+        })
+        .await
+        .expect("exchanged")
+        .into_inner();
+    let mut as_script = contacts.client_with(Some(traded.access_token)).await;
+    as_script
+        .list_contacts(ringside_proto::contacts::v1::ListContactsRequest::default())
+        .await
+        .expect("the script reads as Olga");
+    let listed = olga_staff
+        .list_api_tokens(pb::ListApiTokensRequest {})
+        .await
+        .expect("her tokens")
+        .into_inner()
+        .api_tokens;
+    assert!(listed[0].last_used_at.is_some(), "{}", staff.name);
+    olga_staff
+        .revoke_api_token(pb::RevokeApiTokenRequest {
+            id: listed[0].id.clone(),
+        })
+        .await
+        .expect("revoked");
+    let refused = script
+        .exchange_api_token(pb::ExchangeApiTokenRequest {
+            api_token: made.token,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated);
+
     web.sign_out(pb::SignOutRequest {
         session_secret: signed.session_secret.clone(),
     })
@@ -241,6 +286,8 @@ async fn a_person_signs_in_and_the_session_gives_tokens(staff: &Suite, contacts:
     assert_eq!(
         seen,
         vec![
+            ("api_token_revoked", "done"),
+            ("api_token_created", "done"),
             ("sign_in", "wrong_password"),
             ("sign_in", "signed_in"),
             ("password_set", "done"),

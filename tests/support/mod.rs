@@ -529,9 +529,10 @@ impl Suite {
         self.staff_with(token.expect("a token")).await
     }
 
-    /// A staff client calling with `token`.
+    /// A staff client calling with `token` (none when empty).
     pub async fn staff_with(&self, token: String) -> Staff {
-        StaffClient::with_interceptor(self.channel().await, Bearer(Some(token)))
+        let token = Some(token).filter(|t| !t.is_empty());
+        StaffClient::with_interceptor(self.channel().await, Bearer(token))
     }
 
     /// A deals client acting as the agent `user`.

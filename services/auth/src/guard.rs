@@ -2,7 +2,7 @@
 //! service (`UNAUTHENTICATED` without a valid one: a people's access token, or a
 //! service token whose audience is this service), checks the method against the permission
 //! table for the token's role (`PERMISSION_DENIED` for a method not granted or not
-//! listed), and hands the verified [`Claims`] to the handler in the request
+//! listed; a method the table opens to anyone needs no token), and hands the verified [`Claims`] to the handler in the request
 //! extensions. It wraps the generated server, so it sees the method's path, and it is
 //! the same for a call over a socket and one through the process's own router.
 
@@ -28,8 +28,12 @@ impl<S: NamedService> Guarded<S> {
         Guarded { inner, key }
     }
 
-    /// The caller's claims, if the call may go ahead.
-    fn admit<B>(&self, req: &http::Request<B>) -> Result<Claims, tonic::Status> {
+    /// The caller's claims, if the call may go ahead (none for a method open to
+    /// anyone, which checks a credential of its own).
+    fn admit<B>(&self, req: &http::Request<B>) -> Result<Option<Claims>, tonic::Status> {
+        if policy::action(req.uri().path()) == Some(policy::Action::Anyone) {
+            return Ok(None);
+        }
         let header = req
             .headers()
             .get(http::header::AUTHORIZATION)
@@ -47,7 +51,7 @@ impl<S: NamedService> Guarded<S> {
                     "a service acts for a user only to file their call notes",
                 ))
             }
-            Ok(_) => Ok(claims),
+            Ok(_) => Ok(Some(claims)),
             Err(refusal) => {
                 tracing::info!(
                     method = path,
@@ -87,7 +91,9 @@ where
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
         match self.admit(&req) {
             Ok(claims) => {
-                req.extensions_mut().insert(claims);
+                if let Some(claims) = claims {
+                    req.extensions_mut().insert(claims);
+                }
                 Either::Right(self.inner.call(req))
             }
             Err(status) => Either::Left(ready(Ok(status.into_http()))),

@@ -35,6 +35,9 @@ pub enum Action {
     ReadStaff,
     /// Add, change and remove staff.
     ManageStaff,
+    /// Open to anyone, with no token: the method checks a credential of its own (an
+    /// API token exchanged for an access token). Only methods listed with it are open.
+    Anyone,
     /// Sign people in and open their sessions: the web front's, for browsers.
     SignPeopleIn,
     /// Change one's own password, end one's own sessions.
@@ -165,6 +168,10 @@ pub const METHODS: &[(&str, Action)] = &[
     ("/ringside.staff.v1.Staff/SetPassword", ManageStaff),
     ("/ringside.staff.v1.Staff/ChangePassword", ManageOwnAccount),
     ("/ringside.staff.v1.Staff/ListAudit", ReadAudit),
+    ("/ringside.staff.v1.Staff/CreateApiToken", ManageOwnAccount),
+    ("/ringside.staff.v1.Staff/ListApiTokens", ManageOwnAccount),
+    ("/ringside.staff.v1.Staff/RevokeApiToken", ManageOwnAccount),
+    ("/ringside.staff.v1.Staff/ExchangeApiToken", Anyone),
     // notifications
     (
         "/ringside.notifications.v1.Notifications/ListOnline",
@@ -262,10 +269,11 @@ pub fn allows(role: Role, action: Action) -> bool {
     grants(role).contains(&action)
 }
 
-/// Whether `role` may call the method at `path`.
+/// Whether `role` may call the method at `path` (every role may call a method open
+/// to anyone).
 pub fn check(role: Role, path: &str) -> Result<Action, Refusal> {
     let action = action(path).ok_or(Refusal::UnknownMethod)?;
-    match allows(role, action) {
+    match action == Anyone || allows(role, action) {
         true => Ok(action),
         false => Err(Refusal::NotGranted(action)),
     }

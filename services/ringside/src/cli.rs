@@ -78,6 +78,20 @@ enum KeysCommand {
 
 #[derive(Debug, Subcommand)]
 enum TokenCommand {
+    /// Makes a personal API token for a user (in the database: RINGSIDE_DATABASE_URL,
+    /// or the embedded one) and prints it once; programs exchange it for access tokens
+    /// (`Staff/ExchangeApiToken`).
+    Create {
+        /// The user the token is for.
+        #[arg(long)]
+        user: String,
+        /// What the token is for, as its owner will see it listed.
+        #[arg(long)]
+        name: String,
+        /// Days until the token expires (1 to 366).
+        #[arg(long, default_value_t = 90)]
+        ttl_days: u64,
+    },
     /// Prints a signed token for a user.
     Issue {
         /// The user id the token names.
@@ -112,6 +126,23 @@ pub async fn main() -> anyhow::Result<()> {
             let (key, _) = cli.settings.token_key(true)?;
             let ttl = Duration::from_secs(ttl_days * 86_400);
             println!("{}", key.issue(&user, role, ttl)?);
+            Ok(())
+        }
+        Some(Command::Token {
+            command:
+                TokenCommand::Create {
+                    user,
+                    name,
+                    ttl_days,
+                },
+        }) => {
+            let db = open_database(&cli.settings).await?;
+            let staff = ringside_staff::StaffService::new(db.clone());
+            let life = Duration::from_secs(ttl_days.saturating_mul(86_400));
+            let made = staff.api_tokens.create(&user, &name, life).await;
+            db.close().await;
+            let (token, _) = made.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{token}");
             Ok(())
         }
         Some(Command::Keys { command }) => keys(&cli.settings, command),
@@ -260,7 +291,9 @@ fn write_token_file(path: &std::path::Path, token: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+/// The database of these settings (RINGSIDE_DATABASE_URL, or the embedded one),
+/// migrated.
+async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
     let url = match &settings.database_url {
         Some(url) => url.clone(),
         None => {
@@ -270,7 +303,11 @@ async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     };
     let db = Db::connect(&url, 1).await?;
     db.migrate().await?;
-    db.close().await;
+    Ok(db)
+}
+
+async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    open_database(settings).await?.close().await;
     println!("migrations applied");
     Ok(())
 }

@@ -13,7 +13,7 @@ use tonic::{Request, Status};
 
 use crate::model::{ROLES, Team, User, UserSpec};
 use crate::service::StaffService;
-use crate::store::{AuditEntry, Lookup, UserFilter};
+use crate::store::{ApiToken, AuditEntry, Lookup, UserFilter};
 
 /// Default and largest page sizes.
 const DEFAULT_PAGE: i64 = 100;
@@ -33,6 +33,17 @@ pub struct StaffGrpc {
 impl StaffGrpc {
     pub fn new(service: StaffService, key: TokenKey) -> Self {
         StaffGrpc { service, key }
+    }
+
+    /// `user` with a new access token of minutes.
+    fn opened(&self, user: User) -> Reply<pb::OpenSessionResponse> {
+        let access_token = self.access_token(&user)?;
+        let expires = ringside_storage::now_millis() + ACCESS_TOKEN_TTL.as_millis() as i64;
+        ok(pb::OpenSessionResponse {
+            user: Some(user_to_proto(user)),
+            access_token,
+            access_token_expires_at: Some(timestamp_from_millis(expires)),
+        })
     }
 
     fn access_token(&self, user: &User) -> Result<String, Status> {
@@ -320,6 +331,65 @@ impl Staff for StaffGrpc {
             entries,
             next_page_token,
         })
+    }
+
+    async fn create_api_token(
+        &self,
+        req: Request<pb::CreateApiTokenRequest>,
+    ) -> Reply<pb::CreateApiTokenResponse> {
+        let me = Caller::of(&req).actor;
+        let r = req.into_inner();
+        let days = u64::try_from(r.ttl_days).unwrap_or(0);
+        let life = Duration::from_secs(days.saturating_mul(86_400));
+        let (token, kept) = self.service.api_tokens.create(&me, &r.name, life).await?;
+        ok(pb::CreateApiTokenResponse {
+            token,
+            api_token: Some(api_token_to_proto(kept)),
+        })
+    }
+
+    async fn list_api_tokens(
+        &self,
+        req: Request<pb::ListApiTokensRequest>,
+    ) -> Reply<pb::ListApiTokensResponse> {
+        let me = Caller::of(&req).actor;
+        let tokens = self.service.api_tokens.list(&me).await?;
+        ok(pb::ListApiTokensResponse {
+            api_tokens: tokens.into_iter().map(api_token_to_proto).collect(),
+        })
+    }
+
+    async fn revoke_api_token(
+        &self,
+        req: Request<pb::RevokeApiTokenRequest>,
+    ) -> Reply<pb::RevokeApiTokenResponse> {
+        let me = Caller::of(&req).actor;
+        let id = required_id("id", &req.get_ref().id)?;
+        self.service.api_tokens.revoke(&me, &id).await?;
+        ok(pb::RevokeApiTokenResponse {})
+    }
+
+    async fn exchange_api_token(
+        &self,
+        req: Request<pb::ExchangeApiTokenRequest>,
+    ) -> Reply<pb::OpenSessionResponse> {
+        let user = self
+            .service
+            .api_tokens
+            .exchange(&req.get_ref().api_token)
+            .await?;
+        self.opened(user)
+    }
+}
+
+fn api_token_to_proto(t: ApiToken) -> pb::ApiToken {
+    pb::ApiToken {
+        id: t.id,
+        name: t.name,
+        created_at: Some(timestamp_from_millis(t.created_at)),
+        expires_at: Some(timestamp_from_millis(t.expires_at)),
+        last_used_at: t.last_used_at.map(timestamp_from_millis),
+        revoked_at: t.revoked_at.map(timestamp_from_millis),
     }
 }
 

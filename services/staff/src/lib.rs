@@ -3,10 +3,12 @@
 //! locale and time zone, active or deactivated), teams and their heads, and answers
 //! the questions every other service asks about people: who sits at extension 101,
 //! who takes new leads, whose Telegram chat this is. It signs people in (`password`:
-//! argon2id; `signin`: lockout, per-address limits, sessions), mints their access
-//! tokens from a session, and keeps the audit trail. Record visibility reads its
+//! argon2id; `signin`: lockout, per-address limits, sessions), keeps their personal
+//! API tokens (`api_tokens`), mints their access tokens from a session or an API
+//! token, and keeps the audit trail. Record visibility reads its
 //! teams.
 
+pub mod api_tokens;
 pub mod error;
 pub mod grpc;
 pub mod model;

@@ -9,6 +9,7 @@ use ringside_identity::{Invalid, fields, required_text};
 use ringside_storage::{Db, new_id, now_millis};
 use sqlx::AnyConnection;
 
+use crate::api_tokens::ApiTokens;
 use crate::error::{Result, StaffError};
 use crate::model::{Team, User, UserSpec};
 use crate::signin::{SignIn, SignInConfig, audit_line};
@@ -19,6 +20,8 @@ pub struct StaffService {
     db: Db,
     /// Passwords, sign-in and sessions.
     pub signin: SignIn,
+    /// Personal API tokens.
+    pub api_tokens: ApiTokens,
 }
 
 impl StaffService {
@@ -29,6 +32,7 @@ impl StaffService {
     pub fn with_sign_in(db: Db, config: SignInConfig) -> Self {
         StaffService {
             signin: SignIn::new(db.clone(), config),
+            api_tokens: ApiTokens::new(db.clone()),
             db,
         }
     }

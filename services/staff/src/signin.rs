@@ -72,15 +72,16 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// The stored form of a session's secret.
-fn secret_hash(secret: &str) -> String {
+/// The stored form of a secret (a session's, an API token's).
+pub(crate) fn secret_hash(secret: &str) -> String {
     Sha256::digest(secret.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
 }
 
-fn new_secret() -> String {
+/// 256 random bits, base64url.
+pub(crate) fn new_secret() -> String {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).expect("the operating system has no random source");
     B64.encode(bytes)

@@ -515,3 +515,101 @@ pub async fn audit_trail(
         )
         .collect())
 }
+
+// ---------------------------------------------------------------- API tokens
+
+/// A personal API token as stored (its secret only as a hash).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ApiToken {
+    pub id: String,
+    pub user_id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+const API_TOKEN_COLUMNS: &str =
+    "id, user_id, name, created_at, expires_at, last_used_at, revoked_at";
+
+fn api_token_from_row(row: &AnyRow) -> Result<ApiToken> {
+    Ok(ApiToken {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        name: row.try_get("name")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+pub async fn insert_api_token(
+    conn: &mut AnyConnection,
+    t: &ApiToken,
+    secret_hash: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO api_tokens (id, user_id, name, secret_hash, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&t.id)
+    .bind(&t.user_id)
+    .bind(&t.name)
+    .bind(secret_hash)
+    .bind(t.created_at)
+    .bind(t.expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn api_token_by_secret(
+    conn: &mut AnyConnection,
+    secret_hash: &str,
+) -> Result<Option<ApiToken>> {
+    let sql = format!("SELECT {API_TOKEN_COLUMNS} FROM api_tokens WHERE secret_hash = $1");
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(secret_hash)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(api_token_from_row).transpose()
+}
+
+pub async fn api_tokens_of(conn: &mut AnyConnection, user_id: &str) -> Result<Vec<ApiToken>> {
+    let sql = format!("SELECT {API_TOKEN_COLUMNS} FROM api_tokens WHERE user_id = $1 ORDER BY id");
+    let rows = sqlx::query(AssertSqlSafe(sql))
+        .bind(user_id)
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(api_token_from_row).collect()
+}
+
+pub async fn touch_api_token(conn: &mut AnyConnection, id: &str, now: i64) -> Result<()> {
+    sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Revokes the token `id` of `user_id`; whether there was one not yet revoked.
+pub async fn revoke_api_token(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    id: &str,
+    now: i64,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $3 \
+         WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
+}
