@@ -257,11 +257,14 @@ async fn a_person_signs_in_and_the_session_gives_tokens(staff: &Suite, contacts:
         .unwrap_err();
     assert_eq!(refused.code(), Code::Unauthenticated);
 
-    web.sign_out(pb::SignOutRequest {
-        session_secret: signed.session_secret.clone(),
-    })
-    .await
-    .expect("signed out");
+    let out = web
+        .sign_out(pb::SignOutRequest {
+            session_secret: signed.session_secret.clone(),
+        })
+        .await
+        .expect("signed out")
+        .into_inner();
+    assert_eq!(out.sessions_ended, 1, "{}", staff.name);
     let ended = web
         .open_session(pb::OpenSessionRequest {
             session_secret: signed.session_secret,

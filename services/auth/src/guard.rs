@@ -31,7 +31,9 @@ impl<S: NamedService> Guarded<S> {
     /// The caller's claims, if the call may go ahead (none for a method open to
     /// anyone, which checks a credential of its own).
     fn admit<B>(&self, req: &http::Request<B>) -> Result<Option<Claims>, tonic::Status> {
-        if policy::action(req.uri().path()) == Some(policy::Action::Anyone) {
+        let path = req.uri().path();
+        let action = policy::action(path);
+        if action == Some(policy::Action::Anyone) {
             return Ok(None);
         }
         let header = req
@@ -42,8 +44,7 @@ impl<S: NamedService> Guarded<S> {
             .key
             .verify_header(header, S::NAME)
             .map_err(|e| tonic::Status::unauthenticated(e.to_string()))?;
-        let path = req.uri().path();
-        match policy::check(claims.role, path) {
+        match policy::check_action(claims.role, action) {
             // A service acts for a user only to file the note they typed.
             Ok(action) if claims.obo.is_some() && action != policy::Action::NoteCalls => {
                 tracing::info!(method = path, service = %claims.sub, "call on behalf of a user refused");

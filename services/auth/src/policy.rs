@@ -272,7 +272,12 @@ pub fn allows(role: Role, action: Action) -> bool {
 /// Whether `role` may call the method at `path` (every role may call a method open
 /// to anyone).
 pub fn check(role: Role, path: &str) -> Result<Action, Refusal> {
-    let action = action(path).ok_or(Refusal::UnknownMethod)?;
+    check_action(role, action(path))
+}
+
+/// [`check`] for a method already looked up (`None`: not in the table).
+pub fn check_action(role: Role, action: Option<Action>) -> Result<Action, Refusal> {
+    let action = action.ok_or(Refusal::UnknownMethod)?;
     match action == Anyone || allows(role, action) {
         true => Ok(action),
         false => Err(Refusal::NotGranted(action)),

@@ -242,11 +242,8 @@ impl Staff for StaffGrpc {
     }
 
     async fn sign_out(&self, req: Request<pb::SignOutRequest>) -> Reply<pb::SignOutResponse> {
-        self.service
-            .signin
-            .sign_out(&req.get_ref().session_secret)
-            .await?;
-        ok(pb::SignOutResponse { sessions_ended: 1 })
+        let signin = &self.service.signin;
+        ended(signin.sign_out(&req.get_ref().session_secret).await?)
     }
 
     async fn sign_out_everywhere(
@@ -254,10 +251,7 @@ impl Staff for StaffGrpc {
         req: Request<pb::SignOutEverywhereRequest>,
     ) -> Reply<pb::SignOutResponse> {
         let me = Caller::of(&req).actor;
-        let ended = self.service.signin.sign_out_everywhere(&me, &me).await?;
-        ok(pb::SignOutResponse {
-            sessions_ended: ended as i64,
-        })
+        ended(self.service.signin.sign_out_everywhere(&me, &me).await?)
     }
 
     async fn end_sessions(
@@ -266,14 +260,12 @@ impl Staff for StaffGrpc {
     ) -> Reply<pb::SignOutResponse> {
         let actor = Caller::of(&req).actor;
         let user = required_id("user_id", &req.get_ref().user_id)?;
-        let ended = self
-            .service
-            .signin
-            .sign_out_everywhere(&actor, &user)
-            .await?;
-        ok(pb::SignOutResponse {
-            sessions_ended: ended as i64,
-        })
+        ended(
+            self.service
+                .signin
+                .sign_out_everywhere(&actor, &user)
+                .await?,
+        )
     }
 
     async fn set_password(
@@ -380,6 +372,13 @@ impl Staff for StaffGrpc {
             .await?;
         self.opened(user)
     }
+}
+
+/// How many sessions a sign-out ended.
+fn ended(sessions: u64) -> Reply<pb::SignOutResponse> {
+    ok(pb::SignOutResponse {
+        sessions_ended: i64::try_from(sessions).unwrap_or(i64::MAX),
+    })
 }
 
 fn api_token_to_proto(t: ApiToken) -> pb::ApiToken {

@@ -253,11 +253,11 @@ impl SignIn {
         Ok(user)
     }
 
-    /// Ends one session (signing out); ending one already ended is not an error.
-    pub async fn sign_out(&self, secret: &str) -> Result<()> {
+    /// Ends one session (signing out); how many ended (0 for one already ended,
+    /// which is not an error).
+    pub async fn sign_out(&self, secret: &str) -> Result<u64> {
         let mut conn = self.db.pool().acquire().await?;
-        store::delete_session(&mut conn, &secret_hash(secret)).await?;
-        Ok(())
+        store::delete_session(&mut conn, &secret_hash(secret)).await
     }
 
     /// Ends every session of `user_id`, as `actor` asked; how many there were.
