@@ -12,14 +12,11 @@ use ringside_proto::activities::v1 as apb;
 use ringside_proto::contacts::v1 as cpb;
 use ringside_proto::deals::v1 as dpb;
 use ringside_proto::events::v1 as ev;
-use serde_json::Value;
+use support::socket::{self, Ws, next_of, next_where};
 use support::{Person, Suite};
 use tokio_tungstenite::tungstenite;
 
 const IVAN_PHONE: &str = "+79123456789";
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Contacts, activities, notifications and deals: one suite, or four services.
 struct Setup {
@@ -70,37 +67,10 @@ async fn connect(setup: &Setup, agent: &str) -> Ws {
         .key
         .issue(agent, Role::Agent, Duration::from_secs(600))
         .expect("a token");
-    let url = format!(
-        "ws://{}/agent/ws?access_token={token}",
-        suite.running.http_addr
-    );
-    tokio_tungstenite::connect_async(url)
+    let bearer = format!("Bearer {token}");
+    socket::open(suite.running.http_addr, &[("authorization", &bearer)])
         .await
         .expect("websocket")
-        .0
-}
-
-/// The next frame of `kind` (others are skipped, and named if it never comes), within 5 s.
-async fn next_of(ws: &mut Ws, kind: &str) -> Value {
-    next_where(ws, kind, |_| true).await
-}
-
-/// The next frame of `kind` that `pick` accepts, skipping others (5 s at most).
-async fn next_where(ws: &mut Ws, kind: &str, pick: impl Fn(&Value) -> bool) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    let mut skipped = Vec::new();
-    loop {
-        let Ok(frame) = tokio::time::timeout_at(deadline, ws.next()).await else {
-            panic!("no {kind} frame; skipped {skipped:?}");
-        };
-        if let tungstenite::Message::Text(text) = frame.expect("open").expect("frame") {
-            let v: Value = serde_json::from_str(&text).expect("json");
-            if v["type"] == kind && pick(&v) {
-                return v;
-            }
-            skipped.push(v);
-        }
-    }
 }
 
 /// Nothing arrives for a while.
@@ -339,14 +309,10 @@ async fn an_unknown_number_pops_a_new_lead_card_and_makes_one_lead() {
 async fn the_agent_socket_needs_a_valid_token_and_refuses_bad_frames() {
     for setup in setups().await {
         let suite = setup.notifications();
-        let url = format!("ws://{}/agent/ws", suite.running.http_addr);
-        let refused = tokio_tungstenite::connect_async(url.clone()).await;
-        assert!(refused.is_err(), "no token");
-        let forged = format!("{url}?access_token=eyJhbGciOiJIUzI1NiJ9.e30.AAAA");
-        assert!(
-            tokio_tungstenite::connect_async(forged).await.is_err(),
-            "forged token"
-        );
+        let addr = suite.running.http_addr;
+        assert!(socket::open(addr, &[]).await.is_err(), "no token");
+        let forged = [("authorization", "Bearer eyJhbGciOiJIUzI1NiJ9.e30.AAAA")];
+        assert!(socket::open(addr, &forged).await.is_err(), "forged token");
         let mut ws = connect(&setup, "olga").await;
         for frame in [
             "not json",
@@ -400,9 +366,9 @@ async fn a_due_task_reminds_its_assignee_on_their_socket() {
     }
 }
 
-/// The agent console in a real browser: sign in with a token, a ringing call pops the
+/// The agent console in a real browser: sign in with a password, a ringing call pops the
 /// seeded client's card, answering elsewhere closes another agent's pop-up, and a note
-/// typed into the card lands on the call's timeline entry.
+/// typed into the card lands on the call's timeline entry; signing out ends it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_pops_the_card_in_a_browser_and_files_the_note() {
     if !support::browser::present() {
@@ -413,17 +379,8 @@ async fn the_console_pops_the_card_in_a_browser_and_files_the_note() {
         seed(&setup).await;
         let browser = support::browser::Browser::start().await;
         let console = format!("http://{}/", setup.notifications().running.http_addr);
-        browser.goto(&console).await;
-        let token = setup
-            .notifications()
-            .key
-            .issue("olga", Role::Agent, Duration::from_secs(600))
-            .expect("a token");
-        browser.type_into("#token", &token).await;
-        browser.click("#signin-button").await;
-        browser
-            .wait_text("#status", |t| t == "online as olga")
-            .await;
+        setup.staff().set_password("olga").await;
+        browser.sign_in(&console, "olga", "Ольга").await;
 
         ringing(&setup, "b-1", IVAN_PHONE, "101").await;
         let card = r#".card[data-call-id="b-1"]"#;
@@ -469,6 +426,17 @@ async fn the_console_pops_the_card_in_a_browser_and_files_the_note() {
         });
         publish(&setup, answered).await;
         browser.wait_gone(second).await;
+
+        // Signing out ends the session: the browser is back at the sign-in page, and
+        // the console sends it there again.
+        browser.click("#signout").await;
+        browser
+            .wait_text("#signin-button", |t| t == "Sign in")
+            .await;
+        browser.goto(&console).await;
+        browser
+            .wait_text("#signin-button", |t| t == "Sign in")
+            .await;
         browser.quit().await;
         setup.stop().await;
     }

@@ -1,6 +1,6 @@
 //! The `ringside` binary as an operator uses it: `--help`, `token issue`, `migrate`,
-//! and the all-in-one start (addresses and first admin token printed, SIGTERM stops it
-//! cleanly).
+//! and the all-in-one start (addresses and the first admin's one-time password link
+//! printed, SIGTERM stops it cleanly).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -43,6 +43,8 @@ fn help_lists_every_environment_variable() {
         "RINGSIDE_EXTENSION_PATTERN",
         "RINGSIDE_RING_TIMEOUT_SECS",
         "RINGSIDE_MAX_DIALOGS",
+        "RINGSIDE_SECURE_COOKIES",
+        "RINGSIDE_TRUSTED_PROXIES",
     ] {
         assert!(help.contains(var), "--help does not mention {var}");
     }
@@ -219,8 +221,71 @@ fn serve_without_a_database_url_says_what_is_missing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("RINGSIDE_DATABASE_URL"));
 }
 
-#[test]
-fn all_in_one_prints_its_addresses_and_an_admin_token_and_stops_on_sigterm() {
+/// An all-in-one process of `dir` and the lines it prints.
+struct Started {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+fn start_all_in_one(dir: &std::path::Path) -> Started {
+    let mut child = ringside(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    Started { child, lines }
+}
+
+impl Started {
+    /// The banner up to and including the first line `last` accepts (30 s at most).
+    fn banner_until(&mut self, last: impl Fn(&str) -> bool) -> Vec<String> {
+        let mut lines = Vec::new();
+        while !lines.last().is_some_and(|l: &String| last(l)) {
+            match self.lines.recv_timeout(Duration::from_secs(30)) {
+                Ok(line) => lines.push(line),
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!("the banner did not finish within 30 s: {lines:?}");
+                }
+            }
+        }
+        lines
+    }
+
+    /// SIGTERM, and a clean exit within 15 s.
+    fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                assert!(status.success(), "a clean exit after SIGTERM, got {status}");
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "still running 15 s after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The first start prints its addresses and a one-time link for the first admin's
+/// password (no token); the link sets it once, the admin signs in with it, and the
+/// next start prints no link. SIGTERM stops it cleanly each time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_start_prints_a_one_time_link_for_the_admins_password() {
     let dir = tempfile::tempdir().expect("tempdir");
     let migrate = ringside(dir.path())
         .arg("migrate")
@@ -232,55 +297,57 @@ fn all_in_one_prints_its_addresses_and_an_admin_token_and_stops_on_sigterm() {
         String::from_utf8_lossy(&migrate.stderr)
     );
 
-    let mut child = ringside(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut lines = Vec::new();
-    while !lines.iter().any(|l: &String| l.contains("More tokens")) {
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(line) => lines.push(line),
-            Err(_) => {
-                let _ = child.kill();
-                panic!("the banner did not finish within 30 s: {lines:?}");
-            }
-        }
-    }
+    let mut first = start_all_in_one(dir.path());
+    let lines = first.banner_until(|l| l.contains("/welcome#"));
     let banner = lines.join("\n");
     assert!(banner.contains("HTTP  http://127.0.0.1:"), "{banner}");
     assert!(banner.contains("gRPC  127.0.0.1:"), "{banner}");
     assert!(banner.contains("SIP   127.0.0.1:"), "{banner}");
-    let token = lines
-        .iter()
-        .map(|l| l.trim())
-        .find(|l| l.starts_with("eyJ"))
-        .expect("an admin token is printed");
-    let saved = std::fs::read_to_string(dir.path().join("admin.token")).expect("admin.token");
-    assert_eq!(saved.trim(), token);
+    assert!(banner.contains("admin@ringside.localhost"), "{banner}");
+    assert!(!banner.contains("eyJ"), "no token is printed: {banner}");
+    let link = lines.last().expect("the link").trim();
+    let (origin, secret) = link.split_once("/welcome#").expect("a link");
+    let addr = origin
+        .trim_start_matches("http://")
+        .parse()
+        .expect("address");
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            assert!(status.success(), "a clean exit after SIGTERM, got {status}");
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "still running 15 s after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (status, page) = support::http(addr, "GET", "/welcome", &[], b"").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Set your password"), "{page}");
+    let form = format!("code={secret}&password=first+admin+pass&repeat=first+admin+pass");
+    let set = |form: String| async move {
+        let headers = [
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("sec-fetch-site", "same-origin"),
+        ];
+        support::http(addr, "POST", "/welcome", &headers, form.as_bytes()).await
+    };
+    let (status, page) = set(form.clone()).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Your password is set"), "{page}");
+    let (status, page) = set(form).await;
+    assert_eq!(status, 401, "a used link: {page}");
+    assert!(page.contains("not valid"), "{page}");
+
+    let signin = "login=admin%40ringside.localhost&password=first+admin+pass";
+    let headers = [("content-type", "application/x-www-form-urlencoded")];
+    let (status, head, _) =
+        support::http_full(addr, "POST", "/signin", &headers, signin.as_bytes()).await;
+    assert_eq!(status, 303, "{head}");
+    let cookie = support::session_cookie(&head).expect("a session cookie");
+    let (status, console) = support::http(addr, "GET", "/", &[("cookie", &cookie)], b"").await;
+    assert_eq!(status, 200);
+    assert!(console.contains("agent console"), "{console}");
+    first.stop();
+
+    let mut again = start_all_in_one(dir.path());
+    let lines = again.banner_until(|l| l.contains("SIP "));
+    std::thread::sleep(Duration::from_millis(500));
+    let late: Vec<String> = again.lines.try_iter().collect();
+    assert!(
+        !late.iter().chain(&lines).any(|l| l.contains("/welcome#")),
+        "an admin can sign in: no link {lines:?} {late:?}"
+    );
+    again.stop();
 }

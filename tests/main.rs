@@ -18,6 +18,7 @@ mod forms_browser;
 mod grpc_api;
 mod ingest_edges;
 mod permissions;
+mod signin;
 mod staff;
 mod telegram;
 mod telephony;

@@ -448,7 +448,6 @@ async fn a_missed_sip_call_becomes_a_call_back_task_for_the_agent_who_rang() {
 /// with their open deal; the caller hangs up and the card says the call is over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sip_call_pops_the_clients_card_in_the_agents_browser() {
-    use ringside_auth::Role;
     use ringside_proto::contacts::v1 as cpb;
     if !tools_present() || !support::browser::present() {
         return;
@@ -492,18 +491,9 @@ async fn a_sip_call_pops_the_clients_card_in_the_agents_browser() {
         .expect("deal");
 
     let browser = support::browser::Browser::start().await;
-    browser
-        .goto(&format!("http://{}/", suite.running.http_addr))
-        .await;
-    let token = suite
-        .key
-        .issue("olga", Role::Agent, Duration::from_secs(600))
-        .expect("a token");
-    browser.type_into("#token", &token).await;
-    browser.click("#signin-button").await;
-    browser
-        .wait_text("#status", |t| t == "online as olga")
-        .await;
+    suite.set_password("olga").await;
+    let console = format!("http://{}/", suite.running.http_addr);
+    browser.sign_in(&console, "olga", "Ольга").await;
 
     let pbx = Pbx::start(&suite, Mirror::Hep);
     let _phone = pbx.phone("101", "uas_ring.xml", &[]);

@@ -174,6 +174,17 @@ impl Browser {
         .await;
     }
 
+    /// Opens `base` (the console) as `id`, who has the tests' password: the browser is
+    /// sent to the sign-in page, signs in there, and waits until the console is online.
+    pub async fn sign_in(&self, base: &str, id: &str, name: &str) {
+        self.goto(base).await;
+        self.type_into("#login", &super::login_of(id)).await;
+        self.type_into("#password", super::PASSWORD).await;
+        self.click("#signin-button").await;
+        let online = format!("online as {name}");
+        self.wait_text("#status", |t| t == online).await;
+    }
+
     pub async fn quit(self) {
         self.call("DELETE", &self.path(""), Value::Null).await;
     }

@@ -6,6 +6,7 @@ pub mod bot;
 pub mod browser;
 pub mod imap;
 pub mod smtp;
+pub mod socket;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -441,6 +442,42 @@ pub struct Person<'a> {
     pub telegram_chat_id: &'a str,
 }
 
+/// The password people in the tests sign in with.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The login [`Suite::hire`] gives a person.
+pub fn login_of(id: &str) -> String {
+    format!("{id}@staff.test")
+}
+
+/// The session cookie a response sets, as a `Cookie` header sends it back.
+pub fn session_cookie(head: &str) -> Option<String> {
+    head.lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(name, _)| name.eq_ignore_ascii_case("set-cookie"))
+        .map(|(_, value)| value.trim())
+        .find(|v| v.contains("ringside_session="))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned)
+}
+
+/// Signs `id` in at the browser edge `addr` as a browser's form would (same origin):
+/// the session cookie to send back.
+pub async fn sign_in_http(addr: std::net::SocketAddr, id: &str) -> String {
+    let body = format!(
+        "login={}&password={}",
+        login_of(id),
+        PASSWORD.replace(' ', "+")
+    );
+    let headers = [
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("sec-fetch-site", "same-origin"),
+    ];
+    let (status, head, body) = http_full(addr, "POST", "/signin", &headers, body.as_bytes()).await;
+    assert_eq!(status, 303, "{head}\n{body}");
+    session_cookie(&head).unwrap_or_else(|| panic!("no session cookie: {head}"))
+}
+
 impl<'a> Person<'a> {
     pub fn new(id: &'a str, name: &'a str) -> Self {
         Person {
@@ -478,6 +515,7 @@ impl Suite {
         for p in people {
             let details = spb::UserDetails {
                 name: p.name.into(),
+                login: login_of(p.id),
                 role: p.role.into(),
                 extensions: p.extensions.iter().map(|e| (*e).to_owned()).collect(),
                 alert_email: p.alert_email.into(),
@@ -493,6 +531,16 @@ impl Suite {
                 .await
                 .expect("a person on the staff");
         }
+    }
+
+    /// Gives `id` the tests' [`PASSWORD`] (as an admin would), so they can sign in.
+    pub async fn set_password(&self, id: &str) {
+        let request = ringside_proto::staff::v1::SetPasswordRequest {
+            user_id: id.into(),
+            password: PASSWORD.into(),
+        };
+        let mut staff = self.staff_as("test-admin", Role::Admin).await;
+        staff.set_password(request).await.expect("a password set");
     }
 
     /// A people's access token for `test-user` with `role`.

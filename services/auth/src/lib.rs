@@ -55,6 +55,17 @@ pub enum Role {
     Service,
 }
 
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Manager => "manager",
+            Role::Agent => "agent",
+            Role::Service => "service",
+        }
+    }
+}
+
 impl std::str::FromStr for Role {
     type Err = AuthError;
     fn from_str(s: &str) -> Result<Self, AuthError> {

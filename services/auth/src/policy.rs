@@ -167,6 +167,8 @@ pub const METHODS: &[(&str, Action)] = &[
     ("/ringside.staff.v1.Staff/EndSessions", ManageStaff),
     ("/ringside.staff.v1.Staff/SetPassword", ManageStaff),
     ("/ringside.staff.v1.Staff/ChangePassword", ManageOwnAccount),
+    ("/ringside.staff.v1.Staff/CreatePasswordLink", ManageStaff),
+    ("/ringside.staff.v1.Staff/SetPasswordWithLink", SignPeopleIn),
     ("/ringside.staff.v1.Staff/ListAudit", ReadAudit),
     ("/ringside.staff.v1.Staff/CreateApiToken", ManageOwnAccount),
     ("/ringside.staff.v1.Staff/ListApiTokens", ManageOwnAccount),

@@ -15,7 +15,6 @@ pub mod forms;
 pub mod hep;
 pub mod inbound;
 pub mod listen;
-pub mod net;
 pub mod peers;
 pub mod publisher;
 pub mod sip;
@@ -33,7 +32,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub use listen::{Ingest, Protocol};
-pub use net::AllowList;
+pub use ringside_kit::net::AllowList;
 pub use tracker::{Tracker, TrackerConfig};
 
 /// Where and how ingest listens.

@@ -12,11 +12,11 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::net::AllowList;
 use crate::publisher::{Publisher, message};
 use crate::sip::{self, framing};
 use crate::tracker::{Signal, Tracker};
 use crate::{hep, secret_eq};
+use ringside_kit::net::AllowList;
 
 /// Most TCP connections served at once per listener.
 const MAX_CONNECTIONS: usize = 1024;

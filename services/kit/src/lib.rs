@@ -7,11 +7,16 @@
 //! service ([`peer`]): its generated gRPC client over a [`peer::PeerChannel`], which is
 //! either a socket to the service's replicas or, in the all-in-one process, the very
 //! gRPC router the process serves — guard, handlers and all — with no socket between.
-//! Domain rules, SQL and the bus transports live elsewhere.
+//! What every edge a browser talks to shares is here too: the session cookie and the
+//! refusal of unsafe requests from other sites ([`browser`]), and who a request came
+//! from behind trusted proxies ([`net`]). Domain rules, SQL and the bus transports
+//! live elsewhere.
 
+pub mod browser;
 pub mod consume;
 pub mod error;
 pub mod grpc;
+pub mod net;
 pub mod peer;
 
 pub use error::{ErrorKind, Kind, PeerError};

@@ -1,21 +1,29 @@
-//! The agent console at `/`, and the agent's WebSocket, `/agent/ws`: the same pushes as `Subscribe`, as JSON frames,
-//! for the agent named by the bearer token only (an `Authorization` header, or the
-//! `access_token` query parameter for browsers, which cannot set headers on a
-//! WebSocket). The agent sends `{"type":"note","call_id":…,"text":…,"outcome":…}` to
-//! file a note on a call and gets `note_saved` or `error` back.
+//! The agent's WebSocket, `/agent/ws`: the same pushes as `Subscribe`, as JSON frames,
+//! for one person only. A browser authenticates with its session cookie (the page
+//! it came from must be this site's: `Sec-Fetch-Site` / `Origin`); a program with a
+//! bearer access token in the `Authorization` header. No token ever travels in the
+//! URL. The socket ends when its session does (checked every few seconds: sign-out,
+//! "sign out everywhere", a password or role change, deactivation) or when the
+//! bearer token expires; a browser is told `{"type":"signed_out"}` first. The agent
+//! sends `{"type":"note","call_id":…,"text":…,"outcome":…}` to file a note on a call
+//! and gets `note_saved` or `error` back.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use ringside_auth::{TokenKey, policy};
+use ringside_auth::{Role, TokenKey, policy};
+use ringside_kit::browser::cross_site;
 use ringside_proto::notifications::v1 as pb;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tonic::Code;
 
+use crate::browser::Gate;
 use crate::service::Notifications;
 
 /// The audience the socket's tokens are checked for: it is notifications' surface.
@@ -24,66 +32,119 @@ const SERVICE: &str = "ringside.notifications.v1.Notifications";
 /// Largest frame an agent may send.
 const MAX_FRAME: usize = 64 * 1024;
 
+/// How often a browser's socket asks whether its session still holds.
+pub const SESSION_CHECK: Duration = Duration::from_secs(5);
+
+/// The close code a socket ends with when its session or token has: sign in again.
+const SIGNED_OUT: u16 = 4401;
+
 #[derive(Clone)]
 struct WsState {
     service: Notifications,
     key: Arc<TokenKey>,
+    gate: Gate,
 }
 
-pub fn router(service: Notifications, key: TokenKey) -> axum::Router {
+/// What keeps a socket open: a browser's session, or a program's token until it
+/// expires (Unix seconds).
+enum Standing {
+    Session(String),
+    Token { expires_at: u64 },
+}
+
+pub fn router(service: Notifications, key: TokenKey, gate: Gate) -> axum::Router {
     let state = WsState {
         service,
         key: Arc::new(key),
+        gate: gate.clone(),
     };
     axum::Router::new()
-        .route("/", get(console))
         .route("/agent/ws", get(upgrade))
         .with_state(state)
-}
-
-/// The agent console: one static page, no build step; it signs in with a token and
-/// talks to `/agent/ws`.
-async fn console() -> impl IntoResponse {
-    (
-        [
-            ("content-type", "text/html; charset=utf-8"),
-            ("cache-control", "no-store"),
-            ("x-content-type-options", "nosniff"),
-            ("referrer-policy", "no-referrer"),
-        ],
-        include_str!("console.html"),
-    )
-}
-
-#[derive(Deserialize)]
-struct TokenQuery {
-    access_token: Option<String>,
+        .merge(crate::browser::router(gate))
 }
 
 async fn upgrade(
     State(state): State<WsState>,
     headers: HeaderMap,
-    Query(query): Query<TokenQuery>,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let header = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| query.access_token.map(|t| format!("Bearer {t}")));
-    let claims = match state.key.verify_header(header.as_deref(), SERVICE) {
-        Ok(claims) => claims,
-        Err(e) => return (StatusCode::UNAUTHORIZED, e.to_string()).into_response(),
+    let (agent, role, standing) = match authenticate(&state, &headers).await {
+        Ok(found) => found,
+        Err(refused) => return refused,
     };
-    if !policy::allows(claims.role, policy::Action::ReceivePushes) {
+    if !policy::allows(role, policy::Action::ReceivePushes) {
         return (StatusCode::FORBIDDEN, "this role receives no pushes").into_response();
     }
     ws.max_message_size(MAX_FRAME)
-        .on_upgrade(move |socket| session(socket, state.service, claims.sub))
+        .on_upgrade(move |socket| session(socket, state, agent, standing))
 }
 
-async fn session(mut socket: WebSocket, service: Notifications, agent: String) {
+/// Who opens the socket: a bearer token's subject, or the person of the session
+/// the cookie names.
+async fn authenticate(
+    state: &WsState,
+    headers: &HeaderMap,
+) -> Result<(String, Role, Standing), Response> {
+    let refuse = |code: StatusCode, why: &str| (code, why.to_owned()).into_response();
+    if let Some(bearer) = headers.get("authorization") {
+        let claims = state
+            .key
+            .verify_header(bearer.to_str().ok(), SERVICE)
+            .map_err(|e| refuse(StatusCode::UNAUTHORIZED, &e.to_string()))?;
+        let standing = Standing::Token {
+            expires_at: claims.exp,
+        };
+        return Ok((claims.sub, claims.role, standing));
+    }
+    if let Some(why) = cross_site(headers) {
+        return Err(refuse(StatusCode::FORBIDDEN, why));
+    }
+    let secret = state
+        .gate
+        .secret(headers)
+        .ok_or_else(|| refuse(StatusCode::UNAUTHORIZED, "sign in first"))?;
+    match state.gate.open(&secret).await {
+        Ok(person) => Ok((person.id, person.role, Standing::Session(secret))),
+        Err(s) if s.code() == Code::Unauthenticated => {
+            Err(refuse(StatusCode::UNAUTHORIZED, s.message()))
+        }
+        Err(s) => Err(refuse(StatusCode::SERVICE_UNAVAILABLE, s.message())),
+    }
+}
+
+/// Whether the socket may stay open: its session is live (staff being unreachable
+/// for a moment does not close it) or its token has not expired.
+async fn still_standing(gate: &Gate, standing: &Standing) -> bool {
+    match standing {
+        Standing::Session(secret) => match gate.open(secret).await {
+            Ok(_) => true,
+            Err(s) => s.code() != Code::Unauthenticated,
+        },
+        Standing::Token { expires_at } => {
+            let now = u64::try_from(ringside_storage::now_millis() / 1000).unwrap_or(0);
+            now < *expires_at
+        }
+    }
+}
+
+/// Tells the browser its session has ended, and closes.
+async fn signed_out(mut socket: WebSocket) {
+    let frame = json!({"type": "signed_out"}).to_string();
+    let _ = socket.send(Message::Text(frame.into())).await;
+    let close = CloseFrame {
+        code: SIGNED_OUT,
+        reason: "signed out".into(),
+    };
+    let _ = socket.send(Message::Close(Some(close))).await;
+}
+
+async fn session(mut socket: WebSocket, state: WsState, agent: String, standing: Standing) {
+    let service = state.service;
     let mut sub = service.hub.subscribe(&agent);
+    let mut check = tokio::time::interval(SESSION_CHECK);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    check.tick().await;
     loop {
         tokio::select! {
             push = sub.pushes.recv() => {
@@ -101,6 +162,11 @@ async fn session(mut socket: WebSocket, service: Notifications, agent: String) {
                 };
                 if socket.send(Message::Text(reply.to_string().into())).await.is_err() {
                     return;
+                }
+            }
+            _ = check.tick() => {
+                if !still_standing(&state.gate, &standing).await {
+                    return signed_out(socket).await;
                 }
             }
         }

@@ -99,6 +99,8 @@ pub struct Running {
     pub bus: Arc<dyn Bus>,
     /// The gRPC services served (besides health and reflection).
     pub grpc_services: Vec<&'static str>,
+    /// The staff service, all-in-one (for the first admin's password link).
+    staff: Option<StaffService>,
     shutdown: CancellationToken,
     /// The router this process's services call each other through.
     loopback: Loopback,
@@ -330,7 +332,13 @@ impl Assembly<'_> {
             .context("subscribing notifications to the bus")?;
             self.workers.spawn(consuming);
         }
-        let routes = ringside_notifications::ws::router(service.clone(), self.key.clone());
+        let proxies = self.settings.trusted_proxies()?;
+        let gate = ringside_notifications::browser::Gate::new(
+            self.peer(caller, Peer::Staff)?,
+            ringside_kit::browser::SessionCookie::new(self.settings.secure_cookies),
+            proxies,
+        );
+        let routes = ringside_notifications::ws::router(service.clone(), self.key.clone(), gate);
         self.http_routes = std::mem::take(&mut self.http_routes).merge(routes);
         self.notifications = Some(service);
         Ok(())
@@ -358,12 +366,7 @@ impl Assembly<'_> {
             let forms = ringside_ingest::forms::config::load(path)
                 .map_err(anyhow::Error::msg)
                 .context("RINGSIDE_FORMS")?;
-            let proxies = self
-                .settings
-                .trusted_proxies
-                .parse()
-                .map_err(anyhow::Error::msg)
-                .context("RINGSIDE_TRUSTED_PROXIES")?;
+            let proxies = self.settings.trusted_proxies()?;
             let contacts = self.contacts_peer()?;
             let routes = ringside_ingest::forms::router(forms, contacts, self.bus.clone(), proxies);
             self.http_routes = std::mem::take(&mut self.http_routes).merge(routes);
@@ -504,6 +507,10 @@ impl Assembly<'_> {
         .into_iter()
         .flatten()
         .collect();
+        let staff = match self.mode {
+            Mode::AllInOne => self.staff.clone(),
+            Mode::Serve(_) => None,
+        };
         let mut servers = JoinSet::new();
         let grpc_set = GrpcServices {
             staff: self.staff,
@@ -529,6 +536,7 @@ impl Assembly<'_> {
             db: self.db,
             bus: self.bus,
             grpc_services,
+            staff,
             shutdown: self.shutdown,
             loopback: self.loopback,
             servers,
@@ -685,6 +693,19 @@ async fn serve_http(
 }
 
 impl Running {
+    /// All-in-one while no admin can sign in: the admin's login and the secret of a
+    /// one-time link that sets their password (see `StaffService::first_admin_link`).
+    pub async fn first_admin_link(&self) -> anyhow::Result<Option<(String, String)>> {
+        let Some(staff) = &self.staff else {
+            return Ok(None);
+        };
+        let made = staff
+            .first_admin_link()
+            .await
+            .context("the first admin's password link")?;
+        Ok(made.map(|(user, secret)| (user.login.unwrap_or(user.id), secret)))
+    }
+
     /// A token that stops the suite when cancelled.
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()

@@ -215,7 +215,7 @@ fn init_tracing(settings: &Settings) -> anyhow::Result<()> {
 async fn run(settings: &Settings, mode: Mode) -> anyhow::Result<()> {
     // Handlers first: a SIGTERM that arrives while starting still stops us cleanly.
     let signal = shutdown_signal()?;
-    let (key, created) = settings.token_key(mode == Mode::AllInOne)?;
+    let (key, _) = settings.token_key(mode == Mode::AllInOne)?;
     let running = app::start(settings, mode, key.clone()).await?;
     let shutdown = running.shutdown_token();
     tokio::spawn(async move {
@@ -223,7 +223,8 @@ async fn run(settings: &Settings, mode: Mode) -> anyhow::Result<()> {
         tracing::info!("shutting down: draining in-flight work");
         shutdown.cancel();
     });
-    print_banner(settings, mode, &running, &key, created)?;
+    let first_admin = running.first_admin_link().await?;
+    print_banner(settings, mode, &running, first_admin);
     running.wait().await?;
     tracing::info!("stopped");
     Ok(())
@@ -234,9 +235,8 @@ fn print_banner(
     settings: &Settings,
     mode: Mode,
     running: &app::Running,
-    key: &ringside_auth::TokenKey,
-    key_created: bool,
-) -> anyhow::Result<()> {
+    first_admin: Option<(String, String)>,
+) {
     match mode {
         Mode::AllInOne => println!(
             "Ringside is running (all-in-one, data in {})",
@@ -248,7 +248,7 @@ fn print_banner(
         .grpc_services
         .contains(&"ringside.notifications.v1.Notifications");
     let paths = match console {
-        true => "agent console /, /agent/ws, /healthz /readyz /metrics",
+        true => "agent console /, /signin, /agent/ws, /healthz /readyz /metrics",
         false => "/healthz /readyz /metrics",
     };
     println!("  HTTP  http://{}  ({paths})", running.http_addr);
@@ -261,34 +261,14 @@ fn print_banner(
             bound.sip, bound.hep
         );
     }
-    if mode == Mode::AllInOne {
-        let token_file = settings.data_dir.join("admin.token");
-        if key_created || !token_file.exists() {
-            let token = key.issue("admin", Role::Admin, Duration::from_secs(365 * 86_400))?;
-            write_token_file(&token_file, &token)?;
-            println!(
-                "  First admin token (also saved in {}):",
-                token_file.display()
-            );
-            println!("  {token}");
-        } else {
-            println!("  Admin token: {}", token_file.display());
-        }
-        println!("  More tokens: ringside token issue --user <id> --role <admin|manager|agent>");
+    if let Some((login, secret)) = first_admin {
+        println!("  First admin: open this one-time link (valid a day) to set the password");
+        println!(
+            "  of {login}, then sign in at http://{}/",
+            running.http_addr
+        );
+        println!("  http://{}/welcome#{secret}", running.http_addr);
     }
-    Ok(())
-}
-
-fn write_token_file(path: &std::path::Path, token: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
-        .open(path)?
-        .write_all(format!("{token}\n").as_bytes())?;
-    Ok(())
 }
 
 /// The database of these settings (RINGSIDE_DATABASE_URL, or the embedded one),

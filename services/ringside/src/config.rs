@@ -227,6 +227,16 @@ pub struct Settings {
     )]
     pub staff_url: String,
 
+    /// Browsers reach Ringside over HTTPS (a TLS ingress in front): the session cookie is
+    /// then `__Host-ringside_session`, sent only over TLS (`Secure`).
+    #[arg(
+        long,
+        env = "RINGSIDE_SECURE_COOKIES",
+        default_value_t = false,
+        global = true
+    )]
+    pub secure_cookies: bool,
+
     /// Milliseconds a caller-ID card waits for slow parts before what is known is pushed.
     #[arg(
         long,
@@ -347,7 +357,8 @@ pub struct Settings {
     pub email_auto_reply: Option<String>,
 
     /// Reverse proxies in front of the HTTP port (comma-separated CIDRs): behind them, a
-    /// web form's client address (for its rate limit) comes from X-Forwarded-For.
+    /// web form's or sign-in's client address (for their rate limits) comes from
+    /// X-Forwarded-For.
     #[arg(
         long,
         env = "RINGSIDE_TRUSTED_PROXIES",
@@ -543,6 +554,7 @@ impl Settings {
             assign_roles: "agent".into(),
             assign_team: String::new(),
             assign_skip_offline: false,
+            secure_cookies: false,
             callback_minutes: 15,
             db_max_connections: 8,
             shutdown_grace_secs: 5,
@@ -595,6 +607,14 @@ impl Settings {
     /// The suite's token keys, and whether the people's keys were created just now.
     /// With `create`, missing key files are made (the all-in-one's first start, the
     /// CLI); without, they must exist.
+    /// The proxies whose `X-Forwarded-For` names the client (forms, sign-in).
+    pub fn trusted_proxies(&self) -> anyhow::Result<ringside_kit::net::AllowList> {
+        self.trusted_proxies
+            .parse()
+            .map_err(anyhow::Error::msg)
+            .context("RINGSIDE_TRUSTED_PROXIES")
+    }
+
     pub fn token_key(&self, create: bool) -> anyhow::Result<(TokenKey, bool)> {
         let (people, created) = self.key_set_made(KeyKind::People, create)?;
         let (services, _) = self.key_set_made(KeyKind::Services, create)?;

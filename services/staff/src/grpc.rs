@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use ringside_auth::{Caller, Role, TokenKey};
-use ringside_kit::grpc::{Reply, next_token, ok, optional_id, page, required_id};
+use ringside_identity::Invalid;
+use ringside_kit::grpc::{Reply, invalid, next_token, ok, optional_id, page, required_id};
 use ringside_proto::staff::v1 as pb;
 use ringside_proto::staff::v1::staff_server::{Staff, StaffServer};
 use ringside_proto::timestamp_from_millis;
@@ -21,6 +22,8 @@ const MAX_PAGE: i64 = 500;
 
 /// How long an access token minted from a session lives.
 const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(300);
+/// Longest a password link may hold, in hours.
+const MAX_LINK_HOURS: i64 = 7 * 24;
 /// Most audit lines in one page.
 const MAX_AUDIT_PAGE: i64 = 500;
 
@@ -232,13 +235,7 @@ impl Staff for StaffGrpc {
             .signin
             .open(&req.get_ref().session_secret)
             .await?;
-        let access_token = self.access_token(&user)?;
-        let expires = ringside_storage::now_millis() + ACCESS_TOKEN_TTL.as_millis() as i64;
-        ok(pb::OpenSessionResponse {
-            user: Some(user_to_proto(user)),
-            access_token,
-            access_token_expires_at: Some(timestamp_from_millis(expires)),
-        })
+        self.opened(user)
     }
 
     async fn sign_out(&self, req: Request<pb::SignOutRequest>) -> Reply<pb::SignOutResponse> {
@@ -293,6 +290,44 @@ impl Staff for StaffGrpc {
             .change_password(&me, &r.current_password, &r.new_password)
             .await?;
         ok(pb::SetPasswordResponse {})
+    }
+
+    async fn create_password_link(
+        &self,
+        req: Request<pb::CreatePasswordLinkRequest>,
+    ) -> Reply<pb::CreatePasswordLinkResponse> {
+        let actor = Caller::of(&req).actor;
+        let r = req.into_inner();
+        let user = required_id("user_id", &r.user_id)?;
+        let hours = match r.valid_for_hours {
+            0 => 24,
+            h @ 1..=MAX_LINK_HOURS => h,
+            _ => {
+                let reason = format!("1 to {MAX_LINK_HOURS}");
+                return Err(invalid(Invalid::new("valid_for_hours", reason)));
+            }
+        };
+        let valid_for = Duration::from_secs(hours as u64 * 3600);
+        let signin = &self.service.signin;
+        let (secret, expires_at) = signin
+            .create_password_link(&actor, &user, valid_for)
+            .await?;
+        ok(pb::CreatePasswordLinkResponse {
+            secret,
+            expires_at: Some(timestamp_from_millis(expires_at)),
+        })
+    }
+
+    async fn set_password_with_link(
+        &self,
+        req: Request<pb::SetPasswordWithLinkRequest>,
+    ) -> Reply<pb::SetPasswordWithLinkResponse> {
+        let r = req.into_inner();
+        let signin = &self.service.signin;
+        let user = signin.use_password_link(&r.secret, &r.password).await?;
+        ok(pb::SetPasswordWithLinkResponse {
+            user: Some(user_to_proto(user)),
+        })
     }
 
     async fn list_audit(&self, req: Request<pb::ListAuditRequest>) -> Reply<pb::ListAuditResponse> {

@@ -24,6 +24,12 @@ pub struct StaffService {
     pub api_tokens: ApiTokens,
 }
 
+/// The id (when free) and login of the admin the first start makes.
+pub const FIRST_ADMIN_ID: &str = "admin";
+pub const FIRST_ADMIN_LOGIN: &str = "admin@ringside.localhost";
+/// The actor the audit trail names for what Ringside does by itself.
+const SYSTEM: &str = "ringside";
+
 impl StaffService {
     pub fn new(db: Db) -> Self {
         StaffService::with_sign_in(db.clone(), SignInConfig::default())
@@ -35,6 +41,44 @@ impl StaffService {
             api_tokens: ApiTokens::new(db.clone()),
             db,
         }
+    }
+
+    /// The first start's way in: while no active admin has a password, a one-time
+    /// link (valid a day) for an admin to set one, and that admin, who is made (id
+    /// `admin`, login `admin@ringside.localhost`) when there is no active admin at all. `None` once an admin
+    /// can sign in. Each call replaces the link the one before made.
+    pub async fn first_admin_link(&self) -> Result<Option<(User, String)>> {
+        let mut conn = self.db.pool().acquire().await?;
+        if store::admin_can_sign_in(&mut conn).await? {
+            return Ok(None);
+        }
+        let admin = match store::first_admin(&mut conn).await? {
+            Some(id) => store::user(&mut conn, &id).await?,
+            None => None,
+        };
+        drop(conn);
+        let admin = match admin {
+            Some(admin) => admin,
+            None => {
+                let spec = UserSpec {
+                    name: "Administrator".into(),
+                    login: FIRST_ADMIN_LOGIN.into(),
+                    role: "admin".into(),
+                    ..UserSpec::default()
+                };
+                let id = match self.get_user(FIRST_ADMIN_ID).await {
+                    Err(StaffError::NotFound { .. }) => Some(FIRST_ADMIN_ID.to_owned()),
+                    _ => None,
+                };
+                self.create_user(SYSTEM, id, spec).await?
+            }
+        };
+        let day = std::time::Duration::from_secs(86_400);
+        let (secret, _) = self
+            .signin
+            .create_password_link(SYSTEM, &admin.id, day)
+            .await?;
+        Ok(Some((admin, secret)))
     }
 
     /// The audit trail, newest first: `limit` lines before line `before` (0: the

@@ -27,6 +27,8 @@ use crate::store::{self, AuditEntry, Lookup, StoredSession};
 /// The one answer to a sign-in that does not hold.
 const REFUSED: &str = "wrong login or password";
 const ENDED: &str = "the session has ended; sign in again";
+const LINK_REFUSED: &str =
+    "this link is not valid (used, expired or replaced); ask an admin for a new one";
 /// Addresses remembered by the rate limiter before the idle ones are forgotten.
 const MAX_ADDRESSES: usize = 10_000;
 
@@ -275,17 +277,74 @@ impl SignIn {
     /// is lifted.
     pub async fn set_password(&self, actor: &str, user_id: &str, password: &str) -> Result<()> {
         let hash = self.passwords.hash(password).await?;
-        let now = now_millis();
         let mut tx = self.db.begin().await?;
         if store::user(&mut tx, user_id).await?.is_none() {
             return Err(StaffError::not_found("user", user_id));
         }
-        store::set_password_hash(&mut tx, user_id, &hash, now).await?;
-        store::set_failures(&mut tx, user_id, 0, 0, now).await?;
-        store::delete_sessions_of(&mut tx, user_id).await?;
-        store::audit(&mut tx, &audit_line(actor, "password_set", user_id, "done")).await?;
+        Self::store_password(&mut tx, actor, user_id, &hash).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Keeps a new password hash: any lock is lifted, the sessions end, and it is audited.
+    async fn store_password(
+        conn: &mut AnyConnection,
+        actor: &str,
+        user_id: &str,
+        hash: &str,
+    ) -> Result<()> {
+        let now = now_millis();
+        store::set_password_hash(conn, user_id, hash, now).await?;
+        store::set_failures(conn, user_id, 0, 0, now).await?;
+        store::delete_sessions_of(conn, user_id).await?;
+        store::delete_password_link_of(conn, user_id).await?;
+        store::audit(conn, &audit_line(actor, "password_set", user_id, "done")).await
+    }
+
+    /// A one-time link for `user_id` to set their password with, made by `actor`: its
+    /// secret (shown once) and when it expires. It replaces the link they had.
+    pub async fn create_password_link(
+        &self,
+        actor: &str,
+        user_id: &str,
+        valid_for: Duration,
+    ) -> Result<(String, i64)> {
+        let now = now_millis();
+        let expires_at = now + millis(valid_for);
+        let secret = new_secret();
+        let mut tx = self.db.begin().await?;
+        if store::user(&mut tx, user_id).await?.is_none() {
+            return Err(StaffError::not_found("user", user_id));
+        }
+        store::insert_password_link(&mut tx, &secret_hash(&secret), user_id, now, expires_at)
+            .await?;
+        let line = audit_line(actor, "password_link_created", user_id, "done");
+        store::audit(&mut tx, &line).await?;
+        tx.commit().await?;
+        Ok((secret, expires_at))
+    }
+
+    /// Sets a password with a one-time link, which is used up; an unknown, used or
+    /// expired link is refused and changes nothing. Returns the user.
+    pub async fn use_password_link(&self, secret: &str, password: &str) -> Result<User> {
+        // Hashed first: a refused link then takes as long as an accepted one.
+        let hash = self.passwords.hash(password).await?;
+        let mut tx = self.db.begin().await?;
+        let taken = store::take_password_link(&mut tx, &secret_hash(secret)).await?;
+        let user = match taken {
+            Some((user_id, expires_at)) if now_millis() < expires_at => {
+                store::user(&mut tx, &user_id).await?.filter(|u| u.active)
+            }
+            _ => None,
+        };
+        let Some(user) = user else {
+            // The transaction is dropped: a link that did not hold is not used up
+            // by trying it (an expired one is cleared when the next link is made).
+            return Err(StaffError::Unauthenticated(LINK_REFUSED));
+        };
+        Self::store_password(&mut tx, &user.id, &user.id, &hash).await?;
+        tx.commit().await?;
+        Ok(user)
     }
 
     /// A user's own change of password: the current one must match.

@@ -456,6 +456,72 @@ pub async fn delete_sessions_of(conn: &mut AnyConnection, user_id: &str) -> Resu
     Ok(done.rows_affected())
 }
 
+/// Gives `user_id` a one-time password link (ending the one they had).
+pub async fn insert_password_link(
+    conn: &mut AnyConnection,
+    secret_hash: &str,
+    user_id: &str,
+    now: i64,
+    expires_at: i64,
+) -> Result<()> {
+    delete_password_link_of(conn, user_id).await?;
+    sqlx::query(
+        "INSERT INTO password_links (secret_hash, user_id, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(secret_hash)
+    .bind(user_id)
+    .bind(now)
+    .bind(expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Ends `user_id`'s password link, if they had one.
+pub async fn delete_password_link_of(conn: &mut AnyConnection, user_id: &str) -> Result<()> {
+    sqlx::query("DELETE FROM password_links WHERE user_id = $1")
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Uses up a password link: its user and when it expired or expires, if it existed.
+pub async fn take_password_link(
+    conn: &mut AnyConnection,
+    secret_hash: &str,
+) -> Result<Option<(String, i64)>> {
+    let row: Option<(String, i64)> = sqlx::query_as(
+        "DELETE FROM password_links WHERE secret_hash = $1 RETURNING user_id, expires_at",
+    )
+    .bind(secret_hash)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row)
+}
+
+/// The first active admin (by id), if there is one.
+pub async fn first_admin(conn: &mut AnyConnection) -> Result<Option<String>> {
+    let found: Option<(String,)> = sqlx::query_as(
+        "SELECT id FROM users WHERE role = 'admin' AND active = 1 ORDER BY id LIMIT 1",
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.map(|(id,)| id))
+}
+
+/// Whether any active admin has a password: if not, nobody can sign in to run things.
+pub async fn admin_can_sign_in(conn: &mut AnyConnection) -> Result<bool> {
+    let found: Option<(String,)> = sqlx::query_as(
+        "SELECT u.id FROM users u JOIN user_passwords p ON p.user_id = u.id \
+         WHERE u.role = 'admin' AND u.active = 1 LIMIT 1",
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.is_some())
+}
+
 /// One line of the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AuditEntry {

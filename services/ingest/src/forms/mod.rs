@@ -13,7 +13,7 @@ mod reply;
 pub mod submission;
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -32,8 +32,8 @@ use self::config::{FormConfig, Forms};
 use self::limit::RateLimit;
 use self::reply::Reply;
 use self::submission::{BodyError, Submission};
-use crate::net::AllowList;
 use ringside_kit::PeerError;
+use ringside_kit::net::AllowList;
 
 use crate::peers::Contacts;
 
@@ -191,42 +191,13 @@ async fn read_pairs(
         })
 }
 
-/// The client's address: the connecting one (the server is run with connect info),
-/// or, when that is a trusted proxy, the last untrusted hop of `X-Forwarded-For`.
+/// The client's address (see [`ringside_kit::net::client_ip`]).
 fn client_ip(req: &Request, proxies: &AllowList) -> IpAddr {
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
-    let forwarded = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok());
-    forwarded_client(peer, forwarded, proxies)
-}
-
-fn forwarded_client<'a>(
-    peer: IpAddr,
-    headers: impl Iterator<Item = &'a str>,
-    proxies: &AllowList,
-) -> IpAddr {
-    if !proxies.allows(peer) {
-        return peer;
-    }
-    let hops: Vec<&str> = headers.flat_map(|h| h.split(',')).map(str::trim).collect();
-    let mut client = peer;
-    for hop in hops.iter().rev() {
-        let address = hop
-            .parse::<IpAddr>()
-            .or_else(|_| hop.parse::<SocketAddr>().map(|a| a.ip()));
-        match address {
-            Ok(ip) if proxies.allows(ip) => client = ip,
-            Ok(ip) => return ip,
-            Err(_) => return client, // a hop that is not an address: trust no further
-        }
-    }
-    client
+        .map(|c| c.0);
+    ringside_kit::net::client_ip(peer, req.headers(), proxies)
 }
 
 /// The same post — by its `Idempotency-Key`, else by its content from the same address
@@ -308,39 +279,4 @@ fn submitted(
         None => {}
     }
     event
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_a_trusted_proxy_names_the_client() {
-        let proxies: AllowList = "10.0.0.0/8".parse().unwrap();
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        let via =
-            |peer: &str, xff: &[&str]| forwarded_client(ip(peer), xff.iter().copied(), &proxies);
-        assert_eq!(via("10.1.1.1", &["203.0.113.7"]), ip("203.0.113.7"));
-        // The visitor may send their own header: only the hops the proxies added count.
-        assert_eq!(
-            via("10.1.1.1", &["6.6.6.6, 203.0.113.7, 10.2.2.2"]),
-            ip("203.0.113.7")
-        );
-        assert_eq!(
-            via("10.1.1.1", &["6.6.6.6", "203.0.113.7"]),
-            ip("203.0.113.7")
-        );
-        assert_eq!(
-            via("198.51.100.1", &["203.0.113.7"]),
-            ip("198.51.100.1"),
-            "not a proxy"
-        );
-        assert_eq!(
-            via("10.1.1.1", &["203.0.113.7:51234"]),
-            ip("203.0.113.7"),
-            "with a port"
-        );
-        assert_eq!(via("10.1.1.1", &["garbage"]), ip("10.1.1.1"));
-        assert_eq!(via("10.1.1.1", &[]), ip("10.1.1.1"));
-    }
 }

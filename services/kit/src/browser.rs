@@ -1,0 +1,177 @@
+//! What every page a person opens in a browser shares: the session cookie, and the
+//! refusal of unsafe requests sent by another site.
+//!
+//! The cookie holds only a session's opaque secret (staff keeps its hash). It is
+//! `HttpOnly` (no script reads it) and `SameSite=Lax` (another site's form posts do not
+//! carry it); behind TLS it is `__Host-ringside_session`, `Secure`, for this host alone
+//! and path `/`, so a neighbouring subdomain cannot plant one.
+//!
+//! Cross-site requests: a browser says where a request came from in `Sec-Fetch-Site`
+//! (every current browser) or, failing that, in `Origin`. An unsafe request (a form
+//! post, a WebSocket upgrade) that another site made is refused before anything is
+//! read or written. A request that names no origin at all is not a browser's
+//! cross-site request (browsers always send one of the two on these), so programs
+//! pass.
+
+use cookie::{Cookie, SameSite};
+use http::HeaderMap;
+use http::header::{COOKIE, HOST, ORIGIN};
+
+/// The cookie's name behind TLS: `__Host-` makes browsers insist on `Secure`, path `/`
+/// and no `Domain`.
+pub const SECURE_NAME: &str = "__Host-ringside_session";
+/// The cookie's name over plain HTTP (a laptop's all-in-one on localhost).
+pub const PLAIN_NAME: &str = "ringside_session";
+
+/// How this deployment's session cookie is made and read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionCookie {
+    secure: bool,
+}
+
+impl SessionCookie {
+    /// `secure` when browsers reach the service over HTTPS.
+    pub fn new(secure: bool) -> Self {
+        SessionCookie { secure }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self.secure {
+            true => SECURE_NAME,
+            false => PLAIN_NAME,
+        }
+    }
+
+    /// The session secret the browser sent, if any. Only this deployment's name
+    /// counts: behind TLS a plain-named cookie (which anyone on the network could
+    /// have set) is ignored.
+    pub fn read(&self, headers: &HeaderMap) -> Option<String> {
+        headers
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(Cookie::split_parse)
+            .filter_map(Result::ok)
+            .find(|c| c.name() == self.name() && !c.value().is_empty())
+            .map(|c| c.value().to_owned())
+    }
+
+    /// The `Set-Cookie` value that gives the browser `secret` for `max_age_secs`.
+    pub fn set(&self, secret: &str, max_age_secs: i64) -> String {
+        self.build(secret, max_age_secs)
+    }
+
+    /// The `Set-Cookie` value that makes the browser forget the session.
+    pub fn clear(&self) -> String {
+        self.build("", 0)
+    }
+
+    fn build(&self, value: &str, max_age_secs: i64) -> String {
+        Cookie::build((self.name(), value.to_owned()))
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(self.secure)
+            .max_age(cookie::time::Duration::seconds(max_age_secs.max(0)))
+            .build()
+            .to_string()
+    }
+}
+
+/// Why an unsafe request is refused when another site sent it; `None` when it may go
+/// on: `Sec-Fetch-Site` says same-origin (or that the person typed it), or, without
+/// it, `Origin` names this host, or the request names no origin at all.
+pub fn cross_site(headers: &HeaderMap) -> Option<&'static str> {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return match site.as_bytes() {
+            b"same-origin" | b"none" => None,
+            _ => Some("refused: the request came from another site"),
+        };
+    }
+    let origin = headers.get(ORIGIN)?;
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok());
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|o| o.split_once("://"))
+        .map(|(_, rest)| rest);
+    match (origin_host, host) {
+        (Some(o), Some(h)) if o.eq_ignore_ascii_case(h) => None,
+        _ => Some("refused: the request came from another origin"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, v.parse().expect("header value"));
+        }
+        h
+    }
+
+    #[test]
+    fn the_cookie_is_host_only_http_only_and_lax_and_secure_behind_tls() {
+        let tls = SessionCookie::new(true).set("s3cret", 3600);
+        assert!(tls.starts_with("__Host-ringside_session=s3cret"), "{tls}");
+        for part in [
+            "HttpOnly",
+            "SameSite=Lax",
+            "Secure",
+            "Path=/",
+            "Max-Age=3600",
+        ] {
+            assert!(tls.contains(part), "{part} in {tls}");
+        }
+        assert!(!tls.contains("Domain"), "{tls}");
+        let plain = SessionCookie::new(false).set("s3cret", 60);
+        assert!(plain.starts_with("ringside_session=s3cret"), "{plain}");
+        assert!(!plain.contains("Secure"), "{plain}");
+        assert!(SessionCookie::new(false).clear().contains("Max-Age=0"));
+    }
+
+    #[test]
+    fn only_this_deployments_cookie_is_read() {
+        let sent = headers(&[(
+            "cookie",
+            "a=1; ringside_session=plain; __Host-ringside_session=tls",
+        )]);
+        assert_eq!(SessionCookie::new(true).read(&sent).as_deref(), Some("tls"));
+        assert_eq!(
+            SessionCookie::new(false).read(&sent).as_deref(),
+            Some("plain")
+        );
+        let planted = headers(&[("cookie", "ringside_session=planted")]);
+        assert_eq!(SessionCookie::new(true).read(&planted), None);
+        assert_eq!(SessionCookie::new(false).read(&headers(&[])), None);
+    }
+
+    #[test]
+    fn requests_from_other_sites_are_refused() {
+        let host = ("host", "crm.example:8080");
+        for ok in [
+            headers(&[host, ("sec-fetch-site", "same-origin")]),
+            headers(&[host, ("sec-fetch-site", "none")]),
+            headers(&[host, ("origin", "https://crm.example:8080")]),
+            headers(&[host]),
+        ] {
+            assert_eq!(cross_site(&ok), None, "{ok:?}");
+        }
+        for refused in [
+            headers(&[
+                host,
+                ("sec-fetch-site", "cross-site"),
+                ("origin", "https://crm.example:8080"),
+            ]),
+            headers(&[host, ("sec-fetch-site", "same-site")]),
+            headers(&[host, ("origin", "https://evil.example")]),
+            headers(&[host, ("origin", "null")]),
+            headers(&[("origin", "https://crm.example:8080")]),
+        ] {
+            assert!(cross_site(&refused).is_some(), "{refused:?}");
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! Signing in from a browser, as a person and as an attacker would try it: the
+//! sign-in page and its cookie, a new session id at each sign-in, sign-out, requests
+//! from another site refused with nothing written, the cookie behind TLS, sockets
+//! that end with their session, and one-time password links. Both ways of running:
+//! in the services mode the pages (notifications) ask staff over gRPC.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures::StreamExt;
+use ringside_auth::Role;
+use ringside_proto::staff::v1 as spb;
+use support::socket::{self, next_within};
+use support::{PASSWORD, Person, Suite, login_of, session_cookie};
+use tokio_tungstenite::tungstenite;
+
+/// One suite, or the card services (staff and the pages in separate processes).
+async fn setups() -> Vec<Vec<Suite>> {
+    let mut setups = vec![vec![support::all_in_one().await]];
+    if let Some(suites) = support::card_services().await {
+        setups.push(suites);
+    }
+    setups
+}
+
+/// The suite serving the pages (notifications').
+fn pages(suites: &[Suite]) -> &Suite {
+    suites
+        .iter()
+        .find(|s| {
+            let served = &s.running.grpc_services;
+            served.contains(&"ringside.notifications.v1.Notifications")
+        })
+        .expect("a suite serving notifications")
+}
+
+/// Olga, an agent with the tests' password.
+async fn olga(suites: &[Suite]) {
+    let staff = support::staff_suite(suites);
+    staff.hire(&[Person::new("olga", "Ольга")]).await;
+    staff.set_password("olga").await;
+}
+
+const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
+const SAME_ORIGIN: (&str, &str) = ("sec-fetch-site", "same-origin");
+
+/// A form posted to `path` with `headers` besides its content type: status, head, body.
+async fn post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], form: &str) -> Response {
+    let mut all = vec![FORM];
+    all.extend_from_slice(headers);
+    let (status, head, body) = support::http_full(addr, "POST", path, &all, form.as_bytes()).await;
+    Response { status, head, body }
+}
+
+struct Response {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+fn olgas_form(password: &str) -> String {
+    format!(
+        "login={}&password={}",
+        login_of("olga"),
+        password.replace(' ', "+")
+    )
+}
+
+/// Who `/agent/me` says the cookie belongs to: status and body.
+async fn me(addr: SocketAddr, cookie: &str) -> (u16, String) {
+    support::http(addr, "GET", "/agent/me", &[("cookie", cookie)], b"").await
+}
+
+/// The audit lines about `subject`, as an admin reads them.
+async fn audit(suites: &[Suite], subject: &str) -> Vec<spb::AuditEntry> {
+    let mut staff = support::staff_suite(suites)
+        .staff_as("test-admin", Role::Admin)
+        .await;
+    let request = spb::ListAuditRequest {
+        subject: subject.into(),
+        ..Default::default()
+    };
+    staff
+        .list_audit(request)
+        .await
+        .expect("the audit trail")
+        .into_inner()
+        .entries
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_signs_in_with_a_password_and_gets_a_new_session_each_time() {
+    for suites in setups().await {
+        olga(&suites).await;
+        let addr = pages(&suites).running.http_addr;
+        let name = &pages(&suites).name;
+
+        let (status, head, _) = support::http_full(addr, "GET", "/", &[], b"").await;
+        assert_eq!(status, 303, "{name}: {head}");
+        assert!(head.contains("location: /signin"), "{name}: {head}");
+        let (status, page) = support::http(addr, "GET", "/signin", &[], b"").await;
+        assert_eq!(status, 200, "{name}");
+        assert!(page.contains(r#"action="/signin""#), "{name}: {page}");
+
+        let unknown = "login=nobody%40staff.test&password=whatever+it+is";
+        for (form, what) in [
+            (olgas_form("wrong password"), "wrong"),
+            (unknown.into(), "unknown"),
+        ] {
+            let refused = post(addr, "/signin", &[SAME_ORIGIN], &form).await;
+            assert_eq!(refused.status, 401, "{name} {what}: {}", refused.head);
+            assert!(
+                refused.body.contains("wrong login or password"),
+                "{name} {what}"
+            );
+            assert_eq!(session_cookie(&refused.head), None, "{name} {what}");
+        }
+
+        let signed = post(addr, "/signin", &[SAME_ORIGIN], &olgas_form(PASSWORD)).await;
+        assert_eq!(signed.status, 303, "{name}: {}", signed.body);
+        assert!(
+            signed.head.contains("location: /\r\n"),
+            "{name}: {}",
+            signed.head
+        );
+        let set = signed
+            .head
+            .lines()
+            .find(|l| l.starts_with("set-cookie:"))
+            .expect("a cookie");
+        assert!(set.starts_with("set-cookie: ringside_session="), "{set}");
+        for part in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=43200"] {
+            assert!(set.contains(part), "{name}: {part} in {set}");
+        }
+        assert!(!set.contains("Secure"), "plain HTTP: {set}");
+        let first = session_cookie(&signed.head).expect("a cookie");
+        let (status, who) = me(addr, &first).await;
+        assert_eq!(status, 200, "{name}: {who}");
+        let who: serde_json::Value = serde_json::from_str(&who).expect("json");
+        assert_eq!(who["id"], "olga");
+        assert_eq!(who["name"], "Ольга");
+        assert_eq!(who["role"], "agent");
+        let (status, console) = support::http(addr, "GET", "/", &[("cookie", &first)], b"").await;
+        assert_eq!(status, 200, "{name}");
+        assert!(console.contains("agent console"), "{name}");
+
+        // Signing in again, with the old cookie along: a new id, and the old one ends.
+        let again = post(
+            addr,
+            "/signin",
+            &[SAME_ORIGIN, ("cookie", &first)],
+            &olgas_form(PASSWORD),
+        )
+        .await;
+        let second = session_cookie(&again.head).expect("a cookie");
+        assert_ne!(second, first, "{name}");
+        assert_eq!(
+            me(addr, &first).await.0,
+            401,
+            "{name}: the old session ended"
+        );
+        assert_eq!(me(addr, &second).await.0, 200, "{name}");
+
+        let out = post(addr, "/signout", &[SAME_ORIGIN, ("cookie", &second)], "").await;
+        assert_eq!(out.status, 303, "{name}");
+        assert!(
+            out.head.contains("location: /signin"),
+            "{name}: {}",
+            out.head
+        );
+        assert!(
+            out.head.contains("Max-Age=0"),
+            "{name}: the cookie is cleared"
+        );
+        assert_eq!(me(addr, &second).await.0, 401, "{name}: signed out");
+        let outcomes: Vec<String> = audit(&suites, "olga")
+            .await
+            .into_iter()
+            .filter(|e| e.action == "sign_in")
+            .map(|e| e.outcome)
+            .collect();
+        assert_eq!(
+            outcomes,
+            ["signed_in", "signed_in", "wrong_password"],
+            "{name}: newest first"
+        );
+        for suite in suites {
+            suite.stop().await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_from_another_site_are_refused_and_change_nothing() {
+    for suites in setups().await {
+        olga(&suites).await;
+        let addr = pages(&suites).running.http_addr;
+        let name = &pages(&suites).name;
+        let cross = ("sec-fetch-site", "cross-site");
+        let evil = ("origin", "http://evil.example");
+        for headers in [&[cross][..], &[evil][..]] {
+            let refused = post(addr, "/signin", headers, &olgas_form(PASSWORD)).await;
+            assert_eq!(refused.status, 403, "{name} {headers:?}");
+            assert_eq!(session_cookie(&refused.head), None, "{name}");
+            let form = "code=x&password=0123456789&repeat=0123456789";
+            let refused = post(addr, "/welcome", headers, form).await;
+            assert_eq!(refused.status, 403, "{name} {headers:?}");
+        }
+        assert!(
+            audit(&suites, "olga")
+                .await
+                .iter()
+                .all(|e| e.action != "sign_in"),
+            "{name}: no sign-in was even tried"
+        );
+
+        let cookie = support::sign_in_http(addr, "olga").await;
+        let refused = post(addr, "/signout", &[cross, ("cookie", &cookie)], "").await;
+        assert_eq!(refused.status, 403, "{name}");
+        assert_eq!(me(addr, &cookie).await.0, 200, "{name}: still signed in");
+
+        // The console's socket: the cookie opens it only from this site's page.
+        let own = format!("http://{addr}");
+        let from_evil = [
+            ("cookie", cookie.as_str()),
+            ("origin", "http://evil.example"),
+        ];
+        assert!(
+            socket::open(addr, &from_evil).await.is_err(),
+            "{name}: hijacked"
+        );
+        assert!(socket::open(addr, &[]).await.is_err(), "{name}: no cookie");
+        let from_own = [("cookie", cookie.as_str()), ("origin", own.as_str())];
+        let ws = socket::open(addr, &from_own).await;
+        assert!(ws.is_ok(), "{name}: {:?}", ws.err());
+        for suite in suites {
+            suite.stop().await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ending_a_session_closes_its_open_console() {
+    for suites in setups().await {
+        olga(&suites).await;
+        let addr = pages(&suites).running.http_addr;
+        let name = &pages(&suites).name;
+        let cookie = support::sign_in_http(addr, "olga").await;
+        let own = format!("http://{addr}");
+        let headers = [("cookie", cookie.as_str()), ("origin", own.as_str())];
+        let mut ws = socket::open(addr, &headers).await.expect("a socket");
+
+        let mut staff = support::staff_suite(&suites)
+            .staff_as("test-admin", Role::Admin)
+            .await;
+        let end = spb::EndSessionsRequest {
+            user_id: "olga".into(),
+        };
+        let ended = staff.end_sessions(end).await.expect("ended").into_inner();
+        assert_eq!(ended.sessions_ended, 1, "{name}");
+        // Sockets check their session every 5 s.
+        let told = next_within(&mut ws, "signed_out", |_| true, Duration::from_secs(12)).await;
+        assert_eq!(told["type"], "signed_out", "{name}");
+        let closed = tokio::time::timeout(Duration::from_secs(2), ws.next()).await;
+        match closed {
+            Ok(Some(Ok(tungstenite::Message::Close(Some(frame))))) => {
+                assert_eq!(u16::from(frame.code), 4401, "{name}");
+            }
+            other => panic!("{name}: expected a close frame, got {other:?}"),
+        }
+        assert!(
+            socket::open(addr, &headers).await.is_err(),
+            "{name}: not again"
+        );
+        for suite in suites {
+            suite.stop().await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_tls_the_cookie_is_host_only_and_secure() {
+    let suite = support::all_in_one_with(|s| s.secure_cookies = true).await;
+    olga(std::slice::from_ref(&suite)).await;
+    let addr = suite.running.http_addr;
+    let signed = post(addr, "/signin", &[SAME_ORIGIN], &olgas_form(PASSWORD)).await;
+    assert_eq!(signed.status, 303);
+    let set = signed
+        .head
+        .lines()
+        .find(|l| l.starts_with("set-cookie:"))
+        .expect("a cookie");
+    assert!(
+        set.starts_with("set-cookie: __Host-ringside_session="),
+        "{set}"
+    );
+    assert!(set.contains("Secure") && set.contains("Path=/"), "{set}");
+    assert!(!set.contains("Domain"), "{set}");
+    let cookie = session_cookie(&signed.head).expect("a cookie");
+    assert_eq!(me(addr, &cookie).await.0, 200);
+    // The same secret under the plain name (which anyone could plant) is not read.
+    let planted = cookie.replace("__Host-ringside_session=", "ringside_session=");
+    assert_eq!(me(addr, &planted).await.0, 401);
+    suite.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_link_works_once_and_only_the_newest_works() {
+    let suite = support::all_in_one().await;
+    suite.hire(&[Person::new("olga", "Ольга")]).await;
+    let addr = suite.running.http_addr;
+    let mut staff = suite.staff_as("test-admin", Role::Admin).await;
+    let link = || spb::CreatePasswordLinkRequest {
+        user_id: "olga".into(),
+        valid_for_hours: 0,
+    };
+    let replaced = staff.create_password_link(link()).await.expect("a link");
+    let newest = staff.create_password_link(link()).await.expect("a link");
+    let form = |secret: &str, repeat: &str| {
+        format!("code={secret}&password=olgas+new+pass&repeat={repeat}")
+    };
+    let replaced = replaced.into_inner().secret;
+    let newest = newest.into_inner().secret;
+
+    let differ = post(
+        addr,
+        "/welcome",
+        &[SAME_ORIGIN],
+        &form(&newest, "other+pass+word"),
+    )
+    .await;
+    assert_eq!(differ.status, 400);
+    assert!(differ.body.contains("differ"), "{}", differ.body);
+    let old = post(
+        addr,
+        "/welcome",
+        &[SAME_ORIGIN],
+        &form(&replaced, "olgas+new+pass"),
+    )
+    .await;
+    assert_eq!(old.status, 401, "a replaced link");
+    let set = post(
+        addr,
+        "/welcome",
+        &[SAME_ORIGIN],
+        &form(&newest, "olgas+new+pass"),
+    )
+    .await;
+    assert_eq!(set.status, 200, "{}", set.body);
+    let again = post(
+        addr,
+        "/welcome",
+        &[SAME_ORIGIN],
+        &form(&newest, "olgas+new+pass"),
+    )
+    .await;
+    assert_eq!(again.status, 401, "a used link");
+
+    let signed = post(
+        addr,
+        "/signin",
+        &[SAME_ORIGIN],
+        &olgas_form("olgas new pass"),
+    )
+    .await;
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    let actions: Vec<String> = audit(std::slice::from_ref(&suite), "olga")
+        .await
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert!(
+        actions.contains(&"password_link_created".to_owned()),
+        "{actions:?}"
+    );
+    assert!(actions.contains(&"password_set".to_owned()), "{actions:?}");
+    suite.stop().await;
+}
