@@ -22,3 +22,4 @@ mod signin;
 mod staff;
 mod telegram;
 mod telephony;
+mod visibility;

@@ -14,15 +14,6 @@ use support::socket::{self, next_within};
 use support::{PASSWORD, Person, Suite, login_of, session_cookie};
 use tokio_tungstenite::tungstenite;
 
-/// One suite, or the card services (staff and the pages in separate processes).
-async fn setups() -> Vec<Vec<Suite>> {
-    let mut setups = vec![vec![support::all_in_one().await]];
-    if let Some(suites) = support::card_services().await {
-        setups.push(suites);
-    }
-    setups
-}
-
 /// The suite serving the pages (notifications').
 fn pages(suites: &[Suite]) -> &Suite {
     suites
@@ -90,7 +81,7 @@ async fn audit(suites: &[Suite], subject: &str) -> Vec<spb::AuditEntry> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_signs_in_with_a_password_and_gets_a_new_session_each_time() {
-    for suites in setups().await {
+    for suites in support::both_ways().await {
         olga(&suites).await;
         let addr = pages(&suites).running.http_addr;
         let name = &pages(&suites).name;
@@ -192,7 +183,7 @@ async fn a_person_signs_in_with_a_password_and_gets_a_new_session_each_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_from_another_site_are_refused_and_change_nothing() {
-    for suites in setups().await {
+    for suites in support::both_ways().await {
         olga(&suites).await;
         let addr = pages(&suites).running.http_addr;
         let name = &pages(&suites).name;
@@ -241,7 +232,7 @@ async fn requests_from_another_site_are_refused_and_change_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ending_a_session_closes_its_open_console() {
-    for suites in setups().await {
+    for suites in support::both_ways().await {
         olga(&suites).await;
         let addr = pages(&suites).running.http_addr;
         let name = &pages(&suites).name;

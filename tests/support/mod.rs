@@ -196,6 +196,34 @@ async fn serve_beside(
     .await
 }
 
+/// A free TCP port outside Linux's ephemeral range (32768–60999), for a service that
+/// starts later: a socket bound to port 0 meanwhile (another test's) cannot take it.
+pub fn spare_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let clock = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    loop {
+        let n = NEXT.fetch_add(7919, Ordering::Relaxed) ^ clock ^ std::process::id();
+        let port = 20_000 + (n % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// The two ways of running: one all-in-one suite, and the card services (every
+/// service in its own process, asking the others over gRPC) when PostgreSQL and
+/// RabbitMQ are configured.
+pub async fn both_ways() -> Vec<Vec<Suite>> {
+    let mut setups = vec![vec![all_in_one().await]];
+    if let Some(suites) = card_services().await {
+        setups.push(suites);
+    }
+    setups
+}
+
 /// `serve contacts`, `serve activities`, `serve notifications`, `serve deals` and
 /// `serve staff` (in that order) on one database and exchange, or `None` when the servers are not
 /// configured.
@@ -213,13 +241,7 @@ pub async fn services_with(
     let db_url = db.url.clone();
     // Every service asks staff about people, and contacts asks notifications who is
     // online; both start last, on ports chosen now (channels are dialled on first use).
-    let free_port = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port()
-    };
-    let (notifications_port, staff_port) = (free_port(), free_port());
+    let (notifications_port, staff_port) = (spare_port(), spare_port());
     let notifications_url = format!("http://127.0.0.1:{notifications_port}");
     let mode = Mode::Serve(ServiceName::Contacts);
     let contacts = start(
@@ -437,6 +459,8 @@ pub struct Person<'a> {
     pub id: &'a str,
     pub name: &'a str,
     pub role: &'a str,
+    /// Team ids (the teams must exist: [`Suite::form_team`]).
+    pub teams: &'a [&'a str],
     pub extensions: &'a [&'a str],
     pub alert_email: &'a str,
     pub telegram_chat_id: &'a str,
@@ -517,6 +541,7 @@ impl Suite {
                 name: p.name.into(),
                 login: login_of(p.id),
                 role: p.role.into(),
+                team_ids: p.teams.iter().map(|t| (*t).to_owned()).collect(),
                 extensions: p.extensions.iter().map(|e| (*e).to_owned()).collect(),
                 alert_email: p.alert_email.into(),
                 telegram_chat_id: p.telegram_chat_id.into(),
@@ -531,6 +556,27 @@ impl Suite {
                 .await
                 .expect("a person on the staff");
         }
+    }
+
+    /// Makes team `id` (as an admin), headed by `heads` once they are its members
+    /// (call again after hiring them).
+    pub async fn form_team(&self, id: &str, heads: &[&str]) {
+        use ringside_proto::staff::v1 as spb;
+        let mut staff = self.staff_as("test-admin", Role::Admin).await;
+        if heads.is_empty() {
+            let team = spb::CreateTeamRequest {
+                id: id.into(),
+                name: format!("Team {id}"),
+            };
+            staff.create_team(team).await.expect("a team");
+            return;
+        }
+        let team = spb::UpdateTeamRequest {
+            id: id.into(),
+            name: format!("Team {id}"),
+            head_ids: heads.iter().map(|h| (*h).to_owned()).collect(),
+        };
+        staff.update_team(team).await.expect("the team's heads");
     }
 
     /// Gives `id` the tests' [`PASSWORD`] (as an admin would), so they can sign in.
@@ -586,6 +632,15 @@ impl Suite {
     /// A deals client acting as the agent `user`.
     pub async fn deals(&self, user: &str) -> Deals {
         self.deals_as(user, Role::Agent).await
+    }
+
+    /// A deals client acting as `user` with `role`, a member of `teams` (as the
+    /// tokens staff mints say).
+    pub async fn deals_member(&self, user: &str, role: Role, teams: &[&str]) -> Deals {
+        let teams: Vec<String> = teams.iter().map(|t| (*t).to_owned()).collect();
+        let ttl = Duration::from_secs(600);
+        let token = self.key.issue_member(user, role, &teams, ttl);
+        DealsClient::with_interceptor(self.channel().await, Bearer(Some(token.expect("a token"))))
     }
 
     /// A deals client acting as `user` with `role`.

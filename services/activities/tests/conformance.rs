@@ -394,6 +394,7 @@ async fn manager_filters_find_clients_without_an_open_task_and_with_overdue_ones
                 &ringside_contacts::model::Ctx {
                     actor: "a".into(),
                     correlation_id: "c".into(),
+                    ..Default::default()
                 },
                 &gone.id,
             )
@@ -667,6 +668,7 @@ async fn merges_and_conversions_move_history_to_the_survivor() {
         let cctx = ringside_contacts::model::Ctx {
             actor: "olga".into(),
             correlation_id: "m".into(),
+            ..Default::default()
         };
         h.contacts
             .merge_contacts(&cctx, &survivor.id, &dup.id)

@@ -3,14 +3,16 @@
 //! kind and audience: `token`), the key sets they are signed with and their files
 //! (`keys`: JSON Web Key Sets, rotated in three steps with an overlap), the permission table
 //! (`policy`: every method and the action it needs, the actions of each role), and the
-//! guard that applies both to every gRPC call (`guard`). It does not know users,
-//! passwords, sessions or teams — staff does — nor which records a caller may see —
-//! each store's scope filter does.
+//! guard that applies both to every gRPC call (`guard`), and which records each role
+//! sees and may assign (`visibility`: own, team or all). It does not know users,
+//! passwords, sessions or teams — staff does, and puts a user's teams in their
+//! tokens — nor how a store filters — each store applies the scope in its queries.
 
 pub mod guard;
 pub mod keys;
 pub mod policy;
 pub mod token;
+pub mod visibility;
 
 pub use guard::Guarded;
 pub use keys::KeySet;
@@ -90,6 +92,8 @@ pub struct Caller {
     /// came in without the guard.
     pub actor: String,
     pub role: Option<Role>,
+    /// The teams the user belongs to (from a people's token).
+    pub teams: Vec<String>,
     pub correlation_id: String,
 }
 
@@ -106,6 +110,7 @@ impl Caller {
         Caller {
             actor: claims.map(|c| c.actor().to_owned()).unwrap_or_default(),
             role: claims.map(|c| c.role),
+            teams: claims.map(|c| c.teams.clone()).unwrap_or_default(),
             correlation_id,
         }
     }

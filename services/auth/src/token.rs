@@ -46,6 +46,10 @@ pub struct Claims {
     /// The user a service acts for (service tokens only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub obo: Option<String>,
+    /// The teams the user belongs to when the token was minted (people's tokens): what
+    /// a manager's team scope covers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub teams: Vec<String>,
 }
 
 impl Claims {
@@ -116,10 +120,22 @@ impl TokenKey {
 
     /// A people's access token for `user` with `role`, valid for `ttl`.
     pub fn issue(&self, user: &str, role: Role, ttl: Duration) -> Result<String, AuthError> {
+        self.issue_member(user, role, &[], ttl)
+    }
+
+    /// A people's access token for `user` with `role`, a member of `teams`.
+    pub fn issue_member(
+        &self,
+        user: &str,
+        role: Role,
+        teams: &[String],
+        ttl: Duration,
+    ) -> Result<String, AuthError> {
         if role == Role::Service {
             return Err(AuthError::WrongKind);
         }
-        let claims = claims(user, role, ttl, PEOPLE_AUDIENCE, None);
+        let mut claims = claims(user, role, ttl, PEOPLE_AUDIENCE, None);
+        claims.teams = teams.to_vec();
         sign(&self.people, ACCESS_TYP, &claims)
     }
 
@@ -192,6 +208,7 @@ fn claims(sub: &str, role: Role, ttl: Duration, aud: &str, obo: Option<String>) 
         exp: iat + ttl.as_secs(),
         aud: aud.to_owned(),
         obo,
+        teams: Vec::new(),
     }
 }
 

@@ -487,6 +487,8 @@ impl ContactsService {
             contact_id: contact.id.clone(),
             company_id: contact.company_id.clone().unwrap_or_default(),
             owner_id: contact.owner_id.clone(),
+            // Contacts do not stamp teams yet: the deal's team is left empty.
+            team_id: String::new(),
             source: Some(convert::source_to_proto(&lead.source)),
             deal: deal.map(|d| pb::DealDraft {
                 title: d.title.clone(),

@@ -28,6 +28,7 @@ fn ctx() -> Ctx {
     Ctx {
         actor: "tester".into(),
         correlation_id: "corr".into(),
+        ..Default::default()
     }
 }
 

@@ -119,6 +119,7 @@ impl Consumer {
             amount_minor: amount("deal.amount_minor", draft.amount_minor)?,
             currency: currency("deal.currency", &draft.currency)?,
             owner_id: optional_text("owner_id", &c.owner_id)?,
+            team_id: optional_text("team_id", &c.team_id)?,
             company_id: optional_id("company_id", &c.company_id)?,
             contacts: vec![DealContact {
                 contact_id: required_text("contact_id", &c.contact_id)?,

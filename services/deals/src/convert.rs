@@ -159,6 +159,7 @@ pub fn deal_to_proto(d: &Deal) -> pb::Deal {
         amount_minor: d.amount_minor,
         currency: d.currency.clone(),
         owner_id: d.owner_id.clone(),
+        team_id: d.team_id.clone(),
         company_id: d.company_id.clone().unwrap_or_default(),
         contacts: d
             .contacts
@@ -198,6 +199,7 @@ pub fn new_deal_from_proto(r: pb::CreateDealRequest) -> Result<NewDeal, Invalid>
         amount_minor: amount("amount_minor", r.amount_minor)?,
         currency: currency("currency", &r.currency)?,
         owner_id: optional_id("owner_id", &r.owner_id)?.unwrap_or_default(),
+        team_id: String::new(),
         company_id: optional_id("company_id", &r.company_id)?,
         contacts: contacts_from_proto(&r.contacts)?,
         close_day: parse_optional_day("expected_close", &r.expected_close)?,
@@ -225,10 +227,11 @@ pub fn patch_from_proto(r: &pb::UpdateDealRequest) -> Result<DealPatch, Invalid>
             .as_deref()
             .map(|c| currency("currency", c))
             .transpose()?,
+        // Empty: back to nobody (the pool), which only managers and admins may do.
         owner_id: r
             .owner_id
             .as_deref()
-            .map(|o| id("owner_id", o))
+            .map(|o| optional_id("owner_id", o).map(Option::unwrap_or_default))
             .transpose()?,
         company_id: r
             .company_id

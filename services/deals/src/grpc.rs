@@ -194,9 +194,10 @@ impl Deals for DealsGrpc {
     }
 
     async fn get_deal(&self, req: Request<pb::GetDealRequest>) -> Reply<pb::Deal> {
+        let ctx = Ctx::of(&req);
         let deal = self
             .service
-            .get_deal(&required_id("id", &req.get_ref().id)?)
+            .get_deal(&ctx, &required_id("id", &req.get_ref().id)?)
             .await?;
         ok(deal_to_proto(&deal))
     }
@@ -256,9 +257,10 @@ impl Deals for DealsGrpc {
         &self,
         req: Request<pb::StageHistoryRequest>,
     ) -> Reply<pb::StageHistoryResponse> {
+        let ctx = Ctx::of(&req);
         let stays = self
             .service
-            .history(&required_id("deal_id", &req.get_ref().deal_id)?)
+            .history(&ctx, &required_id("deal_id", &req.get_ref().deal_id)?)
             .await?;
         ok(pb::StageHistoryResponse {
             stays: stays.iter().map(convert::stay_to_proto).collect(),
@@ -271,7 +273,9 @@ impl Deals for DealsGrpc {
         let filter = filter_from_proto(r.filter.as_ref(), &ctx).map_err(invalid)?;
         let sort = sort_from_proto(r.sort.as_ref()).map_err(invalid)?;
         let page = page_of(r.page_size, &r.page_token, DEFAULT_PAGE)?;
-        ok(deals_page(self.service.list(&filter, sort, page).await?))
+        ok(deals_page(
+            self.service.list(&ctx, &filter, sort, page).await?,
+        ))
     }
 
     async fn kanban(&self, req: Request<pb::KanbanRequest>) -> Reply<pb::KanbanResponse> {
@@ -280,7 +284,7 @@ impl Deals for DealsGrpc {
         let filter = filter_from_proto(r.filter.as_ref(), &ctx).map_err(invalid)?;
         let sort = sort_from_proto(r.sort.as_ref()).map_err(invalid)?;
         let size = page_of(r.page_size, "", DEFAULT_COLUMN)?.size;
-        let (pipeline, columns) = self.service.kanban(&filter, sort, size).await?;
+        let (pipeline, columns) = self.service.kanban(&ctx, &filter, sort, size).await?;
         ok(pb::KanbanResponse {
             pipeline: Some(pipeline_to_proto(&pipeline)),
             columns: columns.iter().map(column_to_proto).collect(),
@@ -294,7 +298,10 @@ impl Deals for DealsGrpc {
         let sort = sort_from_proto(r.sort.as_ref()).map_err(invalid)?;
         let page = page_of(r.page_size, &r.page_token, DEFAULT_COLUMN)?;
         let stage = required_id("stage_id", &r.stage_id)?;
-        let column = self.service.column(&filter, sort, &stage, page).await?;
+        let column = self
+            .service
+            .column(&ctx, &filter, sort, &stage, page)
+            .await?;
         ok(column_to_proto(&column))
     }
 
@@ -341,9 +348,10 @@ impl Deals for DealsGrpc {
     }
 
     async fn funnel(&self, req: Request<pb::FunnelRequest>) -> Reply<pb::FunnelReport> {
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let cohort = cohort(&r.pipeline_id, r.from.as_ref(), r.to.as_ref())?;
-        let report = self.service.funnel(&cohort, r.by_owner).await?;
+        let report = self.service.funnel(&ctx, &cohort, r.by_owner).await?;
         ok(pb::FunnelReport {
             pipeline_id: report.pipeline.id.clone(),
             total: Some(funnel_to_proto(&report.total)),
@@ -352,6 +360,7 @@ impl Deals for DealsGrpc {
     }
 
     async fn drill_down(&self, req: Request<pb::DrillDownRequest>) -> Reply<pb::ListDealsResponse> {
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let cohort = cohort(&r.pipeline_id, r.from.as_ref(), r.to.as_ref())?;
         let cell = cell_from_proto(r.cell)?;
@@ -360,7 +369,14 @@ impl Deals for DealsGrpc {
         let page = page_of(r.page_size, &r.page_token, DEFAULT_PAGE)?;
         let found = self
             .service
-            .drill_down(&cohort, owner.as_deref(), stage.as_deref(), cell, page)
+            .drill_down(
+                &ctx,
+                &cohort,
+                owner.as_deref(),
+                stage.as_deref(),
+                cell,
+                page,
+            )
             .await?;
         ok(deals_page(found))
     }
@@ -370,12 +386,12 @@ impl Deals for DealsGrpc {
         let r = req.into_inner();
         let pipeline = optional_id("pipeline_id", &r.pipeline_id)?;
         let owner = match r.owner_id.trim() {
-            "me" => Some(ctx.actor),
+            "me" => Some(ctx.actor.clone()),
             o => optional_id("owner_id", o)?,
         };
         let rows = self
             .service
-            .forecast(pipeline.as_deref(), owner.as_deref())
+            .forecast(&ctx, pipeline.as_deref(), owner.as_deref())
             .await?;
         ok(pb::ForecastReport {
             rows: rows

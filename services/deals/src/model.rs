@@ -156,6 +156,8 @@ pub struct Deal {
     pub amount_minor: i64,
     pub currency: String,
     pub owner_id: String,
+    /// The team the deal was given to with its owner (what a manager's scope covers).
+    pub team_id: String,
     pub company_id: Option<String>,
     pub contacts: Vec<DealContact>,
     /// Expected close, in days since 1970-01-01.
@@ -184,6 +186,8 @@ pub struct NewDeal {
     pub amount_minor: i64,
     pub currency: String,
     pub owner_id: String,
+    /// Stamped by the service from the owner (see `ringside_kit::scope::Owners`).
+    pub team_id: String,
     pub company_id: Option<String>,
     pub contacts: Vec<DealContact>,
     pub close_day: Option<i64>,

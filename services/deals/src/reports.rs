@@ -15,12 +15,13 @@
 
 use std::collections::BTreeMap;
 
+use ringside_auth::visibility::{Entity, Scope};
 use ringside_identity::paging::{Page, Paged};
 use ringside_storage::sql::Where;
-use ringside_storage::{AssertSqlSafe, Backend, Row};
+use ringside_storage::{Backend, Row};
 
 use crate::error::Result;
-use crate::model::{Deal, Filter, Pipeline, Sort, Stage, StageKind, month_of_day, today};
+use crate::model::{Ctx, Deal, Filter, Pipeline, Sort, Stage, StageKind, month_of_day, today};
 use crate::service::{DealsService, paged, pipeline_or_default};
 use crate::store;
 
@@ -106,23 +107,42 @@ pub struct ForecastRow {
 /// position) → count.
 type Reach = BTreeMap<(StageKind, i64), i64>;
 
-/// Deals of the cohort by owner, status and furthest open stage: one pass over the
-/// cohort's deals (the furthest stage is kept on the deal as it moves).
-const REACH_SQL: &str = "SELECT d.owner_id, d.status, d.reached_position AS reached, \
-     COUNT(*) AS n FROM deals d \
-     WHERE d.pipeline_id = $1 AND d.created_at >= $2 AND d.created_at < $3 \
-     GROUP BY d.owner_id, d.status, d.reached_position";
+/// Deals of the cohort (`cohort`: a condition on `d`) by owner, status and furthest
+/// open stage: one pass over the cohort's deals (the furthest stage is kept on the
+/// deal as it moves).
+fn reach_sql(cohort: &str) -> String {
+    format!(
+        "SELECT d.owner_id, d.status, d.reached_position AS reached, COUNT(*) AS n \
+         FROM deals d WHERE {cohort} GROUP BY d.owner_id, d.status, d.reached_position"
+    )
+}
 
 /// The cohort's completed stays, as `h` joined with their deal `d`.
-const STAYS_OF_COHORT: &str = "FROM deal_stage_history h JOIN deals d ON d.id = h.deal_id \
-     WHERE d.pipeline_id = $1 AND d.created_at >= $2 AND d.created_at < $3 \
-     AND h.left_at IS NOT NULL";
+fn stays_of_cohort(cohort: &str) -> String {
+    format!(
+        "FROM deal_stage_history h JOIN deals d ON d.id = h.deal_id \
+         WHERE {cohort} AND h.left_at IS NOT NULL"
+    )
+}
+
+/// The deals of `pipeline` created within the cohort's window that `scope` sees.
+fn cohort_where(pipeline: &str, cohort: &Cohort, scope: &Scope) -> Where {
+    let filter = Filter {
+        pipeline_id: Some(pipeline.to_owned()),
+        ..Filter::default()
+    };
+    let mut w = store::filter_where(&filter, scope, today());
+    w.push("d.created_at >= {}", cohort.from);
+    w.push("d.created_at < {}", cohort.to);
+    w
+}
 
 /// The lower median of completed stays per stage (and, with `by_owner`, per stage
 /// and owner; `per_owner` is 1 on those rows). PostgreSQL sorts each group once
 /// (`percentile_disc`, both groupings in one pass); SQLite, without ordered-set
 /// aggregates, numbers the rows with window functions and picks the middle one.
-fn median_sql(backend: Backend, by_owner: bool) -> Vec<String> {
+fn median_sql(backend: Backend, by_owner: bool, cohort: &str) -> Vec<String> {
+    let stays = stays_of_cohort(cohort);
     match backend {
         Backend::Postgres => {
             let (owner, everyone, sets) = match by_owner {
@@ -137,7 +157,7 @@ fn median_sql(backend: Backend, by_owner: bool) -> Vec<String> {
                 "SELECT h.stage_id, {owner} AS owner_id, \
                  CAST({everyone} AS BIGINT) AS everyone, COUNT(*) AS n, \
                  CAST(percentile_disc(0.5) WITHIN GROUP (ORDER BY h.left_at - h.entered_at) \
-                 AS BIGINT) AS dur {STAYS_OF_COHORT} GROUP BY {sets}"
+                 AS BIGINT) AS dur {stays} GROUP BY {sets}"
             )]
         }
         Backend::Sqlite => [false]
@@ -154,7 +174,7 @@ fn median_sql(backend: Backend, by_owner: bool) -> Vec<String> {
                      ROW_NUMBER() OVER (PARTITION BY {partition} \
                      ORDER BY h.left_at - h.entered_at) AS rn, \
                      COUNT(*) OVER (PARTITION BY {partition}) AS n \
-                     {STAYS_OF_COHORT}) t WHERE t.rn = (t.n + 1) / 2"
+                     {stays}) t WHERE t.rn = (t.n + 1) / 2"
                 )
             })
             .collect(),
@@ -165,16 +185,12 @@ fn median_sql(backend: Backend, by_owner: bool) -> Vec<String> {
 type Medians = BTreeMap<(String, Option<String>), (i64, i64)>;
 
 impl DealsService {
-    pub async fn funnel(&self, cohort: &Cohort, by_owner: bool) -> Result<FunnelReport> {
+    pub async fn funnel(&self, ctx: &Ctx, cohort: &Cohort, by_owner: bool) -> Result<FunnelReport> {
         let mut conn = self.db.pool().acquire().await?;
         let pipeline = pipeline_or_default(&mut conn, cohort.pipeline_id.as_deref()).await?;
+        let w = cohort_where(&pipeline.id, cohort, &ctx.scope(Entity::Deal));
         let mut reach: BTreeMap<String, Reach> = BTreeMap::new();
-        let rows = sqlx::query(REACH_SQL)
-            .bind(&pipeline.id)
-            .bind(cohort.from)
-            .bind(cohort.to)
-            .fetch_all(&mut *conn)
-            .await?;
+        let rows = w.query(reach_sql(&w.sql())).fetch_all(&mut *conn).await?;
         for row in rows {
             let status: String = row.try_get("status")?;
             let Some(status) = StageKind::parse(&status) else {
@@ -188,13 +204,8 @@ impl DealsService {
                 .or_default() += row.try_get::<i64, _>("n")?;
         }
         let mut medians = Medians::new();
-        for sql in median_sql(self.db.backend(), by_owner) {
-            let rows = sqlx::query(AssertSqlSafe(sql))
-                .bind(&pipeline.id)
-                .bind(cohort.from)
-                .bind(cohort.to)
-                .fetch_all(&mut *conn)
-                .await?;
+        for sql in median_sql(self.db.backend(), by_owner, &w.sql()) {
+            let rows = w.query(sql).fetch_all(&mut *conn).await?;
             for row in rows {
                 let owner: String = row.try_get("owner_id")?;
                 let everyone = row.try_get::<i64, _>("everyone")? == 1;
@@ -227,6 +238,7 @@ impl DealsService {
     /// many there are — always the number the report shows.
     pub async fn drill_down(
         &self,
+        ctx: &Ctx,
         cohort: &Cohort,
         owner_id: Option<&str>,
         stage_id: Option<&str>,
@@ -246,14 +258,10 @@ impl DealsService {
                 .into());
             }
         };
-        let filter = Filter {
-            pipeline_id: Some(pipeline.id.clone()),
-            owner_id: owner_id.map(str::to_owned),
-            ..Filter::default()
-        };
-        let mut w = store::filter_where(&filter, today());
-        w.push("d.created_at >= {}", cohort.from);
-        w.push("d.created_at < {}", cohort.to);
+        let mut w = cohort_where(&pipeline.id, cohort, &ctx.scope(Entity::Deal));
+        if let Some(owner) = owner_id {
+            w.push("d.owner_id = {}", owner);
+        }
         cell_clause(&mut w, cell, position);
         let total = store::count_where(&mut conn, &w).await?;
         let sort = Sort::default();
@@ -265,6 +273,7 @@ impl DealsService {
     /// currency.
     pub async fn forecast(
         &self,
+        ctx: &Ctx,
         pipeline_id: Option<&str>,
         owner_id: Option<&str>,
     ) -> Result<Vec<ForecastRow>> {
@@ -274,7 +283,7 @@ impl DealsService {
             status: Some(StageKind::Open),
             ..Filter::default()
         };
-        let w = store::filter_where(&filter, today());
+        let w = store::filter_where(&filter, &ctx.scope(Entity::Deal), today());
         let sql = format!(
             "SELECT d.close_day, d.currency, s.probability, COUNT(*) AS n, \
              CAST(SUM(d.amount_minor) AS BIGINT) AS total FROM deals d JOIN deal_stages s ON s.id = d.stage_id \

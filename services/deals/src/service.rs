@@ -6,10 +6,12 @@
 
 use std::sync::Arc;
 
+use ringside_auth::visibility::{Entity, Scope};
 use ringside_bus::{EventPayload, outbox};
 use ringside_identity::paging::{Cursor, Page, Paged};
 use ringside_identity::{Invalid, optional_text, required_text};
 use ringside_kit::PeerChannel;
+use ringside_kit::scope::{Owners, StampError};
 use ringside_proto::events::v1 as ev;
 use ringside_storage::{Db, Tx, new_id, now_millis};
 use sqlx::AnyConnection;
@@ -31,6 +33,8 @@ pub const MAX_STAGES: usize = 30;
 pub struct DealsService {
     pub(crate) db: Db,
     contacts: Contacts,
+    /// Who deals can be given to (staff); without it, only to the caller or nobody.
+    owners: Option<Owners>,
     outbox: outbox::Writer,
 }
 
@@ -41,7 +45,50 @@ impl DealsService {
         DealsService {
             db,
             contacts: Contacts::new(contacts),
+            owners: None,
             outbox: outbox::Writer::new(crate::SOURCE, relay_wake),
+        }
+    }
+
+    /// Checks owners with staff: a deal goes only to an active user within the
+    /// caller's reach, stamped with their team.
+    pub fn with_owners(mut self, owners: Owners) -> Self {
+        self.owners = Some(owners);
+        self
+    }
+
+    /// The team a deal given to `owner` by the caller is stamped with, when the
+    /// caller may give it to them.
+    async fn stamp(&self, ctx: &Ctx, owner: &str) -> Result<String> {
+        let scope = ctx.scope(Entity::Deal);
+        let stamped = match &self.owners {
+            Some(owners) => owners.stamp(&scope, owner).await,
+            None if scope.is_self(owner) => {
+                scope.assign(owner, &scope.teams).map_err(StampError::from)
+            }
+            None => scope.assign(owner, &[]).map_err(StampError::from),
+        };
+        stamped.map_err(|e| match e {
+            StampError::Refused(why) => DealsError::PermissionDenied(why.to_string()),
+            StampError::NoSuchOwner(id) => {
+                Invalid::new("owner_id", format!("no active user {id}")).into()
+            }
+            StampError::Peer(e) => DealsError::Peer(e),
+        })
+    }
+
+    /// The deal `id` if the caller sees it; one they do not see is not found.
+    async fn visible(
+        &self,
+        conn: &mut AnyConnection,
+        ctx: &Ctx,
+        id: &str,
+        lock: bool,
+    ) -> Result<Deal> {
+        let deal = store::get_deal(conn, self.db.backend(), id, lock).await?;
+        match ctx.scope(Entity::Deal).sees(&deal.owner_id, &deal.team_id) {
+            true => Ok(deal),
+            false => Err(DealsError::not_found("deal", id)),
         }
     }
 
@@ -155,7 +202,8 @@ impl DealsService {
     // ------------------------------------------------------------ deals
 
     /// Opens a deal in an open stage of its pipeline (the first, by default).
-    pub async fn create_deal(&self, ctx: &Ctx, new: NewDeal) -> Result<(Deal, Vec<String>)> {
+    pub async fn create_deal(&self, ctx: &Ctx, mut new: NewDeal) -> Result<(Deal, Vec<String>)> {
+        new.team_id = self.stamp(ctx, &new.owner_id).await?;
         self.check_links(new.company_id.as_deref(), &new.contacts)
             .await?;
         let mut tx = self.db.begin().await?;
@@ -196,20 +244,27 @@ impl DealsService {
         Ok(Some((deal, warnings)))
     }
 
-    pub async fn get_deal(&self, id: &str) -> Result<Deal> {
+    pub async fn get_deal(&self, ctx: &Ctx, id: &str) -> Result<Deal> {
         let mut conn = self.db.pool().acquire().await?;
-        store::get_deal(&mut conn, self.db.backend(), id, false).await
+        self.visible(&mut conn, ctx, id, false).await
     }
 
     pub async fn update_deal(&self, ctx: &Ctx, id: &str, patch: DealPatch) -> Result<Deal> {
         let company = patch.company_id.clone().flatten();
         let contacts = patch.contacts.clone().unwrap_or_default();
         self.check_links(company.as_deref(), &contacts).await?;
+        let team = match &patch.owner_id {
+            Some(owner) => Some(self.stamp(ctx, owner).await?),
+            None => None,
+        };
         let mut tx = self.db.begin().await?;
-        let mut deal = store::get_deal(&mut tx, self.db.backend(), id, true).await?;
+        let mut deal = self.visible(&mut tx, ctx, id, true).await?;
         let relink = patch.contacts.is_some();
         let retag = patch.tags.is_some();
         apply_patch(&mut deal, patch);
+        if let Some(team) = team {
+            deal.team_id = team;
+        }
         deal.updated_at = now_millis();
         store::update_deal(&mut tx, &deal).await?;
         if retag {
@@ -230,7 +285,7 @@ impl DealsService {
     /// stage it is in changes nothing.
     pub async fn move_deal(&self, ctx: &Ctx, id: &str, to: Move) -> Result<(Deal, Vec<String>)> {
         let mut tx = self.db.begin().await?;
-        let mut deal = store::get_deal(&mut tx, self.db.backend(), id, true).await?;
+        let mut deal = self.visible(&mut tx, ctx, id, true).await?;
         let pipeline = pipeline_or_default(&mut tx, Some(&deal.pipeline_id)).await?;
         let target = target_stage(&mut tx, &deal, &pipeline, &to).await?;
         if target.id == deal.stage_id {
@@ -262,13 +317,10 @@ impl DealsService {
 
     /// The deal's stays, oldest first. Every deal has at least the stay it was opened
     /// in, so none means no such deal.
-    pub async fn history(&self, id: &str) -> Result<Vec<Stay>> {
+    pub async fn history(&self, ctx: &Ctx, id: &str) -> Result<Vec<Stay>> {
         let mut conn = self.db.pool().acquire().await?;
-        let stays = store::stays(&mut conn, id).await?;
-        match stays.is_empty() {
-            true => Err(DealsError::not_found("deal", id)),
-            false => Ok(stays),
-        }
+        self.visible(&mut conn, ctx, id, false).await?;
+        store::stays(&mut conn, id).await
     }
 
     /// Warnings for a move into `stage` past its WIP limit, or the refusal.
@@ -323,11 +375,12 @@ impl DealsService {
     /// A page of deals matching `filter`, and how many match in all.
     pub async fn list(
         &self,
+        ctx: &Ctx,
         filter: &Filter,
         sort: Sort,
         page: Page,
     ) -> Result<(Paged<Deal>, i64)> {
-        let w = store::filter_where(filter, today());
+        let w = store::filter_where(filter, &ctx.scope(Entity::Deal), today());
         let mut conn = self.db.pool().acquire().await?;
         let total = store::count_where(&mut conn, &w).await?;
         let items = store::deals_where(&mut conn, w, sort, &page).await?;
@@ -338,22 +391,26 @@ impl DealsService {
     /// count, sums and first page of cards.
     pub async fn kanban(
         &self,
+        ctx: &Ctx,
         filter: &Filter,
         sort: Sort,
         size: i64,
     ) -> Result<(Pipeline, Vec<Column>)> {
+        let scope = ctx.scope(Entity::Deal);
         let mut conn = self.db.pool().acquire().await?;
         let pipeline = pipeline_or_default(&mut conn, filter.pipeline_id.as_deref()).await?;
         let filter = Filter {
             pipeline_id: Some(pipeline.id.clone()),
             ..filter.clone()
         };
-        let sums = store::sums_where(&mut conn, &store::filter_where(&filter, today())).await?;
+        let sums =
+            store::sums_where(&mut conn, &store::filter_where(&filter, &scope, today())).await?;
         let mut columns = Vec::new();
         for stage in &pipeline.stages {
             if filter.stage_ids.is_empty() || filter.stage_ids.contains(&stage.id) {
                 let page = Page { size, after: None };
-                let column = column_in(&mut conn, &filter, sort, stage, page, &sums).await?;
+                let column =
+                    column_in(&mut conn, &filter, &scope, sort, stage, page, &sums).await?;
                 columns.push(column);
             }
         }
@@ -363,6 +420,7 @@ impl DealsService {
     /// One kanban column, from a cursor.
     pub async fn column(
         &self,
+        ctx: &Ctx,
         filter: &Filter,
         sort: Sort,
         stage_id: &str,
@@ -377,8 +435,10 @@ impl DealsService {
             stage_ids: vec![stage.id.clone()],
             ..filter.clone()
         };
-        let sums = store::sums_where(&mut conn, &store::filter_where(&filter, today())).await?;
-        column_in(&mut conn, &filter, sort, &stage, page, &sums).await
+        let scope = ctx.scope(Entity::Deal);
+        let sums =
+            store::sums_where(&mut conn, &store::filter_where(&filter, &scope, today())).await?;
+        column_in(&mut conn, &filter, &scope, sort, &stage, page, &sums).await
     }
 
     /// Saves a view (a new one without `id`); only its owner may replace it.
@@ -444,6 +504,7 @@ async fn owned_view(conn: &mut AnyConnection, ctx: &Ctx, id: &str) -> Result<Sto
 async fn column_in(
     conn: &mut AnyConnection,
     filter: &Filter,
+    scope: &Scope,
     sort: Sort,
     stage: &Stage,
     page: Page,
@@ -453,8 +514,13 @@ async fn column_in(
         stage_ids: vec![stage.id.clone()],
         ..filter.clone()
     };
-    let items =
-        store::deals_where(conn, store::filter_where(&filter, today()), sort, &page).await?;
+    let items = store::deals_where(
+        conn,
+        store::filter_where(&filter, scope, today()),
+        sort,
+        &page,
+    )
+    .await?;
     let mine = sums.iter().filter(|(s, ..)| *s == stage.id);
     let count = mine.clone().map(|(_, _, n, _)| n).sum();
     let sums = mine.map(|(_, c, _, total)| (c.clone(), *total)).collect();
@@ -642,6 +708,7 @@ fn new_deal(new: NewDeal, pipeline: &Pipeline, stage: &Stage, now: i64) -> Deal 
         amount_minor: new.amount_minor,
         currency: new.currency,
         owner_id: new.owner_id,
+        team_id: new.team_id,
         company_id: new.company_id,
         contacts: new.contacts,
         close_day: new.close_day,

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use ringside_auth::visibility::Scope;
 use ringside_identity::paging::Page;
 use ringside_storage::sql::{Where, placeholders};
 use ringside_storage::{AssertSqlSafe, Backend, Row, new_id};
@@ -192,7 +193,7 @@ pub async fn occupancy(
 // ---------------------------------------------------------------- deals
 
 const DEAL_COLUMNS: &str = "d.id, d.title, d.pipeline_id, d.stage_id, d.status, d.amount_minor, \
-     d.currency, d.owner_id, d.company_id, d.close_day, d.source_channel, d.source_campaign, \
+     d.currency, d.owner_id, d.team_id, d.company_id, d.close_day, d.source_channel, d.source_campaign, \
      d.custom_fields, d.lost_reason, d.lead_id, d.next_task_id, d.next_task_title, \
      d.next_due_at, d.created_at, d.updated_at, d.stage_entered_at, d.closed_at, \
      d.reached_position";
@@ -220,6 +221,7 @@ fn deal_from_row(row: &AnyRow) -> Result<Deal> {
         amount_minor: row.try_get("amount_minor")?,
         currency: row.try_get("currency")?,
         owner_id: row.try_get("owner_id")?,
+        team_id: row.try_get("team_id")?,
         company_id: opt_text(row, "company_id")?,
         contacts: Vec::new(),
         close_day: row.try_get("close_day")?,
@@ -248,9 +250,10 @@ pub async fn insert_deal(conn: &mut AnyConnection, d: &Deal) -> Result<bool> {
     let done = sqlx::query(
         "INSERT INTO deals (id, title, pipeline_id, stage_id, status, amount_minor, currency, \
          owner_id, company_id, close_day, source_channel, source_campaign, custom_fields, \
-         lost_reason, lead_id, created_at, updated_at, stage_entered_at, reached_position) \
+         lost_reason, lead_id, created_at, updated_at, stage_entered_at, reached_position, \
+         team_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19) \
+         $18, $19, $20) \
          ON CONFLICT (lead_id) DO NOTHING",
     )
     .bind(&d.id)
@@ -272,6 +275,7 @@ pub async fn insert_deal(conn: &mut AnyConnection, d: &Deal) -> Result<bool> {
     .bind(d.updated_at)
     .bind(d.stage_entered_at)
     .bind(d.reached_position)
+    .bind(&d.team_id)
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() == 0 {
@@ -288,7 +292,7 @@ pub async fn update_deal(conn: &mut AnyConnection, d: &Deal) -> Result<()> {
         "UPDATE deals SET title = $2, stage_id = $3, status = $4, amount_minor = $5, \
          currency = $6, owner_id = $7, company_id = $8, close_day = $9, custom_fields = $10, \
          lost_reason = $11, updated_at = $12, stage_entered_at = $13, closed_at = $14, \
-         reached_position = $15 WHERE id = $1",
+         reached_position = $15, team_id = $16 WHERE id = $1",
     )
     .bind(&d.id)
     .bind(&d.title)
@@ -305,6 +309,7 @@ pub async fn update_deal(conn: &mut AnyConnection, d: &Deal) -> Result<()> {
     .bind(d.stage_entered_at)
     .bind(d.closed_at)
     .bind(d.reached_position)
+    .bind(&d.team_id)
     .execute(conn)
     .await?;
     Ok(())
@@ -417,8 +422,10 @@ async fn hydrate(conn: &mut AnyConnection, deals: &mut [Deal]) -> Result<()> {
 }
 
 /// The conditions of `f` over `deals d`; `today` decides what is overdue.
-pub fn filter_where(f: &Filter, today: i64) -> Where {
+/// The deals `f` picks among those `scope` sees.
+pub fn filter_where(f: &Filter, scope: &Scope, today: i64) -> Where {
     let mut w = Where::default();
+    ringside_kit::scope::push(&mut w, scope, "d.owner_id", "d.team_id");
     if let Some(p) = &f.pipeline_id {
         w.push("d.pipeline_id = {}", p);
     }

@@ -61,7 +61,7 @@ async fn a_deal_moves_through_its_pipeline_with_the_full_history() {
             deal.stage_id, first.stages[0].id,
             "opens in the first stage"
         );
-        let got = h.svc.get_deal(&deal.id).await.unwrap();
+        let got = h.svc.get_deal(&ctx("admin"), &deal.id).await.unwrap();
         assert_eq!(got.contacts[0].role, ContactRole::DecisionMaker);
         assert_eq!(got.tags, vec!["b2b"]);
 
@@ -108,7 +108,7 @@ async fn a_deal_moves_through_its_pipeline_with_the_full_history() {
             (StageKind::Lost, "price")
         );
 
-        let stays = h.svc.history(&deal.id).await.unwrap();
+        let stays = h.svc.history(&ctx("admin"), &deal.id).await.unwrap();
         let names: Vec<_> = stays.iter().map(|s| s.stage_name.as_str()).collect();
         assert_eq!(
             names,
@@ -145,7 +145,7 @@ async fn a_deal_moves_through_its_pipeline_with_the_full_history() {
             .await
             .unwrap();
         assert_eq!(updated.amount_minor, 900_000);
-        let again = h.svc.get_deal(&deal.id).await.unwrap();
+        let again = h.svc.get_deal(&ctx("admin"), &deal.id).await.unwrap();
         assert_eq!(
             (again.tags.clone(), again.contacts.len()),
             (vec!["renewal".to_owned()], 0)
@@ -235,7 +235,7 @@ async fn bad_input_is_refused_and_writes_nothing() {
             Err(DealsError::NotFound { .. })
         ));
         assert!(matches!(
-            h.svc.history("nope").await,
+            h.svc.history(&ctx("admin"), "nope").await,
             Err(DealsError::NotFound { .. })
         ));
         let ghost_pipeline = NewDeal {
@@ -388,6 +388,7 @@ async fn wip_limits_warn_or_refuse_even_when_moves_race() {
         let (_, columns) = h
             .svc
             .kanban(
+                &ctx("admin"),
                 &Filter {
                     pipeline_id: Some(p.id.clone()),
                     ..Filter::default()
@@ -415,13 +416,13 @@ async fn wip_limits_warn_or_refuse_even_when_moves_race() {
         };
         let filtered = h
             .svc
-            .column(&nobody, Sort::default(), &doing, page(5))
+            .column(&ctx("admin"), &nobody, Sort::default(), &doing, page(5))
             .await
             .unwrap();
         assert_eq!((filtered.count, filtered.over_wip_limit), (0, true));
         let review_column = h
             .svc
-            .column(&nobody, Sort::default(), &review, page(5))
+            .column(&ctx("admin"), &nobody, Sort::default(), &review, page(5))
             .await
             .unwrap();
         assert!(!review_column.over_wip_limit, "Review is full, not over");
@@ -433,7 +434,11 @@ async fn all_pages(h: &Harness, filter: &Filter, sort: Sort, size: i64) -> Vec<S
     let mut seen = Vec::new();
     let mut page = Page { size, after: None };
     loop {
-        let (paged, total) = h.svc.list(filter, sort, page.clone()).await.unwrap();
+        let (paged, total) = h
+            .svc
+            .list(&ctx("admin"), filter, sort, page.clone())
+            .await
+            .unwrap();
         seen.extend(paged.items.iter().map(|d| d.id.clone()));
         match paged.next {
             Some(next) => page.after = Some(next),
@@ -605,7 +610,7 @@ async fn list_and_kanban_filter_sort_and_page_consistently() {
         .await;
         assert_eq!(without.len(), expected.len() - 1);
         assert!(!without.contains(&flagged));
-        let deal = h.svc.get_deal(&flagged).await.unwrap();
+        let deal = h.svc.get_deal(&ctx("admin"), &flagged).await.unwrap();
         assert_eq!(
             deal.next_action.map(|n| n.title),
             Some("Send the offer".into())
@@ -622,7 +627,7 @@ async fn list_and_kanban_filter_sort_and_page_consistently() {
         );
         stale.occurred_at = Some(ringside_proto::timestamp_from_millis(now_millis() - 60_000));
         h.deliver(&stale).await;
-        let deal = h.svc.get_deal(&flagged).await.unwrap();
+        let deal = h.svc.get_deal(&ctx("admin"), &flagged).await.unwrap();
         assert!(
             deal.next_action.is_some(),
             "a late, older report is ignored"
@@ -634,12 +639,17 @@ async fn list_and_kanban_filter_sort_and_page_consistently() {
             owner_id: Some("olga".into()),
             ..base.clone()
         };
-        let (_, columns) = h.svc.kanban(&filter, Sort::default(), 3).await.unwrap();
+        let (_, columns) = h
+            .svc
+            .kanban(&ctx("admin"), &filter, Sort::default(), 3)
+            .await
+            .unwrap();
         assert_eq!(columns.len(), p.stages.len());
         for column in &columns {
             let (all, _) = h
                 .svc
                 .list(
+                    &ctx("admin"),
                     &Filter {
                         stage_ids: vec![column.stage.id.clone()],
                         ..filter.clone()
@@ -666,6 +676,7 @@ async fn list_and_kanban_filter_sort_and_page_consistently() {
                 let more = h
                     .svc
                     .column(
+                        &ctx("admin"),
                         &filter,
                         Sort::default(),
                         &column.stage.id,
@@ -805,8 +816,8 @@ async fn the_funnel_counts_skips_and_backward_moves_once_and_drills_down_to_its_
             from: now - 3_600_000,
             to: now + 3_600_000,
         };
-        let report = h.svc.funnel(&cohort, true).await.unwrap();
-        let team_only = h.svc.funnel(&cohort, false).await.unwrap();
+        let report = h.svc.funnel(&ctx("admin"), &cohort, true).await.unwrap();
+        let team_only = h.svc.funnel(&ctx("admin"), &cohort, false).await.unwrap();
         assert_eq!(
             team_only.total, report.total,
             "the same numbers without the owners"
@@ -852,7 +863,14 @@ async fn the_funnel_counts_skips_and_backward_moves_once_and_drills_down_to_its_
                 ] {
                     let (paged, n) = h
                         .svc
-                        .drill_down(&cohort, owner, Some(&s.stage.id), cell, page(100))
+                        .drill_down(
+                            &ctx("admin"),
+                            &cohort,
+                            owner,
+                            Some(&s.stage.id),
+                            cell,
+                            page(100),
+                        )
                         .await
                         .unwrap();
                     assert_eq!(
@@ -870,7 +888,7 @@ async fn the_funnel_counts_skips_and_backward_moves_once_and_drills_down_to_its_
             ] {
                 let (_, n) = h
                     .svc
-                    .drill_down(&cohort, owner, None, cell, page(100))
+                    .drill_down(&ctx("admin"), &cohort, owner, None, cell, page(100))
                     .await
                     .unwrap();
                 assert_eq!(n, want, "{owner:?} {cell:?}");
@@ -879,6 +897,7 @@ async fn the_funnel_counts_skips_and_backward_moves_once_and_drills_down_to_its_
         let (moved_on_b, _) = h
             .svc
             .drill_down(
+                &ctx("admin"),
                 &cohort,
                 None,
                 Some(&p.stages[1].id),
@@ -895,7 +914,7 @@ async fn the_funnel_counts_skips_and_backward_moves_once_and_drills_down_to_its_
         );
         assert!(matches!(
             h.svc
-                .drill_down(&cohort, None, None, Cell::Entered, page(10))
+                .drill_down(&ctx("admin"), &cohort, None, None, Cell::Entered, page(10))
                 .await,
             Err(DealsError::Invalid(_))
         ));
@@ -932,7 +951,11 @@ async fn the_forecast_weighs_open_deals_by_stage_probability_per_month_and_curre
             .move_deal(&ctx("olga"), &last, Move::Win)
             .await
             .unwrap();
-        let forecast = h.svc.forecast(Some(&p.id), None).await.unwrap();
+        let forecast = h
+            .svc
+            .forecast(&ctx("admin"), Some(&p.id), None)
+            .await
+            .unwrap();
         let got: Vec<_> = forecast
             .iter()
             .map(|r| {
@@ -956,7 +979,7 @@ async fn the_forecast_weighs_open_deals_by_stage_probability_per_month_and_curre
         );
         assert!(
             h.svc
-                .forecast(Some(&p.id), Some("ivan"))
+                .forecast(&ctx("admin"), Some(&p.id), Some("ivan"))
                 .await
                 .unwrap()
                 .is_empty()
@@ -1005,6 +1028,7 @@ async fn a_converted_lead_opens_one_deal_and_merges_relink_its_contacts() {
         let (found, n) = h
             .svc
             .list(
+                &ctx("admin"),
                 &Filter {
                     contact_id: Some(contact.id.clone()),
                     ..Filter::default()
@@ -1052,7 +1076,7 @@ async fn a_converted_lead_opens_one_deal_and_merges_relink_its_contacts() {
             .await
             .unwrap();
         h.pump().await;
-        let deal = h.svc.get_deal(&deal.id).await.unwrap();
+        let deal = h.svc.get_deal(&ctx("admin"), &deal.id).await.unwrap();
         assert_eq!(
             deal.contacts
                 .iter()

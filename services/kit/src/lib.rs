@@ -7,7 +7,9 @@
 //! service ([`peer`]): its generated gRPC client over a [`peer::PeerChannel`], which is
 //! either a socket to the service's replicas or, in the all-in-one process, the very
 //! gRPC router the process serves — guard, handlers and all — with no socket between.
-//! What every edge a browser talks to shares is here too: the session cookie and the
+//! Record visibility where stores apply it ([`scope`]: the query condition, the team
+//! a record given to someone is stamped with). What every edge a browser talks to
+//! shares is here too: the session cookie and the
 //! refusal of unsafe requests from other sites ([`browser`]), and who a request came
 //! from behind trusted proxies ([`net`]). Domain rules, SQL and the bus transports
 //! live elsewhere.
@@ -18,17 +20,21 @@ pub mod error;
 pub mod grpc;
 pub mod net;
 pub mod peer;
+pub mod scope;
 
 pub use error::{ErrorKind, Kind, PeerError};
 pub use peer::{Loopback, PeerChannel};
 
 /// Who asked for a change and which piece of work it belongs to: the user (or service)
-/// the caller's token names, and the correlation id carried through every event the
-/// change causes.
+/// the caller's token names, with their role and teams, and the correlation id
+/// carried through every event the change causes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ctx {
     pub actor: String,
     pub correlation_id: String,
+    /// The caller's role; `None` for work the service does by itself.
+    pub role: Option<ringside_auth::Role>,
+    pub teams: Vec<String>,
 }
 
 impl Ctx {
@@ -39,6 +45,8 @@ impl Ctx {
         Ctx {
             actor: caller.actor,
             correlation_id: caller.correlation_id,
+            role: caller.role,
+            teams: caller.teams,
         }
     }
 
@@ -47,6 +55,24 @@ impl Ctx {
         Ctx {
             actor: actor.to_owned(),
             correlation_id: correlation_id.to_owned(),
+            ..Ctx::default()
+        }
+    }
+
+    /// The records of `entity` this caller sees and may assign (everything, for the
+    /// service's own work).
+    pub fn scope(
+        &self,
+        entity: ringside_auth::visibility::Entity,
+    ) -> ringside_auth::visibility::Scope {
+        use ringside_auth::visibility::{Scope, reach};
+        match self.role {
+            Some(role) => Scope {
+                reach: reach(role, entity),
+                user: self.actor.clone(),
+                teams: self.teams.clone(),
+            },
+            None => Scope::all(),
         }
     }
 }

@@ -3,15 +3,18 @@
 //! per stage and currency, and the first page of cards of every column) against the
 //! indexed aggregate of those counts and sums alone; and the funnel report over
 //! 1,000,000 stage transitions against one aggregate over the same join (the cohort's
-//! transitions counted per stage).
+//! transitions counted per stage). Then visibility: the first page of the deals list
+//! and the kanban as an agent (their own deals), a manager (their team's) and an
+//! admin (every deal, unscoped) in the same run, the scoped ones beside the unscoped,
+//! with PostgreSQL's plans of the scoped list printed.
 //!
 //!     RINGSIDE_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \
 //!     RINGSIDE_BENCH_DEALS=100000 cargo bench -p ringside --bench deals
 //!
 //! It seeds a fresh database `ringside_bench_deals`: the default pipeline (four open
-//! stages, won, lost), the deals spread over its stages, 20 owners and three
-//! currencies, opened over a year, each with ten stays in its history (forwards,
-//! backwards and skips).
+//! stages, won, lost), the deals spread over its stages, 20 owners in four teams of
+//! five and three currencies, opened over a year, each with ten stays in its history
+//! (forwards, backwards and skips).
 
 mod common;
 
@@ -66,13 +69,17 @@ async fn main() -> anyhow::Result<()> {
         deals * STAYS,
         seeded.elapsed()
     );
-    let token = key
-        .issue("bench", Role::Agent, Duration::from_secs(3600))
-        .expect("a token");
     let channel = Channel::from_shared(format!("http://{}", running.grpc_addr))?
         .connect()
         .await?;
-    let client = DealsClient::with_interceptor(channel, bearer(&token));
+    let as_viewer = |viewer: &Viewer| {
+        let teams: Vec<String> = viewer.teams.iter().map(|t| (*t).to_owned()).collect();
+        let token = key
+            .issue_member(viewer.user, viewer.role, &teams, Duration::from_secs(3600))
+            .expect("a token");
+        DealsClient::with_interceptor(channel.clone(), bearer(&token))
+    };
+    let client = as_viewer(&VIEWERS[0]);
 
     let kanban = measure_with(
         KANBAN,
@@ -188,8 +195,166 @@ async fn main() -> anyhow::Result<()> {
         "floors: the kanban's is the indexed aggregate of counts and sums per stage and currency; \
          the funnel's is one aggregate over the same cohort join (transitions per stage)"
     );
+    visibility(&db, &pipeline, stages, &as_viewer).await?;
     running.stop().await?;
     Ok(())
+}
+
+/// Who looks: the admin (unscoped), a manager of team-0 (its five owners' deals: a
+/// quarter) and an agent, user-3 (their own: a twentieth).
+struct Viewer {
+    name: &'static str,
+    user: &'static str,
+    role: Role,
+    teams: &'static [&'static str],
+}
+
+const VIEWERS: [Viewer; 3] = [
+    Viewer {
+        name: "admin (all)",
+        user: "root",
+        role: Role::Admin,
+        teams: &[],
+    },
+    Viewer {
+        name: "manager (team)",
+        user: "mgr",
+        role: Role::Manager,
+        teams: &["team-0"],
+    },
+    Viewer {
+        name: "agent (own)",
+        user: "user-3",
+        role: Role::Agent,
+        teams: &["team-3"],
+    },
+];
+
+type Client<I> = DealsClient<tonic::service::interceptor::InterceptedService<Channel, I>>;
+
+/// The list's first page and the kanban for each viewer, then the plans of the
+/// scoped list queries.
+async fn visibility<I, F>(
+    db: &Db,
+    pipeline: &str,
+    stages: usize,
+    as_viewer: &F,
+) -> anyhow::Result<()>
+where
+    I: tonic::service::Interceptor + Clone + Send + Sync + 'static,
+    F: Fn(&Viewer) -> Client<I>,
+{
+    let mut lists = Vec::new();
+    let mut boards = Vec::new();
+    for viewer in &VIEWERS {
+        let client = as_viewer(viewer);
+        let list = measure_with(
+            KANBAN,
+            |_| (),
+            |_| {
+                let mut client = client.clone();
+                async move {
+                    let page = client
+                        .list_deals(pb::ListDealsRequest {
+                            page_size: 50,
+                            ..Default::default()
+                        })
+                        .await
+                        .expect("list")
+                        .into_inner();
+                    assert_eq!(page.deals.len(), 50);
+                }
+            },
+        )
+        .await;
+        let filter = pb::DealFilter {
+            pipeline_id: pipeline.to_owned(),
+            ..Default::default()
+        };
+        let board = measure_with(
+            KANBAN,
+            |_| (),
+            |_| {
+                let mut client = client.clone();
+                let filter = filter.clone();
+                async move {
+                    let board = client
+                        .kanban(pb::KanbanRequest {
+                            filter: Some(filter),
+                            page_size: 20,
+                            ..Default::default()
+                        })
+                        .await
+                        .expect("kanban")
+                        .into_inner();
+                    assert_eq!(board.columns.len(), stages);
+                }
+            },
+        )
+        .await;
+        lists.push(list);
+        boards.push(board);
+    }
+    println!();
+    println!(
+        "Visibility: each viewer's list (first page of 50, with the total) and kanban, beside the admin's unscoped"
+    );
+    println!(
+        "| path | viewer | p50 ms | p99 ms | calls/s | unscoped p50 ms | unscoped p99 ms | ratio p50 | ratio p99 |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (i, viewer) in VIEWERS.iter().enumerate() {
+        scoped_row("ListDeals", viewer.name, &lists[i], &lists[0]);
+    }
+    for (i, viewer) in VIEWERS.iter().enumerate() {
+        scoped_row("Kanban", viewer.name, &boards[i], &boards[0]);
+    }
+    for (viewer, scope) in [
+        (&VIEWERS[2], "(d.owner_id = 'user-3' OR d.owner_id = '')"),
+        (
+            &VIEWERS[1],
+            "(d.owner_id = 'mgr' OR d.owner_id = '' OR d.team_id IN ('team-0'))",
+        ),
+    ] {
+        for (what, sql) in [
+            (
+                "list page",
+                format!(
+                    "SELECT d.id FROM deals d JOIN deal_stages s ON s.id = d.stage_id \
+                     WHERE {scope} ORDER BY d.created_at DESC, d.id DESC LIMIT 51"
+                ),
+            ),
+            (
+                "list total",
+                format!("SELECT COUNT(*) FROM deals d WHERE {scope}"),
+            ),
+        ] {
+            println!();
+            println!("PostgreSQL plan, {} {what}:", viewer.name);
+            let plan: Vec<(String,)> = sqlx::query_as(ringside_storage::AssertSqlSafe(format!(
+                "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) {sql}"
+            )))
+            .fetch_all(db.pool())
+            .await?;
+            for (line,) in plan {
+                println!("    {line}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn scoped_row(path: &str, viewer: &str, api: &Stats, unscoped: &Stats) {
+    println!(
+        "| {path} | {viewer} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2}× | {:.2}× |",
+        ms(api.p50),
+        ms(api.p99),
+        api.per_sec,
+        ms(unscoped.p50),
+        ms(unscoped.p99),
+        ms(api.p50) / ms(unscoped.p50),
+        ms(api.p99) / ms(unscoped.p99),
+    );
 }
 
 fn ms(d: Duration) -> f64 {
@@ -228,11 +393,11 @@ async fn seed(db: &Db, deals: i64) -> anyhow::Result<(String, usize)> {
                    ELSE 1 + g % 4 END]";
     let insert_deals = format!(
         "INSERT INTO deals (id, title, pipeline_id, stage_id, status, amount_minor, currency, \
-         owner_id, close_day, created_at, updated_at, stage_entered_at) \
+         owner_id, team_id, close_day, created_at, updated_at, stage_entered_at) \
          SELECT 'd' || lpad(g::text, 9, '0'), 'Deal ' || g, $8, {current}, \
                 CASE g % 10 WHEN 0 THEN 'won' WHEN 1 THEN 'lost' ELSE 'open' END, \
                 (g * 7919) % 1000000, (ARRAY['EUR', 'RUB', 'USD'])[1 + g % 3], \
-                'user-' || (g % 20), 20400 + g % 365, $9 + g * {STEP_MS}, $9 + g * {STEP_MS}, \
+                'user-' || (g % 20), 'team-' || (g % 20) % 4, 20400 + g % 365, $9 + g * {STEP_MS}, $9 + g * {STEP_MS}, \
                 $9 + g * {STEP_MS} \
          FROM generate_series(1, $1::bigint) g"
     );

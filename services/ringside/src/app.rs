@@ -268,7 +268,9 @@ impl Assembly<'_> {
         let db = self.db("deals")?;
         let contacts = self.peer(ringside_deals::SOURCE, Peer::Contacts)?;
         let wake = self.relay(db.clone(), ringside_deals::SOURCE);
-        let service = DealsService::new(db, contacts, wake);
+        let owners =
+            ringside_kit::scope::Owners::new(self.peer(ringside_deals::SOURCE, Peer::Staff)?);
+        let service = DealsService::new(db, contacts, wake).with_owners(owners);
         service
             .ensure_default_pipeline()
             .await

@@ -122,6 +122,7 @@ impl Harness {
                 &ContactsCtx {
                     actor: "admin".into(),
                     correlation_id: "seed".into(),
+                    ..Default::default()
                 },
                 NewContact {
                     name: name.into(),
@@ -141,6 +142,7 @@ pub fn ctx(actor: &str) -> Ctx {
     Ctx {
         actor: actor.into(),
         correlation_id: "corr".into(),
+        ..Default::default()
     }
 }
 

@@ -175,6 +175,7 @@ pub fn contacts_ctx() -> ContactsCtx {
     ContactsCtx {
         actor: "admin".into(),
         correlation_id: "seed".into(),
+        ..Default::default()
     }
 }
 
@@ -182,6 +183,7 @@ pub fn ctx(actor: &str) -> Ctx {
     Ctx {
         actor: actor.into(),
         correlation_id: "corr".into(),
+        ..Default::default()
     }
 }
 

@@ -1,0 +1,135 @@
+//! A caller's [`Scope`] where records are read and given away: the condition a store
+//! puts inside its queries ([`push`]), so lists, searches, counts and reports all
+//! obey it; and the team a record is stamped with when it is given to someone
+//! ([`Owners::stamp`]), which asks staff who that someone is (the caller's own teams
+//! come with their token).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ringside_auth::visibility::{AssignRefusal, Reach, Scope};
+use ringside_proto::staff::v1 as spb;
+use ringside_proto::staff::v1::staff_client::StaffClient;
+use ringside_storage::sql::Where;
+use tokio::sync::Mutex;
+
+use crate::error::found;
+use crate::peer::request;
+use crate::{PeerChannel, PeerError};
+
+/// Adds to `w` the records `scope` sees, by their owner and team columns.
+pub fn push(w: &mut Where, scope: &Scope, owner_col: &str, team_col: &str) {
+    if scope.reach == Reach::All {
+        return;
+    }
+    let me = w.bind(&scope.user);
+    let mut sees = format!("({owner_col} = {me} OR {owner_col} = ''");
+    if scope.reach == Reach::Team && !scope.teams.is_empty() {
+        let teams: Vec<String> = scope.teams.iter().map(|t| w.bind(t)).collect();
+        sees.push_str(&format!(" OR {team_col} IN ({})", teams.join(", ")));
+    }
+    sees.push(')');
+    w.push_plain(&sees);
+}
+
+/// Why a record cannot go to the owner asked for.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StampError {
+    #[error("{0}")]
+    Refused(#[from] AssignRefusal),
+    #[error("owner_id: no active user {0}")]
+    NoSuchOwner(String),
+    #[error("staff: {0}")]
+    Peer(#[from] PeerError),
+}
+
+/// How long who is in which team is taken as known.
+const FRESH_FOR: Duration = Duration::from_secs(5);
+/// Most people remembered; past it the memory starts over.
+const MAX_KNOWN: usize = 10_000;
+
+/// A user's teams as last heard (`None`: no such active user), and when.
+type Known = HashMap<String, (Instant, Option<Vec<String>>)>;
+
+/// The people records are given to, as staff knows them.
+#[derive(Clone)]
+pub struct Owners {
+    staff: StaffClient<PeerChannel>,
+    known: Arc<Mutex<Known>>,
+}
+
+impl Owners {
+    pub fn new(staff: PeerChannel) -> Self {
+        Owners {
+            staff: StaffClient::new(staff),
+            known: Arc::default(),
+        }
+    }
+
+    /// The team a record given to `owner` (empty: nobody) by a caller with `scope`
+    /// is stamped with, when they may give it: the owner must be an active user, and
+    /// within the caller's reach.
+    pub async fn stamp(&self, scope: &Scope, owner: &str) -> Result<String, StampError> {
+        if owner.is_empty() || scope.is_self(owner) {
+            return Ok(scope.assign(owner, &scope.teams)?);
+        }
+        let teams = self
+            .teams_of(owner)
+            .await?
+            .ok_or_else(|| StampError::NoSuchOwner(owner.to_owned()))?;
+        Ok(scope.assign(owner, &teams)?)
+    }
+
+    /// The teams of the active user `id`; `None` when there is no such active user.
+    async fn teams_of(&self, id: &str) -> Result<Option<Vec<String>>, PeerError> {
+        if let Some((at, teams)) = self.known.lock().await.get(id)
+            && at.elapsed() < FRESH_FOR
+        {
+            return Ok(teams.clone());
+        }
+        let asked = spb::GetUserRequest { id: id.to_owned() };
+        let user = found(self.staff.clone().get_user(request(asked, "")).await)?;
+        let teams = user
+            .filter(|u| u.active)
+            .map(|u| u.details.unwrap_or_default().team_ids);
+        let mut known = self.known.lock().await;
+        if known.len() >= MAX_KNOWN {
+            known.clear();
+        }
+        known.insert(id.to_owned(), (Instant::now(), teams.clone()));
+        Ok(teams)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_condition_names_the_owner_the_pool_and_the_teams() {
+        let mut w = Where::default();
+        w.push("d.status = {}", "open");
+        push(
+            &mut w,
+            &Scope::new(Reach::Team, "u", &["a", "b"]),
+            "d.owner_id",
+            "d.team_id",
+        );
+        assert_eq!(
+            w.sql(),
+            "d.status = $1 AND (d.owner_id = $2 OR d.owner_id = '' OR d.team_id IN ($3, $4))"
+        );
+        let mut own = Where::default();
+        push(
+            &mut own,
+            &Scope::new(Reach::Own, "u", &["a"]),
+            "owner_id",
+            "team_id",
+        );
+        assert_eq!(own.sql(), "(owner_id = $1 OR owner_id = '')");
+        let mut all = Where::default();
+        push(&mut all, &Scope::all(), "owner_id", "team_id");
+        assert_eq!(all.sql(), "TRUE");
+    }
+}

@@ -1,0 +1,321 @@
+//! Who sees which deals, in both ways of running: two teams with their heads and
+//! agents, and a deal in the pool. Each person's list (every page), count, kanban and
+//! funnel hold exactly their deals; a deal outside one's scope does not exist for them
+//! (read, change, move); a deal goes only to people within the giver's reach, and a
+//! refusal writes nothing.
+
+use std::collections::BTreeSet;
+
+use ringside_auth::Role;
+use ringside_proto::deals::v1 as dpb;
+use support::{Deals, Person, Suite};
+use tonic::Code;
+
+fn deals_suite(suites: &[Suite]) -> &Suite {
+    suites
+        .iter()
+        .find(|s| s.running.grpc_services.contains(&"ringside.deals.v1.Deals"))
+        .expect("a suite serving deals")
+}
+
+/// Who works here: team north (Anna heads it; Olga and Oleg), team south (Boris
+/// heads it; Bella); the admin.
+const PEOPLE: [(&str, Role, &str); 6] = [
+    ("anna", Role::Manager, "north"),
+    ("olga", Role::Agent, "north"),
+    ("oleg", Role::Agent, "north"),
+    ("boris", Role::Manager, "south"),
+    ("bella", Role::Agent, "south"),
+    ("root", Role::Admin, ""),
+];
+
+async fn staff_the_office(suites: &[Suite]) {
+    let staff = support::staff_suite(suites);
+    staff.form_team("north", &[]).await;
+    staff.form_team("south", &[]).await;
+    let people: Vec<Person> = PEOPLE
+        .iter()
+        .map(|(id, role, team)| Person {
+            role: role.as_str(),
+            teams: match *team {
+                "north" => &["north"],
+                "south" => &["south"],
+                _ => &[],
+            },
+            ..Person::new(id, id)
+        })
+        .collect();
+    staff.hire(&people).await;
+    staff.form_team("north", &["anna"]).await;
+    staff.form_team("south", &["boris"]).await;
+}
+
+/// A deals client for one of [`PEOPLE`], with the teams their token carries.
+async fn as_person(suites: &[Suite], id: &str) -> Deals {
+    let (_, role, team) = PEOPLE.iter().find(|(p, ..)| *p == id).expect("a person");
+    let teams: Vec<&str> = [*team].into_iter().filter(|t| !t.is_empty()).collect();
+    deals_suite(suites).deals_member(id, *role, &teams).await
+}
+
+fn deal(title: &str, owner: &str) -> dpb::CreateDealRequest {
+    dpb::CreateDealRequest {
+        title: title.into(),
+        amount_minor: 1000,
+        currency: "EUR".into(),
+        owner_id: owner.into(),
+        ..Default::default()
+    }
+}
+
+async fn create(suites: &[Suite], by: &str, title: &str, owner: &str) -> dpb::Deal {
+    let mut deals = as_person(suites, by).await;
+    let made = deals.create_deal(deal(title, owner)).await;
+    let made = made.unwrap_or_else(|e| panic!("{by} creates {title}: {e}"));
+    made.into_inner().deal.expect("a deal")
+}
+
+/// The deals of the office: (title, owner). Anna gives one to Olga; the admin puts
+/// one in the pool.
+async fn open_deals(suites: &[Suite]) -> String {
+    for (by, title) in [
+        ("olga", "olga 1"),
+        ("olga", "olga 2"),
+        ("olga", "olga 3"),
+        ("oleg", "oleg 1"),
+        ("oleg", "oleg 2"),
+        ("bella", "bella 1"),
+        ("bella", "bella 2"),
+    ] {
+        create(suites, by, title, "").await;
+    }
+    let given = create(suites, "anna", "anna for olga", "olga").await;
+    assert_eq!(
+        (given.owner_id.as_str(), given.team_id.as_str()),
+        ("olga", "north")
+    );
+    let pool = create(suites, "root", "pool", "").await;
+    let unassign = dpb::UpdateDealRequest {
+        id: pool.id.clone(),
+        owner_id: Some(String::new()),
+        ..Default::default()
+    };
+    let mut root = as_person(suites, "root").await;
+    root.update_deal(unassign).await.expect("into the pool");
+    pool.id
+}
+
+/// Every deal `id` lists, page by page (two a page), and the total it reports.
+async fn listed(suites: &[Suite], id: &str) -> (BTreeSet<String>, i64) {
+    let mut deals = as_person(suites, id).await;
+    let (mut titles, mut token) = (BTreeSet::new(), String::new());
+    loop {
+        let page = dpb::ListDealsRequest {
+            page_size: 2,
+            page_token: token,
+            ..Default::default()
+        };
+        let page = deals.list_deals(page).await.expect("a page").into_inner();
+        let total = page.total;
+        titles.extend(page.deals.into_iter().map(|d| d.title));
+        token = page.next_page_token;
+        if token.is_empty() {
+            return (titles, total);
+        }
+    }
+}
+
+/// How many deals `id`'s kanban counts, and the cards it shows (columns of 50).
+async fn on_the_board(suites: &[Suite], id: &str) -> (i64, BTreeSet<String>) {
+    let mut deals = as_person(suites, id).await;
+    let board = dpb::KanbanRequest {
+        page_size: 50,
+        ..Default::default()
+    };
+    let board = deals.kanban(board).await.expect("a kanban").into_inner();
+    let count = board.columns.iter().map(|c| c.count).sum();
+    let cards = board.columns.into_iter().flat_map(|c| c.deals);
+    (count, cards.map(|d| d.title).collect())
+}
+
+/// How many deals `id`'s funnel counts (managers and admins read reports).
+async fn in_the_funnel(suites: &[Suite], id: &str) -> i64 {
+    let mut deals = as_person(suites, id).await;
+    let now = std::time::SystemTime::now();
+    let day = std::time::Duration::from_secs(86_400);
+    let request = dpb::FunnelRequest {
+        from: Some((now - day).into()),
+        to: Some((now + day).into()),
+        ..Default::default()
+    };
+    let report = deals.funnel(request).await.expect("a funnel").into_inner();
+    report.total.expect("the total").deals
+}
+
+/// The code a call was refused with (`None`: it was not).
+fn code<T>(answer: Result<tonic::Response<T>, tonic::Status>) -> Option<Code> {
+    answer.err().map(|s| s.code())
+}
+
+fn titles(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|n| (*n).to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_person_sees_their_deals_their_teams_and_the_pool_and_no_more() {
+    for suites in support::both_ways().await {
+        let name = deals_suite(&suites).name;
+        staff_the_office(&suites).await;
+        open_deals(&suites).await;
+        let north = [
+            "olga 1",
+            "olga 2",
+            "olga 3",
+            "oleg 1",
+            "oleg 2",
+            "anna for olga",
+        ];
+        let expected = [
+            (
+                "olga",
+                titles(&["olga 1", "olga 2", "olga 3", "anna for olga", "pool"]),
+            ),
+            ("oleg", titles(&["oleg 1", "oleg 2", "pool"])),
+            ("bella", titles(&["bella 1", "bella 2", "pool"])),
+            (
+                "anna",
+                titles(&north).union(&titles(&["pool"])).cloned().collect(),
+            ),
+            ("boris", titles(&["bella 1", "bella 2", "pool"])),
+            (
+                "root",
+                titles(&north)
+                    .union(&titles(&["bella 1", "bella 2", "pool"]))
+                    .cloned()
+                    .collect(),
+            ),
+        ];
+        for (id, sees) in expected {
+            let n = sees.len() as i64;
+            assert_eq!(
+                listed(&suites, id).await,
+                (sees.clone(), n),
+                "{name}: {id}'s list"
+            );
+            assert_eq!(
+                on_the_board(&suites, id).await,
+                (n, sees),
+                "{name}: {id}'s kanban"
+            );
+            if matches!(id, "anna" | "boris" | "root") {
+                assert_eq!(in_the_funnel(&suites, id).await, n, "{name}: {id}'s funnel");
+            }
+        }
+        for suite in suites {
+            suite.stop().await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deal_outside_ones_scope_cannot_be_read_changed_or_given_away() {
+    for suites in support::both_ways().await {
+        let name = deals_suite(&suites).name;
+        staff_the_office(&suites).await;
+        let pool = open_deals(&suites).await;
+        let bellas = create(&suites, "bella", "bella 3", "").await;
+        let mut olga = as_person(&suites, "olga").await;
+        let get = dpb::GetDealRequest {
+            id: bellas.id.clone(),
+        };
+        assert_eq!(
+            code(olga.get_deal(get.clone()).await),
+            Some(Code::NotFound),
+            "{name}"
+        );
+        let rename = dpb::UpdateDealRequest {
+            id: bellas.id.clone(),
+            title: Some("mine now".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            code(olga.update_deal(rename).await),
+            Some(Code::NotFound),
+            "{name}"
+        );
+        let win = dpb::WinDealRequest {
+            id: bellas.id.clone(),
+        };
+        assert_eq!(
+            code(olga.win_deal(win).await),
+            Some(Code::NotFound),
+            "{name}"
+        );
+        let take = |id: &str, owner: &str| dpb::UpdateDealRequest {
+            id: id.into(),
+            owner_id: Some(owner.into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            code(olga.update_deal(take(&bellas.id, "olga")).await),
+            Some(Code::NotFound),
+            "{name}: nor take it"
+        );
+        let mut root = as_person(&suites, "root").await;
+        let unchanged = root.get_deal(get).await.expect("the deal").into_inner();
+        assert_eq!(
+            (
+                unchanged.title.as_str(),
+                unchanged.owner_id.as_str(),
+                unchanged.status
+            ),
+            ("bella 3", "bella", dpb::DealStatus::Open as i32),
+            "{name}: nothing changed"
+        );
+
+        // Giving away: an agent to themselves only; a manager within their team.
+        let olgas = create(&suites, "olga", "olga 4", "").await;
+        for owner in ["oleg", "bella", ""] {
+            let refused = olga.update_deal(take(&olgas.id, owner)).await;
+            assert_eq!(
+                code(refused),
+                Some(Code::PermissionDenied),
+                "{name}: olga → {owner:?}"
+            );
+        }
+        let refused = olga.create_deal(deal("for bella", "bella")).await;
+        assert_eq!(code(refused), Some(Code::PermissionDenied), "{name}");
+        let taken = olga
+            .update_deal(take(&pool, "olga"))
+            .await
+            .expect("the pool's deal");
+        let taken = taken.into_inner();
+        assert_eq!(
+            (taken.owner_id.as_str(), taken.team_id.as_str()),
+            ("olga", "north"),
+            "{name}"
+        );
+        let mut anna = as_person(&suites, "anna").await;
+        let refused = anna.update_deal(take(&olgas.id, "bella")).await;
+        assert_eq!(
+            code(refused),
+            Some(Code::PermissionDenied),
+            "{name}: anna → bella"
+        );
+        let given = anna
+            .update_deal(take(&olgas.id, "oleg"))
+            .await
+            .expect("to oleg");
+        assert_eq!(given.into_inner().owner_id, "oleg", "{name}");
+        let nobody = root.create_deal(deal("for a ghost", "ghost")).await;
+        assert_eq!(
+            code(nobody),
+            Some(Code::InvalidArgument),
+            "{name}: no such user"
+        );
+        let (all, total) = listed(&suites, "root").await;
+        assert_eq!(total, 11, "{name}: the refusals wrote nothing: {all:?}");
+        for suite in suites {
+            suite.stop().await;
+        }
+    }
+}
