@@ -60,6 +60,13 @@ async fn setups() -> Vec<Setup> {
             activities: Some(activities),
         });
     }
+    for setup in &setups {
+        let people = [
+            support::Person::new("olga", "Ольга"),
+            support::Person::new("ivan", "Иван"),
+        ];
+        setup.contacts.hire(&people).await;
+    }
     setups
 }
 

@@ -38,6 +38,13 @@ async fn setups() -> Vec<Setup> {
             deals: Some(deals),
         });
     }
+    for setup in &setups {
+        let people = [
+            support::Person::new("olga", "Ольга"),
+            support::Person::new("ivan", "Иван"),
+        ];
+        setup.contacts.hire(&people).await;
+    }
     setups
 }
 

@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ringside_auth::{Role, TokenKey};
 use ringside_proto::contacts::v1 as pb;
-use support::{Suite, suites};
+use support::{Person, Suite, suites};
 use tonic::Code;
 
 fn phone(value: &str) -> pb::Identity {
@@ -141,6 +141,7 @@ async fn event_types(deliveries: &mut ringside_bus::Deliveries, n: usize) -> Vec
 #[tokio::test]
 async fn a_client_manages_contacts_and_leads_and_the_events_reach_the_bus() {
     for suite in suites().await {
+        suite.hire(&[Person::new("agent-1", "Agent One")]).await;
         let mut events = suite.watch(&["contact.*", "lead.*"]).await;
         let mut client = suite.client().await;
         let created = client
@@ -261,6 +262,7 @@ async fn a_client_manages_contacts_and_leads_and_the_events_reach_the_bus() {
 #[tokio::test]
 async fn bad_input_gets_a_clear_error_and_writes_nothing() {
     for suite in suites().await {
+        suite.hire(&[Person::new("agent-1", "Agent One")]).await;
         let mut client = suite.client().await;
         let cases: Vec<(pb::CreateContactRequest, Code, &str)> = vec![
             (

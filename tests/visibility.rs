@@ -1,12 +1,14 @@
-//! Who sees which deals, in both ways of running: two teams with their heads and
-//! agents, and a deal in the pool. Each person's list (every page), count, kanban and
-//! funnel hold exactly their deals; a deal outside one's scope does not exist for them
-//! (read, change, move); a deal goes only to people within the giver's reach, and a
-//! refusal writes nothing.
+//! Who sees which deals, contacts, leads and companies, in both ways of running: two
+//! teams with their heads and agents, and records in the pool. Each person's lists
+//! (every page), counts, kanban and funnel hold exactly their records; a record
+//! outside one's scope does not exist for them (read, change, move, look up by
+//! phone); a record goes only to people within the giver's reach, and a refusal
+//! writes nothing.
 
 use std::collections::BTreeSet;
 
 use ringside_auth::Role;
+use ringside_proto::contacts::v1 as cpb;
 use ringside_proto::deals::v1 as dpb;
 use support::{Deals, Person, Suite};
 use tonic::Code;
@@ -50,11 +52,31 @@ async fn staff_the_office(suites: &[Suite]) {
     staff.form_team("south", &["boris"]).await;
 }
 
+/// The teams of one of [`PEOPLE`], as their token carries them, and their role.
+fn member(id: &str) -> (Role, Vec<&'static str>) {
+    let (_, role, team) = PEOPLE.iter().find(|(p, ..)| *p == id).expect("a person");
+    let teams = [*team].into_iter().filter(|t| !t.is_empty()).collect();
+    (*role, teams)
+}
+
+/// A contacts client for one of [`PEOPLE`].
+async fn contacts_of(suites: &[Suite], id: &str) -> support::Client {
+    let (role, teams) = member(id);
+    let contacts = suites
+        .iter()
+        .find(|s| {
+            s.running
+                .grpc_services
+                .contains(&"ringside.contacts.v1.Contacts")
+        })
+        .expect("a suite serving contacts");
+    contacts.contacts_member(id, role, &teams).await
+}
+
 /// A deals client for one of [`PEOPLE`], with the teams their token carries.
 async fn as_person(suites: &[Suite], id: &str) -> Deals {
-    let (_, role, team) = PEOPLE.iter().find(|(p, ..)| *p == id).expect("a person");
-    let teams: Vec<&str> = [*team].into_iter().filter(|t| !t.is_empty()).collect();
-    deals_suite(suites).deals_member(id, *role, &teams).await
+    let (role, teams) = member(id);
+    deals_suite(suites).deals_member(id, role, &teams).await
 }
 
 fn deal(title: &str, owner: &str) -> dpb::CreateDealRequest {
@@ -314,6 +336,270 @@ async fn a_deal_outside_ones_scope_cannot_be_read_changed_or_given_away() {
         );
         let (all, total) = listed(&suites, "root").await;
         assert_eq!(total, 11, "{name}: the refusals wrote nothing: {all:?}");
+        for suite in suites {
+            suite.stop().await;
+        }
+    }
+}
+
+/// What the scopes rest on: the access token staff mints at sign-in names the
+/// person's teams.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_mints_tokens_that_name_the_persons_teams() {
+    let suites = vec![support::all_in_one().await];
+    staff_the_office(&suites).await;
+    let staff_suite = support::staff_suite(&suites);
+    staff_suite.set_password("anna").await;
+    let service = staff_suite.service_token("ringside.staff.v1.Staff");
+    let mut staff = staff_suite.staff_with(service).await;
+    let signed = ringside_proto::staff::v1::SignInRequest {
+        login: support::login_of("anna"),
+        password: support::PASSWORD.into(),
+        client_address: "127.0.0.1".into(),
+    };
+    let secret = staff.sign_in(signed).await.expect("signed in").into_inner();
+    let open = ringside_proto::staff::v1::OpenSessionRequest {
+        session_secret: secret.session_secret,
+    };
+    let opened = staff.open_session(open).await.expect("opened").into_inner();
+    let claims = staff_suite
+        .key
+        .verify(&opened.access_token, ringside_auth::token::PEOPLE_AUDIENCE)
+        .expect("a people's token");
+    assert_eq!(claims.sub, "anna");
+    assert_eq!(claims.role, Role::Manager);
+    assert_eq!(claims.teams, ["north"]);
+    for suite in suites {
+        suite.stop().await;
+    }
+}
+
+/// The clients of the office: Olga's and Bella's own (with a phone each), one Anna
+/// gives Oleg, one in the pool; a lead of Olga's and one in the pool; a company each
+/// for Olga and Bella. Returns Bella's client and the pool's lead.
+async fn open_clients(suites: &[Suite]) -> (cpb::Contact, cpb::Lead) {
+    let contact = |name: &str, owner: &str, phone: &str| cpb::CreateContactRequest {
+        name: name.into(),
+        owner_id: owner.into(),
+        identities: [phone]
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .map(|p| cpb::Identity {
+                kind: cpb::IdentityKind::Phone as i32,
+                value: p.into(),
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let mut made = Vec::new();
+    for (by, name, owner, phone) in [
+        ("olga", "Olga's client", "", "+79120000001"),
+        ("bella", "Bella's client", "", "+79120000002"),
+        ("anna", "Anna's for Oleg", "oleg", ""),
+        ("root", "Pool client", "", ""),
+    ] {
+        let mut contacts = contacts_of(suites, by).await;
+        let c = contacts.create_contact(contact(name, owner, phone)).await;
+        made.push(c.unwrap_or_else(|e| panic!("{by}: {e}")).into_inner());
+    }
+    let mut leads = Vec::new();
+    for (by, name) in [("olga", "olga lead"), ("root", "pool lead")] {
+        let mut contacts = contacts_of(suites, by).await;
+        let lead = cpb::CreateLeadRequest {
+            name: name.into(),
+            ..Default::default()
+        };
+        let lead = contacts.create_lead(lead).await;
+        leads.push(lead.unwrap_or_else(|e| panic!("{by}: {e}")).into_inner());
+    }
+    for (by, name) in [("olga", "Olga Co"), ("bella", "Bella Co")] {
+        let mut contacts = contacts_of(suites, by).await;
+        let company = cpb::CreateCompanyRequest {
+            name: name.into(),
+            ..Default::default()
+        };
+        contacts.create_company(company).await.expect("a company");
+    }
+    (made.swap_remove(1), leads.swap_remove(1))
+}
+
+/// The names of the contacts, leads and companies `id` lists, page by page (two a
+/// page).
+async fn clients_listed(suites: &[Suite], id: &str) -> [BTreeSet<String>; 3] {
+    let mut contacts = contacts_of(suites, id).await;
+    let mut names = [BTreeSet::new(), BTreeSet::new(), BTreeSet::new()];
+    let mut token = String::new();
+    loop {
+        let page = cpb::ListContactsRequest {
+            page_size: 2,
+            page_token: token,
+            ..Default::default()
+        };
+        let page = contacts
+            .list_contacts(page)
+            .await
+            .expect("contacts")
+            .into_inner();
+        names[0].extend(page.contacts.into_iter().map(|c| c.name));
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    loop {
+        let page = cpb::ListLeadsRequest {
+            page_size: 2,
+            page_token: token,
+            ..Default::default()
+        };
+        let page = contacts.list_leads(page).await.expect("leads").into_inner();
+        names[1].extend(page.leads.into_iter().map(|l| l.name));
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    loop {
+        let page = cpb::ListCompaniesRequest {
+            page_size: 2,
+            page_token: token,
+            ..Default::default()
+        };
+        let page = contacts
+            .list_companies(page)
+            .await
+            .expect("companies")
+            .into_inner();
+        names[2].extend(page.companies.into_iter().map(|c| c.name));
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_person_sees_their_clients_their_teams_and_the_pool() {
+    for suites in support::both_ways().await {
+        let name = deals_suite(&suites).name;
+        staff_the_office(&suites).await;
+        let (bellas, pool_lead) = open_clients(&suites).await;
+        let olgas = ["Olga's client", "Pool client"];
+        let expected: [(&str, [&[&str]; 3]); 6] = [
+            ("olga", [&olgas, &["olga lead", "pool lead"], &["Olga Co"]]),
+            (
+                "oleg",
+                [&["Anna's for Oleg", "Pool client"], &["pool lead"], &[]],
+            ),
+            (
+                "bella",
+                [
+                    &["Bella's client", "Pool client"],
+                    &["pool lead"],
+                    &["Bella Co"],
+                ],
+            ),
+            (
+                "anna",
+                [
+                    &["Olga's client", "Anna's for Oleg", "Pool client"],
+                    &["olga lead", "pool lead"],
+                    &["Olga Co"],
+                ],
+            ),
+            (
+                "boris",
+                [
+                    &["Bella's client", "Pool client"],
+                    &["pool lead"],
+                    &["Bella Co"],
+                ],
+            ),
+            (
+                "root",
+                [
+                    &[
+                        "Olga's client",
+                        "Bella's client",
+                        "Anna's for Oleg",
+                        "Pool client",
+                    ],
+                    &["olga lead", "pool lead"],
+                    &["Olga Co", "Bella Co"],
+                ],
+            ),
+        ];
+        for (id, sees) in expected {
+            let sees = sees.map(titles);
+            assert_eq!(
+                clients_listed(&suites, id).await,
+                sees,
+                "{name}: {id}'s lists"
+            );
+        }
+
+        // Bella's client does not exist for Olga: not by id, not by phone.
+        let mut olga = contacts_of(&suites, "olga").await;
+        let get = cpb::GetContactRequest {
+            id: bellas.id.clone(),
+        };
+        assert_eq!(
+            code(olga.get_contact(get).await),
+            Some(Code::NotFound),
+            "{name}"
+        );
+        let lookup = cpb::LookupByPhoneRequest {
+            phone: "+79120000002".into(),
+        };
+        assert_eq!(
+            code(olga.lookup_by_phone(lookup).await),
+            Some(Code::NotFound),
+            "{name}"
+        );
+        let mine = cpb::LookupByPhoneRequest {
+            phone: "+79120000001".into(),
+        };
+        assert!(olga.lookup_by_phone(mine).await.is_ok(), "{name}: her own");
+        let rename = cpb::UpdateContactRequest {
+            id: bellas.id.clone(),
+            name: Some("Taken".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            code(olga.update_contact(rename).await),
+            Some(Code::NotFound),
+            "{name}"
+        );
+
+        // Leads: an agent takes one from the pool, but gives none away.
+        let give = |owner: &str| cpb::AssignLeadRequest {
+            id: pool_lead.id.clone(),
+            owner_id: owner.into(),
+        };
+        assert_eq!(
+            code(olga.assign_lead(give("bella")).await),
+            Some(Code::PermissionDenied),
+            "{name}"
+        );
+        let taken = olga
+            .assign_lead(give("olga"))
+            .await
+            .expect("taken")
+            .into_inner();
+        assert_eq!(
+            (taken.owner_id.as_str(), taken.team_id.as_str()),
+            ("olga", "north")
+        );
+        let mut bella = contacts_of(&suites, "bella").await;
+        let get_lead = cpb::GetLeadRequest {
+            id: pool_lead.id.clone(),
+        };
+        assert_eq!(
+            code(bella.get_lead(get_lead).await),
+            Some(Code::NotFound),
+            "{name}: out of the pool, out of Bella's sight"
+        );
         for suite in suites {
             suite.stop().await;
         }

@@ -36,6 +36,9 @@ pub struct Suite {
     watched: std::sync::Mutex<Vec<String>>,
     /// A RabbitMQ handle on the suite's exchange, for cleanup (serve mode).
     broker: Option<ringside_bus::amqp::AmqpBus>,
+    /// `serve staff` beside a service started without it: who records go to, and
+    /// where people are hired (stopped with this suite).
+    staff_beside: Option<Box<Suite>>,
     _dir: tempfile::TempDir,
     _db: Option<TestDb>,
 }
@@ -96,9 +99,40 @@ async fn start_with_key(
         settings,
         watched: Default::default(),
         broker,
+        staff_beside: None,
         _dir: dir,
         _db: db,
     }
+}
+
+/// `serve contacts` on `db`, with `serve staff` beside it on the same database (it
+/// asks staff who records may go to).
+async fn contacts_with_staff(db: TestDb, amqp: &str) -> Suite {
+    let db_url = db.url.clone();
+    let staff_port = spare_port();
+    let mode = Mode::Serve(ServiceName::Contacts);
+    let mut contacts = start(
+        "serve contacts",
+        mode,
+        Some(db),
+        Some(amqp.to_owned()),
+        |s| {
+            s.staff_url = format!("http://127.0.0.1:{staff_port}");
+        },
+    )
+    .await;
+    let staff = serve_beside(
+        ServiceName::Staff,
+        &contacts.key,
+        &contacts.settings,
+        &db_url,
+        amqp,
+        String::new(),
+        move |s| s.grpc_addr = ([127, 0, 0, 1], staff_port).into(),
+    )
+    .await;
+    contacts.staff_beside = Some(Box::new(staff));
+    contacts
 }
 
 pub async fn all_in_one() -> Suite {
@@ -114,8 +148,7 @@ pub async fn all_in_one_with(customize: impl FnOnce(&mut Settings)) -> Suite {
 pub async fn contacts_service() -> Option<Suite> {
     let db = postgres().await?;
     let amqp = server_url(AMQP_URL_VAR)?;
-    let mode = Mode::Serve(ServiceName::Contacts);
-    Some(start("serve contacts", mode, Some(db), Some(amqp), |_| {}).await)
+    Some(contacts_with_staff(db, &amqp).await)
 }
 
 /// `serve ingest` on RabbitMQ (no database), or `None` when RabbitMQ is not configured.
@@ -142,8 +175,7 @@ async fn contacts_and(service: ServiceName) -> Option<(Suite, Suite)> {
     let db = postgres().await?;
     let amqp = server_url(AMQP_URL_VAR)?;
     let db_url = db.url.clone();
-    let mode = Mode::Serve(ServiceName::Contacts);
-    let contacts = start("serve contacts", mode, Some(db), Some(amqp.clone()), |_| {}).await;
+    let contacts = contacts_with_staff(db, &amqp).await;
     let url = format!("http://{}", contacts.running.grpc_addr);
     let other = serve_beside(
         service,
@@ -535,7 +567,7 @@ impl Suite {
     pub async fn hire(&self, people: &[Person<'_>]) {
         use ringside_proto::staff::v1 as spb;
         let token = Bearer(Some(self.token(Role::Admin)));
-        let mut staff = StaffClient::with_interceptor(self.channel().await, token);
+        let mut staff = StaffClient::with_interceptor(self.staff_channel().await, token);
         for p in people {
             let details = spb::UserDetails {
                 name: p.name.into(),
@@ -618,6 +650,15 @@ impl Suite {
     }
 
     /// A staff client acting as `user` with `role`.
+    /// The gRPC channel of the staff this suite's people are hired in: its own, or
+    /// the staff started beside it.
+    async fn staff_channel(&self) -> Channel {
+        match &self.staff_beside {
+            Some(staff) => Box::pin(staff.channel()).await,
+            None => self.channel().await,
+        }
+    }
+
     pub async fn staff_as(&self, user: &str, role: Role) -> Staff {
         let token = self.key.issue(user, role, Duration::from_secs(600));
         self.staff_with(token.expect("a token")).await
@@ -626,7 +667,7 @@ impl Suite {
     /// A staff client calling with `token` (none when empty).
     pub async fn staff_with(&self, token: String) -> Staff {
         let token = Some(token).filter(|t| !t.is_empty());
-        StaffClient::with_interceptor(self.channel().await, Bearer(token))
+        StaffClient::with_interceptor(self.staff_channel().await, Bearer(token))
     }
 
     /// A deals client acting as the agent `user`.
@@ -637,10 +678,23 @@ impl Suite {
     /// A deals client acting as `user` with `role`, a member of `teams` (as the
     /// tokens staff mints say).
     pub async fn deals_member(&self, user: &str, role: Role, teams: &[&str]) -> Deals {
+        let token = self.member_token(user, role, teams);
+        DealsClient::with_interceptor(self.channel().await, Bearer(Some(token)))
+    }
+
+    /// A contacts client acting as `user` with `role`, a member of `teams`.
+    pub async fn contacts_member(&self, user: &str, role: Role, teams: &[&str]) -> Client {
+        self.client_with(Some(self.member_token(user, role, teams)))
+            .await
+    }
+
+    /// A people's access token for `user` with `role`, a member of `teams`, as staff
+    /// mints them.
+    pub fn member_token(&self, user: &str, role: Role, teams: &[&str]) -> String {
         let teams: Vec<String> = teams.iter().map(|t| (*t).to_owned()).collect();
         let ttl = Duration::from_secs(600);
         let token = self.key.issue_member(user, role, &teams, ttl);
-        DealsClient::with_interceptor(self.channel().await, Bearer(Some(token.expect("a token"))))
+        token.expect("a token")
     }
 
     /// A deals client acting as `user` with `role`.
@@ -652,8 +706,10 @@ impl Suite {
         DealsClient::with_interceptor(self.channel().await, Bearer(Some(token)))
     }
 
+    /// A contacts client acting as the office's admin (`test-user`), who sees and
+    /// may assign every record.
     pub async fn client(&self) -> Client {
-        self.client_with(Some(self.token(Role::Agent))).await
+        self.client_with(Some(self.token(Role::Admin))).await
     }
 
     pub async fn count(&self, table: &str) -> i64 {
@@ -678,6 +734,9 @@ impl Suite {
     }
 
     pub async fn stop(self) {
+        if let Some(staff) = self.staff_beside {
+            Box::pin(staff.stop()).await;
+        }
         self.running.stop().await.expect("stop");
         if let Some(broker) = &self.broker {
             let mut watched = std::mem::take(&mut *self.watched.lock().expect("lock"));

@@ -575,6 +575,7 @@ async fn a_missed_call_makes_one_call_back_task_for_the_right_person() {
         let leads = h
             .contacts
             .list_leads(
+                &ringside_contacts::model::Ctx::default(),
                 Default::default(),
                 ringside_contacts::model::Page {
                     size: 10,

@@ -111,6 +111,15 @@ impl Scope {
         }
     }
 
+    /// The owner a new record gets when none is asked for: an agent's own records are
+    /// theirs (they cannot leave one in the pool); others may.
+    pub fn owner_or_self(&self, owner: &str) -> String {
+        match (owner.is_empty(), self.reach) {
+            (true, Reach::Own) => self.user.clone(),
+            _ => owner.to_owned(),
+        }
+    }
+
     /// The scope of `user`, a member of `teams`, reaching `reach`.
     pub fn new(reach: Reach, user: &str, teams: &[&str]) -> Scope {
         Scope {

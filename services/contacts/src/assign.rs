@@ -66,13 +66,16 @@ impl Default for AssignConfig {
 /// time (it is on the caller-ID card's path).
 const FRESH_FOR: Duration = Duration::from_secs(5);
 
+/// Who may take a lead: (user id, the team a lead given to them is stamped with).
+pub type Eligible = Vec<(String, String)>;
+
 /// The people, their presence, and the rule.
 pub struct Assigner {
     staff: StaffClient<PeerChannel>,
     presence: NotificationsClient<PeerChannel>,
     config: AssignConfig,
     /// The last answer, and when it came.
-    last: Mutex<Option<(Instant, Vec<String>)>>,
+    last: Mutex<Option<(Instant, Eligible)>>,
 }
 
 impl Assigner {
@@ -86,10 +89,11 @@ impl Assigner {
         }
     }
 
-    /// The ids of the agents who may take a lead now (as staff said at most 5 s ago);
-    /// empty when there are none or staff did not answer (the lead is then created
-    /// unassigned).
-    pub async fn eligible(&self) -> Vec<String> {
+    /// The agents who may take a lead now (as staff said at most 5 s ago), each with
+    /// the team a lead given to them is stamped with (the configured team, else their
+    /// first); empty when there are none or staff did not answer (the lead is then
+    /// created unassigned).
+    pub async fn eligible(&self) -> Eligible {
         let mut last = self.last.lock().await;
         if let Some((at, ids)) = last.as_ref()
             && at.elapsed() < FRESH_FOR
@@ -101,9 +105,25 @@ impl Assigner {
         ids
     }
 
-    async fn ask(&self) -> Vec<String> {
+    async fn ask(&self) -> Eligible {
         match self.agents().await {
-            Ok(agents) => eligible(agents, &self.config),
+            Ok(agents) => {
+                let team_of = |id: &str| {
+                    let agent = agents.iter().find(|a| a.id == id);
+                    match self.config.team.as_str() {
+                        "" => agent.and_then(|a| a.team_ids.first().cloned()),
+                        team => Some(team.to_owned()),
+                    }
+                    .unwrap_or_default()
+                };
+                let ids = eligible(agents.clone(), &self.config);
+                ids.into_iter()
+                    .map(|id| {
+                        let team = team_of(&id);
+                        (id, team)
+                    })
+                    .collect()
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "staff did not answer; the new lead stays unassigned");
                 metrics::counter!("ringside_contacts_assignment_failures_total").increment(1);

@@ -132,6 +132,7 @@ pub fn company_to_proto(c: &Company) -> pb::Company {
         id: c.id.clone(),
         name: c.name.clone(),
         owner_id: c.owner_id.clone(),
+        team_id: c.team_id.clone(),
         created_at: Some(timestamp(c.created_at)),
         updated_at: Some(timestamp(c.updated_at)),
     }
@@ -143,6 +144,7 @@ pub fn contact_to_proto(c: &Contact) -> pb::Contact {
         name: c.name.clone(),
         company_id: c.company_id.clone().unwrap_or_default(),
         owner_id: c.owner_id.clone(),
+        team_id: c.team_id.clone(),
         tags: c.tags.clone(),
         custom_fields: c.custom_fields.clone().into_iter().collect(),
         identities: identities_to_proto(&c.identities),
@@ -162,6 +164,7 @@ pub fn lead_to_proto(l: &Lead) -> pb::Lead {
         source: Some(source_to_proto(&l.source)),
         status: lead_status_to_proto(l.status) as i32,
         owner_id: l.owner_id.clone(),
+        team_id: l.team_id.clone(),
         disqualify_reason: l.disqualify_reason.clone(),
         contact_id: l.contact_id.clone().unwrap_or_default(),
         created_at: Some(timestamp(l.created_at)),

@@ -22,6 +22,9 @@ pub enum ContactsError {
     /// A concurrent change got in the way; asking again will do.
     #[error("{0}")]
     Contended(String),
+    /// The owner asked for is not one the caller may give a record to.
+    #[error("{0}")]
+    Stamp(#[from] ringside_kit::scope::StampError),
     #[error("storage: {0}")]
     Storage(#[from] sqlx::Error),
     #[error("outbox: {0}")]
@@ -46,6 +49,7 @@ impl ErrorKind for ContactsError {
             IdentityTaken { .. } | IdentityTakenByLead { .. } => Kind::AlreadyExists,
             FailedPrecondition(_) => Kind::FailedPrecondition,
             Contended(_) => Kind::Conflict,
+            Stamp(e) => e.kind(),
             Storage(_) | Outbox(_) => Kind::Internal,
         }
     }

@@ -67,15 +67,20 @@ fn custom_fields(
 #[tonic::async_trait]
 impl Contacts for ContactsGrpc {
     async fn create_company(&self, req: Request<pb::CreateCompanyRequest>) -> Reply<pb::Company> {
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
-        let company = self.service.create_company(&r.name, &r.owner_id).await?;
+        let company = self
+            .service
+            .create_company(&ctx, &r.name, &r.owner_id)
+            .await?;
         ok(company_to_proto(&company))
     }
 
     async fn get_company(&self, req: Request<pb::GetCompanyRequest>) -> Reply<pb::Company> {
+        let ctx = Ctx::of(&req);
         let company = self
             .service
-            .get_company(&required_id("id", &req.get_ref().id)?)
+            .get_company(&ctx, &required_id("id", &req.get_ref().id)?)
             .await?;
         ok(company_to_proto(&company))
     }
@@ -84,11 +89,12 @@ impl Contacts for ContactsGrpc {
         &self,
         req: Request<pb::ListCompaniesRequest>,
     ) -> Reply<pb::ListCompaniesResponse> {
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let query = optional_filter("query", &r.query)?;
         let paged = self
             .service
-            .list_companies(query.as_deref(), page(r.page_size, &r.page_token)?)
+            .list_companies(&ctx, query.as_deref(), page(r.page_size, &r.page_token)?)
             .await?;
         ok(pb::ListCompaniesResponse {
             companies: paged.items.iter().map(company_to_proto).collect(),
@@ -113,9 +119,10 @@ impl Contacts for ContactsGrpc {
     }
 
     async fn get_contact(&self, req: Request<pb::GetContactRequest>) -> Reply<pb::Contact> {
+        let ctx = Ctx::of(&req);
         let contact = self
             .service
-            .get_contact(&required_id("id", &req.get_ref().id)?)
+            .get_contact(&ctx, &required_id("id", &req.get_ref().id)?)
             .await?;
         ok(contact_to_proto(&contact))
     }
@@ -162,6 +169,7 @@ impl Contacts for ContactsGrpc {
         &self,
         req: Request<pb::ListContactsRequest>,
     ) -> Reply<pb::ListContactsResponse> {
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let deleted = match pb::DeletedFilter::try_from(r.deleted) {
             Ok(pb::DeletedFilter::Unspecified | pb::DeletedFilter::Exclude) => {
@@ -180,7 +188,7 @@ impl Contacts for ContactsGrpc {
         };
         let paged = self
             .service
-            .list_contacts(filter, page(r.page_size, &r.page_token)?)
+            .list_contacts(&ctx, filter, page(r.page_size, &r.page_token)?)
             .await?;
         ok(pb::ListContactsResponse {
             contacts: paged.items.iter().map(contact_to_proto).collect(),
@@ -210,20 +218,23 @@ impl Contacts for ContactsGrpc {
                 .map_err(invalid)?,
             source: convert::source_from_proto(r.source.as_ref()),
             owner_id: r.owner_id,
+            team_id: String::new(),
         };
         let lead = self.service.create_lead(&ctx, new).await?;
         ok(lead_to_proto(&lead))
     }
 
     async fn get_lead(&self, req: Request<pb::GetLeadRequest>) -> Reply<pb::Lead> {
+        let ctx = Ctx::of(&req);
         let lead = self
             .service
-            .get_lead(&required_id("id", &req.get_ref().id)?)
+            .get_lead(&ctx, &required_id("id", &req.get_ref().id)?)
             .await?;
         ok(lead_to_proto(&lead))
     }
 
     async fn list_leads(&self, req: Request<pb::ListLeadsRequest>) -> Reply<pb::ListLeadsResponse> {
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let status = match r.status {
             0 => None,
@@ -236,7 +247,7 @@ impl Contacts for ContactsGrpc {
         };
         let paged = self
             .service
-            .list_leads(filter, page(r.page_size, &r.page_token)?)
+            .list_leads(&ctx, filter, page(r.page_size, &r.page_token)?)
             .await?;
         ok(pb::ListLeadsResponse {
             leads: paged.items.iter().map(lead_to_proto).collect(),
@@ -291,7 +302,12 @@ impl Contacts for ContactsGrpc {
     }
 
     async fn lookup_by_phone(&self, req: Request<pb::LookupByPhoneRequest>) -> Reply<pb::Party> {
-        match self.service.lookup_by_phone(&req.get_ref().phone).await? {
+        let ctx = Ctx::of(&req);
+        match self
+            .service
+            .lookup_by_phone(&ctx, &req.get_ref().phone)
+            .await?
+        {
             Some(party) => ok(party_to_proto(&party)),
             None => Err(Status::not_found(
                 "no contact or lead has this phone number",

@@ -9,6 +9,8 @@ pub struct Company {
     pub id: String,
     pub name: String,
     pub owner_id: String,
+    /// The team it was given to with its owner (what a manager's scope covers).
+    pub team_id: String,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -19,6 +21,8 @@ pub struct Contact {
     pub name: String,
     pub company_id: Option<String>,
     pub owner_id: String,
+    /// The team it was given to with its owner (what a manager's scope covers).
+    pub team_id: String,
     pub tags: Vec<String>,
     pub custom_fields: BTreeMap<String, String>,
     pub identities: Vec<Identity>,
@@ -37,6 +41,8 @@ pub struct Lead {
     pub source: LeadSource,
     pub status: LeadStatus,
     pub owner_id: String,
+    /// The team it was given to with its owner (what a manager's scope covers).
+    pub team_id: String,
     pub disqualify_reason: String,
     pub contact_id: Option<String>,
     pub created_at: i64,
@@ -102,6 +108,8 @@ pub struct NewLead {
     pub identities: Vec<Identity>,
     pub source: LeadSource,
     pub owner_id: String,
+    /// Stamped by the service from the owner.
+    pub team_id: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -113,3 +121,39 @@ pub struct LeadFilter {
 
 pub use ringside_identity::paging::{Cursor, Page, Paged};
 pub use ringside_kit::Ctx;
+
+/// A record with an owner and a team: what visibility is decided on.
+pub trait Owned {
+    fn owner(&self) -> &str;
+    fn team(&self) -> &str;
+}
+
+macro_rules! owned {
+    ($($t:ty),*) => {$(
+        impl Owned for $t {
+            fn owner(&self) -> &str {
+                &self.owner_id
+            }
+            fn team(&self) -> &str {
+                &self.team_id
+            }
+        }
+    )*};
+}
+
+owned!(Company, Contact, Lead);
+
+impl Owned for Party {
+    fn owner(&self) -> &str {
+        match self {
+            Party::Contact(c) => c.owner(),
+            Party::Lead(l) => l.owner(),
+        }
+    }
+    fn team(&self) -> &str {
+        match self {
+            Party::Contact(c) => c.team(),
+            Party::Lead(l) => l.team(),
+        }
+    }
+}

@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
+use ringside_auth::visibility::Entity;
 use ringside_bus::{EventPayload, outbox};
+use ringside_kit::scope::Owners;
 use ringside_proto::contacts::v1 as pb;
 use ringside_proto::events::v1 as ev;
 use ringside_storage::{Db, Tx, new_id, now_millis};
@@ -18,7 +20,7 @@ use crate::domain::{
 use crate::error::{ContactsError, Result};
 use crate::model::{
     Company, Contact, ContactFilter, ContactPatch, Ctx, Cursor, Lead, LeadFilter, LeadSource,
-    NewContact, NewLead, Page, Paged, Party,
+    NewContact, NewLead, Owned, Page, Paged, Party,
 };
 use crate::store::{self, Owner};
 
@@ -35,6 +37,23 @@ pub struct ContactsService {
     outbox: outbox::Writer,
     /// Who new leads from `Resolve` go to (none: they stay unassigned).
     assigner: Option<Arc<Assigner>>,
+    /// Who records can be given to (staff); without it, only to the caller or nobody.
+    owners: Option<Owners>,
+}
+
+/// `record` (a `kind` with this id) when the caller sees it; one they do not see is
+/// not found, as if it were not there.
+fn visible<T: Owned>(
+    ctx: &Ctx,
+    entity: Entity,
+    kind: &'static str,
+    id: &str,
+    record: T,
+) -> Result<T> {
+    match ctx.scope(entity).sees(record.owner(), record.team()) {
+        true => Ok(record),
+        false => Err(ContactsError::not_found(kind, id)),
+    }
 }
 
 impl ContactsService {
@@ -45,7 +64,24 @@ impl ContactsService {
             region,
             outbox: outbox::Writer::new(SOURCE, relay_wake),
             assigner: None,
+            owners: None,
         }
+    }
+
+    /// Checks owners with staff: a record goes only to an active user within the
+    /// caller's reach, stamped with their team.
+    pub fn with_owners(mut self, owners: Owners) -> Self {
+        self.owners = Some(owners);
+        self
+    }
+
+    /// The owner a new record of `entity` gets (`owner`, or an agent themselves) and
+    /// the team it is stamped with, when the caller may give it to them.
+    async fn stamp(&self, ctx: &Ctx, entity: Entity, owner: &str) -> Result<(String, String)> {
+        let scope = ctx.scope(entity);
+        let owner = scope.owner_or_self(owner);
+        let team = ringside_kit::scope::stamp(self.owners.as_ref(), &scope, &owner).await?;
+        Ok((owner, team))
     }
 
     /// New leads from `Resolve` are assigned round robin by `assigner`.
@@ -74,12 +110,15 @@ impl ContactsService {
 
     // ------------------------------------------------------------ companies
 
-    pub async fn create_company(&self, name: &str, owner_id: &str) -> Result<Company> {
+    pub async fn create_company(&self, ctx: &Ctx, name: &str, owner_id: &str) -> Result<Company> {
+        let owner_id = domain::optional_text("owner_id", owner_id)?;
+        let (owner_id, team_id) = self.stamp(ctx, Entity::Company, &owner_id).await?;
         let now = now_millis();
         let company = Company {
             id: new_id(),
             name: domain::required_text("name", name)?,
-            owner_id: domain::optional_text("owner_id", owner_id)?,
+            owner_id,
+            team_id,
             created_at: now,
             updated_at: now,
         };
@@ -88,14 +127,21 @@ impl ContactsService {
         Ok(company)
     }
 
-    pub async fn get_company(&self, id: &str) -> Result<Company> {
+    pub async fn get_company(&self, ctx: &Ctx, id: &str) -> Result<Company> {
         let mut conn = self.db.pool().acquire().await?;
-        store::get_company(&mut conn, id).await
+        let company = store::get_company(&mut conn, id).await?;
+        visible(ctx, Entity::Company, "company", id, company)
     }
 
-    pub async fn list_companies(&self, query: Option<&str>, page: Page) -> Result<Paged<Company>> {
+    pub async fn list_companies(
+        &self,
+        ctx: &Ctx,
+        query: Option<&str>,
+        page: Page,
+    ) -> Result<Paged<Company>> {
         let mut conn = self.db.pool().acquire().await?;
-        let items = store::list_companies(&mut conn, query, &page).await?;
+        let scope = ctx.scope(Entity::Company);
+        let items = store::list_companies(&mut conn, &scope, query, &page).await?;
         Ok(Paged::from_lookahead(items, page.size, |c| {
             Cursor::by_id(&c.id)
         }))
@@ -104,12 +150,15 @@ impl ContactsService {
     // ------------------------------------------------------------ contacts
 
     pub async fn create_contact(&self, ctx: &Ctx, new: NewContact) -> Result<Contact> {
+        let owner_id = domain::optional_text("owner_id", &new.owner_id)?;
+        let (owner_id, team_id) = self.stamp(ctx, Entity::Contact, &owner_id).await?;
         let now = now_millis();
         let contact = Contact {
             id: new_id(),
             name: domain::required_text("name", &new.name)?,
             company_id: new.company_id,
-            owner_id: domain::optional_text("owner_id", &new.owner_id)?,
+            owner_id,
+            team_id,
             tags: domain::parse_tags(&new.tags)?,
             custom_fields: new.custom_fields,
             identities: dedup(new.identities),
@@ -138,14 +187,21 @@ impl ContactsService {
         Ok(created)
     }
 
-    pub async fn get_contact(&self, id: &str) -> Result<Contact> {
+    pub async fn get_contact(&self, ctx: &Ctx, id: &str) -> Result<Contact> {
         let mut conn = self.db.pool().acquire().await?;
-        store::get_contact(&mut conn, id).await
+        let contact = store::get_contact(&mut conn, id).await?;
+        visible(ctx, Entity::Contact, "contact", id, contact)
     }
 
-    pub async fn list_contacts(&self, filter: ContactFilter, page: Page) -> Result<Paged<Contact>> {
+    pub async fn list_contacts(
+        &self,
+        ctx: &Ctx,
+        filter: ContactFilter,
+        page: Page,
+    ) -> Result<Paged<Contact>> {
         let mut conn = self.db.pool().acquire().await?;
-        let items = store::list_contacts(&mut conn, &filter, &page).await?;
+        let scope = ctx.scope(Entity::Contact);
+        let items = store::list_contacts(&mut conn, &scope, &filter, &page).await?;
         Ok(Paged::from_lookahead(items, page.size, |c| {
             Cursor::by_id(&c.id)
         }))
@@ -157,8 +213,19 @@ impl ContactsService {
         id: &str,
         patch: ContactPatch,
     ) -> Result<Contact> {
+        let owner = match &patch.owner_id {
+            Some(owner) => {
+                let owner = domain::optional_text("owner_id", owner)?;
+                Some(self.stamp(ctx, Entity::Contact, &owner).await?)
+            }
+            None => None,
+        };
         let mut tx = self.db.begin().await?;
-        let mut contact = store::get_contact(&mut tx, id).await?;
+        let contact = store::get_contact(&mut tx, id).await?;
+        let mut contact = visible(ctx, Entity::Contact, "contact", id, contact)?;
+        if let Some((owner_id, team_id)) = owner {
+            (contact.owner_id, contact.team_id) = (owner_id, team_id);
+        }
         if contact.deleted_at.is_some() {
             return Err(ContactsError::FailedPrecondition(format!(
                 "contact {id} is deleted"
@@ -185,9 +252,6 @@ impl ContactsService {
         if let Some(name) = patch.name {
             contact.name = domain::required_text("name", &name)?;
         }
-        if let Some(owner) = patch.owner_id {
-            contact.owner_id = domain::optional_text("owner_id", &owner)?;
-        }
         if let Some(company_id) = patch.company_id {
             if let Some(company_id) = &company_id {
                 store::get_company(tx, company_id).await?;
@@ -213,7 +277,8 @@ impl ContactsService {
     /// is still recognized (and shown as deleted) rather than becoming a new lead.
     pub async fn delete_contact(&self, ctx: &Ctx, id: &str) -> Result<Contact> {
         let mut tx = self.db.begin().await?;
-        let mut contact = store::get_contact(&mut tx, id).await?;
+        let contact = store::get_contact(&mut tx, id).await?;
+        let mut contact = visible(ctx, Entity::Contact, "contact", id, contact)?;
         if contact.deleted_at.is_some() {
             return Ok(contact);
         }
@@ -242,8 +307,10 @@ impl ContactsService {
             return Err(Invalid::new("merged_id", "cannot merge a contact into itself").into());
         }
         let mut tx = self.db.begin().await?;
-        let mut survivor = store::get_contact(&mut tx, survivor_id).await?;
-        let mut merged = store::get_contact(&mut tx, merged_id).await?;
+        let survivor = store::get_contact(&mut tx, survivor_id).await?;
+        let mut survivor = visible(ctx, Entity::Contact, "contact", survivor_id, survivor)?;
+        let merged = store::get_contact(&mut tx, merged_id).await?;
+        let mut merged = visible(ctx, Entity::Contact, "contact", merged_id, merged)?;
         for (id, c) in [(survivor_id, &survivor), (merged_id, &merged)] {
             if c.deleted_at.is_some() {
                 return Err(ContactsError::FailedPrecondition(format!(
@@ -285,7 +352,9 @@ impl ContactsService {
 
     // ------------------------------------------------------------ leads
 
-    pub async fn create_lead(&self, ctx: &Ctx, new: NewLead) -> Result<Lead> {
+    pub async fn create_lead(&self, ctx: &Ctx, mut new: NewLead) -> Result<Lead> {
+        let owner = domain::optional_text("owner_id", &new.owner_id)?;
+        (new.owner_id, new.team_id) = self.stamp(ctx, Entity::Lead, &owner).await?;
         let mut tx = self.db.begin().await?;
         let lead = self.insert_lead(&mut tx, ctx, new).await?;
         self.commit(tx).await?;
@@ -305,6 +374,7 @@ impl ContactsService {
             },
             status: LeadStatus::New,
             owner_id: domain::optional_text("owner_id", &new.owner_id)?,
+            team_id: new.team_id,
             disqualify_reason: String::new(),
             contact_id: None,
             created_at: now,
@@ -319,14 +389,21 @@ impl ContactsService {
         Ok(lead)
     }
 
-    pub async fn get_lead(&self, id: &str) -> Result<Lead> {
+    pub async fn get_lead(&self, ctx: &Ctx, id: &str) -> Result<Lead> {
         let mut conn = self.db.pool().acquire().await?;
-        store::get_lead(&mut conn, id).await
+        let lead = store::get_lead(&mut conn, id).await?;
+        visible(ctx, Entity::Lead, "lead", id, lead)
     }
 
-    pub async fn list_leads(&self, filter: LeadFilter, page: Page) -> Result<Paged<Lead>> {
+    pub async fn list_leads(
+        &self,
+        ctx: &Ctx,
+        filter: LeadFilter,
+        page: Page,
+    ) -> Result<Paged<Lead>> {
         let mut conn = self.db.pool().acquire().await?;
-        let items = store::list_leads(&mut conn, &filter, &page).await?;
+        let scope = ctx.scope(Entity::Lead);
+        let items = store::list_leads(&mut conn, &scope, &filter, &page).await?;
         Ok(Paged::from_lookahead(items, page.size, |l| {
             Cursor::by_id(&l.id)
         }))
@@ -344,7 +421,8 @@ impl ContactsService {
             return Err(Invalid::new("reason", "required when disqualifying").into());
         }
         let mut tx = self.db.begin().await?;
-        let mut lead = store::get_lead(&mut tx, id).await?;
+        let lead = store::get_lead(&mut tx, id).await?;
+        let mut lead = visible(ctx, Entity::Lead, "lead", id, lead)?;
         ensure_open(&lead)?;
         let from = lead.status;
         if !from.can_move_to(to) {
@@ -376,10 +454,14 @@ impl ContactsService {
     /// Gives the lead to another owner (reassignment).
     pub async fn assign_lead(&self, ctx: &Ctx, id: &str, owner_id: &str) -> Result<Lead> {
         let owner_id = domain::optional_text("owner_id", owner_id)?;
+        let team_id =
+            ringside_kit::scope::stamp(self.owners.as_ref(), &ctx.scope(Entity::Lead), &owner_id)
+                .await?;
         let mut tx = self.db.begin().await?;
-        let mut lead = store::get_lead(&mut tx, id).await?;
+        let lead = store::get_lead(&mut tx, id).await?;
+        let mut lead = visible(ctx, Entity::Lead, "lead", id, lead)?;
         ensure_open(&lead)?;
-        lead.owner_id = owner_id;
+        (lead.owner_id, lead.team_id) = (owner_id, team_id);
         lead.updated_at = now_millis();
         store::update_lead_row(&mut tx, &lead).await?;
         let payload = EventPayload::LeadStatusChanged(ev::LeadStatusChanged {
@@ -401,8 +483,13 @@ impl ContactsService {
         ctx: &Ctx,
         req: ConvertLead,
     ) -> Result<(Lead, Contact, Option<Company>)> {
+        let owner = match req.owner_id.trim() {
+            "" => None,
+            asked => Some(self.stamp(ctx, Entity::Contact, asked).await?),
+        };
         let mut tx = self.db.begin().await?;
-        let mut lead = store::get_lead(&mut tx, &req.lead_id).await?;
+        let lead = store::get_lead(&mut tx, &req.lead_id).await?;
+        let mut lead = visible(ctx, Entity::Lead, "lead", &req.lead_id, lead)?;
         ensure_open(&lead)?;
         if lead.status == LeadStatus::Disqualified {
             return Err(ContactsError::FailedPrecondition(format!(
@@ -417,10 +504,11 @@ impl ContactsService {
             id: new_id(),
             name: domain::required_text("contact_name", &name)?,
             company_id: company.as_ref().map(|c| c.id.clone()),
-            owner_id: domain::optional_text(
-                "owner_id",
-                &first_non_empty(&req.owner_id, &lead.owner_id),
-            )?,
+            // The owner asked for (stamped above), else the lead's with its team.
+            owner_id: owner
+                .as_ref()
+                .map_or(lead.owner_id.clone(), |o| o.0.clone()),
+            team_id: owner.as_ref().map_or(lead.team_id.clone(), |o| o.1.clone()),
             tags: Vec::new(),
             custom_fields: Default::default(),
             identities: Vec::new(),
@@ -463,6 +551,7 @@ impl ContactsService {
             id: new_id(),
             name: domain::required_text("company_name", &name)?,
             owner_id: lead.owner_id.clone(),
+            team_id: lead.team_id.clone(),
             created_at: now,
             updated_at: now,
         };
@@ -487,8 +576,7 @@ impl ContactsService {
             contact_id: contact.id.clone(),
             company_id: contact.company_id.clone().unwrap_or_default(),
             owner_id: contact.owner_id.clone(),
-            // Contacts do not stamp teams yet: the deal's team is left empty.
-            team_id: String::new(),
+            team_id: contact.team_id.clone(),
             source: Some(convert::source_to_proto(&lead.source)),
             deal: deal.map(|d| pb::DealDraft {
                 title: d.title.clone(),
@@ -504,7 +592,14 @@ impl ContactsService {
 
     /// Exact E.164 match first; then, for numbers that arrive in another format, the
     /// one holder of a number ending in the same digits. Ambiguity is "not found".
-    pub async fn lookup_by_phone(&self, raw: &str) -> Result<Option<Party>> {
+    /// Only a party the caller sees is found.
+    pub async fn lookup_by_phone(&self, ctx: &Ctx, raw: &str) -> Result<Option<Party>> {
+        let found = self.lookup_anyones(raw).await?;
+        let scope = ctx.scope(Entity::Contact);
+        Ok(found.filter(|p| scope.sees(p.owner(), p.team())))
+    }
+
+    async fn lookup_anyones(&self, raw: &str) -> Result<Option<Party>> {
         if raw.len() > 64 {
             return Err(Invalid::new("phone", "longer than 64 bytes").into());
         }
@@ -623,6 +718,7 @@ impl ContactsService {
             Some(assigner) => assigner.eligible().await,
             None => Vec::new(),
         };
+        let ids: Vec<String> = eligible.iter().map(|(id, _)| id.clone()).collect();
         let source = person.source;
         for _ in 0..RESOLVE_ATTEMPTS {
             let mut tx = self.db.begin().await?;
@@ -630,14 +726,19 @@ impl ContactsService {
                 tx.commit().await?;
                 return Ok(found);
             }
+            let owner_id = assign::take_turn(&mut tx, &ids).await?.unwrap_or_default();
+            let team_id = eligible
+                .iter()
+                .find(|(id, _)| *id == owner_id)
+                .map(|(_, team)| team.clone())
+                .unwrap_or_default();
             let new = NewLead {
                 name: person.name.clone(),
                 company_name: person.company_name.clone(),
                 identities: claim_order(&identities),
                 source: source.clone(),
-                owner_id: assign::take_turn(&mut tx, &eligible)
-                    .await?
-                    .unwrap_or_default(),
+                owner_id,
+                team_id,
             };
             match self.insert_lead(&mut tx, ctx, new).await {
                 Ok(lead) => {

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use ringside_auth::visibility::Scope;
 use ringside_storage::sql::{Where, like_pattern, placeholders};
 use ringside_storage::{AssertSqlSafe, Row};
 use sqlx::AnyConnection;
@@ -66,8 +67,8 @@ async fn fetch_page(
 
 pub async fn insert_company(conn: &mut AnyConnection, c: &Company) -> Result<()> {
     sqlx::query(
-        "INSERT INTO companies (id, name, name_lower, owner_id, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO companies (id, name, name_lower, owner_id, created_at, updated_at, team_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&c.id)
     .bind(&c.name)
@@ -75,6 +76,7 @@ pub async fn insert_company(conn: &mut AnyConnection, c: &Company) -> Result<()>
     .bind(&c.owner_id)
     .bind(c.created_at)
     .bind(c.updated_at)
+    .bind(&c.team_id)
     .execute(conn)
     .await?;
     Ok(())
@@ -85,6 +87,7 @@ fn company_from_row(row: &AnyRow) -> Result<Company> {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         owner_id: row.try_get("owner_id")?,
+        team_id: row.try_get("team_id")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
@@ -96,10 +99,12 @@ pub async fn get_company(conn: &mut AnyConnection, id: &str) -> Result<Company> 
 
 pub async fn list_companies(
     conn: &mut AnyConnection,
+    scope: &Scope,
     query: Option<&str>,
     page: &Page,
 ) -> Result<Vec<Company>> {
     let mut w = Where::default();
+    ringside_kit::scope::push(&mut w, scope, "c.owner_id", "c.team_id");
     if let Some(q) = query {
         w.push("c.name_lower LIKE {} ESCAPE '\\'", like_pattern(q));
     }
@@ -369,8 +374,8 @@ pub async fn release_identities(conn: &mut AnyConnection, owner: &Owner) -> Resu
 
 pub async fn insert_contact(conn: &mut AnyConnection, c: &Contact) -> Result<()> {
     sqlx::query(
-        "INSERT INTO contacts (id, name, name_lower, company_id, owner_id, custom_fields, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO contacts (id, name, name_lower, company_id, owner_id, custom_fields, created_at, updated_at, team_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&c.id)
     .bind(&c.name)
@@ -380,6 +385,7 @@ pub async fn insert_contact(conn: &mut AnyConnection, c: &Contact) -> Result<()>
     .bind(fields_json(&c.custom_fields))
     .bind(c.created_at)
     .bind(c.updated_at)
+    .bind(&c.team_id)
     .execute(&mut *conn)
     .await?;
     replace_tags(conn, &c.id, &c.tags).await
@@ -389,7 +395,8 @@ pub async fn insert_contact(conn: &mut AnyConnection, c: &Contact) -> Result<()>
 pub async fn update_contact_row(conn: &mut AnyConnection, c: &Contact) -> Result<()> {
     sqlx::query(
         "UPDATE contacts SET name = $2, name_lower = $3, company_id = $4, owner_id = $5, \
-         custom_fields = $6, updated_at = $7, deleted_at = $8, merged_into = $9 WHERE id = $1",
+         custom_fields = $6, updated_at = $7, deleted_at = $8, merged_into = $9, team_id = $10 \
+         WHERE id = $1",
     )
     .bind(&c.id)
     .bind(&c.name)
@@ -400,6 +407,7 @@ pub async fn update_contact_row(conn: &mut AnyConnection, c: &Contact) -> Result
     .bind(c.updated_at)
     .bind(c.deleted_at)
     .bind(c.merged_into.as_deref())
+    .bind(&c.team_id)
     .execute(conn)
     .await?;
     Ok(())
@@ -435,6 +443,7 @@ fn contact_from_row(row: &AnyRow) -> Result<Contact> {
         name: row.try_get("name")?,
         company_id: opt_text(row, "company_id")?,
         owner_id: row.try_get("owner_id")?,
+        team_id: row.try_get("team_id")?,
         tags: Vec::new(),
         custom_fields: serde_json::from_str(&fields).unwrap_or_default(),
         identities: Vec::new(),
@@ -466,10 +475,12 @@ pub async fn get_contact(conn: &mut AnyConnection, id: &str) -> Result<Contact> 
 
 pub async fn list_contacts(
     conn: &mut AnyConnection,
+    scope: &Scope,
     filter: &ContactFilter,
     page: &Page,
 ) -> Result<Vec<Contact>> {
     let mut w = Where::default();
+    ringside_kit::scope::push(&mut w, scope, "c.owner_id", "c.team_id");
     match filter.deleted {
         DeletedFilter::Exclude => w.push_plain("c.deleted_at IS NULL"),
         DeletedFilter::Only => w.push_plain("c.deleted_at IS NOT NULL"),
@@ -535,8 +546,8 @@ pub async fn relink_leads(conn: &mut AnyConnection, from: &str, to: &str) -> Res
 pub async fn insert_lead(conn: &mut AnyConnection, l: &Lead) -> Result<()> {
     sqlx::query(
         "INSERT INTO leads (id, name, name_lower, company_name, source_channel, source_campaign, \
-         status, owner_id, disqualify_reason, contact_id, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         status, owner_id, disqualify_reason, contact_id, created_at, updated_at, team_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(&l.id)
     .bind(&l.name)
@@ -550,6 +561,7 @@ pub async fn insert_lead(conn: &mut AnyConnection, l: &Lead) -> Result<()> {
     .bind(l.contact_id.as_deref())
     .bind(l.created_at)
     .bind(l.updated_at)
+    .bind(&l.team_id)
     .execute(conn)
     .await?;
     Ok(())
@@ -558,7 +570,7 @@ pub async fn insert_lead(conn: &mut AnyConnection, l: &Lead) -> Result<()> {
 pub async fn update_lead_row(conn: &mut AnyConnection, l: &Lead) -> Result<()> {
     sqlx::query(
         "UPDATE leads SET status = $2, owner_id = $3, disqualify_reason = $4, contact_id = $5, \
-         updated_at = $6 WHERE id = $1",
+         updated_at = $6, team_id = $7 WHERE id = $1",
     )
     .bind(&l.id)
     .bind(l.status.as_str())
@@ -566,6 +578,7 @@ pub async fn update_lead_row(conn: &mut AnyConnection, l: &Lead) -> Result<()> {
     .bind(&l.disqualify_reason)
     .bind(l.contact_id.as_deref())
     .bind(l.updated_at)
+    .bind(&l.team_id)
     .execute(conn)
     .await?;
     Ok(())
@@ -584,6 +597,7 @@ fn lead_from_row(row: &AnyRow) -> Result<Lead> {
         },
         status: LeadStatus::from_db(&status).unwrap_or(LeadStatus::New),
         owner_id: row.try_get("owner_id")?,
+        team_id: row.try_get("team_id")?,
         disqualify_reason: row.try_get("disqualify_reason")?,
         contact_id: opt_text(row, "contact_id")?,
         created_at: row.try_get("created_at")?,
@@ -610,10 +624,12 @@ pub async fn get_lead(conn: &mut AnyConnection, id: &str) -> Result<Lead> {
 
 pub async fn list_leads(
     conn: &mut AnyConnection,
+    scope: &Scope,
     filter: &LeadFilter,
     page: &Page,
 ) -> Result<Vec<Lead>> {
     let mut w = Where::default();
+    ringside_kit::scope::push(&mut w, scope, "l.owner_id", "l.team_id");
     if let Some(status) = filter.status {
         w.push("l.status = {}", status.as_str());
     }

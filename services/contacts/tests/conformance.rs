@@ -88,7 +88,10 @@ async fn contact_lifecycle_writes_its_events() {
             .map(|i| i.value.as_str())
             .collect();
         assert_eq!(values, vec!["ivan@example.com", "+79123456789"]);
-        assert_eq!(svc.get_contact(&created.id).await.expect("get"), created);
+        assert_eq!(
+            svc.get_contact(&ctx(), &created.id).await.expect("get"),
+            created
+        );
 
         let patch = ContactPatch {
             name: Some("Иван Сергеевич Петров".into()),
@@ -112,7 +115,7 @@ async fn contact_lifecycle_writes_its_events() {
             .expect("delete");
         assert!(deleted.deleted_at.is_some());
         let listed = svc
-            .list_contacts(ContactFilter::default(), page(10))
+            .list_contacts(&ctx(), ContactFilter::default(), page(10))
             .await
             .expect("list");
         assert!(
@@ -124,7 +127,7 @@ async fn contact_lifecycle_writes_its_events() {
             ..Default::default()
         };
         let listed = svc
-            .list_contacts(only_deleted, page(10))
+            .list_contacts(&ctx(), only_deleted, page(10))
             .await
             .expect("list");
         assert_eq!(listed.items.len(), 1);
@@ -181,12 +184,16 @@ async fn lookup_by_phone_matches_exactly_then_by_unique_trailing_digits() {
         };
         let id = Some(contact.id.clone());
         assert_eq!(
-            found(svc.lookup_by_phone("+79123456789").await.expect("e164")),
+            found(
+                svc.lookup_by_phone(&ctx(), "+79123456789")
+                    .await
+                    .expect("e164")
+            ),
             id
         );
         assert_eq!(
             found(
-                svc.lookup_by_phone("8 912 345-67-89")
+                svc.lookup_by_phone(&ctx(), "8 912 345-67-89")
                     .await
                     .expect("national")
             ),
@@ -195,18 +202,22 @@ async fn lookup_by_phone_matches_exactly_then_by_unique_trailing_digits() {
         // An international prefix the parser does not read as +7: matched by the tail.
         assert_eq!(
             found(
-                svc.lookup_by_phone("810 7 912 345 67 89")
+                svc.lookup_by_phone(&ctx(), "810 7 912 345 67 89")
                     .await
                     .expect("tail")
             ),
             id
         );
         assert_eq!(
-            found(svc.lookup_by_phone("345-67-89").await.expect("7 digits")),
+            found(
+                svc.lookup_by_phone(&ctx(), "345-67-89")
+                    .await
+                    .expect("7 digits")
+            ),
             id
         );
         assert!(
-            svc.lookup_by_phone("+79990000000")
+            svc.lookup_by_phone(&ctx(), "+79990000000")
                 .await
                 .expect("miss")
                 .is_none()
@@ -224,20 +235,23 @@ async fn lookup_by_phone_matches_exactly_then_by_unique_trailing_digits() {
         .await
         .expect("second contact");
         assert!(
-            svc.lookup_by_phone("345-67-89")
+            svc.lookup_by_phone(&ctx(), "345-67-89")
                 .await
                 .expect("ambiguous")
                 .is_none()
         );
         assert_eq!(
             found(
-                svc.lookup_by_phone("912 345-67-89")
+                svc.lookup_by_phone(&ctx(), "912 345-67-89")
                     .await
                     .expect("10 digits")
             ),
             id
         );
-        let err = svc.lookup_by_phone("12").await.expect_err("too short");
+        let err = svc
+            .lookup_by_phone(&ctx(), "12")
+            .await
+            .expect_err("too short");
         assert!(
             matches!(err, ContactsError::Invalid(ref i) if i.field == "phone"),
             "{err:?}"
@@ -301,7 +315,7 @@ async fn resolve_finds_an_existing_contact_without_creating_anything() {
 
         // With a company, its name comes with the answer (a caller-ID card shows it).
         let company = svc
-            .create_company("ООО Ромашка", "agent-1")
+            .create_company(&ctx(), "ООО Ромашка", "agent-1")
             .await
             .expect("company");
         let worker = svc
@@ -341,6 +355,7 @@ async fn a_lead_is_worked_qualified_and_converted_into_a_contact_and_company() {
                         campaign: "spring".into(),
                     },
                     owner_id: "agent-2".into(),
+                    ..Default::default()
                 },
             )
             .await
@@ -383,7 +398,10 @@ async fn a_lead_is_worked_qualified_and_converted_into_a_contact_and_company() {
         assert_eq!(contact.owner_id, "agent-3");
         assert_eq!(contact.identities, vec![phone("+79160000001")]);
         // The number now finds the contact, not the lead.
-        let found = svc.lookup_by_phone("+79160000001").await.expect("lookup");
+        let found = svc
+            .lookup_by_phone(&ctx(), "+79160000001")
+            .await
+            .expect("lookup");
         assert!(matches!(found, Some(Party::Contact(c)) if c.id == contact.id));
         let err = svc
             .assign_lead(&ctx(), &lead.id, "x")
@@ -437,7 +455,7 @@ async fn merge_moves_identities_tags_and_fields_onto_the_survivor() {
         );
         assert_eq!(merged.identities.len(), 3);
         let gone = svc
-            .get_contact(&duplicate.id)
+            .get_contact(&ctx(), &duplicate.id)
             .await
             .expect("merged still readable");
         assert_eq!(gone.merged_into.as_deref(), Some(survivor.id.as_str()));
@@ -476,7 +494,7 @@ async fn lists_filter_and_paginate_by_cursor() {
         let mut after = None;
         loop {
             let paged = svc
-                .list_contacts(ContactFilter::default(), Page { size: 3, after })
+                .list_contacts(&ctx(), ContactFilter::default(), Page { size: 3, after })
                 .await
                 .expect("page");
             names.extend(paged.items.into_iter().map(|c| c.name));
@@ -491,7 +509,10 @@ async fn lists_filter_and_paginate_by_cursor() {
         let by = |filter: ContactFilter| {
             let svc = svc.clone();
             async move {
-                let paged = svc.list_contacts(filter, page(50)).await.expect("list");
+                let paged = svc
+                    .list_contacts(&ctx(), filter, page(50))
+                    .await
+                    .expect("list");
                 paged.items.len()
             }
         };
@@ -545,7 +566,7 @@ async fn unknown_ids_are_not_found_and_change_nothing() {
         let svc = service(&t);
         let missing = "0190c3c4-0000-7000-8000-000000000000";
         assert!(matches!(
-            svc.get_contact(missing).await,
+            svc.get_contact(&ctx(), missing).await,
             Err(ContactsError::NotFound { .. })
         ));
         let patch = ContactPatch {
@@ -569,7 +590,7 @@ async fn unknown_ids_are_not_found_and_change_nothing() {
             })
         ));
         assert!(matches!(
-            svc.get_lead(missing).await,
+            svc.get_lead(&ctx(), missing).await,
             Err(ContactsError::NotFound { .. })
         ));
         assert_eq!(count(&t, "contacts").await, 0);
@@ -806,7 +827,7 @@ async fn a_vouched_identity_joins_the_person_found_and_a_held_one_stays_with_its
         assert!(contact.identities.contains(&phone("8 900 444 55 66")));
         assert!(!contact.identities.contains(&phone("8 900 111 22 33")));
         let anna_now = svc
-            .lookup_by_phone("+79001112233")
+            .lookup_by_phone(&ctx(), "+79001112233")
             .await
             .expect("lookup")
             .expect("anna");

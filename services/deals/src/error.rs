@@ -17,6 +17,9 @@ pub enum DealsError {
     /// A service this one asks (contacts) did not answer, or failed.
     #[error("contacts: {0}")]
     Peer(#[from] ringside_kit::PeerError),
+    /// The owner asked for is not one the caller may give a deal to.
+    #[error("{0}")]
+    Stamp(#[from] ringside_kit::scope::StampError),
     #[error("storage: {0}")]
     Storage(#[from] sqlx::Error),
     #[error("outbox: {0}")]
@@ -47,6 +50,7 @@ impl ErrorKind for DealsError {
             PermissionDenied(_) => Kind::PermissionDenied,
             FailedPrecondition(_) => Kind::FailedPrecondition,
             Peer(e) => e.kind(),
+            Stamp(e) => e.kind(),
             Storage(_) | Outbox(_) | Decode(_) => Kind::Internal,
         }
     }

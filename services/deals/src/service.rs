@@ -11,7 +11,7 @@ use ringside_bus::{EventPayload, outbox};
 use ringside_identity::paging::{Cursor, Page, Paged};
 use ringside_identity::{Invalid, optional_text, required_text};
 use ringside_kit::PeerChannel;
-use ringside_kit::scope::{Owners, StampError};
+use ringside_kit::scope::Owners;
 use ringside_proto::events::v1 as ev;
 use ringside_storage::{Db, Tx, new_id, now_millis};
 use sqlx::AnyConnection;
@@ -61,20 +61,7 @@ impl DealsService {
     /// caller may give it to them.
     async fn stamp(&self, ctx: &Ctx, owner: &str) -> Result<String> {
         let scope = ctx.scope(Entity::Deal);
-        let stamped = match &self.owners {
-            Some(owners) => owners.stamp(&scope, owner).await,
-            None if scope.is_self(owner) => {
-                scope.assign(owner, &scope.teams).map_err(StampError::from)
-            }
-            None => scope.assign(owner, &[]).map_err(StampError::from),
-        };
-        stamped.map_err(|e| match e {
-            StampError::Refused(why) => DealsError::PermissionDenied(why.to_string()),
-            StampError::NoSuchOwner(id) => {
-                Invalid::new("owner_id", format!("no active user {id}")).into()
-            }
-            StampError::Peer(e) => DealsError::Peer(e),
-        })
+        Ok(ringside_kit::scope::stamp(self.owners.as_ref(), &scope, owner).await?)
     }
 
     /// The deal `id` if the caller sees it; one they do not see is not found.

@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::{BTreeMap, HashSet};
 
-use common::{Harness, ctx, page};
+use common::{Harness, contacts_ctx, ctx, page};
 use ringside_bus::{EventPayload, new_envelope};
 use ringside_deals::DealsError;
 use ringside_deals::model::{
@@ -39,7 +39,11 @@ async fn a_deal_moves_through_its_pipeline_with_the_full_history() {
         let kinds: Vec<_> = first.stages.iter().map(|s| s.kind).collect();
         assert_eq!(kinds.last(), Some(&StageKind::Lost));
 
-        let company = h.contacts.create_company("Acme", "olga").await.unwrap();
+        let company = h
+            .contacts
+            .create_company(&contacts_ctx(), "Acme", "olga")
+            .await
+            .unwrap();
         let anna = h.contact("Anna").await;
         let new = NewDeal {
             title: "Acme: 40 seats".into(),
@@ -1008,6 +1012,7 @@ async fn a_converted_lead_opens_one_deal_and_merges_relink_its_contacts() {
                         campaign: "autumn".into(),
                     },
                     owner_id: "ivan".into(),
+                    ..Default::default()
                 },
             )
             .await

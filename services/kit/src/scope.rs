@@ -44,6 +44,32 @@ pub enum StampError {
     Peer(#[from] PeerError),
 }
 
+/// The team a record given to `owner` by a caller with `scope` is stamped with,
+/// asking `owners` (staff) who the owner is; without them (a service tested alone)
+/// only the caller's own teams are known, so a record goes to the caller, to the
+/// pool, or — for the system and admins — to anyone, stamped with no team.
+pub async fn stamp(
+    owners: Option<&Owners>,
+    scope: &Scope,
+    owner: &str,
+) -> Result<String, StampError> {
+    match owners {
+        Some(owners) => owners.stamp(scope, owner).await,
+        None if scope.is_self(owner) => Ok(scope.assign(owner, &scope.teams)?),
+        None => Ok(scope.assign(owner, &[])?),
+    }
+}
+
+impl crate::ErrorKind for StampError {
+    fn kind(&self) -> crate::Kind {
+        match self {
+            StampError::Refused(_) => crate::Kind::PermissionDenied,
+            StampError::NoSuchOwner(_) => crate::Kind::Invalid,
+            StampError::Peer(e) => e.kind(),
+        }
+    }
+}
+
 /// How long who is in which team is taken as known.
 const FRESH_FOR: Duration = Duration::from_secs(5);
 /// Most people remembered; past it the memory starts over.

@@ -210,9 +210,10 @@ impl Assembly<'_> {
             .parse()
             .context("RINGSIDE_PHONE_REGION")?;
         let wake = self.relay(db.clone(), ringside_contacts::SOURCE);
-        let mut contacts = ContactsService::new(db, region, wake);
+        let caller = ringside_contacts::SOURCE;
+        let owners = ringside_kit::scope::Owners::new(self.peer(caller, Peer::Staff)?);
+        let mut contacts = ContactsService::new(db, region, wake).with_owners(owners);
         if let Some(config) = self.settings.assignment()? {
-            let caller = ringside_contacts::SOURCE;
             let staff = self.peer(caller, Peer::Staff)?;
             let notifications = self.peer(caller, Peer::Notifications)?;
             let assigner = ringside_contacts::assign::Assigner::new(staff, notifications, config);

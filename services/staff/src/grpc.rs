@@ -54,8 +54,9 @@ impl StaffGrpc {
             .role
             .parse()
             .map_err(|_| Status::internal("internal error"))?;
+        // The user's teams ride along: what a manager's scope covers, for minutes.
         self.key
-            .issue(&user.id, role, ACCESS_TOKEN_TTL)
+            .issue_member(&user.id, role, &user.team_ids, ACCESS_TOKEN_TTL)
             .map_err(|e| {
                 tracing::error!(error = %e, "staff cannot mint people's tokens: give it the people's private keys");
                 Status::failed_precondition("this staff service cannot sign people in")
