@@ -130,6 +130,7 @@ fn a_handlers_refusal(message: &str) -> bool {
         "wrong login or password",
         "the session has ended",
         "the API token is not valid",
+        "this link is not valid",
     ]
     .iter()
     .any(|m| message.starts_with(m))

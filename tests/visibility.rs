@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 
 use ringside_auth::Role;
+use ringside_proto::activities::v1 as apb;
 use ringside_proto::contacts::v1 as cpb;
 use ringside_proto::deals::v1 as dpb;
 use support::{Deals, Person, Suite};
@@ -282,6 +283,11 @@ async fn a_deal_outside_ones_scope_cannot_be_read_changed_or_given_away() {
             Some(Code::NotFound),
             "{name}: nor take it"
         );
+        assert_eq!(
+            code(olga.update_deal(take(&bellas.id, "oleg")).await),
+            Some(Code::NotFound),
+            "{name}: nor give it to a teammate"
+        );
         let mut root = as_person(&suites, "root").await;
         let unchanged = root.get_deal(get).await.expect("the deal").into_inner();
         assert_eq!(
@@ -376,8 +382,8 @@ async fn a_session_mints_tokens_that_name_the_persons_teams() {
 
 /// The clients of the office: Olga's and Bella's own (with a phone each), one Anna
 /// gives Oleg, one in the pool; a lead of Olga's and one in the pool; a company each
-/// for Olga and Bella. Returns Bella's client and the pool's lead.
-async fn open_clients(suites: &[Suite]) -> (cpb::Contact, cpb::Lead) {
+/// for Olga and Bella.
+async fn open_clients(suites: &[Suite]) -> Clients {
     let contact = |name: &str, owner: &str, phone: &str| cpb::CreateContactRequest {
         name: name.into(),
         owner_id: owner.into(),
@@ -412,15 +418,31 @@ async fn open_clients(suites: &[Suite]) -> (cpb::Contact, cpb::Lead) {
         let lead = contacts.create_lead(lead).await;
         leads.push(lead.unwrap_or_else(|e| panic!("{by}: {e}")).into_inner());
     }
+    let mut companies = Vec::new();
     for (by, name) in [("olga", "Olga Co"), ("bella", "Bella Co")] {
         let mut contacts = contacts_of(suites, by).await;
         let company = cpb::CreateCompanyRequest {
             name: name.into(),
             ..Default::default()
         };
-        contacts.create_company(company).await.expect("a company");
+        let company = contacts.create_company(company).await.expect("a company");
+        companies.push(company.into_inner());
     }
-    (made.swap_remove(1), leads.swap_remove(1))
+    let mut made = made.into_iter();
+    Clients {
+        olgas: made.next().expect("Olga's"),
+        bellas: made.next().expect("Bella's"),
+        pool_lead: leads.swap_remove(1),
+        bella_co: companies.swap_remove(1),
+    }
+}
+
+/// What [`open_clients`] made that the tests come back to.
+struct Clients {
+    olgas: cpb::Contact,
+    bellas: cpb::Contact,
+    pool_lead: cpb::Lead,
+    bella_co: cpb::Company,
 }
 
 /// The names of the contacts, leads and companies `id` lists, page by page (two a
@@ -484,7 +506,12 @@ async fn each_person_sees_their_clients_their_teams_and_the_pool() {
     for suites in support::both_ways().await {
         let name = deals_suite(&suites).name;
         staff_the_office(&suites).await;
-        let (bellas, pool_lead) = open_clients(&suites).await;
+        let Clients {
+            bellas,
+            pool_lead,
+            bella_co,
+            ..
+        } = open_clients(&suites).await;
         let olgas = ["Olga's client", "Pool client"];
         let expected: [(&str, [&[&str]; 3]); 6] = [
             ("olga", [&olgas, &["olga lead", "pool lead"], &["Olga Co"]]),
@@ -571,6 +598,42 @@ async fn each_person_sees_their_clients_their_teams_and_the_pool() {
             Some(Code::NotFound),
             "{name}"
         );
+        // Nor does giving it to someone else say it exists.
+        let pass_on = cpb::UpdateContactRequest {
+            id: bellas.id.clone(),
+            owner_id: Some("oleg".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            code(olga.update_contact(pass_on).await),
+            Some(Code::NotFound),
+            "{name}"
+        );
+        // Deleting is a manager's; Anna heads the other team.
+        let delete = cpb::DeleteContactRequest {
+            id: bellas.id.clone(),
+        };
+        let mut anna = contacts_of(&suites, "anna").await;
+        assert_eq!(
+            code(anna.delete_contact(delete).await),
+            Some(Code::NotFound),
+            "{name}"
+        );
+        // Her own contact may not be given away, nor linked to Bella's company.
+        let for_bella = cpb::CreateContactRequest {
+            name: "For Bella".into(),
+            owner_id: "bella".into(),
+            ..Default::default()
+        };
+        let refused = olga.create_contact(for_bella).await;
+        assert_eq!(code(refused), Some(Code::PermissionDenied), "{name}");
+        let at_bella_co = cpb::CreateContactRequest {
+            name: "At Bella Co".into(),
+            company_id: bella_co.id.clone(),
+            ..Default::default()
+        };
+        let refused = olga.create_contact(at_bella_co).await;
+        assert_eq!(code(refused), Some(Code::NotFound), "{name}");
 
         // Leads: an agent takes one from the pool, but gives none away.
         let give = |owner: &str| cpb::AssignLeadRequest {
@@ -600,6 +663,180 @@ async fn each_person_sees_their_clients_their_teams_and_the_pool() {
             Some(Code::NotFound),
             "{name}: out of the pool, out of Bella's sight"
         );
+        let work = cpb::SetLeadStatusRequest {
+            id: pool_lead.id.clone(),
+            status: cpb::LeadStatus::Working as i32,
+            ..Default::default()
+        };
+        assert_eq!(
+            code(bella.set_lead_status(work).await),
+            Some(Code::NotFound)
+        );
+        let convert = cpb::ConvertLeadRequest {
+            id: pool_lead.id.clone(),
+            ..Default::default()
+        };
+        assert_eq!(
+            code(bella.convert_lead(convert).await),
+            Some(Code::NotFound)
+        );
+        let mut root = contacts_of(&suites, "root").await;
+        let count = cpb::ListContactsRequest {
+            page_size: 100,
+            ..Default::default()
+        };
+        let all = root.list_contacts(count).await.expect("all").into_inner();
+        assert_eq!(all.contacts.len(), 4, "{name}: the refusals wrote nothing");
+
+        for suite in suites {
+            suite.stop().await;
+        }
+    }
+}
+
+/// An activities client for one of [`PEOPLE`].
+async fn activities_of(suites: &[Suite], id: &str) -> support::Activities {
+    let (role, teams) = member(id);
+    let activities = suites
+        .iter()
+        .find(|s| {
+            s.running
+                .grpc_services
+                .contains(&"ringside.activities.v1.Activities")
+        })
+        .expect("a suite serving activities");
+    activities.activities_member(id, role, &teams).await
+}
+
+fn about(contact: &cpb::Contact) -> Option<apb::Subject> {
+    Some(apb::Subject {
+        subject: Some(apb::subject::Subject::ContactId(contact.id.clone())),
+    })
+}
+
+/// A note and a task on `contact`, by `id` (the task is theirs).
+async fn note_and_task(suites: &[Suite], id: &str, contact: &cpb::Contact) -> (String, String) {
+    let mut activities = activities_of(suites, id).await;
+    let links = Some(apb::Links {
+        contact_id: contact.id.clone(),
+        ..Default::default()
+    });
+    let note = apb::AddNoteRequest {
+        links: links.clone(),
+        text: format!("{id}'s note"),
+    };
+    let note = activities
+        .add_note(note)
+        .await
+        .expect("a note")
+        .into_inner();
+    let task = apb::CreateTaskRequest {
+        title: format!("{id}'s task"),
+        due_at: "2030-01-01T10:00:00Z".into(),
+        links,
+        ..Default::default()
+    };
+    let task = activities
+        .create_task(task)
+        .await
+        .expect("a task")
+        .into_inner();
+    (note.id, task.id)
+}
+
+/// The titles of the open tasks `id` lists.
+async fn tasks_listed(suites: &[Suite], id: &str) -> BTreeSet<String> {
+    let mut activities = activities_of(suites, id).await;
+    let all = apb::ListTasksRequest {
+        page_size: 100,
+        ..Default::default()
+    };
+    let tasks = activities
+        .list_tasks(all)
+        .await
+        .expect("tasks")
+        .into_inner();
+    tasks.tasks.into_iter().map(|t| t.title).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timelines_notes_and_tasks_follow_the_clients_they_are_about() {
+    for suites in support::both_ways().await {
+        let name = deals_suite(&suites).name;
+        staff_the_office(&suites).await;
+        let Clients { olgas, bellas, .. } = open_clients(&suites).await;
+        let (_, olgas_task) = note_and_task(&suites, "olga", &olgas).await;
+        let (bellas_note, bellas_task) = note_and_task(&suites, "bella", &bellas).await;
+
+        let mut olga = activities_of(&suites, "olga").await;
+        let timeline = |contact: &cpb::Contact| apb::TimelineRequest {
+            subject: about(contact),
+            page_size: 10,
+            ..Default::default()
+        };
+        let mine = olga
+            .timeline(timeline(&olgas))
+            .await
+            .expect("hers")
+            .into_inner();
+        assert_eq!(mine.entries.len(), 1, "{name}: her note");
+        let theirs = olga.timeline(timeline(&bellas)).await;
+        assert_eq!(code(theirs), Some(Code::NotFound), "{name}");
+        let entry = apb::GetEntryRequest { id: bellas_note };
+        assert_eq!(
+            code(olga.get_entry(entry).await),
+            Some(Code::NotFound),
+            "{name}"
+        );
+        let task = apb::GetTaskRequest { id: bellas_task };
+        assert_eq!(
+            code(olga.get_task(task).await),
+            Some(Code::NotFound),
+            "{name}"
+        );
+        let done = apb::CompleteTaskRequest { id: olgas_task };
+        assert!(
+            olga.complete_task(done).await.is_ok(),
+            "{name}: her own task"
+        );
+        let note = apb::AddNoteRequest {
+            links: Some(apb::Links {
+                contact_id: bellas.id.clone(),
+                ..Default::default()
+            }),
+            text: "Mine now".into(),
+        };
+        assert_eq!(
+            code(olga.add_note(note).await),
+            Some(Code::NotFound),
+            "{name}"
+        );
+        let for_bella = apb::CreateTaskRequest {
+            title: "Bella, call them".into(),
+            assignee_id: "bella".into(),
+            due_at: "2030-01-01T10:00:00Z".into(),
+            ..Default::default()
+        };
+        let refused = olga.create_task(for_bella).await;
+        assert_eq!(code(refused), Some(Code::PermissionDenied), "{name}");
+
+        // Whose open tasks each one lists: their own; a head, their team's.
+        let mut bella = activities_of(&suites, "bella").await;
+        let again = apb::CreateTaskRequest {
+            title: "bella's second".into(),
+            due_at: "2030-01-02T10:00:00Z".into(),
+            ..Default::default()
+        };
+        bella.create_task(again).await.expect("a task");
+        let bellas_tasks = titles(&["bella's task", "bella's second"]);
+        assert_eq!(tasks_listed(&suites, "olga").await, titles(&[]), "{name}");
+        assert_eq!(tasks_listed(&suites, "bella").await, bellas_tasks, "{name}");
+        assert_eq!(tasks_listed(&suites, "boris").await, bellas_tasks, "{name}");
+        assert_eq!(tasks_listed(&suites, "anna").await, titles(&[]), "{name}");
+        assert_eq!(tasks_listed(&suites, "root").await, bellas_tasks, "{name}");
+        let mut boris = activities_of(&suites, "boris").await;
+        let teams = boris.timeline(timeline(&bellas)).await.expect("his team's");
+        assert_eq!(teams.into_inner().entries.len(), 1, "{name}");
         for suite in suites {
             suite.stop().await;
         }

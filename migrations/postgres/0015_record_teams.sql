@@ -9,6 +9,16 @@ ALTER TABLE contacts ADD COLUMN team_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE leads ADD COLUMN team_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE companies ADD COLUMN team_id TEXT NOT NULL DEFAULT '';
 
+-- Records given before teams were stamped take their owner's first team (by id).
+UPDATE deals SET team_id = COALESCE((SELECT MIN(m.team_id) FROM team_members m
+    WHERE m.user_id = deals.owner_id), '') WHERE owner_id <> '';
+UPDATE contacts SET team_id = COALESCE((SELECT MIN(m.team_id) FROM team_members m
+    WHERE m.user_id = contacts.owner_id), '') WHERE owner_id <> '';
+UPDATE leads SET team_id = COALESCE((SELECT MIN(m.team_id) FROM team_members m
+    WHERE m.user_id = leads.owner_id), '') WHERE owner_id <> '';
+UPDATE companies SET team_id = COALESCE((SELECT MIN(m.team_id) FROM team_members m
+    WHERE m.user_id = companies.owner_id), '') WHERE owner_id <> '';
+
 CREATE INDEX deals_team_stage ON deals (team_id, stage_id, created_at, id);
 CREATE INDEX deals_owner_stage ON deals (owner_id, stage_id, created_at, id);
 CREATE INDEX contacts_team ON contacts (team_id, id);

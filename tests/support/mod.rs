@@ -682,6 +682,12 @@ impl Suite {
         DealsClient::with_interceptor(self.channel().await, Bearer(Some(token)))
     }
 
+    /// An activities client acting as `user` with `role`, a member of `teams`.
+    pub async fn activities_member(&self, user: &str, role: Role, teams: &[&str]) -> Activities {
+        let token = self.member_token(user, role, teams);
+        ActivitiesClient::with_interceptor(self.channel().await, Bearer(Some(token)))
+    }
+
     /// A contacts client acting as `user` with `role`, a member of `teams`.
     pub async fn contacts_member(&self, user: &str, role: Role, teams: &[&str]) -> Client {
         self.client_with(Some(self.member_token(user, role, teams)))
@@ -854,7 +860,7 @@ pub async fn leads(suite: &Suite) -> Vec<ringside_proto::contacts::v1::Lead> {
         .leads
 }
 
-/// A lead's timeline (up to 100 entries), oldest first, read as agent olga.
+/// A lead's timeline (up to 100 entries), oldest first, read as the office's admin.
 pub async fn lead_timeline(suite: &Suite, lead_id: &str) -> Vec<apb::Entry> {
     let req = apb::TimelineRequest {
         subject: Some(apb::Subject {
@@ -864,7 +870,7 @@ pub async fn lead_timeline(suite: &Suite, lead_id: &str) -> Vec<apb::Entry> {
         ..Default::default()
     };
     let mut entries = suite
-        .activities("olga")
+        .activities_member("test-admin", Role::Admin, &[])
         .await
         .timeline(req)
         .await

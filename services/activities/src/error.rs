@@ -17,6 +17,9 @@ pub enum ActivitiesError {
     /// A service this one asks (contacts) did not answer, or failed.
     #[error("{0}")]
     Peer(#[from] ringside_kit::PeerError),
+    /// The assignee asked for is not one the caller may give a task to.
+    #[error("{0}")]
+    Stamp(#[from] ringside_kit::scope::StampError),
     #[error("storage: {0}")]
     Storage(#[from] sqlx::Error),
     #[error("outbox: {0}")]
@@ -43,6 +46,7 @@ impl ErrorKind for ActivitiesError {
             PermissionDenied(_) => Kind::PermissionDenied,
             FailedPrecondition(_) => Kind::FailedPrecondition,
             Peer(e) => e.kind(),
+            Stamp(e) => e.kind(),
             Storage(_) | Outbox(_) | Decode(_) => Kind::Internal,
         }
     }

@@ -34,6 +34,7 @@ fn page(size: i32, token: &str) -> Result<Page, Status> {
 #[tonic::async_trait]
 impl Activities for ActivitiesGrpc {
     async fn timeline(&self, req: Request<pb::TimelineRequest>) -> Reply<pb::TimelineResponse> {
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let subject = convert::subject_from_proto(r.subject.as_ref()).map_err(invalid)?;
         let kinds = r
@@ -46,6 +47,7 @@ impl Activities for ActivitiesGrpc {
         let paged = self
             .service
             .timeline(
+                &ctx,
                 &subject,
                 &kinds,
                 conversation.as_deref(),
@@ -62,12 +64,13 @@ impl Activities for ActivitiesGrpc {
         &self,
         req: Request<pb::ClientHistoryRequest>,
     ) -> Reply<pb::ClientHistoryResponse> {
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let subject = convert::subject_from_proto(r.subject.as_ref()).map_err(invalid)?;
         let recent = ringside_identity::page_size(r.recent, 5, 50).map_err(invalid)?;
         let history = self
             .service
-            .client_history(&subject, recent, r.except_call_id.trim())
+            .client_history(&ctx, &subject, recent, r.except_call_id.trim())
             .await?;
         let now = now_millis();
         ok(pb::ClientHistoryResponse {
@@ -82,17 +85,19 @@ impl Activities for ActivitiesGrpc {
     }
 
     async fn get_entry(&self, req: Request<pb::GetEntryRequest>) -> Reply<pb::Entry> {
+        let ctx = Ctx::of(&req);
         let entry = self
             .service
-            .get_entry(&required_id("id", &req.get_ref().id)?)
+            .get_entry(&ctx, &required_id("id", &req.get_ref().id)?)
             .await?;
         ok(entry_to_proto(&entry))
     }
 
     async fn get_call_entry(&self, req: Request<pb::GetCallEntryRequest>) -> Reply<pb::Entry> {
+        let ctx = Ctx::of(&req);
         let call_id =
             ringside_identity::required_text("call_id", &req.get_ref().call_id).map_err(invalid)?;
-        let entry = self.service.get_call_entry(&call_id).await?;
+        let entry = self.service.get_call_entry(&ctx, &call_id).await?;
         ok(entry_to_proto(&entry))
     }
 
@@ -111,11 +116,12 @@ impl Activities for ActivitiesGrpc {
         &self,
         req: Request<pb::ListConversationsRequest>,
     ) -> Reply<pb::ListConversationsResponse> {
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let subject = convert::subject_from_proto(r.subject.as_ref()).map_err(invalid)?;
         let paged = self
             .service
-            .list_conversations(&subject, page(r.page_size, &r.page_token)?)
+            .list_conversations(&ctx, &subject, page(r.page_size, &r.page_token)?)
             .await?;
         ok(pb::ListConversationsResponse {
             conversations: paged
@@ -158,9 +164,10 @@ impl Activities for ActivitiesGrpc {
         &self,
         req: Request<pb::NoteHistoryRequest>,
     ) -> Reply<pb::NoteHistoryResponse> {
+        let ctx = Ctx::of(&req);
         let revisions = self
             .service
-            .note_history(&required_id("id", &req.get_ref().id)?)
+            .note_history(&ctx, &required_id("id", &req.get_ref().id)?)
             .await?;
         ok(pb::NoteHistoryResponse {
             revisions: revisions.iter().map(convert::revision_to_proto).collect(),
@@ -185,9 +192,10 @@ impl Activities for ActivitiesGrpc {
     }
 
     async fn get_task(&self, req: Request<pb::GetTaskRequest>) -> Reply<pb::Task> {
+        let ctx = Ctx::of(&req);
         let task = self
             .service
-            .get_task(&required_id("id", &req.get_ref().id)?)
+            .get_task(&ctx, &required_id("id", &req.get_ref().id)?)
             .await?;
         ok(task_to_proto(&task, now_millis()))
     }
@@ -234,10 +242,10 @@ impl Activities for ActivitiesGrpc {
     }
 
     async fn list_tasks(&self, req: Request<pb::ListTasksRequest>) -> Reply<pb::ListTasksResponse> {
-        let me = Ctx::of(&req).actor;
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let assignee = match r.assignee_id.trim() {
-            "me" => Some(me),
+            "me" => Some(ctx.actor.clone()),
             other => optional_id("assignee_id", other)?,
         };
         let subject = match &r.subject {
@@ -254,10 +262,11 @@ impl Activities for ActivitiesGrpc {
             due_from: parse_optional_time("due_from", &r.due_from).map_err(invalid)?,
             due_to: parse_optional_time("due_to", &r.due_to).map_err(invalid)?,
             subject,
+            people: None,
         };
         let paged = self
             .service
-            .list_tasks(filter, page(r.page_size, &r.page_token)?)
+            .list_tasks(&ctx, filter, page(r.page_size, &r.page_token)?)
             .await?;
         let now = now_millis();
         ok(pb::ListTasksResponse {
@@ -270,9 +279,10 @@ impl Activities for ActivitiesGrpc {
         &self,
         req: Request<pb::NextActionRequest>,
     ) -> Reply<pb::NextActionResponse> {
+        let ctx = Ctx::of(&req);
         let subject =
             convert::subject_from_proto(req.get_ref().subject.as_ref()).map_err(invalid)?;
-        let task = self.service.next_action(&subject).await?;
+        let task = self.service.next_action(&ctx, &subject).await?;
         ok(pb::NextActionResponse {
             task: task.map(|t| task_to_proto(&t, now_millis())),
         })
@@ -282,6 +292,7 @@ impl Activities for ActivitiesGrpc {
         &self,
         req: Request<pb::ListSubjectsRequest>,
     ) -> Reply<pb::ListSubjectsResponse> {
+        let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let kind = convert::subject_kind_from_proto(r.kind).map_err(invalid)?;
         let filter = match pb::SubjectFilter::try_from(r.filter) {
@@ -293,6 +304,7 @@ impl Activities for ActivitiesGrpc {
         let paged = self
             .service
             .list_subjects(
+                &ctx,
                 kind,
                 filter,
                 owner.as_deref(),

@@ -23,6 +23,24 @@ impl Links {
     }
 
     /// The subjects that have a next action (contacts, leads, deals).
+    /// Every client and deal linked, companies included.
+    pub fn all(&self) -> Vec<Subject> {
+        let mut out = Vec::new();
+        if let Some(id) = &self.contact_id {
+            out.push(Subject::Contact(id.clone()));
+        }
+        if let Some(id) = &self.lead_id {
+            out.push(Subject::Lead(id.clone()));
+        }
+        if let Some(id) = &self.company_id {
+            out.push(Subject::Company(id.clone()));
+        }
+        if let Some(id) = &self.deal_id {
+            out.push(Subject::Deal(id.clone()));
+        }
+        out
+    }
+
     pub fn subjects(&self) -> Vec<(SubjectKind, String)> {
         let mut out = Vec::new();
         if let Some(id) = &self.contact_id {
@@ -67,6 +85,27 @@ impl Subject {
     }
 
     /// Contacts, leads and deals have tasks; companies do not.
+    /// What this names, as a not-found error says it.
+    pub fn noun(&self) -> &'static str {
+        match self {
+            Subject::Contact(_) => "contact",
+            Subject::Lead(_) => "lead",
+            Subject::Company(_) => "company",
+            Subject::Deal(_) => "deal",
+        }
+    }
+
+    /// Whose reach decides who sees this subject's activities.
+    pub fn entity(&self) -> ringside_auth::visibility::Entity {
+        use ringside_auth::visibility::Entity;
+        match self {
+            Subject::Contact(_) => Entity::Contact,
+            Subject::Lead(_) => Entity::Lead,
+            Subject::Company(_) => Entity::Company,
+            Subject::Deal(_) => Entity::Deal,
+        }
+    }
+
     pub fn kind(&self) -> Option<SubjectKind> {
         match self {
             Subject::Contact(_) => Some(SubjectKind::Contact),
@@ -292,6 +331,8 @@ pub struct TaskFilter {
     pub due_from: Option<i64>,
     pub due_to: Option<i64>,
     pub subject: Option<Subject>,
+    /// Only tasks assigned to these people (`None`: anyone's): the caller's scope.
+    pub people: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

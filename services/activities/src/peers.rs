@@ -10,11 +10,13 @@ use ringside_kit::peer::request;
 use ringside_kit::{PeerChannel, PeerError};
 use ringside_proto::contacts::v1 as cpb;
 use ringside_proto::contacts::v1::contacts_client::ContactsClient;
+use ringside_proto::deals::v1 as dpb;
+use ringside_proto::deals::v1::deals_client::DealsClient;
 use ringside_proto::staff::v1 as spb;
 use ringside_proto::staff::v1::staff_client::StaffClient;
 
 use crate::error::Result;
-use crate::model::SubjectKind;
+use crate::model::{Subject, SubjectKind};
 
 /// A client as contacts knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +40,7 @@ pub enum Record {
 pub struct Peers {
     contacts: ContactsClient<PeerChannel>,
     staff: Option<StaffClient<PeerChannel>>,
+    deals: Option<DealsClient<PeerChannel>>,
 }
 
 impl Peers {
@@ -46,6 +49,46 @@ impl Peers {
         Peers {
             contacts: ContactsClient::new(contacts),
             staff: None,
+            deals: None,
+        }
+    }
+
+    /// Asks deals who owns a deal (for who may read its timeline).
+    pub fn with_deals(mut self, deals: PeerChannel) -> Self {
+        self.deals = Some(DealsClient::new(deals));
+        self
+    }
+
+    /// The owner and team of the client or deal `subject` names, as the service that
+    /// keeps it says; `None` when there is no such record (or deals is not asked).
+    pub async fn standing(&self, subject: &Subject) -> Result<Option<(String, String)>> {
+        let mut contacts = self.contacts.clone();
+        let id = subject.id().to_owned();
+        let answer = match subject {
+            Subject::Contact(_) => {
+                let req = request(cpb::GetContactRequest { id }, "");
+                found(contacts.get_contact(req).await).map(|c| c.map(|c| (c.owner_id, c.team_id)))
+            }
+            Subject::Lead(_) => {
+                let req = request(cpb::GetLeadRequest { id }, "");
+                found(contacts.get_lead(req).await).map(|l| l.map(|l| (l.owner_id, l.team_id)))
+            }
+            Subject::Company(_) => {
+                let req = request(cpb::GetCompanyRequest { id }, "");
+                found(contacts.get_company(req).await).map(|c| c.map(|c| (c.owner_id, c.team_id)))
+            }
+            Subject::Deal(_) => match &self.deals {
+                Some(deals) => {
+                    let req = request(dpb::GetDealRequest { id }, "");
+                    found(deals.clone().get_deal(req).await)
+                        .map(|d| d.map(|d| (d.owner_id, d.team_id)))
+                }
+                None => Ok(None),
+            },
+        };
+        match answer {
+            Err(PeerError::Invalid(_)) => Ok(None),
+            other => Ok(other?),
         }
     }
 

@@ -6,8 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use ringside_auth::visibility::{Entity, Reach};
 use ringside_bus::{EventPayload, outbox};
 use ringside_identity::{Invalid, optional_text, required_body, required_text};
+use ringside_kit::scope::Owners;
 use ringside_proto::activities::v1 as pb;
 use ringside_proto::events::v1 as ev;
 use ringside_storage::{Db, Tx, new_id, now_millis};
@@ -67,6 +69,8 @@ pub struct ActivitiesService {
     pub(crate) config: ActivitiesConfig,
     outbox: outbox::Writer,
     reminder_wake: Arc<Notify>,
+    /// Who tasks can go to and whose tasks a manager sees (staff).
+    owners: Option<Owners>,
 }
 
 impl ActivitiesService {
@@ -78,6 +82,56 @@ impl ActivitiesService {
             config,
             outbox: outbox::Writer::new(crate::SOURCE, relay_wake),
             reminder_wake: Arc::new(Notify::new()),
+            owners: None,
+        }
+    }
+
+    /// Checks assignees with staff and learns the members of a manager's teams.
+    pub fn with_owners(mut self, owners: Owners) -> Self {
+        self.owners = Some(owners);
+        self
+    }
+
+    // ------------------------------------------------------------ visibility
+
+    /// Whether the caller sees `subject` — and so its timeline, conversations and
+    /// tasks — as the service that keeps it says who owns it.
+    async fn sees(&self, ctx: &Ctx, subject: &Subject) -> Result<bool> {
+        let scope = ctx.scope(subject.entity());
+        if scope.reach == Reach::All {
+            return Ok(true);
+        }
+        Ok(match self.peers.standing(subject).await? {
+            Some((owner, team)) => scope.sees(&owner, &team),
+            None => false,
+        })
+    }
+
+    /// A subject the caller does not see is not found.
+    async fn require(&self, ctx: &Ctx, subject: &Subject) -> Result<()> {
+        match self.sees(ctx, subject).await? {
+            true => Ok(()),
+            false => Err(ActivitiesError::not_found(subject.noun(), subject.id())),
+        }
+    }
+
+    /// Whether the caller sees any client or deal `links` names.
+    async fn sees_any(&self, ctx: &Ctx, links: &Links) -> Result<bool> {
+        for subject in links.all() {
+            if self.sees(ctx, &subject).await? {
+                return Ok(true);
+            }
+        }
+        Ok(ctx.scope(Entity::Contact).reach == Reach::All)
+    }
+
+    /// Whose tasks (or clients) the caller's scope covers: `None` for everyone.
+    async fn people(&self, ctx: &Ctx, entity: Entity) -> Result<Option<Vec<String>>> {
+        let scope = ctx.scope(entity);
+        match (&self.owners, scope.reach) {
+            (_, Reach::All) => Ok(None),
+            (Some(owners), _) => Ok(owners.people(&scope).await?),
+            (None, _) => Ok(Some(vec![scope.user.clone()])),
         }
     }
 
@@ -103,6 +157,19 @@ impl ActivitiesService {
 
     pub async fn timeline(
         &self,
+        ctx: &Ctx,
+        subject: &Subject,
+        kinds: &[EntryKind],
+        conversation_id: Option<&str>,
+        page: Page,
+    ) -> Result<Paged<Entry>> {
+        self.require(ctx, subject).await?;
+        self.timeline_of(subject, kinds, conversation_id, page)
+            .await
+    }
+
+    async fn timeline_of(
+        &self,
         subject: &Subject,
         kinds: &[EntryKind],
         conversation_id: Option<&str>,
@@ -123,10 +190,12 @@ impl ActivitiesService {
     /// call `except_call_id` (the one ringing now).
     pub async fn client_history(
         &self,
+        ctx: &Ctx,
         subject: &Subject,
         recent: i64,
         except_call_id: &str,
     ) -> Result<ClientHistory> {
+        self.require(ctx, subject).await?;
         let page = |size| Page { size, after: None };
         let tasks = TaskFilter {
             subject: Some(subject.clone()),
@@ -134,9 +203,9 @@ impl ActivitiesService {
         };
         // One more of each than needed, in case the excepted call is among them.
         let (latest, calls, tasks) = tokio::try_join!(
-            self.timeline(subject, &[], None, page(recent + 1)),
-            self.timeline(subject, &[EntryKind::Call], None, page(2)),
-            self.list_tasks(tasks, page(HISTORY_TASKS)),
+            self.timeline_of(subject, &[], None, page(recent + 1)),
+            self.timeline_of(subject, &[EntryKind::Call], None, page(2)),
+            self.tasks_of(tasks, page(HISTORY_TASKS)),
         )?;
         let kept = |e: &Entry| !is_call(e, except_call_id);
         Ok(ClientHistory {
@@ -151,16 +220,35 @@ impl ActivitiesService {
         })
     }
 
-    pub async fn get_entry(&self, id: &str) -> Result<Entry> {
+    /// An entry the caller sees: one they wrote, a call they took, or one about a
+    /// client or deal they see.
+    pub async fn get_entry(&self, ctx: &Ctx, id: &str) -> Result<Entry> {
         let mut conn = self.db.pool().acquire().await?;
-        store::get_entry(&mut conn, id).await
+        let entry = store::get_entry(&mut conn, id).await?;
+        drop(conn);
+        match self.sees_entry(ctx, &entry).await? {
+            true => Ok(entry),
+            false => Err(ActivitiesError::not_found("entry", id)),
+        }
     }
 
-    pub async fn get_call_entry(&self, call_id: &str) -> Result<Entry> {
+    pub async fn get_call_entry(&self, ctx: &Ctx, call_id: &str) -> Result<Entry> {
         let mut conn = self.db.pool().acquire().await?;
-        store::entry_by_key(&mut conn, &format!("call:{call_id}"))
-            .await?
-            .ok_or_else(|| ActivitiesError::not_found("call", call_id))
+        let entry = store::entry_by_key(&mut conn, &format!("call:{call_id}")).await?;
+        drop(conn);
+        match entry {
+            Some(entry) if self.sees_entry(ctx, &entry).await? => Ok(entry),
+            _ => Err(ActivitiesError::not_found("call", call_id)),
+        }
+    }
+
+    async fn sees_entry(&self, ctx: &Ctx, entry: &Entry) -> Result<bool> {
+        let me = ctx.actor.as_str();
+        let took_it = matches!(&entry.detail, Some(Detail::Call(c)) if c.agent_id == me);
+        if !me.is_empty() && (entry.author_id == me || took_it) {
+            return Ok(true);
+        }
+        self.sees_any(ctx, &entry.links).await
     }
 
     /// Adds the agent's note (and outcome) to a call's entry; earlier notes are kept as
@@ -210,9 +298,11 @@ impl ActivitiesService {
 
     pub async fn list_conversations(
         &self,
+        ctx: &Ctx,
         subject: &Subject,
         page: Page,
     ) -> Result<Paged<Conversation>> {
+        self.require(ctx, subject).await?;
         let mut conn = self.db.pool().acquire().await?;
         let items = store::list_conversations(&mut conn, subject, &page).await?;
         Ok(Paged::from_lookahead(items, page.size, |c| {
@@ -235,6 +325,9 @@ impl ActivitiesService {
             .into());
         }
         self.check_links(&links).await?;
+        for subject in links.all() {
+            self.require(ctx, &subject).await?;
+        }
         let now = now_millis();
         let entry = Entry {
             id: new_id(),
@@ -290,9 +383,9 @@ impl ActivitiesService {
         Ok(entry)
     }
 
-    pub async fn note_history(&self, id: &str) -> Result<Vec<Revision>> {
+    pub async fn note_history(&self, ctx: &Ctx, id: &str) -> Result<Vec<Revision>> {
+        let entry = self.get_entry(ctx, id).await?;
         let mut conn = self.db.pool().acquire().await?;
-        let entry = store::get_entry(&mut conn, id).await?;
         if entry.kind != EntryKind::Note {
             return Err(ActivitiesError::not_found("note", id));
         }
@@ -349,6 +442,10 @@ impl ActivitiesService {
             .into());
         }
         self.check_links(&new.links).await?;
+        for subject in new.links.all() {
+            self.require(ctx, &subject).await?;
+        }
+        self.may_assign(ctx, &assignee).await?;
         let now = now_millis();
         let task = Task {
             id: new_id(),
@@ -389,9 +486,26 @@ impl ActivitiesService {
         Ok(true)
     }
 
-    pub async fn get_task(&self, id: &str) -> Result<Task> {
+    /// A task the caller sees: theirs, or about a client or deal they see.
+    pub async fn get_task(&self, ctx: &Ctx, id: &str) -> Result<Task> {
         let mut conn = self.db.pool().acquire().await?;
-        store::get_task(&mut conn, id).await
+        let task = store::get_task(&mut conn, id).await?;
+        drop(conn);
+        let theirs = !ctx.actor.is_empty() && task.assignee_id == ctx.actor;
+        match theirs || self.sees_any(ctx, &task.links).await? {
+            true => Ok(task),
+            false => Err(ActivitiesError::not_found("task", id)),
+        }
+    }
+
+    /// Refuses a task given to someone outside the caller's reach (an agent gives
+    /// tasks to themselves, a manager within their teams).
+    async fn may_assign(&self, ctx: &Ctx, assignee: &str) -> Result<()> {
+        let scope = ctx.scope(Entity::Task);
+        if scope.reach != Reach::All {
+            ringside_kit::scope::stamp(self.owners.as_ref(), &scope, assignee).await?;
+        }
+        Ok(())
     }
 
     pub async fn update_task(&self, ctx: &Ctx, id: &str, patch: TaskPatch) -> Result<Task> {
@@ -405,6 +519,10 @@ impl ActivitiesService {
             .as_deref()
             .map(|a| optional_text("assignee_id", a))
             .transpose()?;
+        self.get_task(ctx, id).await?;
+        if let Some(assignee) = &assignee {
+            self.may_assign(ctx, assignee).await?;
+        }
         let mut tx = self.db.begin().await?;
         let mut task = open_task(&mut tx, id).await?;
         if let Some(title) = title {
@@ -432,6 +550,7 @@ impl ActivitiesService {
     }
 
     async fn close_task(&self, ctx: &Ctx, id: &str, status: TaskStatus) -> Result<Task> {
+        self.get_task(ctx, id).await?;
         let mut tx = self.db.begin().await?;
         let mut task = open_task(&mut tx, id).await?;
         let now = now_millis();
@@ -481,7 +600,22 @@ impl ActivitiesService {
         Ok(())
     }
 
-    pub async fn list_tasks(&self, filter: TaskFilter, page: Page) -> Result<Paged<Task>> {
+    /// Tasks under `filter` within the caller's scope: about a subject they see, or
+    /// (without a subject) assigned to them or, for a manager, to their teams.
+    pub async fn list_tasks(
+        &self,
+        ctx: &Ctx,
+        mut filter: TaskFilter,
+        page: Page,
+    ) -> Result<Paged<Task>> {
+        match &filter.subject {
+            Some(subject) => self.require(ctx, subject).await?,
+            None => filter.people = self.people(ctx, Entity::Task).await?,
+        }
+        self.tasks_of(filter, page).await
+    }
+
+    async fn tasks_of(&self, filter: TaskFilter, page: Page) -> Result<Paged<Task>> {
         let mut conn = self.db.pool().acquire().await?;
         let items = store::list_tasks(&mut conn, &filter, now_millis(), &page).await?;
         Ok(Paged::from_lookahead(items, page.size, |t| {
@@ -493,7 +627,8 @@ impl ActivitiesService {
     }
 
     /// The earliest open task of a contact, lead or deal.
-    pub async fn next_action(&self, subject: &Subject) -> Result<Option<Task>> {
+    pub async fn next_action(&self, ctx: &Ctx, subject: &Subject) -> Result<Option<Task>> {
+        self.require(ctx, subject).await?;
         let kind = subject.kind().ok_or_else(|| {
             Invalid::new(
                 "subject",
@@ -505,16 +640,33 @@ impl ActivitiesService {
     }
 
     /// Active contacts, leads or deals without an open task, or with an overdue one.
+    /// Only those owned by people within the caller's scope (and the pool's).
     pub async fn list_subjects(
         &self,
+        ctx: &Ctx,
         kind: SubjectKind,
         filter: SubjectFilter,
         owner_id: Option<&str>,
         page: Page,
     ) -> Result<Paged<SubjectSummary>> {
+        let entity = match kind {
+            SubjectKind::Contact => Entity::Contact,
+            SubjectKind::Lead => Entity::Lead,
+            SubjectKind::Deal => Entity::Deal,
+        };
+        let people = self.people(ctx, entity).await?;
         let mut conn = self.db.pool().acquire().await?;
-        let items =
-            store::list_subjects(&mut conn, kind, filter, owner_id, now_millis(), &page).await?;
+        let now = now_millis();
+        let items = store::list_subjects(
+            &mut conn,
+            kind,
+            filter,
+            owner_id,
+            people.as_deref(),
+            now,
+            &page,
+        )
+        .await?;
         Ok(Paged::from_lookahead(items, page.size, move |s| {
             crate::model::Cursor {
                 at: match filter {

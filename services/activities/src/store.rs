@@ -507,6 +507,18 @@ pub async fn get_task(conn: &mut AnyConnection, id: &str) -> Result<Task> {
     task_from_row(&row_by_id(conn, TASK_COLUMNS, "activity_tasks", "task", id).await?)
 }
 
+/// Only rows whose `column` names one of `people` (or nobody, with `or_nobody`).
+fn among(w: &mut Where, column: &str, people: &[String], or_nobody: bool) {
+    let mut names: Vec<String> = people.iter().map(|p| w.bind(p)).collect();
+    if or_nobody {
+        names.push("''".to_owned());
+    }
+    match names.is_empty() {
+        true => w.push_plain("FALSE"),
+        false => w.push_plain(&format!("{column} IN ({})", names.join(", "))),
+    }
+}
+
 /// One page of tasks under `filter`, earliest due first, with one look-ahead row.
 pub async fn list_tasks(
     conn: &mut AnyConnection,
@@ -536,6 +548,9 @@ pub async fn list_tasks(
     }
     if let Some(subject) = &filter.subject {
         w.push(&format!("{} = {{}}", subject.column()), subject.id());
+    }
+    if let Some(people) = &filter.people {
+        among(&mut w, "assignee_id", people, false);
     }
     if let Some(cursor) = &page.after {
         after_cursor(&mut w, "due_at", "id", ">", cursor);
@@ -694,6 +709,7 @@ pub async fn list_subjects(
     kind: SubjectKind,
     filter: SubjectFilter,
     owner_id: Option<&str>,
+    people: Option<&[String]>,
     now: i64,
     page: &Page,
 ) -> Result<Vec<SubjectSummary>> {
@@ -702,6 +718,9 @@ pub async fn list_subjects(
     w.push_plain("s.active = 1");
     if let Some(owner) = owner_id {
         w.push("s.owner_id = {}", owner);
+    }
+    if let Some(people) = people {
+        among(&mut w, "s.owner_id", people, true);
     }
     let order = match filter {
         SubjectFilter::NoOpenTask => {

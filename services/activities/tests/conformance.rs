@@ -69,7 +69,11 @@ async fn notes_are_edited_with_history_and_only_by_their_author() {
             .edit_note(&ctx("olga"), &note.id, "Demo done")
             .await
             .expect("edit");
-        let history = h.svc.note_history(&note.id).await.expect("history");
+        let history = h
+            .svc
+            .note_history(&ctx("admin"), &note.id)
+            .await
+            .expect("history");
         let texts: Vec<&str> = history.iter().map(|r| r.body.as_str()).collect();
         assert_eq!(
             texts,
@@ -80,7 +84,7 @@ async fn notes_are_edited_with_history_and_only_by_their_author() {
         let subject = Subject::Contact(ivan.id.clone());
         let line = h
             .svc
-            .timeline(&subject, &[], None, page(10))
+            .timeline(&ctx("admin"), &subject, &[], None, page(10))
             .await
             .expect("timeline");
         assert_eq!(line.items.len(), 1, "{b:?}");
@@ -92,7 +96,7 @@ async fn notes_are_edited_with_history_and_only_by_their_author() {
             .expect("delete");
         let line = h
             .svc
-            .timeline(&subject, &[], None, page(10))
+            .timeline(&ctx("admin"), &subject, &[], None, page(10))
             .await
             .expect("timeline");
         assert!(
@@ -224,7 +228,7 @@ async fn timelines_page_newest_first_and_filter_by_kind() {
         loop {
             let got = h
                 .svc
-                .timeline(&subject, &[], None, page.clone())
+                .timeline(&ctx("admin"), &subject, &[], None, page.clone())
                 .await
                 .expect("page");
             seen.extend(got.items);
@@ -242,6 +246,7 @@ async fn timelines_page_newest_first_and_filter_by_kind() {
         let calls = h
             .svc
             .timeline(
+                &ctx("admin"),
                 &subject,
                 &[EntryKind::Call],
                 None,
@@ -294,7 +299,11 @@ async fn tasks_answer_my_overdue_range_and_next_action_queries() {
             p.items.into_iter().map(|t| t.title).collect::<Vec<_>>()
         };
         assert_eq!(
-            ids(h.svc.list_tasks(mine.clone(), page(10)).await.unwrap()),
+            ids(h
+                .svc
+                .list_tasks(&ctx("admin"), mine.clone(), page(10))
+                .await
+                .unwrap()),
             ["Send offer", "Call"],
             "{b:?}"
         );
@@ -303,7 +312,11 @@ async fn tasks_answer_my_overdue_range_and_next_action_queries() {
             ..Default::default()
         };
         assert_eq!(
-            ids(h.svc.list_tasks(overdue, page(10)).await.unwrap()),
+            ids(h
+                .svc
+                .list_tasks(&ctx("admin"), overdue, page(10))
+                .await
+                .unwrap()),
             ["Send offer"],
             "{b:?}"
         );
@@ -313,14 +326,22 @@ async fn tasks_answer_my_overdue_range_and_next_action_queries() {
             ..Default::default()
         };
         assert_eq!(
-            ids(h.svc.list_tasks(range, page(10)).await.unwrap()),
+            ids(h
+                .svc
+                .list_tasks(&ctx("admin"), range, page(10))
+                .await
+                .unwrap()),
             ["Call"],
             "{b:?}"
         );
 
         let subject = Subject::Contact(ivan.id.clone());
         assert_eq!(
-            h.svc.next_action(&subject).await.unwrap().map(|t| t.id),
+            h.svc
+                .next_action(&ctx("admin"), &subject)
+                .await
+                .unwrap()
+                .map(|t| t.id),
             Some(late.id.clone()),
             "{b:?}"
         );
@@ -329,7 +350,11 @@ async fn tasks_answer_my_overdue_range_and_next_action_queries() {
             .await
             .expect("done");
         assert_eq!(
-            h.svc.next_action(&subject).await.unwrap().map(|t| t.id),
+            h.svc
+                .next_action(&ctx("admin"), &subject)
+                .await
+                .unwrap()
+                .map(|t| t.id),
             Some(soon.id.clone()),
             "{b:?}"
         );
@@ -345,7 +370,13 @@ async fn tasks_answer_my_overdue_range_and_next_action_queries() {
 
         let line = h
             .svc
-            .timeline(&subject, &[EntryKind::System], None, page(10))
+            .timeline(
+                &ctx("admin"),
+                &subject,
+                &[EntryKind::System],
+                None,
+                page(10),
+            )
             .await
             .unwrap();
         assert_eq!(line.items.len(), 1, "{b:?}: task done is on the timeline");
@@ -363,7 +394,11 @@ async fn tasks_answer_my_overdue_range_and_next_action_queries() {
             .cancel_task(&ctx("olga"), &soon.id)
             .await
             .expect("cancel");
-        assert_eq!(h.svc.next_action(&subject).await.unwrap(), None, "{b:?}");
+        assert_eq!(
+            h.svc.next_action(&ctx("admin"), &subject).await.unwrap(),
+            None,
+            "{b:?}"
+        );
         let changes: Vec<Option<String>> = h
             .events("next_action.changed")
             .await
@@ -427,7 +462,7 @@ async fn manager_filters_find_clients_without_an_open_task_and_with_overdue_ones
             let svc = h.svc.clone();
             async move {
                 let got = svc
-                    .list_subjects(SubjectKind::Contact, filter, owner, page(50))
+                    .list_subjects(&ctx("admin"), SubjectKind::Contact, filter, owner, page(50))
                     .await
                     .unwrap();
                 got.items.into_iter().map(|s| s.id).collect::<Vec<_>>()
@@ -470,7 +505,11 @@ async fn a_call_is_one_entry_updated_as_it_progresses_in_any_order() {
         ] {
             h.deliver(&e).await;
         }
-        let entry = h.svc.get_call_entry("c-1").await.expect("call entry");
+        let entry = h
+            .svc
+            .get_call_entry(&ctx("admin"), "c-1")
+            .await
+            .expect("call entry");
         assert_eq!(
             entry.links.contact_id.as_deref(),
             Some(ivan.id.as_str()),
@@ -542,7 +581,7 @@ async fn a_missed_call_makes_one_call_back_task_for_the_right_person() {
         };
         let tasks = h
             .svc
-            .list_tasks(mine.clone(), page(10))
+            .list_tasks(&ctx("admin"), mine.clone(), page(10))
             .await
             .unwrap()
             .items;
@@ -589,7 +628,12 @@ async fn a_missed_call_makes_one_call_back_task_for_the_right_person() {
             assignee_id: Some("ivan".into()),
             ..Default::default()
         };
-        let tasks = h.svc.list_tasks(theirs, page(10)).await.unwrap().items;
+        let tasks = h
+            .svc
+            .list_tasks(&ctx("admin"), theirs, page(10))
+            .await
+            .unwrap()
+            .items;
         assert_eq!(tasks.len(), 1, "{b:?}");
         assert_eq!(
             tasks[0].links.lead_id.as_deref(),
@@ -606,7 +650,7 @@ async fn a_missed_call_makes_one_call_back_task_for_the_right_person() {
         };
         assert_eq!(
             h.svc
-                .list_tasks(unassigned, page(10))
+                .list_tasks(&ctx("admin"), unassigned, page(10))
                 .await
                 .unwrap()
                 .items
@@ -678,21 +722,27 @@ async fn merges_and_conversions_move_history_to_the_survivor() {
         h.pump().await;
         let line = h
             .svc
-            .timeline(&Subject::Contact(survivor.id.clone()), &[], None, page(10))
+            .timeline(
+                &ctx("admin"),
+                &Subject::Contact(survivor.id.clone()),
+                &[],
+                None,
+                page(10),
+            )
             .await
             .unwrap();
         let kinds: Vec<EntryKind> = line.items.iter().map(|e| e.kind).collect();
         assert_eq!(kinds, [EntryKind::System, EntryKind::Note], "{b:?}");
         let next = h
             .svc
-            .next_action(&Subject::Contact(survivor.id.clone()))
+            .next_action(&ctx("admin"), &Subject::Contact(survivor.id.clone()))
             .await
             .unwrap();
         assert_eq!(next.map(|t| t.title).as_deref(), Some("Call"), "{b:?}");
 
         // A lead's missed call shows on the contact it converts into.
         h.deliver(&missed("l-1", "+79995550000", &["101"])).await;
-        let call = h.svc.get_call_entry("l-1").await.unwrap();
+        let call = h.svc.get_call_entry(&ctx("admin"), "l-1").await.unwrap();
         let lead_id = call.links.lead_id.clone().expect("linked to the new lead");
         let convert = ringside_contacts::ConvertLead {
             lead_id: lead_id.clone(),
@@ -707,14 +757,20 @@ async fn merges_and_conversions_move_history_to_the_survivor() {
         h.pump().await;
         let line = h
             .svc
-            .timeline(&Subject::Contact(contact.id.clone()), &[], None, page(10))
+            .timeline(
+                &ctx("admin"),
+                &Subject::Contact(contact.id.clone()),
+                &[],
+                None,
+                page(10),
+            )
             .await
             .unwrap();
         let kinds: Vec<EntryKind> = line.items.iter().map(|e| e.kind).collect();
         assert_eq!(kinds, [EntryKind::System, EntryKind::Call], "{b:?}");
         let next = h
             .svc
-            .next_action(&Subject::Contact(contact.id.clone()))
+            .next_action(&ctx("admin"), &Subject::Contact(contact.id.clone()))
             .await
             .unwrap();
         assert_eq!(
@@ -765,7 +821,7 @@ async fn messages_group_into_conversations_and_edits_keep_history() {
         let subject = Subject::Contact(ivan.id.clone());
         let conversations = h
             .svc
-            .list_conversations(&subject, page(10))
+            .list_conversations(&ctx("admin"), &subject, page(10))
             .await
             .unwrap()
             .items;
@@ -792,7 +848,13 @@ async fn messages_group_into_conversations_and_edits_keep_history() {
         h.deliver(&telegram("hello", true)).await;
         let messages = h
             .svc
-            .timeline(&subject, &[EntryKind::Message], None, page(10))
+            .timeline(
+                &ctx("admin"),
+                &subject,
+                &[EntryKind::Message],
+                None,
+                page(10),
+            )
             .await
             .unwrap()
             .items;
@@ -801,7 +863,7 @@ async fn messages_group_into_conversations_and_edits_keep_history() {
             .iter()
             .find(|e| e.body == "hello")
             .expect("edited text");
-        let history = h.svc.note_history(&tg.id).await;
+        let history = h.svc.note_history(&ctx("admin"), &tg.id).await;
         assert!(history.is_err(), "{b:?}: message history is not a note's");
         let Some(Detail::Message(m)) = &tg.detail else {
             panic!()
@@ -864,7 +926,7 @@ async fn reminders_fire_once_across_replicas_and_after_a_restart() {
         // Moving a reminded task's reminder re-arms it.
         let task = h
             .svc
-            .list_tasks(TaskFilter::default(), page(1))
+            .list_tasks(&ctx("admin"), TaskFilter::default(), page(1))
             .await
             .unwrap()
             .items
@@ -884,7 +946,7 @@ async fn reminders_fire_once_across_replicas_and_after_a_restart() {
             1,
             "{b:?}"
         );
-        let done = h.svc.get_task(&task.id).await.unwrap();
+        let done = h.svc.get_task(&ctx("admin"), &task.id).await.unwrap();
         assert_eq!(done.status, TaskStatus::Open, "{b:?}");
     }
 }

@@ -26,6 +26,8 @@ pub enum Entity {
     Contact,
     Company,
     Deal,
+    /// Tasks, by their assignee (and the clients they are about).
+    Task,
 }
 
 /// How far a caller's sight reaches over one kind of record.
@@ -44,12 +46,14 @@ pub enum Reach {
 pub fn reach(role: Role, entity: Entity) -> Reach {
     match (role, entity) {
         (Role::Admin | Role::Service, _) => Reach::All,
-        (Role::Manager, Entity::Lead | Entity::Contact | Entity::Company | Entity::Deal) => {
-            Reach::Team
-        }
-        (Role::Agent, Entity::Lead | Entity::Contact | Entity::Company | Entity::Deal) => {
-            Reach::Own
-        }
+        (
+            Role::Manager,
+            Entity::Lead | Entity::Contact | Entity::Company | Entity::Deal | Entity::Task,
+        ) => Reach::Team,
+        (
+            Role::Agent,
+            Entity::Lead | Entity::Contact | Entity::Company | Entity::Deal | Entity::Task,
+        ) => Reach::Own,
     }
 }
 

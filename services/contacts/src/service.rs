@@ -169,7 +169,8 @@ impl ContactsService {
         };
         let mut tx = self.db.begin().await?;
         if let Some(company_id) = &contact.company_id {
-            store::get_company(&mut tx, company_id).await?;
+            let company = store::get_company(&mut tx, company_id).await?;
+            visible(ctx, Entity::Company, "company", company_id, company)?;
         }
         store::insert_contact(&mut tx, &contact).await?;
         store::claim_identities(
@@ -213,10 +214,14 @@ impl ContactsService {
         id: &str,
         patch: ContactPatch,
     ) -> Result<Contact> {
+        // A contact the caller does not see is not found, before anything else is said.
+        self.get_contact(ctx, id).await?;
         let owner = match &patch.owner_id {
             Some(owner) => {
                 let owner = domain::optional_text("owner_id", owner)?;
-                Some(self.stamp(ctx, Entity::Contact, &owner).await?)
+                let scope = ctx.scope(Entity::Contact);
+                let team = ringside_kit::scope::stamp(self.owners.as_ref(), &scope, &owner).await?;
+                Some((owner, team))
             }
             None => None,
         };
@@ -231,7 +236,7 @@ impl ContactsService {
                 "contact {id} is deleted"
             )));
         }
-        self.apply_patch(&mut tx, &mut contact, patch).await?;
+        self.apply_patch(&mut tx, ctx, &mut contact, patch).await?;
         contact.updated_at = now_millis();
         store::update_contact_row(&mut tx, &contact).await?;
         let updated = store::get_contact(&mut tx, id).await?;
@@ -246,6 +251,7 @@ impl ContactsService {
     async fn apply_patch(
         &self,
         tx: &mut Tx,
+        ctx: &Ctx,
         contact: &mut Contact,
         patch: ContactPatch,
     ) -> Result<()> {
@@ -254,7 +260,8 @@ impl ContactsService {
         }
         if let Some(company_id) = patch.company_id {
             if let Some(company_id) = &company_id {
-                store::get_company(tx, company_id).await?;
+                let company = store::get_company(tx, company_id).await?;
+                visible(ctx, Entity::Company, "company", company_id, company)?;
             }
             contact.company_id = company_id;
         }
@@ -454,6 +461,7 @@ impl ContactsService {
     /// Gives the lead to another owner (reassignment).
     pub async fn assign_lead(&self, ctx: &Ctx, id: &str, owner_id: &str) -> Result<Lead> {
         let owner_id = domain::optional_text("owner_id", owner_id)?;
+        self.get_lead(ctx, id).await?;
         let team_id =
             ringside_kit::scope::stamp(self.owners.as_ref(), &ctx.scope(Entity::Lead), &owner_id)
                 .await?;
@@ -483,9 +491,12 @@ impl ContactsService {
         ctx: &Ctx,
         req: ConvertLead,
     ) -> Result<(Lead, Contact, Option<Company>)> {
-        let owner = match req.owner_id.trim() {
-            "" => None,
-            asked => Some(self.stamp(ctx, Entity::Contact, asked).await?),
+        // The contact goes to the owner asked for, else the lead's (keeping its team);
+        // an agent converting a lead of the pool takes it.
+        let seen = self.get_lead(ctx, &req.lead_id).await?;
+        let owner = match (req.owner_id.trim(), seen.owner_id.as_str()) {
+            ("", kept) if !kept.is_empty() => (seen.owner_id.clone(), seen.team_id.clone()),
+            (asked, _) => self.stamp(ctx, Entity::Contact, asked).await?,
         };
         let mut tx = self.db.begin().await?;
         let lead = store::get_lead(&mut tx, &req.lead_id).await?;
@@ -498,17 +509,16 @@ impl ContactsService {
             )));
         }
         let now = now_millis();
-        let company = self.convert_company(&mut tx, &req, &lead, now).await?;
+        let company = self
+            .convert_company(&mut tx, &req, &lead, &owner, now)
+            .await?;
         let name = first_non_empty(&req.contact_name, &lead.name);
         let contact = Contact {
             id: new_id(),
             name: domain::required_text("contact_name", &name)?,
             company_id: company.as_ref().map(|c| c.id.clone()),
-            // The owner asked for (stamped above), else the lead's with its team.
-            owner_id: owner
-                .as_ref()
-                .map_or(lead.owner_id.clone(), |o| o.0.clone()),
-            team_id: owner.as_ref().map_or(lead.team_id.clone(), |o| o.1.clone()),
+            owner_id: owner.0.clone(),
+            team_id: owner.1.clone(),
             tags: Vec::new(),
             custom_fields: Default::default(),
             identities: Vec::new(),
@@ -541,6 +551,7 @@ impl ContactsService {
         tx: &mut Tx,
         req: &ConvertLead,
         lead: &Lead,
+        (owner_id, team_id): &(String, String),
         now: i64,
     ) -> Result<Option<Company>> {
         let name = first_non_empty(&req.company_name, &lead.company_name);
@@ -550,8 +561,8 @@ impl ContactsService {
         let company = Company {
             id: new_id(),
             name: domain::required_text("company_name", &name)?,
-            owner_id: lead.owner_id.clone(),
-            team_id: lead.team_id.clone(),
+            owner_id: owner_id.clone(),
+            team_id: team_id.clone(),
             created_at: now,
             updated_at: now,
         };

@@ -258,14 +258,15 @@ impl DealsService {
                 .into());
             }
         };
-        let mut w = cohort_where(&pipeline.id, cohort, &ctx.scope(Entity::Deal));
+        let scope = ctx.scope(Entity::Deal);
+        let mut w = cohort_where(&pipeline.id, cohort, &scope);
         if let Some(owner) = owner_id {
             w.push("d.owner_id = {}", owner);
         }
         cell_clause(&mut w, cell, position);
         let total = store::count_where(&mut conn, &w).await?;
         let sort = Sort::default();
-        let items = store::deals_where(&mut conn, w, sort, &page).await?;
+        let items = store::deals_where(&mut conn, w, sort, &page, &scope).await?;
         Ok((paged(items, sort, page.size), total))
     }
 

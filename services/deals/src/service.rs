@@ -191,7 +191,7 @@ impl DealsService {
     /// Opens a deal in an open stage of its pipeline (the first, by default).
     pub async fn create_deal(&self, ctx: &Ctx, mut new: NewDeal) -> Result<(Deal, Vec<String>)> {
         new.team_id = self.stamp(ctx, &new.owner_id).await?;
-        self.check_links(new.company_id.as_deref(), &new.contacts)
+        self.check_links(ctx, new.company_id.as_deref(), &new.contacts)
             .await?;
         let mut tx = self.db.begin().await?;
         let opened = self.open_in(&mut tx, ctx, new, true).await?;
@@ -239,7 +239,9 @@ impl DealsService {
     pub async fn update_deal(&self, ctx: &Ctx, id: &str, patch: DealPatch) -> Result<Deal> {
         let company = patch.company_id.clone().flatten();
         let contacts = patch.contacts.clone().unwrap_or_default();
-        self.check_links(company.as_deref(), &contacts).await?;
+        // A deal the caller does not see is not found, before anything else is said.
+        self.get_deal(ctx, id).await?;
+        self.check_links(ctx, company.as_deref(), &contacts).await?;
         let team = match &patch.owner_id {
             Some(owner) => Some(self.stamp(ctx, owner).await?),
             None => None,
@@ -335,9 +337,11 @@ impl DealsService {
         }
     }
 
-    /// Checks, before any transaction, that a linked company and contacts exist.
+    /// Checks, before any transaction, that a linked company and contacts exist and
+    /// that the caller sees them (one they do not see is as missing).
     async fn check_links(
         &self,
+        ctx: &Ctx,
         company: Option<&str>,
         contacts: &[crate::model::DealContact],
     ) -> Result<()> {
@@ -350,7 +354,15 @@ impl DealsService {
                     .map(|c| (Party::Contact, "contacts", c.contact_id.as_str())),
             );
         for (party, field, id) in links {
-            if !self.contacts.exists(party, id).await? {
+            let entity = match party {
+                Party::Company => Entity::Company,
+                Party::Contact => Entity::Contact,
+            };
+            let seen = match self.contacts.standing(party, id).await? {
+                Some((owner, team)) => ctx.scope(entity).sees(&owner, &team),
+                None => false,
+            };
+            if !seen {
                 return Err(Invalid::new(field, format!("no such {party:?}: {id}")).into());
             }
         }
@@ -367,10 +379,11 @@ impl DealsService {
         sort: Sort,
         page: Page,
     ) -> Result<(Paged<Deal>, i64)> {
-        let w = store::filter_where(filter, &ctx.scope(Entity::Deal), today());
+        let scope = ctx.scope(Entity::Deal);
+        let w = store::filter_where(filter, &scope, today());
         let mut conn = self.db.pool().acquire().await?;
         let total = store::count_where(&mut conn, &w).await?;
-        let items = store::deals_where(&mut conn, w, sort, &page).await?;
+        let items = store::deals_where(&mut conn, w, sort, &page, &scope).await?;
         Ok((paged(items, sort, page.size), total))
     }
 
@@ -506,6 +519,7 @@ async fn column_in(
         store::filter_where(&filter, scope, today()),
         sort,
         &page,
+        scope,
     )
     .await?;
     let mine = sums.iter().filter(|(s, ..)| *s == stage.id);

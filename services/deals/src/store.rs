@@ -479,13 +479,22 @@ pub fn filter_where(f: &Filter, scope: &Scope, today: i64) -> Where {
 }
 
 /// A page of deals matching `w`, in `sort` order, after the page's cursor.
+/// For a caller who sees some deals only (`scope`), the order is taken from the sort
+/// column as a value (`+ 0`), not from an index: the planner then reads the caller's
+/// few deals by owner or team and sorts them, rather than walking a whole stage in
+/// date order hoping to meet theirs.
 pub async fn deals_where(
     conn: &mut AnyConnection,
     mut w: Where,
     sort: Sort,
     page: &Page,
+    scope: &Scope,
 ) -> Result<Vec<Deal>> {
     let key = sort.column();
+    let order = match scope.reach {
+        ringside_auth::visibility::Reach::All => key.to_owned(),
+        _ => format!("{key} + 0"),
+    };
     let (op, dir) = match sort.ascending {
         true => (">", "ASC"),
         false => ("<", "DESC"),
@@ -498,7 +507,7 @@ pub async fn deals_where(
     let limit = w.bind(page.size + 1);
     let sql = format!(
         "SELECT {DEAL_COLUMNS}, s.name AS stage_name FROM {DEAL_FROM} WHERE {} \
-         ORDER BY {key} {dir}, d.id {dir} LIMIT {limit}",
+         ORDER BY {order} {dir}, d.id {dir} LIMIT {limit}",
         w.sql()
     );
     let rows = w.query(sql).fetch_all(&mut *conn).await?;

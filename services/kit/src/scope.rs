@@ -78,11 +78,15 @@ const MAX_KNOWN: usize = 10_000;
 /// A user's teams as last heard (`None`: no such active user), and when.
 type Known = HashMap<String, (Instant, Option<Vec<String>>)>;
 
+/// A team's active members as last heard, and when.
+type Teams = HashMap<String, (Instant, Vec<String>)>;
+
 /// The people records are given to, as staff knows them.
 #[derive(Clone)]
 pub struct Owners {
     staff: StaffClient<PeerChannel>,
     known: Arc<Mutex<Known>>,
+    teams: Arc<Mutex<Teams>>,
 }
 
 impl Owners {
@@ -90,6 +94,7 @@ impl Owners {
         Owners {
             staff: StaffClient::new(staff),
             known: Arc::default(),
+            teams: Arc::default(),
         }
     }
 
@@ -105,6 +110,57 @@ impl Owners {
             .await?
             .ok_or_else(|| StampError::NoSuchOwner(owner.to_owned()))?;
         Ok(scope.assign(owner, &teams)?)
+    }
+
+    /// Whose work `scope` covers, where records carry only a person (a task's
+    /// assignee, a client's owner): `None` for everyone; else the caller and, for a
+    /// team reach, the active members of the caller's teams.
+    pub async fn people(&self, scope: &Scope) -> Result<Option<Vec<String>>, PeerError> {
+        let mut people = vec![scope.user.clone()];
+        match scope.reach {
+            Reach::All => return Ok(None),
+            Reach::Own => {}
+            Reach::Team => {
+                for team in &scope.teams {
+                    people.extend(self.members(team).await?);
+                }
+            }
+        }
+        people.sort();
+        people.dedup();
+        Ok(Some(people))
+    }
+
+    /// The active members of `team` (as staff said at most 5 s ago).
+    async fn members(&self, team: &str) -> Result<Vec<String>, PeerError> {
+        if let Some((at, members)) = self.teams.lock().await.get(team)
+            && at.elapsed() < FRESH_FOR
+        {
+            return Ok(members.clone());
+        }
+        let mut members = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let asked = spb::ListUsersRequest {
+                team_id: team.to_owned(),
+                page_size: 500,
+                page_token,
+                ..Default::default()
+            };
+            let reply = self.staff.clone().list_users(request(asked, "")).await?;
+            let reply = reply.into_inner();
+            members.extend(reply.users.into_iter().map(|u| u.id));
+            if reply.next_page_token.is_empty() {
+                break;
+            }
+            page_token = reply.next_page_token;
+        }
+        let mut teams = self.teams.lock().await;
+        if teams.len() >= MAX_KNOWN {
+            teams.clear();
+        }
+        teams.insert(team.to_owned(), (Instant::now(), members.clone()));
+        Ok(members)
     }
 
     /// The teams of the active user `id`; `None` when there is no such active user.

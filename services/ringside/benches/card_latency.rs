@@ -224,11 +224,14 @@ async fn agent_socket(d: &Deployment) -> anyhow::Result<Ws> {
         .key
         .issue("olga", Role::Agent, Duration::from_secs(3600))
         .expect("a token");
-    let url = format!(
-        "ws://{}/agent/ws?access_token={token}",
-        d.notifications().http_addr
-    );
-    Ok(tokio_tungstenite::connect_async(url).await?.0)
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!("ws://{}/agent/ws", d.notifications().http_addr);
+    let mut request = url.into_client_request()?;
+    // A program's socket: the token in a header, never in the URL.
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse()?);
+    Ok(tokio_tungstenite::connect_async(request).await?.0)
 }
 
 /// p50 and p99 from the INVITE to the first card frame, and to the complete card.

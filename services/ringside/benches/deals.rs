@@ -297,7 +297,7 @@ where
                 "list page",
                 format!(
                     "SELECT d.id FROM deals d JOIN deal_stages s ON s.id = d.stage_id \
-                     WHERE {scope} ORDER BY d.created_at DESC, d.id DESC LIMIT 51"
+                     WHERE {scope} ORDER BY d.created_at + 0 DESC, d.id DESC LIMIT 51"
                 ),
             ),
             (

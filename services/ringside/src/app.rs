@@ -247,10 +247,12 @@ impl Assembly<'_> {
         let db = self.db("activities")?;
         let caller = ringside_activities::SOURCE;
         let peers = ringside_activities::peers::Peers::new(self.peer(caller, Peer::Contacts)?)
-            .with_staff(self.peer(caller, Peer::Staff)?);
+            .with_staff(self.peer(caller, Peer::Staff)?)
+            .with_deals(self.peer(caller, Peer::Deals)?);
         let wake = self.relay(db.clone(), ringside_activities::SOURCE);
         let config = self.settings.activities()?;
-        let service = ActivitiesService::new(db, peers, config, wake);
+        let owners = ringside_kit::scope::Owners::new(self.peer(caller, Peer::Staff)?);
+        let service = ActivitiesService::new(db, peers, config, wake).with_owners(owners);
         let handler = Arc::new(ringside_activities::Consumer::new(service.clone()));
         let spec = ringside_activities::queue_spec(&self.settings.queue_prefix);
         let consuming = consumer::start(self.bus.clone(), spec, handler, self.shutdown.clone())

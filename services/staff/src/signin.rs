@@ -29,6 +29,8 @@ const REFUSED: &str = "wrong login or password";
 const ENDED: &str = "the session has ended; sign in again";
 const LINK_REFUSED: &str =
     "this link is not valid (used, expired or replaced); ask an admin for a new one";
+/// How often a session's use is written (its idle clock has this resolution).
+const TOUCH_EVERY_MS: i64 = 60_000;
 /// Addresses remembered by the rate limiter before the idle ones are forgotten.
 const MAX_ADDRESSES: usize = 10_000;
 
@@ -241,7 +243,7 @@ impl SignIn {
         let session = store::session(&mut conn, &hash).await?;
         let live =
             session.filter(|s| now < s.expires_at && now - s.seen_at < millis(self.config.idle));
-        let user = match live {
+        let user = match &live {
             Some(s) => store::user(&mut conn, &s.user_id)
                 .await?
                 .filter(|u| u.active),
@@ -251,7 +253,12 @@ impl SignIn {
             store::delete_session(&mut conn, &hash).await?;
             return Err(StaffError::Unauthenticated(ENDED));
         };
-        store::touch_session(&mut conn, &hash, now).await?;
+        // An open console asks every few seconds: the use is written once a minute
+        // (or a quarter of the idle limit, when that is shorter).
+        let every = TOUCH_EVERY_MS.min(millis(self.config.idle) / 4);
+        if live.is_some_and(|s| now - s.seen_at >= every) {
+            store::touch_session(&mut conn, &hash, now).await?;
+        }
         Ok(user)
     }
 
@@ -327,7 +334,14 @@ impl SignIn {
     /// Sets a password with a one-time link, which is used up; an unknown, used or
     /// expired link is refused and changes nothing. Returns the user.
     pub async fn use_password_link(&self, secret: &str, password: &str) -> Result<User> {
-        // Hashed first: a refused link then takes as long as an accepted one.
+        // Only a live link's password is hashed (a link cannot be guessed, so a quick
+        // refusal tells nothing, and nobody can make the server hash at will).
+        let mut conn = self.db.pool().acquire().await?;
+        let live = store::password_link(&mut conn, &secret_hash(secret)).await?;
+        drop(conn);
+        if live.is_none_or(|(_, expires_at)| now_millis() >= expires_at) {
+            return Err(StaffError::Unauthenticated(LINK_REFUSED));
+        }
         let hash = self.passwords.hash(password).await?;
         let mut tx = self.db.begin().await?;
         let taken = store::take_password_link(&mut tx, &secret_hash(secret)).await?;

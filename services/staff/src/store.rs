@@ -464,10 +464,11 @@ pub async fn insert_password_link(
     now: i64,
     expires_at: i64,
 ) -> Result<()> {
-    delete_password_link_of(conn, user_id).await?;
     sqlx::query(
         "INSERT INTO password_links (secret_hash, user_id, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4)",
+         VALUES ($1, $2, $3, $4) ON CONFLICT (user_id) DO UPDATE SET \
+         secret_hash = excluded.secret_hash, created_at = excluded.created_at, \
+         expires_at = excluded.expires_at",
     )
     .bind(secret_hash)
     .bind(user_id)
@@ -485,6 +486,19 @@ pub async fn delete_password_link_of(conn: &mut AnyConnection, user_id: &str) ->
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// A password link's user and expiry, left as it is.
+pub async fn password_link(
+    conn: &mut AnyConnection,
+    secret_hash: &str,
+) -> Result<Option<(String, i64)>> {
+    let row: Option<(String, i64)> =
+        sqlx::query_as("SELECT user_id, expires_at FROM password_links WHERE secret_hash = $1")
+            .bind(secret_hash)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row)
 }
 
 /// Uses up a password link: its user and when it expired or expires, if it existed.
