@@ -340,7 +340,9 @@ async fn bad_requests_get_clear_errors_and_write_nothing() {
         assert_eq!(setup.act().count("activity_tasks").await, 0, "{name}");
         assert_eq!(setup.act().count("activity_entries").await, 0, "{name}");
 
-        // The note typed by its author lands on the timeline; others may not edit it.
+        // The note typed by its author lands on the timeline; others may not edit it:
+        // an agent who does not see the client does not find it, an admin who does
+        // may still not change another's words.
         let note = olga
             .add_note(pb::AddNoteRequest {
                 links: on_ivan,
@@ -351,6 +353,18 @@ async fn bad_requests_get_clear_errors_and_write_nothing() {
             .into_inner();
         let mut ivan_agent = setup.act().activities("ivan").await;
         let err = ivan_agent
+            .edit_note(pb::EditNoteRequest {
+                id: note.id.clone(),
+                text: "x".into(),
+            })
+            .await
+            .expect_err("not the author");
+        assert_eq!(err.code(), Code::NotFound, "{name}");
+        let mut admin = setup
+            .act()
+            .activities_member("test-admin", ringside_auth::Role::Admin, &[])
+            .await;
+        let err = admin
             .edit_note(pb::EditNoteRequest {
                 id: note.id.clone(),
                 text: "x".into(),

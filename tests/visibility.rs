@@ -782,7 +782,9 @@ async fn timelines_notes_and_tasks_follow_the_clients_they_are_about() {
         assert_eq!(mine.entries.len(), 1, "{name}: her note");
         let theirs = olga.timeline(timeline(&bellas)).await;
         assert_eq!(code(theirs), Some(Code::NotFound), "{name}");
-        let entry = apb::GetEntryRequest { id: bellas_note };
+        let entry = apb::GetEntryRequest {
+            id: bellas_note.clone(),
+        };
         assert_eq!(
             code(olga.get_entry(entry).await),
             Some(Code::NotFound),
@@ -822,19 +824,82 @@ async fn timelines_notes_and_tasks_follow_the_clients_they_are_about() {
 
         // Whose open tasks each one lists: their own; a head, their team's.
         let mut bella = activities_of(&suites, "bella").await;
-        let again = apb::CreateTaskRequest {
-            title: "bella's second".into(),
+        let yours = |title: &str| apb::CreateTaskRequest {
+            title: title.into(),
             due_at: "2030-01-02T10:00:00Z".into(),
             ..Default::default()
         };
-        bella.create_task(again).await.expect("a task");
-        let bellas_tasks = titles(&["bella's task", "bella's second"]);
-        assert_eq!(tasks_listed(&suites, "olga").await, titles(&[]), "{name}");
-        assert_eq!(tasks_listed(&suites, "bella").await, bellas_tasks, "{name}");
-        assert_eq!(tasks_listed(&suites, "boris").await, bellas_tasks, "{name}");
-        assert_eq!(tasks_listed(&suites, "anna").await, titles(&[]), "{name}");
-        assert_eq!(tasks_listed(&suites, "root").await, bellas_tasks, "{name}");
+        let second = bella
+            .create_task(yours("bella's second"))
+            .await
+            .expect("a task");
+        let second = second.into_inner().id;
+        let mut oleg = activities_of(&suites, "oleg").await;
+        oleg.create_task(yours("oleg's task"))
+            .await
+            .expect("a task");
+        let pool = apb::CreateTaskRequest {
+            assignee_id: String::new(),
+            ..yours("nobody's yet")
+        };
+        let mut root_tasks = activities_of(&suites, "root").await;
+        let pool = root_tasks
+            .create_task(pool)
+            .await
+            .expect("a task")
+            .into_inner();
+        let unassign = apb::UpdateTaskRequest {
+            id: pool.id.clone(),
+            assignee_id: Some(String::new()),
+            ..Default::default()
+        };
+        root_tasks
+            .update_task(unassign)
+            .await
+            .expect("into the pool");
+        let bellas_tasks = ["bella's task", "bella's second", "nobody's yet"];
+        assert_eq!(
+            tasks_listed(&suites, "olga").await,
+            titles(&["nobody's yet"]),
+            "{name}"
+        );
+        assert_eq!(
+            tasks_listed(&suites, "bella").await,
+            titles(&bellas_tasks),
+            "{name}"
+        );
+        assert_eq!(
+            tasks_listed(&suites, "boris").await,
+            titles(&bellas_tasks),
+            "{name}"
+        );
+        let norths = ["oleg's task", "nobody's yet"];
+        assert_eq!(
+            tasks_listed(&suites, "anna").await,
+            titles(&norths),
+            "{name}"
+        );
+        let all = titles(&[
+            "bella's task",
+            "bella's second",
+            "oleg's task",
+            "nobody's yet",
+        ]);
+        assert_eq!(tasks_listed(&suites, "root").await, all, "{name}");
+
+        // What each lists, they open: Bella her note; Boris his agent's task, and closes it.
+        let entry = apb::GetEntryRequest {
+            id: bellas_note.clone(),
+        };
+        assert!(bella.get_entry(entry).await.is_ok(), "{name}: her own note");
         let mut boris = activities_of(&suites, "boris").await;
+        let task = apb::GetTaskRequest { id: second.clone() };
+        assert!(
+            boris.get_task(task).await.is_ok(),
+            "{name}: his team's task"
+        );
+        let close = apb::CompleteTaskRequest { id: second };
+        assert!(boris.complete_task(close).await.is_ok(), "{name}");
         let teams = boris.timeline(timeline(&bellas)).await.expect("his team's");
         assert_eq!(teams.into_inner().entries.len(), 1, "{name}");
         for suite in suites {

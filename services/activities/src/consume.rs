@@ -158,7 +158,8 @@ impl Consumer {
             P::LeadCreated(l) => lead_seen(tx, l.lead.as_ref()).await,
             P::LeadStatusChanged(l) => {
                 let active = l.to != ringside_proto::contacts::v1::LeadStatus::Disqualified as i32;
-                store::upsert_subject(tx, SubjectKind::Lead, &l.lead_id, None, active).await
+                let owner = Some(l.owner_id.as_str());
+                store::upsert_subject(tx, SubjectKind::Lead, &l.lead_id, owner, active).await
             }
             P::LeadConverted(l) => converted(s, tx, event, l).await,
             P::DealStageChanged(d) => stage_changed(tx, event, d).await,

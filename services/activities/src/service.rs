@@ -3,6 +3,7 @@
 //! before any transaction starts, so no lock is held while contacts answers), runs in
 //! one transaction with its events in the outbox, and wakes the relay after the commit.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -164,8 +165,13 @@ impl ActivitiesService {
         page: Page,
     ) -> Result<Paged<Entry>> {
         self.require(ctx, subject).await?;
-        self.timeline_of(subject, kinds, conversation_id, page)
-            .await
+        let mut paged = self
+            .timeline_of(subject, kinds, conversation_id, page)
+            .await?;
+        if matches!(subject, Subject::Company(_) | Subject::Deal(_)) {
+            paged.items = self.seen_entries(ctx, paged.items).await?;
+        }
+        Ok(paged)
     }
 
     async fn timeline_of(
@@ -243,12 +249,52 @@ impl ActivitiesService {
     }
 
     async fn sees_entry(&self, ctx: &Ctx, entry: &Entry) -> Result<bool> {
-        let me = ctx.actor.as_str();
-        let took_it = matches!(&entry.detail, Some(Detail::Call(c)) if c.agent_id == me);
-        if !me.is_empty() && (entry.author_id == me || took_it) {
-            return Ok(true);
+        match mine(ctx, entry) {
+            true => Ok(true),
+            false => self.sees_about(ctx, &entry.links).await,
         }
-        self.sees_any(ctx, &entry.links).await
+    }
+
+    /// Whether the caller sees what an entry is about: the contact or lead it names
+    /// when it names one (a call at a company is its caller's), else its company or
+    /// deal.
+    async fn sees_about(&self, ctx: &Ctx, links: &Links) -> Result<bool> {
+        let person = match (&links.contact_id, &links.lead_id) {
+            (Some(id), _) => Some(Subject::Contact(id.clone())),
+            (None, Some(id)) => Some(Subject::Lead(id.clone())),
+            (None, None) => None,
+        };
+        match person {
+            Some(subject) => self.sees(ctx, &subject).await,
+            None => self.sees_any(ctx, links).await,
+        }
+    }
+
+    /// The entries of a page the caller sees: on a company's or deal's timeline,
+    /// those about its people are theirs to see only if the people are (each person
+    /// asked once).
+    async fn seen_entries(&self, ctx: &Ctx, entries: Vec<Entry>) -> Result<Vec<Entry>> {
+        if ctx.scope(Entity::Contact).reach == Reach::All {
+            return Ok(entries);
+        }
+        let mut known: HashMap<(Option<String>, Option<String>), bool> = HashMap::new();
+        let mut kept = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let person = (entry.links.contact_id.clone(), entry.links.lead_id.clone());
+            let seen = match known.get(&person) {
+                _ if mine(ctx, &entry) => true,
+                Some(seen) => *seen,
+                None => {
+                    let seen = self.sees_about(ctx, &entry.links).await?;
+                    known.insert(person, seen);
+                    seen
+                }
+            };
+            if seen {
+                kept.push(entry);
+            }
+        }
+        Ok(kept)
     }
 
     /// Adds the agent's note (and outcome) to a call's entry; earlier notes are kept as
@@ -268,6 +314,9 @@ impl ActivitiesService {
         if text.is_empty() && outcome.is_empty() {
             return Err(Invalid::new("text", "a note or an outcome is required").into());
         }
+        // The agent who took the call, or who sees its client (notifications files
+        // the card's notes for the agent with its own reach).
+        self.get_call_entry(ctx, call_id).await?;
         let mut tx = self.db.begin().await?;
         let key = format!("call:{call_id}");
         let mut entry = store::entry_by_key_for_update(&mut tx, &key)
@@ -353,6 +402,7 @@ impl ActivitiesService {
     /// Replaces a note's text; the old text is kept as a revision.
     pub async fn edit_note(&self, ctx: &Ctx, id: &str, text: &str) -> Result<Entry> {
         let body = required_body("text", text)?;
+        self.get_entry(ctx, id).await?;
         let mut tx = self.db.begin().await?;
         let mut entry = own_note(&mut tx, ctx, id).await?;
         let revisions = store::revisions(&mut tx, id).await?;
@@ -373,6 +423,7 @@ impl ActivitiesService {
 
     /// Deletes a note (it stays readable by id, off the timeline).
     pub async fn delete_note(&self, ctx: &Ctx, id: &str) -> Result<Entry> {
+        self.get_entry(ctx, id).await?;
         let mut tx = self.db.begin().await?;
         let mut entry = own_note(&mut tx, ctx, id).await?;
         let now = now_millis();
@@ -491,7 +542,9 @@ impl ActivitiesService {
         let mut conn = self.db.pool().acquire().await?;
         let task = store::get_task(&mut conn, id).await?;
         drop(conn);
-        let theirs = !ctx.actor.is_empty() && task.assignee_id == ctx.actor;
+        let people = self.people(ctx, Entity::Task).await?;
+        let theirs =
+            task.assignee_id.is_empty() || people.is_none_or(|p| p.contains(&task.assignee_id));
         match theirs || self.sees_any(ctx, &task.links).await? {
             true => Ok(task),
             false => Err(ActivitiesError::not_found("task", id)),
@@ -680,6 +733,13 @@ impl ActivitiesService {
 }
 
 /// The note `id`, if `ctx` wrote it and it is not deleted.
+/// Whether the caller wrote `entry` or took the call it is.
+fn mine(ctx: &Ctx, entry: &Entry) -> bool {
+    let me = ctx.actor.as_str();
+    let took_it = matches!(&entry.detail, Some(Detail::Call(c)) if c.agent_id == me);
+    !me.is_empty() && (entry.author_id == me || took_it)
+}
+
 async fn own_note(conn: &mut AnyConnection, ctx: &Ctx, id: &str) -> Result<Entry> {
     let entry = store::get_entry_for_update(conn, id).await?;
     if entry.kind != EntryKind::Note {

@@ -507,7 +507,8 @@ pub async fn get_task(conn: &mut AnyConnection, id: &str) -> Result<Task> {
     task_from_row(&row_by_id(conn, TASK_COLUMNS, "activity_tasks", "task", id).await?)
 }
 
-/// Only rows whose `column` names one of `people` (or nobody, with `or_nobody`).
+/// Only rows whose `column` names one of `people`, or nobody (the pool) with
+/// `or_nobody`.
 fn among(w: &mut Where, column: &str, people: &[String], or_nobody: bool) {
     let mut names: Vec<String> = people.iter().map(|p| w.bind(p)).collect();
     if or_nobody {
@@ -550,7 +551,7 @@ pub async fn list_tasks(
         w.push(&format!("{} = {{}}", subject.column()), subject.id());
     }
     if let Some(people) = &filter.people {
-        among(&mut w, "assignee_id", people, false);
+        among(&mut w, "assignee_id", people, true);
     }
     if let Some(cursor) = &page.after {
         after_cursor(&mut w, "due_at", "id", ">", cursor);

@@ -452,6 +452,7 @@ impl ContactsService {
             from: convert::lead_status_to_proto(from) as i32,
             to: convert::lead_status_to_proto(to) as i32,
             reason,
+            owner_id: lead.owner_id.clone(),
         });
         self.emit(&mut tx, ctx, payload).await?;
         self.commit(tx).await?;
@@ -477,6 +478,7 @@ impl ContactsService {
             from: convert::lead_status_to_proto(lead.status) as i32,
             to: convert::lead_status_to_proto(lead.status) as i32,
             reason: "reassigned".to_owned(),
+            owner_id: lead.owner_id.clone(),
         });
         self.emit(&mut tx, ctx, payload).await?;
         self.commit(tx).await?;

@@ -237,10 +237,26 @@ impl DealsService {
     }
 
     pub async fn update_deal(&self, ctx: &Ctx, id: &str, patch: DealPatch) -> Result<Deal> {
-        let company = patch.company_id.clone().flatten();
-        let contacts = patch.contacts.clone().unwrap_or_default();
         // A deal the caller does not see is not found, before anything else is said.
-        self.get_deal(ctx, id).await?;
+        let current = self.get_deal(ctx, id).await?;
+        // Only new links are checked: one already there stays, seen or not.
+        let company = patch
+            .company_id
+            .clone()
+            .flatten()
+            .filter(|c| current.company_id.as_ref() != Some(c));
+        let contacts: Vec<_> = patch
+            .contacts
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| {
+                !current
+                    .contacts
+                    .iter()
+                    .any(|k| k.contact_id == c.contact_id)
+            })
+            .collect();
         self.check_links(ctx, company.as_deref(), &contacts).await?;
         let team = match &patch.owner_id {
             Some(owner) => Some(self.stamp(ctx, owner).await?),

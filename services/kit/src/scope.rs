@@ -105,6 +105,10 @@ impl Owners {
         if owner.is_empty() || scope.is_self(owner) {
             return Ok(scope.assign(owner, &scope.teams)?);
         }
+        if scope.reach == Reach::Own {
+            // Refused before staff is asked: nobody learns who exists this way.
+            return Err(AssignRefusal::NotSelf.into());
+        }
         let teams = self
             .teams_of(owner)
             .await?
@@ -114,7 +118,7 @@ impl Owners {
 
     /// Whose work `scope` covers, where records carry only a person (a task's
     /// assignee, a client's owner): `None` for everyone; else the caller and, for a
-    /// team reach, the active members of the caller's teams.
+    /// team reach, the members of the caller's teams (also those who left).
     pub async fn people(&self, scope: &Scope) -> Result<Option<Vec<String>>, PeerError> {
         let mut people = vec![scope.user.clone()];
         match scope.reach {
@@ -141,8 +145,10 @@ impl Owners {
         let mut members = Vec::new();
         let mut page_token = String::new();
         loop {
+            // Those who left too: their tasks and clients wait for someone to take them.
             let asked = spb::ListUsersRequest {
                 team_id: team.to_owned(),
+                include_inactive: true,
                 page_size: 500,
                 page_token,
                 ..Default::default()
@@ -164,6 +170,7 @@ impl Owners {
     }
 
     /// The teams of the active user `id`; `None` when there is no such active user.
+    /// (A team's members, above, include those who left.)
     async fn teams_of(&self, id: &str) -> Result<Option<Vec<String>>, PeerError> {
         if let Some((at, teams)) = self.known.lock().await.get(id)
             && at.elapsed() < FRESH_FOR

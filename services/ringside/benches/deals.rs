@@ -304,6 +304,15 @@ where
                 "list total",
                 format!("SELECT COUNT(*) FROM deals d WHERE {scope}"),
             ),
+            (
+                "kanban column (the fullest stage)",
+                format!(
+                    "SELECT d.id FROM deals d JOIN deal_stages s ON s.id = d.stage_id \
+                     WHERE {scope} AND d.stage_id = (SELECT stage_id FROM deals \
+                     GROUP BY stage_id ORDER BY COUNT(*) DESC LIMIT 1) \
+                     ORDER BY d.created_at + 0 DESC, d.id DESC LIMIT 21"
+                ),
+            ),
         ] {
             println!();
             println!("PostgreSQL plan, {} {what}:", viewer.name);
