@@ -1,6 +1,7 @@
 //! Who may call what, as a caller sees it: every method of the suite's gRPC API —
 //! taken from the descriptor set the servers publish, so a new method cannot be
-//! forgotten — called as each role and anonymously, in both ways of running, each
+//! forgotten — called as each role, with an admin's personal API token scoped to an
+//! agent (it must answer as an agent), and anonymously, in both ways of running, each
 //! answer checked against the permission table; and the exploit that started the
 //! table (an agent rewriting another agent, or making itself admin) refused by staff.
 
@@ -144,10 +145,51 @@ fn expected(role: Role, path: &str) -> Result<(), Code> {
     }
 }
 
-/// Calls every method as every role and anonymously on the suites that serve it, and
-/// returns the answers that differ from the table.
+/// Whether `got` (with `message`) is what the table says `role` gets from `path`.
+fn fits(role: Role, path: &str, got: Code, message: &str) -> bool {
+    match expected(role, path) {
+        Err(code) => got == code,
+        Ok(()) => match got {
+            Code::PermissionDenied | Code::Unimplemented => false,
+            Code::Unauthenticated => a_handlers_refusal(message),
+            _ => true,
+        },
+    }
+}
+
+/// An access token traded for an admin's personal API token scoped to an agent's
+/// role: what a program holding it may do.
+async fn scoped_api_token(suites: &[Suite]) -> String {
+    let staff = support::staff_suite(suites);
+    let admin = support::Person {
+        role: "admin",
+        ..support::Person::new("matrix-admin", "Matrix Admin")
+    };
+    staff.hire(&[admin]).await;
+    let mut owner = staff.staff_as("matrix-admin", Role::Admin).await;
+    let create = spb::CreateApiTokenRequest {
+        name: "reports".into(),
+        ttl_days: 1,
+        role: "agent".into(),
+    };
+    let made = owner.create_api_token(create).await.expect("a token");
+    let exchange = spb::ExchangeApiTokenRequest {
+        api_token: made.into_inner().token,
+    };
+    let mut anyone = staff.staff_with(String::new()).await;
+    let opened = anyone
+        .exchange_api_token(exchange)
+        .await
+        .expect("exchanged");
+    opened.into_inner().access_token
+}
+
+/// Calls every method as every role, with an admin's API token scoped to an agent,
+/// and anonymously on the suites that serve it, and returns the answers that differ
+/// from the table.
 async fn matrix(suites: &[Suite], key: &TokenKey) -> Vec<String> {
     let roles = [Role::Admin, Role::Manager, Role::Agent, Role::Service];
+    let scoped = scoped_api_token(suites).await;
     let mut wrong = Vec::new();
     for method in methods() {
         let Some(suite) = suites
@@ -170,17 +212,16 @@ async fn matrix(suites: &[Suite], key: &TokenKey) -> Vec<String> {
             }
             .expect("a token");
             let (got, message) = call(channel.clone(), &method, Some(&token)).await;
-            let fine = match expected(role, &method.path) {
-                Err(code) => got == code,
-                Ok(()) => match got {
-                    Code::PermissionDenied | Code::Unimplemented => false,
-                    Code::Unauthenticated => a_handlers_refusal(&message),
-                    _ => true,
-                },
-            };
-            if !fine {
+            if !fits(role, &method.path, got, &message) {
                 wrong.push(format!("{} as {role:?}: {got:?}", method.path));
             }
+        }
+        let (got, message) = call(channel.clone(), &method, Some(&scoped)).await;
+        if !fits(Role::Agent, &method.path, got, &message) {
+            wrong.push(format!(
+                "{} with an agent-scoped API token: {got:?}",
+                method.path
+            ));
         }
     }
     wrong

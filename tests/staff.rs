@@ -219,6 +219,7 @@ async fn a_person_signs_in_and_the_session_gives_tokens(staff: &Suite, contacts:
         .create_api_token(pb::CreateApiTokenRequest {
             name: "nightly export".into(),
             ttl_days: 30,
+            ..Default::default()
         })
         .await
         .expect("an API token")

@@ -91,6 +91,9 @@ enum TokenCommand {
         /// Days until the token expires (1 to 366).
         #[arg(long, default_value_t = 90)]
         ttl_days: u64,
+        /// At most the user's role (agent, manager, admin); unset: the user's.
+        #[arg(long, default_value = "")]
+        role: String,
     },
     /// Prints a signed token for a user.
     Issue {
@@ -134,12 +137,13 @@ pub async fn main() -> anyhow::Result<()> {
                     user,
                     name,
                     ttl_days,
+                    role,
                 },
         }) => {
             let db = open_database(&cli.settings).await?;
             let staff = ringside_staff::StaffService::new(db.clone());
             let life = Duration::from_secs(ttl_days.saturating_mul(86_400));
-            let made = staff.api_tokens.create(&user, &name, life).await;
+            let made = staff.api_tokens.create(&user, &name, life, &role).await;
             db.close().await;
             let (token, _) = made.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{token}");

@@ -16,6 +16,9 @@ pub enum StaffError {
     /// A sign-in or a session that does not hold; says no more than that.
     #[error("{0}")]
     Unauthenticated(&'static str),
+    /// What the caller asked for is more than they may do.
+    #[error("{0}")]
+    PermissionDenied(&'static str),
     /// Too many sign-in attempts from one address.
     #[error("too many sign-in attempts; try again later")]
     TooManyAttempts,
@@ -50,6 +53,7 @@ impl ErrorKind for StaffError {
             StaffError::NotFound { .. } => Kind::NotFound,
             StaffError::Taken(_) => Kind::AlreadyExists,
             StaffError::Unauthenticated(_) => Kind::Unauthenticated,
+            StaffError::PermissionDenied(_) => Kind::PermissionDenied,
             StaffError::TooManyAttempts => Kind::Exhausted,
             StaffError::Storage(_) => Kind::Internal,
         }

@@ -369,7 +369,8 @@ impl Staff for StaffGrpc {
         let r = req.into_inner();
         let days = u64::try_from(r.ttl_days).unwrap_or(0);
         let life = Duration::from_secs(days.saturating_mul(86_400));
-        let (token, kept) = self.service.api_tokens.create(&me, &r.name, life).await?;
+        let tokens = &self.service.api_tokens;
+        let (token, kept) = tokens.create(&me, &r.name, life, &r.role).await?;
         ok(pb::CreateApiTokenResponse {
             token,
             api_token: Some(api_token_to_proto(kept)),
@@ -425,6 +426,7 @@ fn api_token_to_proto(t: ApiToken) -> pb::ApiToken {
         expires_at: Some(timestamp_from_millis(t.expires_at)),
         last_used_at: t.last_used_at.map(timestamp_from_millis),
         revoked_at: t.revoked_at.map(timestamp_from_millis),
+        role: t.role,
     }
 }
 

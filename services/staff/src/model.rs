@@ -5,6 +5,11 @@ use ringside_identity::{EmailAddress, Invalid, fields, optional_text, required_t
 
 /// The roles a person can have (services have their own tokens, not users).
 pub const ROLES: &[&str] = &["admin", "manager", "agent"];
+
+/// How much a role may do: 0 the most (admin); `None` for no role.
+pub fn rank(role: &str) -> Option<usize> {
+    ROLES.iter().position(|r| *r == role)
+}
 /// Most teams one person belongs to.
 const MAX_TEAMS: usize = 20;
 

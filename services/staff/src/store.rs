@@ -608,10 +608,12 @@ pub struct ApiToken {
     pub expires_at: i64,
     pub last_used_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// The most the token may do (a role); empty: what its owner may.
+    pub role: String,
 }
 
 const API_TOKEN_COLUMNS: &str =
-    "id, user_id, name, created_at, expires_at, last_used_at, revoked_at";
+    "id, user_id, name, created_at, expires_at, last_used_at, revoked_at, role";
 
 fn api_token_from_row(row: &AnyRow) -> Result<ApiToken> {
     Ok(ApiToken {
@@ -622,6 +624,7 @@ fn api_token_from_row(row: &AnyRow) -> Result<ApiToken> {
         expires_at: row.try_get("expires_at")?,
         last_used_at: row.try_get("last_used_at")?,
         revoked_at: row.try_get("revoked_at")?,
+        role: row.try_get("role")?,
     })
 }
 
@@ -631,8 +634,8 @@ pub async fn insert_api_token(
     secret_hash: &str,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO api_tokens (id, user_id, name, secret_hash, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO api_tokens (id, user_id, name, secret_hash, created_at, expires_at, role) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&t.id)
     .bind(&t.user_id)
@@ -640,6 +643,7 @@ pub async fn insert_api_token(
     .bind(secret_hash)
     .bind(t.created_at)
     .bind(t.expires_at)
+    .bind(&t.role)
     .execute(conn)
     .await?;
     Ok(())
