@@ -907,3 +907,116 @@ async fn timelines_notes_and_tasks_follow_the_clients_they_are_about() {
         }
     }
 }
+
+/// A head of sales looks after their own team: adds, changes and deactivates its
+/// agents and gives them password links — and nobody else's, and no more than an
+/// agent's role; a refusal writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_manages_the_agents_of_their_own_team_and_no_one_else() {
+    use ringside_proto::staff::v1 as spb;
+    for suites in support::both_ways().await {
+        let name = deals_suite(&suites).name;
+        staff_the_office(&suites).await;
+        let staff = support::staff_suite(&suites);
+        let mut anna = staff.staff_as("anna", Role::Manager).await;
+        let person = |id: &str, role: &str, team: &str| spb::UserDetails {
+            name: id.into(),
+            role: role.into(),
+            team_ids: vec![team.into()],
+            ..Default::default()
+        };
+        let hire = |id: &str, details| spb::CreateUserRequest {
+            id: id.into(),
+            details: Some(details),
+        };
+        let olaf = anna
+            .create_user(hire("olaf", person("olaf", "agent", "north")))
+            .await;
+        assert!(olaf.is_ok(), "{name}: an agent for her team: {olaf:?}");
+        for (id, role, team) in [("max", "manager", "north"), ("sven", "agent", "south")] {
+            let refused = anna.create_user(hire(id, person(id, role, team))).await;
+            assert_eq!(code(refused), Some(Code::PermissionDenied), "{name}: {id}");
+        }
+        let change = |id: &str, details| spb::UpdateUserRequest {
+            id: id.into(),
+            details: Some(details),
+        };
+        let bella = anna
+            .update_user(change("bella", person("bella", "agent", "north")))
+            .await;
+        assert_eq!(
+            code(bella),
+            Some(Code::PermissionDenied),
+            "{name}: not her team's"
+        );
+        let admin = anna
+            .update_user(change("oleg", person("oleg", "admin", "north")))
+            .await;
+        assert_eq!(
+            code(admin),
+            Some(Code::PermissionDenied),
+            "{name}: no promotions"
+        );
+        let link = |id: &str| spb::CreatePasswordLinkRequest {
+            user_id: id.into(),
+            valid_for_hours: 0,
+        };
+        assert!(
+            anna.create_password_link(link("olaf")).await.is_ok(),
+            "{name}"
+        );
+        let theirs = anna.create_password_link(link("bella")).await;
+        assert_eq!(code(theirs), Some(Code::PermissionDenied), "{name}");
+        let leave = spb::SetUserActiveRequest {
+            id: "oleg".into(),
+            active: false,
+        };
+        assert!(
+            anna.set_user_active(leave).await.is_ok(),
+            "{name}: oleg leaves"
+        );
+        let team = spb::UpdateTeamRequest {
+            id: "north".into(),
+            name: "Mine".into(),
+            head_ids: vec!["anna".into()],
+        };
+        assert_eq!(
+            code(anna.update_team(team).await),
+            Some(Code::PermissionDenied)
+        );
+
+        let mut root = staff.staff_as("root", Role::Admin).await;
+        let all = spb::ListUsersRequest {
+            include_inactive: true,
+            page_size: 100,
+            ..Default::default()
+        };
+        let users = root
+            .list_users(all)
+            .await
+            .expect("users")
+            .into_inner()
+            .users;
+        let ids: BTreeSet<String> = users.iter().map(|u| u.id.clone()).collect();
+        assert!(
+            !ids.contains("max") && !ids.contains("sven"),
+            "{name}: {ids:?}"
+        );
+        let roles: Vec<(String, String)> = users
+            .into_iter()
+            .filter(|u| ["bella", "oleg"].contains(&u.id.as_str()))
+            .map(|u| (u.id, u.details.unwrap_or_default().role))
+            .collect();
+        assert_eq!(
+            roles,
+            [
+                ("bella".into(), "agent".into()),
+                ("oleg".into(), "agent".into())
+            ],
+            "{name}: unchanged"
+        );
+        for suite in suites {
+            suite.stop().await;
+        }
+    }
+}

@@ -38,6 +38,17 @@ impl StaffGrpc {
         StaffGrpc { service, key }
     }
 
+    /// Who acts on the user `id`: the caller, when they may — a manager only on the
+    /// agents of their own teams.
+    async fn acting_on<T>(&self, req: &Request<T>, id: &str) -> Result<String, Status> {
+        let caller = Caller::of(req);
+        if caller.role == Some(Role::Manager) {
+            let id = required_id("id", id)?;
+            self.service.manager_may_change(&caller.actor, &id).await?;
+        }
+        Ok(caller.actor)
+    }
+
     /// `user` with a new access token of minutes.
     fn opened(&self, user: User) -> Reply<pb::OpenSessionResponse> {
         let access_token = self.access_token(&user)?;
@@ -142,9 +153,17 @@ fn lookup_from(r: pb::FindUserRequest) -> Result<Lookup, Status> {
 #[tonic::async_trait]
 impl Staff for StaffGrpc {
     async fn create_user(&self, req: Request<pb::CreateUserRequest>) -> Reply<pb::User> {
-        let actor = Caller::of(&req).actor;
+        let caller = Caller::of(&req);
+        let actor = caller.actor;
         let r = req.into_inner();
         let id = optional_id("id", &r.id)?;
+        if caller.role == Some(Role::Manager) {
+            let spec = spec_of(r.details.clone());
+            let after = spec
+                .validated(id.clone().unwrap_or_default())
+                .map_err(invalid)?;
+            self.service.manager_may(&actor, None, Some(&after)).await?;
+        }
         let user = self
             .service
             .create_user(&actor, id, spec_of(r.details))
@@ -158,9 +177,20 @@ impl Staff for StaffGrpc {
     }
 
     async fn update_user(&self, req: Request<pb::UpdateUserRequest>) -> Reply<pb::User> {
-        let actor = Caller::of(&req).actor;
+        let caller = Caller::of(&req);
+        let actor = caller.actor;
         let r = req.into_inner();
         let id = required_id("id", &r.id)?;
+        if caller.role == Some(Role::Manager) {
+            let before = self.service.get_user(&id).await?;
+            let after = spec_of(r.details.clone())
+                .validated(id.clone())
+                .map_err(invalid)?;
+            let service = &self.service;
+            service
+                .manager_may(&actor, Some(&before), Some(&after))
+                .await?;
+        }
         let user = self
             .service
             .update_user(&actor, &id, spec_of(r.details))
@@ -169,7 +199,7 @@ impl Staff for StaffGrpc {
     }
 
     async fn set_user_active(&self, req: Request<pb::SetUserActiveRequest>) -> Reply<pb::User> {
-        let actor = Caller::of(&req).actor;
+        let actor = self.acting_on(&req, &req.get_ref().id).await?;
         let r = req.into_inner();
         let id = required_id("id", &r.id)?;
         ok(user_to_proto(
@@ -256,7 +286,7 @@ impl Staff for StaffGrpc {
         &self,
         req: Request<pb::EndSessionsRequest>,
     ) -> Reply<pb::SignOutResponse> {
-        let actor = Caller::of(&req).actor;
+        let actor = self.acting_on(&req, &req.get_ref().user_id).await?;
         let user = required_id("user_id", &req.get_ref().user_id)?;
         ended(
             self.service
@@ -270,7 +300,7 @@ impl Staff for StaffGrpc {
         &self,
         req: Request<pb::SetPasswordRequest>,
     ) -> Reply<pb::SetPasswordResponse> {
-        let actor = Caller::of(&req).actor;
+        let actor = self.acting_on(&req, &req.get_ref().user_id).await?;
         let r = req.into_inner();
         let user = required_id("user_id", &r.user_id)?;
         self.service
@@ -297,7 +327,7 @@ impl Staff for StaffGrpc {
         &self,
         req: Request<pb::CreatePasswordLinkRequest>,
     ) -> Reply<pb::CreatePasswordLinkResponse> {
-        let actor = Caller::of(&req).actor;
+        let actor = self.acting_on(&req, &req.get_ref().user_id).await?;
         let r = req.into_inner();
         let user = required_id("user_id", &r.user_id)?;
         let hours = match r.valid_for_hours {

@@ -93,6 +93,38 @@ impl StaffService {
         store::audit_trail(&mut conn, subject, before, limit).await
     }
 
+    /// Refuses a manager's change to anyone but the agents of their own teams: the
+    /// user as they are (`before`) and as they would be (`after`) must both be agents
+    /// of teams the manager (`actor`) belongs to. Admins are not asked this.
+    pub async fn manager_may(
+        &self,
+        actor: &str,
+        before: Option<&User>,
+        after: Option<&User>,
+    ) -> Result<()> {
+        const REFUSED: &str = "a manager manages the agents of their own teams";
+        let mut conn = self.db.pool().acquire().await?;
+        let manager = store::user(&mut conn, actor)
+            .await?
+            .filter(|u| u.active && u.role == "manager")
+            .ok_or(StaffError::PermissionDenied(REFUSED))?;
+        let theirs = |u: &User| {
+            u.role == "agent"
+                && !u.team_ids.is_empty()
+                && u.team_ids.iter().all(|t| manager.team_ids.contains(t))
+        };
+        match before.into_iter().chain(after).all(theirs) {
+            true => Ok(()),
+            false => Err(StaffError::PermissionDenied(REFUSED)),
+        }
+    }
+
+    /// [`StaffService::manager_may`] for the user `id` as they are now.
+    pub async fn manager_may_change(&self, actor: &str, id: &str) -> Result<()> {
+        let user = self.get_user(id).await?;
+        self.manager_may(actor, Some(&user), None).await
+    }
+
     /// Adds a user (a new id when `id` is empty), as `actor`.
     pub async fn create_user(
         &self,
