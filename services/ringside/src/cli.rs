@@ -61,12 +61,16 @@ enum KeysCommand {
     Promote {
         #[arg(value_enum)]
         kind: KeyKind,
+        /// The key's id, as `keys list` shows it (it may start with `-`).
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
     /// Removes a key from a set, once no token it signed is still alive.
     Retire {
         #[arg(value_enum)]
         kind: KeyKind,
+        /// The key's id, as `keys list` shows it (it may start with `-`).
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
     /// Prints a set's public keys (JWKS): what services that only verify are given.
@@ -307,4 +311,18 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
             _ = int.recv() => {}
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_id_may_start_with_a_hyphen() {
+        // Key ids are base64url: one in 64 starts with '-', which is not an option.
+        for step in ["promote", "retire"] {
+            let cli = Cli::try_parse_from(["ringside", "keys", step, "people", "-7FpqLpHlR_n7"]);
+            assert!(cli.is_ok(), "{step}: {:?}", cli.err());
+        }
+    }
 }
