@@ -78,7 +78,7 @@ const MAX_KNOWN: usize = 10_000;
 /// A user's teams as last heard (`None`: no such active user), and when.
 type Known = HashMap<String, (Instant, Option<Vec<String>>)>;
 
-/// A team's active members as last heard, and when.
+/// A team's members (also those who left) as last heard, and when.
 type Teams = HashMap<String, (Instant, Vec<String>)>;
 
 /// The people records are given to, as staff knows them.

@@ -280,10 +280,14 @@ where
     );
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
     for (i, viewer) in VIEWERS.iter().enumerate() {
-        scoped_row("ListDeals", viewer.name, &lists[i], &lists[0]);
+        row(
+            &format!("ListDeals | {}", viewer.name),
+            &lists[i],
+            &lists[0],
+        );
     }
     for (i, viewer) in VIEWERS.iter().enumerate() {
-        scoped_row("Kanban", viewer.name, &boards[i], &boards[0]);
+        row(&format!("Kanban | {}", viewer.name), &boards[i], &boards[0]);
     }
     for (viewer, scope) in [
         (&VIEWERS[2], "(d.owner_id = 'user-3' OR d.owner_id = '')"),
@@ -329,26 +333,14 @@ where
     Ok(boards.swap_remove(0))
 }
 
-fn scoped_row(path: &str, viewer: &str, api: &Stats, unscoped: &Stats) {
-    println!(
-        "| {path} | {viewer} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2}× | {:.2}× |",
-        ms(api.p50),
-        ms(api.p99),
-        api.per_sec,
-        ms(unscoped.p50),
-        ms(unscoped.p99),
-        ms(api.p50) / ms(unscoped.p50),
-        ms(api.p99) / ms(unscoped.p99),
-    );
-}
-
 fn ms(d: Duration) -> f64 {
     micros(d) / 1000.0
 }
 
-fn row(path: &str, api: &Stats, floor: &Stats) {
+/// One table row: `label` (its cells), then `api` beside `floor` and their ratio.
+fn row(label: &str, api: &Stats, floor: &Stats) {
     println!(
-        "| {path} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1}× | {:.1}× |",
+        "| {label} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2}× | {:.2}× |",
         ms(api.p50),
         ms(api.p99),
         api.per_sec,
