@@ -132,6 +132,7 @@ fn a_handlers_refusal(message: &str) -> bool {
         "the session has ended",
         "the API token is not valid",
         "this link is not valid",
+        "this sign-in has ended",
     ]
     .iter()
     .any(|m| message.starts_with(m))

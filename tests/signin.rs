@@ -375,3 +375,112 @@ async fn a_password_link_works_once_and_only_the_newest_works() {
     assert!(actions.contains(&"password_set".to_owned()), "{actions:?}");
     suite.stop().await;
 }
+
+/// What an authenticator app with `secret` (as the page prints it) shows `ahead`
+/// steps of 30 s from now.
+fn app_code(secret: &str, ahead: u64) -> String {
+    let secret: String = secret.split_whitespace().collect();
+    let secret = totp_rs::Secret::try_from_base32(secret).expect("base32");
+    let app = totp_rs::Builder::new()
+        .with_secret(secret)
+        .build()
+        .expect("an app");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    app.generate(now + 30 * ahead).to_string()
+}
+
+/// The hidden challenge of a code page.
+fn challenge_in(page: &str) -> String {
+    let after = page
+        .split(r#"name="challenge" value=""#)
+        .nth(1)
+        .expect("a challenge");
+    after.split('"').next().expect("its end").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_sets_a_second_factor_up_at_sign_in_and_a_code_works_once() {
+    if !support::browser::present() {
+        return;
+    }
+    let suite = support::all_in_one_with(|s| s.admin_two_factor = true).await;
+    let anna = Person {
+        role: "admin",
+        ..Person::new("anna", "Анна")
+    };
+    suite.hire(&[anna]).await;
+    suite.set_password("anna").await;
+    let addr = suite.running.http_addr;
+
+    let browser = support::browser::Browser::start().await;
+    browser.goto(&format!("http://{addr}/")).await;
+    browser.type_into("#login", &login_of("anna")).await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.click("#signin-button").await;
+    let secret = browser.wait_text("#totp-secret", |t| t.len() >= 32).await;
+    assert!(
+        browser.find("figure.qr svg").await.is_some(),
+        "a QR code to scan"
+    );
+    browser.type_into("#code-input", "000000").await;
+    browser.click("#code-button").await;
+    browser.wait_text(".notice", |t| t == "wrong code").await;
+    let first = app_code(&secret, 0);
+    browser.type_into("#code-input", &first).await;
+    browser.click("#code-button").await;
+    let codes = browser
+        .wait_text("#recovery-codes", |t| !t.is_empty())
+        .await;
+    let codes: Vec<&str> = codes.lines().collect();
+    assert_eq!(codes.len(), 10, "{codes:?}");
+    browser.click("#continue").await;
+    browser
+        .wait_text("#status", |t| t == "online as Анна")
+        .await;
+    browser.quit().await;
+
+    // The password alone opens no session; a code already used does not either; a
+    // recovery code does, once.
+    let form = format!(
+        "login={}&password={}",
+        login_of("anna"),
+        PASSWORD.replace(' ', "+")
+    );
+    let step = post(addr, "/signin", &[SAME_ORIGIN], &form).await;
+    assert_eq!((step.status, session_cookie(&step.head)), (200, None));
+    assert!(!step.body.contains("totp-secret"), "set up already");
+    let challenge = challenge_in(&step.body);
+    let replay = format!("challenge={challenge}&code={first}");
+    let refused = post(addr, "/signin/code", &[SAME_ORIGIN], &replay).await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    assert_eq!(session_cookie(&refused.head), None);
+    let from_elsewhere = format!("challenge={challenge}&code={}", codes[0]);
+    let forged = post(
+        addr,
+        "/signin/code",
+        &[("sec-fetch-site", "cross-site")],
+        &from_elsewhere,
+    )
+    .await;
+    assert_eq!(forged.status, 403);
+    let recovered = post(addr, "/signin/code", &[SAME_ORIGIN], &from_elsewhere).await;
+    assert_eq!(recovered.status, 303, "{}", recovered.body);
+    let cookie = session_cookie(&recovered.head).expect("a session");
+    assert_eq!(me(addr, &cookie).await.0, 200);
+
+    let outcomes: Vec<String> = audit(std::slice::from_ref(&suite), "anna")
+        .await
+        .into_iter()
+        .filter(|l| l.action == "sign_in_code")
+        .map(|l| l.outcome)
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["signed_in", "replayed_code", "signed_in", "wrong_code"],
+        "newest first"
+    );
+    suite.stop().await;
+}

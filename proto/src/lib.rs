@@ -32,6 +32,10 @@ pub mod staff {
     pub mod v1 {
         tonic::include_proto!("ringside.staff.v1");
     }
+
+    /// The message of `SignInWithCode`'s UNAUTHENTICATED for a wrong code (the step
+    /// may be tried again), as against a step that has ended (start over).
+    pub const WRONG_CODE: &str = "wrong code";
 }
 
 pub mod events {

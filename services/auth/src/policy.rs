@@ -161,6 +161,7 @@ pub const METHODS: &[(&str, Action)] = &[
     ("/ringside.staff.v1.Staff/UpdateTeam", ManageStaff),
     ("/ringside.staff.v1.Staff/ListTeams", ReadStaff),
     ("/ringside.staff.v1.Staff/SignIn", SignPeopleIn),
+    ("/ringside.staff.v1.Staff/SignInWithCode", SignPeopleIn),
     ("/ringside.staff.v1.Staff/OpenSession", SignPeopleIn),
     ("/ringside.staff.v1.Staff/SignOut", SignPeopleIn),
     (
@@ -172,6 +173,16 @@ pub const METHODS: &[(&str, Action)] = &[
     ("/ringside.staff.v1.Staff/ChangePassword", ManageOwnAccount),
     ("/ringside.staff.v1.Staff/CreatePasswordLink", ManagePeople),
     ("/ringside.staff.v1.Staff/SetPasswordWithLink", SignPeopleIn),
+    ("/ringside.staff.v1.Staff/StartTwoFactor", ManageOwnAccount),
+    (
+        "/ringside.staff.v1.Staff/ConfirmTwoFactor",
+        ManageOwnAccount,
+    ),
+    (
+        "/ringside.staff.v1.Staff/DisableTwoFactor",
+        ManageOwnAccount,
+    ),
+    ("/ringside.staff.v1.Staff/ResetTwoFactor", ManagePeople),
     ("/ringside.staff.v1.Staff/ListAudit", ReadAudit),
     ("/ringside.staff.v1.Staff/CreateApiToken", ManageOwnAccount),
     ("/ringside.staff.v1.Staff/ListApiTokens", ManageOwnAccount),

@@ -1,6 +1,6 @@
 //! The pages a person opens in a browser, and the session behind them: sign-in
 //! (`/signin`), sign-out (`/signout`), setting a password with a one-time link
-//! (`/welcome`), the agent console (`/`) and who is signed in (`/agent/me`). Staff
+//! (`/welcome`), the second step for a code (`code`), the agent console (`/`) and who is signed in (`/agent/me`). Staff
 //! checks passwords and keeps the sessions; this edge only carries the session's
 //! secret in the cookie ([`ringside_kit::browser`]) and asks staff, with notifications'
 //! service token, whose session it is. Every form post from another site is refused
@@ -31,17 +31,19 @@ const STYLE: &str = include_str!("pages/layout.css");
 const LAYOUT: &str = include_str!("pages/layout.html");
 const CONSOLE: &str = include_str!("console.html");
 
+mod code;
+
 /// A page with one form: its title and the form.
-struct FormPage {
-    title: &'static str,
-    content: &'static str,
+struct FormPage<'a> {
+    title: &'a str,
+    content: &'a str,
 }
 
-const SIGN_IN: FormPage = FormPage {
+const SIGN_IN: FormPage<'static> = FormPage {
     title: "Sign in",
     content: include_str!("pages/signin.html"),
 };
-const WELCOME: FormPage = FormPage {
+const WELCOME: FormPage<'static> = FormPage {
     title: "Set your password",
     content: include_str!("pages/welcome.html"),
 };
@@ -115,6 +117,7 @@ pub fn router(gate: Gate) -> axum::Router {
         .route("/", get(console))
         .route("/agent/me", get(me))
         .route("/signin", get(sign_in_page).post(sign_in))
+        .route("/signin/code", axum::routing::post(code::sign_in_with_code))
         .route("/signout", axum::routing::post(sign_out))
         .route("/welcome", get(welcome_page).post(welcome))
         .layer(DefaultBodyLimit::max(MAX_FORM))
@@ -249,20 +252,34 @@ async fn sign_in(
         password: form.password,
         client_address: client_ip(Some(peer), &headers, &gate.proxies).to_string(),
     };
-    let signed = match gate.staff.clone().sign_in(request(message, "")).await {
-        Ok(signed) => signed.into_inner(),
+    match gate.staff.clone().sign_in(request(message, "")).await {
+        Ok(signed) => match signed.into_inner() {
+            spb::SignInResponse {
+                second_step: Some(step),
+                ..
+            } => code::code_page(&step, StatusCode::OK, ""),
+            signed => signed_in(&gate, &headers, signed).await,
+        },
         Err(s) => {
             let (code, text) = refusal(&s);
-            return form_page(&SIGN_IN, code, &text, false);
+            form_page(&SIGN_IN, code, &text, false)
         }
-    };
-    // A session the browser brought along ends: each sign-in gets a new id.
-    if let Some(old) = gate.secret(&headers) {
-        end_session(&gate, old).await;
+    }
+}
+
+/// A sign-in that opened a session: the cookie is set (and a session the browser
+/// brought along ends, so each sign-in gets a new id), then the console, or first
+/// the recovery codes this sign-in made.
+async fn signed_in(gate: &Gate, headers: &HeaderMap, signed: spb::SignInResponse) -> Response {
+    if let Some(old) = gate.secret(headers) {
+        end_session(gate, old).await;
     }
     let max_age = signed.expires_at.map_or(0, |t| t.seconds) - now_secs();
     let cookie = gate.cookie.set(&signed.session_secret, max_age);
-    see_other("/", Some(cookie))
+    match signed.recovery_codes.is_empty() {
+        true => see_other("/", Some(cookie)),
+        false => code::recovery_page(&signed.recovery_codes, cookie),
+    }
 }
 
 fn now_secs() -> i64 {

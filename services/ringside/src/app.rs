@@ -176,7 +176,7 @@ pub async fn start(settings: &Settings, mode: Mode, key: TokenKey) -> anyhow::Re
     };
     for service in mode.services() {
         match service {
-            ServiceName::Staff => a.staff = Some(StaffService::new(a.db("staff")?)),
+            ServiceName::Staff => a.start_staff()?,
             ServiceName::Contacts => a.start_contacts()?,
             ServiceName::Activities => a.start_activities().await?,
             ServiceName::Deals => a.start_deals().await?,
@@ -200,6 +200,15 @@ impl Assembly<'_> {
         let waker = relay.waker();
         self.workers.spawn(relay.run(self.shutdown.clone()));
         waker
+    }
+
+    fn start_staff(&mut self) -> anyhow::Result<()> {
+        let config = ringside_staff::signin::SignInConfig {
+            admin_two_factor: self.settings.admin_two_factor,
+            ..Default::default()
+        };
+        self.staff = Some(StaffService::with_sign_in(self.db("staff")?, config));
+        Ok(())
     }
 
     fn start_contacts(&mut self) -> anyhow::Result<()> {

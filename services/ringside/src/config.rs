@@ -237,6 +237,16 @@ pub struct Settings {
     )]
     pub secure_cookies: bool,
 
+    /// Admins sign in with a second factor (TOTP): an admin without one sets it up at
+    /// their next sign-in, and cannot turn it off.
+    #[arg(
+        long,
+        env = "RINGSIDE_ADMIN_TWO_FACTOR",
+        default_value_t = false,
+        global = true
+    )]
+    pub admin_two_factor: bool,
+
     /// Milliseconds a caller-ID card waits for slow parts before what is known is pushed.
     #[arg(
         long,
@@ -555,6 +565,7 @@ impl Settings {
             assign_team: String::new(),
             assign_skip_offline: false,
             secure_cookies: false,
+            admin_two_factor: false,
             callback_minutes: 15,
             db_max_connections: 8,
             shutdown_grace_secs: 5,

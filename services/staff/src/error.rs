@@ -19,6 +19,9 @@ pub enum StaffError {
     /// What the caller asked for is more than they may do.
     #[error("{0}")]
     PermissionDenied(&'static str),
+    /// The account's state refuses what was asked (two-factor already on, say).
+    #[error("{0}")]
+    Refused(&'static str),
     /// Too many sign-in attempts from one address.
     #[error("too many sign-in attempts; try again later")]
     TooManyAttempts,
@@ -54,6 +57,7 @@ impl ErrorKind for StaffError {
             StaffError::Taken(_) => Kind::AlreadyExists,
             StaffError::Unauthenticated(_) => Kind::Unauthenticated,
             StaffError::PermissionDenied(_) => Kind::PermissionDenied,
+            StaffError::Refused(_) => Kind::FailedPrecondition,
             StaffError::TooManyAttempts => Kind::Exhausted,
             StaffError::Storage(_) => Kind::Internal,
         }

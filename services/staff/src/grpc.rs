@@ -14,7 +14,9 @@ use tonic::{Request, Status};
 
 use crate::model::{ROLES, Team, User, UserSpec};
 use crate::service::StaffService;
+use crate::signin::SignedIn;
 use crate::store::{ApiToken, AuditEntry, Lookup, UserFilter};
+use crate::totp::Enrolment;
 
 /// Default and largest page sizes.
 const DEFAULT_PAGE: i64 = 100;
@@ -74,8 +76,47 @@ impl StaffGrpc {
             })
     }
 
+    /// A sign-in's answer: its session, or the step asking for a code.
+    fn signed_in(&self, signed: SignedIn) -> pb::SignInResponse {
+        match signed {
+            SignedIn::Session {
+                secret,
+                user,
+                recovery_codes,
+            } => {
+                let expires_at = ringside_storage::now_millis() + self.service.signin.absolute_ms();
+                pb::SignInResponse {
+                    session_secret: secret,
+                    user: Some(user_to_proto(*user)),
+                    expires_at: Some(timestamp_from_millis(expires_at)),
+                    second_step: None,
+                    recovery_codes,
+                }
+            }
+            SignedIn::SecondStep {
+                challenge,
+                expires_at,
+                enrol,
+            } => pb::SignInResponse {
+                second_step: Some(pb::SecondStep {
+                    challenge,
+                    expires_at: Some(timestamp_from_millis(expires_at)),
+                    enrol: enrol.map(two_factor_secret),
+                }),
+                ..pb::SignInResponse::default()
+            },
+        }
+    }
+
     pub fn into_server(self) -> StaffServer<Self> {
         StaffServer::new(self)
+    }
+}
+
+fn two_factor_secret(e: Enrolment) -> pb::TwoFactorSecret {
+    pb::TwoFactorSecret {
+        secret: e.secret,
+        url: e.url,
     }
 }
 
@@ -94,6 +135,7 @@ fn user_to_proto(u: User) -> pb::User {
             time_zone: u.time_zone,
         }),
         active: u.active,
+        two_factor: u.two_factor,
         created_at: Some(timestamp_from_millis(u.created_at)),
         updated_at: Some(timestamp_from_millis(u.updated_at)),
     }
@@ -246,15 +288,63 @@ impl Staff for StaffGrpc {
     async fn sign_in(&self, req: Request<pb::SignInRequest>) -> Reply<pb::SignInResponse> {
         let r = req.into_inner();
         let signin = &self.service.signin;
-        let (secret, user) = signin
+        let signed = signin
             .sign_in(&r.login, &r.password, &r.client_address)
             .await?;
-        let expires_at = ringside_storage::now_millis() + signin.absolute_ms();
-        ok(pb::SignInResponse {
-            session_secret: secret,
-            user: Some(user_to_proto(user)),
-            expires_at: Some(timestamp_from_millis(expires_at)),
+        ok(self.signed_in(signed))
+    }
+
+    async fn sign_in_with_code(
+        &self,
+        req: Request<pb::SignInWithCodeRequest>,
+    ) -> Reply<pb::SignInResponse> {
+        let r = req.into_inner();
+        let signin = &self.service.signin;
+        let signed = signin
+            .sign_in_with_code(&r.challenge, &r.code, &r.client_address)
+            .await?;
+        ok(self.signed_in(signed))
+    }
+
+    async fn start_two_factor(
+        &self,
+        req: Request<pb::StartTwoFactorRequest>,
+    ) -> Reply<pb::StartTwoFactorResponse> {
+        let me = Caller::of(&req).actor;
+        let enrolment = self.service.signin.start_totp(&me).await?;
+        ok(pb::StartTwoFactorResponse {
+            secret: Some(two_factor_secret(enrolment)),
         })
+    }
+
+    async fn confirm_two_factor(
+        &self,
+        req: Request<pb::ConfirmTwoFactorRequest>,
+    ) -> Reply<pb::ConfirmTwoFactorResponse> {
+        let me = Caller::of(&req).actor;
+        let code = &req.get_ref().code;
+        let recovery_codes = self.service.signin.confirm_totp(&me, code).await?;
+        ok(pb::ConfirmTwoFactorResponse { recovery_codes })
+    }
+
+    async fn disable_two_factor(
+        &self,
+        req: Request<pb::DisableTwoFactorRequest>,
+    ) -> Reply<pb::DisableTwoFactorResponse> {
+        let me = Caller::of(&req).actor;
+        let code = &req.get_ref().code;
+        self.service.signin.disable_totp(&me, code).await?;
+        ok(pb::DisableTwoFactorResponse {})
+    }
+
+    async fn reset_two_factor(
+        &self,
+        req: Request<pb::ResetTwoFactorRequest>,
+    ) -> Reply<pb::DisableTwoFactorResponse> {
+        let actor = self.acting_on(&req, &req.get_ref().user_id).await?;
+        let user = required_id("user_id", &req.get_ref().user_id)?;
+        self.service.signin.reset_totp(&actor, &user).await?;
+        ok(pb::DisableTwoFactorResponse {})
     }
 
     async fn open_session(

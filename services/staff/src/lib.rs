@@ -3,19 +3,21 @@
 //! locale and time zone, active or deactivated), teams and their heads, and answers
 //! the questions every other service asks about people: who sits at extension 101,
 //! who takes new leads, whose Telegram chat this is. It signs people in (`password`:
-//! argon2id; `signin`: lockout, per-address limits, sessions), keeps their personal
+//! argon2id; `signin`: lockout, per-address limits, sessions; `second_step` and
+//! `totp`: the optional TOTP second factor with recovery codes), keeps their personal
 //! API tokens (`api_tokens`), mints their access tokens from a session or an API
-//! token, and keeps the audit trail. Record visibility reads its
-//! teams.
+//! token, and keeps the audit trail. Record visibility reads its teams.
 
 pub mod api_tokens;
 pub mod error;
 pub mod grpc;
 pub mod model;
 pub mod password;
+pub mod second_step;
 pub mod service;
 pub mod signin;
 pub mod store;
+pub mod totp;
 
 pub use grpc::StaffGrpc;
 pub use service::StaffService;

@@ -27,6 +27,8 @@ pub struct User {
     pub locale: String,
     pub time_zone: String,
     pub active: bool,
+    /// They sign in with a second factor.
+    pub two_factor: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -61,6 +63,7 @@ impl UserSpec {
             locale: locale(&self.locale)?,
             time_zone: time_zone(&self.time_zone)?,
             active: true,
+            two_factor: false,
             created_at: 0,
             updated_at: 0,
         })

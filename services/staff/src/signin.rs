@@ -2,7 +2,8 @@
 //! for an unknown login, a wrong password and a locked account, and takes as long
 //! (the password is checked in every case). Failed attempts in a row lock the account
 //! for a while that doubles with each further failure (the right password is refused
-//! while it is locked); every address is held to a rate of attempts. A session is a
+//! while it is locked); every address is held to a rate of attempts. A user with a
+//! second factor (see `second_step`) gets a code step instead of a session. A session is a
 //! random secret given to the browser once; only its hash is kept. It ends when idle
 //! too long, at its absolute limit, at sign-out, "sign out everywhere", a password
 //! change, a role change or deactivation. Everything here is written to the audit
@@ -23,14 +24,17 @@ use crate::error::{Result, StaffError};
 use crate::model::User;
 use crate::password::{Passwords, Verdict};
 use crate::store::{self, AuditEntry, Lookup, StoredSession};
+use crate::totp::{self, Challenge, Enrolment};
 
 /// The one answer to a sign-in that does not hold.
 const REFUSED: &str = "wrong login or password";
-const ENDED: &str = "the session has ended; sign in again";
+pub(crate) const ENDED: &str = "the session has ended; sign in again";
 const LINK_REFUSED: &str =
     "this link is not valid (used, expired or replaced); ask an admin for a new one";
 /// How often a session's use is written (its idle clock has this resolution).
 const TOUCH_EVERY_MS: i64 = 60_000;
+/// How long a sign-in waits for its code, in ms.
+const CHALLENGE_MS: i64 = 5 * 60_000;
 /// Addresses remembered by the rate limiter before the idle ones are forgotten.
 const MAX_ADDRESSES: usize = 10_000;
 
@@ -48,6 +52,9 @@ pub struct SignInConfig {
     /// Attempts one address may make at once, and how often one more is allowed.
     pub address_burst: u32,
     pub address_every: Duration,
+    /// Admins must sign in with a second factor (and set one up at their next sign-in
+    /// when they have none).
+    pub admin_two_factor: bool,
 }
 
 impl Default for SignInConfig {
@@ -60,16 +67,36 @@ impl Default for SignInConfig {
             max_lock: Duration::from_secs(3600),
             address_burst: 20,
             address_every: Duration::from_secs(10),
+            admin_two_factor: false,
         }
     }
 }
 
 #[derive(Clone)]
 pub struct SignIn {
-    db: Db,
-    passwords: Passwords,
-    config: SignInConfig,
+    pub(crate) db: Db,
+    pub(crate) passwords: Passwords,
+    pub(crate) config: SignInConfig,
     addresses: Arc<DefaultKeyedRateLimiter<String>>,
+}
+
+/// Where a sign-in got to.
+#[derive(Debug)]
+pub enum SignedIn {
+    /// A new session: its secret (for the browser, shown once) and the user, with the
+    /// recovery codes made when this sign-in set up a second factor (shown once).
+    Session {
+        secret: String,
+        user: Box<User>,
+        recovery_codes: Vec<String>,
+    },
+    /// The password held and a code is wanted: the challenge's secret (shown once),
+    /// when it expires, and the secret to set up when the user has none yet.
+    SecondStep {
+        challenge: String,
+        expires_at: i64,
+        enrol: Option<Enrolment>,
+    },
 }
 
 fn millis(d: Duration) -> i64 {
@@ -103,6 +130,16 @@ pub fn audit_line(actor: &str, action: &str, subject: &str, outcome: &str) -> Au
     }
 }
 
+impl SignedIn {
+    /// The session's secret and user, when this is a session.
+    pub fn session(self) -> Option<(String, User)> {
+        match self {
+            SignedIn::Session { secret, user, .. } => Some((secret, *user)),
+            SignedIn::SecondStep { .. } => None,
+        }
+    }
+}
+
 impl SignIn {
     pub fn new(db: Db, config: SignInConfig) -> Self {
         let burst = NonZeroU32::new(config.address_burst.max(1)).expect("at least one");
@@ -122,14 +159,8 @@ impl SignIn {
         millis(self.config.absolute)
     }
 
-    /// Checks a login and password from `address`; on success a new session: its
-    /// secret (for the browser, shown once) and the user.
-    pub async fn sign_in(
-        &self,
-        login: &str,
-        password: &str,
-        address: &str,
-    ) -> Result<(String, User)> {
+    /// Holds `address` to its rate of attempts.
+    pub(crate) async fn limit(&self, address: &str) -> Result<()> {
         if self.addresses.len() > MAX_ADDRESSES {
             self.addresses.retain_recent();
         }
@@ -139,6 +170,13 @@ impl SignIn {
             self.write_audit(&line).await?;
             return Err(StaffError::TooManyAttempts);
         }
+        Ok(())
+    }
+
+    /// Checks a login and password from `address`: a new session, or (for a user
+    /// with a second factor, or an admin who must have one) a step asking for a code.
+    pub async fn sign_in(&self, login: &str, password: &str, address: &str) -> Result<SignedIn> {
+        self.limit(address).await?;
         let mut conn = self.db.pool().acquire().await?;
         let login = Lookup::Login(login.trim().to_lowercase());
         let user = match store::find(&mut conn, &login).await? {
@@ -164,12 +202,7 @@ impl SignIn {
     }
 
     /// The outcome of a sign-in by a known user, in one transaction.
-    async fn settle(
-        &self,
-        user: User,
-        verdict: Verdict,
-        mut line: AuditEntry,
-    ) -> Result<(String, User)> {
+    async fn settle(&self, user: User, verdict: Verdict, mut line: AuditEntry) -> Result<SignedIn> {
         let now = now_millis();
         let mut tx = self.db.begin().await?;
         let (failures, locked_until) = store::failures(&mut tx, &user.id).await?;
@@ -179,14 +212,11 @@ impl SignIn {
                 None
             }
             Verdict::Mismatch => {
-                let failures = failures + 1;
-                let lock = self.lock_for(failures);
-                line.outcome = match lock {
-                    0 => "wrong_password".into(),
-                    _ => "wrong_password_locked".into(),
+                let locked = self.fail(&mut tx, &user.id, failures, now).await?;
+                line.outcome = match locked {
+                    false => "wrong_password".into(),
+                    true => "wrong_password_locked".into(),
                 };
-                let until = if lock > 0 { now + lock } else { 0 };
-                store::set_failures(&mut tx, &user.id, failures, until, now).await?;
                 None
             }
             Verdict::Match { rehash } => Some(rehash),
@@ -196,15 +226,73 @@ impl SignIn {
             tx.commit().await?;
             return Err(StaffError::Unauthenticated(REFUSED));
         };
-        store::set_failures(&mut tx, &user.id, 0, 0, now).await?;
         if let Some(hash) = rehash {
             store::set_password_hash(&mut tx, &user.id, &hash, now).await?;
         }
+        // The failures in a row stand until the code holds too.
+        if let Some(step) = self.second_step(&mut tx, &user, now).await? {
+            line.outcome = "password_held".into();
+            store::audit(&mut tx, &line).await?;
+            tx.commit().await?;
+            return Ok(step);
+        }
+        store::set_failures(&mut tx, &user.id, 0, 0, now).await?;
         let secret = self.start_session(&mut tx, &user.id, now).await?;
         line.outcome = "signed_in".into();
         store::audit(&mut tx, &line).await?;
         tx.commit().await?;
-        Ok((secret, user))
+        Ok(SignedIn::Session {
+            secret,
+            user: Box::new(user),
+            recovery_codes: Vec::new(),
+        })
+    }
+
+    /// One more failure in a row for `user_id`, who had `failures`: whether the
+    /// account is now locked.
+    pub(crate) async fn fail(
+        &self,
+        conn: &mut AnyConnection,
+        user_id: &str,
+        failures: i64,
+        now: i64,
+    ) -> Result<bool> {
+        let failures = failures + 1;
+        let lock = self.lock_for(failures);
+        let until = if lock > 0 { now + lock } else { 0 };
+        store::set_failures(conn, user_id, failures, until, now).await?;
+        Ok(lock > 0)
+    }
+
+    /// The code step `user` must take after their password, if any: they have a
+    /// second factor, or are an admin who must set one up now.
+    async fn second_step(
+        &self,
+        conn: &mut AnyConnection,
+        user: &User,
+        now: i64,
+    ) -> Result<Option<SignedIn>> {
+        let has = totp::secret_of(conn, &user.id).await?.is_some();
+        let enrol = match has {
+            true => None,
+            false if self.config.admin_two_factor && user.role == "admin" => Some(
+                totp::new_enrolment(user.login.as_deref().unwrap_or(&user.id))?,
+            ),
+            false => return Ok(None),
+        };
+        let challenge = new_secret();
+        let waiting = Challenge {
+            user_id: user.id.clone(),
+            enrol: enrol.as_ref().map(|e| e.secret.clone()),
+            attempts: 0,
+            expires_at: now + CHALLENGE_MS,
+        };
+        totp::insert_challenge(conn, &secret_hash(&challenge), &waiting).await?;
+        Ok(Some(SignedIn::SecondStep {
+            challenge,
+            expires_at: waiting.expires_at,
+            enrol,
+        }))
     }
 
     /// How long the `failures`-th failure in a row locks the account, in ms.
@@ -217,7 +305,7 @@ impl SignIn {
         doubled.min(millis(self.config.max_lock))
     }
 
-    async fn start_session(
+    pub(crate) async fn start_session(
         &self,
         conn: &mut AnyConnection,
         user_id: &str,
@@ -374,7 +462,7 @@ impl SignIn {
         self.set_password(user_id, user_id, new).await
     }
 
-    async fn write_audit(&self, line: &AuditEntry) -> Result<()> {
+    pub(crate) async fn write_audit(&self, line: &AuditEntry) -> Result<()> {
         let mut conn = self.db.pool().acquire().await?;
         store::audit(&mut conn, line).await
     }

@@ -26,12 +26,13 @@ fn user_from_row(row: &AnyRow) -> Result<User> {
         locale: row.try_get("locale")?,
         time_zone: row.try_get("time_zone")?,
         active: row.try_get::<i64, _>("active")? != 0,
+        two_factor: false,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
 }
 
-/// Fills in the extensions and teams of `users`.
+/// Fills in the extensions, teams and second factor of `users`.
 async fn complete(conn: &mut AnyConnection, users: &mut [User]) -> Result<()> {
     for user in users {
         user.extensions = sqlx::query_scalar(
@@ -46,6 +47,7 @@ async fn complete(conn: &mut AnyConnection, users: &mut [User]) -> Result<()> {
         .bind(&user.id)
         .fetch_all(&mut *conn)
         .await?;
+        user.two_factor = crate::totp::secret_of(conn, &user.id).await?.is_some();
     }
     Ok(())
 }

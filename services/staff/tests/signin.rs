@@ -55,7 +55,9 @@ async fn a_password_signs_in_and_the_session_holds_until_signed_out() {
             .signin
             .sign_in(" Olga@Office.Example ", PASSWORD, "10.0.0.1")
             .await
-            .expect("signed in");
+            .expect("signed in")
+            .session()
+            .unwrap();
         assert_eq!(user.id, "olga");
         assert!(secret.len() >= 43, "a 256-bit secret");
         assert_eq!(svc.signin.open(&secret).await.expect("open").id, "olga");
@@ -170,6 +172,8 @@ async fn a_session_ends_when_idle_at_its_limit_and_on_every_change_that_must_end
             .signin
             .sign_in("olga@office.example", PASSWORD, "a")
             .await
+            .unwrap()
+            .session()
             .unwrap();
         tokio::time::sleep(Duration::from_millis(400)).await;
         refused(svc.signin.open(&idle).await);
@@ -183,6 +187,8 @@ async fn a_session_ends_when_idle_at_its_limit_and_on_every_change_that_must_end
             .signin
             .sign_in("olga@office.example", PASSWORD, "b")
             .await
+            .unwrap()
+            .session()
             .unwrap();
         for _ in 0..4 {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -192,8 +198,8 @@ async fn a_session_ends_when_idle_at_its_limit_and_on_every_change_that_must_end
 
         let svc = StaffService::new(t.db.clone());
         let sign_in = || svc.signin.sign_in("olga@office.example", PASSWORD, "c");
-        let (a, _) = sign_in().await.unwrap();
-        let (b, _) = sign_in().await.unwrap();
+        let (a, _) = sign_in().await.unwrap().session().unwrap();
+        let (b, _) = sign_in().await.unwrap().session().unwrap();
         assert_eq!(
             svc.signin
                 .sign_out_everywhere("olga", "olga")
@@ -204,7 +210,7 @@ async fn a_session_ends_when_idle_at_its_limit_and_on_every_change_that_must_end
         refused(svc.signin.open(&a).await);
         refused(svc.signin.open(&b).await);
 
-        let (s, _) = sign_in().await.unwrap();
+        let (s, _) = sign_in().await.unwrap().session().unwrap();
         svc.signin
             .change_password("olga", PASSWORD, "another long password")
             .await
@@ -215,7 +221,7 @@ async fn a_session_ends_when_idle_at_its_limit_and_on_every_change_that_must_end
                 .sign_in("olga@office.example", "another long password", "c")
         };
 
-        let (s, _) = sign_in().await.unwrap();
+        let (s, _) = sign_in().await.unwrap().session().unwrap();
         let manager = UserSpec {
             name: "Olga".into(),
             login: "olga@office.example".into(),
@@ -227,7 +233,7 @@ async fn a_session_ends_when_idle_at_its_limit_and_on_every_change_that_must_end
             .expect("promoted");
         refused(svc.signin.open(&s).await);
 
-        let (s, _) = sign_in().await.unwrap();
+        let (s, _) = sign_in().await.unwrap().session().unwrap();
         svc.set_active("admin", "olga", false)
             .await
             .expect("deactivated");

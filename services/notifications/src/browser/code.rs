@@ -1,0 +1,136 @@
+//! The sign-in's second step in the browser: after a password that held, the page
+//! asking for a code (with the QR code and key to set an app up, for an admin who
+//! must have a second factor and has none yet), its post to `/signin/code`, and the
+//! recovery codes shown once when the step set the factor up. The step's challenge
+//! rides in the form, never in a URL.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Form, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use qrcode::QrCode;
+use qrcode::render::svg;
+use ringside_kit::net::client_ip;
+use ringside_kit::peer::request;
+use ringside_proto::staff::v1 as spb;
+use serde::Deserialize;
+use tonic::Code;
+
+use super::{FormPage, Gate, SIGN_IN, escape, form_page, refusal};
+
+const CODE: &str = include_str!("../pages/code.html");
+const ENROL: &str = include_str!("../pages/enrol.html");
+const RECOVERY: &str = include_str!("../pages/recovery.html");
+const CODE_TITLE: &str = "Second step";
+
+/// The page asking for a code for `step`, with `notice`.
+pub(super) fn code_page(step: &spb::SecondStep, status: StatusCode, notice: &str) -> Response {
+    let enrol = step.enrol.as_ref().map_or(String::new(), |e| {
+        ENROL
+            .replace("{{qr}}", &qr_svg(&e.url))
+            .replace("{{secret}}", &escape(&grouped(&e.secret)))
+    });
+    let content = CODE
+        .replace("{{challenge}}", &escape(&step.challenge))
+        .replace("{{enrol}}", &enrol);
+    let form = FormPage {
+        title: CODE_TITLE,
+        content: &content,
+    };
+    form_page(&form, status, notice, false)
+}
+
+/// An `otpauth://` address as an inline SVG QR code ("" when it cannot be one).
+fn qr_svg(url: &str) -> String {
+    let Ok(code) = QrCode::new(url.as_bytes()) else {
+        return String::new();
+    };
+    let image = code.render::<svg::Color>().min_dimensions(200, 200).build();
+    // The XML declaration has no place inside HTML.
+    image
+        .find("<svg")
+        .map_or(image.clone(), |at| image[at..].to_owned())
+}
+
+/// A base32 key in groups of four, as apps print them.
+fn grouped(secret: &str) -> String {
+    let chars: Vec<char> = secret.chars().collect();
+    let groups: Vec<String> = chars.chunks(4).map(|c| c.iter().collect()).collect();
+    groups.join(" ")
+}
+
+#[derive(Deserialize)]
+pub(super) struct CodeForm {
+    challenge: String,
+    code: String,
+}
+
+pub(super) async fn sign_in_with_code(
+    State(gate): State<Gate>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<CodeForm>,
+) -> Response {
+    let asked = spb::SecondStep {
+        challenge: form.challenge.clone(),
+        ..spb::SecondStep::default()
+    };
+    if let Some(why) = ringside_kit::browser::cross_site(&headers) {
+        return code_page(&asked, StatusCode::FORBIDDEN, why);
+    }
+    let message = spb::SignInWithCodeRequest {
+        challenge: form.challenge,
+        code: form.code,
+        client_address: client_ip(Some(peer), &headers, &gate.proxies).to_string(),
+    };
+    match gate
+        .staff
+        .clone()
+        .sign_in_with_code(request(message, ""))
+        .await
+    {
+        Ok(signed) => super::signed_in(&gate, &headers, signed.into_inner()).await,
+        // A wrong code may be tried again on the same step; an ended step starts over.
+        Err(s)
+            if s.code() == Code::Unauthenticated
+                && s.message() == ringside_proto::staff::WRONG_CODE =>
+        {
+            code_page(&asked, StatusCode::UNAUTHORIZED, s.message())
+        }
+        Err(s) => {
+            let (code, text) = refusal(&s);
+            form_page(&SIGN_IN, code, &text, false)
+        }
+    }
+}
+
+/// The recovery codes a sign-in just made, shown once, with the session's cookie.
+pub(super) fn recovery_page(codes: &[String], cookie: String) -> Response {
+    let items: String = codes
+        .iter()
+        .map(|c| format!("<li>{}</li>", escape(c)))
+        .collect();
+    let form = FormPage {
+        title: "Your recovery codes",
+        content: &RECOVERY.replace("{{codes}}", &items),
+    };
+    let mut response = form_page(&form, StatusCode::OK, "", false);
+    if let Ok(value) = cookie.parse() {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_printed_in_groups_and_a_url_becomes_an_svg() {
+        assert_eq!(grouped("ABCDEFGHIJ"), "ABCD EFGH IJ");
+        let svg = qr_svg("otpauth://totp/Ringside:a%40b?secret=ABCD&issuer=Ringside");
+        assert!(svg.starts_with("<svg"), "{svg:.40}");
+        assert!(svg.contains("<path"), "the modules are drawn");
+    }
+}
