@@ -428,6 +428,8 @@ async fn an_admin_sets_a_second_factor_up_at_sign_in_and_a_code_works_once() {
     browser.type_into("#code-input", "000000").await;
     browser.click("#code-button").await;
     browser.wait_text(".notice", |t| t == "wrong code").await;
+    let again = browser.wait_text("#totp-secret", |t| !t.is_empty()).await;
+    assert_eq!(again, secret, "the key is still there to scan");
     let first = app_code(&secret, 0);
     browser.type_into("#code-input", &first).await;
     browser.click("#code-button").await;

@@ -1,6 +1,6 @@
 //! The pages a person opens in a browser, and the session behind them: sign-in
 //! (`/signin`), sign-out (`/signout`), setting a password with a one-time link
-//! (`/welcome`), the second step for a code (`code`), the agent console (`/`) and who is signed in (`/agent/me`). Staff
+//! (`/welcome`), the second step for a code (`/signin/code`, in `code`), the agent console (`/`) and who is signed in (`/agent/me`). Staff
 //! checks passwords and keeps the sessions; this edge only carries the session's
 //! secret in the cookie ([`ringside_kit::browser`]) and asks staff, with notifications'
 //! service token, whose session it is. Every form post from another site is refused
@@ -167,6 +167,9 @@ fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            // Never taken for a page's placeholder.
+            '{' => out.push_str("&#123;"),
+            '}' => out.push_str("&#125;"),
             c => out.push(c),
         }
     }
@@ -359,5 +362,6 @@ mod tests {
             escape("<b a=\"1\">'&'</b>"),
             "&lt;b a=&quot;1&quot;&gt;&#39;&amp;&#39;&lt;/b&gt;"
         );
+        assert_eq!(escape("{{notice}}"), "&#123;&#123;notice&#125;&#125;");
     }
 }

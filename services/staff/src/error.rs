@@ -22,6 +22,9 @@ pub enum StaffError {
     /// The account's state refuses what was asked (two-factor already on, say).
     #[error("{0}")]
     Refused(&'static str),
+    /// A server staff depends on (the sign-in provider) did not answer.
+    #[error("{0}")]
+    Unavailable(&'static str),
     /// Too many sign-in attempts from one address.
     #[error("too many sign-in attempts; try again later")]
     TooManyAttempts,
@@ -58,6 +61,7 @@ impl ErrorKind for StaffError {
             StaffError::Unauthenticated(_) => Kind::Unauthenticated,
             StaffError::PermissionDenied(_) => Kind::PermissionDenied,
             StaffError::Refused(_) => Kind::FailedPrecondition,
+            StaffError::Unavailable(_) => Kind::Unavailable,
             StaffError::TooManyAttempts => Kind::Exhausted,
             StaffError::Storage(_) => Kind::Internal,
         }

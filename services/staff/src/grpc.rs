@@ -311,7 +311,8 @@ impl Staff for StaffGrpc {
         req: Request<pb::StartTwoFactorRequest>,
     ) -> Reply<pb::StartTwoFactorResponse> {
         let me = Caller::of(&req).actor;
-        let enrolment = self.service.signin.start_totp(&me).await?;
+        let password = &req.get_ref().password;
+        let enrolment = self.service.signin.start_totp(&me, password).await?;
         ok(pb::StartTwoFactorResponse {
             secret: Some(two_factor_secret(enrolment)),
         })

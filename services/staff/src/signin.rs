@@ -27,7 +27,7 @@ use crate::store::{self, AuditEntry, Lookup, StoredSession};
 use crate::totp::{self, Challenge, Enrolment};
 
 /// The one answer to a sign-in that does not hold.
-const REFUSED: &str = "wrong login or password";
+pub(crate) const REFUSED: &str = "wrong login or password";
 pub(crate) const ENDED: &str = "the session has ended; sign in again";
 const LINK_REFUSED: &str =
     "this link is not valid (used, expired or replaced); ask an admin for a new one";
@@ -205,14 +205,14 @@ impl SignIn {
     async fn settle(&self, user: User, verdict: Verdict, mut line: AuditEntry) -> Result<SignedIn> {
         let now = now_millis();
         let mut tx = self.db.begin().await?;
-        let (failures, locked_until) = store::failures(&mut tx, &user.id).await?;
+        let (_, locked_until) = store::failures(&mut tx, &user.id).await?;
         let rehash = match verdict {
             _ if locked_until > now => {
                 line.outcome = "locked".into();
                 None
             }
             Verdict::Mismatch => {
-                let locked = self.fail(&mut tx, &user.id, failures, now).await?;
+                let locked = self.fail(&mut tx, &user.id, now).await?;
                 line.outcome = match locked {
                     false => "wrong_password".into(),
                     true => "wrong_password_locked".into(),
@@ -229,18 +229,43 @@ impl SignIn {
         if let Some(hash) = rehash {
             store::set_password_hash(&mut tx, &user.id, &hash, now).await?;
         }
+        let signed = self.admit(&mut tx, user, line, now).await?;
+        tx.commit().await?;
+        Ok(signed)
+    }
+
+    /// Lets `user` in, whose first factor (a password, the provider) held: the step
+    /// asking for a code when they have a second factor or must set one up, else a
+    /// session. Audited with `line`, on `conn` (the caller's transaction).
+    pub(crate) async fn admit(
+        &self,
+        conn: &mut AnyConnection,
+        user: User,
+        mut line: AuditEntry,
+        now: i64,
+    ) -> Result<SignedIn> {
         // The failures in a row stand until the code holds too.
-        if let Some(step) = self.second_step(&mut tx, &user, now).await? {
-            line.outcome = "password_held".into();
-            store::audit(&mut tx, &line).await?;
-            tx.commit().await?;
+        if let Some(step) = self.second_step(conn, &user, now).await? {
+            line.outcome = "first_factor_held".into();
+            store::audit(conn, &line).await?;
             return Ok(step);
         }
-        store::set_failures(&mut tx, &user.id, 0, 0, now).await?;
-        let secret = self.start_session(&mut tx, &user.id, now).await?;
+        self.session_for(conn, user, line, now).await
+    }
+
+    /// A new session for `user`, who is through every step: the failures in a row
+    /// are forgotten, and `line` is audited as signed in.
+    pub(crate) async fn session_for(
+        &self,
+        conn: &mut AnyConnection,
+        user: User,
+        mut line: AuditEntry,
+        now: i64,
+    ) -> Result<SignedIn> {
+        store::set_failures(conn, &user.id, 0, 0, now).await?;
+        let secret = self.start_session(conn, &user.id, now).await?;
         line.outcome = "signed_in".into();
-        store::audit(&mut tx, &line).await?;
-        tx.commit().await?;
+        store::audit(conn, &line).await?;
         Ok(SignedIn::Session {
             secret,
             user: Box::new(user),
@@ -248,19 +273,18 @@ impl SignIn {
         })
     }
 
-    /// One more failure in a row for `user_id`, who had `failures`: whether the
-    /// account is now locked.
+    /// One more failure in a row for `user_id`: whether the account is now locked.
     pub(crate) async fn fail(
         &self,
         conn: &mut AnyConnection,
         user_id: &str,
-        failures: i64,
         now: i64,
     ) -> Result<bool> {
-        let failures = failures + 1;
+        let failures = store::add_failure(conn, user_id, now).await?;
         let lock = self.lock_for(failures);
-        let until = if lock > 0 { now + lock } else { 0 };
-        store::set_failures(conn, user_id, failures, until, now).await?;
+        if lock > 0 {
+            store::lock_until(conn, user_id, now + lock).await?;
+        }
         Ok(lock > 0)
     }
 

@@ -47,7 +47,13 @@ async fn complete(conn: &mut AnyConnection, users: &mut [User]) -> Result<()> {
         .bind(&user.id)
         .fetch_all(&mut *conn)
         .await?;
-        user.two_factor = crate::totp::secret_of(conn, &user.id).await?.is_some();
+        let on: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM user_totp WHERE user_id = $1 AND secret IS NOT NULL",
+        )
+        .bind(&user.id)
+        .fetch_one(&mut *conn)
+        .await?;
+        user.two_factor = on > 0;
     }
     Ok(())
 }
@@ -366,6 +372,32 @@ pub async fn failures(conn: &mut AnyConnection, user_id: &str) -> Result<(i64, i
     Ok(row.unwrap_or((0, 0)))
 }
 
+/// One more failed sign-in in a row for `user_id`: the new count. An increment in
+/// the store, so failures at once all count (and the row stays locked on PostgreSQL
+/// until the transaction ends).
+pub async fn add_failure(conn: &mut AnyConnection, user_id: &str, now: i64) -> Result<i64> {
+    sqlx::query(
+        "INSERT INTO sign_in_failures (user_id, failures, locked_until, last_at) \
+         VALUES ($1, 1, 0, $2) ON CONFLICT (user_id) DO UPDATE \
+         SET failures = sign_in_failures.failures + 1, last_at = $2",
+    )
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(failures(conn, user_id).await?.0)
+}
+
+/// Locks `user_id`'s account until `until` (Unix ms).
+pub async fn lock_until(conn: &mut AnyConnection, user_id: &str, until: i64) -> Result<()> {
+    sqlx::query("UPDATE sign_in_failures SET locked_until = $2 WHERE user_id = $1")
+        .bind(user_id)
+        .bind(until)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn set_failures(
     conn: &mut AnyConnection,
     user_id: &str,
@@ -449,8 +481,13 @@ pub async fn delete_session(conn: &mut AnyConnection, secret_hash: &str) -> Resu
     Ok(done.rows_affected())
 }
 
-/// Ends every session of `user_id`; returns how many there were.
+/// Ends every session of `user_id`, and every sign-in of theirs waiting for a code;
+/// returns how many sessions there were.
 pub async fn delete_sessions_of(conn: &mut AnyConnection, user_id: &str) -> Result<u64> {
+    sqlx::query("DELETE FROM sign_in_challenges WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
     let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(user_id)
         .execute(conn)

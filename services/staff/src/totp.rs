@@ -98,17 +98,26 @@ pub fn now_secs() -> u64 {
     u64::try_from(now_millis() / 1000).unwrap_or(0)
 }
 
-/// A set of new recovery codes (`xxxxx-xxxxx`, 50 bits each).
+/// A set of new recovery codes (`xxxxx-xxxxx`, 49 bits each).
 pub fn new_recovery_codes() -> Vec<String> {
     (0..RECOVERY_CODES)
         .map(|_| {
-            let letters: String = random_bytes::<10>()
-                .iter()
-                .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-                .collect();
+            let letters: String = (0..10).map(|_| random_letter()).collect();
             format!("{}-{}", &letters[..5], &letters[5..])
         })
         .collect()
+}
+
+/// One letter of [`ALPHABET`], each as likely (bytes past its last whole multiple
+/// are drawn again).
+fn random_letter() -> char {
+    let fair = 256 - 256 % ALPHABET.len();
+    loop {
+        let [b] = random_bytes::<1>();
+        if usize::from(b) < fair {
+            return ALPHABET[usize::from(b) % ALPHABET.len()] as char;
+        }
+    }
 }
 
 /// The stored form of a recovery code as typed (any case, with or without the dash).
@@ -146,24 +155,23 @@ pub async fn take_code(
     })
 }
 
-/// The secret of `user_id`'s second factor, when it is on.
-pub async fn secret_of(conn: &mut AnyConnection, user_id: &str) -> Result<Option<String>> {
-    let secret: Option<Option<String>> =
-        sqlx::query_scalar("SELECT secret FROM user_totp WHERE user_id = $1")
+/// The secret of `user_id`'s second factor when it is on, and the one they are
+/// setting up.
+pub async fn secrets_of(
+    conn: &mut AnyConnection,
+    user_id: &str,
+) -> Result<(Option<String>, Option<String>)> {
+    let row: Option<(Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT secret, pending FROM user_totp WHERE user_id = $1")
             .bind(user_id)
             .fetch_optional(conn)
             .await?;
-    Ok(secret.flatten())
+    Ok(row.unwrap_or_default())
 }
 
-/// The secret `user_id` is setting up.
-pub async fn pending_of(conn: &mut AnyConnection, user_id: &str) -> Result<Option<String>> {
-    let pending: Option<Option<String>> =
-        sqlx::query_scalar("SELECT pending FROM user_totp WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_optional(conn)
-            .await?;
-    Ok(pending.flatten())
+/// The secret of `user_id`'s second factor, when it is on.
+pub async fn secret_of(conn: &mut AnyConnection, user_id: &str) -> Result<Option<String>> {
+    Ok(secrets_of(conn, user_id).await?.0)
 }
 
 /// Marks `step` used, when it is later than the last one; whether it was.
@@ -190,18 +198,21 @@ pub async fn set_pending(conn: &mut AnyConnection, user_id: &str, secret: &str) 
     Ok(())
 }
 
-/// Turns `user_id`'s second factor on with `secret`, whose `step` was just used, and
+/// Turns `user_id`'s second factor on with `secret`, whose `step` was just used,
+/// unless one is on already (`None`: a factor set up by another sign-in or device is
+/// never replaced this way). Ends every sign-in of theirs waiting for a code, and
 /// gives them new recovery codes (returned, to be shown once).
 pub async fn enable(
     conn: &mut AnyConnection,
     user_id: &str,
     secret: &str,
     step: i64,
-) -> Result<Vec<String>> {
-    sqlx::query(
+) -> Result<Option<Vec<String>>> {
+    let done = sqlx::query(
         "INSERT INTO user_totp (user_id, secret, pending, last_step, enabled_at) \
          VALUES ($1, $2, NULL, $3, $4) ON CONFLICT (user_id) DO UPDATE \
-         SET secret = $2, pending = NULL, last_step = $3, enabled_at = $4",
+         SET secret = $2, pending = NULL, last_step = $3, enabled_at = $4 \
+         WHERE user_totp.secret IS NULL",
     )
     .bind(user_id)
     .bind(secret)
@@ -209,10 +220,15 @@ pub async fn enable(
     .bind(now_millis())
     .execute(&mut *conn)
     .await?;
-    sqlx::query("DELETE FROM totp_recovery_codes WHERE user_id = $1")
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await?;
+    if done.rows_affected() == 0 {
+        return Ok(None);
+    }
+    for sql in [
+        "DELETE FROM totp_recovery_codes WHERE user_id = $1",
+        "DELETE FROM sign_in_challenges WHERE user_id = $1",
+    ] {
+        sqlx::query(sql).bind(user_id).execute(&mut *conn).await?;
+    }
     let codes = new_recovery_codes();
     for code in &codes {
         sqlx::query("INSERT INTO totp_recovery_codes (user_id, code_hash) VALUES ($1, $2)")
@@ -221,7 +237,7 @@ pub async fn enable(
             .execute(&mut *conn)
             .await?;
     }
-    Ok(codes)
+    Ok(Some(codes))
 }
 
 /// Turns `user_id`'s second factor off: secret, set-up, recovery codes and waiting
@@ -257,11 +273,16 @@ pub struct Challenge {
     pub expires_at: i64,
 }
 
+/// Keeps a new waiting sign-in (and forgets the expired ones).
 pub async fn insert_challenge(
     conn: &mut AnyConnection,
     secret_hash: &str,
     c: &Challenge,
 ) -> Result<()> {
+    sqlx::query("DELETE FROM sign_in_challenges WHERE expires_at < $1")
+        .bind(now_millis())
+        .execute(&mut *conn)
+        .await?;
     sqlx::query(
         "INSERT INTO sign_in_challenges (secret_hash, user_id, enrol, attempts, expires_at) \
          VALUES ($1, $2, $3, $4, $5)",
@@ -276,7 +297,30 @@ pub async fn insert_challenge(
     Ok(())
 }
 
-pub async fn challenge(conn: &mut AnyConnection, secret_hash: &str) -> Result<Option<Challenge>> {
+/// Claims one try of the waiting sign-in `secret_hash`: counted before the code is
+/// looked at, and only while it is live and has tries left. The row stays locked
+/// (PostgreSQL) until the transaction ends, so tries at once go one by one.
+pub async fn claim_challenge(
+    conn: &mut AnyConnection,
+    secret_hash: &str,
+    max_attempts: i64,
+) -> Result<Option<Challenge>> {
+    let claimed = sqlx::query(
+        "UPDATE sign_in_challenges SET attempts = attempts + 1 \
+         WHERE secret_hash = $1 AND attempts < $2 AND expires_at > $3",
+    )
+    .bind(secret_hash)
+    .bind(max_attempts)
+    .bind(now_millis())
+    .execute(&mut *conn)
+    .await?;
+    match claimed.rows_affected() {
+        0 => Ok(None),
+        _ => challenge(conn, secret_hash).await,
+    }
+}
+
+async fn challenge(conn: &mut AnyConnection, secret_hash: &str) -> Result<Option<Challenge>> {
     let row: Option<(String, Option<String>, i64, i64)> = sqlx::query_as(
         "SELECT user_id, enrol, attempts, expires_at FROM sign_in_challenges \
          WHERE secret_hash = $1",
@@ -292,28 +336,12 @@ pub async fn challenge(conn: &mut AnyConnection, secret_hash: &str) -> Result<Op
     }))
 }
 
-pub async fn count_attempt(conn: &mut AnyConnection, secret_hash: &str) -> Result<()> {
-    sqlx::query("UPDATE sign_in_challenges SET attempts = attempts + 1 WHERE secret_hash = $1")
+/// Ends a waiting sign-in.
+pub async fn delete_challenge(conn: &mut AnyConnection, secret_hash: &str) -> Result<()> {
+    sqlx::query("DELETE FROM sign_in_challenges WHERE secret_hash = $1")
         .bind(secret_hash)
         .execute(conn)
         .await?;
-    Ok(())
-}
-
-/// Ends a waiting sign-in, and any of the same user's that expired.
-pub async fn delete_challenge(
-    conn: &mut AnyConnection,
-    secret_hash: &str,
-    user_id: &str,
-) -> Result<()> {
-    sqlx::query(
-        "DELETE FROM sign_in_challenges WHERE secret_hash = $1 OR (user_id = $2 AND expires_at < $3)",
-    )
-    .bind(secret_hash)
-    .bind(user_id)
-    .bind(now_millis())
-    .execute(conn)
-    .await?;
     Ok(())
 }
 

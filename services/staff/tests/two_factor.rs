@@ -85,7 +85,16 @@ async fn code_outcomes(svc: &StaffService) -> Vec<String> {
 
 /// Turns Olga's factor on: the secret, and her recovery codes.
 async fn turn_on(svc: &StaffService) -> (String, Vec<String>) {
-    let enrolment = svc.signin.start_totp("olga").await.expect("started");
+    let wrong = svc.signin.start_totp("olga", "not her password").await;
+    assert!(
+        matches!(wrong, Err(StaffError::Unauthenticated(_))),
+        "{wrong:?}"
+    );
+    let enrolment = svc
+        .signin
+        .start_totp("olga", PASSWORD)
+        .await
+        .expect("started");
     assert!(enrolment.url.starts_with("otpauth://totp/Ringside:"));
     let wrong = svc.signin.confirm_totp("olga", "000000").await;
     assert!(matches!(wrong, Err(StaffError::Invalid(_))), "{wrong:?}");
@@ -104,7 +113,7 @@ async fn with_a_second_factor_a_password_asks_for_a_code_taken_once() {
         let (secret, codes) = turn_on(&svc).await;
         assert_eq!(codes.len(), 10);
         assert!(svc.get_user("olga").await.unwrap().two_factor);
-        let again = svc.signin.start_totp("olga").await;
+        let again = svc.signin.start_totp("olga", PASSWORD).await;
         assert!(matches!(again, Err(StaffError::Refused(_))), "{again:?}");
 
         let (challenge, enrol) = password_step(&svc).await;
@@ -145,18 +154,20 @@ async fn with_a_second_factor_a_password_asks_for_a_code_taken_once() {
 async fn wrong_codes_end_the_step_and_lock_the_account_as_wrong_passwords_do() {
     for t in all_backends().await {
         let config = SignInConfig {
-            free_failures: 6,
+            free_failures: 7,
             ..SignInConfig::default()
         };
         let svc = olga(&t, "agent", config).await;
         let (secret, _) = turn_on(&svc).await;
         let (challenge, _) = password_step(&svc).await;
-        for _ in 0..5 {
+        for _ in 0..4 {
             assert_eq!(
                 refusal(code_step(&svc, &challenge, "123456").await),
                 "wrong code"
             );
         }
+        let fifth = refusal(code_step(&svc, &challenge, "123456").await);
+        assert!(fifth.contains("has ended"), "{fifth}");
         let good = app_code(&secret, 1);
         let ended = refusal(code_step(&svc, &challenge, &good).await);
         assert!(ended.contains("has ended"), "{ended}");
@@ -246,5 +257,69 @@ async fn a_person_turns_their_factor_off_with_a_code_and_signs_in_with_the_passw
             .map(|l| l.outcome.as_str())
             .collect();
         assert_eq!(off, ["done", "wrong_code"], "newest first");
+    }
+}
+
+#[tokio::test]
+async fn a_stale_step_cannot_replace_a_factor_and_whatever_ends_sessions_ends_steps() {
+    for t in all_backends().await {
+        let config = SignInConfig {
+            admin_two_factor: true,
+            ..SignInConfig::default()
+        };
+        let svc = olga(&t, "admin", config).await;
+        // Someone with her password starts a sign-in; she sets her factor up on another.
+        let (theirs, their_secret) = password_step(&svc).await;
+        let (hers, her_secret) = password_step(&svc).await;
+        let her_secret = her_secret.expect("a secret");
+        code_step(&svc, &hers, &app_code(&her_secret, 0))
+            .await
+            .expect("set up");
+        let late = code_step(&svc, &theirs, &app_code(&their_secret.unwrap(), 0)).await;
+        assert!(refusal(late).contains("has ended"));
+        let (challenge, enrol) = password_step(&svc).await;
+        assert_eq!(enrol, None, "hers stands");
+
+        svc.signin
+            .set_password("root", "olga", "a brand new password")
+            .await
+            .unwrap();
+        let after = code_step(&svc, &challenge, &app_code(&her_secret, 1)).await;
+        assert!(
+            refusal(after).contains("has ended"),
+            "a new password ends it"
+        );
+
+        let own = svc.signin.reset_totp("olga", "olga").await;
+        assert!(
+            matches!(own, Err(StaffError::PermissionDenied(_))),
+            "{own:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn wrong_codes_sent_at_once_all_count() {
+    for t in all_backends().await {
+        let config = SignInConfig {
+            free_failures: 3,
+            ..SignInConfig::default()
+        };
+        let svc = olga(&t, "agent", config).await;
+        turn_on(&svc).await;
+        let mut steps = Vec::new();
+        for _ in 0..4 {
+            steps.push(password_step(&svc).await.0);
+        }
+        let tries = steps.iter().map(|c| code_step(&svc, c, "123456"));
+        for refused in futures::future::join_all(tries).await {
+            refusal(refused);
+        }
+        let locked = svc.signin.sign_in(LOGIN, PASSWORD, "10.0.0.1").await;
+        assert!(
+            matches!(locked, Err(StaffError::Unauthenticated(_))),
+            "four failures lock her: {locked:?} on {:?}",
+            t.backend()
+        );
     }
 }

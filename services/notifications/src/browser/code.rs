@@ -24,16 +24,25 @@ const ENROL: &str = include_str!("../pages/enrol.html");
 const RECOVERY: &str = include_str!("../pages/recovery.html");
 const CODE_TITLE: &str = "Second step";
 
-/// The page asking for a code for `step`, with `notice`.
+/// The page asking for a code for `step`, with `notice`. A secret to set up rides
+/// along in the form too, so a mistyped first code shows it again.
 pub(super) fn code_page(step: &spb::SecondStep, status: StatusCode, notice: &str) -> Response {
-    let enrol = step.enrol.as_ref().map_or(String::new(), |e| {
-        ENROL
+    let enrol_and_fields = step.enrol.as_ref().map(|e| {
+        let shown = ENROL
             .replace("{{qr}}", &qr_svg(&e.url))
-            .replace("{{secret}}", &escape(&grouped(&e.secret)))
+            .replace("{{secret}}", &escape(&grouped(&e.secret)));
+        let fields = format!(
+            r#"<input type="hidden" name="enrol_secret" value="{}"><input type="hidden" name="enrol_url" value="{}">"#,
+            escape(&e.secret),
+            escape(&e.url)
+        );
+        (shown, fields)
     });
+    let (enrol, fields) = enrol_and_fields.unwrap_or_default();
     let content = CODE
-        .replace("{{challenge}}", &escape(&step.challenge))
-        .replace("{{enrol}}", &enrol);
+        .replace("{{enrol}}", &enrol)
+        .replace("{{enrol_fields}}", &fields)
+        .replace("{{challenge}}", &escape(&step.challenge));
     let form = FormPage {
         title: CODE_TITLE,
         content: &content,
@@ -64,6 +73,19 @@ fn grouped(secret: &str) -> String {
 pub(super) struct CodeForm {
     challenge: String,
     code: String,
+    #[serde(default)]
+    enrol_secret: String,
+    #[serde(default)]
+    enrol_url: String,
+}
+
+/// Whether `challenge` looks like one staff makes (base64url): anything else is
+/// not put back into a page.
+fn well_formed(challenge: &str) -> bool {
+    (20..=100).contains(&challenge.len())
+        && challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 pub(super) async fn sign_in_with_code(
@@ -72,13 +94,22 @@ pub(super) async fn sign_in_with_code(
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Response {
+    if let Some(why) = ringside_kit::browser::cross_site(&headers) {
+        return form_page(&SIGN_IN, StatusCode::FORBIDDEN, why, false);
+    }
+    if !well_formed(&form.challenge) {
+        let why = "this sign-in has ended; enter your password again";
+        return form_page(&SIGN_IN, StatusCode::BAD_REQUEST, why, false);
+    }
+    let enrol = (!form.enrol_secret.is_empty()).then(|| spb::TwoFactorSecret {
+        secret: form.enrol_secret.clone(),
+        url: form.enrol_url.clone(),
+    });
     let asked = spb::SecondStep {
         challenge: form.challenge.clone(),
+        enrol,
         ..spb::SecondStep::default()
     };
-    if let Some(why) = ringside_kit::browser::cross_site(&headers) {
-        return code_page(&asked, StatusCode::FORBIDDEN, why);
-    }
     let message = spb::SignInWithCodeRequest {
         challenge: form.challenge,
         code: form.code,
@@ -132,5 +163,13 @@ mod tests {
         let svg = qr_svg("otpauth://totp/Ringside:a%40b?secret=ABCD&issuer=Ringside");
         assert!(svg.starts_with("<svg"), "{svg:.40}");
         assert!(svg.contains("<path"), "the modules are drawn");
+    }
+
+    #[test]
+    fn only_a_challenge_staff_could_have_made_goes_back_into_a_page() {
+        assert!(well_formed("Zm9vYmFyYmF6cXV4LV9fLS0tYWJjZGVmZ2hpams"));
+        assert!(!well_formed("{{notice}}"));
+        assert!(!well_formed("\"><script>alert(1)</script>"));
+        assert!(!well_formed("short"));
     }
 }
