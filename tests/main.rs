@@ -17,6 +17,7 @@ mod forms;
 mod forms_browser;
 mod grpc_api;
 mod ingest_edges;
+mod oidc;
 mod permissions;
 mod signin;
 mod staff;

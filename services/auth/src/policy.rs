@@ -162,6 +162,11 @@ pub const METHODS: &[(&str, Action)] = &[
     ("/ringside.staff.v1.Staff/ListTeams", ReadStaff),
     ("/ringside.staff.v1.Staff/SignIn", SignPeopleIn),
     ("/ringside.staff.v1.Staff/SignInWithCode", SignPeopleIn),
+    ("/ringside.staff.v1.Staff/StartProviderSignIn", SignPeopleIn),
+    (
+        "/ringside.staff.v1.Staff/FinishProviderSignIn",
+        SignPeopleIn,
+    ),
     ("/ringside.staff.v1.Staff/OpenSession", SignPeopleIn),
     ("/ringside.staff.v1.Staff/SignOut", SignPeopleIn),
     (

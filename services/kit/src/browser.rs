@@ -23,22 +23,37 @@ pub const SECURE_NAME: &str = "__Host-ringside_session";
 /// The cookie's name over plain HTTP (a laptop's all-in-one on localhost).
 pub const PLAIN_NAME: &str = "ringside_session";
 
-/// How this deployment's session cookie is made and read.
+/// How this deployment's session cookie is made and read. The same make binds a
+/// single sign-on flow to the browser that started it ([`SessionCookie::flow`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionCookie {
     secure: bool,
+    /// The names behind TLS and over plain HTTP.
+    names: (&'static str, &'static str),
 }
 
 impl SessionCookie {
     /// `secure` when browsers reach the service over HTTPS.
     pub fn new(secure: bool) -> Self {
-        SessionCookie { secure }
+        SessionCookie {
+            secure,
+            names: (SECURE_NAME, PLAIN_NAME),
+        }
+    }
+
+    /// The cookie of a sign-in sent to a provider: its state, until the browser is
+    /// back (the same attributes, another name).
+    pub fn flow(&self) -> Self {
+        SessionCookie {
+            secure: self.secure,
+            names: ("__Host-ringside_sso", "ringside_sso"),
+        }
     }
 
     pub fn name(&self) -> &'static str {
         match self.secure {
-            true => SECURE_NAME,
-            false => PLAIN_NAME,
+            true => self.names.0,
+            false => self.names.1,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The pages a person opens in a browser, and the session behind them: sign-in
 //! (`/signin`), sign-out (`/signout`), setting a password with a one-time link
-//! (`/welcome`), the second step for a code (`/signin/code`, in `code`), the agent console (`/`) and who is signed in (`/agent/me`). Staff
+//! (`/welcome`), the second step for a code (`/signin/code`, in `code`), single sign-on
+//! through a provider (`/signin/provider`, in `provider`), the agent console (`/`) and who is signed in (`/agent/me`). Staff
 //! checks passwords and keeps the sessions; this edge only carries the session's
 //! secret in the cookie ([`ringside_kit::browser`]) and asks staff, with notifications'
 //! service token, whose session it is. Every form post from another site is refused
@@ -32,6 +33,7 @@ const LAYOUT: &str = include_str!("pages/layout.html");
 const CONSOLE: &str = include_str!("console.html");
 
 mod code;
+mod provider;
 
 /// A page with one form: its title and the form.
 struct FormPage<'a> {
@@ -43,6 +45,8 @@ const SIGN_IN: FormPage<'static> = FormPage {
     title: "Sign in",
     content: include_str!("pages/signin.html"),
 };
+/// The button of single sign-on, when a provider is set up.
+const PROVIDER_BUTTON: &str = include_str!("pages/provider.html");
 const WELCOME: FormPage<'static> = FormPage {
     title: "Set your password",
     content: include_str!("pages/welcome.html"),
@@ -63,6 +67,8 @@ pub struct Gate {
     staff: StaffClient<PeerChannel>,
     cookie: SessionCookie,
     proxies: Arc<AllowList>,
+    /// What the sign-in page calls the single sign-on provider, when there is one.
+    provider: Option<Arc<str>>,
 }
 
 impl Gate {
@@ -71,7 +77,27 @@ impl Gate {
             staff: StaffClient::new(staff),
             cookie,
             proxies: Arc::new(proxies),
+            provider: None,
         }
+    }
+
+    /// Offers single sign-on on the sign-in page, the provider called `name`.
+    pub fn with_provider(mut self, name: &str) -> Self {
+        self.provider = Some(name.into());
+        self
+    }
+
+    /// The sign-in page, with the provider's button when single sign-on is set up.
+    fn sign_in_page(&self, status: StatusCode, notice: &str, ok: bool) -> Response {
+        let button = self.provider.as_deref().map_or(String::new(), |name| {
+            PROVIDER_BUTTON.replace("{{name}}", &escape(name))
+        });
+        let content = SIGN_IN.content.replace("{{provider}}", &button);
+        let form = FormPage {
+            title: SIGN_IN.title,
+            content: &content,
+        };
+        form_page(&form, status, notice, ok)
     }
 
     /// The session secret in the browser's cookie.
@@ -118,6 +144,8 @@ pub fn router(gate: Gate) -> axum::Router {
         .route("/agent/me", get(me))
         .route("/signin", get(sign_in_page).post(sign_in))
         .route("/signin/code", axum::routing::post(code::sign_in_with_code))
+        .route("/signin/provider", axum::routing::post(provider::start))
+        .route("/signin/provider/callback", get(provider::callback))
         .route("/signout", axum::routing::post(sign_out))
         .route("/welcome", get(welcome_page).post(welcome))
         .layer(DefaultBodyLimit::max(MAX_FORM))
@@ -149,6 +177,7 @@ fn form_page(form: &FormPage, status: StatusCode, notice: &str, ok: bool) -> Res
         .replace("{{style}}", STYLE)
         .replace("{{title}}", form.title)
         .replace("{{content}}", form.content)
+        .replace("{{provider}}", "")
         .replace("{{notice}}", &notice);
     page(status, html)
 }
@@ -212,7 +241,7 @@ async fn console(State(gate): State<Gate>, headers: HeaderMap) -> Response {
         Err(s) if s.code() == Code::Unauthenticated => see_other("/signin", None),
         Err(s) => {
             let (code, text) = refusal(&s);
-            form_page(&SIGN_IN, code, &text, false)
+            gate.sign_in_page(code, &text, false)
         }
     }
 }
@@ -232,7 +261,7 @@ async fn sign_in_page(State(gate): State<Gate>, headers: HeaderMap) -> Response 
     if gate.person(&headers).await.is_ok() {
         return see_other("/", None);
     }
-    form_page(&SIGN_IN, StatusCode::OK, "", false)
+    gate.sign_in_page(StatusCode::OK, "", false)
 }
 
 #[derive(Deserialize)]
@@ -255,17 +284,26 @@ async fn sign_in(
         password: form.password,
         client_address: client_ip(Some(peer), &headers, &gate.proxies).to_string(),
     };
-    match gate.staff.clone().sign_in(request(message, "")).await {
-        Ok(signed) => match signed.into_inner() {
-            spb::SignInResponse {
-                second_step: Some(step),
-                ..
-            } => code::code_page(&step, StatusCode::OK, ""),
-            signed => signed_in(&gate, &headers, signed).await,
-        },
+    let answer = gate.staff.clone().sign_in(request(message, "")).await;
+    first_factor_answered(&gate, &headers, answer).await
+}
+
+/// Staff's answer to a first factor (a password, the provider): the page asking for
+/// a code, a session, or the sign-in page saying why not.
+async fn first_factor_answered(
+    gate: &Gate,
+    headers: &HeaderMap,
+    answer: Result<tonic::Response<spb::SignInResponse>, Status>,
+) -> Response {
+    match answer.map(tonic::Response::into_inner) {
+        Ok(spb::SignInResponse {
+            second_step: Some(step),
+            ..
+        }) => code::code_page(&step, StatusCode::OK, ""),
+        Ok(signed) => signed_in(gate, headers, signed).await,
         Err(s) => {
             let (code, text) = refusal(&s);
-            form_page(&SIGN_IN, code, &text, false)
+            gate.sign_in_page(code, &text, false)
         }
     }
 }
@@ -343,7 +381,7 @@ async fn welcome(
     {
         Ok(_) => {
             let done = "Your password is set: sign in with it.";
-            form_page(&SIGN_IN, StatusCode::OK, done, true)
+            gate.sign_in_page(StatusCode::OK, done, true)
         }
         Err(s) => {
             let (code, text) = refusal(&s);

@@ -207,7 +207,13 @@ impl Assembly<'_> {
             admin_two_factor: self.settings.admin_two_factor,
             ..Default::default()
         };
-        self.staff = Some(StaffService::with_sign_in(self.db("staff")?, config));
+        let mut staff = StaffService::with_sign_in(self.db("staff")?, config);
+        if let Some((provider, groups)) = self.settings.provider()? {
+            let provider = ringside_staff::oidc::Provider::new(provider)
+                .context("RINGSIDE_OIDC_ISSUER / RINGSIDE_OIDC_REDIRECT_URL")?;
+            staff = staff.with_provider(provider, groups);
+        }
+        self.staff = Some(staff);
         Ok(())
     }
 
@@ -347,11 +353,14 @@ impl Assembly<'_> {
             self.workers.spawn(consuming);
         }
         let proxies = self.settings.trusted_proxies()?;
-        let gate = ringside_notifications::browser::Gate::new(
+        let mut gate = ringside_notifications::browser::Gate::new(
             self.peer(caller, Peer::Staff)?,
             ringside_kit::browser::SessionCookie::new(self.settings.secure_cookies),
             proxies,
         );
+        if self.settings.provider()?.is_some() {
+            gate = gate.with_provider(&self.settings.oidc_name);
+        }
         let routes = ringside_notifications::ws::router(service.clone(), self.key.clone(), gate);
         self.http_routes = std::mem::take(&mut self.http_routes).merge(routes);
         self.notifications = Some(service);

@@ -8,6 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use ringside_auth::{KeySet, TokenKey};
+use ringside_staff::oidc::ProviderConfig;
+use ringside_staff::sso::GroupMap;
 
 /// How long one Bot API request may take (a long poll adds its wait). teloxide waits
 /// 10 s before reading a 5xx answer; this leaves room to read it.
@@ -246,6 +248,54 @@ pub struct Settings {
         global = true
     )]
     pub admin_two_factor: bool,
+
+    /// Single sign-on: the OpenID Connect provider's issuer (its
+    /// `/.well-known/openid-configuration` is read). Unset: passwords only.
+    #[arg(long, env = "RINGSIDE_OIDC_ISSUER", global = true)]
+    pub oidc_issuer: Option<String>,
+
+    /// Ringside's client id at the provider.
+    #[arg(
+        long,
+        env = "RINGSIDE_OIDC_CLIENT_ID",
+        default_value = "ringside",
+        global = true
+    )]
+    pub oidc_client_id: String,
+
+    /// Ringside's client secret at the provider (unset: a public client, PKCE alone).
+    #[arg(
+        long,
+        env = "RINGSIDE_OIDC_CLIENT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub oidc_client_secret: Option<String>,
+
+    /// Where the provider sends browsers back: this site's
+    /// `/signin/provider/callback` as browsers reach it
+    /// (`https://crm.example.com/signin/provider/callback`).
+    #[arg(long, env = "RINGSIDE_OIDC_REDIRECT_URL", global = true)]
+    pub oidc_redirect_url: Option<String>,
+
+    /// The provider's groups mapped to roles and teams, `group=role` or
+    /// `group=team:<id>`, comma-separated (`crm-admins=admin,sales=agent,sales=team:sales`).
+    #[arg(long, env = "RINGSIDE_OIDC_GROUPS", default_value = "", global = true)]
+    pub oidc_groups: String,
+
+    /// Scopes asked beside `openid email profile`, space-separated (some providers
+    /// put groups in the ID token only when `groups` is asked).
+    #[arg(long, env = "RINGSIDE_OIDC_SCOPES", default_value = "", global = true)]
+    pub oidc_scopes: String,
+
+    /// What the sign-in page's button calls the provider ("Sign in with …").
+    #[arg(
+        long,
+        env = "RINGSIDE_OIDC_NAME",
+        default_value = "your company account",
+        global = true
+    )]
+    pub oidc_name: String,
 
     /// Milliseconds a caller-ID card waits for slow parts before what is known is pushed.
     #[arg(
@@ -566,6 +616,13 @@ impl Settings {
             assign_skip_offline: false,
             secure_cookies: false,
             admin_two_factor: false,
+            oidc_issuer: None,
+            oidc_client_id: "ringside".into(),
+            oidc_client_secret: None,
+            oidc_redirect_url: None,
+            oidc_groups: String::new(),
+            oidc_scopes: String::new(),
+            oidc_name: "your company account".into(),
             callback_minutes: 15,
             db_max_connections: 8,
             shutdown_grace_secs: 5,
@@ -615,9 +672,6 @@ impl Settings {
         Ok(KeySet::load_or_create(&path)?)
     }
 
-    /// The suite's token keys, and whether the people's keys were created just now.
-    /// With `create`, missing key files are made (the all-in-one's first start, the
-    /// CLI); without, they must exist.
     /// The proxies whose `X-Forwarded-For` names the client (forms, sign-in).
     pub fn trusted_proxies(&self) -> anyhow::Result<ringside_kit::net::AllowList> {
         self.trusted_proxies
@@ -626,6 +680,41 @@ impl Settings {
             .context("RINGSIDE_TRUSTED_PROXIES")
     }
 
+    /// The single sign-on provider and how its groups map, when an issuer is set;
+    /// an incomplete setting is an error at start, not at someone's sign-in.
+    pub fn provider(&self) -> anyhow::Result<Option<(ProviderConfig, GroupMap)>> {
+        let Some(issuer) = self.oidc_issuer.clone().filter(|i| !i.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let redirect_url = self
+            .oidc_redirect_url
+            .clone()
+            .context("RINGSIDE_OIDC_REDIRECT_URL must be set with RINGSIDE_OIDC_ISSUER")?;
+        let groups: GroupMap = self
+            .oidc_groups
+            .parse()
+            .map_err(anyhow::Error::msg)
+            .context("RINGSIDE_OIDC_GROUPS")?;
+        if groups.role(&groups.groups()).is_none() {
+            anyhow::bail!("RINGSIDE_OIDC_GROUPS maps no group to a role: nobody could sign in");
+        }
+        let config = ProviderConfig {
+            issuer,
+            client_id: self.oidc_client_id.clone(),
+            client_secret: self.oidc_client_secret.clone(),
+            redirect_url,
+            extra_scopes: self
+                .oidc_scopes
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+        };
+        Ok(Some((config, groups)))
+    }
+
+    /// The suite's token keys, and whether the people's keys were created just now.
+    /// With `create`, missing key files are made (the all-in-one's first start, the
+    /// CLI); without, they must exist.
     pub fn token_key(&self, create: bool) -> anyhow::Result<(TokenKey, bool)> {
         let (people, created) = self.key_set_made(KeyKind::People, create)?;
         let (services, _) = self.key_set_made(KeyKind::Services, create)?;

@@ -306,6 +306,29 @@ impl Staff for StaffGrpc {
         ok(self.signed_in(signed))
     }
 
+    async fn start_provider_sign_in(
+        &self,
+        _: Request<pb::StartProviderSignInRequest>,
+    ) -> Reply<pb::StartProviderSignInResponse> {
+        let (authorize_url, state) = self.service.start_provider_sign_in().await?;
+        ok(pb::StartProviderSignInResponse {
+            authorize_url,
+            state,
+        })
+    }
+
+    async fn finish_provider_sign_in(
+        &self,
+        req: Request<pb::FinishProviderSignInRequest>,
+    ) -> Reply<pb::SignInResponse> {
+        let r = req.into_inner();
+        let signed = self
+            .service
+            .finish_provider_sign_in(&r.state, &r.code, &r.client_address)
+            .await?;
+        ok(self.signed_in(signed))
+    }
+
     async fn start_two_factor(
         &self,
         req: Request<pb::StartTwoFactorRequest>,

@@ -4,7 +4,9 @@
 //! the questions every other service asks about people: who sits at extension 101,
 //! who takes new leads, whose Telegram chat this is. It signs people in (`password`:
 //! argon2id; `signin`: lockout, per-address limits, sessions; `second_step` and
-//! `totp`: the optional TOTP second factor with recovery codes), keeps their personal
+//! `totp`: the optional TOTP second factor with recovery codes; `oidc` and `sso`:
+//! single sign-on through an OpenID Connect provider, its groups mapped to roles and
+//! teams), keeps their personal
 //! API tokens (`api_tokens`), mints their access tokens from a session or an API
 //! token, and keeps the audit trail. Record visibility reads its teams.
 
@@ -12,10 +14,12 @@ pub mod api_tokens;
 pub mod error;
 pub mod grpc;
 pub mod model;
+pub mod oidc;
 pub mod password;
 pub mod second_step;
 pub mod service;
 pub mod signin;
+pub mod sso;
 pub mod store;
 pub mod totp;
 

@@ -4,6 +4,8 @@
 //! alerts) but keeps their record. A role change or a deactivation ends the user's
 //! sessions; each is written to the audit trail with who did it.
 
+use std::sync::Arc;
+
 use ringside_identity::paging::{Cursor, Page, Paged};
 use ringside_identity::{Invalid, fields, required_text};
 use ringside_storage::{Db, new_id, now_millis};
@@ -12,16 +14,20 @@ use sqlx::AnyConnection;
 use crate::api_tokens::ApiTokens;
 use crate::error::{Result, StaffError};
 use crate::model::{Team, User, UserSpec};
+use crate::oidc::Provider;
 use crate::signin::{SignIn, SignInConfig, audit_line};
+use crate::sso::GroupMap;
 use crate::store::{self, Lookup, UserFilter};
 
 #[derive(Clone)]
 pub struct StaffService {
-    db: Db,
+    pub(crate) db: Db,
     /// Passwords, sign-in and sessions.
     pub signin: SignIn,
     /// Personal API tokens.
     pub api_tokens: ApiTokens,
+    /// Single sign-on, when a provider is set up: it, and how its groups map.
+    provider: Option<Arc<(Provider, GroupMap)>>,
 }
 
 /// The id (when free) and login of the admin the first start makes.
@@ -39,7 +45,22 @@ impl StaffService {
         StaffService {
             signin: SignIn::new(db.clone(), config),
             api_tokens: ApiTokens::new(db.clone()),
+            provider: None,
             db,
+        }
+    }
+
+    /// Staff that also signs people in through an OpenID Connect provider.
+    pub fn with_provider(mut self, provider: Provider, groups: GroupMap) -> Self {
+        self.provider = Some(Arc::new((provider, groups)));
+        self
+    }
+
+    /// The provider set up for single sign-on.
+    pub(crate) fn provider(&self) -> Result<(&Provider, &GroupMap)> {
+        match self.provider.as_deref() {
+            Some((provider, groups)) => Ok((provider, groups)),
+            None => Err(StaffError::Refused("single sign-on is not set up here")),
         }
     }
 
@@ -266,7 +287,7 @@ impl StaffService {
 }
 
 /// Writes the user, their extensions and teams, once their keys are checked.
-async fn write(conn: &mut AnyConnection, user: &User) -> Result<()> {
+pub(crate) async fn write(conn: &mut AnyConnection, user: &User) -> Result<()> {
     check_keys(conn, user).await?;
     store::save_user(conn, user).await?;
     store::replace_extensions(conn, user).await?;

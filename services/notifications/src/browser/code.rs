@@ -17,7 +17,7 @@ use ringside_proto::staff::v1 as spb;
 use serde::Deserialize;
 use tonic::Code;
 
-use super::{FormPage, Gate, SIGN_IN, escape, form_page, refusal};
+use super::{FormPage, Gate, escape, form_page, refusal};
 
 const CODE: &str = include_str!("../pages/code.html");
 const ENROL: &str = include_str!("../pages/enrol.html");
@@ -95,11 +95,11 @@ pub(super) async fn sign_in_with_code(
     Form(form): Form<CodeForm>,
 ) -> Response {
     if let Some(why) = ringside_kit::browser::cross_site(&headers) {
-        return form_page(&SIGN_IN, StatusCode::FORBIDDEN, why, false);
+        return gate.sign_in_page(StatusCode::FORBIDDEN, why, false);
     }
     if !well_formed(&form.challenge) {
         let why = "this sign-in has ended; enter your password again";
-        return form_page(&SIGN_IN, StatusCode::BAD_REQUEST, why, false);
+        return gate.sign_in_page(StatusCode::BAD_REQUEST, why, false);
     }
     let enrol = (!form.enrol_secret.is_empty()).then(|| spb::TwoFactorSecret {
         secret: form.enrol_secret.clone(),
@@ -131,7 +131,7 @@ pub(super) async fn sign_in_with_code(
         }
         Err(s) => {
             let (code, text) = refusal(&s);
-            form_page(&SIGN_IN, code, &text, false)
+            gate.sign_in_page(code, &text, false)
         }
     }
 }
