@@ -271,6 +271,21 @@ async fn the_card_pops_for_the_ringing_agents_and_closes_when_someone_answers() 
             .into_inner();
         assert_eq!(entry.text, "Wants 20 licences");
         assert_eq!(entry.links.unwrap().contact_id, contact.id);
+        // Both agents were shown Иван's card, and the trail says so.
+        let staff = setup.staff();
+        let shown = support::eventually("the cards shown in the audit trail", || async {
+            let lines = staff.audit_of("card_shown").await;
+            let mut seen: Vec<(String, String)> = lines
+                .into_iter()
+                .filter(|l| l.detail.contains("call c-1"))
+                .map(|l| (l.actor, l.subject))
+                .collect();
+            seen.sort();
+            (seen.len() >= 2).then_some(seen)
+        })
+        .await;
+        let by = |agent: &str| (agent.to_owned(), contact.id.clone());
+        assert_eq!(shown, [by("ivan"), by("olga")], "once each");
         silent(&mut olga).await;
         setup.stop().await;
     }

@@ -177,18 +177,8 @@ async fn suite_with_provider(issuer: String) -> Suite {
 
 /// The provider sign-in outcomes in the audit trail, newest first.
 async fn provider_outcomes(suite: &Suite) -> Vec<(String, String)> {
-    let mut staff = suite.staff_as("test-admin", Role::Admin).await;
-    let lines = staff
-        .list_audit(spb::ListAuditRequest::default())
-        .await
-        .expect("the audit trail")
-        .into_inner()
-        .entries;
-    lines
-        .into_iter()
-        .filter(|l| l.action == "sign_in_provider")
-        .map(|l| (l.outcome, l.detail))
-        .collect()
+    let lines = suite.audit_of("sign_in_provider").await.into_iter();
+    lines.map(|l| (l.outcome, l.detail)).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

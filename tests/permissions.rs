@@ -308,6 +308,35 @@ async fn an_agent_cannot_rewrite_another_agent_nor_make_itself_admin() {
         Code::PermissionDenied
     );
 
+    // Every refusal is in the audit trail (delivered in the background).
+    let tried = support::eventually("the refusals in the audit trail", || async {
+        let refused = suite.audit_of("call_refused").await;
+        let tried: Vec<(String, String)> = refused
+            .into_iter()
+            .filter(|l| l.actor == "mallory")
+            .map(|l| {
+                (
+                    l.outcome,
+                    l.detail.split(' ').nth(1).unwrap_or("").to_owned(),
+                )
+            })
+            .collect();
+        (tried.len() >= 4).then_some(tried)
+    })
+    .await;
+    let methods: Vec<(&str, &str)> = tried
+        .iter()
+        .map(|(o, m)| {
+            (
+                o.as_str(),
+                m.trim_start_matches("/ringside.staff.v1.Staff/"),
+            )
+        })
+        .collect();
+    let denied = |m| ("permission_denied", m);
+    let expected = ["SetUserActive", "CreateUser", "UpdateUser", "UpdateUser"].map(denied);
+    assert_eq!(methods, expected, "newest first");
+
     let mut admin = suite.staff_as("boss", Role::Admin).await;
     let listed = admin
         .list_users(spb::ListUsersRequest {

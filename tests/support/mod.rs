@@ -659,6 +659,19 @@ impl Suite {
         }
     }
 
+    /// The audit trail's lines of `action`, newest first (up to 500), as an admin
+    /// reads them.
+    pub async fn audit_of(&self, action: &str) -> Vec<ringside_proto::staff::v1::AuditEntry> {
+        let mut staff = self.staff_as("test-admin", Role::Admin).await;
+        let request = ringside_proto::staff::v1::ListAuditRequest {
+            page_size: 500,
+            ..Default::default()
+        };
+        let lines = staff.list_audit(request).await.expect("the audit trail");
+        let lines = lines.into_inner().entries.into_iter();
+        lines.filter(|l| l.action == action).collect()
+    }
+
     pub async fn staff_as(&self, user: &str, role: Role) -> Staff {
         let token = self.key.issue(user, role, Duration::from_secs(600));
         self.staff_with(token.expect("a token")).await

@@ -4,7 +4,9 @@
 //! table for the token's role (`PERMISSION_DENIED` for a method not granted or not
 //! listed; a method the table opens to anyone needs no token), and hands the verified [`Claims`] to the handler in the request
 //! extensions. It wraps the generated server, so it sees the method's path, and it is
-//! the same for a call over a socket and one through the process's own router.
+//! the same for a call over a socket and one through the process's own router. A
+//! refusal of a caller it knows (`PERMISSION_DENIED`) goes to the audit trail, when
+//! the guard has one ([`Guarded::with_audit`]).
 
 use std::convert::Infallible;
 use std::task::{Context, Poll};
@@ -13,6 +15,7 @@ use futures::future::{Either, Ready, ready};
 use tonic::body::Body;
 use tonic::server::NamedService;
 
+use crate::audit::{Audit, AuditLine};
 use crate::policy::{self, Refusal};
 use crate::{Claims, TokenKey};
 
@@ -21,11 +24,38 @@ use crate::{Claims, TokenKey};
 pub struct Guarded<S> {
     inner: S,
     key: TokenKey,
+    audit: Option<Audit>,
 }
 
 impl<S: NamedService> Guarded<S> {
     pub fn new(inner: S, key: TokenKey) -> Self {
-        Guarded { inner, key }
+        Guarded {
+            inner,
+            key,
+            audit: None,
+        }
+    }
+
+    /// Refusals go to `audit` too.
+    pub fn with_audit(mut self, audit: Audit) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    /// `claims`'s call of `method` refused (`why`): logged, and written to the trail.
+    fn refused(&self, claims: &Claims, method: &str, why: String) -> tonic::Status {
+        tracing::info!(method, user = %claims.sub, role = ?claims.role, why, "call refused");
+        if let Some(audit) = &self.audit {
+            audit.record(AuditLine {
+                at: i64::try_from(crate::token::unix_now()).unwrap_or(0) * 1000,
+                actor: claims.sub.clone(),
+                action: "call_refused".into(),
+                subject: String::new(),
+                outcome: "permission_denied".into(),
+                detail: format!("{method} as {:?}: {why}", claims.role),
+            });
+        }
+        tonic::Status::permission_denied(why)
     }
 
     /// The caller's claims, if the call may go ahead (none for a method open to
@@ -47,26 +77,18 @@ impl<S: NamedService> Guarded<S> {
         match policy::check_action(claims.role, action) {
             // A service acts for a user only to file the note they typed.
             Ok(action) if claims.obo.is_some() && action != policy::Action::NoteCalls => {
-                tracing::info!(method = path, service = %claims.sub, "call on behalf of a user refused");
-                Err(tonic::Status::permission_denied(
-                    "a service acts for a user only to file their call notes",
-                ))
+                let why = "a service acts for a user only to file their call notes";
+                Err(self.refused(&claims, path, why.to_owned()))
             }
             Ok(_) => Ok(Some(claims)),
             Err(refusal) => {
-                tracing::info!(
-                    method = path,
-                    user = %claims.sub,
-                    role = ?claims.role,
-                    ?refusal,
-                    "call refused"
-                );
-                Err(tonic::Status::permission_denied(match refusal {
+                let why = match refusal {
                     Refusal::UnknownMethod => "this method is not open to anyone".to_owned(),
                     Refusal::NotGranted(action) => {
                         format!("role {:?} may not {action:?}", claims.role)
                     }
-                }))
+                };
+                Err(self.refused(&claims, path, why))
             }
         }
     }

@@ -8,12 +8,14 @@
 //! passwords, sessions or teams — staff does, and puts a user's teams in their
 //! tokens — nor how a store filters — each store applies the scope in its queries.
 
+pub mod audit;
 pub mod guard;
 pub mod keys;
 pub mod policy;
 pub mod token;
 pub mod visibility;
 
+pub use audit::{Audit, AuditLine, AuditSink};
 pub use guard::Guarded;
 pub use keys::KeySet;
 pub use token::{Claims, TokenKey};

@@ -47,6 +47,8 @@ pub enum Action {
     ManageOwnAccount,
     /// Read the audit trail.
     ReadAudit,
+    /// Add to the audit trail what happened elsewhere: a service's.
+    WriteAudit,
     /// Receive one's own call cards and alerts.
     ReceivePushes,
     /// Write to a client through a channel (Telegram, email).
@@ -189,6 +191,7 @@ pub const METHODS: &[(&str, Action)] = &[
     ),
     ("/ringside.staff.v1.Staff/ResetTwoFactor", ManagePeople),
     ("/ringside.staff.v1.Staff/ListAudit", ReadAudit),
+    ("/ringside.staff.v1.Staff/RecordAudit", WriteAudit),
     ("/ringside.staff.v1.Staff/CreateApiToken", ManageOwnAccount),
     ("/ringside.staff.v1.Staff/ListApiTokens", ManageOwnAccount),
     ("/ringside.staff.v1.Staff/RevokeApiToken", ManageOwnAccount),
@@ -264,6 +267,7 @@ pub fn grants(role: Role) -> &'static [Action] {
             ResolveParties,
             ReadStaff,
             SignPeopleIn,
+            WriteAudit,
         ],
     }
 }

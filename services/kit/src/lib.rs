@@ -11,9 +11,11 @@
 //! a record given to someone is stamped with). What every edge a browser talks to
 //! shares is here too: the session cookie and the
 //! refusal of unsafe requests from other sites ([`browser`]), and who a request came
-//! from behind trusted proxies ([`net`]). Domain rules, SQL and the bus transports
+//! from behind trusted proxies ([`net`]). The audit trail's writer outside staff
+//! ([`audit`]). Domain rules, SQL and the bus transports
 //! live elsewhere.
 
+pub mod audit;
 pub mod browser;
 pub mod consume;
 pub mod error;

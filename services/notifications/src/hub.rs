@@ -1,10 +1,13 @@
 //! The live side: open push connections per agent (which is what "online" means), and
 //! the cards of calls still ringing or in progress, so a client that reconnects gets
-//! them again. State is in memory: a card lives as long as its call.
+//! them again. State is in memory: a card lives as long as its call. Each agent a
+//! card is shown to is written to the audit trail (once per client the card names:
+//! a card that learns its client later is recorded again).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use ringside_auth::{Audit, AuditLine};
 use ringside_proto::notifications::v1 as pb;
 use tokio::sync::mpsc;
 
@@ -34,11 +37,38 @@ struct Seat {
     extension: String,
     /// Whether the card was pushed to this agent yet.
     shown: bool,
+    /// The client whose card this agent was last recorded seeing.
+    audited: Option<String>,
 }
 
 #[derive(Clone, Default)]
 pub struct Hub {
     state: Arc<Mutex<State>>,
+    audit: Option<Audit>,
+}
+
+impl LiveCall {
+    /// The audit lines of the agents shown this card who were not recorded seeing its
+    /// client yet (now they are).
+    fn newly_seen(&mut self) -> Vec<AuditLine> {
+        let client = &self.card.client_id;
+        let call_id = &self.card.call_id;
+        self.seats
+            .iter_mut()
+            .filter(|s| s.shown && s.audited.as_ref() != Some(client))
+            .map(|seat| {
+                seat.audited = Some(client.clone());
+                AuditLine {
+                    at: ringside_storage::now_millis(),
+                    actor: seat.agent.clone(),
+                    action: "card_shown".into(),
+                    subject: client.clone(),
+                    outcome: "shown".into(),
+                    detail: format!("call {call_id} at {}", seat.extension),
+                }
+            })
+            .collect()
+    }
 }
 
 /// One open push connection; closing it (dropping this) takes the agent offline when
@@ -71,6 +101,18 @@ fn push(kind: &str, card: &pb::Card) -> pb::Push {
 }
 
 impl Hub {
+    /// Cards shown go to `audit` too.
+    pub fn with_audit(mut self, audit: Audit) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    fn record(&self, lines: Vec<AuditLine>) {
+        if let Some(audit) = &self.audit {
+            lines.into_iter().for_each(|l| audit.record(l));
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state
             .lock()
@@ -128,6 +170,7 @@ impl Hub {
                     agent: agent.clone(),
                     extension: extension.clone(),
                     shown: false,
+                    audited: None,
                 });
             }
         }
@@ -153,9 +196,12 @@ impl Hub {
                 (seat.agent.clone(), kind)
             })
             .collect();
+        let seen = call.newly_seen();
         for (agent, kind) in targets {
             send_locked(&mut state, &agent, &push(kind, &card));
         }
+        drop(state);
+        self.record(seen);
     }
 
     /// One more extension of a ringing call rings (a forked call): its agent gets the
@@ -176,10 +222,14 @@ impl Hub {
             agent: agent.to_owned(),
             extension: extension.to_owned(),
             shown: call.built,
+            audited: None,
         });
         if call.built {
             let card = call.card.clone();
+            let seen = call.newly_seen();
             send_locked(&mut state, agent, &push("card", &card));
+            drop(state);
+            self.record(seen);
         }
         true
     }

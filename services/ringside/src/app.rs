@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ringside_activities::{ActivitiesGrpc, ActivitiesService};
-use ringside_auth::{Guarded, TokenKey};
+use ringside_auth::{Audit, Guarded, TokenKey};
 use ringside_bus::amqp::AmqpBus;
 use ringside_bus::local::LocalBus;
 use ringside_bus::{Bus, consumer, outbox};
@@ -130,6 +130,8 @@ struct Assembly<'a> {
     ingest: Option<ringside_ingest::Bound>,
     grpc: TcpListener,
     http: TcpListener,
+    /// Where this process writes to the audit trail (made when first needed).
+    audit: Option<Audit>,
 }
 
 /// Connects, migrates and starts serving. Returns once every listener is bound.
@@ -173,6 +175,7 @@ pub async fn start(settings: &Settings, mode: Mode, key: TokenKey) -> anyhow::Re
         ingest: None,
         grpc,
         http,
+        audit: None,
     };
     for service in mode.services() {
         match service {
@@ -240,6 +243,22 @@ impl Assembly<'_> {
 
     /// The channel `caller` calls a peer service through: this process's own gRPC
     /// router in the all-in-one mode, the peer's address otherwise.
+    /// This process's writer to the audit trail: to its own staff, or the one at
+    /// `RINGSIDE_STAFF_URL`.
+    fn audit(&mut self) -> anyhow::Result<Audit> {
+        if let Some(audit) = &self.audit {
+            return Ok(audit.clone());
+        }
+        const CALLER: &str = "ringside";
+        let staff = match self.staff.is_some() {
+            true => PeerChannel::local(&self.loopback, self.key.clone(), CALLER),
+            false => self.peer(CALLER, Peer::Staff)?,
+        };
+        let audit = ringside_kit::audit::StaffTrail::start(staff);
+        self.audit = Some(audit.clone());
+        Ok(audit)
+    }
+
     fn peer(&self, caller: &'static str, peer: Peer) -> anyhow::Result<PeerChannel> {
         let key = self.key.clone();
         if self.mode == Mode::AllInOne {
@@ -325,7 +344,8 @@ impl Assembly<'_> {
                 .context("RINGSIDE_ALERT_FROM")?;
         let alerter = ringside_notifications::alerts::Alerter::new(db.clone(), alerts);
         let staff = ringside_notifications::staff::Directory::new(self.peer(caller, Peer::Staff)?);
-        let mut service = Notifications::new(staff, peers.clone(), alerter, config);
+        let mut service =
+            Notifications::new(staff, peers.clone(), alerter, config).with_audit(self.audit()?);
         if channels.telegram.is_some() || channels.email.is_some() {
             let telegram = channels.telegram.map(TelegramOut::new);
             let email = match channels.email {
@@ -510,7 +530,17 @@ impl Assembly<'_> {
     }
 
     /// Binds the gRPC and HTTP listeners and starts serving.
-    async fn serve(self) -> anyhow::Result<Running> {
+    async fn serve(mut self) -> anyhow::Result<Running> {
+        // Refusals of the guard go to the audit trail, in any process serving gRPC.
+        let serves_grpc = self.staff.is_some()
+            || self.contacts.is_some()
+            || self.activities.is_some()
+            || self.deals.is_some()
+            || self.notifications.is_some();
+        let audit = match serves_grpc {
+            true => Some(self.audit()?),
+            false => None,
+        };
         let settings = self.settings;
         let (grpc, http) = (self.grpc, self.http);
         let (grpc_addr, http_addr) = (grpc.local_addr()?, http.local_addr()?);
@@ -542,7 +572,7 @@ impl Assembly<'_> {
             deals: self.deals,
             notifications: self.notifications,
         };
-        let routes = grpc_routes(grpc_set, self.key).await?;
+        let routes = grpc_routes(grpc_set, self.key, audit).await?;
         // From here on the services of this process reach each other through it.
         self.loopback.bind(routes.clone());
         servers.spawn(serve_grpc(grpc, routes, self.shutdown.clone()));
@@ -619,7 +649,11 @@ struct GrpcServices {
 /// permission table for the method), with health and
 /// reflection (open, so probes and tools need no token): what the gRPC port serves,
 /// and what this process's own services call each other through.
-async fn grpc_routes(services: GrpcServices, key: TokenKey) -> anyhow::Result<Routes> {
+async fn grpc_routes(
+    services: GrpcServices,
+    key: TokenKey,
+    audit: Option<Audit>,
+) -> anyhow::Result<Routes> {
     let (health, health_service) = tonic_health::server::health_reporter();
     if services.contacts.is_some() {
         health.set_serving::<ContactsServer<ContactsGrpc>>().await;
@@ -644,24 +678,22 @@ async fn grpc_routes(services: GrpcServices, key: TokenKey) -> anyhow::Result<Ro
         .register_encoded_file_descriptor_set(ringside_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()?;
+    let guard = Guard { key, audit };
     let contacts = services
         .contacts
-        .map(|c| Guarded::new(ContactsServer::new(ContactsGrpc::new(c)), key.clone()));
+        .map(|c| guard.wrap(ContactsServer::new(ContactsGrpc::new(c))));
     let activities = services
         .activities
-        .map(|a| Guarded::new(ActivitiesServer::new(ActivitiesGrpc::new(a)), key.clone()));
+        .map(|a| guard.wrap(ActivitiesServer::new(ActivitiesGrpc::new(a))));
     let deals = services
         .deals
-        .map(|d| Guarded::new(DealsServer::new(DealsGrpc::new(d)), key.clone()));
-    let notifications = services.notifications.map(|n| {
-        Guarded::new(
-            NotificationsServer::new(NotificationsGrpc::new(n)),
-            key.clone(),
-        )
-    });
+        .map(|d| guard.wrap(DealsServer::new(DealsGrpc::new(d))));
+    let notifications = services
+        .notifications
+        .map(|n| guard.wrap(NotificationsServer::new(NotificationsGrpc::new(n))));
     let staff = services
         .staff
-        .map(|s| Guarded::new(StaffGrpc::new(s, key.clone()).into_server(), key.clone()));
+        .map(|s| guard.wrap(StaffGrpc::new(s, guard.key.clone()).into_server()));
     let mut routes = Routes::new(health_service).add_service(reflection);
     if let Some(s) = staff {
         routes = routes.add_service(s);
@@ -679,6 +711,22 @@ async fn grpc_routes(services: GrpcServices, key: TokenKey) -> anyhow::Result<Ro
         routes = routes.add_service(s);
     }
     Ok(routes.prepare())
+}
+
+/// What every gRPC service of this process is guarded with.
+struct Guard {
+    key: TokenKey,
+    audit: Option<Audit>,
+}
+
+impl Guard {
+    fn wrap<S: tonic::server::NamedService>(&self, inner: S) -> Guarded<S> {
+        let guarded = Guarded::new(inner, self.key.clone());
+        match &self.audit {
+            Some(audit) => guarded.with_audit(audit.clone()),
+            None => guarded,
+        }
+    }
 }
 
 async fn serve_grpc(

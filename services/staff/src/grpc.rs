@@ -475,6 +475,24 @@ impl Staff for StaffGrpc {
         })
     }
 
+    async fn record_audit(
+        &self,
+        req: Request<pb::RecordAuditRequest>,
+    ) -> Reply<pb::RecordAuditResponse> {
+        let source = Caller::of(&req).actor;
+        let entries = req.into_inner().entries;
+        if entries.len() > MAX_AUDIT_PAGE as usize {
+            return Err(invalid(Invalid::new("entries", "at most 500 at once")));
+        }
+        let lines = entries
+            .into_iter()
+            .map(|e| audit_from_proto(e, &source))
+            .collect::<Result<Vec<_>, Invalid>>()
+            .map_err(invalid)?;
+        self.service.record_audit(&lines).await?;
+        ok(pb::RecordAuditResponse {})
+    }
+
     async fn list_audit(&self, req: Request<pb::ListAuditRequest>) -> Reply<pb::ListAuditResponse> {
         let r = req.into_inner();
         let size = ringside_identity::page_size(r.page_size, 100, MAX_AUDIT_PAGE)
@@ -572,6 +590,37 @@ fn api_token_to_proto(t: ApiToken) -> pb::ApiToken {
         revoked_at: t.revoked_at.map(timestamp_from_millis),
         role: t.role,
     }
+}
+
+/// A line another service wrote, checked: its detail names `source`.
+fn audit_from_proto(e: pb::AuditEntry, source: &str) -> Result<AuditEntry, Invalid> {
+    const LONGEST: usize = 2048;
+    for (field, value) in [
+        ("actor", &e.actor),
+        ("action", &e.action),
+        ("subject", &e.subject),
+        ("outcome", &e.outcome),
+        ("detail", &e.detail),
+    ] {
+        if value.len() > LONGEST {
+            return Err(Invalid::new(field, "at most 2048 bytes"));
+        }
+    }
+    if e.action.trim().is_empty() {
+        return Err(Invalid::new("action", "required"));
+    }
+    Ok(AuditEntry {
+        id: 0,
+        at: e.at.as_ref().map_or_else(
+            ringside_storage::now_millis,
+            ringside_proto::millis_from_timestamp,
+        ),
+        actor: e.actor,
+        action: e.action,
+        subject: e.subject,
+        outcome: e.outcome,
+        detail: format!("[{source}] {}", e.detail),
+    })
 }
 
 fn audit_to_proto(e: AuditEntry) -> pb::AuditEntry {

@@ -102,6 +102,16 @@ impl StaffService {
         Ok(Some((admin, secret)))
     }
 
+    /// Adds lines other services wrote to the audit trail, in one transaction.
+    pub async fn record_audit(&self, lines: &[store::AuditEntry]) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        for line in lines {
+            store::audit(&mut tx, line).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The audit trail, newest first: `limit` lines before line `before` (0: the
     /// newest), about `subject` when given.
     pub async fn audit_trail(
