@@ -9,7 +9,11 @@
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use base64::Engine;
+use sha2::Digest;
 
 use ringside_auth::Role;
 use ringside_proto::staff::v1 as spb;
@@ -56,7 +60,7 @@ impl Provider {
             child: spawned.expect("spawned"),
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
         };
-        for _ in 0..100 {
+        for _ in 0..300 {
             if tokio::net::TcpStream::connect(provider.addr).await.is_ok() {
                 return Some(provider);
             }
@@ -78,26 +82,24 @@ impl Provider {
         assert_eq!(status, 204);
     }
 
-    /// `sub` signs in at the provider's authorization `url`: where it sends the
-    /// browser back (path and query on Ringside).
+    /// `sub` signs in at the provider's authorization `url` (the provider's, or a
+    /// proxy's in front of it): where it sends the browser back (path and query).
     async fn authorize(&self, url: &str, sub: &str) -> String {
-        let path = url
-            .strip_prefix(&self.issuer())
-            .expect("the provider's address");
+        let (at, path) = split_url(url);
         let headers = [("content-type", "application/x-www-form-urlencoded")];
         let form = format!("sub={sub}");
         let (status, head, body) =
-            support::http_full(self.addr, "POST", path, &headers, form.as_bytes()).await;
+            support::http_full(at, "POST", &path, &headers, form.as_bytes()).await;
         assert_eq!(status, 302, "{head}\n{body}");
-        let back = location(&head);
-        let (_, path) = back
-            .split_once("://")
-            .expect("absolute")
-            .1
-            .split_once('/')
-            .expect("a path");
-        format!("/{path}")
+        split_url(&location(&head)).1
     }
+}
+
+/// The address and the path (with its query) of an `http://` URL.
+fn split_url(url: &str) -> (SocketAddr, String) {
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (at, path) = rest.split_once('/').unwrap_or((rest, ""));
+    (at.parse().expect("an address"), format!("/{path}"))
 }
 
 /// The `Location` a response sends the browser to.
@@ -181,13 +183,45 @@ async fn provider_outcomes(suite: &Suite) -> Vec<(String, String)> {
     lines.map(|l| (l.outcome, l.detail)).collect()
 }
 
+/// Claims of a person at the provider with a verified `email` and `groups`.
+fn claims(email: &str, name: &str, groups: &[&str]) -> serde_json::Value {
+    serde_json::json!({"email": email, "email_verified": true, "name": name, "groups": groups})
+}
+
+/// The user staff has with `login`.
+async fn user_with_login(suite: &Suite, login: &str) -> spb::User {
+    let mut staff = suite.staff_as("test-admin", Role::Admin).await;
+    let find = spb::FindUserRequest {
+        by: Some(spb::find_user_request::By::Login(login.into())),
+    };
+    staff.find_user(find).await.expect("found").into_inner()
+}
+
+async fn user(suite: &Suite, id: &str) -> spb::User {
+    let mut staff = suite.staff_as("test-admin", Role::Admin).await;
+    let get = spb::GetUserRequest { id: id.into() };
+    staff.get_user(get).await.expect("a user").into_inner()
+}
+
+/// `sub` tries to sign in through the provider and is refused: status and page.
+async fn refused(ringside: SocketAddr, provider: &Provider, sub: &str) -> (u16, String) {
+    let (url, cookie) = press_the_button(ringside).await;
+    let back = provider.authorize(&url, sub).await;
+    let (status, head, body) = come_back(ringside, &back, &cookie).await;
+    assert_eq!(session_cookie(&head), None, "{sub} got a session");
+    (status, body)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_signs_in_through_the_provider_with_the_role_and_teams_of_their_groups() {
     let Some(provider) = Provider::start().await else {
         return;
     };
-    let alice = serde_json::json!({"email": "Alice@Corp.test", "email_verified": true,
-        "name": "Alice Corp", "groups": ["crm-users", "sales", "wiki-editors"]});
+    let alice = claims(
+        "Alice@Corp.test",
+        "Alice Corp",
+        &["crm-users", "sales", "wiki"],
+    );
     provider.person("alice", alice).await;
     let suite = suite_with_provider(provider.issuer()).await;
     suite.form_team("sales", &[]).await;
@@ -215,51 +249,81 @@ async fn a_person_signs_in_through_the_provider_with_the_role_and_teams_of_their
         (who["name"].as_str(), who["role"].as_str()),
         (Some("Alice Corp"), Some("agent"))
     );
-    let mut staff = suite.staff_as("test-admin", Role::Admin).await;
-    let find = spb::FindUserRequest {
-        by: Some(spb::find_user_request::By::Login("alice@corp.test".into())),
-    };
-    let user = staff.find_user(find).await.expect("made").into_inner();
-    assert_eq!(user.details.unwrap().team_ids, ["sales"]);
+    let made = user_with_login(&suite, "alice@corp.test").await;
+    assert_eq!(made.details.as_ref().unwrap().team_ids, ["sales"]);
 
     // Her groups change at the provider: the next sign-in makes her what they say.
-    let promoted = serde_json::json!({"email": "alice@corp.test", "email_verified": true,
-        "name": "Alice Corp", "groups": ["crm-admins"]});
-    provider.person("alice", promoted).await;
+    provider
+        .person(
+            "alice",
+            claims("alice@corp.test", "Alice Corp", &["crm-admins"]),
+        )
+        .await;
     let session = sign_in_as(ringside, &provider, "alice").await;
     assert_eq!(me(ringside, &session).await["role"], "admin");
-    let again = staff
-        .get_user(spb::GetUserRequest {
-            id: user.id.clone(),
-        })
-        .await;
-    assert_eq!(
-        again.unwrap().into_inner().details.unwrap().team_ids,
-        Vec::<String>::new()
-    );
+    let now = user(&suite, &made.id).await.details.unwrap();
+    assert_eq!(now.team_ids, Vec::<String>::new());
 
-    // Someone whose groups give no role is refused; a local admin's password works.
-    let visitor = serde_json::json!({"email": "bob@corp.test", "groups": ["wiki-editors"]});
-    provider.person("bob", visitor).await;
-    let (url, cookie) = press_the_button(ringside).await;
-    let back = provider.authorize(&url, "bob").await;
-    let (status, head, body) = come_back(ringside, &back, &cookie).await;
+    // Groups that give no role: a stranger is not made; Alice, linked, loses access
+    // (deactivated, her session ends), and stays out with nothing changed when her
+    // groups come back — until an admin lets her in again.
+    provider
+        .person("bob", claims("bob@corp.test", "Bob", &["wiki"]))
+        .await;
+    let (status, body) = refused(ringside, &provider, "bob").await;
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("gives you no role"), "{body}");
-    assert_eq!(session_cookie(&head), None);
+    provider
+        .person("alice", claims("alice@corp.test", "Alice Corp", &["wiki"]))
+        .await;
+    assert_eq!(refused(ringside, &provider, "alice").await.0, 403);
+    assert!(!user(&suite, &made.id).await.active, "deactivated");
+    let (status, _) =
+        support::http(ringside, "GET", "/agent/me", &[("cookie", &session)], b"").await;
+    assert_eq!(status, 401, "her session ended");
+    provider
+        .person(
+            "alice",
+            claims("alice@corp.test", "Alice Corp", &["crm-users"]),
+        )
+        .await;
+    assert_eq!(refused(ringside, &provider, "alice").await.0, 401);
+    assert_eq!(
+        user(&suite, &made.id).await.details.unwrap().role,
+        "admin",
+        "unchanged"
+    );
+
+    // An account at the provider with the local admin's address is not linked to
+    // them: the admin stays an admin and signs in with their password.
     let root = Person {
         role: "admin",
         ..Person::new("root", "Root")
     };
     suite.hire(&[root]).await;
     suite.set_password("root").await;
+    let impostor = claims(&support::login_of("root"), "Root?", &["crm-users"]);
+    provider.person("root-at-idp", impostor).await;
+    let (status, body) = refused(ringside, &provider, "root-at-idp").await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("not linked to this provider"), "{body}");
+    assert_eq!(user(&suite, "root").await.details.unwrap().role, "admin");
     support::sign_in_http(ringside, "root").await;
+
     let outcomes: Vec<String> = provider_outcomes(&suite)
         .await
         .into_iter()
         .map(|o| o.0)
         .collect();
-    assert_eq!(outcomes, ["no_role", "signed_in", "signed_in"]);
+    let expected = [
+        "link_refused",
+        "deactivated",
+        "no_role",
+        "no_role",
+        "signed_in",
+        "signed_in",
+    ];
+    assert_eq!(outcomes, expected, "newest first");
     suite.stop().await;
 }
 
@@ -269,21 +333,26 @@ async fn a_callback_this_browser_did_not_start_a_used_state_and_another_flows_co
     let Some(provider) = Provider::start().await else {
         return;
     };
-    let carol = serde_json::json!({"email": "carol@corp.test", "email_verified": true,
-        "groups": ["crm-users"]});
-    provider.person("carol", carol).await;
+    provider
+        .person("carol", claims("carol@corp.test", "Carol", &["crm-users"]))
+        .await;
     let suite = suite_with_provider(provider.issuer()).await;
     let ringside = suite.running.http_addr;
 
-    // Login CSRF: the attacker's own callback, sent to a victim's browser, which
-    // holds no flow (or another one).
+    // Login CSRF: a callback sent to a browser that holds no flow (or another one)
+    // goes nowhere, and the flow is used up — also for the browser that started it.
     let (url, cookie) = press_the_button(ringside).await;
     let back = provider.authorize(&url, "carol").await;
     let (status, head, body) = come_back(ringside, &back, "ringside_sso=someone-elses").await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("not started in this browser"), "{body}");
     assert_eq!(session_cookie(&head), None);
-    // The right browser still finishes it once, and only once.
+    let (status, head, _) = come_back(ringside, &back, &cookie).await;
+    assert_eq!((status, session_cookie(&head)), (401, None));
+
+    // A flow finishes once, and only once.
+    let (url, cookie) = press_the_button(ringside).await;
+    let back = provider.authorize(&url, "carol").await;
     let (status, head, _) = come_back(ringside, &back, &cookie).await;
     assert_eq!(status, 303);
     assert!(session_cookie(&head).is_some());
@@ -291,7 +360,7 @@ async fn a_callback_this_browser_did_not_start_a_used_state_and_another_flows_co
     assert_eq!(status, 401, "{body}");
     assert_eq!(session_cookie(&head), None);
 
-    // A code of flow A brought back as flow B: B's PKCE verifier and nonce do not fit.
+    // A code of flow A brought back as flow B: B's nonce does not fit A's ID token.
     let (url_a, _) = press_the_button(ringside).await;
     let (url_b, cookie_b) = press_the_button(ringside).await;
     let back_a = provider.authorize(&url_a, "carol").await;
@@ -315,13 +384,116 @@ async fn a_callback_this_browser_did_not_start_a_used_state_and_another_flows_co
     assert_eq!(session_cookie(&head), None);
 
     let outcomes = provider_outcomes(&suite).await;
-    assert_eq!(outcomes[0].0, "refused");
+    let why = |i: usize| (outcomes[i].0.as_str(), outcomes[i].1.to_lowercase());
     assert!(
-        outcomes[0].1.to_lowercase().contains("nonce"),
+        why(0).0 == "refused" && why(0).1.contains("nonce"),
         "{outcomes:?}"
     );
-    assert_eq!(outcomes[1].0, "refused");
-    assert!(outcomes[1].1.contains("unknown_state"), "{outcomes:?}");
+    assert!(
+        why(1).0 == "refused" && why(1).1.contains("unknown_state"),
+        "{outcomes:?}"
+    );
+    assert_eq!(why(2).0, "signed_in");
+    assert!(
+        why(3).0 == "refused" && why(3).1.contains("unknown_state"),
+        "{outcomes:?}"
+    );
+    assert!(why(4).0 == "refused" && why(4).1.contains("not_started_in_this_browser"));
+    suite.stop().await;
+}
+
+/// A proxy in front of the provider that keeps a copy of every byte sent through
+/// it: its address, and the copy.
+async fn tee(provider: SocketAddr) -> (SocketAddr, Arc<Mutex<Vec<u8>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let copy = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let seen = copy.clone();
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(provider).await else {
+                    return;
+                };
+                let ((mut cr, mut cw), (mut sr, mut sw)) =
+                    (client.into_split(), server.into_split());
+                let up = async move {
+                    let mut buf = [0u8; 8192];
+                    while let Ok(n @ 1..) = cr.read(&mut buf).await {
+                        seen.lock().unwrap().extend_from_slice(&buf[..n]);
+                        if sw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                    let _ = sw.shutdown().await;
+                };
+                let down = tokio::io::copy(&mut sr, &mut cw);
+                let _ = tokio::join!(up, down);
+            });
+        }
+    });
+    (addr, seen)
+}
+
+/// The value of `name=` in `text` (up to `&`, a space or a line's end).
+fn param<'a>(text: &'a str, name: &str) -> &'a str {
+    let after = text
+        .split(&format!("{name}="))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {name}"));
+    after
+        .split(['&', ' ', '\r', '\n'])
+        .next()
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_code_is_exchanged_with_the_pkce_verifier_and_the_client_secret() {
+    let Some(provider) = Provider::start().await else {
+        return;
+    };
+    provider
+        .person("erin", claims("erin@corp.test", "Erin", &["crm-users"]))
+        .await;
+    // Everything between Ringside and the provider goes through the tee (the
+    // provider names itself by the address it is asked at, so all stays consistent).
+    let (at, seen) = tee(provider.addr).await;
+    let suite = suite_with_provider(format!("http://{at}")).await;
+    let ringside = suite.running.http_addr;
+    let (url, cookie) = press_the_button(ringside).await;
+    let back = provider.authorize(&url, "erin").await;
+    let (status, head, body) = come_back(ringside, &back, &cookie).await;
+    assert_eq!(status, 303, "{head}\n{body}");
+
+    let sent = String::from_utf8_lossy(&seen.lock().unwrap()).to_string();
+    let exchange = sent
+        .split("POST /oauth2/token")
+        .nth(1)
+        .expect("a token request");
+    let verifier = param(exchange, "code_verifier");
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    assert_eq!(
+        challenge,
+        param(&url, "code_challenge"),
+        "S256 of the verifier"
+    );
+    let basic = exchange
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("authorization: Basic ")
+                .or(l.strip_prefix("Authorization: Basic "))
+        })
+        .expect("the client authenticates");
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(basic.trim())
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(decoded).unwrap(),
+        "ringside:ringside-secret"
+    );
     suite.stop().await;
 }
 

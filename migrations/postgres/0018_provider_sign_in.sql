@@ -8,6 +8,7 @@ CREATE TABLE provider_flows (
     nonce         TEXT NOT NULL,
     expires_at    BIGINT NOT NULL
 );
+CREATE INDEX provider_flows_expiry ON provider_flows (expires_at);
 
 CREATE TABLE user_identities (
     issuer    TEXT NOT NULL,

@@ -308,9 +308,10 @@ impl Staff for StaffGrpc {
 
     async fn start_provider_sign_in(
         &self,
-        _: Request<pb::StartProviderSignInRequest>,
+        req: Request<pb::StartProviderSignInRequest>,
     ) -> Reply<pb::StartProviderSignInResponse> {
-        let (authorize_url, state) = self.service.start_provider_sign_in().await?;
+        let address = &req.get_ref().client_address;
+        let (authorize_url, state) = self.service.start_provider_sign_in(address).await?;
         ok(pb::StartProviderSignInResponse {
             authorize_url,
             state,
@@ -322,10 +323,13 @@ impl Staff for StaffGrpc {
         req: Request<pb::FinishProviderSignInRequest>,
     ) -> Reply<pb::SignInResponse> {
         let r = req.into_inner();
-        let signed = self
-            .service
-            .finish_provider_sign_in(&r.state, &r.code, &r.client_address)
-            .await?;
+        let back = crate::sso::Callback {
+            state: &r.state,
+            code: &r.code,
+            error: &r.error,
+            address: &r.client_address,
+        };
+        let signed = self.service.finish_provider_sign_in(back).await?;
         ok(self.signed_in(signed))
     }
 

@@ -16,9 +16,9 @@ use openidconnect::core::{
     CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
-    AdditionalClaims, AuthorizationCode, Client, ClientId, ClientSecret, CsrfToken,
-    EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenFields, IssuerUrl,
-    Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
+    AdditionalClaims, AuthorizationCode, ClaimsVerificationError, Client, ClientId, ClientSecret,
+    CsrfToken, EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenFields,
+    IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
     StandardErrorResponse, StandardTokenResponse, TokenResponse,
 };
 use ringside_identity::Invalid;
@@ -38,7 +38,7 @@ const FLOW_MS: i64 = 10 * 60_000;
 const PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where the provider is and who Ringside is to it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ProviderConfig {
     /// The issuer (`https://id.example.com/realms/office`); its
     /// `/.well-known/openid-configuration` is read.
@@ -51,6 +51,17 @@ pub struct ProviderConfig {
     pub redirect_url: String,
     /// Asked beside `openid email profile` (some providers want `groups`).
     pub extra_scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderConfig")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "…"))
+            .field("redirect_url", &self.redirect_url)
+            .finish()
+    }
 }
 
 /// The claim beyond the standard ones Ringside reads: the person's groups.
@@ -107,8 +118,18 @@ pub struct Provider {
     issuer: IssuerUrl,
     redirect: RedirectUrl,
     http: reqwest::Client,
-    discovered: Mutex<Option<(Instant, Arc<OidcClient>)>>,
+    discovered: Mutex<Discovered>,
 }
+
+/// The last discovery, and the last failure.
+#[derive(Default)]
+struct Discovered {
+    client: Option<(Instant, Arc<OidcClient>)>,
+    failed_at: Option<Instant>,
+}
+
+/// How long after a failed discovery the provider is not asked again.
+const RETRY_AFTER: Duration = Duration::from_secs(5);
 
 impl std::fmt::Debug for Provider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -129,6 +150,10 @@ impl Provider {
     pub fn new(config: ProviderConfig) -> Result<Self> {
         let issuer = IssuerUrl::new(config.issuer.clone())
             .map_err(|e| Invalid::new("oidc issuer", e.to_string()))?;
+        if !secure_or_loopback(issuer.url()) {
+            let why = "must be https (the client secret goes there), but for a loopback address";
+            return Err(Invalid::new("oidc issuer", why).into());
+        }
         let redirect = RedirectUrl::new(config.redirect_url.clone())
             .map_err(|e| Invalid::new("oidc redirect url", e.to_string()))?;
         // Never follow a redirect (SSRF), as the OpenID Connect client advises.
@@ -142,19 +167,55 @@ impl Provider {
             issuer,
             redirect,
             http,
-            discovered: Mutex::new(None),
+            discovered: Mutex::new(Discovered::default()),
         })
     }
 
-    /// The client for the provider as last discovered (again when older than the
-    /// TTL, so rotated keys are picked up within minutes).
-    async fn client(&self) -> Result<Arc<OidcClient>> {
-        let mut discovered = self.discovered.lock().await;
-        if let Some((at, client)) = discovered.as_ref()
-            && at.elapsed() < DISCOVERY_TTL
-        {
-            return Ok(client.clone());
+    /// The client for the provider as last discovered: discovered again when older
+    /// than the TTL (so rotated keys are picked up within minutes) or when `fresh`;
+    /// while the provider does not answer, the last one discovered serves, and a
+    /// provider that just failed is not asked again for a few seconds. The lock is
+    /// not held while the provider is asked.
+    async fn client(&self, fresh: bool) -> Result<Arc<OidcClient>> {
+        let last = {
+            let discovered = self.discovered.lock().await;
+            let cached = discovered.client.clone();
+            if let Some((at, client)) = &cached
+                && !fresh
+                && at.elapsed() < DISCOVERY_TTL
+            {
+                return Ok(client.clone());
+            }
+            if discovered
+                .failed_at
+                .is_some_and(|t| t.elapsed() < RETRY_AFTER)
+            {
+                return cached.map(|(_, c)| c).ok_or_else(|| {
+                    unavailable(
+                        "the sign-in provider failed moments ago",
+                        "not asked again yet",
+                    )
+                });
+            }
+            cached.map(|(_, c)| c)
+        };
+        match self.discover().await {
+            Ok(client) => {
+                let mut discovered = self.discovered.lock().await;
+                *discovered = Discovered {
+                    client: Some((Instant::now(), client.clone())),
+                    failed_at: None,
+                };
+                Ok(client)
+            }
+            Err(e) => {
+                self.discovered.lock().await.failed_at = Some(Instant::now());
+                last.ok_or(e)
+            }
         }
+    }
+
+    async fn discover(&self) -> Result<Arc<OidcClient>> {
         let metadata = CoreProviderMetadata::discover_async(self.issuer.clone(), &self.http)
             .await
             .map_err(|e| unavailable("discovering the sign-in provider failed", e))?;
@@ -165,15 +226,13 @@ impl Provider {
             secret,
         )
         .set_redirect_uri(self.redirect.clone());
-        let client = Arc::new(client);
-        *discovered = Some((Instant::now(), client.clone()));
-        Ok(client)
+        Ok(Arc::new(client))
     }
 
     /// A new flow: the provider's address to send the browser to, and the flow's
     /// state (which the browser must bring back, and the web front binds to it).
     pub async fn start(&self, db: &Db) -> Result<(String, String)> {
-        let client = self.client().await?;
+        let client = self.client(false).await?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = client
             .authorize_url(
@@ -213,7 +272,7 @@ impl Provider {
         let Some(flow) = flow.filter(|f| now_millis() < f.expires_at) else {
             return Ok(Err("unknown_state".into()));
         };
-        let client = self.client().await?;
+        let client = self.client(false).await?;
         let exchange = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .map_err(|e| unavailable("the provider has no token endpoint", e))?
@@ -228,8 +287,15 @@ impl Provider {
         let Some(id_token) = tokens.id_token() else {
             return Ok(Err("no_id_token".into()));
         };
-        let verifier = client.id_token_verifier();
-        let claims = match id_token.claims(&verifier, &Nonce::new(flow.nonce)) {
+        let nonce = Nonce::new(flow.nonce);
+        let mut checked = id_token.claims(&client.id_token_verifier(), &nonce);
+        // Signed with a key not seen yet: the provider may have rotated its keys.
+        let fresh;
+        if let Err(ClaimsVerificationError::SignatureVerification(_)) = checked {
+            fresh = self.client(true).await?;
+            checked = id_token.claims(&fresh.id_token_verifier(), &nonce);
+        }
+        let claims = match checked {
             Ok(claims) => claims,
             Err(e) => return Ok(Err(format!("id_token: {e}"))),
         };
@@ -249,6 +315,25 @@ impl Provider {
             groups: claims.additional_claims().groups.clone(),
         }))
     }
+
+    /// The browser came back with `state` but the sign-in was refused before the
+    /// code was looked at: the flow is used up all the same.
+    pub async fn abandon(&self, db: &Db, state: &str) -> Result<()> {
+        let mut conn = db.pool().acquire().await?;
+        take_flow(&mut conn, &secret_hash(state)).await?;
+        Ok(())
+    }
+}
+
+/// Whether `url` is https, or http to this machine (a provider for tests, a sidecar).
+fn secure_or_loopback(url: &openidconnect::url::Url) -> bool {
+    let loopback = match url.host() {
+        Some(openidconnect::url::Host::Domain(d)) => d == "localhost",
+        Some(openidconnect::url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(openidconnect::url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    url.scheme() == "https" || (url.scheme() == "http" && loopback)
 }
 
 /// A flow sent to the provider.
@@ -315,6 +400,18 @@ pub async fn linked_user(
     )
 }
 
+/// Whether `user_id` is linked to an account at `issuer` already.
+pub async fn linked_at(conn: &mut AnyConnection, issuer: &str, user_id: &str) -> Result<bool> {
+    let found: Option<String> = sqlx::query_scalar(
+        "SELECT subject FROM user_identities WHERE issuer = $1 AND user_id = $2 LIMIT 1",
+    )
+    .bind(issuer)
+    .bind(user_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.is_some())
+}
+
 pub async fn link(conn: &mut AnyConnection, who: &Identity, user_id: &str) -> Result<()> {
     sqlx::query(
         "INSERT INTO user_identities (issuer, subject, user_id, linked_at) VALUES ($1, $2, $3, $4)",
@@ -326,4 +423,36 @@ pub async fn link(conn: &mut AnyConnection, who: &Identity, user_id: &str) -> Re
     .execute(conn)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(issuer: &str) -> ProviderConfig {
+        ProviderConfig {
+            issuer: issuer.into(),
+            client_id: "ringside".into(),
+            client_secret: Some("s3cret".into()),
+            redirect_url: "https://crm.example.com/signin/provider/callback".into(),
+            extra_scopes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_client_secret_goes_only_over_tls_or_to_this_machine() {
+        for ok in [
+            "https://id.example.com/realms/office",
+            "http://127.0.0.1:9400",
+            "http://localhost:9400",
+            "http://[::1]:9400",
+        ] {
+            assert!(Provider::new(config(ok)).is_ok(), "{ok}");
+        }
+        for bad in ["http://id.example.com", "ftp://id.example.com", "not a url"] {
+            assert!(Provider::new(config(bad)).is_err(), "{bad}");
+        }
+        let shown = format!("{:?}", config("https://id.example.com"));
+        assert!(!shown.contains("s3cret"), "{shown}");
+    }
 }

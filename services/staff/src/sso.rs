@@ -1,11 +1,14 @@
 //! Single sign-on's rules: who a person the provider vouched for is in Ringside. An
 //! account at the provider is linked to one user: found by the link made at its first
-//! sign-in, else by the login equal to an address the provider verified, else made.
-//! The provider's groups decide the role (the highest any group maps to) and the teams
-//! at every sign-in, as `RINGSIDE_OIDC_GROUPS` maps them; a person whose groups map to
-//! no role is refused. A deactivated user stays out. Password sign-in is untouched, so
-//! a local admin can always sign in, also when the provider is down. A provider
-//! sign-in then goes through the same second step as a password one.
+//! sign-in, else by the login equal to an address the provider verified (never an
+//! admin's, nor one linked to another account of the provider), else made. The
+//! provider's groups decide the role (the highest any group maps to) and the teams
+//! at every sign-in, as `RINGSIDE_OIDC_GROUPS` maps them; groups that give no role
+//! refuse the sign-in and deactivate a user linked already (the provider took their
+//! access away). A deactivated user stays out, and nothing about them changes.
+//! Password sign-in is untouched, so a local admin can always sign in, also when the
+//! provider is down. A provider sign-in then goes through the same second step as a
+//! password one. Every outcome is audited.
 
 use std::str::FromStr;
 
@@ -17,12 +20,15 @@ use crate::model::{ROLES, User, UserSpec};
 use crate::oidc::{self, Identity};
 use crate::service::{StaffService, write};
 use crate::signin::{SignedIn, audit_line};
-use crate::store;
+use crate::store::{self, AuditEntry};
 
 /// Who the audit trail names for what a provider sign-in changed.
 const ACTOR: &str = "provider";
 const REFUSED: &str = "the sign-in provider did not confirm this sign-in; try again";
 const NO_ROLE: &str = "your account at the sign-in provider gives you no role in Ringside";
+const NOT_LINKED: &str =
+    "an account with your address exists here and is not linked to this provider; ask an admin";
+const NOT_SET_UP: &str = "your account could not be set up here; ask an admin";
 
 /// What a provider group gives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,96 +107,205 @@ impl GroupMap {
     }
 }
 
+/// The callback of a provider sign-in, as the web front passes it on.
+#[derive(Debug, Clone, Copy)]
+pub struct Callback<'a> {
+    pub state: &'a str,
+    pub code: &'a str,
+    /// Why the web front or the provider refused it already ("" when neither did):
+    /// the flow is used up and the refusal audited all the same.
+    pub error: &'a str,
+    pub address: &'a str,
+}
+
+/// A provider sign-in that does not go on: its audit outcome and detail, and the
+/// answer.
+struct Refused {
+    outcome: &'static str,
+    detail: String,
+    error: StaffError,
+}
+
+impl Refused {
+    fn new(outcome: &'static str, detail: impl Into<String>, error: StaffError) -> Self {
+        Refused {
+            outcome,
+            detail: detail.into(),
+            error,
+        }
+    }
+}
+
+/// A user as a provider sign-in found them: linked to the account already or not.
+struct Found {
+    user: Option<User>,
+    linked: bool,
+}
+
 impl StaffService {
-    /// A sign-in at the provider: the address to send the browser to, and the
-    /// flow's state (for the web front to bind to the browser).
-    pub async fn start_provider_sign_in(&self) -> Result<(String, String)> {
+    /// A sign-in at the provider from `address`: the address to send the browser
+    /// to, and the flow's state (for the web front to bind to the browser).
+    pub async fn start_provider_sign_in(&self, address: &str) -> Result<(String, String)> {
         let (provider, _) = self.provider()?;
+        self.signin.limit(address).await?;
         provider.start(&self.db).await
     }
 
-    /// The browser came back from the provider with `state` and `code` (from
-    /// `address`): a session, or the second step, for the user the provider's
-    /// account is.
-    pub async fn finish_provider_sign_in(
-        &self,
-        state: &str,
-        code: &str,
-        address: &str,
-    ) -> Result<SignedIn> {
+    /// The browser came back from the provider: a session, or the second step, for
+    /// the user the provider's account is. Every outcome is audited.
+    pub async fn finish_provider_sign_in(&self, back: Callback<'_>) -> Result<SignedIn> {
         let (provider, groups) = self.provider()?;
-        self.signin.limit(address).await?;
+        self.signin.limit(back.address).await?;
         let mut line = audit_line("", "sign_in_provider", "", "");
-        line.detail = address.to_owned();
-        let identity = match provider.finish(&self.db, state, code).await? {
-            Ok(identity) => identity,
-            Err(why) => {
-                line.outcome = "refused".into();
-                line.detail = format!("{address} {why}");
-                self.signin.write_audit(&line).await?;
-                return Err(StaffError::Unauthenticated(REFUSED));
+        line.detail = back.address.to_owned();
+        let finished = match back.error.is_empty() {
+            true => provider.finish(&self.db, back.state, back.code).await,
+            false => provider
+                .abandon(&self.db, back.state)
+                .await
+                .map(|()| Err(format!("refused before staff: {}", back.error))),
+        };
+        let refused = match finished {
+            Ok(Ok(identity)) => {
+                return self.provider_admit(line, &identity, groups).await;
             }
+            Ok(Err(why)) => Refused::new("refused", why, StaffError::Unauthenticated(REFUSED)),
+            Err(e @ StaffError::Unavailable(_)) => Refused::new("unavailable", "", e),
+            Err(e) => return Err(e),
         };
-        let Some(role) = groups.role(&identity.groups) else {
-            line.outcome = "no_role".into();
-            line.detail = format!("{address} {} {}", identity.issuer, identity.subject);
-            self.signin.write_audit(&line).await?;
-            return Err(StaffError::PermissionDenied(NO_ROLE));
-        };
+        line.outcome = refused.outcome.into();
+        line.detail = format!("{} {}", back.address, refused.detail);
+        self.signin.write_audit(&line).await?;
+        Err(refused.error)
+    }
+
+    /// Lets the person `identity` names in, as the user they are here, in one
+    /// transaction (which keeps what a refusal must change: a linked user whose groups
+    /// give no role any more is deactivated).
+    async fn provider_admit(
+        &self,
+        mut line: AuditEntry,
+        identity: &Identity,
+        groups: &GroupMap,
+    ) -> Result<SignedIn> {
         let now = now_millis();
         let mut tx = self.db.begin().await?;
-        let user = self
-            .provider_user(&mut tx, &identity, role, groups.teams(&identity.groups))
-            .await?;
+        let user = match self.provider_user(&mut tx, identity, groups).await? {
+            Ok(user) => user,
+            Err(refused) => {
+                line.subject = refused.detail.clone();
+                line.outcome = refused.outcome.into();
+                store::audit(&mut tx, &line).await?;
+                tx.commit().await?;
+                return Err(refused.error);
+            }
+        };
         line.subject = user.id.clone();
-        if !user.active {
-            line.outcome = "deactivated".into();
-            store::audit(&mut tx, &line).await?;
-            tx.commit().await?;
-            return Err(StaffError::Unauthenticated(REFUSED));
-        }
         let signed = self.signin.admit(&mut tx, user, line, now).await?;
         tx.commit().await?;
         Ok(signed)
     }
 
-    /// The user `identity` is, linked (and made) if need be, with the `role` and the
-    /// `teams` (those that exist) the provider's groups give now.
+    /// The user `identity` is, with the role and teams the provider's groups give
+    /// now: linked (and made) if need be. Refused — before anything changes — for a
+    /// deactivated user, an account that may not be linked, or groups that give no
+    /// role (which deactivates a user linked already: the provider took their access).
     async fn provider_user(
         &self,
         conn: &mut AnyConnection,
         identity: &Identity,
-        role: &str,
-        teams: Vec<String>,
-    ) -> Result<User> {
-        let linked = oidc::linked_user(conn, &identity.issuer, &identity.subject).await?;
-        let known = match (linked, &identity.email) {
-            (Some(id), _) => Some(id),
-            (None, Some(email)) => store::login_holder(conn, email).await?,
-            (None, None) => None,
+        groups: &GroupMap,
+    ) -> Result<std::result::Result<User, Refused>> {
+        let found = match self.found(conn, identity).await? {
+            Ok(found) => found,
+            Err(refused) => return Ok(Err(refused)),
         };
-        let user = match known {
-            Some(id) => store::user(conn, &id).await?,
-            None => None,
+        let who = found.user.as_ref().map_or("", |u| u.id.as_str()).to_owned();
+        if found.user.as_ref().is_some_and(|u| !u.active) {
+            let error = StaffError::Unauthenticated(REFUSED);
+            return Ok(Err(Refused::new("deactivated", who, error)));
+        }
+        let Some(role) = groups.role(&identity.groups) else {
+            if let Some(user) = found.user.filter(|_| found.linked) {
+                self.deactivate(conn, user).await?;
+            }
+            let error = StaffError::PermissionDenied(NO_ROLE);
+            return Ok(Err(Refused::new("no_role", who, error)));
         };
-        let teams = store::existing_teams(conn, &teams).await?;
+        let teams = store::existing_teams(conn, &groups.teams(&identity.groups)).await?;
+        let user = match found.user {
+            Some(user) => self.regrant(conn, user, role, teams).await,
+            None => self.make_user(conn, identity, role, teams).await,
+        };
         let user = match user {
-            Some(user) => self.regrant(conn, user, role, teams).await?,
-            None => self.make_user(conn, identity, role, teams).await?,
+            Ok(user) => user,
+            Err(e @ (StaffError::Invalid(_) | StaffError::Taken(_))) => {
+                let error = StaffError::Unauthenticated(NOT_SET_UP);
+                return Ok(Err(Refused::new("provision_failed", e.to_string(), error)));
+            }
+            Err(e) => return Err(e),
         };
-        if oidc::linked_user(conn, &identity.issuer, &identity.subject)
-            .await?
-            .is_none()
-        {
+        if !found.linked {
             oidc::link(conn, identity, &user.id).await?;
             let mut line = audit_line(ACTOR, "provider_linked", &user.id, "done");
             line.detail = identity.issuer.clone();
             store::audit(conn, &line).await?;
         }
-        Ok(user)
+        Ok(Ok(user))
     }
 
-    /// A new user for `identity`.
+    /// Who `identity` is here: the user linked to it; else the user whose login is
+    /// the address the provider verified — unless they are an admin (a local admin is
+    /// never taken over through an address) or linked to another account of this
+    /// provider; else nobody (a new user is made).
+    async fn found(
+        &self,
+        conn: &mut AnyConnection,
+        identity: &Identity,
+    ) -> Result<std::result::Result<Found, Refused>> {
+        if let Some(id) = oidc::linked_user(conn, &identity.issuer, &identity.subject).await? {
+            let user = store::user(conn, &id).await?;
+            return Ok(Ok(Found { user, linked: true }));
+        }
+        let holder = match &identity.email {
+            Some(email) => store::login_holder(conn, email).await?,
+            None => None,
+        };
+        let user = match holder {
+            Some(id) => store::user(conn, &id).await?,
+            None => None,
+        };
+        let Some(user) = user else {
+            return Ok(Ok(Found {
+                user: None,
+                linked: false,
+            }));
+        };
+        let taken = oidc::linked_at(conn, &identity.issuer, &user.id).await?;
+        if user.role == "admin" || taken {
+            let error = StaffError::Unauthenticated(NOT_LINKED);
+            return Ok(Err(Refused::new("link_refused", user.id, error)));
+        }
+        Ok(Ok(Found {
+            user: Some(user),
+            linked: false,
+        }))
+    }
+
+    /// `user`, linked to a provider account whose groups give no role any more, is
+    /// deactivated (their sessions and API tokens stop working); an admin reactivates.
+    async fn deactivate(&self, conn: &mut AnyConnection, mut user: User) -> Result<()> {
+        user.active = false;
+        user.updated_at = now_millis();
+        store::save_user(conn, &user).await?;
+        store::delete_sessions_of(conn, &user.id).await?;
+        let mut line = audit_line(ACTOR, "user_deactivated", &user.id, "done");
+        line.detail = "the provider's groups give no role".into();
+        store::audit(conn, &line).await
+    }
+
+    /// A new user for `identity` (named by the provider, else by the address, else
+    /// by the account's subject).
     async fn make_user(
         &self,
         conn: &mut AnyConnection,
@@ -198,8 +313,12 @@ impl StaffService {
         role: &str,
         team_ids: Vec<String>,
     ) -> Result<User> {
+        let name = [identity.name.as_str(), &identity.subject]
+            .into_iter()
+            .find(|n| !n.trim().is_empty())
+            .unwrap_or("Unnamed");
         let spec = UserSpec {
-            name: identity.name.clone(),
+            name: name.to_owned(),
             login: identity.email.clone().unwrap_or_default(),
             role: role.to_owned(),
             team_ids,
@@ -222,16 +341,20 @@ impl StaffService {
         conn: &mut AnyConnection,
         mut user: User,
         role: &str,
-        team_ids: Vec<String>,
+        mut team_ids: Vec<String>,
     ) -> Result<User> {
-        if user.role == role && user.team_ids == team_ids {
+        team_ids.sort();
+        let mut had = user.team_ids.clone();
+        had.sort();
+        if user.role == role && had == team_ids {
             return Ok(user);
         }
         let mut line = audit_line(ACTOR, "user_updated", &user.id, "done");
+        line.detail = format!("teams {}", team_ids.join(","));
         if user.role != role {
             store::delete_sessions_of(conn, &user.id).await?;
             line.action = "role_changed".into();
-            line.detail = format!("{} → {role}", user.role);
+            line.detail = format!("{} → {role}, {}", user.role, line.detail);
         }
         user.role = role.to_owned();
         user.team_ids = team_ids;

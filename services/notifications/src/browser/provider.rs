@@ -18,21 +18,27 @@ use serde::Deserialize;
 
 use super::{Gate, refusal, see_other};
 
+/// What staff gets to say why a callback went no further (and the page says).
+type Refusal = (&'static str, &'static str);
+
 /// How long the browser may take at the provider, in seconds.
 const FLOW_SECS: i64 = 600;
 /// Longest code or state taken from a provider's redirect.
 const MAX_PARAM: usize = 4096;
 
-pub(super) async fn start(State(gate): State<Gate>, headers: HeaderMap) -> Response {
+pub(super) async fn start(
+    State(gate): State<Gate>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
     if let Some(why) = ringside_kit::browser::cross_site(&headers) {
         return gate.sign_in_page(StatusCode::FORBIDDEN, why, false);
     }
-    let started = gate
-        .staff
-        .clone()
-        .start_provider_sign_in(request(spb::StartProviderSignInRequest {}, ""))
-        .await;
-    match started {
+    let message = spb::StartProviderSignInRequest {
+        client_address: client_ip(Some(peer), &headers, &gate.proxies).to_string(),
+    };
+    let mut staff = gate.staff.clone();
+    match staff.start_provider_sign_in(request(message, "")).await {
         Ok(started) => {
             let started = started.into_inner();
             let cookie = gate.cookie.flow().set(&started.state, FLOW_SECS);
@@ -56,6 +62,28 @@ pub(super) struct Callback {
     error: String,
 }
 
+impl Callback {
+    /// Why this callback goes no further here, if it does not: the provider said no,
+    /// this browser did not start the flow (another site's sign-in, login CSRF), or
+    /// there is no code.
+    fn refusal(&self, started_here: bool) -> Option<Refusal> {
+        if !self.error.is_empty() {
+            return Some(("provider_error", "the sign-in provider did not sign you in"));
+        }
+        if !started_here || self.state.is_empty() {
+            let why = "this sign-in was not started in this browser; start again";
+            return Some(("not_started_in_this_browser", why));
+        }
+        if self.code.is_empty() || self.code.len() > MAX_PARAM {
+            return Some((
+                "no_code",
+                "the sign-in provider sent no usable code; start again",
+            ));
+        }
+        None
+    }
+}
+
 pub(super) async fn callback(
     State(gate): State<Gate>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -63,36 +91,44 @@ pub(super) async fn callback(
     Query(back): Query<Callback>,
 ) -> Response {
     let flow = gate.cookie.flow();
-    let started_here = flow.read(&headers).filter(|s| *s == back.state);
-    let refused = match () {
-        _ if !back.error.is_empty() => Some("the sign-in provider did not sign you in"),
-        _ if started_here.is_none() || back.state.is_empty() => {
-            Some("this sign-in was not started in this browser; start again")
+    if back.state.len() > MAX_PARAM {
+        let why = "the sign-in provider sent no usable state; start again";
+        return with_cookie(
+            gate.sign_in_page(StatusCode::BAD_REQUEST, why, false),
+            flow.clear(),
+        );
+    }
+    let started_here = flow.read(&headers).is_some_and(|s| s == back.state);
+    let address = client_ip(Some(peer), &headers, &gate.proxies).to_string();
+    let response = match back.refusal(started_here) {
+        // Staff uses the flow up and writes the refusal down; the page says why.
+        Some((error, why)) => {
+            let _ = finish(&gate, address, back.state, String::new(), error).await;
+            gate.sign_in_page(StatusCode::BAD_REQUEST, why, false)
         }
-        _ if back.code.is_empty()
-            || back.code.len() > MAX_PARAM
-            || back.state.len() > MAX_PARAM =>
-        {
-            Some("the sign-in provider sent no usable code; start again")
+        None => {
+            let answer = finish(&gate, address, back.state, back.code, "").await;
+            super::first_factor_answered(&gate, &headers, answer).await
         }
-        _ => None,
-    };
-    let response = match refused {
-        Some(why) => gate.sign_in_page(StatusCode::BAD_REQUEST, why, false),
-        None => finish(&gate, peer, &headers, back).await,
     };
     with_cookie(response, flow.clear())
 }
 
-async fn finish(gate: &Gate, peer: SocketAddr, headers: &HeaderMap, back: Callback) -> Response {
+async fn finish(
+    gate: &Gate,
+    client_address: String,
+    state: String,
+    code: String,
+    error: &str,
+) -> Result<tonic::Response<spb::SignInResponse>, tonic::Status> {
     let message = spb::FinishProviderSignInRequest {
-        state: back.state,
-        code: back.code,
-        client_address: client_ip(Some(peer), headers, &gate.proxies).to_string(),
+        state,
+        code,
+        client_address,
+        error: error.to_owned(),
     };
     let mut staff = gate.staff.clone();
-    let answer = staff.finish_provider_sign_in(request(message, "")).await;
-    super::first_factor_answered(gate, headers, answer).await
+    staff.finish_provider_sign_in(request(message, "")).await
 }
 
 /// `response` with one more cookie set.
