@@ -286,6 +286,13 @@ async fn the_card_pops_for_the_ringing_agents_and_closes_when_someone_answers() 
         .await;
         let by = |agent: &str| (agent.to_owned(), contact.id.clone());
         assert_eq!(shown, [by("ivan"), by("olga")], "once each");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let later = staff.audit_of("card_shown").await;
+        let later = later
+            .iter()
+            .filter(|l| l.detail.contains("call c-1"))
+            .count();
+        assert_eq!(later, 2, "and no more");
         silent(&mut olga).await;
         setup.stop().await;
     }

@@ -588,6 +588,34 @@ async fn each_person_sees_their_clients_their_teams_and_the_pool() {
             phone: "+79120000001".into(),
         };
         assert!(olga.lookup_by_phone(mine).await.is_ok(), "{name}: her own");
+        // Bella's phone given to a new client of Olga's: taken, by whom is not said.
+        let twin = cpb::CreateContactRequest {
+            name: "Twin".into(),
+            identities: vec![cpb::Identity {
+                kind: cpb::IdentityKind::Phone as i32,
+                value: "+79120000002".into(),
+            }],
+            ..Default::default()
+        };
+        let taken = olga.create_contact(twin.clone()).await.unwrap_err();
+        assert_eq!(taken.code(), Code::AlreadyExists, "{name}");
+        assert!(
+            !taken.message().contains(&bellas.id),
+            "{name}: {}",
+            taken.message()
+        );
+        assert!(
+            taken.message().contains("a record you do not see"),
+            "{name}"
+        );
+        // Boris, Bella's head, sees hers and is told whose it is.
+        let mut boris = contacts_of(&suites, "boris").await;
+        let named = boris.create_contact(twin).await.unwrap_err();
+        assert!(
+            named.message().contains(&bellas.id),
+            "{name}: {}",
+            named.message()
+        );
         let rename = cpb::UpdateContactRequest {
             id: bellas.id.clone(),
             name: Some("Taken".into()),

@@ -19,6 +19,17 @@ use crate::audit::{Audit, AuditLine};
 use crate::policy::{self, Refusal};
 use crate::{Claims, TokenKey};
 
+/// The longest method path an audit line keeps.
+const MAX_METHOD: usize = 160;
+/// Where the trail's lines from other services are written.
+const RECORD_AUDIT: &str = "/ringside.staff.v1.Staff/RecordAudit";
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// A gRPC service behind the token check and the permission table.
 #[derive(Clone, Debug)]
 pub struct Guarded<S> {
@@ -42,17 +53,20 @@ impl<S: NamedService> Guarded<S> {
         self
     }
 
-    /// `claims`'s call of `method` refused (`why`): logged, and written to the trail.
+    /// `claims`'s call of `method` refused (`why`): logged, and written to the trail
+    /// (but for a refused write to the trail itself, which must not feed itself).
     fn refused(&self, claims: &Claims, method: &str, why: String) -> tonic::Status {
+        // The path is the caller's to choose: only so much of it is kept.
+        let method: String = method.chars().take(MAX_METHOD).collect();
         tracing::info!(method, user = %claims.sub, role = ?claims.role, why, "call refused");
-        if let Some(audit) = &self.audit {
+        if let Some(audit) = self.audit.as_ref().filter(|_| method != RECORD_AUDIT) {
             audit.record(AuditLine {
-                at: i64::try_from(crate::token::unix_now()).unwrap_or(0) * 1000,
+                at: now_millis(),
                 actor: claims.sub.clone(),
                 action: "call_refused".into(),
                 subject: String::new(),
                 outcome: "permission_denied".into(),
-                detail: format!("{method} as {:?}: {why}", claims.role),
+                detail: format!("{method}: {why}"),
             });
         }
         tonic::Status::permission_denied(why)

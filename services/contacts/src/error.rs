@@ -17,6 +17,9 @@ pub enum ContactsError {
     },
     #[error("{identity} already belongs to lead {lead_id}")]
     IdentityTakenByLead { identity: String, lead_id: String },
+    /// Held by a record the caller does not see: which one is not said.
+    #[error("{0} already belongs to a record you do not see")]
+    IdentityTakenUnseen(String),
     #[error("{0}")]
     FailedPrecondition(String),
     /// A concurrent change got in the way; asking again will do.
@@ -46,7 +49,9 @@ impl ErrorKind for ContactsError {
         match self {
             Invalid(_) => Kind::Invalid,
             NotFound { .. } => Kind::NotFound,
-            IdentityTaken { .. } | IdentityTakenByLead { .. } => Kind::AlreadyExists,
+            IdentityTaken { .. } | IdentityTakenByLead { .. } | IdentityTakenUnseen(_) => {
+                Kind::AlreadyExists
+            }
             FailedPrecondition(_) => Kind::FailedPrecondition,
             Contended(_) => Kind::Conflict,
             Stamp(e) => e.kind(),

@@ -9,6 +9,7 @@ use tonic::{Request, Status};
 
 use crate::convert::{self, company_to_proto, contact_to_proto, lead_to_proto, party_to_proto};
 use crate::domain::{self, Invalid};
+use crate::error::ContactsError;
 use crate::model::{
     ContactFilter, ContactPatch, Ctx, Cursor, DeletedFilter, LeadFilter, NewContact, NewLead, Page,
 };
@@ -24,6 +25,14 @@ pub struct ContactsGrpc {
 impl ContactsGrpc {
     pub fn new(service: ContactsService) -> Self {
         ContactsGrpc { service }
+    }
+
+    /// `result`, an identity's holder named only to a caller who sees it.
+    async fn shown<T>(&self, ctx: &Ctx, result: Result<T, ContactsError>) -> Result<T, Status> {
+        match result {
+            Ok(value) => Ok(value),
+            Err(e) => Err(self.service.shown(ctx, e).await.into()),
+        }
     }
 
     /// The tonic server for this service (add an auth interceptor around it).
@@ -114,8 +123,8 @@ impl Contacts for ContactsGrpc {
             identities: convert::identities_from_proto(&r.identities, self.service.region())
                 .map_err(invalid)?,
         };
-        let contact = self.service.create_contact(&ctx, new).await?;
-        ok(contact_to_proto(&contact))
+        let contact = self.service.create_contact(&ctx, new).await;
+        ok(contact_to_proto(&self.shown(&ctx, contact).await?))
     }
 
     async fn get_contact(&self, req: Request<pb::GetContactRequest>) -> Reply<pb::Contact> {
@@ -149,11 +158,9 @@ impl Contacts for ContactsGrpc {
                 .transpose()
                 .map_err(invalid)?,
         };
-        let contact = self
-            .service
-            .update_contact(&ctx, &required_id("id", &r.id)?, patch)
-            .await?;
-        ok(contact_to_proto(&contact))
+        let id = required_id("id", &r.id)?;
+        let contact = self.service.update_contact(&ctx, &id, patch).await;
+        ok(contact_to_proto(&self.shown(&ctx, contact).await?))
     }
 
     async fn delete_contact(&self, req: Request<pb::DeleteContactRequest>) -> Reply<pb::Contact> {
@@ -220,8 +227,8 @@ impl Contacts for ContactsGrpc {
             owner_id: r.owner_id,
             team_id: String::new(),
         };
-        let lead = self.service.create_lead(&ctx, new).await?;
-        ok(lead_to_proto(&lead))
+        let lead = self.service.create_lead(&ctx, new).await;
+        ok(lead_to_proto(&self.shown(&ctx, lead).await?))
     }
 
     async fn get_lead(&self, req: Request<pb::GetLeadRequest>) -> Reply<pb::Lead> {

@@ -188,6 +188,25 @@ impl ContactsService {
         Ok(created)
     }
 
+    /// `err`, naming the record that holds an identity only to a caller who sees
+    /// that record; to anyone else it is a record they do not see.
+    pub async fn shown(&self, ctx: &Ctx, err: ContactsError) -> ContactsError {
+        let (identity, seen) = match &err {
+            ContactsError::IdentityTaken {
+                identity,
+                contact_id,
+            } => (identity, self.get_contact(ctx, contact_id).await.is_ok()),
+            ContactsError::IdentityTakenByLead { identity, lead_id } => {
+                (identity, self.get_lead(ctx, lead_id).await.is_ok())
+            }
+            _ => return err,
+        };
+        match seen {
+            true => err,
+            false => ContactsError::IdentityTakenUnseen(identity.clone()),
+        }
+    }
+
     pub async fn get_contact(&self, ctx: &Ctx, id: &str) -> Result<Contact> {
         let mut conn = self.db.pool().acquire().await?;
         let contact = store::get_contact(&mut conn, id).await?;

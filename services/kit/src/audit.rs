@@ -1,12 +1,18 @@
 //! The audit trail's writer outside staff: lines from this process's guard and
 //! services (a refused call, a caller-ID card shown) are put in a bounded queue,
 //! never waited on, and delivered to staff (`RecordAudit`) in batches by one
-//! background task, which tries again while staff does not answer. A full queue —
-//! staff down for long — drops lines, logged as a warning, rather than slow a call
-//! down; lines still queued when the process stops are lost.
+//! background task. While staff does not answer the task tries again, backing off,
+//! for a few minutes; a batch staff refuses, or that waited too long, is dropped with
+//! an error. One caller's refused calls are kept to a rate (a loop of refusals does
+//! not flood the trail or crowd out other lines); what is dropped — over the rate,
+//! or a queue full after a long outage — is counted and warned about once a minute.
+//! Lines still queued when the process stops are lost.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use ringside_auth::{Audit, AuditLine, AuditSink};
 use ringside_proto::staff::v1 as spb;
 use ringside_proto::staff::v1::staff_client::StaffClient;
@@ -19,27 +25,35 @@ use crate::peer::request;
 const QUEUE: usize = 10_000;
 /// Lines sent at once.
 const BATCH: usize = 200;
-/// The longest wait before trying staff again.
+/// The longest wait before trying staff again, and how many tries a batch gets.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const MAX_TRIES: u32 = 12;
+/// Refused calls of one caller kept per minute.
+const REFUSALS_PER_MINUTE: u32 = 60;
+/// Callers the rate limiter remembers before the idle ones are forgotten.
+const MAX_CALLERS: usize = 10_000;
 
 /// The sink that delivers to staff.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct StaffTrail {
     queue: mpsc::Sender<AuditLine>,
+    refusals: DefaultKeyedRateLimiter<String>,
+    dropped: AtomicU64,
+    warned: std::sync::Mutex<Instant>,
 }
 
 impl AuditSink for StaffTrail {
     fn record(&self, line: AuditLine) {
-        if let Err(e) = self.queue.try_send(line) {
-            let action = match &e {
-                mpsc::error::TrySendError::Full(l) | mpsc::error::TrySendError::Closed(l) => {
-                    l.action.clone()
-                }
-            };
-            tracing::warn!(
-                action,
-                "an audit line was dropped: staff has not taken lines for a while"
-            );
+        if line.action == "call_refused" {
+            if self.refusals.len() > MAX_CALLERS {
+                self.refusals.retain_recent();
+            }
+            if self.refusals.check_key(&line.actor).is_err() {
+                return self.drop_one("a caller's refused calls are over their rate");
+            }
+        }
+        if self.queue.try_send(line).is_err() {
+            self.drop_one("the queue to staff is full or closed");
         }
     }
 }
@@ -50,7 +64,23 @@ impl StaffTrail {
     pub fn start(staff: PeerChannel) -> Audit {
         let (queue, lines) = mpsc::channel(QUEUE);
         tokio::spawn(deliver(StaffClient::new(staff), lines));
-        std::sync::Arc::new(StaffTrail { queue })
+        let per_minute = std::num::NonZeroU32::new(REFUSALS_PER_MINUTE).expect("not zero");
+        Arc::new(StaffTrail {
+            queue,
+            refusals: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            dropped: AtomicU64::new(0),
+            warned: std::sync::Mutex::new(Instant::now()),
+        })
+    }
+
+    /// Counts a dropped line; warns (with the count) at most once a minute.
+    fn drop_one(&self, why: &str) {
+        let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
+        if warned.elapsed() >= Duration::from_secs(60) || dropped == 1 {
+            *warned = Instant::now();
+            tracing::warn!(dropped, why, "audit lines dropped");
+        }
     }
 }
 
@@ -58,26 +88,37 @@ async fn deliver(mut staff: StaffClient<PeerChannel>, mut lines: mpsc::Receiver<
     let mut batch = Vec::with_capacity(BATCH);
     while lines.recv_many(&mut batch, BATCH).await > 0 {
         let entries: Vec<spb::AuditEntry> = batch.drain(..).map(entry).collect();
-        let mut backoff = Duration::from_millis(200);
-        loop {
-            let message = spb::RecordAuditRequest {
-                entries: entries.clone(),
-            };
-            match staff.record_audit(request(message, "")).await {
-                Ok(_) => break,
-                // A refusal will not change on a second try.
-                Err(s) if s.code() == tonic::Code::InvalidArgument => {
-                    tracing::error!(error = %s.message(), "staff refused audit lines");
-                    break;
-                }
-                Err(s) => {
-                    tracing::warn!(error = %s.message(), "staff did not take audit lines; trying again");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
-                }
-            }
-        }
+        send(&mut staff, entries).await;
     }
+}
+
+/// Sends one batch: again, backing off, while staff does not answer.
+async fn send(staff: &mut StaffClient<PeerChannel>, entries: Vec<spb::AuditEntry>) {
+    let mut backoff = Duration::from_millis(200);
+    for _ in 0..MAX_TRIES {
+        let message = spb::RecordAuditRequest {
+            entries: entries.clone(),
+        };
+        let code = match staff.record_audit(request(message, "")).await {
+            Ok(_) => return,
+            Err(s) => s,
+        };
+        if !matches!(
+            code.code(),
+            tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
+        ) {
+            let lines = entries.len();
+            tracing::error!(error = %code.message(), lines, "staff refused audit lines");
+            return;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+    let lines = entries.len();
+    tracing::error!(
+        lines,
+        "staff did not answer for minutes: audit lines dropped"
+    );
 }
 
 fn entry(line: AuditLine) -> spb::AuditEntry {

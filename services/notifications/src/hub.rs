@@ -1,8 +1,9 @@
 //! The live side: open push connections per agent (which is what "online" means), and
 //! the cards of calls still ringing or in progress, so a client that reconnects gets
 //! them again. State is in memory: a card lives as long as its call. Each agent a
-//! card is shown to is written to the audit trail (once per client the card names:
-//! a card that learns its client later is recorded again).
+//! card reaches (pushed to an open connection, or sent again when they connect) is
+//! written to the audit trail, once per client the card names (a card that learns
+//! its client later is recorded again).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -48,14 +49,14 @@ pub struct Hub {
 }
 
 impl LiveCall {
-    /// The audit lines of the agents shown this card who were not recorded seeing its
-    /// client yet (now they are).
-    fn newly_seen(&mut self) -> Vec<AuditLine> {
+    /// The audit lines of the agents among `reached` (the card got to them) who were
+    /// not recorded seeing its client yet (now they are).
+    fn newly_seen(&mut self, reached: &[String]) -> Vec<AuditLine> {
         let client = &self.card.client_id;
         let call_id = &self.card.call_id;
         self.seats
             .iter_mut()
-            .filter(|s| s.shown && s.audited.as_ref() != Some(client))
+            .filter(|s| reached.contains(&s.agent) && s.audited.as_ref() != Some(client))
             .map(|seat| {
                 seat.audited = Some(client.clone());
                 AuditLine {
@@ -123,9 +124,13 @@ impl Hub {
     pub fn subscribe(&self, agent: &str) -> Subscription {
         let (tx, rx) = mpsc::channel(CONNECTION_BUFFER);
         let mut state = self.lock();
-        for call in state.calls.values() {
-            if call.seats.iter().any(|s| s.agent == agent && s.shown) {
-                let _ = tx.try_send(push("card", &call.card));
+        let mut seen = Vec::new();
+        let me = [agent.to_owned()];
+        for call in state.calls.values_mut() {
+            if call.seats.iter().any(|s| s.agent == agent && s.shown)
+                && tx.try_send(push("card", &call.card)).is_ok()
+            {
+                seen.extend(call.newly_seen(&me));
             }
         }
         state.next_connection += 1;
@@ -135,6 +140,8 @@ impl Hub {
             .entry(agent.to_owned())
             .or_default()
             .push((id, tx));
+        drop(state);
+        self.record(seen);
         Subscription {
             pushes: rx,
             hub: self.clone(),
@@ -196,10 +203,15 @@ impl Hub {
                 (seat.agent.clone(), kind)
             })
             .collect();
-        let seen = call.newly_seen();
-        for (agent, kind) in targets {
-            send_locked(&mut state, &agent, &push(kind, &card));
-        }
+        let reached: Vec<String> = targets
+            .into_iter()
+            .filter(|(agent, kind)| send_locked(&mut state, agent, &push(kind, &card)))
+            .map(|(agent, _)| agent)
+            .collect();
+        let seen = match state.calls.get_mut(&card.call_id) {
+            Some(call) => call.newly_seen(&reached),
+            None => Vec::new(),
+        };
         drop(state);
         self.record(seen);
     }
@@ -226,10 +238,14 @@ impl Hub {
         });
         if call.built {
             let card = call.card.clone();
-            let seen = call.newly_seen();
-            send_locked(&mut state, agent, &push("card", &card));
-            drop(state);
-            self.record(seen);
+            if send_locked(&mut state, agent, &push("card", &card)) {
+                let seen = state
+                    .calls
+                    .get_mut(call_id)
+                    .map(|c| c.newly_seen(&[agent.to_owned()]));
+                drop(state);
+                self.record(seen.unwrap_or_default());
+            }
         }
         true
     }
@@ -376,5 +392,45 @@ mod tests {
         assert_eq!(kinds(&mut again), ["card"]);
         let mut other = hub.subscribe("ivan");
         assert!(kinds(&mut other).is_empty(), "only the agent's own cards");
+    }
+
+    /// A sink keeping what it is given.
+    #[derive(Debug, Default)]
+    struct Kept(Mutex<Vec<AuditLine>>);
+
+    impl ringside_auth::AuditSink for Kept {
+        fn record(&self, line: AuditLine) {
+            self.0.lock().unwrap().push(line);
+        }
+    }
+
+    fn seen(kept: &Kept) -> Vec<(String, String)> {
+        let lines = kept.0.lock().unwrap();
+        lines
+            .iter()
+            .map(|l| (l.actor.clone(), l.subject.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn each_agent_a_card_reaches_is_recorded_once_per_client() {
+        let kept = Arc::new(Kept::default());
+        let hub = Hub::default().with_audit(kept.clone());
+        let _olga = hub.subscribe("olga");
+        let rings = [("olga".into(), "101".into()), ("ivan".into(), "102".into())];
+        hub.register(&card("c1"), &rings);
+        let mut known = card("c1");
+        known.client_id = "contact-1".into();
+        hub.show(&known);
+        hub.show(&known); // an update: nothing new seen
+        let pair = |a: &str, c: &str| (a.to_owned(), c.to_owned());
+        assert_eq!(seen(&kept), [pair("olga", "contact-1")], "Ivan is offline");
+        let _ivan = hub.subscribe("ivan");
+        assert_eq!(seen(&kept).len(), 2, "Ivan gets it when he connects");
+        known.client_id = "contact-2".into(); // merged meanwhile: another client
+        hub.show(&known);
+        let last: Vec<_> = seen(&kept).into_iter().skip(2).collect();
+        assert_eq!(last.len(), 2, "{last:?}");
+        assert!(last.iter().all(|(_, c)| c == "contact-2"));
     }
 }

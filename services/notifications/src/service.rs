@@ -62,13 +62,13 @@ impl Notifications {
         }
     }
 
-    /// Agents answer clients through `outbound`.
     /// Every caller-ID card shown is written to `audit`.
     pub fn with_audit(mut self, audit: ringside_auth::Audit) -> Self {
         self.hub = self.hub.with_audit(audit);
         self
     }
 
+    /// Agents answer clients through `outbound`.
     pub fn with_outbound(mut self, outbound: crate::outbound::Outbound) -> Self {
         self.outbound = Some(Arc::new(outbound));
         self

@@ -241,24 +241,32 @@ impl Assembly<'_> {
         Ok(())
     }
 
-    /// The channel `caller` calls a peer service through: this process's own gRPC
-    /// router in the all-in-one mode, the peer's address otherwise.
     /// This process's writer to the audit trail: to its own staff, or the one at
-    /// `RINGSIDE_STAFF_URL`.
+    /// `RINGSIDE_STAFF_URL`; the lines name the process (`ringside`, or the service).
     fn audit(&mut self) -> anyhow::Result<Audit> {
         if let Some(audit) = &self.audit {
             return Ok(audit.clone());
         }
-        const CALLER: &str = "ringside";
+        let caller = match self.mode {
+            Mode::AllInOne => "ringside",
+            Mode::Serve(ServiceName::Staff) => ringside_staff::SOURCE,
+            Mode::Serve(ServiceName::Contacts) => ringside_contacts::SOURCE,
+            Mode::Serve(ServiceName::Activities) => ringside_activities::SOURCE,
+            Mode::Serve(ServiceName::Deals) => ringside_deals::SOURCE,
+            Mode::Serve(ServiceName::Notifications) => ringside_notifications::SOURCE,
+            Mode::Serve(ServiceName::Ingest) => ringside_ingest::publisher::SOURCE,
+        };
         let staff = match self.staff.is_some() {
-            true => PeerChannel::local(&self.loopback, self.key.clone(), CALLER),
-            false => self.peer(CALLER, Peer::Staff)?,
+            true => PeerChannel::local(&self.loopback, self.key.clone(), caller),
+            false => self.peer(caller, Peer::Staff)?,
         };
         let audit = ringside_kit::audit::StaffTrail::start(staff);
         self.audit = Some(audit.clone());
         Ok(audit)
     }
 
+    /// The channel `caller` calls a peer service through: this process's own gRPC
+    /// router in the all-in-one mode, the peer's address otherwise.
     fn peer(&self, caller: &'static str, peer: Peer) -> anyhow::Result<PeerChannel> {
         let key = self.key.clone();
         if self.mode == Mode::AllInOne {
@@ -531,20 +539,7 @@ impl Assembly<'_> {
 
     /// Binds the gRPC and HTTP listeners and starts serving.
     async fn serve(mut self) -> anyhow::Result<Running> {
-        // Refusals of the guard go to the audit trail, in any process serving gRPC.
-        let serves_grpc = self.staff.is_some()
-            || self.contacts.is_some()
-            || self.activities.is_some()
-            || self.deals.is_some()
-            || self.notifications.is_some();
-        let audit = match serves_grpc {
-            true => Some(self.audit()?),
-            false => None,
-        };
-        let settings = self.settings;
-        let (grpc, http) = (self.grpc, self.http);
-        let (grpc_addr, http_addr) = (grpc.local_addr()?, http.local_addr()?);
-        let grpc_services = [
+        let grpc_services: Vec<&'static str> = [
             self.staff.as_ref().map(|_| "ringside.staff.v1.Staff"),
             self.contacts
                 .as_ref()
@@ -560,6 +555,14 @@ impl Assembly<'_> {
         .into_iter()
         .flatten()
         .collect();
+        // Refusals of the guard go to the audit trail, in any process serving gRPC.
+        let audit = match grpc_services.is_empty() {
+            true => None,
+            false => Some(self.audit()?),
+        };
+        let settings = self.settings;
+        let (grpc, http) = (self.grpc, self.http);
+        let (grpc_addr, http_addr) = (grpc.local_addr()?, http.local_addr()?);
         let staff = match self.mode {
             Mode::AllInOne => self.staff.clone(),
             Mode::Serve(_) => None,

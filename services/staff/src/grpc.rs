@@ -28,6 +28,12 @@ const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(300);
 const MAX_LINK_HOURS: i64 = 7 * 24;
 /// Most audit lines in one page.
 const MAX_AUDIT_PAGE: i64 = 500;
+/// Most audit lines another service writes at once.
+const MAX_AUDIT_BATCH: usize = 500;
+/// What other services may write to the trail: what happens there.
+const RECORDED_ELSEWHERE: &[&str] = &["call_refused", "card_shown"];
+/// The longest field of a line another service writes (longer ones are cut).
+const LONGEST_FIELD: usize = 2048;
 
 pub struct StaffGrpc {
     service: StaffService,
@@ -485,7 +491,7 @@ impl Staff for StaffGrpc {
     ) -> Reply<pb::RecordAuditResponse> {
         let source = Caller::of(&req).actor;
         let entries = req.into_inner().entries;
-        if entries.len() > MAX_AUDIT_PAGE as usize {
+        if entries.len() > MAX_AUDIT_BATCH {
             return Err(invalid(Invalid::new("entries", "at most 500 at once")));
         }
         let lines = entries
@@ -596,35 +602,40 @@ fn api_token_to_proto(t: ApiToken) -> pb::ApiToken {
     }
 }
 
-/// A line another service wrote, checked: its detail names `source`.
+/// A line another service wrote, checked: only what happens elsewhere (a refused
+/// call, a card shown), never later than now, fields cut to length, its detail
+/// naming `source`.
 fn audit_from_proto(e: pb::AuditEntry, source: &str) -> Result<AuditEntry, Invalid> {
-    const LONGEST: usize = 2048;
-    for (field, value) in [
-        ("actor", &e.actor),
-        ("action", &e.action),
-        ("subject", &e.subject),
-        ("outcome", &e.outcome),
-        ("detail", &e.detail),
-    ] {
-        if value.len() > LONGEST {
-            return Err(Invalid::new(field, "at most 2048 bytes"));
-        }
+    if !RECORDED_ELSEWHERE.contains(&e.action.as_str()) {
+        let why = format!("only {} are written here", RECORDED_ELSEWHERE.join(", "));
+        return Err(Invalid::new("action", why));
     }
-    if e.action.trim().is_empty() {
-        return Err(Invalid::new("action", "required"));
-    }
+    let now = ringside_storage::now_millis();
+    let at =
+        e.at.as_ref()
+            .map_or(now, ringside_proto::millis_from_timestamp);
     Ok(AuditEntry {
         id: 0,
-        at: e.at.as_ref().map_or_else(
-            ringside_storage::now_millis,
-            ringside_proto::millis_from_timestamp,
-        ),
-        actor: e.actor,
+        at: at.min(now),
+        actor: field(&e.actor),
         action: e.action,
-        subject: e.subject,
-        outcome: e.outcome,
-        detail: format!("[{source}] {}", e.detail),
+        subject: field(&e.subject),
+        outcome: field(&e.outcome),
+        detail: field(&format!("[{source}] {}", e.detail)),
     })
+}
+
+/// `text` as the trail keeps another service's field: without NUL (PostgreSQL text
+/// holds none), at most [`LONGEST_FIELD`] bytes.
+fn field(text: &str) -> String {
+    let mut kept = String::with_capacity(text.len().min(LONGEST_FIELD));
+    for c in text.chars().filter(|c| *c != '\0') {
+        if kept.len() + c.len_utf8() > LONGEST_FIELD {
+            break;
+        }
+        kept.push(c);
+    }
+    kept
 }
 
 fn audit_to_proto(e: AuditEntry) -> pb::AuditEntry {

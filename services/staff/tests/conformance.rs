@@ -364,5 +364,14 @@ async fn the_agents_directory_of_notifications_moves_into_staff() {
             moscow.id
         );
         assert_eq!(mallory.team_ids, vec![moscow.id.clone()]);
+        // The old directory is gone once carried over (0019).
+        let old = sqlx::query("SELECT COUNT(*) FROM agents")
+            .fetch_one(t.db.pool())
+            .await;
+        assert!(
+            old.is_err(),
+            "{:?}: the agents table is still there",
+            t.backend()
+        );
     }
 }
