@@ -1048,3 +1048,47 @@ async fn a_head_manages_the_agents_of_their_own_team_and_no_one_else() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deal_given_to_someone_else_is_theirs_in_the_managers_filters_at_once() {
+    for suites in support::both_ways().await {
+        let name = deals_suite(&suites).name;
+        staff_the_office(&suites).await;
+        let deal = create(&suites, "olga", "handover", "").await;
+        let mut anna = as_person(&suites, "anna").await;
+        let give = dpb::UpdateDealRequest {
+            id: deal.id.clone(),
+            owner_id: Some("oleg".into()),
+            ..Default::default()
+        };
+        anna.update_deal(give).await.expect("given to Oleg");
+        let activities = activities_of(&suites, "anna").await;
+        let owned_by = |owner: &'static str| {
+            let mut activities = activities.clone();
+            async move {
+                let req = apb::ListSubjectsRequest {
+                    kind: apb::SubjectKind::Deal as i32,
+                    filter: apb::SubjectFilter::NoOpenTask as i32,
+                    owner_id: owner.into(),
+                    ..Default::default()
+                };
+                let found = activities.list_subjects(req).await.expect("subjects");
+                let found = found.into_inner().subjects.into_iter();
+                found.map(|s| s.id).collect::<Vec<_>>()
+            }
+        };
+        // No stage moved: deal.updated alone tells activities.
+        let olegs = support::eventually("Oleg's deal in the filter", || async {
+            Some(owned_by("oleg").await).filter(|ids| !ids.is_empty())
+        })
+        .await;
+        assert_eq!(olegs, std::slice::from_ref(&deal.id), "{name}");
+        assert!(
+            owned_by("olga").await.is_empty(),
+            "{name}: no longer Olga's"
+        );
+        for suite in suites {
+            suite.stop().await;
+        }
+    }
+}

@@ -35,6 +35,7 @@ pub fn queue_spec(prefix: &str) -> QueueSpec {
             "contact.*",
             "lead.*",
             "deal.stage_changed",
+            "deal.updated",
         ],
     )
     // Its own `call.filed` is none of its business.
@@ -163,6 +164,14 @@ impl Consumer {
             }
             P::LeadConverted(l) => converted(s, tx, event, l).await,
             P::DealStageChanged(d) => stage_changed(tx, event, d).await,
+            // A deal given to someone else (or to the pool): who owns it now.
+            P::DealUpdated(d) => match &d.deal {
+                Some(deal) => {
+                    let owner = Some(deal.owner_id.as_str());
+                    store::upsert_subject(tx, SubjectKind::Deal, &deal.id, owner, true).await
+                }
+                None => Ok(()),
+            },
             // Events this service publishes itself, or has no use for.
             _ => Ok(()),
         }
