@@ -54,19 +54,21 @@ impl<S: NamedService> Guarded<S> {
     }
 
     /// `claims`'s call of `method` refused (`why`): logged, and written to the trail
-    /// (but for a refused write to the trail itself, which must not feed itself).
+    /// (but for a service's refused write to the trail itself, which must not feed
+    /// itself).
     fn refused(&self, claims: &Claims, method: &str, why: String) -> tonic::Status {
         // The path is the caller's to choose: only so much of it is kept.
         let method: String = method.chars().take(MAX_METHOD).collect();
         tracing::info!(method, user = %claims.sub, role = ?claims.role, why, "call refused");
-        if let Some(audit) = self.audit.as_ref().filter(|_| method != RECORD_AUDIT) {
+        let own_writer = method == RECORD_AUDIT && claims.role == crate::Role::Service;
+        if let Some(audit) = self.audit.as_ref().filter(|_| !own_writer) {
             audit.record(AuditLine {
                 at: now_millis(),
                 actor: claims.sub.clone(),
                 action: "call_refused".into(),
                 subject: String::new(),
                 outcome: "permission_denied".into(),
-                detail: format!("{method}: {why}"),
+                detail: format!("{method}: {why} (as {})", claims.role.as_str()),
             });
         }
         tonic::Status::permission_denied(why)

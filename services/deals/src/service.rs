@@ -419,8 +419,7 @@ impl DealsService {
             pipeline_id: Some(pipeline.id.clone()),
             ..filter.clone()
         };
-        let sums =
-            store::sums_where(&mut conn, &store::filter_where(&filter, &scope, today())).await?;
+        let sums = store::sums(&mut conn, &filter, &scope, today()).await?;
         let mut columns = Vec::new();
         for stage in &pipeline.stages {
             if filter.stage_ids.is_empty() || filter.stage_ids.contains(&stage.id) {
@@ -452,8 +451,7 @@ impl DealsService {
             ..filter.clone()
         };
         let scope = ctx.scope(Entity::Deal);
-        let sums =
-            store::sums_where(&mut conn, &store::filter_where(&filter, &scope, today())).await?;
+        let sums = store::sums(&mut conn, &filter, &scope, today()).await?;
         column_in(&mut conn, &filter, &scope, sort, &stage, page, &sums).await
     }
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use ringside_auth::visibility::Scope;
+use ringside_auth::visibility::{Reach, Scope};
 use ringside_identity::paging::Page;
 use ringside_storage::sql::{Where, placeholders};
 use ringside_storage::{AssertSqlSafe, Backend, Row, new_id};
@@ -521,8 +521,56 @@ pub async fn count_where(conn: &mut AnyConnection, w: &Where) -> Result<i64> {
     Ok(w.query(sql).fetch_one(conn).await?.try_get("n")?)
 }
 
+/// Count and sum per stage and currency of the deals matching filter `f` that
+/// `scope` sees. A team's scope is summed in two parts that do not overlap — the
+/// teams' deals, then the caller's own and the pool's outside those teams — each an
+/// index-only scan when no other filter needs the row (`deals_team_sums`,
+/// `deals_owner_sums`), where one `OR` of owner and team would read the rows; one
+/// statement, so both parts see the same moment.
+pub async fn sums(
+    conn: &mut AnyConnection,
+    f: &Filter,
+    scope: &Scope,
+    today: i64,
+) -> Result<Vec<(String, String, i64, i64)>> {
+    if scope.reach != Reach::Team || scope.teams.is_empty() {
+        return sums_where(conn, &filter_where(f, scope, today)).await;
+    }
+    let mut w = filter_where(f, &Scope::all(), today);
+    let common = w.sql();
+    let me = w.bind(&scope.user);
+    let teams: Vec<String> = scope.teams.iter().map(|t| w.bind(t)).collect();
+    let teams = teams.join(", ");
+    let part = |condition: String| {
+        format!(
+            "SELECT d.stage_id, d.currency, COUNT(*) AS n, SUM(d.amount_minor) AS total \
+             FROM deals d WHERE {common} AND {condition} GROUP BY d.stage_id, d.currency"
+        )
+    };
+    let sql = format!(
+        "SELECT stage_id, currency, CAST(SUM(n) AS BIGINT) AS n, \
+         CAST(SUM(total) AS BIGINT) AS total FROM ({} UNION ALL {}) parts \
+         GROUP BY stage_id, currency ORDER BY currency",
+        part(format!("d.team_id IN ({teams})")),
+        part(format!(
+            "d.owner_id IN ({me}, '') AND d.team_id NOT IN ({teams})"
+        )),
+    );
+    let rows = w.query(sql).fetch_all(conn).await?;
+    rows.iter().map(sum_from_row).collect()
+}
+
+fn sum_from_row(r: &AnyRow) -> Result<(String, String, i64, i64)> {
+    Ok((
+        r.try_get("stage_id")?,
+        r.try_get("currency")?,
+        r.try_get("n")?,
+        r.try_get("total")?,
+    ))
+}
+
 /// Count and sum per stage and currency of the deals matching `w`.
-pub async fn sums_where(
+async fn sums_where(
     conn: &mut AnyConnection,
     w: &Where,
 ) -> Result<Vec<(String, String, i64, i64)>> {
@@ -532,16 +580,7 @@ pub async fn sums_where(
         w.sql()
     );
     let rows = w.query(sql).fetch_all(conn).await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get("stage_id")?,
-                r.try_get("currency")?,
-                r.try_get("n")?,
-                r.try_get("total")?,
-            ))
-        })
-        .collect()
+    rows.iter().map(sum_from_row).collect()
 }
 
 // ---------------------------------------------------------------- history

@@ -18,8 +18,8 @@ use ringside_proto::staff::v1 as spb;
 use ringside_proto::staff::v1::staff_client::StaffClient;
 use tokio::sync::mpsc;
 
-use crate::PeerChannel;
 use crate::peer::request;
+use crate::{PeerChannel, PeerError};
 
 /// Lines waiting for staff, at most.
 const QUEUE: usize = 10_000;
@@ -95,24 +95,30 @@ async fn deliver(mut staff: StaffClient<PeerChannel>, mut lines: mpsc::Receiver<
 /// Sends one batch: again, backing off, while staff does not answer.
 async fn send(staff: &mut StaffClient<PeerChannel>, entries: Vec<spb::AuditEntry>) {
     let mut backoff = Duration::from_millis(200);
-    for _ in 0..MAX_TRIES {
+    for attempt in 1..=MAX_TRIES {
         let message = spb::RecordAuditRequest {
             entries: entries.clone(),
         };
-        let code = match staff.record_audit(request(message, "")).await {
+        let status = match staff.record_audit(request(message, "")).await {
             Ok(_) => return,
             Err(s) => s,
         };
-        if !matches!(
-            code.code(),
-            tonic::Code::Unavailable | tonic::Code::DeadlineExceeded
-        ) {
+        // Staff away, slow (a timeout), or its database down: worth another try;
+        // a refusal (the lines, or this process's token) is not.
+        let again = match PeerError::from(status.clone()) {
+            PeerError::Unavailable(_) => true,
+            PeerError::Internal(_) => status.code() == tonic::Code::Internal,
+            PeerError::Invalid(_) | PeerError::NotFound(_) => false,
+        };
+        if !again {
             let lines = entries.len();
-            tracing::error!(error = %code.message(), lines, "staff refused audit lines");
+            tracing::error!(error = %status.message(), lines, "staff refused audit lines");
             return;
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+        if attempt < MAX_TRIES {
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
     }
     let lines = entries.len();
     tracing::error!(

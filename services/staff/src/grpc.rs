@@ -616,7 +616,7 @@ fn audit_from_proto(e: pb::AuditEntry, source: &str) -> Result<AuditEntry, Inval
             .map_or(now, ringside_proto::millis_from_timestamp);
     Ok(AuditEntry {
         id: 0,
-        at: at.min(now),
+        at: if at > 0 { at.min(now) } else { now },
         actor: field(&e.actor),
         action: e.action,
         subject: field(&e.subject),
