@@ -1054,14 +1054,6 @@ async fn a_deal_given_to_someone_else_is_theirs_in_the_managers_filters_at_once(
     for suites in support::both_ways().await {
         let name = deals_suite(&suites).name;
         staff_the_office(&suites).await;
-        let deal = create(&suites, "olga", "handover", "").await;
-        let mut anna = as_person(&suites, "anna").await;
-        let give = dpb::UpdateDealRequest {
-            id: deal.id.clone(),
-            owner_id: Some("oleg".into()),
-            ..Default::default()
-        };
-        anna.update_deal(give).await.expect("given to Oleg");
         let activities = activities_of(&suites, "anna").await;
         let owned_by = |owner: &'static str| {
             let mut activities = activities.clone();
@@ -1074,19 +1066,24 @@ async fn a_deal_given_to_someone_else_is_theirs_in_the_managers_filters_at_once(
                 };
                 let found = activities.list_subjects(req).await.expect("subjects");
                 let found = found.into_inner().subjects.into_iter();
-                found.map(|s| s.id).collect::<Vec<_>>()
+                Some(found.map(|s| s.id).collect::<Vec<_>>()).filter(|ids| !ids.is_empty())
             }
         };
-        // No stage moved: deal.updated alone tells activities.
-        let olegs = support::eventually("Oleg's deal in the filter", || async {
-            Some(owned_by("oleg").await).filter(|ids| !ids.is_empty())
-        })
-        .await;
+        // A new deal is its owner's at once (deal.created)...
+        let deal = create(&suites, "olga", "handover", "").await;
+        let olgas = support::eventually("Olga's deal in the filter", || owned_by("olga")).await;
+        assert_eq!(olgas, std::slice::from_ref(&deal.id), "{name}");
+        // ...and, given away with no stage moved, the new owner's (deal.updated).
+        let mut anna = as_person(&suites, "anna").await;
+        let give = dpb::UpdateDealRequest {
+            id: deal.id.clone(),
+            owner_id: Some("oleg".into()),
+            ..Default::default()
+        };
+        anna.update_deal(give).await.expect("given to Oleg");
+        let olegs = support::eventually("Oleg's deal in the filter", || owned_by("oleg")).await;
         assert_eq!(olegs, std::slice::from_ref(&deal.id), "{name}");
-        assert!(
-            owned_by("olga").await.is_empty(),
-            "{name}: no longer Olga's"
-        );
+        assert_eq!(owned_by("olga").await, None, "{name}: no longer Olga's");
         for suite in suites {
             suite.stop().await;
         }

@@ -34,6 +34,7 @@ pub fn queue_spec(prefix: &str) -> QueueSpec {
             "form.submitted",
             "contact.*",
             "lead.*",
+            "deal.created",
             "deal.stage_changed",
             "deal.updated",
         ],
@@ -164,14 +165,16 @@ impl Consumer {
             }
             P::LeadConverted(l) => converted(s, tx, event, l).await,
             P::DealStageChanged(d) => stage_changed(tx, event, d).await,
-            // A deal given to someone else (or to the pool): who owns it now.
-            P::DealUpdated(d) => match &d.deal {
-                Some(deal) => {
-                    let owner = Some(deal.owner_id.as_str());
-                    store::upsert_subject(tx, SubjectKind::Deal, &deal.id, owner, true).await
+            // A new deal, or one given to someone else (or to the pool): who owns it.
+            P::DealCreated(ev::DealCreated { deal }) | P::DealUpdated(ev::DealUpdated { deal }) => {
+                match deal {
+                    Some(deal) => {
+                        let owner = Some(deal.owner_id.as_str());
+                        store::upsert_subject(tx, SubjectKind::Deal, &deal.id, owner, true).await
+                    }
+                    None => Ok(()),
                 }
-                None => Ok(()),
-            },
+            }
             // Events this service publishes itself, or has no use for.
             _ => Ok(()),
         }
