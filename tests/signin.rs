@@ -401,11 +401,9 @@ fn challenge_in(page: &str) -> String {
     after.split('"').next().expect("its end").to_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_admin_sets_a_second_factor_up_at_sign_in_and_a_code_works_once() {
-    if !support::browser::present() {
-        return;
-    }
+/// An all-in-one where admins must have a second factor, with Anna, an admin with
+/// the tests' password and no factor yet.
+async fn admin_who_must_have_a_factor() -> Suite {
     let suite = support::all_in_one_with(|s| s.admin_two_factor = true).await;
     let anna = Person {
         role: "admin",
@@ -413,6 +411,15 @@ async fn an_admin_sets_a_second_factor_up_at_sign_in_and_a_code_works_once() {
     };
     suite.hire(&[anna]).await;
     suite.set_password("anna").await;
+    suite
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_sets_a_second_factor_up_at_sign_in_and_a_code_works_once() {
+    if !support::browser::present() {
+        return;
+    }
+    let suite = admin_who_must_have_a_factor().await;
     let addr = suite.running.http_addr;
 
     let browser = support::browser::Browser::start().await;
@@ -485,4 +492,58 @@ async fn an_admin_sets_a_second_factor_up_at_sign_in_and_a_code_works_once() {
         "newest first"
     );
     suite.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_pages_have_no_serious_accessibility_violations() {
+    if !support::browser::present() {
+        return;
+    }
+    let suite = admin_who_must_have_a_factor().await;
+    let base = format!("http://{}", suite.running.http_addr);
+    let browser = support::browser::Browser::start().await;
+    let mut found = Vec::new();
+    for page in ["/signin", "/welcome"] {
+        browser.goto(&format!("{base}{page}")).await;
+        browser.wait_text("h2", |t| !t.is_empty()).await;
+        found.extend(
+            browser
+                .accessibility_violations()
+                .await
+                .into_iter()
+                .map(|v| format!("{page}: {v}")),
+        );
+    }
+    // A refusal, and the second step with its QR code.
+    browser.goto(&format!("{base}/signin")).await;
+    browser.type_into("#login", &login_of("anna")).await;
+    browser.type_into("#password", "not the password").await;
+    browser.click("#signin-button").await;
+    browser.wait_text(".notice", |t| t.contains("wrong")).await;
+    found.extend(
+        browser
+            .accessibility_violations()
+            .await
+            .into_iter()
+            .map(|v| format!("refused: {v}")),
+    );
+    browser.type_into("#login", &login_of("anna")).await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.click("#signin-button").await;
+    browser.wait_text("#totp-secret", |t| !t.is_empty()).await;
+    found.extend(
+        browser
+            .accessibility_violations()
+            .await
+            .into_iter()
+            .map(|v| format!("code: {v}")),
+    );
+    // The check itself sees a violation when there is one: an image with no text.
+    let add = "document.body.appendChild(document.createElement('img')); return 1";
+    browser.execute(add, serde_json::json!([])).await;
+    let seen = browser.accessibility_violations().await;
+    assert!(seen.iter().any(|v| v.starts_with("image-alt")), "{seen:?}");
+    browser.quit().await;
+    suite.stop().await;
+    assert!(found.is_empty(), "{found:#?}");
 }

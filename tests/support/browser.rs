@@ -1,5 +1,6 @@
 //! Headless Chromium driven over WebDriver (Debian's `chromium` and `chromium-driver`),
-//! with the plain HTTP client of this module: no browser-automation crate needed.
+//! with the plain HTTP client of this module: no browser-automation crate needed; and
+//! axe-core, run inside the page, for what a screen reader or a keyboard user meets.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -183,6 +184,31 @@ impl Browser {
         self.click("#signin-button").await;
         let online = format!("online as {name}");
         self.wait_text("#status", |t| t == online).await;
+    }
+
+    /// Runs `script` in the page (a function body; `arguments` are `args`) and
+    /// returns what it returns (a promise is awaited).
+    pub async fn execute(&self, script: &str, args: Value) -> Value {
+        let body = json!({"script": script, "args": args});
+        self.call("POST", &self.path("/execute/sync"), body).await
+    }
+
+    /// The serious and critical accessibility violations axe-core (vendored in
+    /// `tests/vendor`, MPL-2.0) finds on the page: rule id and the elements.
+    pub async fn accessibility_violations(&self) -> Vec<String> {
+        const AXE: &str = include_str!("../vendor/axe-core-4.14.1/axe.min.js");
+        self.execute(AXE, json!([])).await;
+        let run = "return axe.run(document).then(r => r.violations \
+                   .filter(v => v.impact === 'serious' || v.impact === 'critical') \
+                   .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', ')))";
+        let found = self.execute(run, json!([])).await;
+        let found = found
+            .as_array()
+            .unwrap_or_else(|| panic!("axe.run gave {found}"));
+        found
+            .iter()
+            .map(|v| v.as_str().unwrap_or_default().to_owned())
+            .collect()
     }
 
     pub async fn quit(self) {
