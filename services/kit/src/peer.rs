@@ -1,7 +1,9 @@
 //! The one way a service calls another: the peer's generated tonic client over a
 //! [`PeerChannel`]. The channel signs every call with a short-lived service token for
 //! the peer service it goes to (naming the user it acts for, when the request says so:
-//! [`request_for`]) and takes it to the peer by one of two routes:
+//! [`request_for`]) — or, for a request made as a signed-in person ([`request_as`]),
+//! sends that person's own access token instead, so the peer's guard and scope see
+//! them — and takes it to the peer by one of two routes:
 //!
 //! - **a socket** ([`PeerChannel::connect`]): a lazily dialled HTTP/2 channel to the
 //!   peer's address, with bounded connect and call times — the services mode;
@@ -95,6 +97,10 @@ impl Service<http::Request<Body>> for PeerChannel {
     }
 
     fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
+        if let Some(AsPerson(token)) = req.extensions_mut().remove::<AsPerson>() {
+            req.headers_mut().insert(http::header::AUTHORIZATION, token);
+            return self.route.call(req);
+        }
         let user = req.extensions_mut().remove::<OnBehalfOf>();
         let user = user.as_ref().map(|u| u.0.as_str());
         if let Some(value) = self.token.header(req.uri().path(), user) {
@@ -152,6 +158,23 @@ impl ServiceToken {
         value.set_sensitive(true);
         Some(value)
     }
+}
+
+/// Asks the channel to send a person's own access token instead of the service's: a
+/// request extension, so it goes on the wire only as the `authorization` header.
+#[derive(Debug, Clone)]
+struct AsPerson(HeaderValue);
+
+/// A request to a peer made as a signed-in person, with their access token (staff's
+/// `OpenSession` gives it): the peer's guard and scope see the person, not this
+/// service — what a page in the browser shows, the services decide. `None` for a
+/// token that cannot be a header.
+pub fn request_as<T>(message: T, access_token: &str) -> Option<tonic::Request<T>> {
+    let mut value = HeaderValue::try_from(format!("Bearer {access_token}")).ok()?;
+    value.set_sensitive(true);
+    let mut req = request(message, "");
+    req.extensions_mut().insert(AsPerson(value));
+    Some(req)
 }
 
 /// Asks the channel to sign its call on behalf of a user: a request extension, so it
@@ -329,6 +352,29 @@ mod tests {
                 ("notifications".to_owned(), None),
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn a_call_made_as_a_person_carries_their_token_not_the_services() {
+        let key = TokenKey::generate();
+        let callers = Arc::default();
+        let loopback = Loopback::serving(watched_router(&key, Arc::clone(&callers)).await);
+        let mut client = HealthClient::new(PeerChannel::local(&loopback, key.clone(), "web"));
+        let olga = key
+            .issue("olga", ringside_auth::Role::Agent, Duration::from_secs(60))
+            .expect("a token");
+        let as_olga = request_as(check(), &olga).expect("a header");
+        client.check(as_olga).await.expect("served");
+        let forged = request_as(check(), "not.a.token").expect("a header");
+        let refused = client.check(forged).await.unwrap_err();
+        assert_eq!(
+            refused.code(),
+            tonic::Code::Unauthenticated,
+            "no fallback to the service's"
+        );
+        assert!(request_as(check(), "bad\nheader").is_none());
+        let seen = callers.lock().expect("lock").clone();
+        assert_eq!(seen, vec![("olga".to_owned(), None)]);
     }
 
     #[tokio::test]
