@@ -36,6 +36,10 @@ pub mod staff {
     /// The message of `SignInWithCode`'s UNAUTHENTICATED for a wrong code (the step
     /// may be tried again), as against a step that has ended (start over).
     pub const WRONG_CODE: &str = "wrong code";
+
+    /// The message of a second step that has ended (used, expired, out of tries, or
+    /// ended with the person's sessions): the password is asked again.
+    pub const STEP_ENDED: &str = "this sign-in has ended; enter your password again";
 }
 
 pub mod events {

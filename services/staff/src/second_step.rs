@@ -10,7 +10,7 @@
 //! is set: an admin without one sets it up at sign-in. All of it is audited.
 
 use ringside_identity::Invalid;
-use ringside_proto::staff::WRONG_CODE;
+use ringside_proto::staff::{STEP_ENDED, WRONG_CODE};
 use ringside_storage::now_millis;
 use sqlx::AnyConnection;
 
@@ -23,7 +23,6 @@ use crate::totp::{self, Challenge, Enrolment, Taken};
 
 /// Codes one waiting sign-in may try.
 const MAX_ATTEMPTS: i64 = 5;
-const STEP_ENDED: &str = "this sign-in has ended; enter your password again";
 const ALREADY_ON: &str = "two-factor sign-in is already on; turn it off first";
 
 fn wrong_code() -> StaffError {

@@ -189,14 +189,7 @@ impl StaffService {
         user.active = before.active;
         user.created_at = before.created_at;
         user.updated_at = now_millis();
-        write(&mut tx, &user).await?;
-        let mut line = audit_line(actor, "user_updated", &user.id, "done");
-        if user.role != before.role {
-            store::delete_sessions_of(&mut tx, &user.id).await?;
-            line.action = "role_changed".into();
-            line.detail = format!("{} → {}", before.role, user.role);
-        }
-        store::audit(&mut tx, &line).await?;
+        rewrite(&mut tx, actor, &before.role, &user, "").await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -297,6 +290,30 @@ impl StaffService {
 }
 
 /// Writes the user, their extensions and teams, once their keys are checked.
+/// Writes a changed `user`, who had the role `before`, as `actor`: a new role ends
+/// their sessions (they sign in again as what they are now); audited with `detail`.
+pub(crate) async fn rewrite(
+    conn: &mut AnyConnection,
+    actor: &str,
+    before: &str,
+    user: &User,
+    detail: &str,
+) -> Result<()> {
+    write(conn, user).await?;
+    let mut line = audit_line(actor, "user_updated", &user.id, "done");
+    line.detail = detail.to_owned();
+    if user.role != before {
+        store::delete_sessions_of(conn, &user.id).await?;
+        line.action = "role_changed".into();
+        line.detail = [format!("{before} → {}", user.role), line.detail]
+            .into_iter()
+            .filter(|d| !d.is_empty())
+            .collect::<Vec<_>>()
+            .join(", ");
+    }
+    store::audit(conn, &line).await
+}
+
 pub(crate) async fn write(conn: &mut AnyConnection, user: &User) -> Result<()> {
     check_keys(conn, user).await?;
     store::save_user(conn, user).await?;

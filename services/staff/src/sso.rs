@@ -18,7 +18,7 @@ use sqlx::AnyConnection;
 use crate::error::{Result, StaffError};
 use crate::model::{ROLES, User, UserSpec};
 use crate::oidc::{self, Identity};
-use crate::service::{StaffService, write};
+use crate::service::{StaffService, rewrite, write};
 use crate::signin::{SignedIn, audit_line};
 use crate::store::{self, AuditEntry};
 
@@ -349,18 +349,11 @@ impl StaffService {
         if user.role == role && had == team_ids {
             return Ok(user);
         }
-        let mut line = audit_line(ACTOR, "user_updated", &user.id, "done");
-        line.detail = format!("teams {}", team_ids.join(","));
-        if user.role != role {
-            store::delete_sessions_of(conn, &user.id).await?;
-            line.action = "role_changed".into();
-            line.detail = format!("{} → {role}, {}", user.role, line.detail);
-        }
-        user.role = role.to_owned();
+        let before = std::mem::replace(&mut user.role, role.to_owned());
+        let detail = format!("teams {}", team_ids.join(","));
         user.team_ids = team_ids;
         user.updated_at = now_millis();
-        write(conn, &user).await?;
-        store::audit(conn, &line).await?;
+        rewrite(conn, ACTOR, &before, &user, &detail).await?;
         Ok(user)
     }
 }

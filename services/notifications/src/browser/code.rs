@@ -98,7 +98,7 @@ pub(super) async fn sign_in_with_code(
         return gate.sign_in_page(StatusCode::FORBIDDEN, why, false);
     }
     if !well_formed(&form.challenge) {
-        let why = "this sign-in has ended; enter your password again";
+        let why = ringside_proto::staff::STEP_ENDED;
         return gate.sign_in_page(StatusCode::BAD_REQUEST, why, false);
     }
     let enrol = (!form.enrol_secret.is_empty()).then(|| spb::TwoFactorSecret {
