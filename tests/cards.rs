@@ -389,18 +389,23 @@ async fn a_due_task_reminds_its_assignee_on_their_socket() {
 }
 
 /// The agent console in a real browser: sign in with a password, a ringing call pops the
-/// seeded client's card, answering elsewhere closes another agent's pop-up, and a note
-/// typed into the card lands on the call's timeline entry; signing out ends it.
+/// seeded client's card in the call bar, which keeps it (and a note being typed) when
+/// the agent goes to another page; answering elsewhere closes another agent's pop-up,
+/// and a note typed into the card lands on the call's timeline entry; signing out
+/// ends it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_console_pops_the_card_in_a_browser_and_files_the_note() {
+async fn the_call_bar_pops_the_card_keeps_it_across_pages_and_files_the_note() {
     if !support::browser::present() {
         return;
     }
     for setup in setups().await {
         let name = setup.notifications().name;
-        seed(&setup).await;
+        let contact = seed(&setup).await;
         let browser = support::browser::Browser::start().await;
-        let console = format!("http://{}/", setup.notifications().running.http_addr);
+        let console = format!(
+            "http://{}/",
+            support::pages(&setup.suites).running.http_addr
+        );
         setup.staff().set_password("olga").await;
         browser.sign_in(&console, "olga", "Ольга").await;
 
@@ -420,6 +425,27 @@ async fn the_console_pops_the_card_in_a_browser_and_files_the_note() {
         browser
             .type_into(&format!("{card} .note"), "Called about the invoice")
             .await;
+        // Another page: the card comes back with the note as it was typed.
+        browser.goto(&console).await;
+        browser
+            .wait_text(&format!("{card} .name"), |t| t == "Иван Петров")
+            .await;
+        let kept = browser
+            .execute(
+                "return document.querySelector(arguments[0]).value",
+                serde_json::json!([format!("{card} .note")]),
+            )
+            .await;
+        assert_eq!(kept, "Called about the invoice", "{name}");
+        let link = browser
+            .execute(
+                "return document.querySelector(arguments[0]).getAttribute('href')",
+                serde_json::json!([format!("{card} .open-client")]),
+            )
+            .await;
+        assert_eq!(link, format!("/contacts/{}", contact.id), "{name}");
+        let violations = browser.accessibility_violations().await;
+        assert!(violations.is_empty(), "{name}: {violations:#?}");
         browser.click(&format!("{card} .save-note")).await;
         browser
             .wait_text(&format!("{card} .saved"), |t| t == "saved")
@@ -451,6 +477,7 @@ async fn the_console_pops_the_card_in_a_browser_and_files_the_note() {
 
         // Signing out ends the session: the browser is back at the sign-in page, and
         // the console sends it there again.
+        browser.click("#user-menu").await;
         browser.click("#signout").await;
         browser
             .wait_text("#signin-button", |t| t == "Sign in")

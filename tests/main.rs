@@ -24,3 +24,4 @@ mod staff;
 mod telegram;
 mod telephony;
 mod visibility;
+mod workspace;

@@ -16,6 +16,11 @@ use tokio_tungstenite::tungstenite;
 
 /// The suite serving the pages (notifications').
 fn pages(suites: &[Suite]) -> &Suite {
+    support::pages(suites)
+}
+
+/// Where the call bar's socket is: notifications' HTTP address.
+fn push(suites: &[Suite]) -> std::net::SocketAddr {
     suites
         .iter()
         .find(|s| {
@@ -23,6 +28,8 @@ fn pages(suites: &[Suite]) -> &Suite {
             served.contains(&"ringside.notifications.v1.Notifications")
         })
         .expect("a suite serving notifications")
+        .running
+        .http_addr
 }
 
 /// Olga, an agent with the tests' password.
@@ -141,7 +148,7 @@ async fn a_person_signs_in_with_a_password_and_gets_a_new_session_each_time() {
         assert_eq!(who["role"], "agent");
         let (status, console) = support::http(addr, "GET", "/", &[("cookie", &first)], b"").await;
         assert_eq!(status, 200, "{name}");
-        assert!(console.contains("agent console"), "{name}");
+        assert!(console.contains(r#"id="call-bar""#), "{name}: the call bar");
 
         // Signing in again, with the old cookie along: a new id, and the old one ends.
         let again = post(
@@ -218,19 +225,32 @@ async fn requests_from_another_site_are_refused_and_change_nothing() {
         assert_eq!(refused.status, 403, "{name}");
         assert_eq!(me(addr, &cookie).await.0, 200, "{name}: still signed in");
 
-        // The console's socket: the cookie opens it only from this site's page.
+        // The call bar's socket: the cookie opens it only from this site's pages.
         let own = format!("http://{addr}");
         let from_evil = [
             ("cookie", cookie.as_str()),
             ("origin", "http://evil.example"),
         ];
+        let socket_at = push(&suites);
         assert!(
-            socket::open(addr, &from_evil).await.is_err(),
+            socket::open(socket_at, &from_evil).await.is_err(),
             "{name}: hijacked"
         );
-        assert!(socket::open(addr, &[]).await.is_err(), "{name}: no cookie");
+        let unknown_port = format!("http://127.0.0.1:{}", support::spare_port());
+        let from_neighbour = [
+            ("cookie", cookie.as_str()),
+            ("origin", unknown_port.as_str()),
+        ];
+        assert!(
+            socket::open(socket_at, &from_neighbour).await.is_err(),
+            "{name}: another port of this host is another origin"
+        );
+        assert!(
+            socket::open(socket_at, &[]).await.is_err(),
+            "{name}: no cookie"
+        );
         let from_own = [("cookie", cookie.as_str()), ("origin", own.as_str())];
-        let ws = socket::open(addr, &from_own).await;
+        let ws = socket::open(socket_at, &from_own).await;
         assert!(ws.is_ok(), "{name}: {:?}", ws.err());
         for suite in suites {
             suite.stop().await;
@@ -247,7 +267,9 @@ async fn ending_a_session_closes_its_open_console() {
         let cookie = support::sign_in_http(addr, "olga").await;
         let own = format!("http://{addr}");
         let headers = [("cookie", cookie.as_str()), ("origin", own.as_str())];
-        let mut ws = socket::open(addr, &headers).await.expect("a socket");
+        let mut ws = socket::open(push(&suites), &headers)
+            .await
+            .expect("a socket");
 
         let mut staff = support::staff_suite(&suites)
             .staff_as("test-admin", Role::Admin)
@@ -268,7 +290,7 @@ async fn ending_a_session_closes_its_open_console() {
             other => panic!("{name}: expected a close frame, got {other:?}"),
         }
         assert!(
-            socket::open(addr, &headers).await.is_err(),
+            socket::open(push(&suites), &headers).await.is_err(),
             "{name}: not again"
         );
         for suite in suites {
@@ -446,8 +468,9 @@ async fn an_admin_sets_a_second_factor_up_at_sign_in_and_a_code_works_once() {
     let codes: Vec<&str> = codes.lines().collect();
     assert_eq!(codes.len(), 10, "{codes:?}");
     browser.click("#continue").await;
+    browser.wait_text("#user-menu", |t| t == "Анна").await;
     browser
-        .wait_text("#status", |t| t == "online as Анна")
+        .wait_text("#call-bar.online #status", |_| true)
         .await;
     browser.quit().await;
 
@@ -505,7 +528,7 @@ async fn the_sign_in_pages_have_no_serious_accessibility_violations() {
     let mut found = Vec::new();
     for page in ["/signin", "/welcome"] {
         browser.goto(&format!("{base}{page}")).await;
-        browser.wait_text("h2", |t| !t.is_empty()).await;
+        browser.wait_text("h1", |t| !t.is_empty()).await;
         found.extend(
             browser
                 .accessibility_violations()

@@ -523,7 +523,7 @@ async fn a_sip_call_pops_the_clients_card_in_the_agents_browser() {
     let status = call.await.expect("join").expect("sipp");
     assert!(status.success(), "the SIPp call failed: {status}");
     browser
-        .wait_text(".card .state", |t| t.starts_with("closed"))
+        .wait_text(".card .state", |t| t == "call ended")
         .await;
     browser.quit().await;
     suite.stop().await;

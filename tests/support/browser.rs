@@ -182,8 +182,9 @@ impl Browser {
         self.type_into("#login", &super::login_of(id)).await;
         self.type_into("#password", super::PASSWORD).await;
         self.click("#signin-button").await;
-        let online = format!("online as {name}");
-        self.wait_text("#status", |t| t == online).await;
+        self.wait_text("#user-menu", |t| t == name).await;
+        // The call bar's socket is open.
+        self.wait_text("#call-bar.online #status", |_| true).await;
     }
 
     /// Runs `script` in the page (a function body; `arguments` are `args`) and
@@ -209,6 +210,28 @@ impl Browser {
             .iter()
             .map(|v| v.as_str().unwrap_or_default().to_owned())
             .collect()
+    }
+
+    /// Makes the window `width` × `height` CSS pixels (a phone's is 390 × 844).
+    pub async fn resize(&self, width: u32, height: u32) {
+        let rect = json!({"width": width, "height": height});
+        self.call("POST", &self.path("/window/rect"), rect).await;
+    }
+
+    /// The words of the page a person reads or hears: its title, visible text, and
+    /// the text of placeholders, labels for assistive technology, titles and buttons.
+    pub async fn words(&self) -> String {
+        let script = "const attrs = [...document.querySelectorAll('[placeholder],[aria-label],[title],[alt],input[type=submit]')] \
+                      .flatMap(e => ['placeholder', 'aria-label', 'title', 'alt', 'value'].map(a => e.getAttribute(a) || '')); \
+                      return [document.title, document.body.innerText, ...attrs].join('\\n')";
+        let words = self.execute(script, json!([])).await;
+        words.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Whether the page is wider than the window (it scrolls sideways).
+    pub async fn scrolls_sideways(&self) -> bool {
+        let script = "return document.documentElement.scrollWidth > window.innerWidth";
+        self.execute(script, json!([])).await == json!(true)
     }
 
     pub async fn quit(self) {

@@ -274,6 +274,7 @@ pub async fn services_with(
     // Every service asks staff about people, and contacts asks notifications who is
     // online; both start last, on ports chosen now (channels are dialled on first use).
     let (notifications_port, staff_port) = (spare_port(), spare_port());
+    let web_port = spare_port();
     let notifications_url = format!("http://127.0.0.1:{notifications_port}");
     let mode = Mode::Serve(ServiceName::Contacts);
     let contacts = start(
@@ -328,6 +329,7 @@ pub async fn services_with(
             s.deals_url = deals_url;
             s.staff_url = shared.staff_url;
             s.grpc_addr = ([127, 0, 0, 1], notifications_port).into();
+            s.web_origins = format!("http://127.0.0.1:{web_port}");
             notifications_extra(s);
         },
     )
@@ -342,7 +344,41 @@ pub async fn services_with(
         move |s| s.grpc_addr = ([127, 0, 0, 1], staff_port).into(),
     )
     .await;
-    Some(vec![contacts, activities, notifications, deals, staff])
+    let web = serve_web(&[&contacts, &activities, &deals, &notifications], web_port).await;
+    Some(vec![contacts, activities, notifications, deals, staff, web])
+}
+
+/// `serve web` on 127.0.0.1:`web_port`, asking the services of `peers` (contacts,
+/// activities, deals, notifications), its call bar's socket at notifications.
+async fn serve_web(peers: &[&Suite; 4], web_port: u16) -> Suite {
+    let [contacts, activities, deals, notifications] = peers.map(|s| s.running.grpc_addr);
+    let push = format!("ws://{}/agent/ws", peers[3].running.http_addr);
+    let shared = peers[0].settings.clone();
+    start_with_key(
+        "serve web",
+        Mode::Serve(ServiceName::Web),
+        None,
+        None,
+        peers[0].key.clone(),
+        move |s| {
+            s.staff_url = shared.staff_url;
+            s.contacts_url = format!("http://{contacts}");
+            s.activities_url = format!("http://{activities}");
+            s.deals_url = format!("http://{deals}");
+            s.notifications_url = format!("http://{notifications}");
+            s.http_addr = ([127, 0, 0, 1], web_port).into();
+            s.push_url = push;
+        },
+    )
+    .await
+}
+
+/// The suite serving the workspace's pages: `serve web`, or the all-in-one.
+pub fn pages(suites: &[Suite]) -> &Suite {
+    suites
+        .iter()
+        .find(|s| s.name == "serve web")
+        .unwrap_or(&suites[0])
 }
 
 /// [`services_with`] and `serve ingest` (asking contacts over gRPC, its settings

@@ -11,11 +11,23 @@
 //! post, a WebSocket upgrade) that another site made is refused before anything is
 //! read or written. A request that names no origin at all is not a browser's
 //! cross-site request (browsers always send one of the two on these), so programs
-//! pass.
+//! pass. A page served from another origin of the same deployment (the push socket
+//! when web and notifications answer on different addresses) is named in an
+//! [`Origins`] list.
+//!
+//! Whose session a cookie names, staff answers ([`Sessions`]): the person, and a
+//! people's access token of minutes for the calls a page makes as them.
 
 use cookie::{Cookie, SameSite};
 use http::HeaderMap;
 use http::header::{COOKIE, HOST, ORIGIN};
+use ringside_auth::Role;
+use ringside_proto::staff::v1 as spb;
+use ringside_proto::staff::v1::staff_client::StaffClient;
+use tonic::Status;
+
+use crate::PeerChannel;
+use crate::peer::request;
 
 /// The cookie's name behind TLS: `__Host-` makes browsers insist on `Secure`, path `/`
 /// and no `Domain`.
@@ -116,6 +128,114 @@ pub fn cross_site(headers: &HeaderMap) -> Option<&'static str> {
     }
 }
 
+/// Other origins of this deployment whose pages may open a socket here (`scheme://host:port`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origins(Vec<String>);
+
+impl Origins {
+    /// A comma-separated list; blanks are dropped, and a trailing `/` does not count.
+    pub fn parse(list: &str) -> Self {
+        let origins = list
+            .split(',')
+            .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
+            .filter(|o| !o.is_empty())
+            .collect();
+        Origins(origins)
+    }
+
+    /// [`cross_site`], except that a request from one of these origins may go on.
+    pub fn cross_site(&self, headers: &HeaderMap) -> Option<&'static str> {
+        let named = headers
+            .get(ORIGIN)
+            .and_then(|o| o.to_str().ok())
+            .is_some_and(|o| self.0.iter().any(|known| known.eq_ignore_ascii_case(o)));
+        match named {
+            true => None,
+            false => cross_site(headers),
+        }
+    }
+}
+
+/// A person signed in through the browser, with a people's access token for the
+/// calls made as them (valid for minutes).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Person {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub access_token: String,
+}
+
+impl std::fmt::Debug for Person {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Person")
+            .field("id", &self.id)
+            .field("role", &self.role)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The way from a browser's cookie to a person: staff, asked with this service's
+/// identity, and how the cookie is made.
+#[derive(Clone)]
+pub struct Sessions {
+    staff: StaffClient<PeerChannel>,
+    cookie: SessionCookie,
+}
+
+impl Sessions {
+    pub fn new(staff: PeerChannel, cookie: SessionCookie) -> Self {
+        Sessions {
+            staff: StaffClient::new(staff),
+            cookie,
+        }
+    }
+
+    pub fn cookie(&self) -> SessionCookie {
+        self.cookie
+    }
+
+    /// Staff, as this service.
+    pub fn staff(&self) -> StaffClient<PeerChannel> {
+        self.staff.clone()
+    }
+
+    /// The session secret in the browser's cookie.
+    pub fn secret(&self, headers: &HeaderMap) -> Option<String> {
+        self.cookie.read(headers)
+    }
+
+    /// The person of a live session (which counts as used now). `UNAUTHENTICATED`
+    /// when it has ended; `PERMISSION_DENIED` for a role that cannot sign in here.
+    pub async fn open(&self, secret: &str) -> Result<Person, Status> {
+        let message = spb::OpenSessionRequest {
+            session_secret: secret.to_owned(),
+        };
+        let opened = self.staff().open_session(request(message, "")).await?;
+        let opened = opened.into_inner();
+        let user = opened.user.unwrap_or_default();
+        let details = user.details.unwrap_or_default();
+        let role = details
+            .role
+            .parse()
+            .map_err(|_| Status::permission_denied("this role cannot sign in here"))?;
+        Ok(Person {
+            id: user.id,
+            name: details.name,
+            role,
+            access_token: opened.access_token,
+        })
+    }
+
+    /// The person whose session the browser's cookie names, if it is live.
+    pub async fn person(&self, headers: &HeaderMap) -> Result<Person, Status> {
+        match self.secret(headers) {
+            Some(secret) => self.open(&secret).await,
+            None => Err(Status::unauthenticated("not signed in")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,5 +308,25 @@ mod tests {
         ] {
             assert!(cross_site(&refused).is_some(), "{refused:?}");
         }
+    }
+
+    #[test]
+    fn a_named_origin_of_the_deployment_may_open_a_socket_and_others_may_not() {
+        let web = Origins::parse(" http://127.0.0.1:8080/ , ,https://crm.example");
+        let from = |origin: &str| {
+            headers(&[
+                ("sec-fetch-site", "same-site"),
+                ("origin", origin),
+                ("host", "127.0.0.1:8081"),
+            ])
+        };
+        assert_eq!(web.cross_site(&from("http://127.0.0.1:8080")), None);
+        assert_eq!(web.cross_site(&from("HTTPS://CRM.EXAMPLE")), None);
+        assert!(web.cross_site(&from("http://127.0.0.1:9999")).is_some());
+        assert!(
+            Origins::default()
+                .cross_site(&from("http://127.0.0.1:8080"))
+                .is_some()
+        );
     }
 }

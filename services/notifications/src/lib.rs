@@ -12,7 +12,6 @@
 //! (`staff.rs`); it keeps no copy of other services' records.
 
 pub mod alerts;
-pub mod browser;
 pub mod card;
 pub mod channels;
 pub mod consume;

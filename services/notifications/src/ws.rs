@@ -1,6 +1,7 @@
 //! The agent's WebSocket, `/agent/ws`: the same pushes as `Subscribe`, as JSON frames,
 //! for one person only. A browser authenticates with its session cookie (the page
-//! it came from must be this site's: `Sec-Fetch-Site` / `Origin`); a program with a
+//! it came from must be this site's, by `Sec-Fetch-Site` / `Origin`, or one of the
+//! deployment's web origins named in `RINGSIDE_WEB_ORIGINS`); a program with a
 //! bearer access token in the `Authorization` header. No token ever travels in the
 //! URL. The socket ends when its session does (checked every few seconds: sign-out,
 //! "sign out everywhere", a password or role change, deactivation) or when the
@@ -17,13 +18,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use ringside_auth::{Role, TokenKey, policy};
-use ringside_kit::browser::cross_site;
+use ringside_kit::browser::{Origins, Sessions};
 use ringside_proto::notifications::v1 as pb;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tonic::Code;
 
-use crate::browser::Gate;
 use crate::service::Notifications;
 
 /// The audience the socket's tokens are checked for: it is notifications' surface.
@@ -42,7 +42,9 @@ const SIGNED_OUT: u16 = 4401;
 struct WsState {
     service: Notifications,
     key: Arc<TokenKey>,
-    gate: Gate,
+    sessions: Sessions,
+    /// The web pages' origins, when they are served from another address.
+    origins: Arc<Origins>,
 }
 
 /// What keeps a socket open: a browser's session, or a program's token until it
@@ -52,16 +54,23 @@ enum Standing {
     Token { expires_at: u64 },
 }
 
-pub fn router(service: Notifications, key: TokenKey, gate: Gate) -> axum::Router {
+/// `/agent/ws`: pushes for the person of a session (pages from `origins` too) or of
+/// a bearer token.
+pub fn router(
+    service: Notifications,
+    key: TokenKey,
+    sessions: Sessions,
+    origins: Origins,
+) -> axum::Router {
     let state = WsState {
         service,
         key: Arc::new(key),
-        gate: gate.clone(),
+        sessions,
+        origins: Arc::new(origins),
     };
     axum::Router::new()
         .route("/agent/ws", get(upgrade))
         .with_state(state)
-        .merge(crate::browser::router(gate))
 }
 
 async fn upgrade(
@@ -97,14 +106,14 @@ async fn authenticate(
         };
         return Ok((claims.sub, claims.role, standing));
     }
-    if let Some(why) = cross_site(headers) {
+    if let Some(why) = state.origins.cross_site(headers) {
         return Err(refuse(StatusCode::FORBIDDEN, why));
     }
     let secret = state
-        .gate
+        .sessions
         .secret(headers)
         .ok_or_else(|| refuse(StatusCode::UNAUTHORIZED, "sign in first"))?;
-    match state.gate.open(&secret).await {
+    match state.sessions.open(&secret).await {
         Ok(person) => Ok((person.id, person.role, Standing::Session(secret))),
         Err(s) if s.code() == Code::Unauthenticated => {
             Err(refuse(StatusCode::UNAUTHORIZED, s.message()))
@@ -115,9 +124,9 @@ async fn authenticate(
 
 /// Whether the socket may stay open: its session is live (staff being unreachable
 /// for a moment does not close it) or its token has not expired.
-async fn still_standing(gate: &Gate, standing: &Standing) -> bool {
+async fn still_standing(sessions: &Sessions, standing: &Standing) -> bool {
     match standing {
-        Standing::Session(secret) => match gate.open(secret).await {
+        Standing::Session(secret) => match sessions.open(secret).await {
             Ok(_) => true,
             Err(s) => s.code() != Code::Unauthenticated,
         },
@@ -165,7 +174,7 @@ async fn session(mut socket: WebSocket, state: WsState, agent: String, standing:
                 }
             }
             _ = check.tick() => {
-                if !still_standing(&state.gate, &standing).await {
+                if !still_standing(&state.sessions, &standing).await {
                     return signed_out(socket).await;
                 }
             }

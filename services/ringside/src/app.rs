@@ -40,12 +40,14 @@ pub enum ServiceName {
     Deals,
     Notifications,
     Ingest,
+    Web,
 }
 
 impl ServiceName {
-    /// Ingest keeps no tables: it publishes what it sees.
+    /// Ingest and web keep no tables: one publishes what it sees, the other shows
+    /// what the services answer.
     fn needs_database(self) -> bool {
-        self != ServiceName::Ingest
+        !matches!(self, ServiceName::Ingest | ServiceName::Web)
     }
 }
 
@@ -78,6 +80,7 @@ impl Mode {
                 ServiceName::Deals,
                 ServiceName::Notifications,
                 ServiceName::Ingest,
+                ServiceName::Web,
             ],
             Mode::Serve(service) => vec![service],
         }
@@ -185,6 +188,7 @@ pub async fn start(settings: &Settings, mode: Mode, key: TokenKey) -> anyhow::Re
             ServiceName::Deals => a.start_deals().await?,
             ServiceName::Notifications => a.start_notifications().await?,
             ServiceName::Ingest => a.start_ingest().await?,
+            ServiceName::Web => a.start_web()?,
         }
     }
     a.serve().await
@@ -255,6 +259,7 @@ impl Assembly<'_> {
             Mode::Serve(ServiceName::Deals) => ringside_deals::SOURCE,
             Mode::Serve(ServiceName::Notifications) => ringside_notifications::SOURCE,
             Mode::Serve(ServiceName::Ingest) => ringside_ingest::publisher::SOURCE,
+            Mode::Serve(ServiceName::Web) => ringside_web::SOURCE,
         };
         let staff = match self.staff.is_some() {
             true => PeerChannel::local(&self.loopback, self.key.clone(), caller),
@@ -380,18 +385,37 @@ impl Assembly<'_> {
             .context("subscribing notifications to the bus")?;
             self.workers.spawn(consuming);
         }
-        let proxies = self.settings.trusted_proxies()?;
-        let mut gate = ringside_notifications::browser::Gate::new(
-            self.peer(caller, Peer::Staff)?,
-            ringside_kit::browser::SessionCookie::new(self.settings.secure_cookies),
-            proxies,
+        let sessions = self.sessions(caller)?;
+        let origins = ringside_kit::browser::Origins::parse(&self.settings.web_origins);
+        let routes = ringside_notifications::ws::router(
+            service.clone(),
+            self.key.clone(),
+            sessions,
+            origins,
         );
-        if self.settings.provider()?.is_some() {
-            gate = gate.with_provider(&self.settings.oidc_name);
-        }
-        let routes = ringside_notifications::ws::router(service.clone(), self.key.clone(), gate);
         self.http_routes = std::mem::take(&mut self.http_routes).merge(routes);
         self.notifications = Some(service);
+        Ok(())
+    }
+
+    /// How `caller` finds the person of a browser's session cookie: staff.
+    fn sessions(&self, caller: &'static str) -> anyhow::Result<ringside_kit::browser::Sessions> {
+        Ok(ringside_kit::browser::Sessions::new(
+            self.peer(caller, Peer::Staff)?,
+            ringside_kit::browser::SessionCookie::new(self.settings.secure_cookies),
+        ))
+    }
+
+    fn start_web(&mut self) -> anyhow::Result<()> {
+        let caller = ringside_web::SOURCE;
+        let proxies = self.settings.trusted_proxies()?;
+        let mut web = ringside_web::Web::new(self.sessions(caller)?, proxies)
+            .with_push_url(&self.settings.push_url);
+        if self.settings.provider()?.is_some() {
+            web = web.with_provider(&self.settings.oidc_name);
+        }
+        let routes = ringside_web::router(web);
+        self.http_routes = std::mem::take(&mut self.http_routes).merge(routes);
         Ok(())
     }
 
@@ -627,6 +651,7 @@ async fn open_bus(
             let db = db.context("the local bus needs the embedded database")?;
             Arc::new(LocalBus::open(db.clone(), shutdown.clone()).await?)
         }
+        Mode::Serve(ServiceName::Web) => Arc::new(NoBus),
         Mode::Serve(service) => {
             let name = format!("ringside-{service:?}").to_lowercase();
             let url = settings.require_amqp_url()?;
@@ -637,6 +662,31 @@ async fn open_bus(
             )
         }
     })
+}
+
+/// The bus of a process that neither publishes nor consumes (`serve web`, which only
+/// calls the services): it needs no broker, and refuses anything sent to it.
+struct NoBus;
+
+#[async_trait::async_trait]
+impl Bus for NoBus {
+    async fn send(
+        &self,
+        _batch: &[ringside_bus::Message],
+    ) -> Result<ringside_bus::Confirm, ringside_bus::BusError> {
+        Err(ringside_bus::BusError::Closed)
+    }
+
+    async fn subscribe(
+        &self,
+        _spec: ringside_bus::QueueSpec,
+    ) -> Result<ringside_bus::Deliveries, ringside_bus::BusError> {
+        Err(ringside_bus::BusError::Closed)
+    }
+
+    async fn is_ready(&self) -> bool {
+        true
+    }
 }
 
 /// The gRPC services of this process.

@@ -252,12 +252,11 @@ fn print_banner(
         ),
         Mode::Serve(service) => println!("Ringside {service:?} is running"),
     }
-    let console = running
-        .grpc_services
-        .contains(&"ringside.notifications.v1.Notifications");
-    let paths = match console {
-        true => "agent console /, /signin, /agent/ws, /healthz /readyz /metrics",
-        false => "/healthz /readyz /metrics",
+    let paths = match mode {
+        Mode::AllInOne => "workspace /, /signin, /agent/ws, /healthz /readyz /metrics",
+        Mode::Serve(ServiceName::Web) => "workspace /, /signin, /healthz /readyz /metrics",
+        Mode::Serve(ServiceName::Notifications) => "/agent/ws, /healthz /readyz /metrics",
+        Mode::Serve(_) => "/healthz /readyz /metrics",
     };
     println!("  HTTP  http://{}  ({paths})", running.http_addr);
     let mut grpc = vec!["health", "reflection"];

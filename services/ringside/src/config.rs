@@ -49,7 +49,7 @@ pub struct Settings {
     )]
     pub queue_prefix: String,
 
-    /// HTTP address: the agent console (/), /agent/ws, /healthz, /readyz, /metrics, webhooks.
+    /// HTTP address: the workspace (/), /agent/ws, /healthz, /readyz, /metrics, webhooks.
     #[arg(
         long,
         env = "RINGSIDE_HTTP_ADDR",
@@ -296,6 +296,17 @@ pub struct Settings {
         global = true
     )]
     pub oidc_name: String,
+
+    /// Where the workspace's pages open the call bar's socket when notifications
+    /// answers at another address than the pages (`ws://host:port/agent/ws`); empty:
+    /// this origin's `/agent/ws` (the all-in-one, or an ingress routing it).
+    #[arg(long, env = "RINGSIDE_PUSH_URL", default_value = "", global = true)]
+    pub push_url: String,
+
+    /// The workspace's origins (`https://crm.example`, comma-separated) whose pages
+    /// may open notifications' socket when they are served from another address.
+    #[arg(long, env = "RINGSIDE_WEB_ORIGINS", default_value = "", global = true)]
+    pub web_origins: String,
 
     /// Milliseconds a caller-ID card waits for slow parts before what is known is pushed.
     #[arg(
@@ -623,6 +634,8 @@ impl Settings {
             oidc_groups: String::new(),
             oidc_scopes: String::new(),
             oidc_name: "your company account".into(),
+            push_url: String::new(),
+            web_origins: String::new(),
             callback_minutes: 15,
             db_max_connections: 8,
             shutdown_grace_secs: 5,

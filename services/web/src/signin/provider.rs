@@ -16,9 +16,12 @@ use ringside_kit::peer::request;
 use ringside_proto::staff::v1 as spb;
 use serde::Deserialize;
 
-use super::{Gate, refusal, see_other};
+use super::{Notice, first_factor_answered, sign_in_page, sign_in_with_notice};
+use crate::Web;
+use crate::lang::{Lang, Tr};
+use crate::page::see_other;
 
-/// What staff gets to say why a callback went no further (and the page says).
+/// What staff gets to say why a callback went no further (and what the page says).
 type Refusal = (&'static str, &'static str);
 
 /// How long the browser may take at the provider, in seconds.
@@ -27,27 +30,26 @@ const FLOW_SECS: i64 = 600;
 const MAX_PARAM: usize = 4096;
 
 pub(super) async fn start(
-    State(gate): State<Gate>,
+    State(web): State<Web>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(why) = ringside_kit::browser::cross_site(&headers) {
-        return gate.sign_in_page(StatusCode::FORBIDDEN, why, false);
+    let lang = Lang::of(&headers);
+    if ringside_kit::browser::cross_site(&headers).is_some() {
+        let why = Notice::error(lang.tr().other_site);
+        return sign_in_with_notice(&web, lang, StatusCode::FORBIDDEN, why);
     }
     let message = spb::StartProviderSignInRequest {
-        client_address: client_ip(Some(peer), &headers, &gate.proxies).to_string(),
+        client_address: client_ip(Some(peer), &headers, &web.proxies).to_string(),
     };
-    let mut staff = gate.staff.clone();
+    let mut staff = web.sessions.staff();
     match staff.start_provider_sign_in(request(message, "")).await {
         Ok(started) => {
             let started = started.into_inner();
-            let cookie = gate.cookie.flow().set(&started.state, FLOW_SECS);
-            see_other(&started.authorize_url, Some(cookie))
+            let cookie = web.sessions.cookie().flow().set(&started.state, FLOW_SECS);
+            see_other(&started.authorize_url, &[cookie])
         }
-        Err(s) => {
-            let (code, text) = refusal(&s);
-            gate.sign_in_page(code, &text, false)
-        }
+        Err(s) => sign_in_page(&web, lang, &s),
     }
 }
 
@@ -66,56 +68,51 @@ impl Callback {
     /// Why this callback goes no further here, if it does not: the provider said no,
     /// this browser did not start the flow (another site's sign-in, login CSRF), or
     /// there is no code.
-    fn refusal(&self, started_here: bool) -> Option<Refusal> {
+    fn refusal(&self, started_here: bool, t: &'static Tr) -> Option<Refusal> {
         if !self.error.is_empty() {
-            return Some(("provider_error", "the sign-in provider did not sign you in"));
+            return Some(("provider_error", t.provider_error));
         }
         if !started_here || self.state.is_empty() {
-            let why = "this sign-in was not started in this browser; start again";
-            return Some(("not_started_in_this_browser", why));
+            return Some(("not_started_in_this_browser", t.not_started_here));
         }
         if self.code.is_empty() || self.code.len() > MAX_PARAM {
-            return Some((
-                "no_code",
-                "the sign-in provider sent no usable code; start again",
-            ));
+            return Some(("no_code", t.no_code));
         }
         None
     }
 }
 
 pub(super) async fn callback(
-    State(gate): State<Gate>,
+    State(web): State<Web>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(back): Query<Callback>,
 ) -> Response {
-    let flow = gate.cookie.flow();
+    let lang = Lang::of(&headers);
+    let flow = web.sessions.cookie().flow();
     if back.state.len() > MAX_PARAM {
-        let why = "the sign-in provider sent no usable state; start again";
-        return with_cookie(
-            gate.sign_in_page(StatusCode::BAD_REQUEST, why, false),
-            flow.clear(),
-        );
+        let why = Notice::error(lang.tr().no_state);
+        let page = sign_in_with_notice(&web, lang, StatusCode::BAD_REQUEST, why);
+        return with_cookie(page, flow.clear());
     }
     let started_here = flow.read(&headers).is_some_and(|s| s == back.state);
-    let address = client_ip(Some(peer), &headers, &gate.proxies).to_string();
-    let response = match back.refusal(started_here) {
+    let address = client_ip(Some(peer), &headers, &web.proxies).to_string();
+    let response = match back.refusal(started_here, lang.tr()) {
         // Staff uses the flow up and writes the refusal down; the page says why.
         Some((error, why)) => {
-            let _ = finish(&gate, address, back.state, String::new(), error).await;
-            gate.sign_in_page(StatusCode::BAD_REQUEST, why, false)
+            let _ = finish(&web, address, back.state, String::new(), error).await;
+            sign_in_with_notice(&web, lang, StatusCode::BAD_REQUEST, Notice::error(why))
         }
         None => {
-            let answer = finish(&gate, address, back.state, back.code, "").await;
-            super::first_factor_answered(&gate, &headers, answer).await
+            let answer = finish(&web, address, back.state, back.code, "").await;
+            first_factor_answered(&web, &headers, answer).await
         }
     };
     with_cookie(response, flow.clear())
 }
 
 async fn finish(
-    gate: &Gate,
+    web: &Web,
     client_address: String,
     state: String,
     code: String,
@@ -127,7 +124,7 @@ async fn finish(
         client_address,
         error: error.to_owned(),
     };
-    let mut staff = gate.staff.clone();
+    let mut staff = web.sessions.staff();
     staff.finish_provider_sign_in(request(message, "")).await
 }
 

@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 
+use askama::Template;
 use axum::extract::{ConnectInfo, Form, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
@@ -17,37 +18,58 @@ use ringside_proto::staff::v1 as spb;
 use serde::Deserialize;
 use tonic::Code;
 
-use super::{FormPage, Gate, escape, form_page, refusal};
+use super::{sign_in_page, sign_in_with_notice};
+use crate::Web;
+use crate::lang::Lang;
+use crate::page::{Chrome, Notice, html};
 
-const CODE: &str = include_str!("../pages/code.html");
-const ENROL: &str = include_str!("../pages/enrol.html");
-const RECOVERY: &str = include_str!("../pages/recovery.html");
-const CODE_TITLE: &str = "Second step";
+/// A second factor being set up: its QR code, its key in groups, and both as they
+/// go back in the form.
+struct Enrol {
+    qr: String,
+    grouped: String,
+    secret: String,
+    url: String,
+}
+
+#[derive(Template)]
+#[template(path = "code.html")]
+struct CodePage<'a> {
+    c: Chrome<'a>,
+    notice: Notice,
+    enrol: Option<Enrol>,
+    challenge: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "recovery.html")]
+struct RecoveryPage<'a> {
+    c: Chrome<'a>,
+    codes: &'a [String],
+}
 
 /// The page asking for a code for `step`, with `notice`. A secret to set up rides
 /// along in the form too, so a mistyped first code shows it again.
-pub(super) fn code_page(step: &spb::SecondStep, status: StatusCode, notice: &str) -> Response {
-    let enrol_and_fields = step.enrol.as_ref().map(|e| {
-        let shown = ENROL
-            .replace("{{qr}}", &qr_svg(&e.url))
-            .replace("{{secret}}", &escape(&grouped(&e.secret)));
-        let fields = format!(
-            r#"<input type="hidden" name="enrol_secret" value="{}"><input type="hidden" name="enrol_url" value="{}">"#,
-            escape(&e.secret),
-            escape(&e.url)
-        );
-        (shown, fields)
+pub(super) fn code_page(
+    web: &Web,
+    lang: Lang,
+    step: &spb::SecondStep,
+    status: StatusCode,
+    notice: Notice,
+) -> Response {
+    let enrol = step.enrol.as_ref().map(|e| Enrol {
+        qr: qr_svg(&e.url),
+        grouped: grouped(&e.secret),
+        secret: e.secret.clone(),
+        url: e.url.clone(),
     });
-    let (enrol, fields) = enrol_and_fields.unwrap_or_default();
-    let content = CODE
-        .replace("{{enrol}}", &enrol)
-        .replace("{{enrol_fields}}", &fields)
-        .replace("{{challenge}}", &escape(&step.challenge));
-    let form = FormPage {
-        title: CODE_TITLE,
-        content: &content,
+    let page = CodePage {
+        c: web.chrome(lang, None),
+        notice,
+        enrol,
+        challenge: &step.challenge,
     };
-    form_page(&form, status, notice, false)
+    html(status, &page, "")
 }
 
 /// An `otpauth://` address as an inline SVG QR code ("" when it cannot be one).
@@ -89,17 +111,24 @@ fn well_formed(challenge: &str) -> bool {
 }
 
 pub(super) async fn sign_in_with_code(
-    State(gate): State<Gate>,
+    State(web): State<Web>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Form(form): Form<CodeForm>,
 ) -> Response {
-    if let Some(why) = ringside_kit::browser::cross_site(&headers) {
-        return gate.sign_in_page(StatusCode::FORBIDDEN, why, false);
+    let lang = Lang::of(&headers);
+    let t = lang.tr();
+    if ringside_kit::browser::cross_site(&headers).is_some() {
+        return sign_in_with_notice(
+            &web,
+            lang,
+            StatusCode::FORBIDDEN,
+            Notice::error(t.other_site),
+        );
     }
     if !well_formed(&form.challenge) {
-        let why = ringside_proto::staff::STEP_ENDED;
-        return gate.sign_in_page(StatusCode::BAD_REQUEST, why, false);
+        let why = Notice::error(t.step_ended);
+        return sign_in_with_notice(&web, lang, StatusCode::BAD_REQUEST, why);
     }
     let enrol = (!form.enrol_secret.is_empty()).then(|| spb::TwoFactorSecret {
         secret: form.enrol_secret.clone(),
@@ -113,40 +142,30 @@ pub(super) async fn sign_in_with_code(
     let message = spb::SignInWithCodeRequest {
         challenge: form.challenge,
         code: form.code,
-        client_address: client_ip(Some(peer), &headers, &gate.proxies).to_string(),
+        client_address: client_ip(Some(peer), &headers, &web.proxies).to_string(),
     };
-    match gate
-        .staff
-        .clone()
-        .sign_in_with_code(request(message, ""))
-        .await
-    {
-        Ok(signed) => super::signed_in(&gate, &headers, signed.into_inner()).await,
+    let mut staff = web.sessions.staff();
+    match staff.sign_in_with_code(request(message, "")).await {
+        Ok(signed) => super::signed_in(&web, &headers, signed.into_inner()).await,
         // A wrong code may be tried again on the same step; an ended step starts over.
         Err(s)
             if s.code() == Code::Unauthenticated
                 && s.message() == ringside_proto::staff::WRONG_CODE =>
         {
-            code_page(&asked, StatusCode::UNAUTHORIZED, s.message())
+            let why = Notice::error(t.wrong_code);
+            code_page(&web, lang, &asked, StatusCode::UNAUTHORIZED, why)
         }
-        Err(s) => {
-            let (code, text) = refusal(&s);
-            gate.sign_in_page(code, &text, false)
-        }
+        Err(s) => sign_in_page(&web, lang, &s),
     }
 }
 
 /// The recovery codes a sign-in just made, shown once, with the session's cookie.
-pub(super) fn recovery_page(codes: &[String], cookie: String) -> Response {
-    let items: String = codes
-        .iter()
-        .map(|c| format!("<li>{}</li>", escape(c)))
-        .collect();
-    let form = FormPage {
-        title: "Your recovery codes",
-        content: &RECOVERY.replace("{{codes}}", &items),
+pub(super) fn recovery_page(web: &Web, lang: Lang, codes: &[String], cookie: String) -> Response {
+    let page = RecoveryPage {
+        c: web.chrome(lang, None),
+        codes,
     };
-    let mut response = form_page(&form, StatusCode::OK, "", false);
+    let mut response = html(StatusCode::OK, &page, "");
     if let Ok(value) = cookie.parse() {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }

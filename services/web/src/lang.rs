@@ -1,0 +1,403 @@
+//! The two languages of the pages: every string a page shows, in a table per
+//! language ([`EN`], [`RU`]) — a string missing from one is a compile error, and the
+//! templates name fields the compiler checks. Which language a request gets: the
+//! person's choice (the `ringside_lang` cookie, set from the user menu), else the
+//! first of the browser's `Accept-Language` this knows, else English.
+
+use axum::http::HeaderMap;
+use axum::http::header::{ACCEPT_LANGUAGE, COOKIE};
+use serde::Serialize;
+
+/// The cookie keeping a person's choice of language.
+pub const COOKIE_NAME: &str = "ringside_lang";
+
+/// A language of the pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    Ru,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Ru => "ru",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Lang> {
+        let primary = code.trim().split(['-', '_']).next()?;
+        match primary.to_ascii_lowercase().as_str() {
+            "en" => Some(Lang::En),
+            "ru" => Some(Lang::Ru),
+            _ => None,
+        }
+    }
+
+    /// The strings of this language.
+    pub fn tr(self) -> &'static Tr {
+        match self {
+            Lang::En => &EN,
+            Lang::Ru => &RU,
+        }
+    }
+
+    /// The language a request gets (see the module's note).
+    pub fn of(headers: &HeaderMap) -> Lang {
+        chosen(headers)
+            .or_else(|| accepted(headers))
+            .unwrap_or(Lang::En)
+    }
+}
+
+/// The language kept in the person's cookie.
+fn chosen(headers: &HeaderMap) -> Option<Lang> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE_NAME)
+        .and_then(|(_, value)| Lang::parse(value))
+}
+
+/// The browser's most wanted language of the two (by `q`, then by order).
+fn accepted(headers: &HeaderMap) -> Option<Lang> {
+    let list = headers.get(ACCEPT_LANGUAGE)?.to_str().ok()?;
+    let mut best: Option<(f32, Lang)> = None;
+    for item in list.split(',').take(32) {
+        let mut parts = item.split(';');
+        let Some(lang) = parts.next().and_then(Lang::parse) else {
+            continue;
+        };
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.parse::<f32>().ok())
+            .unwrap_or(1.0);
+        if q > 0.0 && best.is_none_or(|(b, _)| q > b) {
+            best = Some((q, lang));
+        }
+    }
+    best.map(|(_, lang)| lang)
+}
+
+/// The Russian plural form of `n` among `one` (1, 21), `few` (2–4, 22–24) and
+/// `many` (0, 5–20, 25…).
+pub fn ru_plural<'a>(n: u64, one: &'a str, few: &'a str, many: &'a str) -> &'a str {
+    match (n % 10, n % 100) {
+        (1, m) if m != 11 => one,
+        (2..=4, m) if !(12..=14).contains(&m) => few,
+        _ => many,
+    }
+}
+
+/// The call bar's strings, which its script reads from the page.
+#[derive(Debug, Serialize)]
+pub struct BarText {
+    pub connecting: &'static str,
+    pub online: &'static str,
+    pub reconnecting: &'static str,
+    pub new_lead: &'static str,
+    pub tags: &'static str,
+    pub open_deals: &'static str,
+    pub recent: &'static str,
+    pub last_call: &'static str,
+    pub tasks: &'static str,
+    pub due: &'static str,
+    pub ringing: &'static str,
+    pub answered_by: &'static str,
+    pub closed: &'static str,
+    pub loading: &'static str,
+    pub note_placeholder: &'static str,
+    pub note_label: &'static str,
+    pub outcome_placeholder: &'static str,
+    pub outcome_label: &'static str,
+    pub save_note: &'static str,
+    pub saving: &'static str,
+    pub saved: &'static str,
+    pub open_client: &'static str,
+    pub dismiss: &'static str,
+    pub task_due: &'static str,
+    pub lead_assigned: &'static str,
+}
+
+/// Every string the pages show, in one language.
+#[derive(Debug)]
+pub struct Tr {
+    pub lang: Lang,
+    pub product: &'static str,
+    pub skip_to_content: &'static str,
+    pub nav_label: &'static str,
+    pub nav_home: &'static str,
+    pub nav_search: &'static str,
+    pub search_placeholder: &'static str,
+    pub search_label: &'static str,
+    pub search_button: &'static str,
+    pub user_menu: &'static str,
+    pub sign_out: &'static str,
+    pub language: &'static str,
+    pub language_other: &'static str,
+    pub call_bar: &'static str,
+    pub bar: BarText,
+    pub home_title: &'static str,
+    pub home_waiting: &'static str,
+    // Sign-in.
+    pub sign_in: &'static str,
+    pub login: &'static str,
+    pub password: &'static str,
+    pub sign_in_with: &'static str,
+    pub second_step: &'static str,
+    pub code_label: &'static str,
+    pub continue_: &'static str,
+    pub enrol_intro: &'static str,
+    pub key: &'static str,
+    pub recovery_title: &'static str,
+    pub recovery_intro: &'static str,
+    pub welcome_title: &'static str,
+    pub welcome_code: &'static str,
+    pub welcome_password: &'static str,
+    pub welcome_repeat: &'static str,
+    pub welcome_button: &'static str,
+    pub passwords_differ: &'static str,
+    pub password_set: &'static str,
+    // What a refusal says when the language is not the services' English.
+    pub wrong_login: &'static str,
+    pub wrong_code: &'static str,
+    pub step_ended: &'static str,
+    pub link_refused: &'static str,
+    pub too_many: &'static str,
+    pub not_allowed: &'static str,
+    pub check_input: &'static str,
+    pub not_now: &'static str,
+    pub unavailable: &'static str,
+    pub went_wrong: &'static str,
+    pub other_site: &'static str,
+    pub provider_error: &'static str,
+    pub not_started_here: &'static str,
+    pub no_code: &'static str,
+    pub no_state: &'static str,
+    // Errors as pages.
+    pub not_found_title: &'static str,
+    pub not_found: &'static str,
+    pub error_title: &'static str,
+    pub back_home: &'static str,
+}
+
+pub const EN: Tr = Tr {
+    lang: Lang::En,
+    product: "Ringside",
+    skip_to_content: "Skip to content",
+    nav_label: "Main",
+    nav_home: "My day",
+    nav_search: "Search",
+    search_placeholder: "Name, phone, email, company, deal",
+    search_label: "Who is this?",
+    search_button: "Find",
+    user_menu: "Account",
+    sign_out: "Sign out",
+    language: "Language",
+    language_other: "Русский",
+    call_bar: "Calls",
+    bar: BarText {
+        connecting: "connecting…",
+        online: "online",
+        reconnecting: "reconnecting…",
+        new_lead: "New caller — lead created",
+        tags: "Tags",
+        open_deals: "Open deals",
+        recent: "Recent",
+        last_call: "Last call",
+        tasks: "Tasks",
+        due: "due",
+        ringing: "ringing",
+        answered_by: "answered by",
+        closed: "call ended",
+        loading: "loading",
+        note_placeholder: "Note for the timeline",
+        note_label: "Note",
+        outcome_placeholder: "Outcome (optional)",
+        outcome_label: "Outcome",
+        save_note: "Save note",
+        saving: "saving…",
+        saved: "saved",
+        open_client: "Open the client",
+        dismiss: "Dismiss",
+        task_due: "Task due",
+        lead_assigned: "New lead for you",
+    },
+    home_title: "My day",
+    home_waiting: "Calls that ring for you appear in the call bar, on every page.",
+    sign_in: "Sign in",
+    login: "Login (email)",
+    password: "Password",
+    sign_in_with: "Sign in with",
+    second_step: "Second step",
+    code_label: "Code from your authenticator app, or a recovery code",
+    continue_: "Continue",
+    enrol_intro: "Admins sign in with a second factor. Scan this code with an authenticator app (or type the key into it), then enter the six digits it shows.",
+    key: "Key",
+    recovery_title: "Your recovery codes",
+    recovery_intro: "Two-factor sign-in is on. Keep these recovery codes somewhere safe: each one signs you in once without your phone. They are shown only now.",
+    welcome_title: "Set your password",
+    welcome_code: "Code from your link (the part after #)",
+    welcome_password: "New password (at least 10 characters)",
+    welcome_repeat: "The same password again",
+    welcome_button: "Set password",
+    passwords_differ: "the two passwords differ",
+    password_set: "Your password is set: sign in with it.",
+    wrong_login: "wrong login or password",
+    wrong_code: "wrong code",
+    step_ended: "this sign-in has ended; enter your password again",
+    link_refused: "this link is not valid any more; ask for a new one",
+    too_many: "too many sign-in attempts; try again later",
+    not_allowed: "you may not do this",
+    check_input: "check what you entered",
+    not_now: "this cannot be done now",
+    unavailable: "sign-in is not available right now; try again soon",
+    went_wrong: "something went wrong; try again",
+    other_site: "refused: the request came from another site",
+    provider_error: "the sign-in provider did not sign you in",
+    not_started_here: "this sign-in was not started in this browser; start again",
+    no_code: "the sign-in provider sent no usable code; start again",
+    no_state: "the sign-in provider sent no usable state; start again",
+    not_found_title: "Not found",
+    not_found: "There is nothing here, or it is not yours to see.",
+    error_title: "Something went wrong",
+    back_home: "Back to my day",
+};
+
+pub const RU: Tr = Tr {
+    lang: Lang::Ru,
+    product: "Ringside",
+    skip_to_content: "Перейти к содержимому",
+    nav_label: "Главное меню",
+    nav_home: "Мой день",
+    nav_search: "Поиск",
+    search_placeholder: "Имя, телефон, почта, компания, сделка",
+    search_label: "Кто это?",
+    search_button: "Найти",
+    user_menu: "Учётная запись",
+    sign_out: "Выйти",
+    language: "Язык",
+    language_other: "English",
+    call_bar: "Звонки",
+    bar: BarText {
+        connecting: "подключение…",
+        online: "на связи",
+        reconnecting: "переподключение…",
+        new_lead: "Новый абонент — создан лид",
+        tags: "Метки",
+        open_deals: "Открытые сделки",
+        recent: "Недавнее",
+        last_call: "Последний звонок",
+        tasks: "Задачи",
+        due: "срок",
+        ringing: "звонит",
+        answered_by: "ответил(а)",
+        closed: "звонок завершён",
+        loading: "загрузка",
+        note_placeholder: "Заметка в ленту клиента",
+        note_label: "Заметка",
+        outcome_placeholder: "Итог (необязательно)",
+        outcome_label: "Итог",
+        save_note: "Сохранить заметку",
+        saving: "сохранение…",
+        saved: "сохранено",
+        open_client: "Открыть карточку клиента",
+        dismiss: "Закрыть",
+        task_due: "Подошёл срок задачи",
+        lead_assigned: "Вам назначен новый лид",
+    },
+    home_title: "Мой день",
+    home_waiting: "Входящие звонки появляются на панели звонков на любой странице.",
+    sign_in: "Вход",
+    login: "Логин (почта)",
+    password: "Пароль",
+    sign_in_with: "Войти через",
+    second_step: "Второй шаг",
+    code_label: "Код из приложения-аутентификатора или код восстановления",
+    continue_: "Продолжить",
+    enrol_intro: "Администраторы входят со вторым фактором. Отсканируйте этот код приложением-аутентификатором (или введите в него ключ), затем введите шесть цифр, которые оно покажет.",
+    key: "Ключ",
+    recovery_title: "Ваши коды восстановления",
+    recovery_intro: "Двухфакторный вход включён. Сохраните эти коды восстановления в надёжном месте: каждый из них один раз впускает без телефона. Они показываются только сейчас.",
+    welcome_title: "Задайте пароль",
+    welcome_code: "Код из ссылки (часть после #)",
+    welcome_password: "Новый пароль (не короче 10 символов)",
+    welcome_repeat: "Тот же пароль ещё раз",
+    welcome_button: "Задать пароль",
+    passwords_differ: "пароли не совпадают",
+    password_set: "Пароль задан: войдите с ним.",
+    wrong_login: "неверный логин или пароль",
+    wrong_code: "неверный код",
+    step_ended: "этот вход завершён; введите пароль ещё раз",
+    link_refused: "ссылка больше не действует; попросите новую",
+    too_many: "слишком много попыток входа; попробуйте позже",
+    not_allowed: "у вас нет на это прав",
+    check_input: "проверьте введённые данные",
+    not_now: "сейчас это сделать нельзя",
+    unavailable: "вход сейчас недоступен; попробуйте чуть позже",
+    went_wrong: "что-то пошло не так; попробуйте ещё раз",
+    other_site: "отказано: запрос пришёл с другого сайта",
+    provider_error: "поставщик входа не впустил вас",
+    not_started_here: "этот вход начат не в этом браузере; начните заново",
+    no_code: "поставщик входа не прислал годного кода; начните заново",
+    no_state: "поставщик входа не прислал годного состояния; начните заново",
+    not_found_title: "Не найдено",
+    not_found: "Здесь ничего нет, или у вас нет доступа.",
+    error_title: "Что-то пошло не так",
+    back_home: "Вернуться к моему дню",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let value = |v: &str| v.parse().expect("a header value");
+        pairs
+            .iter()
+            .map(|(k, v)| (axum::http::HeaderName::from_static(k), value(v)))
+            .collect()
+    }
+
+    #[test]
+    fn the_browser_language_counts_unless_the_person_chose_one() {
+        let of = |pairs: &[(&'static str, &str)]| Lang::of(&headers(pairs));
+        assert_eq!(of(&[]), Lang::En);
+        assert_eq!(
+            of(&[("accept-language", "ru-RU,ru;q=0.9,en;q=0.8")]),
+            Lang::Ru
+        );
+        assert_eq!(of(&[("accept-language", "de,en;q=0.5,ru;q=0.7")]), Lang::Ru);
+        assert_eq!(of(&[("accept-language", "de-DE,fr")]), Lang::En);
+        assert_eq!(of(&[("accept-language", "ru;q=0,en")]), Lang::En);
+        let chose = [
+            ("accept-language", "ru"),
+            ("cookie", "a=b; ringside_lang=en"),
+        ];
+        assert_eq!(of(&chose), Lang::En);
+        assert_eq!(of(&[("cookie", "ringside_lang=xx")]), Lang::En);
+    }
+
+    #[test]
+    fn russian_plurals_take_their_three_forms() {
+        let form = |n| ru_plural(n, "звонок", "звонка", "звонков");
+        let cases = [
+            (1, "звонок"),
+            (21, "звонок"),
+            (2, "звонка"),
+            (24, "звонка"),
+            (0, "звонков"),
+            (5, "звонков"),
+            (11, "звонков"),
+            (12, "звонков"),
+            (111, "звонков"),
+        ];
+        for (n, want) in cases {
+            assert_eq!(form(n), want, "{n}");
+        }
+    }
+}

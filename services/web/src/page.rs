@@ -1,0 +1,244 @@
+//! What every page shares: the frame around it ([`Chrome`]: language, the signed-in
+//! person, the files it loads, where the call bar's socket is), the headers every
+//! answer carries (no caching, no framing, a content security policy that runs only
+//! this service's scripts), redirects, and how a service's refusal reads in the
+//! person's language.
+
+use askama::Template;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ringside_kit::browser::Person;
+use tonic::{Code, Status};
+
+use crate::assets::{ASSETS, Assets};
+use crate::lang::{Lang, Tr};
+
+/// The frame of a page.
+pub struct Chrome<'a> {
+    pub t: &'static Tr,
+    pub person: Option<&'a Person>,
+    pub assets: &'static Assets,
+    /// The other language's code, for the switch.
+    pub other_lang: &'static str,
+    /// Where the call bar's socket is ("" for this origin's `/agent/ws`).
+    pub push_url: &'a str,
+    /// The call bar's strings, as JSON for its script.
+    pub bar_text: String,
+}
+
+impl<'a> Chrome<'a> {
+    pub fn new(lang: Lang, person: Option<&'a Person>, push_url: &'a str) -> Self {
+        let t = lang.tr();
+        let other_lang = match lang {
+            Lang::En => Lang::Ru.code(),
+            Lang::Ru => Lang::En.code(),
+        };
+        Chrome {
+            t,
+            person,
+            assets: &ASSETS,
+            other_lang,
+            push_url,
+            bar_text: serde_json::to_string(&t.bar).unwrap_or_default(),
+        }
+    }
+}
+
+/// A line above a form: good news, or why not.
+#[derive(Debug, Default)]
+pub struct Notice {
+    pub text: String,
+    pub ok: bool,
+}
+
+impl Notice {
+    pub fn none() -> Self {
+        Notice::default()
+    }
+
+    pub fn error(text: impl Into<String>) -> Self {
+        Notice {
+            text: text.into(),
+            ok: false,
+        }
+    }
+
+    pub fn ok(text: impl Into<String>) -> Self {
+        Notice {
+            text: text.into(),
+            ok: true,
+        }
+    }
+}
+
+/// A page with nothing on it but a title and a line (not found, an error).
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    c: Chrome<'a>,
+    title: &'a str,
+    text: &'a str,
+}
+
+/// The content security policy: scripts, styles and images from here only (the QR
+/// code is inline SVG), the socket here or at `push_url`'s origin.
+fn policy(push_url: &str) -> String {
+    let push = push_origin(push_url);
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'{push}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    )
+}
+
+/// ` ws://host:port` for a socket at another origin ("" for this one).
+fn push_origin(push_url: &str) -> String {
+    let Some((scheme, rest)) = push_url.split_once("://") else {
+        return String::new();
+    };
+    let host = rest.split('/').next().unwrap_or_default();
+    let safe = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
+    };
+    match safe(scheme) && safe(host) && !host.is_empty() {
+        true => format!(" {scheme}://{host}"),
+        false => String::new(),
+    }
+}
+
+/// A rendered page with the headers every page carries.
+pub fn html(status: StatusCode, page: &impl Template, push_url: &str) -> Response {
+    let body = match page.render() {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::error!(error = %e, "a page failed to render");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let headers = [
+        (header::CONTENT_TYPE, "text/html; charset=utf-8".to_owned()),
+        (header::CACHE_CONTROL, "no-store".to_owned()),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        (header::REFERRER_POLICY, "no-referrer".to_owned()),
+        (header::X_FRAME_OPTIONS, "DENY".to_owned()),
+        (header::CONTENT_SECURITY_POLICY, policy(push_url)),
+    ];
+    (status, headers, body).into_response()
+}
+
+/// A page saying there is nothing here for this person (what a record they may not
+/// see looks like too).
+pub fn not_found(c: Chrome) -> Response {
+    let (title, text) = (c.t.not_found_title, c.t.not_found);
+    let push = c.push_url;
+    html(StatusCode::NOT_FOUND, &MessagePage { c, title, text }, push)
+}
+
+/// A page saying why a service refused, in the person's language.
+pub fn failure(c: Chrome, status: &Status) -> Response {
+    if status.code() == Code::NotFound {
+        return not_found(c);
+    }
+    let (code, text) = refusal(status, c.t, c.t.went_wrong);
+    let title = c.t.error_title;
+    let push = c.push_url;
+    html(
+        code,
+        &MessagePage {
+            c,
+            title,
+            text: &text,
+        },
+        push,
+    )
+}
+
+/// Where a browser goes next, with cookies set on the way.
+pub fn see_other(to: &str, cookies: &[String]) -> Response {
+    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_owned())]).into_response();
+    for value in cookies.iter().filter_map(|c| c.parse().ok()) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, "no-store".parse().expect("static"));
+    response
+}
+
+/// A service's refusal as a page shows it: the status, and what the person reads.
+/// In English the service's own words for what the person can fix; in Russian the
+/// same by kind (`unauthenticated` says `fallback`, a wrong password or link).
+pub fn refusal(status: &Status, t: &'static Tr, fallback: &'static str) -> (StatusCode, String) {
+    let code = match status.code() {
+        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Code::InvalidArgument => StatusCode::BAD_REQUEST,
+        Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+        Code::PermissionDenied => StatusCode::FORBIDDEN,
+        Code::NotFound => StatusCode::NOT_FOUND,
+        Code::FailedPrecondition | Code::AlreadyExists | Code::Aborted => StatusCode::CONFLICT,
+        Code::Unavailable | Code::DeadlineExceeded => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let own_words = t.lang == Lang::En && code.is_client_error();
+    let text = match (own_words, code) {
+        (true, _) => status.message(),
+        (false, StatusCode::SERVICE_UNAVAILABLE) => t.unavailable,
+        (false, StatusCode::INTERNAL_SERVER_ERROR) => t.went_wrong,
+        (false, _) => translated(status, t, fallback),
+    };
+    (code, text.to_owned())
+}
+
+/// A client error in `t`'s words.
+fn translated(status: &Status, t: &'static Tr, fallback: &'static str) -> &'static str {
+    use ringside_proto::staff::{STEP_ENDED, WRONG_CODE};
+    match (status.code(), status.message()) {
+        (Code::Unauthenticated, WRONG_CODE) => t.wrong_code,
+        (Code::Unauthenticated, STEP_ENDED) => t.step_ended,
+        (Code::Unauthenticated, _) => fallback,
+        (Code::ResourceExhausted, _) => t.too_many,
+        (Code::PermissionDenied, _) => t.not_allowed,
+        (Code::InvalidArgument, _) => t.check_input,
+        (Code::NotFound, _) => t.not_found,
+        _ => t.not_now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lang::{EN, RU};
+
+    #[test]
+    fn a_refusal_reads_in_the_persons_language() {
+        let wrong = Status::unauthenticated("wrong login or password");
+        assert_eq!(
+            refusal(&wrong, &EN, EN.wrong_login).1,
+            "wrong login or password"
+        );
+        assert_eq!(refusal(&wrong, &RU, RU.wrong_login).1, RU.wrong_login);
+        let code = Status::unauthenticated(ringside_proto::staff::WRONG_CODE);
+        assert_eq!(refusal(&code, &RU, RU.wrong_login).1, RU.wrong_code);
+        let down = Status::unavailable("staff: connection refused at 10.0.0.7");
+        assert_eq!(
+            refusal(&down, &EN, EN.went_wrong),
+            (StatusCode::SERVICE_UNAVAILABLE, EN.unavailable.to_owned())
+        );
+        let bug = Status::internal("a stack trace");
+        assert_eq!(refusal(&bug, &EN, EN.went_wrong).1, EN.went_wrong);
+    }
+
+    #[test]
+    fn only_a_clean_socket_origin_goes_into_the_policy() {
+        assert_eq!(push_origin(""), "");
+        assert_eq!(
+            push_origin("ws://127.0.0.1:9000/agent/ws"),
+            " ws://127.0.0.1:9000"
+        );
+        assert_eq!(
+            push_origin("wss://push.example/agent/ws"),
+            " wss://push.example"
+        );
+        assert_eq!(push_origin("ws://a; script-src *"), "");
+    }
+}
