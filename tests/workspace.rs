@@ -2,6 +2,8 @@
 //! language a person picks, the phone-width layout, what the pages load and how, and
 //! the accessibility check on each screen.
 
+use ringside_proto::activities::v1 as apb;
+use ringside_proto::contacts::v1 as cpb;
 use support::browser::Browser;
 use support::{PASSWORD, Person, Suite, login_of};
 
@@ -121,4 +123,139 @@ async fn pages_load_only_their_own_versioned_files() {
         .unwrap_or_default();
     assert!(policy.contains("script-src 'self'"), "{head}");
     suite.stop().await;
+}
+
+/// Olga's client with a phone, and Ivan's, which Olga may not see.
+async fn clients(suites: &[Suite]) -> (String, String) {
+    let staff = support::staff_suite(suites);
+    staff
+        .hire(&[Person::new("olga", "Ольга"), Person::new("ivan", "Иван")])
+        .await;
+    staff.set_password("olga").await;
+    let contacts = suites[0].client().await;
+    let create = |name: &str, owner: &str, phone: &str| {
+        let message = cpb::CreateContactRequest {
+            name: name.into(),
+            owner_id: owner.into(),
+            identities: vec![cpb::Identity {
+                kind: cpb::IdentityKind::Phone.into(),
+                value: phone.into(),
+            }],
+            ..Default::default()
+        };
+        let mut contacts = contacts.clone();
+        async move {
+            contacts
+                .create_contact(message)
+                .await
+                .expect("a contact")
+                .into_inner()
+                .id
+        }
+    };
+    let own = create("Иван Петров", "olga", "+79123456789").await;
+    let other = create("Пётр Сидоров", "ivan", "+79005550000").await;
+    (own, other)
+}
+
+/// An agent's search and client page: a phone number written the local way finds
+/// the client stored in E.164; the client page opens in place (the call bar's
+/// socket stays); a note goes on the timeline; the timeline loads its older entries
+/// as it scrolls; another agent's client is "not found", by URL too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_finds_a_client_by_phone_opens_it_in_place_and_adds_a_note() {
+    if !support::browser::present() {
+        return;
+    }
+    for suites in support::both_ways().await {
+        let (own, other) = clients(&suites).await;
+        let activities = suites.get(1).unwrap_or(&suites[0]);
+        let mut notes = activities.activities("olga").await;
+        for n in 0..55 {
+            let note = apb::AddNoteRequest {
+                links: Some(apb::Links {
+                    contact_id: own.clone(),
+                    ..Default::default()
+                }),
+                text: format!("Старая заметка {n}"),
+            };
+            notes.add_note(note).await.expect("a note");
+        }
+        let pages = support::pages(&suites);
+        let (name, addr) = (pages.name, pages.running.http_addr);
+        let base = format!("http://{addr}");
+        let browser = Browser::start().await;
+        browser.sign_in(&format!("{base}/"), "olga", "Ольга").await;
+        let marker = "window.stillTheSamePage = true; return 1";
+        browser.execute(marker, serde_json::json!([])).await;
+
+        browser.type_into("#q", "8 (912) 345-67-89\u{E007}").await;
+        browser
+            .wait_text("#contacts a", |t| t == "Иван Петров")
+            .await;
+        assert!(browser.find("#leads a").await.is_none(), "{name}");
+        let found = browser.words().await;
+        assert!(!found.contains("Пётр Сидоров"), "{name}: {found}");
+        let violations = browser.accessibility_violations().await;
+        assert!(violations.is_empty(), "{name} search: {violations:#?}");
+
+        browser.click("#contacts a").await;
+        browser
+            .wait_text("#client-name", |t| t == "Иван Петров")
+            .await;
+        let same = browser
+            .execute(
+                "return window.stillTheSamePage === true",
+                serde_json::json!([]),
+            )
+            .await;
+        assert_eq!(same, true, "{name}: the page was replaced in place");
+        browser
+            .wait_text(".identities", |t| t.contains("+79123456789"))
+            .await;
+        // 50 entries, then the rest as the list's end comes into view.
+        let count = "return document.querySelectorAll('#timeline .entry').length";
+        let first = browser.execute(count, serde_json::json!([])).await;
+        assert_eq!(first, 50, "{name}");
+        let scroll = "document.querySelector('#timeline .more').scrollIntoView(); return 1";
+        browser.execute(scroll, serde_json::json!([])).await;
+        browser
+            .wait_text("#timeline", |t| t.contains("Старая заметка 0"))
+            .await;
+        assert_eq!(browser.execute(count, serde_json::json!([])).await, 55);
+
+        browser
+            .type_into("#note-text", "Договорились о встрече")
+            .await;
+        browser.click("#add-note").await;
+        browser
+            .wait_text("#timeline .entry.note", |t| {
+                t.contains("Договорились о встрече")
+            })
+            .await;
+        let violations = browser.accessibility_violations().await;
+        assert!(violations.is_empty(), "{name} client: {violations:#?}");
+
+        // Ivan's client, by its address: the same page as a client that does not exist.
+        browser.goto(&format!("{base}/contacts/{other}")).await;
+        browser.wait_text("h1", |t| t == "Not found").await;
+        let cookie = support::sign_in_http(addr, "olga").await;
+        let path = format!("/contacts/{other}");
+        let (status, page) = support::http(addr, "GET", &path, &[("cookie", &cookie)], b"").await;
+        assert_eq!(status, 404, "{name}");
+        assert!(!page.contains("Пётр"), "{name}: nothing of it shows");
+        let (status, _) = support::http(
+            addr,
+            "GET",
+            "/contacts/no-such-id",
+            &[("cookie", &cookie)],
+            b"",
+        )
+        .await;
+        assert_eq!(status, 404, "{name}");
+        browser.quit().await;
+        for suite in suites {
+            suite.stop().await;
+        }
+    }
 }

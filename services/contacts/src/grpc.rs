@@ -190,7 +190,7 @@ impl Contacts for ContactsGrpc {
             tag: optional_filter("tag", &r.tag)?,
             owner_id: optional_filter("owner_id", &r.owner_id)?,
             company_id: optional_id("company_id", &r.company_id)?,
-            query: optional_filter("query", &r.query)?,
+            query: optional_filter("query", &r.query)?.map(|q| self.service.search_form(&q)),
             deleted,
         };
         let paged = self
@@ -250,7 +250,7 @@ impl Contacts for ContactsGrpc {
         let filter = LeadFilter {
             status,
             owner_id: optional_filter("owner_id", &r.owner_id)?,
-            query: optional_filter("query", &r.query)?,
+            query: optional_filter("query", &r.query)?.map(|q| self.service.search_form(&q)),
         };
         let paged = self
             .service

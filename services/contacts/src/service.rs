@@ -94,6 +94,13 @@ impl ContactsService {
         self.region
     }
 
+    /// What a search for `query` looks for: a phone number written any way
+    /// (`8 (912) 345-67-89`) as it is stored (`+79123456789`); part of one, its
+    /// digits; anything else as typed.
+    pub fn search_form(&self, query: &str) -> String {
+        search_form(query, self.region)
+    }
+
     /// Validates an identity given by a client.
     pub fn identity(&self, kind: IdentityKind, raw: &str) -> Result<Identity, Invalid> {
         Identity::parse(kind, raw, self.region)
@@ -931,4 +938,40 @@ fn dedup(mut identities: Vec<Identity>) -> Vec<Identity> {
     let mut seen = std::collections::HashSet::new();
     identities.retain(|i| seen.insert(i.clone()));
     identities
+}
+
+/// [`ContactsService::search_form`] in `region`.
+fn search_form(query: &str, region: PhoneRegion) -> String {
+    let phone_like = query
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    let digits: String = query.chars().filter(char::is_ascii_digit).collect();
+    if !phone_like || digits.len() < 3 {
+        return query.to_owned();
+    }
+    match PhoneE164::parse(query, region) {
+        Ok(phone) => phone.as_str().to_owned(),
+        Err(_) => digits,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_phone_written_any_way_is_searched_as_it_is_stored() {
+        let ru: PhoneRegion = "RU".parse().expect("a region");
+        let cases = [
+            ("8 (912) 345-67-89", "+79123456789"),
+            ("+7 912 345 67 89", "+79123456789"),
+            ("912 345", "912345"),
+            ("Иван", "Иван"),
+            ("ivan@example.com", "ivan@example.com"),
+            ("12", "12"),
+        ];
+        for (query, searched) in cases {
+            assert_eq!(search_form(query, ru), searched, "{query}");
+        }
+    }
 }

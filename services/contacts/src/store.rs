@@ -637,7 +637,11 @@ pub async fn list_leads(
         w.push("l.owner_id = {}", owner.clone());
     }
     if let Some(q) = &filter.query {
-        w.push("l.name_lower LIKE {} ESCAPE '\\'", like_pattern(q));
+        w.push(
+            "(l.name_lower LIKE {} ESCAPE '\\' OR EXISTS (SELECT 1 FROM identities i \
+             WHERE i.lead_id = l.id AND i.value LIKE {} ESCAPE '\\'))",
+            like_pattern(q),
+        );
     }
     let rows = fetch_page(conn, "leads", "l", w, page).await?;
     let mut leads = rows.iter().map(lead_from_row).collect::<Result<Vec<_>>>()?;

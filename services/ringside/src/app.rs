@@ -409,7 +409,12 @@ impl Assembly<'_> {
     fn start_web(&mut self) -> anyhow::Result<()> {
         let caller = ringside_web::SOURCE;
         let proxies = self.settings.trusted_proxies()?;
-        let mut web = ringside_web::Web::new(self.sessions(caller)?, proxies)
+        let peers = ringside_web::Peers {
+            contacts: self.peer(caller, Peer::Contacts)?,
+            activities: self.peer(caller, Peer::Activities)?,
+            deals: self.peer(caller, Peer::Deals)?,
+        };
+        let mut web = ringside_web::Web::new(self.sessions(caller)?, peers, proxies)
             .with_push_url(&self.settings.push_url);
         if self.settings.provider()?.is_some() {
             web = web.with_provider(&self.settings.oidc_name);

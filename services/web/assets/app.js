@@ -13,6 +13,19 @@
   history.replaceState(null, "", location.pathname);
 })();
 
+(function localTimes() {
+  // Moments come as UTC; each is shown in the person's time zone and language.
+  const lang = document.documentElement.lang || undefined;
+  const show = root => {
+    for (const t of root.querySelectorAll("time[datetime]")) {
+      const at = new Date(t.getAttribute("datetime"));
+      if (!isNaN(at)) t.textContent = at.toLocaleString(lang, { dateStyle: "medium", timeStyle: "short" });
+    }
+  };
+  show(document);
+  document.addEventListener("htmx:afterSettle", e => show(e.target));
+})();
+
 (function callBar() {
   const bar = document.getElementById("call-bar");
   if (!bar) return;
@@ -71,6 +84,11 @@
     if (!base || !card.client_id) return null;
     const a = el("a", T.open_client, "open-client");
     a.href = base + encodeURIComponent(card.client_id);
+    // Opened in place of the page's content, so the call bar and its socket stay.
+    for (const [name, value] of [["hx-boost", "true"], ["hx-target", "#main"], ["hx-select", "#main"], ["hx-swap", "outerHTML"]]) {
+      a.setAttribute(name, value);
+    }
+    if (window.htmx) window.htmx.process(a);
     return a;
   }
 

@@ -9,9 +9,11 @@
 //! languages ([`lang`]).
 
 pub mod assets;
+pub mod client;
 pub mod home;
 pub mod lang;
 pub mod page;
+pub mod search;
 pub mod signin;
 
 use std::sync::Arc;
@@ -20,9 +22,14 @@ use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use ringside_kit::PeerChannel;
 use ringside_kit::browser::{Person, Sessions};
 use ringside_kit::net::AllowList;
-use tonic::Code;
+use ringside_kit::peer::request_as;
+use ringside_proto::activities::v1::activities_client::ActivitiesClient;
+use ringside_proto::contacts::v1::contacts_client::ContactsClient;
+use ringside_proto::deals::v1::deals_client::DealsClient;
+use tonic::{Code, Status};
 
 use crate::lang::Lang;
 use crate::page::Chrome;
@@ -33,11 +40,20 @@ pub const SOURCE: &str = "web";
 /// Largest form a page posts.
 const MAX_FORM: usize = 16 * 1024;
 
+/// The services the pages call (as the person).
+#[derive(Clone)]
+pub struct Peers {
+    pub contacts: PeerChannel,
+    pub activities: PeerChannel,
+    pub deals: PeerChannel,
+}
+
 /// The web service's state: how it finds the person of a request and reaches the
 /// services.
 #[derive(Clone)]
 pub struct Web {
     sessions: Sessions,
+    peers: Peers,
     proxies: Arc<AllowList>,
     /// What the sign-in page calls the single sign-on provider, when there is one.
     provider: Option<Arc<str>>,
@@ -46,9 +62,10 @@ pub struct Web {
 }
 
 impl Web {
-    pub fn new(sessions: Sessions, proxies: AllowList) -> Self {
+    pub fn new(sessions: Sessions, peers: Peers, proxies: AllowList) -> Self {
         Web {
             sessions,
+            peers,
             proxies: Arc::new(proxies),
             provider: None,
             push_url: "".into(),
@@ -72,6 +89,18 @@ impl Web {
     pub fn chrome<'a>(&'a self, lang: Lang, person: Option<&'a Person>) -> Chrome<'a> {
         Chrome::new(lang, person, &self.push_url)
     }
+
+    pub fn contacts(&self) -> ContactsClient<PeerChannel> {
+        ContactsClient::new(self.peers.contacts.clone())
+    }
+
+    pub fn activities(&self) -> ActivitiesClient<PeerChannel> {
+        ActivitiesClient::new(self.peers.activities.clone())
+    }
+
+    pub fn deals(&self) -> DealsClient<PeerChannel> {
+        DealsClient::new(self.peers.deals.clone())
+    }
 }
 
 /// Every page and form of the workspace.
@@ -80,6 +109,8 @@ pub fn router(web: Web) -> axum::Router {
         .route("/", get(home::page))
         .route("/assets/{version}/{name}", get(assets::serve))
         .route("/language", post(signin::choose_language))
+        .route("/search", get(search::page).post(search::find))
+        .merge(client::routes())
         .merge(signin::routes())
         .layer(DefaultBodyLimit::max(MAX_FORM))
         .with_state(web)
@@ -92,6 +123,19 @@ pub struct Viewer {
     pub lang: Lang,
 }
 
+impl Viewer {
+    /// A request to a service made as this person.
+    pub fn ask<T>(&self, message: T) -> Result<tonic::Request<T>, Status> {
+        request_as(message, &self.person.access_token)
+            .ok_or_else(|| Status::unauthenticated("the session gave no usable token"))
+    }
+
+    /// The frame of this person's page.
+    pub fn chrome<'a>(&'a self, web: &'a Web) -> Chrome<'a> {
+        web.chrome(self.lang, Some(&self.person))
+    }
+}
+
 impl FromRequestParts<Web> for Viewer {
     type Rejection = Response;
 
@@ -99,6 +143,14 @@ impl FromRequestParts<Web> for Viewer {
         let lang = Lang::of(&parts.headers);
         match web.sessions.person(&parts.headers).await {
             Ok(person) => Ok(Viewer { person, lang }),
+            // An htmx request swaps part of a page: it is told to go, not given the
+            // sign-in page to put inside one.
+            Err(s)
+                if s.code() == Code::Unauthenticated
+                    && parts.headers.contains_key("hx-request") =>
+            {
+                Err(([("hx-redirect", "/signin")], "").into_response())
+            }
             Err(s) if s.code() == Code::Unauthenticated => {
                 Err(page::see_other("/signin", &[]).into_response())
             }

@@ -71,6 +71,50 @@ impl Notice {
     }
 }
 
+/// A moment as a page shows it: in `datetime` for the browser (which shows it in
+/// the person's time zone and language), and as UTC text until it does.
+#[derive(Debug, Default)]
+pub struct When {
+    pub iso: String,
+    pub text: String,
+}
+
+impl When {
+    pub fn of(at: Option<&prost_types::Timestamp>) -> When {
+        let Some(at) = at else {
+            return When::default();
+        };
+        let Ok(t) = time::OffsetDateTime::from_unix_timestamp(at.seconds) else {
+            return When::default();
+        };
+        let (y, m, d) = (t.year(), u8::from(t.month()), t.day());
+        When {
+            iso: format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+                t.hour(),
+                t.minute(),
+                t.second()
+            ),
+            text: format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", t.hour(), t.minute()),
+        }
+    }
+}
+
+/// An amount in minor units with its currency: `1 234.50 RUB`.
+pub fn money(minor: i64, currency: &str) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    let minor = minor.unsigned_abs();
+    let whole = (minor / 100).to_string();
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
+            grouped.push('\u{a0}');
+        }
+        grouped.push(digit);
+    }
+    format!("{sign}{grouped}.{:02}\u{a0}{currency}", minor % 100)
+}
+
 /// A page with nothing on it but a title and a line (not found, an error).
 #[derive(Template)]
 #[template(path = "message.html")]
@@ -226,6 +270,20 @@ mod tests {
         );
         let bug = Status::internal("a stack trace");
         assert_eq!(refusal(&bug, &EN, EN.went_wrong).1, EN.went_wrong);
+    }
+
+    #[test]
+    fn amounts_are_grouped_and_moments_are_utc_until_the_browser_says() {
+        assert_eq!(money(123_456_789, "RUB"), "1\u{a0}234\u{a0}567.89\u{a0}RUB");
+        assert_eq!(money(-5, "EUR"), "-0.05\u{a0}EUR");
+        let at = prost_types::Timestamp {
+            seconds: 1_764_288_000,
+            nanos: 0,
+        };
+        let when = When::of(Some(&at));
+        assert_eq!(when.iso, "2025-11-28T00:00:00Z");
+        assert_eq!(when.text, "2025-11-28 00:00 UTC");
+        assert_eq!(When::of(None).iso, "");
     }
 
     #[test]

@@ -1,0 +1,456 @@
+//! The client page: a contact (`/contacts/{id}`) or a lead (`/leads/{id}`) with its
+//! details and identities, owner, tags and company; its open tasks and (a
+//! contact's) open deals; a note added from the page (`POST …/notes`); and the
+//! timeline across every channel, newest first, a page at a time — the next page
+//! comes as the list's end scrolls into view (`GET …/timeline?after=…`, an htmx
+//! fragment of the same template) or, without script, by a plain link. Every call is
+//! made as the person: a client outside their reach is the same "not found" page as
+//! one that does not exist.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use ringside_kit::browser::cross_site;
+use ringside_proto::activities::v1 as apb;
+use ringside_proto::contacts::v1 as cpb;
+use ringside_proto::deals::v1 as dpb;
+use serde::Deserialize;
+use tonic::Status;
+
+use crate::lang::Tr;
+use crate::page::{Chrome, Notice, When, failure, html, refusal, see_other};
+use crate::{Viewer, Web};
+
+/// Entries per timeline page.
+const TIMELINE_PAGE: i32 = 50;
+/// Longest note the page sends (activities has its own limit too).
+const MAX_NOTE: usize = 10_000;
+
+/// Which kind of client a page is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Contact,
+    Lead,
+}
+
+impl Kind {
+    fn path(self) -> &'static str {
+        match self {
+            Kind::Contact => "/contacts/",
+            Kind::Lead => "/leads/",
+        }
+    }
+
+    fn subject(self, id: &str) -> apb::Subject {
+        use apb::subject::Subject;
+        let subject = match self {
+            Kind::Contact => Subject::ContactId(id.to_owned()),
+            Kind::Lead => Subject::LeadId(id.to_owned()),
+        };
+        apb::Subject {
+            subject: Some(subject),
+        }
+    }
+
+    fn links(self, id: &str) -> apb::Links {
+        match self {
+            Kind::Contact => apb::Links {
+                contact_id: id.to_owned(),
+                ..Default::default()
+            },
+            Kind::Lead => apb::Links {
+                lead_id: id.to_owned(),
+                ..Default::default()
+            },
+        }
+    }
+}
+
+/// What the page says about the client.
+struct Details {
+    name: String,
+    kind_label: &'static str,
+    company: String,
+    status: String,
+    owner: String,
+    tags: Vec<String>,
+    identities: Vec<String>,
+}
+
+/// One line of the timeline.
+pub struct Line {
+    when: When,
+    kind: &'static str,
+    kind_class: &'static str,
+    summary: String,
+    text: String,
+}
+
+struct TaskLine {
+    title: String,
+    due: When,
+}
+
+struct DealLine {
+    title: String,
+    stage: String,
+    amount: String,
+}
+
+#[derive(Template)]
+#[template(path = "client.html")]
+struct ClientPage<'a> {
+    c: Chrome<'a>,
+    base: String,
+    client: Details,
+    tasks: Vec<TaskLine>,
+    deals: Vec<DealLine>,
+    lines: Vec<Line>,
+    next: String,
+    notice: Notice,
+}
+
+#[derive(Template)]
+#[template(path = "client.html", block = "timeline")]
+struct TimelinePart<'a> {
+    c: Chrome<'a>,
+    base: String,
+    lines: Vec<Line>,
+    next: String,
+}
+
+#[derive(Deserialize)]
+pub struct After {
+    #[serde(default)]
+    after: String,
+}
+
+/// The routes of both kinds of client.
+pub fn routes() -> axum::Router<Web> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/contacts/{id}", get(page::<Contacts>))
+        .route("/leads/{id}", get(page::<Leads>))
+        .route("/contacts/{id}/timeline", get(timeline_page::<Contacts>))
+        .route("/leads/{id}/timeline", get(timeline_page::<Leads>))
+        .route("/contacts/{id}/notes", post(note::<Contacts>))
+        .route("/leads/{id}/notes", post(note::<Leads>))
+}
+
+/// The kind of client a route is about, as a type (`page::<Contacts>`).
+pub trait Which {
+    const KIND: Kind;
+}
+
+/// `/contacts/…`.
+pub struct Contacts;
+/// `/leads/…`.
+pub struct Leads;
+
+impl Which for Contacts {
+    const KIND: Kind = Kind::Contact;
+}
+
+impl Which for Leads {
+    const KIND: Kind = Kind::Lead;
+}
+
+/// `GET /contacts/{id}`, `GET /leads/{id}`: the page, its timeline from `after`.
+pub async fn page<W: Which>(
+    State(web): State<Web>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(after): Query<After>,
+) -> Response {
+    show(&web, &viewer, W::KIND, &id, &after.after, Notice::none()).await
+}
+
+/// The whole page, or the page saying why not.
+async fn show(
+    web: &Web,
+    viewer: &Viewer,
+    kind: Kind,
+    id: &str,
+    after: &str,
+    notice: Notice,
+) -> Response {
+    let t = viewer.lang.tr();
+    let status = match notice.text.is_empty() {
+        true => StatusCode::OK,
+        false => StatusCode::BAD_REQUEST,
+    };
+    match gather(web, viewer, t, kind, id, after).await {
+        Ok((client, tasks, deals, (lines, next))) => {
+            let page = ClientPage {
+                c: viewer.chrome(web),
+                base: format!("{}{id}", kind.path()),
+                client,
+                tasks,
+                deals,
+                lines,
+                next,
+                notice,
+            };
+            html(status, &page, &web.push_url)
+        }
+        Err(s) => failure(viewer.chrome(web), &s),
+    }
+}
+
+type Gathered = (Details, Vec<TaskLine>, Vec<DealLine>, (Vec<Line>, String));
+
+/// Everything the page shows, asked of the services at once. The client first
+/// decides: when it is not found, nothing else is.
+async fn gather(
+    web: &Web,
+    viewer: &Viewer,
+    t: &'static Tr,
+    kind: Kind,
+    id: &str,
+    after: &str,
+) -> Result<Gathered, Status> {
+    let client = details(web, viewer, t, kind, id).await?;
+    let (tasks, deals, timeline) = futures::try_join!(
+        tasks(web, viewer, kind, id),
+        deals(web, viewer, kind, id),
+        timeline(web, viewer, t, kind, id, after),
+    )?;
+    Ok((client, tasks, deals, timeline))
+}
+
+async fn details(
+    web: &Web,
+    viewer: &Viewer,
+    t: &'static Tr,
+    kind: Kind,
+    id: &str,
+) -> Result<Details, Status> {
+    let owner = |owner: &str| owner_label(t, viewer, owner);
+    match kind {
+        Kind::Contact => {
+            let message = cpb::GetContactRequest { id: id.to_owned() };
+            let c = web.contacts().get_contact(viewer.ask(message)?).await?;
+            let c = c.into_inner();
+            let company = company_name(web, viewer, &c.company_id).await?;
+            Ok(Details {
+                kind_label: t.kind_contact,
+                company,
+                status: String::new(),
+                owner: owner(&c.owner_id),
+                tags: c.tags,
+                identities: c.identities.into_iter().map(|i| i.value).collect(),
+                name: c.name,
+            })
+        }
+        Kind::Lead => {
+            let message = cpb::GetLeadRequest { id: id.to_owned() };
+            let l = web.contacts().get_lead(viewer.ask(message)?).await?;
+            let l = l.into_inner();
+            Ok(Details {
+                kind_label: t.kind_lead,
+                company: l.company_name,
+                status: lead_status(t, l.status, !l.contact_id.is_empty()),
+                owner: owner(&l.owner_id),
+                tags: Vec::new(),
+                identities: l.identities.into_iter().map(|i| i.value).collect(),
+                name: l.name,
+            })
+        }
+    }
+}
+
+/// Who owns a record, as the person reads it.
+pub fn owner_label(t: &'static Tr, viewer: &Viewer, owner: &str) -> String {
+    match owner {
+        "" => t.unassigned.to_owned(),
+        o if o == viewer.person.id => t.you.to_owned(),
+        o => o.to_owned(),
+    }
+}
+
+async fn company_name(web: &Web, viewer: &Viewer, id: &str) -> Result<String, Status> {
+    if id.is_empty() {
+        return Ok(String::new());
+    }
+    let message = cpb::GetCompanyRequest { id: id.to_owned() };
+    match web.contacts().get_company(viewer.ask(message)?).await {
+        Ok(company) => Ok(company.into_inner().name),
+        // A company outside the person's reach is left out, not an error.
+        Err(s) if s.code() == tonic::Code::NotFound => Ok(String::new()),
+        Err(s) => Err(s),
+    }
+}
+
+fn lead_status(t: &'static Tr, status: i32, converted: bool) -> String {
+    let label = match cpb::LeadStatus::try_from(status) {
+        Ok(cpb::LeadStatus::New) => t.lead_new,
+        Ok(cpb::LeadStatus::Working) => t.lead_working,
+        Ok(cpb::LeadStatus::Qualified) => t.lead_qualified,
+        Ok(cpb::LeadStatus::Disqualified) => t.lead_disqualified,
+        _ => "",
+    };
+    match converted {
+        true => t.lead_converted.to_owned(),
+        false => label.to_owned(),
+    }
+}
+
+async fn tasks(web: &Web, viewer: &Viewer, kind: Kind, id: &str) -> Result<Vec<TaskLine>, Status> {
+    let message = apb::ListTasksRequest {
+        subject: Some(kind.subject(id)),
+        page_size: 20,
+        ..Default::default()
+    };
+    let found = web.activities().list_tasks(viewer.ask(message)?).await?;
+    let lines = found.into_inner().tasks.into_iter().map(|task| TaskLine {
+        due: When::of(task.due_at.as_ref()),
+        title: task.title,
+    });
+    Ok(lines.collect())
+}
+
+async fn deals(web: &Web, viewer: &Viewer, kind: Kind, id: &str) -> Result<Vec<DealLine>, Status> {
+    if kind != Kind::Contact {
+        return Ok(Vec::new());
+    }
+    let filter = dpb::DealFilter {
+        contact_id: id.to_owned(),
+        status: dpb::DealStatus::Open.into(),
+        ..Default::default()
+    };
+    let message = dpb::ListDealsRequest {
+        filter: Some(filter),
+        page_size: 20,
+        ..Default::default()
+    };
+    let found = web.deals().list_deals(viewer.ask(message)?).await?;
+    let lines = found.into_inner().deals.into_iter().map(|d| DealLine {
+        amount: crate::page::money(d.amount_minor, &d.currency),
+        title: d.title,
+        stage: d.stage_name,
+    });
+    Ok(lines.collect())
+}
+
+/// One page of the timeline from `after`, and the token of the next ("" at the end).
+async fn timeline(
+    web: &Web,
+    viewer: &Viewer,
+    t: &'static Tr,
+    kind: Kind,
+    id: &str,
+    after: &str,
+) -> Result<(Vec<Line>, String), Status> {
+    let message = apb::TimelineRequest {
+        subject: Some(kind.subject(id)),
+        page_size: TIMELINE_PAGE,
+        page_token: after.to_owned(),
+        ..Default::default()
+    };
+    let page = web.activities().timeline(viewer.ask(message)?).await?;
+    let page = page.into_inner();
+    let lines = page.entries.into_iter().map(|e| line(t, e)).collect();
+    Ok((lines, page.next_page_token))
+}
+
+fn line(t: &'static Tr, entry: apb::Entry) -> Line {
+    let (kind, kind_class) = match apb::EntryKind::try_from(entry.kind) {
+        Ok(apb::EntryKind::Call) => (t.entry_call, "call"),
+        Ok(apb::EntryKind::Message) => (t.entry_message, "message"),
+        Ok(apb::EntryKind::Note) => (t.entry_note, "note"),
+        Ok(apb::EntryKind::Form) => (t.entry_form, "form"),
+        _ => (t.entry_system, "system"),
+    };
+    let text = match entry.text == entry.summary {
+        true => String::new(),
+        false => entry.text,
+    };
+    Line {
+        when: When::of(entry.occurred_at.as_ref()),
+        kind,
+        kind_class,
+        summary: entry.summary,
+        text,
+    }
+}
+
+/// `GET …/timeline?after=…`: the next page of the timeline.
+pub async fn timeline_page<W: Which>(
+    State(web): State<Web>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(after): Query<After>,
+) -> Response {
+    timeline_part(&web, &viewer, W::KIND, &id, &after.after).await
+}
+
+/// The next page of the timeline, as the list's items (an htmx fragment).
+async fn timeline_part(web: &Web, viewer: &Viewer, kind: Kind, id: &str, after: &str) -> Response {
+    let t = viewer.lang.tr();
+    match timeline(web, viewer, t, kind, id, after).await {
+        Ok((lines, next)) => {
+            let part = TimelinePart {
+                c: viewer.chrome(web),
+                base: format!("{}{id}", kind.path()),
+                lines,
+                next,
+            };
+            html(StatusCode::OK, &part, &web.push_url)
+        }
+        Err(s) => failure(viewer.chrome(web), &s),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NoteForm {
+    text: String,
+}
+
+/// `POST …/notes`.
+pub async fn note<W: Which>(
+    State(web): State<Web>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<NoteForm>,
+) -> Response {
+    add_note(&web, &viewer, W::KIND, &id, &headers, form).await
+}
+
+/// Files the note and goes back to the page; a note that cannot be filed is shown
+/// on the page with why, and nothing is saved.
+async fn add_note(
+    web: &Web,
+    viewer: &Viewer,
+    kind: Kind,
+    id: &str,
+    headers: &HeaderMap,
+    form: NoteForm,
+) -> Response {
+    let t = viewer.lang.tr();
+    if cross_site(headers).is_some() {
+        return show(web, viewer, kind, id, "", Notice::error(t.other_site)).await;
+    }
+    let text = form.text.trim();
+    if text.is_empty() || text.len() > MAX_NOTE {
+        return show(web, viewer, kind, id, "", Notice::error(t.note_length)).await;
+    }
+    let message = apb::AddNoteRequest {
+        links: Some(kind.links(id)),
+        text: text.to_owned(),
+    };
+    let request = match viewer.ask(message) {
+        Ok(request) => request,
+        Err(s) => return failure(viewer.chrome(web), &s),
+    };
+    match web.activities().add_note(request).await {
+        Ok(_) => see_other(&format!("{}{id}", kind.path()), &[]),
+        Err(s) if s.code() == tonic::Code::NotFound => failure(viewer.chrome(web), &s),
+        Err(s) => {
+            let (_, why) = refusal(&s, t, t.went_wrong);
+            show(web, viewer, kind, id, "", Notice::error(why)).await
+        }
+    }
+}

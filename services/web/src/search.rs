@@ -1,0 +1,163 @@
+//! "Who is this?": one box (`/search`, and in the header of every page) for a name,
+//! a phone number written any way, an email or a company; the answers grouped as
+//! leads, contacts and companies, each with its owner, as far as the person may
+//! see. The query is posted, never put in the address, so it stays out of history,
+//! logs and referrers. Contacts reads a phone number in its region, so
+//! `8 (912) 345-67-89` finds `+79123456789`.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use ringside_kit::browser::cross_site;
+use ringside_proto::contacts::v1 as cpb;
+use serde::Deserialize;
+use tonic::Status;
+
+use crate::client::owner_label;
+use crate::page::{Chrome, Notice, failure, html};
+use crate::{Viewer, Web};
+
+/// Answers of each kind shown.
+const PER_KIND: i32 = 10;
+/// Longest query taken.
+const MAX_QUERY: usize = 200;
+
+/// One answer: where it leads, what it is called, what else identifies it.
+struct Found {
+    href: String,
+    name: String,
+    detail: String,
+    owner: String,
+}
+
+/// The answers, by kind.
+#[derive(Default)]
+struct Answers {
+    leads: Vec<Found>,
+    contacts: Vec<Found>,
+    companies: Vec<Found>,
+}
+
+impl Answers {
+    fn is_empty(&self) -> bool {
+        self.leads.is_empty() && self.contacts.is_empty() && self.companies.is_empty()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "search.html")]
+struct SearchPage<'a> {
+    c: Chrome<'a>,
+    query: &'a str,
+    searched: bool,
+    answers: Answers,
+    notice: Notice,
+}
+
+/// `GET /search`: the empty box.
+pub async fn page(State(web): State<Web>, viewer: Viewer) -> Response {
+    let page = SearchPage {
+        c: viewer.chrome(&web),
+        query: "",
+        searched: false,
+        answers: Answers::default(),
+        notice: Notice::none(),
+    };
+    html(StatusCode::OK, &page, &web.push_url)
+}
+
+#[derive(Deserialize)]
+pub struct Query {
+    q: String,
+}
+
+/// `POST /search`: the answers for `q`.
+pub async fn find(
+    State(web): State<Web>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Form(form): Form<Query>,
+) -> Response {
+    let t = viewer.lang.tr();
+    let query = form.q.trim();
+    let refused = match () {
+        _ if cross_site(&headers).is_some() => Some((StatusCode::FORBIDDEN, t.other_site)),
+        _ if query.chars().count() > MAX_QUERY => Some((StatusCode::BAD_REQUEST, t.query_too_long)),
+        _ => None,
+    };
+    let (status, answers, notice) = match refused {
+        Some((status, why)) => (status, Answers::default(), Notice::error(why)),
+        None if query.is_empty() => (StatusCode::OK, Answers::default(), Notice::none()),
+        None => match answers(&web, &viewer, query).await {
+            Ok(answers) => (StatusCode::OK, answers, Notice::none()),
+            Err(s) => return failure(viewer.chrome(&web), &s),
+        },
+    };
+    let page = SearchPage {
+        c: viewer.chrome(&web),
+        query,
+        searched: !query.is_empty() && notice.text.is_empty(),
+        answers,
+        notice,
+    };
+    html(status, &page, &web.push_url)
+}
+
+/// Leads, contacts and companies matching `query`, asked at once.
+async fn answers(web: &Web, viewer: &Viewer, query: &str) -> Result<Answers, Status> {
+    let t = viewer.lang.tr();
+    let leads = cpb::ListLeadsRequest {
+        page_size: PER_KIND,
+        query: query.to_owned(),
+        ..Default::default()
+    };
+    let contacts = cpb::ListContactsRequest {
+        page_size: PER_KIND,
+        query: query.to_owned(),
+        ..Default::default()
+    };
+    let companies = cpb::ListCompaniesRequest {
+        page_size: PER_KIND,
+        query: query.to_owned(),
+        ..Default::default()
+    };
+    let (mut a, mut b, mut c) = (web.contacts(), web.contacts(), web.contacts());
+    let (leads, contacts, companies) = futures::try_join!(
+        a.list_leads(viewer.ask(leads)?),
+        b.list_contacts(viewer.ask(contacts)?),
+        c.list_companies(viewer.ask(companies)?),
+    )?;
+    let owner = |id: &str| owner_label(t, viewer, id);
+    let identities = |ids: &[cpb::Identity]| {
+        let values: Vec<&str> = ids.iter().map(|i| i.value.as_str()).collect();
+        values.join(", ")
+    };
+    Ok(Answers {
+        leads: (leads.into_inner().leads.into_iter())
+            .map(|l| Found {
+                href: format!("/leads/{}", l.id),
+                detail: identities(&l.identities),
+                owner: owner(&l.owner_id),
+                name: l.name,
+            })
+            .collect(),
+        contacts: (contacts.into_inner().contacts.into_iter())
+            .map(|c| Found {
+                href: format!("/contacts/{}", c.id),
+                detail: identities(&c.identities),
+                owner: owner(&c.owner_id),
+                name: c.name,
+            })
+            .collect(),
+        companies: (companies.into_inner().companies.into_iter())
+            .map(|c| Found {
+                href: String::new(),
+                detail: String::new(),
+                owner: owner(&c.owner_id),
+                name: c.name,
+            })
+            .collect(),
+    })
+}
