@@ -425,8 +425,8 @@ async fn the_call_bar_pops_the_card_keeps_it_across_pages_and_files_the_note() {
         browser
             .type_into(&format!("{card} .note"), "Called about the invoice")
             .await;
-        // Another page: the card comes back with the note as it was typed.
-        browser.goto(&console).await;
+        // Another page, loaded anew: the card comes back with the note as it was typed.
+        browser.goto(&format!("{console}search")).await;
         browser
             .wait_text(&format!("{card} .name"), |t| t == "Иван Петров")
             .await;

@@ -14,7 +14,7 @@ use support::socket::{self, next_within};
 use support::{PASSWORD, Person, Suite, login_of, session_cookie};
 use tokio_tungstenite::tungstenite;
 
-/// The suite serving the pages (notifications').
+/// The suite serving the pages (web, or the all-in-one).
 fn pages(suites: &[Suite]) -> &Suite {
     support::pages(suites)
 }

@@ -14,9 +14,10 @@ async fn olga(suites: &[Suite]) {
     staff.set_password("olga").await;
 }
 
-/// Latin words left on a Russian page, besides the product's name.
+/// Latin words left on a Russian page, besides the product's name, the other
+/// language's own name and the keys as keyboards print them.
 fn english_in(words: &str) -> Vec<String> {
-    let allowed = ["Ringside", "English"];
+    let allowed = ["Ringside", "English", "Ctrl"];
     words
         .split(|c: char| !c.is_ascii_alphabetic())
         .filter(|w| w.len() > 1 && !allowed.contains(w))
@@ -49,6 +50,13 @@ async fn a_person_switches_to_russian_and_no_english_is_left_on_any_width() {
         browser.wait_text("h1", |t| t == "Вход").await;
         let mut found = Vec::new();
         found.extend(english_in(&browser.words().await));
+        browser.type_into("#login", &login_of("olga")).await;
+        browser.type_into("#password", "not the password").await;
+        browser.click("#signin-button").await;
+        browser
+            .wait_text(".notice", |t| t == "неверный логин или пароль")
+            .await;
+        found.extend(english_in(&browser.words().await));
 
         browser.type_into("#login", &login_of("olga")).await;
         browser.type_into("#password", PASSWORD).await;
@@ -59,6 +67,21 @@ async fn a_person_switches_to_russian_and_no_english_is_left_on_any_width() {
             .await;
         browser.click("#user-menu").await;
         browser.wait_text("#signout", |t| t == "Выйти").await;
+        found.extend(english_in(&browser.words().await));
+        browser.click("#show-shortcuts").await;
+        browser
+            .wait_text("#shortcuts dd", |t| t == "найти клиента")
+            .await;
+        found.extend(english_in(&browser.words().await));
+        browser.goto(&format!("{base}/search")).await;
+        browser.type_into("#search-q", "Никого такого нет").await;
+        browser.click("#search-button").await;
+        browser.wait_text("#nothing-found", |t| !t.is_empty()).await;
+        found.extend(english_in(&browser.words().await));
+        browser
+            .goto(&format!("{base}/contacts/no-such-client"))
+            .await;
+        browser.wait_text("h1", |t| t == "Не найдено").await;
         found.extend(english_in(&browser.words().await));
         assert!(found.is_empty(), "{name}: untranslated {found:?}");
         let lang = browser
@@ -122,6 +145,17 @@ async fn pages_load_only_their_own_versioned_files() {
         .find(|l| l.starts_with("content-security-policy:"))
         .unwrap_or_default();
     assert!(policy.contains("script-src 'self'"), "{head}");
+    // The language is chosen only from this site's own pages.
+    let form = b"lang=ru";
+    let urlencoded = ("content-type", "application/x-www-form-urlencoded");
+    let forged = [("sec-fetch-site", "cross-site"), urlencoded];
+    let (status, head, _) = support::http_full(addr, "POST", "/language", &forged, form).await;
+    assert_eq!(status, 403, "{head}");
+    assert!(!head.contains("ringside_lang"), "{head}");
+    let (status, head, _) =
+        support::http_full(addr, "POST", "/language", &[urlencoded], form).await;
+    assert_eq!(status, 303, "{head}");
+    assert!(head.contains("ringside_lang=ru"), "{head}");
     suite.stop().await;
 }
 

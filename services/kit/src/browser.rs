@@ -62,6 +62,11 @@ impl SessionCookie {
         }
     }
 
+    /// Whether the cookie is sent over TLS only.
+    pub fn is_secure(&self) -> bool {
+        self.secure
+    }
+
     pub fn name(&self) -> &'static str {
         match self.secure {
             true => self.names.0,
@@ -133,13 +138,10 @@ pub fn cross_site(headers: &HeaderMap) -> Option<&'static str> {
 pub struct Origins(Vec<String>);
 
 impl Origins {
-    /// A comma-separated list; blanks are dropped, and a trailing `/` does not count.
+    /// A comma-separated list of `scheme://host[:port]`, as browsers send them in
+    /// `Origin`: blanks are dropped, and so are a path and a scheme's default port.
     pub fn parse(list: &str) -> Self {
-        let origins = list
-            .split(',')
-            .map(|o| o.trim().trim_end_matches('/').to_ascii_lowercase())
-            .filter(|o| !o.is_empty())
-            .collect();
+        let origins = list.split(',').filter_map(|o| origin(o.trim())).collect();
         Origins(origins)
     }
 
@@ -154,6 +156,19 @@ impl Origins {
             false => cross_site(headers),
         }
     }
+}
+
+/// `entry` as a browser's `Origin` names it, if it is one.
+fn origin(entry: &str) -> Option<String> {
+    let entry = entry.to_ascii_lowercase();
+    let (scheme, rest) = entry.split_once("://")?;
+    let host = rest.split('/').next().unwrap_or_default();
+    let host = match (scheme, host.rsplit_once(':')) {
+        ("https", Some((name, "443"))) | ("http", Some((name, "80"))) => name,
+        _ => host,
+    };
+    let sound = matches!(scheme, "http" | "https") && !host.is_empty() && !host.contains('@');
+    sound.then(|| format!("{scheme}://{host}"))
 }
 
 /// A person signed in through the browser, with a people's access token for the
@@ -312,7 +327,10 @@ mod tests {
 
     #[test]
     fn a_named_origin_of_the_deployment_may_open_a_socket_and_others_may_not() {
-        let web = Origins::parse(" http://127.0.0.1:8080/ , ,https://crm.example");
+        let web = Origins::parse(
+            " http://127.0.0.1:8080/ , ,https://crm.example:443/app,ftp://x, https://u@evil",
+        );
+        assert_eq!(web.0, ["http://127.0.0.1:8080", "https://crm.example"]);
         let from = |origin: &str| {
             headers(&[
                 ("sec-fetch-site", "same-site"),

@@ -223,7 +223,7 @@ fn time(ts: &Option<prost_types::Timestamp>) -> Value {
     }
 }
 
-/// A push as the console reads it; times are Unix milliseconds.
+/// A push as the call bar reads it; times are Unix milliseconds.
 pub fn push_json(p: &pb::Push) -> Value {
     let mut v = json!({"type": p.r#type});
     if let Some(card) = &p.card {

@@ -408,6 +408,7 @@ impl Assembly<'_> {
 
     fn start_web(&mut self) -> anyhow::Result<()> {
         let caller = ringside_web::SOURCE;
+        check_push_url(&self.settings.push_url, self.settings.secure_cookies)?;
         let proxies = self.settings.trusted_proxies()?;
         let peers = ringside_web::Peers {
             contacts: self.peer(caller, Peer::Contacts)?,
@@ -667,6 +668,24 @@ async fn open_bus(
             )
         }
     })
+}
+
+/// `RINGSIDE_PUSH_URL` is a socket's address that a page served over TLS may open
+/// (`wss://` then: a browser refuses a plain socket from an https page).
+fn check_push_url(url: &str, secure: bool) -> anyhow::Result<()> {
+    let (scheme, _) = match url {
+        "" => return Ok(()),
+        url => url.split_once("://").unwrap_or(("", url)),
+    };
+    match (scheme, secure) {
+        ("wss", _) | ("ws", false) => Ok(()),
+        ("ws", true) => anyhow::bail!(
+            "RINGSIDE_PUSH_URL: pages served over TLS (RINGSIDE_SECURE_COOKIES) need a wss:// socket"
+        ),
+        _ => anyhow::bail!(
+            "RINGSIDE_PUSH_URL: a ws:// or wss:// address, like ws://127.0.0.1:8082/agent/ws"
+        ),
+    }
 }
 
 /// The bus of a process that neither publishes nor consumes (`serve web`, which only

@@ -288,13 +288,9 @@ pub struct Settings {
     #[arg(long, env = "RINGSIDE_OIDC_SCOPES", default_value = "", global = true)]
     pub oidc_scopes: String,
 
-    /// What the sign-in page's button calls the provider ("Sign in with …").
-    #[arg(
-        long,
-        env = "RINGSIDE_OIDC_NAME",
-        default_value = "your company account",
-        global = true
-    )]
+    /// What the sign-in page's button calls the provider ("Sign in with …"); empty:
+    /// "your company account", in the page's language.
+    #[arg(long, env = "RINGSIDE_OIDC_NAME", default_value = "", global = true)]
     pub oidc_name: String,
 
     /// Where the workspace's pages open the call bar's socket when notifications
@@ -633,7 +629,7 @@ impl Settings {
             oidc_redirect_url: None,
             oidc_groups: String::new(),
             oidc_scopes: String::new(),
-            oidc_name: "your company account".into(),
+            oidc_name: String::new(),
             push_url: String::new(),
             web_origins: String::new(),
             callback_minutes: 15,

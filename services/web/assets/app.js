@@ -1,8 +1,27 @@
 // Ringside's own script, on every page: the call bar (caller-ID cards pushed over
 // notifications' socket while the phone rings, kept across pages because the
 // server sends the live cards again when a page connects, and a note being typed
-// is kept in this tab's session storage), and the welcome page's link code.
+// is kept in this tab's session storage until it is saved or the person signs
+// out), moments in the person's time zone, the keyboard shortcuts, and the welcome
+// page's link code.
 "use strict";
+
+(function shortcuts() {
+  const dialog = document.getElementById("shortcuts");
+  const typing = e => e.target.closest && e.target.closest("input, textarea, select, [contenteditable]");
+  const search = () => {
+    const box = document.getElementById("q");
+    if (box) { box.focus(); box.select(); }
+  };
+  document.addEventListener("keydown", e => {
+    if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "k") { e.preventDefault(); search(); return; }
+    if (typing(e) || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === "/") { e.preventDefault(); search(); }
+    else if (e.key === "?" && dialog) { e.preventDefault(); dialog.showModal(); }
+  });
+  const show = document.getElementById("show-shortcuts");
+  if (show && dialog) show.addEventListener("click", () => dialog.showModal());
+})();
 
 (function welcome() {
   // The link's code travels after '#', which browsers never send to a server; it is
@@ -61,8 +80,29 @@
     return box;
   }
 
+  const DRAFTS = "ringside.call.";
+
   function draftKey(callId, field) {
-    return "ringside.call." + callId + "." + field;
+    return DRAFTS + callId + "." + field;
+  }
+
+  function forgetDrafts(callId) {
+    const prefix = callId === undefined ? DRAFTS : draftKey(callId, "");
+    for (const key of Object.keys(sessionStorage)) {
+      if (key.startsWith(prefix)) sessionStorage.removeItem(key);
+    }
+  }
+
+  // Notes being typed are the clients' words: they go with the session.
+  function signedOut() {
+    forgetDrafts();
+    location.href = "/signin";
+  }
+  const signOut = document.getElementById("signout");
+  if (signOut) signOut.form.addEventListener("submit", () => forgetDrafts());
+
+  function word(value) {
+    return T.words[value] || value;
   }
 
   // A text field whose content survives a page change in this tab.
@@ -95,7 +135,7 @@
   function stateLine(card) {
     const states = { ringing: T.ringing, closed: T.closed };
     const state = card.state === "answered" ? T.answered_by + " " + card.answered_by : (states[card.state] || card.state);
-    return state + (card.pending.length ? " · " + T.loading + " " + card.pending.join(", ") : "");
+    return state + (card.pending.length ? " · " + T.loading + " " + card.pending.map(word).join(", ") : "");
   }
 
   function noteForm(card) {
@@ -112,45 +152,56 @@
     return [noteLabel, note, outcomeLabel, outcome, save, saved];
   }
 
-  function render(card) {
-    let box = document.querySelector(`.card[data-call-id="${CSS.escape(card.call_id)}"]`);
-    if (!box) {
-      box = el("section", null, "card");
-      box.dataset.callId = card.call_id;
-      cards.prepend(box);
-    }
-    box.className = "card " + card.state;
-    box.replaceChildren();
+  // What the card says, rebuilt on every update.
+  function info(card) {
+    const box = el("div", null, "call-info");
     const name = el("h2", card.name || card.caller, "name");
+    name.id = "call-name-" + card.call_id.replace(/[^A-Za-z0-9_-]/g, "_");
     box.append(name);
-    box.setAttribute("aria-label", name.textContent);
     if (card.new_lead) box.append(el("div", T.new_lead, "new-lead"));
-    const who = [card.company, card.status, card.caller].filter(Boolean).join(" · ");
+    const who = [card.company, word(card.status), card.caller].filter(Boolean).join(" · ");
     box.append(el("div", who, "muted company"));
     if (card.tags.length) box.append(el("div", T.tags + ": " + card.tags.join(", "), "tags"));
     box.append(list(T.open_deals, card.deals, d => el("li", `${d.title} — ${d.stage}, ${money(d.amount_minor, d.currency)}`)));
-    box.append(list(T.recent, card.interactions, i => el("li", `${when(i.at)} · ${i.kind}: ${i.summary}`)));
+    box.append(list(T.recent, card.interactions, i => el("li", `${when(i.at)} · ${word(i.kind)}: ${i.summary}`)));
     if (card.last_call) {
       const l = card.last_call;
-      const text = `${T.last_call} ${when(l.at)}: ${l.outcome}${l.note ? " — " + l.note : ""}`;
+      const text = `${T.last_call} ${when(l.at)}: ${word(l.outcome)}${l.note ? " — " + l.note : ""}`;
       box.append(el("div", text, "last-call"));
     }
     box.append(list(T.tasks, card.tasks, t => el("li", `${t.title} (${T.due} ${when(t.due_at)})`, t.overdue ? "overdue" : "")));
     box.append(el("div", stateLine(card), "muted state"));
     const link = clientLink(card);
     if (link) box.append(link);
-    box.append(...noteForm(card));
-    if (card.state === "closed") {
+    return box;
+  }
+
+  // The note being typed is kept as it is (focus and all); the rest is redrawn.
+  function render(card) {
+    let box = document.querySelector(`.card[data-call-id="${CSS.escape(card.call_id)}"]`);
+    if (!box) {
+      box = el("section", null, "card");
+      box.dataset.callId = card.call_id;
+      const form = el("div", null, "call-form");
+      form.append(...noteForm(card));
+      box.append(el("div", null, "call-info"), form);
+      cards.prepend(box);
+    }
+    box.className = "card " + card.state;
+    const fresh = info(card);
+    box.querySelector(".call-info").replaceWith(fresh);
+    box.setAttribute("aria-labelledby", fresh.querySelector("h2").id);
+    const form = box.querySelector(".call-form");
+    if (card.state === "closed" && !form.querySelector(".dismiss")) {
       const dismiss = el("button", T.dismiss, "dismiss");
       dismiss.type = "button";
       dismiss.onclick = () => forget(box, card.call_id);
-      box.append(dismiss);
+      form.append(dismiss);
     }
   }
 
   function forget(box, callId) {
-    sessionStorage.removeItem(draftKey(callId, "note"));
-    sessionStorage.removeItem(draftKey(callId, "outcome"));
+    forgetDrafts(callId);
     box.remove();
   }
 
@@ -175,8 +226,9 @@
       case "note_saved":
       case "error": {
         const card = document.querySelector(`.card[data-call-id="${CSS.escape(push.call_id || "")}"]`);
-        if (card) card.querySelector(".saved").textContent = push.type === "error" ? push.message : T.saved;
-        else if (push.type === "error") alertBox(push.message);
+        if (card && push.type === "note_saved") forgetDrafts(push.call_id);
+        if (card) card.querySelector(".saved").textContent = push.type === "error" ? T.not_saved : T.saved;
+        else if (push.type === "error") alertBox(T.not_saved);
         break;
       }
       case "task_due":
@@ -193,7 +245,7 @@
   async function whoAmI() {
     try {
       const r = await fetch("/agent/me", { credentials: "same-origin", cache: "no-store" });
-      if (r.status === 401) { location.href = "/signin"; return null; }
+      if (r.status === 401) { signedOut(); return null; }
       return r.ok ? await r.json() : me;
     } catch (_) {
       return me;
@@ -212,12 +264,12 @@
     socket.onopen = () => { statusLine.textContent = T.online; bar.classList.add("online"); };
     socket.onmessage = m => {
       const push = JSON.parse(m.data);
-      if (push.type === "signed_out") { location.href = "/signin"; return; }
+      if (push.type === "signed_out") { signedOut(); return; }
       onPush(push);
     };
     socket.onclose = e => {
       bar.classList.remove("online");
-      if (e.code === 4401) { location.href = "/signin"; return; }
+      if (e.code === 4401) { signedOut(); return; }
       statusLine.textContent = T.reconnecting;
       setTimeout(async () => { if (await whoAmI()) connect(); }, 2000);
     };

@@ -68,7 +68,9 @@ impl Assets {
 pub async fn serve(Path((version, name)): Path<(String, String)>) -> Response {
     let path = format!("/assets/{version}/{name}");
     let Some(asset) = ASSETS.all().into_iter().find(|a| a.path == path) else {
-        return StatusCode::NOT_FOUND.into_response();
+        // Another build's file (a rolling update): not cached, so a retry reaches a
+        // replica that has it.
+        return (StatusCode::NOT_FOUND, [(header::CACHE_CONTROL, "no-store")]).into_response();
     };
     let headers = [
         (header::CONTENT_TYPE, asset.content_type),

@@ -31,8 +31,8 @@ pub async fn me(State(web): State<Web>, headers: HeaderMap) -> Response {
             (headers, axum::Json(body)).into_response()
         }
         Err(s) => {
-            let (code, _) = refusal(&s, &EN, EN.went_wrong);
-            (code, s.message().to_owned()).into_response()
+            let (code, text) = refusal(&s, &EN, EN.went_wrong);
+            (code, text).into_response()
         }
     }
 }

@@ -24,6 +24,9 @@ pub struct Chrome<'a> {
     pub push_url: &'a str,
     /// The call bar's strings, as JSON for its script.
     pub bar_text: String,
+    /// Whether the page offers the other language: not on a page whose state a
+    /// reload would lose (the second step, recovery codes shown once, a link's code).
+    pub lang_switch: bool,
 }
 
 impl<'a> Chrome<'a> {
@@ -39,9 +42,26 @@ impl<'a> Chrome<'a> {
             assets: &ASSETS,
             other_lang,
             push_url,
-            bar_text: serde_json::to_string(&t.bar).unwrap_or_default(),
+            bar_text: script_json(&t.bar),
+            lang_switch: true,
         }
     }
+
+    /// This frame without the language switch.
+    pub fn without_lang_switch(mut self) -> Self {
+        self.lang_switch = false;
+        self
+    }
+}
+
+/// `value` as JSON that can sit inside a `<script>` element: no `<` (so no
+/// `</script>` or `<!--`) and no `&` in it.
+fn script_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value)
+        .unwrap_or_default()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
 }
 
 /// A line above a form: good news, or why not.
@@ -125,11 +145,11 @@ struct MessagePage<'a> {
 }
 
 /// The content security policy: scripts, styles and images from here only (the QR
-/// code is inline SVG), the socket here or at `push_url`'s origin.
+/// code is inline SVG, not an image), the socket here or at `push_url`'s origin.
 fn policy(push_url: &str) -> String {
     let push = push_origin(push_url);
     format!(
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; \
          connect-src 'self'{push}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
     )
 }
@@ -210,8 +230,10 @@ pub fn see_other(to: &str, cookies: &[String]) -> Response {
 }
 
 /// A service's refusal as a page shows it: the status, and what the person reads.
-/// In English the service's own words for what the person can fix; in Russian the
-/// same by kind (`unauthenticated` says `fallback`, a wrong password or link).
+/// In English the service's own words where they tell the person what to fix (a
+/// wrong password, a bad field, too many tries, a refusal); otherwise, and in
+/// Russian, the same by kind (`unauthenticated` says `fallback`, a wrong password or
+/// link).
 pub fn refusal(status: &Status, t: &'static Tr, fallback: &'static str) -> (StatusCode, String) {
     let code = match status.code() {
         Code::Unauthenticated => StatusCode::UNAUTHORIZED,
@@ -223,7 +245,14 @@ pub fn refusal(status: &Status, t: &'static Tr, fallback: &'static str) -> (Stat
         Code::Unavailable | Code::DeadlineExceeded => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    let own_words = t.lang == Lang::En && code.is_client_error();
+    let telling = matches!(
+        status.code(),
+        Code::Unauthenticated
+            | Code::InvalidArgument
+            | Code::ResourceExhausted
+            | Code::PermissionDenied
+    );
+    let own_words = t.lang == Lang::En && telling;
     let text = match (own_words, code) {
         (true, _) => status.message(),
         (false, StatusCode::SERVICE_UNAVAILABLE) => t.unavailable,
@@ -270,6 +299,16 @@ mod tests {
         );
         let bug = Status::internal("a stack trace");
         assert_eq!(refusal(&bug, &EN, EN.went_wrong).1, EN.went_wrong);
+        let internal_words = Status::failed_precondition("single sign-on is not set up here");
+        assert_eq!(refusal(&internal_words, &EN, EN.went_wrong).1, EN.not_now);
+    }
+
+    #[test]
+    fn json_for_a_script_element_cannot_close_it() {
+        let json = script_json(&["</script><!-- & 'x'"]);
+        assert!(!json.contains('<') && !json.contains('&'), "{json}");
+        let back: Vec<String> = serde_json::from_str(&json).expect("still JSON");
+        assert_eq!(back, ["</script><!-- & 'x'"]);
     }
 
     #[test]

@@ -57,10 +57,14 @@ pub fn routes() -> axum::Router<Web> {
 /// The sign-in page with `notice`, with the provider's button when single sign-on is
 /// set up.
 fn sign_in_with_notice(web: &Web, lang: Lang, status: StatusCode, notice: Notice) -> Response {
+    let provider = web.provider.as_deref().map(|name| match name {
+        "" => lang.tr().company_account,
+        name => name,
+    });
     let page = SignInPage {
         c: web.chrome(lang, None),
         notice,
-        provider: web.provider.as_deref(),
+        provider,
     };
     html(status, &page, "")
 }
@@ -170,7 +174,7 @@ async fn sign_out(State(web): State<Web>, headers: HeaderMap) -> Response {
 
 fn welcome_page(web: &Web, lang: Lang, status: StatusCode, notice: Notice) -> Response {
     let page = WelcomePage {
-        c: web.chrome(lang, None),
+        c: web.chrome(lang, None).without_lang_switch(),
         notice,
     };
     html(status, &page, "")
@@ -226,9 +230,13 @@ pub struct LanguageForm {
 }
 
 /// `POST /language`: keeps the person's choice in a cookie for a year.
-pub async fn choose_language(headers: HeaderMap, Form(form): Form<LanguageForm>) -> Response {
-    if cross_site(&headers).is_some() {
-        return see_other("/", &[]);
+pub async fn choose_language(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    Form(form): Form<LanguageForm>,
+) -> Response {
+    if let Some(refused) = from_another_site(&web, &headers) {
+        return refused;
     }
     let Some(lang) = Lang::parse(&form.lang) else {
         return see_other("/", &[]);
@@ -236,6 +244,7 @@ pub async fn choose_language(headers: HeaderMap, Form(form): Form<LanguageForm>)
     let cookie = cookie::Cookie::build((lang::COOKIE_NAME, lang.code()))
         .path("/")
         .same_site(cookie::SameSite::Lax)
+        .secure(web.sessions.cookie().is_secure())
         .max_age(cookie::time::Duration::days(365))
         .build()
         .to_string();

@@ -64,7 +64,7 @@ pub(super) fn code_page(
         url: e.url.clone(),
     });
     let page = CodePage {
-        c: web.chrome(lang, None),
+        c: web.chrome(lang, None).without_lang_switch(),
         notice,
         enrol,
         challenge: &step.challenge,
@@ -162,7 +162,7 @@ pub(super) async fn sign_in_with_code(
 /// The recovery codes a sign-in just made, shown once, with the session's cookie.
 pub(super) fn recovery_page(web: &Web, lang: Lang, codes: &[String], cookie: String) -> Response {
     let page = RecoveryPage {
-        c: web.chrome(lang, None),
+        c: web.chrome(lang, None).without_lang_switch(),
         codes,
     };
     let mut response = html(StatusCode::OK, &page, "");
