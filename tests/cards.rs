@@ -446,6 +446,15 @@ async fn the_call_bar_pops_the_card_keeps_it_across_pages_and_files_the_note() {
         assert_eq!(link, format!("/contacts/{}", contact.id), "{name}");
         let violations = browser.accessibility_violations().await;
         assert!(violations.is_empty(), "{name}: {violations:#?}");
+        // The wrap-up sets a follow-up too.
+        browser
+            .type_into(&format!("{card} .follow-up"), "Send the invoice")
+            .await;
+        let set = "document.querySelector(arguments[0]).value = arguments[1]; return 1";
+        let due = format!("{card} .follow-up-due");
+        browser
+            .execute(set, serde_json::json!([due, "2031-01-10T09:00"]))
+            .await;
         browser.click(&format!("{card} .save-note")).await;
         browser
             .wait_text(&format!("{card} .saved"), |t| t == "saved")
@@ -461,6 +470,28 @@ async fn the_call_bar_pops_the_card_keeps_it_across_pages_and_files_the_note() {
             .expect("call entry")
             .into_inner();
         assert_eq!(entry.text, "Called about the invoice", "{name}");
+        let tasks = setup
+            .activities()
+            .activities("olga")
+            .await
+            .list_tasks(apb::ListTasksRequest {
+                subject: Some(apb::Subject {
+                    subject: Some(apb::subject::Subject::ContactId(contact.id.clone())),
+                }),
+                ..Default::default()
+            })
+            .await
+            .expect("tasks")
+            .into_inner()
+            .tasks;
+        let follow_up = tasks.iter().find(|t| t.title == "Send the invoice");
+        let follow_up = follow_up.unwrap_or_else(|| panic!("{name}: no follow-up in {tasks:?}"));
+        assert_eq!(follow_up.assignee_id, "olga", "{name}");
+        assert_eq!(
+            follow_up.r#type,
+            i32::from(apb::TaskType::CallBack),
+            "{name}"
+        );
 
         // Ivan answers at 102 for a second call: Olga's pop-up of it goes away.
         ringing(&setup, "b-2", IVAN_PHONE, "101").await;

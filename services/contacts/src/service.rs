@@ -96,7 +96,7 @@ impl ContactsService {
 
     /// What a search for `query` looks for: a phone number written any way
     /// (`8 (912) 345-67-89`) as it is stored (`+79123456789`); part of one, its
-    /// digits; anything else as typed.
+    /// digits (after a trunk prefix `8`); anything else as typed.
     pub fn search_form(&self, query: &str) -> String {
         search_form(query, self.region)
     }
@@ -951,6 +951,11 @@ fn search_form(query: &str, region: PhoneRegion) -> String {
     }
     match PhoneE164::parse(query, region) {
         Ok(phone) => phone.as_str().to_owned(),
+        // Part of a number written with a national trunk prefix ("8 912 345"):
+        // the digits after it, as the stored international form has them.
+        Err(_) if digits.len() >= 5 && digits.starts_with('8') && !query.contains('+') => {
+            digits[1..].to_owned()
+        }
         Err(_) => digits,
     }
 }
@@ -966,6 +971,8 @@ mod tests {
             ("8 (912) 345-67-89", "+79123456789"),
             ("+7 912 345 67 89", "+79123456789"),
             ("912 345", "912345"),
+            ("8 912 345", "912345"),
+            ("+8 912", "8912"),
             ("Иван", "Иван"),
             ("ivan@example.com", "ivan@example.com"),
             ("12", "12"),

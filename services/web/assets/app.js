@@ -32,6 +32,21 @@
   history.replaceState(null, "", location.pathname);
 })();
 
+(function offset() {
+  // What "today" means for the person: the server reads their offset from UTC here
+  // (set on the sign-in page already, so the first page after it knows).
+  const minutes = -new Date().getTimezoneOffset();
+  const secure = location.protocol === "https:" ? "; Secure" : "";
+  document.cookie = `ringside_utc_offset=${minutes}; Path=/; Max-Age=31536000; SameSite=Lax${secure}`;
+  // A local time picked in a form is sent with the offset of that very date (summer
+  // time may differ from today's).
+  document.addEventListener("submit", e => {
+    const local = e.target.querySelector && e.target.querySelector("input[type=datetime-local]");
+    const field = e.target.querySelector && e.target.querySelector("input[name=offset]");
+    if (local && field && local.value) field.value = String(-new Date(local.value).getTimezoneOffset());
+  }, true);
+})();
+
 (function localTimes() {
   // Moments come as UTC; each is shown in the person's time zone and language.
   const lang = document.documentElement.lang || undefined;
@@ -100,15 +115,16 @@
   }
   const signOut = document.getElementById("signout");
   if (signOut) signOut.form.addEventListener("submit", () => forgetDrafts());
+  sessionStorage.removeItem("htmx-history-cache");
 
   function word(value) {
     return T.words[value] || value;
   }
 
   // A text field whose content survives a page change in this tab.
-  function kept(tag, callId, field, cls, label, placeholder) {
+  function kept(tag, callId, field, cls, label, placeholder, shown) {
     const id = "call-" + field + "-" + callId.replace(/[^A-Za-z0-9_-]/g, "_");
-    const lab = el("label", label, "visually-hidden");
+    const lab = el("label", label, shown ? "" : "visually-hidden");
     lab.htmlFor = id;
     const input = el(tag, null, cls);
     input.id = id;
@@ -138,18 +154,81 @@
     return state + (card.pending.length ? " · " + T.loading + " " + card.pending.map(word).join(", ") : "");
   }
 
+  // One part of a wrap-up is saved: "saved" once every part is.
+  function partSaved(status) {
+    const left = Math.max(0, Number(status.dataset.waiting || 1) - 1);
+    status.dataset.waiting = String(left);
+    if (left === 0) status.textContent = T.saved;
+  }
+
+  // A call-back about the caller, set from the card (a task of the person's): the
+  // server answers 204 to this script, 401 once the session has ended.
+  async function followUp(card, title, due) {
+    const offset = String(-new Date(due).getTimezoneOffset());
+    const body = new URLSearchParams({ title, due, offset });
+    if (card.client_kind === "contact") body.set("contact_id", card.client_id);
+    else if (card.client_kind === "lead") body.set("lead_id", card.client_id);
+    try {
+      const headers = { "ringside-script": "1" };
+      const r = await fetch("/tasks", { method: "POST", body, headers, credentials: "same-origin" });
+      if (r.status === 401) signedOut();
+      return r.status === 204;
+    } catch (_) {
+      return false;
+    }
+  }
+
+  // The note goes over the socket, when it is open.
+  function sendNote(card, text, outcome) {
+    if (!socket || socket.readyState !== WebSocket.OPEN) return false;
+    socket.send(JSON.stringify({ type: "note", call_id: card.call_id, text, outcome }));
+    return true;
+  }
+
+  // The wrap-up: a note and an outcome for the call's timeline entry, and a
+  // follow-up task, saved by one button.
   function noteForm(card) {
     const [noteLabel, note] = kept("textarea", card.call_id, "note", "note", T.note_label, T.note_placeholder);
     const [outcomeLabel, outcome] = kept("input", card.call_id, "outcome", "outcome", T.outcome_label, T.outcome_placeholder);
+    const [taskLabel, task] = kept("input", card.call_id, "task", "follow-up", T.follow_up, "", true);
+    const [dueLabel, due] = kept("input", card.call_id, "due", "follow-up-due", T.follow_up_due, "", true);
+    task.maxLength = 200;
+    due.type = "datetime-local";
     const save = el("button", T.save_note, "save-note");
     save.type = "button";
     const saved = el("span", "", "saved muted");
     saved.setAttribute("role", "status");
-    save.onclick = () => {
-      socket.send(JSON.stringify({ type: "note", call_id: card.call_id, text: note.value, outcome: outcome.value }));
-      saved.textContent = T.saving;
-    };
-    return [noteLabel, note, outcomeLabel, outcome, save, saved];
+    save.onclick = () => wrapUp(card, { note, outcome, task, due, save, saved });
+    return [noteLabel, note, outcomeLabel, outcome, taskLabel, task, dueLabel, due, save, saved];
+  }
+
+  async function wrapUp(card, f) {
+    const noting = f.note.value.trim() !== "" || f.outcome.value.trim() !== "";
+    const titled = f.task.value.trim() !== "", timed = f.due.value !== "";
+    if (titled !== timed || (!noting && !titled)) {
+      f.saved.textContent = T.incomplete;
+      return;
+    }
+    f.save.disabled = true;
+    f.saved.dataset.waiting = String(Number(noting) + Number(titled));
+    f.saved.textContent = T.saving;
+    if (noting && !sendNote(card, f.note.value, f.outcome.value)) {
+      f.saved.textContent = T.not_saved;
+      f.save.disabled = false;
+      return;
+    }
+    if (titled) {
+      if (await followUp(card, f.task.value.trim(), f.due.value)) {
+        f.task.value = "";
+        f.due.value = "";
+        sessionStorage.removeItem(draftKey(card.call_id, "task"));
+        sessionStorage.removeItem(draftKey(card.call_id, "due"));
+        partSaved(f.saved);
+      } else {
+        f.saved.textContent = T.not_saved;
+      }
+    }
+    f.save.disabled = false;
   }
 
   // What the card says, rebuilt on every update.
@@ -226,8 +305,13 @@
       case "note_saved":
       case "error": {
         const card = document.querySelector(`.card[data-call-id="${CSS.escape(push.call_id || "")}"]`);
-        if (card && push.type === "note_saved") forgetDrafts(push.call_id);
-        if (card) card.querySelector(".saved").textContent = push.type === "error" ? T.not_saved : T.saved;
+        if (card && push.type === "note_saved") {
+          sessionStorage.removeItem(draftKey(push.call_id, "note"));
+          sessionStorage.removeItem(draftKey(push.call_id, "outcome"));
+          partSaved(card.querySelector(".saved"));
+        } else if (card) {
+          card.querySelector(".saved").textContent = T.not_saved;
+        }
         else if (push.type === "error") alertBox(T.not_saved);
         break;
       }

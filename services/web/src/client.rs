@@ -10,9 +10,8 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
-use ringside_kit::browser::cross_site;
 use ringside_proto::activities::v1 as apb;
 use ringside_proto::contacts::v1 as cpb;
 use ringside_proto::deals::v1 as dpb;
@@ -25,7 +24,7 @@ use crate::{Viewer, Web};
 
 /// Entries per timeline page.
 const TIMELINE_PAGE: i32 = 50;
-/// Longest note the page sends (activities has its own limit too).
+/// Longest note the page sends, in characters (activities has its own limit too).
 const MAX_NOTE: usize = 10_000;
 
 /// Which kind of client a page is about.
@@ -41,6 +40,20 @@ impl Kind {
             Kind::Contact => "/contacts/",
             Kind::Lead => "/leads/",
         }
+    }
+
+    /// The address of the page of the client `id`.
+    pub fn page(self, id: &str) -> String {
+        let mut out = self.path().to_owned();
+        for b in id.bytes() {
+            match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    out.push(char::from(b))
+                }
+                b => out.push_str(&format!("%{b:02X}")),
+            }
+        }
+        out
     }
 
     fn subject(self, id: &str) -> apb::Subject {
@@ -137,6 +150,8 @@ pub fn routes() -> axum::Router<Web> {
         .route("/leads/{id}/timeline", get(timeline_page::<Leads>))
         .route("/contacts/{id}/notes", post(note::<Contacts>))
         .route("/leads/{id}/notes", post(note::<Leads>))
+        // A note of 10,000 Cyrillic characters is some 60 KiB as a form.
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
 }
 
 /// The kind of client a route is about, as a type (`page::<Contacts>`).
@@ -185,7 +200,7 @@ async fn show(
         Ok((client, tasks, deals, (lines, next))) => {
             let page = ClientPage {
                 c: viewer.chrome(web),
-                base: format!("{}{id}", kind.path()),
+                base: kind.page(id),
                 client,
                 tasks,
                 deals,
@@ -393,7 +408,7 @@ async fn timeline_part(web: &Web, viewer: &Viewer, kind: Kind, id: &str, after: 
         Ok((lines, next)) => {
             let part = TimelinePart {
                 c: viewer.chrome(web),
-                base: format!("{}{id}", kind.path()),
+                base: kind.page(id),
                 lines,
                 next,
             };
@@ -405,6 +420,7 @@ async fn timeline_part(web: &Web, viewer: &Viewer, kind: Kind, id: &str, after: 
 
 #[derive(Deserialize)]
 pub struct NoteForm {
+    #[serde(default)]
     text: String,
 }
 
@@ -413,28 +429,17 @@ pub async fn note<W: Which>(
     State(web): State<Web>,
     viewer: Viewer,
     Path(id): Path<String>,
-    headers: HeaderMap,
     Form(form): Form<NoteForm>,
 ) -> Response {
-    add_note(&web, &viewer, W::KIND, &id, &headers, form).await
+    add_note(&web, &viewer, W::KIND, &id, form).await
 }
 
 /// Files the note and goes back to the page; a note that cannot be filed is shown
 /// on the page with why, and nothing is saved.
-async fn add_note(
-    web: &Web,
-    viewer: &Viewer,
-    kind: Kind,
-    id: &str,
-    headers: &HeaderMap,
-    form: NoteForm,
-) -> Response {
+async fn add_note(web: &Web, viewer: &Viewer, kind: Kind, id: &str, form: NoteForm) -> Response {
     let t = viewer.lang.tr();
-    if cross_site(headers).is_some() {
-        return show(web, viewer, kind, id, "", Notice::error(t.other_site)).await;
-    }
     let text = form.text.trim();
-    if text.is_empty() || text.len() > MAX_NOTE {
+    if text.is_empty() || text.chars().count() > MAX_NOTE {
         return show(web, viewer, kind, id, "", Notice::error(t.note_length)).await;
     }
     let message = apb::AddNoteRequest {
@@ -446,11 +451,22 @@ async fn add_note(
         Err(s) => return failure(viewer.chrome(web), &s),
     };
     match web.activities().add_note(request).await {
-        Ok(_) => see_other(&format!("{}{id}", kind.path()), &[]),
+        Ok(_) => see_other(&kind.page(id), &[]),
         Err(s) if s.code() == tonic::Code::NotFound => failure(viewer.chrome(web), &s),
         Err(s) => {
             let (_, why) = refusal(&s, t, t.went_wrong);
             show(web, viewer, kind, id, "", Notice::error(why)).await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clients_address_carries_its_id_as_one_segment() {
+        assert_eq!(Kind::Contact.page("0190-ab_c"), "/contacts/0190-ab_c");
+        assert_eq!(Kind::Lead.page("a/../b?x"), "/leads/a%2F..%2Fb%3Fx");
     }
 }

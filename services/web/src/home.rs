@@ -1,38 +1,310 @@
-//! The first page after sign-in (`/`), and `/agent/me`, who is signed in (the call
-//! bar's script asks it before it reconnects).
+//! My day (`/`): the person's open tasks due by the end of their day, the overdue
+//! ones first and marked, call-backs of missed calls among them; the new leads given
+//! to them. A task is completed or moved to another time in place (`POST
+//! /tasks/{id}/complete`, `/tasks/{id}/reschedule`, then back to the page); a
+//! call-back about a client is set from the call bar (`POST /tasks`).
 
 use askama::Template;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use ringside_proto::activities::v1 as apb;
+use ringside_proto::contacts::v1 as cpb;
+use serde::Deserialize;
+use tonic::Status;
 
-use crate::lang::EN;
-use crate::page::{Chrome, html, refusal};
+use crate::client::Kind;
+use crate::page::{Chrome, Notice, When, failure, html, refusal, see_other};
 use crate::{Viewer, Web};
+
+/// Tasks and leads shown at most.
+const SHOWN: i32 = 100;
+
+struct DueTask {
+    id: String,
+    title: String,
+    due: When,
+    overdue: bool,
+    call_back: bool,
+    /// The client or deal it is about, when the person may open it.
+    about: String,
+}
+
+struct LeadLine {
+    href: String,
+    name: String,
+    channel: &'static str,
+}
 
 #[derive(Template)]
 #[template(path = "home.html")]
 struct Home<'a> {
     c: Chrome<'a>,
+    tasks: Vec<DueTask>,
+    /// More tasks are due than are shown.
+    more: bool,
+    leads: Vec<LeadLine>,
+    notice: Notice,
 }
 
 pub async fn page(State(web): State<Web>, viewer: Viewer) -> Response {
-    let c = web.chrome(viewer.lang, Some(&viewer.person));
-    html(StatusCode::OK, &Home { c }, &web.push_url)
+    show(&web, &viewer, StatusCode::OK, Notice::none()).await
 }
 
-/// Who is signed in, as JSON; 401 once the session has ended.
-pub async fn me(State(web): State<Web>, headers: HeaderMap) -> Response {
-    match web.sessions.person(&headers).await {
-        Ok(p) => {
-            let body = json!({"id": p.id, "name": p.name, "role": p.role.as_str()});
-            let headers = [(header::CACHE_CONTROL, "no-store")];
-            (headers, axum::Json(body)).into_response()
+async fn show(web: &Web, viewer: &Viewer, status: StatusCode, notice: Notice) -> Response {
+    let gathered = futures::try_join!(tasks(web, viewer), new_leads(web, viewer));
+    match gathered {
+        Ok(((tasks, more), leads)) => {
+            let page = Home {
+                c: viewer.chrome(web),
+                tasks,
+                more,
+                leads,
+                notice,
+            };
+            html(status, &page, &web.push_url)
         }
+        Err(s) => failure(viewer.chrome(web), &s),
+    }
+}
+
+/// The person's open tasks due by the end of their day, earliest first, and
+/// whether there are more than are shown.
+async fn tasks(web: &Web, viewer: &Viewer) -> Result<(Vec<DueTask>, bool), Status> {
+    let now = time::OffsetDateTime::now_utc().to_offset(viewer.offset());
+    let end_of_day = now.replace_time(time::Time::MIDNIGHT) + time::Duration::days(1);
+    let message = apb::ListTasksRequest {
+        assignee_id: "me".into(),
+        due_to: rfc3339(end_of_day),
+        page_size: SHOWN,
+        ..Default::default()
+    };
+    let found = web.activities().list_tasks(viewer.ask(message)?).await?;
+    let found = found.into_inner();
+    let more = !found.next_page_token.is_empty();
+    let lines = found.tasks.into_iter().map(|task| DueTask {
+        overdue: task.overdue,
+        call_back: task.r#type == i32::from(apb::TaskType::CallBack),
+        about: about(task.links.as_ref()),
+        due: When::of(task.due_at.as_ref()),
+        id: task.id,
+        title: task.title,
+    });
+    Ok((lines.collect(), more))
+}
+
+/// The page of what a task is about.
+fn about(links: Option<&apb::Links>) -> String {
+    match links {
+        Some(l) if !l.contact_id.is_empty() => Kind::Contact.page(&l.contact_id),
+        Some(l) if !l.lead_id.is_empty() => Kind::Lead.page(&l.lead_id),
+        _ => String::new(),
+    }
+}
+
+/// The new leads given to the person.
+async fn new_leads(web: &Web, viewer: &Viewer) -> Result<Vec<LeadLine>, Status> {
+    let message = cpb::ListLeadsRequest {
+        owner_id: viewer.person.id.clone(),
+        status: cpb::LeadStatus::New.into(),
+        page_size: SHOWN,
+        ..Default::default()
+    };
+    let found = web.contacts().list_leads(viewer.ask(message)?).await?;
+    let t = viewer.lang.tr();
+    let lines = found.into_inner().leads.into_iter().map(|lead| LeadLine {
+        href: Kind::Lead.page(&lead.id),
+        channel: channel(t, lead.source.map(|s| s.channel).as_deref()),
+        name: lead.name,
+    });
+    Ok(lines.collect())
+}
+
+/// Where a lead came from, in the person's words ("" when it does not say).
+fn channel(t: &'static crate::lang::Tr, channel: Option<&str>) -> &'static str {
+    match channel {
+        Some("telegram") => t.channel_telegram,
+        Some("email") => t.channel_email,
+        Some("web" | "form") => t.channel_web,
+        Some("phone" | "call") => t.channel_phone,
+        Some("manual") => t.channel_manual,
+        _ => "",
+    }
+}
+
+fn rfc3339(at: time::OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// `POST /tasks/{id}/complete`.
+pub async fn complete(State(web): State<Web>, viewer: Viewer, Path(id): Path<String>) -> Response {
+    let message = apb::CompleteTaskRequest { id };
+    let done = async { web.activities().complete_task(viewer.ask(message)?).await };
+    answered(&web, &viewer, done.await.map(drop)).await
+}
+
+#[derive(Deserialize)]
+pub struct Reschedule {
+    /// A local date and time from the page (`2026-11-28T15:30`).
+    #[serde(default)]
+    due: String,
+    /// Its offset from UTC in minutes, as the page's script says (the person's
+    /// usual offset when it does not).
+    #[serde(default)]
+    offset: String,
+}
+
+/// `POST /tasks/{id}/reschedule`: the task is due at another time of the person's.
+pub async fn reschedule(
+    State(web): State<Web>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Form(form): Form<Reschedule>,
+) -> Response {
+    let t = viewer.lang.tr();
+    let Some(due) = local_time(&form.due, offset(&viewer, &form.offset)) else {
+        return show(
+            &web,
+            &viewer,
+            StatusCode::BAD_REQUEST,
+            Notice::error(t.bad_due),
+        )
+        .await;
+    };
+    let message = apb::UpdateTaskRequest {
+        id,
+        due_at: Some(rfc3339(due)),
+        ..Default::default()
+    };
+    let moved = async { web.activities().update_task(viewer.ask(message)?).await };
+    answered(&web, &viewer, moved.await.map(drop)).await
+}
+
+/// The offset a page's time was picked at: the form's, else the person's.
+fn offset(viewer: &Viewer, given: &str) -> time::UtcOffset {
+    crate::lang::offset_of(given).unwrap_or(viewer.offset())
+}
+
+#[derive(Deserialize)]
+pub struct NewTask {
+    #[serde(default)]
+    title: String,
+    /// A local date and time from the page, and its offset from UTC in minutes.
+    #[serde(default)]
+    due: String,
+    #[serde(default)]
+    offset: String,
+    #[serde(default)]
+    contact_id: String,
+    #[serde(default)]
+    lead_id: String,
+}
+
+/// Longest task title the page sends.
+const MAX_TITLE: usize = 200;
+
+/// `POST /tasks`: a call-back for the person about a client (the call bar's
+/// follow-up), then the client's page; to the call bar's script (`ringside-script`)
+/// 204, or the refusal's status.
+pub async fn create(
+    State(web): State<Web>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Form(form): Form<NewTask>,
+) -> Response {
+    let script = headers.contains_key(crate::SCRIPT_HEADER);
+    let t = viewer.lang.tr();
+    let title = form.title.trim();
+    let due = local_time(&form.due, offset(&viewer, &form.offset));
+    let (Some(due), false) = (due, title.is_empty() || title.chars().count() > MAX_TITLE) else {
+        if script {
+            return StatusCode::BAD_REQUEST.into_response();
+        }
+        return show(
+            &web,
+            &viewer,
+            StatusCode::BAD_REQUEST,
+            Notice::error(t.bad_task),
+        )
+        .await;
+    };
+    let links = apb::Links {
+        contact_id: form.contact_id,
+        lead_id: form.lead_id,
+        ..Default::default()
+    };
+    let back = about(Some(&links));
+    let message = apb::CreateTaskRequest {
+        title: title.to_owned(),
+        r#type: apb::TaskType::CallBack.into(),
+        due_at: rfc3339(due),
+        links: Some(links),
+        ..Default::default()
+    };
+    let created = async { web.activities().create_task(viewer.ask(message)?).await };
+    match (created.await.map(drop), script) {
+        (Ok(()), true) => StatusCode::NO_CONTENT.into_response(),
+        (Err(s), true) => refusal(&s, t, t.went_wrong).0.into_response(),
+        (Ok(()), false) if !back.is_empty() => see_other(&back, &[]),
+        (result, false) => answered(&web, &viewer, result).await,
+    }
+}
+
+/// Back to My day when a change to a task went through; else the page saying why
+/// (a task the person may not see is not found).
+async fn answered(web: &Web, viewer: &Viewer, result: Result<(), Status>) -> Response {
+    let t = viewer.lang.tr();
+    match result {
+        Ok(()) => see_other("/", &[]),
+        Err(s) if s.code() == tonic::Code::NotFound => failure(viewer.chrome(web), &s),
         Err(s) => {
-            let (code, text) = refusal(&s, &EN, EN.went_wrong);
-            (code, text).into_response()
+            let (code, why) = refusal(&s, t, t.went_wrong);
+            show(web, viewer, code, Notice::error(why)).await
+        }
+    }
+}
+
+/// `2026-11-28T15:30` (what a `datetime-local` field sends; seconds may follow) at
+/// `offset`.
+fn local_time(value: &str, offset: time::UtcOffset) -> Option<time::OffsetDateTime> {
+    use time::macros::format_description;
+    let value = value.trim();
+    let at = match value.len() {
+        16 => time::PrimitiveDateTime::parse(
+            value,
+            format_description!("[year]-[month]-[day]T[hour]:[minute]"),
+        ),
+        19 => time::PrimitiveDateTime::parse(
+            value,
+            format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"),
+        ),
+        _ => return None,
+    };
+    Some(at.ok()?.assume_offset(offset))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_local_time_from_the_page_is_read_at_the_persons_offset() {
+        let moscow = time::UtcOffset::from_hms(3, 0, 0).expect("an offset");
+        let at = local_time("2026-11-28T15:30", moscow).expect("a time");
+        assert_eq!(rfc3339(at), "2026-11-28T15:30:00+03:00");
+        let with_seconds = local_time("2026-11-28T15:30:05", moscow).expect("a time");
+        assert_eq!(rfc3339(with_seconds), "2026-11-28T15:30:05+03:00");
+        let bad = [
+            "",
+            "2026-11-28",
+            "2026-13-01T10:00",
+            "2026-11-28T25:00",
+            "2026-11-28T15:30:zz",
+        ];
+        for bad in bad {
+            assert_eq!(local_time(bad, moscow), None, "{bad}");
         }
     }
 }

@@ -2,7 +2,9 @@
 //! language ([`EN`], [`RU`]) — a string missing from one is a compile error, and the
 //! templates name fields the compiler checks. Which language a request gets: the
 //! person's choice (the `ringside_lang` cookie, set from the user menu), else the
-//! first of the browser's `Accept-Language` this knows, else English.
+//! first of the browser's `Accept-Language` this knows, else English. And what
+//! "today" means for the person: the offset from UTC their browser's script keeps in
+//! a cookie (UTC until it has run once).
 
 use axum::http::HeaderMap;
 use axum::http::header::{ACCEPT_LANGUAGE, COOKIE};
@@ -53,14 +55,39 @@ impl Lang {
 
 /// The language kept in the person's cookie.
 fn chosen(headers: &HeaderMap) -> Option<Lang> {
+    cookie(headers, COOKIE_NAME).and_then(Lang::parse)
+}
+
+/// The cookie in which the page's script keeps the browser's offset from UTC, in
+/// minutes (what "today" means for the person).
+pub const OFFSET_COOKIE: &str = "ringside_utc_offset";
+
+/// The person's offset from UTC, as their browser last said; UTC until it has.
+pub fn utc_offset(headers: &HeaderMap) -> time::UtcOffset {
+    cookie(headers, OFFSET_COOKIE)
+        .and_then(offset_of)
+        .unwrap_or(time::UtcOffset::UTC)
+}
+
+/// An offset from UTC given in minutes (as a page's script sends it), if it is one.
+pub fn offset_of(minutes: &str) -> Option<time::UtcOffset> {
+    let minutes = minutes.trim().parse::<i32>().ok()?;
+    if minutes.abs() > 14 * 60 {
+        return None;
+    }
+    time::UtcOffset::from_whole_seconds(minutes * 60).ok()
+}
+
+/// The value of the cookie called `name`.
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
-        .and_then(|(_, value)| Lang::parse(value))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
 }
 
 /// The browser's most wanted language of the two (by `q`, then by order).
@@ -122,6 +149,9 @@ pub struct BarText {
     pub task_due: &'static str,
     pub lead_assigned: &'static str,
     pub not_saved: &'static str,
+    pub incomplete: &'static str,
+    pub follow_up: &'static str,
+    pub follow_up_due: &'static str,
     /// Names of what the card shows raw: entry kinds, call outcomes, the client's
     /// status, the parts still loading.
     pub words: Words,
@@ -170,7 +200,6 @@ pub struct Tr {
     pub call_bar: &'static str,
     pub bar: BarText,
     pub home_title: &'static str,
-    pub home_waiting: &'static str,
     // Sign-in.
     pub sign_in: &'static str,
     pub sign_in_button: &'static str,
@@ -209,6 +238,25 @@ pub struct Tr {
     pub not_started_here: &'static str,
     pub no_code: &'static str,
     pub no_state: &'static str,
+    // My day.
+    pub my_tasks: &'static str,
+    pub no_tasks_today: &'static str,
+    pub overdue: &'static str,
+    pub call_back: &'static str,
+    pub complete: &'static str,
+    pub reschedule: &'static str,
+    pub move_task: &'static str,
+    pub open_record: &'static str,
+    pub new_leads: &'static str,
+    pub no_new_leads: &'static str,
+    pub bad_due: &'static str,
+    pub bad_task: &'static str,
+    pub more_tasks: &'static str,
+    pub channel_telegram: &'static str,
+    pub channel_email: &'static str,
+    pub channel_web: &'static str,
+    pub channel_phone: &'static str,
+    pub channel_manual: &'static str,
     // The client page and search.
     pub kind_contact: &'static str,
     pub kind_lead: &'static str,
@@ -286,7 +334,7 @@ pub const EN: Tr = Tr {
         note_label: "Note",
         outcome_placeholder: "Outcome (optional)",
         outcome_label: "Outcome",
-        save_note: "Save note",
+        save_note: "Save",
         saving: "saving…",
         saved: "saved",
         open_client: "Open the client",
@@ -294,6 +342,9 @@ pub const EN: Tr = Tr {
         task_due: "Task due",
         lead_assigned: "New lead for you",
         not_saved: "not saved; try again",
+        incomplete: "write a note or an outcome; a follow-up needs both a title and a time",
+        follow_up: "Follow-up task (optional)",
+        follow_up_due: "Call back at",
         words: Words {
             call: "call",
             message: "message",
@@ -314,7 +365,6 @@ pub const EN: Tr = Tr {
         },
     },
     home_title: "My day",
-    home_waiting: "Calls that ring for you appear in the call bar, on every page.",
     sign_in: "Sign in",
     sign_in_button: "Sign in",
     login: "Login (email)",
@@ -350,6 +400,24 @@ pub const EN: Tr = Tr {
     not_started_here: "this sign-in was not started in this browser; start again",
     no_code: "the sign-in provider sent no usable code; start again",
     no_state: "the sign-in provider sent no usable state; start again",
+    my_tasks: "Tasks for today",
+    no_tasks_today: "Nothing is due today.",
+    overdue: "overdue",
+    call_back: "call back",
+    complete: "Done",
+    reschedule: "Move to",
+    move_task: "Move",
+    open_record: "Open",
+    new_leads: "New leads for you",
+    no_new_leads: "No new leads.",
+    bad_due: "pick a date and a time",
+    bad_task: "a follow-up needs a title (at most 200 characters) and a date and time",
+    more_tasks: "Only the first 100 are shown: finish or move some to see the rest.",
+    channel_telegram: "Telegram",
+    channel_email: "email",
+    channel_web: "web form",
+    channel_phone: "phone call",
+    channel_manual: "added by hand",
     kind_contact: "Contact",
     kind_lead: "Lead",
     unassigned: "unassigned",
@@ -425,7 +493,7 @@ pub const RU: Tr = Tr {
         note_label: "Заметка",
         outcome_placeholder: "Итог (необязательно)",
         outcome_label: "Итог",
-        save_note: "Сохранить заметку",
+        save_note: "Сохранить",
         saving: "сохранение…",
         saved: "сохранено",
         open_client: "Открыть карточку клиента",
@@ -433,6 +501,9 @@ pub const RU: Tr = Tr {
         task_due: "Подошёл срок задачи",
         lead_assigned: "Вам назначен новый лид",
         not_saved: "не сохранено; попробуйте ещё раз",
+        incomplete: "напишите заметку или итог; для следующей задачи нужны и название, и время",
+        follow_up: "Следующая задача (необязательно)",
+        follow_up_due: "Когда перезвонить",
         words: Words {
             call: "звонок",
             message: "сообщение",
@@ -453,7 +524,6 @@ pub const RU: Tr = Tr {
         },
     },
     home_title: "Мой день",
-    home_waiting: "Входящие звонки появляются на панели звонков на любой странице.",
     sign_in: "Вход",
     sign_in_button: "Войти",
     login: "Логин (почта)",
@@ -489,6 +559,24 @@ pub const RU: Tr = Tr {
     not_started_here: "этот вход начат не в этом браузере; начните заново",
     no_code: "сервис единого входа не прислал корректного кода; начните вход заново",
     no_state: "сервис единого входа прислал некорректный ответ; начните вход заново",
+    my_tasks: "Задачи на сегодня",
+    no_tasks_today: "На сегодня задач нет.",
+    overdue: "просрочена",
+    call_back: "перезвонить",
+    complete: "Готово",
+    reschedule: "Перенести на",
+    move_task: "Перенести",
+    open_record: "Открыть",
+    new_leads: "Ваши новые лиды",
+    no_new_leads: "Новых лидов нет.",
+    bad_due: "выберите дату и время",
+    bad_task: "у задачи должно быть название (не длиннее 200 символов), дата и время",
+    more_tasks: "Показаны первые 100: выполните или перенесите часть, чтобы увидеть остальные.",
+    channel_telegram: "Telegram",
+    channel_email: "почта",
+    channel_web: "форма на сайте",
+    channel_phone: "звонок",
+    channel_manual: "добавлен вручную",
     kind_contact: "Контакт",
     kind_lead: "Лид",
     unassigned: "не назначен",
@@ -514,7 +602,7 @@ pub const RU: Tr = Tr {
     timeline: "Лента",
     new_note: "Новая заметка",
     add_note: "Добавить заметку",
-    more: "Ранее",
+    more: "Более ранние записи",
     no_entries: "С этим клиентом пока ничего не происходило.",
     query_too_long: "поисковый запрос не длиннее 200 символов",
     nothing_found: "Ничего не найдено среди доступного вам.",
@@ -556,6 +644,15 @@ mod tests {
         ];
         assert_eq!(of(&chose), Lang::En);
         assert_eq!(of(&[("cookie", "ringside_lang=xx")]), Lang::En);
+    }
+
+    #[test]
+    fn the_offset_comes_from_the_browser_within_bounds() {
+        let of = |cookie: &str| utc_offset(&headers(&[("cookie", cookie)]));
+        assert_eq!(of("ringside_utc_offset=180").whole_minutes(), 180);
+        assert_eq!(of("a=1; ringside_utc_offset=-300").whole_minutes(), -300);
+        assert_eq!(of("ringside_utc_offset=100000"), time::UtcOffset::UTC);
+        assert_eq!(of("ringside_utc_offset=x"), time::UtcOffset::UTC);
     }
 
     #[test]

@@ -37,8 +37,12 @@ use crate::page::Chrome;
 /// The name this service acts under when it asks other services.
 pub const SOURCE: &str = "web";
 
-/// Largest form a page posts.
+/// Largest form a page posts (a note may be larger: its route says).
 const MAX_FORM: usize = 16 * 1024;
+
+/// The header the pages' own script sends on the requests it makes itself (not
+/// htmx's): it is answered with a status, not a page.
+pub const SCRIPT_HEADER: &str = "ringside-script";
 
 /// The services the pages call (as the person).
 #[derive(Clone)]
@@ -111,9 +115,33 @@ pub fn router(web: Web) -> axum::Router {
         .route("/language", post(signin::choose_language))
         .route("/search", get(search::page).post(search::find))
         .merge(client::routes())
+        .route("/tasks", post(home::create))
+        .route("/tasks/{id}/complete", post(home::complete))
+        .route("/tasks/{id}/reschedule", post(home::reschedule))
         .merge(signin::routes())
         .layer(DefaultBodyLimit::max(MAX_FORM))
+        .layer(axum::middleware::from_fn_with_state(
+            web.clone(),
+            same_site_posts,
+        ))
         .with_state(web)
+}
+
+/// Every form post another site sent is refused here, before its body is read or
+/// anyone is asked anything: 403, with the page saying why.
+async fn same_site_posts(
+    axum::extract::State(web): axum::extract::State<Web>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let unsafe_method = !request.method().is_safe();
+    match unsafe_method.then(|| ringside_kit::browser::cross_site(request.headers())) {
+        Some(Some(_)) => {
+            let lang = Lang::of(request.headers());
+            page::from_another_site(web.chrome(lang, None))
+        }
+        _ => next.run(request).await,
+    }
 }
 
 /// The signed-in person a page is for, and their language. A request without a
@@ -121,6 +149,8 @@ pub fn router(web: Web) -> axum::Router {
 pub struct Viewer {
     pub person: Person,
     pub lang: Lang,
+    /// The person's offset from UTC, as their browser said.
+    offset: time::UtcOffset,
 }
 
 impl Viewer {
@@ -128,6 +158,10 @@ impl Viewer {
     pub fn ask<T>(&self, message: T) -> Result<tonic::Request<T>, Status> {
         request_as(message, &self.person.access_token)
             .ok_or_else(|| Status::unauthenticated("the session gave no usable token"))
+    }
+
+    pub fn offset(&self) -> time::UtcOffset {
+        self.offset
     }
 
     /// The frame of this person's page.
@@ -141,8 +175,13 @@ impl FromRequestParts<Web> for Viewer {
 
     async fn from_request_parts(parts: &mut Parts, web: &Web) -> Result<Self, Response> {
         let lang = Lang::of(&parts.headers);
+        let offset = crate::lang::utc_offset(&parts.headers);
         match web.sessions.person(&parts.headers).await {
-            Ok(person) => Ok(Viewer { person, lang }),
+            Ok(person) => Ok(Viewer {
+                person,
+                lang,
+                offset,
+            }),
             // An htmx request swaps part of a page: it is told to go, not given the
             // sign-in page to put inside one.
             Err(s)
@@ -150,6 +189,12 @@ impl FromRequestParts<Web> for Viewer {
                     && parts.headers.contains_key("hx-request") =>
             {
                 Err(([("hx-redirect", "/signin")], "").into_response())
+            }
+            Err(s)
+                if s.code() == Code::Unauthenticated
+                    && parts.headers.contains_key(SCRIPT_HEADER) =>
+            {
+                Err(axum::http::StatusCode::UNAUTHORIZED.into_response())
             }
             Err(s) if s.code() == Code::Unauthenticated => {
                 Err(page::see_other("/signin", &[]).into_response())

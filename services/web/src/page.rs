@@ -198,6 +198,13 @@ pub fn not_found(c: Chrome) -> Response {
     html(StatusCode::NOT_FOUND, &MessagePage { c, title, text }, push)
 }
 
+/// A post another site sent, refused before anything is asked of the services.
+pub fn from_another_site(c: Chrome) -> Response {
+    let (title, text) = (c.t.error_title, c.t.other_site);
+    let push = c.push_url;
+    html(StatusCode::FORBIDDEN, &MessagePage { c, title, text }, push)
+}
+
 /// A page saying why a service refused, in the person's language.
 pub fn failure(c: Chrome, status: &Status) -> Response {
     if status.code() == Code::NotFound {

@@ -8,14 +8,13 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
-use ringside_kit::browser::cross_site;
 use ringside_proto::contacts::v1 as cpb;
 use serde::Deserialize;
 use tonic::Status;
 
-use crate::client::owner_label;
+use crate::client::{Kind, owner_label};
 use crate::page::{Chrome, Notice, failure, html};
 use crate::{Viewer, Web};
 
@@ -70,27 +69,23 @@ pub async fn page(State(web): State<Web>, viewer: Viewer) -> Response {
 
 #[derive(Deserialize)]
 pub struct Query {
+    #[serde(default)]
     q: String,
 }
 
 /// `POST /search`: the answers for `q`.
-pub async fn find(
-    State(web): State<Web>,
-    viewer: Viewer,
-    headers: HeaderMap,
-    Form(form): Form<Query>,
-) -> Response {
+pub async fn find(State(web): State<Web>, viewer: Viewer, Form(form): Form<Query>) -> Response {
     let t = viewer.lang.tr();
     let query = form.q.trim();
-    let refused = match () {
-        _ if cross_site(&headers).is_some() => Some((StatusCode::FORBIDDEN, t.other_site)),
-        _ if query.chars().count() > MAX_QUERY => Some((StatusCode::BAD_REQUEST, t.query_too_long)),
-        _ => None,
-    };
-    let (status, answers, notice) = match refused {
-        Some((status, why)) => (status, Answers::default(), Notice::error(why)),
-        None if query.is_empty() => (StatusCode::OK, Answers::default(), Notice::none()),
-        None => match answers(&web, &viewer, query).await {
+    let too_long = query.chars().count() > MAX_QUERY;
+    let (status, answers, notice) = match too_long {
+        true => (
+            StatusCode::BAD_REQUEST,
+            Answers::default(),
+            Notice::error(t.query_too_long),
+        ),
+        false if query.is_empty() => (StatusCode::OK, Answers::default(), Notice::none()),
+        false => match answers(&web, &viewer, query).await {
             Ok(answers) => (StatusCode::OK, answers, Notice::none()),
             Err(s) => return failure(viewer.chrome(&web), &s),
         },
@@ -137,7 +132,7 @@ async fn answers(web: &Web, viewer: &Viewer, query: &str) -> Result<Answers, Sta
     Ok(Answers {
         leads: (leads.into_inner().leads.into_iter())
             .map(|l| Found {
-                href: format!("/leads/{}", l.id),
+                href: Kind::Lead.page(&l.id),
                 detail: identities(&l.identities),
                 owner: owner(&l.owner_id),
                 name: l.name,
@@ -145,7 +140,7 @@ async fn answers(web: &Web, viewer: &Viewer, query: &str) -> Result<Answers, Sta
             .collect(),
         contacts: (contacts.into_inner().contacts.into_iter())
             .map(|c| Found {
-                href: format!("/contacts/{}", c.id),
+                href: Kind::Contact.page(&c.id),
                 detail: identities(&c.identities),
                 owner: owner(&c.owner_id),
                 name: c.name,

@@ -1,7 +1,9 @@
 //! Signing in and out in the browser: the sign-in page (`/signin`), sign-out
 //! (`/signout`), setting a password with a one-time link (`/welcome`), the second
 //! step for a code (`/signin/code`, in `code`), single sign-on through a provider
-//! (`/signin/provider`, in `provider`), and the choice of language (`/language`).
+//! (`/signin/provider`, in `provider`), who is signed in (`/agent/me`, which the
+//! call bar's script asks before it reconnects), and the choice of language
+//! (`/language`).
 //! Staff checks passwords and keeps the sessions; this edge only carries the
 //! session's secret in the cookie ([`ringside_kit::browser`]) and asks staff, with
 //! web's service token, whose session it is. Every form post from another site is
@@ -11,18 +13,18 @@ use std::net::SocketAddr;
 
 use askama::Template;
 use axum::extract::{ConnectInfo, Form, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use ringside_kit::browser::cross_site;
 use ringside_kit::net::client_ip;
 use ringside_kit::peer::request;
 use ringside_proto::staff::v1 as spb;
 use serde::Deserialize;
+use serde_json::json;
 use tonic::Status;
 
 use crate::Web;
-use crate::lang::{self, Lang};
+use crate::lang::{self, EN, Lang};
 use crate::page::{Chrome, Notice, html, refusal, see_other};
 
 mod code;
@@ -45,7 +47,7 @@ struct WelcomePage<'a> {
 
 pub fn routes() -> axum::Router<Web> {
     axum::Router::new()
-        .route("/agent/me", get(crate::home::me))
+        .route("/agent/me", get(me))
         .route("/signin", get(sign_in_form).post(sign_in))
         .route("/signin/code", post(code::sign_in_with_code))
         .route("/signin/provider", post(provider::start))
@@ -76,15 +78,6 @@ pub fn sign_in_page(web: &Web, lang: Lang, status: &Status) -> Response {
     sign_in_with_notice(web, lang, code, Notice::error(text))
 }
 
-/// The sign-in page refusing a post another site sent; `None` when it may go on.
-fn from_another_site(web: &Web, headers: &HeaderMap) -> Option<Response> {
-    let lang = Lang::of(headers);
-    cross_site(headers).map(|_| {
-        let why = Notice::error(lang.tr().other_site);
-        sign_in_with_notice(web, lang, StatusCode::FORBIDDEN, why)
-    })
-}
-
 async fn sign_in_form(State(web): State<Web>, headers: HeaderMap) -> Response {
     if web.sessions.person(&headers).await.is_ok() {
         return see_other("/", &[]);
@@ -104,9 +97,6 @@ async fn sign_in(
     headers: HeaderMap,
     Form(form): Form<SignInForm>,
 ) -> Response {
-    if let Some(refused) = from_another_site(&web, &headers) {
-        return refused;
-    }
     let message = spb::SignInRequest {
         login: form.login,
         password: form.password,
@@ -163,9 +153,6 @@ async fn end_session(web: &Web, secret: String) {
 }
 
 async fn sign_out(State(web): State<Web>, headers: HeaderMap) -> Response {
-    if let Some(refused) = from_another_site(&web, &headers) {
-        return refused;
-    }
     if let Some(secret) = web.sessions.secret(&headers) {
         end_session(&web, secret).await;
     }
@@ -198,14 +185,6 @@ async fn welcome(
 ) -> Response {
     let lang = Lang::of(&headers);
     let t = lang.tr();
-    if cross_site(&headers).is_some() {
-        return welcome_page(
-            &web,
-            lang,
-            StatusCode::FORBIDDEN,
-            Notice::error(t.other_site),
-        );
-    }
     if form.password != form.repeat {
         let why = Notice::error(t.passwords_differ);
         return welcome_page(&web, lang, StatusCode::BAD_REQUEST, why);
@@ -224,20 +203,29 @@ async fn welcome(
     }
 }
 
+/// Who is signed in, as JSON; 401 once the session has ended.
+pub async fn me(State(web): State<Web>, headers: HeaderMap) -> Response {
+    match web.sessions.person(&headers).await {
+        Ok(p) => {
+            let body = json!({"id": p.id, "name": p.name, "role": p.role.as_str()});
+            let headers = [(header::CACHE_CONTROL, "no-store")];
+            (headers, axum::Json(body)).into_response()
+        }
+        Err(s) => {
+            let (code, text) = refusal(&s, &EN, EN.went_wrong);
+            (code, text).into_response()
+        }
+    }
+}
+
 #[derive(Deserialize)]
 pub struct LanguageForm {
+    #[serde(default)]
     lang: String,
 }
 
 /// `POST /language`: keeps the person's choice in a cookie for a year.
-pub async fn choose_language(
-    State(web): State<Web>,
-    headers: HeaderMap,
-    Form(form): Form<LanguageForm>,
-) -> Response {
-    if let Some(refused) = from_another_site(&web, &headers) {
-        return refused;
-    }
+pub async fn choose_language(State(web): State<Web>, Form(form): Form<LanguageForm>) -> Response {
     let Some(lang) = Lang::parse(&form.lang) else {
         return see_other("/", &[]);
     };

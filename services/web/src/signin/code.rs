@@ -118,14 +118,6 @@ pub(super) async fn sign_in_with_code(
 ) -> Response {
     let lang = Lang::of(&headers);
     let t = lang.tr();
-    if ringside_kit::browser::cross_site(&headers).is_some() {
-        return sign_in_with_notice(
-            &web,
-            lang,
-            StatusCode::FORBIDDEN,
-            Notice::error(t.other_site),
-        );
-    }
     if !well_formed(&form.challenge) {
         let why = Notice::error(t.step_ended);
         return sign_in_with_notice(&web, lang, StatusCode::BAD_REQUEST, why);

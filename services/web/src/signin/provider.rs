@@ -35,10 +35,6 @@ pub(super) async fn start(
     headers: HeaderMap,
 ) -> Response {
     let lang = Lang::of(&headers);
-    if ringside_kit::browser::cross_site(&headers).is_some() {
-        let why = Notice::error(lang.tr().other_site);
-        return sign_in_with_notice(&web, lang, StatusCode::FORBIDDEN, why);
-    }
     let message = spb::StartProviderSignInRequest {
         client_address: client_ip(Some(peer), &headers, &web.proxies).to_string(),
     };
