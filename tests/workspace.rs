@@ -5,6 +5,7 @@
 
 use ringside_proto::activities::v1 as apb;
 use ringside_proto::contacts::v1 as cpb;
+use ringside_proto::deals::v1 as dpb;
 use support::browser::Browser;
 use support::{PASSWORD, Person, Suite, login_of};
 
@@ -465,6 +466,150 @@ async fn my_day_lists_what_is_due_and_a_task_is_done_or_moved_in_place() {
             .expect("task")
             .into_inner();
         assert_eq!(unmoved.due_at, moved.due_at, "{name}");
+        browser.quit().await;
+        for suite in suites {
+            suite.stop().await;
+        }
+    }
+}
+
+/// The suite serving deals.
+fn deals_suite(suites: &[Suite]) -> &Suite {
+    let serves = |s: &&Suite| s.running.grpc_services.contains(&"ringside.deals.v1.Deals");
+    suites.iter().find(serves).expect("a suite serving deals")
+}
+
+/// A pipeline "B2B" (Call 20 %, Demo 40 % holding one deal at most, Offer 70 %) with
+/// Olga's deals: two in Call, one in Demo. The pipeline's id and the deals' by title.
+async fn b2b(suites: &[Suite]) -> (String, std::collections::HashMap<String, String>) {
+    let deals = deals_suite(suites);
+    let mut admin = deals.deals_as("admin", ringside_auth::Role::Admin).await;
+    let stage = |name: &str, probability: i32| dpb::StageSpec {
+        name: name.into(),
+        probability,
+        ..Default::default()
+    };
+    let mut stages = vec![stage("Call", 20), stage("Demo", 40), stage("Offer", 70)];
+    stages[1].wip_limit = 1;
+    stages[1].wip_rule = dpb::WipRule::Refuse.into();
+    let create = dpb::CreatePipelineRequest {
+        name: "B2B".into(),
+        stages,
+    };
+    let pipeline = admin
+        .create_pipeline(create)
+        .await
+        .expect("a pipeline")
+        .into_inner();
+    let mut olga = deals.deals("olga").await;
+    let mut ids = std::collections::HashMap::new();
+    for (title, stage, amount) in [
+        ("Big order", 0, 100_000),
+        ("Small order", 0, 50_000),
+        ("Pilot", 1, 25_000),
+    ] {
+        let deal = dpb::CreateDealRequest {
+            title: title.into(),
+            pipeline_id: pipeline.id.clone(),
+            stage_id: pipeline.stages[stage].id.clone(),
+            amount_minor: amount,
+            currency: "RUB".into(),
+            ..Default::default()
+        };
+        let made = olga.create_deal(deal).await.expect("a deal").into_inner();
+        ids.insert(title.to_owned(), made.deal.expect("the deal").id);
+    }
+    (pipeline.id, ids)
+}
+
+/// The board as an agent works it (WebDriver reads no-break spaces as spaces): each
+/// column's count, sums and weighted value
+/// from deals; a card moved by its form (which a drag submits) changes both columns'
+/// figures; a move into a full stage that refuses is said, and nothing moves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_board_moves_a_deal_recomputes_the_columns_and_shows_a_wip_refusal() {
+    if !support::browser::present() {
+        return;
+    }
+    for suites in support::both_ways().await {
+        olga(&suites).await;
+        let (pipeline, ids) = b2b(&suites).await;
+        let pages = support::pages(&suites);
+        let (name, base) = (pages.name, format!("http://{}", pages.running.http_addr));
+        let browser = Browser::start().await;
+        browser.sign_in(&format!("{base}/"), "olga", "Ольга").await;
+        browser
+            .goto(&format!("{base}/deals?pipeline={pipeline}"))
+            .await;
+        let column = |n: usize| format!(".board .column:nth-of-type({n})");
+        let figures = |n: usize| format!("{} .figures", column(n));
+        browser
+            .wait_text(&figures(1), |t| t == "2 deals · 1 500.00 RUB")
+            .await;
+        let weighted = browser
+            .wait_text(&format!("{} .weighted", column(1)), |_| true)
+            .await;
+        assert!(
+            weighted.contains("300.00"),
+            "{name}: 20 % of 1 500: {weighted}"
+        );
+        let wip = browser
+            .wait_text(&format!("{} .wip", column(2)), |_| true)
+            .await;
+        assert!(wip.contains("1 / 1"), "{name}: {wip}");
+        let dragging = "return [...document.querySelectorAll('.board .cards')] \
+                        .every(l => window.Sortable && window.Sortable.get(l))";
+        let ready = browser.execute(dragging, serde_json::json!([])).await;
+        assert_eq!(ready, true, "{name}: every column takes dropped cards");
+        let violations = browser.accessibility_violations().await;
+        assert!(violations.is_empty(), "{name}: {violations:#?}");
+
+        // Big order to Offer: both columns' figures follow.
+        let big = format!(r#"li[data-deal-id="{}"]"#, ids["Big order"]);
+        let set = "document.querySelector(arguments[0]).value = arguments[1]; return 1";
+        let offer = browser
+            .execute(
+                "return document.querySelector('.column:nth-of-type(3) .cards').dataset.stageId",
+                serde_json::json!([]),
+            )
+            .await;
+        browser
+            .execute(set, serde_json::json!([format!("{big} select"), offer]))
+            .await;
+        browser.click(&format!("{big} .move button")).await;
+        browser
+            .wait_text(&figures(1), |t| t == "1 deal · 500.00 RUB")
+            .await;
+        browser
+            .wait_text(&figures(3), |t| t == "1 deal · 1 000.00 RUB")
+            .await;
+
+        // Small order to the full Demo: refused, said, and it stays in Call.
+        let small = format!(r#"li[data-deal-id="{}"]"#, ids["Small order"]);
+        let demo = browser
+            .execute(
+                "return document.querySelector('.column:nth-of-type(2) .cards').dataset.stageId",
+                serde_json::json!([]),
+            )
+            .await;
+        browser
+            .execute(set, serde_json::json!([format!("{small} select"), demo]))
+            .await;
+        browser.click(&format!("{small} .move button")).await;
+        browser
+            .wait_text(".notice", |t| t.contains("That stage is full"))
+            .await;
+        let first = browser.wait_text(&column(1), |_| true).await;
+        assert!(first.contains("Small order"), "{name}: {first}");
+        browser
+            .wait_text(&figures(2), |t| t == "1 deal · 250.00 RUB")
+            .await;
+        let mut deals = deals_suite(&suites).deals("olga").await;
+        let get = dpb::GetDealRequest {
+            id: ids["Small order"].clone(),
+        };
+        let small_now = deals.get_deal(get).await.expect("the deal").into_inner();
+        assert_ne!(serde_json::json!(small_now.stage_id), demo, "{name}");
         browser.quit().await;
         for suite in suites {
             suite.stop().await;

@@ -60,6 +60,32 @@
   document.addEventListener("htmx:afterSettle", e => show(e.target));
 })();
 
+(function board() {
+  // Dragging a card to another column submits its move form (the answer is the
+  // board again, recomputed); a card goes only where its form could send it.
+  const init = () => {
+    if (!window.Sortable) return;
+    for (const list of document.querySelectorAll(".board .cards")) {
+      if (list.dataset.sortable) continue;
+      list.dataset.sortable = "1";
+      window.Sortable.create(list, {
+        group: "deals",
+        draggable: ".deal",
+        filter: "form, select, button, label",
+        preventOnFilter: false,
+        onEnd: e => {
+          if (e.from === e.to) return;
+          const form = e.item.querySelector("form.move");
+          form.querySelector("select").value = e.to.dataset.stageId;
+          form.requestSubmit();
+        },
+      });
+    }
+  };
+  window.addEventListener("load", init);
+  document.addEventListener("htmx:afterSettle", init);
+})();
+
 (function callBar() {
   const bar = document.getElementById("call-bar");
   if (!bar) return;

@@ -1,6 +1,7 @@
 //! The files every page loads, embedded in the binary: the style sheet, the call
-//! bar's script and htmx 2.0.11 (0BSD, vendored from the npm package `htmx.org`
-//! with its licence beside it in `assets/`). Each is served at
+//! bar's script, htmx 2.0.11 (0BSD, vendored from the npm package `htmx.org`) and
+//! Sortable 1.15.7 (MIT, from the npm package `sortablejs`, for the board's drag and
+//! drop), each with its licence beside it in `assets/`. Each is served at
 //! `/assets/<first 12 hex digits of its sha256>/<name>` and cached for a year: a new
 //! build that changes a file changes its address, and an old address is not found.
 
@@ -38,6 +39,7 @@ pub struct Assets {
     pub style: Asset,
     pub app: Asset,
     pub htmx: Asset,
+    pub sortable: Asset,
 }
 
 pub static ASSETS: LazyLock<Assets> = LazyLock::new(|| Assets {
@@ -56,11 +58,16 @@ pub static ASSETS: LazyLock<Assets> = LazyLock::new(|| Assets {
         "text/javascript; charset=utf-8",
         include_bytes!("../assets/htmx-2.0.11.min.js"),
     ),
+    sortable: Asset::new(
+        "sortable.min.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/sortable-1.15.7.min.js"),
+    ),
 });
 
 impl Assets {
-    fn all(&self) -> [&Asset; 3] {
-        [&self.style, &self.app, &self.htmx]
+    fn all(&self) -> [&Asset; 4] {
+        [&self.style, &self.app, &self.htmx, &self.sortable]
     }
 }
 
@@ -100,6 +107,17 @@ mod tests {
         );
         let licence = include_str!("../assets/htmx-LICENSE");
         assert!(licence.starts_with("Zero-Clause BSD"), "{licence:.40}");
+    }
+
+    #[test]
+    fn the_vendored_sortable_is_the_published_1_15_7() {
+        // `npm pack sortablejs@1.15.7`, `package/Sortable.min.js`.
+        assert_eq!(
+            sha256(ASSETS.sortable.body),
+            "bf4241bc73fef7f11c59a283a69fe8051cdd31c6d8ff5a2b9ba219e7831fcf76"
+        );
+        let licence = include_str!("../assets/sortable-LICENSE");
+        assert!(licence.starts_with("MIT License"), "{licence:.40}");
     }
 
     #[test]

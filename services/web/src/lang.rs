@@ -110,6 +110,19 @@ fn accepted(headers: &HeaderMap) -> Option<Lang> {
     best.map(|(_, lang)| lang)
 }
 
+impl Tr {
+    /// "3 deals", "3 сделки".
+    pub fn deals_count(&self, n: i64) -> String {
+        let n = n.unsigned_abs();
+        let word = match self.lang {
+            Lang::Ru => ru_plural(n, self.deal_one, self.deal_few, self.deal_many),
+            Lang::En if n == 1 => self.deal_one,
+            Lang::En => self.deal_many,
+        };
+        format!("{n} {word}")
+    }
+}
+
 /// The Russian plural form of `n` among `one` (1, 21), `few` (2–4, 22–24) and
 /// `many` (0, 5–20, 25…).
 pub fn ru_plural<'a>(n: u64, one: &'a str, few: &'a str, many: &'a str) -> &'a str {
@@ -238,6 +251,23 @@ pub struct Tr {
     pub not_started_here: &'static str,
     pub no_code: &'static str,
     pub no_state: &'static str,
+    // The deals board.
+    pub nav_deals: &'static str,
+    pub deals_title: &'static str,
+    pub pipelines: &'static str,
+    pub weighted: &'static str,
+    pub wip_label: &'static str,
+    pub over_wip: &'static str,
+    pub no_next_step: &'static str,
+    pub stale: &'static str,
+    pub move_to: &'static str,
+    pub wip_warned: &'static str,
+    pub wip_refused: &'static str,
+    pub more_cards: &'static str,
+    pub no_deals: &'static str,
+    pub deal_one: &'static str,
+    pub deal_few: &'static str,
+    pub deal_many: &'static str,
     // My day.
     pub my_tasks: &'static str,
     pub no_tasks_today: &'static str,
@@ -400,6 +430,22 @@ pub const EN: Tr = Tr {
     not_started_here: "this sign-in was not started in this browser; start again",
     no_code: "the sign-in provider sent no usable code; start again",
     no_state: "the sign-in provider sent no usable state; start again",
+    nav_deals: "Deals",
+    deals_title: "Deals",
+    pipelines: "Pipelines",
+    weighted: "weighted",
+    wip_label: "limit",
+    over_wip: "over the limit",
+    no_next_step: "no next step",
+    stale: "no progress for 30 days",
+    move_to: "Move to stage",
+    wip_warned: "The deal moved; its stage is now over its limit.",
+    wip_refused: "That stage is full: the deal stays where it was.",
+    more_cards: "More deals",
+    no_deals: "No deals here.",
+    deal_one: "deal",
+    deal_few: "deals",
+    deal_many: "deals",
     my_tasks: "Tasks for today",
     no_tasks_today: "Nothing is due today.",
     overdue: "overdue",
@@ -559,6 +605,22 @@ pub const RU: Tr = Tr {
     not_started_here: "этот вход начат не в этом браузере; начните заново",
     no_code: "сервис единого входа не прислал корректного кода; начните вход заново",
     no_state: "сервис единого входа прислал некорректный ответ; начните вход заново",
+    nav_deals: "Сделки",
+    deals_title: "Сделки",
+    pipelines: "Воронки",
+    weighted: "с учётом вероятности",
+    wip_label: "лимит",
+    over_wip: "лимит превышен",
+    no_next_step: "нет следующего шага",
+    stale: "без движения 30 дней",
+    move_to: "Перенести на стадию",
+    wip_warned: "Сделка перенесена; стадия теперь сверх лимита.",
+    wip_refused: "Стадия заполнена: сделка осталась на месте.",
+    more_cards: "Ещё сделки",
+    no_deals: "Здесь нет сделок.",
+    deal_one: "сделка",
+    deal_few: "сделки",
+    deal_many: "сделок",
     my_tasks: "Задачи на сегодня",
     no_tasks_today: "На сегодня задач нет.",
     overdue: "просрочена",

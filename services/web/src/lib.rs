@@ -9,6 +9,7 @@
 //! languages ([`lang`]).
 
 pub mod assets;
+pub mod board;
 pub mod client;
 pub mod home;
 pub mod lang;
@@ -115,6 +116,7 @@ pub fn router(web: Web) -> axum::Router {
         .route("/language", post(signin::choose_language))
         .route("/search", get(search::page).post(search::find))
         .merge(client::routes())
+        .merge(board::routes())
         .route("/tasks", post(home::create))
         .route("/tasks/{id}/complete", post(home::complete))
         .route("/tasks/{id}/reschedule", post(home::reschedule))

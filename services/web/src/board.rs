@@ -1,0 +1,342 @@
+//! The deals board (`/deals`, `?pipeline=…` for another pipeline than the default):
+//! one pipeline's kanban as the person may see it. Each column says its count, its
+//! sum per currency and the weighted value (the sum × the stage's probability), all
+//! computed by deals over every deal in the stage, not from the cards loaded; its
+//! WIP limit, marked when passed; the stage's guidance. The first cards of each
+//! column come with the page, the rest as the column scrolls
+//! (`/deals/stages/{stage}?after=…`). A deal moves by its card's form (`POST
+//! /deals/{id}/move`), which a drag between columns submits: the answer is the board
+//! again, its figures recomputed, with deals' warning or refusal of a full stage
+//! said at the top — a refused deal stays where it was. Deals without a next action
+//! and deals sitting in a stage for long are flagged.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use ringside_proto::deals::v1 as dpb;
+use serde::Deserialize;
+use tonic::{Code, Status};
+
+use crate::client::owner_label;
+use crate::lang::Tr;
+use crate::page::{Chrome, Notice, failure, html, money, refusal};
+use crate::{Viewer, Web};
+
+/// Cards per column with the page, and per further load.
+const CARDS: i32 = 20;
+/// Days in one stage after which an open deal counts as stale.
+const STALE_DAYS: i64 = 30;
+
+pub fn routes() -> axum::Router<Web> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/deals", get(board))
+        .route("/deals/{id}/move", post(move_deal))
+        .route("/deals/stages/{stage}", get(more_cards))
+}
+
+/// One deal's card.
+struct Card {
+    id: String,
+    title: String,
+    amount: String,
+    owner: String,
+    no_next_action: bool,
+    stale: bool,
+}
+
+/// One stage's column.
+struct ColumnView {
+    stage_id: String,
+    name: String,
+    guidance: String,
+    count: i64,
+    count_text: String,
+    sums: Vec<String>,
+    weighted: Vec<String>,
+    /// "7 / 5" when the stage has a WIP limit.
+    wip: String,
+    over: bool,
+    cards: Vec<Card>,
+    next: String,
+}
+
+/// A pipeline in the selector.
+struct PipelineLink {
+    id: String,
+    name: String,
+    current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "board.html")]
+struct BoardPage<'a> {
+    c: Chrome<'a>,
+    pipelines: Vec<PipelineLink>,
+    pipeline_id: String,
+    columns: Vec<ColumnView>,
+    /// The stages a card may be moved to: id and name.
+    stages: Vec<(String, String)>,
+    notice: Notice,
+}
+
+#[derive(Template)]
+#[template(path = "cards.html")]
+struct CardsPart<'a> {
+    c: Chrome<'a>,
+    pipeline_id: String,
+    column: ColumnView,
+    stages: Vec<(String, String)>,
+}
+
+#[derive(Deserialize)]
+pub struct Which {
+    #[serde(default)]
+    pipeline: String,
+    #[serde(default)]
+    after: String,
+}
+
+/// `GET /deals`.
+pub async fn board(State(web): State<Web>, viewer: Viewer, Query(which): Query<Which>) -> Response {
+    show(
+        &web,
+        &viewer,
+        &which.pipeline,
+        StatusCode::OK,
+        Notice::none(),
+    )
+    .await
+}
+
+async fn show(
+    web: &Web,
+    viewer: &Viewer,
+    pipeline: &str,
+    status: StatusCode,
+    notice: Notice,
+) -> Response {
+    match gather(web, viewer, pipeline).await {
+        Ok((pipelines, kanban)) => {
+            let page = page(viewer, web, pipelines, kanban, notice);
+            html(status, &page, &web.push_url)
+        }
+        Err(s) => failure(viewer.chrome(web), &s),
+    }
+}
+
+/// The pipelines, and the kanban of `pipeline` (the default one when empty).
+async fn gather(
+    web: &Web,
+    viewer: &Viewer,
+    pipeline: &str,
+) -> Result<(Vec<dpb::Pipeline>, dpb::KanbanResponse), Status> {
+    let filter = dpb::DealFilter {
+        pipeline_id: pipeline.to_owned(),
+        ..Default::default()
+    };
+    let kanban = dpb::KanbanRequest {
+        filter: Some(filter),
+        page_size: CARDS,
+        ..Default::default()
+    };
+    let (mut a, mut b) = (web.deals(), web.deals());
+    let (pipelines, kanban) = futures::try_join!(
+        a.list_pipelines(viewer.ask(dpb::ListPipelinesRequest {})?),
+        b.kanban(viewer.ask(kanban)?),
+    )?;
+    Ok((pipelines.into_inner().pipelines, kanban.into_inner()))
+}
+
+fn page<'a>(
+    viewer: &'a Viewer,
+    web: &'a Web,
+    pipelines: Vec<dpb::Pipeline>,
+    kanban: dpb::KanbanResponse,
+    notice: Notice,
+) -> BoardPage<'a> {
+    let t = viewer.lang.tr();
+    let current = kanban.pipeline.unwrap_or_default();
+    let stages = open_stages(&current.stages);
+    let pipelines = pipelines
+        .into_iter()
+        .map(|p| PipelineLink {
+            current: p.id == current.id,
+            id: p.id,
+            name: p.name,
+        })
+        .collect();
+    let columns = kanban
+        .columns
+        .into_iter()
+        .map(|c| column(t, viewer, c))
+        .collect();
+    BoardPage {
+        c: viewer.chrome(web),
+        pipelines,
+        pipeline_id: current.id,
+        columns,
+        stages,
+        notice,
+    }
+}
+
+fn column(t: &'static Tr, viewer: &Viewer, column: dpb::Column) -> ColumnView {
+    let stage = column.stage.unwrap_or_default();
+    let weighted = column
+        .sums
+        .iter()
+        .map(|m| {
+            money(
+                m.amount_minor * i64::from(stage.probability) / 100,
+                &m.currency,
+            )
+        })
+        .collect();
+    let wip = match stage.wip_limit {
+        0 => String::new(),
+        limit => format!("{} / {limit}", column.count),
+    };
+    ColumnView {
+        stage_id: stage.id,
+        name: stage.name,
+        guidance: stage.guidance,
+        count: column.count,
+        count_text: t.deals_count(column.count),
+        sums: column
+            .sums
+            .iter()
+            .map(|m| money(m.amount_minor, &m.currency))
+            .collect(),
+        weighted,
+        wip,
+        over: column.over_wip_limit,
+        cards: column
+            .deals
+            .into_iter()
+            .map(|d| card(t, viewer, d))
+            .collect(),
+        next: column.next_page_token,
+    }
+}
+
+fn card(t: &'static Tr, viewer: &Viewer, deal: dpb::Deal) -> Card {
+    let open = deal.status == i32::from(dpb::DealStatus::Open);
+    let now = ringside_storage::now_millis() / 1000;
+    let entered = deal.stage_entered_at.map_or(now, |t| t.seconds);
+    Card {
+        amount: money(deal.amount_minor, &deal.currency),
+        owner: owner_label(t, viewer, &deal.owner_id),
+        no_next_action: open && deal.next_action.is_none(),
+        stale: open && now - entered > STALE_DAYS * 86_400,
+        id: deal.id,
+        title: deal.title,
+    }
+}
+
+/// The stages a deal may be moved to by a card: the open ones (winning and losing
+/// take their own steps).
+fn open_stages(stages: &[dpb::Stage]) -> Vec<(String, String)> {
+    let open = i32::from(dpb::StageKind::Open);
+    let open = stages.iter().filter(|s| s.kind == open);
+    open.map(|s| (s.id.clone(), s.name.clone())).collect()
+}
+
+/// `GET /deals/stages/{stage}?pipeline=…&after=…`: a column's next cards — the
+/// items alone to htmx, else the board with that column alone, from there on.
+pub async fn more_cards(
+    State(web): State<Web>,
+    viewer: Viewer,
+    Path(stage): Path<String>,
+    Query(which): Query<Which>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let t = viewer.lang.tr();
+    let filter = dpb::DealFilter {
+        pipeline_id: which.pipeline.clone(),
+        ..Default::default()
+    };
+    let message = dpb::KanbanColumnRequest {
+        filter: Some(filter),
+        stage_id: stage,
+        page_size: CARDS,
+        page_token: which.after,
+        ..Default::default()
+    };
+    let found = async { web.deals().kanban_column(viewer.ask(message)?).await };
+    let (found, pipeline) = match futures::join!(found, pipeline(&web, &viewer, &which.pipeline)) {
+        (Ok(found), Ok(pipeline)) => (found.into_inner(), pipeline),
+        (Err(s), _) | (_, Err(s)) => return failure(viewer.chrome(&web), &s),
+    };
+    let stages = open_stages(&pipeline.stages);
+    let column = column(t, &viewer, found);
+    if headers.contains_key("hx-request") {
+        let part = CardsPart {
+            c: viewer.chrome(&web),
+            pipeline_id: pipeline.id,
+            column,
+            stages,
+        };
+        return html(StatusCode::OK, &part, &web.push_url);
+    }
+    let page = BoardPage {
+        c: viewer.chrome(&web),
+        pipelines: Vec::new(),
+        pipeline_id: pipeline.id,
+        columns: vec![column],
+        stages,
+        notice: Notice::none(),
+    };
+    html(StatusCode::OK, &page, &web.push_url)
+}
+
+/// The pipeline `id`.
+async fn pipeline(web: &Web, viewer: &Viewer, id: &str) -> Result<dpb::Pipeline, Status> {
+    let message = dpb::GetPipelineRequest { id: id.to_owned() };
+    Ok(web
+        .deals()
+        .get_pipeline(viewer.ask(message)?)
+        .await?
+        .into_inner())
+}
+
+#[derive(Deserialize)]
+pub struct MoveForm {
+    #[serde(default)]
+    stage: String,
+    #[serde(default)]
+    pipeline: String,
+}
+
+/// `POST /deals/{id}/move`: the board again, with what deals said of the move.
+pub async fn move_deal(
+    State(web): State<Web>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Form(form): Form<MoveForm>,
+) -> Response {
+    let t = viewer.lang.tr();
+    let message = dpb::MoveDealRequest {
+        id,
+        stage_id: form.stage,
+    };
+    let moved = async { web.deals().move_deal(viewer.ask(message)?).await };
+    let (status, notice) = match moved.await {
+        Ok(reply) => match reply.into_inner().warnings.is_empty() {
+            true => (StatusCode::OK, Notice::none()),
+            false => (StatusCode::OK, Notice::error(t.wip_warned)),
+        },
+        Err(s) if s.code() == Code::NotFound => return failure(viewer.chrome(&web), &s),
+        // A full stage that refuses (the other refusal, a closed deal, has no card).
+        Err(s) if s.code() == Code::FailedPrecondition && s.message().contains("WIP limit") => {
+            (StatusCode::CONFLICT, Notice::error(t.wip_refused))
+        }
+        Err(s) => {
+            let (code, why) = refusal(&s, t, t.went_wrong);
+            (code, Notice::error(why))
+        }
+    };
+    show(&web, &viewer, &form.pipeline, status, notice).await
+}
