@@ -616,3 +616,97 @@ async fn the_board_moves_a_deal_recomputes_the_columns_and_shows_a_wip_refusal()
         }
     }
 }
+
+/// The deal page: the stage path moves the deal, the history follows; a loss needs
+/// its reason and shows it; a lost deal reopens; another agent's deal looks like none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deal_page_moves_loses_with_a_reason_and_reopens() {
+    if !support::browser::present() {
+        return;
+    }
+    for suites in support::both_ways().await {
+        olga(&suites).await;
+        support::staff_suite(&suites)
+            .hire(&[Person::new("ivan", "Иван")])
+            .await;
+        let (_, ids) = b2b(&suites).await;
+        let ivans = dpb::CreateDealRequest {
+            title: "Ivan's deal".into(),
+            amount_minor: 100,
+            currency: "RUB".into(),
+            ..Default::default()
+        };
+        let mut ivan = deals_suite(&suites).deals("ivan").await;
+        let ivans = ivan.create_deal(ivans).await.expect("a deal").into_inner();
+        let ivans = ivans.deal.expect("the deal").id;
+        let pages = support::pages(&suites);
+        let (name, addr) = (pages.name, pages.running.http_addr);
+        let base = format!("http://{addr}");
+        let browser = Browser::start().await;
+        browser.sign_in(&format!("{base}/"), "olga", "Ольга").await;
+        let big = &ids["Big order"];
+        browser.goto(&format!("{base}/deals/{big}")).await;
+        browser.wait_text("#deal-title", |t| t == "Big order").await;
+        browser
+            .wait_text("#deal-amount", |t| t == "1 000.00 RUB")
+            .await;
+        browser
+            .wait_text(r#".stage-path [aria-current="step"]"#, |t| t == "Call")
+            .await;
+        let violations = browser.accessibility_violations().await;
+        assert!(violations.is_empty(), "{name}: {violations:#?}");
+
+        let offer = "//button[normalize-space()='Offer']";
+        let click = "document.evaluate(arguments[0], document, null, 9, null).singleNodeValue.click(); return 1";
+        browser.execute(click, serde_json::json!([offer])).await;
+        browser
+            .wait_text(r#".stage-path [aria-current="step"]"#, |t| t == "Offer")
+            .await;
+        let history = browser.wait_text("#stage-history", |_| true).await;
+        assert!(
+            history.contains("Call") && history.contains("Offer"),
+            "{name}: {history}"
+        );
+
+        // No reason, no loss.
+        let cookie = support::sign_in_http(addr, "olga").await;
+        let urlencoded = ("content-type", "application/x-www-form-urlencoded");
+        let headers = [("cookie", cookie.as_str()), urlencoded];
+        let lose = format!("/deals/{big}/lose");
+        let (status, _) = support::http(addr, "POST", &lose, &headers, b"reason=+").await;
+        assert_eq!(status, 400, "{name}");
+        browser
+            .type_into("#lost-why", "Chose a cheaper supplier")
+            .await;
+        browser.click("#lose button").await;
+        browser.wait_text("#deal-status", |t| t == "lost").await;
+        browser
+            .wait_text("#lost-reason", |t| t == "Chose a cheaper supplier")
+            .await;
+        browser.click("#reopen button").await;
+        browser.wait_text("#deal-status", |t| t == "open").await;
+
+        let (status, page) = support::http(
+            addr,
+            "GET",
+            &format!("/deals/{ivans}"),
+            &[("cookie", &cookie)],
+            b"",
+        )
+        .await;
+        assert_eq!(status, 404, "{name}");
+        let (_, none) = support::http(
+            addr,
+            "GET",
+            "/deals/no-such-deal",
+            &[("cookie", &cookie)],
+            b"",
+        )
+        .await;
+        assert_eq!(page, none, "{name}: another's deal looks like none");
+        browser.quit().await;
+        for suite in suites {
+            suite.stop().await;
+        }
+    }
+}

@@ -274,7 +274,7 @@ pub async fn services_with(
     // Every service asks staff about people, and contacts asks notifications who is
     // online; both start last, on ports chosen now (channels are dialled on first use).
     let (notifications_port, staff_port) = (spare_port(), spare_port());
-    let web_port = spare_port();
+    let (web_port, deals_port) = (spare_port(), spare_port());
     let notifications_url = format!("http://127.0.0.1:{notifications_port}");
     let mode = Mode::Serve(ServiceName::Contacts);
     let contacts = start(
@@ -290,6 +290,7 @@ pub async fn services_with(
     .await;
     let shared = contacts.settings.clone();
     let contacts_url = format!("http://{}", contacts.running.grpc_addr);
+    // Activities asks deals who owns a deal; deals starts next, on a port chosen now.
     let activities = serve_beside(
         ServiceName::Activities,
         &contacts.key,
@@ -297,7 +298,7 @@ pub async fn services_with(
         &db_url,
         &amqp,
         contacts_url.clone(),
-        |_| {},
+        move |s| s.deals_url = format!("http://127.0.0.1:{deals_port}"),
     )
     .await;
     let activities_url = format!("http://{}", activities.running.grpc_addr);
@@ -308,7 +309,7 @@ pub async fn services_with(
         &db_url,
         &amqp,
         contacts_url.clone(),
-        |_| {},
+        move |s| s.grpc_addr = ([127, 0, 0, 1], deals_port).into(),
     )
     .await;
     let deals_url = format!("http://{}", deals.running.grpc_addr);

@@ -308,9 +308,21 @@ pub struct MoveForm {
     stage: String,
     #[serde(default)]
     pipeline: String,
+    /// "deal" when the move came from the deal's page, which it goes back to.
+    #[serde(default)]
+    back: String,
 }
 
-/// `POST /deals/{id}/move`: the board again, with what deals said of the move.
+/// A full stage's refusal in the person's words (deals says it in English).
+fn wip_said(status: Status, t: &'static Tr) -> Status {
+    match status.code() == Code::FailedPrecondition && status.message().contains("WIP limit") {
+        true => Status::invalid_argument(t.wip_refused),
+        false => status,
+    }
+}
+
+/// `POST /deals/{id}/move`: the board again (or the deal's page), with what deals
+/// said of the move.
 pub async fn move_deal(
     State(web): State<Web>,
     viewer: Viewer,
@@ -319,11 +331,16 @@ pub async fn move_deal(
 ) -> Response {
     let t = viewer.lang.tr();
     let message = dpb::MoveDealRequest {
-        id,
+        id: id.clone(),
         stage_id: form.stage,
     };
     let moved = async { web.deals().move_deal(viewer.ask(message)?).await };
-    let (status, notice) = match moved.await {
+    let moved = moved.await;
+    if form.back == "deal" {
+        let result = moved.map(drop).map_err(|s| wip_said(s, t));
+        return crate::deal::answered(&web, &viewer, &id, result).await;
+    }
+    let (status, notice) = match moved {
         Ok(reply) => match reply.into_inner().warnings.is_empty() {
             true => (StatusCode::OK, Notice::none()),
             false => (StatusCode::OK, Notice::error(t.wip_warned)),

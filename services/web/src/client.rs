@@ -1,11 +1,8 @@
 //! The client page: a contact (`/contacts/{id}`) or a lead (`/leads/{id}`) with its
 //! details and identities, owner, tags and company; its open tasks and (a
-//! contact's) open deals; a note added from the page (`POST …/notes`); and the
-//! timeline across every channel, newest first, a page at a time — the next page
-//! comes as the list's end scrolls into view (`GET …/timeline?after=…`, an htmx
-//! fragment of the same template) or, without script, by a plain link. Every call is
-//! made as the person: a client outside their reach is the same "not found" page as
-//! one that does not exist.
+//! contact's) open deals; a note added from the page (`POST …/notes`); and its
+//! timeline ([`crate::timeline`]). Every call is made as the person: a client
+//! outside their reach is the same "not found" page as one that does not exist.
 
 use askama::Template;
 use axum::Form;
@@ -20,66 +17,10 @@ use tonic::Status;
 
 use crate::lang::Tr;
 use crate::page::{Chrome, Notice, When, failure, html, refusal, see_other};
+use crate::timeline::{After, Contacts, Kind, Leads, Line, Which, timeline};
 use crate::{Viewer, Web};
-
-/// Entries per timeline page.
-const TIMELINE_PAGE: i32 = 50;
 /// Longest note the page sends, in characters (activities has its own limit too).
 const MAX_NOTE: usize = 10_000;
-
-/// Which kind of client a page is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Contact,
-    Lead,
-}
-
-impl Kind {
-    fn path(self) -> &'static str {
-        match self {
-            Kind::Contact => "/contacts/",
-            Kind::Lead => "/leads/",
-        }
-    }
-
-    /// The address of the page of the client `id`.
-    pub fn page(self, id: &str) -> String {
-        let mut out = self.path().to_owned();
-        for b in id.bytes() {
-            match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    out.push(char::from(b))
-                }
-                b => out.push_str(&format!("%{b:02X}")),
-            }
-        }
-        out
-    }
-
-    fn subject(self, id: &str) -> apb::Subject {
-        use apb::subject::Subject;
-        let subject = match self {
-            Kind::Contact => Subject::ContactId(id.to_owned()),
-            Kind::Lead => Subject::LeadId(id.to_owned()),
-        };
-        apb::Subject {
-            subject: Some(subject),
-        }
-    }
-
-    fn links(self, id: &str) -> apb::Links {
-        match self {
-            Kind::Contact => apb::Links {
-                contact_id: id.to_owned(),
-                ..Default::default()
-            },
-            Kind::Lead => apb::Links {
-                lead_id: id.to_owned(),
-                ..Default::default()
-            },
-        }
-    }
-}
 
 /// What the page says about the client.
 struct Details {
@@ -90,15 +31,6 @@ struct Details {
     owner: String,
     tags: Vec<String>,
     identities: Vec<String>,
-}
-
-/// One line of the timeline.
-pub struct Line {
-    when: When,
-    kind: &'static str,
-    kind_class: &'static str,
-    summary: String,
-    text: String,
 }
 
 struct TaskLine {
@@ -125,51 +57,16 @@ struct ClientPage<'a> {
     notice: Notice,
 }
 
-#[derive(Template)]
-#[template(path = "client.html", block = "timeline")]
-struct TimelinePart<'a> {
-    c: Chrome<'a>,
-    base: String,
-    lines: Vec<Line>,
-    next: String,
-}
-
-#[derive(Deserialize)]
-pub struct After {
-    #[serde(default)]
-    after: String,
-}
-
 /// The routes of both kinds of client.
 pub fn routes() -> axum::Router<Web> {
     use axum::routing::{get, post};
     axum::Router::new()
         .route("/contacts/{id}", get(page::<Contacts>))
         .route("/leads/{id}", get(page::<Leads>))
-        .route("/contacts/{id}/timeline", get(timeline_page::<Contacts>))
-        .route("/leads/{id}/timeline", get(timeline_page::<Leads>))
         .route("/contacts/{id}/notes", post(note::<Contacts>))
         .route("/leads/{id}/notes", post(note::<Leads>))
         // A note of 10,000 Cyrillic characters is some 60 KiB as a form.
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
-}
-
-/// The kind of client a route is about, as a type (`page::<Contacts>`).
-pub trait Which {
-    const KIND: Kind;
-}
-
-/// `/contacts/…`.
-pub struct Contacts;
-/// `/leads/…`.
-pub struct Leads;
-
-impl Which for Contacts {
-    const KIND: Kind = Kind::Contact;
-}
-
-impl Which for Leads {
-    const KIND: Kind = Kind::Lead;
 }
 
 /// `GET /contacts/{id}`, `GET /leads/{id}`: the page, its timeline from `after`.
@@ -259,6 +156,8 @@ async fn details(
                 name: c.name,
             })
         }
+        // A deal has its own page, not this one.
+        Kind::Deal => Err(Status::not_found("not a client")),
         Kind::Lead => {
             let message = cpb::GetLeadRequest { id: id.to_owned() };
             let l = web.contacts().get_lead(viewer.ask(message)?).await?;
@@ -285,7 +184,7 @@ pub fn owner_label(t: &'static Tr, viewer: &Viewer, owner: &str) -> String {
     }
 }
 
-async fn company_name(web: &Web, viewer: &Viewer, id: &str) -> Result<String, Status> {
+pub async fn company_name(web: &Web, viewer: &Viewer, id: &str) -> Result<String, Status> {
     if id.is_empty() {
         return Ok(String::new());
     }
@@ -349,75 +248,6 @@ async fn deals(web: &Web, viewer: &Viewer, kind: Kind, id: &str) -> Result<Vec<D
     Ok(lines.collect())
 }
 
-/// One page of the timeline from `after`, and the token of the next ("" at the end).
-async fn timeline(
-    web: &Web,
-    viewer: &Viewer,
-    t: &'static Tr,
-    kind: Kind,
-    id: &str,
-    after: &str,
-) -> Result<(Vec<Line>, String), Status> {
-    let message = apb::TimelineRequest {
-        subject: Some(kind.subject(id)),
-        page_size: TIMELINE_PAGE,
-        page_token: after.to_owned(),
-        ..Default::default()
-    };
-    let page = web.activities().timeline(viewer.ask(message)?).await?;
-    let page = page.into_inner();
-    let lines = page.entries.into_iter().map(|e| line(t, e)).collect();
-    Ok((lines, page.next_page_token))
-}
-
-fn line(t: &'static Tr, entry: apb::Entry) -> Line {
-    let (kind, kind_class) = match apb::EntryKind::try_from(entry.kind) {
-        Ok(apb::EntryKind::Call) => (t.entry_call, "call"),
-        Ok(apb::EntryKind::Message) => (t.entry_message, "message"),
-        Ok(apb::EntryKind::Note) => (t.entry_note, "note"),
-        Ok(apb::EntryKind::Form) => (t.entry_form, "form"),
-        _ => (t.entry_system, "system"),
-    };
-    let text = match entry.text == entry.summary {
-        true => String::new(),
-        false => entry.text,
-    };
-    Line {
-        when: When::of(entry.occurred_at.as_ref()),
-        kind,
-        kind_class,
-        summary: entry.summary,
-        text,
-    }
-}
-
-/// `GET …/timeline?after=…`: the next page of the timeline.
-pub async fn timeline_page<W: Which>(
-    State(web): State<Web>,
-    viewer: Viewer,
-    Path(id): Path<String>,
-    Query(after): Query<After>,
-) -> Response {
-    timeline_part(&web, &viewer, W::KIND, &id, &after.after).await
-}
-
-/// The next page of the timeline, as the list's items (an htmx fragment).
-async fn timeline_part(web: &Web, viewer: &Viewer, kind: Kind, id: &str, after: &str) -> Response {
-    let t = viewer.lang.tr();
-    match timeline(web, viewer, t, kind, id, after).await {
-        Ok((lines, next)) => {
-            let part = TimelinePart {
-                c: viewer.chrome(web),
-                base: kind.page(id),
-                lines,
-                next,
-            };
-            html(StatusCode::OK, &part, &web.push_url)
-        }
-        Err(s) => failure(viewer.chrome(web), &s),
-    }
-}
-
 #[derive(Deserialize)]
 pub struct NoteForm {
     #[serde(default)]
@@ -457,16 +287,5 @@ async fn add_note(web: &Web, viewer: &Viewer, kind: Kind, id: &str, form: NoteFo
             let (_, why) = refusal(&s, t, t.went_wrong);
             show(web, viewer, kind, id, "", Notice::error(why)).await
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_clients_address_carries_its_id_as_one_segment() {
-        assert_eq!(Kind::Contact.page("0190-ab_c"), "/contacts/0190-ab_c");
-        assert_eq!(Kind::Lead.page("a/../b?x"), "/leads/a%2F..%2Fb%3Fx");
     }
 }

@@ -14,8 +14,8 @@ use ringside_proto::contacts::v1 as cpb;
 use serde::Deserialize;
 use tonic::Status;
 
-use crate::client::Kind;
 use crate::page::{Chrome, Notice, When, failure, html, refusal, see_other};
+use crate::timeline::Kind;
 use crate::{Viewer, Web};
 
 /// Tasks and leads shown at most.

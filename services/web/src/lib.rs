@@ -11,11 +11,13 @@
 pub mod assets;
 pub mod board;
 pub mod client;
+pub mod deal;
 pub mod home;
 pub mod lang;
 pub mod page;
 pub mod search;
 pub mod signin;
+pub mod timeline;
 
 use std::sync::Arc;
 
@@ -116,7 +118,9 @@ pub fn router(web: Web) -> axum::Router {
         .route("/language", post(signin::choose_language))
         .route("/search", get(search::page).post(search::find))
         .merge(client::routes())
+        .merge(timeline::routes())
         .merge(board::routes())
+        .merge(deal::routes())
         .route("/tasks", post(home::create))
         .route("/tasks/{id}/complete", post(home::complete))
         .route("/tasks/{id}/reschedule", post(home::reschedule))

@@ -14,8 +14,9 @@ use ringside_proto::contacts::v1 as cpb;
 use serde::Deserialize;
 use tonic::Status;
 
-use crate::client::{Kind, owner_label};
+use crate::client::owner_label;
 use crate::page::{Chrome, Notice, failure, html};
+use crate::timeline::Kind;
 use crate::{Viewer, Web};
 
 /// Answers of each kind shown.

@@ -1,0 +1,324 @@
+//! The deal page (`/deals/{id}`): the stage path with the current stage's guidance,
+//! each open stage a button that moves the deal there; the amount, expected close,
+//! owner, company and contacts with their roles; the next step; the history of its
+//! stages; its timeline ([`crate::timeline`]); won or lost with the reason (`POST
+//! /deals/{id}/win`, `/lose`), and reopened. Every call is made as the person, so a
+//! deal outside their reach is the same "not found" page as one that does not exist.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use ringside_proto::contacts::v1 as cpb;
+use ringside_proto::deals::v1 as dpb;
+use serde::Deserialize;
+use tonic::{Code, Status};
+
+use crate::client::owner_label;
+use crate::lang::Tr;
+use crate::page::{Chrome, Notice, When, failure, html, money, refusal, see_other};
+use crate::timeline::{After, Kind, Line, timeline};
+use crate::{Viewer, Web};
+
+/// Longest reason for a loss, in characters.
+const MAX_REASON: usize = 500;
+
+/// A stage on the path.
+struct Step {
+    id: String,
+    name: String,
+    current: bool,
+    open: bool,
+}
+
+/// A stay in a stage, for the history.
+struct Stay {
+    stage: String,
+    entered: When,
+    left: When,
+}
+
+/// A contact of the deal.
+struct Person {
+    href: String,
+    name: String,
+    role: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "deal.html")]
+struct DealPage<'a> {
+    c: Chrome<'a>,
+    base: String,
+    id: String,
+    title: String,
+    status: &'static str,
+    open: bool,
+    amount: String,
+    expected_close: String,
+    owner: String,
+    company: String,
+    guidance: String,
+    next_step: String,
+    next_due: When,
+    lost_reason: String,
+    steps: Vec<Step>,
+    people: Vec<Person>,
+    stays: Vec<Stay>,
+    lines: Vec<Line>,
+    next: String,
+    notice: Notice,
+}
+
+pub fn routes() -> axum::Router<Web> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/deals/{id}", get(page))
+        .route("/deals/{id}/win", post(win))
+        .route("/deals/{id}/lose", post(lose))
+        .route("/deals/{id}/reopen", post(reopen))
+}
+
+/// `GET /deals/{id}`.
+pub async fn page(
+    State(web): State<Web>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(after): Query<After>,
+) -> Response {
+    show(
+        &web,
+        &viewer,
+        &id,
+        &after.after,
+        StatusCode::OK,
+        Notice::none(),
+    )
+    .await
+}
+
+/// The deal's page with `notice`, or the page saying why not.
+pub async fn show(
+    web: &Web,
+    viewer: &Viewer,
+    id: &str,
+    after: &str,
+    status: StatusCode,
+    notice: Notice,
+) -> Response {
+    match gather(web, viewer, id, after).await {
+        Ok(page) => {
+            let page = DealPage { notice, ..page };
+            html(status, &page, &web.push_url)
+        }
+        Err(s) => failure(viewer.chrome(web), &s),
+    }
+}
+
+/// Everything the page shows. The deal first decides: when it is not found,
+/// nothing else is asked.
+async fn gather<'a>(
+    web: &'a Web,
+    viewer: &'a Viewer,
+    id: &str,
+    after: &str,
+) -> Result<DealPage<'a>, Status> {
+    let t = viewer.lang.tr();
+    let message = dpb::GetDealRequest { id: id.to_owned() };
+    let deal = web
+        .deals()
+        .get_deal(viewer.ask(message)?)
+        .await?
+        .into_inner();
+    let pipeline = dpb::GetPipelineRequest {
+        id: deal.pipeline_id.clone(),
+    };
+    let history = dpb::StageHistoryRequest {
+        deal_id: id.to_owned(),
+    };
+    let (mut a, mut b) = (web.deals(), web.deals());
+    let (pipeline, history, company, people, (lines, next)) = futures::try_join!(
+        async { Ok::<_, Status>(a.get_pipeline(viewer.ask(pipeline)?).await?.into_inner()) },
+        async { Ok::<_, Status>(b.stage_history(viewer.ask(history)?).await?.into_inner()) },
+        crate::client::company_name(web, viewer, &deal.company_id),
+        people(web, viewer, t, &deal.contacts),
+        timeline(web, viewer, t, Kind::Deal, id, after),
+    )?;
+    let parts = Parts {
+        deal,
+        pipeline,
+        history,
+        company,
+        people,
+        lines,
+        next,
+    };
+    Ok(assemble(web, viewer, t, parts))
+}
+
+/// What the services answered for the page.
+struct Parts {
+    deal: dpb::Deal,
+    pipeline: dpb::Pipeline,
+    history: dpb::StageHistoryResponse,
+    company: String,
+    people: Vec<Person>,
+    lines: Vec<Line>,
+    next: String,
+}
+
+fn assemble<'a>(web: &'a Web, viewer: &'a Viewer, t: &'static Tr, parts: Parts) -> DealPage<'a> {
+    let Parts {
+        deal,
+        pipeline,
+        history,
+        company,
+        people,
+        lines,
+        next,
+    } = parts;
+    let open = deal.status == i32::from(dpb::DealStatus::Open);
+    let current = pipeline.stages.iter().find(|s| s.id == deal.stage_id);
+    let open_kind = i32::from(dpb::StageKind::Open);
+    let steps = pipeline.stages.iter().map(|s| Step {
+        id: s.id.clone(),
+        name: s.name.clone(),
+        current: s.id == deal.stage_id,
+        open: s.kind == open_kind,
+    });
+    let stays = history.stays.into_iter().map(|s| Stay {
+        stage: s.stage_name,
+        entered: When::of(s.entered_at.as_ref()),
+        left: When::of(s.left_at.as_ref()),
+    });
+    let next_action = deal.next_action.unwrap_or_default();
+    DealPage {
+        c: viewer.chrome(web),
+        base: Kind::Deal.page(&deal.id),
+        status: status(t, deal.status),
+        open,
+        amount: money(deal.amount_minor, &deal.currency),
+        expected_close: deal.expected_close,
+        owner: owner_label(t, viewer, &deal.owner_id),
+        company,
+        guidance: current.map(|s| s.guidance.clone()).unwrap_or_default(),
+        next_step: next_action.title,
+        next_due: When::of(next_action.due_at.as_ref()),
+        lost_reason: deal.lost_reason,
+        steps: steps.collect(),
+        people,
+        stays: stays.collect(),
+        lines,
+        next,
+        notice: Notice::none(),
+        id: deal.id,
+        title: deal.title,
+    }
+}
+
+fn status(t: &'static Tr, status: i32) -> &'static str {
+    match dpb::DealStatus::try_from(status) {
+        Ok(dpb::DealStatus::Won) => t.deal_won,
+        Ok(dpb::DealStatus::Lost) => t.deal_lost,
+        _ => t.deal_open,
+    }
+}
+
+/// The deal's contacts the person may see, with their roles (at most ten asked).
+async fn people(
+    web: &Web,
+    viewer: &Viewer,
+    t: &'static Tr,
+    contacts: &[dpb::DealContact],
+) -> Result<Vec<Person>, Status> {
+    let asked = contacts.iter().take(10).map(|dc| async move {
+        let message = cpb::GetContactRequest {
+            id: dc.contact_id.clone(),
+        };
+        let found = web.contacts().get_contact(viewer.ask(message)?).await;
+        match found {
+            Ok(c) => Ok(Some(Person {
+                href: Kind::Contact.page(&dc.contact_id),
+                name: c.into_inner().name,
+                role: role(t, dc.role),
+            })),
+            Err(s) if s.code() == Code::NotFound => Ok(None),
+            Err(s) => Err(s),
+        }
+    });
+    let found = futures::future::try_join_all(asked).await?;
+    Ok(found.into_iter().flatten().collect())
+}
+
+fn role(t: &'static Tr, role: i32) -> &'static str {
+    match dpb::ContactRole::try_from(role) {
+        Ok(dpb::ContactRole::DecisionMaker) => t.role_decision_maker,
+        Ok(dpb::ContactRole::EconomicBuyer) => t.role_economic_buyer,
+        Ok(dpb::ContactRole::Influencer) => t.role_influencer,
+        Ok(dpb::ContactRole::User) => t.role_user,
+        _ => t.role_other,
+    }
+}
+
+/// `POST /deals/{id}/win`.
+pub async fn win(State(web): State<Web>, viewer: Viewer, Path(id): Path<String>) -> Response {
+    let message = dpb::WinDealRequest { id: id.clone() };
+    let won = async { web.deals().win_deal(viewer.ask(message)?).await };
+    answered(&web, &viewer, &id, won.await.map(drop)).await
+}
+
+#[derive(Deserialize)]
+pub struct LoseForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /deals/{id}/lose`: lost, with why.
+pub async fn lose(
+    State(web): State<Web>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Form(form): Form<LoseForm>,
+) -> Response {
+    let t = viewer.lang.tr();
+    let reason = form.reason.trim();
+    if reason.is_empty() || reason.chars().count() > MAX_REASON {
+        let why = Notice::error(t.lost_reason_needed);
+        return show(&web, &viewer, &id, "", StatusCode::BAD_REQUEST, why).await;
+    }
+    let message = dpb::LoseDealRequest {
+        id: id.clone(),
+        reason: reason.to_owned(),
+    };
+    let lost = async { web.deals().lose_deal(viewer.ask(message)?).await };
+    answered(&web, &viewer, &id, lost.await.map(drop)).await
+}
+
+/// `POST /deals/{id}/reopen`: open again, in the last open stage it was in.
+pub async fn reopen(State(web): State<Web>, viewer: Viewer, Path(id): Path<String>) -> Response {
+    let message = dpb::ReopenDealRequest {
+        id: id.clone(),
+        stage_id: String::new(),
+    };
+    let reopened = async { web.deals().reopen_deal(viewer.ask(message)?).await };
+    answered(&web, &viewer, &id, reopened.await.map(drop)).await
+}
+
+/// Back to the deal's page when the change went through; else the page saying why.
+pub async fn answered(
+    web: &Web,
+    viewer: &Viewer,
+    id: &str,
+    result: Result<(), Status>,
+) -> Response {
+    let t = viewer.lang.tr();
+    match result {
+        Ok(()) => see_other(&Kind::Deal.page(id), &[]),
+        Err(s) if s.code() == Code::NotFound => failure(viewer.chrome(web), &s),
+        Err(s) => {
+            let (code, why) = refusal(&s, t, t.went_wrong);
+            show(web, viewer, id, "", code, Notice::error(why)).await
+        }
+    }
+}
