@@ -169,15 +169,7 @@ struct Parts {
 }
 
 fn assemble<'a>(web: &'a Web, viewer: &'a Viewer, t: &'static Tr, parts: Parts) -> DealPage<'a> {
-    let Parts {
-        deal,
-        pipeline,
-        history,
-        company,
-        people,
-        lines,
-        next,
-    } = parts;
+    let (deal, pipeline) = (parts.deal, parts.pipeline);
     let open = deal.status == i32::from(dpb::DealStatus::Open);
     let current = pipeline.stages.iter().find(|s| s.id == deal.stage_id);
     let open_kind = i32::from(dpb::StageKind::Open);
@@ -187,7 +179,7 @@ fn assemble<'a>(web: &'a Web, viewer: &'a Viewer, t: &'static Tr, parts: Parts) 
         current: s.id == deal.stage_id,
         open: s.kind == open_kind,
     });
-    let stays = history.stays.into_iter().map(|s| Stay {
+    let stays = parts.history.stays.into_iter().map(|s| Stay {
         stage: s.stage_name,
         entered: When::of(s.entered_at.as_ref()),
         left: When::of(s.left_at.as_ref()),
@@ -201,16 +193,16 @@ fn assemble<'a>(web: &'a Web, viewer: &'a Viewer, t: &'static Tr, parts: Parts) 
         amount: money(deal.amount_minor, &deal.currency),
         expected_close: deal.expected_close,
         owner: owner_label(t, viewer, &deal.owner_id),
-        company,
+        company: parts.company,
         guidance: current.map(|s| s.guidance.clone()).unwrap_or_default(),
         next_step: next_action.title,
         next_due: When::of(next_action.due_at.as_ref()),
         lost_reason: deal.lost_reason,
         steps: steps.collect(),
-        people,
+        people: parts.people,
         stays: stays.collect(),
-        lines,
-        next,
+        lines: parts.lines,
+        next: parts.next,
         notice: Notice::none(),
         id: deal.id,
         title: deal.title,
