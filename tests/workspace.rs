@@ -377,7 +377,8 @@ async fn my_day_lists_what_is_due_and_a_task_is_done_or_moved_in_place() {
 
         let pages = support::pages(&suites);
         let (name, addr) = (pages.name, pages.running.http_addr);
-        let browser = Browser::start().await;
+        // A zone whose offset is not UTC's and differs between June and November.
+        let browser = Browser::start_in_zone("America/New_York").await;
         browser
             .sign_in(&format!("http://{addr}/"), "olga", "Ольга")
             .await;
@@ -413,6 +414,7 @@ async fn my_day_lists_what_is_due_and_a_task_is_done_or_moved_in_place() {
         let offset = "return -new Date(arguments[0]).getTimezoneOffset()";
         let offset = browser.execute(offset, serde_json::json!([later])).await;
         let offset = offset.as_i64().expect("minutes");
+        assert_ne!(offset, 0, "{name}: the browser runs in New York's time");
         browser.click(&format!("{second} .reschedule button")).await;
         browser.wait_gone(&second).await;
 
@@ -544,7 +546,7 @@ async fn the_board_moves_a_deal_recomputes_the_columns_and_shows_a_wip_refusal()
         let column = |n: usize| format!(".board .column:nth-of-type({n})");
         let figures = |n: usize| format!("{} .figures", column(n));
         browser
-            .wait_text(&figures(1), |t| t == "2 deals · 1 500.00 RUB")
+            .wait_text(&figures(1), |t| t == "2 deals · 1,500.00 RUB")
             .await;
         let weighted = browser
             .wait_text(&format!("{} .weighted", column(1)), |_| true)
@@ -556,7 +558,7 @@ async fn the_board_moves_a_deal_recomputes_the_columns_and_shows_a_wip_refusal()
         let wip = browser
             .wait_text(&format!("{} .wip", column(2)), |_| true)
             .await;
-        assert!(wip.contains("1 / 1"), "{name}: {wip}");
+        assert!(wip.contains("limit: 1"), "{name}: {wip}");
         let dragging = "return [...document.querySelectorAll('.board .cards')] \
                         .every(l => window.Sortable && window.Sortable.get(l))";
         let ready = browser.execute(dragging, serde_json::json!([])).await;
@@ -581,7 +583,7 @@ async fn the_board_moves_a_deal_recomputes_the_columns_and_shows_a_wip_refusal()
             .wait_text(&figures(1), |t| t == "1 deal · 500.00 RUB")
             .await;
         browser
-            .wait_text(&figures(3), |t| t == "1 deal · 1 000.00 RUB")
+            .wait_text(&figures(3), |t| t == "1 deal · 1,000.00 RUB")
             .await;
 
         // Small order to the full Demo: refused, said, and it stays in Call.
@@ -609,7 +611,25 @@ async fn the_board_moves_a_deal_recomputes_the_columns_and_shows_a_wip_refusal()
             id: ids["Small order"].clone(),
         };
         let small_now = deals.get_deal(get).await.expect("the deal").into_inner();
-        assert_ne!(serde_json::json!(small_now.stage_id), demo, "{name}");
+        let call = browser
+            .execute(
+                "return document.querySelector('.column:nth-of-type(1) .cards').dataset.stageId",
+                serde_json::json!([]),
+            )
+            .await;
+        assert_eq!(
+            serde_json::json!(small_now.stage_id),
+            call,
+            "{name}: still in Call"
+        );
+        assert_ne!(call, demo, "{name}");
+        // Won and Lost take no dropped cards and show no move forms.
+        let closed = "return [...document.querySelectorAll('.cards[data-closed]')].length";
+        assert_eq!(
+            browser.execute(closed, serde_json::json!([])).await,
+            2,
+            "{name}"
+        );
         browser.quit().await;
         for suite in suites {
             suite.stop().await;
@@ -648,7 +668,7 @@ async fn the_deal_page_moves_loses_with_a_reason_and_reopens() {
         browser.goto(&format!("{base}/deals/{big}")).await;
         browser.wait_text("#deal-title", |t| t == "Big order").await;
         browser
-            .wait_text("#deal-amount", |t| t == "1 000.00 RUB")
+            .wait_text("#deal-amount", |t| t == "1,000.00 RUB")
             .await;
         browser
             .wait_text(r#".stage-path [aria-current="step"]"#, |t| t == "Call")

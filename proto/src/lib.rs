@@ -20,6 +20,10 @@ pub mod deals {
     pub mod v1 {
         tonic::include_proto!("ringside.deals.v1");
     }
+
+    /// What the message of a move's FAILED_PRECONDITION holds when the stage is full
+    /// and refuses (as against a closed deal that must be reopened first).
+    pub const WIP_REFUSED: &str = "is at its WIP limit";
 }
 
 pub mod notifications {

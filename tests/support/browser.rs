@@ -46,11 +46,21 @@ impl Drop for Browser {
 impl Browser {
     /// Starts ChromeDriver and a headless Chromium session.
     pub async fn start() -> Browser {
+        Browser::start_in_zone("").await
+    }
+
+    /// [`Browser::start`] with the browser's clock in time zone `zone` (an IANA name;
+    /// empty: the machine's).
+    pub async fn start_in_zone(zone: &str) -> Browser {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let driver = Command::new("chromedriver")
+        let mut driver = Command::new("chromedriver");
+        if !zone.is_empty() {
+            driver.env("TZ", zone);
+        }
+        let driver = driver
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -344,8 +344,10 @@ impl DealsService {
             return Ok(Vec::new());
         }
         let message = format!(
-            "stage {:?} is at its WIP limit of {} deals",
-            stage.name, stage.wip_limit
+            "stage {:?} {} of {} deals",
+            stage.name,
+            ringside_proto::deals::WIP_REFUSED,
+            stage.wip_limit
         );
         match enforce && stage.wip_refuse {
             true => Err(DealsError::FailedPrecondition(message)),

@@ -1,9 +1,10 @@
 // Ringside's own script, on every page: the call bar (caller-ID cards pushed over
 // notifications' socket while the phone rings, kept across pages because the
-// server sends the live cards again when a page connects, and a note being typed
-// is kept in this tab's session storage until it is saved or the person signs
-// out), moments in the person's time zone, the keyboard shortcuts, and the welcome
-// page's link code.
+// server sends the live cards again when a page connects, a note being typed kept
+// in this tab's session storage until it is saved or the person signs out, and the
+// wrap-up with its follow-up task), the person's offset from UTC for the server,
+// moments in their time zone, the board's drag and drop, the keyboard shortcuts,
+// and the welcome page's link code.
 "use strict";
 
 (function shortcuts() {
@@ -62,16 +63,21 @@
 
 (function board() {
   // Dragging a card to another column submits its move form (the answer is the
-  // board again, recomputed); a card goes only where its form could send it.
+  // board again, recomputed); only open stages give or take cards (won and lost are
+  // the deal page's steps), and order within a column is the server's.
   const init = () => {
     if (!window.Sortable) return;
     for (const list of document.querySelectorAll(".board .cards")) {
       if (list.dataset.sortable) continue;
       list.dataset.sortable = "1";
+      const open = !list.dataset.closed;
       window.Sortable.create(list, {
-        group: "deals",
+        group: { name: "deals", pull: open, put: open },
+        sort: false,
+        delay: 200,
+        delayOnTouchOnly: true,
         draggable: ".deal",
-        filter: "form, select, button, label",
+        filter: "a, form, select, button, label",
         preventOnFilter: false,
         onEnd: e => {
           if (e.from === e.to) return;
@@ -334,6 +340,9 @@
         if (card && push.type === "note_saved") {
           sessionStorage.removeItem(draftKey(push.call_id, "note"));
           sessionStorage.removeItem(draftKey(push.call_id, "outcome"));
+          // Filed: a second save does not file it again.
+          card.querySelector(".note").value = "";
+          card.querySelector(".outcome").value = "";
           partSaved(card.querySelector(".saved"));
         } else if (card) {
           card.querySelector(".saved").textContent = T.not_saved;

@@ -1,8 +1,10 @@
 //! The deals board (`/deals`, `?pipeline=…` for another pipeline than the default):
-//! one pipeline's kanban as the person may see it. Each column says its count, its
-//! sum per currency and the weighted value (the sum × the stage's probability), all
-//! computed by deals over every deal in the stage, not from the cards loaded; its
-//! WIP limit, marked when passed; the stage's guidance. The first cards of each
+//! one pipeline's kanban as the person may see it. Each column says its count and
+//! its sum per currency, computed by deals over every deal in the stage the person
+//! sees (not from the cards loaded), and the weighted value (the sums × the
+//! stage's probability, rounded); its WIP limit, marked when the stage passes it;
+//! the stage's guidance. Won and lost columns take no cards: winning and losing are
+//! the deal page's steps. The first cards of each
 //! column come with the page, the rest as the column scrolls
 //! (`/deals/stages/{stage}?after=…`). A deal moves by its card's form (`POST
 //! /deals/{id}/move`), which a drag between columns submits: the answer is the board
@@ -50,13 +52,15 @@ struct Card {
 /// One stage's column.
 struct ColumnView {
     stage_id: String,
+    /// An open stage (won and lost take their own steps, on the deal's page).
+    open: bool,
     name: String,
     guidance: String,
     count: i64,
     count_text: String,
     sums: Vec<String>,
     weighted: Vec<String>,
-    /// "7 / 5" when the stage has a WIP limit.
+    /// The stage's WIP limit, when it has one.
     wip: String,
     over: bool,
     cards: Vec<Card>,
@@ -188,18 +192,16 @@ fn column(t: &'static Tr, viewer: &Viewer, column: dpb::Column) -> ColumnView {
     let weighted = column
         .sums
         .iter()
-        .map(|m| {
-            money(
-                m.amount_minor * i64::from(stage.probability) / 100,
-                &m.currency,
-            )
-        })
+        .map(|m| money(t, weighted(m.amount_minor, stage.probability), &m.currency))
         .collect();
+    // The limit holds over the whole stage, which the person may see only part of:
+    // the limit and whether it is passed, not a count of theirs against it.
     let wip = match stage.wip_limit {
         0 => String::new(),
-        limit => format!("{} / {limit}", column.count),
+        limit => limit.to_string(),
     };
     ColumnView {
+        open: stage.kind == i32::from(dpb::StageKind::Open),
         stage_id: stage.id,
         name: stage.name,
         guidance: stage.guidance,
@@ -208,7 +210,7 @@ fn column(t: &'static Tr, viewer: &Viewer, column: dpb::Column) -> ColumnView {
         sums: column
             .sums
             .iter()
-            .map(|m| money(m.amount_minor, &m.currency))
+            .map(|m| money(t, m.amount_minor, &m.currency))
             .collect(),
         weighted,
         wip,
@@ -222,12 +224,19 @@ fn column(t: &'static Tr, viewer: &Viewer, column: dpb::Column) -> ColumnView {
     }
 }
 
+/// `sum` × `probability` %, rounded half up, without overflowing.
+fn weighted(sum: i64, probability: i32) -> i64 {
+    let exact = i128::from(sum) * i128::from(probability.clamp(0, 100));
+    let rounded = (exact + 50).div_euclid(100);
+    i64::try_from(rounded).unwrap_or(i64::MAX)
+}
+
 fn card(t: &'static Tr, viewer: &Viewer, deal: dpb::Deal) -> Card {
     let open = deal.status == i32::from(dpb::DealStatus::Open);
     let now = ringside_storage::now_millis() / 1000;
     let entered = deal.stage_entered_at.map_or(now, |t| t.seconds);
     Card {
-        amount: money(deal.amount_minor, &deal.currency),
+        amount: money(t, deal.amount_minor, &deal.currency),
         owner: owner_label(t, viewer, &deal.owner_id),
         no_next_action: open && deal.next_action.is_none(),
         stale: open && now - entered > STALE_DAYS * 86_400,
@@ -266,9 +275,15 @@ pub async fn more_cards(
         ..Default::default()
     };
     let found = async { web.deals().kanban_column(viewer.ask(message)?).await };
-    let (found, pipeline) = match futures::join!(found, pipeline(&web, &viewer, &which.pipeline)) {
-        (Ok(found), Ok(pipeline)) => (found.into_inner(), pipeline),
-        (Err(s), _) | (_, Err(s)) => return failure(viewer.chrome(&web), &s),
+    let found = match found.await {
+        Ok(found) => found.into_inner(),
+        Err(s) => return failure(viewer.chrome(&web), &s),
+    };
+    // The stage's own pipeline, whatever the address said.
+    let of_stage = found.stage.as_ref().map_or("", |s| s.pipeline_id.as_str());
+    let pipeline = match pipeline(&web, &viewer, of_stage).await {
+        Ok(pipeline) => pipeline,
+        Err(s) => return failure(viewer.chrome(&web), &s),
     };
     let stages = open_stages(&pipeline.stages);
     let column = column(t, &viewer, found);
@@ -315,10 +330,18 @@ pub struct MoveForm {
 
 /// A full stage's refusal in the person's words (deals says it in English).
 fn wip_said(status: Status, t: &'static Tr) -> Status {
-    match status.code() == Code::FailedPrecondition && status.message().contains("WIP limit") {
+    match is_wip_refusal(&status) {
         true => Status::invalid_argument(t.wip_refused),
         false => status,
     }
+}
+
+/// Whether deals refused a move because the stage is full.
+fn is_wip_refusal(status: &Status) -> bool {
+    status.code() == Code::FailedPrecondition
+        && status
+            .message()
+            .contains(ringside_proto::deals::WIP_REFUSED)
 }
 
 /// `POST /deals/{id}/move`: the board again (or the deal's page), with what deals
@@ -343,17 +366,31 @@ pub async fn move_deal(
     let (status, notice) = match moved {
         Ok(reply) => match reply.into_inner().warnings.is_empty() {
             true => (StatusCode::OK, Notice::none()),
-            false => (StatusCode::OK, Notice::error(t.wip_warned)),
+            false => (StatusCode::OK, Notice::ok(t.wip_warned)),
         },
         Err(s) if s.code() == Code::NotFound => return failure(viewer.chrome(&web), &s),
-        // A full stage that refuses (the other refusal, a closed deal, has no card).
-        Err(s) if s.code() == Code::FailedPrecondition && s.message().contains("WIP limit") => {
-            (StatusCode::CONFLICT, Notice::error(t.wip_refused))
-        }
+        Err(s) if is_wip_refusal(&s) => (StatusCode::CONFLICT, Notice::error(t.wip_refused)),
         Err(s) => {
             let (code, why) = refusal(&s, t, t.went_wrong);
             (code, Notice::error(why))
         }
     };
     show(&web, &viewer, &form.pipeline, status, notice).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_weighted_sum_rounds_half_up_and_never_overflows() {
+        assert_eq!(weighted(150_000, 20), 30_000);
+        assert_eq!(weighted(5, 50), 3);
+        assert_eq!(weighted(4, 10), 0);
+        assert_eq!(weighted(i64::MAX, 100), i64::MAX);
+        assert_eq!(
+            weighted(1_000_000_000_000_000_001, 50),
+            500_000_000_000_000_001
+        );
+    }
 }

@@ -241,7 +241,7 @@ async fn deals(web: &Web, viewer: &Viewer, kind: Kind, id: &str) -> Result<Vec<D
     };
     let found = web.deals().list_deals(viewer.ask(message)?).await?;
     let lines = found.into_inner().deals.into_iter().map(|d| DealLine {
-        amount: crate::page::money(d.amount_minor, &d.currency),
+        amount: crate::page::money(viewer.lang.tr(), d.amount_minor, &d.currency),
         title: d.title,
         stage: d.stage_name,
     });

@@ -190,7 +190,7 @@ fn assemble<'a>(web: &'a Web, viewer: &'a Viewer, t: &'static Tr, parts: Parts) 
         base: Kind::Deal.page(&deal.id),
         status: status(t, deal.status),
         open,
-        amount: money(deal.amount_minor, &deal.currency),
+        amount: money(t, deal.amount_minor, &deal.currency),
         expected_close: deal.expected_close,
         owner: owner_label(t, viewer, &deal.owner_id),
         company: parts.company,

@@ -120,19 +120,30 @@ impl When {
     }
 }
 
-/// An amount in minor units with its currency: `1 234.50 RUB`.
-pub fn money(minor: i64, currency: &str) -> String {
+/// An amount in minor units with its currency, as `t`'s language writes it:
+/// `1,234.50 RUB`; `1 234,50 ₽`.
+pub fn money(t: &Tr, minor: i64, currency: &str) -> String {
+    let (group, point) = match t.lang {
+        Lang::En => (',', '.'),
+        Lang::Ru => ('\u{a0}', ','),
+    };
     let sign = if minor < 0 { "-" } else { "" };
     let minor = minor.unsigned_abs();
     let whole = (minor / 100).to_string();
     let mut grouped = String::new();
     for (i, digit) in whole.chars().enumerate() {
         if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            grouped.push('\u{a0}');
+            grouped.push(group);
         }
         grouped.push(digit);
     }
-    format!("{sign}{grouped}.{:02}\u{a0}{currency}", minor % 100)
+    let currency = match (t.lang, currency) {
+        (Lang::Ru, "RUB") => "₽",
+        (Lang::Ru, "USD") => "$",
+        (Lang::Ru, "EUR") => "€",
+        (_, code) => code,
+    };
+    format!("{sign}{grouped}{point}{:02}\u{a0}{currency}", minor % 100)
 }
 
 /// A page with nothing on it but a title and a line (not found, an error).
@@ -205,23 +216,28 @@ pub fn from_another_site(c: Chrome) -> Response {
     html(StatusCode::FORBIDDEN, &MessagePage { c, title, text }, push)
 }
 
-/// A page saying why a service refused, in the person's language.
+/// A page saying why a service refused, in the person's language. Asked for a
+/// part of a page (a list's next items), it takes the page's content instead.
 pub fn failure(c: Chrome, status: &Status) -> Response {
-    if status.code() == Code::NotFound {
-        return not_found(c);
+    let mut response = match status.code() {
+        Code::NotFound => not_found(c),
+        _ => {
+            let (code, text) = refusal(status, c.t, c.t.went_wrong);
+            let (title, push) = (c.t.error_title, c.push_url);
+            let text = text.as_str();
+            html(code, &MessagePage { c, title, text }, push)
+        }
+    };
+    let swap = [
+        ("hx-retarget", "#main"),
+        ("hx-reselect", "#main"),
+        ("hx-reswap", "outerHTML"),
+    ];
+    for (name, value) in swap {
+        let value = axum::http::HeaderValue::from_static(value);
+        response.headers_mut().insert(name, value);
     }
-    let (code, text) = refusal(status, c.t, c.t.went_wrong);
-    let title = c.t.error_title;
-    let push = c.push_url;
-    html(
-        code,
-        &MessagePage {
-            c,
-            title,
-            text: &text,
-        },
-        push,
-    )
+    response
 }
 
 /// Where a browser goes next, with cookies set on the way.
@@ -320,8 +336,13 @@ mod tests {
 
     #[test]
     fn amounts_are_grouped_and_moments_are_utc_until_the_browser_says() {
-        assert_eq!(money(123_456_789, "RUB"), "1\u{a0}234\u{a0}567.89\u{a0}RUB");
-        assert_eq!(money(-5, "EUR"), "-0.05\u{a0}EUR");
+        assert_eq!(money(&EN, 123_456_789, "RUB"), "1,234,567.89\u{a0}RUB");
+        assert_eq!(money(&EN, -5, "EUR"), "-0.05\u{a0}EUR");
+        assert_eq!(
+            money(&RU, 123_456_789, "RUB"),
+            "1\u{a0}234\u{a0}567,89\u{a0}₽"
+        );
+        assert_eq!(money(&RU, 100, "KZT"), "1,00\u{a0}KZT");
         let at = prost_types::Timestamp {
             seconds: 1_764_288_000,
             nanos: 0,
