@@ -503,7 +503,9 @@ async fn b2b(suites: &[Suite]) -> (String, std::collections::HashMap<String, Str
         .await
         .expect("a pipeline")
         .into_inner();
-    let mut olga = deals.deals("olga").await;
+    // As a session's token says: Olga is in the sales team (when there is one).
+    let agent = ringside_auth::Role::Agent;
+    let mut olga = deals.deals_member("olga", agent, &["sales"]).await;
     let mut ids = std::collections::HashMap::new();
     for (title, stage, amount) in [
         ("Big order", 0, 100_000),
@@ -725,6 +727,74 @@ async fn the_deal_page_moves_loses_with_a_reason_and_reopens() {
         .await;
         assert_eq!(page, none, "{name}: another's deal looks like none");
         browser.quit().await;
+        for suite in suites {
+            suite.stop().await;
+        }
+    }
+}
+
+/// A head of sales' reports: the funnel of the period with its chart, each figure a
+/// link to its deals; an agent has no reports, in the menu or by address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_opens_the_funnel_and_follows_a_figure_to_its_deals() {
+    if !support::browser::present() {
+        return;
+    }
+    for suites in support::both_ways().await {
+        let staff = support::staff_suite(&suites);
+        staff.form_team("sales", &[]).await;
+        let olga = Person {
+            teams: &["sales"],
+            ..Person::new("olga", "Ольга")
+        };
+        let marina = Person {
+            role: "manager",
+            teams: &["sales"],
+            ..Person::new("marina", "Марина")
+        };
+        staff.hire(&[olga, marina]).await;
+        staff.form_team("sales", &["marina"]).await;
+        staff.set_password("marina").await;
+        staff.set_password("olga").await;
+        let (pipeline, _) = b2b(&suites).await;
+
+        let pages = support::pages(&suites);
+        let (name, addr) = (pages.name, pages.running.http_addr);
+        let base = format!("http://{addr}");
+        let browser = Browser::start().await;
+        browser
+            .sign_in(&format!("{base}/"), "marina", "Марина")
+            .await;
+        browser
+            .goto(&format!("{base}/reports?pipeline={pipeline}"))
+            .await;
+        browser
+            .wait_text("#funnel tbody tr:first-child .entered", |t| t == "3")
+            .await;
+        assert!(
+            browser.find("svg.funnel-chart rect.bar").await.is_some(),
+            "{name}: the chart"
+        );
+        let violations = browser.accessibility_violations().await;
+        assert!(violations.is_empty(), "{name} reports: {violations:#?}");
+        browser.click("#funnel tbody tr:first-child .entered").await;
+        let listed = browser
+            .wait_text("#drill", |t| t.contains("Big order"))
+            .await;
+        for title in ["Small order", "Pilot"] {
+            assert!(listed.contains(title), "{name}: {listed}");
+        }
+        let violations = browser.accessibility_violations().await;
+        assert!(violations.is_empty(), "{name} drill-down: {violations:#?}");
+        browser.quit().await;
+
+        // Olga, an agent: no reports in her menu, and none by address.
+        let cookie = support::sign_in_http(addr, "olga").await;
+        let (status, home) = support::http(addr, "GET", "/", &[("cookie", &cookie)], b"").await;
+        assert_eq!(status, 200, "{name}");
+        assert!(!home.contains(r#"href="/reports""#), "{name}: no link");
+        let (status, _) = support::http(addr, "GET", "/reports", &[("cookie", &cookie)], b"").await;
+        assert_eq!(status, 403, "{name}");
         for suite in suites {
             suite.stop().await;
         }

@@ -15,6 +15,7 @@ pub mod deal;
 pub mod home;
 pub mod lang;
 pub mod page;
+pub mod reports;
 pub mod search;
 pub mod signin;
 pub mod timeline;
@@ -121,6 +122,7 @@ pub fn router(web: Web) -> axum::Router {
         .merge(timeline::routes())
         .merge(board::routes())
         .merge(deal::routes())
+        .merge(reports::routes())
         .route("/tasks", post(home::create))
         .route("/tasks/{id}/complete", post(home::complete))
         .route("/tasks/{id}/reschedule", post(home::reschedule))

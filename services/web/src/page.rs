@@ -7,6 +7,7 @@
 use askama::Template;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use ringside_auth::policy;
 use ringside_kit::browser::Person;
 use tonic::{Code, Status};
 
@@ -27,6 +28,9 @@ pub struct Chrome<'a> {
     /// Whether the page offers the other language: not on a page whose state a
     /// reload would lose (the second step, recovery codes shown once, a link's code).
     pub lang_switch: bool,
+    /// Whether the menu offers the reports (the permission table says whether the
+    /// person's role reads them; deals decides again when they are asked for).
+    pub reports: bool,
 }
 
 impl<'a> Chrome<'a> {
@@ -44,6 +48,7 @@ impl<'a> Chrome<'a> {
             push_url,
             bar_text: script_json(&t.bar),
             lang_switch: true,
+            reports: person.is_some_and(|p| policy::allows(p.role, policy::Action::ReadReports)),
         }
     }
 

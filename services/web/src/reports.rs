@@ -1,0 +1,456 @@
+//! Reports (`/reports`, `?pipeline=…&from=YYYY-MM-DD&to=YYYY-MM-DD`, the last 90
+//! days by default): the funnel of the deals opened in the period — how many
+//! reached each stage, moved on, were lost there, the conversion to the next stage
+//! and to won, the median time spent in it — as a table and as a chart drawn on the
+//! server (SVG), the win rate, each owner's funnel, and the forecast by month. Every
+//! figure is a link to its deals (`/reports/deals?…&cell=…`). Deals decides who may
+//! read reports and over which deals; the link in the menu follows the same table.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use ringside_proto::deals::v1 as dpb;
+use serde::Deserialize;
+use tonic::Status;
+
+use crate::client::owner_label;
+use crate::lang::Tr;
+use crate::page::{Chrome, Notice, failure, html, money};
+use crate::timeline::Kind;
+use crate::{Viewer, Web};
+
+/// Days a report covers when the address does not say.
+const DEFAULT_DAYS: i64 = 90;
+/// Deals listed per drill-down page.
+const DRILL_PAGE: i32 = 50;
+/// The chart's width, and each bar's height with its gap, in SVG units.
+const CHART_WIDTH: i64 = 600;
+const BAR: i64 = 34;
+
+pub fn routes() -> axum::Router<Web> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/reports", get(page))
+        .route("/reports/deals", get(deals))
+}
+
+/// What a report is over, as the address gives it.
+#[derive(Debug, Default, Deserialize)]
+pub struct Period {
+    #[serde(default)]
+    pipeline: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    owner: String,
+    #[serde(default)]
+    stage: String,
+    #[serde(default)]
+    cell: String,
+    #[serde(default)]
+    after: String,
+}
+
+/// The period read: its dates as shown, and as moments at the person's offset.
+struct Span {
+    from: String,
+    to: String,
+    from_at: prost_types::Timestamp,
+    to_at: prost_types::Timestamp,
+}
+
+impl Span {
+    /// `from`..`to` inclusive of `to`'s whole day; the last 90 days when either is
+    /// missing or is no date.
+    fn of(period: &Period, offset: time::UtcOffset) -> Span {
+        let today = time::OffsetDateTime::now_utc().to_offset(offset).date();
+        let date = |s: &str| {
+            let format = time::macros::format_description!("[year]-[month]-[day]");
+            time::Date::parse(s, format).ok()
+        };
+        let (from, to) = match (date(&period.from), date(&period.to)) {
+            (Some(from), Some(to)) if from <= to => (from, to),
+            _ => (today - time::Duration::days(DEFAULT_DAYS), today),
+        };
+        let at = |d: time::Date| prost_types::Timestamp {
+            seconds: d.midnight().assume_offset(offset).unix_timestamp(),
+            nanos: 0,
+        };
+        Span {
+            from: from.to_string(),
+            to: to.to_string(),
+            from_at: at(from),
+            to_at: at(to.next_day().unwrap_or(to)),
+        }
+    }
+}
+
+/// One stage's row of the funnel, with the links of its figures.
+struct StageRow {
+    name: String,
+    entered: i64,
+    moved_on: i64,
+    lost_here: i64,
+    to_next: String,
+    to_won: String,
+    median: String,
+    entered_href: String,
+    moved_on_href: String,
+    lost_href: String,
+    /// The bar's width and where its row sits in the chart.
+    bar: i64,
+    y: i64,
+}
+
+/// One funnel's totals (an owner's, or everyone's), with the links of its figures.
+struct OwnerRow {
+    owner: String,
+    deals: i64,
+    won: i64,
+    lost: i64,
+    win_rate: String,
+    deals_href: String,
+    won_href: String,
+    lost_href: String,
+}
+
+struct ForecastLine {
+    month: String,
+    deals: i64,
+    amount: String,
+    weighted: String,
+}
+
+#[derive(Template)]
+#[template(path = "reports.html")]
+struct ReportsPage<'a> {
+    c: Chrome<'a>,
+    pipelines: Vec<(String, String)>,
+    pipeline_id: String,
+    from: String,
+    to: String,
+    stages: Vec<StageRow>,
+    chart_height: i64,
+    chart_width: i64,
+    total: OwnerRow,
+    owners: Vec<OwnerRow>,
+    forecast: Vec<ForecastLine>,
+    notice: Notice,
+}
+
+/// `GET /reports`.
+pub async fn page(
+    State(web): State<Web>,
+    viewer: Viewer,
+    Query(period): Query<Period>,
+) -> Response {
+    let span = Span::of(&period, viewer.offset());
+    match gather(&web, &viewer, &period.pipeline, &span).await {
+        Ok((pipelines, funnel, forecast)) => {
+            let page = assemble(&web, &viewer, &span, pipelines, funnel, forecast);
+            html(StatusCode::OK, &page, &web.push_url)
+        }
+        Err(s) => failure(viewer.chrome(&web), &s),
+    }
+}
+
+type Gathered = (
+    dpb::ListPipelinesResponse,
+    dpb::FunnelReport,
+    dpb::ForecastReport,
+);
+
+async fn gather(
+    web: &Web,
+    viewer: &Viewer,
+    pipeline: &str,
+    span: &Span,
+) -> Result<Gathered, Status> {
+    let funnel = dpb::FunnelRequest {
+        pipeline_id: pipeline.to_owned(),
+        from: Some(span.from_at),
+        to: Some(span.to_at),
+        by_owner: true,
+    };
+    let forecast = dpb::ForecastRequest {
+        pipeline_id: pipeline.to_owned(),
+        ..Default::default()
+    };
+    let (mut a, mut b, mut c) = (web.deals(), web.deals(), web.deals());
+    let (pipelines, funnel, forecast) = futures::try_join!(
+        a.list_pipelines(viewer.ask(dpb::ListPipelinesRequest {})?),
+        b.funnel(viewer.ask(funnel)?),
+        c.forecast(viewer.ask(forecast)?),
+    )?;
+    Ok((
+        pipelines.into_inner(),
+        funnel.into_inner(),
+        forecast.into_inner(),
+    ))
+}
+
+/// The address of the deals behind one figure.
+fn drill(pipeline: &str, span: &Span, owner: &str, stage: &str, cell: &str) -> String {
+    let mut query = form_urlencoded(&[
+        ("pipeline", pipeline),
+        ("from", &span.from),
+        ("to", &span.to),
+        ("owner", owner),
+        ("stage", stage),
+        ("cell", cell),
+    ]);
+    query.insert_str(0, "/reports/deals?");
+    query
+}
+
+/// `name=value&…`, each part percent-encoded; empty values left out.
+fn form_urlencoded(pairs: &[(&str, &str)]) -> String {
+    let encode = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    char::from(b).to_string()
+                }
+                b => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    let parts: Vec<String> = pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect();
+    parts.join("&")
+}
+
+fn percent(share: f64) -> String {
+    format!("{:.0} %", (share * 100.0).clamp(0.0, 100.0))
+}
+
+/// A median stay as the person reads it: days, else hours, else minutes.
+fn stay(t: &'static Tr, seconds: Option<i64>) -> String {
+    match seconds {
+        None => "—".to_owned(),
+        Some(s) if s >= 86_400 => format!("{} {}", s / 86_400, t.days_short),
+        Some(s) if s >= 3_600 => format!("{} {}", s / 3_600, t.hours_short),
+        Some(s) => format!("{} {}", s / 60, t.minutes_short),
+    }
+}
+
+fn assemble<'a>(
+    web: &'a Web,
+    viewer: &'a Viewer,
+    span: &Span,
+    pipelines: dpb::ListPipelinesResponse,
+    report: dpb::FunnelReport,
+    forecast: dpb::ForecastReport,
+) -> ReportsPage<'a> {
+    let t = viewer.lang.tr();
+    let pipeline = report.pipeline_id.clone();
+    let total = report.total.unwrap_or_default();
+    let most = total
+        .stages
+        .iter()
+        .map(|s| s.entered)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let stages: Vec<StageRow> = (total.stages.iter().enumerate())
+        .map(|(i, s)| StageRow {
+            name: s.name.clone(),
+            entered: s.entered,
+            moved_on: s.moved_on,
+            lost_here: s.lost_here,
+            to_next: percent(s.conversion_next),
+            to_won: percent(s.conversion_won),
+            median: stay(t, s.median_seconds),
+            entered_href: drill(&pipeline, span, "", &s.stage_id, "entered"),
+            moved_on_href: drill(&pipeline, span, "", &s.stage_id, "moved_on"),
+            lost_href: drill(&pipeline, span, "", &s.stage_id, "lost_here"),
+            bar: (CHART_WIDTH - 200) * s.entered / most,
+            y: i64::try_from(i).unwrap_or(0) * BAR,
+        })
+        .collect();
+    let row = |f: &dpb::Funnel| OwnerRow {
+        owner: owner_label(t, viewer, &f.owner_id),
+        deals: f.deals,
+        won: f.won,
+        lost: f.lost,
+        win_rate: percent(f.win_rate),
+        deals_href: drill(&pipeline, span, &f.owner_id, "", "deals"),
+        won_href: drill(&pipeline, span, &f.owner_id, "", "won"),
+        lost_href: drill(&pipeline, span, &f.owner_id, "", "lost"),
+    };
+    let owners = report.owners.iter().map(row).collect();
+    let forecast = (forecast.rows.into_iter())
+        .map(|r| ForecastLine {
+            month: match r.month.as_str() {
+                "" => t.no_close_date.to_owned(),
+                m => m.to_owned(),
+            },
+            deals: r.deals,
+            amount: money(t, r.amount_minor, &r.currency),
+            weighted: money(t, r.weighted_minor, &r.currency),
+        })
+        .collect();
+    ReportsPage {
+        c: viewer.chrome(web),
+        pipelines: (pipelines.pipelines.into_iter())
+            .map(|p| (p.id, p.name))
+            .collect(),
+        from: span.from.clone(),
+        to: span.to.clone(),
+        chart_height: BAR * i64::try_from(stages.len()).unwrap_or(0),
+        chart_width: CHART_WIDTH,
+        stages,
+        total: row(&total),
+        owners,
+        forecast,
+        pipeline_id: pipeline,
+        notice: Notice::none(),
+    }
+}
+
+/// One deal behind a figure.
+struct DrillLine {
+    href: String,
+    title: String,
+    stage: String,
+    amount: String,
+    owner: String,
+}
+
+#[derive(Template)]
+#[template(path = "drill.html")]
+struct DrillPage<'a> {
+    c: Chrome<'a>,
+    back: String,
+    lines: Vec<DrillLine>,
+    next: String,
+}
+
+fn cell(name: &str) -> Option<dpb::Cell> {
+    Some(match name {
+        "entered" => dpb::Cell::Entered,
+        "moved_on" => dpb::Cell::MovedOn,
+        "lost_here" => dpb::Cell::LostHere,
+        "deals" => dpb::Cell::Deals,
+        "won" => dpb::Cell::Won,
+        "lost" => dpb::Cell::Lost,
+        _ => return None,
+    })
+}
+
+/// `GET /reports/deals?…&cell=…`: the deals behind one figure.
+pub async fn deals(
+    State(web): State<Web>,
+    viewer: Viewer,
+    Query(period): Query<Period>,
+) -> Response {
+    let t = viewer.lang.tr();
+    let span = Span::of(&period, viewer.offset());
+    let Some(cell) = cell(&period.cell) else {
+        return failure(
+            viewer.chrome(&web),
+            &Status::invalid_argument(t.check_input),
+        );
+    };
+    let message = dpb::DrillDownRequest {
+        pipeline_id: period.pipeline.clone(),
+        from: Some(span.from_at),
+        to: Some(span.to_at),
+        owner_id: period.owner.clone(),
+        stage_id: period.stage.clone(),
+        cell: cell.into(),
+        page_size: DRILL_PAGE,
+        page_token: period.after.clone(),
+    };
+    let found = async { web.deals().drill_down(viewer.ask(message)?).await };
+    let found = match found.await {
+        Ok(found) => found.into_inner(),
+        Err(s) => return failure(viewer.chrome(&web), &s),
+    };
+    let this = drill(
+        &period.pipeline,
+        &span,
+        &period.owner,
+        &period.stage,
+        &period.cell,
+    );
+    let next = match found.next_page_token.as_str() {
+        "" => String::new(),
+        token => format!("{this}&{}", form_urlencoded(&[("after", token)])),
+    };
+    let lines = (found.deals.into_iter())
+        .map(|d| DrillLine {
+            href: Kind::Deal.page(&d.id),
+            amount: money(t, d.amount_minor, &d.currency),
+            owner: owner_label(t, &viewer, &d.owner_id),
+            title: d.title,
+            stage: d.stage_name,
+        })
+        .collect();
+    let back = format!(
+        "/reports?{}",
+        form_urlencoded(&[
+            ("pipeline", &period.pipeline),
+            ("from", &span.from),
+            ("to", &span.to)
+        ])
+    );
+    let page = DrillPage {
+        c: viewer.chrome(&web),
+        back,
+        lines,
+        next,
+    };
+    html(StatusCode::OK, &page, &web.push_url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_period_is_read_at_the_persons_offset_and_defaults_to_ninety_days() {
+        let moscow = time::UtcOffset::from_hms(3, 0, 0).expect("an offset");
+        let given = Period {
+            from: "2026-01-01".into(),
+            to: "2026-01-31".into(),
+            ..Default::default()
+        };
+        let span = Span::of(&given, moscow);
+        assert_eq!(
+            (span.from.as_str(), span.to.as_str()),
+            ("2026-01-01", "2026-01-31")
+        );
+        // Midnight in Moscow, and the end of the 31st there.
+        assert_eq!(span.from_at.seconds, 1_767_214_800);
+        assert_eq!(span.to_at.seconds - span.from_at.seconds, 31 * 86_400);
+        let backwards = Period {
+            from: "2026-02-01".into(),
+            to: "2026-01-01".into(),
+            ..Default::default()
+        };
+        let span = Span::of(&backwards, moscow);
+        assert_eq!(
+            span.to_at.seconds - span.from_at.seconds,
+            (DEFAULT_DAYS + 1) * 86_400
+        );
+    }
+
+    #[test]
+    fn a_figures_address_names_only_what_it_is() {
+        let span = Span::of(&Period::default(), time::UtcOffset::UTC);
+        let href = drill("p 1", &span, "", "s&2", "entered");
+        assert!(
+            href.starts_with("/reports/deals?pipeline=p%201&from="),
+            "{href}"
+        );
+        assert!(href.ends_with("&stage=s%262&cell=entered"), "{href}");
+        assert!(!href.contains("owner="), "{href}");
+    }
+}
