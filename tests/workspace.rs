@@ -800,3 +800,94 @@ async fn a_manager_opens_the_funnel_and_follows_a_figure_to_its_deals() {
         }
     }
 }
+
+/// A lead becomes a contact from its page, with a deal written the local way; the
+/// contact's page follows, the deal opens, and the lead offers no second conversion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_becomes_a_contact_and_a_deal_from_its_page() {
+    if !support::browser::present() {
+        return;
+    }
+    for suites in support::both_ways().await {
+        olga(&suites).await;
+        let lead = cpb::CreateLeadRequest {
+            name: "Вера Новикова".into(),
+            owner_id: "olga".into(),
+            ..Default::default()
+        };
+        let lead = suites[0]
+            .client()
+            .await
+            .create_lead(lead)
+            .await
+            .expect("a lead");
+        let lead = lead.into_inner().id;
+        let pages = support::pages(&suites);
+        let (name, addr) = (pages.name, pages.running.http_addr);
+        let base = format!("http://{addr}");
+        let browser = Browser::start().await;
+        browser.sign_in(&format!("{base}/"), "olga", "Ольга").await;
+        browser.goto(&format!("{base}/leads/{lead}")).await;
+        browser.click("#convert summary").await;
+        browser.type_into("#deal-title", "First order").await;
+        browser.type_into("#deal-amount", "1 500,50").await;
+        let violations = browser.accessibility_violations().await;
+        assert!(violations.is_empty(), "{name}: {violations:#?}");
+        browser.click("#convert-button").await;
+        browser
+            .wait_text(".record .muted", |t| t.starts_with("Contact"))
+            .await;
+        browser
+            .wait_text("#client-name", |t| t == "Вера Новикова")
+            .await;
+        let path = browser
+            .execute("return location.pathname", serde_json::json!([]))
+            .await;
+        let path = path.as_str().unwrap_or_default().to_owned();
+        let contact = path.strip_prefix("/contacts/").expect("the contact's page");
+
+        let mut deals = deals_suite(&suites).deals("olga").await;
+        let filter = dpb::DealFilter {
+            contact_id: contact.to_owned(),
+            ..Default::default()
+        };
+        let mut opened = Vec::new();
+        for _ in 0..100 {
+            let list = dpb::ListDealsRequest {
+                filter: Some(filter.clone()),
+                ..Default::default()
+            };
+            opened = deals
+                .list_deals(list)
+                .await
+                .expect("deals")
+                .into_inner()
+                .deals;
+            if !opened.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let deal = opened
+            .first()
+            .unwrap_or_else(|| panic!("{name}: no deal opened"));
+        assert_eq!(
+            (deal.title.as_str(), deal.amount_minor),
+            ("First order", 150_050),
+            "{name}"
+        );
+
+        browser.goto(&format!("{base}/leads/{lead}")).await;
+        browser
+            .wait_text("#client-name", |t| t == "Вера Новикова")
+            .await;
+        assert!(
+            browser.find("#convert").await.is_none(),
+            "{name}: converted once"
+        );
+        browser.quit().await;
+        for suite in suites {
+            suite.stop().await;
+        }
+    }
+}

@@ -31,6 +31,8 @@ struct Details {
     owner: String,
     tags: Vec<String>,
     identities: Vec<String>,
+    /// A lead that may still become a contact.
+    convertible: bool,
 }
 
 struct TaskLine {
@@ -80,7 +82,7 @@ pub async fn page<W: Which>(
 }
 
 /// The whole page, or the page saying why not.
-async fn show(
+pub(crate) async fn show(
     web: &Web,
     viewer: &Viewer,
     kind: Kind,
@@ -148,6 +150,7 @@ async fn details(
             let company = company_name(web, viewer, &c.company_id).await?;
             Ok(Details {
                 kind_label: t.kind_contact,
+                convertible: false,
                 company,
                 status: String::new(),
                 owner: owner(&c.owner_id),
@@ -168,6 +171,8 @@ async fn details(
                 status: lead_status(t, l.status, !l.contact_id.is_empty()),
                 owner: owner(&l.owner_id),
                 tags: Vec::new(),
+                convertible: l.contact_id.is_empty()
+                    && l.status != i32::from(cpb::LeadStatus::Disqualified),
                 identities: l.identities.into_iter().map(|i| i.value).collect(),
                 name: l.name,
             })

@@ -11,6 +11,7 @@
 pub mod assets;
 pub mod board;
 pub mod client;
+pub mod convert;
 pub mod deal;
 pub mod home;
 pub mod lang;
@@ -119,6 +120,7 @@ pub fn router(web: Web) -> axum::Router {
         .route("/language", post(signin::choose_language))
         .route("/search", get(search::page).post(search::find))
         .merge(client::routes())
+        .route("/leads/{id}/convert", post(convert::convert))
         .merge(timeline::routes())
         .merge(board::routes())
         .merge(deal::routes())

@@ -245,6 +245,27 @@ pub fn failure(c: Chrome, status: &Status) -> Response {
     response
 }
 
+/// Where a browser goes next when it is another page than the one it was on: a
+/// redirect, or to htmx (`headers` of its request) the page put in place of the
+/// content, with its address in the history.
+pub fn go_to(headers: &axum::http::HeaderMap, path: &str) -> Response {
+    if !headers.contains_key("hx-request") {
+        return see_other(path, &[]);
+    }
+    let location = serde_json::json!({
+        "path": path,
+        "target": "#main",
+        "select": "#main",
+        "swap": "outerHTML",
+    });
+    let value = axum::http::HeaderValue::from_str(&location.to_string());
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Ok(value) = value {
+        response.headers_mut().insert("hx-location", value);
+    }
+    response
+}
+
 /// Where a browser goes next, with cookies set on the way.
 pub fn see_other(to: &str, cookies: &[String]) -> Response {
     let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_owned())]).into_response();

@@ -1,0 +1,166 @@
+//! A lead becomes a contact (`POST /leads/{id}/convert`, from the lead's page): the
+//! contact takes the lead's name, owner and team; a deal for it opens too when the
+//! form names one (its amount written as people write it: `1 500,50` or
+//! `1500.50`). Then the new contact's page. Contacts does the conversion, as the
+//! person, once: a lead converted already says so.
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use ringside_proto::contacts::v1 as cpb;
+use serde::Deserialize;
+
+use crate::client::show;
+use crate::page::{Notice, failure, go_to, refusal};
+use crate::timeline::Kind;
+use crate::{Viewer, Web};
+
+/// Longest deal title the form sends, in characters.
+const MAX_TITLE: usize = 200;
+
+#[derive(Deserialize)]
+pub struct ConvertForm {
+    #[serde(default)]
+    deal_title: String,
+    #[serde(default)]
+    deal_amount: String,
+    #[serde(default)]
+    deal_currency: String,
+}
+
+/// `POST /leads/{id}/convert`.
+pub async fn convert(
+    State(web): State<Web>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<ConvertForm>,
+) -> Response {
+    let t = viewer.lang.tr();
+    let deal = match draft(&form) {
+        Ok(deal) => deal,
+        Err(()) => {
+            let why = Notice::error(t.bad_deal_draft);
+            return show(&web, &viewer, Kind::Lead, &id, "", why).await;
+        }
+    };
+    let message = cpb::ConvertLeadRequest {
+        id: id.clone(),
+        deal,
+        ..Default::default()
+    };
+    let converted = async { web.contacts().convert_lead(viewer.ask(message)?).await };
+    match converted.await {
+        Ok(done) => {
+            let contact = done.into_inner().contact.unwrap_or_default();
+            go_to(&headers, &Kind::Contact.page(&contact.id))
+        }
+        Err(s) if s.code() == tonic::Code::NotFound => failure(viewer.chrome(&web), &s),
+        Err(s) => {
+            let (_, why) = refusal(&s, t, t.went_wrong);
+            show(&web, &viewer, Kind::Lead, &id, "", Notice::error(why)).await
+        }
+    }
+}
+
+/// The deal the form asks for: none when it names no title; `Err` when what it
+/// says cannot be a deal.
+fn draft(form: &ConvertForm) -> Result<Option<cpb::DealDraft>, ()> {
+    let title = form.deal_title.trim();
+    if title.is_empty() {
+        return match form.deal_amount.trim().is_empty() {
+            true => Ok(None),
+            false => Err(()),
+        };
+    }
+    if title.chars().count() > MAX_TITLE {
+        return Err(());
+    }
+    let amount_minor = match form.deal_amount.trim() {
+        "" => 0,
+        written => amount(written).ok_or(())?,
+    };
+    let currency = form.deal_currency.trim().to_ascii_uppercase();
+    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(());
+    }
+    Ok(Some(cpb::DealDraft {
+        title: title.to_owned(),
+        amount_minor,
+        currency,
+        ..Default::default()
+    }))
+}
+
+/// An amount as people write it (`1 500,50`, `1,500.50`, `1500`) in minor units.
+/// A comma followed by exactly one or two digits at the end is the decimal mark.
+fn amount(written: &str) -> Option<i64> {
+    let kept: String = written
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '\u{a0}')
+        .collect();
+    let decimal_comma = kept
+        .rfind(',')
+        .is_some_and(|at| (1..=2).contains(&(kept.len() - at - 1)) && !kept.contains('.'));
+    let plain: String = match decimal_comma {
+        true => kept.replace(',', "."),
+        false => kept.replace(',', ""),
+    };
+    let (whole, fraction) = plain.split_once('.').unwrap_or((&plain, ""));
+    if whole.is_empty() || fraction.len() > 2 {
+        return None;
+    }
+    let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(whole) || !all_digits(fraction) {
+        return None;
+    }
+    let cents = format!("{fraction:0<2}").parse::<i64>().ok()?;
+    whole
+        .parse::<i64>()
+        .ok()?
+        .checked_mul(100)?
+        .checked_add(cents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_are_read_as_people_write_them() {
+        let cases = [
+            ("1500", Some(150_000)),
+            ("1 500,50", Some(150_050)),
+            ("1\u{a0}500,5", Some(150_050)),
+            ("1,500.50", Some(150_050)),
+            ("1,500", Some(150_000)),
+            ("0.07", Some(7)),
+            ("-5", None),
+            ("1.234", None),
+            ("abc", None),
+            ("", None),
+            ("99999999999999999999", None),
+        ];
+        for (written, want) in cases {
+            assert_eq!(amount(written), want, "{written}");
+        }
+    }
+
+    #[test]
+    fn a_deal_needs_a_title_and_a_currency_of_three_letters() {
+        let form = |title: &str, amount: &str, currency: &str| ConvertForm {
+            deal_title: title.into(),
+            deal_amount: amount.into(),
+            deal_currency: currency.into(),
+        };
+        assert_eq!(draft(&form("", "", "RUB")), Ok(None));
+        assert_eq!(draft(&form("", "100", "RUB")), Err(()));
+        let deal = draft(&form("First order", "1 500,50", "rub")).expect("a deal");
+        let deal = deal.expect("a draft");
+        assert_eq!(
+            (deal.amount_minor, deal.currency.as_str()),
+            (150_050, "RUB")
+        );
+        assert_eq!(draft(&form("First order", "", "RUBLES")), Err(()));
+    }
+}
