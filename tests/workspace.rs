@@ -678,8 +678,17 @@ async fn the_deal_page_moves_loses_with_a_reason_and_reopens() {
         let violations = browser.accessibility_violations().await;
         assert!(violations.is_empty(), "{name}: {violations:#?}");
 
-        let offer = "//button[normalize-space()='Offer']";
         let click = "document.evaluate(arguments[0], document, null, 9, null).singleNodeValue.click(); return 1";
+        // Demo is full and refuses: said, and the deal stays in Call.
+        let demo = "//button[normalize-space()='Demo']";
+        browser.execute(click, serde_json::json!([demo])).await;
+        browser
+            .wait_text(".notice", |t| t.contains("That stage is full"))
+            .await;
+        browser
+            .wait_text(r#".stage-path [aria-current="step"]"#, |t| t == "Call")
+            .await;
+        let offer = "//button[normalize-space()='Offer']";
         browser.execute(click, serde_json::json!([offer])).await;
         browser
             .wait_text(r#".stage-path [aria-current="step"]"#, |t| t == "Offer")
@@ -702,6 +711,10 @@ async fn the_deal_page_moves_loses_with_a_reason_and_reopens() {
             .await;
         browser.click("#lose button").await;
         browser.wait_text("#deal-status", |t| t == "lost").await;
+        assert!(
+            browser.find(".stage-path button").await.is_none(),
+            "{name}: a lost deal does not move"
+        );
         browser
             .wait_text("#lost-reason", |t| t == "Chose a cheaper supplier")
             .await;

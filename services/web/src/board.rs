@@ -328,14 +328,6 @@ pub struct MoveForm {
     back: String,
 }
 
-/// A full stage's refusal in the person's words (deals says it in English).
-fn wip_said(status: Status, t: &'static Tr) -> Status {
-    match is_wip_refusal(&status) {
-        true => Status::invalid_argument(t.wip_refused),
-        false => status,
-    }
-}
-
 /// Whether deals refused a move because the stage is full.
 fn is_wip_refusal(status: &Status) -> bool {
     status.code() == Code::FailedPrecondition
@@ -358,24 +350,32 @@ pub async fn move_deal(
         stage_id: form.stage,
     };
     let moved = async { web.deals().move_deal(viewer.ask(message)?).await };
-    let moved = moved.await;
-    if form.back == "deal" {
-        let result = moved.map(drop).map_err(|s| wip_said(s, t));
-        return crate::deal::answered(&web, &viewer, &id, result).await;
-    }
-    let (status, notice) = match moved {
+    let (status, notice) = match moved.await {
+        Ok(reply) if form.back == "deal" && reply.get_ref().warnings.is_empty() => {
+            return crate::page::see_other(&crate::timeline::Kind::Deal.page(&id), &[]);
+        }
         Ok(reply) => match reply.into_inner().warnings.is_empty() {
             true => (StatusCode::OK, Notice::none()),
             false => (StatusCode::OK, Notice::ok(t.wip_warned)),
         },
         Err(s) if s.code() == Code::NotFound => return failure(viewer.chrome(&web), &s),
-        Err(s) if is_wip_refusal(&s) => (StatusCode::CONFLICT, Notice::error(t.wip_refused)),
-        Err(s) => {
-            let (code, why) = refusal(&s, t, t.went_wrong);
+        Err(s) => said(&s, t),
+    };
+    match form.back.as_str() {
+        "deal" => crate::deal::show(&web, &viewer, &id, "", status, notice).await,
+        _ => show(&web, &viewer, &form.pipeline, status, notice).await,
+    }
+}
+
+/// A refused move or reopening as the person reads it: a full stage said as such.
+pub(crate) fn said(status: &Status, t: &'static Tr) -> (StatusCode, Notice) {
+    match is_wip_refusal(status) {
+        true => (StatusCode::CONFLICT, Notice::error(t.wip_refused)),
+        false => {
+            let (code, why) = refusal(status, t, t.went_wrong);
             (code, Notice::error(why))
         }
-    };
-    show(&web, &viewer, &form.pipeline, status, notice).await
+    }
 }
 
 #[cfg(test)]

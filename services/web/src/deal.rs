@@ -17,7 +17,7 @@ use tonic::{Code, Status};
 
 use crate::client::owner_label;
 use crate::lang::Tr;
-use crate::page::{Chrome, Notice, When, failure, html, money, refusal, see_other};
+use crate::page::{Chrome, Notice, When, failure, html, money, see_other};
 use crate::timeline::{After, Kind, Line, timeline};
 use crate::{Viewer, Web};
 
@@ -309,8 +309,8 @@ pub async fn answered(
         Ok(()) => see_other(&Kind::Deal.page(id), &[]),
         Err(s) if s.code() == Code::NotFound => failure(viewer.chrome(web), &s),
         Err(s) => {
-            let (code, why) = refusal(&s, t, t.went_wrong);
-            show(web, viewer, id, "", code, Notice::error(why)).await
+            let (code, notice) = crate::board::said(&s, t);
+            show(web, viewer, id, "", code, notice).await
         }
     }
 }

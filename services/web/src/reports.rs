@@ -2,8 +2,8 @@
 //! days by default): the funnel of the deals opened in the period — how many
 //! reached each stage, moved on, were lost there, the conversion to the next stage
 //! and to won, the median time spent in it — as a table and as a chart drawn on the
-//! server (SVG), the win rate, each owner's funnel, and the forecast by month. Every
-//! figure is a link to its deals (`/reports/deals?…&cell=…`). Deals decides who may
+//! server (SVG), the win rate, each owner's totals, and the forecast by month. Every
+//! count is a link to its deals (`/reports/deals?…&cell=…`). Deals decides who may
 //! read reports and over which deals; the link in the menu follows the same table.
 
 use askama::Template;
@@ -71,9 +71,10 @@ impl Span {
             let format = time::macros::format_description!("[year]-[month]-[day]");
             time::Date::parse(s, format).ok()
         };
+        let last = |days: i64| (today - time::Duration::days(days - 1), today);
         let (from, to) = match (date(&period.from), date(&period.to)) {
-            (Some(from), Some(to)) if from <= to => (from, to),
-            _ => (today - time::Duration::days(DEFAULT_DAYS), today),
+            (Some(from), Some(to)) if from <= to && to < time::Date::MAX => (from, to),
+            _ => last(DEFAULT_DAYS),
         };
         let at = |d: time::Date| prost_types::Timestamp {
             seconds: d.midnight().assume_offset(offset).unix_timestamp(),
@@ -226,8 +227,38 @@ fn form_urlencoded(pairs: &[(&str, &str)]) -> String {
     parts.join("&")
 }
 
-fn percent(share: f64) -> String {
-    format!("{:.0} %", (share * 100.0).clamp(0.0, 100.0))
+/// A share as a percentage in `t`'s way (`50%`, `50 %`): never 100 unless whole,
+/// never 0 unless none.
+fn percent(t: &'static Tr, share: f64) -> String {
+    let mut shown = (share * 100.0).clamp(0.0, 100.0).round();
+    if shown >= 100.0 && share < 1.0 {
+        shown = 99.0;
+    }
+    let text = match shown < 1.0 && share > 0.0 {
+        true => "<1".to_owned(),
+        false => format!("{shown:.0}"),
+    };
+    match t.lang {
+        crate::lang::Lang::En => format!("{text}%"),
+        crate::lang::Lang::Ru => format!("{text}\u{a0}%"),
+    }
+}
+
+/// A conversion of `out_of` deals: "—" when there were none.
+fn rate(t: &'static Tr, out_of: i64, share: f64) -> String {
+    match out_of {
+        0 => "—".to_owned(),
+        _ => percent(t, share),
+    }
+}
+
+/// A bar's width for `count` of `most`: a count above none is never drawn as none.
+fn bar(count: i64, most: i64) -> i64 {
+    let width = (CHART_WIDTH - 200) * count / most.max(1);
+    match count {
+        0 => 0,
+        _ => width.max(2),
+    }
 }
 
 /// A median stay as the person reads it: days, else hours, else minutes.
@@ -264,27 +295,37 @@ fn assemble<'a>(
             entered: s.entered,
             moved_on: s.moved_on,
             lost_here: s.lost_here,
-            to_next: percent(s.conversion_next),
-            to_won: percent(s.conversion_won),
+            to_next: rate(t, s.entered, s.conversion_next),
+            to_won: rate(t, s.entered, s.conversion_won),
             median: stay(t, s.median_seconds),
             entered_href: drill(&pipeline, span, "", &s.stage_id, "entered"),
             moved_on_href: drill(&pipeline, span, "", &s.stage_id, "moved_on"),
             lost_href: drill(&pipeline, span, "", &s.stage_id, "lost_here"),
-            bar: (CHART_WIDTH - 200) * s.entered / most,
+            bar: bar(s.entered, most),
             y: i64::try_from(i).unwrap_or(0) * BAR,
         })
         .collect();
-    let row = |f: &dpb::Funnel| OwnerRow {
-        owner: owner_label(t, viewer, &f.owner_id),
-        deals: f.deals,
-        won: f.won,
-        lost: f.lost,
-        win_rate: percent(f.win_rate),
-        deals_href: drill(&pipeline, span, &f.owner_id, "", "deals"),
-        won_href: drill(&pipeline, span, &f.owner_id, "", "won"),
-        lost_href: drill(&pipeline, span, &f.owner_id, "", "lost"),
+    // The unassigned deals' row has no links: the drill-down's empty owner is
+    // everyone's.
+    let row = |f: &dpb::Funnel, linked: bool| {
+        let href = |cell| match linked {
+            true => drill(&pipeline, span, &f.owner_id, "", cell),
+            false => String::new(),
+        };
+        OwnerRow {
+            owner: owner_label(t, viewer, &f.owner_id),
+            deals: f.deals,
+            won: f.won,
+            lost: f.lost,
+            win_rate: rate(t, f.won + f.lost, f.win_rate),
+            deals_href: href("deals"),
+            won_href: href("won"),
+            lost_href: href("lost"),
+        }
     };
-    let owners = report.owners.iter().map(row).collect();
+    let owners = (report.owners.iter())
+        .map(|f| row(f, !f.owner_id.is_empty()))
+        .collect();
     let forecast = (forecast.rows.into_iter())
         .map(|r| ForecastLine {
             month: match r.month.as_str() {
@@ -306,7 +347,7 @@ fn assemble<'a>(
         chart_height: BAR * i64::try_from(stages.len()).unwrap_or(0),
         chart_width: CHART_WIDTH,
         stages,
-        total: row(&total),
+        total: row(&total, true),
         owners,
         forecast,
         pipeline_id: pipeline,
@@ -438,7 +479,7 @@ mod tests {
         let span = Span::of(&backwards, moscow);
         assert_eq!(
             span.to_at.seconds - span.from_at.seconds,
-            (DEFAULT_DAYS + 1) * 86_400
+            DEFAULT_DAYS * 86_400
         );
     }
 
@@ -452,5 +493,19 @@ mod tests {
         );
         assert!(href.ends_with("&stage=s%262&cell=entered"), "{href}");
         assert!(!href.contains("owner="), "{href}");
+    }
+
+    #[test]
+    fn shares_and_bars_never_round_to_what_they_are_not() {
+        use crate::lang::{EN, RU};
+        assert_eq!(percent(&EN, 0.5), "50%");
+        assert_eq!(percent(&RU, 0.5), "50\u{a0}%");
+        assert_eq!(percent(&EN, 199.0 / 200.0), "99%");
+        assert_eq!(percent(&EN, 1.0), "100%");
+        assert_eq!(percent(&EN, 1.0 / 300.0), "<1%");
+        assert_eq!(rate(&EN, 0, 0.0), "—");
+        assert_eq!(bar(1, 500), 2);
+        assert_eq!(bar(0, 500), 0);
+        assert_eq!(bar(500, 500), CHART_WIDTH - 200);
     }
 }
