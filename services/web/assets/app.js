@@ -147,7 +147,6 @@
   }
   const signOut = document.getElementById("signout");
   if (signOut) signOut.form.addEventListener("submit", () => forgetDrafts());
-  sessionStorage.removeItem("htmx-history-cache");
 
   function word(value) {
     return T.words[value] || value;

@@ -24,7 +24,7 @@ pub struct Chrome<'a> {
     /// Where the call bar's socket is ("" for this origin's `/agent/ws`).
     pub push_url: &'a str,
     /// The call bar's strings, as JSON for its script.
-    pub bar_text: String,
+    pub bar_text: &'static str,
     /// Whether the page offers the other language: not on a page whose state a
     /// reload would lose (the second step, recovery codes shown once, a link's code).
     pub lang_switch: bool,
@@ -46,7 +46,10 @@ impl<'a> Chrome<'a> {
             assets: &ASSETS,
             other_lang,
             push_url,
-            bar_text: script_json(&t.bar),
+            bar_text: match lang {
+                Lang::En => &BAR_TEXT[0],
+                Lang::Ru => &BAR_TEXT[1],
+            },
             lang_switch: true,
             reports: person.is_some_and(|p| policy::allows(p.role, policy::Action::ReadReports)),
         }
@@ -58,6 +61,25 @@ impl<'a> Chrome<'a> {
         self
     }
 }
+
+/// `text` percent-encoded but for the characters an address never needs encoded
+/// (letters, digits, `-_.~`): one path segment, or one query value.
+pub fn encoded(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(b))
+            }
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// The call bar's strings as JSON, made once per language.
+static BAR_TEXT: std::sync::LazyLock<[String; 2]> =
+    std::sync::LazyLock::new(|| [Lang::En, Lang::Ru].map(|lang| script_json(&lang.tr().bar)));
 
 /// `value` as JSON that can sit inside a `<script>` element: no `<` (so no
 /// `</script>` or `<!--`) and no `&` in it.

@@ -16,7 +16,7 @@ use tonic::Status;
 
 use crate::client::owner_label;
 use crate::lang::Tr;
-use crate::page::{Chrome, Notice, failure, html, money};
+use crate::page::{Chrome, Notice, encoded, failure, html, money};
 use crate::timeline::Kind;
 use crate::{Viewer, Web};
 
@@ -209,20 +209,10 @@ fn drill(pipeline: &str, span: &Span, owner: &str, stage: &str, cell: &str) -> S
 
 /// `name=value&…`, each part percent-encoded; empty values left out.
 fn form_urlencoded(pairs: &[(&str, &str)]) -> String {
-    let encode = |s: &str| {
-        s.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    char::from(b).to_string()
-                }
-                b => format!("%{b:02X}"),
-            })
-            .collect::<String>()
-    };
     let parts: Vec<String> = pairs
         .iter()
         .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .map(|(k, v)| format!("{k}={}", encoded(v)))
         .collect();
     parts.join("&")
 }

@@ -39,16 +39,7 @@ impl Kind {
 
     /// The address of the page of the record `id`.
     pub fn page(self, id: &str) -> String {
-        let mut out = self.path().to_owned();
-        for b in id.bytes() {
-            match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    out.push(char::from(b))
-                }
-                b => out.push_str(&format!("%{b:02X}")),
-            }
-        }
-        out
+        format!("{}{}", self.path(), crate::page::encoded(id))
     }
 
     pub fn subject(self, id: &str) -> apb::Subject {
