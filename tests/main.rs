@@ -16,6 +16,7 @@ mod email;
 mod forms;
 mod forms_browser;
 mod grpc_api;
+mod inbox;
 mod ingest_edges;
 mod oidc;
 mod permissions;

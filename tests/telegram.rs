@@ -370,20 +370,7 @@ async fn the_webhook_takes_updates_only_with_its_secret_and_files_each_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn as_services_a_telegram_stranger_becomes_an_assigned_lead_and_gets_the_answer() {
     let bot = BotApi::start().await;
-    let (for_ingest, for_notifications) = (bot.url(), bot.url());
-    let Some(suites) = support::channel_services(
-        move |s, _| {
-            s.telegram_bot_token = Some(bot::TOKEN.into());
-            s.telegram_api_url = for_ingest;
-        },
-        move |s| {
-            s.telegram_bot_token = Some(bot::TOKEN.into());
-            s.telegram_api_url = for_notifications;
-            s.telegram_mode = "off".into();
-        },
-    )
-    .await
-    else {
+    let Some(suites) = bot::services(&bot).await else {
         return;
     };
     let (contacts, activities, notifier) = (&suites[0], &suites[1], &suites[2]);

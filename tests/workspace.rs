@@ -790,11 +790,14 @@ async fn a_manager_opens_the_funnel_and_follows_a_figure_to_its_deals() {
         );
         let violations = browser.accessibility_violations().await;
         assert!(violations.is_empty(), "{name} reports: {violations:#?}");
+        // Olga's row and her deals name her, not her id.
+        let owners = browser.wait_text("#owners", |t| t.contains("Ольга")).await;
+        assert!(!owners.contains("olga"), "{name}: {owners}");
         browser.click("#funnel tbody tr:first-child .entered").await;
         let listed = browser
             .wait_text("#drill", |t| t.contains("Big order"))
             .await;
-        for title in ["Small order", "Pilot"] {
+        for title in ["Small order", "Pilot", "Ольга"] {
             assert!(listed.contains(title), "{name}: {listed}");
         }
         let violations = browser.accessibility_violations().await;

@@ -282,3 +282,22 @@ async fn call(
     };
     (status, axum::Json(reply))
 }
+
+/// The services with Telegram at `bot`: ingest polling it, notifications sending
+/// through it (and not polling) — contacts, activities, notifications, deals, staff,
+/// web, ingest; `None` when the servers are not configured.
+pub async fn services(bot: &BotApi) -> Option<Vec<crate::Suite>> {
+    let (for_ingest, for_notifications) = (bot.url(), bot.url());
+    crate::channel_services(
+        move |s, _| {
+            s.telegram_bot_token = Some(TOKEN.into());
+            s.telegram_api_url = for_ingest;
+        },
+        move |s| {
+            s.telegram_bot_token = Some(TOKEN.into());
+            s.telegram_api_url = for_notifications;
+            s.telegram_mode = "off".into();
+        },
+    )
+    .await
+}

@@ -5,6 +5,7 @@
 pub mod bot;
 pub mod browser;
 pub mod imap;
+pub mod pbx;
 pub mod smtp;
 pub mod socket;
 
@@ -352,7 +353,7 @@ pub async fn services_with(
 /// `serve web` on 127.0.0.1:`web_port`, asking the services of `peers` (contacts,
 /// activities, deals, notifications), its call bar's socket at notifications.
 async fn serve_web(peers: &[&Suite; 4], web_port: u16) -> Suite {
-    let [contacts, activities, deals, _] = peers.map(|s| s.running.grpc_addr);
+    let [contacts, activities, deals, notifications] = peers.map(|s| s.running.grpc_addr);
     let push = format!("ws://{}/agent/ws", peers[3].running.http_addr);
     let shared = peers[0].settings.clone();
     start_with_key(
@@ -366,6 +367,7 @@ async fn serve_web(peers: &[&Suite; 4], web_port: u16) -> Suite {
             s.contacts_url = format!("http://{contacts}");
             s.activities_url = format!("http://{activities}");
             s.deals_url = format!("http://{deals}");
+            s.notifications_url = format!("http://{notifications}");
             s.http_addr = ([127, 0, 0, 1], web_port).into();
             s.push_url = push;
         },

@@ -144,10 +144,10 @@ impl Consumer {
                 calls::apply(s, tx, event, &fact, client, agents).await
             }
             P::MessageReceived(m) => {
-                message(tx, event, m.message.as_ref(), pb::Direction::Inbound).await
+                message(s, tx, event, m.message.as_ref(), pb::Direction::Inbound).await
             }
             P::MessageSent(m) => {
-                message(tx, event, m.message.as_ref(), pb::Direction::Outbound).await
+                message(s, tx, event, m.message.as_ref(), pb::Direction::Outbound).await
             }
             P::MessageFailed(f) => message_failed(tx, event, f).await,
             P::FormSubmitted(f) => form(tx, event, f).await,
@@ -381,6 +381,7 @@ async fn form(tx: &mut Tx, event: &Event<'_>, f: &ev::FormSubmitted) -> Result<(
 /// `message.received` / `message.sent`: an entry in its conversation; an edit
 /// replaces the text and keeps the old one as a revision.
 async fn message(
+    service: &ActivitiesService,
     tx: &mut Tx,
     event: &Event<'_>,
     message: Option<&ev::ChannelMessage>,
@@ -399,5 +400,5 @@ async fn message(
     {
         return crate::messages::edit(tx, event, existing, detail).await;
     }
-    crate::messages::record(tx, event, cm, detail, channel, key).await
+    crate::messages::record(service, tx, event, cm, detail, channel, key).await
 }

@@ -6,8 +6,8 @@ use ringside_proto::activities::v1 as pb;
 use ringside_proto::timestamp_from_millis as ts;
 
 use crate::model::{
-    Conversation, Entry, EntryKind, Links, Revision, Subject, SubjectKind, SubjectSummary, Task,
-    TaskStatus, TaskType,
+    Conversation, Entry, EntryKind, InboxOwner, InboxQuery, Links, Revision, Subject, SubjectKind,
+    SubjectSummary, Task, TaskStatus, TaskType,
 };
 
 pub use ringside_identity::fields::{MAX_ID, id, optional_id};
@@ -187,7 +187,37 @@ pub fn conversation_to_proto(c: &Conversation) -> pb::Conversation {
         started_at: Some(ts(c.started_at)),
         last_at: Some(ts(c.last_at)),
         entries: c.entries,
+        owner_id: c.owner_id.clone(),
+        waiting: c.waiting,
+        last_direction: match c.last_direction.as_str() {
+            "inbound" => pb::Direction::Inbound,
+            "outbound" => pb::Direction::Outbound,
+            _ => pb::Direction::Unspecified,
+        } as i32,
+        preview: c.preview.clone(),
     }
+}
+
+/// An inbox query from its request; an unknown owner filter is refused.
+pub fn inbox_query_from_proto(r: &pb::ListInboxRequest) -> Result<InboxQuery, Invalid> {
+    let owner = match pb::InboxOwner::try_from(r.owner) {
+        Ok(pb::InboxOwner::Unspecified) => InboxOwner::Any,
+        Ok(pb::InboxOwner::Mine) => InboxOwner::Mine,
+        Ok(pb::InboxOwner::Unassigned) => InboxOwner::Unassigned,
+        Ok(pb::InboxOwner::Team) => InboxOwner::Team,
+        Ok(pb::InboxOwner::MineOrUnassigned) => InboxOwner::MineOrUnassigned,
+        Err(_) => return Err(Invalid::new("owner", "is not a known inbox filter")),
+    };
+    let channel = match pb::Channel::try_from(r.channel) {
+        Ok(pb::Channel::Unspecified) => None,
+        Ok(_) => Some(channel_name(r.channel).to_owned()),
+        Err(_) => return Err(Invalid::new("channel", "is not a known channel")),
+    };
+    Ok(InboxQuery {
+        owner,
+        waiting: r.waiting,
+        channel,
+    })
 }
 
 /// The stored name of a channel.

@@ -9,7 +9,9 @@ use tonic::{Request, Status};
 
 use crate::convert::{self, entry_to_proto, task_to_proto};
 use crate::domain::{parse_optional_time, parse_time};
-use crate::model::{Ctx, NewTask, Page, SubjectFilter, TaskFilter, TaskPatch, TaskType};
+use crate::model::{
+    Conversation, Ctx, NewTask, Page, Paged, SubjectFilter, TaskFilter, TaskPatch, TaskType,
+};
 use crate::service::ActivitiesService;
 use ringside_kit::grpc::{Reply, invalid, next_token, ok, optional_id, required_id};
 
@@ -123,14 +125,31 @@ impl Activities for ActivitiesGrpc {
             .service
             .list_conversations(&ctx, &subject, page(r.page_size, &r.page_token)?)
             .await?;
-        ok(pb::ListConversationsResponse {
-            conversations: paged
-                .items
-                .iter()
-                .map(convert::conversation_to_proto)
-                .collect(),
-            next_page_token: next_token(paged.next),
-        })
+        ok(conversations_page(paged))
+    }
+
+    async fn list_inbox(
+        &self,
+        req: Request<pb::ListInboxRequest>,
+    ) -> Reply<pb::ListConversationsResponse> {
+        let ctx = Ctx::of(&req);
+        let r = req.into_inner();
+        let query = convert::inbox_query_from_proto(&r).map_err(invalid)?;
+        let paged = self
+            .service
+            .list_inbox(&ctx, &query, page(r.page_size, &r.page_token)?)
+            .await?;
+        ok(conversations_page(paged))
+    }
+
+    async fn get_conversation(
+        &self,
+        req: Request<pb::GetConversationRequest>,
+    ) -> Reply<pb::Conversation> {
+        let ctx = Ctx::of(&req);
+        let id = required_id("id", &req.get_ref().id)?;
+        let c = self.service.get_conversation(&ctx, &id).await?;
+        ok(convert::conversation_to_proto(&c))
     }
 
     async fn add_note(&self, req: Request<pb::AddNoteRequest>) -> Reply<pb::Entry> {
@@ -320,5 +339,16 @@ impl Activities for ActivitiesGrpc {
                 .collect(),
             next_page_token: next_token(paged.next),
         })
+    }
+}
+
+fn conversations_page(paged: Paged<Conversation>) -> pb::ListConversationsResponse {
+    pb::ListConversationsResponse {
+        conversations: paged
+            .items
+            .iter()
+            .map(convert::conversation_to_proto)
+            .collect(),
+        next_page_token: next_token(paged.next),
     }
 }

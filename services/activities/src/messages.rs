@@ -7,10 +7,13 @@ use ringside_proto::events::v1 as ev;
 use ringside_proto::millis_from_timestamp;
 use ringside_storage::{Tx, new_id, now_millis};
 
+use ringside_bus::EventPayload;
+
 use crate::consume::Event;
 use crate::domain::summary_line;
 use crate::error::Result;
 use crate::model::{Conversation, Detail, Entry, EntryKind, Links, Revision};
+use crate::service::ActivitiesService;
 use crate::store;
 
 pub(crate) fn links_of(cm: &ev::ChannelMessage) -> Links {
@@ -25,6 +28,7 @@ pub(crate) fn links_of(cm: &ev::ChannelMessage) -> Links {
 
 /// A new message entry in its conversation.
 pub(crate) async fn record(
+    service: &ActivitiesService,
     tx: &mut Tx,
     event: &Event<'_>,
     cm: &ev::ChannelMessage,
@@ -33,6 +37,7 @@ pub(crate) async fn record(
     key: String,
 ) -> Result<()> {
     let links = links_of(cm);
+    let direction = detail.direction();
     let at = cm.sent_at.as_ref().map_or(event.at, millis_from_timestamp);
     let conversation = conversation_for(tx, cm, &detail, channel, &links, at).await?;
     let now = now_millis();
@@ -56,7 +61,22 @@ pub(crate) async fn record(
         deleted_at: None,
     };
     if store::insert_entry(tx, &entry).await? {
-        store::touch_conversation(tx, &conversation, at, &links).await?;
+        let touch = store::Touch {
+            at,
+            links: &links,
+            inbound: direction == pb::Direction::Inbound,
+            preview: &summary_line(&entry.body),
+        };
+        store::touch_conversation(tx, &conversation, &touch).await?;
+        if let Some(c) = store::get_conversation(tx, &conversation).await? {
+            let updated = ev::ConversationUpdated {
+                conversation: Some(crate::convert::conversation_to_proto(&c)),
+                agent_id: entry.author_id.clone(),
+            };
+            service
+                .emit(tx, &event.ctx, EventPayload::ConversationUpdated(updated))
+                .await?;
+        }
     }
     Ok(())
 }
@@ -97,6 +117,10 @@ async fn conversation_for(
         started_at: at,
         last_at: at,
         entries: 0,
+        owner_id: String::new(),
+        waiting: false,
+        last_direction: String::new(),
+        preview: String::new(),
     };
     store::insert_conversation(tx, &conversation).await?;
     Ok(conversation.id)

@@ -221,6 +221,39 @@ pub struct Conversation {
     pub started_at: i64,
     pub last_at: i64,
     pub entries: i64,
+    /// The client's owner as the subjects projection knows it (read with the inbox).
+    pub owner_id: String,
+    /// The client wrote last and nobody has answered since.
+    pub waiting: bool,
+    /// `inbound` or `outbound`: who wrote the latest message.
+    pub last_direction: String,
+    /// The latest message's first line.
+    pub preview: String,
+}
+
+/// Whose conversations an inbox lists, within the caller's scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboxOwner {
+    Any,
+    Mine,
+    Unassigned,
+    Team,
+    MineOrUnassigned,
+}
+
+/// An inbox query: whose, waiting only, one channel only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxQuery {
+    pub owner: InboxOwner,
+    pub waiting: bool,
+    pub channel: Option<String>,
+}
+
+/// Owners a query keeps: these people, and nobody's records when `nobody`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OwnedBy {
+    pub people: Vec<String>,
+    pub nobody: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

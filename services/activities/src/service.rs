@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ringside_auth::visibility::{Entity, Reach};
+use ringside_auth::visibility::{Entity, Reach, Scope};
 use ringside_bus::{EventPayload, outbox};
 use ringside_identity::{Invalid, optional_text, required_body, required_text};
 use ringside_kit::scope::Owners;
@@ -21,8 +21,9 @@ use crate::convert::task_to_proto;
 use crate::domain::summary_line;
 use crate::error::{ActivitiesError, Result};
 use crate::model::{
-    Conversation, Ctx, Detail, Entry, EntryKind, Links, NewTask, Page, Paged, Revision, Subject,
-    SubjectFilter, SubjectKind, SubjectSummary, Task, TaskFilter, TaskPatch, TaskStatus,
+    Conversation, Ctx, Detail, Entry, EntryKind, InboxOwner, InboxQuery, Links, NewTask, OwnedBy,
+    Page, Paged, Revision, Subject, SubjectFilter, SubjectKind, SubjectSummary, Task, TaskFilter,
+    TaskPatch, TaskStatus,
 };
 use crate::peers::{AgentMap, Peers, Record};
 use crate::store;
@@ -358,6 +359,78 @@ impl ActivitiesService {
             crate::model::Cursor {
                 at: c.last_at,
                 id: c.id.clone(),
+            }
+        }))
+    }
+
+    /// The conversation `id`, when the caller sees a client it is about.
+    pub async fn get_conversation(&self, ctx: &Ctx, id: &str) -> Result<Conversation> {
+        let mut conn = self.db.pool().acquire().await?;
+        let found = store::get_conversation(&mut conn, id).await?;
+        drop(conn);
+        match found {
+            Some(c) if self.sees_any(ctx, &c.links).await? => Ok(c),
+            _ => Err(ActivitiesError::not_found("conversation", id)),
+        }
+    }
+
+    /// The inbox: conversations of the clients the caller sees, latest first.
+    pub async fn list_inbox(
+        &self,
+        ctx: &Ctx,
+        query: &InboxQuery,
+        page: Page,
+    ) -> Result<Paged<Conversation>> {
+        let visible = self.people(ctx, Entity::Contact).await?;
+        let owned_by = self.owned_by(ctx, query.owner).await?;
+        let mut conn = self.db.pool().acquire().await?;
+        let items = store::list_inbox(
+            &mut conn,
+            visible.as_deref(),
+            owned_by.as_ref(),
+            query,
+            &page,
+        )
+        .await?;
+        Ok(Paged::from_lookahead(items, page.size, |c| {
+            crate::model::Cursor {
+                at: c.last_at,
+                id: c.id.clone(),
+            }
+        }))
+    }
+
+    /// The owners an inbox's `owner` filter keeps (`None`: any).
+    async fn owned_by(&self, ctx: &Ctx, owner: InboxOwner) -> Result<Option<OwnedBy>> {
+        let scope = ctx.scope(Entity::Contact);
+        let me = || vec![scope.user.clone()];
+        Ok(Some(match owner {
+            InboxOwner::Any => return Ok(None),
+            InboxOwner::Mine => OwnedBy {
+                people: me(),
+                nobody: false,
+            },
+            InboxOwner::Unassigned => OwnedBy {
+                people: Vec::new(),
+                nobody: true,
+            },
+            InboxOwner::MineOrUnassigned => OwnedBy {
+                people: me(),
+                nobody: true,
+            },
+            InboxOwner::Team => {
+                let teams = Scope {
+                    reach: Reach::Team,
+                    ..scope.clone()
+                };
+                let people = match &self.owners {
+                    Some(owners) => owners.people(&teams).await?.unwrap_or_else(me),
+                    None => me(),
+                };
+                OwnedBy {
+                    people,
+                    nobody: false,
+                }
             }
         }))
     }

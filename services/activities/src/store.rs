@@ -10,8 +10,8 @@ use sqlx::any::AnyRow;
 
 use crate::error::{ActivitiesError, Result};
 use crate::model::{
-    Conversation, Cursor, Entry, EntryKind, Links, Page, Revision, Subject, SubjectFilter,
-    SubjectKind, SubjectSummary, Task, TaskFilter, TaskStatus, TaskType,
+    Conversation, Cursor, Entry, EntryKind, InboxQuery, Links, OwnedBy, Page, Revision, Subject,
+    SubjectFilter, SubjectKind, SubjectSummary, Task, TaskFilter, TaskStatus, TaskType,
 };
 
 fn opt_text(row: &AnyRow, column: &str) -> Result<Option<String>> {
@@ -318,7 +318,61 @@ fn conversation_from_row(row: &AnyRow) -> Result<Conversation> {
         started_at: row.try_get("started_at")?,
         last_at: row.try_get("last_at")?,
         entries: row.try_get("entries")?,
+        owner_id: row.try_get("owner_id")?,
+        waiting: row.try_get::<i64, _>("waiting")? != 0,
+        last_direction: row.try_get("last_direction")?,
+        preview: row.try_get("preview")?,
     })
+}
+
+/// Conversations with their client's owner: the contact's when there is one (a
+/// converted lead's conversations are the contact's), else the lead's.
+const CONVERSATIONS: &str = "SELECT c.*, COALESCE(sc.owner_id, sl.owner_id, '') AS owner_id \
+     FROM activity_conversations c \
+     LEFT JOIN activity_subjects sc ON sc.kind = 'contact' AND sc.id = c.contact_id \
+     LEFT JOIN activity_subjects sl ON sl.kind = 'lead' AND sl.id = c.lead_id";
+const CONVERSATION_OWNER: &str = "COALESCE(sc.owner_id, sl.owner_id, '')";
+
+pub async fn get_conversation(conn: &mut AnyConnection, id: &str) -> Result<Option<Conversation>> {
+    let row = sqlx::query(AssertSqlSafe(format!("{CONVERSATIONS} WHERE c.id = $1")))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(conversation_from_row).transpose()
+}
+
+/// One page of the inbox, latest first: conversations whose client is owned by
+/// someone in `visible` (or nobody; `None`: everyone), narrowed by `query`.
+pub async fn list_inbox(
+    conn: &mut AnyConnection,
+    visible: Option<&[String]>,
+    owned_by: Option<&OwnedBy>,
+    query: &InboxQuery,
+    page: &Page,
+) -> Result<Vec<Conversation>> {
+    let mut w = Where::default();
+    if let Some(people) = visible {
+        among(&mut w, CONVERSATION_OWNER, people, true);
+    }
+    if let Some(owned) = owned_by {
+        among(&mut w, CONVERSATION_OWNER, &owned.people, owned.nobody);
+    }
+    if query.waiting {
+        w.push_plain("c.waiting = 1");
+    }
+    if let Some(channel) = &query.channel {
+        w.push("c.channel = {}", channel.clone());
+    }
+    if let Some(cursor) = &page.after {
+        after_cursor(&mut w, "c.last_at", "c.id", "<", cursor);
+    }
+    let sql = format!(
+        "{CONVERSATIONS} WHERE {} ORDER BY c.last_at DESC, c.id DESC LIMIT {}",
+        w.sql(),
+        page.size + 1
+    );
+    let rows = w.query(sql).fetch_all(conn).await?;
+    rows.iter().map(conversation_from_row).collect()
 }
 
 pub async fn conversation_by_thread(
@@ -326,12 +380,13 @@ pub async fn conversation_by_thread(
     channel: &str,
     thread_key: &str,
 ) -> Result<Option<Conversation>> {
-    let row =
-        sqlx::query("SELECT * FROM activity_conversations WHERE channel = $1 AND thread_key = $2")
-            .bind(channel)
-            .bind(thread_key)
-            .fetch_optional(conn)
-            .await?;
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "{CONVERSATIONS} WHERE c.channel = $1 AND c.thread_key = $2"
+    )))
+    .bind(channel)
+    .bind(thread_key)
+    .fetch_optional(conn)
+    .await?;
     row.as_ref().map(conversation_from_row).transpose()
 }
 
@@ -376,24 +431,46 @@ pub async fn insert_conversation(conn: &mut AnyConnection, c: &Conversation) -> 
     Ok(())
 }
 
-/// Counts one more entry at `at` in conversation `id`, and fills its links if empty.
-pub async fn touch_conversation(
-    conn: &mut AnyConnection,
-    id: &str,
-    at: i64,
-    links: &Links,
-) -> Result<()> {
-    sqlx::query(
+/// A message landing in a conversation.
+pub struct Touch<'a> {
+    pub at: i64,
+    pub links: &'a Links,
+    pub inbound: bool,
+    pub preview: &'a str,
+}
+
+/// Counts one more message in conversation `id`, fills its links if empty, and
+/// keeps who wrote last by the messages' own times (events may come out of order):
+/// it waits for an answer while the client's latest is newer than ours.
+pub async fn touch_conversation(conn: &mut AnyConnection, id: &str, t: &Touch<'_>) -> Result<()> {
+    let (side, direction) = match t.inbound {
+        true => ("last_in_at", "inbound"),
+        false => ("last_out_at", "outbound"),
+    };
+    // `side` is one of two column names, never input.
+    sqlx::query(AssertSqlSafe(format!(
         "UPDATE activity_conversations SET entries = entries + 1, \
+         preview = CASE WHEN last_at <= $2 THEN $6 ELSE preview END, \
+         last_direction = CASE WHEN last_at <= $2 THEN $7 ELSE last_direction END, \
          last_at = CASE WHEN last_at < $2 THEN $2 ELSE last_at END, \
+         {side} = CASE WHEN COALESCE({side}, 0) < $2 THEN $2 ELSE {side} END, \
          contact_id = COALESCE(contact_id, $3), lead_id = COALESCE(lead_id, $4), \
-         company_id = COALESCE(company_id, $5) WHERE id = $1",
+         company_id = COALESCE(company_id, $5) WHERE id = $1"
+    )))
+    .bind(id)
+    .bind(t.at)
+    .bind(&t.links.contact_id)
+    .bind(&t.links.lead_id)
+    .bind(&t.links.company_id)
+    .bind(t.preview)
+    .bind(direction)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE activity_conversations SET waiting = CASE \
+         WHEN COALESCE(last_in_at, 0) > COALESCE(last_out_at, 0) THEN 1 ELSE 0 END WHERE id = $1",
     )
     .bind(id)
-    .bind(at)
-    .bind(&links.contact_id)
-    .bind(&links.lead_id)
-    .bind(&links.company_id)
     .execute(conn)
     .await?;
     Ok(())
@@ -405,12 +482,12 @@ pub async fn list_conversations(
     page: &Page,
 ) -> Result<Vec<Conversation>> {
     let mut w = Where::default();
-    w.push(&format!("{} = {{}}", subject.column()), subject.id());
+    w.push(&format!("c.{} = {{}}", subject.column()), subject.id());
     if let Some(cursor) = &page.after {
-        after_cursor(&mut w, "last_at", "id", "<", cursor);
+        after_cursor(&mut w, "c.last_at", "c.id", "<", cursor);
     }
     let sql = format!(
-        "SELECT * FROM activity_conversations WHERE {} ORDER BY last_at DESC, id DESC LIMIT {}",
+        "{CONVERSATIONS} WHERE {} ORDER BY c.last_at DESC, c.id DESC LIMIT {}",
         w.sql(),
         page.size + 1
     );

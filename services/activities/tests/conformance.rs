@@ -7,8 +7,8 @@ mod common;
 use common::*;
 use ringside_activities::ActivitiesError;
 use ringside_activities::model::{
-    Detail, EntryKind, Links, NewTask, Page, Subject, SubjectFilter, SubjectKind, TaskFilter,
-    TaskPatch, TaskStatus, TaskType,
+    Ctx, Detail, EntryKind, InboxOwner, InboxQuery, Links, NewTask, Page, Subject, SubjectFilter,
+    SubjectKind, TaskFilter, TaskPatch, TaskStatus, TaskType,
 };
 use ringside_bus::EventPayload;
 use ringside_proto::activities::v1 as pb;
@@ -948,5 +948,152 @@ async fn reminders_fire_once_across_replicas_and_after_a_restart() {
         );
         let done = h.svc.get_task(&ctx("admin"), &task.id).await.unwrap();
         assert_eq!(done.status, TaskStatus::Open, "{b:?}");
+    }
+}
+
+fn chat(
+    contact: &str,
+    chat: &str,
+    n: u32,
+    text: &str,
+    inbound: bool,
+    at: i64,
+) -> ringside_bus::Envelope {
+    let cm = ev::ChannelMessage {
+        message: Some(pb::MessageDetail {
+            channel: pb::Channel::Telegram as i32,
+            external_id: format!("{chat}:{n}"),
+            text: text.into(),
+            agent_id: if inbound {
+                String::new()
+            } else {
+                "olga".into()
+            },
+            ..Default::default()
+        }),
+        contact_id: contact.into(),
+        thread_key: chat.into(),
+        sent_at: Some(ringside_proto::timestamp_from_millis(at)),
+        ..Default::default()
+    };
+    event(match inbound {
+        true => EventPayload::MessageReceived(ev::MessageReceived { message: Some(cm) }),
+        false => EventPayload::MessageSent(ev::MessageSent { message: Some(cm) }),
+    })
+}
+
+fn agent(actor: &str) -> Ctx {
+    Ctx {
+        role: Some(ringside_auth::Role::Agent),
+        ..ctx(actor)
+    }
+}
+
+async fn inbox(h: &Harness, who: &Ctx, owner: InboxOwner, waiting: bool) -> Vec<(String, bool)> {
+    let query = InboxQuery {
+        owner,
+        waiting,
+        channel: None,
+    };
+    let found = h
+        .svc
+        .list_inbox(who, &query, page(10))
+        .await
+        .expect("inbox");
+    found
+        .items
+        .iter()
+        .map(|c| (c.preview.clone(), c.waiting))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_inbox_lists_what_waits_for_an_answer_within_the_callers_reach() {
+    for t in all_backends().await {
+        let h = Harness::new(t);
+        let b = h.backend();
+        let now = now_millis();
+        let ivan = h.contact("Иван", "+79123456789", "olga").await;
+        let petr = h.contact("Пётр", "+79123456780", "ivan").await;
+        let nina = h.contact("Нина", "+79123456781", "").await;
+        h.deliver(&chat(
+            &ivan.id,
+            "1",
+            1,
+            "Where is my order?",
+            true,
+            now - 3000,
+        ))
+        .await;
+        h.deliver(&chat(&petr.id, "2", 1, "Hello", true, now - 2000))
+            .await;
+        h.deliver(&chat(&nina.id, "3", 1, "Any news?", true, now - 1000))
+            .await;
+        // Olga answers Ivan; the answer's event comes twice, and the client's older
+        // message comes again after it: still answered.
+        let answer = chat(&ivan.id, "1", 2, "On its way", false, now - 500);
+        h.deliver(&answer).await;
+        h.deliver(&answer).await;
+        h.deliver(&chat(
+            &ivan.id,
+            "1",
+            1,
+            "Where is my order?",
+            true,
+            now - 3000,
+        ))
+        .await;
+
+        let olga = agent("olga");
+        let all = inbox(&h, &olga, InboxOwner::Any, false).await;
+        assert_eq!(
+            all,
+            [("On its way".into(), false), ("Any news?".into(), true)],
+            "{b:?}: an agent sees her own and nobody's, latest first"
+        );
+        let waiting = inbox(&h, &olga, InboxOwner::MineOrUnassigned, true).await;
+        assert_eq!(waiting, [("Any news?".into(), true)], "{b:?}");
+        assert!(
+            inbox(&h, &olga, InboxOwner::Mine, true).await.is_empty(),
+            "{b:?}"
+        );
+
+        let everyone = inbox(&h, &ctx("admin"), InboxOwner::Any, true).await;
+        assert_eq!(
+            everyone,
+            [("Any news?".into(), true), ("Hello".into(), true)],
+            "{b:?}: the service's own reach is everyone"
+        );
+        let unassigned = inbox(&h, &ctx("admin"), InboxOwner::Unassigned, false).await;
+        assert_eq!(unassigned, [("Any news?".into(), true)], "{b:?}");
+
+        // A later message from Ivan waits again.
+        h.deliver(&chat(&ivan.id, "1", 3, "Thanks!", true, now))
+            .await;
+        let mine = inbox(&h, &olga, InboxOwner::Mine, true).await;
+        assert_eq!(mine, [("Thanks!".into(), true)], "{b:?}");
+
+        // Someone else's conversation is not found, one's own is.
+        let petrs = h
+            .svc
+            .list_conversations(&ctx("admin"), &Subject::Contact(petr.id.clone()), page(1))
+            .await
+            .unwrap()
+            .items
+            .remove(0);
+        let err = h.svc.get_conversation(&olga, &petrs.id).await.unwrap_err();
+        assert!(
+            matches!(err, ActivitiesError::NotFound { .. }),
+            "{b:?}: {err}"
+        );
+        let own = h
+            .svc
+            .list_conversations(&olga, &Subject::Contact(ivan.id.clone()), page(1))
+            .await
+            .unwrap()
+            .items
+            .remove(0);
+        let got = h.svc.get_conversation(&olga, &own.id).await.unwrap();
+        assert_eq!((got.owner_id.as_str(), got.entries), ("olga", 3), "{b:?}");
     }
 }

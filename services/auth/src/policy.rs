@@ -33,6 +33,8 @@ pub enum Action {
     ReadReports,
     /// The staff directory: who sits at an extension, who takes leads.
     ReadStaff,
+    /// The names of the people records name (owners, authors): not the directory.
+    ReadNames,
     /// Teams and their heads, and any person's account (an admin's).
     ManageStaff,
     /// Add, change, deactivate people and set their passwords: an admin anyone's, a
@@ -97,6 +99,11 @@ pub const METHODS: &[(&str, Action)] = &[
         "/ringside.activities.v1.Activities/ListConversations",
         ReadRecords,
     ),
+    ("/ringside.activities.v1.Activities/ListInbox", ReadRecords),
+    (
+        "/ringside.activities.v1.Activities/GetConversation",
+        ReadRecords,
+    ),
     ("/ringside.activities.v1.Activities/AddNote", WriteRecords),
     ("/ringside.activities.v1.Activities/EditNote", WriteRecords),
     (
@@ -159,6 +166,7 @@ pub const METHODS: &[(&str, Action)] = &[
     ("/ringside.staff.v1.Staff/SetUserActive", ManagePeople),
     ("/ringside.staff.v1.Staff/ListUsers", ReadStaff),
     ("/ringside.staff.v1.Staff/FindUser", ReadStaff),
+    ("/ringside.staff.v1.Staff/NamesOf", ReadNames),
     ("/ringside.staff.v1.Staff/CreateTeam", ManageStaff),
     ("/ringside.staff.v1.Staff/UpdateTeam", ManageStaff),
     ("/ringside.staff.v1.Staff/ListTeams", ReadStaff),
@@ -220,6 +228,7 @@ pub fn grants(role: Role) -> &'static [Action] {
     match role {
         Role::Admin => &[
             ReadRecords,
+            ReadNames,
             WriteRecords,
             NoteCalls,
             AssignRecords,
@@ -237,6 +246,7 @@ pub fn grants(role: Role) -> &'static [Action] {
         ],
         Role::Manager => &[
             ReadRecords,
+            ReadNames,
             WriteRecords,
             NoteCalls,
             AssignRecords,
@@ -251,6 +261,7 @@ pub fn grants(role: Role) -> &'static [Action] {
         ],
         Role::Agent => &[
             ReadRecords,
+            ReadNames,
             WriteRecords,
             NoteCalls,
             AssignRecords,

@@ -33,6 +33,7 @@ pub fn event_type(payload: &Payload) -> &'static str {
         Payload::TaskUpdated(_) => "task.updated",
         Payload::TaskDue(_) => "task.due",
         Payload::NextActionChanged(_) => "next_action.changed",
+        Payload::ConversationUpdated(_) => "conversation.updated",
     }
 }
 

@@ -3,7 +3,8 @@
 //! queue, which hands them over without waiting for a disk: the card is on the agent's
 //! screen sooner, and nothing is lost that a restart would not lose anyway. Reminders
 //! and new leads come through a durable queue: alerts sent by email or Telegram are
-//! recorded per event and channel, so a redelivery never repeats one.
+//! recorded per event and channel, so a redelivery never repeats one. Inbox updates
+//! (`conversation.updated`) are live state as well, and share the live queue.
 
 use async_trait::async_trait;
 use ringside_bus::consumer::{HandleError, Handler};
@@ -19,7 +20,11 @@ pub fn queue_specs(prefix: &str) -> [QueueSpec; 2] {
         // Call events used to come through the durable queue too.
         QueueSpec::new(&queue, &["task.due", "lead.created", "message.received"])
             .retiring(&["call.*"]),
-        QueueSpec::live(&format!("{queue}.calls"), &["call.*"]),
+        // Inboxes are live state too: a missed refresh is made up on the next.
+        QueueSpec::live(
+            &format!("{queue}.calls"),
+            &["call.*", "conversation.updated"],
+        ),
     ]
 }
 
@@ -46,6 +51,7 @@ impl Handler for Consumer {
             Some(EventPayload::CallEnded(e)) => s.over(e.call.as_ref()),
             Some(EventPayload::CallMissed(e)) => s.over(e.call.as_ref()),
             Some(EventPayload::CallFiled(e)) => s.filed(e),
+            Some(EventPayload::ConversationUpdated(e)) => s.conversation(e),
             Some(EventPayload::TaskDue(e)) => s
                 .task_due(&envelope.event_id, e)
                 .await

@@ -135,6 +135,30 @@ impl Notifications {
         self.hub.close(&e.call_id, &e.entry_id);
     }
 
+    /// `conversation.updated`: the inbox of whoever it concerns is out of date — its
+    /// owner's or, while nobody owns the client, everyone's online (everyone sees
+    /// unassigned clients); and the agent's who wrote the new message. The push names
+    /// only the conversation: the page asks for the rest as the person, through the
+    /// services' own checks.
+    pub fn conversation(&self, e: &ev::ConversationUpdated) {
+        let Some(c) = &e.conversation else { return };
+        let push = pb::Push {
+            r#type: "inbox".into(),
+            conversation_id: c.id.clone(),
+            ..Default::default()
+        };
+        let mut people = match c.owner_id.as_str() {
+            "" => self.hub.online(),
+            owner => vec![owner.to_owned()],
+        };
+        if !e.agent_id.is_empty() && !people.contains(&e.agent_id) {
+            people.push(e.agent_id.clone());
+        }
+        for person in people {
+            self.hub.send(&person, &push);
+        }
+    }
+
     /// `task.due`: a reminder to the assignee — pushed when they are connected, else
     /// sent by email or Telegram. `Err` asks for the event again (a channel failed
     /// in a way worth retrying; what was sent is not sent twice).

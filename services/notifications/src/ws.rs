@@ -238,6 +238,9 @@ pub fn push_json(p: &pb::Push) -> Value {
     if !p.title.is_empty() {
         v["title"] = json!(p.title);
     }
+    if !p.conversation_id.is_empty() {
+        v["conversation_id"] = json!(p.conversation_id);
+    }
     if p.at.is_some() {
         v["at"] = time(&p.at);
     }

@@ -414,6 +414,8 @@ impl Assembly<'_> {
             contacts: self.peer(caller, Peer::Contacts)?,
             activities: self.peer(caller, Peer::Activities)?,
             deals: self.peer(caller, Peer::Deals)?,
+            notifications: self.peer(caller, Peer::Notifications)?,
+            staff: self.peer(caller, Peer::Staff)?,
         };
         let mut web = ringside_web::Web::new(self.sessions(caller)?, peers, proxies)
             .with_push_url(&self.settings.push_url);

@@ -266,6 +266,18 @@ impl Staff for StaffGrpc {
         })
     }
 
+    async fn names_of(&self, req: Request<pb::NamesOfRequest>) -> Reply<pb::NamesOfResponse> {
+        let ids = req.into_inner().ids;
+        if ids.len() > crate::service::MAX_NAMES {
+            let why = format!("at most {} ids", crate::service::MAX_NAMES);
+            return Err(invalid(ringside_identity::Invalid::new("ids", why)));
+        }
+        let names = self.service.names_of(&ids).await?;
+        ok(pb::NamesOfResponse {
+            names: names.into_iter().collect(),
+        })
+    }
+
     async fn find_user(&self, req: Request<pb::FindUserRequest>) -> Reply<pb::User> {
         let lookup = lookup_from(req.into_inner())?;
         ok(user_to_proto(self.service.find_user(lookup).await?))

@@ -19,6 +19,9 @@ use crate::signin::{SignIn, SignInConfig, audit_line};
 use crate::sso::GroupMap;
 use crate::store::{self, Lookup, UserFilter};
 
+/// Most ids one `NamesOf` asks about.
+pub const MAX_NAMES: usize = 200;
+
 #[derive(Clone)]
 pub struct StaffService {
     pub(crate) db: Db,
@@ -223,6 +226,23 @@ impl StaffService {
         store::user(&mut conn, id)
             .await?
             .ok_or_else(|| StaffError::not_found("user", id))
+    }
+
+    /// The names of the users among `ids` (deactivated ones too: records still name
+    /// them); ids nobody has are left out.
+    pub async fn names_of(&self, ids: &[String]) -> Result<Vec<(String, String)>> {
+        let mut ids: Vec<&str> = ids
+            .iter()
+            .map(String::as_str)
+            .filter(|i| !i.is_empty())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.db.pool().acquire().await?;
+        store::names(&mut conn, &ids).await
     }
 
     pub async fn list_users(&self, filter: &UserFilter, page: Page) -> Result<Paged<User>> {

@@ -84,6 +84,22 @@ pub async fn save_user(conn: &mut AnyConnection, user: &User) -> Result<()> {
     Ok(())
 }
 
+/// The id and name of each user among `ids`.
+pub async fn names(conn: &mut AnyConnection, ids: &[&str]) -> Result<Vec<(String, String)>> {
+    let sql = format!(
+        "SELECT id, name FROM users WHERE id IN ({})",
+        placeholders(1, ids.len())
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for id in ids {
+        query = query.bind(*id);
+    }
+    let rows = query.fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
+        .collect()
+}
+
 pub async fn user(conn: &mut AnyConnection, id: &str) -> Result<Option<User>> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
     let Some(row) = sqlx::query(AssertSqlSafe(sql))

@@ -107,6 +107,15 @@ async fn a_user_is_created_found_changed_and_deactivated() {
         };
         assert_eq!(all(&svc, &everyone).await, vec!["olga"]);
         assert!(!svc.get_user("olga").await.unwrap().active);
+        // Records still name her: her name is still given, unknown ids are left out.
+        let ids = ["olga", "nobody", "", "olga"].map(String::from);
+        let names = svc.names_of(&ids).await.expect("names");
+        assert_eq!(
+            names,
+            [("olga".to_owned(), "Ольга Петрова".to_owned())],
+            "{:?}",
+            t.backend()
+        );
         // A deactivated user's extension can be given to someone else.
         let ivan = spec("Ivan", "", &["101"]);
         svc.create_user("admin", Some("ivan".into()), ivan)

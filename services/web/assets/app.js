@@ -355,6 +355,10 @@
       case "lead_assigned":
         alertBox(`${T.lead_assigned}: ${push.title || push.lead_id}`);
         break;
+      case "inbox":
+        // Only the conversation's id comes: the inbox's parts ask again, as the person.
+        document.body.dispatchEvent(new CustomEvent("ringside:inbox", { detail: push.conversation_id }));
+        break;
     }
   }
 

@@ -21,8 +21,8 @@ use ringside_proto::deals::v1 as dpb;
 use serde::Deserialize;
 use tonic::{Code, Status};
 
-use crate::client::owner_label;
 use crate::lang::Tr;
+use crate::names::Names;
 use crate::page::{Chrome, Notice, failure, html, money, refusal};
 use crate::{Viewer, Web};
 
@@ -124,7 +124,9 @@ async fn show(
 ) -> Response {
     match gather(web, viewer, pipeline).await {
         Ok((pipelines, kanban)) => {
-            let page = page(viewer, web, pipelines, kanban, notice);
+            let owners = kanban.columns.iter().flat_map(|c| owners(&c.deals));
+            let names = Names::of(web, viewer, owners).await;
+            let page = page(viewer, web, &names, pipelines, kanban, notice);
             html(status, &page, &web.push_url)
         }
         Err(s) => failure(viewer.chrome(web), &s),
@@ -154,9 +156,15 @@ async fn gather(
     Ok((pipelines.into_inner().pipelines, kanban.into_inner()))
 }
 
+/// The owners of `deals`, for their names.
+fn owners(deals: &[dpb::Deal]) -> impl Iterator<Item = &str> {
+    deals.iter().map(|d| d.owner_id.as_str())
+}
+
 fn page<'a>(
     viewer: &'a Viewer,
     web: &'a Web,
+    names: &Names,
     pipelines: Vec<dpb::Pipeline>,
     kanban: dpb::KanbanResponse,
     notice: Notice,
@@ -175,7 +183,7 @@ fn page<'a>(
     let columns = kanban
         .columns
         .into_iter()
-        .map(|c| column(t, viewer, c))
+        .map(|c| column(t, names, c))
         .collect();
     BoardPage {
         c: viewer.chrome(web),
@@ -187,7 +195,7 @@ fn page<'a>(
     }
 }
 
-fn column(t: &'static Tr, viewer: &Viewer, column: dpb::Column) -> ColumnView {
+fn column(t: &'static Tr, names: &Names, column: dpb::Column) -> ColumnView {
     let stage = column.stage.unwrap_or_default();
     let weighted = column
         .sums
@@ -218,7 +226,7 @@ fn column(t: &'static Tr, viewer: &Viewer, column: dpb::Column) -> ColumnView {
         cards: column
             .deals
             .into_iter()
-            .map(|d| card(t, viewer, d))
+            .map(|d| card(t, names, d))
             .collect(),
         next: column.next_page_token,
     }
@@ -231,13 +239,13 @@ fn weighted(sum: i64, probability: i32) -> i64 {
     i64::try_from(rounded).unwrap_or(i64::MAX)
 }
 
-fn card(t: &'static Tr, viewer: &Viewer, deal: dpb::Deal) -> Card {
+fn card(t: &'static Tr, names: &Names, deal: dpb::Deal) -> Card {
     let open = deal.status == i32::from(dpb::DealStatus::Open);
     let now = ringside_storage::now_millis() / 1000;
     let entered = deal.stage_entered_at.map_or(now, |t| t.seconds);
     Card {
         amount: money(t, deal.amount_minor, &deal.currency),
-        owner: owner_label(t, viewer, &deal.owner_id),
+        owner: names.label(&deal.owner_id),
         no_next_action: open && deal.next_action.is_none(),
         stale: open && now - entered > STALE_DAYS * 86_400,
         id: deal.id,
@@ -286,7 +294,8 @@ pub async fn more_cards(
         Err(s) => return failure(viewer.chrome(&web), &s),
     };
     let stages = open_stages(&pipeline.stages);
-    let column = column(t, &viewer, found);
+    let names = Names::of(&web, &viewer, owners(&found.deals)).await;
+    let column = column(t, &names, found);
     if headers.contains_key("hx-request") {
         let part = CardsPart {
             c: viewer.chrome(&web),

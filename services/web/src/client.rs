@@ -16,6 +16,7 @@ use serde::Deserialize;
 use tonic::Status;
 
 use crate::lang::Tr;
+use crate::names::Names;
 use crate::page::{Chrome, Notice, When, failure, html, refusal, see_other};
 use crate::timeline::{After, Contacts, Kind, Leads, Line, Which, timeline};
 use crate::{Viewer, Web};
@@ -141,7 +142,7 @@ async fn details(
     kind: Kind,
     id: &str,
 ) -> Result<Details, Status> {
-    let owner = |owner: &str| owner_label(t, viewer, owner);
+    let owner = async |owner: &str| Names::of(web, viewer, [owner]).await.label(owner);
     match kind {
         Kind::Contact => {
             let message = cpb::GetContactRequest { id: id.to_owned() };
@@ -153,7 +154,7 @@ async fn details(
                 convertible: false,
                 company,
                 status: String::new(),
-                owner: owner(&c.owner_id),
+                owner: owner(&c.owner_id).await,
                 tags: c.tags,
                 identities: c.identities.into_iter().map(|i| i.value).collect(),
                 name: c.name,
@@ -169,7 +170,7 @@ async fn details(
                 kind_label: t.kind_lead,
                 company: l.company_name,
                 status: lead_status(t, l.status, !l.contact_id.is_empty()),
-                owner: owner(&l.owner_id),
+                owner: owner(&l.owner_id).await,
                 tags: Vec::new(),
                 convertible: l.contact_id.is_empty()
                     && l.status != i32::from(cpb::LeadStatus::Disqualified),
@@ -177,15 +178,6 @@ async fn details(
                 name: l.name,
             })
         }
-    }
-}
-
-/// Who owns a record, as the person reads it.
-pub fn owner_label(t: &'static Tr, viewer: &Viewer, owner: &str) -> String {
-    match owner {
-        "" => t.unassigned.to_owned(),
-        o if o == viewer.person.id => t.you.to_owned(),
-        o => o.to_owned(),
     }
 }
 

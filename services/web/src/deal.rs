@@ -15,8 +15,8 @@ use ringside_proto::deals::v1 as dpb;
 use serde::Deserialize;
 use tonic::{Code, Status};
 
-use crate::client::owner_label;
 use crate::lang::Tr;
+use crate::names::Names;
 use crate::page::{Chrome, Notice, When, failure, html, money, see_other};
 use crate::timeline::{After, Kind, Line, timeline};
 use crate::{Viewer, Web};
@@ -138,14 +138,17 @@ async fn gather<'a>(
         deal_id: id.to_owned(),
     };
     let (mut a, mut b) = (web.deals(), web.deals());
-    let (pipeline, history, company, people, (lines, next)) = futures::try_join!(
+    let names = async { Ok::<_, Status>(Names::of(web, viewer, [deal.owner_id.as_str()]).await) };
+    let (pipeline, history, company, people, (lines, next), names) = futures::try_join!(
         async { Ok::<_, Status>(a.get_pipeline(viewer.ask(pipeline)?).await?.into_inner()) },
         async { Ok::<_, Status>(b.stage_history(viewer.ask(history)?).await?.into_inner()) },
         crate::client::company_name(web, viewer, &deal.company_id),
         people(web, viewer, t, &deal.contacts),
         timeline(web, viewer, t, Kind::Deal, id, after),
+        names,
     )?;
     let parts = Parts {
+        owner: names.label(&deal.owner_id),
         deal,
         pipeline,
         history,
@@ -159,6 +162,7 @@ async fn gather<'a>(
 
 /// What the services answered for the page.
 struct Parts {
+    owner: String,
     deal: dpb::Deal,
     pipeline: dpb::Pipeline,
     history: dpb::StageHistoryResponse,
@@ -192,7 +196,7 @@ fn assemble<'a>(web: &'a Web, viewer: &'a Viewer, t: &'static Tr, parts: Parts) 
         open,
         amount: money(t, deal.amount_minor, &deal.currency),
         expected_close: deal.expected_close,
-        owner: owner_label(t, viewer, &deal.owner_id),
+        owner: parts.owner,
         company: parts.company,
         guidance: current.map(|s| s.guidance.clone()).unwrap_or_default(),
         next_step: next_action.title,

@@ -1,6 +1,6 @@
 //! My day (`/`): the person's open tasks due by the end of their day, the overdue
-//! ones first and marked, call-backs of missed calls among them; the new leads given
-//! to them. A task is completed or moved to another time in place (`POST
+//! ones first and marked, call-backs of missed calls among them; the conversations
+//! waiting for their answer; the new leads given to them. A task is completed or moved to another time in place (`POST
 //! /tasks/{id}/complete`, `/tasks/{id}/reschedule`, then back to the page); a
 //! call-back about a client is set from the call bar (`POST /tasks`).
 
@@ -45,6 +45,9 @@ struct Home<'a> {
     /// More tasks are due than are shown.
     more: bool,
     leads: Vec<LeadLine>,
+    waiting: Vec<crate::inbox::Item>,
+    /// More conversations wait than are shown.
+    more_waiting: bool,
     notice: Notice,
 }
 
@@ -53,14 +56,20 @@ pub async fn page(State(web): State<Web>, viewer: Viewer) -> Response {
 }
 
 async fn show(web: &Web, viewer: &Viewer, status: StatusCode, notice: Notice) -> Response {
-    let gathered = futures::try_join!(tasks(web, viewer), new_leads(web, viewer));
+    let gathered = futures::try_join!(
+        tasks(web, viewer),
+        new_leads(web, viewer),
+        crate::inbox::waiting(web, viewer)
+    );
     match gathered {
-        Ok(((tasks, more), leads)) => {
+        Ok(((tasks, more), leads, (waiting, more_waiting))) => {
             let page = Home {
                 c: viewer.chrome(web),
                 tasks,
                 more,
                 leads,
+                waiting,
+                more_waiting,
                 notice,
             };
             html(status, &page, &web.push_url)

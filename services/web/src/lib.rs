@@ -14,7 +14,9 @@ pub mod client;
 pub mod convert;
 pub mod deal;
 pub mod home;
+pub mod inbox;
 pub mod lang;
+pub mod names;
 pub mod page;
 pub mod reports;
 pub mod search;
@@ -34,6 +36,8 @@ use ringside_kit::peer::request_as;
 use ringside_proto::activities::v1::activities_client::ActivitiesClient;
 use ringside_proto::contacts::v1::contacts_client::ContactsClient;
 use ringside_proto::deals::v1::deals_client::DealsClient;
+use ringside_proto::notifications::v1::notifications_client::NotificationsClient;
+use ringside_proto::staff::v1::staff_client::StaffClient;
 use tonic::{Code, Status};
 
 use crate::lang::Lang;
@@ -55,6 +59,8 @@ pub struct Peers {
     pub contacts: PeerChannel,
     pub activities: PeerChannel,
     pub deals: PeerChannel,
+    pub notifications: PeerChannel,
+    pub staff: PeerChannel,
 }
 
 /// The web service's state: how it finds the person of a request and reaches the
@@ -110,6 +116,14 @@ impl Web {
     pub fn deals(&self) -> DealsClient<PeerChannel> {
         DealsClient::new(self.peers.deals.clone())
     }
+
+    pub fn staff(&self) -> StaffClient<PeerChannel> {
+        StaffClient::new(self.peers.staff.clone())
+    }
+
+    pub fn notifications(&self) -> NotificationsClient<PeerChannel> {
+        NotificationsClient::new(self.peers.notifications.clone())
+    }
 }
 
 /// Every page and form of the workspace.
@@ -125,6 +139,7 @@ pub fn router(web: Web) -> axum::Router {
         .merge(board::routes())
         .merge(deal::routes())
         .merge(reports::routes())
+        .merge(inbox::routes())
         .route("/tasks", post(home::create))
         .route("/tasks/{id}/complete", post(home::complete))
         .route("/tasks/{id}/reschedule", post(home::reschedule))

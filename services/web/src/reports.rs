@@ -14,8 +14,8 @@ use ringside_proto::deals::v1 as dpb;
 use serde::Deserialize;
 use tonic::Status;
 
-use crate::client::owner_label;
 use crate::lang::Tr;
+use crate::names::Names;
 use crate::page::{Chrome, Notice, encoded, failure, html, money};
 use crate::timeline::Kind;
 use crate::{Viewer, Web};
@@ -151,7 +151,9 @@ pub async fn page(
     let span = Span::of(&period, viewer.offset());
     match gather(&web, &viewer, &period.pipeline, &span).await {
         Ok((pipelines, funnel, forecast)) => {
-            let page = assemble(&web, &viewer, &span, pipelines, funnel, forecast);
+            let owners = funnel.owners.iter().map(|f| f.owner_id.as_str());
+            let names = Names::of(&web, &viewer, owners).await;
+            let page = assemble(&web, &viewer, &names, &span, pipelines, funnel, forecast);
             html(StatusCode::OK, &page, &web.push_url)
         }
         Err(s) => failure(viewer.chrome(&web), &s),
@@ -264,6 +266,7 @@ fn stay(t: &'static Tr, seconds: Option<i64>) -> String {
 fn assemble<'a>(
     web: &'a Web,
     viewer: &'a Viewer,
+    names: &Names,
     span: &Span,
     pipelines: dpb::ListPipelinesResponse,
     report: dpb::FunnelReport,
@@ -303,7 +306,7 @@ fn assemble<'a>(
             false => String::new(),
         };
         OwnerRow {
-            owner: owner_label(t, viewer, &f.owner_id),
+            owner: names.label(&f.owner_id),
             deals: f.deals,
             won: f.won,
             lost: f.lost,
@@ -415,11 +418,17 @@ pub async fn deals(
         "" => String::new(),
         token => format!("{this}&{}", form_urlencoded(&[("after", token)])),
     };
+    let names = Names::of(
+        &web,
+        &viewer,
+        found.deals.iter().map(|d| d.owner_id.as_str()),
+    )
+    .await;
     let lines = (found.deals.into_iter())
         .map(|d| DrillLine {
             href: Kind::Deal.page(&d.id),
             amount: money(t, d.amount_minor, &d.currency),
-            owner: owner_label(t, &viewer, &d.owner_id),
+            owner: names.label(&d.owner_id),
             title: d.title,
             stage: d.stage_name,
         })

@@ -14,7 +14,7 @@ use ringside_proto::contacts::v1 as cpb;
 use serde::Deserialize;
 use tonic::Status;
 
-use crate::client::owner_label;
+use crate::names::Names;
 use crate::page::{Chrome, Notice, failure, html};
 use crate::timeline::Kind;
 use crate::{Viewer, Web};
@@ -103,7 +103,6 @@ pub async fn find(State(web): State<Web>, viewer: Viewer, Form(form): Form<Query
 
 /// Leads, contacts and companies matching `query`, asked at once.
 async fn answers(web: &Web, viewer: &Viewer, query: &str) -> Result<Answers, Status> {
-    let t = viewer.lang.tr();
     let leads = cpb::ListLeadsRequest {
         page_size: PER_KIND,
         query: query.to_owned(),
@@ -125,13 +124,22 @@ async fn answers(web: &Web, viewer: &Viewer, query: &str) -> Result<Answers, Sta
         b.list_contacts(viewer.ask(contacts)?),
         c.list_companies(viewer.ask(companies)?),
     )?;
-    let owner = |id: &str| owner_label(t, viewer, id);
+    let (leads, contacts, companies) = (
+        leads.into_inner().leads,
+        contacts.into_inner().contacts,
+        companies.into_inner().companies,
+    );
+    let owners = (leads.iter().map(|l| l.owner_id.as_str()))
+        .chain(contacts.iter().map(|c| c.owner_id.as_str()))
+        .chain(companies.iter().map(|c| c.owner_id.as_str()));
+    let names = Names::of(web, viewer, owners).await;
+    let owner = |id: &str| names.label(id);
     let identities = |ids: &[cpb::Identity]| {
         let values: Vec<&str> = ids.iter().map(|i| i.value.as_str()).collect();
         values.join(", ")
     };
     Ok(Answers {
-        leads: (leads.into_inner().leads.into_iter())
+        leads: (leads.into_iter())
             .map(|l| Found {
                 href: Kind::Lead.page(&l.id),
                 detail: identities(&l.identities),
@@ -139,7 +147,7 @@ async fn answers(web: &Web, viewer: &Viewer, query: &str) -> Result<Answers, Sta
                 name: l.name,
             })
             .collect(),
-        contacts: (contacts.into_inner().contacts.into_iter())
+        contacts: (contacts.into_iter())
             .map(|c| Found {
                 href: Kind::Contact.page(&c.id),
                 detail: identities(&c.identities),
@@ -147,7 +155,7 @@ async fn answers(web: &Web, viewer: &Viewer, query: &str) -> Result<Answers, Sta
                 name: c.name,
             })
             .collect(),
-        companies: (companies.into_inner().companies.into_iter())
+        companies: (companies.into_iter())
             .map(|c| Found {
                 href: String::new(),
                 detail: String::new(),

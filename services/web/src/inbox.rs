@@ -1,0 +1,586 @@
+//! The inbox (`/inbox`): conversations from Telegram and email across every client
+//! the person sees, latest first, in one of five views — waiting for an answer
+//! (theirs and nobody's), mine, unassigned, my teams', all. A conversation
+//! (`/inbox/{id}`) opens beside the list: its thread oldest first, the client's side
+//! panel, and the answer, sent in the channel the client wrote from (`POST
+//! /inbox/{id}/reply`: notifications' `SendMessage` answering the client's latest
+//! message, so an email stays in its thread and a Telegram answer goes to the same
+//! chat). A client nobody owns is taken in one click (`POST /inbox/{id}/take`). The
+//! list and the thread refresh themselves when the call bar's socket says a
+//! conversation changed (`inbox` frames); what they show is asked for again as the
+//! person.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use ringside_proto::activities::v1 as apb;
+use ringside_proto::contacts::v1 as cpb;
+use ringside_proto::notifications::v1 as npb;
+use serde::Deserialize;
+use tonic::Status;
+
+use crate::lang::Tr;
+use crate::names::Names;
+use crate::page::{Chrome, Notice, When, encoded, failure, go_to, html, refusal};
+use crate::timeline::Kind;
+use crate::{Viewer, Web};
+
+/// Conversations per page of the list.
+const LIST_PAGE: i32 = 30;
+/// Messages of a thread shown (the latest).
+const THREAD_PAGE: i32 = 50;
+/// Longest answer, in characters (Telegram's limit is 4,096).
+const MAX_REPLY: usize = 4_000;
+
+/// Which conversations the list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Waiting,
+    Mine,
+    Unassigned,
+    Team,
+    All,
+}
+
+impl View {
+    const ALL: [View; 5] = [
+        View::Waiting,
+        View::Mine,
+        View::Unassigned,
+        View::Team,
+        View::All,
+    ];
+
+    fn parse(name: &str) -> View {
+        View::ALL
+            .into_iter()
+            .find(|v| v.name() == name)
+            .unwrap_or(View::Waiting)
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            View::Waiting => "waiting",
+            View::Mine => "mine",
+            View::Unassigned => "unassigned",
+            View::Team => "team",
+            View::All => "all",
+        }
+    }
+
+    fn label(self, t: &Tr) -> &'static str {
+        match self {
+            View::Waiting => t.inbox_waiting,
+            View::Mine => t.inbox_mine,
+            View::Unassigned => t.inbox_unassigned,
+            View::Team => t.inbox_team,
+            View::All => t.inbox_all,
+        }
+    }
+
+    /// The activities query of this view: whose, and waiting only.
+    fn query(self) -> (apb::InboxOwner, bool) {
+        match self {
+            View::Waiting => (apb::InboxOwner::MineOrUnassigned, true),
+            View::Mine => (apb::InboxOwner::Mine, false),
+            View::Unassigned => (apb::InboxOwner::Unassigned, false),
+            View::Team => (apb::InboxOwner::Team, false),
+            View::All => (apb::InboxOwner::Unspecified, false),
+        }
+    }
+}
+
+/// A view's link above the list.
+struct Tab {
+    href: String,
+    label: &'static str,
+    current: bool,
+}
+
+/// One conversation in the list.
+pub struct Item {
+    pub href: String,
+    pub name: String,
+    pub channel: &'static str,
+    pub preview: String,
+    pub when: When,
+    pub waiting: bool,
+    /// We wrote last.
+    pub ours: bool,
+    pub current: bool,
+}
+
+/// One message of a thread.
+struct Message {
+    when: When,
+    text: String,
+    inbound: bool,
+}
+
+/// The open conversation: its thread, its client, and how to answer.
+struct Open {
+    id: String,
+    channel: &'static str,
+    subject: String,
+    messages: Vec<Message>,
+    client_name: String,
+    client_href: String,
+    owner: String,
+    identities: Vec<String>,
+    /// Nobody owns the client: the person may take it.
+    takeable: bool,
+}
+
+#[derive(Template)]
+#[template(path = "inbox.html")]
+struct InboxPage<'a> {
+    c: Chrome<'a>,
+    view: &'static str,
+    tabs: Vec<Tab>,
+    items: Vec<Item>,
+    older: String,
+    open: Option<Open>,
+    notice: Notice,
+    draft: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct Show {
+    #[serde(default)]
+    show: String,
+    #[serde(default)]
+    after: String,
+    #[serde(default)]
+    sent: String,
+}
+
+#[derive(Deserialize)]
+pub struct ReplyForm {
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    show: String,
+}
+
+/// The inbox's routes.
+pub fn routes() -> axum::Router<Web> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/inbox", get(list))
+        .route("/inbox/{id}", get(conversation))
+        // An answer of 4,000 Cyrillic characters is some 24 KiB as a form.
+        .route(
+            "/inbox/{id}/reply",
+            post(reply).layer(axum::extract::DefaultBodyLimit::max(32 * 1024)),
+        )
+        .route("/inbox/{id}/take", post(take))
+}
+
+/// `GET /inbox?show=…`: the list alone.
+async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<Show>) -> Response {
+    let view = View::parse(&q.show);
+    show(&web, &viewer, view, &q.after, None, Notice::none(), "").await
+}
+
+/// `GET /inbox/{id}?show=…`: the list and the conversation.
+async fn conversation(
+    State(web): State<Web>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Query(q): Query<Show>,
+) -> Response {
+    let view = View::parse(&q.show);
+    let notice = match q.sent.is_empty() {
+        true => Notice::none(),
+        false => Notice::ok(viewer.lang.tr().reply_sent),
+    };
+    show(&web, &viewer, view, &q.after, Some(&id), notice, "").await
+}
+
+/// The page: the list of `view` from `after`, and conversation `open` beside it.
+async fn show(
+    web: &Web,
+    viewer: &Viewer,
+    view: View,
+    after: &str,
+    open: Option<&str>,
+    notice: Notice,
+    draft: &str,
+) -> Response {
+    let t = viewer.lang.tr();
+    let opened = async {
+        match open {
+            Some(id) => opened(web, viewer, t, id).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    match futures::try_join!(items(web, viewer, t, view, after, open), opened) {
+        Ok(((items, older), open)) => {
+            let status = match notice.text.is_empty() || notice.ok {
+                true => StatusCode::OK,
+                false => StatusCode::BAD_REQUEST,
+            };
+            let page = InboxPage {
+                c: viewer.chrome(web),
+                view: view.name(),
+                tabs: tabs(t, view),
+                items,
+                older,
+                open,
+                notice,
+                draft: draft.to_owned(),
+            };
+            html(status, &page, &web.push_url)
+        }
+        Err(s) => failure(viewer.chrome(web), &s),
+    }
+}
+
+/// The conversations waiting for the person's answer (theirs and nobody's), for My
+/// day, and whether more wait than are shown.
+pub async fn waiting(web: &Web, viewer: &Viewer) -> Result<(Vec<Item>, bool), Status> {
+    let t = viewer.lang.tr();
+    let (items, older) = items(web, viewer, t, View::Waiting, "", None).await?;
+    Ok((items, !older.is_empty()))
+}
+
+fn tabs(t: &Tr, view: View) -> Vec<Tab> {
+    let tab = |v: View| Tab {
+        href: format!("/inbox?show={}", v.name()),
+        label: v.label(t),
+        current: v == view,
+    };
+    View::ALL.into_iter().map(tab).collect()
+}
+
+/// The address of conversation `id` in `view`.
+fn address(id: &str, view: &str) -> String {
+    format!("/inbox/{}?show={view}", encoded(id))
+}
+
+/// One page of `view`'s conversations from `after`, each with its client's name,
+/// and the address of the next page ("" at the end).
+async fn items(
+    web: &Web,
+    viewer: &Viewer,
+    t: &'static Tr,
+    view: View,
+    after: &str,
+    open: Option<&str>,
+) -> Result<(Vec<Item>, String), Status> {
+    let (owner, waiting) = view.query();
+    let message = apb::ListInboxRequest {
+        owner: owner.into(),
+        waiting,
+        page_size: LIST_PAGE,
+        page_token: after.to_owned(),
+        ..Default::default()
+    };
+    let page = web.activities().list_inbox(viewer.ask(message)?).await?;
+    let page = page.into_inner();
+    let older = match page.next_page_token.as_str() {
+        "" => String::new(),
+        token => format!("/inbox?show={}&after={}", view.name(), encoded(token)),
+    };
+    let items = conversation_items(web, viewer, t, page.conversations, view.name(), open).await;
+    Ok((items, older))
+}
+
+/// Conversations as list items, their clients' names asked for at once.
+async fn conversation_items(
+    web: &Web,
+    viewer: &Viewer,
+    t: &'static Tr,
+    conversations: Vec<apb::Conversation>,
+    view: &str,
+    open: Option<&str>,
+) -> Vec<Item> {
+    let names = conversations
+        .iter()
+        .map(|c| client_name(web, viewer, t, c.links.as_ref()));
+    let names = futures::future::join_all(names).await;
+    conversations
+        .into_iter()
+        .zip(names)
+        .map(|(c, name)| Item {
+            href: address(&c.id, view),
+            name,
+            channel: channel(t, c.channel),
+            when: When::of(c.last_at.as_ref()),
+            waiting: c.waiting,
+            ours: c.last_direction == i32::from(apb::Direction::Outbound),
+            current: open == Some(c.id.as_str()),
+            preview: c.preview,
+        })
+        .collect()
+}
+
+/// The client a conversation is with: its contact, else its lead.
+fn client_of(links: Option<&apb::Links>) -> Option<(Kind, String)> {
+    let links = links?;
+    match (links.contact_id.as_str(), links.lead_id.as_str()) {
+        ("", "") => None,
+        ("", lead) => Some((Kind::Lead, lead.to_owned())),
+        (contact, _) => Some((Kind::Contact, contact.to_owned())),
+    }
+}
+
+/// A client's name for the list; a generic word when it cannot be had (the list
+/// still shows the conversation, which the person sees).
+async fn client_name(
+    web: &Web,
+    viewer: &Viewer,
+    t: &'static Tr,
+    links: Option<&apb::Links>,
+) -> String {
+    match client_of(links) {
+        Some((kind, id)) => client(web, viewer, kind, &id)
+            .await
+            .map(|c| c.name)
+            .unwrap_or_else(|_| t.unknown_client.to_owned()),
+        None => t.unknown_client.to_owned(),
+    }
+}
+
+/// What the side panel shows of a client.
+struct Client {
+    name: String,
+    owner_id: String,
+    identities: Vec<String>,
+}
+
+async fn client(web: &Web, viewer: &Viewer, kind: Kind, id: &str) -> Result<Client, Status> {
+    let values = |ids: Vec<cpb::Identity>| ids.into_iter().map(|i| i.value).collect();
+    match kind {
+        Kind::Lead => {
+            let message = cpb::GetLeadRequest { id: id.to_owned() };
+            let l = web.contacts().get_lead(viewer.ask(message)?).await?;
+            let l = l.into_inner();
+            Ok(Client {
+                name: l.name,
+                owner_id: l.owner_id,
+                identities: values(l.identities),
+            })
+        }
+        _ => {
+            let message = cpb::GetContactRequest { id: id.to_owned() };
+            let c = web.contacts().get_contact(viewer.ask(message)?).await?;
+            let c = c.into_inner();
+            Ok(Client {
+                name: c.name,
+                owner_id: c.owner_id,
+                identities: values(c.identities),
+            })
+        }
+    }
+}
+
+fn channel(t: &'static Tr, channel: i32) -> &'static str {
+    match apb::Channel::try_from(channel) {
+        Ok(apb::Channel::Telegram) => t.channel_telegram,
+        Ok(apb::Channel::Email) => t.channel_email,
+        Ok(apb::Channel::Web) => t.channel_web,
+        Ok(apb::Channel::Phone) => t.channel_phone,
+        _ => "",
+    }
+}
+
+/// The conversation, the client it is with, and its latest messages.
+async fn fetch(
+    web: &Web,
+    viewer: &Viewer,
+    id: &str,
+) -> Result<(apb::Conversation, (Kind, String), Vec<apb::Entry>), Status> {
+    let message = apb::GetConversationRequest { id: id.to_owned() };
+    let c = web
+        .activities()
+        .get_conversation(viewer.ask(message)?)
+        .await?;
+    let c = c.into_inner();
+    let who = client_of(c.links.as_ref()).ok_or_else(|| Status::not_found("no client"))?;
+    let message = apb::TimelineRequest {
+        subject: Some(who.0.subject(&who.1)),
+        conversation_id: c.id.clone(),
+        page_size: THREAD_PAGE,
+        ..Default::default()
+    };
+    let entries = web.activities().timeline(viewer.ask(message)?).await?;
+    Ok((c, who, entries.into_inner().entries))
+}
+
+async fn opened(web: &Web, viewer: &Viewer, t: &'static Tr, id: &str) -> Result<Open, Status> {
+    let (c, (kind, client_id), entries) = fetch(web, viewer, id).await?;
+    let client = client(web, viewer, kind, &client_id).await?;
+    let names = Names::of(web, viewer, [client.owner_id.as_str()]).await;
+    let messages = entries.into_iter().rev().map(message).collect();
+    Ok(Open {
+        id: c.id,
+        channel: channel(t, c.channel),
+        subject: c.subject,
+        messages,
+        client_href: kind.page(&client_id),
+        owner: names.label(&client.owner_id),
+        takeable: client.owner_id.is_empty(),
+        identities: client.identities,
+        client_name: client.name,
+    })
+}
+
+/// Whether the client wrote `entry` (an entry of a conversation is a message).
+fn inbound(entry: &apb::Entry) -> bool {
+    match &entry.detail {
+        Some(apb::entry::Detail::Message(m)) => m.direction != i32::from(apb::Direction::Outbound),
+        _ => true,
+    }
+}
+
+fn message(entry: apb::Entry) -> Message {
+    Message {
+        when: When::of(entry.occurred_at.as_ref()),
+        inbound: inbound(&entry),
+        text: entry.text,
+    }
+}
+
+/// `POST /inbox/{id}/reply`: the answer goes to the client in the conversation's
+/// channel, answering their latest message; then the conversation again. An
+/// answer that cannot go is said on the page, the draft kept.
+async fn reply(
+    State(web): State<Web>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ReplyForm>,
+) -> Response {
+    let t = viewer.lang.tr();
+    let view = View::parse(&form.show);
+    let text = form.text.trim();
+    if text.is_empty() || text.chars().count() > MAX_REPLY {
+        let notice = Notice::error(t.reply_empty);
+        return show(&web, &viewer, view, "", Some(&id), notice, text).await;
+    }
+    match send(&web, &viewer, &id, text).await {
+        Ok(()) => go_to(&headers, &format!("{}&sent=1", address(&id, view.name()))),
+        Err(s) if s.code() == tonic::Code::NotFound => failure(viewer.chrome(&web), &s),
+        Err(s) => {
+            let (_, why) = refusal(&s, t, t.reply_failed);
+            show(&web, &viewer, view, "", Some(&id), Notice::error(why), text).await
+        }
+    }
+}
+
+/// Sends `text` in conversation `id`, as an answer to the client's latest message.
+async fn send(web: &Web, viewer: &Viewer, id: &str, text: &str) -> Result<(), Status> {
+    let (_, (kind, client_id), entries) = fetch(web, viewer, id).await?;
+    let answered = entries
+        .iter()
+        .find(|e| inbound(e))
+        .ok_or_else(|| Status::failed_precondition("the client has not written here"))?;
+    let mut message = npb::SendMessageRequest {
+        text: text.to_owned(),
+        reply_to_entry_id: answered.id.clone(),
+        ..Default::default()
+    };
+    match kind {
+        Kind::Lead => message.lead_id = client_id,
+        _ => message.contact_id = client_id,
+    }
+    let sent = web
+        .notifications()
+        .send_message(viewer.ask(message)?)
+        .await?;
+    match sent.into_inner().status.as_str() {
+        "sent" => Ok(()),
+        _ => Err(Status::unavailable("the channel did not take the message")),
+    }
+}
+
+/// `POST /inbox/{id}/take`: the conversation's client becomes the person's.
+async fn take(
+    State(web): State<Web>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<ReplyForm>,
+) -> Response {
+    let view = View::parse(&form.show);
+    match assign_to_me(&web, &viewer, &id).await {
+        Ok(()) => go_to(&headers, &address(&id, view.name())),
+        Err(s) if s.code() == tonic::Code::NotFound => failure(viewer.chrome(&web), &s),
+        Err(s) => {
+            let t = viewer.lang.tr();
+            let (_, why) = refusal(&s, t, t.went_wrong);
+            show(&web, &viewer, view, "", Some(&id), Notice::error(why), "").await
+        }
+    }
+}
+
+async fn assign_to_me(web: &Web, viewer: &Viewer, id: &str) -> Result<(), Status> {
+    let message = apb::GetConversationRequest { id: id.to_owned() };
+    let c = web
+        .activities()
+        .get_conversation(viewer.ask(message)?)
+        .await?;
+    let (kind, client_id) =
+        client_of(c.into_inner().links.as_ref()).ok_or_else(|| Status::not_found("no client"))?;
+    let me = viewer.person.id.clone();
+    match kind {
+        Kind::Lead => {
+            let message = cpb::AssignLeadRequest {
+                id: client_id,
+                owner_id: me,
+            };
+            web.contacts().assign_lead(viewer.ask(message)?).await?;
+        }
+        _ => {
+            let message = cpb::UpdateContactRequest {
+                id: client_id,
+                owner_id: Some(me),
+                ..Default::default()
+            };
+            web.contacts().update_contact(viewer.ask(message)?).await?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_view_is_read_from_its_name_and_waiting_is_the_default() {
+        for view in View::ALL {
+            assert_eq!(View::parse(view.name()), view);
+        }
+        assert_eq!(View::parse(""), View::Waiting);
+        assert_eq!(View::parse("everything"), View::Waiting);
+        assert_eq!(
+            View::Waiting.query(),
+            (apb::InboxOwner::MineOrUnassigned, true)
+        );
+    }
+
+    #[test]
+    fn a_conversation_is_with_its_contact_before_its_lead() {
+        let links = apb::Links {
+            contact_id: "c1".into(),
+            lead_id: "l1".into(),
+            ..Default::default()
+        };
+        assert_eq!(client_of(Some(&links)), Some((Kind::Contact, "c1".into())));
+        let lead = apb::Links {
+            lead_id: "l1".into(),
+            ..Default::default()
+        };
+        assert_eq!(client_of(Some(&lead)), Some((Kind::Lead, "l1".into())));
+        assert_eq!(client_of(Some(&apb::Links::default())), None);
+    }
+
+    #[test]
+    fn a_conversations_address_keeps_the_view() {
+        assert_eq!(address("a/b", "mine"), "/inbox/a%2Fb?show=mine");
+    }
+}

@@ -1,0 +1,67 @@
+//! People's names for the ids records carry (an owner), asked of staff's `NamesOf`
+//! once per page, as the person: "you", "unassigned", or the colleague's name. When
+//! staff cannot say, the page shows the id rather than failing.
+
+use std::collections::HashMap;
+
+use ringside_proto::staff::v1 as spb;
+
+use crate::lang::Tr;
+use crate::{Viewer, Web};
+
+/// The names a page needs, and how it says who owns a record.
+pub struct Names {
+    t: &'static Tr,
+    me: String,
+    names: HashMap<String, String>,
+}
+
+impl Names {
+    /// The names of the people `ids` name (the person's own and empty ids need none).
+    pub async fn of<'a>(
+        web: &Web,
+        viewer: &Viewer,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> Names {
+        let me = viewer.person.id.clone();
+        let mut wanted: Vec<String> = ids
+            .into_iter()
+            .filter(|id| !id.is_empty() && *id != me)
+            .map(str::to_owned)
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let names = match wanted.is_empty() {
+            true => HashMap::new(),
+            false => ask(web, viewer, wanted).await,
+        };
+        Names {
+            t: viewer.lang.tr(),
+            me,
+            names,
+        }
+    }
+
+    /// Who owns a record, as the person reads it.
+    pub fn label(&self, owner: &str) -> String {
+        match owner {
+            "" => self.t.unassigned.to_owned(),
+            o if o == self.me => self.t.you.to_owned(),
+            o => self.names.get(o).cloned().unwrap_or_else(|| o.to_owned()),
+        }
+    }
+}
+
+async fn ask(web: &Web, viewer: &Viewer, ids: Vec<String>) -> HashMap<String, String> {
+    let request = match viewer.ask(spb::NamesOfRequest { ids }) {
+        Ok(request) => request,
+        Err(_) => return HashMap::new(),
+    };
+    match web.staff().names_of(request).await {
+        Ok(found) => found.into_inner().names,
+        Err(s) => {
+            tracing::debug!(code = ?s.code(), "no names from staff");
+            HashMap::new()
+        }
+    }
+}

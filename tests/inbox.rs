@@ -1,0 +1,143 @@
+//! The inbox in a real browser, in both ways of running, with Telegram's Bot API
+//! stood in for and a real PBX (SIPp through Kamailio): an agent sees a client's
+//! message arrive without reloading, answers it in the chat it came from, and a
+//! call rings into the call bar while she is there.
+
+use ringside_proto::contacts::v1 as cpb;
+use serde_json::json;
+use support::Suite;
+use support::bot::{self, BotApi};
+use support::browser::Browser;
+use support::pbx::{CALLER, Mirror, Pbx};
+
+/// The suites with Telegram at `bot`: the all-in-one (`services` false), or the
+/// services with ingest polling the bot and notifications sending through it.
+async fn with_telegram(bot: &BotApi, services: bool) -> Option<Vec<Suite>> {
+    if services {
+        return bot::services(bot).await;
+    }
+    let url = bot.url();
+    let suite = support::all_in_one_with(move |s| {
+        s.telegram_bot_token = Some(bot::TOKEN.into());
+        s.telegram_api_url = url;
+    })
+    .await;
+    Some(vec![suite])
+}
+
+/// Olga, an agent at extension 101 with the tests' password, and Ivan, her client
+/// who calls from [`CALLER`].
+async fn olga_and_ivan(suites: &[Suite]) {
+    let staff = support::staff_suite(suites);
+    let olga = support::Person {
+        extensions: &["101"],
+        ..support::Person::new("olga", "Ольга")
+    };
+    staff.hire(&[olga]).await;
+    staff.set_password("olga").await;
+    let ivan = cpb::CreateContactRequest {
+        name: "Иван Петров".into(),
+        owner_id: "olga".into(),
+        identities: vec![cpb::Identity {
+            kind: cpb::IdentityKind::Phone as i32,
+            value: CALLER.into(),
+        }],
+        ..Default::default()
+    };
+    let mut contacts = suites[0].client().await;
+    contacts.create_contact(ivan).await.expect("Ivan");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_answers_a_telegram_client_from_the_inbox_while_a_call_rings() {
+    if !support::browser::present() || !support::pbx::tools_present() {
+        return;
+    }
+    let bot = BotApi::start().await;
+    for (chat, services) in [(7001, false), (7002, true)] {
+        let Some(suites) = with_telegram(&bot, services).await else {
+            continue;
+        };
+        olga_and_ivan(&suites).await;
+        let pages = support::pages(&suites);
+        let (name, base) = (pages.name, format!("http://{}", pages.running.http_addr));
+        let browser = Browser::start().await;
+        browser.resize(1400, 900).await;
+        browser.sign_in(&format!("{base}/"), "olga", "Ольга").await;
+        browser.goto(&format!("{base}/inbox")).await;
+        browser.wait_text("#inbox-empty", |t| !t.is_empty()).await;
+
+        // A stranger writes: the lead is Olga's, and the list shows it by itself.
+        bot.push(BotApi::message(
+            chat,
+            1,
+            "Есть доставка в Казань?",
+            json!({}),
+        ));
+        browser
+            .wait_text("#inbox-list", |t| t.contains("Есть доставка в Казань?"))
+            .await;
+        assert!(
+            browser.find("#inbox-list .badge").await.is_some(),
+            "{name}: marked as waiting"
+        );
+        browser.click("#inbox-list a").await;
+        browser
+            .wait_text("#thread", |t| t.contains("Есть доставка в Казань?"))
+            .await;
+        let owner = browser.wait_text("#panel-owner", |t| !t.is_empty()).await;
+        assert_eq!(owner, "you", "{name}: the new lead went to the only agent");
+        let violations = browser.accessibility_violations().await;
+        assert!(violations.is_empty(), "{name}: {violations:#?}");
+
+        browser
+            .type_into("#reply-text", "Да, доставим за два дня.")
+            .await;
+        browser.click("#reply-send").await;
+        browser.wait_text(".notice.ok", |t| t == "Sent.").await;
+        let out = bot
+            .sent()
+            .into_iter()
+            .rfind(|m| bot::chat_of(m) == chat.to_string())
+            .unwrap_or_else(|| panic!("{name}: nothing went to the chat"));
+        assert_eq!(out["text"], "Да, доставим за два дня.", "{name}");
+        assert_eq!(out["reply_parameters"]["message_id"], 1, "{name}");
+        // Recorded, the answer shows in the thread and the wait is over.
+        browser
+            .wait_text("#thread .ours", |t| t.contains("Да, доставим за два дня."))
+            .await;
+        browser
+            .wait_text("#inbox-list", |t| t.contains("No conversations here."))
+            .await;
+        browser.click(".tabs a[href='/inbox?show=mine']").await;
+        let mine = browser
+            .wait_text("#inbox-list", |t| t.contains("Анна Клиент"))
+            .await;
+        assert!(
+            mine.contains("You: Да, доставим за два дня."),
+            "{name}: {mine}"
+        );
+        assert!(
+            browser.find("#inbox-list .badge").await.is_none(),
+            "{name}: answered, nothing waits"
+        );
+
+        // Ivan calls the office while Olga is in the inbox: the card pops here.
+        let ingest = suites.iter().rfind(|s| s.running.ingest.is_some());
+        let pbx = Pbx::start(ingest.expect("a suite with ingest"), Mirror::RawSip);
+        let _phone = pbx.phone("101", "uas_ring.xml", &[]);
+        pbx.call("+74951234567", "uac_cancel.xml", &[]);
+        browser
+            .wait_text(".card .name", |t| t == "Иван Петров")
+            .await;
+        let path = browser.execute("return location.pathname", json!([])).await;
+        assert!(
+            path.as_str().is_some_and(|p| p.starts_with("/inbox")),
+            "{name}: still in the inbox: {path}"
+        );
+        browser.quit().await;
+        for suite in suites {
+            suite.stop().await;
+        }
+    }
+}
