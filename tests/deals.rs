@@ -64,7 +64,11 @@ fn code<T: std::fmt::Debug>(result: Result<T, tonic::Status>) -> Code {
 async fn a_head_of_sales_runs_a_pipeline_over_grpc() {
     for setup in setups().await {
         let name = setup.deals_suite().name;
-        let mut deals = setup.deals_suite().deals_as("olga", Role::Manager).await;
+        let manager = Role::Manager;
+        let mut deals = setup
+            .deals_suite()
+            .deals_member("olga", manager, &["sales"])
+            .await;
         let mut admin = setup.deals_suite().deals_as("admin", Role::Admin).await;
         let mut contacts = setup.contacts.client().await;
 
@@ -273,7 +277,11 @@ async fn a_head_of_sales_runs_a_pipeline_over_grpc() {
             .await
             .unwrap()
             .into_inner();
-        let mut ivan = setup.deals_suite().deals("ivan").await;
+        let agent = Role::Agent;
+        let mut ivan = setup
+            .deals_suite()
+            .deals_member("ivan", agent, &["sales"])
+            .await;
         let shared = ivan
             .list_views(pb::ListViewsRequest {
                 team: "sales".into(),

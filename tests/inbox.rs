@@ -85,6 +85,12 @@ async fn an_agent_answers_a_telegram_client_from_the_inbox_while_a_call_rings() 
         browser
             .wait_text("#thread", |t| t.contains("Есть доставка в Казань?"))
             .await;
+        let opened = browser.execute("return location.pathname", json!([])).await;
+        let opened = opened.as_str().unwrap_or_default().to_owned();
+        assert!(
+            opened.starts_with("/inbox/"),
+            "{name}: its own address: {opened}"
+        );
         let owner = browser.wait_text("#panel-owner", |t| !t.is_empty()).await;
         assert_eq!(owner, "you", "{name}: the new lead went to the only agent");
         let violations = browser.accessibility_violations().await;
@@ -114,7 +120,7 @@ async fn an_agent_answers_a_telegram_client_from_the_inbox_while_a_call_rings() 
             .wait_text("#inbox-list", |t| t.contains("Анна Клиент"))
             .await;
         assert!(
-            mine.contains("You: Да, доставим за два дня."),
+            mine.contains("Our answer: Да, доставим за два дня."),
             "{name}: {mine}"
         );
         assert!(
@@ -131,10 +137,7 @@ async fn an_agent_answers_a_telegram_client_from_the_inbox_while_a_call_rings() 
             .wait_text(".card .name", |t| t == "Иван Петров")
             .await;
         let path = browser.execute("return location.pathname", json!([])).await;
-        assert!(
-            path.as_str().is_some_and(|p| p.starts_with("/inbox")),
-            "{name}: still in the inbox: {path}"
-        );
+        assert_eq!(path, "/inbox", "{name}: still in the inbox");
         browser.quit().await;
         for suite in suites {
             suite.stop().await;

@@ -639,6 +639,129 @@ async fn the_board_moves_a_deal_recomputes_the_columns_and_shows_a_wip_refusal()
     }
 }
 
+/// The sales team: Olga, an agent, and Marina, its head; both with the tests'
+/// password.
+async fn sales(suites: &[Suite]) {
+    let staff = support::staff_suite(suites);
+    staff.form_team("sales", &[]).await;
+    let olga = Person {
+        teams: &["sales"],
+        ..Person::new("olga", "Ольга")
+    };
+    let marina = Person {
+        role: "manager",
+        teams: &["sales"],
+        ..Person::new("marina", "Марина")
+    };
+    staff.hire(&[olga, marina]).await;
+    staff.form_team("sales", &["marina"]).await;
+    staff.set_password("marina").await;
+    staff.set_password("olga").await;
+}
+
+/// A manager's deals: people's names on the cards; another person's move shows on
+/// the board by itself; the list filtered and sorted; the look saved as a view
+/// shared with the team — which a teammate lists and another team does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_follows_moves_live_lists_the_deals_and_shares_a_view() {
+    if !support::browser::present() {
+        return;
+    }
+    for suites in support::both_ways().await {
+        sales(&suites).await;
+        let (pipeline, ids) = b2b(&suites).await;
+        let pages = support::pages(&suites);
+        let (name, base) = (pages.name, format!("http://{}", pages.running.http_addr));
+        let browser = Browser::start().await;
+        browser.resize(1400, 900).await;
+        browser
+            .sign_in(&format!("{base}/"), "marina", "Марина")
+            .await;
+        browser
+            .goto(&format!("{base}/deals?pipeline={pipeline}"))
+            .await;
+        let first = browser
+            .wait_text(".board .column:nth-of-type(1)", |t| t.contains("Big order"))
+            .await;
+        // The page's own socket is open (the page was loaded anew).
+        browser
+            .wait_text("#call-bar.online #status", |_| true)
+            .await;
+        assert!(first.contains("Owner: Ольга"), "{name}: {first}");
+
+        // Olga moves a deal elsewhere: Marina's board follows without a reload.
+        let agent = ringside_auth::Role::Agent;
+        let mut olga = deals_suite(&suites)
+            .deals_member("olga", agent, &["sales"])
+            .await;
+        let b2b = dpb::GetPipelineRequest {
+            id: pipeline.clone(),
+        };
+        let stages = olga
+            .get_pipeline(b2b)
+            .await
+            .expect("B2B")
+            .into_inner()
+            .stages;
+        let to_offer = dpb::MoveDealRequest {
+            id: ids["Small order"].clone(),
+            stage_id: stages[2].id.clone(),
+        };
+        olga.move_deal(to_offer).await.expect("moved");
+        browser
+            .wait_text(".board .column:nth-of-type(3) .figures", |t| {
+                t == "1 deal · 500.00 RUB"
+            })
+            .await;
+
+        // The list of those without a next step, largest first, then smallest.
+        browser.click("#layout-list").await;
+        browser.click("#filter-no-next").await;
+        let pick = "document.querySelector('#filter-sort').value = 'amount'; return 1";
+        browser.execute(pick, serde_json::json!([])).await;
+        browser.click("#apply-filters").await;
+        browser.wait_text("#list-total", |t| t == "3 deals").await;
+        let top = "#deal-list tbody tr:first-child .title";
+        browser.wait_text(top, |t| t == "Big order").await;
+        browser.click("#sort-amount").await;
+        browser.wait_text(top, |t| t == "Pilot").await;
+        let violations = browser.accessibility_violations().await;
+        assert!(violations.is_empty(), "{name}: {violations:#?}");
+
+        // Saved for the team, it opens as it was saved.
+        browser.click(".save-view summary").await;
+        browser.type_into("#view-name", "Без шагов").await;
+        browser.click("#view-share").await;
+        browser.click("#save-view").await;
+        browser
+            .wait_text(".views a[aria-current]", |t| t.starts_with("Без шагов"))
+            .await;
+        browser.goto(&format!("{base}/deals")).await;
+        browser.click(".views a.view").await;
+        browser.wait_text(top, |t| t == "Pilot").await;
+        let listed =
+            |views: Vec<dpb::View>| -> Vec<String> { views.into_iter().map(|v| v.name).collect() };
+        let olgas = olga.list_views(dpb::ListViewsRequest::default()).await;
+        assert_eq!(
+            listed(olgas.expect("views").into_inner().views),
+            ["Без шагов"],
+            "{name}: shared with her team"
+        );
+        let mut petr = deals_suite(&suites)
+            .deals_member("petr", agent, &["support"])
+            .await;
+        let asked = dpb::ListViewsRequest {
+            team: "sales".into(),
+        };
+        let petrs = petr.list_views(asked).await.expect("views").into_inner();
+        assert!(petrs.views.is_empty(), "{name}: not another team's");
+        browser.quit().await;
+        for suite in suites {
+            suite.stop().await;
+        }
+    }
+}
+
 /// The deal page: the stage path moves the deal, the history follows; a loss needs
 /// its reason and shows it; a lost deal reopens; another agent's deal looks like none.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -754,21 +877,7 @@ async fn a_manager_opens_the_funnel_and_follows_a_figure_to_its_deals() {
         return;
     }
     for suites in support::both_ways().await {
-        let staff = support::staff_suite(&suites);
-        staff.form_team("sales", &[]).await;
-        let olga = Person {
-            teams: &["sales"],
-            ..Person::new("olga", "Ольга")
-        };
-        let marina = Person {
-            role: "manager",
-            teams: &["sales"],
-            ..Person::new("marina", "Марина")
-        };
-        staff.hire(&[olga, marina]).await;
-        staff.form_team("sales", &["marina"]).await;
-        staff.set_password("marina").await;
-        staff.set_password("olga").await;
+        sales(&suites).await;
         let (pipeline, _) = b2b(&suites).await;
 
         let pages = support::pages(&suites);

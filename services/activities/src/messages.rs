@@ -38,6 +38,8 @@ pub(crate) async fn record(
 ) -> Result<()> {
     let links = links_of(cm);
     let direction = detail.direction();
+    // An auto-reply or a bounce is on the timeline, but neither asks nor answers.
+    let automatic = detail.automatic;
     let at = cm.sent_at.as_ref().map_or(event.at, millis_from_timestamp);
     let conversation = conversation_for(tx, cm, &detail, channel, &links, at).await?;
     let now = now_millis();
@@ -65,6 +67,7 @@ pub(crate) async fn record(
             at,
             links: &links,
             inbound: direction == pb::Direction::Inbound,
+            automatic,
             preview: &summary_line(&entry.body),
         };
         store::touch_conversation(tx, &conversation, &touch).await?;

@@ -355,6 +355,16 @@ impl ActivitiesService {
         self.require(ctx, subject).await?;
         let mut conn = self.db.pool().acquire().await?;
         let items = store::list_conversations(&mut conn, subject, &page).await?;
+        drop(conn);
+        // A company's conversations are each its person's: shown only when the
+        // caller sees that person.
+        let mut seen = Vec::with_capacity(items.len());
+        for c in items {
+            if !matches!(subject, Subject::Company(_)) || self.sees_about(ctx, &c.links).await? {
+                seen.push(c);
+            }
+        }
+        let items = seen;
         Ok(Paged::from_lookahead(items, page.size, |c| {
             crate::model::Cursor {
                 at: c.last_at,
@@ -369,7 +379,7 @@ impl ActivitiesService {
         let found = store::get_conversation(&mut conn, id).await?;
         drop(conn);
         match found {
-            Some(c) if self.sees_any(ctx, &c.links).await? => Ok(c),
+            Some(c) if self.sees_about(ctx, &c.links).await? => Ok(c),
             _ => Err(ActivitiesError::not_found("conversation", id)),
         }
     }

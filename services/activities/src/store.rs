@@ -351,6 +351,8 @@ pub async fn list_inbox(
     page: &Page,
 ) -> Result<Vec<Conversation>> {
     let mut w = Where::default();
+    // A deleted or merged-away client's conversations wait for nobody.
+    w.push_plain("COALESCE(sc.active, sl.active, 1) = 1");
     if let Some(people) = visible {
         among(&mut w, CONVERSATION_OWNER, people, true);
     }
@@ -436,6 +438,8 @@ pub struct Touch<'a> {
     pub at: i64,
     pub links: &'a Links,
     pub inbound: bool,
+    /// An auto-reply or a bounce: it neither asks nor answers.
+    pub automatic: bool,
     pub preview: &'a str,
 }
 
@@ -443,17 +447,21 @@ pub struct Touch<'a> {
 /// keeps who wrote last by the messages' own times (events may come out of order):
 /// it waits for an answer while the client's latest is newer than ours.
 pub async fn touch_conversation(conn: &mut AnyConnection, id: &str, t: &Touch<'_>) -> Result<()> {
-    let (side, direction) = match t.inbound {
-        true => ("last_in_at", "inbound"),
-        false => ("last_out_at", "outbound"),
+    let direction = if t.inbound { "inbound" } else { "outbound" };
+    // The side the message is on, unless it is automatic; one of two column names,
+    // never input.
+    let waits = match (t.automatic, t.inbound) {
+        (true, _) => String::new(),
+        (false, inbound) => {
+            let side = if inbound { "last_in_at" } else { "last_out_at" };
+            format!("{side} = CASE WHEN COALESCE({side}, 0) < $2 THEN $2 ELSE {side} END, ")
+        }
     };
-    // `side` is one of two column names, never input.
     sqlx::query(AssertSqlSafe(format!(
         "UPDATE activity_conversations SET entries = entries + 1, \
          preview = CASE WHEN last_at <= $2 THEN $6 ELSE preview END, \
          last_direction = CASE WHEN last_at <= $2 THEN $7 ELSE last_direction END, \
-         last_at = CASE WHEN last_at < $2 THEN $2 ELSE last_at END, \
-         {side} = CASE WHEN COALESCE({side}, 0) < $2 THEN $2 ELSE {side} END, \
+         last_at = CASE WHEN last_at < $2 THEN $2 ELSE last_at END, {waits}\
          contact_id = COALESCE(contact_id, $3), lead_id = COALESCE(lead_id, $4), \
          company_id = COALESCE(company_id, $5) WHERE id = $1"
     )))

@@ -1095,5 +1095,89 @@ async fn the_inbox_lists_what_waits_for_an_answer_within_the_callers_reach() {
             .remove(0);
         let got = h.svc.get_conversation(&olga, &own.id).await.unwrap();
         assert_eq!((got.owner_id.as_str(), got.entries), ("olga", 3), "{b:?}");
+
+        // Olga answers again; then a message Ivan wrote before that arrives late, and
+        // an automatic answer goes out: neither makes him wait, nor stops the wait.
+        h.deliver(&chat(&ivan.id, "1", 4, "Glad to help", false, now + 1000))
+            .await;
+        h.deliver(&chat(
+            &ivan.id,
+            "1",
+            5,
+            "Sent from the road",
+            true,
+            now + 500,
+        ))
+        .await;
+        let mut auto = chat(&ivan.id, "1", 6, "We are closed today", false, now + 2000);
+        if let Some(EventPayload::MessageSent(m)) = &mut auto.payload
+            && let Some(d) = m.message.as_mut().and_then(|cm| cm.message.as_mut())
+        {
+            d.automatic = true;
+            d.agent_id.clear();
+        }
+        h.deliver(&auto).await;
+        let mine = inbox(&h, &olga, InboxOwner::Mine, false).await;
+        assert_eq!(mine, [("We are closed today".into(), false)], "{b:?}");
+        h.deliver(&chat(&ivan.id, "1", 7, "Still there?", true, now + 3000))
+            .await;
+        let mut auto = chat(&ivan.id, "1", 8, "Out of office", false, now + 4000);
+        if let Some(EventPayload::MessageSent(m)) = &mut auto.payload
+            && let Some(d) = m.message.as_mut().and_then(|cm| cm.message.as_mut())
+        {
+            d.automatic = true;
+        }
+        h.deliver(&auto).await;
+        let waiting = inbox(&h, &olga, InboxOwner::Mine, true).await;
+        assert_eq!(
+            waiting,
+            [("Out of office".into(), true)],
+            "{b:?}: still waits"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_companys_conversations_are_each_its_persons() {
+    for t in all_backends().await {
+        let h = Harness::new(t);
+        let b = h.backend();
+        let admin = ringside_contacts::model::Ctx {
+            actor: "admin".into(),
+            correlation_id: "seed".into(),
+            ..Default::default()
+        };
+        let acme = h
+            .contacts
+            .create_company(&admin, "Acme", "olga")
+            .await
+            .expect("company");
+        let petr = h.contact("Пётр", "+79123456780", "ivan").await;
+        let mut message = chat(&petr.id, "9", 1, "Our order is late", true, now_millis());
+        if let Some(EventPayload::MessageReceived(m)) = &mut message.payload
+            && let Some(cm) = m.message.as_mut()
+        {
+            cm.company_id = acme.id.clone();
+        }
+        h.deliver(&message).await;
+        let olga = agent("olga");
+        let of_acme = h
+            .svc
+            .list_conversations(&olga, &Subject::Company(acme.id.clone()), page(10))
+            .await
+            .expect("Acme is Olga's")
+            .items;
+        assert!(of_acme.is_empty(), "{b:?}: Petr is Ivan's, not Olga's");
+        let all = h
+            .svc
+            .list_conversations(&ctx("admin"), &Subject::Company(acme.id.clone()), page(10))
+            .await
+            .unwrap()
+            .items;
+        let err = h.svc.get_conversation(&olga, &all[0].id).await.unwrap_err();
+        assert!(
+            matches!(err, ActivitiesError::NotFound { .. }),
+            "{b:?}: {err}"
+        );
     }
 }

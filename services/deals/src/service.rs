@@ -457,7 +457,8 @@ impl DealsService {
         column_in(&mut conn, &filter, &scope, sort, &stage, page, &sums).await
     }
 
-    /// Saves a view (a new one without `id`); only its owner may replace it.
+    /// Saves a view (a new one without `id`); only its owner may replace it, and a
+    /// person shares it only with a team of theirs.
     pub async fn save_view(
         &self,
         ctx: &Ctx,
@@ -466,10 +467,16 @@ impl DealsService {
         team: &str,
         query: Vec<u8>,
     ) -> Result<StoredView> {
+        let team = optional_text("team", team)?;
+        if ctx.role.is_some() && !team.is_empty() && !ctx.teams.contains(&team) {
+            return Err(DealsError::PermissionDenied(
+                "a view is shared only with a team of one's own".into(),
+            ));
+        }
         let view = StoredView {
             id: id.map_or_else(new_id, str::to_owned),
             owner_id: ctx.actor.clone(),
-            team: optional_text("team", team)?,
+            team,
             name: required_text("name", name)?,
             query,
             updated_at: now_millis(),
@@ -483,9 +490,18 @@ impl DealsService {
         Ok(view)
     }
 
+    /// The caller's own views and those shared with their teams (`team`: with that
+    /// one of them only). A person never lists another team's views by naming it.
     pub async fn views(&self, ctx: &Ctx, team: &str) -> Result<Vec<StoredView>> {
+        let team = team.trim();
+        let teams: Vec<String> = match (ctx.role.is_some(), team) {
+            (true, "") => ctx.teams.clone(),
+            (true, t) => ctx.teams.iter().filter(|m| *m == t).cloned().collect(),
+            (false, "") => Vec::new(),
+            (false, t) => vec![t.to_owned()],
+        };
         let mut conn = self.db.pool().acquire().await?;
-        store::views(&mut conn, &ctx.actor, team.trim()).await
+        store::views(&mut conn, &ctx.actor, &teams).await
     }
 
     pub async fn delete_view(&self, ctx: &Ctx, id: &str) -> Result<()> {

@@ -730,15 +730,29 @@ pub async fn upsert_view(conn: &mut AnyConnection, v: &StoredView) -> Result<()>
 }
 
 /// The views of `owner` and those shared with `team`, by name.
-pub async fn views(conn: &mut AnyConnection, owner: &str, team: &str) -> Result<Vec<StoredView>> {
-    let rows = sqlx::query(
+/// The views `owner` made and those shared with any of `teams`.
+pub async fn views(
+    conn: &mut AnyConnection,
+    owner: &str,
+    teams: &[String],
+) -> Result<Vec<StoredView>> {
+    let mut w = Where::default();
+    let owner = w.bind(owner);
+    let shared: Vec<String> = teams.iter().map(|t| w.bind(t.clone())).collect();
+    let clause = match shared.is_empty() {
+        true => format!("owner_id = {owner}"),
+        false => format!(
+            "(owner_id = {owner} OR (team <> '' AND team IN ({})))",
+            shared.join(", ")
+        ),
+    };
+    w.push_plain(&clause);
+    let sql = format!(
         "SELECT id, owner_id, team, name, query, updated_at FROM deal_views \
-         WHERE owner_id = $1 OR (team <> '' AND team = $2) ORDER BY name, id",
-    )
-    .bind(owner)
-    .bind(team)
-    .fetch_all(conn)
-    .await?;
+         WHERE {} ORDER BY name, id",
+        w.sql()
+    );
+    let rows = w.query(sql).fetch_all(conn).await?;
     rows.iter().map(view_from_row).collect()
 }
 

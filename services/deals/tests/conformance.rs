@@ -10,7 +10,7 @@ use common::{Harness, contacts_ctx, ctx, page};
 use ringside_bus::{EventPayload, new_envelope};
 use ringside_deals::DealsError;
 use ringside_deals::model::{
-    ContactRole, DealContact, DealPatch, Filter, Move, NewDeal, Sort, SortField, StageKind,
+    ContactRole, Ctx, DealContact, DealPatch, Filter, Move, NewDeal, Sort, SortField, StageKind,
     StagePatch, parse_day, today,
 };
 use ringside_deals::reports::{Cell, Cohort};
@@ -704,7 +704,12 @@ async fn list_and_kanban_filter_sort_and_page_consistently() {
 async fn saved_views_are_private_unless_shared_with_a_team() {
     for t in each_backend().await {
         let h = Harness::new(t).await;
-        let olga = ctx("olga");
+        let member = |actor: &str, teams: &[&str]| Ctx {
+            role: Some(ringside_auth::Role::Agent),
+            teams: teams.iter().map(|t| (*t).to_owned()).collect(),
+            ..ctx(actor)
+        };
+        let olga = member("olga", &["sales"]);
         let mine = h
             .svc
             .save_view(&olga, None, "My hot deals", "", vec![1, 2])
@@ -715,31 +720,25 @@ async fn saved_views_are_private_unless_shared_with_a_team() {
             .save_view(&olga, None, "Team pipeline", "sales", vec![3])
             .await
             .unwrap();
-        let olga_views: Vec<_> = h
-            .svc
-            .views(&olga, "")
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|v| v.name)
-            .collect();
-        assert_eq!(olga_views, ["My hot deals", "Team pipeline"]);
-        let ivan_sales: Vec<_> = h
-            .svc
-            .views(&ctx("ivan"), "sales")
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|v| v.name)
-            .collect();
-        assert_eq!(ivan_sales, ["Team pipeline"]);
-        assert!(
+        // Shared only with a team of her own.
+        assert!(matches!(
             h.svc
-                .views(&ctx("ivan"), "support")
-                .await
-                .unwrap()
-                .is_empty()
-        );
+                .save_view(&olga, None, "Theirs", "support", vec![4])
+                .await,
+            Err(DealsError::PermissionDenied(_))
+        ));
+        let names = async |who: &Ctx, team: &str| -> Vec<String> {
+            let views = h.svc.views(who, team).await.unwrap();
+            views.into_iter().map(|v| v.name).collect()
+        };
+        assert_eq!(names(&olga, "").await, ["My hot deals", "Team pipeline"]);
+        let ivan = member("ivan", &["sales"]);
+        assert_eq!(names(&ivan, "").await, ["Team pipeline"]);
+        assert_eq!(names(&ivan, "sales").await, ["Team pipeline"]);
+        // Naming a team one is not in lists none of its views.
+        let petr = member("petr", &["support"]);
+        assert!(names(&petr, "sales").await.is_empty());
+        assert!(names(&petr, "").await.is_empty());
         // Only the owner changes or deletes a view.
         assert!(matches!(
             h.svc

@@ -178,6 +178,8 @@ pub struct Person {
     pub id: String,
     pub name: String,
     pub role: Role,
+    /// The teams they belong to (what they may share with).
+    pub teams: Vec<String>,
     pub access_token: String,
 }
 
@@ -238,6 +240,7 @@ impl Sessions {
             id: user.id,
             name: details.name,
             role,
+            teams: details.team_ids,
             access_token: opened.access_token,
         })
     }

@@ -4,7 +4,8 @@
 //! screen sooner, and nothing is lost that a restart would not lose anyway. Reminders
 //! and new leads come through a durable queue: alerts sent by email or Telegram are
 //! recorded per event and channel, so a redelivery never repeats one. Inbox updates
-//! (`conversation.updated`) are live state as well, and share the live queue.
+//! (`conversation.updated`) and boards (`deal.created`, `deal.updated`,
+//! `deal.stage_changed`) are live state as well, and share the live queue.
 
 use async_trait::async_trait;
 use ringside_bus::consumer::{HandleError, Handler};
@@ -20,10 +21,17 @@ pub fn queue_specs(prefix: &str) -> [QueueSpec; 2] {
         // Call events used to come through the durable queue too.
         QueueSpec::new(&queue, &["task.due", "lead.created", "message.received"])
             .retiring(&["call.*"]),
-        // Inboxes are live state too: a missed refresh is made up on the next.
+        // Inboxes and boards are live state too: a missed refresh is made up on the
+        // next.
         QueueSpec::live(
             &format!("{queue}.calls"),
-            &["call.*", "conversation.updated"],
+            &[
+                "call.*",
+                "conversation.updated",
+                "deal.created",
+                "deal.updated",
+                "deal.stage_changed",
+            ],
         ),
     ]
 }
@@ -52,6 +60,13 @@ impl Handler for Consumer {
             Some(EventPayload::CallMissed(e)) => s.over(e.call.as_ref()),
             Some(EventPayload::CallFiled(e)) => s.filed(e),
             Some(EventPayload::ConversationUpdated(e)) => s.conversation(e),
+            Some(EventPayload::DealStageChanged(e)) => s.board(&e.pipeline_id),
+            Some(EventPayload::DealCreated(e)) => {
+                s.board(e.deal.as_ref().map_or("", |d| &d.pipeline_id))
+            }
+            Some(EventPayload::DealUpdated(e)) => {
+                s.board(e.deal.as_ref().map_or("", |d| &d.pipeline_id))
+            }
             Some(EventPayload::TaskDue(e)) => s
                 .task_due(&envelope.event_id, e)
                 .await

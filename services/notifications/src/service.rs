@@ -159,6 +159,23 @@ impl Notifications {
         }
     }
 
+    /// A deal of `pipeline` was opened, changed or moved: everyone online is told
+    /// the pipeline's id alone (pipelines are everyone's to see), and a board
+    /// showing it asks again — as its person, who sees only their own deals.
+    pub fn board(&self, pipeline: &str) {
+        if pipeline.is_empty() {
+            return;
+        }
+        let push = pb::Push {
+            r#type: "board".into(),
+            pipeline_id: pipeline.to_owned(),
+            ..Default::default()
+        };
+        for person in self.hub.online() {
+            self.hub.send(&person, &push);
+        }
+    }
+
     /// `task.due`: a reminder to the assignee — pushed when they are connected, else
     /// sent by email or Telegram. `Err` asks for the event again (a channel failed
     /// in a way worth retrying; what was sent is not sent twice).

@@ -241,6 +241,9 @@ pub fn push_json(p: &pb::Push) -> Value {
     if !p.conversation_id.is_empty() {
         v["conversation_id"] = json!(p.conversation_id);
     }
+    if !p.pipeline_id.is_empty() {
+        v["pipeline_id"] = json!(p.pipeline_id);
+    }
     if p.at.is_some() {
         v["at"] = time(&p.at);
     }

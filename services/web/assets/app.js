@@ -355,10 +355,23 @@
       case "lead_assigned":
         alertBox(`${T.lead_assigned}: ${push.title || push.lead_id}`);
         break;
-      case "inbox":
-        // Only the conversation's id comes: the inbox's parts ask again, as the person.
-        document.body.dispatchEvent(new CustomEvent("ringside:inbox", { detail: push.conversation_id }));
+      case "board":
+        // A deal moved somewhere: the board asks again — unless a card is being
+        // dragged, whose drop brings the board back anyway.
+        if (!document.querySelector(".sortable-chosen")) {
+          document.body.dispatchEvent(new CustomEvent("ringside:board", { detail: push.pipeline_id }));
+        }
         break;
+      case "inbox": {
+        // Only the conversation's id comes: the inbox's parts ask again, as the
+        // person — the list always, the thread when it is that conversation's.
+        document.body.dispatchEvent(new CustomEvent("ringside:inbox", { detail: push.conversation_id }));
+        const thread = document.getElementById("thread");
+        if (thread && thread.dataset.conversation === push.conversation_id) {
+          thread.dispatchEvent(new CustomEvent("ringside:thread"));
+        }
+        break;
+      }
     }
   }
 

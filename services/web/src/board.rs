@@ -22,6 +22,7 @@ use serde::Deserialize;
 use tonic::{Code, Status};
 
 use crate::lang::Tr;
+use crate::look::{Look, ViewLink};
 use crate::names::Names;
 use crate::page::{Chrome, Notice, failure, html, money, refusal};
 use crate::{Viewer, Web};
@@ -37,6 +38,8 @@ pub fn routes() -> axum::Router<Web> {
         .route("/deals", get(board))
         .route("/deals/{id}/move", post(move_deal))
         .route("/deals/stages/{stage}", get(more_cards))
+        .route("/deals/views", post(crate::look::save))
+        .route("/deals/views/{id}/delete", post(crate::look::delete))
 }
 
 /// One deal's card.
@@ -68,18 +71,29 @@ struct ColumnView {
 }
 
 /// A pipeline in the selector.
-struct PipelineLink {
-    id: String,
-    name: String,
-    current: bool,
+pub struct PipelineLink {
+    pub id: String,
+    pub name: String,
+    pub current: bool,
+}
+
+/// What the toolbar above the board and the list shows: the pipelines, the saved
+/// views, the filters of the look, the form that saves it.
+pub struct Toolbar {
+    pub pipelines: Vec<PipelineLink>,
+    pub pipeline_id: String,
+    pub views: Vec<ViewLink>,
+    pub look: Look,
+    /// The look's address query, kept by links and forms.
+    pub query: String,
 }
 
 #[derive(Template)]
 #[template(path = "board.html")]
 struct BoardPage<'a> {
     c: Chrome<'a>,
-    pipelines: Vec<PipelineLink>,
-    pipeline_id: String,
+    bar: Toolbar,
+    look_query: String,
     columns: Vec<ColumnView>,
     /// The stages a card may be moved to: id and name.
     stages: Vec<(String, String)>,
@@ -90,63 +104,85 @@ struct BoardPage<'a> {
 #[template(path = "cards.html")]
 struct CardsPart<'a> {
     c: Chrome<'a>,
-    pipeline_id: String,
+    look_query: String,
     column: ColumnView,
     stages: Vec<(String, String)>,
 }
 
-#[derive(Deserialize)]
-pub struct Which {
-    #[serde(default)]
-    pipeline: String,
-    #[serde(default)]
-    after: String,
+/// `GET /deals`: the board, or the list, as the address or a saved view says.
+pub async fn board(State(web): State<Web>, viewer: Viewer, Query(look): Query<Look>) -> Response {
+    show(&web, &viewer, look, StatusCode::OK, Notice::none()).await
 }
 
-/// `GET /deals`.
-pub async fn board(State(web): State<Web>, viewer: Viewer, Query(which): Query<Which>) -> Response {
-    show(
-        &web,
-        &viewer,
-        &which.pipeline,
-        StatusCode::OK,
-        Notice::none(),
-    )
-    .await
+/// The deals as `look` says, with a refusal said: 400.
+pub(crate) async fn show_look(web: &Web, viewer: &Viewer, look: Look, notice: Notice) -> Response {
+    show(web, viewer, look, StatusCode::BAD_REQUEST, notice).await
 }
 
 async fn show(
     web: &Web,
     viewer: &Viewer,
-    pipeline: &str,
+    look: Look,
     status: StatusCode,
     notice: Notice,
 ) -> Response {
-    match gather(web, viewer, pipeline).await {
-        Ok((pipelines, kanban)) => {
-            let owners = kanban.columns.iter().flat_map(|c| owners(&c.deals));
-            let names = Names::of(web, viewer, owners).await;
-            let page = page(viewer, web, &names, pipelines, kanban, notice);
-            html(status, &page, &web.push_url)
+    let shown = async {
+        let (views, look) = crate::look::views(web, viewer, look).await?;
+        if look.list() {
+            return Ok(crate::list::show(web, viewer, views, look, status, notice).await);
         }
+        let (pipelines, kanban) = gather(web, viewer, &look).await?;
+        let owners = kanban.columns.iter().flat_map(|c| owners(&c.deals));
+        let names = Names::of(web, viewer, owners).await;
+        let current = kanban.pipeline.as_ref().map_or("", |p| p.id.as_str());
+        let bar = toolbar(pipelines, current, views, look);
+        let page = page(viewer, web, &names, bar, kanban, notice);
+        Ok::<_, Status>(html(status, &page, &web.push_url))
+    };
+    match shown.await {
+        Ok(response) => response,
         Err(s) => failure(viewer.chrome(web), &s),
     }
 }
 
-/// The pipelines, and the kanban of `pipeline` (the default one when empty).
+/// The toolbar of `look` over pipeline `current` (the one deals answered for).
+pub fn toolbar(
+    pipelines: Vec<dpb::Pipeline>,
+    current: &str,
+    views: Vec<ViewLink>,
+    look: Look,
+) -> Toolbar {
+    let look = Look {
+        pipeline: current.to_owned(),
+        ..look
+    };
+    Toolbar {
+        pipelines: pipelines
+            .into_iter()
+            .map(|p| PipelineLink {
+                current: p.id == current,
+                id: p.id,
+                name: p.name,
+            })
+            .collect(),
+        pipeline_id: current.to_owned(),
+        views,
+        query: look.query(),
+        look,
+    }
+}
+
+/// The pipelines, and the kanban of `look` (the default pipeline when it names
+/// none).
 async fn gather(
     web: &Web,
     viewer: &Viewer,
-    pipeline: &str,
+    look: &Look,
 ) -> Result<(Vec<dpb::Pipeline>, dpb::KanbanResponse), Status> {
-    let filter = dpb::DealFilter {
-        pipeline_id: pipeline.to_owned(),
-        ..Default::default()
-    };
     let kanban = dpb::KanbanRequest {
-        filter: Some(filter),
+        filter: Some(look.filter()),
+        sort: Some(look.sort()),
         page_size: CARDS,
-        ..Default::default()
     };
     let (mut a, mut b) = (web.deals(), web.deals());
     let (pipelines, kanban) = futures::try_join!(
@@ -165,21 +201,13 @@ fn page<'a>(
     viewer: &'a Viewer,
     web: &'a Web,
     names: &Names,
-    pipelines: Vec<dpb::Pipeline>,
+    bar: Toolbar,
     kanban: dpb::KanbanResponse,
     notice: Notice,
 ) -> BoardPage<'a> {
     let t = viewer.lang.tr();
     let current = kanban.pipeline.unwrap_or_default();
     let stages = open_stages(&current.stages);
-    let pipelines = pipelines
-        .into_iter()
-        .map(|p| PipelineLink {
-            current: p.id == current.id,
-            id: p.id,
-            name: p.name,
-        })
-        .collect();
     let columns = kanban
         .columns
         .into_iter()
@@ -187,8 +215,8 @@ fn page<'a>(
         .collect();
     BoardPage {
         c: viewer.chrome(web),
-        pipelines,
-        pipeline_id: current.id,
+        look_query: bar.query.clone(),
+        bar,
         columns,
         stages,
         notice,
@@ -267,20 +295,16 @@ pub async fn more_cards(
     State(web): State<Web>,
     viewer: Viewer,
     Path(stage): Path<String>,
-    Query(which): Query<Which>,
+    Query(look): Query<Look>,
     headers: axum::http::HeaderMap,
 ) -> Response {
     let t = viewer.lang.tr();
-    let filter = dpb::DealFilter {
-        pipeline_id: which.pipeline.clone(),
-        ..Default::default()
-    };
     let message = dpb::KanbanColumnRequest {
-        filter: Some(filter),
+        filter: Some(look.filter()),
+        sort: Some(look.sort()),
         stage_id: stage,
         page_size: CARDS,
-        page_token: which.after,
-        ..Default::default()
+        page_token: look.after.clone(),
     };
     let found = async { web.deals().kanban_column(viewer.ask(message)?).await };
     let found = match found.await {
@@ -299,16 +323,18 @@ pub async fn more_cards(
     if headers.contains_key("hx-request") {
         let part = CardsPart {
             c: viewer.chrome(&web),
-            pipeline_id: pipeline.id,
+            look_query: look.query(),
             column,
             stages,
         };
         return html(StatusCode::OK, &part, &web.push_url);
     }
+    // Without script: the board with this column alone, from there on.
+    let bar = toolbar(Vec::new(), &pipeline.id, Vec::new(), look);
     let page = BoardPage {
         c: viewer.chrome(&web),
-        pipelines: Vec::new(),
-        pipeline_id: pipeline.id,
+        look_query: bar.query.clone(),
+        bar,
         columns: vec![column],
         stages,
         notice: Notice::none(),
@@ -330,8 +356,9 @@ async fn pipeline(web: &Web, viewer: &Viewer, id: &str) -> Result<dpb::Pipeline,
 pub struct MoveForm {
     #[serde(default)]
     stage: String,
+    /// The look of the board the card was on, as its address query.
     #[serde(default)]
-    pipeline: String,
+    look: String,
     /// "deal" when the move came from the deal's page, which it goes back to.
     #[serde(default)]
     back: String,
@@ -372,7 +399,10 @@ pub async fn move_deal(
     };
     match form.back.as_str() {
         "deal" => crate::deal::show(&web, &viewer, &id, "", status, notice).await,
-        _ => show(&web, &viewer, &form.pipeline, status, notice).await,
+        _ => {
+            let look = crate::look::parse(&form.look);
+            show(&web, &viewer, look, status, notice).await
+        }
     }
 }
 

@@ -101,6 +101,8 @@ struct Tab {
 
 /// One conversation in the list.
 pub struct Item {
+    /// The conversation's id (its link's, so a refreshed list keeps the focus).
+    pub id: String,
     pub href: String,
     pub name: String,
     pub channel: &'static str,
@@ -123,6 +125,8 @@ struct Message {
 struct Open {
     id: String,
     channel: &'static str,
+    /// How the answer goes, said above the form.
+    reply_by: &'static str,
     subject: String,
     messages: Vec<Message>,
     client_name: String,
@@ -138,6 +142,10 @@ struct Open {
 struct InboxPage<'a> {
     c: Chrome<'a>,
     view: &'static str,
+    /// Where this list page starts, for the list's own refreshes.
+    after: String,
+    /// The open conversation's id ("" when none).
+    open_id: String,
     tabs: Vec<Tab>,
     items: Vec<Item>,
     older: String,
@@ -154,6 +162,9 @@ pub struct Show {
     after: String,
     #[serde(default)]
     sent: String,
+    /// The conversation open beside the list, marked in it (the list's refresh).
+    #[serde(default)]
+    open: String,
 }
 
 #[derive(Deserialize)]
@@ -173,15 +184,38 @@ pub fn routes() -> axum::Router<Web> {
         // An answer of 4,000 Cyrillic characters is some 24 KiB as a form.
         .route(
             "/inbox/{id}/reply",
-            post(reply).layer(axum::extract::DefaultBodyLimit::max(32 * 1024)),
+            post(reply).layer(axum::extract::DefaultBodyLimit::max(64 * 1024)),
         )
         .route("/inbox/{id}/take", post(take))
 }
 
-/// `GET /inbox?show=…`: the list alone.
+/// `GET /inbox?show=…`: the list alone (`open` marks a conversation in it).
 async fn list(State(web): State<Web>, viewer: Viewer, Query(q): Query<Show>) -> Response {
     let view = View::parse(&q.show);
-    show(&web, &viewer, view, &q.after, None, Notice::none(), "").await
+    let page = Listed {
+        view,
+        after: &q.after,
+        marked: &q.open,
+    };
+    show(&web, &viewer, page, None, Notice::none(), "").await
+}
+
+/// Which page of which view of the list, and the conversation marked in it.
+#[derive(Clone, Copy)]
+struct Listed<'a> {
+    view: View,
+    after: &'a str,
+    marked: &'a str,
+}
+
+impl<'a> Listed<'a> {
+    fn first(view: View, open: &'a str) -> Self {
+        Listed {
+            view,
+            after: "",
+            marked: open,
+        }
+    }
 }
 
 /// `GET /inbox/{id}?show=…`: the list and the conversation.
@@ -191,20 +225,23 @@ async fn conversation(
     Path(id): Path<String>,
     Query(q): Query<Show>,
 ) -> Response {
-    let view = View::parse(&q.show);
     let notice = match q.sent.is_empty() {
         true => Notice::none(),
         false => Notice::ok(viewer.lang.tr().reply_sent),
     };
-    show(&web, &viewer, view, &q.after, Some(&id), notice, "").await
+    let page = Listed {
+        view: View::parse(&q.show),
+        after: &q.after,
+        marked: &id,
+    };
+    show(&web, &viewer, page, Some(&id), notice, "").await
 }
 
-/// The page: the list of `view` from `after`, and conversation `open` beside it.
+/// The page: the list `listed`, and conversation `open` beside it.
 async fn show(
     web: &Web,
     viewer: &Viewer,
-    view: View,
-    after: &str,
+    listed: Listed<'_>,
     open: Option<&str>,
     notice: Notice,
     draft: &str,
@@ -216,15 +253,18 @@ async fn show(
             None => Ok(None),
         }
     };
-    match futures::try_join!(items(web, viewer, t, view, after, open), opened) {
+    match futures::try_join!(items(web, viewer, t, listed), opened) {
         Ok(((items, older), open)) => {
             let status = match notice.text.is_empty() || notice.ok {
                 true => StatusCode::OK,
                 false => StatusCode::BAD_REQUEST,
             };
+            let view = listed.view;
             let page = InboxPage {
                 c: viewer.chrome(web),
                 view: view.name(),
+                after: listed.after.to_owned(),
+                open_id: listed.marked.to_owned(),
                 tabs: tabs(t, view),
                 items,
                 older,
@@ -242,7 +282,7 @@ async fn show(
 /// day, and whether more wait than are shown.
 pub async fn waiting(web: &Web, viewer: &Viewer) -> Result<(Vec<Item>, bool), Status> {
     let t = viewer.lang.tr();
-    let (items, older) = items(web, viewer, t, View::Waiting, "", None).await?;
+    let (items, older) = items(web, viewer, t, Listed::first(View::Waiting, "")).await?;
     Ok((items, !older.is_empty()))
 }
 
@@ -266,16 +306,15 @@ async fn items(
     web: &Web,
     viewer: &Viewer,
     t: &'static Tr,
-    view: View,
-    after: &str,
-    open: Option<&str>,
+    listed: Listed<'_>,
 ) -> Result<(Vec<Item>, String), Status> {
+    let view = listed.view;
     let (owner, waiting) = view.query();
     let message = apb::ListInboxRequest {
         owner: owner.into(),
         waiting,
         page_size: LIST_PAGE,
-        page_token: after.to_owned(),
+        page_token: listed.after.to_owned(),
         ..Default::default()
     };
     let page = web.activities().list_inbox(viewer.ask(message)?).await?;
@@ -284,7 +323,7 @@ async fn items(
         "" => String::new(),
         token => format!("/inbox?show={}&after={}", view.name(), encoded(token)),
     };
-    let items = conversation_items(web, viewer, t, page.conversations, view.name(), open).await;
+    let items = conversation_items(web, viewer, t, page.conversations, listed).await;
     Ok((items, older))
 }
 
@@ -294,8 +333,7 @@ async fn conversation_items(
     viewer: &Viewer,
     t: &'static Tr,
     conversations: Vec<apb::Conversation>,
-    view: &str,
-    open: Option<&str>,
+    listed: Listed<'_>,
 ) -> Vec<Item> {
     let names = conversations
         .iter()
@@ -305,14 +343,15 @@ async fn conversation_items(
         .into_iter()
         .zip(names)
         .map(|(c, name)| Item {
-            href: address(&c.id, view),
+            href: address(&c.id, listed.view.name()),
             name,
             channel: channel(t, c.channel),
             when: When::of(c.last_at.as_ref()),
             waiting: c.waiting,
             ours: c.last_direction == i32::from(apb::Direction::Outbound),
-            current: open == Some(c.id.as_str()),
+            current: listed.marked == c.id,
             preview: c.preview,
+            id: c.id,
         })
         .collect()
 }
@@ -336,7 +375,7 @@ async fn client_name(
     links: Option<&apb::Links>,
 ) -> String {
     match client_of(links) {
-        Some((kind, id)) => client(web, viewer, kind, &id)
+        Some((kind, id)) => client(web, viewer, t, kind, &id)
             .await
             .map(|c| c.name)
             .unwrap_or_else(|_| t.unknown_client.to_owned()),
@@ -351,7 +390,30 @@ struct Client {
     identities: Vec<String>,
 }
 
-async fn client(web: &Web, viewer: &Viewer, kind: Kind, id: &str) -> Result<Client, Status> {
+/// A client's name, else their first identity, else a word for it.
+fn name_of(t: &'static Tr, name: String, identities: &[String]) -> String {
+    match (name.trim(), identities.first()) {
+        ("", Some(identity)) => identity.clone(),
+        ("", None) => t.unknown_client.to_owned(),
+        _ => name,
+    }
+}
+
+async fn client(
+    web: &Web,
+    viewer: &Viewer,
+    t: &'static Tr,
+    kind: Kind,
+    id: &str,
+) -> Result<Client, Status> {
+    let client = ask_client(web, viewer, kind, id).await?;
+    Ok(Client {
+        name: name_of(t, client.name, &client.identities),
+        ..client
+    })
+}
+
+async fn ask_client(web: &Web, viewer: &Viewer, kind: Kind, id: &str) -> Result<Client, Status> {
     let values = |ids: Vec<cpb::Identity>| ids.into_iter().map(|i| i.value).collect();
     match kind {
         Kind::Lead => {
@@ -412,11 +474,16 @@ async fn fetch(
 
 async fn opened(web: &Web, viewer: &Viewer, t: &'static Tr, id: &str) -> Result<Open, Status> {
     let (c, (kind, client_id), entries) = fetch(web, viewer, id).await?;
-    let client = client(web, viewer, kind, &client_id).await?;
+    let client = client(web, viewer, t, kind, &client_id).await?;
     let names = Names::of(web, viewer, [client.owner_id.as_str()]).await;
     let messages = entries.into_iter().rev().map(message).collect();
+    let reply_by = match apb::Channel::try_from(c.channel) {
+        Ok(apb::Channel::Email) => t.reply_by_email,
+        _ => t.reply_by_telegram,
+    };
     Ok(Open {
         id: c.id,
+        reply_by,
         channel: channel(t, c.channel),
         subject: c.subject,
         messages,
@@ -456,33 +523,55 @@ async fn reply(
 ) -> Response {
     let t = viewer.lang.tr();
     let view = View::parse(&form.show);
+    let page = Listed::first(view, &id);
     let text = form.text.trim();
-    if text.is_empty() || text.chars().count() > MAX_REPLY {
-        let notice = Notice::error(t.reply_empty);
-        return show(&web, &viewer, view, "", Some(&id), notice, text).await;
+    let wrong = match text.chars().count() {
+        0 => Some(t.reply_empty),
+        n if n > MAX_REPLY => Some(t.reply_too_long),
+        _ => None,
+    };
+    if let Some(why) = wrong {
+        return show(&web, &viewer, page, Some(&id), Notice::error(why), text).await;
     }
     match send(&web, &viewer, &id, text).await {
-        Ok(()) => go_to(&headers, &format!("{}&sent=1", address(&id, view.name()))),
+        Ok(Sent::Yes) => go_to(&headers, &format!("{}&sent=1", address(&id, view.name()))),
+        Ok(Sent::No(why)) => {
+            let why = match why.contains("blocked") {
+                true => t.reply_blocked,
+                false => t.reply_failed,
+            };
+            show(&web, &viewer, page, Some(&id), Notice::error(why), text).await
+        }
         Err(s) if s.code() == tonic::Code::NotFound => failure(viewer.chrome(&web), &s),
         Err(s) => {
             let (_, why) = refusal(&s, t, t.reply_failed);
-            show(&web, &viewer, view, "", Some(&id), Notice::error(why), text).await
+            show(&web, &viewer, page, Some(&id), Notice::error(why), text).await
         }
     }
 }
 
-/// Sends `text` in conversation `id`, as an answer to the client's latest message.
-async fn send(web: &Web, viewer: &Viewer, id: &str, text: &str) -> Result<(), Status> {
-    let (_, (kind, client_id), entries) = fetch(web, viewer, id).await?;
-    let answered = entries
-        .iter()
-        .find(|e| inbound(e))
-        .ok_or_else(|| Status::failed_precondition("the client has not written here"))?;
+/// Whether the channel took an answer, and if not, why (the channel's words).
+enum Sent {
+    Yes,
+    No(String),
+}
+
+/// Sends `text` in conversation `id`: as an answer to the client's latest message
+/// there (the same chat, the same email thread), or, when none of the latest is
+/// theirs, in the conversation's channel under its subject.
+async fn send(web: &Web, viewer: &Viewer, id: &str, text: &str) -> Result<Sent, Status> {
+    let (c, (kind, client_id), entries) = fetch(web, viewer, id).await?;
     let mut message = npb::SendMessageRequest {
         text: text.to_owned(),
-        reply_to_entry_id: answered.id.clone(),
         ..Default::default()
     };
+    match entries.iter().find(|e| inbound(e)) {
+        Some(answered) => message.reply_to_entry_id = answered.id.clone(),
+        None => {
+            message.channel = c.channel;
+            message.subject = c.subject;
+        }
+    }
     match kind {
         Kind::Lead => message.lead_id = client_id,
         _ => message.contact_id = client_id,
@@ -491,13 +580,15 @@ async fn send(web: &Web, viewer: &Viewer, id: &str, text: &str) -> Result<(), St
         .notifications()
         .send_message(viewer.ask(message)?)
         .await?;
-    match sent.into_inner().status.as_str() {
-        "sent" => Ok(()),
-        _ => Err(Status::unavailable("the channel did not take the message")),
-    }
+    let sent = sent.into_inner();
+    Ok(match sent.status.as_str() {
+        "sent" => Sent::Yes,
+        _ => Sent::No(sent.reason),
+    })
 }
 
-/// `POST /inbox/{id}/take`: the conversation's client becomes the person's.
+/// `POST /inbox/{id}/take`: the conversation's client becomes the person's, when
+/// nobody has them yet.
 async fn take(
     State(web): State<Web>,
     viewer: Viewer,
@@ -506,18 +597,25 @@ async fn take(
     Form(form): Form<ReplyForm>,
 ) -> Response {
     let view = View::parse(&form.show);
+    let page = Listed::first(view, &id);
+    let t = viewer.lang.tr();
     match assign_to_me(&web, &viewer, &id).await {
-        Ok(()) => go_to(&headers, &address(&id, view.name())),
+        Ok(true) => go_to(&headers, &address(&id, view.name())),
+        Ok(false) => {
+            let notice = Notice::error(t.client_taken);
+            show(&web, &viewer, page, Some(&id), notice, "").await
+        }
         Err(s) if s.code() == tonic::Code::NotFound => failure(viewer.chrome(&web), &s),
         Err(s) => {
-            let t = viewer.lang.tr();
             let (_, why) = refusal(&s, t, t.went_wrong);
-            show(&web, &viewer, view, "", Some(&id), Notice::error(why), "").await
+            show(&web, &viewer, page, Some(&id), Notice::error(why), "").await
         }
     }
 }
 
-async fn assign_to_me(web: &Web, viewer: &Viewer, id: &str) -> Result<(), Status> {
+/// Gives the conversation's client to the person if nobody has them yet (`false`:
+/// someone else has — the page was shown before they took them).
+async fn assign_to_me(web: &Web, viewer: &Viewer, id: &str) -> Result<bool, Status> {
     let message = apb::GetConversationRequest { id: id.to_owned() };
     let c = web
         .activities()
@@ -526,6 +624,10 @@ async fn assign_to_me(web: &Web, viewer: &Viewer, id: &str) -> Result<(), Status
     let (kind, client_id) =
         client_of(c.into_inner().links.as_ref()).ok_or_else(|| Status::not_found("no client"))?;
     let me = viewer.person.id.clone();
+    let now = ask_client(web, viewer, kind, &client_id).await?;
+    if !now.owner_id.is_empty() {
+        return Ok(now.owner_id == me);
+    }
     match kind {
         Kind::Lead => {
             let message = cpb::AssignLeadRequest {
@@ -543,7 +645,7 @@ async fn assign_to_me(web: &Web, viewer: &Viewer, id: &str) -> Result<(), Status
             web.contacts().update_contact(viewer.ask(message)?).await?;
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -16,6 +16,8 @@ pub mod deal;
 pub mod home;
 pub mod inbox;
 pub mod lang;
+pub mod list;
+pub mod look;
 pub mod names;
 pub mod page;
 pub mod reports;
@@ -176,6 +178,8 @@ pub struct Viewer {
     pub lang: Lang,
     /// The person's offset from UTC, as their browser said.
     offset: time::UtcOffset,
+    /// A part of a page refreshing itself asked (see [`page::refreshing`]).
+    refreshing: bool,
 }
 
 impl Viewer {
@@ -191,7 +195,9 @@ impl Viewer {
 
     /// The frame of this person's page.
     pub fn chrome<'a>(&'a self, web: &'a Web) -> Chrome<'a> {
-        web.chrome(self.lang, Some(&self.person))
+        let mut chrome = web.chrome(self.lang, Some(&self.person));
+        chrome.quiet = self.refreshing;
+        chrome
     }
 }
 
@@ -206,6 +212,7 @@ impl FromRequestParts<Web> for Viewer {
                 person,
                 lang,
                 offset,
+                refreshing: page::refreshing(&parts.headers),
             }),
             // An htmx request swaps part of a page: it is told to go, not given the
             // sign-in page to put inside one.

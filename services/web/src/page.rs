@@ -31,6 +31,9 @@ pub struct Chrome<'a> {
     /// Whether the menu offers the reports (the permission table says whether the
     /// person's role reads them; deals decides again when they are asked for).
     pub reports: bool,
+    /// The page is asked for by a part refreshing itself: a failure changes nothing
+    /// on the page (the next refresh may do better).
+    pub quiet: bool,
 }
 
 impl<'a> Chrome<'a> {
@@ -52,6 +55,7 @@ impl<'a> Chrome<'a> {
             },
             lang_switch: true,
             reports: person.is_some_and(|p| policy::allows(p.role, policy::Action::ReadReports)),
+            quiet: false,
         }
     }
 
@@ -75,6 +79,26 @@ pub fn encoded(text: &str) -> String {
         }
     }
     out
+}
+
+/// The parts of pages that refresh themselves when the call bar's socket says
+/// something changed (htmx names the element asking in `HX-Trigger`).
+const REFRESHING: [&str; 3] = ["inbox-list", "thread", "board"];
+
+/// Whether a request is such a part refreshing itself.
+pub fn refreshing(headers: &axum::http::HeaderMap) -> bool {
+    let trigger = headers.get("hx-trigger").and_then(|v| v.to_str().ok());
+    trigger.is_some_and(|t| REFRESHING.contains(&t))
+}
+
+/// `name=value&…`, each part percent-encoded; empty values left out.
+pub fn form_urlencoded(pairs: &[(&str, &str)]) -> String {
+    let parts: Vec<String> = pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}", encoded(v)))
+        .collect();
+    parts.join("&")
 }
 
 /// The call bar's strings as JSON, made once per language.
@@ -246,6 +270,9 @@ pub fn from_another_site(c: Chrome) -> Response {
 /// A page saying why a service refused, in the person's language. Asked for a
 /// part of a page (a list's next items), it takes the page's content instead.
 pub fn failure(c: Chrome, status: &Status) -> Response {
+    if c.quiet {
+        return StatusCode::NO_CONTENT.into_response();
+    }
     let mut response = match status.code() {
         Code::NotFound => not_found(c),
         _ => {

@@ -16,7 +16,7 @@ use tonic::Status;
 
 use crate::lang::Tr;
 use crate::names::Names;
-use crate::page::{Chrome, Notice, encoded, failure, html, money};
+use crate::page::{Chrome, Notice, failure, form_urlencoded, html, money};
 use crate::timeline::Kind;
 use crate::{Viewer, Web};
 
@@ -207,16 +207,6 @@ fn drill(pipeline: &str, span: &Span, owner: &str, stage: &str, cell: &str) -> S
     ]);
     query.insert_str(0, "/reports/deals?");
     query
-}
-
-/// `name=value&…`, each part percent-encoded; empty values left out.
-fn form_urlencoded(pairs: &[(&str, &str)]) -> String {
-    let parts: Vec<String> = pairs
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| format!("{k}={}", encoded(v)))
-        .collect();
-    parts.join("&")
 }
 
 /// A share as a percentage in `t`'s way (`50%`, `50 %`): never 100 unless whole,
