@@ -3,12 +3,11 @@
 //! message arrive without reloading, answers it in the chat it came from, and a
 //! call rings into the call bar while she is there.
 
-use ringside_proto::contacts::v1 as cpb;
 use serde_json::json;
 use support::Suite;
 use support::bot::{self, BotApi};
 use support::browser::Browser;
-use support::pbx::{CALLER, Mirror, Pbx};
+use support::pbx::{Mirror, Pbx};
 
 /// The suites with Telegram at `bot`: the all-in-one (`services` false), or the
 /// services with ingest polling the bot and notifications sending through it.
@@ -25,29 +24,6 @@ async fn with_telegram(bot: &BotApi, services: bool) -> Option<Vec<Suite>> {
     Some(vec![suite])
 }
 
-/// Olga, an agent at extension 101 with the tests' password, and Ivan, her client
-/// who calls from [`CALLER`].
-async fn olga_and_ivan(suites: &[Suite]) {
-    let staff = support::staff_suite(suites);
-    let olga = support::Person {
-        extensions: &["101"],
-        ..support::Person::new("olga", "Ольга")
-    };
-    staff.hire(&[olga]).await;
-    staff.set_password("olga").await;
-    let ivan = cpb::CreateContactRequest {
-        name: "Иван Петров".into(),
-        owner_id: "olga".into(),
-        identities: vec![cpb::Identity {
-            kind: cpb::IdentityKind::Phone as i32,
-            value: CALLER.into(),
-        }],
-        ..Default::default()
-    };
-    let mut contacts = suites[0].client().await;
-    contacts.create_contact(ivan).await.expect("Ivan");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_answers_a_telegram_client_from_the_inbox_while_a_call_rings() {
     if !support::browser::present() || !support::pbx::tools_present() {
@@ -58,7 +34,7 @@ async fn an_agent_answers_a_telegram_client_from_the_inbox_while_a_call_rings() 
         let Some(suites) = with_telegram(&bot, services).await else {
             continue;
         };
-        olga_and_ivan(&suites).await;
+        support::olga_and_ivan(&suites).await;
         let pages = support::pages(&suites);
         let (name, base) = (pages.name, format!("http://{}", pages.running.http_addr));
         let browser = Browser::start().await;

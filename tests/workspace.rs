@@ -1016,3 +1016,84 @@ async fn a_lead_becomes_a_contact_and_a_deal_from_its_page() {
         }
     }
 }
+
+/// A stranger calls: the card offers "an existing client?"; the agent finds Ivan by
+/// name, picks him, and the new number and the call go to him — no second contact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strangers_call_is_attached_to_the_client_it_turns_out_to_be() {
+    if !support::browser::present() {
+        return;
+    }
+    for suites in support::both_ways().await {
+        let ivan = support::olga_and_ivan(&suites).await;
+        let mut contacts = suites[0].client().await;
+        let pages = support::pages(&suites);
+        let (name, base) = (pages.name, format!("http://{}", pages.running.http_addr));
+        let browser = Browser::start().await;
+        browser.sign_in(&format!("{base}/"), "olga", "Ольга").await;
+
+        let ringing = ringside_proto::events::v1::CallRinging {
+            call: Some(ringside_proto::events::v1::CallParties {
+                call_id: "s-1".into(),
+                direction: ringside_proto::events::v1::CallDirection::Inbound as i32,
+                caller: "+79160000002".into(),
+                callee: "+74951234567".into(),
+                rang_at: Some(ringside_proto::timestamp_from_millis(
+                    ringside_storage::now_millis(),
+                )),
+            }),
+            extension: "101".into(),
+        };
+        let payload = ringside_bus::EventPayload::CallRinging(ringing);
+        let envelope = ringside_bus::new_envelope("ingest", "test", payload);
+        let message = ringside_bus::Message::from_envelope(&envelope);
+        suites[0]
+            .running
+            .bus
+            .publish(&[message])
+            .await
+            .expect("publish");
+        browser
+            .wait_text(".card a.attach", |t| t == "An existing client?")
+            .await;
+        // The card is whole (nothing left loading, so it is not redrawn under the
+        // click).
+        browser
+            .wait_text(".card .state", |t| !t.contains('·'))
+            .await;
+        browser.click(".card a.attach").await;
+        browser
+            .wait_text("#attach[open] summary", |t| {
+                t == "This is an existing client"
+            })
+            .await;
+        browser.type_into("#attach-q", "Иван").await;
+        browser.click("#attach-find").await;
+        browser
+            .wait_text("#attach-matches", |t| t.contains("Иван Петров"))
+            .await;
+        let violations = browser.accessibility_violations().await;
+        assert!(violations.is_empty(), "{name}: {violations:#?}");
+        browser.click("#attach-matches .it-is-them").await;
+        browser
+            .wait_text("#client-name", |t| t == "Иван Петров")
+            .await;
+        let numbers = browser.wait_text(".identities", |_| true).await;
+        assert!(numbers.contains("+79160000002"), "{name}: {numbers}");
+        let path = browser
+            .execute("return location.pathname", serde_json::json!([]))
+            .await;
+        assert_eq!(path, format!("/contacts/{}", ivan.id), "{name}");
+        let all = contacts
+            .list_contacts(cpb::ListContactsRequest::default())
+            .await
+            .expect("contacts")
+            .into_inner()
+            .contacts;
+        assert_eq!(all.len(), 1, "{name}: no second contact");
+        browser.quit().await;
+        for suite in suites {
+            suite.stop().await;
+        }
+    }
+}

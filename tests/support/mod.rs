@@ -536,6 +536,34 @@ pub struct Person<'a> {
     pub telegram_chat_id: &'a str,
 }
 
+/// Olga, an agent at extension 101 with the tests' password, and Ivan Petrov, her
+/// client, who calls from [`pbx::CALLER`].
+pub async fn olga_and_ivan(suites: &[Suite]) -> ringside_proto::contacts::v1::Contact {
+    use ringside_proto::contacts::v1 as cpb;
+    let staff = staff_suite(suites);
+    let olga = Person {
+        extensions: &["101"],
+        ..Person::new("olga", "Ольга")
+    };
+    staff.hire(&[olga]).await;
+    staff.set_password("olga").await;
+    let ivan = cpb::CreateContactRequest {
+        name: "Иван Петров".into(),
+        owner_id: "olga".into(),
+        identities: vec![cpb::Identity {
+            kind: cpb::IdentityKind::Phone as i32,
+            value: pbx::CALLER.into(),
+        }],
+        ..Default::default()
+    };
+    let mut contacts = suites[0].client().await;
+    contacts
+        .create_contact(ivan)
+        .await
+        .expect("Ivan")
+        .into_inner()
+}
+
 /// The password people in the tests sign in with.
 pub const PASSWORD: &str = "correct horse battery staple";
 

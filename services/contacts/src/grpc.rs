@@ -291,6 +291,7 @@ impl Contacts for ContactsGrpc {
         let r = req.into_inner();
         let input = ConvertLead {
             lead_id: required_id("id", &r.id)?,
+            contact_id: optional_id("contact_id", &r.contact_id)?.unwrap_or_default(),
             contact_name: r.contact_name,
             company_name: r.company_name,
             owner_id: r.owner_id,

@@ -537,9 +537,39 @@ impl ContactsService {
             )));
         }
         let now = now_millis();
-        let company = self
-            .convert_company(&mut tx, &req, &lead, &owner, now)
+        let (contact, company) = match req.contact_id.trim() {
+            "" => self.new_contact(&mut tx, &req, &lead, &owner, now).await?,
+            known => (known_contact(&mut tx, ctx, known).await?, None),
+        };
+        store::move_identities(
+            &mut tx,
+            &Owner::Lead(lead.id.clone()),
+            &Owner::Contact(contact.id.clone()),
+        )
+        .await?;
+        let contact = store::get_contact(&mut tx, &contact.id).await?;
+        lead.status = LeadStatus::Qualified;
+        lead.contact_id = Some(contact.id.clone());
+        lead.updated_at = now;
+        store::update_lead_row(&mut tx, &lead).await?;
+        lead.identities.clear();
+        let made = req.contact_id.trim().is_empty();
+        self.emit_conversion(&mut tx, ctx, &lead, &contact, made, req.deal.as_ref())
             .await?;
+        self.commit(tx).await?;
+        Ok((lead, contact, company))
+    }
+
+    /// The contact a lead becomes, with the company its conversion names.
+    async fn new_contact(
+        &self,
+        tx: &mut Tx,
+        req: &ConvertLead,
+        lead: &Lead,
+        owner: &(String, String),
+        now: i64,
+    ) -> Result<(Contact, Option<Company>)> {
+        let company = self.convert_company(tx, req, lead, owner, now).await?;
         let name = first_non_empty(&req.contact_name, &lead.name);
         let contact = Contact {
             id: new_id(),
@@ -555,23 +585,8 @@ impl ContactsService {
             deleted_at: None,
             merged_into: None,
         };
-        store::insert_contact(&mut tx, &contact).await?;
-        store::move_identities(
-            &mut tx,
-            &Owner::Lead(lead.id.clone()),
-            &Owner::Contact(contact.id.clone()),
-        )
-        .await?;
-        let contact = store::get_contact(&mut tx, &contact.id).await?;
-        lead.status = LeadStatus::Qualified;
-        lead.contact_id = Some(contact.id.clone());
-        lead.updated_at = now;
-        store::update_lead_row(&mut tx, &lead).await?;
-        lead.identities.clear();
-        self.emit_conversion(&mut tx, ctx, &lead, &contact, req.deal.as_ref())
-            .await?;
-        self.commit(tx).await?;
-        Ok((lead, contact, company))
+        store::insert_contact(tx, &contact).await?;
+        Ok((contact, company))
     }
 
     async fn convert_company(
@@ -598,18 +613,27 @@ impl ContactsService {
         Ok(Some(company))
     }
 
+    /// `contact.created` (`made`: the conversion made the contact) or
+    /// `contact.updated` (it took the lead's identities), then `lead.converted`.
     async fn emit_conversion(
         &self,
         tx: &mut Tx,
         ctx: &Ctx,
         lead: &Lead,
         contact: &Contact,
+        made: bool,
         deal: Option<&DealDraft>,
     ) -> Result<()> {
-        let created = EventPayload::ContactCreated(ev::ContactCreated {
-            contact: Some(convert::contact_to_proto(contact)),
-        });
-        self.emit(tx, ctx, created).await?;
+        let contact_now = Some(convert::contact_to_proto(contact));
+        let changed = match made {
+            true => EventPayload::ContactCreated(ev::ContactCreated {
+                contact: contact_now,
+            }),
+            false => EventPayload::ContactUpdated(ev::ContactUpdated {
+                contact: contact_now,
+            }),
+        };
+        self.emit(tx, ctx, changed).await?;
         let converted = EventPayload::LeadConverted(ev::LeadConverted {
             lead_id: lead.id.clone(),
             contact_id: contact.id.clone(),
@@ -844,6 +868,9 @@ impl Resolved {
 #[derive(Debug, Clone, Default)]
 pub struct ConvertLead {
     pub lead_id: String,
+    /// An existing contact the lead turns out to be (a known client calling from a
+    /// new number): its identities and history go to them; no contact is made.
+    pub contact_id: String,
     pub contact_name: String,
     pub company_name: String,
     pub owner_id: String,
@@ -913,6 +940,21 @@ async fn load_party(conn: &mut sqlx::AnyConnection, owner: Owner) -> Result<Part
         Owner::Contact(id) => Party::Contact(store::get_contact(conn, &id).await?),
         Owner::Lead(id) => Party::Lead(store::get_lead(conn, &id).await?),
     })
+}
+
+/// The existing contact `id` a lead is converted into: one the caller sees, neither
+/// deleted nor merged away.
+async fn known_contact(tx: &mut Tx, ctx: &Ctx, id: &str) -> Result<Contact> {
+    let contact = store::get_contact(tx, id).await?;
+    let mut contact = visible(ctx, Entity::Contact, "contact", id, contact)?;
+    if contact.deleted_at.is_some() || contact.merged_into.is_some() {
+        return Err(ContactsError::FailedPrecondition(format!(
+            "contact {id} is deleted or merged"
+        )));
+    }
+    contact.updated_at = now_millis();
+    store::update_contact_row(tx, &contact).await?;
+    Ok(contact)
 }
 
 fn ensure_open(lead: &Lead) -> Result<()> {

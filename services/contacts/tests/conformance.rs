@@ -422,6 +422,83 @@ async fn a_lead_is_worked_qualified_and_converted_into_a_contact_and_company() {
 }
 
 #[tokio::test]
+async fn a_known_client_calling_from_a_new_number_is_converted_into_their_contact() {
+    for t in all_backends().await {
+        let svc = service(&t);
+        let known = ivan(&svc).await;
+        let stranger = svc
+            .create_lead(
+                &ctx(),
+                NewLead {
+                    name: "+7 916 000-00-02".into(),
+                    identities: vec![phone("+7 916 000-00-02")],
+                    owner_id: "agent-1".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("lead");
+        let contacts_before = count(&t, "contacts").await;
+        // Someone else's agent cannot see Ivan, so cannot convert into him.
+        let other = Ctx {
+            actor: "agent-9".into(),
+            role: Some(ringside_auth::Role::Agent),
+            ..ctx()
+        };
+        let into = |lead: &str, by_lead_owner: bool| ConvertLead {
+            lead_id: lead.to_owned(),
+            contact_id: known.id.clone(),
+            contact_name: if by_lead_owner {
+                String::new()
+            } else {
+                "Ignored".into()
+            },
+            ..Default::default()
+        };
+        let err = svc
+            .convert_lead(&other, into(&stranger.id, true))
+            .await
+            .expect_err("not his");
+        assert!(matches!(err, ContactsError::NotFound { .. }), "{err}");
+
+        let (lead, contact, company) = svc
+            .convert_lead(&ctx(), into(&stranger.id, false))
+            .await
+            .expect("convert into Ivan");
+        assert_eq!(lead.contact_id.as_deref(), Some(known.id.as_str()));
+        assert_eq!(
+            (contact.id.as_str(), contact.name.as_str()),
+            (known.id.as_str(), "Иван Петров")
+        );
+        assert!(company.is_none());
+        let numbers: Vec<&str> = contact
+            .identities
+            .iter()
+            .map(|i| i.value.as_str())
+            .collect();
+        assert!(numbers.contains(&"+79160000002"), "{numbers:?}");
+        assert!(numbers.contains(&"+79123456789"), "{numbers:?}");
+        assert_eq!(
+            count(&t, "contacts").await,
+            contacts_before,
+            "no new contact"
+        );
+        let found = svc
+            .lookup_by_phone(&ctx(), "+79160000002")
+            .await
+            .expect("lookup")
+            .expect("found");
+        assert!(matches!(found, ringside_contacts::model::Party::Contact(c) if c.id == known.id));
+        let types = outbox_types(&t).await;
+        assert_eq!(
+            &types[types.len() - 2..],
+            ["contact.updated", "lead.converted"],
+            "{types:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn merge_moves_identities_tags_and_fields_onto_the_survivor() {
     for t in all_backends().await {
         let svc = service(&t);

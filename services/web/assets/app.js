@@ -165,12 +165,13 @@
     return [lab, input];
   }
 
-  function clientLink(card) {
+  // The client's page (`part`: with that part of it opened).
+  function clientLink(card, part, text) {
     const kinds = { contact: "/contacts/", lead: "/leads/" };
     const base = kinds[card.client_kind];
     if (!base || !card.client_id) return null;
-    const a = el("a", T.open_client, "open-client");
-    a.href = base + encodeURIComponent(card.client_id);
+    const a = el("a", text || T.open_client, part ? "open-client " + part : "open-client");
+    a.href = base + encodeURIComponent(card.client_id) + (part ? "?open=" + part : "");
     // Opened in place of the page's content, so the call bar and its socket stay.
     for (const [name, value] of [["hx-boost", "true"], ["hx-target", "#main"], ["hx-select", "#main"], ["hx-swap", "outerHTML"]]) {
       a.setAttribute(name, value);
@@ -283,6 +284,10 @@
     box.append(el("div", stateLine(card), "muted state"));
     const link = clientLink(card);
     if (link) box.append(link);
+    // A lead: made a contact, or found to be a client the office knows.
+    if (link && card.client_kind === "lead") {
+      box.append(clientLink(card, "convert", T.convert_lead), clientLink(card, "attach", T.existing_client));
+    }
     return box;
   }
 

@@ -18,7 +18,7 @@ use tonic::Status;
 use crate::lang::Tr;
 use crate::names::Names;
 use crate::page::{Chrome, Notice, When, failure, html, refusal, see_other};
-use crate::timeline::{After, Contacts, Kind, Leads, Line, Which, timeline};
+use crate::timeline::{Contacts, Kind, Leads, Line, Which, timeline};
 use crate::{Viewer, Web};
 /// Longest note the page sends, in characters (activities has its own limit too).
 const MAX_NOTE: usize = 10_000;
@@ -47,11 +47,28 @@ struct DealLine {
     amount: String,
 }
 
+/// A contact the lead may turn out to be.
+pub struct Match {
+    pub id: String,
+    pub name: String,
+    pub detail: String,
+}
+
+/// What a lead's page shows opened: the conversion, or the search for the existing
+/// client the lead may be, with what was asked and found.
+#[derive(Default)]
+pub struct Opened {
+    pub part: &'static str,
+    pub asked: String,
+    pub matches: Vec<Match>,
+}
+
 #[derive(Template)]
 #[template(path = "client.html")]
 struct ClientPage<'a> {
     c: Chrome<'a>,
     base: String,
+    opened: Opened,
     client: Details,
     tasks: Vec<TaskLine>,
     deals: Vec<DealLine>,
@@ -68,8 +85,20 @@ pub fn routes() -> axum::Router<Web> {
         .route("/leads/{id}", get(page::<Leads>))
         .route("/contacts/{id}/notes", post(note::<Contacts>))
         .route("/leads/{id}/notes", post(note::<Leads>))
+        .route("/leads/{id}/attach", post(crate::convert::attach))
         // A note of 10,000 Cyrillic characters is some 60 KiB as a form.
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+}
+
+/// The page's address query: where the timeline starts, and (a lead's) which part
+/// comes opened — `convert`, or `attach` (the search for an existing client), as
+/// the call bar's card links them.
+#[derive(Deserialize)]
+pub struct Shown {
+    #[serde(default)]
+    after: String,
+    #[serde(default)]
+    open: String,
 }
 
 /// `GET /contacts/{id}`, `GET /leads/{id}`: the page, its timeline from `after`.
@@ -77,9 +106,18 @@ pub async fn page<W: Which>(
     State(web): State<Web>,
     viewer: Viewer,
     Path(id): Path<String>,
-    Query(after): Query<After>,
+    Query(shown): Query<Shown>,
 ) -> Response {
-    show(&web, &viewer, W::KIND, &id, &after.after, Notice::none()).await
+    let opened = Opened {
+        part: match shown.open.as_str() {
+            "convert" => "convert",
+            "attach" => "attach",
+            _ => "",
+        },
+        ..Opened::default()
+    };
+    let notice = Notice::none();
+    show_opened(&web, &viewer, W::KIND, &id, &shown.after, notice, opened).await
 }
 
 /// The whole page, or the page saying why not.
@@ -91,6 +129,19 @@ pub(crate) async fn show(
     after: &str,
     notice: Notice,
 ) -> Response {
+    show_opened(web, viewer, kind, id, after, notice, Opened::default()).await
+}
+
+/// The whole page with a part of it `opened`.
+pub(crate) async fn show_opened(
+    web: &Web,
+    viewer: &Viewer,
+    kind: Kind,
+    id: &str,
+    after: &str,
+    notice: Notice,
+    opened: Opened,
+) -> Response {
     let t = viewer.lang.tr();
     let status = match notice.text.is_empty() {
         true => StatusCode::OK,
@@ -101,6 +152,7 @@ pub(crate) async fn show(
             let page = ClientPage {
                 c: viewer.chrome(web),
                 base: kind.page(id),
+                opened,
                 client,
                 tasks,
                 deals,

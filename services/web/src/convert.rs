@@ -2,7 +2,10 @@
 //! contact takes the lead's name, owner and team; a deal for it opens too when the
 //! form names one (its amount written as people write it: `1 500,50` or
 //! `1500.50`). Then the new contact's page. Contacts does the conversion, as the
-//! person, once: a lead converted already says so.
+//! person, once: a lead converted already says so. Or the lead turns out to be a
+//! client the office knows, calling from a new number (`POST /leads/{id}/attach`):
+//! the person finds the contact (the query posted, never in an address) and picks
+//! them; the lead's number and history go to that contact, and its page follows.
 
 use axum::Form;
 use axum::extract::{Path, State};
@@ -10,7 +13,7 @@ use axum::response::Response;
 use ringside_proto::contacts::v1 as cpb;
 use serde::Deserialize;
 
-use crate::client::show;
+use crate::client::{Match, Opened, show, show_opened};
 use crate::page::{Notice, failure, go_to, refusal};
 use crate::timeline::Kind;
 use crate::{Viewer, Web};
@@ -162,5 +165,100 @@ mod tests {
             (150_050, "RUB")
         );
         assert_eq!(draft(&form("First order", "", "RUBLES")), Err(()));
+    }
+}
+
+/// Most contacts the search for an existing client shows.
+const MATCHES: i32 = 10;
+
+#[derive(Deserialize)]
+pub struct AttachForm {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    contact_id: String,
+}
+
+/// `POST /leads/{id}/attach`: with `contact_id`, the lead is converted into that
+/// contact; else the contacts matching `q`, on the lead's page.
+pub async fn attach(
+    State(web): State<Web>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<AttachForm>,
+) -> Response {
+    if form.contact_id.is_empty() {
+        return find(&web, &viewer, &id, form.q.trim()).await;
+    }
+    let t = viewer.lang.tr();
+    let message = cpb::ConvertLeadRequest {
+        id: id.clone(),
+        contact_id: form.contact_id.clone(),
+        ..Default::default()
+    };
+    let converted = async { web.contacts().convert_lead(viewer.ask(message)?).await };
+    match converted.await {
+        Ok(_) => go_to(&headers, &Kind::Contact.page(&form.contact_id)),
+        Err(s) if s.code() == tonic::Code::NotFound && s.message().contains("lead") => {
+            failure(viewer.chrome(&web), &s)
+        }
+        Err(s) => {
+            let (_, why) = refusal(&s, t, t.went_wrong);
+            let opened = Opened {
+                part: "attach",
+                ..Opened::default()
+            };
+            show_opened(
+                &web,
+                &viewer,
+                Kind::Lead,
+                &id,
+                "",
+                Notice::error(why),
+                opened,
+            )
+            .await
+        }
+    }
+}
+
+/// The lead's page with the contacts matching `query` (the person's own scope).
+async fn find(web: &Web, viewer: &Viewer, id: &str, query: &str) -> Response {
+    let t = viewer.lang.tr();
+    let mut opened = Opened {
+        part: "attach",
+        asked: query.to_owned(),
+        matches: Vec::new(),
+    };
+    let wrong = match query.chars().count() {
+        0 => Some(t.find_what),
+        n if n > 200 => Some(t.query_too_long),
+        _ => None,
+    };
+    if let Some(why) = wrong {
+        let why = Notice::error(why);
+        return show_opened(web, viewer, Kind::Lead, id, "", why, opened).await;
+    }
+    let message = cpb::ListContactsRequest {
+        query: query.to_owned(),
+        page_size: MATCHES,
+        ..Default::default()
+    };
+    let found = async { web.contacts().list_contacts(viewer.ask(message)?).await };
+    match found.await {
+        Ok(found) => {
+            opened.matches = (found.into_inner().contacts.into_iter())
+                .map(|c| Match {
+                    detail: (c.identities.iter().map(|i| i.value.as_str()))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    id: c.id,
+                    name: c.name,
+                })
+                .collect();
+            show_opened(web, viewer, Kind::Lead, id, "", Notice::none(), opened).await
+        }
+        Err(s) => failure(viewer.chrome(web), &s),
     }
 }
