@@ -714,17 +714,50 @@ async fn a_manager_follows_moves_live_lists_the_deals_and_shares_a_view() {
             })
             .await;
 
-        // The list of those without a next step, largest first, then smallest.
+        // Small order gets a next step; the list of those without one, largest
+        // first, then smallest.
+        let serves = |s: &&Suite| {
+            let names = &s.running.grpc_services;
+            names.contains(&"ringside.activities.v1.Activities")
+        };
+        let acts = suites.iter().find(serves).expect("activities");
+        let mut acts = acts.activities_member("olga", agent, &["sales"]).await;
+        let step = apb::CreateTaskRequest {
+            title: "Send the offer".into(),
+            due_at: "2031-01-10T09:00:00Z".into(),
+            links: Some(apb::Links {
+                deal_id: ids["Small order"].clone(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        acts.create_task(step).await.expect("a next step");
+        let small = dpb::GetDealRequest {
+            id: ids["Small order"].clone(),
+        };
+        for _ in 0..100 {
+            let deal = olga
+                .get_deal(small.clone())
+                .await
+                .expect("deal")
+                .into_inner();
+            if deal.next_action.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
         browser.click("#layout-list").await;
         browser.click("#filter-no-next").await;
         let pick = "document.querySelector('#filter-sort').value = 'amount'; return 1";
         browser.execute(pick, serde_json::json!([])).await;
         browser.click("#apply-filters").await;
-        browser.wait_text("#list-total", |t| t == "3 deals").await;
+        browser.wait_text("#list-total", |t| t == "2 deals").await;
         let top = "#deal-list tbody tr:first-child .title";
         browser.wait_text(top, |t| t == "Big order").await;
         browser.click("#sort-amount").await;
         browser.wait_text(top, |t| t == "Pilot").await;
+        let rows = browser.wait_text("#deal-list tbody", |_| true).await;
+        assert!(!rows.contains("Small order"), "{name}: it has a next step");
         let violations = browser.accessibility_violations().await;
         assert!(violations.is_empty(), "{name}: {violations:#?}");
 
@@ -739,6 +772,7 @@ async fn a_manager_follows_moves_live_lists_the_deals_and_shares_a_view() {
         browser.goto(&format!("{base}/deals")).await;
         browser.click(".views a.view").await;
         browser.wait_text(top, |t| t == "Pilot").await;
+        browser.wait_text("#list-total", |t| t == "2 deals").await;
         let listed =
             |views: Vec<dpb::View>| -> Vec<String> { views.into_iter().map(|v| v.name).collect() };
         let olgas = olga.list_views(dpb::ListViewsRequest::default()).await;

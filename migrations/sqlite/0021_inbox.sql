@@ -10,8 +10,8 @@ ALTER TABLE activity_conversations ADD COLUMN waiting BIGINT NOT NULL DEFAULT 0;
 
 -- Conversations kept before this: an entry with no author came from the client (an
 -- agent's message names its sender; automatic messages, which name none either, are
--- counted as the client's: older rows do not say). The latest entry's line is the
--- preview.
+-- counted as the client's: older rows do not say). The latest entry's text begins
+-- the preview.
 UPDATE activity_conversations SET
     last_in_at = (SELECT MAX(e.occurred_at) FROM activity_entries e
         WHERE e.conversation_id = activity_conversations.id AND e.author_id = ''
@@ -19,7 +19,8 @@ UPDATE activity_conversations SET
     last_out_at = (SELECT MAX(e.occurred_at) FROM activity_entries e
         WHERE e.conversation_id = activity_conversations.id AND e.author_id <> ''
           AND e.deleted_at IS NULL),
-    preview = COALESCE((SELECT e.summary FROM activity_entries e
+    preview = COALESCE((SELECT CASE WHEN e.body <> '' THEN SUBSTR(e.body, 1, 200)
+            ELSE e.summary END FROM activity_entries e
         WHERE e.conversation_id = activity_conversations.id AND e.deleted_at IS NULL
         ORDER BY e.occurred_at DESC, e.id DESC LIMIT 1), '');
 UPDATE activity_conversations SET

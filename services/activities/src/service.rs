@@ -353,24 +353,52 @@ impl ActivitiesService {
         page: Page,
     ) -> Result<Paged<Conversation>> {
         self.require(ctx, subject).await?;
+        let cursor = |c: &Conversation| crate::model::Cursor {
+            at: c.last_at,
+            id: c.id.clone(),
+        };
         let mut conn = self.db.pool().acquire().await?;
         let items = store::list_conversations(&mut conn, subject, &page).await?;
         drop(conn);
-        // A company's conversations are each its person's: shown only when the
-        // caller sees that person.
-        let mut seen = Vec::with_capacity(items.len());
-        for c in items {
-            if !matches!(subject, Subject::Company(_)) || self.sees_about(ctx, &c.links).await? {
-                seen.push(c);
-            }
+        if !matches!(subject, Subject::Company(_)) {
+            return Ok(Paged::from_lookahead(items, page.size, cursor));
         }
-        let items = seen;
-        Ok(Paged::from_lookahead(items, page.size, |c| {
-            crate::model::Cursor {
+        let seen = self
+            .seen_conversations(ctx, subject, page.clone(), items)
+            .await?;
+        Ok(Paged::from_lookahead(seen, page.size, cursor))
+    }
+
+    /// A company's conversations are each its person's: those the caller sees, one
+    /// more than a page when there are (so the page knows it has a next), scanning
+    /// on past those filtered out. `first` is the first batch read from `page`.
+    async fn seen_conversations(
+        &self,
+        ctx: &Ctx,
+        subject: &Subject,
+        mut page: Page,
+        first: Vec<Conversation>,
+    ) -> Result<Vec<Conversation>> {
+        let mut seen = Vec::new();
+        let mut batch = first;
+        loop {
+            let full = batch.len() as i64 > page.size;
+            let last = batch.last().map(|c| crate::model::Cursor {
                 at: c.last_at,
                 id: c.id.clone(),
+            });
+            for c in batch {
+                if self.sees_about(ctx, &c.links).await? {
+                    seen.push(c);
+                }
             }
-        }))
+            if seen.len() as i64 > page.size || !full {
+                return Ok(seen);
+            }
+            page.after = last;
+            let mut conn = self.db.pool().acquire().await?;
+            batch = store::list_conversations(&mut conn, subject, &page).await?;
+        }
     }
 
     /// The conversation `id`, when the caller sees a client it is about.

@@ -351,8 +351,9 @@ pub async fn list_inbox(
     page: &Page,
 ) -> Result<Vec<Conversation>> {
     let mut w = Where::default();
-    // A deleted or merged-away client's conversations wait for nobody.
-    w.push_plain("COALESCE(sc.active, sl.active, 1) = 1");
+    // A deleted or merged-away contact's conversations wait for nobody (a lead's stay,
+    // converted or disqualified: a disqualified lead may write again).
+    w.push_plain("COALESCE(sc.active, 1) = 1");
     if let Some(people) = visible {
         among(&mut w, CONVERSATION_OWNER, people, true);
     }

@@ -1138,6 +1138,40 @@ async fn the_inbox_lists_what_waits_for_an_answer_within_the_callers_reach() {
 }
 
 #[tokio::test]
+async fn a_disqualified_lead_who_writes_again_is_still_in_the_inbox() {
+    for t in all_backends().await {
+        let h = Harness::new(t);
+        let b = h.backend();
+        let admin = ringside_contacts::model::Ctx {
+            actor: "admin".into(),
+            correlation_id: "seed".into(),
+            ..Default::default()
+        };
+        let new = ringside_contacts::model::NewLead {
+            name: "Спам?".into(),
+            owner_id: "olga".into(),
+            ..Default::default()
+        };
+        let lead = h.contacts.create_lead(&admin, new).await.expect("lead");
+        let no = ringside_contacts::domain::LeadStatus::Disqualified;
+        h.contacts
+            .set_lead_status(&admin, &lead.id, no, "not a buyer")
+            .await
+            .expect("disqualified");
+        h.pump().await;
+        let mut again = chat("", "5", 1, "I do want to buy now", true, now_millis());
+        if let Some(EventPayload::MessageReceived(m)) = &mut again.payload
+            && let Some(cm) = m.message.as_mut()
+        {
+            cm.lead_id = lead.id.clone();
+        }
+        h.deliver(&again).await;
+        let waiting = inbox(&h, &agent("olga"), InboxOwner::Mine, true).await;
+        assert_eq!(waiting, [("I do want to buy now".into(), true)], "{b:?}");
+    }
+}
+
+#[tokio::test]
 async fn a_companys_conversations_are_each_its_persons() {
     for t in all_backends().await {
         let h = Harness::new(t);

@@ -101,6 +101,7 @@ impl Api for NotificationsGrpc {
         Ok(Response::new(pb::SendMessageResponse {
             status: if outcome.sent { "sent" } else { "failed" }.to_owned(),
             reason: outcome.reason,
+            blocked: outcome.blocked,
             external_id: outcome.external_id,
         }))
     }

@@ -48,6 +48,8 @@ pub struct SendRequest {
 pub struct SendOutcome {
     pub sent: bool,
     pub reason: String,
+    /// The client blocked the bot: later messages will fail too.
+    pub blocked: bool,
     pub external_id: String,
 }
 
@@ -188,11 +190,13 @@ impl Outbound {
             Ok(()) => SendOutcome {
                 sent: true,
                 reason: String::new(),
+                blocked: false,
                 external_id: detail_of(&message).external_id.clone(),
             },
             Err(f) => SendOutcome {
                 sent: false,
                 reason: f.reason.clone(),
+                blocked: f.blocked,
                 external_id: String::new(),
             },
         };

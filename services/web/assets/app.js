@@ -326,6 +326,33 @@
     setTimeout(() => a.remove(), 15000);
   }
 
+  // A deal of a pipeline changed: the board of that pipeline on screen asks again —
+  // once for a burst of changes, not while the tab is hidden (it does when shown),
+  // and not while a card is being dragged (its drop brings the board back anyway).
+  let boardTimer = null;
+  let boardStale = false;
+  function boardChanged(pipeline) {
+    const board = document.getElementById("board");
+    if (!board || !board.hasAttribute("hx-get")) return;
+    if (pipeline && board.dataset.pipeline && board.dataset.pipeline !== pipeline) return;
+    if (document.hidden) {
+      boardStale = true;
+      return;
+    }
+    clearTimeout(boardTimer);
+    boardTimer = setTimeout(() => {
+      if (!document.querySelector(".sortable-chosen")) {
+        document.body.dispatchEvent(new CustomEvent("ringside:board"));
+      }
+    }, 400);
+  }
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && boardStale) {
+      boardStale = false;
+      boardChanged("");
+    }
+  });
+
   function onPush(push) {
     const box = push.card && document.querySelector(`.card[data-call-id="${CSS.escape(push.card.call_id)}"]`);
     switch (push.type) {
@@ -361,11 +388,7 @@
         alertBox(`${T.lead_assigned}: ${push.title || push.lead_id}`);
         break;
       case "board":
-        // A deal moved somewhere: the board asks again — unless a card is being
-        // dragged, whose drop brings the board back anyway.
-        if (!document.querySelector(".sortable-chosen")) {
-          document.body.dispatchEvent(new CustomEvent("ringside:board", { detail: push.pipeline_id }));
-        }
+        boardChanged(push.pipeline_id);
         break;
       case "inbox": {
         // Only the conversation's id comes: the inbox's parts ask again, as the

@@ -72,7 +72,8 @@ struct ColumnView {
 
 /// A pipeline in the selector.
 pub struct PipelineLink {
-    pub id: String,
+    /// The same look over this pipeline.
+    pub href: String,
     pub name: String,
     pub current: bool,
 }
@@ -161,7 +162,7 @@ pub fn toolbar(
             .into_iter()
             .map(|p| PipelineLink {
                 current: p.id == current,
-                id: p.id,
+                href: format!("/deals?{}", look.with_pipeline(&p.id).query()),
                 name: p.name,
             })
             .collect(),

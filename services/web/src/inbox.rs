@@ -535,8 +535,8 @@ async fn reply(
     }
     match send(&web, &viewer, &id, text).await {
         Ok(Sent::Yes) => go_to(&headers, &format!("{}&sent=1", address(&id, view.name()))),
-        Ok(Sent::No(why)) => {
-            let why = match why.contains("blocked") {
+        Ok(Sent::No { blocked }) => {
+            let why = match blocked {
                 true => t.reply_blocked,
                 false => t.reply_failed,
             };
@@ -550,10 +550,10 @@ async fn reply(
     }
 }
 
-/// Whether the channel took an answer, and if not, why (the channel's words).
+/// Whether the channel took an answer, and if not, whether the client blocked it.
 enum Sent {
     Yes,
-    No(String),
+    No { blocked: bool },
 }
 
 /// Sends `text` in conversation `id`: as an answer to the client's latest message
@@ -583,7 +583,9 @@ async fn send(web: &Web, viewer: &Viewer, id: &str, text: &str) -> Result<Sent, 
     let sent = sent.into_inner();
     Ok(match sent.status.as_str() {
         "sent" => Sent::Yes,
-        _ => Sent::No(sent.reason),
+        _ => Sent::No {
+            blocked: sent.blocked,
+        },
     })
 }
 

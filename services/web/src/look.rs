@@ -1,10 +1,11 @@
 //! How the deals are looked at — the board or the list, whose deals, a tag, those
 //! without a next step or past their close date, the order — as the address says
-//! it (`/deals?layout=list&owner=me&…`: no personal data, so it can be bookmarked),
-//! and saved as a named view (deals' `SaveView`), private or shared with one of the
-//! person's teams (`POST /deals/views`; `/deals?view={id}` opens one; its owner
-//! deletes it with `POST /deals/views/{id}/delete`). The toolbar above both
-//! layouts shows the views, the filters and the form that saves them.
+//! it (`/deals?layout=list&owner=me&…`: labels and switches, not a client's data,
+//! so it can be bookmarked), and saved as a named view (deals' `SaveView`), private
+//! or shared with the person's first team (`POST /deals/views`; `/deals?view={id}`
+//! opens one; its owner deletes it with `POST /deals/views/{id}/delete`). The
+//! toolbar above both layouts shows the views, the filters and the form that saves
+//! them.
 
 use axum::Form;
 use axum::extract::{Path, State};
@@ -110,6 +111,33 @@ impl Look {
         }
     }
 
+    /// The same look over another pipeline (no longer a saved view's).
+    pub fn with_pipeline(&self, pipeline: &str) -> Look {
+        Look {
+            pipeline: pipeline.to_owned(),
+            view: String::new(),
+            after: String::new(),
+            ..self.clone()
+        }
+    }
+
+    /// The name of the order, when it is one deals knows ("" for the default).
+    fn sort_name(&self) -> &'static str {
+        SORTS
+            .iter()
+            .find(|(name, _)| *name == self.sort)
+            .map_or("", |(name, _)| name)
+    }
+
+    /// How the list's column of `field` is sorted, for `aria-sort`.
+    pub fn aria_sort(&self, field: &str) -> &'static str {
+        match (self.sort_name() == field, self.ascending()) {
+            (false, _) => "none",
+            (true, true) => "ascending",
+            (true, false) => "descending",
+        }
+    }
+
     /// This look's address query (no page, no view): what links and forms keep.
     pub fn query(&self) -> String {
         let flag = |on: bool| if on { "1" } else { "" };
@@ -120,7 +148,7 @@ impl Look {
             ("tag", self.tag.trim()),
             ("no_next", flag(self.no_next_action())),
             ("overdue", flag(self.overdue_close())),
-            ("sort", &self.sort),
+            ("sort", self.sort_name()),
             ("asc", flag(self.ascending())),
         ])
     }
@@ -190,12 +218,18 @@ pub async fn views(
     viewer: &Viewer,
     look: Look,
 ) -> Result<(Vec<ViewLink>, Look), Status> {
-    let listed = web
-        .deals()
-        .list_views(viewer.ask(dpb::ListViewsRequest::default())?)
-        .await?
-        .into_inner()
-        .views;
+    // Views are a convenience: the deals show without them when they cannot be had.
+    let asked = async {
+        let request = viewer.ask(dpb::ListViewsRequest::default())?;
+        web.deals().list_views(request).await
+    };
+    let listed = match asked.await {
+        Ok(found) => found.into_inner().views,
+        Err(s) => {
+            tracing::debug!(code = ?s.code(), "no saved views");
+            Vec::new()
+        }
+    };
     let look = match listed
         .iter()
         .find(|v| !look.view.is_empty() && v.id == look.view)
@@ -350,8 +384,27 @@ mod tests {
     #[test]
     fn sorting_by_the_same_field_again_turns_it_round() {
         let look = parse("sort=amount&layout=list");
-        assert!(look.sorted_by("amount").contains("asc=1"));
+        let up = look.sorted_by("amount");
+        assert!(up.contains("asc=1"), "{up}");
+        let down = parse(up.trim_start_matches("/deals?")).sorted_by("amount");
+        assert!(!down.contains("asc=1"), "{down}");
         assert!(!look.sorted_by("close").contains("asc=1"));
+        assert_eq!(look.aria_sort("amount"), "descending");
+        assert_eq!(look.aria_sort("close"), "none");
+    }
+
+    #[test]
+    fn a_tag_of_any_characters_survives_the_address() {
+        let look = Look {
+            tag: "VIP & партнёры+1 / 50%".into(),
+            ..Default::default()
+        };
+        assert_eq!(parse(&look.query()).tag, look.tag);
+        assert_eq!(
+            parse("sort=price").query(),
+            "",
+            "an unknown order is left out"
+        );
     }
 
     #[test]
