@@ -1131,3 +1131,124 @@ async fn a_strangers_call_is_attached_to_the_client_it_turns_out_to_be() {
         }
     }
 }
+
+/// Admin in the browser: a person added with a team and an extension (the PBX's
+/// calls ring for them), a one-time password link made for them, a stage's WIP
+/// limit tightened; an agent has no admin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_adds_a_person_makes_their_password_link_and_tunes_a_stage() {
+    if !support::browser::present() {
+        return;
+    }
+    for suites in support::both_ways().await {
+        let staff = support::staff_suite(&suites);
+        staff.form_team("sales", &[]).await;
+        let anna = Person {
+            role: "admin",
+            ..Person::new("anna", "Анна")
+        };
+        staff.hire(&[anna, Person::new("olga", "Ольга")]).await;
+        staff.set_password("anna").await;
+        staff.set_password("olga").await;
+        let pages = support::pages(&suites);
+        let (name, addr) = (pages.name, pages.running.http_addr);
+        let base = format!("http://{addr}");
+        let browser = Browser::start().await;
+        browser.resize(1400, 900).await;
+        browser.sign_in(&format!("{base}/"), "anna", "Анна").await;
+        browser.goto(&format!("{base}/admin")).await;
+        browser.click("#add-person summary").await;
+        browser.type_into("#new-name", "Пётр Сидоров").await;
+        browser.type_into("#new-login", "petr@staff.test").await;
+        browser.type_into("#new-extensions", "105").await;
+        browser.click("input[name='team:sales']").await;
+        let violations = browser.accessibility_violations().await;
+        assert!(violations.is_empty(), "{name} admin: {violations:#?}");
+        browser.click("#add-person-button").await;
+        browser
+            .wait_text("#person-name", |t| t == "Пётр Сидоров")
+            .await;
+        let mut directory = staff.staff_as("anna", ringside_auth::Role::Admin).await;
+        let at_105 = ringside_proto::staff::v1::FindUserRequest {
+            by: Some(ringside_proto::staff::v1::find_user_request::By::Extension(
+                "105".into(),
+            )),
+        };
+        let petr = directory
+            .find_user(at_105)
+            .await
+            .expect("at 105")
+            .into_inner();
+        let details = petr.details.unwrap_or_default();
+        assert_eq!(
+            (details.name.as_str(), details.team_ids.as_slice()),
+            ("Пётр Сидоров", ["sales".to_owned()].as_slice()),
+            "{name}"
+        );
+        browser.click("#make-link").await;
+        let link = browser
+            .wait_text("#password-link", |t| t.contains("/welcome#"))
+            .await;
+        assert!(link.len() > "//x/welcome#".len() + 16, "{name}: {link}");
+        let violations = browser.accessibility_violations().await;
+        assert!(violations.is_empty(), "{name} person: {violations:#?}");
+
+        // The default pipeline's first stage takes three deals at most.
+        browser.goto(&format!("{base}/admin/pipelines")).await;
+        let first = browser
+            .execute(
+                "return document.querySelector('.stage-form').getAttribute('action')",
+                serde_json::json!([]),
+            )
+            .await;
+        let stage = first
+            .as_str()
+            .unwrap_or_default()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let set = "document.querySelector(arguments[0]).value = arguments[1]; return 1";
+        browser
+            .execute(set, serde_json::json!([format!("#wip-{stage}"), "3"]))
+            .await;
+        browser
+            .execute(set, serde_json::json!([format!("#rule-{stage}"), "refuse"]))
+            .await;
+        let violations = browser.accessibility_violations().await;
+        assert!(violations.is_empty(), "{name} pipelines: {violations:#?}");
+        browser.click(".stage-form button").await;
+        browser.wait_text(".notice.ok", |t| t == "Saved.").await;
+        let mut deals = deals_suite(&suites)
+            .deals_as("anna", ringside_auth::Role::Admin)
+            .await;
+        let listed = deals
+            .list_pipelines(dpb::ListPipelinesRequest {})
+            .await
+            .expect("pipelines")
+            .into_inner()
+            .pipelines;
+        let tuned = listed
+            .iter()
+            .flat_map(|p| p.stages.iter())
+            .find(|s| s.id == stage)
+            .expect("the stage");
+        assert_eq!(
+            (tuned.wip_limit, tuned.wip_rule),
+            (3, dpb::WipRule::Refuse as i32),
+            "{name}"
+        );
+        browser.quit().await;
+
+        // Olga, an agent: no admin in her menu, and none by address.
+        let cookie = support::sign_in_http(addr, "olga").await;
+        let (status, home) = support::http(addr, "GET", "/", &[("cookie", &cookie)], b"").await;
+        assert_eq!(status, 200, "{name}");
+        assert!(!home.contains(r#"href="/admin""#), "{name}: no link");
+        let (status, _) = support::http(addr, "GET", "/admin", &[("cookie", &cookie)], b"").await;
+        assert_eq!(status, 403, "{name}");
+        for suite in suites {
+            suite.stop().await;
+        }
+    }
+}

@@ -8,6 +8,7 @@
 //! socket is notifications' `/agent/ws`; [`assets`] holds its script), and the two
 //! languages ([`lang`]).
 
+pub mod admin;
 pub mod assets;
 pub mod board;
 pub mod client;
@@ -142,6 +143,7 @@ pub fn router(web: Web) -> axum::Router {
         .merge(deal::routes())
         .merge(reports::routes())
         .merge(inbox::routes())
+        .merge(admin::routes())
         .route("/tasks", post(home::create))
         .route("/tasks/{id}/complete", post(home::complete))
         .route("/tasks/{id}/reschedule", post(home::reschedule))

@@ -31,6 +31,8 @@ pub struct Chrome<'a> {
     /// Whether the menu offers the reports (the permission table says whether the
     /// person's role reads them; deals decides again when they are asked for).
     pub reports: bool,
+    /// Whether the menu offers admin (people, teams, pipelines).
+    pub admin: bool,
     /// The page is asked for by a part refreshing itself: a failure changes nothing
     /// on the page (the next refresh may do better).
     pub quiet: bool,
@@ -55,6 +57,7 @@ impl<'a> Chrome<'a> {
             },
             lang_switch: true,
             reports: person.is_some_and(|p| policy::allows(p.role, policy::Action::ReadReports)),
+            admin: person.is_some_and(|p| policy::allows(p.role, policy::Action::ManagePeople)),
             quiet: false,
         }
     }
