@@ -1252,3 +1252,102 @@ async fn an_admin_adds_a_person_makes_their_password_link_and_tunes_a_stage() {
         }
     }
 }
+
+/// Not a test: the README's screenshots, taken from the all-in-one in Chromium —
+/// the call bar with a ringing card, the deals board, the funnel. Run it by name:
+/// `cargo test -p ringside-tests -- --ignored workspace::screenshots`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "writes docs/screenshots/*.png; run it by name"]
+async fn screenshots() {
+    let suites = vec![support::all_in_one().await];
+    sales(&suites).await;
+    // Olga sits at extension 101.
+    let staff = support::staff_suite(&suites);
+    let mut directory = staff.staff_as("admin", ringside_auth::Role::Admin).await;
+    let spb_get = ringside_proto::staff::v1::GetUserRequest { id: "olga".into() };
+    let olga = directory
+        .get_user(spb_get)
+        .await
+        .expect("Olga")
+        .into_inner();
+    let details = ringside_proto::staff::v1::UserDetails {
+        extensions: vec!["101".into()],
+        ..olga.details.unwrap_or_default()
+    };
+    let update = ringside_proto::staff::v1::UpdateUserRequest {
+        id: "olga".into(),
+        details: Some(details),
+    };
+    directory.update_user(update).await.expect("at 101");
+    let ivan = cpb::CreateContactRequest {
+        name: "Иван Петров".into(),
+        owner_id: "olga".into(),
+        tags: vec!["VIP".into()],
+        identities: vec![cpb::Identity {
+            kind: cpb::IdentityKind::Phone as i32,
+            value: "+79123456789".into(),
+        }],
+        ..Default::default()
+    };
+    let mut contacts = suites[0].client().await;
+    contacts.create_contact(ivan).await.expect("Ivan");
+    let (pipeline, _) = b2b(&suites).await;
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+    std::fs::create_dir_all(&out).expect("docs/screenshots");
+    let base = format!("http://{}", suites[0].running.http_addr);
+
+    let browser = Browser::start().await;
+    browser.resize(1280, 800).await;
+    browser
+        .sign_in(&format!("{base}/"), "marina", "Марина")
+        .await;
+    browser
+        .goto(&format!("{base}/deals?pipeline={pipeline}"))
+        .await;
+    browser
+        .wait_text(".board .column", |t| t.contains("Big order"))
+        .await;
+    std::fs::write(out.join("board.png"), browser.screenshot().await).expect("board.png");
+    browser
+        .goto(&format!("{base}/reports?pipeline={pipeline}"))
+        .await;
+    browser.wait_text("#funnel", |t| !t.is_empty()).await;
+    std::fs::write(out.join("funnel.png"), browser.screenshot().await).expect("funnel.png");
+    browser.quit().await;
+
+    let browser = Browser::start().await;
+    browser.resize(1280, 800).await;
+    browser.sign_in(&format!("{base}/"), "olga", "Ольга").await;
+    let ringing = ringside_proto::events::v1::CallRinging {
+        call: Some(ringside_proto::events::v1::CallParties {
+            call_id: "shot-1".into(),
+            direction: ringside_proto::events::v1::CallDirection::Inbound as i32,
+            caller: "+79123456789".into(),
+            callee: "+74951234567".into(),
+            rang_at: Some(ringside_proto::timestamp_from_millis(
+                ringside_storage::now_millis(),
+            )),
+        }),
+        extension: "101".into(),
+    };
+    let payload = ringside_bus::EventPayload::CallRinging(ringing);
+    let envelope = ringside_bus::new_envelope("ingest", "shot", payload);
+    let message = ringside_bus::Message::from_envelope(&envelope);
+    suites[0]
+        .running
+        .bus
+        .publish(&[message])
+        .await
+        .expect("publish");
+    browser
+        .wait_text(".card .name", |t| t == "Иван Петров")
+        .await;
+    browser
+        .wait_text(".card .state", |t| !t.contains('·'))
+        .await;
+    std::fs::write(out.join("call-bar.png"), browser.screenshot().await).expect("call-bar.png");
+    browser.quit().await;
+    for suite in suites {
+        suite.stop().await;
+    }
+}

@@ -110,6 +110,18 @@ impl Browser {
         format!("/session/{}{tail}", self.session)
     }
 
+    /// The page as the browser paints it, as PNG.
+    pub async fn screenshot(&self) -> Vec<u8> {
+        use base64::Engine;
+        let shot = self
+            .call("GET", &self.path("/screenshot"), Value::Null)
+            .await;
+        let encoded = shot.as_str().expect("a screenshot");
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .expect("base64 PNG")
+    }
+
     pub async fn goto(&self, url: &str) {
         self.call("POST", &self.path("/url"), json!({"url": url}))
             .await;
