@@ -1351,3 +1351,69 @@ async fn screenshots() {
         suite.stop().await;
     }
 }
+
+/// Not a test: the browser's time from a click to the painted page, on loopback,
+/// for the board, the search and the client page (htmx swaps the page's content;
+/// the time runs until two frames after it settles). Prints p50 and p95 in ms:
+/// `cargo test -p ringside-tests --release -- --ignored --nocapture workspace::click_to_paint`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, printed; run it by name"]
+async fn click_to_paint() {
+    let suites = vec![support::all_in_one().await];
+    let ivan = support::olga_and_ivan(&suites).await;
+    b2b(&suites).await;
+    let base = format!("http://{}", suites[0].running.http_addr);
+    let browser = Browser::start().await;
+    browser.resize(1280, 800).await;
+    browser.sign_in(&format!("{base}/"), "olga", "Ольга").await;
+    // Clicks `selector` (or submits the search for `query`) and waits for the page.
+    let timed = "const [selector, query] = arguments;
+        return new Promise(resolve => {
+          const t0 = performance.now();
+          document.body.addEventListener('htmx:afterSettle', () =>
+            requestAnimationFrame(() => requestAnimationFrame(() =>
+              resolve(performance.now() - t0))), { once: true });
+          if (query) {
+            document.querySelector('#q').value = query;
+            document.querySelector('.quick-search').requestSubmit();
+          } else {
+            document.querySelector(selector).click();
+          }
+        });";
+    let client = format!("a[href='/contacts/{}']", ivan.id);
+    let mut times: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
+    for _ in 0..40 {
+        let steps = [
+            ("search", "", "Иван"),
+            ("client page", client.as_str(), ""),
+            ("home", "nav a[href='/']", ""),
+        ];
+        for (name, selector, query) in steps {
+            let ms = browser
+                .execute(timed, serde_json::json!([selector, query]))
+                .await;
+            times
+                .entry(name)
+                .or_default()
+                .push(ms.as_f64().expect("ms"));
+        }
+        let ms = browser
+            .execute(timed, serde_json::json!(["nav a[href='/deals']", ""]))
+            .await;
+        times
+            .entry("deals board")
+            .or_default()
+            .push(ms.as_f64().expect("ms"));
+    }
+    println!("| page | clicks | p50 ms | p95 ms |");
+    println!("|---|---:|---:|---:|");
+    for (name, mut ms) in times {
+        ms.sort_by(f64::total_cmp);
+        let at = |p: usize| ms[(ms.len() * p / 100).min(ms.len() - 1)];
+        println!("| {name} | {} | {:.1} | {:.1} |", ms.len(), at(50), at(95));
+    }
+    browser.quit().await;
+    for suite in suites {
+        suite.stop().await;
+    }
+}
