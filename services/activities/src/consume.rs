@@ -161,6 +161,11 @@ impl Consumer {
             P::LeadStatusChanged(l) => {
                 let active = l.to != ringside_proto::contacts::v1::LeadStatus::Disqualified as i32;
                 let owner = Some(l.owner_id.as_str());
+                if !active {
+                    // Disqualified: what they wrote so far waits for nobody (what they
+                    // write next does).
+                    store::stop_waiting(tx, &l.lead_id).await?;
+                }
                 store::upsert_subject(tx, SubjectKind::Lead, &l.lead_id, owner, active).await
             }
             P::LeadConverted(l) => converted(s, tx, event, l).await,

@@ -30,6 +30,8 @@ use crate::store;
 
 /// Open tasks a client's history lists.
 const HISTORY_TASKS: i64 = 10;
+/// Batches of a company's conversations scanned for one page at most.
+const MAX_SCANS: usize = 10;
 
 /// What a caller-ID card shows of a client's history.
 #[derive(Debug, Clone, Default)]
@@ -363,37 +365,57 @@ impl ActivitiesService {
         if !matches!(subject, Subject::Company(_)) {
             return Ok(Paged::from_lookahead(items, page.size, cursor));
         }
-        let seen = self
+        let (seen, stopped_at) = self
             .seen_conversations(ctx, subject, page.clone(), items)
             .await?;
-        Ok(Paged::from_lookahead(seen, page.size, cursor))
+        match stopped_at {
+            Some(next) if seen.len() as i64 <= page.size => Ok(Paged {
+                items: seen,
+                next: Some(next),
+            }),
+            _ => Ok(Paged::from_lookahead(seen, page.size, cursor)),
+        }
     }
 
     /// A company's conversations are each its person's: those the caller sees, one
     /// more than a page when there are (so the page knows it has a next), scanning
-    /// on past those filtered out. `first` is the first batch read from `page`.
+    /// on past those filtered out — each person asked about once, and at most
+    /// [`MAX_SCANS`] batches: then the page may come short, with where the scan
+    /// stopped as its next. `first` is the first batch read from `page`.
     async fn seen_conversations(
         &self,
         ctx: &Ctx,
         subject: &Subject,
         mut page: Page,
         first: Vec<Conversation>,
-    ) -> Result<Vec<Conversation>> {
+    ) -> Result<(Vec<Conversation>, Option<crate::model::Cursor>)> {
         let mut seen = Vec::new();
+        let mut known: HashMap<(Option<String>, Option<String>), bool> = HashMap::new();
         let mut batch = first;
+        let mut scanned = 0;
         loop {
+            scanned += 1;
             let full = batch.len() as i64 > page.size;
             let last = batch.last().map(|c| crate::model::Cursor {
                 at: c.last_at,
                 id: c.id.clone(),
             });
             for c in batch {
-                if self.sees_about(ctx, &c.links).await? {
+                let person = (c.links.contact_id.clone(), c.links.lead_id.clone());
+                let sees = match known.get(&person) {
+                    Some(sees) => *sees,
+                    None => self.sees_about(ctx, &c.links).await?,
+                };
+                known.insert(person, sees);
+                if sees {
                     seen.push(c);
                 }
             }
             if seen.len() as i64 > page.size || !full {
-                return Ok(seen);
+                return Ok((seen, None));
+            }
+            if scanned == MAX_SCANS {
+                return Ok((seen, last));
             }
             page.after = last;
             let mut conn = self.db.pool().acquire().await?;

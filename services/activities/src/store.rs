@@ -485,6 +485,19 @@ pub async fn touch_conversation(conn: &mut AnyConnection, id: &str, t: &Touch<'_
     Ok(())
 }
 
+/// Lead `lead_id`'s conversations stop waiting: what the client wrote so far counts
+/// as answered.
+pub async fn stop_waiting(conn: &mut AnyConnection, lead_id: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE activity_conversations SET last_out_at = last_in_at, waiting = 0 \
+         WHERE lead_id = $1 AND contact_id IS NULL AND waiting = 1",
+    )
+    .bind(lead_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 pub async fn list_conversations(
     conn: &mut AnyConnection,
     subject: &Subject,

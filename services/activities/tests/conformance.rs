@@ -1153,20 +1153,39 @@ async fn a_disqualified_lead_who_writes_again_is_still_in_the_inbox() {
             ..Default::default()
         };
         let lead = h.contacts.create_lead(&admin, new).await.expect("lead");
+        h.pump().await;
+        let from_lead = |n: u32, text: &str, at: i64| {
+            let mut message = chat("", "5", n, text, true, at);
+            if let Some(EventPayload::MessageReceived(m)) = &mut message.payload
+                && let Some(cm) = m.message.as_mut()
+            {
+                cm.lead_id = lead.id.clone();
+            }
+            message
+        };
+        let now = now_millis();
+        h.deliver(&from_lead(1, "Buy cheap pills", now - 1000))
+            .await;
+        let olga = agent("olga");
+        assert_eq!(
+            inbox(&h, &olga, InboxOwner::Mine, true).await.len(),
+            1,
+            "{b:?}"
+        );
+        // Disqualified: what they wrote waits for nobody.
         let no = ringside_contacts::domain::LeadStatus::Disqualified;
         h.contacts
             .set_lead_status(&admin, &lead.id, no, "not a buyer")
             .await
             .expect("disqualified");
         h.pump().await;
-        let mut again = chat("", "5", 1, "I do want to buy now", true, now_millis());
-        if let Some(EventPayload::MessageReceived(m)) = &mut again.payload
-            && let Some(cm) = m.message.as_mut()
-        {
-            cm.lead_id = lead.id.clone();
-        }
-        h.deliver(&again).await;
-        let waiting = inbox(&h, &agent("olga"), InboxOwner::Mine, true).await;
+        assert!(
+            inbox(&h, &olga, InboxOwner::Mine, true).await.is_empty(),
+            "{b:?}"
+        );
+        // What they write next does.
+        h.deliver(&from_lead(2, "I do want to buy now", now)).await;
+        let waiting = inbox(&h, &olga, InboxOwner::Mine, true).await;
         assert_eq!(waiting, [("I do want to buy now".into(), true)], "{b:?}");
     }
 }

@@ -522,11 +522,17 @@ impl ContactsService {
         // The contact goes to the owner asked for, else the lead's (keeping its team);
         // an agent converting a lead of the pool takes it.
         let seen = self.get_lead(ctx, &req.lead_id).await?;
+        let into_known = !req.contact_id.trim().is_empty();
         let owner = match (req.owner_id.trim(), seen.owner_id.as_str()) {
+            // A known contact keeps their owner: none is asked of staff.
+            _ if into_known => (String::new(), String::new()),
             ("", kept) if !kept.is_empty() => (seen.owner_id.clone(), seen.team_id.clone()),
             (asked, _) => self.stamp(ctx, Entity::Contact, asked).await?,
         };
         let mut tx = self.db.begin().await?;
+        // The lead is claimed first: a second conversion at the same moment waits
+        // for this one, then finds the lead converted (and changes nothing).
+        store::claim_open_lead(&mut tx, &req.lead_id).await?;
         let lead = store::get_lead(&mut tx, &req.lead_id).await?;
         let mut lead = visible(ctx, Entity::Lead, "lead", &req.lead_id, lead)?;
         ensure_open(&lead)?;
@@ -553,9 +559,15 @@ impl ContactsService {
         lead.updated_at = now;
         store::update_lead_row(&mut tx, &lead).await?;
         lead.identities.clear();
-        let made = req.contact_id.trim().is_empty();
-        self.emit_conversion(&mut tx, ctx, &lead, &contact, made, req.deal.as_ref())
-            .await?;
+        self.emit_conversion(
+            &mut tx,
+            ctx,
+            &lead,
+            &contact,
+            !into_known,
+            req.deal.as_ref(),
+        )
+        .await?;
         self.commit(tx).await?;
         Ok((lead, contact, company))
     }
@@ -945,15 +957,17 @@ async fn load_party(conn: &mut sqlx::AnyConnection, owner: Owner) -> Result<Part
 /// The existing contact `id` a lead is converted into: one the caller sees, neither
 /// deleted nor merged away.
 async fn known_contact(tx: &mut Tx, ctx: &Ctx, id: &str) -> Result<Contact> {
+    // Touched first, only while it is neither deleted nor merged: the row is then
+    // this transaction's until it commits (a merge or delete at the same moment
+    // waits, and cannot be undone by it).
+    let live = store::touch_live_contact(tx, id, now_millis()).await?;
     let contact = store::get_contact(tx, id).await?;
-    let mut contact = visible(ctx, Entity::Contact, "contact", id, contact)?;
-    if contact.deleted_at.is_some() || contact.merged_into.is_some() {
+    let contact = visible(ctx, Entity::Contact, "contact", id, contact)?;
+    if !live {
         return Err(ContactsError::FailedPrecondition(format!(
             "contact {id} is deleted or merged"
         )));
     }
-    contact.updated_at = now_millis();
-    store::update_contact_row(tx, &contact).await?;
     Ok(contact)
 }
 

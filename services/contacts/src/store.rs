@@ -567,6 +567,37 @@ pub async fn insert_lead(conn: &mut AnyConnection, l: &Lead) -> Result<()> {
     Ok(())
 }
 
+/// Locks lead `id` for this transaction while it is not converted; a converted (or
+/// missing) lead is refused as such.
+pub async fn claim_open_lead(conn: &mut AnyConnection, id: &str) -> Result<()> {
+    let claimed = sqlx::query(
+        "UPDATE leads SET updated_at = updated_at WHERE id = $1 AND contact_id IS NULL",
+    )
+    .bind(id)
+    .execute(conn)
+    .await?;
+    match claimed.rows_affected() {
+        0 => Err(ContactsError::FailedPrecondition(format!(
+            "lead {id} is converted already, or gone"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Marks contact `id` changed at `now` if it is neither deleted nor merged (and so
+/// locks it for this transaction); whether it was.
+pub async fn touch_live_contact(conn: &mut AnyConnection, id: &str, now: i64) -> Result<bool> {
+    let touched = sqlx::query(
+        "UPDATE contacts SET updated_at = $2 WHERE id = $1 AND deleted_at IS NULL \
+         AND merged_into IS NULL",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(touched.rows_affected() > 0)
+}
+
 pub async fn update_lead_row(conn: &mut AnyConnection, l: &Lead) -> Result<()> {
     sqlx::query(
         "UPDATE leads SET status = $2, owner_id = $3, disqualify_reason = $4, contact_id = $5, \

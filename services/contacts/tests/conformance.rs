@@ -426,13 +426,13 @@ async fn a_known_client_calling_from_a_new_number_is_converted_into_their_contac
     for t in all_backends().await {
         let svc = service(&t);
         let known = ivan(&svc).await;
+        // Nobody's lead: anyone may convert it; into Ivan only who sees him.
         let stranger = svc
             .create_lead(
                 &ctx(),
                 NewLead {
                     name: "+7 916 000-00-02".into(),
                     identities: vec![phone("+7 916 000-00-02")],
-                    owner_id: "agent-1".into(),
                     ..Default::default()
                 },
             )
@@ -459,7 +459,16 @@ async fn a_known_client_calling_from_a_new_number_is_converted_into_their_contac
             .convert_lead(&other, into(&stranger.id, true))
             .await
             .expect_err("not his");
-        assert!(matches!(err, ContactsError::NotFound { .. }), "{err}");
+        assert!(
+            matches!(
+                &err,
+                ContactsError::NotFound {
+                    kind: "contact",
+                    ..
+                }
+            ),
+            "{err}"
+        );
 
         let (lead, contact, company) = svc
             .convert_lead(&ctx(), into(&stranger.id, false))
@@ -495,6 +504,33 @@ async fn a_known_client_calling_from_a_new_number_is_converted_into_their_contac
             ["contact.updated", "lead.converted"],
             "{types:?}"
         );
+        // Converted once: a second conversion is refused and writes nothing.
+        let err = svc
+            .convert_lead(&ctx(), into(&stranger.id, false))
+            .await
+            .expect_err("converted already");
+        assert!(matches!(err, ContactsError::FailedPrecondition(_)), "{err}");
+        assert_eq!(outbox_types(&t).await.len(), types.len());
+        // A deleted contact takes no lead.
+        let another = svc
+            .create_lead(
+                &ctx(),
+                NewLead {
+                    name: "Someone".into(),
+                    identities: vec![phone("+7 916 000-00-03")],
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("lead");
+        svc.delete_contact(&ctx(), &known.id)
+            .await
+            .expect("deleted");
+        let err = svc
+            .convert_lead(&ctx(), into(&another.id, false))
+            .await
+            .expect_err("deleted");
+        assert!(matches!(err, ContactsError::FailedPrecondition(_)), "{err}");
     }
 }
 

@@ -17,6 +17,8 @@ use ringside_proto::deals::v1 as dpb;
 use ringside_proto::staff::v1 as spb;
 use tonic::Status;
 
+use ringside_auth::policy::{self, Action};
+
 use crate::lang::Tr;
 use crate::page::{Chrome, Notice, encoded, failure, go_to, html, refusal};
 use crate::{Viewer, Web};
@@ -54,6 +56,10 @@ struct Choice {
 #[template(path = "admin.html")]
 struct AdminPage<'a> {
     c: Chrome<'a>,
+    /// The person may add teams and choose their heads (an admin).
+    manages_teams: bool,
+    /// The person may change the pipelines' stages (an admin).
+    manages_pipelines: bool,
     people: Vec<PersonLine>,
     teams: Vec<TeamLine>,
     roles: Vec<Choice>,
@@ -103,6 +109,7 @@ struct PipelineLine {
 #[template(path = "pipelines.html")]
 struct PipelinesPage<'a> {
     c: Chrome<'a>,
+    manages_pipelines: bool,
     pipelines: Vec<PipelineLine>,
     notice: Notice,
 }
@@ -119,6 +126,18 @@ pub fn routes() -> axum::Router<Web> {
         .route("/admin/teams/{id}", post(change_team))
         .route("/admin/pipelines", get(pipelines))
         .route("/admin/stages/{id}", post(change_stage))
+}
+
+fn allows(viewer: &Viewer, action: Action) -> bool {
+    policy::allows(viewer.person.role, action)
+}
+
+/// The page saying the person's role may not do this here.
+fn not_theirs(web: &Web, viewer: &Viewer) -> Response {
+    failure(
+        viewer.chrome(web),
+        &Status::permission_denied("not this role's"),
+    )
 }
 
 fn role_label(t: &'static Tr, role: &str) -> &'static str {
@@ -203,26 +222,9 @@ async fn show_people(web: &Web, viewer: &Viewer, status: StatusCode, notice: Not
             }
         })
         .collect();
-    let leaders: Vec<&spb::User> = (users.iter())
-        .filter(|u| {
-            u.details
-                .as_ref()
-                .is_some_and(|d| d.role != "agent" && !d.role.is_empty())
-        })
-        .collect();
     let teams = (teams.iter())
         .map(|team| TeamLine {
-            heads: (leaders.iter())
-                .map(|u| Choice {
-                    value: u.id.clone(),
-                    label: u
-                        .details
-                        .as_ref()
-                        .map(|d| d.name.clone())
-                        .unwrap_or_default(),
-                    chosen: team.head_ids.contains(&u.id),
-                })
-                .collect(),
+            heads: heads(&users, team),
             members: team.member_ids.len(),
             id: team.id.clone(),
             name: team.name.clone(),
@@ -230,6 +232,8 @@ async fn show_people(web: &Web, viewer: &Viewer, status: StatusCode, notice: Not
         .collect();
     let page = AdminPage {
         c: viewer.chrome(web),
+        manages_teams: allows(viewer, Action::ManageStaff),
+        manages_pipelines: allows(viewer, Action::ManagePipelines),
         people,
         teams,
         roles: roles(t, "agent"),
@@ -238,8 +242,31 @@ async fn show_people(web: &Web, viewer: &Viewer, status: StatusCode, notice: Not
     html(status, &page, &web.push_url)
 }
 
+/// Whom a team's heads are chosen among: its members (staff refuses anyone else),
+/// and its heads — always listed, so saving the team never drops one unseen.
+fn heads(users: &[spb::User], team: &spb::Team) -> Vec<Choice> {
+    let mut ids: Vec<&String> = Vec::new();
+    for id in team.member_ids.iter().chain(&team.head_ids) {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    let name_of = |id: &String| {
+        let user = users.iter().find(|u| &u.id == id);
+        let details = user.and_then(|u| u.details.as_ref());
+        details.map_or_else(|| id.clone(), |d| d.name.clone())
+    };
+    (ids.into_iter())
+        .map(|id| Choice {
+            value: id.clone(),
+            label: name_of(id),
+            chosen: team.head_ids.contains(id),
+        })
+        .collect()
+}
+
 /// The details a person's form gives; teams come as `team:<id>` checkboxes.
-fn details_of(form: &HashMap<String, String>) -> spb::UserDetails {
+fn details_of(form: &HashMap<String, String>) -> Option<spb::UserDetails> {
     let field = |name: &str| {
         form.get(name)
             .map(|v| v.trim().to_owned())
@@ -255,19 +282,21 @@ fn details_of(form: &HashMap<String, String>) -> spb::UserDetails {
         .filter(|e| !e.is_empty())
         .map(str::to_owned)
         .collect();
-    spb::UserDetails {
+    // A role the form did not offer is a bad form, not an agent.
+    let role = field("role");
+    if !ROLES.contains(&role.as_str()) {
+        return None;
+    }
+    Some(spb::UserDetails {
         name: field("name"),
         login: field("login"),
-        role: match field("role").as_str() {
-            r if ROLES.contains(&r) => r.to_owned(),
-            _ => "agent".to_owned(),
-        },
+        role,
         team_ids,
         extensions,
         alert_email: field("alert_email"),
         telegram_chat_id: field("telegram_chat_id"),
         ..Default::default()
-    }
+    })
 }
 
 /// `POST /admin/people`: a new person; then their page, to set the rest.
@@ -277,9 +306,14 @@ async fn add_person(
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
+    let Some(details) = details_of(&form) else {
+        let t = viewer.lang.tr();
+        let bad = Notice::error(t.check_input);
+        return show_people(&web, &viewer, StatusCode::BAD_REQUEST, bad).await;
+    };
     let message = spb::CreateUserRequest {
         id: String::new(),
-        details: Some(details_of(&form)),
+        details: Some(details),
     };
     let made = async { web.staff().create_user(viewer.ask(message)?).await };
     match made.await {
@@ -383,6 +417,10 @@ async fn change_person(
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
+    let Some(asked) = details_of(&form) else {
+        let why = Status::invalid_argument(viewer.lang.tr().check_input);
+        return answered(&web, &viewer, &id, Err(why)).await;
+    };
     let changed = async {
         let message = spb::GetUserRequest { id: id.clone() };
         let before = web
@@ -394,7 +432,7 @@ async fn change_person(
         let details = spb::UserDetails {
             locale: kept.locale,
             time_zone: kept.time_zone,
-            ..details_of(&form)
+            ..asked
         };
         let message = spb::UpdateUserRequest {
             id: id.clone(),
@@ -413,9 +451,17 @@ async fn set_active(
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
+    let active = match form.get("active").map(String::as_str) {
+        Some("1") => true,
+        Some("0") => false,
+        _ => {
+            let why = Status::invalid_argument(viewer.lang.tr().check_input);
+            return answered(&web, &viewer, &id, Err(why)).await;
+        }
+    };
     let message = spb::SetUserActiveRequest {
         id: id.clone(),
-        active: form.get("active").is_some_and(|v| v == "1"),
+        active,
     };
     let done = async {
         web.staff().set_user_active(viewer.ask(message)?).await?;
@@ -439,17 +485,24 @@ async fn password_link(
     let made = async { web.staff().create_password_link(viewer.ask(message)?).await };
     match made.await {
         Ok(link) => {
-            let host = headers
-                .get("host")
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("");
             let shown = Shown {
-                link: format!("//{host}/welcome#{}", link.get_ref().secret),
+                link: format!("{}/welcome#{}", site(&headers), link.get_ref().secret),
                 ..Shown::default()
             };
             show_person(&web, &viewer, &id, shown).await
         }
         Err(s) => answered(&web, &viewer, &id, Err(s)).await,
+    }
+}
+
+/// This site's address as the admin's browser knows it: the form's origin (a post
+/// from another site never gets here), else the host it asked.
+fn site(headers: &HeaderMap) -> String {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    match (header("origin"), header("host")) {
+        (Some(origin), _) if origin != "null" => origin.to_owned(),
+        (_, Some(host)) => format!("//{host}"),
+        _ => String::new(),
     }
 }
 
@@ -459,6 +512,9 @@ async fn add_team(
     viewer: Viewer,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
+    if !allows(&viewer, Action::ManageStaff) {
+        return not_theirs(&web, &viewer);
+    }
     let name = form
         .get("name")
         .map(|n| n.trim().to_owned())
@@ -478,6 +534,9 @@ async fn change_team(
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
+    if !allows(&viewer, Action::ManageStaff) {
+        return not_theirs(&web, &viewer);
+    }
     let mut head_ids: Vec<String> = (form.keys())
         .filter_map(|k| k.strip_prefix("head:"))
         .map(str::to_owned)
@@ -506,8 +565,12 @@ async fn teams_answered(web: &Web, viewer: &Viewer, done: Result<(), Status>) ->
     }
 }
 
-/// `GET /admin/pipelines`.
+/// `GET /admin/pipelines`, for the roles that manage pipelines (deals decides
+/// again on every change).
 async fn pipelines(State(web): State<Web>, viewer: Viewer) -> Response {
+    if !allows(&viewer, Action::ManagePipelines) {
+        return not_theirs(&web, &viewer);
+    }
     show_pipelines(&web, &viewer, StatusCode::OK, Notice::none()).await
 }
 
@@ -543,6 +606,7 @@ async fn show_pipelines(
         .collect();
     let page = PipelinesPage {
         c: viewer.chrome(web),
+        manages_pipelines: true,
         pipelines,
         notice,
     };
@@ -557,6 +621,9 @@ async fn change_stage(
     Path(id): Path<String>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
+    if !allows(&viewer, Action::ManagePipelines) {
+        return not_theirs(&web, &viewer);
+    }
     let t = viewer.lang.tr();
     let field = |name: &str| {
         form.get(name)
@@ -610,9 +677,12 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        let d = details_of(&form);
+        assert!(details_of(&form).is_none(), "an unknown role is a bad form");
+        let mut form = form;
+        form.insert("role".into(), "manager".into());
+        let d = details_of(&form).expect("details");
         assert_eq!(d.name, "Ольга");
-        assert_eq!(d.role, "agent", "an unknown role is an agent's");
+        assert_eq!(d.role, "manager");
         assert_eq!(d.extensions, ["101", "102", "103"]);
         assert_eq!(d.team_ids, ["sales", "support"]);
     }
