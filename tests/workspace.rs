@@ -476,6 +476,17 @@ async fn my_day_lists_what_is_due_and_a_task_is_done_or_moved_in_place() {
 }
 
 /// The suite serving deals.
+fn activities_suite(suites: &[Suite]) -> &Suite {
+    let serves = |s: &&Suite| {
+        let names = &s.running.grpc_services;
+        names.contains(&"ringside.activities.v1.Activities")
+    };
+    suites
+        .iter()
+        .find(serves)
+        .expect("a suite serving activities")
+}
+
 fn deals_suite(suites: &[Suite]) -> &Suite {
     let serves = |s: &&Suite| s.running.grpc_services.contains(&"ringside.deals.v1.Deals");
     suites.iter().find(serves).expect("a suite serving deals")
@@ -716,11 +727,7 @@ async fn a_manager_follows_moves_live_lists_the_deals_and_shares_a_view() {
 
         // Small order gets a next step; the list of those without one, largest
         // first, then smallest.
-        let serves = |s: &&Suite| {
-            let names = &s.running.grpc_services;
-            names.contains(&"ringside.activities.v1.Activities")
-        };
-        let acts = suites.iter().find(serves).expect("activities");
+        let acts = activities_suite(&suites);
         let mut acts = acts.activities_member("olga", agent, &["sales"]).await;
         let step = apb::CreateTaskRequest {
             title: "Send the offer".into(),
@@ -1125,6 +1132,39 @@ async fn a_strangers_call_is_attached_to_the_client_it_turns_out_to_be() {
             .into_inner()
             .contacts;
         assert_eq!(all.len(), 1, "{name}: no second contact");
+        // The card still knows the caller as the lead: a follow-up set from it is
+        // Ivan's.
+        let card = r#".card[data-call-id="s-1"]"#;
+        browser
+            .type_into(&format!("{card} .follow-up"), "Send the price list")
+            .await;
+        let set = "document.querySelector(arguments[0]).value = arguments[1]; return 1";
+        let due = format!("{card} .follow-up-due");
+        browser
+            .execute(set, serde_json::json!([due, "2031-01-10T09:00"]))
+            .await;
+        browser.click(&format!("{card} .save-note")).await;
+        browser
+            .wait_text(&format!("{card} .saved"), |t| t == "saved")
+            .await;
+        let mut acts = activities_suite(&suites).activities("olga").await;
+        let his = apb::ListTasksRequest {
+            subject: Some(apb::Subject {
+                subject: Some(apb::subject::Subject::ContactId(ivan.id.clone())),
+            }),
+            ..Default::default()
+        };
+        let tasks = acts
+            .list_tasks(his)
+            .await
+            .expect("tasks")
+            .into_inner()
+            .tasks;
+        let titles: Vec<&str> = tasks.iter().map(|t| t.title.as_str()).collect();
+        assert!(
+            titles.contains(&"Send the price list"),
+            "{name}: {titles:?}"
+        );
         browser.quit().await;
         for suite in suites {
             suite.stop().await;

@@ -244,6 +244,7 @@ pub async fn create(
         lead_id: form.lead_id,
         ..Default::default()
     };
+    let links = converted(&web, &viewer, links).await;
     let back = about(Some(&links));
     let message = apb::CreateTaskRequest {
         title: title.to_owned(),
@@ -259,6 +260,23 @@ pub async fn create(
         (Ok(()), false) if !back.is_empty() => see_other(&back, &[]),
         (result, false) => answered(&web, &viewer, result).await,
     }
+}
+
+/// A lead that has become a contact (the call bar's card still knows the caller as
+/// the lead it popped for): the task is the contact's too, so it shows on their page
+/// and counts as their next action. A lead that cannot be read stays as given.
+async fn converted(web: &Web, viewer: &Viewer, mut links: apb::Links) -> apb::Links {
+    if links.lead_id.is_empty() || !links.contact_id.is_empty() {
+        return links;
+    }
+    let message = cpb::GetLeadRequest {
+        id: links.lead_id.clone(),
+    };
+    let asked = async { web.contacts().get_lead(viewer.ask(message)?).await };
+    if let Ok(lead) = asked.await {
+        links.contact_id = lead.into_inner().contact_id;
+    }
+    links
 }
 
 /// Back to My day when a change to a task went through; else the page saying why
