@@ -476,6 +476,28 @@ async fn my_day_lists_what_is_due_and_a_task_is_done_or_moved_in_place() {
 }
 
 /// The suite serving deals.
+/// A call from `caller` ringing at extension 101, as ingest would publish it.
+async fn ring(suites: &[Suite], call_id: &str, caller: &str) {
+    use ringside_proto::events::v1 as ev;
+    let ringing = ev::CallRinging {
+        call: Some(ev::CallParties {
+            call_id: call_id.into(),
+            direction: ev::CallDirection::Inbound as i32,
+            caller: caller.into(),
+            callee: "+74951234567".into(),
+            rang_at: Some(ringside_proto::timestamp_from_millis(
+                ringside_storage::now_millis(),
+            )),
+        }),
+        extension: "101".into(),
+    };
+    let payload = ringside_bus::EventPayload::CallRinging(ringing);
+    let envelope = ringside_bus::new_envelope("ingest", "test", payload);
+    let message = ringside_bus::Message::from_envelope(&envelope);
+    let bus = &suites[0].running.bus;
+    bus.publish(&[message]).await.expect("publish");
+}
+
 fn activities_suite(suites: &[Suite]) -> &Suite {
     let serves = |s: &&Suite| {
         let names = &s.running.grpc_services;
@@ -1073,27 +1095,7 @@ async fn a_strangers_call_is_attached_to_the_client_it_turns_out_to_be() {
         let browser = Browser::start().await;
         browser.sign_in(&format!("{base}/"), "olga", "Ольга").await;
 
-        let ringing = ringside_proto::events::v1::CallRinging {
-            call: Some(ringside_proto::events::v1::CallParties {
-                call_id: "s-1".into(),
-                direction: ringside_proto::events::v1::CallDirection::Inbound as i32,
-                caller: "+79160000002".into(),
-                callee: "+74951234567".into(),
-                rang_at: Some(ringside_proto::timestamp_from_millis(
-                    ringside_storage::now_millis(),
-                )),
-            }),
-            extension: "101".into(),
-        };
-        let payload = ringside_bus::EventPayload::CallRinging(ringing);
-        let envelope = ringside_bus::new_envelope("ingest", "test", payload);
-        let message = ringside_bus::Message::from_envelope(&envelope);
-        suites[0]
-            .running
-            .bus
-            .publish(&[message])
-            .await
-            .expect("publish");
+        ring(&suites, "s-1", "+79160000002").await;
         browser
             .wait_text(".card a.attach", |t| t == "An existing client?")
             .await;
@@ -1362,27 +1364,7 @@ async fn screenshots() {
     let browser = Browser::start().await;
     browser.resize(1280, 800).await;
     browser.sign_in(&format!("{base}/"), "olga", "Ольга").await;
-    let ringing = ringside_proto::events::v1::CallRinging {
-        call: Some(ringside_proto::events::v1::CallParties {
-            call_id: "shot-1".into(),
-            direction: ringside_proto::events::v1::CallDirection::Inbound as i32,
-            caller: "+79123456789".into(),
-            callee: "+74951234567".into(),
-            rang_at: Some(ringside_proto::timestamp_from_millis(
-                ringside_storage::now_millis(),
-            )),
-        }),
-        extension: "101".into(),
-    };
-    let payload = ringside_bus::EventPayload::CallRinging(ringing);
-    let envelope = ringside_bus::new_envelope("ingest", "shot", payload);
-    let message = ringside_bus::Message::from_envelope(&envelope);
-    suites[0]
-        .running
-        .bus
-        .publish(&[message])
-        .await
-        .expect("publish");
+    ring(&suites, "shot-1", "+79123456789").await;
     browser
         .wait_text(".card .name", |t| t == "Иван Петров")
         .await;
