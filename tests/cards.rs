@@ -448,16 +448,7 @@ async fn the_call_bar_pops_the_card_keeps_it_across_pages_and_files_the_note() {
         assert!(violations.is_empty(), "{name}: {violations:#?}");
         // The wrap-up sets a follow-up too.
         browser
-            .type_into(&format!("{card} .follow-up"), "Send the invoice")
-            .await;
-        let set = "document.querySelector(arguments[0]).value = arguments[1]; return 1";
-        let due = format!("{card} .follow-up-due");
-        browser
-            .execute(set, serde_json::json!([due, "2031-01-10T09:00"]))
-            .await;
-        browser.click(&format!("{card} .save-note")).await;
-        browser
-            .wait_text(&format!("{card} .saved"), |t| t == "saved")
+            .follow_up(card, "Send the invoice", "2031-01-10T09:00")
             .await;
         let entry = setup
             .activities()

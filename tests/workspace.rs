@@ -1138,16 +1138,7 @@ async fn a_strangers_call_is_attached_to_the_client_it_turns_out_to_be() {
         // Ivan's.
         let card = r#".card[data-call-id="s-1"]"#;
         browser
-            .type_into(&format!("{card} .follow-up"), "Send the price list")
-            .await;
-        let set = "document.querySelector(arguments[0]).value = arguments[1]; return 1";
-        let due = format!("{card} .follow-up-due");
-        browser
-            .execute(set, serde_json::json!([due, "2031-01-10T09:00"]))
-            .await;
-        browser.click(&format!("{card} .save-note")).await;
-        browser
-            .wait_text(&format!("{card} .saved"), |t| t == "saved")
+            .follow_up(card, "Send the price list", "2031-01-10T09:00")
             .await;
         let mut acts = activities_suite(&suites).activities("olga").await;
         let his = apb::ListTasksRequest {

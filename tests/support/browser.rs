@@ -110,6 +110,18 @@ impl Browser {
         format!("/session/{}{tail}", self.session)
     }
 
+    /// Wraps up the call of `card` (a CSS selector) with a follow-up `title` due at
+    /// `due` (a `datetime-local` value), and waits until the card says it is saved.
+    pub async fn follow_up(&self, card: &str, title: &str, due: &str) {
+        self.type_into(&format!("{card} .follow-up"), title).await;
+        let set = "document.querySelector(arguments[0]).value = arguments[1]; return 1";
+        let field = format!("{card} .follow-up-due");
+        self.execute(set, json!([field, due])).await;
+        self.click(&format!("{card} .save-note")).await;
+        self.wait_text(&format!("{card} .saved"), |t| t == "saved")
+            .await;
+    }
+
     /// The page as the browser paints it, as PNG.
     pub async fn screenshot(&self) -> Vec<u8> {
         use base64::Engine;
