@@ -195,7 +195,8 @@ async fn clients(suites: &[Suite]) -> (String, String) {
 }
 
 /// An agent's search and client page: a phone number written the local way finds
-/// the client stored in E.164; the client page opens in place (the call bar's
+/// the client stored in E.164, a part of a deal's title finds the agent's deal; the
+/// client page opens in place (the call bar's
 /// socket stays); a note goes on the timeline; the timeline loads its older entries
 /// as it scrolls; another agent's client is "not found", by URL too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,6 +206,17 @@ async fn an_agent_finds_a_client_by_phone_opens_it_in_place_and_adds_a_note() {
     }
     for suites in support::both_ways().await {
         let (own, other) = clients(&suites).await;
+        for (owner, title) in [("olga", "Поставка Ивану Петрову"), ("ivan", "Иван, склад")]
+        {
+            let deal = dpb::CreateDealRequest {
+                title: title.into(),
+                amount_minor: 150_000,
+                currency: "RUB".into(),
+                ..Default::default()
+            };
+            let mut deals = deals_suite(&suites).deals(owner).await;
+            deals.create_deal(deal).await.expect("a deal");
+        }
         let activities = suites.get(1).unwrap_or(&suites[0]);
         let mut notes = activities.activities("olga").await;
         for n in 0..55 {
@@ -240,6 +252,12 @@ async fn an_agent_finds_a_client_by_phone_opens_it_in_place_and_adds_a_note() {
             .wait_text("#contacts", |t| t.contains("Иван Петров"))
             .await;
         assert!(!found.contains("Сидоров"), "{name}: {found}");
+        // Deals too, by a part of the title in another case: Olga's only.
+        let deals = browser
+            .wait_text("#deals", |t| t.contains("Поставка"))
+            .await;
+        assert!(deals.contains("Поставка Ивану Петрову"), "{name}: {deals}");
+        assert!(!deals.contains("склад"), "{name}: {deals}");
         let violations = browser.accessibility_violations().await;
         assert!(violations.is_empty(), "{name} search: {violations:#?}");
 

@@ -63,6 +63,52 @@ async fn fetch_page(
     Ok(w.query(sql).fetch_all(conn).await?)
 }
 
+/// A page of contacts or leads under `w` whose name or one of whose identities holds
+/// `query`. Two queries, one per condition, merged newest first: each reads one table
+/// by one pattern, so PostgreSQL answers a rare pattern from its trigram index and a
+/// common one by walking the newest rows; one `OR` across both tables would have it
+/// read every row. The first page of each is enough: the merged page takes the
+/// newest of both.
+async fn fetch_named(
+    conn: &mut AnyConnection,
+    table: &str,
+    alias: &str,
+    w: Where,
+    query: Option<&str>,
+    page: &Page,
+) -> Result<Vec<AnyRow>> {
+    let Some(q) = query else {
+        return fetch_page(conn, table, alias, w, page).await;
+    };
+    let link = match table {
+        "contacts" => "contact_id",
+        _ => "lead_id",
+    };
+    let pattern = like_pattern(q);
+    let mut by_name = w.clone();
+    by_name.push(
+        &format!("{alias}.name_lower LIKE {{}} ESCAPE '\\'"),
+        pattern.clone(),
+    );
+    let mut by_identity = w;
+    by_identity.push(
+        &format!(
+            "{alias}.id IN (SELECT i.{link} FROM identities i WHERE i.value LIKE {{}} ESCAPE '\\')"
+        ),
+        pattern,
+    );
+    let mut rows = fetch_page(conn, table, alias, by_name, page).await?;
+    rows.extend(fetch_page(conn, table, alias, by_identity, page).await?);
+    let mut keyed = rows
+        .into_iter()
+        .map(|row| Ok((row.try_get::<String, _>("id")?, row)))
+        .collect::<Result<Vec<_>>>()?;
+    keyed.sort_by(|a, b| b.0.cmp(&a.0));
+    keyed.dedup_by(|a, b| a.0 == b.0);
+    keyed.truncate(page.size as usize + 1);
+    Ok(keyed.into_iter().map(|(_, row)| row).collect())
+}
+
 // ---------------------------------------------------------------- companies
 
 pub async fn insert_company(conn: &mut AnyConnection, c: &Company) -> Result<()> {
@@ -498,14 +544,7 @@ pub async fn list_contacts(
     if let Some(company) = &filter.company_id {
         w.push("c.company_id = {}", company.clone());
     }
-    if let Some(q) = &filter.query {
-        w.push(
-            "(c.name_lower LIKE {} ESCAPE '\\' OR EXISTS (SELECT 1 FROM identities i \
-             WHERE i.contact_id = c.id AND i.value LIKE {} ESCAPE '\\'))",
-            like_pattern(q),
-        );
-    }
-    let rows = fetch_page(conn, "contacts", "c", w, page).await?;
+    let rows = fetch_named(conn, "contacts", "c", w, filter.query.as_deref(), page).await?;
     let mut contacts = rows
         .iter()
         .map(contact_from_row)
@@ -667,14 +706,7 @@ pub async fn list_leads(
     if let Some(owner) = &filter.owner_id {
         w.push("l.owner_id = {}", owner.clone());
     }
-    if let Some(q) = &filter.query {
-        w.push(
-            "(l.name_lower LIKE {} ESCAPE '\\' OR EXISTS (SELECT 1 FROM identities i \
-             WHERE i.lead_id = l.id AND i.value LIKE {} ESCAPE '\\'))",
-            like_pattern(q),
-        );
-    }
-    let rows = fetch_page(conn, "leads", "l", w, page).await?;
+    let rows = fetch_named(conn, "leads", "l", w, filter.query.as_deref(), page).await?;
     let mut leads = rows.iter().map(lead_from_row).collect::<Result<Vec<_>>>()?;
     complete_leads(conn, &mut leads).await?;
     Ok(leads)

@@ -670,6 +670,27 @@ async fn lists_filter_and_paginate_by_cursor() {
             0,
             "LIKE wildcards are literal"
         );
+
+        // "2" is in Client 2's name and in every number (+7 912 …): found by name and
+        // by number, each contact once, newest first, page after page.
+        let mut found = Vec::new();
+        let mut after = None;
+        loop {
+            let filter = ContactFilter {
+                query: Some("2".into()),
+                ..Default::default()
+            };
+            let paged = (svc
+                .list_contacts(&ctx(), filter, Page { size: 3, after })
+                .await)
+                .expect("page");
+            found.extend(paged.items.into_iter().map(|c| c.name));
+            match paged.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(found, expected, "by name or number, each once");
     }
 }
 

@@ -307,6 +307,8 @@ pub fn filter_from_proto(f: Option<&pb::DealFilter>, ctx: &Ctx) -> Result<Filter
         status: status_from_proto(f.status)?,
         company_id: optional_id("filter.company_id", &f.company_id)?,
         contact_id: optional_id("filter.contact_id", &f.contact_id)?,
+        query: Some(optional_text("filter.query", &f.query)?.to_lowercase())
+            .filter(|q| !q.is_empty()),
     })
 }
 

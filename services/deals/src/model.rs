@@ -248,6 +248,8 @@ pub struct Filter {
     pub status: Option<DealStatus>,
     pub company_id: Option<String>,
     pub contact_id: Option<String>,
+    /// Held in the title, lower-cased.
+    pub query: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

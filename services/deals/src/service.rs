@@ -142,6 +142,19 @@ impl DealsService {
             .ok_or_else(|| DealsError::precondition("no default pipeline after creating it"))
     }
 
+    /// Keeps the search's lower-cased titles for deals written before there were any
+    /// (once after the upgrade; a no-op afterwards), in batches.
+    pub async fn fill_title_lower(&self) -> Result<()> {
+        loop {
+            let mut tx = self.db.begin().await?;
+            let done = store::fill_title_lower(&mut tx, 500).await?;
+            tx.commit().await?;
+            if done == 0 {
+                return Ok(());
+            }
+        }
+    }
+
     pub async fn create_pipeline(&self, name: &str, specs: Vec<StageSpec>) -> Result<Pipeline> {
         let pipeline = build_pipeline(name, specs, false)?;
         let mut tx = self.db.begin().await?;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use ringside_auth::visibility::{Reach, Scope};
 use ringside_identity::paging::Page;
-use ringside_storage::sql::{Where, placeholders};
+use ringside_storage::sql::{Where, like_pattern, placeholders};
 use ringside_storage::{AssertSqlSafe, Backend, Row, new_id};
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
@@ -251,9 +251,9 @@ pub async fn insert_deal(conn: &mut AnyConnection, d: &Deal) -> Result<bool> {
         "INSERT INTO deals (id, title, pipeline_id, stage_id, status, amount_minor, currency, \
          owner_id, company_id, close_day, source_channel, source_campaign, custom_fields, \
          lost_reason, lead_id, created_at, updated_at, stage_entered_at, reached_position, \
-         team_id) \
+         team_id, title_lower) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19, $20) \
+         $18, $19, $20, $21) \
          ON CONFLICT (lead_id) DO NOTHING",
     )
     .bind(&d.id)
@@ -276,6 +276,7 @@ pub async fn insert_deal(conn: &mut AnyConnection, d: &Deal) -> Result<bool> {
     .bind(d.stage_entered_at)
     .bind(d.reached_position)
     .bind(&d.team_id)
+    .bind(d.title.to_lowercase())
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() == 0 {
@@ -292,7 +293,7 @@ pub async fn update_deal(conn: &mut AnyConnection, d: &Deal) -> Result<()> {
         "UPDATE deals SET title = $2, stage_id = $3, status = $4, amount_minor = $5, \
          currency = $6, owner_id = $7, company_id = $8, close_day = $9, custom_fields = $10, \
          lost_reason = $11, updated_at = $12, stage_entered_at = $13, closed_at = $14, \
-         reached_position = $15, team_id = $16 WHERE id = $1",
+         reached_position = $15, team_id = $16, title_lower = $17 WHERE id = $1",
     )
     .bind(&d.id)
     .bind(&d.title)
@@ -310,9 +311,28 @@ pub async fn update_deal(conn: &mut AnyConnection, d: &Deal) -> Result<()> {
     .bind(d.closed_at)
     .bind(d.reached_position)
     .bind(&d.team_id)
+    .bind(d.title.to_lowercase())
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Lower-cases the titles of up to `batch` deals written before titles were kept
+/// lower-cased for the search. Returns how many it did: 0 when none is left.
+pub async fn fill_title_lower(conn: &mut AnyConnection, batch: i64) -> Result<usize> {
+    let rows = sqlx::query("SELECT id, title FROM deals WHERE title_lower IS NULL LIMIT $1")
+        .bind(batch)
+        .fetch_all(&mut *conn)
+        .await?;
+    for row in &rows {
+        let title: String = row.try_get("title")?;
+        sqlx::query("UPDATE deals SET title_lower = $2 WHERE id = $1")
+            .bind(row.try_get::<String, _>("id")?)
+            .bind(title.to_lowercase())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(rows.len())
 }
 
 pub async fn replace_tags(conn: &mut AnyConnection, deal_id: &str, tags: &[String]) -> Result<()> {
@@ -450,6 +470,9 @@ pub fn filter_where(f: &Filter, scope: &Scope, today: i64) -> Where {
     }
     if let Some(c) = &f.company_id {
         w.push("d.company_id = {}", c);
+    }
+    if let Some(q) = &f.query {
+        w.push("d.title_lower LIKE {} ESCAPE '\\'", like_pattern(q));
     }
     if let Some(v) = f.amount_min {
         w.push("d.amount_minor >= {}", v);

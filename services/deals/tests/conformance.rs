@@ -455,6 +455,52 @@ async fn all_pages(h: &Harness, filter: &Filter, sort: Sort, size: i64) -> Vec<S
 }
 
 #[tokio::test]
+async fn deals_are_found_by_a_part_of_their_title_in_any_case_and_script() {
+    for t in each_backend().await {
+        let h = Harness::new(t).await;
+        let mut made = Vec::new();
+        for title in [
+            "Поставка Оборудования",
+            "Service contract",
+            "ОБОРУДОВАНИЕ: монтаж",
+        ] {
+            let new = NewDeal {
+                title: title.into(),
+                currency: "RUB".into(),
+                owner_id: "olga".into(),
+                ..NewDeal::default()
+            };
+            made.push(h.svc.create_deal(&ctx("olga"), new).await.unwrap().0.id);
+        }
+        let found = |q: &'static str| {
+            let h = &h;
+            async move {
+                let filter = Filter {
+                    query: Some(q.into()),
+                    ..Filter::default()
+                };
+                let ids = all_pages(h, &filter, Sort::default(), 10).await;
+                ids.into_iter().collect::<HashSet<_>>()
+            }
+        };
+        let equipment: HashSet<String> = [made[0].clone(), made[2].clone()].into();
+        assert_eq!(found("оборудован").await, equipment);
+        assert_eq!(found("contract").await, [made[1].clone()].into());
+        assert!(found("%").await.is_empty(), "LIKE wildcards are literal");
+
+        // Deals kept before titles were lower-cased are found once the service has
+        // filled them in (it does when it starts).
+        sqlx::query("UPDATE deals SET title_lower = NULL")
+            .execute(h.t.db.pool())
+            .await
+            .unwrap();
+        assert!(found("оборудован").await.is_empty());
+        h.svc.fill_title_lower().await.unwrap();
+        assert_eq!(found("оборудован").await, equipment);
+    }
+}
+
+#[tokio::test]
 async fn list_and_kanban_filter_sort_and_page_consistently() {
     for t in each_backend().await {
         let h = Harness::new(t).await;

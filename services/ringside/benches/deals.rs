@@ -370,12 +370,12 @@ async fn seed(db: &Db, deals: i64) -> anyhow::Result<(String, usize)> {
                    ELSE 1 + g % 4 END]";
     let insert_deals = format!(
         "INSERT INTO deals (id, title, pipeline_id, stage_id, status, amount_minor, currency, \
-         owner_id, team_id, close_day, created_at, updated_at, stage_entered_at) \
+         owner_id, team_id, close_day, created_at, updated_at, stage_entered_at, title_lower) \
          SELECT 'd' || lpad(g::text, 9, '0'), 'Deal ' || g, $8, {current}, \
                 CASE g % 10 WHEN 0 THEN 'won' WHEN 1 THEN 'lost' ELSE 'open' END, \
                 (g * 7919) % 1000000, (ARRAY['EUR', 'RUB', 'USD'])[1 + g % 3], \
                 'user-' || (g % 20), 'team-' || (g % 20) % 4, 20400 + g % 365, $9 + g * {STEP_MS}, $9 + g * {STEP_MS}, \
-                $9 + g * {STEP_MS} \
+                $9 + g * {STEP_MS}, 'deal ' || g \
          FROM generate_series(1, $1::bigint) g"
     );
     let history = format!(

@@ -407,11 +407,12 @@ async fn seed(db: &Db, contacts: i64, entries: i64, deals: i64) -> anyhow::Resul
     anyhow::ensure!(stages.len() == 4, "the default pipeline has 4 open stages");
     sqlx::query(
         "INSERT INTO deals (id, title, pipeline_id, stage_id, status, amount_minor, currency, \
-         owner_id, team_id, close_day, created_at, updated_at, stage_entered_at) \
+         owner_id, team_id, close_day, created_at, updated_at, stage_entered_at, title_lower) \
          SELECT 'd' || lpad(g::text, 9, '0'), 'Deal ' || g, $2, \
                 (ARRAY[$3, $4, $5, $6])[1 + g % 4], 'open', (g * 7919) % 1000000, \
                 (ARRAY['EUR', 'RUB', 'USD'])[1 + g % 3], 'agent-' || (g % 20), '', \
-                20400 + g % 365, $7 + g * 300000, $7 + g * 300000, $7 + g * 300000 \
+                20400 + g % 365, $7 + g * 300000, $7 + g * 300000, $7 + g * 300000, \
+                'deal ' || g \
          FROM generate_series(1, $1::bigint) g",
     )
     .bind(deals)

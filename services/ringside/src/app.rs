@@ -325,6 +325,10 @@ impl Assembly<'_> {
             .ensure_default_pipeline()
             .await
             .context("creating the default pipeline")?;
+        service
+            .fill_title_lower()
+            .await
+            .context("lower-casing deal titles for the search")?;
         let handler = Arc::new(ringside_deals::Consumer::new(service.clone()));
         let spec = ringside_deals::queue_spec(&self.settings.queue_prefix);
         let consuming = consumer::start(self.bus.clone(), spec, handler, self.shutdown.clone())

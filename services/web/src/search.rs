@@ -1,7 +1,7 @@
 //! "Who is this?": one box (`/search`, and in the header of every page) for a name,
-//! a phone number written any way, an email or a company; the answers grouped as
-//! leads, contacts and companies, each with its owner, as far as the person may
-//! see. The query is posted, never put in the address, so it stays out of history,
+//! a phone number written any way, an email, a company or a deal's title; the
+//! answers grouped as leads, contacts, companies and deals, each with its owner, as
+//! far as the person may see. The query is posted, never put in the address, so it stays out of history,
 //! logs and referrers. Contacts reads a phone number in its region, so
 //! `8 (912) 345-67-89` finds `+79123456789`.
 
@@ -11,11 +11,12 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use ringside_proto::contacts::v1 as cpb;
+use ringside_proto::deals::v1 as dpb;
 use serde::Deserialize;
 use tonic::Status;
 
 use crate::names::Names;
-use crate::page::{Chrome, Notice, failure, html};
+use crate::page::{Chrome, Notice, failure, html, money};
 use crate::timeline::Kind;
 use crate::{Viewer, Web};
 
@@ -38,11 +39,15 @@ struct Answers {
     leads: Vec<Found>,
     contacts: Vec<Found>,
     companies: Vec<Found>,
+    deals: Vec<Found>,
 }
 
 impl Answers {
     fn is_empty(&self) -> bool {
-        self.leads.is_empty() && self.contacts.is_empty() && self.companies.is_empty()
+        self.leads.is_empty()
+            && self.contacts.is_empty()
+            && self.companies.is_empty()
+            && self.deals.is_empty()
     }
 }
 
@@ -101,7 +106,8 @@ pub async fn find(State(web): State<Web>, viewer: Viewer, Form(form): Form<Query
     html(status, &page, &web.push_url)
 }
 
-/// Leads, contacts and companies matching `query`, asked at once.
+/// Leads, contacts, companies and deals matching `query`, asked at once; deals
+/// latest touched first.
 async fn answers(web: &Web, viewer: &Viewer, query: &str) -> Result<Answers, Status> {
     let leads = cpb::ListLeadsRequest {
         page_size: PER_KIND,
@@ -118,20 +124,36 @@ async fn answers(web: &Web, viewer: &Viewer, query: &str) -> Result<Answers, Sta
         query: query.to_owned(),
         ..Default::default()
     };
+    let deals = dpb::ListDealsRequest {
+        page_size: PER_KIND,
+        filter: Some(dpb::DealFilter {
+            query: query.to_owned(),
+            ..Default::default()
+        }),
+        sort: Some(dpb::Sort {
+            field: dpb::SortField::Updated.into(),
+            ascending: false,
+        }),
+        ..Default::default()
+    };
     let (mut a, mut b, mut c) = (web.contacts(), web.contacts(), web.contacts());
-    let (leads, contacts, companies) = futures::try_join!(
+    let mut d = web.deals();
+    let (leads, contacts, companies, deals) = futures::try_join!(
         a.list_leads(viewer.ask(leads)?),
         b.list_contacts(viewer.ask(contacts)?),
         c.list_companies(viewer.ask(companies)?),
+        d.list_deals(viewer.ask(deals)?),
     )?;
-    let (leads, contacts, companies) = (
+    let (leads, contacts, companies, deals) = (
         leads.into_inner().leads,
         contacts.into_inner().contacts,
         companies.into_inner().companies,
+        deals.into_inner().deals,
     );
     let owners = (leads.iter().map(|l| l.owner_id.as_str()))
         .chain(contacts.iter().map(|c| c.owner_id.as_str()))
-        .chain(companies.iter().map(|c| c.owner_id.as_str()));
+        .chain(companies.iter().map(|c| c.owner_id.as_str()))
+        .chain(deals.iter().map(|d| d.owner_id.as_str()));
     let names = Names::of(web, viewer, owners).await;
     let owner = |id: &str| names.label(id);
     let identities = |ids: &[cpb::Identity]| {
@@ -161,6 +183,18 @@ async fn answers(web: &Web, viewer: &Viewer, query: &str) -> Result<Answers, Sta
                 detail: String::new(),
                 owner: owner(&c.owner_id),
                 name: c.name,
+            })
+            .collect(),
+        deals: (deals.into_iter())
+            .map(|d| Found {
+                href: Kind::Deal.page(&d.id),
+                detail: format!(
+                    "{} · {}",
+                    money(viewer.lang.tr(), d.amount_minor, &d.currency),
+                    d.stage_name
+                ),
+                owner: owner(&d.owner_id),
+                name: d.title,
             })
             .collect(),
     })
