@@ -1,13 +1,17 @@
 //! The inbox in a real browser, in both ways of running, with Telegram's Bot API
 //! stood in for and a real PBX (SIPp through Kamailio): an agent sees a client's
-//! message arrive without reloading, answers it in the chat it came from, and a
-//! call rings into the call bar while she is there.
+//! message arrive without reloading, answers it in the chat it came from starting
+//! from the office's canned answer, and a call rings into the call bar while she is
+//! there; then a manager gives the client to a colleague.
 
+use ringside_auth::Role;
+use ringside_proto::activities::v1 as apb;
+use ringside_proto::contacts::v1 as cpb;
 use serde_json::json;
-use support::Suite;
 use support::bot::{self, BotApi};
 use support::browser::Browser;
 use support::pbx::{Mirror, Pbx};
+use support::{Person, Suite};
 
 /// The suites with Telegram at `bot`: the all-in-one (`services` false), or the
 /// services with ingest polling the bot and notifications sending through it.
@@ -35,6 +39,25 @@ async fn an_agent_answers_a_telegram_client_from_the_inbox_while_a_call_rings() 
             continue;
         };
         support::olga_and_ivan(&suites).await;
+        let staff = support::staff_suite(&suites);
+        let marina = Person {
+            role: "admin",
+            ..Person::new("marina", "Марина")
+        };
+        staff.hire(&[marina, Person::new("petr", "Пётр")]).await;
+        staff.set_password("marina").await;
+        let activities = (suites.iter())
+            .find(|s| (s.running.grpc_services).contains(&"ringside.activities.v1.Activities"))
+            .expect("a suite serving activities");
+        let mut office = activities
+            .activities_member("marina", Role::Manager, &[])
+            .await;
+        let canned = apb::SaveReplyRequest {
+            title: "Приветствие".into(),
+            text: "Здравствуйте!".into(),
+            ..Default::default()
+        };
+        office.save_reply(canned).await.expect("a canned answer");
         let pages = support::pages(&suites);
         let (name, base) = (pages.name, format!("http://{}", pages.running.http_addr));
         let browser = Browser::start().await;
@@ -72,8 +95,14 @@ async fn an_agent_answers_a_telegram_client_from_the_inbox_while_a_call_rings() 
         let violations = browser.accessibility_violations().await;
         assert!(violations.is_empty(), "{name}: {violations:#?}");
 
+        // The canned answer goes in first (by the page's script, where the cursor
+        // is), then Olga writes on.
+        browser.click("#canned-insert").await;
+        let value = "return document.getElementById('reply-text').value";
+        let typed = browser.execute(value, json!([])).await;
+        assert_eq!(typed, "Здравствуйте!", "{name}: the canned answer is in");
         browser
-            .type_into("#reply-text", "Да, доставим за два дня.")
+            .type_into("#reply-text", " Да, доставим за два дня.")
             .await;
         browser.click("#reply-send").await;
         browser.wait_text(".notice.ok", |t| t == "Sent.").await;
@@ -82,7 +111,10 @@ async fn an_agent_answers_a_telegram_client_from_the_inbox_while_a_call_rings() 
             .into_iter()
             .rfind(|m| bot::chat_of(m) == chat.to_string())
             .unwrap_or_else(|| panic!("{name}: nothing went to the chat"));
-        assert_eq!(out["text"], "Да, доставим за два дня.", "{name}");
+        assert_eq!(
+            out["text"], "Здравствуйте! Да, доставим за два дня.",
+            "{name}"
+        );
         assert_eq!(out["reply_parameters"]["message_id"], 1, "{name}");
         // Recorded, the answer shows in the thread and the wait is over.
         browser
@@ -96,7 +128,7 @@ async fn an_agent_answers_a_telegram_client_from_the_inbox_while_a_call_rings() 
             .wait_text("#inbox-list", |t| t.contains("Анна Клиент"))
             .await;
         assert!(
-            mine.contains("Our answer: Да, доставим за два дня."),
+            mine.contains("Our answer: Здравствуйте! Да, доставим за два дня."),
             "{name}: {mine}"
         );
         assert!(
@@ -114,6 +146,34 @@ async fn an_agent_answers_a_telegram_client_from_the_inbox_while_a_call_rings() 
             .await;
         let path = browser.execute("return location.pathname", json!([])).await;
         assert_eq!(path, "/inbox", "{name}: still in the inbox");
+        browser.quit().await;
+
+        // Marina, an admin, gives Olga's client to Petr from the conversation.
+        let browser = Browser::start().await;
+        browser.resize(1400, 900).await;
+        browser
+            .sign_in(&format!("{base}/"), "marina", "Марина")
+            .await;
+        browser.goto(&format!("{base}{opened}")).await;
+        browser.wait_text("#panel-owner", |t| t == "Ольга").await;
+        let choose = "document.getElementById('give-to').value = 'petr'; return 1";
+        browser.execute(choose, json!([])).await;
+        let violations = browser.accessibility_violations().await;
+        assert!(violations.is_empty(), "{name} giving: {violations:#?}");
+        browser.click("#give-client").await;
+        browser.wait_text("#panel-owner", |t| t == "Пётр").await;
+        let mut contacts = suites[0].client().await;
+        let leads = cpb::ListLeadsRequest {
+            query: "Анна Клиент".into(),
+            ..Default::default()
+        };
+        let found = contacts
+            .list_leads(leads)
+            .await
+            .expect("leads")
+            .into_inner();
+        let owners: Vec<&str> = found.leads.iter().map(|l| l.owner_id.as_str()).collect();
+        assert_eq!(owners, ["petr"], "{name}: the lead is Petr's now");
         browser.quit().await;
         for suite in suites {
             suite.stop().await;

@@ -667,6 +667,7 @@ async fn each_person_sees_their_clients_their_teams_and_the_pool() {
         let give = |owner: &str| cpb::AssignLeadRequest {
             id: pool_lead.id.clone(),
             owner_id: owner.into(),
+            ..Default::default()
         };
         assert_eq!(
             code(olga.assign_lead(give("bella")).await),

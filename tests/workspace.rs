@@ -298,6 +298,72 @@ async fn an_agent_finds_a_client_by_phone_opens_it_in_place_and_adds_a_note() {
         let violations = browser.accessibility_violations().await;
         assert!(violations.is_empty(), "{name} client: {violations:#?}");
 
+        // His details: an email and a tag added; his number stays.
+        browser.click("#edit-details summary").await;
+        browser
+            .type_into("#details-reach", "\nivan@example.com")
+            .await;
+        browser.type_into("#details-tags", "vip").await;
+        browser.click("#details-save").await;
+        let reach = browser
+            .wait_text(".identities", |t| t.contains("ivan@example.com"))
+            .await;
+        assert!(reach.contains("+79123456789"), "{name}: {reach}");
+        browser.wait_text(".tag", |t| t == "vip").await;
+
+        // A lead of Olga's gets a name, a company and a number written the local
+        // way; Ivan's number is refused for it, what was typed stays, nothing saved.
+        let stranger = cpb::CreateLeadRequest {
+            owner_id: "olga".into(),
+            ..Default::default()
+        };
+        let mut contacts = suites[0].client().await;
+        let lead = contacts
+            .create_lead(stranger)
+            .await
+            .expect("a lead")
+            .into_inner();
+        browser.goto(&format!("{base}/leads/{}", lead.id)).await;
+        browser.click("#edit-details summary").await;
+        browser.type_into("#details-name", "Анна Смирнова").await;
+        browser.type_into("#details-company", "ООО Ромашка").await;
+        browser.type_into("#details-reach", "8 912 345-67-89").await;
+        browser.click("#details-save").await;
+        browser
+            .wait_text(".notice", |t| t.contains("another client's already"))
+            .await;
+        let kept = "return document.getElementById('details-name').value";
+        let kept = browser.execute(kept, serde_json::json!([])).await;
+        assert_eq!(kept, "Анна Смирнова", "{name}: what was typed stays");
+        let saved = (contacts
+            .get_lead(cpb::GetLeadRequest {
+                id: lead.id.clone(),
+            })
+            .await)
+            .expect("the lead")
+            .into_inner();
+        assert_eq!(saved.name, "", "{name}: nothing saved");
+        let clear = "document.getElementById('details-reach').value = ''; return 1";
+        browser.execute(clear, serde_json::json!([])).await;
+        browser
+            .type_into("#details-reach", "8 (912) 000-11-22")
+            .await;
+        browser.click("#details-save").await;
+        browser
+            .wait_text("#client-name", |t| t == "Анна Смирнова")
+            .await;
+        let reach = browser.wait_text(".identities", |t| !t.is_empty()).await;
+        assert_eq!(reach, "+79120001122", "{name}");
+        let company = browser
+            .wait_text("#client-company", |t| !t.is_empty())
+            .await;
+        assert_eq!(company, "ООО Ромашка", "{name}");
+        let violations = browser.accessibility_violations().await;
+        assert!(
+            violations.is_empty(),
+            "{name} lead details: {violations:#?}"
+        );
+
         // Ivan's client, by its address: the same page as a client that does not exist.
         browser.goto(&format!("{base}/contacts/{other}")).await;
         browser.wait_text("h1", |t| t == "Not found").await;
@@ -1291,6 +1357,29 @@ async fn an_admin_adds_a_person_makes_their_password_link_and_tunes_a_stage() {
             (3, dpb::WipRule::Refuse as i32),
             "{name}"
         );
+
+        // A canned answer for the inbox, which an agent then reads.
+        browser.click(".tabs a[href='/admin/replies']").await;
+        browser.wait_text("h1", |t| t == "Canned answers").await;
+        browser.type_into("#new-reply-title", "Доставка").await;
+        browser
+            .type_into("#new-reply-text", "Доставим за два дня.")
+            .await;
+        let violations = browser.accessibility_violations().await;
+        assert!(violations.is_empty(), "{name} replies: {violations:#?}");
+        browser.click("#new-reply-add").await;
+        browser.wait_text(".notice.ok", |t| t == "Saved.").await;
+        let mut olgas = activities_suite(&suites).activities("olga").await;
+        let listed = olgas
+            .list_replies(apb::ListRepliesRequest {})
+            .await
+            .expect("replies")
+            .into_inner()
+            .replies;
+        let texts: Vec<(&str, &str)> = (listed.iter())
+            .map(|r| (r.title.as_str(), r.text.as_str()))
+            .collect();
+        assert_eq!(texts, [("Доставка", "Доставим за два дня.")], "{name}");
         browser.quit().await;
 
         // Olga, an agent: no admin in her menu, and none by address.
@@ -1298,6 +1387,9 @@ async fn an_admin_adds_a_person_makes_their_password_link_and_tunes_a_stage() {
         let (status, home) = support::http(addr, "GET", "/", &[("cookie", &cookie)], b"").await;
         assert_eq!(status, 200, "{name}");
         assert!(!home.contains(r#"href="/admin""#), "{name}: no link");
+        let (status, _) =
+            support::http(addr, "GET", "/admin/replies", &[("cookie", &cookie)], b"").await;
+        assert_eq!(status, 403, "{name}: canned answers are kept by managers");
         for path in ["/admin", "/admin/pipelines"] {
             let (status, _) = support::http(addr, "GET", path, &[("cookie", &cookie)], b"").await;
             assert_eq!(status, 403, "{name}: {path}");

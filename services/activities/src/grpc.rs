@@ -152,6 +152,36 @@ impl Activities for ActivitiesGrpc {
         ok(convert::conversation_to_proto(&c))
     }
 
+    async fn list_replies(
+        &self,
+        _req: Request<pb::ListRepliesRequest>,
+    ) -> Reply<pb::ListRepliesResponse> {
+        let replies = self.service.list_replies().await?;
+        ok(pb::ListRepliesResponse {
+            replies: replies.iter().map(|r| r.to_proto()).collect(),
+        })
+    }
+
+    async fn save_reply(&self, req: Request<pb::SaveReplyRequest>) -> Reply<pb::CannedReply> {
+        let ctx = Ctx::of(&req);
+        let r = req.into_inner();
+        let id = optional_id("id", &r.id)?.unwrap_or_default();
+        let saved = self
+            .service
+            .save_reply(&ctx, &id, &r.title, &r.text)
+            .await?;
+        ok(saved.to_proto())
+    }
+
+    async fn delete_reply(
+        &self,
+        req: Request<pb::DeleteReplyRequest>,
+    ) -> Reply<pb::DeleteReplyResponse> {
+        let id = required_id("id", &req.get_ref().id)?;
+        self.service.delete_reply(&id).await?;
+        ok(pb::DeleteReplyResponse {})
+    }
+
     async fn add_note(&self, req: Request<pb::AddNoteRequest>) -> Reply<pb::Entry> {
         let ctx = Ctx::of(&req);
         let r = req.into_inner();

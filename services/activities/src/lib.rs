@@ -19,6 +19,7 @@ mod messages;
 pub mod model;
 pub mod peers;
 pub mod reminders;
+pub mod replies;
 pub mod service;
 mod store;
 

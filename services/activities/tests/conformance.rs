@@ -1234,3 +1234,92 @@ async fn a_companys_conversations_are_each_its_persons() {
         );
     }
 }
+
+/// The office's canned answers: added, listed by title, changed, removed; a bad one
+/// is refused and changes nothing; the office keeps 200 at most.
+#[tokio::test]
+async fn canned_answers_are_kept_by_title_and_checked() {
+    for t in all_backends().await {
+        let h = Harness::new(t);
+        let b = h.backend();
+        let marina = ctx("marina");
+        let price = (h
+            .svc
+            .save_reply(&marina, "", "Цены", "Прайс:\n— 100 ₽")
+            .await)
+            .expect("a reply");
+        let hello = (h
+            .svc
+            .save_reply(&marina, "", "Greeting", "Здравствуйте!")
+            .await)
+            .expect("a reply");
+        let titles = |list: Vec<ringside_activities::replies::CannedReply>| {
+            list.into_iter().map(|r| r.title).collect::<Vec<_>>()
+        };
+        let listed = h.svc.list_replies().await.expect("list");
+        assert_eq!(titles(listed.clone()), ["Greeting", "Цены"], "{b:?}");
+        assert_eq!(listed[1].text, "Прайс:\n— 100 ₽", "{b:?}: line breaks kept");
+        assert_eq!(listed[1].updated_by, "marina");
+
+        let anna = ctx("anna");
+        let changed = h
+            .svc
+            .save_reply(&anna, &hello.id, "Приветствие", " Добрый день! ")
+            .await
+            .expect("changed");
+        assert_eq!(
+            (changed.id.as_str(), changed.text.as_str()),
+            (hello.id.as_str(), "Добрый день!")
+        );
+        let listed = h.svc.list_replies().await.expect("list");
+        assert_eq!(titles(listed), ["Приветствие", "Цены"], "{b:?}");
+
+        for (title, text) in [("", "x"), ("x", "  "), ("x\u{7}", "x")] {
+            let err = h
+                .svc
+                .save_reply(&marina, "", title, text)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, ActivitiesError::Invalid(_)), "{b:?}: {err}");
+        }
+        let long = "я".repeat(4_001);
+        let err = h
+            .svc
+            .save_reply(&marina, &price.id, "Цены", &long)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ActivitiesError::Invalid(_)), "{b:?}: {err}");
+        let missing = h
+            .svc
+            .save_reply(&marina, "no-such", "x", "y")
+            .await
+            .unwrap_err();
+        assert!(matches!(missing, ActivitiesError::NotFound { .. }), "{b:?}");
+        assert_eq!(
+            h.svc.list_replies().await.unwrap().len(),
+            2,
+            "refusals change nothing"
+        );
+
+        h.svc.delete_reply(&price.id).await.expect("deleted");
+        let gone = h.svc.delete_reply(&price.id).await.unwrap_err();
+        assert!(matches!(gone, ActivitiesError::NotFound { .. }), "{b:?}");
+        for n in 1..200 {
+            let title = format!("Шаблон {n}");
+            h.svc
+                .save_reply(&marina, "", &title, "текст")
+                .await
+                .expect("within the limit");
+        }
+        let full = h
+            .svc
+            .save_reply(&marina, "", "Лишний", "текст")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(full, ActivitiesError::FailedPrecondition(_)),
+            "{b:?}: {full}"
+        );
+        assert_eq!(h.svc.list_replies().await.unwrap().len(), 200);
+    }
+}

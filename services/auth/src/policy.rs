@@ -53,8 +53,11 @@ pub enum Action {
     WriteAudit,
     /// Receive one's own call cards and alerts.
     ReceivePushes,
-    /// Write to a client through a channel (Telegram, email).
+    /// Write to a client through a channel (Telegram, email); read the canned
+    /// answers.
     MessageClients,
+    /// Write and remove the office's canned answers.
+    ManageReplies,
 }
 
 use Action::*;
@@ -80,6 +83,7 @@ pub const METHODS: &[(&str, Action)] = &[
     ("/ringside.contacts.v1.Contacts/ListLeads", ReadRecords),
     ("/ringside.contacts.v1.Contacts/SetLeadStatus", WriteRecords),
     ("/ringside.contacts.v1.Contacts/AssignLead", AssignRecords),
+    ("/ringside.contacts.v1.Contacts/UpdateLead", WriteRecords),
     ("/ringside.contacts.v1.Contacts/ConvertLead", WriteRecords),
     ("/ringside.contacts.v1.Contacts/LookupByPhone", ReadRecords),
     ("/ringside.contacts.v1.Contacts/Resolve", ResolveParties),
@@ -103,6 +107,18 @@ pub const METHODS: &[(&str, Action)] = &[
     (
         "/ringside.activities.v1.Activities/GetConversation",
         ReadRecords,
+    ),
+    (
+        "/ringside.activities.v1.Activities/ListReplies",
+        MessageClients,
+    ),
+    (
+        "/ringside.activities.v1.Activities/SaveReply",
+        ManageReplies,
+    ),
+    (
+        "/ringside.activities.v1.Activities/DeleteReply",
+        ManageReplies,
     ),
     ("/ringside.activities.v1.Activities/AddNote", WriteRecords),
     ("/ringside.activities.v1.Activities/EditNote", WriteRecords),
@@ -243,6 +259,7 @@ pub fn grants(role: Role) -> &'static [Action] {
             ReadAudit,
             ReceivePushes,
             MessageClients,
+            ManageReplies,
         ],
         Role::Manager => &[
             ReadRecords,
@@ -258,6 +275,7 @@ pub fn grants(role: Role) -> &'static [Action] {
             ManageOwnAccount,
             ReceivePushes,
             MessageClients,
+            ManageReplies,
         ],
         Role::Agent => &[
             ReadRecords,

@@ -15,6 +15,7 @@ pub fn event_type(payload: &Payload) -> &'static str {
         Payload::ContactMerged(_) => "contact.merged",
         Payload::ContactDeleted(_) => "contact.deleted",
         Payload::LeadCreated(_) => "lead.created",
+        Payload::LeadUpdated(_) => "lead.updated",
         Payload::LeadStatusChanged(_) => "lead.status_changed",
         Payload::LeadConverted(_) => "lead.converted",
         Payload::CallRinging(_) => "call.ringing",

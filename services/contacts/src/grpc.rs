@@ -11,7 +11,8 @@ use crate::convert::{self, company_to_proto, contact_to_proto, lead_to_proto, pa
 use crate::domain::{self, Invalid};
 use crate::error::ContactsError;
 use crate::model::{
-    ContactFilter, ContactPatch, Ctx, Cursor, DeletedFilter, LeadFilter, NewContact, NewLead, Page,
+    ContactFilter, ContactPatch, Ctx, Cursor, DeletedFilter, LeadFilter, LeadPatch, NewContact,
+    NewLead, Page,
 };
 use crate::service::{ContactsService, ConvertLead, DealDraft};
 
@@ -157,6 +158,7 @@ impl Contacts for ContactsGrpc {
                 .map(|l| convert::identities_from_proto(&l.identities, region))
                 .transpose()
                 .map_err(invalid)?,
+            expected_owner: r.expected_owner_id,
         };
         let id = required_id("id", &r.id)?;
         let contact = self.service.update_contact(&ctx, &id, patch).await;
@@ -273,12 +275,35 @@ impl Contacts for ContactsGrpc {
         ok(lead_to_proto(&lead))
     }
 
+    async fn update_lead(&self, req: Request<pb::UpdateLeadRequest>) -> Reply<pb::Lead> {
+        let ctx = Ctx::of(&req);
+        let r = req.into_inner();
+        let region = self.service.region();
+        let patch = LeadPatch {
+            name: r.name,
+            company_name: r.company_name,
+            identities: r
+                .identities
+                .map(|l| convert::identities_from_proto(&l.identities, region))
+                .transpose()
+                .map_err(invalid)?,
+        };
+        let id = required_id("id", &r.id)?;
+        let lead = self.service.update_lead(&ctx, &id, patch).await?;
+        ok(lead_to_proto(&lead))
+    }
+
     async fn assign_lead(&self, req: Request<pb::AssignLeadRequest>) -> Reply<pb::Lead> {
         let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let lead = self
             .service
-            .assign_lead(&ctx, &required_id("id", &r.id)?, &r.owner_id)
+            .assign_lead(
+                &ctx,
+                &required_id("id", &r.id)?,
+                &r.owner_id,
+                r.expected_owner_id.as_deref(),
+            )
             .await?;
         ok(lead_to_proto(&lead))
     }

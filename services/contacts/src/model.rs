@@ -82,6 +82,16 @@ pub struct ContactPatch {
     pub tags: Option<Vec<String>>,
     pub custom_fields: Option<BTreeMap<String, String>>,
     pub identities: Option<Vec<Identity>>,
+    /// Only while the owner is still this one ("": nobody).
+    pub expected_owner: Option<String>,
+}
+
+/// What changes in a lead; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeadPatch {
+    pub name: Option<String>,
+    pub company_name: Option<String>,
+    pub identities: Option<Vec<Identity>>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -19,8 +19,8 @@ use crate::domain::{
 };
 use crate::error::{ContactsError, Result};
 use crate::model::{
-    Company, Contact, ContactFilter, ContactPatch, Ctx, Cursor, Lead, LeadFilter, LeadSource,
-    NewContact, NewLead, Owned, Page, Paged, Party,
+    Company, Contact, ContactFilter, ContactPatch, Ctx, Cursor, Lead, LeadFilter, LeadPatch,
+    LeadSource, NewContact, NewLead, Owned, Page, Paged, Party,
 };
 use crate::store::{self, Owner};
 
@@ -252,6 +252,9 @@ impl ContactsService {
             None => None,
         };
         let mut tx = self.db.begin().await?;
+        if let Some(expected) = &patch.expected_owner {
+            store::claim_owned(&mut tx, "contacts", id, expected).await?;
+        }
         let contact = store::get_contact(&mut tx, id).await?;
         let mut contact = visible(ctx, Entity::Contact, "contact", id, contact)?;
         if let Some((owner_id, team_id)) = owner {
@@ -299,9 +302,7 @@ impl ContactsService {
             store::replace_tags(tx, &contact.id, &tags).await?;
         }
         if let Some(identities) = patch.identities {
-            let owner = Owner::Contact(contact.id.clone());
-            store::release_identities(tx, &owner).await?;
-            store::claim_identities(tx, &owner, &dedup(identities)).await?;
+            replace_identities(tx, Owner::Contact(contact.id.clone()), identities).await?;
         }
         Ok(())
     }
@@ -485,14 +486,51 @@ impl ContactsService {
         Ok(lead)
     }
 
-    /// Gives the lead to another owner (reassignment).
-    pub async fn assign_lead(&self, ctx: &Ctx, id: &str, owner_id: &str) -> Result<Lead> {
+    /// Changes a lead's name, company name or identities (an identity another
+    /// client holds is refused, naming them), while the lead is not converted.
+    pub async fn update_lead(&self, ctx: &Ctx, id: &str, patch: LeadPatch) -> Result<Lead> {
+        let mut tx = self.db.begin().await?;
+        let lead = store::get_lead(&mut tx, id).await?;
+        let mut lead = visible(ctx, Entity::Lead, "lead", id, lead)?;
+        ensure_open(&lead)?;
+        if let Some(name) = patch.name {
+            lead.name = domain::optional_text("name", &name)?;
+        }
+        if let Some(company) = patch.company_name {
+            lead.company_name = domain::optional_text("company_name", &company)?;
+        }
+        if let Some(identities) = patch.identities {
+            replace_identities(&mut tx, Owner::Lead(lead.id.clone()), identities).await?;
+        }
+        lead.updated_at = now_millis();
+        store::update_lead_details(&mut tx, &lead).await?;
+        let lead = store::get_lead(&mut tx, id).await?;
+        let payload = EventPayload::LeadUpdated(ev::LeadUpdated {
+            lead: Some(convert::lead_to_proto(&lead)),
+        });
+        self.emit(&mut tx, ctx, payload).await?;
+        self.commit(tx).await?;
+        Ok(lead)
+    }
+
+    /// Gives the lead to another owner (reassignment); with `expected`, only while
+    /// its owner is still that one ("": nobody).
+    pub async fn assign_lead(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        owner_id: &str,
+        expected: Option<&str>,
+    ) -> Result<Lead> {
         let owner_id = domain::optional_text("owner_id", owner_id)?;
         self.get_lead(ctx, id).await?;
         let team_id =
             ringside_kit::scope::stamp(self.owners.as_ref(), &ctx.scope(Entity::Lead), &owner_id)
                 .await?;
         let mut tx = self.db.begin().await?;
+        if let Some(expected) = expected {
+            store::claim_owned(&mut tx, "leads", id, expected).await?;
+        }
         let lead = store::get_lead(&mut tx, id).await?;
         let mut lead = visible(ctx, Entity::Lead, "lead", id, lead)?;
         ensure_open(&lead)?;
@@ -969,6 +1007,13 @@ async fn known_contact(tx: &mut Tx, ctx: &Ctx, id: &str) -> Result<Contact> {
         )));
     }
     Ok(contact)
+}
+
+/// Gives `owner` exactly `identities` (each once); one another record holds fails,
+/// naming it, and the caller's transaction rolls back.
+async fn replace_identities(tx: &mut Tx, owner: Owner, identities: Vec<Identity>) -> Result<()> {
+    store::release_identities(tx, &owner).await?;
+    store::claim_identities(tx, &owner, &dedup(identities)).await
 }
 
 fn ensure_open(lead: &Lead) -> Result<()> {

@@ -85,6 +85,15 @@ async fn fetch_named(
         _ => "lead_id",
     };
     let pattern = like_pattern(q);
+    // A whole number in E.164 (what a number written any way becomes) is its
+    // identity's key: found by it, not by a pattern every stored number shares the
+    // start of.
+    let whole_number =
+        q.len() >= 8 && q.starts_with('+') && q[1..].bytes().all(|b| b.is_ascii_digit());
+    let identity = match whole_number {
+        true => ("i.kind = 'phone' AND i.value = {}", q.to_owned()),
+        false => ("i.value LIKE {} ESCAPE '\\'", pattern.clone()),
+    };
     let mut by_name = w.clone();
     by_name.push(
         &format!("{alias}.name_lower LIKE {{}} ESCAPE '\\'"),
@@ -93,9 +102,10 @@ async fn fetch_named(
     let mut by_identity = w;
     by_identity.push(
         &format!(
-            "{alias}.id IN (SELECT i.{link} FROM identities i WHERE i.value LIKE {{}} ESCAPE '\\')"
+            "{alias}.id IN (SELECT i.{link} FROM identities i WHERE {})",
+            identity.0
         ),
-        pattern,
+        identity.1,
     );
     let mut rows = fetch_page(conn, table, alias, by_name, page).await?;
     rows.extend(fetch_page(conn, table, alias, by_identity, page).await?);
@@ -608,6 +618,30 @@ pub async fn insert_lead(conn: &mut AnyConnection, l: &Lead) -> Result<()> {
 
 /// Locks lead `id` for this transaction while it is not converted; a converted (or
 /// missing) lead is refused as such.
+/// Locks the row of `table` (contacts or leads) `id` for the transaction if its owner
+/// is still `expected`; fails with FailedPrecondition when someone else's change came
+/// first. The lock makes a second taker wait, then see the first one's owner.
+pub async fn claim_owned(
+    conn: &mut AnyConnection,
+    table: &str,
+    id: &str,
+    expected: &str,
+) -> Result<()> {
+    let claimed = sqlx::query(AssertSqlSafe(format!(
+        "UPDATE {table} SET updated_at = updated_at WHERE id = $1 AND owner_id = $2"
+    )))
+    .bind(id)
+    .bind(expected)
+    .execute(conn)
+    .await?;
+    match claimed.rows_affected() {
+        0 => Err(ContactsError::FailedPrecondition(format!(
+            "{id} has another owner now"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 pub async fn claim_open_lead(conn: &mut AnyConnection, id: &str) -> Result<()> {
     let claimed = sqlx::query(
         "UPDATE leads SET updated_at = updated_at WHERE id = $1 AND contact_id IS NULL",
@@ -635,6 +669,22 @@ pub async fn touch_live_contact(conn: &mut AnyConnection, id: &str, now: i64) ->
     .execute(conn)
     .await?;
     Ok(touched.rows_affected() > 0)
+}
+
+/// Writes a lead's name, company name and update time.
+pub async fn update_lead_details(conn: &mut AnyConnection, l: &Lead) -> Result<()> {
+    sqlx::query(
+        "UPDATE leads SET name = $2, name_lower = $3, company_name = $4, updated_at = $5 \
+         WHERE id = $1",
+    )
+    .bind(&l.id)
+    .bind(&l.name)
+    .bind(l.name.to_lowercase())
+    .bind(&l.company_name)
+    .bind(l.updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 pub async fn update_lead_row(conn: &mut AnyConnection, l: &Lead) -> Result<()> {

@@ -7,7 +7,8 @@ use ringside_auth::{Guarded, TokenKey};
 use ringside_contacts::assign::{AssignConfig, Assigner};
 use ringside_contacts::domain::{Identity, IdentityKind, LeadStatus};
 use ringside_contacts::model::{
-    ContactFilter, ContactPatch, Ctx, DeletedFilter, LeadSource, NewContact, NewLead, Page, Party,
+    ContactFilter, ContactPatch, Ctx, DeletedFilter, LeadFilter, LeadPatch, LeadSource, NewContact,
+    NewLead, Page, Party,
 };
 use ringside_contacts::{ContactsError, ContactsService, ConvertLead, Person};
 use ringside_kit::PeerChannel;
@@ -259,6 +260,195 @@ async fn lookup_by_phone_matches_exactly_then_by_unique_trailing_digits() {
     }
 }
 
+/// A lead's details are changed: name, company name, numbers and emails; a number
+/// another client holds is refused and nothing changes; a converted lead is final.
+#[tokio::test]
+async fn a_leads_details_change_until_it_is_converted() {
+    for t in all_backends().await {
+        let svc = service(&t);
+        let lead = svc
+            .create_lead(
+                &ctx(),
+                NewLead {
+                    identities: vec![phone("+7 912 555-00-01")],
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("lead");
+        let patch = LeadPatch {
+            name: Some(" Анна Клиент ".into()),
+            company_name: Some("ООО Ромашка".into()),
+            identities: Some(vec![phone("+7 912 555-00-01"), email("Anna@Example.com")]),
+        };
+        let changed = svc
+            .update_lead(&ctx(), &lead.id, patch)
+            .await
+            .expect("changed");
+        assert_eq!(
+            (changed.name.as_str(), changed.company_name.as_str()),
+            ("Анна Клиент", "ООО Ромашка")
+        );
+        assert_eq!(
+            changed.identities,
+            vec![email("anna@example.com"), phone("+79125550001")]
+        );
+        let found = svc
+            .list_leads(
+                &ctx(),
+                LeadFilter {
+                    query: Some("анна".into()),
+                    ..Default::default()
+                },
+                page(10),
+            )
+            .await
+            .expect("found by the new name");
+        assert_eq!(found.items.len(), 1, "{:?}", t.backend());
+
+        let ivan = svc
+            .create_contact(
+                &ctx(),
+                NewContact {
+                    name: "Иван".into(),
+                    identities: vec![phone("+7 900 000-00-09")],
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("contact");
+        let taken = LeadPatch {
+            name: Some("Чужой номер".into()),
+            identities: Some(vec![phone("+7 900 000-00-09")]),
+            ..Default::default()
+        };
+        let err = svc.update_lead(&ctx(), &lead.id, taken).await.unwrap_err();
+        assert!(
+            matches!(err, ContactsError::IdentityTaken { .. }),
+            "{err:?}"
+        );
+        let after = svc.get_lead(&ctx(), &lead.id).await.expect("lead");
+        assert_eq!(after, changed, "a refused change changes nothing");
+        assert_eq!(
+            svc.get_contact(&ctx(), &ivan.id)
+                .await
+                .unwrap()
+                .identities
+                .len(),
+            1
+        );
+
+        svc.convert_lead(
+            &ctx(),
+            ConvertLead {
+                lead_id: lead.id.clone(),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("converted");
+        let late = LeadPatch {
+            name: Some("x".into()),
+            ..Default::default()
+        };
+        let err = svc.update_lead(&ctx(), &lead.id, late).await.unwrap_err();
+        assert!(
+            matches!(err, ContactsError::FailedPrecondition(_)),
+            "{err:?}"
+        );
+        let events = outbox_types(&t).await;
+        assert_eq!(events.iter().filter(|e| *e == "lead.updated").count(), 1);
+    }
+}
+
+/// Ten people take the same unowned contact and the same unowned lead at once
+/// (each expecting nobody to own it): one of each succeeds, the others are told
+/// it is taken, and the record is the winner's. A give from a page that showed an
+/// owner who is no longer the owner changes nothing.
+#[tokio::test]
+async fn ten_people_taking_one_client_at_once_one_gets_it() {
+    for t in all_backends().await {
+        let svc = service(&t);
+        let contact = svc
+            .create_contact(
+                &ctx(),
+                NewContact {
+                    name: "Ничей клиент".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("contact");
+        let lead = svc
+            .create_lead(
+                &ctx(),
+                NewLead {
+                    name: "Ничей лид".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("lead");
+        let takes = (0..10).map(|i| {
+            let (svc, id) = (svc.clone(), contact.id.clone());
+            tokio::spawn(async move {
+                let patch = ContactPatch {
+                    owner_id: Some(format!("agent-{i}")),
+                    expected_owner: Some(String::new()),
+                    ..Default::default()
+                };
+                svc.update_contact(&ctx(), &id, patch)
+                    .await
+                    .map(|c| c.owner_id)
+            })
+        });
+        let lead_takes = (0..10).map(|i| {
+            let (svc, id) = (svc.clone(), lead.id.clone());
+            tokio::spawn(async move {
+                let me = format!("agent-{i}");
+                svc.assign_lead(&ctx(), &id, &me, Some(""))
+                    .await
+                    .map(|l| l.owner_id)
+            })
+        });
+        let (takes, lead_takes) = futures::future::join(
+            futures::future::join_all(takes),
+            futures::future::join_all(lead_takes),
+        )
+        .await;
+        for (results, now) in [
+            (
+                takes,
+                svc.get_contact(&ctx(), &contact.id).await.unwrap().owner_id,
+            ),
+            (
+                lead_takes,
+                svc.get_lead(&ctx(), &lead.id).await.unwrap().owner_id,
+            ),
+        ] {
+            let mut winners = Vec::new();
+            for result in results {
+                match result.expect("task") {
+                    Ok(owner) => winners.push(owner),
+                    Err(ContactsError::FailedPrecondition(_)) => {}
+                    Err(e) => panic!("{:?}: {e:?}", t.backend()),
+                }
+            }
+            assert_eq!(winners, vec![now], "{:?}: one taker wins", t.backend());
+        }
+        let stale = ContactPatch {
+            owner_id: Some("agent-x".into()),
+            expected_owner: Some(String::new()),
+            ..Default::default()
+        };
+        let before = svc.get_contact(&ctx(), &contact.id).await.unwrap();
+        let err = svc.update_contact(&ctx(), &contact.id, stale).await;
+        assert!(matches!(err, Err(ContactsError::FailedPrecondition(_))));
+        let after = svc.get_contact(&ctx(), &contact.id).await.unwrap();
+        assert_eq!(after, before, "a refused give changes nothing");
+    }
+}
+
 #[tokio::test]
 async fn fifty_parallel_resolves_of_a_new_number_create_exactly_one_lead() {
     for t in all_backends().await {
@@ -375,7 +565,7 @@ async fn a_lead_is_worked_qualified_and_converted_into_a_contact_and_company() {
             .expect_err("no way back to new");
         assert!(matches!(err, ContactsError::FailedPrecondition(_)));
         let assigned = svc
-            .assign_lead(&ctx(), &lead.id, "agent-3")
+            .assign_lead(&ctx(), &lead.id, "agent-3", None)
             .await
             .expect("assign");
         assert_eq!(assigned.owner_id, "agent-3");
@@ -404,7 +594,7 @@ async fn a_lead_is_worked_qualified_and_converted_into_a_contact_and_company() {
             .expect("lookup");
         assert!(matches!(found, Some(Party::Contact(c)) if c.id == contact.id));
         let err = svc
-            .assign_lead(&ctx(), &lead.id, "x")
+            .assign_lead(&ctx(), &lead.id, "x", None)
             .await
             .expect_err("converted is final");
         assert!(matches!(err, ContactsError::FailedPrecondition(_)));
@@ -660,6 +850,15 @@ async fn lists_filter_and_paginate_by_cursor() {
             })
             .await,
             1
+        );
+        assert_eq!(
+            by(ContactFilter {
+                query: Some("+79120000005".into()),
+                ..Default::default()
+            })
+            .await,
+            1,
+            "a whole number (in E.164, as gRPC's edge makes any way of writing it)"
         );
         assert_eq!(
             by(ContactFilter {

@@ -61,6 +61,24 @@
   document.addEventListener("htmx:afterSettle", e => show(e.target));
 })();
 
+(function cannedAnswers() {
+  // A canned answer goes into the answer being written, where its cursor was,
+  // without asking the server (which, without this script, opens the conversation
+  // with the answer started from it).
+  document.addEventListener("submit", e => {
+    const form = e.target;
+    if (!form || form.id !== "canned-form") return;
+    const option = form.querySelector("select").selectedOptions[0];
+    const box = document.getElementById("reply-text");
+    if (!option || !box) return;
+    e.preventDefault();
+    e.stopImmediatePropagation();
+    box.setRangeText(option.dataset.text || "", box.selectionStart, box.selectionEnd, "end");
+    box.focus();
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+  }, true);
+})();
+
 (function board() {
   // Dragging a card to another column submits its move form (the answer is the
   // board again, recomputed); only open stages give or take cards (won and lost are

@@ -60,6 +60,8 @@ struct AdminPage<'a> {
     manages_teams: bool,
     /// The person may change the pipelines' stages (an admin).
     manages_pipelines: bool,
+    /// The person may keep the canned answers (a manager, an admin).
+    manages_replies: bool,
     people: Vec<PersonLine>,
     teams: Vec<TeamLine>,
     roles: Vec<Choice>,
@@ -110,6 +112,7 @@ struct PipelineLine {
 struct PipelinesPage<'a> {
     c: Chrome<'a>,
     manages_pipelines: bool,
+    manages_replies: bool,
     pipelines: Vec<PipelineLine>,
     notice: Notice,
 }
@@ -128,12 +131,12 @@ pub fn routes() -> axum::Router<Web> {
         .route("/admin/stages/{id}", post(change_stage))
 }
 
-fn allows(viewer: &Viewer, action: Action) -> bool {
+pub(crate) fn allows(viewer: &Viewer, action: Action) -> bool {
     policy::allows(viewer.person.role, action)
 }
 
 /// The page saying the person's role may not do this here.
-fn not_theirs(web: &Web, viewer: &Viewer) -> Response {
+pub(crate) fn not_theirs(web: &Web, viewer: &Viewer) -> Response {
     failure(
         viewer.chrome(web),
         &Status::permission_denied("not this role's"),
@@ -234,6 +237,7 @@ async fn show_people(web: &Web, viewer: &Viewer, status: StatusCode, notice: Not
         c: viewer.chrome(web),
         manages_teams: allows(viewer, Action::ManageStaff),
         manages_pipelines: allows(viewer, Action::ManagePipelines),
+        manages_replies: allows(viewer, Action::ManageReplies),
         people,
         teams,
         roles: roles(t, "agent"),
@@ -607,6 +611,7 @@ async fn show_pipelines(
     let page = PipelinesPage {
         c: viewer.chrome(web),
         manages_pipelines: true,
+        manages_replies: allows(viewer, Action::ManageReplies),
         pipelines,
         notice,
     };

@@ -34,6 +34,11 @@ struct Details {
     identities: Vec<String>,
     /// A lead that may still become a contact.
     convertible: bool,
+    /// The details form as it starts: the saved details.
+    form: crate::details::DetailsForm,
+    /// The details may be changed (not a converted lead's).
+    editable: bool,
+    is_lead: bool,
 }
 
 struct TaskLine {
@@ -61,6 +66,8 @@ pub struct Opened {
     pub part: &'static str,
     pub asked: String,
     pub matches: Vec<Match>,
+    /// The details form as typed, when it was refused.
+    pub details: Option<crate::details::DetailsForm>,
 }
 
 #[derive(Template)]
@@ -86,6 +93,11 @@ pub fn routes() -> axum::Router<Web> {
         .route("/contacts/{id}/notes", post(note::<Contacts>))
         .route("/leads/{id}/notes", post(note::<Leads>))
         .route("/leads/{id}/attach", post(crate::convert::attach))
+        .route(
+            "/contacts/{id}/details",
+            post(crate::details::save::<Contacts>),
+        )
+        .route("/leads/{id}/details", post(crate::details::save::<Leads>))
         // A note of 10,000 Cyrillic characters is some 60 KiB as a form.
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
 }
@@ -204,6 +216,9 @@ async fn details(
             Ok(Details {
                 kind_label: t.kind_contact,
                 convertible: false,
+                form: form_of(&c.name, "", &c.identities, &c.tags),
+                editable: true,
+                is_lead: false,
                 company,
                 status: String::new(),
                 owner: owner(&c.owner_id).await,
@@ -220,6 +235,9 @@ async fn details(
             let l = l.into_inner();
             Ok(Details {
                 kind_label: t.kind_lead,
+                form: form_of(&l.name, &l.company_name, &l.identities, &[]),
+                editable: l.contact_id.is_empty(),
+                is_lead: true,
                 company: l.company_name,
                 status: lead_status(t, l.status, !l.contact_id.is_empty()),
                 owner: owner(&l.owner_id).await,
@@ -230,6 +248,25 @@ async fn details(
                 name: l.name,
             })
         }
+    }
+}
+
+/// The details form filled with what is saved.
+fn form_of(
+    name: &str,
+    company: &str,
+    identities: &[cpb::Identity],
+    tags: &[String],
+) -> crate::details::DetailsForm {
+    let reach = identities.iter().filter(|i| crate::details::shown(i.kind));
+    crate::details::DetailsForm {
+        name: name.to_owned(),
+        company: company.to_owned(),
+        reach: reach
+            .map(|i| i.value.as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        tags: tags.join(", "),
     }
 }
 

@@ -229,7 +229,7 @@ async fn find(web: &Web, viewer: &Viewer, id: &str, query: &str) -> Response {
     let mut opened = Opened {
         part: "attach",
         asked: query.to_owned(),
-        matches: Vec::new(),
+        ..Opened::default()
     };
     let wrong = match query.chars().count() {
         0 => Some(t.find_what),

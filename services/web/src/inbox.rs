@@ -135,6 +135,12 @@ struct Open {
     identities: Vec<String>,
     /// Nobody owns the client: the person may take it.
     takeable: bool,
+    /// The client's owner's id, as the page shows it (a give expects it still).
+    owner_id: String,
+    /// Whom the person may give the client to (none: they may not).
+    people: Vec<(String, String)>,
+    /// The office's canned answers, to put into the answer.
+    replies: Vec<apb::CannedReply>,
 }
 
 #[derive(Template)]
@@ -165,6 +171,9 @@ pub struct Show {
     /// The conversation open beside the list, marked in it (the list's refresh).
     #[serde(default)]
     open: String,
+    /// A canned answer to start the answer with (the picker, without the script).
+    #[serde(default)]
+    canned: String,
 }
 
 #[derive(Deserialize)]
@@ -187,6 +196,7 @@ pub fn routes() -> axum::Router<Web> {
             post(reply).layer(axum::extract::DefaultBodyLimit::max(64 * 1024)),
         )
         .route("/inbox/{id}/take", post(take))
+        .route("/inbox/{id}/give", post(give))
 }
 
 /// `GET /inbox?show=…`: the list alone (`open` marks a conversation in it).
@@ -234,7 +244,16 @@ async fn conversation(
         after: &q.after,
         marked: &id,
     };
-    show(&web, &viewer, page, Some(&id), notice, "").await
+    let draft = match q.canned.is_empty() {
+        true => String::new(),
+        false => (crate::replies::list(&web, &viewer).await)
+            .unwrap_or_default()
+            .into_iter()
+            .find(|r| r.id == q.canned)
+            .map(|r| r.text)
+            .unwrap_or_default(),
+    };
+    show(&web, &viewer, page, Some(&id), notice, &draft).await
 }
 
 /// The page: the list `listed`, and conversation `open` beside it.
@@ -474,7 +493,14 @@ async fn fetch(
 
 async fn opened(web: &Web, viewer: &Viewer, t: &'static Tr, id: &str) -> Result<Open, Status> {
     let (c, (kind, client_id), entries) = fetch(web, viewer, id).await?;
-    let client = client(web, viewer, t, kind, &client_id).await?;
+    let (client, people, replies) = futures::join!(
+        client(web, viewer, t, kind, &client_id),
+        crate::names::colleagues(web, viewer),
+        crate::replies::list(web, viewer),
+    );
+    let client = client?;
+    // Without the canned answers the conversation is still answered.
+    let replies = replies.unwrap_or_default();
     let names = Names::of(web, viewer, [client.owner_id.as_str()]).await;
     let messages = entries.into_iter().rev().map(message).collect();
     let reply_by = match apb::Channel::try_from(c.channel) {
@@ -490,6 +516,9 @@ async fn opened(web: &Web, viewer: &Viewer, t: &'static Tr, id: &str) -> Result<
         client_href: kind.page(&client_id),
         owner: names.label(&client.owner_id),
         takeable: client.owner_id.is_empty(),
+        owner_id: client.owner_id,
+        people,
+        replies,
         identities: client.identities,
         client_name: client.name,
     })
@@ -615,39 +644,122 @@ async fn take(
     }
 }
 
+#[derive(Deserialize)]
+pub struct GiveForm {
+    #[serde(default)]
+    show: String,
+    /// Whom to.
+    #[serde(default)]
+    to: String,
+    /// The owner the page showed.
+    #[serde(default)]
+    was: String,
+}
+
+/// `POST /inbox/{id}/give`: a manager gives the conversation's client to a
+/// colleague, if the owner is still the one their page showed; else the page again
+/// with who has the client now.
+async fn give(
+    State(web): State<Web>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<GiveForm>,
+) -> Response {
+    let view = View::parse(&form.show);
+    let page = Listed::first(view, &id);
+    let t = viewer.lang.tr();
+    let to = form.to.trim();
+    let outcome = match to.is_empty() {
+        true => Err(Status::invalid_argument("to: choose whom")),
+        false => assign(&web, &viewer, &id, to, &form.was).await,
+    };
+    match outcome {
+        Ok(true) => go_to(&headers, &address(&id, view.name())),
+        Ok(false) => {
+            let notice = Notice::error(t.client_changed_hands);
+            show(&web, &viewer, page, Some(&id), notice, "").await
+        }
+        Err(s) if s.code() == tonic::Code::NotFound => failure(viewer.chrome(&web), &s),
+        Err(s) => {
+            let (_, why) = refusal(&s, t, t.went_wrong);
+            show(&web, &viewer, page, Some(&id), Notice::error(why), "").await
+        }
+    }
+}
+
 /// Gives the conversation's client to the person if nobody has them yet (`false`:
 /// someone else has — the page was shown before they took them).
 async fn assign_to_me(web: &Web, viewer: &Viewer, id: &str) -> Result<bool, Status> {
+    let me = viewer.person.id.clone();
+    match assign(web, viewer, id, &me, "").await {
+        // Taken by someone at the same moment: by the person themselves is fine.
+        Ok(false) => Ok(owner_now(web, viewer, id).await? == me),
+        done => done,
+    }
+}
+
+/// The conversation's client and its kind.
+async fn client_of_conversation(
+    web: &Web,
+    viewer: &Viewer,
+    id: &str,
+) -> Result<(Kind, String), Status> {
     let message = apb::GetConversationRequest { id: id.to_owned() };
     let c = web
         .activities()
         .get_conversation(viewer.ask(message)?)
         .await?;
-    let (kind, client_id) =
-        client_of(c.into_inner().links.as_ref()).ok_or_else(|| Status::not_found("no client"))?;
-    let me = viewer.person.id.clone();
-    let now = ask_client(web, viewer, kind, &client_id).await?;
-    if !now.owner_id.is_empty() {
-        return Ok(now.owner_id == me);
-    }
-    match kind {
+    client_of(c.into_inner().links.as_ref()).ok_or_else(|| Status::not_found("no client"))
+}
+
+async fn owner_now(web: &Web, viewer: &Viewer, id: &str) -> Result<String, Status> {
+    let (kind, client_id) = client_of_conversation(web, viewer, id).await?;
+    Ok(ask_client(web, viewer, kind, &client_id).await?.owner_id)
+}
+
+/// Gives the conversation's client to `to` while their owner is still `expected`
+/// ("": nobody): `false` when someone else's change came first. Contacts decides in
+/// one transaction, so two people taking one client at once cannot both have them.
+async fn assign(
+    web: &Web,
+    viewer: &Viewer,
+    id: &str,
+    to: &str,
+    expected: &str,
+) -> Result<bool, Status> {
+    let (kind, client_id) = client_of_conversation(web, viewer, id).await?;
+    let expected_owner_id = Some(expected.to_owned());
+    let done = match kind {
         Kind::Lead => {
             let message = cpb::AssignLeadRequest {
                 id: client_id,
-                owner_id: me,
+                owner_id: to.to_owned(),
+                expected_owner_id,
             };
-            web.contacts().assign_lead(viewer.ask(message)?).await?;
+            web.contacts()
+                .assign_lead(viewer.ask(message)?)
+                .await
+                .map(drop)
         }
         _ => {
             let message = cpb::UpdateContactRequest {
                 id: client_id,
-                owner_id: Some(me),
+                owner_id: Some(to.to_owned()),
+                expected_owner_id,
                 ..Default::default()
             };
-            web.contacts().update_contact(viewer.ask(message)?).await?;
+            web.contacts()
+                .update_contact(viewer.ask(message)?)
+                .await
+                .map(drop)
         }
+    };
+    match done {
+        Ok(()) => Ok(true),
+        Err(s) if s.code() == tonic::Code::FailedPrecondition => Ok(false),
+        Err(s) => Err(s),
     }
-    Ok(true)
 }
 
 #[cfg(test)]

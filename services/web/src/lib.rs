@@ -14,6 +14,7 @@ pub mod board;
 pub mod client;
 pub mod convert;
 pub mod deal;
+pub mod details;
 pub mod home;
 pub mod inbox;
 pub mod lang;
@@ -21,6 +22,7 @@ pub mod list;
 pub mod look;
 pub mod names;
 pub mod page;
+pub mod replies;
 pub mod reports;
 pub mod search;
 pub mod signin;
@@ -144,6 +146,7 @@ pub fn router(web: Web) -> axum::Router {
         .merge(reports::routes())
         .merge(inbox::routes())
         .merge(admin::routes())
+        .merge(replies::routes())
         .route("/tasks", post(home::create))
         .route("/tasks/{id}/complete", post(home::complete))
         .route("/tasks/{id}/reschedule", post(home::reschedule))

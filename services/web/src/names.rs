@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use ringside_auth::Role;
 use ringside_proto::staff::v1 as spb;
 
 use crate::lang::Tr;
@@ -64,4 +65,34 @@ async fn ask(web: &Web, viewer: &Viewer, ids: Vec<String>) -> HashMap<String, St
             HashMap::new()
         }
     }
+}
+
+/// Whom the person may give a record to, by name: everyone active for an admin, the
+/// members of their own teams for a manager (the services refuse anyone else), and
+/// nobody for an agent, who may only take what nobody owns. Asked of staff's
+/// directory, which agents may not read.
+pub async fn colleagues(web: &Web, viewer: &Viewer) -> Vec<(String, String)> {
+    let person = &viewer.person;
+    if !matches!(person.role, Role::Admin | Role::Manager) {
+        return Vec::new();
+    }
+    let message = spb::ListUsersRequest {
+        page_size: 500,
+        ..Default::default()
+    };
+    let Ok(request) = viewer.ask(message) else {
+        return Vec::new();
+    };
+    let users = match web.staff().list_users(request).await {
+        Ok(found) => found.into_inner().users,
+        Err(_) => return Vec::new(),
+    };
+    let shares_a_team = |d: &spb::UserDetails| d.team_ids.iter().any(|t| person.teams.contains(t));
+    let mut people: Vec<(String, String)> = (users.into_iter())
+        .filter_map(|u| Some((u.id, u.details?)))
+        .filter(|(id, d)| person.role == Role::Admin || shares_a_team(d) || *id == person.id)
+        .map(|(id, d)| (id, d.name))
+        .collect();
+    people.sort_by(|a, b| a.1.cmp(&b.1));
+    people
 }
