@@ -2,7 +2,8 @@
 //! stood in for and a real PBX (SIPp through Kamailio): an agent sees a client's
 //! message arrive without reloading, answers it in the chat it came from starting
 //! from the office's canned answer, and a call rings into the call bar while she is
-//! there; then a manager gives the client to a colleague.
+//! there; she cannot give the client away, and an admin then gives them to a
+//! colleague.
 
 use ringside_auth::Role;
 use ringside_proto::activities::v1 as apb;
@@ -50,7 +51,7 @@ async fn an_agent_answers_a_telegram_client_from_the_inbox_while_a_call_rings() 
             .find(|s| (s.running.grpc_services).contains(&"ringside.activities.v1.Activities"))
             .expect("a suite serving activities");
         let mut office = activities
-            .activities_member("marina", Role::Manager, &[])
+            .activities_member("marina", Role::Admin, &[])
             .await;
         let canned = apb::SaveReplyRequest {
             title: "Приветствие".into(),
@@ -147,6 +148,17 @@ async fn an_agent_answers_a_telegram_client_from_the_inbox_while_a_call_rings() 
         let path = browser.execute("return location.pathname", json!([])).await;
         assert_eq!(path, "/inbox", "{name}: still in the inbox");
         browser.quit().await;
+
+        // Olga, an agent, may not give her client away, even by posting the form.
+        let addr = pages.running.http_addr;
+        let cookie = support::sign_in_http(addr, "olga").await;
+        let headers = [
+            ("cookie", cookie.as_str()),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ];
+        let give = format!("{opened}/give");
+        let (status, _) = support::http(addr, "POST", &give, &headers, b"to=petr&was=olga").await;
+        assert_eq!(status, 403, "{name}: an agent gives nobody away");
 
         // Marina, an admin, gives Olga's client to Petr from the conversation.
         let browser = Browser::start().await;

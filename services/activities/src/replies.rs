@@ -3,7 +3,7 @@
 //! everyone who writes to clients reads them. Plain texts with a title, kept in the
 //! order of their titles; at most [`MAX_REPLIES`] of them.
 
-use ringside_identity::Invalid;
+use ringside_identity::{Invalid, required_body, required_text};
 use ringside_proto::activities::v1 as pb;
 use ringside_proto::timestamp_from_millis as ts;
 use ringside_storage::{Row, new_id, now_millis};
@@ -43,18 +43,11 @@ impl CannedReply {
     }
 }
 
-/// `value` trimmed, present, at most `max` characters and without control
-/// characters (line breaks and tabs are allowed in a text).
-fn checked(field: &str, value: &str, max: usize, lines: bool) -> Result<String, Invalid> {
-    let value = value.trim();
-    let allowed = |c: char| !c.is_control() || (lines && matches!(c, '\n' | '\r' | '\t'));
-    match value {
-        "" => Err(Invalid::new(field, "must not be empty")),
-        v if v.chars().count() > max => {
-            Err(Invalid::new(field, format!("longer than {max} characters")))
-        }
-        v if !v.chars().all(allowed) => Err(Invalid::new(field, "contains control characters")),
-        v => Ok(v.to_owned()),
+/// `value` when it has at most `max` characters.
+fn within(field: &str, value: String, max: usize) -> Result<String, Invalid> {
+    match value.chars().count() > max {
+        true => Err(Invalid::new(field, format!("longer than {max} characters"))),
+        false => Ok(value),
     }
 }
 
@@ -81,8 +74,8 @@ impl ActivitiesService {
                 "" => new_id(),
                 id => id.to_owned(),
             },
-            title: checked("title", title, MAX_TITLE, false)?,
-            text: checked("text", text, MAX_TEXT, true)?,
+            title: within("title", required_text("title", title)?, MAX_TITLE)?,
+            text: within("text", required_body("text", text)?, MAX_TEXT)?,
             updated_by: ctx.actor.clone(),
             updated_at: now_millis(),
         };

@@ -25,6 +25,10 @@ pub enum ContactsError {
     /// A concurrent change got in the way; asking again will do.
     #[error("{0}")]
     Contended(String),
+    /// The record's owner is not the one the caller expected any more: someone
+    /// else took or gave it first.
+    #[error("{0}")]
+    OwnerChanged(String),
     /// The owner asked for is not one the caller may give a record to.
     #[error("{0}")]
     Stamp(#[from] ringside_kit::scope::StampError),
@@ -53,7 +57,7 @@ impl ErrorKind for ContactsError {
                 Kind::AlreadyExists
             }
             FailedPrecondition(_) => Kind::FailedPrecondition,
-            Contended(_) => Kind::Conflict,
+            Contended(_) | OwnerChanged(_) => Kind::Conflict,
             Stamp(e) => e.kind(),
             Storage(_) | Outbox(_) => Kind::Internal,
         }

@@ -289,8 +289,8 @@ impl Contacts for ContactsGrpc {
                 .map_err(invalid)?,
         };
         let id = required_id("id", &r.id)?;
-        let lead = self.service.update_lead(&ctx, &id, patch).await?;
-        ok(lead_to_proto(&lead))
+        let lead = self.service.update_lead(&ctx, &id, patch).await;
+        ok(lead_to_proto(&self.shown(&ctx, lead).await?))
     }
 
     async fn assign_lead(&self, req: Request<pb::AssignLeadRequest>) -> Reply<pb::Lead> {

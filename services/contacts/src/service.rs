@@ -252,9 +252,10 @@ impl ContactsService {
             None => None,
         };
         let mut tx = self.db.begin().await?;
-        if let Some(expected) = &patch.expected_owner {
-            store::claim_owned(&mut tx, "contacts", id, expected).await?;
-        }
+        // Locked first: the row written back at the end is the one read here, so a
+        // take at the same moment is not undone by this change.
+        let expected = patch.expected_owner.as_deref();
+        store::lock_owned(&mut tx, "contacts", id, expected).await?;
         let contact = store::get_contact(&mut tx, id).await?;
         let mut contact = visible(ctx, Entity::Contact, "contact", id, contact)?;
         if let Some((owner_id, team_id)) = owner {
@@ -490,9 +491,12 @@ impl ContactsService {
     /// client holds is refused, naming them), while the lead is not converted.
     pub async fn update_lead(&self, ctx: &Ctx, id: &str, patch: LeadPatch) -> Result<Lead> {
         let mut tx = self.db.begin().await?;
-        let lead = store::get_lead(&mut tx, id).await?;
-        let mut lead = visible(ctx, Entity::Lead, "lead", id, lead)?;
-        ensure_open(&lead)?;
+        let seen = store::get_lead(&mut tx, id).await?;
+        visible(ctx, Entity::Lead, "lead", id, seen)?;
+        // Locked while not converted: a conversion at the same moment comes first
+        // or after, never half-way through this change.
+        store::claim_open_lead(&mut tx, id).await?;
+        let mut lead = store::get_lead(&mut tx, id).await?;
         if let Some(name) = patch.name {
             lead.name = domain::optional_text("name", &name)?;
         }
@@ -528,9 +532,7 @@ impl ContactsService {
             ringside_kit::scope::stamp(self.owners.as_ref(), &ctx.scope(Entity::Lead), &owner_id)
                 .await?;
         let mut tx = self.db.begin().await?;
-        if let Some(expected) = expected {
-            store::claim_owned(&mut tx, "leads", id, expected).await?;
-        }
+        store::lock_owned(&mut tx, "leads", id, expected).await?;
         let lead = store::get_lead(&mut tx, id).await?;
         let mut lead = visible(ctx, Entity::Lead, "lead", id, lead)?;
         ensure_open(&lead)?;

@@ -85,30 +85,39 @@ async fn fetch_named(
         _ => "lead_id",
     };
     let pattern = like_pattern(q);
-    // A whole number in E.164 (what a number written any way becomes) is its
-    // identity's key: found by it, not by a pattern every stored number shares the
-    // start of.
-    let whole_number =
-        q.len() >= 8 && q.starts_with('+') && q[1..].bytes().all(|b| b.is_ascii_digit());
-    let identity = match whole_number {
-        true => ("i.kind = 'phone' AND i.value = {}", q.to_owned()),
-        false => ("i.value LIKE {} ESCAPE '\\'", pattern.clone()),
-    };
     let mut by_name = w.clone();
     by_name.push(
         &format!("{alias}.name_lower LIKE {{}} ESCAPE '\\'"),
         pattern.clone(),
     );
-    let mut by_identity = w;
-    by_identity.push(
-        &format!(
-            "{alias}.id IN (SELECT i.{link} FROM identities i WHERE {})",
-            identity.0
-        ),
-        identity.1,
-    );
+    let by_identity = |condition: &str, value: String| {
+        let mut by = w.clone();
+        by.push(
+            &format!("{alias}.id IN (SELECT i.{link} FROM identities i WHERE {condition})"),
+            value,
+        );
+        by
+    };
     let mut rows = fetch_page(conn, table, alias, by_name, page).await?;
-    rows.extend(fetch_page(conn, table, alias, by_identity, page).await?);
+    // What looks like a whole number in E.164 (what a number written any way
+    // becomes) is first asked by its identity's key, not by a pattern every stored
+    // number shares the start of; when that finds nobody, it is a part of a number.
+    let whole_number =
+        q.len() >= 8 && q.starts_with('+') && q[1..].bytes().all(|b| b.is_ascii_digit());
+    let exact = match whole_number {
+        true => {
+            let by = by_identity("i.kind = 'phone' AND i.value = {}", q.to_owned());
+            fetch_page(conn, table, alias, by, page).await?
+        }
+        false => Vec::new(),
+    };
+    rows.extend(match exact.is_empty() {
+        true => {
+            let by = by_identity("i.value LIKE {} ESCAPE '\\'", pattern);
+            fetch_page(conn, table, alias, by, page).await?
+        }
+        false => exact,
+    });
     let mut keyed = rows
         .into_iter()
         .map(|row| Ok((row.try_get::<String, _>("id")?, row)))
@@ -616,32 +625,46 @@ pub async fn insert_lead(conn: &mut AnyConnection, l: &Lead) -> Result<()> {
     Ok(())
 }
 
-/// Locks lead `id` for this transaction while it is not converted; a converted (or
-/// missing) lead is refused as such.
-/// Locks the row of `table` (contacts or leads) `id` for the transaction if its owner
-/// is still `expected`; fails with FailedPrecondition when someone else's change came
-/// first. The lock makes a second taker wait, then see the first one's owner.
-pub async fn claim_owned(
+/// Locks the row of `table` (contacts or leads) `id` for the transaction, so what
+/// the transaction reads next is not changed under it; with `expected`, only while
+/// its owner is still that one ("": nobody), else `OwnerChanged` — a second taker
+/// waits for the first, then sees the first one's owner. A missing row locks
+/// nothing: the read that follows says it is not found.
+pub async fn lock_owned(
     conn: &mut AnyConnection,
     table: &str,
     id: &str,
-    expected: &str,
+    expected: Option<&str>,
 ) -> Result<()> {
-    let claimed = sqlx::query(AssertSqlSafe(format!(
-        "UPDATE {table} SET updated_at = updated_at WHERE id = $1 AND owner_id = $2"
-    )))
-    .bind(id)
-    .bind(expected)
-    .execute(conn)
-    .await?;
-    match claimed.rows_affected() {
-        0 => Err(ContactsError::FailedPrecondition(format!(
-            "{id} has another owner now"
-        ))),
+    let sql = match expected {
+        Some(_) => "UPDATE {table} SET updated_at = updated_at WHERE id = $1 AND owner_id = $2",
+        None => "UPDATE {table} SET updated_at = updated_at WHERE id = $1",
+    };
+    let query = sqlx::query(AssertSqlSafe(sql.replace("{table}", table))).bind(id);
+    let locked = match expected {
+        Some(owner) => query.bind(owner).execute(&mut *conn).await?,
+        None => query.execute(&mut *conn).await?,
+    };
+    match (locked.rows_affected(), expected) {
+        (0, Some(_)) if exists(conn, table, id).await? => Err(ContactsError::OwnerChanged(
+            format!("{id} has another owner now"),
+        )),
         _ => Ok(()),
     }
 }
 
+async fn exists(conn: &mut AnyConnection, table: &str, id: &str) -> Result<bool> {
+    let found = sqlx::query(AssertSqlSafe(format!(
+        "SELECT 1 FROM {table} WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.is_some())
+}
+
+/// Locks lead `id` for this transaction while it is not converted; a converted (or
+/// missing) lead is refused as such.
 pub async fn claim_open_lead(conn: &mut AnyConnection, id: &str) -> Result<()> {
     let claimed = sqlx::query(
         "UPDATE leads SET updated_at = updated_at WHERE id = $1 AND contact_id IS NULL",

@@ -430,7 +430,7 @@ async fn ten_people_taking_one_client_at_once_one_gets_it() {
             for result in results {
                 match result.expect("task") {
                     Ok(owner) => winners.push(owner),
-                    Err(ContactsError::FailedPrecondition(_)) => {}
+                    Err(ContactsError::OwnerChanged(_)) => {}
                     Err(e) => panic!("{:?}: {e:?}", t.backend()),
                 }
             }
@@ -443,7 +443,10 @@ async fn ten_people_taking_one_client_at_once_one_gets_it() {
         };
         let before = svc.get_contact(&ctx(), &contact.id).await.unwrap();
         let err = svc.update_contact(&ctx(), &contact.id, stale).await;
-        assert!(matches!(err, Err(ContactsError::FailedPrecondition(_))));
+        assert!(
+            matches!(err, Err(ContactsError::OwnerChanged(_))),
+            "{err:?}"
+        );
         let after = svc.get_contact(&ctx(), &contact.id).await.unwrap();
         assert_eq!(after, before, "a refused give changes nothing");
     }
@@ -775,6 +778,27 @@ async fn merge_moves_identities_tags_and_fields_onto_the_survivor() {
     }
 }
 
+/// The names of the contacts `query` finds, page by page of `size`.
+async fn names_found(svc: &ContactsService, query: &str, size: i64) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut after = None;
+    loop {
+        let filter = ContactFilter {
+            query: Some(query.into()),
+            ..Default::default()
+        };
+        let paged = (svc
+            .list_contacts(&ctx(), filter, Page { size, after })
+            .await)
+            .expect("page");
+        found.extend(paged.items.into_iter().map(|c| c.name));
+        match paged.next {
+            Some(next) => after = Some(next),
+            None => return found,
+        }
+    }
+}
+
 #[tokio::test]
 async fn lists_filter_and_paginate_by_cursor() {
     for t in all_backends().await {
@@ -872,24 +896,37 @@ async fn lists_filter_and_paginate_by_cursor() {
 
         // "2" is in Client 2's name and in every number (+7 912 …): found by name and
         // by number, each contact once, newest first, page after page.
-        let mut found = Vec::new();
-        let mut after = None;
-        loop {
-            let filter = ContactFilter {
-                query: Some("2".into()),
+        let found = names_found(&svc, "2", 3).await;
+        assert_eq!(found, expected, "by name or number, each once");
+
+        // Found by name only and by number only, made in turns: one a page, the
+        // pages still go newest first and miss nobody.
+        let mut made = Vec::new();
+        for k in 0..4 {
+            let (name, number) = match k % 2 {
+                0 => (format!("Дом 4242 {k}"), format!("+7 900 100-00-0{k}")),
+                _ => (format!("Клиент {k}"), format!("+7 900 424-20-0{k}")),
+            };
+            let new = NewContact {
+                name: name.clone(),
+                identities: vec![phone(&number)],
                 ..Default::default()
             };
-            let paged = (svc
-                .list_contacts(&ctx(), filter, Page { size: 3, after })
-                .await)
-                .expect("page");
-            found.extend(paged.items.into_iter().map(|c| c.name));
-            match paged.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
+            svc.create_contact(&ctx(), new).await.expect("create");
+            made.insert(0, name);
         }
-        assert_eq!(found, expected, "by name or number, each once");
+        let found = names_found(&svc, "4242", 1).await;
+        assert_eq!(found, made, "by name and by number in turns, page by page");
+        // A part of a number as long as a whole one: found as a part.
+        let part = ContactFilter {
+            query: Some("+79120000".into()),
+            ..Default::default()
+        };
+        let paged = svc
+            .list_contacts(&ctx(), part, page(50))
+            .await
+            .expect("list");
+        assert_eq!(paged.items.len(), 7, "a part of a number");
     }
 }
 

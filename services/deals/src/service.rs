@@ -145,12 +145,14 @@ impl DealsService {
     /// Keeps the search's lower-cased titles for deals written before there were any
     /// (once after the upgrade; a no-op afterwards), in batches.
     pub async fn fill_title_lower(&self) -> Result<()> {
+        let mut after = String::new();
         loop {
             let mut tx = self.db.begin().await?;
-            let done = store::fill_title_lower(&mut tx, 500).await?;
+            let last = store::fill_title_lower(&mut tx, &after, 500).await?;
             tx.commit().await?;
-            if done == 0 {
-                return Ok(());
+            match last {
+                Some(id) => after = id,
+                None => return Ok(()),
             }
         }
     }

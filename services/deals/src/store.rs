@@ -317,13 +317,22 @@ pub async fn update_deal(conn: &mut AnyConnection, d: &Deal) -> Result<()> {
     Ok(())
 }
 
-/// Lower-cases the titles of up to `batch` deals written before titles were kept
-/// lower-cased for the search. Returns how many it did: 0 when none is left.
-pub async fn fill_title_lower(conn: &mut AnyConnection, batch: i64) -> Result<usize> {
-    let rows = sqlx::query("SELECT id, title FROM deals WHERE title_lower IS NULL LIMIT $1")
-        .bind(batch)
-        .fetch_all(&mut *conn)
-        .await?;
+/// Lower-cases the titles of up to `batch` deals after id `after` written before
+/// titles were kept lower-cased for the search, in id order (so replicas starting
+/// together lock rows in one order and each batch starts where the last ended).
+/// Returns the last id looked at: `None` when none is left.
+pub async fn fill_title_lower(
+    conn: &mut AnyConnection,
+    after: &str,
+    batch: i64,
+) -> Result<Option<String>> {
+    let rows = sqlx::query(
+        "SELECT id, title FROM deals WHERE id > $1 AND title_lower IS NULL ORDER BY id LIMIT $2",
+    )
+    .bind(after)
+    .bind(batch)
+    .fetch_all(&mut *conn)
+    .await?;
     for row in &rows {
         let title: String = row.try_get("title")?;
         sqlx::query("UPDATE deals SET title_lower = $2 WHERE id = $1")
@@ -332,7 +341,10 @@ pub async fn fill_title_lower(conn: &mut AnyConnection, batch: i64) -> Result<us
             .execute(&mut *conn)
             .await?;
     }
-    Ok(rows.len())
+    match rows.last() {
+        Some(row) => Ok(Some(row.try_get("id")?)),
+        None => Ok(None),
+    }
 }
 
 pub async fn replace_tags(conn: &mut AnyConnection, deal_id: &str, tags: &[String]) -> Result<()> {

@@ -2,7 +2,8 @@
 // notifications' socket while the phone rings, kept across pages because the
 // server sends the live cards again when a page connects, a note being typed kept
 // in this tab's session storage until it is saved or the person signs out, and the
-// wrap-up with its follow-up task), the person's offset from UTC for the server,
+// wrap-up with its follow-up task), the inbox's canned answers put into an
+// answer, the person's offset from UTC for the server,
 // moments in their time zone, the board's drag and drop, the keyboard shortcuts,
 // and the welcome page's link code.
 "use strict";
@@ -74,6 +75,8 @@
     e.preventDefault();
     e.stopImmediatePropagation();
     box.setRangeText(option.dataset.text || "", box.selectionStart, box.selectionEnd, "end");
+    // Only the typing is held to the answer's length, not a script's edit.
+    if (box.maxLength > 0 && box.value.length > box.maxLength) box.value = box.value.slice(0, box.maxLength);
     box.focus();
     box.dispatchEvent(new Event("input", { bubbles: true }));
   }, true);

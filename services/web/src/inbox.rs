@@ -493,14 +493,24 @@ async fn fetch(
 
 async fn opened(web: &Web, viewer: &Viewer, t: &'static Tr, id: &str) -> Result<Open, Status> {
     let (c, (kind, client_id), entries) = fetch(web, viewer, id).await?;
-    let (client, people, replies) = futures::join!(
-        client(web, viewer, t, kind, &client_id),
-        crate::names::colleagues(web, viewer),
-        crate::replies::list(web, viewer),
-    );
+    // A refresh shows the thread alone: the forms' choices are not asked for.
+    let whole = !viewer.refreshing();
+    let people = async {
+        match whole {
+            true => crate::names::colleagues(web, viewer).await,
+            false => Vec::new(),
+        }
+    };
+    let replies = async {
+        match whole {
+            // Without the canned answers the conversation is still answered.
+            true => crate::replies::list(web, viewer).await.unwrap_or_default(),
+            false => Vec::new(),
+        }
+    };
+    let (client, people, replies) =
+        futures::join!(client(web, viewer, t, kind, &client_id), people, replies);
     let client = client?;
-    // Without the canned answers the conversation is still answered.
-    let replies = replies.unwrap_or_default();
     let names = Names::of(web, viewer, [client.owner_id.as_str()]).await;
     let messages = entries.into_iter().rev().map(message).collect();
     let reply_by = match apb::Channel::try_from(c.channel) {
@@ -637,10 +647,7 @@ async fn take(
             show(&web, &viewer, page, Some(&id), notice, "").await
         }
         Err(s) if s.code() == tonic::Code::NotFound => failure(viewer.chrome(&web), &s),
-        Err(s) => {
-            let (_, why) = refusal(&s, t, t.went_wrong);
-            show(&web, &viewer, page, Some(&id), Notice::error(why), "").await
-        }
+        Err(s) => refused(&web, &viewer, page, &id, &s).await,
     }
 }
 
@@ -670,10 +677,11 @@ async fn give(
     let page = Listed::first(view, &id);
     let t = viewer.lang.tr();
     let to = form.to.trim();
-    let outcome = match to.is_empty() {
-        true => Err(Status::invalid_argument("to: choose whom")),
-        false => assign(&web, &viewer, &id, to, &form.was).await,
-    };
+    if to.is_empty() {
+        let notice = Notice::error(t.give_whom);
+        return show(&web, &viewer, page, Some(&id), notice, "").await;
+    }
+    let outcome = assign(&web, &viewer, &id, to, &form.was).await;
     match outcome {
         Ok(true) => go_to(&headers, &address(&id, view.name())),
         Ok(false) => {
@@ -681,11 +689,20 @@ async fn give(
             show(&web, &viewer, page, Some(&id), notice, "").await
         }
         Err(s) if s.code() == tonic::Code::NotFound => failure(viewer.chrome(&web), &s),
-        Err(s) => {
-            let (_, why) = refusal(&s, t, t.went_wrong);
-            show(&web, &viewer, page, Some(&id), Notice::error(why), "").await
-        }
+        Err(s) => refused(&web, &viewer, page, &id, &s).await,
     }
+}
+
+/// The conversation again, saying why a take or give was refused, with the
+/// refusal's status.
+async fn refused(web: &Web, viewer: &Viewer, page: Listed<'_>, id: &str, s: &Status) -> Response {
+    let t = viewer.lang.tr();
+    let (code, why) = refusal(s, t, t.went_wrong);
+    let mut shown = show(web, viewer, page, Some(id), Notice::error(why), "").await;
+    if shown.status() == StatusCode::BAD_REQUEST {
+        *shown.status_mut() = code;
+    }
+    shown
 }
 
 /// Gives the conversation's client to the person if nobody has them yet (`false`:
@@ -757,7 +774,8 @@ async fn assign(
     };
     match done {
         Ok(()) => Ok(true),
-        Err(s) if s.code() == tonic::Code::FailedPrecondition => Ok(false),
+        // Contacts' compare-and-set: someone else's take or give came first.
+        Err(s) if s.code() == tonic::Code::Aborted => Ok(false),
         Err(s) => Err(s),
     }
 }

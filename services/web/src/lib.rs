@@ -194,6 +194,12 @@ impl Viewer {
             .ok_or_else(|| Status::unauthenticated("the session gave no usable token"))
     }
 
+    /// A part of the page refreshing itself asked: what only the whole page shows
+    /// (forms' choices) need not be asked for.
+    pub fn refreshing(&self) -> bool {
+        self.refreshing
+    }
+
     pub fn offset(&self) -> time::UtcOffset {
         self.offset
     }

@@ -70,29 +70,53 @@ async fn ask(web: &Web, viewer: &Viewer, ids: Vec<String>) -> HashMap<String, St
 /// Whom the person may give a record to, by name: everyone active for an admin, the
 /// members of their own teams for a manager (the services refuse anyone else), and
 /// nobody for an agent, who may only take what nobody owns. Asked of staff's
-/// directory, which agents may not read.
+/// directory, which agents may not read; what staff cannot say leaves the list
+/// shorter, not the page broken.
 pub async fn colleagues(web: &Web, viewer: &Viewer) -> Vec<(String, String)> {
     let person = &viewer.person;
-    if !matches!(person.role, Role::Admin | Role::Manager) {
-        return Vec::new();
+    let teams = match person.role {
+        // An empty team: every team.
+        Role::Admin => vec![String::new()],
+        Role::Manager => person.teams.clone(),
+        _ => return Vec::new(),
+    };
+    let mut people = HashMap::new();
+    for team in teams {
+        members(web, viewer, team, &mut people).await;
     }
-    let message = spb::ListUsersRequest {
-        page_size: 500,
-        ..Default::default()
-    };
-    let Ok(request) = viewer.ask(message) else {
-        return Vec::new();
-    };
-    let users = match web.staff().list_users(request).await {
-        Ok(found) => found.into_inner().users,
-        Err(_) => return Vec::new(),
-    };
-    let shares_a_team = |d: &spb::UserDetails| d.team_ids.iter().any(|t| person.teams.contains(t));
-    let mut people: Vec<(String, String)> = (users.into_iter())
-        .filter_map(|u| Some((u.id, u.details?)))
-        .filter(|(id, d)| person.role == Role::Admin || shares_a_team(d) || *id == person.id)
-        .map(|(id, d)| (id, d.name))
-        .collect();
-    people.sort_by(|a, b| a.1.cmp(&b.1));
+    let mut people: Vec<(String, String)> = people.into_iter().collect();
+    people.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
     people
 }
+
+/// The active members of `team` (every team when empty), page by page, into
+/// `people` (at most [`MAX_PEOPLE`]).
+async fn members(web: &Web, viewer: &Viewer, team: String, people: &mut HashMap<String, String>) {
+    let mut token = String::new();
+    loop {
+        let message = spb::ListUsersRequest {
+            team_id: team.clone(),
+            page_size: 200,
+            page_token: token,
+            ..Default::default()
+        };
+        let Ok(request) = viewer.ask(message) else {
+            return;
+        };
+        let Ok(page) = web.staff().list_users(request).await else {
+            return;
+        };
+        let page = page.into_inner();
+        for user in page.users {
+            let name = user.details.map(|d| d.name).unwrap_or_default();
+            people.insert(user.id, name);
+        }
+        if page.next_page_token.is_empty() || people.len() >= MAX_PEOPLE {
+            return;
+        }
+        token = page.next_page_token;
+    }
+}
+
+/// Longest list of people to give a record to.
+const MAX_PEOPLE: usize = 2_000;

@@ -111,7 +111,12 @@ async fn save(State(web): State<Web>, viewer: Viewer, Form(form): Form<ReplyForm
             show(&web, &viewer, StatusCode::OK, notice, ReplyForm::default()).await
         }
         Err(s) => {
-            let (code, why) = refusal(&s, t, t.check_input);
+            let (code, why) = match s.code() {
+                tonic::Code::FailedPrecondition => {
+                    (StatusCode::CONFLICT, t.replies_full.to_owned())
+                }
+                _ => refusal(&s, t, t.check_input),
+            };
             let draft = match form.id.is_empty() {
                 true => form,
                 false => ReplyForm::default(),
