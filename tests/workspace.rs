@@ -598,6 +598,26 @@ fn deals_suite(suites: &[Suite]) -> &Suite {
     suites.iter().find(serves).expect("a suite serving deals")
 }
 
+/// Olga (an agent of sales) moves `deal` to the `stage`-th stage of `pipeline`.
+async fn olga_moves(suites: &[Suite], pipeline: &str, deal: &str, stage: usize) {
+    let agent = ringside_auth::Role::Agent;
+    let mut olga = deals_suite(suites)
+        .deals_member("olga", agent, &["sales"])
+        .await;
+    let asked = dpb::GetPipelineRequest {
+        id: pipeline.to_owned(),
+    };
+    let stages = (olga.get_pipeline(asked).await)
+        .expect("the pipeline")
+        .into_inner()
+        .stages;
+    let to = dpb::MoveDealRequest {
+        id: deal.to_owned(),
+        stage_id: stages[stage].id.clone(),
+    };
+    olga.move_deal(to).await.expect("moved");
+}
+
 /// A pipeline "B2B" (Call 20 %, Demo 40 % holding one deal at most, Offer 70 %) with
 /// Olga's deals: two in Call, one in Demo. The pipeline's id and the deals' by title.
 async fn b2b(suites: &[Suite]) -> (String, std::collections::HashMap<String, String>) {
@@ -807,24 +827,11 @@ async fn a_manager_follows_moves_live_lists_the_deals_and_shares_a_view() {
         assert!(first.contains("Owner: Ольга"), "{name}: {first}");
 
         // Olga moves a deal elsewhere: Marina's board follows without a reload.
+        olga_moves(&suites, &pipeline, &ids["Small order"], 2).await;
         let agent = ringside_auth::Role::Agent;
         let mut olga = deals_suite(&suites)
             .deals_member("olga", agent, &["sales"])
             .await;
-        let b2b = dpb::GetPipelineRequest {
-            id: pipeline.clone(),
-        };
-        let stages = olga
-            .get_pipeline(b2b)
-            .await
-            .expect("B2B")
-            .into_inner()
-            .stages;
-        let to_offer = dpb::MoveDealRequest {
-            id: ids["Small order"].clone(),
-            stage_id: stages[2].id.clone(),
-        };
-        olga.move_deal(to_offer).await.expect("moved");
         browser
             .wait_text(".board .column:nth-of-type(3) .figures", |t| {
                 t == "1 deal · 500.00 RUB"
@@ -969,6 +976,41 @@ async fn the_deal_page_moves_loses_with_a_reason_and_reopens() {
             "{name}: {history}"
         );
 
+        // The amount changed as people write it; a wrong one is said and kept.
+        browser.click("#edit-deal summary").await;
+        let set = "document.querySelector(arguments[0]).value = arguments[1]; return 1";
+        browser
+            .execute(set, serde_json::json!(["#edit-amount", "двадцать"]))
+            .await;
+        browser.click("#edit-save").await;
+        browser
+            .wait_text(".notice", |t| t.contains("Write the amount as a number"))
+            .await;
+        let kept = "return document.getElementById('edit-amount').value";
+        let kept = browser.execute(kept, serde_json::json!([])).await;
+        assert_eq!(kept, "двадцать", "{name}: what was typed stays");
+        browser
+            .execute(set, serde_json::json!(["#edit-amount", "2 500,50"]))
+            .await;
+        browser
+            .execute(set, serde_json::json!(["#edit-close", "2027-03-31"]))
+            .await;
+        browser.click("#edit-save").await;
+        browser
+            .wait_text("#deal-amount", |t| t == "2,500.50 RUB")
+            .await;
+        let mut olgas = deals_suite(&suites).deals("olga").await;
+        let got = (olgas
+            .get_deal(dpb::GetDealRequest { id: big.clone() })
+            .await)
+            .expect("the deal")
+            .into_inner();
+        assert_eq!(
+            (got.amount_minor, got.expected_close.as_str()),
+            (250_050, "2027-03-31"),
+            "{name}"
+        );
+
         // No reason, no loss.
         let cookie = support::sign_in_http(addr, "olga").await;
         let urlencoded = ("content-type", "application/x-www-form-urlencoded");
@@ -1025,7 +1067,9 @@ async fn a_manager_opens_the_funnel_and_follows_a_figure_to_its_deals() {
     }
     for suites in support::both_ways().await {
         sales(&suites).await;
-        let (pipeline, _) = b2b(&suites).await;
+        let (pipeline, ids) = b2b(&suites).await;
+        // The pilot leaves Demo for Offer: Olga's one completed stay, in Demo.
+        olga_moves(&suites, &pipeline, &ids["Pilot"], 2).await;
 
         let pages = support::pages(&suites);
         let (name, addr) = (pages.name, pages.running.http_addr);
@@ -1049,6 +1093,11 @@ async fn a_manager_opens_the_funnel_and_follows_a_figure_to_its_deals() {
         // Olga's row and her deals name her, not her id.
         let owners = browser.wait_text("#owners", |t| t.contains("Ольга")).await;
         assert!(!owners.contains("olga"), "{name}: {owners}");
+        // Her time in each stage: none completed in Call or Offer, minutes in Demo.
+        let row = "return [...document.querySelectorAll('#owner-stays tbody tr')]\
+                   .map(r => [...r.children].map(c => c.textContent).join('|'))";
+        let rows = browser.execute(row, serde_json::json!([])).await;
+        assert_eq!(rows, serde_json::json!(["Ольга|—|0 min|—"]), "{name}");
         browser.click("#funnel tbody tr:first-child .entered").await;
         let listed = browser
             .wait_text("#drill", |t| t.contains("Big order"))

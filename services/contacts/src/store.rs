@@ -86,13 +86,13 @@ async fn fetch_named(
     };
     let pattern = like_pattern(q);
     let mut by_name = w.clone();
-    by_name.push(
+    by_name.push_pattern(
         &format!("{alias}.name_lower LIKE {{}} ESCAPE '\\'"),
         pattern.clone(),
     );
     let by_identity = |condition: &str, value: String| {
         let mut by = w.clone();
-        by.push(
+        by.push_pattern(
             &format!("{alias}.id IN (SELECT i.{link} FROM identities i WHERE {condition})"),
             value,
         );
@@ -171,7 +171,7 @@ pub async fn list_companies(
     let mut w = Where::default();
     ringside_kit::scope::push(&mut w, scope, "c.owner_id", "c.team_id");
     if let Some(q) = query {
-        w.push("c.name_lower LIKE {} ESCAPE '\\'", like_pattern(q));
+        w.push_pattern("c.name_lower LIKE {} ESCAPE '\\'", like_pattern(q));
     }
     let rows = fetch_page(conn, "companies", "c", w, page).await?;
     rows.iter().map(company_from_row).collect()

@@ -484,7 +484,7 @@ pub fn filter_where(f: &Filter, scope: &Scope, today: i64) -> Where {
         w.push("d.company_id = {}", c);
     }
     if let Some(q) = &f.query {
-        w.push("d.title_lower LIKE {} ESCAPE '\\'", like_pattern(q));
+        w.push_pattern("d.title_lower LIKE {} ESCAPE '\\'", like_pattern(q));
     }
     if let Some(v) = f.amount_min {
         w.push("d.amount_minor >= {}", v);

@@ -43,9 +43,21 @@ impl From<i64> for Arg {
 pub struct Where {
     clauses: Vec<String>,
     args: Vec<Arg>,
+    /// A pattern was pushed: the query is planned with its values each time.
+    fresh: bool,
 }
 
 impl Where {
+    /// Adds `clause` with a `LIKE` pattern (every `{}` stands for it). The query is
+    /// then planned with the pattern each time rather than prepared once: the best
+    /// plan depends on it (a rare pattern from a trigram index, a common one by
+    /// walking the newest rows), and PostgreSQL's generic plan for a cached
+    /// statement picks one for all — a walk of a million rows for a rare name.
+    pub fn push_pattern(&mut self, clause: &str, pattern: String) {
+        self.fresh = true;
+        self.push(clause, pattern);
+    }
+
     /// Adds `clause`, in which every `{}` stands for the same next placeholder.
     pub fn push(&mut self, clause: &str, arg: impl Into<Arg>) {
         let n = self.bind(arg);
@@ -75,7 +87,7 @@ impl Where {
 
     /// `sql` as a query with every argument bound in order.
     pub fn query(&self, sql: String) -> Query<'static, Any, AnyArguments> {
-        bind_all(sqlx::query(AssertSqlSafe(sql)), &self.args)
+        bind_all(sqlx::query(AssertSqlSafe(sql)), &self.args).persistent(!self.fresh)
     }
 }
 

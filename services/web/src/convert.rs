@@ -97,7 +97,7 @@ fn draft(form: &ConvertForm) -> Result<Option<cpb::DealDraft>, ()> {
 
 /// An amount as people write it (`1 500,50`, `1,500.50`, `1500`) in minor units.
 /// A comma followed by exactly one or two digits at the end is the decimal mark.
-fn amount(written: &str) -> Option<i64> {
+pub(crate) fn amount(written: &str) -> Option<i64> {
     let kept: String = written
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '\u{a0}')

@@ -1,8 +1,10 @@
 //! The deal page (`/deals/{id}`): the stage path with the current stage's guidance,
 //! each open stage a button that moves the deal there; the amount, expected close,
 //! owner, company and contacts with their roles; the next step; the history of its
-//! stages; its timeline ([`crate::timeline`]); won or lost with the reason (`POST
-//! /deals/{id}/win`, `/lose`), and reopened. Every call is made as the person, so a
+//! stages; its timeline ([`crate::timeline`]); its title, amount, currency,
+//! expected close and (a manager's, an admin's) owner changed (`POST
+//! /deals/{id}/edit`); won or lost with the reason (`POST /deals/{id}/win`,
+//! `/lose`), and reopened. Every call is made as the person, so a
 //! deal outside their reach is the same "not found" page as one that does not exist.
 
 use askama::Template;
@@ -69,6 +71,31 @@ struct DealPage<'a> {
     lines: Vec<Line>,
     next: String,
     notice: Notice,
+    /// The change form as it starts: the deal's own, or what was typed and refused.
+    edit: EditForm,
+    /// The change form comes opened (it was refused).
+    edit_open: bool,
+    /// Whom the person may give the deal to (none: they may not).
+    colleagues: Vec<(String, String)>,
+    owner_id: String,
+}
+
+/// The deal's change form.
+#[derive(Deserialize, Default, Clone)]
+pub struct EditForm {
+    #[serde(default)]
+    title: String,
+    /// As people write it: `1 500,50`.
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    currency: String,
+    /// YYYY-MM-DD, or empty.
+    #[serde(default)]
+    close: String,
+    /// Empty: unchanged.
+    #[serde(default)]
+    owner: String,
 }
 
 pub fn routes() -> axum::Router<Web> {
@@ -78,6 +105,7 @@ pub fn routes() -> axum::Router<Web> {
         .route("/deals/{id}/win", post(win))
         .route("/deals/{id}/lose", post(lose))
         .route("/deals/{id}/reopen", post(reopen))
+        .route("/deals/{id}/edit", post(edit))
 }
 
 /// `GET /deals/{id}`.
@@ -107,12 +135,33 @@ pub async fn show(
     status: StatusCode,
     notice: Notice,
 ) -> Response {
-    match gather(web, viewer, id, after).await {
-        Ok(page) => {
-            let page = DealPage { notice, ..page };
+    show_typed(web, viewer, id, after, (status, notice), None).await
+}
+
+/// [`show`] with the change form as typed (`typed`), when it was refused.
+async fn show_typed(
+    web: &Web,
+    viewer: &Viewer,
+    id: &str,
+    after: &str,
+    (status, notice): (StatusCode, Notice),
+    typed: Option<EditForm>,
+) -> Response {
+    let colleagues = crate::names::colleagues(web, viewer);
+    match futures::join!(gather(web, viewer, id, after), colleagues) {
+        (Ok(page), colleagues) => {
+            let edit_open = typed.is_some();
+            let edit = typed.unwrap_or(page.edit.clone());
+            let page = DealPage {
+                notice,
+                edit,
+                edit_open,
+                colleagues,
+                ..page
+            };
             html(status, &page, &web.push_url)
         }
-        Err(s) => failure(viewer.chrome(web), &s),
+        (Err(s), _) => failure(viewer.chrome(web), &s),
     }
 }
 
@@ -189,7 +238,18 @@ fn assemble<'a>(web: &'a Web, viewer: &'a Viewer, t: &'static Tr, parts: Parts) 
         left: When::of(s.left_at.as_ref()),
     });
     let next_action = deal.next_action.unwrap_or_default();
+    let edit = EditForm {
+        title: deal.title.clone(),
+        amount: written(deal.amount_minor),
+        currency: deal.currency.clone(),
+        close: deal.expected_close.clone(),
+        owner: String::new(),
+    };
     DealPage {
+        edit,
+        edit_open: false,
+        colleagues: Vec::new(),
+        owner_id: deal.owner_id.clone(),
         c: viewer.chrome(web),
         base: Kind::Deal.page(&deal.id),
         status: status(t, deal.status),
@@ -210,6 +270,53 @@ fn assemble<'a>(web: &'a Web, viewer: &'a Viewer, t: &'static Tr, parts: Parts) 
         notice: Notice::none(),
         id: deal.id,
         title: deal.title,
+    }
+}
+
+/// An amount in minor units as the form shows it: `1500.5` → `1500.50`, whole
+/// amounts without a fraction.
+fn written(minor: i64) -> String {
+    match minor % 100 {
+        0 => (minor / 100).to_string(),
+        cents => format!("{}.{cents:02}", minor / 100),
+    }
+}
+
+/// `POST /deals/{id}/edit`: the deal's title, amount, currency, expected close and
+/// owner; an amount or currency that cannot be one is said with the form as typed,
+/// and nothing changes.
+pub async fn edit(
+    State(web): State<Web>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Form(form): Form<EditForm>,
+) -> Response {
+    let t = viewer.lang.tr();
+    let amount = crate::convert::amount(&form.amount);
+    let currency = form.currency.trim().to_ascii_uppercase();
+    let currency_ok = currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase());
+    let (Some(amount_minor), true) = (amount, currency_ok) else {
+        let why = (StatusCode::BAD_REQUEST, Notice::error(t.deal_amount_wrong));
+        return show_typed(&web, &viewer, &id, "", why, Some(form)).await;
+    };
+    let owner = form.owner.trim();
+    let message = dpb::UpdateDealRequest {
+        id: id.clone(),
+        title: Some(form.title.trim().to_owned()),
+        amount_minor: Some(amount_minor),
+        currency: Some(currency),
+        expected_close: Some(form.close.trim().to_owned()),
+        owner_id: (!owner.is_empty()).then(|| owner.to_owned()),
+        ..Default::default()
+    };
+    let changed = async { web.deals().update_deal(viewer.ask(message)?).await };
+    match changed.await {
+        Ok(_) => see_other(&Kind::Deal.page(&id), &[]),
+        Err(s) if s.code() == Code::NotFound => failure(viewer.chrome(&web), &s),
+        Err(s) => {
+            let why = crate::board::said(&s, t);
+            show_typed(&web, &viewer, &id, "", why, Some(form)).await
+        }
     }
 }
 

@@ -116,6 +116,8 @@ struct OwnerRow {
     deals_href: String,
     won_href: String,
     lost_href: String,
+    /// The median time in each stage, in the funnel's order.
+    stays: Vec<String>,
 }
 
 struct ForecastLine {
@@ -304,6 +306,9 @@ fn assemble<'a>(
             deals_href: href("deals"),
             won_href: href("won"),
             lost_href: href("lost"),
+            stays: (f.stages.iter())
+                .map(|s| stay(t, s.median_seconds))
+                .collect(),
         }
     };
     let owners = (report.owners.iter())
