@@ -1010,6 +1010,22 @@ async fn the_deal_page_moves_loses_with_a_reason_and_reopens() {
             (250_050, "2027-03-31"),
             "{name}"
         );
+        // An agent has no choice of owner, and giving the deal away by a posted form
+        // is refused: it stays hers.
+        assert!(browser.find("#edit-owner").await.is_none(), "{name}");
+        let cookie = support::sign_in_http(addr, "olga").await;
+        let urlencoded = ("content-type", "application/x-www-form-urlencoded");
+        let headers = [("cookie", cookie.as_str()), urlencoded];
+        let give = format!("/deals/{big}/edit");
+        let body = b"title=Big+order&amount=2500.50&currency=RUB&owner=ivan&was_owner=olga";
+        let (status, _) = support::http(addr, "POST", &give, &headers, body).await;
+        assert_eq!(status, 403, "{name}");
+        let got = (olgas
+            .get_deal(dpb::GetDealRequest { id: big.clone() })
+            .await)
+            .expect("the deal")
+            .into_inner();
+        assert_eq!(got.owner_id, "olga", "{name}");
 
         // No reason, no loss.
         let cookie = support::sign_in_http(addr, "olga").await;

@@ -312,6 +312,7 @@ impl ContactsService {
     /// is still recognized (and shown as deleted) rather than becoming a new lead.
     pub async fn delete_contact(&self, ctx: &Ctx, id: &str) -> Result<Contact> {
         let mut tx = self.db.begin().await?;
+        store::lock_owned(&mut tx, "contacts", id, None).await?;
         let contact = store::get_contact(&mut tx, id).await?;
         let mut contact = visible(ctx, Entity::Contact, "contact", id, contact)?;
         if contact.deleted_at.is_some() {
@@ -342,6 +343,12 @@ impl ContactsService {
             return Err(Invalid::new("merged_id", "cannot merge a contact into itself").into());
         }
         let mut tx = self.db.begin().await?;
+        // Both rows locked, in one order whoever merges which into which.
+        let mut both = [survivor_id, merged_id];
+        both.sort_unstable();
+        for id in both {
+            store::lock_owned(&mut tx, "contacts", id, None).await?;
+        }
         let survivor = store::get_contact(&mut tx, survivor_id).await?;
         let mut survivor = visible(ctx, Entity::Contact, "contact", survivor_id, survivor)?;
         let merged = store::get_contact(&mut tx, merged_id).await?;
@@ -456,9 +463,7 @@ impl ContactsService {
             return Err(Invalid::new("reason", "required when disqualifying").into());
         }
         let mut tx = self.db.begin().await?;
-        let lead = store::get_lead(&mut tx, id).await?;
-        let mut lead = visible(ctx, Entity::Lead, "lead", id, lead)?;
-        ensure_open(&lead)?;
+        let mut lead = locked_open_lead(&mut tx, ctx, id).await?;
         let from = lead.status;
         if !from.can_move_to(to) {
             return Err(ContactsError::FailedPrecondition(format!(
@@ -491,12 +496,7 @@ impl ContactsService {
     /// client holds is refused, naming them), while the lead is not converted.
     pub async fn update_lead(&self, ctx: &Ctx, id: &str, patch: LeadPatch) -> Result<Lead> {
         let mut tx = self.db.begin().await?;
-        let seen = store::get_lead(&mut tx, id).await?;
-        visible(ctx, Entity::Lead, "lead", id, seen)?;
-        // Locked while not converted: a conversion at the same moment comes first
-        // or after, never half-way through this change.
-        store::claim_open_lead(&mut tx, id).await?;
-        let mut lead = store::get_lead(&mut tx, id).await?;
+        let mut lead = locked_open_lead(&mut tx, ctx, id).await?;
         if let Some(name) = patch.name {
             lead.name = domain::optional_text("name", &name)?;
         }
@@ -1009,6 +1009,18 @@ async fn known_contact(tx: &mut Tx, ctx: &Ctx, id: &str) -> Result<Contact> {
         )));
     }
     Ok(contact)
+}
+
+/// Lead `id` as the caller sees it, locked for the transaction while it is not
+/// converted: a conversion at the same moment comes first or after, never half-way
+/// through the caller's change. Not seen is not found, before anything else is
+/// said; read again after the lock, so what it says is what the lock holds.
+async fn locked_open_lead(tx: &mut Tx, ctx: &Ctx, id: &str) -> Result<Lead> {
+    let seen = store::get_lead(tx, id).await?;
+    visible(ctx, Entity::Lead, "lead", id, seen)?;
+    store::claim_open_lead(tx, id).await?;
+    let lead = store::get_lead(tx, id).await?;
+    visible(ctx, Entity::Lead, "lead", id, lead)
 }
 
 /// Gives `owner` exactly `identities` (each once); one another record holds fails,

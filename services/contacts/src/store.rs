@@ -92,10 +92,11 @@ async fn fetch_named(
     );
     let by_identity = |condition: &str, value: String| {
         let mut by = w.clone();
-        by.push_pattern(
-            &format!("{alias}.id IN (SELECT i.{link} FROM identities i WHERE {condition})"),
-            value,
-        );
+        let clause = format!("{alias}.id IN (SELECT i.{link} FROM identities i WHERE {condition})");
+        match condition.contains("LIKE") {
+            true => by.push_pattern(&clause, value),
+            false => by.push(&clause, value),
+        }
         by
     };
     let mut rows = fetch_page(conn, table, alias, by_name, page).await?;

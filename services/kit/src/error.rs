@@ -22,7 +22,8 @@ pub enum Kind {
     Exhausted,
     /// The request is valid but the record's state refuses it.
     FailedPrecondition,
-    /// A concurrent change got in the way: the same request may succeed at once.
+    /// A concurrent change got in the way (`ABORTED`): the same request may succeed
+    /// at once, or — a compare-and-set that lost — is answered by reading again.
     Conflict,
     /// A service or server this one depends on did not answer: worth trying again.
     Unavailable,

@@ -53,6 +53,8 @@ impl Where {
     /// plan depends on it (a rare pattern from a trigram index, a common one by
     /// walking the newest rows), and PostgreSQL's generic plan for a cached
     /// statement picks one for all — a walk of a million rows for a rare name.
+    /// Never run the same SQL text as a prepared query elsewhere: sqlx would reuse
+    /// that cached statement even for an unprepared call.
     pub fn push_pattern(&mut self, clause: &str, pattern: String) {
         self.fresh = true;
         self.push(clause, pattern);

@@ -83,16 +83,19 @@ fn draft(form: &ConvertForm) -> Result<Option<cpb::DealDraft>, ()> {
         "" => 0,
         written => amount(written).ok_or(())?,
     };
-    let currency = form.deal_currency.trim().to_ascii_uppercase();
-    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(());
-    }
+    let currency = currency(&form.deal_currency).ok_or(())?;
     Ok(Some(cpb::DealDraft {
         title: title.to_owned(),
         amount_minor,
         currency,
         ..Default::default()
     }))
+}
+
+/// A currency's code as typed (`rub`): three letters, upper-cased.
+pub(crate) fn currency(written: &str) -> Option<String> {
+    let code = written.trim().to_ascii_uppercase();
+    (code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())).then_some(code)
 }
 
 /// An amount as people write it (`1 500,50`, `1,500.50`, `1500`) in minor units.

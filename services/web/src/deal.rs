@@ -96,6 +96,9 @@ pub struct EditForm {
     /// Empty: unchanged.
     #[serde(default)]
     owner: String,
+    /// The owner the page showed: a choice of the same is no change.
+    #[serde(default)]
+    was_owner: String,
 }
 
 pub fn routes() -> axum::Router<Web> {
@@ -244,6 +247,7 @@ fn assemble<'a>(web: &'a Web, viewer: &'a Viewer, t: &'static Tr, parts: Parts) 
         currency: deal.currency.clone(),
         close: deal.expected_close.clone(),
         owner: String::new(),
+        was_owner: String::new(),
     };
     DealPage {
         edit,
@@ -293,20 +297,22 @@ pub async fn edit(
 ) -> Response {
     let t = viewer.lang.tr();
     let amount = crate::convert::amount(&form.amount);
-    let currency = form.currency.trim().to_ascii_uppercase();
-    let currency_ok = currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase());
-    let (Some(amount_minor), true) = (amount, currency_ok) else {
+    let currency = crate::convert::currency(&form.currency);
+    let (Some(amount_minor), Some(currency)) = (amount, currency) else {
         let why = (StatusCode::BAD_REQUEST, Notice::error(t.deal_amount_wrong));
         return show_typed(&web, &viewer, &id, "", why, Some(form)).await;
     };
+    // Only a chosen owner other than the one the page showed is sent: a save of the
+    // amount never re-files the deal, nor undoes another's change of owner.
     let owner = form.owner.trim();
+    let owner = (!owner.is_empty() && owner != form.was_owner).then(|| owner.to_owned());
     let message = dpb::UpdateDealRequest {
         id: id.clone(),
         title: Some(form.title.trim().to_owned()),
         amount_minor: Some(amount_minor),
         currency: Some(currency),
         expected_close: Some(form.close.trim().to_owned()),
-        owner_id: (!owner.is_empty()).then(|| owner.to_owned()),
+        owner_id: owner,
         ..Default::default()
     };
     let changed = async { web.deals().update_deal(viewer.ask(message)?).await };
