@@ -925,9 +925,13 @@ async fn the_deal_page_moves_loses_with_a_reason_and_reopens() {
     }
     for suites in support::both_ways().await {
         olga(&suites).await;
-        support::staff_suite(&suites)
-            .hire(&[Person::new("ivan", "Иван")])
-            .await;
+        let anna = Person {
+            role: "admin",
+            ..Person::new("anna", "Анна")
+        };
+        let staff = support::staff_suite(&suites);
+        staff.hire(&[Person::new("ivan", "Иван"), anna]).await;
+        staff.set_password("anna").await;
         let (_, ids) = b2b(&suites).await;
         let ivans = dpb::CreateDealRequest {
             title: "Ivan's deal".into(),
@@ -1026,6 +1030,34 @@ async fn the_deal_page_moves_loses_with_a_reason_and_reopens() {
             .expect("the deal")
             .into_inner();
         assert_eq!(got.owner_id, "olga", "{name}");
+        // An admin saving the amount with the owner "unchanged" keeps it Olga's;
+        // choosing Ivan gives it to him.
+        let cookie = support::sign_in_http(addr, "anna").await;
+        let headers = [("cookie", cookie.as_str()), urlencoded];
+        let keep = b"title=Big+order&amount=2600&currency=RUB&owner=&was_owner=olga";
+        let (status, _) = support::http(addr, "POST", &give, &headers, keep).await;
+        assert_eq!(status, 303, "{name}");
+        let got = (olgas
+            .get_deal(dpb::GetDealRequest { id: big.clone() })
+            .await)
+            .expect("the deal")
+            .into_inner();
+        assert_eq!((got.owner_id.as_str(), got.amount_minor), ("olga", 260_000));
+        let to_ivan = b"title=Big+order&amount=2600&currency=RUB&owner=ivan&was_owner=olga";
+        let (status, _) = support::http(addr, "POST", &give, &headers, to_ivan).await;
+        assert_eq!(status, 303, "{name}");
+        let mut admin = deals_suite(&suites)
+            .deals_as("anna", ringside_auth::Role::Admin)
+            .await;
+        let got = (admin
+            .get_deal(dpb::GetDealRequest { id: big.clone() })
+            .await)
+            .expect("the deal")
+            .into_inner();
+        assert_eq!(got.owner_id, "ivan", "{name}: given to Ivan");
+        let back = b"title=Big+order&amount=2600&currency=RUB&owner=olga&was_owner=ivan";
+        let (status, _) = support::http(addr, "POST", &give, &headers, back).await;
+        assert_eq!(status, 303, "{name}: and back to Olga");
 
         // No reason, no loss.
         let cookie = support::sign_in_http(addr, "olga").await;

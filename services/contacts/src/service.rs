@@ -1017,7 +1017,7 @@ async fn known_contact(tx: &mut Tx, ctx: &Ctx, id: &str) -> Result<Contact> {
 /// said; read again after the lock, so what it says is what the lock holds.
 async fn locked_open_lead(tx: &mut Tx, ctx: &Ctx, id: &str) -> Result<Lead> {
     let seen = store::get_lead(tx, id).await?;
-    visible(ctx, Entity::Lead, "lead", id, seen)?;
+    ensure_open(&visible(ctx, Entity::Lead, "lead", id, seen)?)?;
     store::claim_open_lead(tx, id).await?;
     let lead = store::get_lead(tx, id).await?;
     visible(ctx, Entity::Lead, "lead", id, lead)

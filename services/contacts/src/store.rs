@@ -90,10 +90,11 @@ async fn fetch_named(
         &format!("{alias}.name_lower LIKE {{}} ESCAPE '\\'"),
         pattern.clone(),
     );
-    let by_identity = |condition: &str, value: String| {
+    // A pattern's query is planned with it each time; the key's stays prepared.
+    let by_identity = |condition: &str, value: String, pattern: bool| {
         let mut by = w.clone();
         let clause = format!("{alias}.id IN (SELECT i.{link} FROM identities i WHERE {condition})");
-        match condition.contains("LIKE") {
+        match pattern {
             true => by.push_pattern(&clause, value),
             false => by.push(&clause, value),
         }
@@ -107,14 +108,14 @@ async fn fetch_named(
         q.len() >= 8 && q.starts_with('+') && q[1..].bytes().all(|b| b.is_ascii_digit());
     let exact = match whole_number {
         true => {
-            let by = by_identity("i.kind = 'phone' AND i.value = {}", q.to_owned());
+            let by = by_identity("i.kind = 'phone' AND i.value = {}", q.to_owned(), false);
             fetch_page(conn, table, alias, by, page).await?
         }
         false => Vec::new(),
     };
     rows.extend(match exact.is_empty() {
         true => {
-            let by = by_identity("i.value LIKE {} ESCAPE '\\'", pattern);
+            let by = by_identity("i.value LIKE {} ESCAPE '\\'", pattern, true);
             fetch_page(conn, table, alias, by, page).await?
         }
         false => exact,

@@ -152,7 +152,9 @@ async fn show_typed(
 ) -> Response {
     let colleagues = crate::names::colleagues(web, viewer);
     match futures::join!(gather(web, viewer, id, after), colleagues) {
-        (Ok(page), colleagues) => {
+        (Ok(page), mut colleagues) => {
+            // The owner is the form's "unchanged"; with nobody else, no choice.
+            colleagues.retain(|(id, _)| *id != page.owner_id);
             let edit_open = typed.is_some();
             let edit = typed.unwrap_or(page.edit.clone());
             let page = DealPage {
