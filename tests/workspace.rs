@@ -85,6 +85,27 @@ async fn a_person_switches_to_russian_and_no_english_is_left_on_any_width() {
             .await;
         browser.wait_text("h1", |t| t == "Не найдено").await;
         found.extend(english_in(&browser.words().await));
+        // The inbox, and a client's page with its forms (details, note).
+        browser.goto(&format!("{base}/inbox")).await;
+        browser.wait_text("#inbox-empty", |t| !t.is_empty()).await;
+        found.extend(english_in(&browser.words().await));
+        let ivan = cpb::CreateContactRequest {
+            name: "Иван Петров".into(),
+            owner_id: "olga".into(),
+            ..Default::default()
+        };
+        let mut contacts = suites[0].client().await;
+        let ivan = contacts
+            .create_contact(ivan)
+            .await
+            .expect("Ivan")
+            .into_inner();
+        browser.goto(&format!("{base}/contacts/{}", ivan.id)).await;
+        browser.click("#edit-details summary").await;
+        browser
+            .wait_text("#client-name", |t| t == "Иван Петров")
+            .await;
+        found.extend(english_in(&browser.words().await));
         assert!(found.is_empty(), "{name}: untranslated {found:?}");
         let lang = browser
             .execute(
