@@ -314,11 +314,14 @@ async fn a_head_of_sales_runs_a_pipeline_over_grpc() {
                 from: period.0,
                 to: period.1,
                 by_owner: true,
+                by_team: true,
             })
             .await
             .unwrap()
             .into_inner();
+        let teams: i64 = report.teams.iter().map(|t| t.deals).sum();
         let total = report.total.unwrap();
+        assert_eq!(teams, total.deals, "{name}: every deal in one team's row");
         assert_eq!(
             (total.deals, total.won, total.lost, total.win_rate),
             (3, 1, 1, 0.5),

@@ -136,6 +136,144 @@ async fn a_person_switches_to_russian_and_no_english_is_left_on_any_width() {
     }
 }
 
+/// A head of sales in Russian: the board and the list, a deal's page with its forms
+/// open, the reports and a figure followed to its deals, and every admin page show
+/// no English but the office's own data (logins).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_of_sales_reads_the_board_deals_reports_and_admin_in_russian() {
+    if !support::browser::present() {
+        return;
+    }
+    for suites in support::both_ways().await {
+        let anna = Person {
+            role: "admin",
+            ..Person::new("anna", "Анна")
+        };
+        let staff = support::staff_suite(&suites);
+        staff.hire(&[anna]).await;
+        staff.set_password("anna").await;
+        let (pipeline, deal) = russian_pipeline(&suites).await;
+        let pages = support::pages(&suites);
+        let (name, base) = (pages.name, format!("http://{}", pages.running.http_addr));
+        let browser = Browser::start().await;
+        browser.goto(&format!("{base}/signin")).await;
+        browser.click("#language").await;
+        browser.wait_text("h1", |t| t == "Вход").await;
+        browser.type_into("#login", &login_of("anna")).await;
+        browser.type_into("#password", PASSWORD).await;
+        browser.click("#signin-button").await;
+        browser.wait_text("#user-menu", |t| t == "Анна").await;
+        // The office's data: the logins, and the default pipeline deals makes at its
+        // first start (named in English; an office renames it in admin).
+        let data = [
+            "anna",
+            "staff",
+            "test",
+            "Sales",
+            "New",
+            "Qualified",
+            "Proposal",
+            "Negotiation",
+            "Won",
+            "Lost",
+        ];
+        let mut found = Vec::new();
+        let mut read = async |path: String, ready: &str| {
+            browser.goto(&format!("{base}{path}")).await;
+            browser.wait_text(ready, |t| !t.is_empty()).await;
+            let words = english_in(&browser.words().await);
+            found.extend(
+                words
+                    .into_iter()
+                    .filter(|w| !data.contains(&w.as_str()))
+                    .map(|w| format!("{path}: {w}")),
+            );
+        };
+        read(format!("/deals?pipeline={pipeline}"), ".board .figures").await;
+        read(format!("/deals?pipeline={pipeline}&layout=list"), "h1").await;
+        read(format!("/reports?pipeline={pipeline}"), "#owner-stays").await;
+        read("/admin".into(), "h1").await;
+        read("/admin/people/anna".into(), "#person-name").await;
+        read("/admin/pipelines".into(), "h1").await;
+        read("/admin/replies".into(), "h1").await;
+        read(format!("/deals/{deal}"), "#deal-title").await;
+        browser.click("#edit-deal summary").await;
+        browser.click("#add-contact summary").await;
+        browser
+            .wait_text("#add-contact-find", |t| t == "Найти")
+            .await;
+        let words = english_in(&browser.words().await);
+        found.extend(words.into_iter().map(|w| format!("the deal's forms: {w}")));
+        browser
+            .goto(&format!("{base}/reports?pipeline={pipeline}"))
+            .await;
+        browser.click("#total-deals").await;
+        browser
+            .wait_text("#main", |t| t.contains("Поставка станков"))
+            .await;
+        let words = english_in(&browser.words().await);
+        found.extend(words.into_iter().map(|w| format!("the drill-down: {w}")));
+        assert!(found.is_empty(), "{name}: untranslated {found:#?}");
+        browser.quit().await;
+        for suite in suites {
+            suite.stop().await;
+        }
+    }
+}
+
+/// A pipeline named in Russian, stages and all, with a deal that has a contact and
+/// has moved once (so the reports have a stay to show): its id and the deal's.
+async fn russian_pipeline(suites: &[Suite]) -> (String, String) {
+    let mut admin = deals_suite(suites)
+        .deals_as("anna", ringside_auth::Role::Admin)
+        .await;
+    let stage = |name: &str, kind: dpb::StageKind, probability: i32| dpb::StageSpec {
+        name: name.into(),
+        kind: kind.into(),
+        probability,
+        guidance: "Договоритесь о показе".into(),
+        ..Default::default()
+    };
+    let open = dpb::StageKind::Open;
+    let create = dpb::CreatePipelineRequest {
+        name: "Продажи".into(),
+        stages: vec![
+            stage("Звонок", open, 20),
+            stage("Показ", open, 40),
+            stage("Выиграна", dpb::StageKind::Won, 100),
+            stage("Проиграна", dpb::StageKind::Lost, 0),
+        ],
+    };
+    let pipeline = admin.create_pipeline(create).await.expect("a pipeline");
+    let pipeline = pipeline.into_inner();
+    let petr = cpb::CreateContactRequest {
+        name: "Пётр Сидоров".into(),
+        owner_id: "anna".into(),
+        ..Default::default()
+    };
+    let petr = suites[0].client().await.create_contact(petr).await;
+    let deal = dpb::CreateDealRequest {
+        title: "Поставка станков".into(),
+        pipeline_id: pipeline.id.clone(),
+        amount_minor: 15_000_000,
+        currency: "RUB".into(),
+        owner_id: "anna".into(),
+        contacts: vec![dpb::DealContact {
+            contact_id: petr.expect("Petr").into_inner().id,
+            role: dpb::ContactRole::DecisionMaker.into(),
+        }],
+        ..Default::default()
+    };
+    let deal = admin.create_deal(deal).await.expect("a deal").into_inner();
+    let deal = deal.deal.expect("the deal").id;
+    let moved = dpb::MoveDealRequest {
+        id: deal.clone(),
+        stage_id: pipeline.stages[1].id.clone(),
+    };
+    admin.move_deal(moved).await.expect("moved");
+    (pipeline.id, deal)
+}
+
 /// The files a page loads come from a versioned address, cached for good; an address
 /// of another build is not found, and every page forbids scripts from elsewhere.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -450,7 +588,8 @@ async fn task(
 /// An agent's day: what is due by the end of it (overdue first, marked; a call-back
 /// among it), not what is due later or someone else's; the new
 /// leads given to them; a task done and another moved without leaving the page;
-/// a time that is no time, and another's task, change nothing.
+/// a time that is no time, and another's task, change nothing. An agent gives no
+/// task away; an admin gives theirs to the agent from My day.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn my_day_lists_what_is_due_and_a_task_is_done_or_moved_in_place() {
     if !support::browser::present() {
@@ -458,10 +597,19 @@ async fn my_day_lists_what_is_due_and_a_task_is_done_or_moved_in_place() {
     }
     for suites in support::both_ways().await {
         let staff = support::staff_suite(&suites);
+        let anna = Person {
+            role: "admin",
+            ..Person::new("anna", "Анна")
+        };
         staff
-            .hire(&[Person::new("olga", "Ольга"), Person::new("ivan", "Иван")])
+            .hire(&[
+                Person::new("olga", "Ольга"),
+                Person::new("ivan", "Иван"),
+                anna,
+            ])
             .await;
         staff.set_password("olga").await;
+        staff.set_password("anna").await;
         let todo = apb::TaskType::Todo;
         let overdue = task(&suites, "olga", "Send the contract", -3600, todo).await;
         let back = apb::TaskType::CallBack;
@@ -573,6 +721,47 @@ async fn my_day_lists_what_is_due_and_a_task_is_done_or_moved_in_place() {
             .expect("task")
             .into_inner();
         assert_eq!(unmoved.due_at, moved.due_at, "{name}");
+
+        // Olga, an agent, is offered no one to give a task to, and is refused.
+        let agents_day = browser
+            .execute(
+                "return document.querySelectorAll('form.reassign').length",
+                serde_json::json!([]),
+            )
+            .await;
+        assert_eq!(agents_day, 0, "{name}: an agent gives no task away");
+        let path = format!("/tasks/{call_back}/reassign");
+        let (status, _) = support::http(addr, "POST", &path, &headers, b"to=ivan").await;
+        assert_eq!(status, 403, "{name}");
+        let kept = client
+            .get_task(get(&call_back))
+            .await
+            .expect("task")
+            .into_inner();
+        assert_eq!(kept.assignee_id, "olga", "{name}");
+        // Anna, an admin, gives hers to Olga from her day; it leaves it.
+        let annas = task(&suites, "anna", "Prepare the offer", -60, todo).await;
+        let cookie = support::sign_in_http(addr, "anna").await;
+        let headers = [("cookie", cookie.as_str()), urlencoded];
+        let (_, day) = support::http(addr, "GET", "/", &headers, b"").await;
+        assert!(
+            day.contains("Prepare the offer")
+                && day.contains(r#"<option value="olga">Ольга</option>"#),
+            "{name}: {day}"
+        );
+        let path = format!("/tasks/{annas}/reassign");
+        let (status, _) = support::http(addr, "POST", &path, &headers, b"to=").await;
+        assert_eq!(status, 400, "{name}: nobody chosen");
+        let (status, _) = support::http(addr, "POST", &path, &headers, b"to=olga").await;
+        assert_eq!(status, 303, "{name}");
+        let (_, day) = support::http(addr, "GET", "/", &headers, b"").await;
+        assert!(!day.contains("Prepare the offer"), "{name}: given away");
+        let given = client
+            .get_task(get(&annas))
+            .await
+            .expect("olga's now")
+            .into_inner();
+        assert_eq!(given.assignee_id, "olga", "{name}");
         browser.quit().await;
         for suite in suites {
             suite.stop().await;
@@ -728,7 +917,12 @@ async fn the_board_moves_a_deal_recomputes_the_columns_and_shows_a_wip_refusal()
 
         // Big order to Offer: both columns' figures follow.
         let big = format!(r#"li[data-deal-id="{}"]"#, ids["Big order"]);
-        let set = "document.querySelector(arguments[0]).value = arguments[1]; return 1";
+        // The stage is chosen and the form sent in one step, as a drop does: a live
+        // refresh of the board (a push follows every move) would otherwise put back
+        // a choice made in two.
+        let submit = "const f = document.querySelector(arguments[0]); \
+                      f.querySelector('select').value = arguments[1]; \
+                      f.requestSubmit(); return 1";
         let offer = browser
             .execute(
                 "return document.querySelector('.column:nth-of-type(3) .cards').dataset.stageId",
@@ -736,9 +930,11 @@ async fn the_board_moves_a_deal_recomputes_the_columns_and_shows_a_wip_refusal()
             )
             .await;
         browser
-            .execute(set, serde_json::json!([format!("{big} select"), offer]))
+            .execute(
+                submit,
+                serde_json::json!([format!("{big} form.move"), offer]),
+            )
             .await;
-        browser.click(&format!("{big} .move button")).await;
         browser
             .wait_text(&figures(1), |t| t == "1 deal · 500.00 RUB")
             .await;
@@ -755,9 +951,11 @@ async fn the_board_moves_a_deal_recomputes_the_columns_and_shows_a_wip_refusal()
             )
             .await;
         browser
-            .execute(set, serde_json::json!([format!("{small} select"), demo]))
+            .execute(
+                submit,
+                serde_json::json!([format!("{small} form.move"), demo]),
+            )
             .await;
-        browser.click(&format!("{small} .move button")).await;
         browser
             .wait_text(".notice", |t| t.contains("That stage is full"))
             .await;
@@ -1080,6 +1278,112 @@ async fn the_deal_page_moves_loses_with_a_reason_and_reopens() {
         let (status, _) = support::http(addr, "POST", &give, &headers, back).await;
         assert_eq!(status, 303, "{name}: and back to Olga");
 
+        // Contacts and their roles: Olga finds hers and adds him as the decision
+        // maker, makes him an influencer, then takes him off; Ivan's client on the
+        // deal, whom she may not see, is not shown and stays through every change.
+        let mut contacts = suites[0].client().await;
+        let contact = |name: &str, owner: &str| cpb::CreateContactRequest {
+            name: name.into(),
+            owner_id: owner.into(),
+            ..Default::default()
+        };
+        let petr = contacts
+            .create_contact(contact("Пётр Сидоров", "olga"))
+            .await;
+        let petr = petr.expect("Petr").into_inner().id;
+        let semyon = contacts
+            .create_contact(contact("Семён Сидоров", "ivan"))
+            .await;
+        let semyon = semyon.expect("Semyon").into_inner().id;
+        let dc = |id: &str, role: dpb::ContactRole| dpb::DealContact {
+            contact_id: id.into(),
+            role: role.into(),
+        };
+        let attach = dpb::UpdateDealRequest {
+            id: big.clone(),
+            replace_contacts: true,
+            contacts: vec![dc(&semyon, dpb::ContactRole::User)],
+            ..Default::default()
+        };
+        admin.update_deal(attach).await.expect("Semyon on the deal");
+        browser.goto(&format!("{base}/deals/{big}")).await;
+        browser
+            .wait_text("#no-deal-contacts", |t| !t.is_empty())
+            .await;
+        browser.click("#add-contact summary").await;
+        browser.type_into("#add-contact-q", "Сидоров").await;
+        browser.click("#add-contact-find").await;
+        let found = browser
+            .wait_text("#add-contact-matches", |t| t.contains("Пётр Сидоров"))
+            .await;
+        assert!(!found.contains("Семён"), "{name}: {found}");
+        let violations = browser.accessibility_violations().await;
+        assert!(violations.is_empty(), "{name}: {violations:#?}");
+        let role = |r: dpb::ContactRole| serde_json::json!(i32::from(r).to_string());
+        let decides = role(dpb::ContactRole::DecisionMaker);
+        browser
+            .execute(set, serde_json::json!(["#candidate-role-1", decides]))
+            .await;
+        browser.click("#add-contact-matches .add-this").await;
+        browser
+            .wait_text("#deal-contacts", |t| {
+                t.contains("Пётр Сидоров") && t.contains("decision maker")
+            })
+            .await;
+        let influences = role(dpb::ContactRole::Influencer);
+        browser
+            .execute(set, serde_json::json!(["#role-1", influences]))
+            .await;
+        browser.click("#deal-contacts .set-role").await;
+        browser
+            .wait_text("#deal-contacts .role", |t| t == "influencer")
+            .await;
+        let got = admin
+            .get_deal(dpb::GetDealRequest { id: big.clone() })
+            .await;
+        // Deals keeps them by id, not in the order they came.
+        let sorted = |mut list: Vec<dpb::DealContact>| {
+            list.sort_by(|a, b| a.contact_id.cmp(&b.contact_id));
+            list
+        };
+        let got = sorted(got.expect("the deal").into_inner().contacts);
+        let both = sorted(vec![
+            dc(&semyon, dpb::ContactRole::User),
+            dc(&petr, dpb::ContactRole::Influencer),
+        ]);
+        assert_eq!(got, both, "{name}");
+        // No role, or a contact she cannot see: refused, nothing changes.
+        let cookie = support::sign_in_http(addr, "olga").await;
+        let headers = [("cookie", cookie.as_str()), urlencoded];
+        let path = format!("/deals/{big}/contacts");
+        let body = format!("contact={petr}&role=0");
+        let (status, _) = support::http(addr, "POST", &path, &headers, body.as_bytes()).await;
+        assert_eq!(status, 400, "{name}: no role");
+        let hidden = contacts.create_contact(contact("Третий", "ivan")).await;
+        let body = format!(
+            "contact={}&role=1",
+            hidden.expect("a third").into_inner().id
+        );
+        let (status, _) = support::http(addr, "POST", &path, &headers, body.as_bytes()).await;
+        assert_eq!(status, 400, "{name}: one she may not see");
+        let got = admin
+            .get_deal(dpb::GetDealRequest { id: big.clone() })
+            .await;
+        assert_eq!(
+            sorted(got.expect("the deal").into_inner().contacts),
+            both,
+            "{name}"
+        );
+        browser.click("#deal-contacts .remove-contact").await;
+        browser
+            .wait_text("#no-deal-contacts", |t| !t.is_empty())
+            .await;
+        let got = admin
+            .get_deal(dpb::GetDealRequest { id: big.clone() })
+            .await;
+        let only = vec![dc(&semyon, dpb::ContactRole::User)];
+        assert_eq!(got.expect("the deal").into_inner().contacts, only, "{name}");
+
         // No reason, no loss.
         let cookie = support::sign_in_http(addr, "olga").await;
         let urlencoded = ("content-type", "application/x-www-form-urlencoded");
@@ -1167,6 +1471,25 @@ async fn a_manager_opens_the_funnel_and_follows_a_figure_to_its_deals() {
                    .map(r => [...r.children].map(c => c.textContent).join('|'))";
         let rows = browser.execute(row, serde_json::json!([])).await;
         assert_eq!(rows, serde_json::json!(["Ольга|—|0 min|—"]), "{name}");
+        // The sales team's row: its deals and its time in each stage, by name.
+        let row = row.replace("#owner-stays", "#teams");
+        let rows = browser.execute(&row, serde_json::json!([])).await;
+        let rows: Vec<String> = serde_json::from_value(rows).expect("rows");
+        assert_eq!(rows.len(), 1, "{name}: {rows:?}");
+        assert!(rows[0].starts_with("Team sales|3|0|0|"), "{name}: {rows:?}");
+        assert!(rows[0].ends_with("|—|0 min|—"), "{name}: {rows:?}");
+        browser.click("#teams tbody td a").await;
+        let listed = browser.wait_text("#drill", |t| t.contains("Pilot")).await;
+        assert!(
+            listed.contains("Big order") && listed.contains("Small order"),
+            "{name}: {listed}"
+        );
+        browser
+            .goto(&format!("{base}/reports?pipeline={pipeline}"))
+            .await;
+        browser
+            .wait_text("#funnel tbody tr:first-child .entered", |t| t == "3")
+            .await;
         browser.click("#funnel tbody tr:first-child .entered").await;
         let listed = browser
             .wait_text("#drill", |t| t.contains("Big order"))

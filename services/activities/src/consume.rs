@@ -315,6 +315,7 @@ async fn stage_changed(tx: &mut Tx, event: &Event<'_>, d: &ev::DealStageChanged)
         &summary,
         links,
         &[
+            ("title", &d.title),
             ("from_stage", &d.from_stage),
             ("to_stage", &d.to_stage),
             ("changed_by", &d.changed_by),

@@ -15,7 +15,7 @@ use crate::convert::{
 };
 use crate::error::DealsError;
 use crate::model::{Column, Ctx, Deal, Move};
-use crate::reports::{Cell, Cohort, Funnel, FunnelStage, ratio};
+use crate::reports::{Cell, Cohort, Funnel, FunnelStage, Splits, Whose, ratio};
 use crate::service::DealsService;
 use crate::store::StoredView;
 
@@ -113,6 +113,7 @@ fn funnel_to_proto(f: &Funnel) -> pb::Funnel {
     };
     pb::Funnel {
         owner_id: f.owner_id.clone().unwrap_or_default(),
+        team_id: f.team_id.clone().unwrap_or_default(),
         stages: f.stages.iter().map(stage).collect(),
         deals: f.deals,
         won: f.won,
@@ -351,11 +352,16 @@ impl Deals for DealsGrpc {
         let ctx = Ctx::of(&req);
         let r = req.into_inner();
         let cohort = cohort(&r.pipeline_id, r.from.as_ref(), r.to.as_ref())?;
-        let report = self.service.funnel(&ctx, &cohort, r.by_owner).await?;
+        let splits = Splits {
+            by_owner: r.by_owner,
+            by_team: r.by_team,
+        };
+        let report = self.service.funnel(&ctx, &cohort, splits).await?;
         ok(pb::FunnelReport {
             pipeline_id: report.pipeline.id.clone(),
             total: Some(funnel_to_proto(&report.total)),
             owners: report.owners.iter().map(funnel_to_proto).collect(),
+            teams: report.teams.iter().map(funnel_to_proto).collect(),
         })
     }
 
@@ -365,6 +371,7 @@ impl Deals for DealsGrpc {
         let cohort = cohort(&r.pipeline_id, r.from.as_ref(), r.to.as_ref())?;
         let cell = cell_from_proto(r.cell)?;
         let owner = optional_id("owner_id", &r.owner_id)?;
+        let team = optional_id("team_id", &r.team_id)?;
         let stage = optional_id("stage_id", &r.stage_id)?;
         let page = page_of(r.page_size, &r.page_token, DEFAULT_PAGE)?;
         let found = self
@@ -372,7 +379,10 @@ impl Deals for DealsGrpc {
             .drill_down(
                 &ctx,
                 &cohort,
-                owner.as_deref(),
+                Whose {
+                    owner_id: owner.as_deref(),
+                    team_id: team.as_deref(),
+                },
                 stage.as_deref(),
                 cell,
                 page,

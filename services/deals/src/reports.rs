@@ -46,8 +46,11 @@ pub struct FunnelStage {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Funnel {
-    /// `None` for the whole team.
+    /// The owner whose deals these are; `None` for a team's or everyone's.
     pub owner_id: Option<String>,
+    /// The team the deals were given to (`Some("")`: to none); `None` for an
+    /// owner's or everyone's.
+    pub team_id: Option<String>,
     pub stages: Vec<FunnelStage>,
     pub deals: i64,
     pub won: i64,
@@ -74,6 +77,47 @@ pub struct FunnelReport {
     pub pipeline: Pipeline,
     pub total: Funnel,
     pub owners: Vec<Funnel>,
+    pub teams: Vec<Funnel>,
+}
+
+/// What a funnel report is split by besides everyone: a deal's owner, the team it
+/// was given to (its stamp, which stays when people change teams).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum By {
+    Owner,
+    Team,
+}
+
+impl By {
+    fn column(self) -> &'static str {
+        match self {
+            By::Owner => "d.owner_id",
+            By::Team => "d.team_id",
+        }
+    }
+}
+
+/// The splits asked for, in [`By`]'s order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Splits {
+    pub by_owner: bool,
+    pub by_team: bool,
+}
+
+impl Splits {
+    fn asked(self) -> impl Iterator<Item = By> {
+        [(self.by_owner, By::Owner), (self.by_team, By::Team)]
+            .into_iter()
+            .filter_map(|(asked, by)| asked.then_some(by))
+    }
+}
+
+/// Whose deals a drill-down lists: an owner's, a team's (`Some("")`: no team's),
+/// or everyone's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Whose<'a> {
+    pub owner_id: Option<&'a str>,
+    pub team_id: Option<&'a str>,
 }
 
 /// One number of the funnel report.
@@ -103,17 +147,18 @@ pub struct ForecastRow {
     pub weighted_minor: i64,
 }
 
-/// How many deals of one owner (or everyone) ended where: (status, furthest open
-/// position) → count.
+/// How many deals of one owner or team (or everyone) ended where: (status,
+/// furthest open position) → count.
 type Reach = BTreeMap<(StageKind, i64), i64>;
 
-/// Deals of the cohort (`cohort`: a condition on `d`) by owner, status and furthest
-/// open stage: one pass over the cohort's deals (the furthest stage is kept on the
-/// deal as it moves).
+/// Deals of the cohort (`cohort`: a condition on `d`) by owner, team, status and
+/// furthest open stage: one pass over the cohort's deals (the furthest stage is
+/// kept on the deal as it moves).
 fn reach_sql(cohort: &str) -> String {
     format!(
-        "SELECT d.owner_id, d.status, d.reached_position AS reached, COUNT(*) AS n \
-         FROM deals d WHERE {cohort} GROUP BY d.owner_id, d.status, d.reached_position"
+        "SELECT d.owner_id, d.team_id, d.status, d.reached_position AS reached, \
+         COUNT(*) AS n FROM deals d WHERE {cohort} \
+         GROUP BY d.owner_id, d.team_id, d.status, d.reached_position"
     )
 }
 
@@ -137,40 +182,56 @@ fn cohort_where(pipeline: &str, cohort: &Cohort, scope: &Scope) -> Where {
     w
 }
 
-/// The lower median of completed stays per stage (and, with `by_owner`, per stage
-/// and owner; `per_owner` is 1 on those rows). PostgreSQL sorts each group once
-/// (`percentile_disc`, both groupings in one pass); SQLite, without ordered-set
-/// aggregates, numbers the rows with window functions and picks the middle one.
-fn median_sql(backend: Backend, by_owner: bool, cohort: &str) -> Vec<String> {
+/// The lower median of completed stays per stage, and per stage and owner or team
+/// as `splits` ask (`g_owner` is 0 on an owner's rows, `g_team` on a team's).
+/// PostgreSQL sorts each group once (`percentile_disc`, every grouping in one
+/// pass); SQLite, without ordered-set aggregates, numbers the rows with window
+/// functions and picks the middle one, one query per grouping.
+fn median_sql(backend: Backend, splits: Splits, cohort: &str) -> Vec<String> {
     let stays = stays_of_cohort(cohort);
+    let asked = |by: By| splits.asked().any(|a| a == by);
     match backend {
         Backend::Postgres => {
-            let (owner, everyone, sets) = match by_owner {
+            let column = |by: By| match asked(by) {
                 true => (
-                    "COALESCE(d.owner_id, '')",
-                    "GROUPING(d.owner_id)",
-                    "GROUPING SETS ((h.stage_id), (h.stage_id, d.owner_id))",
+                    format!("COALESCE({}, '')", by.column()),
+                    format!("GROUPING({})", by.column()),
                 ),
-                false => ("''", "1", "h.stage_id"),
+                false => ("''".to_owned(), "1".to_owned()),
+            };
+            let ((owner, g_owner), (team, g_team)) = (column(By::Owner), column(By::Team));
+            let per: String = (splits.asked())
+                .map(|by| format!(", (h.stage_id, {})", by.column()))
+                .collect();
+            let sets = match per.is_empty() {
+                true => "h.stage_id".to_owned(),
+                false => format!("GROUPING SETS ((h.stage_id){per})"),
             };
             vec![format!(
-                "SELECT h.stage_id, {owner} AS owner_id, \
-                 CAST({everyone} AS BIGINT) AS everyone, COUNT(*) AS n, \
+                "SELECT h.stage_id, {owner} AS owner_id, {team} AS team_id, \
+                 CAST({g_owner} AS BIGINT) AS g_owner, CAST({g_team} AS BIGINT) AS g_team, \
+                 COUNT(*) AS n, \
                  CAST(percentile_disc(0.5) WITHIN GROUP (ORDER BY h.left_at - h.entered_at) \
                  AS BIGINT) AS dur {stays} GROUP BY {sets}"
             )]
         }
-        Backend::Sqlite => [false]
-            .into_iter()
-            .chain(by_owner.then_some(true))
-            .map(|per_owner| {
-                let (owner, partition, everyone) = match per_owner {
-                    true => ("d.owner_id", "h.stage_id, d.owner_id", 0),
-                    false => ("''", "h.stage_id", 1),
+        Backend::Sqlite => std::iter::once(None)
+            .chain(splits.asked().map(Some))
+            .map(|by| {
+                let pick = |of: By| match by == Some(of) {
+                    true => (of.column(), 0),
+                    false => ("''", 1),
+                };
+                let ((owner, g_owner), (team, g_team)) = (pick(By::Owner), pick(By::Team));
+                let partition = match by {
+                    Some(by) => format!("h.stage_id, {}", by.column()),
+                    None => "h.stage_id".to_owned(),
                 };
                 format!(
-                    "SELECT t.stage_id, t.owner_id, {everyone} AS everyone, t.n, t.dur FROM (\
-                     SELECT h.stage_id, {owner} AS owner_id, h.left_at - h.entered_at AS dur, \
+                    "SELECT t.stage_id, t.owner_id, t.team_id, {g_owner} AS g_owner, \
+                     {g_team} AS g_team, t.n, t.dur FROM (\
+                     SELECT h.stage_id, {owner} AS owner_id, {team} AS team_id, \
+                     h.left_at - h.entered_at AS dur, \
                      ROW_NUMBER() OVER (PARTITION BY {partition} \
                      ORDER BY h.left_at - h.entered_at) AS rn, \
                      COUNT(*) OVER (PARTITION BY {partition}) AS n \
@@ -181,56 +242,66 @@ fn median_sql(backend: Backend, by_owner: bool, cohort: &str) -> Vec<String> {
     }
 }
 
-/// (stage, owner or `None` for everyone) → (completed stays, median ms).
-type Medians = BTreeMap<(String, Option<String>), (i64, i64)>;
+/// A group a funnel is of: `None` for everyone.
+type Group = Option<(By, String)>;
+
+/// (stage, group) → (completed stays, median ms).
+type Medians = BTreeMap<(String, Group), (i64, i64)>;
+
+/// The group a median's row is of.
+fn group_of(row: &sqlx::any::AnyRow) -> Result<Group> {
+    if row.try_get::<i64, _>("g_owner")? == 0 {
+        return Ok(Some((By::Owner, row.try_get("owner_id")?)));
+    }
+    if row.try_get::<i64, _>("g_team")? == 0 {
+        return Ok(Some((By::Team, row.try_get("team_id")?)));
+    }
+    Ok(None)
+}
 
 impl DealsService {
-    pub async fn funnel(&self, ctx: &Ctx, cohort: &Cohort, by_owner: bool) -> Result<FunnelReport> {
+    pub async fn funnel(&self, ctx: &Ctx, cohort: &Cohort, splits: Splits) -> Result<FunnelReport> {
         let mut conn = self.db.pool().acquire().await?;
         let pipeline = pipeline_or_default(&mut conn, cohort.pipeline_id.as_deref()).await?;
         let w = cohort_where(&pipeline.id, cohort, &ctx.scope(Entity::Deal));
-        let mut reach: BTreeMap<String, Reach> = BTreeMap::new();
+        // Every group's reach, everyone's included (`None`).
+        let mut reach: BTreeMap<Group, Reach> = BTreeMap::new();
         let rows = w.query(reach_sql(&w.sql())).fetch_all(&mut *conn).await?;
         for row in rows {
             let status: String = row.try_get("status")?;
             let Some(status) = StageKind::parse(&status) else {
                 continue;
             };
-            let owner: String = row.try_get("owner_id")?;
-            *reach
-                .entry(owner)
-                .or_default()
-                .entry((status, row.try_get("reached")?))
-                .or_default() += row.try_get::<i64, _>("n")?;
+            let key = (status, row.try_get("reached")?);
+            let n = row.try_get::<i64, _>("n")?;
+            let owner = (By::Owner, row.try_get("owner_id")?);
+            let team = (By::Team, row.try_get("team_id")?);
+            for group in [None, Some(owner), Some(team)] {
+                *reach.entry(group).or_default().entry(key).or_default() += n;
+            }
         }
         let mut medians = Medians::new();
-        for sql in median_sql(self.db.backend(), by_owner, &w.sql()) {
+        for sql in median_sql(self.db.backend(), splits, &w.sql()) {
             let rows = w.query(sql).fetch_all(&mut *conn).await?;
             for row in rows {
-                let owner: String = row.try_get("owner_id")?;
-                let everyone = row.try_get::<i64, _>("everyone")? == 1;
-                let key = (row.try_get("stage_id")?, (!everyone).then_some(owner));
+                let key = (row.try_get("stage_id")?, group_of(&row)?);
                 medians.insert(key, (row.try_get("n")?, row.try_get("dur")?));
             }
         }
-        let mut everyone = Reach::new();
-        for counts in reach.values() {
-            for (key, n) in counts {
-                *everyone.entry(*key).or_default() += n;
-            }
-        }
-        let total = funnel_of(&pipeline, None, &everyone, &medians);
-        let owners = match by_owner {
-            true => reach
+        let everyone = reach.get(&None).cloned().unwrap_or_default();
+        let funnels = |by: By, asked: bool| -> Vec<Funnel> {
+            let of_by = reach
                 .iter()
-                .map(|(owner, r)| funnel_of(&pipeline, Some(owner), r, &medians))
-                .collect(),
-            false => Vec::new(),
+                .filter(|(g, _)| asked && matches!(g, Some((b, _)) if *b == by));
+            of_by
+                .map(|(group, r)| funnel_of(&pipeline, group, r, &medians))
+                .collect()
         };
         Ok(FunnelReport {
+            total: funnel_of(&pipeline, &None, &everyone, &medians),
+            owners: funnels(By::Owner, splits.by_owner),
+            teams: funnels(By::Team, splits.by_team),
             pipeline,
-            total,
-            owners,
         })
     }
 
@@ -240,7 +311,7 @@ impl DealsService {
         &self,
         ctx: &Ctx,
         cohort: &Cohort,
-        owner_id: Option<&str>,
+        whose: Whose<'_>,
         stage_id: Option<&str>,
         cell: Cell,
         page: Page,
@@ -260,8 +331,11 @@ impl DealsService {
         };
         let scope = ctx.scope(Entity::Deal);
         let mut w = cohort_where(&pipeline.id, cohort, &scope);
-        if let Some(owner) = owner_id {
+        if let Some(owner) = whose.owner_id {
             w.push("d.owner_id = {}", owner);
+        }
+        if let Some(team) = whose.team_id {
+            w.push("d.team_id = {}", team);
         }
         cell_clause(&mut w, cell, position);
         let total = store::count_where(&mut conn, &w).await?;
@@ -357,12 +431,7 @@ fn cell_clause(w: &mut Where, cell: Cell, position: Option<i64>) {
 }
 
 /// One funnel from its deals' reach: see the module's rule.
-fn funnel_of(
-    pipeline: &Pipeline,
-    owner: Option<&String>,
-    reach: &Reach,
-    medians: &Medians,
-) -> Funnel {
+fn funnel_of(pipeline: &Pipeline, group: &Group, reach: &Reach, medians: &Medians) -> Funnel {
     let won_at = pipeline
         .closing_stage(StageKind::Won)
         .map_or(i64::MAX, |s| s.position);
@@ -381,7 +450,7 @@ fn funnel_of(
         .open_stages()
         .map(|stage| {
             let p = stage.position;
-            let median = medians.get(&(stage.id.clone(), owner.cloned()));
+            let median = medians.get(&(stage.id.clone(), group.clone()));
             FunnelStage {
                 stage: stage.clone(),
                 entered: count(&|_, f| f >= p),
@@ -392,8 +461,13 @@ fn funnel_of(
             }
         })
         .collect();
+    let of = |by: By| match group {
+        Some((b, id)) if *b == by => Some(id.clone()),
+        _ => None,
+    };
     Funnel {
-        owner_id: owner.cloned(),
+        owner_id: of(By::Owner),
+        team_id: of(By::Team),
         stages,
         deals: count(&|_, _| true),
         won: count(&|s, _| s == StageKind::Won),

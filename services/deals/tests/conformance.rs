@@ -13,7 +13,7 @@ use ringside_deals::model::{
     ContactRole, Ctx, DealContact, DealPatch, Filter, Move, NewDeal, Sort, SortField, StageKind,
     StagePatch, parse_day, today,
 };
-use ringside_deals::reports::{Cell, Cohort};
+use ringside_deals::reports::{Cell, Cohort, Splits, Whose};
 use ringside_identity::paging::Page;
 use ringside_proto::activities::v1 as apb;
 use ringside_proto::events::v1 as ev;
@@ -860,18 +860,49 @@ async fn the_funnel_counts_skips_and_backward_moves_once_and_drills_down_to_its_
             .await;
         }
 
+        // The teams the deals were given to: Olga's d1 and d6 to north, her d2 to
+        // none; Ivan's to south.
+        for (name, team) in [
+            ("d1", "north"),
+            ("d6", "north"),
+            ("d3", "south"),
+            ("d4", "south"),
+            ("d5", "south"),
+        ] {
+            h.exec(&format!(
+                "UPDATE deals SET team_id = '{team}' WHERE id = '{}'",
+                deals[name]
+            ))
+            .await;
+        }
+
         let cohort = Cohort {
             pipeline_id: Some(p.id.clone()),
             from: now - 3_600_000,
             to: now + 3_600_000,
         };
-        let report = h.svc.funnel(&ctx("admin"), &cohort, true).await.unwrap();
-        let team_only = h.svc.funnel(&ctx("admin"), &cohort, false).await.unwrap();
+        let both = Splits {
+            by_owner: true,
+            by_team: true,
+        };
+        let report = h.svc.funnel(&ctx("admin"), &cohort, both).await.unwrap();
+        let everyone = (h
+            .svc
+            .funnel(&ctx("admin"), &cohort, Splits::default())
+            .await)
+            .unwrap();
         assert_eq!(
-            team_only.total, report.total,
-            "the same numbers without the owners"
+            everyone.total, report.total,
+            "the same numbers without the owners and teams"
         );
-        assert!(team_only.owners.is_empty());
+        assert!(everyone.owners.is_empty() && everyone.teams.is_empty());
+        let by_team = Splits {
+            by_team: true,
+            ..Splits::default()
+        };
+        let teams_only = h.svc.funnel(&ctx("admin"), &cohort, by_team).await.unwrap();
+        assert!(teams_only.owners.is_empty());
+        assert_eq!(teams_only.teams, report.teams, "asked alone or with owners");
         let numbers = |f: &ringside_deals::reports::Funnel| -> Vec<(i64, i64, i64)> {
             f.stages
                 .iter()
@@ -900,10 +931,28 @@ async fn the_funnel_counts_skips_and_backward_moves_once_and_drills_down_to_its_
             numbers(owners["ivan"]),
             [(3, 2, 1), (2, 1, 0), (1, 1, 0), (1, 1, 0)]
         );
+        let teams: BTreeMap<_, _> = (report.teams.iter())
+            .map(|f| (f.team_id.clone().unwrap(), f))
+            .collect();
+        let sizes: Vec<_> = teams.iter().map(|(t, f)| (t.as_str(), f.deals)).collect();
+        assert_eq!(sizes, [("", 1), ("north", 2), ("south", 3)]);
+        assert!(report.teams.iter().all(|f| f.owner_id.is_none()));
+        assert_eq!(numbers(teams["south"]), numbers(owners["ivan"]));
+        assert_eq!(teams["north"].stages[0].median_ms, Some(10_000));
+        assert_eq!(
+            teams["north"].stages[0].completed_stays, 1,
+            "d6 is still in A"
+        );
+        assert_eq!(teams[""].stages[0].median_ms, Some(20_000));
+        assert_eq!(teams["south"].stages[0].median_ms, Some(30_000));
 
         // Every number drills down to exactly that many deals.
-        for funnel in std::iter::once(total).chain(report.owners.iter()) {
-            let owner = funnel.owner_id.as_deref();
+        let funnels = std::iter::once(total).chain(report.owners.iter());
+        for funnel in funnels.chain(report.teams.iter()) {
+            let whose = Whose {
+                owner_id: funnel.owner_id.as_deref(),
+                team_id: funnel.team_id.as_deref(),
+            };
             for s in &funnel.stages {
                 for (cell, want) in [
                     (Cell::Entered, s.entered),
@@ -915,7 +964,7 @@ async fn the_funnel_counts_skips_and_backward_moves_once_and_drills_down_to_its_
                         .drill_down(
                             &ctx("admin"),
                             &cohort,
-                            owner,
+                            whose,
                             Some(&s.stage.id),
                             cell,
                             page(100),
@@ -925,7 +974,7 @@ async fn the_funnel_counts_skips_and_backward_moves_once_and_drills_down_to_its_
                     assert_eq!(
                         (n, paged.items.len() as i64),
                         (want, want),
-                        "{owner:?} {} {cell:?}",
+                        "{whose:?} {} {cell:?}",
                         s.stage.name
                     );
                 }
@@ -937,10 +986,10 @@ async fn the_funnel_counts_skips_and_backward_moves_once_and_drills_down_to_its_
             ] {
                 let (_, n) = h
                     .svc
-                    .drill_down(&ctx("admin"), &cohort, owner, None, cell, page(100))
+                    .drill_down(&ctx("admin"), &cohort, whose, None, cell, page(100))
                     .await
                     .unwrap();
-                assert_eq!(n, want, "{owner:?} {cell:?}");
+                assert_eq!(n, want, "{whose:?} {cell:?}");
             }
         }
         let (moved_on_b, _) = h
@@ -948,7 +997,7 @@ async fn the_funnel_counts_skips_and_backward_moves_once_and_drills_down_to_its_
             .drill_down(
                 &ctx("admin"),
                 &cohort,
-                None,
+                Whose::default(),
                 Some(&p.stages[1].id),
                 Cell::MovedOn,
                 page(100),
@@ -963,7 +1012,14 @@ async fn the_funnel_counts_skips_and_backward_moves_once_and_drills_down_to_its_
         );
         assert!(matches!(
             h.svc
-                .drill_down(&ctx("admin"), &cohort, None, None, Cell::Entered, page(10))
+                .drill_down(
+                    &ctx("admin"),
+                    &cohort,
+                    Whose::default(),
+                    None,
+                    Cell::Entered,
+                    page(10)
+                )
                 .await,
             Err(DealsError::Invalid(_))
         ));

@@ -112,6 +112,7 @@ async fn main() -> anyhow::Result<()> {
                 from: Some(timestamp_from_millis(from)),
                 to: Some(timestamp_from_millis(to)),
                 by_owner,
+                by_team: false,
             };
             async move {
                 let report = client.funnel(req).await.expect("funnel").into_inner();

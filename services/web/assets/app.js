@@ -349,7 +349,8 @@
 
   // A deal of a pipeline changed: the board of that pipeline on screen asks again —
   // once for a burst of changes, not while the tab is hidden (it does when shown),
-  // and not while a card is being dragged (its drop brings the board back anyway).
+  // and not while a card is being dragged (its drop brings the board back anyway);
+  // while a card's stage is being chosen it waits, so the choice is not put back.
   let boardTimer = null;
   let boardStale = false;
   function boardChanged(pipeline) {
@@ -362,9 +363,12 @@
     }
     clearTimeout(boardTimer);
     boardTimer = setTimeout(() => {
-      if (!document.querySelector(".sortable-chosen")) {
-        document.body.dispatchEvent(new CustomEvent("ringside:board"));
+      if (document.querySelector(".sortable-chosen")) return;
+      if (board.contains(document.activeElement) && document.activeElement.matches("select")) {
+        boardChanged("");
+        return;
       }
+      document.body.dispatchEvent(new CustomEvent("ringside:board"));
     }, 400);
   }
   document.addEventListener("visibilitychange", () => {

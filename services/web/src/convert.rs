@@ -12,6 +12,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use ringside_proto::contacts::v1 as cpb;
 use serde::Deserialize;
+use tonic::Status;
 
 use crate::client::{Match, Opened, show, show_opened};
 use crate::page::{Notice, failure, go_to, refusal};
@@ -234,34 +235,60 @@ async fn find(web: &Web, viewer: &Viewer, id: &str, query: &str) -> Response {
         asked: query.to_owned(),
         ..Opened::default()
     };
-    let wrong = match query.chars().count() {
-        0 => Some(t.find_what),
-        n if n > 200 => Some(t.query_too_long),
-        _ => None,
-    };
-    if let Some(why) = wrong {
-        let why = Notice::error(why);
-        return show_opened(web, viewer, Kind::Lead, id, "", why, opened).await;
+    match matching(web, viewer, query).await {
+        Ok(Ok(matches)) => {
+            opened.matches = matches;
+            show_opened(web, viewer, Kind::Lead, id, "", Notice::none(), opened).await
+        }
+        Ok(Err(why)) => {
+            let why = Notice::error(why.said(t));
+            show_opened(web, viewer, Kind::Lead, id, "", why, opened).await
+        }
+        Err(s) => failure(viewer.chrome(web), &s),
+    }
+}
+
+/// Why a search for contacts was not made.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum NoQuery {
+    Empty,
+    TooLong,
+}
+
+/// The contacts matching `query` in the person's own scope (at most [`MATCHES`]),
+/// each with its identities; or why the query is none.
+pub(crate) async fn matching(
+    web: &Web,
+    viewer: &Viewer,
+    query: &str,
+) -> Result<Result<Vec<Match>, NoQuery>, Status> {
+    match query.chars().count() {
+        0 => return Ok(Err(NoQuery::Empty)),
+        n if n > 200 => return Ok(Err(NoQuery::TooLong)),
+        _ => {}
     }
     let message = cpb::ListContactsRequest {
         query: query.to_owned(),
         page_size: MATCHES,
         ..Default::default()
     };
-    let found = async { web.contacts().list_contacts(viewer.ask(message)?).await };
-    match found.await {
-        Ok(found) => {
-            opened.matches = (found.into_inner().contacts.into_iter())
-                .map(|c| Match {
-                    detail: (c.identities.iter().map(|i| i.value.as_str()))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    id: c.id,
-                    name: c.name,
-                })
-                .collect();
-            show_opened(web, viewer, Kind::Lead, id, "", Notice::none(), opened).await
+    let found = web.contacts().list_contacts(viewer.ask(message)?).await?;
+    let matches = found.into_inner().contacts.into_iter().map(|c| Match {
+        detail: (c.identities.iter().map(|i| i.value.as_str()))
+            .collect::<Vec<_>>()
+            .join(", "),
+        id: c.id,
+        name: c.name,
+    });
+    Ok(Ok(matches.collect()))
+}
+
+impl NoQuery {
+    /// What the person reads.
+    pub(crate) fn said(self, t: &'static crate::lang::Tr) -> &'static str {
+        match self {
+            NoQuery::Empty => t.find_what,
+            NoQuery::TooLong => t.query_too_long,
         }
-        Err(s) => failure(viewer.chrome(web), &s),
     }
 }

@@ -1,6 +1,7 @@
 //! The deal page (`/deals/{id}`): the stage path with the current stage's guidance,
 //! each open stage a button that moves the deal there; the amount, expected close,
-//! owner, company and contacts with their roles; the next step; the history of its
+//! owner, company and contacts with their roles (changed in [`crate::deal_people`]);
+//! the next step; the history of its
 //! stages; its timeline ([`crate::timeline`]); its title, amount, currency,
 //! expected close and (a manager's, an admin's) owner changed (`POST
 //! /deals/{id}/edit`); won or lost with the reason (`POST /deals/{id}/win`,
@@ -12,11 +13,11 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use ringside_proto::contacts::v1 as cpb;
 use ringside_proto::deals::v1 as dpb;
 use serde::Deserialize;
 use tonic::{Code, Status};
 
+use crate::deal_people::{Found, Person, people};
 use crate::lang::Tr;
 use crate::names::Names;
 use crate::page::{Chrome, Notice, When, failure, html, money, see_other};
@@ -41,13 +42,6 @@ struct Stay {
     left: When,
 }
 
-/// A contact of the deal.
-struct Person {
-    href: String,
-    name: String,
-    role: &'static str,
-}
-
 #[derive(Template)]
 #[template(path = "deal.html")]
 struct DealPage<'a> {
@@ -67,6 +61,10 @@ struct DealPage<'a> {
     lost_reason: String,
     steps: Vec<Step>,
     people: Vec<Person>,
+    /// The roles a contact may have, for the contacts' forms.
+    roles: Vec<(i32, &'static str)>,
+    /// A search for a contact to add, when one was made.
+    found: Option<Found>,
     stays: Vec<Stay>,
     lines: Vec<Line>,
     next: String,
@@ -138,33 +136,68 @@ pub async fn show(
     status: StatusCode,
     notice: Notice,
 ) -> Response {
-    show_typed(web, viewer, id, after, (status, notice), None).await
+    let page = Page {
+        after,
+        status,
+        notice,
+    };
+    show_page(web, viewer, id, page, Opened::default()).await
 }
 
-/// [`show`] with the change form as typed (`typed`), when it was refused.
-async fn show_typed(
+/// What the page shows opened: the change form as typed, when it was refused; a
+/// search for a contact to add.
+#[derive(Default)]
+pub(crate) struct Opened {
+    pub edit: Option<EditForm>,
+    pub found: Option<Found>,
+}
+
+/// [`show`] at the timeline's start, with `opened`.
+pub(crate) async fn show_opened(
     web: &Web,
     viewer: &Viewer,
     id: &str,
-    after: &str,
     (status, notice): (StatusCode, Notice),
-    typed: Option<EditForm>,
+    opened: Opened,
+) -> Response {
+    let page = Page {
+        after: "",
+        status,
+        notice,
+    };
+    show_page(web, viewer, id, page, opened).await
+}
+
+/// How the page answers: from where in the timeline, with what status and notice.
+struct Page<'a> {
+    after: &'a str,
+    status: StatusCode,
+    notice: Notice,
+}
+
+async fn show_page(
+    web: &Web,
+    viewer: &Viewer,
+    id: &str,
+    how: Page<'_>,
+    opened: Opened,
 ) -> Response {
     let colleagues = crate::names::colleagues(web, viewer);
-    match futures::join!(gather(web, viewer, id, after), colleagues) {
+    match futures::join!(gather(web, viewer, id, how.after), colleagues) {
         (Ok(page), mut colleagues) => {
             // The owner is the form's "unchanged"; with nobody else, no choice.
             colleagues.retain(|(id, _)| *id != page.owner_id);
-            let edit_open = typed.is_some();
-            let edit = typed.unwrap_or(page.edit.clone());
+            let edit_open = opened.edit.is_some();
+            let edit = opened.edit.unwrap_or(page.edit.clone());
             let page = DealPage {
-                notice,
+                notice: how.notice,
                 edit,
                 edit_open,
                 colleagues,
+                found: opened.found,
                 ..page
             };
-            html(status, &page, &web.push_url)
+            html(how.status, &page, &web.push_url)
         }
         (Err(s), _) => failure(viewer.chrome(web), &s),
     }
@@ -270,6 +303,8 @@ fn assemble<'a>(web: &'a Web, viewer: &'a Viewer, t: &'static Tr, parts: Parts) 
         lost_reason: deal.lost_reason,
         steps: steps.collect(),
         people: parts.people,
+        roles: crate::deal_people::roles(t),
+        found: None,
         stays: stays.collect(),
         lines: parts.lines,
         next: parts.next,
@@ -302,7 +337,11 @@ pub async fn edit(
     let currency = crate::convert::currency(&form.currency);
     let (Some(amount_minor), Some(currency)) = (amount, currency) else {
         let why = (StatusCode::BAD_REQUEST, Notice::error(t.deal_amount_wrong));
-        return show_typed(&web, &viewer, &id, "", why, Some(form)).await;
+        let opened = Opened {
+            edit: Some(form),
+            found: None,
+        };
+        return show_opened(&web, &viewer, &id, why, opened).await;
     };
     // Only a chosen owner other than the one the page showed is sent: a save of the
     // amount never re-files the deal, nor undoes another's change of owner.
@@ -323,7 +362,11 @@ pub async fn edit(
         Err(s) if s.code() == Code::NotFound => failure(viewer.chrome(&web), &s),
         Err(s) => {
             let why = crate::board::said(&s, t);
-            show_typed(&web, &viewer, &id, "", why, Some(form)).await
+            let opened = Opened {
+                edit: Some(form),
+                found: None,
+            };
+            show_opened(&web, &viewer, &id, why, opened).await
         }
     }
 }
@@ -333,42 +376,6 @@ fn status(t: &'static Tr, status: i32) -> &'static str {
         Ok(dpb::DealStatus::Won) => t.deal_won,
         Ok(dpb::DealStatus::Lost) => t.deal_lost,
         _ => t.deal_open,
-    }
-}
-
-/// The deal's contacts the person may see, with their roles (at most ten asked).
-async fn people(
-    web: &Web,
-    viewer: &Viewer,
-    t: &'static Tr,
-    contacts: &[dpb::DealContact],
-) -> Result<Vec<Person>, Status> {
-    let asked = contacts.iter().take(10).map(|dc| async move {
-        let message = cpb::GetContactRequest {
-            id: dc.contact_id.clone(),
-        };
-        let found = web.contacts().get_contact(viewer.ask(message)?).await;
-        match found {
-            Ok(c) => Ok(Some(Person {
-                href: Kind::Contact.page(&dc.contact_id),
-                name: c.into_inner().name,
-                role: role(t, dc.role),
-            })),
-            Err(s) if s.code() == Code::NotFound => Ok(None),
-            Err(s) => Err(s),
-        }
-    });
-    let found = futures::future::try_join_all(asked).await?;
-    Ok(found.into_iter().flatten().collect())
-}
-
-fn role(t: &'static Tr, role: i32) -> &'static str {
-    match dpb::ContactRole::try_from(role) {
-        Ok(dpb::ContactRole::DecisionMaker) => t.role_decision_maker,
-        Ok(dpb::ContactRole::EconomicBuyer) => t.role_economic_buyer,
-        Ok(dpb::ContactRole::Influencer) => t.role_influencer,
-        Ok(dpb::ContactRole::User) => t.role_user,
-        _ => t.role_other,
     }
 }
 

@@ -1,7 +1,8 @@
 //! My day (`/`): the person's open tasks due by the end of their day, the overdue
 //! ones first and marked, call-backs of missed calls among them; the conversations
-//! waiting for their answer; the new leads given to them. A task is completed or moved to another time in place (`POST
-//! /tasks/{id}/complete`, `/tasks/{id}/reschedule`, then back to the page); a
+//! waiting for their answer; the new leads given to them. A task is completed, moved
+//! to another time or given to a colleague in place (`POST /tasks/{id}/complete`,
+//! `/tasks/{id}/reschedule`, `/tasks/{id}/reassign`, then back to the page); a
 //! call-back about a client is set from the call bar (`POST /tasks`).
 
 use askama::Template;
@@ -48,6 +49,8 @@ struct Home<'a> {
     waiting: Vec<crate::inbox::Item>,
     /// More conversations wait than are shown.
     more_waiting: bool,
+    /// Whom the person may give a task to (nobody for an agent), by name.
+    people: Vec<(String, String)>,
     notice: Notice,
 }
 
@@ -59,10 +62,11 @@ async fn show(web: &Web, viewer: &Viewer, status: StatusCode, notice: Notice) ->
     let gathered = futures::try_join!(
         tasks(web, viewer),
         new_leads(web, viewer),
-        crate::inbox::waiting(web, viewer)
+        crate::inbox::waiting(web, viewer),
+        async { Ok(others(web, viewer).await) }
     );
     match gathered {
-        Ok(((tasks, more), leads, (waiting, more_waiting))) => {
+        Ok(((tasks, more), leads, (waiting, more_waiting), people)) => {
             let page = Home {
                 c: viewer.chrome(web),
                 tasks,
@@ -70,6 +74,7 @@ async fn show(web: &Web, viewer: &Viewer, status: StatusCode, notice: Notice) ->
                 leads,
                 waiting,
                 more_waiting,
+                people,
                 notice,
             };
             html(status, &page, &web.push_url)
@@ -108,8 +113,16 @@ fn about(links: Option<&apb::Links>) -> String {
     match links {
         Some(l) if !l.contact_id.is_empty() => Kind::Contact.page(&l.contact_id),
         Some(l) if !l.lead_id.is_empty() => Kind::Lead.page(&l.lead_id),
+        Some(l) if !l.deal_id.is_empty() => Kind::Deal.page(&l.deal_id),
         _ => String::new(),
     }
+}
+
+/// The colleagues the person may give their tasks to, themselves left out.
+async fn others(web: &Web, viewer: &Viewer) -> Vec<(String, String)> {
+    let mut people = crate::names::colleagues(web, viewer).await;
+    people.retain(|(id, _)| *id != viewer.person.id);
+    people
 }
 
 /// The new leads given to the person.
@@ -131,7 +144,7 @@ async fn new_leads(web: &Web, viewer: &Viewer) -> Result<Vec<LeadLine>, Status> 
 }
 
 /// Where a lead came from, in the person's words ("" when it does not say).
-fn channel(t: &'static crate::lang::Tr, channel: Option<&str>) -> &'static str {
+pub(crate) fn channel(t: &'static crate::lang::Tr, channel: Option<&str>) -> &'static str {
     match channel {
         Some("telegram") => t.channel_telegram,
         Some("email") => t.channel_email,
@@ -189,6 +202,36 @@ pub async fn reschedule(
     };
     let moved = async { web.activities().update_task(viewer.ask(message)?).await };
     answered(&web, &viewer, moved.await.map(drop)).await
+}
+
+#[derive(Deserialize)]
+pub struct Reassign {
+    /// The colleague's id.
+    #[serde(default)]
+    to: String,
+}
+
+/// `POST /tasks/{id}/reassign`: the task is given to a colleague (activities
+/// refuses anyone the person may not give it to: an agent gives to nobody, a
+/// manager within their teams).
+pub async fn reassign(
+    State(web): State<Web>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Form(form): Form<Reassign>,
+) -> Response {
+    let t = viewer.lang.tr();
+    if form.to.trim().is_empty() {
+        let notice = Notice::error(t.give_task_whom);
+        return show(&web, &viewer, StatusCode::BAD_REQUEST, notice).await;
+    }
+    let message = apb::UpdateTaskRequest {
+        id,
+        assignee_id: Some(form.to.trim().to_owned()),
+        ..Default::default()
+    };
+    let given = async { web.activities().update_task(viewer.ask(message)?).await };
+    answered(&web, &viewer, given.await.map(drop)).await
 }
 
 /// The offset a page's time was picked at: the form's, else the person's.

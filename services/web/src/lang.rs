@@ -281,12 +281,38 @@ pub struct Tr {
     pub win_rate: &'static str,
     pub by_owner: &'static str,
     pub stays_by_owner: &'static str,
+    /// Reports by team: the section, its first column, deals given to no team, and
+    /// what a deal's team is.
+    pub by_team: &'static str,
+    pub team: &'static str,
+    pub no_team: &'static str,
+    pub teams_note: &'static str,
     pub forecast: &'static str,
     pub month: &'static str,
     pub no_close_date: &'static str,
     pub days_short: &'static str,
     pub hours_short: &'static str,
     pub minutes_short: &'static str,
+    /// Timeline entries said from their details (`{}` is filled in order), and a
+    /// seconds' unit.
+    pub seconds_short: &'static str,
+    pub said_call_in: &'static str,
+    pub said_call_out: &'static str,
+    pub said_call_internal: &'static str,
+    pub said_answered: &'static str,
+    pub said_missed: &'static str,
+    pub said_busy: &'static str,
+    pub said_rejected: &'static str,
+    pub said_failed: &'static str,
+    pub said_ringing: &'static str,
+    pub said_ringing_at: &'static str,
+    pub said_form: &'static str,
+    pub said_moved: &'static str,
+    pub said_deal_moved: &'static str,
+    pub said_converted: &'static str,
+    pub said_merged: &'static str,
+    pub said_task_done: &'static str,
+    pub said_not_delivered: &'static str,
     pub drill_title: &'static str,
     pub back_to_reports: &'static str,
     // The deal page.
@@ -515,6 +541,16 @@ pub struct Tr {
     pub give_to: &'static str,
     pub give_client: &'static str,
     pub give_whom: &'static str,
+    /// My day: the label of a task's "give to" list, and what an empty choice says.
+    pub give_task_to: &'static str,
+    pub give_task_whom: &'static str,
+    /// The deal page's contacts: none yet, a role's label, taking one off, adding
+    /// one, and a change that names no contact or no role.
+    pub no_deal_contacts: &'static str,
+    pub contact_role: &'static str,
+    pub remove_contact: &'static str,
+    pub add_contact: &'static str,
+    pub deal_contact_wrong: &'static str,
     pub replies_full: &'static str,
     pub home_waiting: &'static str,
     pub home_no_waiting: &'static str,
@@ -657,12 +693,34 @@ pub const EN: Tr = Tr {
     win_rate: "Win rate",
     by_owner: "By owner",
     stays_by_owner: "Median time in each stage, by owner",
+    by_team: "By team, with the median time in each stage",
+    team: "Team",
+    no_team: "no team",
+    teams_note: "A deal counts for the team it was given to, even after its owner moves to another.",
     forecast: "Forecast by expected close",
     month: "Month",
     no_close_date: "no date",
     days_short: "d",
     hours_short: "h",
     minutes_short: "min",
+    seconds_short: "s",
+    said_call_in: "Inbound call",
+    said_call_out: "Outbound call",
+    said_call_internal: "Internal call",
+    said_answered: "answered at {}",
+    said_missed: "missed (rang {})",
+    said_busy: "busy (rang {})",
+    said_rejected: "rejected (rang {})",
+    said_failed: "failed",
+    said_ringing: "ringing",
+    said_ringing_at: "ringing at {}",
+    said_form: "Form “{}” submitted",
+    said_moved: "Moved from {} to {}",
+    said_deal_moved: "Deal “{}” moved from {} to {}",
+    said_converted: "Lead converted to a contact",
+    said_merged: "Contacts merged",
+    said_task_done: "Task done: {}",
+    said_not_delivered: "{} message not delivered: {}",
     drill_title: "The deals behind the figure",
     back_to_reports: "Back to the reports",
     deal_label: "Deal",
@@ -884,6 +942,13 @@ pub const EN: Tr = Tr {
     give_to: "Give the client to",
     give_client: "Give",
     give_whom: "Choose whom to give the client to.",
+    give_task_to: "Give the task to",
+    give_task_whom: "Choose whom to give the task to.",
+    no_deal_contacts: "No contacts on this deal yet.",
+    contact_role: "Role",
+    remove_contact: "Take off",
+    add_contact: "Add a contact",
+    deal_contact_wrong: "Choose a contact and a role.",
     replies_full: "The office has as many canned answers as it may keep: delete one first.",
     home_waiting: "Conversations waiting for an answer",
     home_no_waiting: "Nobody is waiting for an answer.",
@@ -1025,12 +1090,34 @@ pub const RU: Tr = Tr {
     win_rate: "Доля выигранных",
     by_owner: "По ответственным",
     stays_by_owner: "Медиана времени на каждом этапе, по ответственным",
+    by_team: "По командам, с медианой времени на каждом этапе",
+    team: "Команда",
+    no_team: "без команды",
+    teams_note: "Сделка считается за командой, которой её передали, даже если ответственный потом перешёл в другую.",
     forecast: "Прогноз по ожидаемому закрытию",
     month: "Месяц",
     no_close_date: "без даты",
     days_short: "дн.",
     hours_short: "ч",
     minutes_short: "мин",
+    seconds_short: "с",
+    said_call_in: "Входящий звонок",
+    said_call_out: "Исходящий звонок",
+    said_call_internal: "Внутренний звонок",
+    said_answered: "принят на {}",
+    said_missed: "пропущен (звонил {})",
+    said_busy: "занято (звонил {})",
+    said_rejected: "отклонён (звонил {})",
+    said_failed: "не состоялся",
+    said_ringing: "звонит",
+    said_ringing_at: "звонит на {}",
+    said_form: "Заявка с формы «{}»",
+    said_moved: "Перешла с этапа «{}» на «{}»",
+    said_deal_moved: "Сделка «{}» перешла с этапа «{}» на «{}»",
+    said_converted: "Лид стал контактом",
+    said_merged: "Контакты объединены",
+    said_task_done: "Задача выполнена: {}",
+    said_not_delivered: "Сообщение ({}) не доставлено: {}",
     drill_title: "Сделки за этой цифрой",
     back_to_reports: "Вернуться к отчётам",
     deal_label: "Сделка",
@@ -1252,6 +1339,13 @@ pub const RU: Tr = Tr {
     give_to: "Передать клиента",
     give_client: "Передать",
     give_whom: "Выберите, кому передать клиента.",
+    give_task_to: "Передать задачу",
+    give_task_whom: "Выберите, кому передать задачу.",
+    no_deal_contacts: "У сделки пока нет контактов.",
+    contact_role: "Роль",
+    remove_contact: "Убрать",
+    add_contact: "Добавить контакт",
+    deal_contact_wrong: "Выберите контакт и роль.",
     replies_full: "Шаблонов уже столько, сколько можно хранить: сначала удалите какой-нибудь.",
     home_waiting: "Разговоры, которые ждут ответа",
     home_no_waiting: "Ответа никто не ждёт.",
@@ -1262,9 +1356,38 @@ pub const RU: Tr = Tr {
     back_home: "Вернуться в «Мой день»",
 };
 
+/// `pattern` with each `{}` replaced by the next of `args` (a missing one leaves
+/// nothing; one too many is dropped).
+pub fn fill(pattern: &str, args: &[&str]) -> String {
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut args = args.iter();
+    let mut parts = pattern.split("{}");
+    out.push_str(parts.next().unwrap_or_default());
+    for part in parts {
+        out.push_str(args.next().copied().unwrap_or_default());
+        out.push_str(part);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pattern_is_filled_in_order() {
+        assert_eq!(
+            fill("moved from {} to {}", &["A", "B"]),
+            "moved from A to B"
+        );
+        assert_eq!(fill("{}", &[]), "");
+        assert_eq!(fill("no holes", &["x"]), "no holes");
+        assert_eq!(
+            fill("{} и {}", &["«{}»", "b"]),
+            "«{}» и b",
+            "args are not patterns"
+        );
+    }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let value = |v: &str| v.parse().expect("a header value");

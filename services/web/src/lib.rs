@@ -14,6 +14,7 @@ pub mod board;
 pub mod client;
 pub mod convert;
 pub mod deal;
+pub mod deal_people;
 pub mod details;
 pub mod home;
 pub mod inbox;
@@ -24,6 +25,7 @@ pub mod names;
 pub mod page;
 pub mod replies;
 pub mod reports;
+pub mod said;
 pub mod search;
 pub mod signin;
 pub mod timeline;
@@ -143,6 +145,7 @@ pub fn router(web: Web) -> axum::Router {
         .merge(timeline::routes())
         .merge(board::routes())
         .merge(deal::routes())
+        .merge(deal_people::routes())
         .merge(reports::routes())
         .merge(inbox::routes())
         .merge(admin::routes())
@@ -150,6 +153,7 @@ pub fn router(web: Web) -> axum::Router {
         .route("/tasks", post(home::create))
         .route("/tasks/{id}/complete", post(home::complete))
         .route("/tasks/{id}/reschedule", post(home::reschedule))
+        .route("/tasks/{id}/reassign", post(home::reassign))
         .merge(signin::routes())
         .layer(DefaultBodyLimit::max(MAX_FORM))
         .layer(axum::middleware::from_fn_with_state(

@@ -67,6 +67,23 @@ async fn ask(web: &Web, viewer: &Viewer, ids: Vec<String>) -> HashMap<String, St
     }
 }
 
+/// The office's teams by id, as staff names them; what staff cannot say (or will
+/// not, to an agent) leaves ids unnamed, not the page broken.
+pub async fn teams(web: &Web, viewer: &Viewer) -> HashMap<String, String> {
+    let Ok(request) = viewer.ask(spb::ListTeamsRequest {}) else {
+        return HashMap::new();
+    };
+    match web.staff().list_teams(request).await {
+        Ok(found) => (found.into_inner().teams.into_iter())
+            .map(|t| (t.id, t.name))
+            .collect(),
+        Err(s) => {
+            tracing::debug!(code = ?s.code(), "no teams from staff");
+            HashMap::new()
+        }
+    }
+}
+
 /// Whom the person may give a record to, by name: everyone active for an admin, the
 /// members of their own teams for a manager (the services refuse anyone else), and
 /// nobody for an agent, who may only take what nobody owns. Asked of staff's

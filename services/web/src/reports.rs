@@ -2,7 +2,8 @@
 //! days by default): the funnel of the deals opened in the period — how many
 //! reached each stage, moved on, were lost there, the conversion to the next stage
 //! and to won, the median time spent in it — as a table and as a chart drawn on the
-//! server (SVG), the win rate, each owner's totals, and the forecast by month. Every
+//! server (SVG), the win rate, each owner's and each team's totals and median stays
+//! (a deal's team is the one it was given to), and the forecast by month. Every
 //! count is a link to its deals (`/reports/deals?…&cell=…`). Deals decides who may
 //! read reports and over which deals; the link in the menu follows the same table.
 
@@ -46,6 +47,8 @@ pub struct Period {
     to: String,
     #[serde(default)]
     owner: String,
+    #[serde(default)]
+    team: String,
     #[serde(default)]
     stage: String,
     #[serde(default)]
@@ -106,8 +109,10 @@ struct StageRow {
     y: i64,
 }
 
-/// One funnel's totals (an owner's, or everyone's), with the links of its figures.
+/// One funnel's totals (an owner's, a team's or everyone's), with the links of its
+/// figures.
 struct OwnerRow {
+    /// Whose: the owner's or the team's name.
     owner: String,
     deals: i64,
     won: i64,
@@ -140,6 +145,7 @@ struct ReportsPage<'a> {
     chart_width: i64,
     total: OwnerRow,
     owners: Vec<OwnerRow>,
+    teams: Vec<OwnerRow>,
     forecast: Vec<ForecastLine>,
     notice: Notice,
 }
@@ -154,7 +160,11 @@ pub async fn page(
     match gather(&web, &viewer, &period.pipeline, &span).await {
         Ok((pipelines, funnel, forecast)) => {
             let owners = funnel.owners.iter().map(|f| f.owner_id.as_str());
-            let names = Names::of(&web, &viewer, owners).await;
+            let (names, teams) = futures::join!(
+                Names::of(&web, &viewer, owners),
+                crate::names::teams(&web, &viewer)
+            );
+            let names = Labels { names, teams };
             let page = assemble(&web, &viewer, &names, &span, pipelines, funnel, forecast);
             html(StatusCode::OK, &page, &web.push_url)
         }
@@ -179,6 +189,7 @@ async fn gather(
         from: Some(span.from_at),
         to: Some(span.to_at),
         by_owner: true,
+        by_team: true,
     };
     let forecast = dpb::ForecastRequest {
         pipeline_id: pipeline.to_owned(),
@@ -197,13 +208,36 @@ async fn gather(
     ))
 }
 
+/// People's and teams' names for the page.
+struct Labels {
+    names: Names,
+    teams: std::collections::HashMap<String, String>,
+}
+
+/// Whose deals a figure counts: an owner's, a team's, or (both empty) everyone's.
+#[derive(Clone, Copy, Default)]
+struct Whose<'a> {
+    owner: &'a str,
+    team: &'a str,
+}
+
+impl<'a> Whose<'a> {
+    fn of(f: &'a dpb::Funnel) -> Whose<'a> {
+        Whose {
+            owner: &f.owner_id,
+            team: &f.team_id,
+        }
+    }
+}
+
 /// The address of the deals behind one figure.
-fn drill(pipeline: &str, span: &Span, owner: &str, stage: &str, cell: &str) -> String {
+fn drill(pipeline: &str, span: &Span, whose: Whose, stage: &str, cell: &str) -> String {
     let mut query = form_urlencoded(&[
         ("pipeline", pipeline),
         ("from", &span.from),
         ("to", &span.to),
-        ("owner", owner),
+        ("owner", whose.owner),
+        ("team", whose.team),
         ("stage", stage),
         ("cell", cell),
     ]);
@@ -258,7 +292,7 @@ fn stay(t: &'static Tr, seconds: Option<i64>) -> String {
 fn assemble<'a>(
     web: &'a Web,
     viewer: &'a Viewer,
-    names: &Names,
+    names: &Labels,
     span: &Span,
     pipelines: dpb::ListPipelinesResponse,
     report: dpb::FunnelReport,
@@ -283,22 +317,22 @@ fn assemble<'a>(
             to_next: rate(t, s.entered, s.conversion_next),
             to_won: rate(t, s.entered, s.conversion_won),
             median: stay(t, s.median_seconds),
-            entered_href: drill(&pipeline, span, "", &s.stage_id, "entered"),
-            moved_on_href: drill(&pipeline, span, "", &s.stage_id, "moved_on"),
-            lost_href: drill(&pipeline, span, "", &s.stage_id, "lost_here"),
+            entered_href: drill(&pipeline, span, Whose::default(), &s.stage_id, "entered"),
+            moved_on_href: drill(&pipeline, span, Whose::default(), &s.stage_id, "moved_on"),
+            lost_href: drill(&pipeline, span, Whose::default(), &s.stage_id, "lost_here"),
             bar: bar(s.entered, most),
             y: i64::try_from(i).unwrap_or(0) * BAR,
         })
         .collect();
-    // The unassigned deals' row has no links: the drill-down's empty owner is
-    // everyone's.
-    let row = |f: &dpb::Funnel, linked: bool| {
+    // The unassigned deals' row and the no team's have no links: the drill-down's
+    // empty owner and team are everyone's.
+    let row = |f: &dpb::Funnel, whose: String, linked: bool| {
         let href = |cell| match linked {
-            true => drill(&pipeline, span, &f.owner_id, "", cell),
+            true => drill(&pipeline, span, Whose::of(f), "", cell),
             false => String::new(),
         };
         OwnerRow {
-            owner: names.label(&f.owner_id),
+            owner: whose,
             deals: f.deals,
             won: f.won,
             lost: f.lost,
@@ -312,7 +346,18 @@ fn assemble<'a>(
         }
     };
     let owners = (report.owners.iter())
-        .map(|f| row(f, !f.owner_id.is_empty()))
+        .map(|f| row(f, names.names.label(&f.owner_id), !f.owner_id.is_empty()))
+        .collect();
+    let team = |id: &str| match id {
+        "" => t.no_team.to_owned(),
+        id => names
+            .teams
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| id.to_owned()),
+    };
+    let teams = (report.teams.iter())
+        .map(|f| row(f, team(&f.team_id), !f.team_id.is_empty()))
         .collect();
     let forecast = (forecast.rows.into_iter())
         .map(|r| ForecastLine {
@@ -335,8 +380,9 @@ fn assemble<'a>(
         chart_height: BAR * i64::try_from(stages.len()).unwrap_or(0),
         chart_width: CHART_WIDTH,
         stages,
-        total: row(&total, true),
+        total: row(&total, String::new(), true),
         owners,
+        teams,
         forecast,
         pipeline_id: pipeline,
         notice: Notice::none(),
@@ -392,6 +438,7 @@ pub async fn deals(
         from: Some(span.from_at),
         to: Some(span.to_at),
         owner_id: period.owner.clone(),
+        team_id: period.team.clone(),
         stage_id: period.stage.clone(),
         cell: cell.into(),
         page_size: DRILL_PAGE,
@@ -402,13 +449,11 @@ pub async fn deals(
         Ok(found) => found.into_inner(),
         Err(s) => return failure(viewer.chrome(&web), &s),
     };
-    let this = drill(
-        &period.pipeline,
-        &span,
-        &period.owner,
-        &period.stage,
-        &period.cell,
-    );
+    let whose = Whose {
+        owner: &period.owner,
+        team: &period.team,
+    };
+    let this = drill(&period.pipeline, &span, whose, &period.stage, &period.cell);
     let next = match found.next_page_token.as_str() {
         "" => String::new(),
         token => format!("{this}&{}", form_urlencoded(&[("after", token)])),
@@ -480,13 +525,22 @@ mod tests {
     #[test]
     fn a_figures_address_names_only_what_it_is() {
         let span = Span::of(&Period::default(), time::UtcOffset::UTC);
-        let href = drill("p 1", &span, "", "s&2", "entered");
+        let href = drill("p 1", &span, Whose::default(), "s&2", "entered");
         assert!(
             href.starts_with("/reports/deals?pipeline=p%201&from="),
             "{href}"
         );
         assert!(href.ends_with("&stage=s%262&cell=entered"), "{href}");
-        assert!(!href.contains("owner="), "{href}");
+        assert!(
+            !href.contains("owner=") && !href.contains("team="),
+            "{href}"
+        );
+        let north = Whose {
+            owner: "",
+            team: "north",
+        };
+        let href = drill("p", &span, north, "", "won");
+        assert!(href.ends_with("&team=north&cell=won"), "{href}");
     }
 
     #[test]

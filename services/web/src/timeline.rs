@@ -149,6 +149,7 @@ fn line(t: &'static Tr, entry: apb::Entry) -> Line {
         Ok(apb::EntryKind::Form) => (t.entry_form, "form"),
         _ => (t.entry_system, "system"),
     };
+    let said = crate::said::summary(t, &entry);
     let text = match entry.text == entry.summary {
         true => String::new(),
         false => entry.text,
@@ -157,7 +158,7 @@ fn line(t: &'static Tr, entry: apb::Entry) -> Line {
         when: When::of(entry.occurred_at.as_ref()),
         kind,
         kind_class,
-        summary: entry.summary,
+        summary: said.unwrap_or(entry.summary),
         text,
     }
 }
