@@ -148,6 +148,17 @@ fn contacts_from_proto(contacts: &[pb::DealContact]) -> Result<Vec<DealContact>,
     Ok(out)
 }
 
+/// Contacts' ids to take off a deal: each an id, at most [`MAX_ITEMS`].
+fn contact_ids(ids: &[String]) -> Result<Vec<String>, Invalid> {
+    if ids.len() > MAX_ITEMS {
+        return Err(Invalid::new(
+            "remove_contact_ids",
+            format!("more than {MAX_ITEMS}"),
+        ));
+    }
+    ids.iter().map(|i| id("remove_contact_ids", i)).collect()
+}
+
 pub fn deal_to_proto(d: &Deal) -> pb::Deal {
     pb::Deal {
         id: d.id.clone(),
@@ -247,6 +258,8 @@ pub fn patch_from_proto(r: &pb::UpdateDealRequest) -> Result<DealPatch, Invalid>
             true => Some(contacts_from_proto(&r.contacts)?),
             false => None,
         },
+        set_contacts: contacts_from_proto(&r.set_contacts)?,
+        remove_contacts: contact_ids(&r.remove_contact_ids)?,
         tags: match r.replace_tags {
             true => Some(parse_tags(&r.tags)?),
             false => None,

@@ -208,8 +208,36 @@ pub struct DealPatch {
     pub company_id: Option<Option<String>>,
     pub close_day: Option<Option<i64>>,
     pub contacts: Option<Vec<DealContact>>,
+    /// Contacts added or given another role, and contacts taken off, applied to
+    /// the list as it is when the change is made (after `contacts`).
+    pub set_contacts: Vec<DealContact>,
+    pub remove_contacts: Vec<String>,
     pub tags: Option<Vec<String>>,
     pub custom_fields: Option<BTreeMap<String, String>>,
+}
+
+impl DealPatch {
+    /// Whether the change touches the deal's contacts.
+    pub fn relinks(&self) -> bool {
+        self.contacts.is_some() || !self.set_contacts.is_empty() || !self.remove_contacts.is_empty()
+    }
+}
+
+/// `contacts` with `set` added (a known contact keeping its place, with the new
+/// role) and `remove` taken off.
+pub fn changed_contacts(
+    mut contacts: Vec<DealContact>,
+    set: Vec<DealContact>,
+    remove: &[String],
+) -> Vec<DealContact> {
+    for new in set {
+        match contacts.iter_mut().find(|c| c.contact_id == new.contact_id) {
+            Some(known) => known.role = new.role,
+            None => contacts.push(new),
+        }
+    }
+    contacts.retain(|c| !remove.contains(&c.contact_id));
+    contacts
 }
 
 /// Where a deal goes: another open stage, won, lost, or back to an open stage.
@@ -363,6 +391,27 @@ pub fn today() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_contacts_change_adds_renames_and_takes_off_in_place() {
+        let dc = |id: &str, role: ContactRole| DealContact {
+            contact_id: id.into(),
+            role,
+        };
+        let list = vec![dc("a", ContactRole::User), dc("b", ContactRole::Other)];
+        let set = vec![
+            dc("b", ContactRole::DecisionMaker),
+            dc("c", ContactRole::Influencer),
+        ];
+        let changed = changed_contacts(list, set, &["a".to_owned(), "zz".to_owned()]);
+        assert_eq!(
+            changed,
+            [
+                dc("b", ContactRole::DecisionMaker),
+                dc("c", ContactRole::Influencer)
+            ]
+        );
+    }
 
     #[test]
     fn days_round_trip_through_dates() {

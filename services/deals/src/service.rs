@@ -21,7 +21,7 @@ use crate::convert::{deal_to_proto, stage_kind_to_proto};
 use crate::error::{DealsError, Result};
 use crate::model::{
     Column, Ctx, Deal, DealPatch, Filter, Move, NewDeal, Pipeline, Sort, Stage, StageKind,
-    StagePatch, StageSpec, Stay, today,
+    StagePatch, StageSpec, Stay, changed_contacts, today,
 };
 use crate::peers::{Contacts, Party};
 use crate::store::{self, StoredView};
@@ -260,11 +260,8 @@ impl DealsService {
             .clone()
             .flatten()
             .filter(|c| current.company_id.as_ref() != Some(c));
-        let contacts: Vec<_> = patch
-            .contacts
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
+        let contacts: Vec<_> = (patch.contacts.clone().unwrap_or_default().into_iter())
+            .chain(patch.set_contacts.iter().cloned())
             .filter(|c| {
                 !current
                     .contacts
@@ -279,9 +276,13 @@ impl DealsService {
         };
         let mut tx = self.db.begin().await?;
         let mut deal = self.visible(&mut tx, ctx, id, true).await?;
-        let relink = patch.contacts.is_some();
+        let relink = patch.relinks();
         let retag = patch.tags.is_some();
         apply_patch(&mut deal, patch);
+        if deal.contacts.len() > ringside_identity::MAX_ITEMS {
+            let why = "more contacts than one deal keeps";
+            return Err(ringside_identity::Invalid::new("set_contacts", why).into());
+        }
         if let Some(team) = team {
             deal.team_id = team;
         }
@@ -784,6 +785,8 @@ fn apply_patch(deal: &mut Deal, patch: DealPatch) {
         company_id,
         close_day,
         contacts,
+        set_contacts,
+        remove_contacts,
         tags,
         custom_fields,
     } = patch;
@@ -793,7 +796,8 @@ fn apply_patch(deal: &mut Deal, patch: DealPatch) {
     deal.owner_id = owner_id.unwrap_or(std::mem::take(&mut deal.owner_id));
     deal.company_id = company_id.unwrap_or(deal.company_id.take());
     deal.close_day = close_day.unwrap_or(deal.close_day);
-    deal.contacts = contacts.unwrap_or(std::mem::take(&mut deal.contacts));
+    let contacts = contacts.unwrap_or(std::mem::take(&mut deal.contacts));
+    deal.contacts = changed_contacts(contacts, set_contacts, &remove_contacts);
     deal.tags = tags.unwrap_or(std::mem::take(&mut deal.tags));
     deal.custom_fields = custom_fields.unwrap_or(std::mem::take(&mut deal.custom_fields));
 }

@@ -234,6 +234,17 @@ async fn bad_input_is_refused_and_writes_nothing() {
             h.svc.update_deal(&ctx("olga"), &open, ghost_contact).await,
             Err(DealsError::Invalid(_))
         ));
+        let ghost_added = DealPatch {
+            set_contacts: vec![DealContact {
+                contact_id: "no-such-contact".into(),
+                role: ContactRole::User,
+            }],
+            ..DealPatch::default()
+        };
+        assert!(matches!(
+            h.svc.update_deal(&ctx("olga"), &open, ghost_added).await,
+            Err(DealsError::Invalid(_))
+        ));
         assert!(matches!(
             h.svc.move_deal(&ctx("olga"), "nope", Move::Win).await,
             Err(DealsError::NotFound { .. })

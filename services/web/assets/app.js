@@ -365,7 +365,7 @@
     boardTimer = setTimeout(() => {
       if (document.querySelector(".sortable-chosen")) return;
       if (board.contains(document.activeElement) && document.activeElement.matches("select")) {
-        boardChanged("");
+        board.addEventListener("focusout", () => boardChanged(""), { once: true });
         return;
       }
       document.body.dispatchEvent(new CustomEvent("ringside:board"));

@@ -1,9 +1,10 @@
 //! A deal's contacts and their roles, on the deal's page: each contact's role
 //! changed or the contact taken off (`POST /deals/{id}/contacts`), and a contact
 //! found by name, phone or email (`POST /deals/{id}/contacts/find`, so what was
-//! asked stays out of the address) and added with a role. Deals keeps the list
-//! whole: the page sends it back whole (`UpdateDeal` with `replace_contacts`),
-//! contacts the person may not see included, so a change never drops them.
+//! asked stays out of the address) and added with a role. The page sends the one
+//! change (`UpdateDeal`'s `set_contacts`, `remove_contact_ids`), which deals applies
+//! to the list as it holds it: contacts the person may not see, and another
+//! person's change made at the same moment, stay.
 
 use axum::Form;
 use axum::extract::{Path, State};
@@ -147,20 +148,22 @@ impl ContactForm {
     }
 }
 
-/// The deal's whole list of contacts after `change`: a new contact last, a known
-/// one keeping its place.
-fn applied(mut contacts: Vec<dpb::DealContact>, change: Change) -> Vec<dpb::DealContact> {
-    match change {
-        Change::Remove(id) => contacts.retain(|c| c.contact_id != id),
-        Change::Set(id, role) => match contacts.iter_mut().find(|c| c.contact_id == id) {
-            Some(known) => known.role = role.into(),
-            None => contacts.push(dpb::DealContact {
-                contact_id: id,
+impl Change {
+    /// The change as deals takes it.
+    fn request(self, id: String) -> dpb::UpdateDealRequest {
+        let mut message = dpb::UpdateDealRequest {
+            id,
+            ..Default::default()
+        };
+        match self {
+            Change::Remove(contact) => message.remove_contact_ids.push(contact),
+            Change::Set(contact_id, role) => message.set_contacts.push(dpb::DealContact {
+                contact_id,
                 role: role.into(),
             }),
-        },
+        }
+        message
     }
-    contacts
 }
 
 /// `POST /deals/{id}/contacts`: a contact added with a role, its role changed, or
@@ -177,17 +180,8 @@ pub async fn change(
         let why = (StatusCode::BAD_REQUEST, Notice::error(t.deal_contact_wrong));
         return show_opened(&web, &viewer, &id, why, Opened::default()).await;
     };
-    let changed = async {
-        let message = dpb::GetDealRequest { id: id.clone() };
-        let deal = web.deals().get_deal(viewer.ask(message)?).await?;
-        let message = dpb::UpdateDealRequest {
-            id: id.clone(),
-            replace_contacts: true,
-            contacts: applied(deal.into_inner().contacts, change),
-            ..Default::default()
-        };
-        web.deals().update_deal(viewer.ask(message)?).await
-    };
+    let message = change.request(id.clone());
+    let changed = async { web.deals().update_deal(viewer.ask(message)?).await };
     match changed.await {
         Ok(_) => see_other(&Kind::Deal.page(&id), &[]),
         Err(s) if s.code() == Code::NotFound => failure(viewer.chrome(&web), &s),
@@ -260,20 +254,15 @@ mod tests {
     }
 
     #[test]
-    fn the_list_goes_back_whole_with_one_contact_changed() {
-        let dc = |id: &str, role: dpb::ContactRole| dpb::DealContact {
-            contact_id: id.into(),
-            role: role.into(),
-        };
-        use dpb::ContactRole as R;
-        let list = vec![dc("hidden", R::User), dc("c1", R::Other)];
-        let set = applied(list.clone(), Change::Set("c1".into(), R::DecisionMaker));
-        assert_eq!(set, vec![dc("hidden", R::User), dc("c1", R::DecisionMaker)]);
-        let added = applied(list.clone(), Change::Set("c2".into(), R::Influencer));
-        assert_eq!(added.len(), 3);
-        assert_eq!(added[2], dc("c2", R::Influencer));
-        let removed = applied(list, Change::Remove("c1".into()));
-        assert_eq!(removed, vec![dc("hidden", R::User)]);
+    fn a_change_goes_to_deals_as_itself_never_as_the_whole_list() {
+        let role = dpb::ContactRole::Influencer;
+        let set = Change::Set("c1".into(), role).request("d".into());
+        assert!(!set.replace_contacts && set.contacts.is_empty());
+        assert_eq!(set.set_contacts.len(), 1);
+        assert_eq!(set.set_contacts[0].role, i32::from(role));
+        let off = Change::Remove("c1".into()).request("d".into());
+        assert_eq!(off.remove_contact_ids, ["c1"]);
+        assert!(!off.replace_contacts && off.set_contacts.is_empty());
     }
 
     #[test]

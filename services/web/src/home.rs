@@ -2,7 +2,7 @@
 //! ones first and marked, call-backs of missed calls among them; the conversations
 //! waiting for their answer; the new leads given to them. A task is completed, moved
 //! to another time or given to a colleague in place (`POST /tasks/{id}/complete`,
-//! `/tasks/{id}/reschedule`, `/tasks/{id}/reassign`, then back to the page); a
+//! `/tasks/{id}/reschedule`, `/tasks/reassign`, then back to the page); a
 //! call-back about a client is set from the call bar (`POST /tasks`).
 
 use askama::Template;
@@ -206,28 +206,31 @@ pub async fn reschedule(
 
 #[derive(Deserialize)]
 pub struct Reassign {
+    #[serde(default)]
+    task: String,
     /// The colleague's id.
     #[serde(default)]
     to: String,
 }
 
-/// `POST /tasks/{id}/reassign`: the task is given to a colleague (activities
-/// refuses anyone the person may not give it to: an agent gives to nobody, a
-/// manager within their teams).
+/// `POST /tasks/reassign`: a task is given to a colleague (activities refuses
+/// anyone the person may not give it to: an agent gives to nobody, a manager
+/// within their teams). One form for the page: its lists are the tasks and the
+/// people once each, however many of both there are.
 pub async fn reassign(
     State(web): State<Web>,
     viewer: Viewer,
-    Path(id): Path<String>,
     Form(form): Form<Reassign>,
 ) -> Response {
     let t = viewer.lang.tr();
-    if form.to.trim().is_empty() {
+    let (task, to) = (form.task.trim(), form.to.trim());
+    if task.is_empty() || to.is_empty() {
         let notice = Notice::error(t.give_task_whom);
         return show(&web, &viewer, StatusCode::BAD_REQUEST, notice).await;
     }
     let message = apb::UpdateTaskRequest {
-        id,
-        assignee_id: Some(form.to.trim().to_owned()),
+        id: task.to_owned(),
+        assignee_id: Some(to.to_owned()),
         ..Default::default()
     };
     let given = async { web.activities().update_task(viewer.ask(message)?).await };

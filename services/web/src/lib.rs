@@ -153,7 +153,7 @@ pub fn router(web: Web) -> axum::Router {
         .route("/tasks", post(home::create))
         .route("/tasks/{id}/complete", post(home::complete))
         .route("/tasks/{id}/reschedule", post(home::reschedule))
-        .route("/tasks/{id}/reassign", post(home::reassign))
+        .route("/tasks/reassign", post(home::reassign))
         .merge(signin::routes())
         .layer(DefaultBodyLimit::max(MAX_FORM))
         .layer(axum::middleware::from_fn_with_state(

@@ -27,13 +27,15 @@ fn call_said(t: &'static Tr, d: &apb::CallDetail) -> String {
         _ => t.said_call_in,
     };
     let rang = d.extensions.join(", ");
+    let answered = match d.answered_extension.as_str() {
+        "" => t.said_answered_any.to_owned(),
+        at => fill(t.said_answered, &[at]),
+    };
     let state = match apb::CallOutcome::try_from(d.outcome) {
-        Ok(apb::CallOutcome::Answered) if d.ended_at.is_some() => format!(
-            "{}, {}",
-            fill(t.said_answered, &[&d.answered_extension]),
-            duration(t, d.duration_ms)
-        ),
-        Ok(apb::CallOutcome::Answered) => fill(t.said_answered, &[&d.answered_extension]),
+        Ok(apb::CallOutcome::Answered) if d.ended_at.is_some() => {
+            format!("{answered}, {}", duration(t, d.duration_ms))
+        }
+        Ok(apb::CallOutcome::Answered) => answered,
         Ok(apb::CallOutcome::Missed) => fill(t.said_missed, &[&rang]),
         Ok(apb::CallOutcome::Busy) => fill(t.said_busy, &[&rang]),
         Ok(apb::CallOutcome::Rejected) => fill(t.said_rejected, &[&rang]),
@@ -68,10 +70,10 @@ fn system_said(t: &'static Tr, s: &apb::SystemDetail) -> Option<String> {
         "lead.converted" => t.said_converted.to_owned(),
         "contact.merged" => t.said_merged.to_owned(),
         "task.done" => fill(t.said_task_done, &[attr("title")]),
-        "message.failed" => {
-            let channel = crate::home::channel(t, Some(attr("channel")));
-            fill(t.said_not_delivered, &[channel, attr("reason")])
-        }
+        "message.failed" => match crate::home::channel(t, Some(attr("channel"))) {
+            "" => fill(t.said_not_delivered_any, &[attr("reason")]),
+            channel => fill(t.said_not_delivered, &[channel, attr("reason")]),
+        },
         _ => return None,
     })
 }
@@ -106,12 +108,20 @@ mod tests {
         );
         assert_eq!(
             summary(&RU, &answered).as_deref(),
-            Some("Входящий звонок, принят на 101, 2 мин 05 с")
+            Some("Входящий звонок, принят на номере 101, 2 мин 05 с")
         );
         let missed = call(apb::CallOutcome::Missed, true);
         assert_eq!(
             summary(&RU, &missed).as_deref(),
-            Some("Входящий звонок, пропущен (звонил 101, 102)")
+            Some("Входящий звонок, пропущен (звонок на 101, 102)")
+        );
+        let mut nobody = call(apb::CallOutcome::Answered, false);
+        if let Some(apb::entry::Detail::Call(c)) = nobody.detail.as_mut() {
+            c.answered_extension.clear();
+        }
+        assert_eq!(
+            summary(&EN, &nobody).as_deref(),
+            Some("Inbound call, answered")
         );
     }
 
@@ -136,7 +146,7 @@ mod tests {
         let moved = [("from_stage", "Звонок"), ("to_stage", "Показ")];
         assert_eq!(
             summary(&RU, &system("deal.stage_changed", &moved)).as_deref(),
-            Some("Перешла с этапа «Звонок» на «Показ»")
+            Some("Сделка перешла с этапа «Звонок» на «Показ»")
         );
         let titled = [moved[0], moved[1], ("title", "Станки")];
         assert_eq!(
@@ -144,6 +154,21 @@ mod tests {
             Some("Сделка «Станки» перешла с этапа «Звонок» на «Показ»")
         );
         assert_eq!(summary(&EN, &system("something.new", &[])), None);
+        let failed = |channel| {
+            system(
+                "message.failed",
+                &[("channel", channel), ("reason", "blocked")],
+            )
+        };
+        assert_eq!(
+            summary(&EN, &failed("telegram")).as_deref(),
+            Some("Telegram message not delivered: blocked")
+        );
+        assert_eq!(
+            summary(&EN, &failed("")).as_deref(),
+            Some("Message not delivered: blocked"),
+            "no empty channel in the line"
+        );
         let message = apb::Entry {
             detail: Some(apb::entry::Detail::Message(Default::default())),
             ..Default::default()
