@@ -7,6 +7,12 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+/// How long a wait for the page lasts: what it waits for often crosses the bus
+/// (an event, its consumer, a push, a refresh), which under the whole suite's load
+/// on two cores takes seconds; a page that never gets there still fails in bounded
+/// time.
+const WAIT: Duration = Duration::from_secs(20);
+
 /// The WebDriver name of an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -151,9 +157,10 @@ impl Browser {
         found[ELEMENT].as_str().map(str::to_owned)
     }
 
-    /// Waits (10 s at most) for an element matching `css` whose text satisfies `ok`.
+    /// Waits ([`WAIT`] at most) for an element matching `css` whose text satisfies
+    /// `ok`.
     pub async fn wait_text(&self, css: &str, ok: impl Fn(&str) -> bool) -> String {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let deadline = tokio::time::Instant::now() + WAIT;
         let mut last = String::new();
         loop {
             if let Some(id) = self.find(css).await {
@@ -177,9 +184,9 @@ impl Browser {
         }
     }
 
-    /// Waits until nothing matches `css` (10 s at most).
+    /// Waits until nothing matches `css` ([`WAIT`] at most).
     pub async fn wait_gone(&self, css: &str) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let deadline = tokio::time::Instant::now() + WAIT;
         while self.find(css).await.is_some() {
             assert!(
                 tokio::time::Instant::now() < deadline,

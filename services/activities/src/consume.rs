@@ -150,7 +150,7 @@ impl Consumer {
                 message(s, tx, event, m.message.as_ref(), pb::Direction::Outbound).await
             }
             P::MessageFailed(f) => message_failed(tx, event, f).await,
-            P::FormSubmitted(f) => form(tx, event, f).await,
+            P::FormSubmitted(f) => crate::messages::form(s, tx, event, f).await,
             P::ContactCreated(c) => contact_seen(tx, c.contact.as_ref()).await,
             P::ContactUpdated(c) => contact_seen(tx, c.contact.as_ref()).await,
             P::ContactDeleted(c) => {
@@ -218,7 +218,7 @@ pub(crate) fn system_entry(
     }
 }
 
-fn non_empty(s: &str) -> Option<String> {
+pub(crate) fn non_empty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
 
@@ -346,40 +346,6 @@ async fn message_failed(tx: &mut Tx, event: &Event<'_>, f: &ev::MessageFailed) -
     );
     entry.body = detail.text;
     entry.author_id = detail.agent_id;
-    store::insert_entry(tx, &entry).await?;
-    Ok(())
-}
-
-async fn form(tx: &mut Tx, event: &Event<'_>, f: &ev::FormSubmitted) -> Result<()> {
-    let detail = f.form.clone().unwrap_or_default();
-    let now = now_millis();
-    let key = match f.submission_id.as_str() {
-        "" => format!("event:{}", event.id),
-        id => format!("form:{id}"),
-    };
-    let entry = Entry {
-        id: new_id(),
-        kind: EntryKind::Form,
-        occurred_at: f
-            .submitted_at
-            .as_ref()
-            .map_or(event.at, millis_from_timestamp),
-        links: Links {
-            contact_id: non_empty(&f.contact_id),
-            lead_id: non_empty(&f.lead_id),
-            company_id: non_empty(&f.company_id),
-            deal_id: None,
-        },
-        conversation_id: None,
-        summary: summary_line(&format!("Form “{}” submitted", detail.form)),
-        body: detail.fields.get("comment").cloned().unwrap_or_default(),
-        author_id: String::new(),
-        detail: Some(Detail::Form(detail)),
-        external_key: Some(key),
-        created_at: now,
-        updated_at: now,
-        deleted_at: None,
-    };
     store::insert_entry(tx, &entry).await?;
     Ok(())
 }

@@ -178,6 +178,10 @@ impl Outbound {
             (c, _) => c,
         };
         let mut message = outgoing(&req, &party, reply.as_ref(), channel)?;
+        // An answer belongs with what it answers (a form's, sent by email, too).
+        if let Some((_, entry)) = &reply {
+            message.conversation_id = entry.conversation_id.clone();
+        }
         let delivered = match apb::Channel::try_from(channel) {
             Ok(apb::Channel::Telegram) => {
                 self.to_telegram(&party, reply.as_ref(), &mut message)
@@ -247,6 +251,7 @@ impl Outbound {
         };
         match &entry.detail {
             Some(apb::entry::Detail::Message(m)) if ours => Ok((party, Some((m.clone(), entry)))),
+            Some(apb::entry::Detail::Form(f)) if ours => Ok((party, Some((as_email(f), entry)))),
             _ => Err(Invalid::new("reply_to_entry_id", "not a message of this client").into()),
         }
     }
@@ -345,6 +350,19 @@ fn no_address(what: &str) -> NotificationsError {
 
 /// Who is on the other side of message `d`: its sender, or for one of ours, its
 /// recipient.
+/// A web form's submission answered as the email it asks for: from the address the
+/// form gave (the client's own email identity when it gave none), under the form's
+/// name, with nothing to thread under.
+fn as_email(form: &apb::FormDetail) -> apb::MessageDetail {
+    apb::MessageDetail {
+        channel: apb::Channel::Email as i32,
+        direction: apb::Direction::Inbound as i32,
+        from: form.fields.get("email").cloned().unwrap_or_default(),
+        subject: form.form.clone(),
+        ..Default::default()
+    }
+}
+
 fn correspondent(d: &apb::MessageDetail) -> Option<String> {
     let address = match d.direction == apb::Direction::Outbound as i32 {
         true => d.to.first()?,

@@ -512,9 +512,10 @@ async fn opened(web: &Web, viewer: &Viewer, t: &'static Tr, id: &str) -> Result<
         futures::join!(client(web, viewer, t, kind, &client_id), people, replies);
     let client = client?;
     let names = Names::of(web, viewer, [client.owner_id.as_str()]).await;
-    let messages = entries.into_iter().rev().map(message).collect();
+    let messages = entries.into_iter().rev().map(|e| message(t, e)).collect();
+    // A web form is answered by email.
     let reply_by = match apb::Channel::try_from(c.channel) {
-        Ok(apb::Channel::Email) => t.reply_by_email,
+        Ok(apb::Channel::Email | apb::Channel::Web) => t.reply_by_email,
         _ => t.reply_by_telegram,
     };
     Ok(Open {
@@ -542,11 +543,24 @@ fn inbound(entry: &apb::Entry) -> bool {
     }
 }
 
-fn message(entry: apb::Entry) -> Message {
+/// An entry as the thread shows it: a message's text; a form's line, then what the
+/// client wrote in it.
+fn message(t: &'static Tr, entry: apb::Entry) -> Message {
+    let text = match &entry.detail {
+        Some(apb::entry::Detail::Form(_)) => {
+            let said = crate::said::summary(t, &entry).unwrap_or_default();
+            [said, entry.text.clone()]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        _ => entry.text.clone(),
+    };
     Message {
         when: When::of(entry.occurred_at.as_ref()),
         inbound: inbound(&entry),
-        text: entry.text,
+        text,
     }
 }
 
@@ -607,7 +621,11 @@ async fn send(web: &Web, viewer: &Viewer, id: &str, text: &str) -> Result<Sent, 
     match entries.iter().find(|e| inbound(e)) {
         Some(answered) => message.reply_to_entry_id = answered.id.clone(),
         None => {
-            message.channel = c.channel;
+            // A web form's conversation goes on by email.
+            message.channel = match apb::Channel::try_from(c.channel) {
+                Ok(apb::Channel::Web) => apb::Channel::Email.into(),
+                _ => c.channel,
+            };
             message.subject = c.subject;
         }
     }
