@@ -288,3 +288,152 @@ async fn a_form_request_waits_in_the_inbox_and_is_answered_by_email() {
         suite.stop().await;
     }
 }
+
+/// Whatever comes within a second, read and left.
+async fn drain(ws: &mut support::socket::Ws) {
+    use futures::StreamExt;
+    let quiet = tokio::time::sleep(std::time::Duration::from_secs(1));
+    tokio::pin!(quiet);
+    loop {
+        tokio::select! {
+            _ = &mut quiet => return,
+            _ = ws.next() => {}
+        }
+    }
+}
+
+/// No `inbox` frame comes for a second (other frames may).
+async fn no_inbox_frame(ws: &mut support::socket::Ws, who: &str) {
+    use futures::StreamExt;
+    let quiet = tokio::time::sleep(std::time::Duration::from_secs(1));
+    tokio::pin!(quiet);
+    loop {
+        tokio::select! {
+            _ = &mut quiet => return,
+            frame = ws.next() => {
+                let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) = frame else {
+                    continue;
+                };
+                let frame: serde_json::Value = serde_json::from_str(&text).expect("json");
+                assert_ne!(frame["type"], "inbox", "{who} hears of a client they do not see");
+            }
+        }
+    }
+}
+
+/// A client's message is pushed, live, to whoever sees the client — their agent,
+/// the manager of the agent's team, an admin — and not to the manager of another
+/// team; when an admin gives the client to another agent, the agent who had them
+/// hears of it as well as the one who has them now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_reaches_whoever_sees_the_client_and_a_given_client_both_agents() {
+    use support::socket::{self, next_where};
+    let bot = BotApi::start().await;
+    for (chat, services) in [(7101, false), (7102, true)] {
+        let Some(suites) = with_telegram(&bot, services).await else {
+            continue;
+        };
+        let staff = support::staff_suite(&suites);
+        staff.form_team("sales", &[]).await;
+        staff.form_team("north", &[]).await;
+        let in_team = |id, name, role, teams| Person {
+            role,
+            teams,
+            ..Person::new(id, name)
+        };
+        staff
+            .hire(&[
+                in_team("olga", "Ольга", "agent", &["sales"]),
+                in_team("petr", "Пётр", "agent", &["sales"]),
+                in_team("marina", "Марина", "manager", &["sales"]),
+                in_team("boris", "Борис", "manager", &["north"]),
+                in_team("anna", "Анна", "admin", &[]),
+            ])
+            .await;
+        let notifications = suites.get(2).unwrap_or(&suites[0]);
+        let name = notifications.name;
+        let open = async |user: &str, role: Role, teams: &[&str]| {
+            let token = notifications.member_token(user, role, teams);
+            let bearer = format!("Bearer {token}");
+            let addr = notifications.running.http_addr;
+            socket::open(addr, &[("authorization", &bearer)])
+                .await
+                .expect("a socket")
+        };
+        let olga = open("olga", Role::Agent, &["sales"]).await;
+        let petr = open("petr", Role::Agent, &["sales"]).await;
+        let mut marina = open("marina", Role::Manager, &["sales"]).await;
+        let mut boris = open("boris", Role::Manager, &["north"]).await;
+        let mut anna = open("anna", Role::Admin, &[]).await;
+
+        bot.push(BotApi::message(chat, 1, "Нужна консультация", json!({})));
+        let lead = support::eventually("the lead", || async {
+            let leads = support::leads(&suites[0]).await;
+            leads.into_iter().find(|l| !l.owner_id.is_empty())
+        })
+        .await;
+        let (mut owner, mut other, next) = match lead.owner_id.as_str() {
+            "olga" => (olga, petr, "petr"),
+            _ => (petr, olga, "olga"),
+        };
+        let inbox = |_: &serde_json::Value| true;
+        let seen = next_where(&mut owner, "inbox", inbox).await;
+        let conversation = seen["conversation_id"].clone();
+        // The message may be filed before activities hears whose the new lead is
+        // (the two events come from two services): until then the client is
+        // nobody's, which everyone sees. Once it knows, the next message goes only
+        // to those who see the client.
+        let activities = (suites.iter())
+            .find(|s| (s.running.grpc_services).contains(&"ringside.activities.v1.Activities"))
+            .expect("a suite serving activities");
+        let office = activities.activities_member("anna", Role::Admin, &[]).await;
+        let id = conversation.as_str().expect("an id").to_owned();
+        support::eventually("the conversation's owner", || async {
+            let asked = apb::GetConversationRequest { id: id.clone() };
+            let c = office
+                .clone()
+                .get_conversation(asked)
+                .await
+                .ok()?
+                .into_inner();
+            (c.owner_id == lead.owner_id).then_some(())
+        })
+        .await;
+        drain(&mut boris).await;
+        bot.push(BotApi::message(chat, 2, "Вы здесь?", json!({})));
+        for (ws, who) in [
+            (&mut owner, "the agent"),
+            (&mut marina, "marina"),
+            (&mut anna, "anna"),
+        ] {
+            let got = next_where(ws, "inbox", |f| f["conversation_id"] == conversation).await;
+            assert_eq!(got["conversation_id"], conversation, "{name}: {who}");
+        }
+        no_inbox_frame(&mut boris, "boris").await;
+
+        // Anna gives the client to the other agent: both agents' inboxes catch up.
+        let give = cpb::AssignLeadRequest {
+            id: lead.id.clone(),
+            owner_id: next.into(),
+            expected_owner_id: Some(lead.owner_id.clone()),
+        };
+        suites[0]
+            .client()
+            .await
+            .assign_lead(give)
+            .await
+            .expect("given");
+        for (ws, who) in [
+            (&mut owner, "the agent before"),
+            (&mut other, "the agent now"),
+        ] {
+            let got = next_where(ws, "inbox", |f| f["conversation_id"] == conversation).await;
+            assert_eq!(got["conversation_id"], conversation, "{name}: {who}");
+        }
+        no_inbox_frame(&mut boris, "boris").await;
+        drop((owner, other, marina, boris, anna));
+        for suite in suites {
+            suite.stop().await;
+        }
+    }
+}

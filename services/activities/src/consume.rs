@@ -151,22 +151,27 @@ impl Consumer {
             }
             P::MessageFailed(f) => message_failed(tx, event, f).await,
             P::FormSubmitted(f) => crate::messages::form(s, tx, event, f).await,
-            P::ContactCreated(c) => contact_seen(tx, c.contact.as_ref()).await,
-            P::ContactUpdated(c) => contact_seen(tx, c.contact.as_ref()).await,
+            P::ContactCreated(c) => contact_seen(s, tx, event, c.contact.as_ref()).await,
+            P::ContactUpdated(c) => contact_seen(s, tx, event, c.contact.as_ref()).await,
             P::ContactDeleted(c) => {
                 store::upsert_subject(tx, SubjectKind::Contact, &c.contact_id, None, false).await
             }
             P::ContactMerged(m) => merged(s, tx, event, m).await,
-            P::LeadCreated(l) => lead_seen(tx, l.lead.as_ref()).await,
+            P::LeadCreated(l) => lead_seen(s, tx, event, l.lead.as_ref()).await,
             P::LeadStatusChanged(l) => {
                 let active = l.to != ringside_proto::contacts::v1::LeadStatus::Disqualified as i32;
-                let owner = Some(l.owner_id.as_str());
                 if !active {
                     // Disqualified: what they wrote so far waits for nobody (what they
                     // write next does).
                     store::stop_waiting(tx, &l.lead_id).await?;
                 }
-                store::upsert_subject(tx, SubjectKind::Lead, &l.lead_id, owner, active).await
+                let seen = Seen {
+                    kind: SubjectKind::Lead,
+                    id: &l.lead_id,
+                    owner: &l.owner_id,
+                    active,
+                };
+                owner_seen(s, tx, event, seen).await
             }
             P::LeadConverted(l) => converted(s, tx, event, l).await,
             P::DealStageChanged(d) => stage_changed(tx, event, d).await,
@@ -223,17 +228,72 @@ pub(crate) fn non_empty(s: &str) -> Option<String> {
 }
 
 async fn contact_seen(
+    s: &ActivitiesService,
     tx: &mut Tx,
+    event: &Event<'_>,
     contact: Option<&ringside_proto::contacts::v1::Contact>,
 ) -> Result<()> {
     let Some(c) = contact else { return Ok(()) };
-    let active = c.deleted_at.is_none();
-    store::upsert_subject(tx, SubjectKind::Contact, &c.id, Some(&c.owner_id), active).await
+    let seen = Seen {
+        kind: SubjectKind::Contact,
+        id: &c.id,
+        owner: &c.owner_id,
+        active: c.deleted_at.is_none(),
+    };
+    owner_seen(s, tx, event, seen).await
 }
 
-async fn lead_seen(tx: &mut Tx, lead: Option<&ringside_proto::contacts::v1::Lead>) -> Result<()> {
+async fn lead_seen(
+    s: &ActivitiesService,
+    tx: &mut Tx,
+    event: &Event<'_>,
+    lead: Option<&ringside_proto::contacts::v1::Lead>,
+) -> Result<()> {
     let Some(l) = lead else { return Ok(()) };
-    store::upsert_subject(tx, SubjectKind::Lead, &l.id, Some(&l.owner_id), true).await
+    let seen = Seen {
+        kind: SubjectKind::Lead,
+        id: &l.id,
+        owner: &l.owner_id,
+        active: true,
+    };
+    owner_seen(s, tx, event, seen).await
+}
+
+/// A client as an event shows them: whose they are, and whether still active.
+struct Seen<'a> {
+    kind: SubjectKind,
+    id: &'a str,
+    owner: &'a str,
+    active: bool,
+}
+
+/// Conversations announced when a client changes hands, at most.
+const HANDED_OVER: i64 = 50;
+
+/// The subjects projection takes the client's owner; when they were someone
+/// else's (given away, or taken), their latest conversations are announced
+/// (`conversation.updated` naming the owner before), so both inboxes catch up.
+async fn owner_seen(
+    s: &ActivitiesService,
+    tx: &mut Tx,
+    event: &Event<'_>,
+    seen: Seen<'_>,
+) -> Result<()> {
+    let before = store::subject_owner(tx, seen.kind, seen.id).await?;
+    store::upsert_subject(tx, seen.kind, seen.id, Some(seen.owner), seen.active).await?;
+    let Some(before) = before.filter(|b| b != seen.owner) else {
+        return Ok(());
+    };
+    for c in store::conversations_of(tx, seen.kind, seen.id, HANDED_OVER).await? {
+        let updated = ev::ConversationUpdated {
+            conversation: Some(crate::convert::conversation_to_proto(&c)),
+            agent_id: String::new(),
+            previous_owner_id: before.clone(),
+        };
+        s.emit(tx, &event.ctx, EventPayload::ConversationUpdated(updated))
+            .await?;
+    }
+    Ok(())
 }
 
 /// `contact.merged`: the merged contact's entries, tasks and conversations move to

@@ -92,6 +92,7 @@ async fn touched(
         let updated = ev::ConversationUpdated {
             conversation: Some(crate::convert::conversation_to_proto(&c)),
             agent_id: agent_id.to_owned(),
+            previous_owner_id: String::new(),
         };
         service
             .emit(tx, &event.ctx, EventPayload::ConversationUpdated(updated))

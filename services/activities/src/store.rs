@@ -760,6 +760,42 @@ pub async fn upsert_subject(
     Ok(())
 }
 
+/// The subject's owner as known here (`None`: not known yet).
+pub async fn subject_owner(
+    conn: &mut AnyConnection,
+    kind: SubjectKind,
+    id: &str,
+) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT owner_id FROM activity_subjects WHERE kind = $1 AND id = $2")
+        .bind(kind.as_str())
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(|r| r.try_get("owner_id")).transpose()?)
+}
+
+/// The latest `limit` conversations with a contact or a lead, with their owner.
+pub async fn conversations_of(
+    conn: &mut AnyConnection,
+    kind: SubjectKind,
+    id: &str,
+    limit: i64,
+) -> Result<Vec<Conversation>> {
+    // One of two column names, never input.
+    let column = match kind {
+        SubjectKind::Lead => "c.lead_id",
+        _ => "c.contact_id",
+    };
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "{CONVERSATIONS} WHERE {column} = $1 ORDER BY c.last_at DESC LIMIT $2"
+    )))
+    .bind(id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(conversation_from_row).collect()
+}
+
 /// Whether the subject is known here.
 pub async fn subject_known(conn: &mut AnyConnection, kind: SubjectKind, id: &str) -> Result<bool> {
     let row = sqlx::query("SELECT 1 AS one FROM activity_subjects WHERE kind = $1 AND id = $2")

@@ -55,8 +55,9 @@ impl Api for NotificationsGrpc {
 
     /// The caller's own pushes; the stream ends when the client goes away.
     async fn subscribe(&self, req: Request<pb::SubscribeRequest>) -> Reply<Self::SubscribeStream> {
-        let agent = Caller::of(&req).actor;
-        let mut sub = self.service.hub.subscribe(&agent);
+        let caller = Caller::of(&req);
+        let sight = crate::hub::sight(caller.actor, caller.role, caller.teams);
+        let mut sub = self.service.hub.subscribe_seeing(sight);
         let stream =
             futures::stream::poll_fn(move |cx| sub.pushes.poll_recv(cx).map(|p| p.map(Ok)));
         Ok(Response::new(Box::pin(stream)))

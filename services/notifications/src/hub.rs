@@ -3,12 +3,14 @@
 //! them again. State is in memory: a card lives as long as its call. Each agent a
 //! card reaches (pushed to an open connection, or sent again when they connect) is
 //! written to the audit trail, once per client the card names (a card that learns
-//! its client later is recorded again).
+//! its client later is recorded again). Each person online is kept with whose
+//! clients they see, so a push about a client goes to whoever sees it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use ringside_auth::{Audit, AuditLine};
+use ringside_auth::visibility::{Entity, Reach, Scope, reach};
+use ringside_auth::{Audit, AuditLine, Role};
 use ringside_proto::notifications::v1 as pb;
 use tokio::sync::mpsc;
 
@@ -22,6 +24,8 @@ struct State {
     calls: HashMap<String, LiveCall>,
     /// Open connections by agent id.
     connections: HashMap<String, Vec<(u64, mpsc::Sender<pb::Push>)>>,
+    /// Whose clients each person online sees (as their latest connection said).
+    sights: HashMap<String, Scope>,
     next_connection: u64,
 }
 
@@ -88,8 +92,18 @@ impl Drop for Subscription {
             list.retain(|(id, _)| *id != self.id);
             if list.is_empty() {
                 state.connections.remove(&self.agent);
+                state.sights.remove(&self.agent);
             }
         }
+    }
+}
+
+/// Whose clients a person with `role` (none: only their own) in `teams` sees.
+pub fn sight(user: String, role: Option<Role>, teams: Vec<String>) -> Scope {
+    Scope {
+        reach: role.map_or(Reach::Own, |role| reach(role, Entity::Contact)),
+        user,
+        teams,
     }
 }
 
@@ -120,8 +134,23 @@ impl Hub {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Opens a connection for `agent`; the cards of its live calls come first.
+    /// Opens a connection for `agent`, who sees only their own and unassigned
+    /// clients; the cards of its live calls come first.
     pub fn subscribe(&self, agent: &str) -> Subscription {
+        let own = Scope {
+            reach: Reach::Own,
+            user: agent.to_owned(),
+            teams: Vec::new(),
+        };
+        self.subscribe_seeing(own)
+    }
+
+    /// Opens a connection for `sight`'s person, who sees the clients `sight` covers
+    /// (their pushes about others' clients follow it); the cards of its live calls
+    /// come first.
+    pub fn subscribe_seeing(&self, sight: Scope) -> Subscription {
+        let agent = sight.user.clone();
+        let agent = agent.as_str();
         let (tx, rx) = mpsc::channel(CONNECTION_BUFFER);
         let mut state = self.lock();
         let mut seen = Vec::new();
@@ -140,6 +169,7 @@ impl Hub {
             .entry(agent.to_owned())
             .or_default()
             .push((id, tx));
+        state.sights.insert(agent.to_owned(), sight);
         drop(state);
         self.record(seen);
         Subscription {
@@ -157,6 +187,23 @@ impl Hub {
     /// Everyone with a connection open, in id order.
     pub fn online(&self) -> Vec<String> {
         let mut ids: Vec<String> = self.lock().connections.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// Everyone online who sees a client of `owner` (empty: nobody's), a member of
+    /// `owner_teams`: the one permission check of records ([`Scope::sees`]), so a
+    /// manager hears of their teams' clients and an admin of everyone's.
+    pub fn seeing(&self, owner: &str, owner_teams: &[String]) -> Vec<String> {
+        let state = self.lock();
+        let sees = |sight: &Scope| match owner_teams {
+            [] => sight.sees(owner, ""),
+            teams => teams.iter().any(|team| sight.sees(owner, team)),
+        };
+        let mut ids: Vec<String> = (state.sights.iter())
+            .filter(|(id, sight)| state.connections.contains_key(*id) && sees(sight))
+            .map(|(id, _)| id.clone())
+            .collect();
         ids.sort();
         ids
     }
@@ -345,6 +392,36 @@ fn send_locked(state: &mut State, agent: &str, push: &pb::Push) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_client_is_heard_of_by_whoever_sees_them() {
+        let hub = Hub::default();
+        let team = |t: &str| vec![t.to_owned()];
+        let _olga = hub.subscribe_seeing(sight("olga".into(), Some(Role::Agent), team("sales")));
+        let _ivan = hub.subscribe_seeing(sight("ivan".into(), Some(Role::Agent), team("sales")));
+        let _marina =
+            hub.subscribe_seeing(sight("marina".into(), Some(Role::Manager), team("sales")));
+        let _boris =
+            hub.subscribe_seeing(sight("boris".into(), Some(Role::Manager), team("north")));
+        let _anna = hub.subscribe_seeing(sight("anna".into(), Some(Role::Admin), Vec::new()));
+        assert_eq!(
+            hub.seeing("olga", &team("sales")),
+            ["anna", "marina", "olga"]
+        );
+        assert_eq!(
+            hub.seeing("olga", &[]),
+            ["anna", "olga"],
+            "no team: no manager"
+        );
+        let everyone = ["anna", "boris", "ivan", "marina", "olga"];
+        assert_eq!(hub.seeing("", &[]), everyone, "nobody's client");
+        drop(_marina);
+        assert_eq!(
+            hub.seeing("olga", &team("sales")),
+            ["anna", "olga"],
+            "gone offline"
+        );
+    }
 
     fn card(call: &str) -> pb::Card {
         pb::Card {

@@ -135,24 +135,28 @@ impl Notifications {
         self.hub.close(&e.call_id, &e.entry_id);
     }
 
-    /// `conversation.updated`: the inbox of whoever it concerns is out of date — its
-    /// owner's or, while nobody owns the client, everyone's online (everyone sees
-    /// unassigned clients); and the agent's who wrote the new message. The push names
+    /// `conversation.updated`: the inbox of whoever sees the client is out of date —
+    /// its owner, the managers of the owner's teams, admins, and everyone while
+    /// nobody owns the client; the agent who wrote the new message; and, when the
+    /// client was just given to someone else, their owner before. The push names
     /// only the conversation: the page asks for the rest as the person, through the
     /// services' own checks.
-    pub fn conversation(&self, e: &ev::ConversationUpdated) {
+    pub async fn conversation(&self, e: &ev::ConversationUpdated) {
         let Some(c) = &e.conversation else { return };
         let push = pb::Push {
             r#type: "inbox".into(),
             conversation_id: c.id.clone(),
             ..Default::default()
         };
-        let mut people = match c.owner_id.as_str() {
-            "" => self.hub.online(),
-            owner => vec![owner.to_owned()],
+        let teams = match c.owner_id.as_str() {
+            "" => Vec::new(),
+            owner => self.staff.teams_of(owner).await,
         };
-        if !e.agent_id.is_empty() && !people.contains(&e.agent_id) {
-            people.push(e.agent_id.clone());
+        let mut people = self.hub.seeing(&c.owner_id, &teams);
+        for also in [&e.agent_id, &e.previous_owner_id] {
+            if !also.is_empty() && !people.contains(also) {
+                people.push(also.clone());
+            }
         }
         for person in people {
             self.hub.send(&person, &push);

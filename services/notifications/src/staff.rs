@@ -31,11 +31,16 @@ const FRESH_FOR: Duration = Duration::from_secs(5);
 /// Most extensions remembered; past it the memory starts over.
 const MAX_KNOWN: usize = 10_000;
 
+/// People's teams by id, and when staff said them.
+type Heard = HashMap<String, (Instant, Vec<String>)>;
+
 /// The staff directory at the other end of a channel.
 #[derive(Clone)]
 pub struct Directory {
     staff: StaffClient<PeerChannel>,
     seats: Arc<Mutex<HashMap<String, (Instant, String)>>>,
+    /// People's teams, as last heard.
+    teams: Arc<Mutex<Heard>>,
 }
 
 fn unavailable(e: PeerError) -> NotificationsError {
@@ -47,7 +52,36 @@ impl Directory {
         Directory {
             staff: StaffClient::new(staff),
             seats: Arc::default(),
+            teams: Arc::default(),
         }
+    }
+
+    /// The teams of person `id` (as staff said at most 5 s ago); none for someone
+    /// staff does not know, or while it does not answer (then only the person and
+    /// those who see everyone hear of their clients).
+    pub async fn teams_of(&self, id: &str) -> Vec<String> {
+        if let Some((at, teams)) = self.teams.lock().await.get(id)
+            && at.elapsed() < FRESH_FOR
+        {
+            return teams.clone();
+        }
+        let req = request(spb::GetUserRequest { id: id.to_owned() }, "");
+        let teams = match found(self.staff.clone().get_user(req).await) {
+            Ok(user) => user
+                .and_then(|u| u.details)
+                .map(|d| d.team_ids)
+                .unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(error = %e, "staff did not say a person's teams");
+                return Vec::new();
+            }
+        };
+        let mut known = self.teams.lock().await;
+        if known.len() >= MAX_KNOWN {
+            known.clear();
+        }
+        known.insert(id.to_owned(), (Instant::now(), teams.clone()));
+        teams
     }
 
     /// The id of the active person at `extension`, if anyone sits there.

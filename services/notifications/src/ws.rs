@@ -9,6 +9,7 @@
 //! sends `{"type":"note","call_id":…,"text":…,"outcome":…}` to file a note on a call
 //! and gets `note_saved` or `error` back.
 
+use ringside_auth::visibility::Scope;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -78,7 +79,7 @@ async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    let (agent, role, standing) = match authenticate(&state, &headers).await {
+    let (sight, role, standing) = match authenticate(&state, &headers).await {
         Ok(found) => found,
         Err(refused) => return refused,
     };
@@ -86,7 +87,7 @@ async fn upgrade(
         return (StatusCode::FORBIDDEN, "this role receives no pushes").into_response();
     }
     ws.max_message_size(MAX_FRAME)
-        .on_upgrade(move |socket| session(socket, state, agent, standing))
+        .on_upgrade(move |socket| session(socket, state, sight, standing))
 }
 
 /// Who opens the socket: a bearer token's subject, or the person of the session
@@ -94,7 +95,7 @@ async fn upgrade(
 async fn authenticate(
     state: &WsState,
     headers: &HeaderMap,
-) -> Result<(String, Role, Standing), Response> {
+) -> Result<(Scope, Role, Standing), Response> {
     let refuse = |code: StatusCode, why: &str| (code, why.to_owned()).into_response();
     if let Some(bearer) = headers.get("authorization") {
         let claims = state
@@ -104,7 +105,8 @@ async fn authenticate(
         let standing = Standing::Token {
             expires_at: claims.exp,
         };
-        return Ok((claims.sub, claims.role, standing));
+        let sight = crate::hub::sight(claims.sub, Some(claims.role), claims.teams);
+        return Ok((sight, claims.role, standing));
     }
     if let Some(why) = state.origins.cross_site(headers) {
         return Err(refuse(StatusCode::FORBIDDEN, why));
@@ -114,7 +116,10 @@ async fn authenticate(
         .secret(headers)
         .ok_or_else(|| refuse(StatusCode::UNAUTHORIZED, "sign in first"))?;
     match state.sessions.open(&secret).await {
-        Ok(person) => Ok((person.id, person.role, Standing::Session(secret))),
+        Ok(person) => {
+            let sight = crate::hub::sight(person.id, Some(person.role), person.teams);
+            Ok((sight, person.role, Standing::Session(secret)))
+        }
         Err(s) if s.code() == Code::Unauthenticated => {
             Err(refuse(StatusCode::UNAUTHORIZED, s.message()))
         }
@@ -148,9 +153,10 @@ async fn signed_out(mut socket: WebSocket) {
     let _ = socket.send(Message::Close(Some(close))).await;
 }
 
-async fn session(mut socket: WebSocket, state: WsState, agent: String, standing: Standing) {
+async fn session(mut socket: WebSocket, state: WsState, sight: Scope, standing: Standing) {
     let service = state.service;
-    let mut sub = service.hub.subscribe(&agent);
+    let agent = sight.user.clone();
+    let mut sub = service.hub.subscribe_seeing(sight);
     let mut check = tokio::time::interval(SESSION_CHECK);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     check.tick().await;
