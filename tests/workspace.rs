@@ -787,6 +787,99 @@ async fn my_day_lists_what_is_due_and_a_task_is_done_or_moved_in_place() {
     }
 }
 
+/// The person's own settings: Olga, whose browser runs in New York, keeps Russian
+/// and Moscow's time; her day shows times as Moscow reads them, a time she picks is
+/// read in Moscow's, a browser that never chose a language opens in Russian for
+/// her, and a zone not offered is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_keeps_their_language_and_time_zone_on_every_device() {
+    if !support::browser::present() {
+        return;
+    }
+    for suites in support::both_ways().await {
+        olga(&suites).await;
+        let due = task(
+            &suites,
+            "olga",
+            "Позвонить в банк",
+            -60,
+            apb::TaskType::Todo,
+        )
+        .await;
+        let pages = support::pages(&suites);
+        let (name, addr) = (pages.name, pages.running.http_addr);
+        let browser = Browser::start_in_zone("America/New_York").await;
+        browser
+            .sign_in(&format!("http://{addr}/"), "olga", "Ольга")
+            .await;
+        browser.goto(&format!("http://{addr}/me")).await;
+        browser.wait_text("h1", |t| t == "Settings").await;
+        let violations = browser.accessibility_violations().await;
+        assert!(violations.is_empty(), "{name}: {violations:#?}");
+        let choose = "document.getElementById('me-lang').value = 'ru'; \
+                      document.getElementById('me-zone').value = 'Europe/Moscow'; \
+                      document.getElementById('preferences').requestSubmit(); return 1";
+        browser.execute(choose, serde_json::json!([])).await;
+        browser.wait_text("h1", |t| t == "Настройки").await;
+
+        // Her task's time, as Moscow reads it (UTC+3 all year).
+        browser.goto(&format!("http://{addr}/")).await;
+        let activities = suites.get(1).unwrap_or(&suites[0]);
+        let mut client = activities.activities("olga").await;
+        let get = |id: &str| apb::GetTaskRequest { id: id.into() };
+        let got = client
+            .get_task(get(&due))
+            .await
+            .expect("the task")
+            .into_inner();
+        let seconds = got.due_at.expect("due").seconds;
+        let moscow = time::OffsetDateTime::from_unix_timestamp(seconds + 3 * 3600).expect("a time");
+        let clock = format!("{:02}:{:02}", moscow.hour(), moscow.minute());
+        let row = format!(r#"li[data-task-id="{due}"]"#);
+        browser
+            .wait_text(&format!("{row} time"), |t| t.contains(&clock))
+            .await;
+        // A time picked on the page is read in Moscow's, not the browser's.
+        let pick = "const li = document.querySelector(arguments[0]); \
+                    li.querySelector('input[name=due]').value = '2031-06-01T10:30'; \
+                    li.querySelector('form.reschedule').requestSubmit(); return 1";
+        browser.execute(pick, serde_json::json!([row])).await;
+        browser.wait_gone(&row).await;
+        let moved = client
+            .get_task(get(&due))
+            .await
+            .expect("the task")
+            .into_inner();
+        let utc = time::macros::datetime!(2031-06-01 07:30 UTC).unix_timestamp();
+        assert_eq!(
+            moved.due_at.expect("due").seconds,
+            utc,
+            "{name}: 10:30 in Moscow"
+        );
+        browser.quit().await;
+
+        // Another device, which never chose a language: hers.
+        let cookie = support::sign_in_http(addr, "olga").await;
+        let (_, home) = support::http(addr, "GET", "/", &[("cookie", &cookie)], b"").await;
+        assert!(
+            home.contains(r#"<html lang="ru" data-tz="Europe/Moscow">"#),
+            "{name}: {home:.300}"
+        );
+        let form = [
+            ("cookie", cookie.as_str()),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ];
+        let mars = b"lang=en&time_zone=Mars%2FOlympus";
+        let (status, _) = support::http(addr, "POST", "/me", &form, mars).await;
+        assert_eq!(status, 400, "{name}: a zone not offered");
+        let (_, home) = support::http(addr, "GET", "/", &[("cookie", &cookie)], b"").await;
+        assert!(home.contains(r#"<html lang="ru""#), "{name}: nothing saved");
+        for suite in suites {
+            suite.stop().await;
+        }
+    }
+}
+
 /// The suite serving deals.
 /// A call from `caller` ringing at extension 101, as ingest would publish it.
 async fn ring(suites: &[Suite], call_id: &str, caller: &str) {

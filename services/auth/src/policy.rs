@@ -202,6 +202,10 @@ pub const METHODS: &[(&str, Action)] = &[
     ("/ringside.staff.v1.Staff/EndSessions", ManagePeople),
     ("/ringside.staff.v1.Staff/SetPassword", ManagePeople),
     ("/ringside.staff.v1.Staff/ChangePassword", ManageOwnAccount),
+    (
+        "/ringside.staff.v1.Staff/UpdateMyPreferences",
+        ManageOwnAccount,
+    ),
     ("/ringside.staff.v1.Staff/CreatePasswordLink", ManagePeople),
     ("/ringside.staff.v1.Staff/SetPasswordWithLink", SignPeopleIn),
     ("/ringside.staff.v1.Staff/StartTwoFactor", ManageOwnAccount),

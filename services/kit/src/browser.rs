@@ -180,6 +180,9 @@ pub struct Person {
     pub role: Role,
     /// The teams they belong to (what they may share with).
     pub teams: Vec<String>,
+    /// The language and IANA time zone staff keeps for them (empty: not chosen).
+    pub locale: String,
+    pub time_zone: String,
     pub access_token: String,
 }
 
@@ -241,6 +244,8 @@ impl Sessions {
             name: details.name,
             role,
             teams: details.team_ids,
+            locale: details.locale,
+            time_zone: details.time_zone,
             access_token: opened.access_token,
         })
     }

@@ -224,6 +224,17 @@ impl Staff for StaffGrpc {
         ok(user_to_proto(self.service.get_user(&id).await?))
     }
 
+    async fn update_my_preferences(
+        &self,
+        req: Request<pb::UpdateMyPreferencesRequest>,
+    ) -> Reply<pb::User> {
+        let me = Caller::of(&req).actor;
+        let r = req.into_inner();
+        let (locale, zone) = (r.locale.as_deref(), r.time_zone.as_deref());
+        let user = self.service.set_preferences(&me, locale, zone).await?;
+        ok(user_to_proto(user))
+    }
+
     async fn update_user(&self, req: Request<pb::UpdateUserRequest>) -> Reply<pb::User> {
         let caller = Caller::of(&req);
         let actor = caller.actor;

@@ -102,7 +102,7 @@ fn team_ids(raw: &[String]) -> Result<Vec<String>, Invalid> {
 }
 
 /// A BCP 47 language tag as browsers send it (`ru`, `en-GB`), or empty.
-fn locale(raw: &str) -> Result<String, Invalid> {
+pub fn locale(raw: &str) -> Result<String, Invalid> {
     let value = optional_text("locale", raw)?;
     let mut parts = value.split('-');
     let language = parts.next().unwrap_or("");
@@ -118,7 +118,7 @@ fn locale(raw: &str) -> Result<String, Invalid> {
 
 /// An IANA time zone name (`Europe/Moscow`, `UTC`), or empty; its shape is checked
 /// here, not that the zone exists.
-fn time_zone(raw: &str) -> Result<String, Invalid> {
+pub fn time_zone(raw: &str) -> Result<String, Invalid> {
     let value = optional_text("time_zone", raw)?;
     let well_formed = value.len() <= 64
         && value

@@ -197,6 +197,29 @@ impl StaffService {
         Ok(user)
     }
 
+    /// The language and time zone of `me` (each `Some` replaces theirs), as they
+    /// choose them for themselves.
+    pub async fn set_preferences(
+        &self,
+        me: &str,
+        locale: Option<&str>,
+        time_zone: Option<&str>,
+    ) -> Result<User> {
+        let locale = locale.map(crate::model::locale).transpose()?;
+        let time_zone = time_zone.map(crate::model::time_zone).transpose()?;
+        let mut tx = self.db.begin().await?;
+        let mut user = store::user(&mut tx, me)
+            .await?
+            .ok_or_else(|| StaffError::not_found("user", me))?;
+        user.locale = locale.unwrap_or(user.locale);
+        user.time_zone = time_zone.unwrap_or(user.time_zone);
+        user.updated_at = now_millis();
+        store::save_user(&mut tx, &user).await?;
+        store::audit(&mut tx, &audit_line(me, "preferences_changed", me, "done")).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
     /// Deactivates (ending their sessions) or reactivates a user, as `actor`.
     pub async fn set_active(&self, actor: &str, id: &str, active: bool) -> Result<User> {
         let mut tx = self.db.begin().await?;

@@ -50,12 +50,21 @@
 })();
 
 (function localTimes() {
-  // Moments come as UTC; each is shown in the person's time zone and language.
+  // Moments come as UTC; each is shown in the person's language and time zone: the
+  // one they keep (the page names it), else their device's.
   const lang = document.documentElement.lang || undefined;
+  const style = { dateStyle: "medium", timeStyle: "short" };
+  const zone = document.documentElement.dataset.tz;
+  if (zone) {
+    try {
+      new Date().toLocaleString(lang, { ...style, timeZone: zone });
+      style.timeZone = zone;
+    } catch (_) { /* a zone this browser does not know: the device's */ }
+  }
   const show = root => {
     for (const t of root.querySelectorAll("time[datetime]")) {
       const at = new Date(t.getAttribute("datetime"));
-      if (!isNaN(at)) t.textContent = at.toLocaleString(lang, { dateStyle: "medium", timeStyle: "short" });
+      if (!isNaN(at)) t.textContent = at.toLocaleString(lang, style);
     }
   };
   show(document);

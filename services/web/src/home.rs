@@ -186,7 +186,7 @@ pub async fn reschedule(
     Form(form): Form<Reschedule>,
 ) -> Response {
     let t = viewer.lang.tr();
-    let Some(due) = local_time(&form.due, offset(&viewer, &form.offset)) else {
+    let Some(due) = local_time(&form.due, offset(&viewer, &form.due, &form.offset)) else {
         return show(
             &web,
             &viewer,
@@ -237,9 +237,15 @@ pub async fn reassign(
     answered(&web, &viewer, given.await.map(drop)).await
 }
 
-/// The offset a page's time was picked at: the form's, else the person's.
-fn offset(viewer: &Viewer, given: &str) -> time::UtcOffset {
-    crate::lang::offset_of(given).unwrap_or(viewer.offset())
+/// The offset a page's time was picked at: the person's own time zone's at that
+/// date when they keep one (the page shows times in it), else the form's (the
+/// browser's at that date), else the person's today.
+fn offset(viewer: &Viewer, value: &str, given: &str) -> time::UtcOffset {
+    let at = local_time(value, time::UtcOffset::UTC)
+        .map(|at| time::PrimitiveDateTime::new(at.date(), at.time()));
+    (at.and_then(|at| viewer.offset_at(at)))
+        .or_else(|| crate::lang::offset_of(given))
+        .unwrap_or(viewer.offset())
 }
 
 #[derive(Deserialize)]
@@ -272,7 +278,7 @@ pub async fn create(
     let script = headers.contains_key(crate::SCRIPT_HEADER);
     let t = viewer.lang.tr();
     let title = form.title.trim();
-    let due = local_time(&form.due, offset(&viewer, &form.offset));
+    let due = local_time(&form.due, offset(&viewer, &form.due, &form.offset));
     let (Some(due), false) = (due, title.is_empty() || title.chars().count() > MAX_TITLE) else {
         if script {
             return StatusCode::BAD_REQUEST.into_response();

@@ -53,6 +53,16 @@ impl Lang {
     }
 }
 
+/// The language of a signed-in person's pages: their browser's choice from the
+/// menu (its cookie), else the one staff keeps for them (`locale`, any device),
+/// else what the browser accepts.
+pub fn of_person(headers: &HeaderMap, locale: &str) -> Lang {
+    chosen(headers)
+        .or_else(|| Lang::parse(locale))
+        .or_else(|| accepted(headers))
+        .unwrap_or(Lang::En)
+}
+
 /// The language kept in the person's cookie.
 fn chosen(headers: &HeaderMap) -> Option<Lang> {
     cookie(headers, COOKIE_NAME).and_then(Lang::parse)
@@ -212,6 +222,14 @@ pub struct Tr {
     pub shortcut_help: &'static str,
     pub close: &'static str,
     pub language_other: &'static str,
+    /// Each language's own name, and the person's settings page.
+    pub language_name: &'static str,
+    pub me_title: &'static str,
+    pub me_language: &'static str,
+    pub me_as_browser: &'static str,
+    pub me_time_zone: &'static str,
+    pub me_as_device: &'static str,
+    pub me_hint: &'static str,
     pub call_bar: &'static str,
     pub bar: BarText,
     pub home_title: &'static str,
@@ -583,6 +601,13 @@ pub const EN: Tr = Tr {
     shortcut_help: "this list",
     close: "Close",
     language_other: "Русский",
+    language_name: "English",
+    me_title: "Settings",
+    me_language: "Language",
+    me_as_browser: "As my browser says",
+    me_time_zone: "Time zone",
+    me_as_device: "As my device says",
+    me_hint: "Kept for you on every device you sign in on.",
     call_bar: "Calls",
     bar: BarText {
         connecting: "connecting…",
@@ -984,6 +1009,13 @@ pub const RU: Tr = Tr {
     shortcut_help: "этот список",
     close: "Закрыть",
     language_other: "English",
+    language_name: "Русский",
+    me_title: "Настройки",
+    me_language: "Язык",
+    me_as_browser: "Как в браузере",
+    me_time_zone: "Часовой пояс",
+    me_as_device: "Как на устройстве",
+    me_hint: "Сохраняются для вас на любом устройстве, с которого вы входите.",
     call_bar: "Звонки",
     bar: BarText {
         connecting: "подключение…",

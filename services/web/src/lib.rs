@@ -21,6 +21,7 @@ pub mod inbox;
 pub mod lang;
 pub mod list;
 pub mod look;
+pub mod me;
 pub mod names;
 pub mod page;
 pub mod replies;
@@ -150,6 +151,7 @@ pub fn router(web: Web) -> axum::Router {
         .merge(inbox::routes())
         .merge(admin::routes())
         .merge(replies::routes())
+        .merge(me::routes())
         .route("/tasks", post(home::create))
         .route("/tasks/{id}/complete", post(home::complete))
         .route("/tasks/{id}/reschedule", post(home::reschedule))
@@ -180,6 +182,19 @@ async fn same_site_posts(
     }
 }
 
+/// The time zone named `name` (IANA), when this machine's tz database has it.
+fn zone_of(name: &str) -> Option<jiff::tz::TimeZone> {
+    match name {
+        "" => None,
+        name => jiff::tz::TimeZone::get(name).ok(),
+    }
+}
+
+/// jiff's offset as `time`'s.
+fn utc_offset(offset: jiff::tz::Offset) -> Option<time::UtcOffset> {
+    time::UtcOffset::from_whole_seconds(offset.seconds()).ok()
+}
+
 /// The signed-in person a page is for, and their language. A request without a
 /// live session goes to the sign-in page.
 pub struct Viewer {
@@ -187,6 +202,9 @@ pub struct Viewer {
     pub lang: Lang,
     /// The person's offset from UTC, as their browser said.
     offset: time::UtcOffset,
+    /// The time zone staff keeps for them, when it is one this machine knows: it
+    /// comes before the browser's offset.
+    zone: Option<jiff::tz::TimeZone>,
     /// A part of a page refreshing itself asked (see [`page::refreshing`]).
     refreshing: bool,
 }
@@ -204,8 +222,31 @@ impl Viewer {
         self.refreshing
     }
 
+    /// The person's offset from UTC now: their own time zone's, else their
+    /// browser's.
     pub fn offset(&self) -> time::UtcOffset {
-        self.offset
+        let now = jiff::Timestamp::now();
+        self.zone
+            .as_ref()
+            .and_then(|zone| utc_offset(zone.to_offset(now)))
+            .unwrap_or(self.offset)
+    }
+
+    /// The offset of a local time the person picked (`at`, read in their own time
+    /// zone at that very date), when they keep a zone.
+    pub fn offset_at(&self, at: time::PrimitiveDateTime) -> Option<time::UtcOffset> {
+        let zone = self.zone.as_ref()?;
+        let civil = jiff::civil::DateTime::new(
+            i16::try_from(at.year()).ok()?,
+            i8::try_from(u8::from(at.month())).ok()?,
+            i8::try_from(at.day()).ok()?,
+            i8::try_from(at.hour()).ok()?,
+            i8::try_from(at.minute()).ok()?,
+            i8::try_from(at.second()).ok()?,
+            0,
+        )
+        .ok()?;
+        utc_offset(civil.to_zoned_datetime(zone.clone()).ok()?.offset())
     }
 
     /// The frame of this person's page.
@@ -224,8 +265,9 @@ impl FromRequestParts<Web> for Viewer {
         let offset = crate::lang::utc_offset(&parts.headers);
         match web.sessions.person(&parts.headers).await {
             Ok(person) => Ok(Viewer {
+                lang: crate::lang::of_person(&parts.headers, &person.locale),
+                zone: zone_of(&person.time_zone),
                 person,
-                lang,
                 offset,
                 refreshing: page::refreshing(&parts.headers),
             }),

@@ -224,17 +224,46 @@ pub struct LanguageForm {
     lang: String,
 }
 
-/// `POST /language`: keeps the person's choice in a cookie for a year.
-pub async fn choose_language(State(web): State<Web>, Form(form): Form<LanguageForm>) -> Response {
+/// `POST /language`: keeps the person's choice in a cookie for a year and, when
+/// they are signed in, with staff (their settings), so their other devices follow.
+pub async fn choose_language(
+    State(web): State<Web>,
+    headers: axum::http::HeaderMap,
+    Form(form): Form<LanguageForm>,
+) -> Response {
     let Some(lang) = Lang::parse(&form.lang) else {
         return see_other("/", &[]);
     };
-    let cookie = cookie::Cookie::build((lang::COOKIE_NAME, lang.code()))
+    if let Ok(person) = web.sessions.person(&headers).await {
+        let message = ringside_proto::staff::v1::UpdateMyPreferencesRequest {
+            locale: Some(lang.code().to_owned()),
+            time_zone: None,
+        };
+        let saved = match ringside_kit::peer::request_as(message, &person.access_token) {
+            Some(request) => web.staff().update_my_preferences(request).await.map(drop),
+            None => Err(tonic::Status::unauthenticated("no usable token")),
+        };
+        if let Err(s) = saved {
+            tracing::debug!(code = ?s.code(), "the language is kept in the browser only");
+        }
+    }
+    let cookie = language_cookie(&web, lang.code(), cookie::time::Duration::days(365));
+    see_other("/", &[cookie])
+}
+
+/// The language cookie with `value`, for `age`.
+fn language_cookie(web: &Web, value: &str, age: cookie::time::Duration) -> String {
+    cookie::Cookie::build((lang::COOKIE_NAME, value.to_owned()))
         .path("/")
         .same_site(cookie::SameSite::Lax)
         .secure(web.sessions.cookie().is_secure())
-        .max_age(cookie::time::Duration::days(365))
+        .max_age(age)
         .build()
-        .to_string();
-    see_other("/", &[cookie])
+        .to_string()
+}
+
+/// A cookie that takes the browser's language choice away (the one staff keeps
+/// for the person is followed then).
+pub fn forget_language(web: &Web) -> String {
+    language_cookie(web, "", cookie::time::Duration::ZERO)
 }
