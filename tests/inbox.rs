@@ -400,6 +400,7 @@ async fn a_message_reaches_whoever_sees_the_client_and_a_given_client_both_agent
         })
         .await;
         drain(&mut boris).await;
+        drain(&mut other).await;
         bot.push(BotApi::message(chat, 2, "Вы здесь?", json!({})));
         for (ws, who) in [
             (&mut owner, "the agent"),
@@ -410,6 +411,7 @@ async fn a_message_reaches_whoever_sees_the_client_and_a_given_client_both_agent
             assert_eq!(got["conversation_id"], conversation, "{name}: {who}");
         }
         no_inbox_frame(&mut boris, "boris").await;
+        no_inbox_frame(&mut other, "the other agent").await;
 
         // Anna gives the client to the other agent: both agents' inboxes catch up.
         let give = cpb::AssignLeadRequest {

@@ -116,6 +116,10 @@ pub(crate) async fn form(
         "" => format!("event:{}", event.id),
         id => format!("form:{id}"),
     };
+    // Filed already (also before forms had conversations): nothing to start.
+    if store::entry_by_key(tx, &key).await?.is_some() {
+        return Ok(());
+    }
     let at = f
         .submitted_at
         .as_ref()

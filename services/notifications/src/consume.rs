@@ -59,7 +59,7 @@ impl Handler for Consumer {
             Some(EventPayload::CallEnded(e)) => s.over(e.call.as_ref()),
             Some(EventPayload::CallMissed(e)) => s.over(e.call.as_ref()),
             Some(EventPayload::CallFiled(e)) => s.filed(e),
-            Some(EventPayload::ConversationUpdated(e)) => s.conversation(e).await,
+            Some(EventPayload::ConversationUpdated(e)) => s.conversation(e),
             Some(EventPayload::DealStageChanged(e)) => s.board(&e.pipeline_id),
             Some(EventPayload::DealCreated(e)) => {
                 s.board(e.deal.as_ref().map_or("", |d| &d.pipeline_id))

@@ -53,7 +53,8 @@ impl Api for NotificationsGrpc {
 
     type SubscribeStream = Pin<Box<dyn Stream<Item = Result<pb::Push, Status>> + Send>>;
 
-    /// The caller's own pushes; the stream ends when the client goes away.
+    /// The caller's pushes (theirs, and about the clients they see); the stream ends
+    /// when the client goes away.
     async fn subscribe(&self, req: Request<pb::SubscribeRequest>) -> Reply<Self::SubscribeStream> {
         let caller = Caller::of(&req);
         let sight = crate::hub::sight(caller.actor, caller.role, caller.teams);

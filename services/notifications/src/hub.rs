@@ -385,6 +385,7 @@ fn send_locked(state: &mut State, agent: &str, push: &pb::Push) -> bool {
     let any = !list.is_empty();
     if !any {
         state.connections.remove(agent);
+        state.sights.remove(agent);
     }
     any
 }

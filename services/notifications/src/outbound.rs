@@ -3,7 +3,8 @@
 //! `retry_after`) and email
 //! (SMTP, with `In-Reply-To` and `References` so the answer joins the client's
 //! thread). A reply goes where the answered message came from: its Telegram chat, its
-//! sender's address. The outcome is published — `message.sent` files the answer in
+//! sender's address; a web form's request is answered by email, to the client's
+//! address, in the form's conversation. The outcome is published — `message.sent` files the answer in
 //! its conversation; `message.failed` records why not, and a bot the client blocked
 //! (Telegram's 403) is recorded as such.
 
@@ -251,7 +252,10 @@ impl Outbound {
         };
         match &entry.detail {
             Some(apb::entry::Detail::Message(m)) if ours => Ok((party, Some((m.clone(), entry)))),
-            Some(apb::entry::Detail::Form(f)) if ours => Ok((party, Some((as_email(f), entry)))),
+            Some(apb::entry::Detail::Form(f)) if ours => {
+                let detail = as_email(f, &party);
+                Ok((party, Some((detail, entry))))
+            }
             _ => Err(Invalid::new("reply_to_entry_id", "not a message of this client").into()),
         }
     }
@@ -348,21 +352,35 @@ fn no_address(what: &str) -> NotificationsError {
     )))
 }
 
-/// Who is on the other side of message `d`: its sender, or for one of ours, its
-/// recipient.
-/// A web form's submission answered as the email it asks for: from the address the
-/// form gave (the client's own email identity when it gave none), under the form's
-/// name, with nothing to thread under.
-fn as_email(form: &apb::FormDetail) -> apb::MessageDetail {
+/// A web form's submission answered as the email it asks for, under the form's
+/// name, with nothing to thread under: to the address the form gave when it is one
+/// of the client's own (the form was filed under them by it, or it was added to
+/// them), else to the client's first email — never to an address someone typed
+/// beside another client's phone number.
+fn as_email(form: &apb::FormDetail, party: &cpb::Party) -> apb::MessageDetail {
+    let given = form
+        .fields
+        .get("email")
+        .map(|e| e.trim())
+        .unwrap_or_default();
+    let theirs = identities(party)
+        .iter()
+        .any(|i| i.kind == cpb::IdentityKind::Email as i32 && i.value.eq_ignore_ascii_case(given));
     apb::MessageDetail {
         channel: apb::Channel::Email as i32,
         direction: apb::Direction::Inbound as i32,
-        from: form.fields.get("email").cloned().unwrap_or_default(),
+        from: if theirs {
+            given.to_owned()
+        } else {
+            String::new()
+        },
         subject: form.form.clone(),
         ..Default::default()
     }
 }
 
+/// Who is on the other side of message `d`: its sender, or for one of ours, its
+/// recipient.
 fn correspondent(d: &apb::MessageDetail) -> Option<String> {
     let address = match d.direction == apb::Direction::Outbound as i32 {
         true => d.to.first()?,
@@ -373,15 +391,19 @@ fn correspondent(d: &apb::MessageDetail) -> Option<String> {
 
 /// The party's first identity of `kind`.
 fn identity(party: &cpb::Party, kind: cpb::IdentityKind) -> Option<String> {
-    let identities = match &party.party {
-        Some(cpb::party::Party::Contact(c)) => &c.identities,
-        Some(cpb::party::Party::Lead(l)) => &l.identities,
-        None => return None,
-    };
-    identities
+    identities(party)
         .iter()
         .find(|i| i.kind == kind as i32)
         .map(|i| i.value.clone())
+}
+
+/// The party's identities.
+fn identities(party: &cpb::Party) -> &[cpb::Identity] {
+    match &party.party {
+        Some(cpb::party::Party::Contact(c)) => &c.identities,
+        Some(cpb::party::Party::Lead(l)) => &l.identities,
+        None => &[],
+    }
 }
 
 /// The event of an agent's message, before the channel gives it an id.

@@ -140,27 +140,33 @@ impl Notifications {
     /// nobody owns the client; the agent who wrote the new message; and, when the
     /// client was just given to someone else, their owner before. The push names
     /// only the conversation: the page asks for the rest as the person, through the
-    /// services' own checks.
-    pub async fn conversation(&self, e: &ev::ConversationUpdated) {
+    /// services' own checks. The owner's teams are asked of staff off the live
+    /// queue (a task of its own), so a slow staff never holds up a call's card.
+    pub fn conversation(&self, e: &ev::ConversationUpdated) {
         let Some(c) = &e.conversation else { return };
         let push = pb::Push {
             r#type: "inbox".into(),
             conversation_id: c.id.clone(),
             ..Default::default()
         };
-        let teams = match c.owner_id.as_str() {
-            "" => Vec::new(),
-            owner => self.staff.teams_of(owner).await,
-        };
-        let mut people = self.hub.seeing(&c.owner_id, &teams);
-        for also in [&e.agent_id, &e.previous_owner_id] {
-            if !also.is_empty() && !people.contains(also) {
-                people.push(also.clone());
+        let (hub, staff) = (self.hub.clone(), self.staff.clone());
+        let owner = c.owner_id.clone();
+        let also = [e.agent_id.clone(), e.previous_owner_id.clone()];
+        tokio::spawn(async move {
+            let teams = match owner.as_str() {
+                "" => Vec::new(),
+                owner => staff.teams_of(owner).await,
+            };
+            let mut people = hub.seeing(&owner, &teams);
+            for also in also {
+                if !also.is_empty() && !people.contains(&also) {
+                    people.push(also);
+                }
             }
-        }
-        for person in people {
-            self.hub.send(&person, &push);
-        }
+            for person in people {
+                hub.send(&person, &push);
+            }
+        });
     }
 
     /// A deal of `pipeline` was opened, changed or moved: everyone online is told

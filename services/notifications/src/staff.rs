@@ -2,7 +2,8 @@
 //! ringing extension, and where a person's alerts go. Who sits at an extension is kept
 //! for 5 s (a ringing call should not wait for staff each time) and, when staff does
 //! not answer, the last answer is used; an extension nobody had is asked again at
-//! once, so a person just added gets their next call's card.
+//! once, so a person just added gets their next call's card. A person's teams (for
+//! who hears of their clients) are kept for 5 s the same way.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -57,10 +58,12 @@ impl Directory {
     }
 
     /// The teams of person `id` (as staff said at most 5 s ago); none for someone
-    /// staff does not know, or while it does not answer (then only the person and
-    /// those who see everyone hear of their clients).
+    /// staff does not know. While staff does not answer, what it said last (kept
+    /// another 5 s, so it is not asked at every event), else none: then only the
+    /// person and those who see everyone hear of their clients.
     pub async fn teams_of(&self, id: &str) -> Vec<String> {
-        if let Some((at, teams)) = self.teams.lock().await.get(id)
+        let known = self.teams.lock().await.get(id).cloned();
+        if let Some((at, teams)) = &known
             && at.elapsed() < FRESH_FOR
         {
             return teams.clone();
@@ -72,15 +75,15 @@ impl Directory {
                 .map(|d| d.team_ids)
                 .unwrap_or_default(),
             Err(e) => {
-                tracing::warn!(error = %e, "staff did not say a person's teams");
-                return Vec::new();
+                tracing::warn!(error = %e, "staff did not say a person's teams; the last known are used");
+                known.map(|(_, teams)| teams).unwrap_or_default()
             }
         };
-        let mut known = self.teams.lock().await;
-        if known.len() >= MAX_KNOWN {
-            known.clear();
+        let mut heard = self.teams.lock().await;
+        if heard.len() >= MAX_KNOWN {
+            heard.clear();
         }
-        known.insert(id.to_owned(), (Instant::now(), teams.clone()));
+        heard.insert(id.to_owned(), (Instant::now(), teams.clone()));
         teams
     }
 

@@ -1,4 +1,5 @@
-//! The inbox (`/inbox`): conversations from Telegram and email across every client
+//! The inbox (`/inbox`): conversations from Telegram, email and web forms (a form's
+//! request is answered by email) across every client
 //! the person sees, latest first, in one of five views — waiting for an answer
 //! (theirs and nobody's), mine, unassigned, my teams', all. A conversation
 //! (`/inbox/{id}`) opens beside the list: its thread oldest first, the client's side
