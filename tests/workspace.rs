@@ -163,10 +163,8 @@ async fn a_head_of_sales_reads_the_board_deals_reports_and_admin_in_russian() {
         browser.type_into("#password", PASSWORD).await;
         browser.click("#signin-button").await;
         browser.wait_text("#user-menu", |t| t == "Анна").await;
-        // The office's data: the logins, and the name of the default pipeline deals
-        // makes at its first start (its stages are renamed below; a pipeline's
-        // name has no RPC to change it yet).
-        let data = ["anna", "staff", "test", "Sales"];
+        // The office's data: the logins.
+        let data = ["anna", "staff", "test"];
         let mut found = Vec::new();
         let mut read = async |path: String, ready: &str| {
             browser.goto(&format!("{base}{path}")).await;
@@ -224,9 +222,15 @@ async fn russian_pipeline(suites: &[Suite]) -> (String, String) {
         guidance: "Договоритесь о показе".into(),
         ..Default::default()
     };
-    // The default pipeline's stages, named in English at deals' first start, as a
-    // Russian office renames them in admin.
+    // The default pipeline and its stages, named in English at deals' first start,
+    // as a Russian office renames them in admin.
     let default = admin.get_pipeline(dpb::GetPipelineRequest::default()).await;
+    let default = default.expect("the default").into_inner();
+    let rename = dpb::RenamePipelineRequest {
+        id: default.id.clone(),
+        name: "Опт".into(),
+    };
+    admin.rename_pipeline(rename).await.expect("renamed");
     let names = [
         "Новая",
         "Квалифицирована",
@@ -235,13 +239,7 @@ async fn russian_pipeline(suites: &[Suite]) -> (String, String) {
         "Успех",
         "Отказ",
     ];
-    for (stage, name) in default
-        .expect("the default")
-        .into_inner()
-        .stages
-        .iter()
-        .zip(names)
-    {
+    for (stage, name) in default.stages.iter().zip(names) {
         let rename = dpb::UpdateStageRequest {
             stage_id: stage.id.clone(),
             name: Some(name.into()),
@@ -1909,6 +1907,48 @@ async fn an_admin_adds_a_person_makes_their_password_link_and_tunes_a_stage() {
             (3, dpb::WipRule::Refuse as i32),
             "{name}"
         );
+
+        // The default pipeline renamed; a new one from its stages, one per line; a
+        // new one without stages is said with what was typed, and not made.
+        browser.type_into("#pipeline-name-1", " (опт)").await;
+        browser.click(".pipeline-name button").await;
+        browser
+            .wait_text("#pipeline-1", |t| t.ends_with(" (опт)"))
+            .await;
+        browser.type_into("#new-pipeline-name", "Розница").await;
+        // Past the browser's own check of the empty field, as a page without it.
+        let bare = "document.getElementById('new-pipeline').submit(); return 1";
+        browser.execute(bare, serde_json::json!([])).await;
+        browser
+            .wait_text(".notice", |t| t.contains("1 to 20 stages"))
+            .await;
+        let kept = "return document.getElementById('new-pipeline-name').value";
+        let kept = browser.execute(kept, serde_json::json!([])).await;
+        assert_eq!(kept, "Розница", "{name}: what was typed stays");
+        browser
+            .type_into("#new-pipeline-stages", "Звонок, 20\nПоказ; 50 %")
+            .await;
+        browser.click("#new-pipeline-button").await;
+        browser
+            .wait_text("#main", |t| t.contains("Розница") && t.contains("Saved."))
+            .await;
+        let listed = deals
+            .list_pipelines(dpb::ListPipelinesRequest {})
+            .await
+            .expect("pipelines")
+            .into_inner()
+            .pipelines;
+        let names: Vec<&str> = listed.iter().map(|p| p.name.as_str()).collect();
+        assert!(
+            names.iter().any(|n| n.ends_with(" (опт)")),
+            "{name}: {names:?}"
+        );
+        let retail = listed.iter().find(|p| p.name == "Розница").expect("made");
+        let stages: Vec<(&str, i32)> = (retail.stages.iter())
+            .map(|s| (s.name.as_str(), s.probability))
+            .collect();
+        assert_eq!(&stages[..2], [("Звонок", 20), ("Показ", 50)], "{name}");
+        assert_eq!(stages.len(), 4, "{name}: won and lost added");
 
         // A canned answer for the inbox, which an agent then reads.
         browser.click(".tabs a[href='/admin/replies']").await;

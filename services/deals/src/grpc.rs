@@ -175,6 +175,17 @@ impl Deals for DealsGrpc {
         })
     }
 
+    async fn rename_pipeline(
+        &self,
+        req: Request<pb::RenamePipelineRequest>,
+    ) -> Reply<pb::Pipeline> {
+        let r = req.into_inner();
+        let id = required_id("id", &r.id)?;
+        ok(pipeline_to_proto(
+            &self.service.rename_pipeline(&id, &r.name).await?,
+        ))
+    }
+
     async fn update_stage(&self, req: Request<pb::UpdateStageRequest>) -> Reply<pb::Pipeline> {
         let r = req.into_inner();
         let patch = convert::stage_patch_from_proto(&r).map_err(invalid)?;

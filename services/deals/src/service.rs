@@ -175,6 +175,18 @@ impl DealsService {
         pipeline_or_default(&mut conn, id).await
     }
 
+    /// A pipeline's new name.
+    pub async fn rename_pipeline(&self, id: &str, name: &str) -> Result<Pipeline> {
+        let name = required_text("name", name)?;
+        let mut tx = self.db.begin().await?;
+        if !store::rename_pipeline(&mut tx, id, &name).await? {
+            return Err(DealsError::not_found("pipeline", id));
+        }
+        let pipeline = pipeline_or_default(&mut tx, Some(id)).await?;
+        tx.commit().await?;
+        Ok(pipeline)
+    }
+
     pub async fn update_stage(&self, id: &str, patch: StagePatch) -> Result<Pipeline> {
         let mut tx = self.db.begin().await?;
         let mut stage = store::stage(&mut tx, id)

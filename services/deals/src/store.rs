@@ -86,6 +86,16 @@ pub async fn insert_pipeline(conn: &mut AnyConnection, p: &Pipeline) -> Result<b
     Ok(true)
 }
 
+/// Renames pipeline `id`; `false` when there is none.
+pub async fn rename_pipeline(conn: &mut AnyConnection, id: &str, name: &str) -> Result<bool> {
+    let done = sqlx::query("UPDATE deal_pipelines SET name = $2 WHERE id = $1")
+        .bind(id)
+        .bind(name)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
 pub async fn update_stage(conn: &mut AnyConnection, s: &Stage) -> Result<()> {
     sqlx::query(
         "UPDATE deal_stages SET name = $2, probability = $3, wip_limit = $4, wip_refuse = $5, \

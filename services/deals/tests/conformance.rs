@@ -274,8 +274,22 @@ async fn bad_input_is_refused_and_writes_nothing() {
                 .await
                 .is_err()
         );
+        // A pipeline renamed to nothing, or one that does not exist.
+        assert!(matches!(
+            h.svc.rename_pipeline(&sales.id, "  ").await,
+            Err(DealsError::Invalid(_))
+        ));
+        assert!(matches!(
+            h.svc.rename_pipeline("nope", "Продажи").await,
+            Err(DealsError::NotFound { .. })
+        ));
         assert_eq!(h.footprint().await, before, "nothing was written");
         assert_eq!(h.svc.pipeline(None).await.unwrap(), sales);
+        let renamed = h.svc.rename_pipeline(&sales.id, "Продажи").await.unwrap();
+        assert_eq!(
+            (renamed.name.as_str(), renamed.stages),
+            ("Продажи", sales.stages)
+        );
     }
 }
 

@@ -2,9 +2,8 @@
 //! staff and deals decide again on every call): the people — their role, teams,
 //! SIP extensions, where alerts go, active or not — added, changed, deactivated,
 //! and sent a one-time link to set their password (`/admin/people/{id}`); the teams
-//! with their heads; the pipelines' stages — name, probability, WIP limit and its
-//! rule, guidance (`/admin/pipelines`). A manager manages the agents of their own
-//! teams: staff refuses the rest, and the page says so.
+//! with their heads (the pipelines are [`crate::pipelines`]). A manager manages
+//! the agents of their own teams: staff refuses the rest, and the page says so.
 
 use std::collections::HashMap;
 
@@ -13,7 +12,6 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use ringside_proto::deals::v1 as dpb;
 use ringside_proto::staff::v1 as spb;
 use tonic::Status;
 
@@ -92,31 +90,6 @@ struct PersonPage<'a> {
     notice: Notice,
 }
 
-struct StageLine {
-    id: String,
-    name: String,
-    open: bool,
-    probability: i32,
-    wip_limit: i32,
-    refuses: bool,
-    guidance: String,
-}
-
-struct PipelineLine {
-    name: String,
-    stages: Vec<StageLine>,
-}
-
-#[derive(Template)]
-#[template(path = "pipelines.html")]
-struct PipelinesPage<'a> {
-    c: Chrome<'a>,
-    manages_pipelines: bool,
-    manages_replies: bool,
-    pipelines: Vec<PipelineLine>,
-    notice: Notice,
-}
-
 pub fn routes() -> axum::Router<Web> {
     use axum::routing::{get, post};
     axum::Router::new()
@@ -127,8 +100,6 @@ pub fn routes() -> axum::Router<Web> {
         .route("/admin/people/{id}/link", post(password_link))
         .route("/admin/teams", post(add_team))
         .route("/admin/teams/{id}", post(change_team))
-        .route("/admin/pipelines", get(pipelines))
-        .route("/admin/stages/{id}", post(change_stage))
 }
 
 pub(crate) fn allows(viewer: &Viewer, action: Action) -> bool {
@@ -565,102 +536,6 @@ async fn teams_answered(web: &Web, viewer: &Viewer, done: Result<(), Status>) ->
         Err(s) => {
             let (code, why) = refusal(&s, t, t.went_wrong);
             show_people(web, viewer, code, Notice::error(why)).await
-        }
-    }
-}
-
-/// `GET /admin/pipelines`, for the roles that manage pipelines (deals decides
-/// again on every change).
-async fn pipelines(State(web): State<Web>, viewer: Viewer) -> Response {
-    if !allows(&viewer, Action::ManagePipelines) {
-        return not_theirs(&web, &viewer);
-    }
-    show_pipelines(&web, &viewer, StatusCode::OK, Notice::none()).await
-}
-
-async fn show_pipelines(
-    web: &Web,
-    viewer: &Viewer,
-    status: StatusCode,
-    notice: Notice,
-) -> Response {
-    let message = dpb::ListPipelinesRequest {};
-    let asked = async { web.deals().list_pipelines(viewer.ask(message)?).await };
-    let found = match asked.await {
-        Ok(found) => found.into_inner().pipelines,
-        Err(s) => return failure(viewer.chrome(web), &s),
-    };
-    let open = i32::from(dpb::StageKind::Open);
-    let refuse = i32::from(dpb::WipRule::Refuse);
-    let pipelines = (found.into_iter())
-        .map(|p| PipelineLine {
-            name: p.name,
-            stages: (p.stages.into_iter())
-                .map(|s| StageLine {
-                    open: s.kind == open,
-                    refuses: s.wip_rule == refuse,
-                    id: s.id,
-                    name: s.name,
-                    probability: s.probability,
-                    wip_limit: s.wip_limit,
-                    guidance: s.guidance,
-                })
-                .collect(),
-        })
-        .collect();
-    let page = PipelinesPage {
-        c: viewer.chrome(web),
-        manages_pipelines: true,
-        manages_replies: allows(viewer, Action::ManageReplies),
-        pipelines,
-        notice,
-    };
-    html(status, &page, &web.push_url)
-}
-
-/// `POST /admin/stages/{id}`: a stage's name, probability, WIP limit and rule,
-/// guidance; a number that is not one is said and nothing changes.
-async fn change_stage(
-    State(web): State<Web>,
-    viewer: Viewer,
-    Path(id): Path<String>,
-    Form(form): Form<HashMap<String, String>>,
-) -> Response {
-    if !allows(&viewer, Action::ManagePipelines) {
-        return not_theirs(&web, &viewer);
-    }
-    let t = viewer.lang.tr();
-    let field = |name: &str| {
-        form.get(name)
-            .map(|v| v.trim().to_owned())
-            .unwrap_or_default()
-    };
-    let number = |name: &str| match field(name).as_str() {
-        "" => Ok(0),
-        n => n.parse::<i32>().map_err(|_| ()),
-    };
-    let (Ok(probability), Ok(wip_limit)) = (number("probability"), number("wip_limit")) else {
-        let notice = Notice::error(t.check_input);
-        return show_pipelines(&web, &viewer, StatusCode::BAD_REQUEST, notice).await;
-    };
-    let message = dpb::UpdateStageRequest {
-        stage_id: id,
-        name: Some(field("name")),
-        probability: Some(probability),
-        wip_limit: Some(wip_limit),
-        wip_rule: match field("wip_rule").as_str() {
-            "refuse" => dpb::WipRule::Refuse,
-            _ => dpb::WipRule::Warn,
-        }
-        .into(),
-        guidance: Some(field("guidance")),
-    };
-    let changed = async { web.deals().update_stage(viewer.ask(message)?).await };
-    match changed.await {
-        Ok(_) => show_pipelines(&web, &viewer, StatusCode::OK, Notice::ok(t.saved_notice)).await,
-        Err(s) => {
-            let (code, why) = refusal(&s, t, t.went_wrong);
-            show_pipelines(&web, &viewer, code, Notice::error(why)).await
         }
     }
 }

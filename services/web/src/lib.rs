@@ -24,6 +24,7 @@ pub mod look;
 pub mod me;
 pub mod names;
 pub mod page;
+pub mod pipelines;
 pub mod replies;
 pub mod reports;
 pub mod said;
@@ -150,6 +151,7 @@ pub fn router(web: Web) -> axum::Router {
         .merge(reports::routes())
         .merge(inbox::routes())
         .merge(admin::routes())
+        .merge(pipelines::routes())
         .merge(replies::routes())
         .merge(me::routes())
         .route("/tasks", post(home::create))
