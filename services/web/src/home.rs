@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use ringside_proto::activities::v1 as apb;
 use ringside_proto::contacts::v1 as cpb;
 use serde::Deserialize;
-use tonic::Status;
+use tonic::{Code, Status};
 
 use crate::page::{Chrome, Notice, When, failure, html, refusal, see_other};
 use crate::timeline::Kind;
@@ -86,8 +86,9 @@ async fn show(web: &Web, viewer: &Viewer, status: StatusCode, notice: Notice) ->
 /// The person's open tasks due by the end of their day, earliest first, and
 /// whether there are more than are shown.
 async fn tasks(web: &Web, viewer: &Viewer) -> Result<(Vec<DueTask>, bool), Status> {
-    let now = time::OffsetDateTime::now_utc().to_offset(viewer.offset());
-    let end_of_day = now.replace_time(time::Time::MIDNIGHT) + time::Duration::days(1);
+    let zone = viewer.zone();
+    let today = time::OffsetDateTime::now_utc().to_offset(zone.now()).date();
+    let end_of_day = zone.midnight(today.next_day().unwrap_or(today));
     let message = apb::ListTasksRequest {
         assignee_id: "me".into(),
         due_to: rfc3339(end_of_day),
@@ -186,7 +187,7 @@ pub async fn reschedule(
     Form(form): Form<Reschedule>,
 ) -> Response {
     let t = viewer.lang.tr();
-    let Some(due) = local_time(&form.due, offset(&viewer, &form.due, &form.offset)) else {
+    let Some(due) = picked(&viewer, &form.due, &form.offset) else {
         return show(
             &web,
             &viewer,
@@ -237,15 +238,12 @@ pub async fn reassign(
     answered(&web, &viewer, given.await.map(drop)).await
 }
 
-/// The offset a page's time was picked at: the person's own time zone's at that
-/// date when they keep one (the page shows times in it), else the form's (the
-/// browser's at that date), else the person's today.
-fn offset(viewer: &Viewer, value: &str, given: &str) -> time::UtcOffset {
-    let at = local_time(value, time::UtcOffset::UTC)
-        .map(|at| time::PrimitiveDateTime::new(at.date(), at.time()));
-    (at.and_then(|at| viewer.offset_at(at)))
-        .or_else(|| crate::lang::offset_of(given))
-        .unwrap_or(viewer.offset())
+/// The moment a time picked on a page is: read in the person's own time zone when
+/// they keep one (the page shows times in it), else at the offset the form gives
+/// (the browser's at that date), else at the browser's usual one.
+fn picked(viewer: &Viewer, value: &str, given: &str) -> Option<time::OffsetDateTime> {
+    let at = local_time(value)?;
+    viewer.zone().moment(at, crate::lang::offset_of(given))
 }
 
 #[derive(Deserialize)]
@@ -278,7 +276,7 @@ pub async fn create(
     let script = headers.contains_key(crate::SCRIPT_HEADER);
     let t = viewer.lang.tr();
     let title = form.title.trim();
-    let due = local_time(&form.due, offset(&viewer, &form.due, &form.offset));
+    let due = picked(&viewer, &form.due, &form.offset);
     let (Some(due), false) = (due, title.is_empty() || title.chars().count() > MAX_TITLE) else {
         if script {
             return StatusCode::BAD_REQUEST.into_response();
@@ -321,12 +319,23 @@ async fn converted(web: &Web, viewer: &Viewer, mut links: apb::Links) -> apb::Li
     if links.lead_id.is_empty() || !links.contact_id.is_empty() {
         return links;
     }
-    let message = cpb::GetLeadRequest {
-        id: links.lead_id.clone(),
-    };
-    let asked = async { web.contacts().get_lead(viewer.ask(message)?).await };
-    if let Ok(lead) = asked.await {
-        links.contact_id = lead.into_inner().contact_id;
+    // Asked twice when contacts is busy: a task filed under the lead alone would
+    // not show on the contact's page.
+    for _ in 0..2 {
+        let message = cpb::GetLeadRequest {
+            id: links.lead_id.clone(),
+        };
+        let asked = async { web.contacts().get_lead(viewer.ask(message)?).await };
+        match asked.await {
+            Ok(lead) => {
+                links.contact_id = lead.into_inner().contact_id;
+                break;
+            }
+            Err(s) if matches!(s.code(), Code::Unavailable | Code::DeadlineExceeded) => {
+                tracing::debug!(code = ?s.code(), "contacts did not say the lead's contact");
+            }
+            Err(_) => break,
+        }
     }
     links
 }
@@ -345,9 +354,8 @@ async fn answered(web: &Web, viewer: &Viewer, result: Result<(), Status>) -> Res
     }
 }
 
-/// `2026-11-28T15:30` (what a `datetime-local` field sends; seconds may follow) at
-/// `offset`.
-fn local_time(value: &str, offset: time::UtcOffset) -> Option<time::OffsetDateTime> {
+/// `2026-11-28T15:30` (what a `datetime-local` field sends; seconds may follow).
+fn local_time(value: &str) -> Option<time::PrimitiveDateTime> {
     use time::macros::format_description;
     let value = value.trim();
     let at = match value.len() {
@@ -361,7 +369,7 @@ fn local_time(value: &str, offset: time::UtcOffset) -> Option<time::OffsetDateTi
         ),
         _ => return None,
     };
-    Some(at.ok()?.assume_offset(offset))
+    at.ok()
 }
 
 #[cfg(test)]
@@ -371,10 +379,13 @@ mod tests {
     #[test]
     fn a_local_time_from_the_page_is_read_at_the_persons_offset() {
         let moscow = time::UtcOffset::from_hms(3, 0, 0).expect("an offset");
-        let at = local_time("2026-11-28T15:30", moscow).expect("a time");
-        assert_eq!(rfc3339(at), "2026-11-28T15:30:00+03:00");
-        let with_seconds = local_time("2026-11-28T15:30:05", moscow).expect("a time");
-        assert_eq!(rfc3339(with_seconds), "2026-11-28T15:30:05+03:00");
+        let at = local_time("2026-11-28T15:30").expect("a time");
+        assert_eq!(
+            rfc3339(at.assume_offset(moscow)),
+            "2026-11-28T15:30:00+03:00"
+        );
+        let with_seconds = local_time("2026-11-28T15:30:05").expect("a time");
+        assert_eq!(with_seconds.second(), 5);
         let bad = [
             "",
             "2026-11-28",
@@ -383,7 +394,7 @@ mod tests {
             "2026-11-28T15:30:zz",
         ];
         for bad in bad {
-            assert_eq!(local_time(bad, moscow), None, "{bad}");
+            assert_eq!(local_time(bad), None, "{bad}");
         }
     }
 }

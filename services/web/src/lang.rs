@@ -53,12 +53,12 @@ impl Lang {
     }
 }
 
-/// The language of a signed-in person's pages: their browser's choice from the
-/// menu (its cookie), else the one staff keeps for them (`locale`, any device),
-/// else what the browser accepts.
+/// The language of a signed-in person's pages: the one staff keeps for them
+/// (`locale`: their choice from settings or the menu, on any device), else this
+/// browser's choice (its cookie), else what the browser accepts.
 pub fn of_person(headers: &HeaderMap, locale: &str) -> Lang {
-    chosen(headers)
-        .or_else(|| Lang::parse(locale))
+    Lang::parse(locale)
+        .or_else(|| chosen(headers))
         .or_else(|| accepted(headers))
         .unwrap_or(Lang::En)
 }
@@ -229,6 +229,8 @@ pub struct Tr {
     pub pipeline_stages_hint: &'static str,
     pub new_pipeline_button: &'static str,
     pub pipeline_wrong: &'static str,
+    pub stage_won: &'static str,
+    pub stage_lost: &'static str,
     /// Each language's own name, and the person's settings page.
     pub language_name: &'static str,
     pub me_title: &'static str,
@@ -611,8 +613,10 @@ pub const EN: Tr = Tr {
     pipeline_name: "Pipeline's name",
     new_pipeline: "A new pipeline",
     pipeline_stages: "Its stages, one per line",
-    pipeline_stages_hint: "A stage's probability may follow a comma: “Demo, 40”. Won and lost are added.",
+    pipeline_stages_hint: "A stage's probability may follow a comma: “Demo, 40”. “Won” and “Lost” are added.",
     new_pipeline_button: "Create",
+    stage_won: "Won",
+    stage_lost: "Lost",
     pipeline_wrong: "Name the pipeline and give it 1 to 20 stages, each a name with a probability of 0 to 100 if liked.",
     language_name: "English",
     me_title: "Settings",
@@ -1025,8 +1029,10 @@ pub const RU: Tr = Tr {
     pipeline_name: "Название воронки",
     new_pipeline: "Новая воронка",
     pipeline_stages: "Этапы, по одному в строке",
-    pipeline_stages_hint: "Вероятность этапа можно указать через запятую: «Показ, 40». Этапы «выиграна» и «проиграна» добавятся сами.",
+    pipeline_stages_hint: "Вероятность этапа можно указать через запятую: «Показ, 40». Этапы «Выиграна» и «Проиграна» добавятся сами.",
     new_pipeline_button: "Создать",
+    stage_won: "Выиграна",
+    stage_lost: "Проиграна",
     pipeline_wrong: "Назовите воронку и задайте ей от 1 до 20 этапов: название и, если нужно, вероятность от 0 до 100.",
     language_name: "Русский",
     me_title: "Настройки",

@@ -31,6 +31,7 @@ pub mod said;
 pub mod search;
 pub mod signin;
 pub mod timeline;
+pub mod zone;
 
 use std::sync::Arc;
 
@@ -184,29 +185,13 @@ async fn same_site_posts(
     }
 }
 
-/// The time zone named `name` (IANA), when this machine's tz database has it.
-fn zone_of(name: &str) -> Option<jiff::tz::TimeZone> {
-    match name {
-        "" => None,
-        name => jiff::tz::TimeZone::get(name).ok(),
-    }
-}
-
-/// jiff's offset as `time`'s.
-fn utc_offset(offset: jiff::tz::Offset) -> Option<time::UtcOffset> {
-    time::UtcOffset::from_whole_seconds(offset.seconds()).ok()
-}
-
 /// The signed-in person a page is for, and their language. A request without a
 /// live session goes to the sign-in page.
 pub struct Viewer {
     pub person: Person,
     pub lang: Lang,
-    /// The person's offset from UTC, as their browser said.
-    offset: time::UtcOffset,
-    /// The time zone staff keeps for them, when it is one this machine knows: it
-    /// comes before the browser's offset.
-    zone: Option<jiff::tz::TimeZone>,
+    /// Their time zone: the one staff keeps for them, else their browser's offset.
+    zone: zone::Zone,
     /// A part of a page refreshing itself asked (see [`page::refreshing`]).
     refreshing: bool,
 }
@@ -224,37 +209,23 @@ impl Viewer {
         self.refreshing
     }
 
-    /// The person's offset from UTC now: their own time zone's, else their
-    /// browser's.
+    /// The person's offset from UTC now.
     pub fn offset(&self) -> time::UtcOffset {
-        let now = jiff::Timestamp::now();
-        self.zone
-            .as_ref()
-            .and_then(|zone| utc_offset(zone.to_offset(now)))
-            .unwrap_or(self.offset)
+        self.zone.now()
     }
 
-    /// The offset of a local time the person picked (`at`, read in their own time
-    /// zone at that very date), when they keep a zone.
-    pub fn offset_at(&self, at: time::PrimitiveDateTime) -> Option<time::UtcOffset> {
-        let zone = self.zone.as_ref()?;
-        let civil = jiff::civil::DateTime::new(
-            i16::try_from(at.year()).ok()?,
-            i8::try_from(u8::from(at.month())).ok()?,
-            i8::try_from(at.day()).ok()?,
-            i8::try_from(at.hour()).ok()?,
-            i8::try_from(at.minute()).ok()?,
-            i8::try_from(at.second()).ok()?,
-            0,
-        )
-        .ok()?;
-        utc_offset(civil.to_zoned_datetime(zone.clone()).ok()?.offset())
+    /// The person's time zone.
+    pub fn zone(&self) -> &zone::Zone {
+        &self.zone
     }
 
     /// The frame of this person's page.
     pub fn chrome<'a>(&'a self, web: &'a Web) -> Chrome<'a> {
         let mut chrome = web.chrome(self.lang, Some(&self.person));
         chrome.quiet = self.refreshing;
+        if self.zone.is_named() {
+            chrome.time_zone = &self.person.time_zone;
+        }
         chrome
     }
 }
@@ -268,9 +239,8 @@ impl FromRequestParts<Web> for Viewer {
         match web.sessions.person(&parts.headers).await {
             Ok(person) => Ok(Viewer {
                 lang: crate::lang::of_person(&parts.headers, &person.locale),
-                zone: zone_of(&person.time_zone),
+                zone: zone::Zone::of(&person.time_zone, offset),
                 person,
-                offset,
                 refreshing: page::refreshing(&parts.headers),
             }),
             // An htmx request swaps part of a page: it is told to go, not given the

@@ -61,7 +61,7 @@ struct MePage<'a> {
     languages: Vec<(&'static str, &'static str)>,
     locale: String,
     /// (IANA name, name) of each zone offered, and the person's.
-    zones: Vec<(&'static str, &'static str)>,
+    zones: Vec<(String, String)>,
     time_zone: String,
     notice: Notice,
 }
@@ -87,7 +87,7 @@ fn show(web: &Web, viewer: &Viewer, status: StatusCode, notice: Notice) -> Respo
         locale: Lang::parse(&viewer.person.locale)
             .map_or("", Lang::code)
             .to_owned(),
-        zones: ZONES.iter().map(|z| (z.0, zone_name(t, z))).collect(),
+        zones: zones(t, &viewer.person.time_zone),
         time_zone: viewer.person.time_zone.clone(),
         notice,
     };
@@ -114,7 +114,8 @@ pub async fn save(
     let t = viewer.lang.tr();
     let lang = Lang::parse(&form.lang);
     let zone = form.time_zone.trim();
-    if (!form.lang.is_empty() && lang.is_none()) || !(zone.is_empty() || offered(zone)) {
+    let kept = zone == viewer.person.time_zone;
+    if (!form.lang.is_empty() && lang.is_none()) || !(zone.is_empty() || offered(zone) || kept) {
         return show(
             &web,
             &viewer,
@@ -145,6 +146,18 @@ pub async fn save(
 /// Whether `zone` is one the page offers.
 fn offered(zone: &str) -> bool {
     ZONES.iter().any(|z| z.0 == zone)
+}
+
+/// The zones offered, by name, and the person's own when it is another (set by an
+/// admin, say), so saving the page keeps it.
+fn zones(t: &'static Tr, own: &str) -> Vec<(String, String)> {
+    let mut zones: Vec<(String, String)> = (ZONES.iter())
+        .map(|z| (z.0.to_owned(), zone_name(t, z).to_owned()))
+        .collect();
+    if !own.is_empty() && !offered(own) {
+        zones.push((own.to_owned(), own.to_owned()));
+    }
+    zones
 }
 
 #[cfg(test)]

@@ -36,6 +36,9 @@ pub struct Chrome<'a> {
     /// The page is asked for by a part refreshing itself: a failure changes nothing
     /// on the page (the next refresh may do better).
     pub quiet: bool,
+    /// The person's own IANA zone, when the server knows it: the page's times are
+    /// shown in it ("": the device's).
+    pub time_zone: &'a str,
 }
 
 impl<'a> Chrome<'a> {
@@ -59,6 +62,7 @@ impl<'a> Chrome<'a> {
             reports: person.is_some_and(|p| policy::allows(p.role, policy::Action::ReadReports)),
             admin: person.is_some_and(|p| policy::allows(p.role, policy::Action::ManagePeople)),
             quiet: false,
+            time_zone: "",
         }
     }
 

@@ -3,7 +3,8 @@
 //! /admin/pipelines/{id}/name`), each stage's name, probability, WIP limit and its
 //! rule, guidance (`POST /admin/stages/{id}`), and a new pipeline from its name and
 //! its open stages one per line, each with its probability if liked (`Call, 20`;
-//! `POST /admin/pipelines`); deals adds the won and lost stages.
+//! `POST /admin/pipelines`), with the won and lost stages named in the person's
+//! language.
 
 use std::collections::HashMap;
 
@@ -22,6 +23,8 @@ use crate::{Viewer, Web};
 
 /// Open stages a new pipeline may be given at once.
 const MAX_STAGES: usize = 20;
+/// Longest name of a pipeline or a stage, in characters.
+const MAX_NAME: usize = 100;
 
 pub fn routes() -> axum::Router<Web> {
     use axum::routing::{get, post};
@@ -184,15 +187,16 @@ fn stages_of(text: &str) -> Option<Vec<dpb::StageSpec>> {
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .map(|line| {
-            let (name, probability) = match line.rsplit_once([',', ';']) {
-                Some((name, p)) => (
-                    name.trim(),
-                    p.trim().trim_end_matches('%').trim().parse().ok()?,
-                ),
-                None => (line, 0),
-            };
-            let fits =
-                !name.is_empty() && name.chars().count() <= 100 && (0..=100).contains(&probability);
+            // A probability after the last comma, if what follows it is a number; a
+            // comma in a name is the name's.
+            let split = line.rsplit_once([',', ';']).and_then(|(name, p)| {
+                let p = p.trim().trim_end_matches('%').trim();
+                p.parse::<i32>().ok().map(|p| (name.trim(), p))
+            });
+            let (name, probability) = split.unwrap_or((line, 0));
+            let fits = !name.is_empty()
+                && name.chars().count() <= MAX_NAME
+                && (0..=100).contains(&probability);
             fits.then(|| dpb::StageSpec {
                 name: name.to_owned(),
                 kind: dpb::StageKind::Open.into(),
@@ -216,10 +220,23 @@ pub async fn create(
     }
     let t = viewer.lang.tr();
     let (name, stages) = (form.name.trim(), stages_of(&form.stages));
-    let Some(stages) = stages.filter(|_| !name.is_empty()) else {
+    let named = !name.is_empty() && name.chars().count() <= MAX_NAME;
+    let Some(mut stages) = stages.filter(|_| named) else {
         let refused = (StatusCode::BAD_REQUEST, Notice::error(t.pipeline_wrong));
         return show_drafted(&web, &viewer, refused, form).await;
     };
+    // The closing stages, named in the person's language.
+    for (kind, name, probability) in [
+        (dpb::StageKind::Won, t.stage_won, 100),
+        (dpb::StageKind::Lost, t.stage_lost, 0),
+    ] {
+        stages.push(dpb::StageSpec {
+            name: name.to_owned(),
+            kind: kind.into(),
+            probability,
+            ..Default::default()
+        });
+    }
     let message = dpb::CreatePipelineRequest {
         name: name.to_owned(),
         stages,
@@ -251,9 +268,14 @@ pub async fn rename(
         return not_theirs(&web, &viewer);
     }
     let t = viewer.lang.tr();
+    let name = form.name.trim();
+    if name.is_empty() || name.chars().count() > MAX_NAME {
+        let notice = Notice::error(t.check_input);
+        return show_pipelines(&web, &viewer, StatusCode::BAD_REQUEST, notice).await;
+    }
     let message = dpb::RenamePipelineRequest {
         id,
-        name: form.name.trim().to_owned(),
+        name: name.to_owned(),
     };
     let renamed = async { web.deals().rename_pipeline(viewer.ask(message)?).await };
     match renamed.await {
@@ -279,7 +301,11 @@ mod tests {
         assert_eq!(got, [("Звонок", 20), ("Показ", 40), ("Договор", 0)]);
         assert_eq!(stages_of(""), None, "no stage");
         assert_eq!(stages_of("Звонок, 120"), None, "no such probability");
-        assert_eq!(stages_of("Звонок, много"), None);
+        let named = stages_of("Звонок, повторный").expect("one");
+        assert_eq!(
+            (named[0].name.as_str(), named[0].probability),
+            ("Звонок, повторный", 0)
+        );
         assert_eq!(stages_of(", 20"), None, "no name");
         assert_eq!(
             stages_of(&"Этап\n".repeat(MAX_STAGES + 1)),

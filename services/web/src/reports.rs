@@ -19,6 +19,7 @@ use crate::lang::Tr;
 use crate::names::Names;
 use crate::page::{Chrome, Notice, failure, form_urlencoded, html, money};
 use crate::timeline::Kind;
+use crate::zone::Zone;
 use crate::{Viewer, Web};
 
 /// Days a report covers when the address does not say.
@@ -66,10 +67,10 @@ struct Span {
 }
 
 impl Span {
-    /// `from`..`to` inclusive of `to`'s whole day; the last 90 days when either is
-    /// missing or is no date.
-    fn of(period: &Period, offset: time::UtcOffset) -> Span {
-        let today = time::OffsetDateTime::now_utc().to_offset(offset).date();
+    /// `from`..`to` inclusive of `to`'s whole day, each day begun as `zone` begins
+    /// it; the last 90 days when either is missing or is no date.
+    fn of(period: &Period, zone: &Zone) -> Span {
+        let today = time::OffsetDateTime::now_utc().to_offset(zone.now()).date();
         let date = |s: &str| {
             let format = time::macros::format_description!("[year]-[month]-[day]");
             time::Date::parse(s, format).ok()
@@ -80,7 +81,7 @@ impl Span {
             _ => last(DEFAULT_DAYS),
         };
         let at = |d: time::Date| prost_types::Timestamp {
-            seconds: d.midnight().assume_offset(offset).unix_timestamp(),
+            seconds: zone.midnight(d).unix_timestamp(),
             nanos: 0,
         };
         Span {
@@ -156,7 +157,7 @@ pub async fn page(
     viewer: Viewer,
     Query(period): Query<Period>,
 ) -> Response {
-    let span = Span::of(&period, viewer.offset());
+    let span = Span::of(&period, viewer.zone());
     match gather(&web, &viewer, &period.pipeline, &span).await {
         Ok((pipelines, funnel, forecast)) => {
             let owners = funnel.owners.iter().map(|f| f.owner_id.as_str());
@@ -426,7 +427,7 @@ pub async fn deals(
     Query(period): Query<Period>,
 ) -> Response {
     let t = viewer.lang.tr();
-    let span = Span::of(&period, viewer.offset());
+    let span = Span::of(&period, viewer.zone());
     let Some(cell) = cell(&period.cell) else {
         return failure(
             viewer.chrome(&web),
@@ -502,7 +503,7 @@ mod tests {
             to: "2026-01-31".into(),
             ..Default::default()
         };
-        let span = Span::of(&given, moscow);
+        let span = Span::of(&given, &Zone::fixed(moscow));
         assert_eq!(
             (span.from.as_str(), span.to.as_str()),
             ("2026-01-01", "2026-01-31")
@@ -515,7 +516,7 @@ mod tests {
             to: "2026-01-01".into(),
             ..Default::default()
         };
-        let span = Span::of(&backwards, moscow);
+        let span = Span::of(&backwards, &Zone::fixed(moscow));
         assert_eq!(
             span.to_at.seconds - span.from_at.seconds,
             DEFAULT_DAYS * 86_400
@@ -524,7 +525,7 @@ mod tests {
 
     #[test]
     fn a_figures_address_names_only_what_it_is() {
-        let span = Span::of(&Period::default(), time::UtcOffset::UTC);
+        let span = Span::of(&Period::default(), &Zone::fixed(time::UtcOffset::UTC));
         let href = drill("p 1", &span, Whose::default(), "s&2", "entered");
         assert!(
             href.starts_with("/reports/deals?pipeline=p%201&from="),
