@@ -55,7 +55,7 @@ async fn an_agent_answers_a_telegram_client_from_the_inbox_while_a_call_rings() 
             .await;
         let canned = apb::SaveReplyRequest {
             title: "Приветствие".into(),
-            text: "Здравствуйте!".into(),
+            text: "Здравствуйте, {имя}!".into(),
             ..Default::default()
         };
         office.save_reply(canned).await.expect("a canned answer");
@@ -101,7 +101,10 @@ async fn an_agent_answers_a_telegram_client_from_the_inbox_while_a_call_rings() 
         browser.click("#canned-insert").await;
         let value = "return document.getElementById('reply-text').value";
         let typed = browser.execute(value, json!([])).await;
-        assert_eq!(typed, "Здравствуйте!", "{name}: the canned answer is in");
+        assert_eq!(
+            typed, "Здравствуйте, Анна Клиент!",
+            "{name}: the canned answer is in, with the client's name"
+        );
         browser
             .type_into("#reply-text", " Да, доставим за два дня.")
             .await;
@@ -113,7 +116,7 @@ async fn an_agent_answers_a_telegram_client_from_the_inbox_while_a_call_rings() 
             .rfind(|m| bot::chat_of(m) == chat.to_string())
             .unwrap_or_else(|| panic!("{name}: nothing went to the chat"));
         assert_eq!(
-            out["text"], "Здравствуйте! Да, доставим за два дня.",
+            out["text"], "Здравствуйте, Анна Клиент! Да, доставим за два дня.",
             "{name}"
         );
         assert_eq!(out["reply_parameters"]["message_id"], 1, "{name}");
@@ -129,7 +132,7 @@ async fn an_agent_answers_a_telegram_client_from_the_inbox_while_a_call_rings() 
             .wait_text("#inbox-list", |t| t.contains("Анна Клиент"))
             .await;
         assert!(
-            mine.contains("Our answer: Здравствуйте! Да, доставим за два дня."),
+            mine.contains("Our answer: Здравствуйте, Анна Клиент! Да, доставим за два дня."),
             "{name}: {mine}"
         );
         assert!(

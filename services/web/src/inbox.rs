@@ -288,9 +288,12 @@ async fn show(
                 tabs: tabs(t, view),
                 items,
                 older,
+                draft: match &open {
+                    Some(o) => personal(draft, &o.client_name),
+                    None => draft.to_owned(),
+                },
                 open,
                 notice,
-                draft: draft.to_owned(),
             };
             html(status, &page, &web.push_url)
         }
@@ -512,6 +515,12 @@ async fn opened(web: &Web, viewer: &Viewer, t: &'static Tr, id: &str) -> Result<
     let (client, people, replies) =
         futures::join!(client(web, viewer, t, kind, &client_id), people, replies);
     let client = client?;
+    let replies = (replies.into_iter())
+        .map(|mut r| {
+            r.text = personal(&r.text, &client.name);
+            r
+        })
+        .collect();
     let names = Names::of(web, viewer, [client.owner_id.as_str()]).await;
     let messages = entries.into_iter().rev().map(|e| message(t, e)).collect();
     // A web form is answered by email.
@@ -534,6 +543,11 @@ async fn opened(web: &Web, viewer: &Viewer, t: &'static Tr, id: &str) -> Result<
         identities: client.identities,
         client_name: client.name,
     })
+}
+
+/// A canned answer for this client: `{name}` (or `{имя}`) becomes their name.
+fn personal(text: &str, name: &str) -> String {
+    text.replace("{name}", name).replace("{имя}", name)
 }
 
 /// Whether the client wrote `entry` (an entry of a conversation is a message).
@@ -802,6 +816,16 @@ async fn assign(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_canned_answer_names_the_client() {
+        assert_eq!(
+            personal("Здравствуйте, {имя}!", "Анна"),
+            "Здравствуйте, Анна!"
+        );
+        assert_eq!(personal("Hello {name}, {name}", "Ann"), "Hello Ann, Ann");
+        assert_eq!(personal("Hello", "Ann"), "Hello");
+    }
 
     #[test]
     fn a_view_is_read_from_its_name_and_waiting_is_the_default() {
