@@ -8,6 +8,7 @@ const PROTOS: &[&str] = &[
     "ringside/contacts/v1/contacts.proto",
     "ringside/deals/v1/deals.proto",
     "ringside/events/v1/events.proto",
+    "ringside/ingest/v1/ingest.proto",
     "ringside/notifications/v1/notifications.proto",
     "ringside/staff/v1/staff.proto",
 ];

@@ -10,6 +10,7 @@ mod activities;
 mod alerts;
 mod cards;
 mod channel_restarts;
+mod channels;
 mod cli;
 mod deals;
 mod email;

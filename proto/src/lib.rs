@@ -26,6 +26,12 @@ pub mod deals {
     pub const WIP_REFUSED: &str = "is at its WIP limit";
 }
 
+pub mod ingest {
+    pub mod v1 {
+        tonic::include_proto!("ringside.ingest.v1");
+    }
+}
+
 pub mod notifications {
     pub mod v1 {
         tonic::include_proto!("ringside.notifications.v1");

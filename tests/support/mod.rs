@@ -276,6 +276,8 @@ pub async fn services_with(
     // online; both start last, on ports chosen now (channels are dialled on first use).
     let (notifications_port, staff_port) = (spare_port(), spare_port());
     let (web_port, deals_port) = (spare_port(), spare_port());
+    // Web asks ingest about its channels: `channel_services` starts it on this port.
+    let ingest_port = spare_port();
     let notifications_url = format!("http://127.0.0.1:{notifications_port}");
     let mode = Mode::Serve(ServiceName::Contacts);
     let contacts = start(
@@ -346,13 +348,15 @@ pub async fn services_with(
         move |s| s.grpc_addr = ([127, 0, 0, 1], staff_port).into(),
     )
     .await;
-    let web = serve_web(&[&contacts, &activities, &deals, &notifications], web_port).await;
+    let peers = [&contacts, &activities, &deals, &notifications];
+    let web = serve_web(&peers, web_port, ingest_port).await;
     Some(vec![contacts, activities, notifications, deals, staff, web])
 }
 
 /// `serve web` on 127.0.0.1:`web_port`, asking the services of `peers` (contacts,
-/// activities, deals, notifications), its call bar's socket at notifications.
-async fn serve_web(peers: &[&Suite; 4], web_port: u16) -> Suite {
+/// activities, deals, notifications) and ingest at `ingest_port`, its call bar's
+/// socket at notifications.
+async fn serve_web(peers: &[&Suite; 4], web_port: u16, ingest_port: u16) -> Suite {
     let [contacts, activities, deals, notifications] = peers.map(|s| s.running.grpc_addr);
     let push = format!("ws://{}/agent/ws", peers[3].running.http_addr);
     let shared = peers[0].settings.clone();
@@ -368,6 +372,7 @@ async fn serve_web(peers: &[&Suite; 4], web_port: u16) -> Suite {
             s.activities_url = format!("http://{activities}");
             s.deals_url = format!("http://{deals}");
             s.notifications_url = format!("http://{notifications}");
+            s.ingest_url = format!("http://127.0.0.1:{ingest_port}");
             s.http_addr = ([127, 0, 0, 1], web_port).into();
             s.push_url = push;
         },
@@ -396,6 +401,10 @@ pub async fn channel_services(
     let contacts_url = format!("http://{}", contacts.running.grpc_addr);
     let db_url = contacts.settings.database_url.clone().expect("a database");
     let for_ingest = db_url.clone();
+    // On the port web was told (see `services_with`).
+    let ingest_url = pages(&suites).settings.ingest_url.clone();
+    let grpc_port = ingest_url.rsplit(':').next().and_then(|p| p.parse().ok());
+    let grpc_port: u16 = grpc_port.expect("web's RINGSIDE_INGEST_URL has a port");
     let ingest = serve_beside(
         ServiceName::Ingest,
         &contacts.key,
@@ -405,6 +414,7 @@ pub async fn channel_services(
         contacts_url,
         move |s| {
             s.database_url = None; // ingest keeps no database (IMAP aside)
+            s.grpc_addr = ([127, 0, 0, 1], grpc_port).into();
             ingest_extra(s, &for_ingest);
         },
     )

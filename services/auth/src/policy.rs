@@ -58,6 +58,9 @@ pub enum Action {
     MessageClients,
     /// Write and remove the office's canned answers.
     ManageReplies,
+    /// Read how the channels (listeners, the bot, mailboxes, webhooks, web forms)
+    /// are doing, with their last errors.
+    ReadChannels,
 }
 
 use Action::*;
@@ -242,6 +245,7 @@ pub const METHODS: &[(&str, Action)] = &[
         "/ringside.notifications.v1.Notifications/SendMessage",
         MessageClients,
     ),
+    ("/ringside.ingest.v1.Ingest/ListChannels", ReadChannels),
 ];
 
 /// The actions each role is granted.
@@ -265,6 +269,7 @@ pub fn grants(role: Role) -> &'static [Action] {
             ReceivePushes,
             MessageClients,
             ManageReplies,
+            ReadChannels,
         ],
         Role::Manager => &[
             ReadRecords,

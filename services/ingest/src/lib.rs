@@ -18,6 +18,7 @@ pub mod listen;
 pub mod peers;
 pub mod publisher;
 pub mod sip;
+pub mod status;
 pub mod telegram;
 pub mod tracker;
 pub mod webhook;
@@ -55,25 +56,39 @@ pub struct Bound {
 }
 
 /// Binds the SIP and HEP listeners and starts them, the publisher and the expiry
-/// sweep on `tasks`. Returns the shared state (for the webhook) and the addresses.
+/// sweep on `tasks`; both listeners are registered in `channels`. Returns the shared
+/// state (for the webhook) and the addresses.
 pub async fn start(
     cfg: IngestConfig,
     bus: Arc<dyn Bus>,
+    channels: &status::Channels,
     shutdown: CancellationToken,
     tasks: &mut JoinSet<()>,
 ) -> std::io::Result<(Arc<Ingest>, Bound)> {
+    let sip = bind_same_port(cfg.sip_addr).await?;
+    let hep = bind_same_port(cfg.hep_addr).await?;
+    let bound = Bound {
+        sip: sip.0.local_addr()?,
+        hep: hep.0.local_addr()?,
+    };
     let (publisher, publishing) = publisher::Publisher::spawn(bus, shutdown.clone());
     tasks.spawn(async move {
         let _ = publishing.await;
     });
-    let ingest = Arc::new(Ingest::new(
+    let listening = |kind, addr| channels.add(kind, format!("UDP, TCP {addr}"), "");
+    let ingest = Ingest::new(
         Tracker::new(cfg.tracker),
         publisher,
         cfg.allowed,
         cfg.hep_auth_key,
-    ));
-    let sip = bind_pair(cfg.sip_addr, &ingest, Protocol::Sip, &shutdown, tasks).await?;
-    let hep = bind_pair(cfg.hep_addr, &ingest, Protocol::Hep, &shutdown, tasks).await?;
+    )
+    .watched(
+        listening(status::Kind::Sip, bound.sip),
+        listening(status::Kind::Hep, bound.hep),
+    );
+    let ingest = Arc::new(ingest);
+    serve_pair(sip, &ingest, Protocol::Sip, &shutdown, tasks);
+    serve_pair(hep, &ingest, Protocol::Hep, &shutdown, tasks);
     let sweeper = ingest.clone();
     let stop = shutdown.clone();
     tasks.spawn(async move {
@@ -85,19 +100,17 @@ pub async fn start(
             }
         }
     });
-    Ok((ingest, Bound { sip, hep }))
+    Ok((ingest, bound))
 }
 
-/// Binds UDP and TCP on the same port (port 0: the port UDP got).
-async fn bind_pair(
-    addr: SocketAddr,
+/// Serves one protocol on its UDP socket and TCP listener.
+fn serve_pair(
+    (udp, tcp): (UdpSocket, TcpListener),
     ingest: &Arc<Ingest>,
     protocol: Protocol,
     shutdown: &CancellationToken,
     tasks: &mut JoinSet<()>,
-) -> std::io::Result<SocketAddr> {
-    let (udp, tcp) = bind_same_port(addr).await?;
-    let bound = udp.local_addr()?;
+) {
     tasks.spawn(listen::serve_udp(
         udp,
         ingest.clone(),
@@ -110,7 +123,6 @@ async fn bind_pair(
         protocol,
         shutdown.clone(),
     ));
-    Ok(bound)
 }
 
 /// UDP and TCP sockets on one port. For port 0 the kernel picks the UDP port, which

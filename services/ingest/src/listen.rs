@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::publisher::{Publisher, message};
 use crate::sip::{self, framing};
+use crate::status::{Channel, Kind};
 use crate::tracker::{Signal, Tracker};
 use crate::{hep, secret_eq};
 use ringside_kit::net::AllowList;
@@ -47,6 +48,9 @@ pub struct Ingest {
     publisher: Publisher,
     allowed: AllowList,
     hep_auth_key: Option<String>,
+    /// What the admin's channel page says of each listener.
+    sip_channel: Arc<Channel>,
+    hep_channel: Arc<Channel>,
 }
 
 impl Ingest {
@@ -62,6 +66,23 @@ impl Ingest {
             publisher,
             allowed,
             hep_auth_key,
+            sip_channel: Channel::detached(Kind::Sip, "SIP"),
+            hep_channel: Channel::detached(Kind::Hep, "HEP"),
+        }
+    }
+
+    /// Notes what each listener receives and refuses on these channels.
+    pub fn watched(mut self, sip: Arc<Channel>, hep: Arc<Channel>) -> Self {
+        self.sip_channel = sip;
+        self.hep_channel = hep;
+        self
+    }
+
+    /// The channel of `protocol`'s listener.
+    pub fn channel(&self, protocol: Protocol) -> &Channel {
+        match protocol {
+            Protocol::Sip => &self.sip_channel,
+            Protocol::Hep => &self.hep_channel,
         }
     }
 
@@ -112,6 +133,10 @@ impl Ingest {
         };
         metrics::counter!("ringside_ingest_packets_total", "protocol" => protocol.label(), "transport" => transport, "outcome" => outcome)
             .increment(1);
+        match outcome {
+            "signal" | "irrelevant" => self.channel(protocol).took(),
+            refused => self.channel(protocol).refused(refused),
+        }
     }
 
     fn sip(&self, bytes: &[u8], arrived: Instant) -> &'static str {
@@ -217,6 +242,7 @@ pub async fn serve_tcp(
         if !ingest.allowed.allows(from.ip()) {
             metrics::counter!("ringside_ingest_packets_total", "protocol" => protocol.label(), "transport" => "tcp", "outcome" => "forbidden_source")
                 .increment(1);
+            ingest.channel(protocol).refused("forbidden_source");
             continue;
         }
         let ingest = ingest.clone();
@@ -252,6 +278,7 @@ async fn connection(
         if !drain_frames(&mut buf, from, ingest, protocol, arrived) {
             metrics::counter!("ringside_ingest_packets_total", "protocol" => protocol.label(), "transport" => "tcp", "outcome" => "unframeable")
                 .increment(1);
+            ingest.channel(protocol).refused("unframeable");
             return;
         }
     }

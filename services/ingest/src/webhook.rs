@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use crate::listen::Ingest;
 use crate::secret_eq;
+use crate::status::{Channel, Note};
 use crate::tracker::Signal;
 
 /// Largest request body accepted.
@@ -26,6 +27,7 @@ struct WebhookState {
     ingest: Arc<Ingest>,
     bus: Arc<dyn Bus>,
     secret: Arc<str>,
+    channel: Arc<Channel>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,11 +65,18 @@ struct CallEvent {
     time: Option<String>,
 }
 
-pub fn router(ingest: Arc<Ingest>, bus: Arc<dyn Bus>, secret: &str) -> axum::Router {
+/// `channel` is what the admin's channel page says of the webhook.
+pub fn router(
+    ingest: Arc<Ingest>,
+    bus: Arc<dyn Bus>,
+    secret: &str,
+    channel: Arc<Channel>,
+) -> axum::Router {
     let state = WebhookState {
         ingest,
         bus,
         secret: Arc::from(secret),
+        channel,
     };
     axum::Router::new()
         .route("/ingest/calls", post(receive))
@@ -86,47 +95,74 @@ async fn receive(
     headers: HeaderMap,
     body: Result<Json<CallEvent>, axum::extract::rejection::JsonRejection>,
 ) -> Reply {
+    let (note, reply) = answer(&state, &headers, body).await;
+    state.channel.note(note);
+    reply
+}
+
+/// The answer to one delivery, and what became of it.
+async fn answer(
+    state: &WebhookState,
+    headers: &HeaderMap,
+    body: Result<Json<CallEvent>, axum::extract::rejection::JsonRejection>,
+) -> (Note, Reply) {
     let given = headers
         .get("x-ringside-secret")
         .map(|v| v.as_bytes())
         .unwrap_or_default();
     if !secret_eq(given, state.secret.as_bytes()) {
-        return reply(
-            StatusCode::UNAUTHORIZED,
-            serde_json::json!({"error": "bad or missing X-Ringside-Secret"}),
+        return refused(
+            "bad_secret",
+            reply(
+                StatusCode::UNAUTHORIZED,
+                serde_json::json!({"error": "bad or missing X-Ringside-Secret"}),
+            ),
         );
     }
     let event = match body {
         Ok(Json(event)) => event,
         Err(rejection) => {
-            return reply(
-                rejection.status(),
-                serde_json::json!({"error": rejection.body_text()}),
+            return refused(
+                "malformed",
+                reply(
+                    rejection.status(),
+                    serde_json::json!({"error": rejection.body_text()}),
+                ),
             );
         }
     };
     let signal = match signal(event) {
         Ok(signal) => signal,
         Err(field) => {
-            return reply(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                serde_json::json!({"error": format!("invalid {field}")}),
+            return refused(
+                "invalid",
+                reply(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    serde_json::json!({"error": format!("invalid {field}")}),
+                ),
             );
         }
     };
     let messages = state.ingest.apply(signal, Instant::now());
     if let Err(e) = state.bus.publish(&messages).await {
         tracing::error!(error = %e, "call webhook: publish failed");
-        return reply(
+        let failed = Note::Failed(format!("publishing to the bus: {e}"));
+        let answer = reply(
             StatusCode::SERVICE_UNAVAILABLE,
             serde_json::json!({"error": "try again"}),
         );
+        return (failed, answer);
     }
     crate::publisher::count_published(&messages);
-    reply(
+    let answer = reply(
         StatusCode::ACCEPTED,
         serde_json::json!({"events": messages.len()}),
-    )
+    );
+    (Note::Took, answer)
+}
+
+fn refused(why: &'static str, reply: Reply) -> (Note, Reply) {
+    (Note::Refused(why), reply)
 }
 
 fn bounded(field: &'static str, value: &str) -> Result<String, &'static str> {

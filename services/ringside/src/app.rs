@@ -14,11 +14,13 @@ use ringside_bus::local::LocalBus;
 use ringside_bus::{Bus, consumer, outbox};
 use ringside_contacts::{ContactsGrpc, ContactsService};
 use ringside_deals::{DealsGrpc, DealsService};
+use ringside_ingest::status::IngestGrpc;
 use ringside_kit::{Loopback, PeerChannel};
 use ringside_notifications::{Notifications, NotificationsGrpc};
 use ringside_proto::activities::v1::activities_server::ActivitiesServer;
 use ringside_proto::contacts::v1::contacts_server::ContactsServer;
 use ringside_proto::deals::v1::deals_server::DealsServer;
+use ringside_proto::ingest::v1::ingest_server::IngestServer;
 use ringside_proto::notifications::v1::notifications_server::NotificationsServer;
 use ringside_proto::staff::v1::staff_server::StaffServer;
 use ringside_staff::{StaffGrpc, StaffService};
@@ -59,6 +61,7 @@ enum Peer {
     Activities,
     Deals,
     Notifications,
+    Ingest,
 }
 
 /// How to run: everything in one process on the embedded database and the local
@@ -131,6 +134,8 @@ struct Assembly<'a> {
     /// all-in-one mode (bound once every service is assembled).
     loopback: Loopback,
     ingest: Option<ringside_ingest::Bound>,
+    /// Ingest's channels, when it runs here (its gRPC service answers them).
+    channels: Option<ringside_ingest::status::Channels>,
     grpc: TcpListener,
     http: TcpListener,
     /// Where this process writes to the audit trail (made when first needed).
@@ -176,6 +181,7 @@ pub async fn start(settings: &Settings, mode: Mode, key: TokenKey) -> anyhow::Re
         staff: None,
         loopback: Loopback::default(),
         ingest: None,
+        channels: None,
         grpc,
         http,
         audit: None,
@@ -286,6 +292,7 @@ impl Assembly<'_> {
                 &self.settings.notifications_url,
                 "RINGSIDE_NOTIFICATIONS_URL",
             ),
+            Peer::Ingest => (&self.settings.ingest_url, "RINGSIDE_INGEST_URL"),
         };
         PeerChannel::connect(url, key, caller).context(variable)
     }
@@ -420,6 +427,7 @@ impl Assembly<'_> {
             deals: self.peer(caller, Peer::Deals)?,
             notifications: self.peer(caller, Peer::Notifications)?,
             staff: self.peer(caller, Peer::Staff)?,
+            ingest: self.peer(caller, Peer::Ingest)?,
         };
         let mut web = ringside_web::Web::new(self.sessions(caller)?, peers, proxies)
             .with_push_url(&self.settings.push_url);
@@ -432,9 +440,12 @@ impl Assembly<'_> {
     }
 
     async fn start_ingest(&mut self) -> anyhow::Result<()> {
+        use ringside_ingest::status::Kind;
+        let channels = ringside_ingest::status::Channels::default();
         let (state, bound) = ringside_ingest::start(
             self.settings.ingest()?,
             self.bus.clone(),
+            &channels,
             self.shutdown.clone(),
             &mut self.workers,
         )
@@ -446,7 +457,8 @@ impl Assembly<'_> {
             .as_deref()
             .filter(|s| !s.is_empty())
         {
-            let routes = ringside_ingest::webhook::router(state, self.bus.clone(), secret);
+            let channel = channels.add(Kind::CallWebhook, "POST /ingest/calls", "");
+            let routes = ringside_ingest::webhook::router(state, self.bus.clone(), secret, channel);
             self.http_routes = std::mem::take(&mut self.http_routes).merge(routes);
         }
         if let Some(path) = &self.settings.forms {
@@ -455,19 +467,25 @@ impl Assembly<'_> {
                 .context("RINGSIDE_FORMS")?;
             let proxies = self.settings.trusted_proxies()?;
             let contacts = self.contacts_peer()?;
-            let routes = ringside_ingest::forms::router(forms, contacts, self.bus.clone(), proxies);
+            let bus = self.bus.clone();
+            let routes = ringside_ingest::forms::router(forms, contacts, bus, proxies, &channels);
             self.http_routes = std::mem::take(&mut self.http_routes).merge(routes);
         }
-        self.start_telegram_in()?;
-        self.start_email_in()?;
+        self.start_telegram_in(&channels)?;
+        self.start_email_in(&channels)?;
         self.ingest = Some(bound);
+        self.channels = Some(channels);
         Ok(())
     }
 
     /// Email into ingest: a poller per IMAP mailbox, and the MIME webhook when its
     /// secret is set.
-    fn start_email_in(&mut self) -> anyhow::Result<()> {
+    fn start_email_in(
+        &mut self,
+        channels: &ringside_ingest::status::Channels,
+    ) -> anyhow::Result<()> {
         use ringside_ingest::email::{EmailIn, imap};
+        use ringside_ingest::status::Kind;
         let settings = self.settings;
         let mailboxes = settings
             .imap_mailboxes()
@@ -489,7 +507,8 @@ impl Assembly<'_> {
             settings.email_max_bytes,
         ));
         if let Some(secret) = secret {
-            let routes = ringside_ingest::email::webhook::router(email.clone(), secret);
+            let channel = channels.add(Kind::EmailWebhook, "POST /ingest/email", "");
+            let routes = ringside_ingest::email::webhook::router(email.clone(), secret, channel);
             self.http_routes = std::mem::take(&mut self.http_routes).merge(routes);
         }
         if mailboxes.is_empty() {
@@ -503,9 +522,10 @@ impl Assembly<'_> {
             quarantine: settings.imap_quarantine.clone(),
         };
         for mailbox in mailboxes {
+            let channel = channels.add(Kind::Mailbox, mailbox.key(), "");
             let reading = imap::run(
                 email.clone(),
-                mailbox,
+                (mailbox, channel),
                 cursors.clone(),
                 config.clone(),
                 self.shutdown.clone(),
@@ -516,7 +536,11 @@ impl Assembly<'_> {
     }
 
     /// Telegram updates into ingest, by long polling or webhook, when a bot is set.
-    fn start_telegram_in(&mut self) -> anyhow::Result<()> {
+    fn start_telegram_in(
+        &mut self,
+        channels: &ringside_ingest::status::Channels,
+    ) -> anyhow::Result<()> {
+        use ringside_ingest::status::Kind;
         use ringside_ingest::telegram::{self, Mode, TelegramIn};
         let settings = self.settings;
         let mode: Mode = settings
@@ -537,8 +561,14 @@ impl Assembly<'_> {
         };
         let staff = self.peer(ringside_ingest::publisher::SOURCE, Peer::Staff)?;
         let contacts = self.contacts_peer()?;
-        let inbound =
-            TelegramIn::new(bot.clone(), contacts, self.bus.clone(), groups).with_staff(staff);
+        let watched = match mode {
+            Mode::Polling => "polling",
+            _ => "webhook",
+        };
+        let channel = channels.add(Kind::Telegram, "", watched);
+        let inbound = TelegramIn::new(bot.clone(), contacts, self.bus.clone(), groups)
+            .with_staff(staff)
+            .watched(channel.clone());
         let inbound = Arc::new(inbound);
         if mode == Mode::Polling {
             let wait = Duration::from_secs(settings.telegram_poll_secs);
@@ -558,8 +588,9 @@ impl Assembly<'_> {
             .filter(|u| !u.is_empty())
         {
             let url = url.parse().context("RINGSIDE_TELEGRAM_WEBHOOK_URL")?;
+            let secret = secret.to_owned();
             let registering =
-                telegram::webhook::register(bot, url, secret.to_owned(), self.shutdown.clone());
+                telegram::webhook::register(bot, url, secret, channel, self.shutdown.clone());
             self.workers.spawn(registering);
         }
         let routes = telegram::webhook::router(inbound, secret);
@@ -587,6 +618,7 @@ impl Assembly<'_> {
             self.notifications
                 .as_ref()
                 .map(|_| "ringside.notifications.v1.Notifications"),
+            self.channels.as_ref().map(|_| "ringside.ingest.v1.Ingest"),
         ]
         .into_iter()
         .flatten()
@@ -610,6 +642,7 @@ impl Assembly<'_> {
             activities: self.activities,
             deals: self.deals,
             notifications: self.notifications,
+            channels: self.channels,
         };
         let routes = grpc_routes(grpc_set, self.key, audit).await?;
         // From here on the services of this process reach each other through it.
@@ -726,6 +759,7 @@ struct GrpcServices {
     activities: Option<ActivitiesService>,
     deals: Option<DealsService>,
     notifications: Option<Notifications>,
+    channels: Option<ringside_ingest::status::Channels>,
 }
 
 /// Every gRPC service of this process behind the guard (the token, then the
@@ -757,6 +791,9 @@ async fn grpc_routes(
     if services.staff.is_some() {
         health.set_serving::<StaffServer<StaffGrpc>>().await;
     }
+    if services.channels.is_some() {
+        health.set_serving::<IngestServer<IngestGrpc>>().await;
+    }
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(ringside_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -777,7 +814,13 @@ async fn grpc_routes(
     let staff = services
         .staff
         .map(|s| guard.wrap(StaffGrpc::new(s, guard.key.clone()).into_server()));
+    let ingest = services
+        .channels
+        .map(|c| guard.wrap(IngestServer::new(IngestGrpc::new(c))));
     let mut routes = Routes::new(health_service).add_service(reflection);
+    if let Some(s) = ingest {
+        routes = routes.add_service(s);
+    }
     if let Some(s) = staff {
         routes = routes.add_service(s);
     }

@@ -219,6 +219,16 @@ pub struct Settings {
     )]
     pub notifications_url: String,
 
+    /// The ingest gRPC address `serve web` asks how the channels are doing (the
+    /// admin's channel page).
+    #[arg(
+        long,
+        env = "RINGSIDE_INGEST_URL",
+        default_value = "http://127.0.0.1:50051",
+        global = true
+    )]
+    pub ingest_url: String,
+
     /// Where the staff service answers (services mode): who sits at an extension, who
     /// takes new leads, where alerts go, whose Telegram chat is an agent's.
     #[arg(
@@ -596,6 +606,7 @@ impl Settings {
             activities_url: "http://127.0.0.1:50051".into(),
             deals_url: "http://127.0.0.1:50051".into(),
             notifications_url: "http://127.0.0.1:50051".into(),
+            ingest_url: "http://127.0.0.1:50051".into(),
             staff_url: "http://127.0.0.1:50051".into(),
             card_deadline_ms: 300,
             smtp_url: None,

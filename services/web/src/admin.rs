@@ -56,10 +56,7 @@ struct AdminPage<'a> {
     c: Chrome<'a>,
     /// The person may add teams and choose their heads (an admin).
     manages_teams: bool,
-    /// The person may change the pipelines' stages (an admin).
-    manages_pipelines: bool,
-    /// The person may keep the canned answers (a manager, an admin).
-    manages_replies: bool,
+    tabs: Tabs,
     people: Vec<PersonLine>,
     teams: Vec<TeamLine>,
     roles: Vec<Choice>,
@@ -100,6 +97,26 @@ pub fn routes() -> axum::Router<Web> {
         .route("/admin/people/{id}/link", post(password_link))
         .route("/admin/teams", post(add_team))
         .route("/admin/teams/{id}", post(change_team))
+}
+
+/// Which of admin's sections the person's role offers, as the tabs above each.
+pub(crate) struct Tabs {
+    /// The pipelines and their stages (an admin).
+    pub pipelines: bool,
+    /// The canned answers (a manager, an admin).
+    pub replies: bool,
+    /// How the channels are doing (an admin).
+    pub channels: bool,
+}
+
+impl Tabs {
+    pub(crate) fn of(viewer: &Viewer) -> Self {
+        Tabs {
+            pipelines: allows(viewer, Action::ManagePipelines),
+            replies: allows(viewer, Action::ManageReplies),
+            channels: allows(viewer, Action::ReadChannels),
+        }
+    }
 }
 
 pub(crate) fn allows(viewer: &Viewer, action: Action) -> bool {
@@ -207,8 +224,7 @@ async fn show_people(web: &Web, viewer: &Viewer, status: StatusCode, notice: Not
     let page = AdminPage {
         c: viewer.chrome(web),
         manages_teams: allows(viewer, Action::ManageStaff),
-        manages_pipelines: allows(viewer, Action::ManagePipelines),
-        manages_replies: allows(viewer, Action::ManageReplies),
+        tabs: Tabs::of(viewer),
         people,
         teams,
         roles: roles(t, "agent"),

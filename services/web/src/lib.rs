@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod assets;
 pub mod board;
+pub mod channels;
 pub mod client;
 pub mod convert;
 pub mod deal;
@@ -46,6 +47,7 @@ use ringside_kit::peer::request_as;
 use ringside_proto::activities::v1::activities_client::ActivitiesClient;
 use ringside_proto::contacts::v1::contacts_client::ContactsClient;
 use ringside_proto::deals::v1::deals_client::DealsClient;
+use ringside_proto::ingest::v1::ingest_client::IngestClient;
 use ringside_proto::notifications::v1::notifications_client::NotificationsClient;
 use ringside_proto::staff::v1::staff_client::StaffClient;
 use tonic::{Code, Status};
@@ -71,6 +73,7 @@ pub struct Peers {
     pub deals: PeerChannel,
     pub notifications: PeerChannel,
     pub staff: PeerChannel,
+    pub ingest: PeerChannel,
 }
 
 /// The web service's state: how it finds the person of a request and reaches the
@@ -134,6 +137,10 @@ impl Web {
     pub fn notifications(&self) -> NotificationsClient<PeerChannel> {
         NotificationsClient::new(self.peers.notifications.clone())
     }
+
+    pub fn ingest(&self) -> IngestClient<PeerChannel> {
+        IngestClient::new(self.peers.ingest.clone())
+    }
 }
 
 /// Every page and form of the workspace.
@@ -154,6 +161,7 @@ pub fn router(web: Web) -> axum::Router {
         .merge(admin::routes())
         .merge(pipelines::routes())
         .merge(replies::routes())
+        .merge(channels::routes())
         .merge(me::routes())
         .route("/tasks", post(home::create))
         .route("/tasks/{id}/complete", post(home::complete))

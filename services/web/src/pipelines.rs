@@ -17,7 +17,7 @@ use ringside_auth::policy::Action;
 use ringside_proto::deals::v1 as dpb;
 use serde::Deserialize;
 
-use crate::admin::{allows, not_theirs};
+use crate::admin::{Tabs, allows, not_theirs};
 use crate::page::{Chrome, Notice, failure, html, refusal};
 use crate::{Viewer, Web};
 
@@ -54,8 +54,7 @@ struct PipelineLine {
 #[template(path = "pipelines.html")]
 struct PipelinesPage<'a> {
     c: Chrome<'a>,
-    manages_pipelines: bool,
-    manages_replies: bool,
+    tabs: Tabs,
     pipelines: Vec<PipelineLine>,
     /// The new pipeline's form as typed, when it was refused.
     draft: NewPipeline,
@@ -114,8 +113,7 @@ async fn show_drafted(
         .collect();
     let page = PipelinesPage {
         c: viewer.chrome(web),
-        manages_pipelines: true,
-        manages_replies: allows(viewer, Action::ManageReplies),
+        tabs: Tabs::of(viewer),
         pipelines,
         draft,
         notice,

@@ -13,7 +13,7 @@ use ringside_proto::activities::v1 as apb;
 use serde::Deserialize;
 use tonic::Status;
 
-use crate::admin::{allows, not_theirs};
+use crate::admin::{Tabs, allows, not_theirs};
 use crate::page::{Chrome, Notice, failure, html, refusal};
 use crate::{Viewer, Web};
 
@@ -21,8 +21,7 @@ use crate::{Viewer, Web};
 #[template(path = "replies.html")]
 struct RepliesPage<'a> {
     c: Chrome<'a>,
-    manages_pipelines: bool,
-    manages_replies: bool,
+    tabs: Tabs,
     replies: Vec<apb::CannedReply>,
     /// A new answer's fields as typed, kept when it was refused.
     draft: ReplyForm,
@@ -83,8 +82,7 @@ async fn show(
     };
     let page = RepliesPage {
         c: viewer.chrome(web),
-        manages_pipelines: allows(viewer, Action::ManagePipelines),
-        manages_replies: true,
+        tabs: Tabs::of(viewer),
         replies,
         draft,
         notice,

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::parse::Rejected;
 use super::{EmailIn, Outcome};
+use crate::status::Channel;
 
 /// Messages fetched per round trip.
 const CHUNK: usize = 50;
@@ -153,10 +154,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug> Io for T {}
 
 type Session = async_imap::Session<Box<dyn Io>>;
 
-/// Reads `mailbox` until `shutdown`, reconnecting after failures.
+/// Reads `mailbox` until `shutdown`, reconnecting after failures, noting what it
+/// reads and fails at on `channel`.
 pub async fn run(
     email: Arc<EmailIn>,
-    mailbox: Mailbox,
+    (mailbox, channel): (Mailbox, Arc<Channel>),
     cursors: Arc<dyn Cursors>,
     config: ImapConfig,
     shutdown: CancellationToken,
@@ -173,6 +175,7 @@ pub async fn run(
             cursors: cursors.as_ref(),
             config: &config,
             shutdown: &shutdown,
+            channel: &channel,
         };
         let ended = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -180,6 +183,7 @@ pub async fn run(
         };
         if let Err(e) = ended {
             tracing::warn!(mailbox = ?mailbox, error = %e, "email: IMAP session ended; reconnecting");
+            channel.failed(&e);
         }
         if started.elapsed() > MAX_BACKOFF {
             backoff = Duration::from_secs(1);
@@ -198,6 +202,7 @@ struct Reader<'a> {
     cursors: &'a dyn Cursors,
     config: &'a ImapConfig,
     shutdown: &'a CancellationToken,
+    channel: &'a Channel,
 }
 
 fn imap_error(e: impl std::fmt::Display) -> String {
@@ -223,6 +228,7 @@ impl Reader<'_> {
         let idle = within(session.capabilities()).await?.has_str("IDLE");
         loop {
             last = self.catch_up(&mut session, validity, last).await?;
+            self.channel.worked();
             session = self.wait(session, idle).await?;
             if self.shutdown.is_cancelled() {
                 let _ = session.logout().await;
@@ -305,7 +311,11 @@ impl Reader<'_> {
             tracing::warn!(uid, "email: message gone before it was read (expunged)");
             return Ok(());
         };
-        let outcome = self.email.file(raw).await.map_err(|e| e.to_string())?;
+        let outcome = self
+            .email
+            .file(raw, self.channel)
+            .await
+            .map_err(|e| e.to_string())?;
         drop(fetches);
         if let Outcome::Quarantined(why) = outcome {
             self.quarantine(session, uid, why).await?;

@@ -19,6 +19,7 @@ use ringside_proto::events::v1 as ev;
 use self::parse::{Mail, Rejected};
 use crate::inbound::{self, DeliverError, Inbound};
 use crate::peers::Contacts;
+use crate::status::{Channel, Note};
 
 /// Largest message read by default: 25 MiB, what most providers accept.
 pub const DEFAULT_MAX_BYTES: usize = 25 << 20;
@@ -52,8 +53,9 @@ impl EmailIn {
         self.max_bytes
     }
 
-    /// Files one raw message; `Err` when it must be handed over again later.
-    pub async fn file(&self, raw: &[u8]) -> Result<Outcome, DeliverError> {
+    /// Files one raw message that came through `channel` (noted there); `Err` when it
+    /// must be handed over again later.
+    pub async fn file(&self, raw: &[u8], channel: &Channel) -> Result<Outcome, DeliverError> {
         let outcome = self.file_inner(raw).await;
         let label = match &outcome {
             Ok(Outcome::Filed {
@@ -67,6 +69,11 @@ impl EmailIn {
             Err(DeliverError::Unavailable(_)) => "unavailable",
         };
         metrics::counter!("ringside_email_messages_total", "outcome" => label).increment(1);
+        channel.note(match &outcome {
+            Ok(Outcome::Filed { .. }) => Note::Took,
+            Ok(Outcome::Quarantined(_)) | Err(DeliverError::Invalid(_)) => Note::Refused(label),
+            Err(e @ DeliverError::Unavailable(_)) => Note::Failed(e.to_string()),
+        });
         outcome
     }
 

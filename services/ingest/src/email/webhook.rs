@@ -16,17 +16,21 @@ use super::parse::Rejected;
 use super::{EmailIn, Outcome};
 use crate::authorized_body;
 use crate::inbound::DeliverError;
+use crate::status::Channel;
 
 #[derive(Clone)]
 struct Hook {
     email: Arc<EmailIn>,
     secret: Arc<str>,
+    channel: Arc<Channel>,
 }
 
-pub fn router(email: Arc<EmailIn>, secret: &str) -> axum::Router {
+/// `channel` is what the admin's channel page says of the webhook.
+pub fn router(email: Arc<EmailIn>, secret: &str, channel: Arc<Channel>) -> axum::Router {
     let hook = Hook {
         email,
         secret: Arc::from(secret),
+        channel,
     };
     axum::Router::new()
         .route("/ingest/email", post(receive))
@@ -41,15 +45,16 @@ async fn receive(State(hook): State<Hook>, req: Request) -> (StatusCode, Json<se
     {
         Ok(body) => body,
         Err(status) => {
-            let why = match status {
-                StatusCode::UNAUTHORIZED => "bad secret",
-                StatusCode::PAYLOAD_TOO_LARGE => "oversized",
-                _ => "the body could not be read",
+            let (why, code) = match status {
+                StatusCode::UNAUTHORIZED => ("bad secret", "bad_secret"),
+                StatusCode::PAYLOAD_TOO_LARGE => ("oversized", "oversized"),
+                _ => ("the body could not be read", "malformed"),
             };
+            hook.channel.refused(code);
             return (status, Json(json!({"error": why})));
         }
     };
-    match hook.email.file(&body).await {
+    match hook.email.file(&body, &hook.channel).await {
         Ok(Outcome::Filed {
             message_id,
             automatic,

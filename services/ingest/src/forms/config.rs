@@ -71,6 +71,34 @@ impl FieldMap {
     }
 }
 
+impl FormConfig {
+    /// This form as the admin's channel page shows it, served at `/forms/{key}`.
+    pub fn describe(&self, key: &str) -> ringside_proto::ingest::v1::Form {
+        use ringside_proto::ingest::v1::FormField;
+        let known = CRM_FIELDS.iter().map(|field| FormField {
+            field: (*field).to_owned(),
+            input: self.fields.input(field).to_owned(),
+            custom: false,
+        });
+        let custom = self.custom_fields.iter().map(|(key, input)| FormField {
+            field: key.clone(),
+            input: input.clone(),
+            custom: true,
+        });
+        ringside_proto::ingest::v1::Form {
+            key: key.to_owned(),
+            path: format!("/forms/{key}"),
+            fields: known.chain(custom).collect(),
+            required: self.required.clone(),
+            allowed_origins: self.allowed_origins.clone(),
+            redirect: self.redirect.clone().unwrap_or_default(),
+            honeypot: self.honeypot.clone().unwrap_or_default(),
+            per_ip_per_minute: self.per_ip_per_minute,
+            max_body_bytes: self.max_body_bytes as u64,
+        }
+    }
+}
+
 fn default_body_limit() -> usize {
     DEFAULT_BODY_LIMIT
 }

@@ -36,6 +36,7 @@ use ringside_kit::PeerError;
 use ringside_kit::net::AllowList;
 
 use crate::peers::Contacts;
+use crate::status::{Channel, Channels, Kind, Note};
 
 #[derive(Clone)]
 struct FormsState {
@@ -45,18 +46,28 @@ struct FormsState {
     limit: Arc<RateLimit>,
     /// Proxies whose `X-Forwarded-For` names the client.
     proxies: Arc<AllowList>,
+    /// What the admin's channel page says of each form.
+    channels: Arc<BTreeMap<String, Arc<Channel>>>,
 }
 
 /// `proxies`: the reverse proxies (an ingress, a load balancer) in front of ingest;
 /// behind them, the client is the last address in `X-Forwarded-For` that is not one
 /// of theirs. Anyone else's `X-Forwarded-For` is ignored: it could say anything.
+/// Each form is registered in `channels`.
 pub fn router(
     forms: Forms,
     contacts: Contacts,
     bus: Arc<dyn Bus>,
     proxies: AllowList,
+    channels: &Channels,
 ) -> axum::Router {
+    channels.add_forms(forms.iter().map(|(key, form)| form.describe(key)).collect());
+    let watched = forms
+        .keys()
+        .map(|key| (key.clone(), channels.add(Kind::Form, key.clone(), "")))
+        .collect();
     let state = FormsState {
+        channels: Arc::new(watched),
         forms: Arc::new(forms),
         contacts,
         bus,
@@ -93,6 +104,13 @@ async fn submit(State(s): State<FormsState>, Path(name): Path<String>, req: Requ
     };
     metrics::counter!("ringside_forms_posts_total", "form" => name.clone(), "outcome" => outcome)
         .increment(1);
+    if let Some(channel) = s.channels.get(&name) {
+        channel.note(match outcome {
+            "accepted" => Note::Took,
+            "unavailable" => Note::Failed("contacts or the bus did not answer".into()),
+            refused => Note::Refused(refused),
+        });
+    }
     tracing::info!(form = %name, outcome, "form post");
     response
 }

@@ -28,6 +28,7 @@ use tokio::sync::OnceCell;
 
 use crate::inbound::{self, DeliverError, Inbound};
 use crate::peers::Contacts;
+use crate::status::{Channel, Kind, Note};
 
 /// How updates arrive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +91,8 @@ pub struct TelegramIn {
     username: OnceCell<String>,
     /// The agents' own chats with the bot (none known: every chat is a client's).
     staff: Option<staff::Staff>,
+    /// What the admin's channel page says of the bot.
+    channel: Arc<Channel>,
 }
 
 impl TelegramIn {
@@ -101,7 +104,19 @@ impl TelegramIn {
             groups,
             username: OnceCell::new(),
             staff: None,
+            channel: Channel::detached(Kind::Telegram, "bot"),
         }
+    }
+
+    /// Notes what the bot receives, refuses and fails at on `channel`.
+    pub fn watched(mut self, channel: Arc<Channel>) -> Self {
+        self.channel = channel;
+        self
+    }
+
+    /// What the admin's channel page says of the bot.
+    pub fn channel(&self) -> &Arc<Channel> {
+        &self.channel
     }
 
     /// Private messages from the agents' chats (their alerts chats, as staff knows
@@ -139,6 +154,12 @@ impl TelegramIn {
             Err(DeliverError::Unavailable(_)) => "unavailable",
         };
         metrics::counter!("ringside_telegram_updates_total", "outcome" => label).increment(1);
+        self.channel.note(match &outcome {
+            Ok(Outcome::Ignored("unreadable")) => Note::Refused("unreadable"),
+            Ok(_) => Note::Took,
+            Err(DeliverError::Invalid(_)) => Note::Refused("invalid"),
+            Err(e @ DeliverError::Unavailable(_)) => Note::Failed(e.to_string()),
+        });
         outcome
     }
 

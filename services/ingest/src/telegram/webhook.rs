@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::TelegramIn;
 use crate::authorized_body;
+use crate::status::Channel;
 
 /// Telegram's updates are small; a larger body is not one of them.
 const BODY_LIMIT: usize = 1 << 20;
@@ -49,11 +50,13 @@ async fn receive(State(hook): State<Hook>, req: Request) -> StatusCode {
             if status == StatusCode::UNAUTHORIZED {
                 metrics::counter!("ringside_telegram_updates_total", "outcome" => "forged")
                     .increment(1);
+                hook.telegram.channel().refused("bad_secret");
             }
             return status;
         }
     };
     if serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() {
+        hook.telegram.channel().refused("malformed");
         return StatusCode::BAD_REQUEST;
     }
     match hook.telegram.handle_json(&body).await {
@@ -68,7 +71,14 @@ async fn receive(State(hook): State<Hook>, req: Request) -> StatusCode {
 /// Tells Telegram to push updates to `url` with `secret` (the header this endpoint
 /// checks): asked at start, again with backoff until Telegram answers, so a webhook
 /// never needs a manual `setWebhook`.
-pub async fn register(bot: Bot, url: reqwest::Url, secret: String, shutdown: CancellationToken) {
+/// Failures are noted on `channel`.
+pub async fn register(
+    bot: Bot,
+    url: reqwest::Url,
+    secret: String,
+    channel: Arc<Channel>,
+    shutdown: CancellationToken,
+) {
     let mut backoff = Duration::from_secs(1);
     loop {
         let asked = bot
@@ -79,14 +89,17 @@ pub async fn register(bot: Bot, url: reqwest::Url, secret: String, shutdown: Can
         match asked.map_err(BotError::from) {
             Ok(_) => {
                 tracing::info!("telegram: webhook registered");
+                channel.worked();
                 return;
             }
             Err(e @ BotError::Refused(_)) => {
                 tracing::error!(error = %e, "telegram: setWebhook was refused; check RINGSIDE_TELEGRAM_WEBHOOK_URL and the bot token");
+                channel.failed(&format!("setWebhook: {e}"));
                 return;
             }
             Err(e) => {
                 tracing::warn!(error = %e, "telegram: the webhook could not be registered yet");
+                channel.failed(&format!("setWebhook: {e}"));
                 let pause = super::pause_after(&e, backoff);
                 backoff = (backoff * 2).min(Duration::from_secs(60));
                 tokio::select! {
