@@ -63,9 +63,16 @@ async fn an_admin_sees_how_each_channel_is_doing_and_how_a_form_goes_on_a_site()
             role: "admin",
             ..Person::new("anna", "Анна")
         };
-        staff.hire(&[anna, Person::new("olga", "Ольга")]).await;
-        staff.set_password("anna").await;
-        staff.set_password("olga").await;
+        let boris = Person {
+            role: "manager",
+            ..Person::new("boris", "Борис")
+        };
+        staff
+            .hire(&[anna, boris, Person::new("olga", "Ольга")])
+            .await;
+        for id in ["anna", "boris", "olga"] {
+            staff.set_password(id).await;
+        }
         let receiving = (suites.iter())
             .find(|s| s.running.ingest.is_some())
             .expect("a suite running ingest");
@@ -137,6 +144,11 @@ async fn an_admin_sees_how_each_channel_is_doing_and_how_a_form_goes_on_a_site()
         assert!(webhook.contains("a wrong secret"), "{name}: {webhook}");
         let quiet = row(&page, "HEP copies");
         assert!(quiet.contains("Nothing yet"), "{name}: {quiet}");
+        let events = row(&page, "Call events to the bus");
+        assert!(
+            events.contains("Nothing yet"),
+            "{name}: no call yet: {events}"
+        );
         // The form as the shop's page must post it.
         let action = format!("action=&#34;http://{addr}/forms/contact&#34;");
         assert!(page.contains(&action), "{name}: {page}");
@@ -161,11 +173,16 @@ async fn an_admin_sees_how_each_channel_is_doing_and_how_a_form_goes_on_a_site()
             browser.quit().await;
         }
 
-        // Olga, an agent, is refused it.
-        let olga = support::sign_in_http(addr, "olga").await;
-        let headers = [("cookie", olga.as_str())];
-        let (status, _) = support::http(addr, "GET", "/admin/channels", &headers, b"").await;
-        assert_eq!(status, 403, "{name}: the channels are an admin's");
+        // Olga, an agent, and Boris, a manager, are refused it.
+        for id in ["olga", "boris"] {
+            let cookie = support::sign_in_http(addr, id).await;
+            let headers = [("cookie", cookie.as_str())];
+            let (status, _) = support::http(addr, "GET", "/admin/channels", &headers, b"").await;
+            assert_eq!(
+                status, 403,
+                "{name}: the channels are an admin's, not {id}'s"
+            );
+        }
         for suite in suites {
             suite.stop().await;
         }

@@ -71,7 +71,8 @@ pub async fn start(
         sip: sip.0.local_addr()?,
         hep: hep.0.local_addr()?,
     };
-    let (publisher, publishing) = publisher::Publisher::spawn(bus, shutdown.clone());
+    let events = channels.add(status::Kind::CallEvents, "", "");
+    let (publisher, publishing) = publisher::Publisher::spawn(bus, shutdown.clone(), events);
     tasks.spawn(async move {
         let _ = publishing.await;
     });

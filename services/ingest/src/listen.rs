@@ -134,7 +134,9 @@ impl Ingest {
         metrics::counter!("ringside_ingest_packets_total", "protocol" => protocol.label(), "transport" => transport, "outcome" => outcome)
             .increment(1);
         match outcome {
-            "signal" | "irrelevant" => self.channel(protocol).took(),
+            // Not needed is not refused: a PBX copies every SIP message, and a
+            // capture agent sends RTCP and logs over HEP as well.
+            "signal" | "irrelevant" | "hep_not_sip" => self.channel(protocol).took(),
             refused => self.channel(protocol).refused(refused),
         }
     }

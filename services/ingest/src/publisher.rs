@@ -14,6 +14,8 @@ use ringside_bus::{Bus, BusError, Confirm, EventPayload, Message, new_envelope};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::status::Channel;
+
 /// The name ingest publishes events under.
 pub const SOURCE: &str = "ingest";
 /// Events waiting for the bus before new ones are dropped (and counted).
@@ -31,6 +33,8 @@ struct Pending {
 #[derive(Clone)]
 pub struct Publisher {
     tx: mpsc::Sender<Pending>,
+    /// What the admin's channel page says of the call events.
+    channel: Arc<Channel>,
 }
 
 /// Wraps `payload` for the bus; the call id is the correlation id.
@@ -40,13 +44,22 @@ pub fn message(call_id: &str, payload: EventPayload) -> Message {
 
 impl Publisher {
     /// Starts the publishing task; it drains the queue after `shutdown`, then ends.
+    /// What it publishes, drops and fails at is noted on `channel`.
     pub fn spawn(
         bus: Arc<dyn Bus>,
         shutdown: CancellationToken,
+        channel: Arc<Channel>,
     ) -> (Publisher, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let task = tokio::spawn(run(bus, rx, shutdown));
-        (Publisher { tx }, task)
+        let task = tokio::spawn(run(
+            Out {
+                bus,
+                channel: channel.clone(),
+            },
+            rx,
+            shutdown,
+        ));
+        (Publisher { tx, channel }, task)
     }
 
     /// Queues an event; `false` (and a metric) when the queue is full.
@@ -56,14 +69,22 @@ impl Publisher {
             Err(_) => {
                 metrics::counter!("ringside_ingest_events_dropped_total").increment(1);
                 tracing::error!("ingest: event queue full, an event was dropped");
+                self.channel.refused("queue_full");
                 false
             }
         }
     }
 }
 
-async fn run(bus: Arc<dyn Bus>, mut rx: mpsc::Receiver<Pending>, shutdown: CancellationToken) {
-    let bus = bus.as_ref();
+/// Where the events go, and where what becomes of them is noted.
+struct Out {
+    bus: Arc<dyn Bus>,
+    channel: Arc<Channel>,
+}
+
+async fn run(out: Out, mut rx: mpsc::Receiver<Pending>, shutdown: CancellationToken) {
+    let out = &out;
+    let bus = out.bus.as_ref();
     let mut in_flight: VecDeque<InFlight> = VecDeque::new();
     let mut closing = false;
     loop {
@@ -72,8 +93,8 @@ async fn run(bus: Arc<dyn Bus>, mut rx: mpsc::Receiver<Pending>, shutdown: Cance
             confirmed = front(&mut in_flight) => {
                 let done = in_flight.pop_front().expect("a batch in flight");
                 match confirmed {
-                    Ok(()) => record(&done.batch),
-                    Err(e) => republish(bus, e, Some(done.batch), &mut in_flight, None, &shutdown).await,
+                    Ok(()) => record(out, &done.batch),
+                    Err(e) => republish(out, e, Some(done.batch), &mut in_flight, None, &shutdown).await,
                 }
             }
             next = rx.recv(), if in_flight.len() < WINDOW => {
@@ -81,7 +102,7 @@ async fn run(bus: Arc<dyn Bus>, mut rx: mpsc::Receiver<Pending>, shutdown: Cance
                 let batch = gather(first, &mut rx);
                 match bus.send(&messages(&batch)).await {
                     Ok(confirm) => in_flight.push_back(InFlight { batch, confirm }),
-                    Err(e) => republish(bus, e, None, &mut in_flight, Some(batch), &shutdown).await,
+                    Err(e) => republish(out, e, None, &mut in_flight, Some(batch), &shutdown).await,
                 }
             }
             _ = shutdown.cancelled(), if !closing => {
@@ -93,8 +114,8 @@ async fn run(bus: Arc<dyn Bus>, mut rx: mpsc::Receiver<Pending>, shutdown: Cance
     // Draining at shutdown, with the same rule.
     while let Some(f) = in_flight.pop_front() {
         match f.confirm.await {
-            Ok(()) => record(&f.batch),
-            Err(e) => republish(bus, e, Some(f.batch), &mut in_flight, None, &shutdown).await,
+            Ok(()) => record(out, &f.batch),
+            Err(e) => republish(out, e, Some(f.batch), &mut in_flight, None, &shutdown).await,
         }
     }
 }
@@ -102,7 +123,7 @@ async fn run(bus: Arc<dyn Bus>, mut rx: mpsc::Receiver<Pending>, shutdown: Cance
 /// After a failure, publishes again — in order, each until confirmed — the batch that
 /// failed, every batch sent after it, and one not sent yet.
 async fn republish(
-    bus: &dyn Bus,
+    out: &Out,
     error: BusError,
     failed: Option<Vec<Pending>>,
     in_flight: &mut VecDeque<InFlight>,
@@ -110,10 +131,12 @@ async fn republish(
     shutdown: &CancellationToken,
 ) {
     tracing::warn!(%error, "ingest: publish failed, publishing again");
+    out.channel
+        .failed(&format!("publishing to the bus: {error}"));
     let later = in_flight.drain(..).map(|f| f.batch);
     let batches: Vec<Vec<Pending>> = failed.into_iter().chain(later).chain(unsent).collect();
     for batch in batches {
-        publish(bus, &batch, shutdown).await;
+        publish(out, &batch, shutdown).await;
     }
 }
 
@@ -148,11 +171,11 @@ fn messages(batch: &[Pending]) -> Vec<Message> {
 }
 
 /// Publishes until confirmed; gives up only when shutting down with the bus down.
-async fn publish(bus: &dyn Bus, batch: &[Pending], shutdown: &CancellationToken) {
+async fn publish(out: &Out, batch: &[Pending], shutdown: &CancellationToken) {
     let messages = messages(batch);
     let mut backoff = Duration::from_millis(50);
     loop {
-        match bus.publish(&messages).await {
+        match out.bus.publish(&messages).await {
             Ok(()) => break,
             Err(e) if shutdown.is_cancelled() && backoff > Duration::from_secs(2) => {
                 tracing::error!(error = %e, lost = messages.len(), "ingest: bus down at shutdown, events lost");
@@ -160,17 +183,19 @@ async fn publish(bus: &dyn Bus, batch: &[Pending], shutdown: &CancellationToken)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "ingest: publish failed, retrying");
+                out.channel.failed(&format!("publishing to the bus: {e}"));
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
     }
-    record(batch);
+    record(out, batch);
 }
 
 /// Metrics of a confirmed batch: the latency from each packet, and counts by type.
-fn record(batch: &[Pending]) {
+fn record(out: &Out, batch: &[Pending]) {
     for pending in batch {
+        out.channel.took();
         metrics::histogram!("ringside_ingest_publish_latency_seconds")
             .record(pending.arrived.elapsed().as_secs_f64());
     }
@@ -233,7 +258,8 @@ mod tests {
             fail: 2,
         });
         let shutdown = CancellationToken::new();
-        let (publisher, task) = Publisher::spawn(bus.clone(), shutdown.clone());
+        let channel = Channel::detached(crate::status::Kind::CallEvents, "");
+        let (publisher, task) = Publisher::spawn(bus.clone(), shutdown.clone(), channel);
         let mut ids = Vec::new();
         for i in 0..40 {
             let payload = EventPayload::TaskCreated(Default::default());

@@ -70,13 +70,13 @@ impl Channel {
         self.rare.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Something arrived and was taken (filed, or not needed).
+    /// Something arrived and was taken (filed, or not needed). Called for every
+    /// packet a listener reads: a few relaxed atomics, no lock.
     pub fn took(&self) {
         let now = now_millis();
         self.received.fetch_add(1, Ordering::Relaxed);
         self.last_received.store(now, Ordering::Relaxed);
-        self.last_ok.store(now, Ordering::Relaxed);
-        self.failing.store(false, Ordering::Relaxed);
+        self.worked_at(now);
     }
 
     /// Something arrived and was refused for `why` (a code): the sender's fault, not
@@ -89,10 +89,17 @@ impl Channel {
         self.rare().refusal = Some((now, why));
     }
 
-    /// The channel did its work with nothing new (a poll answered, a mailbox opened).
+    /// The channel did its work with nothing new (a poll answered, a mailbox read).
     pub fn worked(&self) {
-        self.last_ok.store(now_millis(), Ordering::Relaxed);
-        self.failing.store(false, Ordering::Relaxed);
+        self.worked_at(now_millis());
+    }
+
+    fn worked_at(&self, now: i64) {
+        self.last_ok.store(now, Ordering::Relaxed);
+        // Written only when set, so the listeners' tasks do not share a dirty line.
+        if self.failing.load(Ordering::Relaxed) {
+            self.failing.store(false, Ordering::Relaxed);
+        }
     }
 
     /// The channel could not do its work; `why` is kept, cut to a few hundred
@@ -108,11 +115,9 @@ impl Channel {
         match what {
             Note::Took => self.took(),
             Note::Refused(why) => self.refused(why),
-            Note::Failed(why) => {
-                self.received.fetch_add(1, Ordering::Relaxed);
-                self.last_received.store(now_millis(), Ordering::Relaxed);
-                self.failed(&why);
-            }
+            // Not counted as received: the same input comes again after a pause
+            // (a poll, a mailbox, a sender's retry), and is counted then.
+            Note::Failed(why) => self.failed(&why),
         }
     }
 

@@ -122,8 +122,12 @@ async fn answer(
     let event = match body {
         Ok(Json(event)) => event,
         Err(rejection) => {
+            let why = match rejection.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+                _ => "malformed",
+            };
             return refused(
-                "malformed",
+                why,
                 reply(
                     rejection.status(),
                     serde_json::json!({"error": rejection.body_text()}),

@@ -66,7 +66,12 @@ fn spawn_receiver(
             let socket = ringside_ingest::bind_udp("127.0.0.1:0".parse().expect("addr")).expect("bind");
             let addr = socket.local_addr().expect("addr");
             if ingest {
-                let (publisher, _task) = Publisher::spawn(Arc::new(NullBus), stop_thread.clone());
+                let events = ringside_ingest::status::Channel::detached(
+                    ringside_ingest::status::Kind::CallEvents,
+                    "",
+                );
+                let (publisher, _task) =
+                    Publisher::spawn(Arc::new(NullBus), stop_thread.clone(), events);
                 let mut cfg = TrackerConfig::new("^[0-9]{3}$", Default::default()).expect("config");
                 cfg.max_dialogs = 200_000;
                 let allowed: AllowList = "127.0.0.0/8".parse().expect("nets");

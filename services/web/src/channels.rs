@@ -24,7 +24,7 @@ struct ChannelLine {
     kind: &'static str,
     name: String,
     mode: String,
-    state: State3,
+    state: ChannelState,
     received: u64,
     refused: u64,
     last_refusal: String,
@@ -35,10 +35,14 @@ struct ChannelLine {
 }
 
 /// How a channel is doing.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum State3 {
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum ChannelState {
+    /// It has worked, and nothing failed since.
     Working,
+    /// Its last attempt failed, and nothing worked since.
     Failing,
+    /// Inputs came, and every one was refused: a wrong secret or source, most likely.
+    Refusing,
     /// Nothing has come in or worked yet.
     Quiet,
 }
@@ -88,8 +92,14 @@ async fn page(State(web): State<Web>, viewer: Viewer, headers: HeaderMap) -> Res
     };
     let (answer, unreachable) = match asked.await {
         Ok(answer) => (answer.into_inner(), ""),
-        // Ingest is down, or not where web was told it is: the page still opens.
-        Err(s) if matches!(s.code(), Code::Unavailable | Code::DeadlineExceeded) => {
+        // Ingest is down, or not where web was told it is (another service answers
+        // there): the page still opens.
+        Err(s)
+            if matches!(
+                s.code(),
+                Code::Unavailable | Code::DeadlineExceeded | Code::Unimplemented
+            ) =>
+        {
             (ipb::ListChannelsResponse::default(), t.channels_unreachable)
         }
         Err(s) => return failure(viewer.chrome(&web), &s),
@@ -109,10 +119,11 @@ async fn page(State(web): State<Web>, viewer: Viewer, headers: HeaderMap) -> Res
 }
 
 fn line(t: &'static Tr, c: &ipb::Channel) -> ChannelLine {
-    let state = match (c.failing, c.last_ok_at.is_some() || c.received > 0) {
-        (true, _) => State3::Failing,
-        (false, true) => State3::Working,
-        (false, false) => State3::Quiet,
+    let state = match (c.failing, c.last_ok_at.is_some(), c.refused > 0) {
+        (true, _, _) => ChannelState::Failing,
+        (false, true, _) => ChannelState::Working,
+        (false, false, true) => ChannelState::Refusing,
+        (false, false, false) => ChannelState::Quiet,
     };
     ChannelLine {
         kind: kind_label(t, c.kind()),
@@ -143,6 +154,7 @@ fn kind_label(t: &'static Tr, kind: ipb::ChannelKind) -> &'static str {
         K::Mailbox => t.ch_mailbox,
         K::EmailWebhook => t.ch_email_webhook,
         K::Form => t.ch_form,
+        K::CallEvents => t.ch_call_events,
         K::Unspecified => "",
     }
 }
@@ -158,6 +170,8 @@ fn refusal_label(t: &'static Tr, code: &str) -> String {
         "rate_limited" => t.refused_rate,
         "invalid" => t.refused_invalid,
         "oversized" | "too_large" => t.refused_size,
+        "honeypot" => t.refused_honeypot,
+        "queue_full" => t.refused_dropped,
         other => return format!("{} ({other})", t.refused_malformed),
     };
     words.to_owned()
@@ -202,9 +216,10 @@ fn field_label(t: &'static Tr, field: &ipb::FormField) -> String {
 }
 
 /// The HTML a site puts on its page to post `form` to `action`: an input for each
-/// field, the hidden honeypot, and a button.
+/// field, the hidden honeypot, and a button. (The page escapes it once more to show
+/// it.)
 fn snippet(action: &str, form: &ipb::Form, send: &str) -> String {
-    let mut html = format!("<form method=\"post\" action=\"{action}\">\n");
+    let mut html = format!("<form method=\"post\" action=\"{}\">\n", escape(action));
     for field in &form.fields {
         let kind = match field.field.as_str() {
             "email" if !field.custom => "email",
@@ -218,11 +233,11 @@ fn snippet(action: &str, form: &ipb::Form, send: &str) -> String {
         let line = match (field.custom, field.field.as_str()) {
             (false, "comment") => format!(
                 "  <textarea name=\"{}\"{required}></textarea>\n",
-                field.input
+                escape(&field.input)
             ),
             _ => format!(
                 "  <input type=\"{kind}\" name=\"{}\"{required}>\n",
-                field.input
+                escape(&field.input)
             ),
         };
         html.push_str(&line);
@@ -230,13 +245,22 @@ fn snippet(action: &str, form: &ipb::Form, send: &str) -> String {
     if !form.honeypot.is_empty() {
         html.push_str(&format!(
             "  <input type=\"text\" name=\"{}\" hidden tabindex=\"-1\" autocomplete=\"off\">\n",
-            form.honeypot
+            escape(&form.honeypot)
         ));
     }
     html.push_str(&format!(
-        "  <button type=\"submit\">{send}</button>\n</form>"
+        "  <button type=\"submit\">{}</button>\n</form>",
+        escape(send)
     ));
     html
+}
+
+/// `text` as HTML may hold it in an attribute or between tags.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// Where browsers reach this Ringside, as this request came (forms are served on the
@@ -292,6 +316,13 @@ mod tests {
         assert!(html.contains("<textarea name=\"message\"></textarea>"));
         assert!(html.contains("<input type=\"text\" name=\"b\">"));
         assert!(html.contains("name=\"website\" hidden"));
+        let mut odd = form();
+        odd.fields[0].input = "a\"><script>".into();
+        let html = snippet("/forms/contact", &odd, "Send");
+        assert!(
+            html.contains("name=\"a&quot;&gt;&lt;script&gt;\""),
+            "{html}"
+        );
     }
 
     #[test]
@@ -304,17 +335,19 @@ mod tests {
     }
 
     #[test]
-    fn a_channel_that_failed_last_is_failing_and_one_never_used_is_quiet() {
+    fn a_channel_is_working_only_once_it_worked_and_failing_after_a_failure() {
         let t = crate::lang::Lang::Ru.tr();
         let mut c = ipb::Channel {
             kind: ipb::ChannelKind::Mailbox.into(),
             ..Default::default()
         };
-        assert!(line(t, &c).state == State3::Quiet);
-        c.received = 3;
-        assert!(line(t, &c).state == State3::Working);
+        assert_eq!(line(t, &c).state, ChannelState::Quiet);
+        (c.received, c.refused) = (3, 3);
+        assert_eq!(line(t, &c).state, ChannelState::Refusing, "all refused");
+        c.last_ok_at = Some(prost_types::Timestamp::default());
+        assert_eq!(line(t, &c).state, ChannelState::Working);
         c.failing = true;
-        assert!(line(t, &c).state == State3::Failing);
+        assert_eq!(line(t, &c).state, ChannelState::Failing);
         assert_eq!(line(t, &c).kind, t.ch_mailbox);
     }
 }

@@ -254,6 +254,8 @@ impl Reader<'_> {
             for uid in chunk {
                 match sizes.get(uid) {
                     Some(size) if *size > self.email.max_bytes() => {
+                        metrics::counter!("ringside_email_messages_total", "outcome" => Rejected::Oversized.reason()).increment(1);
+                        self.channel.refused(Rejected::Oversized.reason());
                         self.quarantine(session, *uid, Rejected::Oversized).await?;
                     }
                     Some(_) => self.file(session, *uid).await?,

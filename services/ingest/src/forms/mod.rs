@@ -98,16 +98,14 @@ async fn submit(State(s): State<FormsState>, Path(name): Path<String>, req: Requ
         return reply::status(StatusCode::NOT_FOUND);
     };
     let reply = Reply::new(form, req.headers());
-    let (outcome, response) = match accept(&s, &name, form, &reply, req).await {
-        Ok(response) => ("accepted", response),
-        Err((outcome, response)) => (outcome, response),
-    };
+    let answer = accept(&s, &name, form, &reply, req).await;
+    let (outcome, response) = answer.unwrap_or_else(|refused| refused);
     metrics::counter!("ringside_forms_posts_total", "form" => name.clone(), "outcome" => outcome)
         .increment(1);
     if let Some(channel) = s.channels.get(&name) {
         channel.note(match outcome {
-            "accepted" => Note::Took,
-            "unavailable" => Note::Failed("contacts or the bus did not answer".into()),
+            ACCEPTED => Note::Took,
+            UNAVAILABLE => Note::Failed("contacts or the bus did not answer".into()),
             refused => Note::Refused(refused),
         });
     }
@@ -117,13 +115,18 @@ async fn submit(State(s): State<FormsState>, Path(name): Path<String>, req: Requ
 
 type Refusal = (&'static str, Response);
 
+/// The outcome of a post that was filed.
+const ACCEPTED: &str = "accepted";
+/// The outcome of a post that could not be filed for a reason of ours.
+const UNAVAILABLE: &str = "unavailable";
+
 async fn accept(
     s: &FormsState,
     name: &str,
     form: &FormConfig,
     reply: &Reply,
     req: Request,
-) -> Result<Response, Refusal> {
+) -> Result<(&'static str, Response), Refusal> {
     if !reply.origin_allowed {
         return Err((
             "forbidden_origin",
@@ -147,7 +150,7 @@ async fn accept(
         .map(str::to_owned);
     let pairs = read_pairs(form, reply, req).await?;
     if submission::is_bot(form, &pairs) {
-        return Ok(reply.success(None)); // told nothing, stored nothing
+        return Ok(("honeypot", reply.success(None))); // told nothing, stored nothing
     }
     let sub = submission::check(form, &pairs).map_err(|e| ("invalid", reply.invalid(&e)))?;
     let id = submission_id(name, ip, &sub, idempotency_key.as_deref());
@@ -160,14 +163,14 @@ async fn accept(
                 let fields = BTreeMap::from([("form".to_owned(), why)]);
                 ("invalid", reply.invalid(&fields))
             }
-            _ => ("unavailable", reply.unavailable()),
+            _ => (UNAVAILABLE, reply.unavailable()),
         })?;
     let event = submitted(name, &id, &sub, reply.page_url.clone(), resolved);
     let message = crate::publisher::message(&id, EventPayload::FormSubmitted(event));
     if s.bus.publish(&[message]).await.is_err() {
-        return Err(("unavailable", reply.unavailable()));
+        return Err((UNAVAILABLE, reply.unavailable()));
     }
-    Ok(reply.success(Some(&id)))
+    Ok((ACCEPTED, reply.success(Some(&id))))
 }
 
 /// The body's pairs, read within the form's size limit.

@@ -38,16 +38,16 @@ pub async fn run(
             r = get_updates(&poller, offset, wait) => r,
         };
         let pause = match updates {
-            Ok(updates) => {
-                telegram.channel().worked();
-                match file_all(&telegram, &updates, &mut offset).await {
-                    Ok(()) => None,
-                    Err(why) => {
-                        tracing::warn!(error = %why, "telegram: an update could not be filed; it will be fetched again");
-                        Some(backoff)
-                    }
+            Ok(updates) => match file_all(&telegram, &updates, &mut offset).await {
+                Ok(()) => {
+                    telegram.channel().worked();
+                    None
                 }
-            }
+                Err(why) => {
+                    tracing::warn!(error = %why, "telegram: an update could not be filed; it will be fetched again");
+                    Some(backoff)
+                }
+            },
             Err(e) => {
                 tracing::warn!(error = %e, "telegram: getUpdates failed");
                 telegram.channel().failed(&format!("getUpdates: {e}"));

@@ -50,8 +50,12 @@ async fn receive(State(hook): State<Hook>, req: Request) -> StatusCode {
             if status == StatusCode::UNAUTHORIZED {
                 metrics::counter!("ringside_telegram_updates_total", "outcome" => "forged")
                     .increment(1);
-                hook.telegram.channel().refused("bad_secret");
             }
+            hook.telegram.channel().refused(match status {
+                StatusCode::UNAUTHORIZED => "bad_secret",
+                StatusCode::PAYLOAD_TOO_LARGE => "oversized",
+                _ => "malformed",
+            });
             return status;
         }
     };
