@@ -119,6 +119,25 @@ enum State {
     },
 }
 
+/// Most branches a dialog remembers on the caller's side, and most early failures
+/// it waits to match: a real call has a handful. More (new Via branches on one
+/// Call-ID, a flood) are dropped and counted, so one Call-ID cannot grow the
+/// tracker, whose lock every packet takes.
+const MAX_BRANCHES: usize = 32;
+/// Most extensions one call rings (a ring group larger than this rings the first).
+const MAX_LEGS: usize = 128;
+
+/// Adds `item` to `list` unless it holds `cap` already; a refusal is counted under
+/// `what`.
+fn push_capped<T>(list: &mut Vec<T>, item: T, cap: usize, what: &'static str) -> bool {
+    if list.len() >= cap {
+        metrics::counter!("ringside_ingest_dialog_overflow_total", "list" => what).increment(1);
+        return false;
+    }
+    list.push(item);
+    true
+}
+
 #[derive(Debug)]
 struct Dialog {
     parties: ev::CallParties,
@@ -246,7 +265,7 @@ impl Tracker {
             (false, ev::CallDirection::Outbound) => dialog.parties.caller.clone(),
             (false, _) => {
                 if !dialog.upstream.contains(&branch) {
-                    dialog.upstream.push(branch);
+                    push_capped(&mut dialog.upstream, branch, MAX_BRANCHES, "upstream");
                 }
                 return Vec::new();
             }
@@ -254,7 +273,10 @@ impl Tracker {
         if dialog.legs.iter().any(|(ext, _)| *ext == extension) {
             return Vec::new(); // a retransmission or the proxy's second copy
         }
-        dialog.legs.push((extension.clone(), branch.clone()));
+        let leg = (extension.clone(), branch.clone());
+        if !push_capped(&mut dialog.legs, leg, MAX_LEGS, "legs") {
+            return Vec::new();
+        }
         let mut events = vec![EventPayload::CallRinging(ev::CallRinging {
             call: Some(dialog.parties.clone()),
             extension: extension.clone(),
@@ -360,7 +382,13 @@ impl Tracker {
             }
             // A branch whose INVITE copy has not arrived yet: wait for it.
             None => {
-                dialog.early_failures.push((branch.to_owned(), failure));
+                let early = (branch.to_owned(), failure);
+                push_capped(
+                    &mut dialog.early_failures,
+                    early,
+                    MAX_BRANCHES,
+                    "early_failures",
+                );
                 Vec::new()
             }
         }
@@ -537,6 +565,31 @@ mod tests {
             status,
             responder: responder.map(str::to_owned),
         }
+    }
+
+    #[test]
+    fn one_call_id_with_endless_new_branches_stays_small() {
+        let mut t = tracker();
+        let now = Instant::now();
+        for i in 0..5_000 {
+            let branch = format!("z9hG4bK-{i}");
+            t.apply(
+                invite(&branch, "+79161234567", "+74951234567"),
+                now,
+                SystemTime::now(),
+            );
+            t.apply(
+                final_(&format!("late-{i}"), 486, None),
+                now,
+                SystemTime::now(),
+            );
+        }
+        let dialog = t.dialogs.get("c1").expect("the call");
+        assert_eq!(dialog.upstream.len(), MAX_BRANCHES);
+        assert!(dialog.early_failures.len() <= MAX_BRANCHES);
+        // The call still rings an extension that comes after the flood.
+        let rang = run(&mut t, vec![invite("ext-leg", "+79161234567", "101")]);
+        assert_eq!(rang, ["ringing 101"]);
     }
 
     /// Applies signals, returning the event types and, for ringing/answered, the extension.

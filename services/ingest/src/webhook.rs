@@ -2,16 +2,19 @@
 //! secret (`X-Ringside-Secret`) is compared in constant time; the body is JSON with
 //! no unknown fields; the events are published (confirmed by the bus) before the
 //! answer, so what we acknowledged is not lost. Deliveries repeat: the tracker makes a
-//! repeated event a no-op.
+//! repeated event a no-op — except the retry of a delivery whose publish failed,
+//! which publishes the events the first try could not (kept for it, see
+//! [`Unpublished`]).
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use ringside_bus::Bus;
+use ringside_bus::{Bus, Message};
 use serde::Deserialize;
 
 use crate::listen::Ingest;
@@ -28,6 +31,47 @@ struct WebhookState {
     bus: Arc<dyn Bus>,
     secret: Arc<str>,
     channel: Arc<Channel>,
+    unpublished: Arc<Unpublished>,
+}
+
+/// Deliveries whose events are kept for a retry at most, and for how long (a PBX
+/// retries within minutes).
+const KEPT: usize = 10_000;
+const KEPT_FOR: Duration = Duration::from_secs(600);
+
+/// The events of deliveries whose publish failed, by delivery, kept for the PBX's
+/// retry: the tracker has moved on already and would answer the repeat with nothing.
+#[derive(Default)]
+struct Unpublished(Mutex<HashMap<String, (Instant, Vec<Message>)>>);
+
+impl Unpublished {
+    fn keep(&self, delivery: String, messages: Vec<Message>) {
+        if messages.is_empty() {
+            return;
+        }
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        kept.retain(|_, (at, _)| now.duration_since(*at) < KEPT_FOR);
+        if kept.len() >= KEPT {
+            metrics::counter!("ringside_ingest_webhook_unkept_total").increment(1);
+            return;
+        }
+        kept.insert(delivery, (now, messages));
+    }
+
+    fn take(&self, delivery: &str) -> Vec<Message> {
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        kept.remove(delivery).map(|(_, m)| m).unwrap_or_default()
+    }
+}
+
+/// What makes a delivery the same delivery again: the call, the event and its leg.
+fn delivery(event: &CallEvent) -> String {
+    let leg = event.extension.as_deref().unwrap_or(&event.to);
+    format!(
+        "{}\u{1f}{:?}\u{1f}{leg}\u{1f}{:?}",
+        event.call_id, event.event, event.outcome
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -77,6 +121,7 @@ pub fn router(
         bus,
         secret: Arc::from(secret),
         channel,
+        unpublished: Arc::default(),
     };
     axum::Router::new()
         .route("/ingest/calls", post(receive))
@@ -135,6 +180,7 @@ async fn answer(
             );
         }
     };
+    let delivery = delivery(&event);
     let signal = match signal(event) {
         Ok(signal) => signal,
         Err(field) => {
@@ -147,9 +193,14 @@ async fn answer(
             );
         }
     };
-    let messages = state.ingest.apply(signal, Instant::now());
+    let mut messages = state.ingest.apply(signal, Instant::now());
+    if messages.is_empty() {
+        // A repeat; if it repeats a delivery whose publish failed, its events now.
+        messages = state.unpublished.take(&delivery);
+    }
     if let Err(e) = state.bus.publish(&messages).await {
         tracing::error!(error = %e, "call webhook: publish failed");
+        state.unpublished.keep(delivery, messages);
         let failed = Note::Failed(format!("publishing to the bus: {e}"));
         let answer = reply(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -210,4 +261,90 @@ fn signal(event: CallEvent) -> Result<Signal, &'static str> {
             },
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use async_trait::async_trait;
+    use ringside_bus::{BusError, Confirm, Deliveries, QueueSpec};
+    use ringside_identity::PhoneRegion;
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::publisher::Publisher;
+    use crate::status::Kind;
+    use crate::tracker::{Tracker, TrackerConfig};
+
+    /// A bus whose next send fails while `down` is set (a broker blip).
+    #[derive(Default)]
+    struct Blip {
+        down: AtomicBool,
+        published: Mutex<Vec<String>>,
+    }
+
+    #[async_trait]
+    impl Bus for Blip {
+        async fn send(&self, batch: &[Message]) -> Result<Confirm, BusError> {
+            if self.down.swap(false, Ordering::SeqCst) {
+                return Err(BusError::Closed);
+            }
+            let mut published = self.published.lock().unwrap();
+            published.extend(batch.iter().map(|m| m.routing_key.clone()));
+            Ok(ringside_bus::durable())
+        }
+        async fn subscribe(&self, _: QueueSpec) -> Result<Deliveries, BusError> {
+            Err(BusError::Closed)
+        }
+        async fn is_ready(&self) -> bool {
+            true
+        }
+    }
+
+    fn state(bus: Arc<Blip>) -> WebhookState {
+        let events = Channel::detached(Kind::CallEvents, "");
+        let (publisher, _) = Publisher::spawn(bus.clone(), CancellationToken::new(), events);
+        let config = TrackerConfig::new("^[0-9]{3}$", PhoneRegion::default()).expect("config");
+        let allowed = "127.0.0.1/32".parse().expect("a network");
+        WebhookState {
+            ingest: Arc::new(Ingest::new(Tracker::new(config), publisher, allowed, None)),
+            bus,
+            secret: Arc::from("s3cret"),
+            channel: Channel::detached(Kind::CallWebhook, ""),
+            unpublished: Arc::default(),
+        }
+    }
+
+    async fn deliver(state: &WebhookState) -> (StatusCode, serde_json::Value) {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ringside-secret", "s3cret".parse().expect("a header"));
+        let ringing = serde_json::json!({
+            "call_id": "pbx-1", "event": "ringing", "from": "+79161234567", "to": "101"
+        });
+        let event = serde_json::from_value(ringing).expect("an event");
+        let (_, (status, Json(body))) = answer(state, &headers, Ok(Json(event))).await;
+        (status, body)
+    }
+
+    #[tokio::test]
+    async fn the_retry_of_a_delivery_whose_publish_failed_publishes_its_events() {
+        let bus = Arc::new(Blip::default());
+        let state = state(bus.clone());
+        bus.down.store(true, Ordering::SeqCst);
+        let (status, _) = deliver(&state).await;
+        assert_eq!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the PBX is told to retry"
+        );
+        assert!(bus.published.lock().unwrap().is_empty());
+        let (status, body) = deliver(&state).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        assert_eq!(body["events"], 1, "the retry publishes the ringing");
+        assert_eq!(*bus.published.lock().unwrap(), ["call.ringing"]);
+        let (_, body) = deliver(&state).await;
+        assert_eq!(body["events"], 0, "a repeat after that is a repeat");
+        assert_eq!(bus.published.lock().unwrap().len(), 1);
+    }
 }

@@ -29,11 +29,16 @@ pub struct Settings {
 
     /// Database for `serve` and `migrate` (postgres://…). The all-in-one mode uses
     /// SQLite in the data dir unless this is set.
-    #[arg(long, env = "RINGSIDE_DATABASE_URL", global = true)]
+    #[arg(
+        long,
+        env = "RINGSIDE_DATABASE_URL",
+        hide_env_values = true,
+        global = true
+    )]
     pub database_url: Option<String>,
 
     /// RabbitMQ for `serve` (amqp://…).
-    #[arg(long, env = "RINGSIDE_AMQP_URL", global = true)]
+    #[arg(long, env = "RINGSIDE_AMQP_URL", hide_env_values = true, global = true)]
     pub amqp_url: Option<String>,
 
     /// The topic exchange events are published to.

@@ -1,8 +1,11 @@
 //! Posts per client address and form in fixed one-minute windows. An IPv6 client is
 //! counted by its /64 (one subscriber's network: a host picks any address in it). The
-//! table is bounded: when it fills, windows that have ended are dropped first.
+//! table is bounded: a full table forgets its oldest window to make room, so a flood
+//! of addresses never locks newcomers out, and every post costs O(1) (amortized)
+//! under the lock — windows are kept in the order they started, and the ones that
+//! have ended are dropped from the front as posts come.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -10,32 +13,63 @@ use std::time::{Duration, Instant};
 const WINDOW: Duration = Duration::from_secs(60);
 const MAX_KEYS: usize = 100_000;
 
+type Key = (String, IpAddr);
+
 #[derive(Default)]
 pub struct RateLimit {
-    windows: Mutex<HashMap<(String, IpAddr), (Instant, u32)>>,
+    table: Mutex<Table>,
+}
+
+#[derive(Default)]
+struct Table {
+    /// Each key's window: when it started, and the posts counted in it.
+    windows: HashMap<Key, (Instant, u32)>,
+    /// Window starts in the order they happened; an entry whose key has started
+    /// another window since is stale and skipped.
+    starts: VecDeque<(Key, Instant)>,
+}
+
+impl Table {
+    /// Drops windows from the front while they have ended, or while the table is
+    /// full (then the oldest live window goes: its sender starts afresh).
+    fn make_room(&mut self, now: Instant) {
+        while let Some((key, start)) = self.starts.front() {
+            let ended = now.duration_since(*start) >= WINDOW;
+            if !ended && self.windows.len() < MAX_KEYS {
+                return;
+            }
+            if self.windows.get(key).is_some_and(|(s, _)| s == start) {
+                self.windows.remove(key);
+            }
+            self.starts.pop_front();
+        }
+    }
 }
 
 impl RateLimit {
     /// Counts a post; `Err` with the seconds to wait when `per_minute` is used up.
     pub fn admit(&self, form: &str, ip: IpAddr, per_minute: u32, now: Instant) -> Result<(), u64> {
-        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        if windows.len() >= MAX_KEYS {
-            windows.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
-            if windows.len() >= MAX_KEYS {
-                return Err(WINDOW.as_secs()); // under a flood, newcomers wait too
-            }
-        }
+        let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        table.make_room(now);
         let key = (form.to_owned(), subscriber(ip));
-        let (start, count) = windows.entry(key).or_insert((now, 0));
-        if now.duration_since(*start) >= WINDOW {
-            (*start, *count) = (now, 0);
-        }
-        if *count >= per_minute {
-            let wait = WINDOW.saturating_sub(now.duration_since(*start));
+        let (start, count) = match table.windows.get(&key) {
+            Some(&(start, count)) if now.duration_since(start) < WINDOW => (start, count),
+            _ => {
+                table.starts.push_back((key.clone(), now));
+                (now, 0)
+            }
+        };
+        if count >= per_minute {
+            let wait = WINDOW.saturating_sub(now.duration_since(start));
             return Err(wait.as_secs().max(1));
         }
-        *count += 1;
+        table.windows.insert(key, (start, count + 1));
         Ok(())
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.table.lock().unwrap().windows.len()
     }
 }
 
@@ -90,5 +124,30 @@ mod tests {
             "another address of the /64"
         );
         assert!(limit.admit("f", other_net, 1, t0).is_ok());
+    }
+
+    #[test]
+    fn a_flood_of_networks_never_locks_a_newcomer_out() {
+        let limit = RateLimit::default();
+        let t0 = Instant::now();
+        for i in 0..(MAX_KEYS as u32 + 5_000) {
+            let net =
+                std::net::Ipv6Addr::new(0x2001, 0xdb8, (i >> 16) as u16, i as u16, 0, 0, 0, 1);
+            assert!(
+                limit.admit("f", IpAddr::V6(net), 1, t0).is_ok(),
+                "network {i}"
+            );
+        }
+        assert!(
+            limit.len() <= MAX_KEYS,
+            "the table stays bounded: {}",
+            limit.len()
+        );
+        let newcomer: IpAddr = "192.0.2.7".parse().unwrap();
+        assert!(
+            limit.admit("f", newcomer, 1, t0).is_ok(),
+            "a newcomer is let in"
+        );
+        assert!(limit.admit("f", newcomer, 1, t0).is_err(), "and counted");
     }
 }
