@@ -12,6 +12,7 @@ mod cards;
 mod channel_restarts;
 mod channels;
 mod cli;
+mod client_page;
 mod deals;
 mod email;
 mod forms;

@@ -2077,13 +2077,17 @@ async fn screenshots() {
     }
 }
 
-/// Not a test: the browser's time from a click to the painted page, on loopback,
-/// for the board, the search and the client page (htmx swaps the page's content;
-/// the time runs until two frames after it settles). Prints p50 and p95 in ms:
-/// `cargo test -p ringside-tests --release -- --ignored --nocapture workspace::click_to_paint`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement, printed; run it by name"]
-async fn click_to_paint() {
+/// Where [`click_to_paint`] clicks: a suite, signed in to, with a client to open
+/// and what to search for.
+struct Clicked {
+    suites: Vec<Suite>,
+    browser: Browser,
+    client: String,
+    query: &'static str,
+}
+
+/// The tests' small data on SQLite, signed in as Olga.
+async fn small_data() -> Clicked {
     let suites = vec![support::all_in_one().await];
     let ivan = support::olga_and_ivan(&suites).await;
     b2b(&suites).await;
@@ -2091,6 +2095,55 @@ async fn click_to_paint() {
     let browser = Browser::start().await;
     browser.resize(1280, 800).await;
     browser.sign_in(&format!("{base}/"), "olga", "Ольга").await;
+    Clicked {
+        suites,
+        browser,
+        client: ivan.id,
+        query: "Иван",
+    }
+}
+
+/// The workspace bench's database (`url`, seeded by `cargo bench -p ringside --bench
+/// workspace`: 1,000,000 contacts and timeline entries, 100,000 deals), signed in as
+/// its admin; the client with 10,000 entries.
+async fn bench_data(url: String) -> Clicked {
+    let suites = vec![support::all_in_one_with(move |s| s.database_url = Some(url)).await];
+    let base = format!("http://{}", suites[0].running.http_addr);
+    let browser = Browser::start().await;
+    browser.resize(1280, 800).await;
+    browser.goto(&format!("{base}/signin")).await;
+    browser.type_into("#login", "bench@bench.test").await;
+    browser
+        .type_into("#password", "correct horse battery staple")
+        .await;
+    browser.click("#signin-button").await;
+    browser.wait_text("#user-menu", |t| t == "Bench").await;
+    Clicked {
+        suites,
+        browser,
+        client: "c000004242".into(),
+        query: "Client 4242",
+    }
+}
+
+/// Not a test: the browser's time from a click to the painted page, on loopback,
+/// for the board, the search and the client page (htmx swaps the page's content;
+/// the time runs until two frames after it settles). Prints p50 and p95 in ms:
+/// `cargo test -p ringside-tests --release -- --ignored --nocapture workspace::click_to_paint`
+/// on the tests' small data; with `RINGSIDE_CLICK_TO_PAINT_DATABASE_URL` naming the
+/// workspace bench's database, at the benchmark's scale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, printed; run it by name"]
+async fn click_to_paint() {
+    let Clicked {
+        suites,
+        browser,
+        client,
+        query,
+    } = match std::env::var("RINGSIDE_CLICK_TO_PAINT_DATABASE_URL") {
+        Ok(url) => bench_data(url).await,
+        Err(_) => small_data().await,
+    };
     // Clicks `selector` (or submits the search for `query`) and waits for the page.
     let timed = "const [selector, query] = arguments;
         return new Promise(resolve => {
@@ -2105,11 +2158,11 @@ async fn click_to_paint() {
             document.querySelector(selector).click();
           }
         });";
-    let client = format!("a[href='/contacts/{}']", ivan.id);
+    let client = format!("a[href='/contacts/{client}']");
     let mut times: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
     for _ in 0..40 {
         let steps = [
-            ("search", "", "Иван"),
+            ("search", "", query),
             ("client page", client.as_str(), ""),
             ("home", "nav a[href='/']", ""),
         ];

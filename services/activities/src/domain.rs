@@ -1,7 +1,13 @@
 //! Rules of the activities domain that need no storage: reading times, making
-//! one-line summaries, and what a call's events mean for its entry.
+//! one-line summaries, what a call's events mean for its entry, and what a call
+//! logged by hand may say.
 
-use ringside_identity::Invalid;
+use ringside_identity::{Invalid, required_body};
+use ringside_proto::activities::v1 as pb;
+use ringside_proto::{millis_from_timestamp, timestamp_from_millis};
+use ringside_storage::new_id;
+
+use crate::model::{Detail, Entry, EntryKind, Links};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -54,9 +60,129 @@ pub fn human_duration(ms: i64) -> String {
     }
 }
 
+/// How far back a call may be logged, and how long it may have lasted.
+const LOG_BACK_MS: i64 = 366 * 24 * 3600 * 1000;
+const MAX_CALL_MS: i64 = 24 * 3600 * 1000;
+
+/// The entry of a call `author` logged by hand at `now`, or why it cannot be.
+pub fn logged_call(
+    author: &str,
+    links: Links,
+    call: &pb::LogCallRequest,
+    now: i64,
+) -> Result<Entry, Invalid> {
+    let direction = match pb::Direction::try_from(call.direction) {
+        Ok(d @ (pb::Direction::Inbound | pb::Direction::Outbound)) => d,
+        _ => return Err(Invalid::new("direction", "inbound or outbound")),
+    };
+    let outcome = match pb::CallOutcome::try_from(call.outcome) {
+        Ok(pb::CallOutcome::Unspecified) | Err(_) => {
+            return Err(Invalid::new("outcome", "say how the call went"));
+        }
+        Ok(outcome) => outcome,
+    };
+    let started = call.started_at.as_ref().map_or(now, millis_from_timestamp);
+    if started > now + 60_000 || started < now - LOG_BACK_MS {
+        return Err(Invalid::new(
+            "started_at",
+            "not in the future, nor over a year ago",
+        ));
+    }
+    let answered = outcome == pb::CallOutcome::Answered;
+    let duration = match answered {
+        true => call.duration_ms,
+        false => 0,
+    };
+    if !(0..=MAX_CALL_MS).contains(&duration) {
+        return Err(Invalid::new("duration_ms", "from 0 to a day"));
+    }
+    let note = match call.note.trim().is_empty() {
+        true => String::new(),
+        false => required_body("note", &call.note)?,
+    };
+    let detail = pb::CallDetail {
+        direction: direction as i32,
+        outcome: outcome as i32,
+        rang_at: Some(timestamp_from_millis(started)),
+        answered_at: answered.then(|| timestamp_from_millis(started)),
+        ended_at: Some(timestamp_from_millis(started + duration)),
+        duration_ms: duration,
+        agent_id: author.to_owned(),
+        ..Default::default()
+    };
+    Ok(Entry {
+        id: new_id(),
+        kind: EntryKind::Call,
+        occurred_at: started,
+        links,
+        conversation_id: None,
+        summary: summary_line(&note),
+        body: note,
+        author_id: author.to_owned(),
+        detail: Some(Detail::Call(detail)),
+        external_key: None,
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn logged(f: impl FnOnce(&mut pb::LogCallRequest)) -> Result<Entry, Invalid> {
+        let mut call = pb::LogCallRequest {
+            direction: pb::Direction::Outbound as i32,
+            outcome: pb::CallOutcome::Answered as i32,
+            started_at: Some(timestamp_from_millis(1_000_000_000)),
+            duration_ms: 125_000,
+            note: "Agreed on Friday\nwith the director".into(),
+            ..Default::default()
+        };
+        f(&mut call);
+        let links = Links {
+            contact_id: Some("c1".into()),
+            ..Default::default()
+        };
+        logged_call("olga", links, &call, 1_000_600_000)
+    }
+
+    #[test]
+    fn a_call_logged_by_hand_is_a_finished_call_by_its_author() {
+        let entry = logged(|_| {}).expect("a call");
+        assert_eq!(entry.kind, EntryKind::Call);
+        assert_eq!(
+            (entry.author_id.as_str(), entry.occurred_at),
+            ("olga", 1_000_000_000)
+        );
+        assert_eq!(entry.body, "Agreed on Friday\nwith the director");
+        let Some(Detail::Call(call)) = entry.detail else {
+            panic!("a call's detail");
+        };
+        assert_eq!(call.duration_ms, 125_000);
+        assert_eq!(call.ended_at, Some(timestamp_from_millis(1_000_125_000)));
+        let missed = logged(|c| c.outcome = pb::CallOutcome::Missed as i32).expect("missed");
+        let Some(Detail::Call(call)) = missed.detail else {
+            panic!("a call's detail");
+        };
+        assert_eq!(call.duration_ms, 0, "a missed call lasted nothing");
+    }
+
+    #[test]
+    fn a_logged_call_needs_a_direction_an_outcome_and_a_plausible_time() {
+        let field = |r: Result<Entry, Invalid>| r.expect_err("refused").field;
+        assert_eq!(field(logged(|c| c.direction = 0)), "direction");
+        assert_eq!(field(logged(|c| c.direction = 3)), "direction");
+        assert_eq!(field(logged(|c| c.outcome = 0)), "outcome");
+        let future = Some(timestamp_from_millis(2_000_000_000));
+        assert_eq!(field(logged(|c| c.started_at = future)), "started_at");
+        assert_eq!(field(logged(|c| c.duration_ms = -1)), "duration_ms");
+        assert!(
+            logged(|c| c.note = " ".into()).is_ok(),
+            "the note is optional"
+        );
+    }
 
     #[test]
     fn times_are_read_with_their_offset() {

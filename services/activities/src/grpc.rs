@@ -190,6 +190,14 @@ impl Activities for ActivitiesGrpc {
         ok(entry_to_proto(&entry))
     }
 
+    async fn log_call(&self, req: Request<pb::LogCallRequest>) -> Reply<pb::Entry> {
+        let ctx = Ctx::of(&req);
+        let r = req.into_inner();
+        let links = convert::links_from_proto(r.links.as_ref()).map_err(invalid)?;
+        let entry = self.service.log_call(&ctx, links, &r).await?;
+        ok(entry_to_proto(&entry))
+    }
+
     async fn edit_note(&self, req: Request<pb::EditNoteRequest>) -> Reply<pb::Entry> {
         let ctx = Ctx::of(&req);
         let r = req.into_inner();

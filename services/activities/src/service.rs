@@ -532,6 +532,28 @@ impl ActivitiesService {
         Ok(entry)
     }
 
+    /// Files a call logged by hand on `links`, written by the caller.
+    pub async fn log_call(
+        &self,
+        ctx: &Ctx,
+        links: Links,
+        call: &pb::LogCallRequest,
+    ) -> Result<Entry> {
+        if links.is_empty() {
+            let why = "a call must be about a contact, lead, company or deal";
+            return Err(Invalid::new("links", why).into());
+        }
+        let entry = crate::domain::logged_call(&ctx.actor, links, call, now_millis())?;
+        self.check_links(&entry.links).await?;
+        for subject in entry.links.all() {
+            self.require(ctx, &subject).await?;
+        }
+        let mut tx = self.db.begin().await?;
+        store::insert_entry(&mut tx, &entry).await?;
+        self.commit(tx).await?;
+        Ok(entry)
+    }
+
     /// Replaces a note's text; the old text is kept as a revision.
     pub async fn edit_note(&self, ctx: &Ctx, id: &str, text: &str) -> Result<Entry> {
         let body = required_body("text", text)?;

@@ -124,6 +124,7 @@ pub const METHODS: &[(&str, Action)] = &[
         ManageReplies,
     ),
     ("/ringside.activities.v1.Activities/AddNote", WriteRecords),
+    ("/ringside.activities.v1.Activities/LogCall", WriteRecords),
     ("/ringside.activities.v1.Activities/EditNote", WriteRecords),
     (
         "/ringside.activities.v1.Activities/DeleteNote",

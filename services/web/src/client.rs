@@ -39,6 +39,12 @@ struct Details {
     /// The details may be changed (not a converted lead's).
     editable: bool,
     is_lead: bool,
+    /// A contact the person's role may merge a duplicate into.
+    mergeable: bool,
+    /// The company's page, for a contact's (a lead's company is only a name).
+    company_href: String,
+    /// The contact this one was merged into (its page is that one's now).
+    merged_into: String,
 }
 
 struct TaskLine {
@@ -46,10 +52,11 @@ struct TaskLine {
     due: When,
 }
 
-struct DealLine {
-    title: String,
-    stage: String,
-    amount: String,
+pub(crate) struct DealLine {
+    pub(crate) href: String,
+    pub(crate) title: String,
+    pub(crate) stage: String,
+    pub(crate) amount: String,
 }
 
 /// A contact the lead may turn out to be.
@@ -92,7 +99,13 @@ pub fn routes() -> axum::Router<Web> {
         .route("/leads/{id}", get(page::<Leads>))
         .route("/contacts/{id}/notes", post(note::<Contacts>))
         .route("/leads/{id}/notes", post(note::<Leads>))
+        .route(
+            "/contacts/{id}/calls",
+            post(crate::call_log::log::<Contacts>),
+        )
+        .route("/leads/{id}/calls", post(crate::call_log::log::<Leads>))
         .route("/leads/{id}/attach", post(crate::convert::attach))
+        .route("/contacts/{id}/merge", post(crate::merge::merge))
         .route(
             "/contacts/{id}/details",
             post(crate::details::save::<Contacts>),
@@ -160,6 +173,10 @@ pub(crate) async fn show_opened(
         false => StatusCode::BAD_REQUEST,
     };
     match gather(web, viewer, t, kind, id, after).await {
+        // A merged contact's links (a bookmark, an old card) lead to where it went.
+        Ok((client, ..)) if !client.merged_into.is_empty() => {
+            see_other(&Kind::Contact.page(&client.merged_into), &[])
+        }
         Ok((client, tasks, deals, (lines, next))) => {
             let page = ClientPage {
                 c: viewer.chrome(web),
@@ -219,6 +236,15 @@ async fn details(
                 form: form_of(&c.name, "", &c.identities, &c.tags),
                 editable: true,
                 is_lead: false,
+                mergeable: crate::admin::allows(
+                    viewer,
+                    ringside_auth::policy::Action::MergeRecords,
+                ),
+                merged_into: c.merged_into,
+                company_href: match c.company_id.is_empty() {
+                    true => String::new(),
+                    false => Kind::Company.page(&c.company_id),
+                },
                 company,
                 status: String::new(),
                 owner: owner(&c.owner_id).await,
@@ -227,8 +253,8 @@ async fn details(
                 name: c.name,
             })
         }
-        // A deal has its own page, not this one.
-        Kind::Deal => Err(Status::not_found("not a client")),
+        // A deal and a company have their own pages, not this one.
+        Kind::Deal | Kind::Company => Err(Status::not_found("not a client")),
         Kind::Lead => {
             let message = cpb::GetLeadRequest { id: id.to_owned() };
             let l = web.contacts().get_lead(viewer.ask(message)?).await?;
@@ -238,6 +264,9 @@ async fn details(
                 form: form_of(&l.name, &l.company_name, &l.identities, &[]),
                 editable: l.contact_id.is_empty(),
                 is_lead: true,
+                mergeable: false,
+                company_href: String::new(),
+                merged_into: String::new(),
                 company: l.company_name,
                 status: lead_status(t, l.status, !l.contact_id.is_empty()),
                 owner: owner(&l.owner_id).await,
@@ -311,15 +340,22 @@ async fn tasks(web: &Web, viewer: &Viewer, kind: Kind, id: &str) -> Result<Vec<T
     Ok(lines.collect())
 }
 
-async fn deals(web: &Web, viewer: &Viewer, kind: Kind, id: &str) -> Result<Vec<DealLine>, Status> {
-    if kind != Kind::Contact {
-        return Ok(Vec::new());
-    }
-    let filter = dpb::DealFilter {
-        contact_id: id.to_owned(),
+/// The open deals of a contact or a company (a lead has none).
+pub(crate) async fn deals(
+    web: &Web,
+    viewer: &Viewer,
+    kind: Kind,
+    id: &str,
+) -> Result<Vec<DealLine>, Status> {
+    let mut filter = dpb::DealFilter {
         status: dpb::DealStatus::Open.into(),
         ..Default::default()
     };
+    match kind {
+        Kind::Contact => filter.contact_id = id.to_owned(),
+        Kind::Company => filter.company_id = id.to_owned(),
+        Kind::Lead | Kind::Deal => return Ok(Vec::new()),
+    }
     let message = dpb::ListDealsRequest {
         filter: Some(filter),
         page_size: 20,
@@ -327,6 +363,7 @@ async fn deals(web: &Web, viewer: &Viewer, kind: Kind, id: &str) -> Result<Vec<D
     };
     let found = web.deals().list_deals(viewer.ask(message)?).await?;
     let lines = found.into_inner().deals.into_iter().map(|d| DealLine {
+        href: Kind::Deal.page(&d.id),
         amount: crate::page::money(viewer.lang.tr(), d.amount_minor, &d.currency),
         title: d.title,
         stage: d.stage_name,

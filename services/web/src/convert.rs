@@ -193,7 +193,7 @@ pub async fn attach(
     Form(form): Form<AttachForm>,
 ) -> Response {
     if form.contact_id.is_empty() {
-        return find(&web, &viewer, &id, form.q.trim()).await;
+        return find(&web, &viewer, (Kind::Lead, &id), "attach", form.q.trim()).await;
     }
     let t = viewer.lang.tr();
     let message = cpb::ConvertLeadRequest {
@@ -227,22 +227,29 @@ pub async fn attach(
     }
 }
 
-/// The lead's page with the contacts matching `query` (the person's own scope).
-async fn find(web: &Web, viewer: &Viewer, id: &str, query: &str) -> Response {
+/// The page of the client `(kind, id)` with `part` opened on the contacts matching
+/// `query` (the person's own scope), the client itself left out.
+pub(crate) async fn find(
+    web: &Web,
+    viewer: &Viewer,
+    (kind, id): (Kind, &str),
+    part: &'static str,
+    query: &str,
+) -> Response {
     let t = viewer.lang.tr();
     let mut opened = Opened {
-        part: "attach",
+        part,
         asked: query.to_owned(),
         ..Opened::default()
     };
     match matching(web, viewer, query).await {
         Ok(Ok(matches)) => {
-            opened.matches = matches;
-            show_opened(web, viewer, Kind::Lead, id, "", Notice::none(), opened).await
+            opened.matches = matches.into_iter().filter(|m| m.id != id).collect();
+            show_opened(web, viewer, kind, id, "", Notice::none(), opened).await
         }
         Ok(Err(why)) => {
             let why = Notice::error(why.said(t));
-            show_opened(web, viewer, Kind::Lead, id, "", why, opened).await
+            show_opened(web, viewer, kind, id, "", why, opened).await
         }
         Err(s) => failure(viewer.chrome(web), &s),
     }

@@ -241,7 +241,7 @@ pub async fn reassign(
 /// The moment a time picked on a page is: read in the person's own time zone when
 /// they keep one (the page shows times in it), else at the offset the form gives
 /// (the browser's at that date), else at the browser's usual one.
-fn picked(viewer: &Viewer, value: &str, given: &str) -> Option<time::OffsetDateTime> {
+pub(crate) fn picked(viewer: &Viewer, value: &str, given: &str) -> Option<time::OffsetDateTime> {
     let at = local_time(value)?;
     viewer.zone().moment(at, crate::lang::offset_of(given))
 }

@@ -11,8 +11,10 @@
 pub mod admin;
 pub mod assets;
 pub mod board;
+pub mod call_log;
 pub mod channels;
 pub mod client;
+pub mod company;
 pub mod convert;
 pub mod deal;
 pub mod deal_people;
@@ -23,7 +25,9 @@ pub mod lang;
 pub mod list;
 pub mod look;
 pub mod me;
+pub mod merge;
 pub mod names;
+pub mod notes;
 pub mod page;
 pub mod pipelines;
 pub mod replies;
@@ -162,6 +166,8 @@ pub fn router(web: Web) -> axum::Router {
         .merge(pipelines::routes())
         .merge(replies::routes())
         .merge(channels::routes())
+        .merge(notes::routes())
+        .merge(company::routes())
         .merge(me::routes())
         .route("/tasks", post(home::create))
         .route("/tasks/{id}/complete", post(home::complete))

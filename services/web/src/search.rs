@@ -179,7 +179,7 @@ async fn answers(web: &Web, viewer: &Viewer, query: &str) -> Result<Answers, Sta
             .collect(),
         companies: (companies.into_iter())
             .map(|c| Found {
-                href: String::new(),
+                href: Kind::Company.page(&c.id),
                 detail: String::new(),
                 owner: owner(&c.owner_id),
                 name: c.name,

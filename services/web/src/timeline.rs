@@ -26,6 +26,7 @@ pub enum Kind {
     Contact,
     Lead,
     Deal,
+    Company,
 }
 
 impl Kind {
@@ -34,6 +35,7 @@ impl Kind {
             Kind::Contact => "/contacts/",
             Kind::Lead => "/leads/",
             Kind::Deal => "/deals/",
+            Kind::Company => "/companies/",
         }
     }
 
@@ -48,6 +50,7 @@ impl Kind {
             Kind::Contact => Subject::ContactId(id.to_owned()),
             Kind::Lead => Subject::LeadId(id.to_owned()),
             Kind::Deal => Subject::DealId(id.to_owned()),
+            Kind::Company => Subject::CompanyId(id.to_owned()),
         };
         apb::Subject {
             subject: Some(subject),
@@ -68,6 +71,10 @@ impl Kind {
                 deal_id: id.to_owned(),
                 ..Default::default()
             },
+            Kind::Company => apb::Links {
+                company_id: id.to_owned(),
+                ..Default::default()
+            },
         }
     }
 }
@@ -79,6 +86,12 @@ pub struct Line {
     pub kind_class: &'static str,
     pub summary: String,
     pub text: String,
+    /// A note's id, text and whether the person wrote it (and may edit it), and
+    /// whether it was edited (its history is linked); empty for other entries.
+    pub note_id: String,
+    pub note_text: String,
+    pub mine: bool,
+    pub edited: bool,
 }
 
 #[derive(Template)]
@@ -107,6 +120,8 @@ pub struct Contacts;
 pub struct Leads;
 /// `/deals/…`.
 pub struct Deals;
+/// `/companies/…`.
+pub struct Companies;
 
 impl Which for Contacts {
     const KIND: Kind = Kind::Contact;
@@ -118,6 +133,10 @@ impl Which for Leads {
 
 impl Which for Deals {
     const KIND: Kind = Kind::Deal;
+}
+
+impl Which for Companies {
+    const KIND: Kind = Kind::Company;
 }
 
 /// One page of the timeline from `after`, and the token of the next ("" at the end).
@@ -137,11 +156,12 @@ pub async fn timeline(
     };
     let page = web.activities().timeline(viewer.ask(message)?).await?;
     let page = page.into_inner();
-    let lines = page.entries.into_iter().map(|e| line(t, e)).collect();
+    let me = viewer.person.id.as_str();
+    let lines = page.entries.into_iter().map(|e| line(t, e, me)).collect();
     Ok((lines, page.next_page_token))
 }
 
-fn line(t: &'static Tr, entry: apb::Entry) -> Line {
+fn line(t: &'static Tr, entry: apb::Entry, me: &str) -> Line {
     let (kind, kind_class) = match apb::EntryKind::try_from(entry.kind) {
         Ok(apb::EntryKind::Call) => (t.entry_call, "call"),
         Ok(apb::EntryKind::Message) => (t.entry_message, "message"),
@@ -150,7 +170,14 @@ fn line(t: &'static Tr, entry: apb::Entry) -> Line {
         _ => (t.entry_system, "system"),
     };
     let said = crate::said::summary(t, &entry);
-    let text = match entry.text == entry.summary {
+    let is_note = kind_class == "note";
+    let (note_id, note_text) = match is_note {
+        true => (entry.id.clone(), entry.text.clone()),
+        false => Default::default(),
+    };
+    // The text unless the line says it already (a one-line note).
+    let summary = said.unwrap_or(entry.summary);
+    let text = match entry.text == summary {
         true => String::new(),
         false => entry.text,
     };
@@ -158,8 +185,12 @@ fn line(t: &'static Tr, entry: apb::Entry) -> Line {
         when: When::of(entry.occurred_at.as_ref()),
         kind,
         kind_class,
-        summary: said.unwrap_or(entry.summary),
+        summary,
         text,
+        note_id,
+        note_text,
+        mine: is_note && !me.is_empty() && entry.author_id == me,
+        edited: is_note && entry.updated_at.is_some() && entry.updated_at != entry.created_at,
     }
 }
 
@@ -197,6 +228,7 @@ pub fn routes() -> axum::Router<Web> {
         .route("/contacts/{id}/timeline", get(timeline_page::<Contacts>))
         .route("/leads/{id}/timeline", get(timeline_page::<Leads>))
         .route("/deals/{id}/timeline", get(timeline_page::<Deals>))
+        .route("/companies/{id}/timeline", get(timeline_page::<Companies>))
 }
 
 #[cfg(test)]
