@@ -19,9 +19,10 @@ async fn olga(suites: &[Suite]) {
 /// Latin words left on a Russian page, besides the product's name, the other
 /// language's own name and the keys as keyboards print them.
 fn english_in(words: &str) -> Vec<String> {
-    // Protocols' names too, as the channels page says where calls come in.
+    // Protocols' names too, as the channels page says where calls come in, and
+    // UTC among the time zones.
     let allowed = [
-        "Ringside", "English", "Ctrl", "Telegram", "SIP", "HEP", "UDP", "TCP",
+        "Ringside", "English", "Ctrl", "Telegram", "SIP", "HEP", "UDP", "TCP", "UTC",
     ];
     words
         .split(|c: char| !c.is_ascii_alphabetic())
@@ -103,11 +104,44 @@ async fn a_person_switches_to_russian_and_no_english_is_left_on_any_width() {
             .await
             .expect("Ivan")
             .into_inner();
-        browser.goto(&format!("{base}/contacts/{}", ivan.id)).await;
+        // Her note on him (which she may edit) and a call logged by hand.
+        let activities = (suites.iter())
+            .find(|s| (s.running.grpc_services).contains(&"ringside.activities.v1.Activities"))
+            .expect("a suite serving activities");
+        let mut olga_api = activities
+            .activities_member("olga", ringside_auth::Role::Agent, &[])
+            .await;
+        let links = apb::Links {
+            contact_id: ivan.id.clone(),
+            ..Default::default()
+        };
+        let note = apb::AddNoteRequest {
+            links: Some(links.clone()),
+            text: "Перезвонить".into(),
+        };
+        olga_api.add_note(note).await.expect("a note");
+        let call = apb::LogCallRequest {
+            links: Some(links),
+            direction: apb::Direction::Outbound as i32,
+            outcome: apb::CallOutcome::Answered as i32,
+            duration_ms: 65_000,
+            ..Default::default()
+        };
+        olga_api.log_call(call).await.expect("a call");
+        let client = format!("{base}/contacts/{}", ivan.id);
+        browser.goto(&client).await;
         browser.click("#edit-details summary").await;
+        browser.click("#log-call summary").await;
+        browser.click("#timeline .note-edit summary").await;
         browser
             .wait_text("#client-name", |t| t == "Иван Петров")
             .await;
+        browser
+            .wait_text("#timeline .entry.call", |t| t.contains("Исходящий"))
+            .await;
+        found.extend(english_in(&browser.words().await));
+        browser.goto(&format!("{base}/me")).await;
+        browser.wait_text("h1", |t| !t.is_empty()).await;
         found.extend(english_in(&browser.words().await));
         assert!(found.is_empty(), "{name}: untranslated {found:?}");
         let lang = browser
@@ -122,6 +156,17 @@ async fn a_person_switches_to_russian_and_no_english_is_left_on_any_width() {
 
         // A phone: the call bar goes above the page, nothing scrolls sideways.
         browser.resize(390, 844).await;
+        for (page, ready) in [
+            (client.clone(), "#client-name"),
+            (format!("{base}/inbox"), "h1"),
+            (format!("{base}/search"), "h1"),
+            (format!("{base}/deals"), ".board"),
+            (format!("{base}/me"), "h1"),
+        ] {
+            browser.goto(&page).await;
+            browser.wait_text(ready, |t| !t.is_empty()).await;
+            assert!(!browser.scrolls_sideways().await, "{name}: {page}");
+        }
         browser.goto(&format!("{base}/")).await;
         browser.wait_text("h1", |t| t == "Мой день").await;
         assert!(!browser.scrolls_sideways().await, "{name}: the home page");
