@@ -145,6 +145,19 @@ async fn a_call_is_logged_by_hand_a_note_edited_and_a_duplicate_merged() {
         assert_eq!(status, 403, "{name}: another's note");
         let olga_cookie = support::sign_in_http(addr, "olga").await;
         let headers = [("cookie", olga_cookie.as_str()), form];
+        // A call that would end in the future is refused; what she typed stays.
+        let path = format!("/contacts/{}/calls", ivan.id);
+        let future = "direction=in&outcome=answered&started=2099-01-01T10%3A00&offset=180&minutes=5&note=%D0%91%D1%83%D0%B4%D1%83%D1%89%D0%B5%D0%B5";
+        let (status, said) = support::http(addr, "POST", &path, &headers, future.as_bytes()).await;
+        assert_eq!(status, 400, "{name}");
+        assert!(
+            said.contains(">Будущее</textarea>"),
+            "{name}: the note typed stays"
+        );
+        assert!(
+            said.contains("value=\"2099-01-01T10:00\""),
+            "{name}: the time typed stays"
+        );
         let body = format!("merged_id={}", twin.id);
         let path = format!("/contacts/{}/merge", ivan.id);
         let (status, _) = support::http(addr, "POST", &path, &headers, body.as_bytes()).await;
@@ -155,6 +168,9 @@ async fn a_call_is_logged_by_hand_a_note_edited_and_a_duplicate_merged() {
         browser.resize(1400, 900).await;
         browser.sign_in(&format!("{base}/"), "anna", "Анна").await;
         browser.goto(&page).await;
+        browser
+            .wait_text("#client-name", |t| t == "Иван Петров")
+            .await;
         browser.click("#merge summary").await;
         browser.click("#merge-find").await;
         let matches = browser.wait_text("#merge-matches", |t| !t.is_empty()).await;
@@ -168,6 +184,9 @@ async fn a_call_is_logged_by_hand_a_note_edited_and_a_duplicate_merged() {
         );
         let violations = browser.accessibility_violations().await;
         assert!(violations.is_empty(), "{name} merge: {violations:#?}");
+        // The page asks to be sure first (it cannot be undone): yes.
+        let sure = "window.confirm = () => true; return 1";
+        browser.execute(sure, serde_json::json!([])).await;
         browser.click("#merge-matches .merge-it").await;
         browser
             .wait_text(".identities", |t| t.contains("ivan.petrov@example.org"))

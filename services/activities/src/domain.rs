@@ -81,13 +81,6 @@ pub fn logged_call(
         }
         Ok(outcome) => outcome,
     };
-    let started = call.started_at.as_ref().map_or(now, millis_from_timestamp);
-    if started > now + 60_000 || started < now - LOG_BACK_MS {
-        return Err(Invalid::new(
-            "started_at",
-            "not in the future, nor over a year ago",
-        ));
-    }
     let answered = outcome == pb::CallOutcome::Answered;
     let duration = match answered {
         true => call.duration_ms,
@@ -95,6 +88,14 @@ pub fn logged_call(
     };
     if !(0..=MAX_CALL_MS).contains(&duration) {
         return Err(Invalid::new("duration_ms", "from 0 to a day"));
+    }
+    // No start given: the call has just ended.
+    let started = (call.started_at.as_ref()).map_or(now - duration, millis_from_timestamp);
+    if started + duration > now + 60_000 || started < now - LOG_BACK_MS {
+        return Err(Invalid::new(
+            "started_at",
+            "the call must have ended by now, and started within a year",
+        ));
     }
     let note = match call.note.trim().is_empty() {
         true => String::new(),
@@ -177,6 +178,14 @@ mod tests {
         assert_eq!(field(logged(|c| c.outcome = 0)), "outcome");
         let future = Some(timestamp_from_millis(2_000_000_000));
         assert_eq!(field(logged(|c| c.started_at = future)), "started_at");
+        let ends_later = Some(timestamp_from_millis(1_000_560_000));
+        assert_eq!(
+            field(logged(|c| c.started_at = ends_later)),
+            "started_at",
+            "ends after now"
+        );
+        let just_ended = logged(|c| c.started_at = None).expect("a call just ended");
+        assert_eq!(just_ended.occurred_at, 1_000_600_000 - 125_000);
         assert_eq!(field(logged(|c| c.duration_ms = -1)), "duration_ms");
         assert!(
             logged(|c| c.note = " ".into()).is_ok(),

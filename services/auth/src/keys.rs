@@ -353,6 +353,15 @@ mod tests {
             r#"{"keys":[]}"#,
             r#"{"keys":[{"kty":"RSA","crv":"Ed25519","kid":"a","x":"AA"}]}"#,
             r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"a","x":"AA"}]}"#,
+            // Multibyte text anywhere is refused, not panicked on.
+            "ключ",
+            r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"ключ-€","x":"жжжж"}]}"#,
+            r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"a","x":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","d":"€€€"}]}"#,
+            format!(
+                r#"{{"keys":[{{"kty":"OKP","crv":"Ed25519","kid":"{}","x":"AA"}}]}}"#,
+                "я".repeat(40)
+            )
+            .as_str(),
         ] {
             assert!(
                 matches!(KeySet::from_jwks(text), Err(AuthError::BadKey(_))),

@@ -2,7 +2,16 @@
 //! applies the event, so a redelivered event finds its claim and changes nothing.
 
 use ringside_storage::now_millis;
+use ringside_storage::prune::Prunable;
 use sqlx::AnyConnection;
+
+/// The claims, pruned by age: a redelivery comes within minutes, so a claim months
+/// old guards nothing.
+pub const PRUNED: Prunable = Prunable {
+    table: "inbox",
+    key: "consumer, event_id",
+    at: "handled_at",
+};
 
 /// Records that `consumer` handles `event_id`. Returns `false` when it was handled
 /// before: the caller then commits nothing new and acknowledges the delivery.

@@ -124,7 +124,8 @@ enum State {
 /// Call-ID, a flood) are dropped and counted, so one Call-ID cannot grow the
 /// tracker, whose lock every packet takes.
 const MAX_BRANCHES: usize = 32;
-/// Most extensions one call rings (a ring group larger than this rings the first).
+/// Most extensions of one call reported ringing (the PBX may ring more; the rest go
+/// unreported).
 const MAX_LEGS: usize = 128;
 
 /// Adds `item` to `list` unless it holds `cap` already; a refusal is counted under

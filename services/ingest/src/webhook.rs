@@ -2,9 +2,10 @@
 //! secret (`X-Ringside-Secret`) is compared in constant time; the body is JSON with
 //! no unknown fields; the events are published (confirmed by the bus) before the
 //! answer, so what we acknowledged is not lost. Deliveries repeat: the tracker makes a
-//! repeated event a no-op — except the retry of a delivery whose publish failed,
-//! which publishes the events the first try could not (kept for it, see
-//! [`Unpublished`]).
+//! repeated event a no-op. A call's events that are not confirmed yet are kept by
+//! call ([`Unpublished`]) until they are: the next delivery for that call — the
+//! PBX's retry, or the call's next event — publishes them first, in order, so a
+//! broker blip neither loses an event nor lets a later one overtake it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -34,44 +35,73 @@ struct WebhookState {
     unpublished: Arc<Unpublished>,
 }
 
-/// Deliveries whose events are kept for a retry at most, and for how long (a PBX
-/// retries within minutes).
+/// Calls whose events wait for a confirm at most (the oldest call's go first when
+/// more fail), and for how long (a PBX retries within minutes).
 const KEPT: usize = 10_000;
 const KEPT_FOR: Duration = Duration::from_secs(600);
 
-/// The events of deliveries whose publish failed, by delivery, kept for the PBX's
-/// retry: the tracker has moved on already and would answer the repeat with nothing.
+/// Each call's events not confirmed by the bus yet, in order, from when they were
+/// first kept. They are kept *before* a publish is awaited, so a retry that comes
+/// while the first try still waits publishes them too (a repeat is harmless:
+/// consumers drop an event id they have had).
 #[derive(Default)]
 struct Unpublished(Mutex<HashMap<String, (Instant, Vec<Message>)>>);
 
 impl Unpublished {
-    fn keep(&self, delivery: String, messages: Vec<Message>) {
-        if messages.is_empty() {
-            return;
-        }
-        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        kept.retain(|_, (at, _)| now.duration_since(*at) < KEPT_FOR);
-        if kept.len() >= KEPT {
-            metrics::counter!("ringside_ingest_webhook_unkept_total").increment(1);
-            return;
-        }
-        kept.insert(delivery, (now, messages));
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Vec<Message>)>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn take(&self, delivery: &str) -> Vec<Message> {
-        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        kept.remove(delivery).map(|(_, m)| m).unwrap_or_default()
+    /// The call's waiting events with `fresh` after them; all of them stay kept
+    /// until [`Self::confirmed`].
+    fn with_waiting(&self, call_id: &str, fresh: Vec<Message>) -> Vec<Message> {
+        let mut kept = self.lock();
+        let now = Instant::now();
+        if !kept.contains_key(call_id) && !fresh.is_empty() {
+            make_room(&mut kept, now);
+        }
+        let waiting = match kept.get_mut(call_id) {
+            Some((_, waiting)) => waiting,
+            None if fresh.is_empty() => return Vec::new(),
+            None => {
+                &mut kept
+                    .entry(call_id.to_owned())
+                    .or_insert((now, Vec::new()))
+                    .1
+            }
+        };
+        waiting.extend(fresh);
+        waiting.clone()
+    }
+
+    /// `published` are confirmed: they wait no more.
+    fn confirmed(&self, call_id: &str, published: &[Message]) {
+        let mut kept = self.lock();
+        let Some((_, waiting)) = kept.get_mut(call_id) else {
+            return;
+        };
+        waiting.retain(|m| !published.iter().any(|p| p.event_id == m.event_id));
+        if waiting.is_empty() {
+            kept.remove(call_id);
+        }
     }
 }
 
-/// What makes a delivery the same delivery again: the call, the event and its leg.
-fn delivery(event: &CallEvent) -> String {
-    let leg = event.extension.as_deref().unwrap_or(&event.to);
-    format!(
-        "{}\u{1f}{:?}\u{1f}{leg}\u{1f}{:?}",
-        event.call_id, event.event, event.outcome
-    )
+/// Drops the calls kept too long, then, when still full, the oldest call's events
+/// (counted: they are lost).
+fn make_room(kept: &mut HashMap<String, (Instant, Vec<Message>)>, now: Instant) {
+    if kept.len() < KEPT {
+        return;
+    }
+    kept.retain(|_, (at, _)| now.duration_since(*at) < KEPT_FOR);
+    let oldest = kept.iter().min_by_key(|(_, (at, _))| *at);
+    if let Some(call) = oldest
+        .filter(|_| kept.len() >= KEPT)
+        .map(|(c, _)| c.clone())
+    {
+        metrics::counter!("ringside_ingest_webhook_unkept_total").increment(1);
+        kept.remove(&call);
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -180,7 +210,7 @@ async fn answer(
             );
         }
     };
-    let delivery = delivery(&event);
+    let call_id = event.call_id.trim().to_owned();
     let signal = match signal(event) {
         Ok(signal) => signal,
         Err(field) => {
@@ -193,14 +223,10 @@ async fn answer(
             );
         }
     };
-    let mut messages = state.ingest.apply(signal, Instant::now());
-    if messages.is_empty() {
-        // A repeat; if it repeats a delivery whose publish failed, its events now.
-        messages = state.unpublished.take(&delivery);
-    }
+    let fresh = state.ingest.apply(signal, Instant::now());
+    let messages = state.unpublished.with_waiting(&call_id, fresh);
     if let Err(e) = state.bus.publish(&messages).await {
         tracing::error!(error = %e, "call webhook: publish failed");
-        state.unpublished.keep(delivery, messages);
         let failed = Note::Failed(format!("publishing to the bus: {e}"));
         let answer = reply(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -208,6 +234,7 @@ async fn answer(
         );
         return (failed, answer);
     }
+    state.unpublished.confirmed(&call_id, &messages);
     crate::publisher::count_published(&messages);
     let answer = reply(
         StatusCode::ACCEPTED,
@@ -317,10 +344,14 @@ mod tests {
     }
 
     async fn deliver(state: &WebhookState) -> (StatusCode, serde_json::Value) {
+        deliver_event(state, "ringing").await
+    }
+
+    async fn deliver_event(state: &WebhookState, event: &str) -> (StatusCode, serde_json::Value) {
         let mut headers = HeaderMap::new();
         headers.insert("x-ringside-secret", "s3cret".parse().expect("a header"));
         let ringing = serde_json::json!({
-            "call_id": "pbx-1", "event": "ringing", "from": "+79161234567", "to": "101"
+            "call_id": "pbx-1", "event": event, "from": "+79161234567", "to": "101"
         });
         let event = serde_json::from_value(ringing).expect("an event");
         let (_, (status, Json(body))) = answer(state, &headers, Ok(Json(event))).await;
@@ -346,5 +377,25 @@ mod tests {
         let (_, body) = deliver(&state).await;
         assert_eq!(body["events"], 0, "a repeat after that is a repeat");
         assert_eq!(bus.published.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_calls_next_event_publishes_the_one_that_failed_first_in_order() {
+        let bus = Arc::new(Blip::default());
+        let state = state(bus.clone());
+        bus.down.store(true, Ordering::SeqCst);
+        let (status, _) = deliver(&state).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        let (status, body) = deliver_event(&state, "answered").await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        assert_eq!(body["events"], 2);
+        let published = bus.published.lock().unwrap().clone();
+        assert_eq!(
+            published,
+            ["call.ringing", "call.answered"],
+            "never overtaken"
+        );
+        let (_, body) = deliver(&state).await;
+        assert_eq!(body["events"], 0, "the ringing's retry finds it published");
     }
 }

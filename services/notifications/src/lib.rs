@@ -22,7 +22,7 @@ pub mod outbound;
 pub mod peers;
 pub mod service;
 pub mod staff;
-mod store;
+pub mod store;
 pub mod ws;
 
 pub use consume::{Consumer, queue_specs};

@@ -2,7 +2,16 @@
 //! function per statement, each on the connection it is given.
 
 use ringside_storage::now_millis;
+use ringside_storage::prune::Prunable;
 use sqlx::AnyConnection;
+
+/// The alerts sent, pruned by age: an event is alerted about within minutes of
+/// arriving, never again months later.
+pub const PRUNED: Prunable = Prunable {
+    table: "alerts_sent",
+    key: "event_id, channel",
+    at: "sent_at",
+};
 
 /// Whether event `event_id` already went out on `channel`.
 pub async fn was_sent(

@@ -186,6 +186,7 @@ pub async fn start(settings: &Settings, mode: Mode, key: TokenKey) -> anyhow::Re
         http,
         audit: None,
     };
+    a.start_pruning();
     for service in mode.services() {
         match service {
             ServiceName::Staff => a.start_staff()?,
@@ -201,6 +202,22 @@ pub async fn start(settings: &Settings, mode: Mode, key: TokenKey) -> anyhow::Re
 }
 
 impl Assembly<'_> {
+    /// Keeps the tables that need only their recent rows pruned (the bus inbox's
+    /// claims; the alerts sent, where notifications runs), when this process has a
+    /// database of its own.
+    fn start_pruning(&mut self) {
+        let Some(db) = self.db.clone() else {
+            return;
+        };
+        let mut tables = vec![ringside_bus::inbox::PRUNED];
+        if self.mode.services().contains(&ServiceName::Notifications) {
+            tables.push(ringside_notifications::store::PRUNED);
+        }
+        let keep = Duration::from_secs(self.settings.keep_claims_days * 24 * 3600);
+        let pruning = ringside_storage::prune::run(db, tables, keep, self.shutdown.clone());
+        self.workers.spawn(pruning);
+    }
+
     fn db(&self, service: &str) -> anyhow::Result<Db> {
         self.db
             .clone()

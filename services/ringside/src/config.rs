@@ -414,6 +414,18 @@ pub struct Settings {
     )]
     pub imap_quarantine: String,
 
+    /// Days the bus inbox keeps which events each consumer handled, and
+    /// notifications which alerts it sent (a redelivery or a repeat comes within
+    /// minutes); older rows are pruned every hour.
+    #[arg(
+        long,
+        env = "RINGSIDE_KEEP_CLAIMS_DAYS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=3650),
+        global = true
+    )]
+    pub keep_claims_days: u64,
+
     /// Shared secret of POST /ingest/email (raw MIME pushed by a mail provider, with
     /// the secret in X-Ringside-Secret); unset: the route is off.
     #[arg(
@@ -628,6 +640,7 @@ impl Settings {
             imap_poll_secs: 1,
             imap_idle_secs: 5,
             imap_quarantine: "Quarantine".into(),
+            keep_claims_days: 30,
             email_webhook_secret: None,
             email_max_bytes: ringside_ingest::email::DEFAULT_MAX_BYTES,
             telegram_groups: "mentions".into(),

@@ -2,9 +2,11 @@
 //! PostgreSQL or SQLite through one sqlx `Any` pool, the embedded migrations under
 //! `migrations/` (one folder per backend, applied at start and by `ringside migrate`),
 //! write transactions that behave the same on both backends, and the id and clock
-//! conventions every table uses (UUIDv7 text ids, Unix-millisecond times). It knows no
-//! table: each service owns its own queries.
+//! conventions every table uses (UUIDv7 text ids, Unix-millisecond times), and
+//! pruning a table of its old rows ([`prune`]). It knows no table: each service owns
+//! its own queries and names what it prunes.
 
+pub mod prune;
 pub mod sql;
 pub mod testing;
 

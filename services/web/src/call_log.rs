@@ -11,6 +11,7 @@ use axum::response::Response;
 use ringside_proto::activities::v1 as apb;
 use serde::Deserialize;
 
+use crate::client::{Opened, show_opened};
 use crate::page::{Notice, failure, refusal, see_other};
 use crate::timeline::{Kind, Which};
 use crate::{Viewer, Web};
@@ -18,21 +19,22 @@ use crate::{Viewer, Web};
 /// Longest call a person may log, in minutes (a day).
 const MAX_MINUTES: i64 = 24 * 60;
 
-#[derive(Deserialize, Default)]
+/// The form as typed (kept on the page when it is refused).
+#[derive(Deserialize, Default, Clone)]
 pub struct CallForm {
     #[serde(default)]
-    direction: String,
+    pub direction: String,
     #[serde(default)]
-    outcome: String,
+    pub outcome: String,
     /// A local date and time from the page, and its offset from UTC in minutes.
     #[serde(default)]
-    started: String,
+    pub started: String,
     #[serde(default)]
     offset: String,
     #[serde(default)]
-    minutes: String,
+    pub minutes: String,
     #[serde(default)]
-    note: String,
+    pub note: String,
 }
 
 /// `POST …/calls`.
@@ -45,18 +47,36 @@ pub async fn log<W: Which>(
     let kind = W::KIND;
     let t = viewer.lang.tr();
     let Some(message) = request(&viewer, kind, &id, &form) else {
-        let notice = Notice::error(t.call_log_invalid);
-        return crate::client::show(&web, &viewer, kind, &id, "", notice).await;
+        return refused(&web, &viewer, (kind, &id), form, t.call_log_invalid).await;
     };
     let logged = async { web.activities().log_call(viewer.ask(message)?).await };
     match logged.await {
         Ok(_) => see_other(&kind.page(&id), &[]),
         Err(s) if s.code() == tonic::Code::NotFound => failure(viewer.chrome(&web), &s),
+        Err(s) if s.code() == tonic::Code::InvalidArgument => {
+            refused(&web, &viewer, (kind, &id), form, t.call_log_invalid).await
+        }
         Err(s) => {
             let (_, why) = refusal(&s, t, t.went_wrong);
-            crate::client::show(&web, &viewer, kind, &id, "", Notice::error(why)).await
+            refused(&web, &viewer, (kind, &id), form, why).await
         }
     }
+}
+
+/// The client's page saying why, the form open with what was typed.
+async fn refused(
+    web: &Web,
+    viewer: &Viewer,
+    (kind, id): (Kind, &str),
+    form: CallForm,
+    why: impl Into<String>,
+) -> Response {
+    let opened = Opened {
+        part: "call",
+        call: Some(form),
+        ..Opened::default()
+    };
+    show_opened(web, viewer, kind, id, "", Notice::error(why), opened).await
 }
 
 /// What the form asks activities to file, or `None` when it cannot say it.
@@ -73,16 +93,6 @@ fn request(viewer: &Viewer, kind: Kind, id: &str, form: &CallForm) -> Option<apb
         "failed" => apb::CallOutcome::Failed,
         _ => return None,
     };
-    let started_at = match form.started.trim() {
-        "" => None,
-        picked => {
-            let at = crate::home::picked(viewer, picked, &form.offset)?;
-            Some(prost_types::Timestamp {
-                seconds: at.unix_timestamp(),
-                nanos: 0,
-            })
-        }
-    };
     let minutes = match form.minutes.trim() {
         "" => 0,
         m => m
@@ -90,6 +100,23 @@ fn request(viewer: &Viewer, kind: Kind, id: &str, form: &CallForm) -> Option<apb
             .ok()
             .filter(|m| (0..=MAX_MINUTES).contains(m))?,
     };
+    let started_at = match form.started.trim() {
+        "" => None,
+        picked => {
+            let at = crate::home::picked(viewer, picked, &form.offset)?;
+            // It must have ended by now.
+            let ended = at + time::Duration::minutes(minutes);
+            let now = time::OffsetDateTime::now_utc();
+            (ended <= now + time::Duration::minutes(1)).then_some(())?;
+            Some(prost_types::Timestamp {
+                seconds: at.unix_timestamp(),
+                nanos: 0,
+            })
+        }
+    };
+    if form.note.chars().count() > crate::client::MAX_NOTE {
+        return None;
+    }
     Some(apb::LogCallRequest {
         links: Some(kind.links(id)),
         direction: direction as i32,

@@ -21,7 +21,7 @@ use crate::page::{Chrome, Notice, When, failure, html, refusal, see_other};
 use crate::timeline::{Contacts, Kind, Leads, Line, Which, timeline};
 use crate::{Viewer, Web};
 /// Longest note the page sends, in characters (activities has its own limit too).
-const MAX_NOTE: usize = 10_000;
+pub(crate) const MAX_NOTE: usize = 10_000;
 
 /// What the page says about the client.
 struct Details {
@@ -75,6 +75,8 @@ pub struct Opened {
     pub matches: Vec<Match>,
     /// The details form as typed, when it was refused.
     pub details: Option<crate::details::DetailsForm>,
+    /// The call log's form as typed, when it was refused.
+    pub call: Option<crate::call_log::CallForm>,
 }
 
 #[derive(Template)]
@@ -208,6 +210,9 @@ async fn gather(
     after: &str,
 ) -> Result<Gathered, Status> {
     let client = details(web, viewer, t, kind, id).await?;
+    if !client.merged_into.is_empty() {
+        return Ok((client, Vec::new(), Vec::new(), (Vec::new(), String::new())));
+    }
     let (tasks, deals, timeline) = futures::try_join!(
         tasks(web, viewer, kind, id),
         deals(web, viewer, kind, id),

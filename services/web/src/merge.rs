@@ -42,14 +42,17 @@ pub async fn merge(
         return crate::convert::find(&web, &viewer, (Kind::Contact, &id), "merge", query).await;
     }
     let t = viewer.lang.tr();
+    let merged_id = form.merged_id;
     let message = cpb::MergeContactsRequest {
         survivor_id: id.clone(),
-        merged_id: form.merged_id,
+        merged_id: merged_id.clone(),
     };
     let merged = async { web.contacts().merge_contacts(viewer.ask(message)?).await };
     match merged.await {
         Ok(_) => crate::page::go_to(&headers, &Kind::Contact.page(&id)),
-        Err(s) if s.code() == tonic::Code::NotFound && s.message().contains(id.as_str()) => {
+        // The page's own contact gone (or never the person's): not found; the
+        // duplicate gone is said on the page.
+        Err(s) if s.code() == tonic::Code::NotFound && !s.message().contains(&merged_id) => {
             failure(viewer.chrome(&web), &s)
         }
         Err(s) if s.code() == tonic::Code::PermissionDenied => failure(viewer.chrome(&web), &s),

@@ -2,7 +2,7 @@
 //! /notes/{id}/history`). Activities lets only the author edit a note and keeps
 //! every earlier text (`EditNote`, `NoteHistory`); the timeline offers the edit to
 //! the author alone and marks an edited note with a link to its history. After an
-//! edit the browser goes back to the record the note is on.
+//! edit the browser goes to the record the note is on (as activities answers it).
 
 use askama::Template;
 use axum::Form;
@@ -14,18 +14,15 @@ use serde::Deserialize;
 
 use crate::names::Names;
 use crate::page::{Chrome, When, failure, go_to, html, refusal};
+use crate::timeline::Kind;
 use crate::{Viewer, Web};
 
-/// Longest note, in characters (as when it is added).
-const MAX_NOTE: usize = 10_000;
+use crate::client::MAX_NOTE;
 
 #[derive(Deserialize)]
 pub struct EditForm {
     #[serde(default)]
     text: String,
-    /// The page the note was edited on (a record's).
-    #[serde(default)]
-    back: String,
 }
 
 /// The page a note's history goes back to.
@@ -59,15 +56,39 @@ pub fn routes() -> axum::Router<Web> {
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
 }
 
-/// Where to go back to: a record's page, or My day (never another site).
+/// Where to go back to: a record's page (`/contacts/{id}` and the like, nothing
+/// more), else My day.
 fn back_to(back: &str) -> &str {
-    let record = ["/contacts/", "/leads/", "/deals/"]
+    let record = ["/contacts/", "/leads/", "/deals/", "/companies/"]
         .iter()
-        .any(|p| back.starts_with(p) && !back.contains("//"));
+        .filter_map(|p| back.strip_prefix(p))
+        .any(|id| {
+            !id.is_empty()
+                && id.len() <= 64
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        });
     match record {
         true => back,
         false => "/",
     }
+}
+
+/// The page of the record a note is on.
+fn record_of(links: Option<&apb::Links>) -> String {
+    let Some(l) = links else {
+        return "/".into();
+    };
+    let pages = [
+        (Kind::Deal, &l.deal_id),
+        (Kind::Contact, &l.contact_id),
+        (Kind::Lead, &l.lead_id),
+        (Kind::Company, &l.company_id),
+    ];
+    (pages.into_iter())
+        .find(|(_, id)| !id.is_empty())
+        .map_or_else(|| "/".into(), |(kind, id)| kind.page(id))
 }
 
 /// `POST /notes/{id}/edit`: the author's new text; a refused one says why.
@@ -90,7 +111,7 @@ async fn edit(
     };
     let edited = async { web.activities().edit_note(viewer.ask(message)?).await };
     match edited.await {
-        Ok(_) => go_to(&headers, back_to(&form.back)),
+        Ok(entry) => go_to(&headers, &record_of(entry.into_inner().links.as_ref())),
         Err(s) => {
             let (_, why) = refusal(&s, t, t.went_wrong);
             failure(viewer.chrome(&web), &tonic::Status::new(s.code(), why))
@@ -134,12 +155,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_edit_goes_back_only_to_a_record_page() {
+    fn the_history_goes_back_only_to_a_record_page() {
         assert_eq!(back_to("/contacts/c1"), "/contacts/c1");
-        assert_eq!(back_to("/deals/d1?after=x"), "/deals/d1?after=x");
-        assert_eq!(back_to("https://evil.example/"), "/");
-        assert_eq!(back_to("//evil.example/contacts/"), "/");
-        assert_eq!(back_to("/contacts//evil.example"), "/");
-        assert_eq!(back_to(""), "/");
+        assert_eq!(back_to("/companies/0190-ab_c"), "/companies/0190-ab_c");
+        for elsewhere in [
+            "https://evil.example/",
+            "//evil.example/contacts/",
+            "/contacts//evil.example",
+            "/contacts/../signout",
+            "/contacts/a?b",
+            "/contacts/",
+            "/contacts/\\evil",
+            "/contacts/ы",
+            "",
+        ] {
+            assert_eq!(back_to(elsewhere), "/", "{elsewhere}");
+        }
+    }
+
+    #[test]
+    fn an_edit_goes_to_the_record_the_note_is_on() {
+        let links = apb::Links {
+            contact_id: "c1".into(),
+            deal_id: "d1".into(),
+            ..Default::default()
+        };
+        assert_eq!(record_of(Some(&links)), "/deals/d1");
+        assert_eq!(record_of(None), "/");
     }
 }

@@ -36,6 +36,10 @@ fn call_said(t: &'static Tr, d: &apb::CallDetail) -> String {
             format!("{answered}, {}", duration(t, d.duration_ms))
         }
         Ok(apb::CallOutcome::Answered) => answered,
+        // A call logged by hand rang no extension of ours.
+        Ok(apb::CallOutcome::Missed) if rang.is_empty() => t.said_no_answer.to_owned(),
+        Ok(apb::CallOutcome::Busy) if rang.is_empty() => t.said_busy_only.to_owned(),
+        Ok(apb::CallOutcome::Rejected) if rang.is_empty() => t.said_rejected_only.to_owned(),
         Ok(apb::CallOutcome::Missed) => fill(t.said_missed, &[&rang]),
         Ok(apb::CallOutcome::Busy) => fill(t.said_busy, &[&rang]),
         Ok(apb::CallOutcome::Rejected) => fill(t.said_rejected, &[&rang]),

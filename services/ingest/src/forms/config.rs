@@ -130,6 +130,9 @@ pub fn parse(text: &str) -> Result<Forms, String> {
         if !valid_name {
             return Err(format!("form name {name:?}: use letters, digits, - and _"));
         }
+        if form.per_ip_per_minute == 0 {
+            return Err(format!("form {name}: per_ip_per_minute must be at least 1"));
+        }
         for field in &form.required {
             if !CRM_FIELDS.contains(&field.as_str()) && !form.custom_fields.contains_key(field) {
                 return Err(format!(

@@ -39,6 +39,10 @@ impl Table {
                 return;
             }
             if self.windows.get(key).is_some_and(|(s, _)| s == start) {
+                if !ended {
+                    // A sender's live window forgotten: it starts afresh (counted).
+                    metrics::counter!("ringside_forms_rate_windows_evicted_total").increment(1);
+                }
                 self.windows.remove(key);
             }
             self.starts.pop_front();
@@ -50,18 +54,21 @@ impl RateLimit {
     /// Counts a post; `Err` with the seconds to wait when `per_minute` is used up.
     pub fn admit(&self, form: &str, ip: IpAddr, per_minute: u32, now: Instant) -> Result<(), u64> {
         let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
-        table.make_room(now);
         let key = (form.to_owned(), subscriber(ip));
-        let (start, count) = match table.windows.get(&key) {
-            Some(&(start, count)) if now.duration_since(start) < WINDOW => (start, count),
-            _ => {
-                table.starts.push_back((key.clone(), now));
-                (now, 0)
-            }
-        };
+        let live = table
+            .windows
+            .get(&key)
+            .copied()
+            .filter(|(start, _)| now.duration_since(*start) < WINDOW);
+        let (start, count) = live.unwrap_or((now, 0));
         if count >= per_minute {
             let wait = WINDOW.saturating_sub(now.duration_since(start));
             return Err(wait.as_secs().max(1));
+        }
+        if live.is_none() {
+            // A new window: room is made for it, and its start is queued.
+            table.make_room(now);
+            table.starts.push_back((key.clone(), now));
         }
         table.windows.insert(key, (start, count + 1));
         Ok(())
