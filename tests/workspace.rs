@@ -1117,8 +1117,10 @@ async fn the_board_moves_a_deal_recomputes_the_columns_and_shows_a_wip_refusal()
         browser
             .wait_text(".notice", |t| t.contains("That stage is full"))
             .await;
-        let first = browser.wait_text(&column(1), |_| true).await;
-        assert!(first.contains("Small order"), "{name}: {first}");
+        // Read once the board has settled: a live refresh may be swapping it.
+        browser
+            .wait_text(&column(1), |t| t.contains("Small order"))
+            .await;
         browser
             .wait_text(&figures(2), |t| t == "1 deal · 250.00 RUB")
             .await;
