@@ -222,6 +222,21 @@ async fn the_call_webhook_checks_its_secret_and_body_and_ignores_repeats() {
             .0,
         413
     );
+    // The secret first: a large body from someone without it is not read at all.
+    assert_eq!(
+        http(addr, "POST", "/ingest/calls", &wrong, &huge).await.0,
+        401,
+        "the secret is checked before the body"
+    );
+    let form = [
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("x-ringside-secret", "s3cret"),
+    ];
+    assert_eq!(
+        http(addr, "POST", "/ingest/calls", &form, ringing).await.0,
+        415,
+        "JSON only"
+    );
     quiet(&mut watch).await;
 
     let (status, body) = http(addr, "POST", "/ingest/calls", &with_secret, ringing).await;

@@ -12,14 +12,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Json;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{StatusCode, header};
 use axum::routing::post;
 use ringside_bus::{Bus, Message};
 use serde::Deserialize;
 
+use crate::authorized_body;
 use crate::listen::Ingest;
-use crate::secret_eq;
 use crate::status::{Channel, Note};
 use crate::tracker::Signal;
 
@@ -155,7 +155,8 @@ pub fn router(
     };
     axum::Router::new()
         .route("/ingest/calls", post(receive))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // The body is read after the secret is checked, within BODY_LIMIT.
+        .layer(DefaultBodyLimit::disable())
         .with_state(state)
 }
 
@@ -165,51 +166,58 @@ fn reply(status: StatusCode, body: serde_json::Value) -> Reply {
     (status, Json(body))
 }
 
-async fn receive(
-    State(state): State<WebhookState>,
-    headers: HeaderMap,
-    body: Result<Json<CallEvent>, axum::extract::rejection::JsonRejection>,
-) -> Reply {
-    let (note, reply) = answer(&state, &headers, body).await;
+async fn receive(State(state): State<WebhookState>, req: Request) -> Reply {
+    let (note, reply) = match delivery(&state, req).await {
+        Ok(event) => file(&state, event).await,
+        Err(refusal) => refusal,
+    };
     state.channel.note(note);
     reply
 }
 
-/// The answer to one delivery, and what became of it.
-async fn answer(
-    state: &WebhookState,
-    headers: &HeaderMap,
-    body: Result<Json<CallEvent>, axum::extract::rejection::JsonRejection>,
-) -> (Note, Reply) {
-    let given = headers
-        .get("x-ringside-secret")
-        .map(|v| v.as_bytes())
-        .unwrap_or_default();
-    if !secret_eq(given, state.secret.as_bytes()) {
-        return refused(
-            "bad_secret",
-            reply(
-                StatusCode::UNAUTHORIZED,
-                serde_json::json!({"error": "bad or missing X-Ringside-Secret"}),
-            ),
-        );
-    }
-    let event = match body {
-        Ok(Json(event)) => event,
-        Err(rejection) => {
-            let why = match rejection.status() {
+/// The delivery's event: the secret is checked before the body is read (within
+/// [`BODY_LIMIT`]), then the body must be JSON with no unknown field.
+async fn delivery(state: &WebhookState, req: Request) -> Result<CallEvent, (Note, Reply)> {
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let secret = state.secret.as_bytes();
+    let body = match authorized_body(req, "x-ringside-secret", secret, BODY_LIMIT).await {
+        Ok(body) => body,
+        Err(StatusCode::UNAUTHORIZED) => {
+            let said = serde_json::json!({"error": "bad or missing X-Ringside-Secret"});
+            return Err(refused("bad_secret", reply(StatusCode::UNAUTHORIZED, said)));
+        }
+        Err(status) => {
+            let why = match status {
                 StatusCode::PAYLOAD_TOO_LARGE => "too_large",
                 _ => "malformed",
             };
-            return refused(
-                why,
-                reply(
-                    rejection.status(),
-                    serde_json::json!({"error": rejection.body_text()}),
-                ),
-            );
+            let said = serde_json::json!({"error": why});
+            return Err(refused(why, reply(status, said)));
         }
     };
+    if !json {
+        let said = serde_json::json!({"error": "expected Content-Type: application/json"});
+        let status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+        return Err(refused("malformed", reply(status, said)));
+    }
+    serde_json::from_slice(&body).map_err(|e| {
+        // Well-formed JSON that is not an event (an unknown field, a bad value): 422.
+        let status = match e.classify() {
+            serde_json::error::Category::Data => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        let said = serde_json::json!({"error": e.to_string()});
+        refused("malformed", reply(status, said))
+    })
+}
+
+/// Files one delivery's event: the tracker, then the bus; the answer and what
+/// became of it.
+async fn file(state: &WebhookState, event: CallEvent) -> (Note, Reply) {
     let call_id = event.call_id.trim().to_owned();
     let signal = match signal(event) {
         Ok(signal) => signal,
@@ -348,13 +356,11 @@ mod tests {
     }
 
     async fn deliver_event(state: &WebhookState, event: &str) -> (StatusCode, serde_json::Value) {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-ringside-secret", "s3cret".parse().expect("a header"));
         let ringing = serde_json::json!({
             "call_id": "pbx-1", "event": event, "from": "+79161234567", "to": "101"
         });
         let event = serde_json::from_value(ringing).expect("an event");
-        let (_, (status, Json(body))) = answer(state, &headers, Ok(Json(event))).await;
+        let (_, (status, Json(body))) = file(state, event).await;
         (status, body)
     }
 
