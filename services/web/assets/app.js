@@ -456,9 +456,20 @@
   }
 
   // The socket authenticates with the session cookie; no token in its URL.
+  // Whether the socket was open before: after a reconnect the board asks again too.
+  let wasOpen = false;
   function connect() {
     socket = new WebSocket(socketUrl());
-    socket.onopen = () => { statusLine.textContent = T.online; bar.classList.add("online"); };
+    socket.onopen = () => {
+      statusLine.textContent = T.online;
+      bar.classList.add("online");
+      // What changed while no socket was open (since the page was made, or while
+      // reconnecting) came as no frame: the inbox asks again, and after a
+      // reconnect the board.
+      document.body.dispatchEvent(new CustomEvent("ringside:inbox"));
+      if (wasOpen) boardChanged("");
+      wasOpen = true;
+    };
     socket.onmessage = m => {
       const push = JSON.parse(m.data);
       if (push.type === "signed_out") { signedOut(); return; }
