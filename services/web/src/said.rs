@@ -19,7 +19,8 @@ pub fn summary(t: &'static Tr, entry: &apb::Entry) -> Option<String> {
     }
 }
 
-/// "Inbound call, answered at 101, 2 min 05 s".
+/// "Inbound call, answered at 101, 2 min 05 s", and what the agent said came of it
+/// at the wrap-up (". Outcome: invoice by Friday").
 fn call_said(t: &'static Tr, d: &apb::CallDetail) -> String {
     let direction = match apb::Direction::try_from(d.direction) {
         Ok(apb::Direction::Outbound) => t.said_call_out,
@@ -47,7 +48,10 @@ fn call_said(t: &'static Tr, d: &apb::CallDetail) -> String {
         _ if rang.is_empty() => t.said_ringing.to_owned(),
         _ => fill(t.said_ringing_at, &[&rang]),
     };
-    format!("{direction}, {state}")
+    match d.agent_outcome.trim() {
+        "" => format!("{direction}, {state}"),
+        came => format!("{direction}, {state}. {}: {came}", t.bar.outcome_label),
+    }
 }
 
 /// A call's length: "1 h 02 min", "2 min 05 s", "45 s".
@@ -126,6 +130,18 @@ mod tests {
         assert_eq!(
             summary(&EN, &nobody).as_deref(),
             Some("Inbound call, answered")
+        );
+    }
+
+    #[test]
+    fn the_agents_outcome_follows_the_call() {
+        let mut wrapped = call(apb::CallOutcome::Answered, true);
+        if let Some(apb::entry::Detail::Call(c)) = wrapped.detail.as_mut() {
+            c.agent_outcome = " Счёт до пятницы ".into();
+        }
+        assert_eq!(
+            summary(&RU, &wrapped).as_deref(),
+            Some("Входящий звонок, принят на номере 101, 2 мин 05 с. Итог: Счёт до пятницы")
         );
     }
 
