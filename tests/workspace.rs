@@ -1613,6 +1613,16 @@ async fn a_manager_opens_the_funnel_and_follows_a_figure_to_its_deals() {
         let (pipeline, ids) = b2b(&suites).await;
         // The pilot leaves Demo for Offer: Olga's one completed stay, in Demo.
         olga_moves(&suites, &pipeline, &ids["Pilot"], 2).await;
+        // The big order is expected to close in March 2031; the others have no date.
+        let mut olga = (deals_suite(&suites))
+            .deals_member("olga", ringside_auth::Role::Agent, &["sales"])
+            .await;
+        let close = dpb::UpdateDealRequest {
+            id: ids["Big order"].clone(),
+            expected_close: Some("2031-03-15".into()),
+            ..Default::default()
+        };
+        olga.update_deal(close).await.expect("a close date");
 
         let pages = support::pages(&suites);
         let (name, addr) = (pages.name, pages.running.http_addr);
@@ -1669,6 +1679,34 @@ async fn a_manager_opens_the_funnel_and_follows_a_figure_to_its_deals() {
         }
         let violations = browser.accessibility_violations().await;
         assert!(violations.is_empty(), "{name} drill-down: {violations:#?}");
+
+        // The forecast's months lead to the deals list, filtered to them.
+        browser
+            .goto(&format!("{base}/reports?pipeline={pipeline}"))
+            .await;
+        let rows = "return [...document.querySelectorAll('#forecast tbody tr')]\
+                    .map(r => [r.querySelector('th').textContent, r.querySelector('a').textContent, \
+                    r.querySelector('a').getAttribute('href')])";
+        let rows = browser.execute(rows, serde_json::json!([])).await;
+        let rows: Vec<[String; 3]> = serde_json::from_value(rows).expect("forecast rows");
+        let month = |m: &str| rows.iter().find(|r| r[0] == m).cloned();
+        let march = month("2031-03").unwrap_or_else(|| panic!("{name}: {rows:?}"));
+        let undated = month("no date").unwrap_or_else(|| panic!("{name}: {rows:?}"));
+        assert_eq!((&*march[1], &*undated[1]), ("1", "2"), "{name}: {rows:?}");
+        browser.goto(&format!("{base}{}", march[2])).await;
+        let listed = browser.wait_text("#deal-list", |t| !t.is_empty()).await;
+        assert!(listed.contains("Big order"), "{name}: {listed}");
+        assert!(!listed.contains("Small order"), "{name}: {listed}");
+        let month_field = "return document.getElementById('filter-close').value";
+        let shown = browser.execute(month_field, serde_json::json!([])).await;
+        assert_eq!(shown, "2031-03", "{name}: the filter says which month");
+        browser.goto(&format!("{base}{}", undated[2])).await;
+        let listed = browser.wait_text("#deal-list", |t| !t.is_empty()).await;
+        assert!(
+            listed.contains("Small order") && listed.contains("Pilot"),
+            "{name}: {listed}"
+        );
+        assert!(!listed.contains("Big order"), "{name}: {listed}");
         browser.quit().await;
 
         // Olga, an agent: no reports in her menu, and none by address.

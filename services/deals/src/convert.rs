@@ -317,6 +317,7 @@ pub fn filter_from_proto(f: Option<&pb::DealFilter>, ctx: &Ctx) -> Result<Filter
         close_to: parse_optional_day("filter.close_to", &f.close_to)?,
         no_next_action: f.no_next_action,
         overdue_close: f.overdue_close,
+        no_close_date: f.no_close_date,
         status: status_from_proto(f.status)?,
         company_id: optional_id("filter.company_id", &f.company_id)?,
         contact_id: optional_id("filter.contact_id", &f.contact_id)?,

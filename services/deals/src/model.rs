@@ -273,6 +273,7 @@ pub struct Filter {
     pub close_to: Option<i64>,
     pub no_next_action: bool,
     pub overdue_close: bool,
+    pub no_close_date: bool,
     pub status: Option<DealStatus>,
     pub company_id: Option<String>,
     pub contact_id: Option<String>,

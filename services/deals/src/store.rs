@@ -520,6 +520,9 @@ pub fn filter_where(f: &Filter, scope: &Scope, today: i64) -> Where {
     if f.overdue_close {
         w.push("d.status = 'open' AND d.close_day < {}", today);
     }
+    if f.no_close_date {
+        w.push_plain("d.close_day IS NULL");
+    }
     w
 }
 

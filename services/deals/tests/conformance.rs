@@ -21,7 +21,7 @@ use ringside_storage::testing::all_backends;
 use ringside_storage::{now_millis, testing::TestDb};
 
 /// What a seeded deal was made with: owner, amount, currency, close day, tag.
-type Seeded = (String, i64, String, i64, String);
+type Seeded = (String, i64, String, Option<i64>, String);
 
 async fn each_backend() -> Vec<TestDb> {
     all_backends().await
@@ -542,7 +542,7 @@ async fn list_and_kanban_filter_sort_and_page_consistently() {
                 amount_minor: (i % 7) * 1000,
                 currency: currency.into(),
                 owner_id: owner.into(),
-                close_day: Some(today - 10 + i),
+                close_day: (i % 6 != 0).then_some(today - 10 + i),
                 tags: if i % 5 == 0 {
                     vec!["vip".into()]
                 } else {
@@ -558,7 +558,7 @@ async fn list_and_kanban_filter_sort_and_page_consistently() {
                     owner.into(),
                     (i % 7) * 1000,
                     currency.into(),
-                    today - 10 + i,
+                    (i % 6 != 0).then_some(today - 10 + i),
                     tag.into(),
                 ),
             );
@@ -603,14 +603,21 @@ async fn list_and_kanban_filter_sort_and_page_consistently() {
                     close_to: Some(today + 5),
                     ..base.clone()
                 },
-                pick(&|v| (today..=today + 5).contains(&v.3)),
+                pick(&|v| v.3.is_some_and(|d| (today..=today + 5).contains(&d))),
             ),
             (
                 Filter {
                     overdue_close: true,
                     ..base.clone()
                 },
-                pick(&|v| v.3 < today),
+                pick(&|v| v.3.is_some_and(|d| d < today)),
+            ),
+            (
+                Filter {
+                    no_close_date: true,
+                    ..base.clone()
+                },
+                pick(&|v| v.3.is_none()),
             ),
             (
                 Filter {

@@ -1,5 +1,6 @@
 //! How the deals are looked at — the board or the list, whose deals, a tag, those
-//! without a next step or past their close date, the order — as the address says
+//! without a next step or past their close date, those closing in a month (or with
+//! no close date), one currency, open ones only, the order — as the address says
 //! it (`/deals?layout=list&owner=me&…`: labels and switches, not a client's data,
 //! so it can be bookmarked), and saved as a named view (deals' `SaveView`), private
 //! or shared with the person's first team (`POST /deals/views`; `/deals?view={id}`
@@ -42,6 +43,18 @@ pub struct Look {
     pub no_next: String,
     #[serde(default)]
     pub overdue: String,
+    /// The month of the expected close, `YYYY-MM`.
+    #[serde(default)]
+    pub close: String,
+    /// Deals with no expected close date.
+    #[serde(default)]
+    pub no_close: String,
+    /// One currency's deals (`RUB`).
+    #[serde(default)]
+    pub currency: String,
+    /// Open deals only.
+    #[serde(default)]
+    pub open: String,
     /// created, updated, amount, close.
     #[serde(default)]
     pub sort: String,
@@ -84,9 +97,45 @@ impl Look {
         flag(&self.asc)
     }
 
+    pub fn no_close_date(&self) -> bool {
+        flag(&self.no_close)
+    }
+
+    pub fn open_only(&self) -> bool {
+        flag(&self.open)
+    }
+
+    /// The close month's first and last day (`2026-12-01`, `2026-12-31`), when
+    /// `close` is a month.
+    fn close_days(&self) -> Option<(String, String)> {
+        let (year, month) = self.close.trim().split_once('-')?;
+        if year.len() != 4 || month.len() != 2 {
+            return None;
+        }
+        let first = jiff::civil::Date::new(year.parse().ok()?, month.parse().ok()?, 1).ok()?;
+        Some((first.to_string(), first.last_of_month().to_string()))
+    }
+
+    /// The close month as the month field shows it ("" when it is not one).
+    pub fn close_month(&self) -> String {
+        match self.close_days() {
+            Some((first, _)) => first[..7].to_owned(),
+            None => String::new(),
+        }
+    }
+
+    /// The currency's code, when it is three letters.
+    pub fn currency_code(&self) -> String {
+        let code = self.currency.trim();
+        match code.len() == 3 && code.chars().all(|c| c.is_ascii_alphabetic()) {
+            true => code.to_ascii_uppercase(),
+            false => String::new(),
+        }
+    }
+
     /// What deals filters by.
     pub fn filter(&self) -> dpb::DealFilter {
-        dpb::DealFilter {
+        let mut filter = dpb::DealFilter {
             pipeline_id: self.pipeline.clone(),
             owner_id: if self.mine() {
                 "me".into()
@@ -96,8 +145,19 @@ impl Look {
             tag: self.tag.trim().to_owned(),
             no_next_action: self.no_next_action(),
             overdue_close: self.overdue_close(),
+            no_close_date: self.no_close_date(),
+            currency: self.currency_code(),
+            status: match self.open_only() {
+                true => dpb::DealStatus::Open.into(),
+                false => dpb::DealStatus::Unspecified.into(),
+            },
             ..Default::default()
+        };
+        if let Some((first, last)) = self.close_days() {
+            filter.close_from = first;
+            filter.close_to = last;
         }
+        filter
     }
 
     pub fn sort(&self) -> dpb::Sort {
@@ -148,6 +208,10 @@ impl Look {
             ("tag", self.tag.trim()),
             ("no_next", flag(self.no_next_action())),
             ("overdue", flag(self.overdue_close())),
+            ("close", &self.close_month()),
+            ("no_close", flag(self.no_close_date())),
+            ("currency", &self.currency_code()),
+            ("open", flag(self.open_only())),
             ("sort", self.sort_name()),
             ("asc", flag(self.ascending())),
         ])
@@ -194,6 +258,10 @@ impl Look {
             tag: filter.tag,
             no_next: flag(filter.no_next_action),
             overdue: flag(filter.overdue_close),
+            close: filter.close_from.get(..7).unwrap_or_default().to_owned(),
+            no_close: flag(filter.no_close_date),
+            currency: filter.currency,
+            open: flag(filter.status == i32::from(dpb::DealStatus::Open)),
             sort: sort_name.to_owned(),
             asc: flag(sort.ascending),
             after: String::new(),
@@ -370,6 +438,30 @@ mod tests {
         assert_eq!(back.filter(), look.filter());
         assert_eq!(back.sort(), look.sort());
         assert!(back.list());
+    }
+
+    #[test]
+    fn a_close_month_is_its_first_to_its_last_day() {
+        let look = parse("close=2028-02&currency=rub&open=1");
+        let filter = look.filter();
+        assert_eq!(
+            (filter.close_from.as_str(), filter.close_to.as_str()),
+            ("2028-02-01", "2028-02-29")
+        );
+        assert_eq!(filter.currency, "RUB");
+        assert_eq!(filter.status, i32::from(dpb::DealStatus::Open));
+        assert_eq!(look.query(), "close=2028-02&currency=RUB&open=1");
+        let view = dpb::View {
+            filter: Some(filter.clone()),
+            ..Default::default()
+        };
+        assert_eq!(Look::of_view(&view, "").filter(), filter);
+        for bad in ["2028-13", "28-02", "2028-2", "march", "2028-02-01"] {
+            let look = parse(&format!("close={bad}&currency=rubles"));
+            assert_eq!(look.filter().close_from, "", "{bad}");
+            assert_eq!(look.filter().currency, "", "{bad}");
+            assert_eq!(look.query(), "", "{bad}");
+        }
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! and to won, the median time spent in it — as a table and as a chart drawn on the
 //! server (SVG), the win rate, each owner's and each team's totals and median stays
 //! (a deal's team is the one it was given to), and the forecast by month. Every
-//! count is a link to its deals (`/reports/deals?…&cell=…`). Deals decides who may
+//! count is a link to its deals (`/reports/deals?…&cell=…`; a forecast row's, to
+//! the deals list filtered to its month, currency and open deals). Deals decides who may
 //! read reports and over which deals; the link in the menu follows the same table.
 
 use askama::Template;
@@ -129,6 +130,8 @@ struct OwnerRow {
 struct ForecastLine {
     month: String,
     deals: i64,
+    /// The list of its open deals.
+    href: String,
     amount: String,
     weighted: String,
 }
@@ -166,6 +169,8 @@ pub async fn page(
                 crate::names::teams(&web, &viewer)
             );
             let names = Labels { names, teams };
+            let t = viewer.lang.tr();
+            let forecast = forecast_lines(t, &period.pipeline, forecast);
             let page = assemble(&web, &viewer, &names, &span, pipelines, funnel, forecast);
             html(StatusCode::OK, &page, &web.push_url)
         }
@@ -297,7 +302,7 @@ fn assemble<'a>(
     span: &Span,
     pipelines: dpb::ListPipelinesResponse,
     report: dpb::FunnelReport,
-    forecast: dpb::ForecastReport,
+    forecast: Vec<ForecastLine>,
 ) -> ReportsPage<'a> {
     let t = viewer.lang.tr();
     let pipeline = report.pipeline_id.clone();
@@ -360,17 +365,6 @@ fn assemble<'a>(
     let teams = (report.teams.iter())
         .map(|f| row(f, team(&f.team_id), !f.team_id.is_empty()))
         .collect();
-    let forecast = (forecast.rows.into_iter())
-        .map(|r| ForecastLine {
-            month: match r.month.as_str() {
-                "" => t.no_close_date.to_owned(),
-                m => m.to_owned(),
-            },
-            deals: r.deals,
-            amount: money(t, r.amount_minor, &r.currency),
-            weighted: money(t, r.weighted_minor, &r.currency),
-        })
-        .collect();
     ReportsPage {
         c: viewer.chrome(web),
         pipelines: (pipelines.pipelines.into_iter())
@@ -388,6 +382,40 @@ fn assemble<'a>(
         pipeline_id: pipeline,
         notice: Notice::none(),
     }
+}
+
+/// The forecast's rows, each linked to the list of its open deals: those of
+/// `pipeline` (every pipeline's when empty, as the forecast was asked) closing in
+/// the row's month, or with no close date, in the row's currency.
+fn forecast_lines(
+    t: &'static Tr,
+    pipeline: &str,
+    forecast: dpb::ForecastReport,
+) -> Vec<ForecastLine> {
+    let href = |r: &dpb::ForecastRow| {
+        let look = crate::look::Look {
+            pipeline: pipeline.to_owned(),
+            layout: "list".into(),
+            close: r.month.clone(),
+            no_close: if r.month.is_empty() { "1" } else { "" }.into(),
+            currency: r.currency.clone(),
+            open: "1".into(),
+            ..Default::default()
+        };
+        format!("/deals?{}", look.query())
+    };
+    (forecast.rows.into_iter())
+        .map(|r| ForecastLine {
+            href: href(&r),
+            month: match r.month.as_str() {
+                "" => t.no_close_date.to_owned(),
+                m => m.to_owned(),
+            },
+            deals: r.deals,
+            amount: money(t, r.amount_minor, &r.currency),
+            weighted: money(t, r.weighted_minor, &r.currency),
+        })
+        .collect()
 }
 
 /// One deal behind a figure.
