@@ -233,6 +233,7 @@ async fn a_head_of_sales_reads_the_board_deals_reports_and_admin_in_russian() {
         read("/admin/pipelines".into(), "h1").await;
         read("/admin/replies".into(), "h1").await;
         read("/admin/channels".into(), "h1").await;
+        read("/admin/roles".into(), "#role-records").await;
         read(format!("/deals/{deal}"), "#deal-title").await;
         browser.click("#edit-deal summary").await;
         browser.click("#add-contact summary").await;
@@ -1982,6 +1983,33 @@ async fn an_admin_adds_a_person_makes_their_password_link_and_tunes_a_stage() {
             .map(|r| (r.title.as_str(), r.text.as_str()))
             .collect();
         assert_eq!(texts, [("Доставка", "Доставим за два дня.")], "{name}");
+
+        // The roles as the services enforce them: who reads reports, who sees what.
+        browser.click(".tabs a[href='/admin/roles']").await;
+        browser.wait_text("#role-records", |t| !t.is_empty()).await;
+        let rows = "return [...document.querySelectorAll(arguments[0] + ' tbody tr')]\
+                    .map(r => [...r.children].map(c => c.textContent).join('|'))";
+        let may = browser
+            .execute(rows, serde_json::json!(["#role-actions"]))
+            .await;
+        let may: Vec<String> = serde_json::from_value(may).expect("rows");
+        assert!(
+            may.contains(&"read reports|—no|✓yes|✓yes".to_owned()),
+            "{name}: {may:?}"
+        );
+        let sees = browser
+            .execute(rows, serde_json::json!(["#role-records"]))
+            .await;
+        let sees: Vec<String> = serde_json::from_value(sees).expect("rows");
+        assert!(
+            sees.contains(
+                &"Deals|their own and unassigned ones|their own, their teams' and unassigned ones|every one"
+                    .to_owned()
+            ),
+            "{name}: {sees:?}"
+        );
+        let violations = browser.accessibility_violations().await;
+        assert!(violations.is_empty(), "{name} roles: {violations:#?}");
         browser.quit().await;
 
         // Olga, an agent: no admin in her menu, and none by address.
@@ -1992,7 +2020,7 @@ async fn an_admin_adds_a_person_makes_their_password_link_and_tunes_a_stage() {
         let (status, _) =
             support::http(addr, "GET", "/admin/replies", &[("cookie", &cookie)], b"").await;
         assert_eq!(status, 403, "{name}: canned answers are kept by managers");
-        for path in ["/admin", "/admin/pipelines"] {
+        for path in ["/admin", "/admin/pipelines", "/admin/roles"] {
             let (status, _) = support::http(addr, "GET", path, &[("cookie", &cookie)], b"").await;
             assert_eq!(status, 403, "{name}: {path}");
         }

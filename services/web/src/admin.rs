@@ -107,6 +107,8 @@ pub(crate) struct Tabs {
     pub replies: bool,
     /// How the channels are doing (an admin).
     pub channels: bool,
+    /// What each role may do and see (those who read the staff).
+    pub roles: bool,
 }
 
 impl Tabs {
@@ -115,6 +117,7 @@ impl Tabs {
             pipelines: allows(viewer, Action::ManagePipelines),
             replies: allows(viewer, Action::ManageReplies),
             channels: allows(viewer, Action::ReadChannels),
+            roles: allows(viewer, Action::ReadStaff),
         }
     }
 }

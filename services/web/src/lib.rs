@@ -32,6 +32,7 @@ pub mod page;
 pub mod pipelines;
 pub mod replies;
 pub mod reports;
+pub mod roles;
 pub mod said;
 pub mod search;
 pub mod signin;
@@ -166,6 +167,7 @@ pub fn router(web: Web) -> axum::Router {
         .merge(pipelines::routes())
         .merge(replies::routes())
         .merge(channels::routes())
+        .merge(roles::routes())
         .merge(notes::routes())
         .merge(company::routes())
         .merge(me::routes())
