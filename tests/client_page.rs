@@ -292,6 +292,50 @@ async fn a_company_is_found_and_its_page_shows_its_people_deals_and_history() {
             .await;
         let violations = browser.accessibility_violations().await;
         assert!(violations.is_empty(), "{name} company: {violations:#?}");
+        // A call with the company's office and a note, filed on the company itself.
+        browser.click("#log-call summary").await;
+        browser.type_into("#call-minutes", "3").await;
+        browser
+            .type_into("#call-note", "Секретарь обещала передать")
+            .await;
+        browser.click("#log-call-save").await;
+        let call = browser
+            .wait_text("#timeline .entry.call", |t| t.contains("обещала передать"))
+            .await;
+        assert!(
+            call.contains("Outbound call, answered, 3 min 00 s"),
+            "{name}: {call}"
+        );
+        browser.type_into("#note-text", "Счёт на предоплату").await;
+        browser.click("#add-note").await;
+        browser
+            .wait_text("#timeline .entry.note", |t| {
+                t.contains("Счёт на предоплату")
+            })
+            .await;
+        let here = browser
+            .execute("return location.pathname", serde_json::json!([]))
+            .await;
+        assert_eq!(
+            here,
+            format!("/companies/{}", company.id),
+            "{name}: still the company's page"
+        );
+        // A call too long to be one is said, with what was typed, and nothing is filed.
+        let cookie = support::sign_in_http(addr, "olga").await;
+        let form = [
+            ("cookie", cookie.as_str()),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ];
+        let calls = format!("/companies/{}/calls", company.id);
+        let body =
+            b"direction=out&outcome=answered&minutes=9999&note=%D0%94%D0%BE%D0%BB%D0%B3%D0%BE";
+        let (status, said) = support::http(addr, "POST", &calls, &form, body).await;
+        assert_eq!(status, 400, "{name}");
+        assert!(
+            said.contains("ООО Ромашка") && said.contains(">Долго</textarea>"),
+            "{name}: {said}"
+        );
         browser.click("#people a").await;
         browser
             .wait_text("#client-name", |t| t == "Пётр Сидоров")

@@ -159,7 +159,7 @@ pub(crate) async fn show(
     show_opened(web, viewer, kind, id, after, notice, Opened::default()).await
 }
 
-/// The whole page with a part of it `opened`.
+/// The whole page with a part of it `opened` (a company's page for a company).
 pub(crate) async fn show_opened(
     web: &Web,
     viewer: &Viewer,
@@ -169,6 +169,9 @@ pub(crate) async fn show_opened(
     notice: Notice,
     opened: Opened,
 ) -> Response {
+    if kind == Kind::Company {
+        return crate::company::show(web, viewer, id, after, notice, opened).await;
+    }
     let t = viewer.lang.tr();
     let status = match notice.text.is_empty() {
         true => StatusCode::OK,

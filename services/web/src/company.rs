@@ -1,6 +1,8 @@
 //! A company's page (`/companies/{id}`): its name and owner, the contacts who work
 //! there (each a link to their page), its open deals, and the timeline of what was
-//! filed about it — every channel, with infinite scroll as on a client's page.
+//! filed about it — every channel, with infinite scroll as on a client's page — with
+//! a note or a call logged by hand filed on the company itself (`POST
+//! /companies/{id}/notes`, `…/calls`, as on a client's page).
 //! Contacts decides whether the person may see the company (else "not found"), and
 //! each list holds only what the person may see.
 
@@ -11,10 +13,10 @@ use axum::response::Response;
 use ringside_proto::contacts::v1 as cpb;
 use tonic::Status;
 
-use crate::client::{DealLine, deals};
+use crate::client::{DealLine, Opened, deals};
 use crate::names::Names;
-use crate::page::{Chrome, failure, html};
-use crate::timeline::{After, Kind, Line, timeline};
+use crate::page::{Chrome, Notice, failure, html};
+use crate::timeline::{After, Companies, Kind, Line, timeline};
 use crate::{Viewer, Web};
 
 /// Contacts listed on the page.
@@ -38,10 +40,23 @@ struct CompanyPage<'a> {
     deals: Vec<DealLine>,
     lines: Vec<Line>,
     next: String,
+    /// The call log's form as typed, when it was refused.
+    opened: Opened,
+    notice: Notice,
 }
 
 pub fn routes() -> axum::Router<Web> {
-    axum::Router::new().route("/companies/{id}", axum::routing::get(page))
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/companies/{id}", get(page))
+        .route(
+            "/companies/{id}/notes",
+            post(crate::client::note::<Companies>),
+        )
+        .route(
+            "/companies/{id}/calls",
+            post(crate::call_log::log::<Companies>),
+        )
 }
 
 /// `GET /companies/{id}`.
@@ -51,9 +66,40 @@ async fn page(
     Path(id): Path<String>,
     Query(after): Query<After>,
 ) -> Response {
-    match gather(&web, &viewer, &id, &after.after).await {
-        Ok(page) => html(StatusCode::OK, &page, &web.push_url),
-        Err(s) => failure(viewer.chrome(&web), &s),
+    show(
+        &web,
+        &viewer,
+        &id,
+        &after.after,
+        Notice::none(),
+        Opened::default(),
+    )
+    .await
+}
+
+/// The page, saying `notice` (a refused form, as 400) with a part `opened`.
+pub(crate) async fn show(
+    web: &Web,
+    viewer: &Viewer,
+    id: &str,
+    after: &str,
+    notice: Notice,
+    opened: Opened,
+) -> Response {
+    let status = match notice.text.is_empty() {
+        true => StatusCode::OK,
+        false => StatusCode::BAD_REQUEST,
+    };
+    match gather(web, viewer, id, after).await {
+        Ok(page) => {
+            let page = CompanyPage {
+                opened,
+                notice,
+                ..page
+            };
+            html(status, &page, &web.push_url)
+        }
+        Err(s) => failure(viewer.chrome(web), &s),
     }
 }
 
@@ -84,6 +130,8 @@ async fn gather<'a>(
         deals,
         lines,
         next,
+        opened: Opened::default(),
+        notice: Notice::none(),
     })
 }
 
