@@ -626,6 +626,189 @@ async fn an_agent_finds_a_client_by_phone_opens_it_in_place_and_adds_a_note() {
     }
 }
 
+/// With the browser's scripts off, an agent still does her work by plain links and
+/// forms: she signs in, finds a client by a number written the local way, files a
+/// note, moves her deal on the board and completes a task; the call bar says cards
+/// need scripts, and the shortcuts (which need them too) are not offered. The
+/// all-in-one: the pages are the same in both ways of running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_works_with_scripts_turned_off() {
+    if !support::browser::present() {
+        return;
+    }
+    let suites = vec![support::all_in_one().await];
+    let (own, _) = clients(&suites).await;
+    let mut deals = deals_suite(&suites).deals("olga").await;
+    let deal = dpb::CreateDealRequest {
+        title: "Поставка без скриптов".into(),
+        amount_minor: 150_000,
+        currency: "RUB".into(),
+        ..Default::default()
+    };
+    let deal = deals.create_deal(deal).await.expect("a deal").into_inner();
+    let deal = deal.deal.expect("the deal");
+    let stages = (deals.get_pipeline(dpb::GetPipelineRequest::default()).await)
+        .expect("the pipeline")
+        .into_inner()
+        .stages;
+    let todo = apb::TaskType::Todo;
+    let due = task(&suites, "olga", "Отправить договор", -60, todo).await;
+    let base = format!("http://{}", suites[0].running.http_addr);
+    let browser = Browser::start_without_scripts().await;
+    browser
+        .sign_in_by_form(&format!("{base}/"), "olga", "Ольга")
+        .await;
+    let scripts = "return [typeof htmx, document.documentElement.className]";
+    let scripts = browser.execute(scripts, serde_json::json!([])).await;
+    assert_eq!(
+        scripts,
+        serde_json::json!(["undefined", ""]),
+        "no page script ran"
+    );
+    browser
+        .wait_text("#no-script", |t| t.starts_with("Call cards pop up here"))
+        .await;
+    let shown = "return getComputedStyle(document.getElementById(arguments[0])).display";
+    for id in ["show-shortcuts", "status"] {
+        let display = browser.execute(shown, serde_json::json!([id])).await;
+        assert_eq!(display, "none", "{id}: needs the script");
+    }
+
+    // My day: the task is done by its button.
+    let row = format!(r#"li[data-task-id="{due}"]"#);
+    browser
+        .wait_text(&row, |t| t.contains("Отправить договор"))
+        .await;
+    browser.click(&format!("{row} .complete")).await;
+    browser.wait_gone(&row).await;
+
+    // Search by the number as people say it, then the client and a note.
+    browser.type_into("#q", "8 (912) 345-67-89\u{E007}").await;
+    browser
+        .wait_text("#contacts", |t| t.contains("Иван Петров"))
+        .await;
+    browser.click("#contacts a").await;
+    browser
+        .wait_text("#client-name", |t| t == "Иван Петров")
+        .await;
+    let here = browser
+        .execute("return location.pathname", serde_json::json!([]))
+        .await;
+    assert_eq!(here, format!("/contacts/{own}"));
+    browser
+        .type_into("#note-text", "Записано без скриптов")
+        .await;
+    browser.click("#add-note").await;
+    browser
+        .wait_text("#timeline", |t| t.contains("Записано без скриптов"))
+        .await;
+
+    // The board: the deal moves by its form.
+    browser.goto(&format!("{base}/deals")).await;
+    let next = &stages[1];
+    let column = format!("section[aria-labelledby='stage-{}']", next.id);
+    let choose = "document.getElementById(arguments[0]).value = arguments[1]; return 1";
+    let select = format!("move-{}", deal.id);
+    browser
+        .execute(choose, serde_json::json!([select, next.id]))
+        .await;
+    browser.click(&format!("#move-button-{}", deal.id)).await;
+    browser
+        .wait_text(&column, |t| t.contains("Поставка без скриптов"))
+        .await;
+    browser.quit().await;
+    for suite in suites {
+        suite.stop().await;
+    }
+}
+
+/// Every screen, for a person who prefers the dark scheme, passes axe-core (no
+/// serious or critical violations: contrast above all); `?` opens the list of
+/// shortcuts and `/` goes to the search box. The all-in-one: the styles are the
+/// same in both ways of running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_screen_reads_in_the_dark_and_the_keys_work() {
+    if !support::browser::present() {
+        return;
+    }
+    let suites = vec![support::all_in_one().await];
+    let (own, _) = clients(&suites).await;
+    let staff = support::staff_suite(&suites);
+    let anna = Person {
+        role: "admin",
+        ..Person::new("anna", "Анна")
+    };
+    staff.hire(&[anna]).await;
+    staff.set_password("anna").await;
+    let mut deals = deals_suite(&suites).deals("olga").await;
+    let deal = dpb::CreateDealRequest {
+        title: "Поставка в темноте".into(),
+        amount_minor: 150_000,
+        currency: "RUB".into(),
+        ..Default::default()
+    };
+    let deal = deals.create_deal(deal).await.expect("a deal").into_inner();
+    let deal = deal.deal.expect("the deal").id;
+    task(&suites, "anna", "Проверить отчёт", -60, apb::TaskType::Todo).await;
+    let base = format!("http://{}", suites[0].running.http_addr);
+    let browser = Browser::start().await;
+    browser.dark().await;
+    browser.sign_in(&format!("{base}/"), "anna", "Анна").await;
+    let dark = "return matchMedia('(prefers-color-scheme: dark)').matches";
+    assert_eq!(browser.execute(dark, serde_json::json!([])).await, true);
+
+    // `?` lists the shortcuts; `/` puts the cursor in the search box.
+    browser.press("?").await;
+    let open = "return document.getElementById('shortcuts').open";
+    assert_eq!(
+        browser.execute(open, serde_json::json!([])).await,
+        true,
+        "?"
+    );
+    let violations = browser.accessibility_violations().await;
+    assert!(violations.is_empty(), "shortcuts: {violations:#?}");
+    browser.press("\u{E00C}").await; // Escape
+    assert_eq!(browser.execute(open, serde_json::json!([])).await, false);
+    browser.press("/").await;
+    let focused = "return document.activeElement.id";
+    assert_eq!(browser.execute(focused, serde_json::json!([])).await, "q");
+
+    let screens = [
+        ("/".to_owned(), "#tasks"),
+        (format!("/contacts/{own}"), "#client-name"),
+        ("/inbox".to_owned(), "#inbox-list"),
+        ("/deals".to_owned(), ".board .figures"),
+        ("/deals?layout=list".to_owned(), "#deal-list"),
+        (format!("/deals/{deal}"), "#deal-title"),
+        ("/reports".to_owned(), "#forecast"),
+        ("/admin".to_owned(), "h1"),
+        ("/admin/pipelines".to_owned(), "h1"),
+        ("/admin/replies".to_owned(), "h1"),
+        ("/admin/channels".to_owned(), "h1"),
+        ("/admin/roles".to_owned(), "#role-records"),
+        ("/me".to_owned(), "h1"),
+        ("/no-such-page".to_owned(), "h1"),
+    ];
+    let mut found = Vec::new();
+    for (path, ready) in screens {
+        browser.goto(&format!("{base}{path}")).await;
+        browser.wait_text(ready, |t| !t.is_empty()).await;
+        let violations = browser.accessibility_violations().await;
+        found.extend(violations.into_iter().map(|v| format!("{path}: {v}")));
+    }
+    // The search's results (asked by a form: nothing personal goes in an address).
+    browser.goto(&format!("{base}/search")).await;
+    browser.type_into("#q", "Иван\u{E007}").await;
+    browser.wait_text("#contacts", |t| t.contains("Иван")).await;
+    let violations = browser.accessibility_violations().await;
+    found.extend(violations.into_iter().map(|v| format!("search: {v}")));
+    assert!(found.is_empty(), "{found:#?}");
+    browser.quit().await;
+    for suite in suites {
+        suite.stop().await;
+    }
+}
+
 /// `now` moved by `secs`, as RFC 3339.
 fn at(secs: i64) -> String {
     let moment = time::OffsetDateTime::now_utc() + time::Duration::seconds(secs);

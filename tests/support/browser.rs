@@ -58,6 +58,16 @@ impl Browser {
     /// [`Browser::start`] with the browser's clock in time zone `zone` (an IANA name;
     /// empty: the machine's).
     pub async fn start_in_zone(zone: &str) -> Browser {
+        Browser::launch(zone, true).await
+    }
+
+    /// A browser that runs no page's scripts (as with scripts turned off): the
+    /// tests' own WebDriver scripts still run.
+    pub async fn start_without_scripts() -> Browser {
+        Browser::launch("", false).await
+    }
+
+    async fn launch(zone: &str, scripts: bool) -> Browser {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -84,9 +94,12 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        // 2 blocks, 1 allows.
+        let javascript = if scripts { 1 } else { 2 };
         let caps = json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
             "binary": "/usr/bin/chromium",
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+            "prefs": {"profile.managed_default_content_settings.javascript": javascript}
         }}}});
         let created = browser.call("POST", "/session", caps).await;
         browser.session = created["sessionId"]
@@ -219,13 +232,19 @@ impl Browser {
     /// Opens `base` (the console) as `id`, who has the tests' password: the browser is
     /// sent to the sign-in page, signs in there, and waits until the console is online.
     pub async fn sign_in(&self, base: &str, id: &str, name: &str) {
+        self.sign_in_by_form(base, id, name).await;
+        // The call bar's socket is open.
+        self.wait_text("#call-bar.online #status", |_| true).await;
+    }
+
+    /// [`Browser::sign_in`] up to the page signed in, with no script of the page's
+    /// needed.
+    pub async fn sign_in_by_form(&self, base: &str, id: &str, name: &str) {
         self.goto(base).await;
         self.type_into("#login", &super::login_of(id)).await;
         self.type_into("#password", super::PASSWORD).await;
         self.click("#signin-button").await;
         self.wait_text("#user-menu", |t| t == name).await;
-        // The call bar's socket is open.
-        self.wait_text("#call-bar.online #status", |_| true).await;
     }
 
     /// Runs `script` in the page (a function body; `arguments` are `args`) and
@@ -251,6 +270,22 @@ impl Browser {
             .iter()
             .map(|v| v.as_str().unwrap_or_default().to_owned())
             .collect()
+    }
+
+    /// Pages from now on see a person who prefers a dark scheme (Chromium's
+    /// DevTools, through chromedriver).
+    pub async fn dark(&self) {
+        let features = json!([{"name": "prefers-color-scheme", "value": "dark"}]);
+        let dark = json!({"cmd": "Emulation.setEmulatedMedia", "params": {"features": features}});
+        self.call("POST", &self.path("/goog/cdp/execute"), dark)
+            .await;
+    }
+
+    /// Presses `key` (a character, or a WebDriver key code) on the page.
+    pub async fn press(&self, key: &str) {
+        let keys = json!([{"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}]);
+        let actions = json!({"actions": [{"type": "key", "id": "keyboard", "actions": keys}]});
+        self.call("POST", &self.path("/actions"), actions).await;
     }
 
     /// Makes the window `width` × `height` CSS pixels (a phone's is 390 × 844).

@@ -8,6 +8,10 @@
 // and the welcome page's link code.
 "use strict";
 
+// What works only with this script (the shortcuts, the call bar's state) shows
+// only when it runs.
+document.documentElement.classList.add("scripted");
+
 (function shortcuts() {
   const dialog = document.getElementById("shortcuts");
   const typing = e => e.target.closest && e.target.closest("input, textarea, select, [contenteditable]");
