@@ -2144,6 +2144,47 @@ async fn an_admin_adds_a_person_makes_their_password_link_and_tunes_a_stage() {
             "{name}: won and lost added, in her language"
         );
 
+        // The retail pipeline grows a stage after its last open one (the form's
+        // choice unless another is made); a line that is no stage changes nothing.
+        let form = "[...document.querySelectorAll('.pipeline-admin')]\
+                    .find(s => s.querySelector('h2').textContent === 'Розница')\
+                    .querySelector('.add-stage')";
+        let add = format!(
+            "const f = {form}; f.querySelector('input[name=stage]').value = arguments[0]; \
+             f.submit(); return 1"
+        );
+        browser
+            .execute(&add, serde_json::json!(["Звонок, 120"]))
+            .await;
+        browser
+            .wait_text(".notice", |t| t == "check what you entered")
+            .await;
+        browser
+            .execute(&add, serde_json::json!(["Договор, 60"]))
+            .await;
+        browser.wait_text(".notice.ok", |t| t == "Saved.").await;
+        let retail = deals
+            .get_pipeline(dpb::GetPipelineRequest {
+                id: retail.id.clone(),
+            })
+            .await
+            .expect("the pipeline")
+            .into_inner();
+        let stages: Vec<(&str, i32)> = (retail.stages.iter())
+            .map(|s| (s.name.as_str(), s.probability))
+            .collect();
+        assert_eq!(
+            stages,
+            [
+                ("Звонок", 20),
+                ("Показ", 50),
+                ("Договор", 60),
+                ("Won", 100),
+                ("Lost", 0)
+            ],
+            "{name}"
+        );
+
         // A canned answer for the inbox, which an agent then reads.
         browser.click(".tabs a[href='/admin/replies']").await;
         browser.wait_text("h1", |t| t == "Canned answers").await;

@@ -162,6 +162,7 @@ pub const METHODS: &[(&str, Action)] = &[
     ("/ringside.deals.v1.Deals/GetPipeline", ReadRecords),
     ("/ringside.deals.v1.Deals/ListPipelines", ReadRecords),
     ("/ringside.deals.v1.Deals/UpdateStage", ManagePipelines),
+    ("/ringside.deals.v1.Deals/AddStage", ManagePipelines),
     ("/ringside.deals.v1.Deals/RenamePipeline", ManagePipelines),
     ("/ringside.deals.v1.Deals/CreateDeal", WriteRecords),
     ("/ringside.deals.v1.Deals/GetDeal", ReadRecords),

@@ -196,6 +196,21 @@ impl Deals for DealsGrpc {
         ok(pipeline_to_proto(&pipeline))
     }
 
+    async fn add_stage(&self, req: Request<pb::AddStageRequest>) -> Reply<pb::Pipeline> {
+        let r = req.into_inner();
+        let pipeline = required_id("pipeline_id", &r.pipeline_id)?;
+        let after = optional_id("after_stage_id", &r.after_stage_id)?;
+        let spec = r.stage.unwrap_or_default();
+        let mut specs = convert::stage_specs_from_proto(&[spec]).map_err(invalid)?;
+        let Some(spec) = specs.pop() else {
+            return Err(Status::invalid_argument("stage: required"));
+        };
+        let pipeline = (self.service)
+            .add_stage(&pipeline, spec, after.as_deref())
+            .await?;
+        ok(pipeline_to_proto(&pipeline))
+    }
+
     async fn create_deal(&self, req: Request<pb::CreateDealRequest>) -> Reply<pb::DealResponse> {
         let ctx = Ctx::of(&req);
         let mut new = convert::new_deal_from_proto(req.into_inner()).map_err(invalid)?;

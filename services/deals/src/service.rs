@@ -187,6 +187,56 @@ impl DealsService {
         Ok(pipeline)
     }
 
+    /// A new open stage in pipeline `id`, right after its open stage `after` (first
+    /// when `None`). The stages from there on move one place down, and so does
+    /// every deal's furthest position from there on: a deal that reached a later
+    /// stage passed the new one, as when it skips a stage.
+    pub async fn add_stage(
+        &self,
+        id: &str,
+        spec: StageSpec,
+        after: Option<&str>,
+    ) -> Result<Pipeline> {
+        let spec = checked_spec(spec)?;
+        if spec.kind != StageKind::Open {
+            return Err(Invalid::new("stage.kind", "a stage added is an open one").into());
+        }
+        let mut tx = self.db.begin().await?;
+        // Two people adding stages to one pipeline take turns.
+        if !store::lock_pipeline(&mut tx, id).await? {
+            return Err(DealsError::not_found("pipeline", id));
+        }
+        let pipeline = pipeline_or_default(&mut tx, Some(id)).await?;
+        if pipeline.stages.len() >= MAX_STAGES + 2 {
+            return Err(Invalid::new("stages", format!("more than {MAX_STAGES}")).into());
+        }
+        let at = match after {
+            None => 0,
+            Some(after) => (pipeline.stages.iter())
+                .find(|s| s.id == after && s.kind == StageKind::Open)
+                .map(|s| s.position + 1)
+                .ok_or_else(|| {
+                    Invalid::new("after_stage_id", "not an open stage of the pipeline")
+                })?,
+        };
+        store::make_room(&mut tx, id, at).await?;
+        let stage = Stage {
+            id: new_id(),
+            pipeline_id: id.to_owned(),
+            name: spec.name,
+            position: at,
+            kind: StageKind::Open,
+            probability: spec.probability,
+            wip_limit: spec.wip_limit,
+            wip_refuse: spec.wip_refuse,
+            guidance: spec.guidance,
+        };
+        store::insert_stage(&mut tx, &stage).await?;
+        let pipeline = pipeline_or_default(&mut tx, Some(id)).await?;
+        tx.commit().await?;
+        Ok(pipeline)
+    }
+
     pub async fn update_stage(&self, id: &str, patch: StagePatch) -> Result<Pipeline> {
         let mut tx = self.db.begin().await?;
         let mut stage = store::stage(&mut tx, id)
@@ -631,6 +681,18 @@ fn wip_limit(limit: i64) -> Result<i64, Invalid> {
 
 /// A new pipeline from its specs: open stages in the order given, then the won and
 /// the lost stage (added when not given).
+/// A stage's settings, checked: a name, a probability of 0–100, a WIP limit that
+/// is one, guidance that fits.
+fn checked_spec(spec: StageSpec) -> Result<StageSpec, Invalid> {
+    Ok(StageSpec {
+        name: required_text("stages.name", &spec.name)?,
+        probability: probability(spec.probability)?,
+        wip_limit: wip_limit(spec.wip_limit)?,
+        guidance: optional_text("stages.guidance", &spec.guidance)?,
+        ..spec
+    })
+}
+
 fn build_pipeline(
     name: &str,
     specs: Vec<StageSpec>,
@@ -643,13 +705,7 @@ fn build_pipeline(
     let mut open = Vec::new();
     let (mut won, mut lost) = (None, None);
     for spec in specs {
-        let spec = StageSpec {
-            name: required_text("stages.name", &spec.name)?,
-            probability: probability(spec.probability)?,
-            wip_limit: wip_limit(spec.wip_limit)?,
-            guidance: optional_text("stages.guidance", &spec.guidance)?,
-            ..spec
-        };
+        let spec = checked_spec(spec)?;
         let slot = match spec.kind {
             StageKind::Open => {
                 open.push(spec);

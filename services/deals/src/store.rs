@@ -68,22 +68,66 @@ pub async fn insert_pipeline(conn: &mut AnyConnection, p: &Pipeline) -> Result<b
         return Ok(false);
     }
     for s in &p.stages {
-        sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO deal_stages ({STAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        )))
-        .bind(&s.id)
-        .bind(&s.pipeline_id)
-        .bind(&s.name)
-        .bind(s.position)
-        .bind(s.kind.as_str())
-        .bind(s.probability)
-        .bind(s.wip_limit)
-        .bind(i64::from(s.wip_refuse))
-        .bind(&s.guidance)
-        .execute(&mut *conn)
-        .await?;
+        insert_stage(conn, s).await?;
     }
     Ok(true)
+}
+
+pub async fn insert_stage(conn: &mut AnyConnection, s: &Stage) -> Result<()> {
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO deal_stages ({STAGE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    )))
+    .bind(&s.id)
+    .bind(&s.pipeline_id)
+    .bind(&s.name)
+    .bind(s.position)
+    .bind(s.kind.as_str())
+    .bind(s.probability)
+    .bind(s.wip_limit)
+    .bind(i64::from(s.wip_refuse))
+    .bind(&s.guidance)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Holds pipeline `id`'s row until the transaction ends (a write takes the row's
+/// lock on PostgreSQL; SQLite writes one transaction at a time); false when there
+/// is no such pipeline.
+pub async fn lock_pipeline(conn: &mut AnyConnection, id: &str) -> Result<bool> {
+    let done = sqlx::query("UPDATE deal_pipelines SET name = name WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Moves pipeline `id`'s stages from `at` on one place down, and every deal's
+/// furthest position from `at` on with them. Positions are unique per pipeline,
+/// so the stages pass through negative ones rather than collide on the way.
+pub async fn make_room(conn: &mut AnyConnection, id: &str, at: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE deal_stages SET position = -position - 1 WHERE pipeline_id = $1 AND position >= $2",
+    )
+    .bind(id)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE deal_stages SET position = -position WHERE pipeline_id = $1 AND position < 0",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE deals SET reached_position = reached_position + 1 \
+         WHERE pipeline_id = $1 AND reached_position >= $2",
+    )
+    .bind(id)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Renames pipeline `id`; `false` when there is none.

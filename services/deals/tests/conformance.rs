@@ -1224,3 +1224,87 @@ async fn a_converted_lead_opens_one_deal_and_merges_relink_its_contacts() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_stage_added_to_a_pipeline_is_passed_by_the_deals_that_went_further() {
+    for t in each_backend().await {
+        let h = Harness::new(t).await;
+        let p = h.pipeline("Grows", &["A", "B", "C"]).await;
+        let st = |i: usize| Move::To(p.stages[i].id.clone());
+        // One deal stays in A, one reached B, one reached C and came back to A.
+        let stays = h.deal(&p, "stays", "olga").await;
+        let reached_b = h.deal(&p, "reached B", "olga").await;
+        let back = h.deal(&p, "back", "olga").await;
+        h.svc
+            .move_deal(&ctx("olga"), &reached_b, st(1))
+            .await
+            .unwrap();
+        for m in [st(2), st(0)] {
+            h.svc.move_deal(&ctx("olga"), &back, m).await.unwrap();
+        }
+        let spec = |name: &str| ringside_deals::model::StageSpec {
+            name: name.into(),
+            kind: StageKind::Open,
+            probability: 30,
+            wip_limit: 0,
+            wip_refuse: false,
+            guidance: String::new(),
+        };
+        let grown = (h.svc)
+            .add_stage(&p.id, spec("Contract"), Some(&p.stages[0].id))
+            .await
+            .unwrap();
+        let names: Vec<_> = grown.stages.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["A", "Contract", "B", "C", "Won", "Lost"]);
+        let positions: Vec<_> = grown.stages.iter().map(|s| s.position).collect();
+        assert_eq!(positions, [0, 1, 2, 3, 4, 5]);
+        let first = (h.svc.add_stage(&p.id, spec("Call"), None).await).unwrap();
+        assert_eq!(first.stages[0].name, "Call");
+
+        // The funnel: every deal entered Call and A; those that went past A passed
+        // Contract, as a skipped stage is passed.
+        let cohort = Cohort {
+            pipeline_id: Some(p.id.clone()),
+            from: now_millis() - 3_600_000,
+            to: now_millis() + 3_600_000,
+        };
+        let report = (h
+            .svc
+            .funnel(&ctx("admin"), &cohort, Splits::default())
+            .await)
+            .unwrap();
+        let entered: Vec<_> = (report.total.stages.iter())
+            .map(|s| (s.stage.name.as_str(), s.entered))
+            .collect();
+        assert_eq!(
+            entered,
+            [("Call", 3), ("A", 3), ("Contract", 2), ("B", 2), ("C", 1)]
+        );
+        let got = h.svc.get_deal(&ctx("admin"), &stays).await.unwrap();
+        assert_eq!(got.stage_id, p.stages[0].id, "deals stay where they are");
+
+        // Not after a closing stage, not in a pipeline that is not there.
+        let won = grown
+            .stages
+            .iter()
+            .find(|s| s.kind == StageKind::Won)
+            .unwrap();
+        let after_won = h.svc.add_stage(&p.id, spec("Late"), Some(&won.id)).await;
+        assert!(
+            matches!(after_won, Err(DealsError::Invalid(_))),
+            "{after_won:?}"
+        );
+        let nowhere = h.svc.add_stage("no-such-pipeline", spec("X"), None).await;
+        assert!(
+            matches!(nowhere, Err(DealsError::NotFound { .. })),
+            "{nowhere:?}"
+        );
+        let unnamed = h.svc.add_stage(&p.id, spec(" "), None).await;
+        assert!(
+            matches!(unnamed, Err(DealsError::Invalid(_))),
+            "{unnamed:?}"
+        );
+        let kept = h.svc.pipeline(Some(&p.id)).await.unwrap();
+        assert_eq!(kept.stages.len(), 7, "refusals change nothing");
+    }
+}

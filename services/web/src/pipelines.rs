@@ -1,7 +1,8 @@
 //! Admin's pipelines (`/admin/pipelines`, for the roles that manage them; deals
 //! decides again on every call): each pipeline renamed (`POST
 //! /admin/pipelines/{id}/name`), each stage's name, probability, WIP limit and its
-//! rule, guidance (`POST /admin/stages/{id}`), and a new pipeline from its name and
+//! rule, guidance (`POST /admin/stages/{id}`), a stage added after one of its open
+//! stages (`POST /admin/pipelines/{id}/stages`), and a new pipeline from its name and
 //! its open stages one per line, each with its probability if liked (`Call, 20`;
 //! `POST /admin/pipelines`), with the won and lost stages named in the person's
 //! language.
@@ -31,6 +32,7 @@ pub fn routes() -> axum::Router<Web> {
     axum::Router::new()
         .route("/admin/pipelines", get(pipelines).post(create))
         .route("/admin/pipelines/{id}/name", post(rename))
+        .route("/admin/pipelines/{id}/stages", post(add_stage))
         .route("/admin/stages/{id}", post(change_stage))
 }
 
@@ -38,6 +40,8 @@ struct StageLine {
     id: String,
     name: String,
     open: bool,
+    /// The last open stage: where a new one goes unless said otherwise.
+    last_open: bool,
     probability: i32,
     wip_limit: i32,
     refuses: bool,
@@ -98,15 +102,17 @@ async fn show_drafted(
         .map(|p| PipelineLine {
             id: p.id,
             name: p.name,
-            stages: (p.stages.into_iter())
+            stages: (p.stages.iter())
                 .map(|s| StageLine {
+                    last_open: p.stages.iter().rfind(|s| s.kind == open).map(|s| &s.id)
+                        == Some(&s.id),
                     open: s.kind == open,
                     refuses: s.wip_rule == refuse,
-                    id: s.id,
-                    name: s.name,
+                    id: s.id.clone(),
+                    name: s.name.clone(),
                     probability: s.probability,
                     wip_limit: s.wip_limit,
-                    guidance: s.guidance,
+                    guidance: s.guidance.clone(),
                 })
                 .collect(),
         })
@@ -159,13 +165,53 @@ pub async fn change_stage(
         guidance: Some(field("guidance")),
     };
     let changed = async { web.deals().update_stage(viewer.ask(message)?).await };
-    match changed.await {
-        Ok(_) => show_pipelines(&web, &viewer, StatusCode::OK, Notice::ok(t.saved_notice)).await,
+    answered(&web, &viewer, changed.await).await
+}
+
+/// The page after a change deals made (saved) or refused (why).
+async fn answered<T>(web: &Web, viewer: &Viewer, done: Result<T, tonic::Status>) -> Response {
+    let t = viewer.lang.tr();
+    match done {
+        Ok(_) => show_pipelines(web, viewer, StatusCode::OK, Notice::ok(t.saved_notice)).await,
         Err(s) => {
             let (code, why) = refusal(&s, t, t.went_wrong);
-            show_pipelines(&web, &viewer, code, Notice::error(why)).await
+            show_pipelines(web, viewer, code, Notice::error(why)).await
         }
     }
+}
+
+#[derive(Deserialize)]
+pub struct NewStage {
+    /// Its name, and its probability after a comma if liked.
+    #[serde(default)]
+    stage: String,
+    /// The open stage it follows ("": first).
+    #[serde(default)]
+    after: String,
+}
+
+/// `POST /admin/pipelines/{id}/stages`: a new open stage after the one chosen; a
+/// line that is no stage is said, and nothing changes.
+pub async fn add_stage(
+    State(web): State<Web>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Form(form): Form<NewStage>,
+) -> Response {
+    if !allows(&viewer, Action::ManagePipelines) {
+        return not_theirs(&web, &viewer);
+    }
+    let Some(mut specs) = stages_of(&form.stage).filter(|s| s.len() == 1) else {
+        let notice = Notice::error(viewer.lang.tr().check_input);
+        return show_pipelines(&web, &viewer, StatusCode::BAD_REQUEST, notice).await;
+    };
+    let message = dpb::AddStageRequest {
+        pipeline_id: id,
+        stage: specs.pop(),
+        after_stage_id: form.after,
+    };
+    let added = async { web.deals().add_stage(viewer.ask(message)?).await };
+    answered(&web, &viewer, added.await).await
 }
 
 /// The new pipeline's form.
@@ -276,13 +322,7 @@ pub async fn rename(
         name: name.to_owned(),
     };
     let renamed = async { web.deals().rename_pipeline(viewer.ask(message)?).await };
-    match renamed.await {
-        Ok(_) => show_pipelines(&web, &viewer, StatusCode::OK, Notice::ok(t.saved_notice)).await,
-        Err(s) => {
-            let (code, why) = refusal(&s, t, t.went_wrong);
-            show_pipelines(&web, &viewer, code, Notice::error(why)).await
-        }
-    }
+    answered(&web, &viewer, renamed.await).await
 }
 
 #[cfg(test)]
