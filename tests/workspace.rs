@@ -397,7 +397,13 @@ async fn clients(suites: &[Suite]) -> (String, String) {
         teams: &["south"],
         ..Person::new("ivan", "Иван")
     };
-    staff.hire(&[olga, ivan]).await;
+    let marina = Person {
+        role: "manager",
+        teams: &["north"],
+        ..Person::new("marina", "Марина")
+    };
+    staff.hire(&[olga, ivan, marina]).await;
+    staff.set_password("marina").await;
     staff.set_password("olga").await;
     let contacts = suites[0].client().await;
     let create = |name: &str, owner: &str, phone: &str| {
@@ -619,6 +625,14 @@ async fn an_agent_finds_a_client_by_phone_opens_it_in_place_and_adds_a_note() {
         let timeline = format!("/contacts/{other}/timeline");
         let (status, _) = support::http(addr, "GET", &timeline, &[("cookie", &cookie)], b"").await;
         assert_eq!(status, 404, "{name}");
+        // Marina manages the north team: Olga's client is hers to open, Ivan's
+        // (south) is not found for her either.
+        let cookie = support::sign_in_http(addr, "marina").await;
+        let ours = format!("/contacts/{own}");
+        let (status, _) = support::http(addr, "GET", &ours, &[("cookie", &cookie)], b"").await;
+        assert_eq!(status, 200, "{name}: her team's client");
+        let (status, _) = support::http(addr, "GET", &path, &[("cookie", &cookie)], b"").await;
+        assert_eq!(status, 404, "{name}: another team's client");
         browser.quit().await;
         for suite in suites {
             suite.stop().await;

@@ -89,19 +89,18 @@ pub fn pipeline_to_proto(p: &Pipeline) -> pb::Pipeline {
 }
 
 pub fn stage_specs_from_proto(specs: &[pb::StageSpec]) -> Result<Vec<StageSpec>, Invalid> {
-    specs
-        .iter()
-        .map(|s| {
-            Ok(StageSpec {
-                name: s.name.clone(),
-                kind: stage_kind_from_proto("stages.kind", s.kind)?.unwrap_or(StageKind::Open),
-                probability: i64::from(s.probability),
-                wip_limit: i64::from(s.wip_limit),
-                wip_refuse: wip_rule_from_proto(s.wip_rule)?.unwrap_or(false),
-                guidance: s.guidance.clone(),
-            })
-        })
-        .collect()
+    specs.iter().map(stage_spec_from_proto).collect()
+}
+
+pub fn stage_spec_from_proto(s: &pb::StageSpec) -> Result<StageSpec, Invalid> {
+    Ok(StageSpec {
+        name: s.name.clone(),
+        kind: stage_kind_from_proto("stages.kind", s.kind)?.unwrap_or(StageKind::Open),
+        probability: i64::from(s.probability),
+        wip_limit: i64::from(s.wip_limit),
+        wip_refuse: wip_rule_from_proto(s.wip_rule)?.unwrap_or(false),
+        guidance: s.guidance.clone(),
+    })
 }
 
 pub fn stage_patch_from_proto(r: &pb::UpdateStageRequest) -> Result<StagePatch, Invalid> {

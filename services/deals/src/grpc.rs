@@ -200,11 +200,10 @@ impl Deals for DealsGrpc {
         let r = req.into_inner();
         let pipeline = required_id("pipeline_id", &r.pipeline_id)?;
         let after = optional_id("after_stage_id", &r.after_stage_id)?;
-        let spec = r.stage.unwrap_or_default();
-        let mut specs = convert::stage_specs_from_proto(&[spec]).map_err(invalid)?;
-        let Some(spec) = specs.pop() else {
+        let Some(spec) = r.stage else {
             return Err(Status::invalid_argument("stage: required"));
         };
+        let spec = convert::stage_spec_from_proto(&spec).map_err(invalid)?;
         let pipeline = (self.service)
             .add_stage(&pipeline, spec, after.as_deref())
             .await?;

@@ -237,6 +237,20 @@ impl DealsService {
         Ok(pipeline)
     }
 
+    /// The pipeline (the default when `id` is `None`) with its stages' positions
+    /// held still until `tx` ends, for a deal's furthest position to be read from
+    /// them: a stage being added waits for this, and this for it (PostgreSQL's
+    /// shared row lock; SQLite writes one transaction at a time, and refuses a
+    /// write whose reads went stale).
+    async fn steady_pipeline(&self, tx: &mut Tx, id: Option<&str>) -> Result<Pipeline> {
+        let pipeline = pipeline_or_default(tx, id).await?;
+        if self.db.backend() != ringside_storage::Backend::Postgres {
+            return Ok(pipeline);
+        }
+        store::share_pipeline(tx, &pipeline.id).await?;
+        pipeline_or_default(tx, Some(&pipeline.id)).await
+    }
+
     pub async fn update_stage(&self, id: &str, patch: StagePatch) -> Result<Pipeline> {
         let mut tx = self.db.begin().await?;
         let mut stage = store::stage(&mut tx, id)
@@ -285,7 +299,7 @@ impl DealsService {
         new: NewDeal,
         enforce_wip: bool,
     ) -> Result<Option<(Deal, Vec<String>)>> {
-        let pipeline = pipeline_or_default(tx, new.pipeline_id.as_deref()).await?;
+        let pipeline = self.steady_pipeline(tx, new.pipeline_id.as_deref()).await?;
         let stage = match &new.stage_id {
             Some(id) => open_stage(&pipeline, id)?,
             None => pipeline
@@ -369,7 +383,9 @@ impl DealsService {
     pub async fn move_deal(&self, ctx: &Ctx, id: &str, to: Move) -> Result<(Deal, Vec<String>)> {
         let mut tx = self.db.begin().await?;
         let mut deal = self.visible(&mut tx, ctx, id, true).await?;
-        let pipeline = pipeline_or_default(&mut tx, Some(&deal.pipeline_id)).await?;
+        let pipeline = self
+            .steady_pipeline(&mut tx, Some(&deal.pipeline_id))
+            .await?;
         let target = target_stage(&mut tx, &deal, &pipeline, &to).await?;
         if target.id == deal.stage_id {
             return Ok((deal, Vec::new()));
@@ -679,8 +695,6 @@ fn wip_limit(limit: i64) -> Result<i64, Invalid> {
     }
 }
 
-/// A new pipeline from its specs: open stages in the order given, then the won and
-/// the lost stage (added when not given).
 /// A stage's settings, checked: a name, a probability of 0–100, a WIP limit that
 /// is one, guidance that fits.
 fn checked_spec(spec: StageSpec) -> Result<StageSpec, Invalid> {
@@ -693,6 +707,8 @@ fn checked_spec(spec: StageSpec) -> Result<StageSpec, Invalid> {
     })
 }
 
+/// A new pipeline from its specs: open stages in the order given, then the won and
+/// the lost stage (added when not given).
 fn build_pipeline(
     name: &str,
     specs: Vec<StageSpec>,

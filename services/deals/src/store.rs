@@ -102,6 +102,16 @@ pub async fn lock_pipeline(conn: &mut AnyConnection, id: &str) -> Result<bool> {
     Ok(done.rows_affected() > 0)
 }
 
+/// Holds pipeline `id`'s row from changing until the transaction ends, letting
+/// others read it too (PostgreSQL only).
+pub async fn share_pipeline(conn: &mut AnyConnection, id: &str) -> Result<()> {
+    sqlx::query("SELECT 1 AS one FROM deal_pipelines WHERE id = $1 FOR SHARE")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(())
+}
+
 /// Moves pipeline `id`'s stages from `at` on one place down, and every deal's
 /// furthest position from `at` on with them. Positions are unique per pipeline,
 /// so the stages pass through negative ones rather than collide on the way.

@@ -1,5 +1,6 @@
-//! A call logged by hand on a client's page (`POST /contacts/{id}/calls`, `POST
-//! /leads/{id}/calls`): one made from a mobile, or before the PBX was connected —
+//! A call logged by hand on a client's or a company's page (`POST
+//! /contacts/{id}/calls`, `/leads/{id}/calls`, `/companies/{id}/calls`): one made
+//! from a mobile, or before the PBX was connected —
 //! which way, how it went, when (in the person's time zone; now when not given),
 //! how many minutes, and what was said. Activities files it as a call entry by the
 //! person (`LogCall`) and refuses what it cannot take; the page then says why and

@@ -93,10 +93,10 @@ fn draft(form: &ConvertForm) -> Result<Option<cpb::DealDraft>, ()> {
     }))
 }
 
-/// A currency's code as typed (`rub`): three letters, upper-cased.
+/// A currency's code as typed (`rub`), upper-cased, when ISO 4217 knows it (as
+/// deals checks it).
 pub(crate) fn currency(written: &str) -> Option<String> {
-    let code = written.trim().to_ascii_uppercase();
-    (code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())).then_some(code)
+    ringside_identity::fields::currency("currency", written).ok()
 }
 
 /// An amount as people write it (`1 500,50`, `1,500.50`, `1500`) in minor units.

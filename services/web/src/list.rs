@@ -1,5 +1,6 @@
 //! The deals as a list (`/deals?layout=list`): the same look as the board — whose,
-//! a tag, without a next step, past their close date — as a table in the look's
+//! a tag, without a next step, past their close date, closing in a month or with
+//! no close date, one currency, open only — as a table in the look's
 //! order (amount and close date sorted from their column headers, the other way
 //! round on a second click), 50 rows a page with the count of all that match, each
 //! deal's stage, amount, owner, expected close and next step.

@@ -124,13 +124,10 @@ impl Look {
         }
     }
 
-    /// The currency's code, when it is three letters.
+    /// The currency's code, when it is one (ISO 4217's, as deals checks it): an
+    /// unknown one filters nothing.
     pub fn currency_code(&self) -> String {
-        let code = self.currency.trim();
-        match code.len() == 3 && code.chars().all(|c| c.is_ascii_alphabetic()) {
-            true => code.to_ascii_uppercase(),
-            false => String::new(),
-        }
+        crate::convert::currency(&self.currency).unwrap_or_default()
     }
 
     /// What deals filters by.
@@ -456,8 +453,21 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(Look::of_view(&view, "").filter(), filter);
-        for bad in ["2028-13", "28-02", "2028-2", "march", "2028-02-01"] {
-            let look = parse(&format!("close={bad}&currency=rubles"));
+        let undated = parse("no_close=1");
+        assert!(undated.filter().no_close_date);
+        let view = dpb::View {
+            filter: Some(undated.filter()),
+            ..Default::default()
+        };
+        assert_eq!(Look::of_view(&view, "").query(), "no_close=1");
+        for (bad, money) in [
+            ("2028-13", "rubles"),
+            ("28-02", "XYZ"),
+            ("2028-2", "RUR"),
+            ("march", "р"),
+            ("2028-02-01", ""),
+        ] {
+            let look = parse(&format!("close={bad}&currency={money}"));
             assert_eq!(look.filter().close_from, "", "{bad}");
             assert_eq!(look.filter().currency, "", "{bad}");
             assert_eq!(look.query(), "", "{bad}");

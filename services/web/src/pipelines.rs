@@ -42,6 +42,8 @@ struct StageLine {
     open: bool,
     /// The last open stage: where a new one goes unless said otherwise.
     last_open: bool,
+    /// "after “Demo”", as the new stage's place.
+    after: String,
     probability: i32,
     wip_limit: i32,
     refuses: bool,
@@ -96,6 +98,7 @@ async fn show_drafted(
         Ok(found) => found.into_inner().pipelines,
         Err(s) => return failure(viewer.chrome(web), &s),
     };
+    let t = viewer.lang.tr();
     let open = i32::from(dpb::StageKind::Open);
     let refuse = i32::from(dpb::WipRule::Refuse);
     let pipelines = (found.into_iter())
@@ -106,6 +109,7 @@ async fn show_drafted(
                 .map(|s| StageLine {
                     last_open: p.stages.iter().rfind(|s| s.kind == open).map(|s| &s.id)
                         == Some(&s.id),
+                    after: crate::lang::fill(t.add_stage_after_stage, &[&s.name]),
                     open: s.kind == open,
                     refuses: s.wip_rule == refuse,
                     id: s.id.clone(),
