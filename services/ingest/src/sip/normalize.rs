@@ -1,4 +1,4 @@
-//! Puts a SIP message in the shape rsip reads: CRLF line endings, unfolded headers,
+//! Puts a SIP message in the shape the reader reads: CRLF line endings, unfolded headers,
 //! full header names, no space before the colon, `tel:` URIs rewritten as SIP URIs and
 //! IPv6 hosts in the request line replaced (we never need the host). The body is kept
 //! as it is.
