@@ -353,3 +353,43 @@ async fn a_sip_call_pops_the_clients_card_in_the_agents_browser() {
     browser.quit().await;
     suite.stop().await;
 }
+
+/// A SIP scanner sends twenty INVITEs straight to extension 101 from numbers
+/// nobody knows (`User-Agent: friendly-scanner`), which the proxy refuses: none is
+/// a call — no event, so no card and no lead — and a real call after them rings as
+/// ever, making the one lead of its caller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scanners_invites_the_proxy_refuses_are_no_calls() {
+    if !tools_present() {
+        return;
+    }
+    for (suite, mirror) in setups().await {
+        let mut watch = suite.watch(support::CALL_EVENTS).await;
+        let pbx = Pbx::start(&suite, mirror);
+        pbx.scan("101", 20);
+        let _phone = pbx.phone("101", "uas_answer.xml", &[]);
+        pbx.call(OFFICE, "uac_answer.xml", &["-d", "300"]);
+        let (lines, payloads) = events(&mut watch, 3).await;
+        assert_eq!(
+            lines,
+            ["call.ringing 101", "call.answered 101", "call.ended 101"],
+            "{} via {mirror:?}: the scanner's INVITEs made none",
+            suite.name
+        );
+        assert_eq!(parties(&payloads[0]).caller, CALLER);
+        quiet(&mut watch).await;
+        let contacts = "ringside.contacts.v1.Contacts";
+        if suite.running.grpc_services.contains(&contacts) {
+            let leads = support::eventually("the caller's lead", || async {
+                let leads = support::leads(&suite).await;
+                (!leads.is_empty()).then_some(leads)
+            })
+            .await;
+            let phones: Vec<_> = (leads.iter())
+                .flat_map(|l| l.identities.iter().map(|i| i.value.clone()))
+                .collect();
+            assert_eq!(phones, [CALLER], "{} via {mirror:?}: one lead", suite.name);
+        }
+        suite.stop().await;
+    }
+}

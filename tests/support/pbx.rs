@@ -175,6 +175,24 @@ impl Pbx {
         Process(child)
     }
 
+    /// A SIP scanner's `count` INVITEs straight to `extension`, each from another
+    /// number, which the proxy refuses; waits until they are done.
+    pub fn scan(&self, extension: &str, count: u32) {
+        let status = Command::new("sipp")
+            .arg(format!("127.0.0.1:{}", self.port))
+            .arg("-sf")
+            .arg(scenario("uac_scanner.xml"))
+            .args(["-s", extension, "-i", "127.0.0.1"])
+            .args(["-p", &free_udp_port().to_string()])
+            .args(["-m", &count.to_string(), "-r", &count.to_string()])
+            .args(["-nostdin", "-timeout", "30s", "-timeout_error"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run sipp");
+        assert!(status.success(), "the scan failed: {status}");
+    }
+
     /// Places a call to `number` with SIPp and waits until the scenario completes.
     pub fn call(&self, number: &str, script: &str, extra: &[&str]) {
         std::thread::sleep(Duration::from_millis(300)); // let the phones bind

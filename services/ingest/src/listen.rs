@@ -182,6 +182,7 @@ impl Ingest {
 fn signal_call_id(signal: &Signal) -> &str {
     match signal {
         Signal::Invite { call_id, .. }
+        | Signal::Progress { call_id, .. }
         | Signal::Final { call_id, .. }
         | Signal::Cancel { call_id }
         | Signal::Unanswered { call_id, .. }

@@ -1,8 +1,20 @@
 //! The call tracker: one dialog per call id, fed with what the signalling says
-//! (an INVITE to an extension, a final response, a CANCEL, a BYE) and emitting
-//! `call.*` events on state changes only — so retransmissions, the proxy's two
-//! copies of every message, and duplicate webhook deliveries emit nothing twice.
-//! Its memory is bounded: dialogs expire, and the oldest are evicted when full.
+//! (an INVITE to an extension, the callee side ringing, a final response, a
+//! CANCEL, a BYE) and emitting `call.*` events on state changes only — so
+//! retransmissions, the proxy's two copies of every message, and duplicate webhook
+//! deliveries emit nothing twice. Its memory is bounded: dialogs expire, and the
+//! oldest are evicted when full.
+//!
+//! An extension rings when the PBX makes it ring: when the proxy forwards the
+//! INVITE to it (a copy on another branch than the first one seen — as fast as the
+//! first), when the callee side answers at all (180, 183, 2xx, or a final refusal
+//! of its own such as busy), or when a cloud PBX's webhook says so. An INVITE that
+//! only ever reached the PBX — a scanner's to extension 101, a phone's first try
+//! that the PBX challenges — is not a call: refused (401, 407, 403, 404…),
+//! cancelled or timed out before anything rang, it is forgotten without an event,
+//! so it makes no card and no lead, and an authenticated retry on the same Call-ID
+//! starts afresh. A call to the office's number that nothing answered stays a
+//! missed call, as before.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -72,6 +84,15 @@ pub struct TrackerConfig {
     pub linger: Duration,
     /// Most dialogs kept; the oldest is evicted to admit a new one.
     pub max_dialogs: usize,
+}
+
+/// Final statuses with which the PBX refuses the request itself (its form, the
+/// caller's credentials or rights, the number): before anything rang, no call.
+fn refused_by_pbx(status: u16) -> bool {
+    matches!(
+        status,
+        400 | 401 | 403 | 404 | 405 | 407 | 410 | 413 | 414 | 416 | 420 | 484
+    )
 }
 
 impl TrackerConfig {
@@ -144,6 +165,9 @@ struct Dialog {
     parties: ev::CallParties,
     /// Extensions that rang, in order, with the branch each was reached on.
     legs: Vec<(String, String)>,
+    /// Extensions an INVITE was addressed to that have not rung yet: only the
+    /// PBX has seen the request so far.
+    pending: Vec<(String, String)>,
     /// Branches known to belong to the caller's side (not to an extension).
     upstream: Vec<String>,
     failed_legs: Vec<(String, Failure)>,
@@ -157,13 +181,21 @@ struct Dialog {
 /// What the signalling said, already stripped of SIP syntax.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Signal {
-    /// A new call attempt (no To tag) on `branch`, addressed to `target`.
+    /// A new call attempt (no To tag) on `branch`, addressed to `target`; `rings`
+    /// when the PBX says the target rings (a cloud PBX's webhook), not a copy of
+    /// the request.
     Invite {
         call_id: String,
         branch: String,
         caller: String,
         callee: String,
         target: String,
+        rings: bool,
+    },
+    /// The callee side rings (180, 183 to the INVITE).
+    Progress {
+        call_id: String,
+        branch: String,
     },
     /// A final response to the INVITE.
     Final {
@@ -224,7 +256,18 @@ impl Tracker {
                 caller,
                 callee,
                 target,
-            } => self.invite(call_id, branch, &caller, &callee, &target, now, wall),
+                rings,
+            } => {
+                let attempt = Attempt {
+                    branch,
+                    caller: &caller,
+                    callee: &callee,
+                    target: &target,
+                    rings,
+                };
+                self.invite(call_id, attempt, now, wall)
+            }
+            Signal::Progress { call_id, .. } => self.progress(&call_id, now),
             Signal::Final {
                 call_id,
                 branch,
@@ -239,29 +282,27 @@ impl Tracker {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn invite(
         &mut self,
         call_id: String,
-        branch: String,
-        caller: &str,
-        callee: &str,
-        target: &str,
+        a: Attempt<'_>,
         now: Instant,
         wall: SystemTime,
     ) -> Vec<EventPayload> {
         if !self.dialogs.contains_key(&call_id) {
-            self.admit(&call_id, caller, callee, target, now, wall);
+            self.admit(&call_id, a.caller, a.callee, a.target, now, wall);
         }
-        let is_extension = self.cfg.is_extension(target);
+        let is_extension = self.cfg.is_extension(a.target);
+        let linger = self.cfg.linger;
         let Some(dialog) = self.dialogs.get_mut(&call_id) else {
             return Vec::new();
         };
         if dialog.state != State::Ringing {
             return Vec::new();
         }
+        let branch = a.branch;
         let extension = match (is_extension, dialog.parties.direction()) {
-            (true, _) => target.to_owned(),
+            (true, _) => a.target.to_owned(),
             // An outbound call rings outside; its leg is the calling agent's extension.
             (false, ev::CallDirection::Outbound) => dialog.parties.caller.clone(),
             (false, _) => {
@@ -274,24 +315,34 @@ impl Tracker {
         if dialog.legs.iter().any(|(ext, _)| *ext == extension) {
             return Vec::new(); // a retransmission or the proxy's second copy
         }
-        let leg = (extension.clone(), branch.clone());
-        if !push_capped(&mut dialog.legs, leg, MAX_LEGS, "legs") {
-            return Vec::new();
+        // Forwarded: an INVITE on another branch came first (the caller's to the
+        // proxy); the proxy's copy to the extension is this one.
+        let forwarded = (dialog.upstream.iter())
+            .chain(dialog.pending.iter().map(|(_, b)| b))
+            .chain(dialog.legs.iter().map(|(_, b)| b))
+            .any(|b| *b != branch);
+        match dialog.pending.iter().position(|(ext, _)| *ext == extension) {
+            Some(pos) if dialog.pending[pos].1 == branch => return Vec::new(),
+            Some(pos) => {
+                dialog.pending.remove(pos);
+            }
+            None if !(a.rings || forwarded) => {
+                let waiting = (extension, branch);
+                push_capped(&mut dialog.pending, waiting, MAX_LEGS, "pending");
+                return Vec::new();
+            }
+            None => {}
         }
-        let mut events = vec![EventPayload::CallRinging(ev::CallRinging {
-            call: Some(dialog.parties.clone()),
-            extension: extension.clone(),
-        })];
-        if let Some(pos) = dialog.early_failures.iter().position(|(b, _)| *b == branch) {
-            let (_, failure) = dialog.early_failures.remove(pos);
-            events.extend(leg_failed(
-                dialog,
-                extension,
-                failure,
-                now + self.cfg.linger,
-            ));
+        ring(dialog, extension, branch, now + linger)
+    }
+
+    /// The callee side rings: whatever only the PBX had seen rings now.
+    fn progress(&mut self, call_id: &str, now: Instant) -> Vec<EventPayload> {
+        let until = now + self.cfg.linger;
+        match self.dialogs.get_mut(call_id) {
+            Some(dialog) if dialog.state == State::Ringing => ring_pending(dialog, until),
+            _ => Vec::new(),
         }
-        events
     }
 
     fn admit(
@@ -335,6 +386,7 @@ impl Tracker {
             Dialog {
                 parties,
                 legs: Vec::new(),
+                pending: Vec::new(),
                 upstream: Vec::new(),
                 failed_legs: Vec::new(),
                 early_failures: Vec::new(),
@@ -355,9 +407,15 @@ impl Tracker {
         wall: SystemTime,
     ) -> Vec<EventPayload> {
         if (200..300).contains(&status) {
-            return self.answer(call_id, branch, responder, now, wall);
+            let mut events = self.progress(call_id, now);
+            events.extend(self.answer(call_id, branch, responder, now, wall));
+            return events;
         }
         if status < 300 {
+            return Vec::new();
+        }
+        if self.never_rang(call_id) && refused_by_pbx(status) {
+            self.forget(call_id);
             return Vec::new();
         }
         let failure = Failure::from_status(status);
@@ -368,13 +426,21 @@ impl Tracker {
         if dialog.state != State::Ringing {
             return Vec::new();
         }
+        // The callee side's own answer (busy, declined): it was reached.
+        let mut events = match dialog.pending.iter().any(|(_, b)| b == branch) {
+            true => ring_pending(dialog, now + linger),
+            false => Vec::new(),
+        };
+        if dialog.state != State::Ringing {
+            return events;
+        }
         let leg = dialog
             .legs
             .iter()
             .find(|(_, b)| b == branch)
             .map(|(ext, _)| ext.clone());
         let known_upstream = dialog.upstream.iter().any(|b| b == branch);
-        match leg {
+        events.extend(match leg {
             // One extension said no; the call goes on while others still ring.
             Some(extension) => leg_failed(dialog, extension, failure, now + linger),
             // The caller's side got the final answer (or nothing else was seen): over.
@@ -392,7 +458,22 @@ impl Tracker {
                 );
                 Vec::new()
             }
-        }
+        });
+        events
+    }
+
+    /// Whether the call is still only a request the PBX has: nothing rang, and it
+    /// was addressed to an extension, not to the office's number.
+    fn never_rang(&self, call_id: &str) -> bool {
+        self.dialogs.get(call_id).is_some_and(|d| {
+            d.state == State::Ringing && d.legs.is_empty() && d.upstream.is_empty()
+        })
+    }
+
+    /// Drops a call that never was one, with no event.
+    fn forget(&mut self, call_id: &str) {
+        self.dialogs.remove(call_id);
+        metrics::counter!("ringside_ingest_calls_never_rang_total").increment(1);
     }
 
     fn answer(
@@ -431,6 +512,10 @@ impl Tracker {
     }
 
     fn fail_call(&mut self, call_id: &str, failure: Failure, now: Instant) -> Vec<EventPayload> {
+        if self.never_rang(call_id) {
+            self.forget(call_id);
+            return Vec::new();
+        }
         let linger = self.cfg.linger;
         match self.dialogs.get_mut(call_id) {
             Some(dialog) if dialog.state == State::Ringing => {
@@ -501,6 +586,46 @@ impl Tracker {
     }
 }
 
+/// The information of an INVITE the tracker reads.
+struct Attempt<'a> {
+    branch: String,
+    caller: &'a str,
+    callee: &'a str,
+    target: &'a str,
+    rings: bool,
+}
+
+/// `extension` rings on `branch`: `call.ringing`, and the leg's failure if its
+/// answer came before its INVITE.
+fn ring(
+    dialog: &mut Dialog,
+    extension: String,
+    branch: String,
+    until: Instant,
+) -> Vec<EventPayload> {
+    let leg = (extension.clone(), branch.clone());
+    if !push_capped(&mut dialog.legs, leg, MAX_LEGS, "legs") {
+        return Vec::new();
+    }
+    let mut events = vec![EventPayload::CallRinging(ev::CallRinging {
+        call: Some(dialog.parties.clone()),
+        extension: extension.clone(),
+    })];
+    if let Some(pos) = dialog.early_failures.iter().position(|(b, _)| *b == branch) {
+        let (_, failure) = dialog.early_failures.remove(pos);
+        events.extend(leg_failed(dialog, extension, failure, until));
+    }
+    events
+}
+
+/// Every extension that only the PBX had seen rings.
+fn ring_pending(dialog: &mut Dialog, until: Instant) -> Vec<EventPayload> {
+    let waiting = std::mem::take(&mut dialog.pending);
+    (waiting.into_iter())
+        .flat_map(|(extension, branch)| ring(dialog, extension, branch, until))
+        .collect()
+}
+
 /// Records that `extension`'s leg failed; ends the call when every leg has failed
 /// and no caller's side is known to wait for the proxy's final answer.
 fn leg_failed(
@@ -556,6 +681,14 @@ mod tests {
             caller: caller.into(),
             callee: "+74951234567".into(),
             target: target.into(),
+            rings: false,
+        }
+    }
+
+    fn progress(branch: &str) -> Signal {
+        Signal::Progress {
+            call_id: "c1".into(),
+            branch: branch.into(),
         }
     }
 
@@ -636,14 +769,18 @@ mod tests {
         assert_eq!(events, vec!["ringing 101", "answered 101", "ended"]);
     }
 
+    /// The events of `signal` then the callee side's 180.
+    fn rung(t: &mut Tracker, signal: Signal) -> Vec<EventPayload> {
+        let (now, wall) = (Instant::now(), SystemTime::now());
+        let mut events = t.apply(signal, now, wall);
+        events.extend(t.apply(progress("b"), now, wall));
+        events
+    }
+
     #[test]
     fn caller_and_direction_are_normalized() {
         let mut t = tracker();
-        let events = t.apply(
-            invite("leg1", "8 912 345-67-89", "101"),
-            Instant::now(),
-            SystemTime::now(),
-        );
+        let events = rung(&mut t, invite("leg1", "8 912 345-67-89", "101"));
         let EventPayload::CallRinging(r) = &events[0] else {
             panic!("ringing")
         };
@@ -651,7 +788,7 @@ mod tests {
         assert_eq!(call.caller, "+79123456789");
         assert_eq!(call.direction(), ev::CallDirection::Inbound);
         let mut t = tracker();
-        let events = t.apply(invite("b", "102", "101"), Instant::now(), SystemTime::now());
+        let events = rung(&mut t, invite("b", "102", "101"));
         let EventPayload::CallRinging(r) = &events[0] else {
             panic!("ringing")
         };
@@ -660,11 +797,7 @@ mod tests {
             ev::CallDirection::Internal
         );
         let mut t = tracker();
-        let events = t.apply(
-            invite("b", "102", "+74957654321"),
-            Instant::now(),
-            SystemTime::now(),
-        );
+        let events = rung(&mut t, invite("b", "102", "+74957654321"));
         let EventPayload::CallRinging(r) = &events[0] else {
             panic!("ringing")
         };
@@ -693,9 +826,10 @@ mod tests {
                 final_("leg1", 487, None),
             ],
         );
+        // 200 (the queue) looks like an extension here: the answer rings it too.
         assert_eq!(
             events,
-            vec!["ringing 200", "ringing 101", "ringing 102", "answered 102"]
+            vec!["ringing 101", "ringing 102", "ringing 200", "answered 102"]
         );
     }
 
@@ -768,6 +902,7 @@ mod tests {
             start,
             SystemTime::now(),
         );
+        t.apply(progress("leg1"), start, SystemTime::now());
         let events = t.expire(start + t.cfg.ring_timeout, SystemTime::now());
         assert!(matches!(events.as_slice(), [EventPayload::CallMissed(_)]));
         assert_eq!(t.len(), 1, "lingers to absorb retransmissions");
@@ -786,6 +921,104 @@ mod tests {
     }
 
     #[test]
+    fn an_invite_the_pbx_refuses_is_no_call_and_a_retry_starts_afresh() {
+        for refusal in [401, 407, 403, 404] {
+            let mut t = tracker();
+            let events = run(
+                &mut t,
+                vec![
+                    invite("scan", "+15550001111", "101"),
+                    invite("scan", "+15550001111", "101"), // retransmission
+                    final_("scan", refusal, None),
+                ],
+            );
+            assert!(events.is_empty(), "{refusal}: {events:?}");
+            assert!(t.is_empty(), "{refusal}: forgotten");
+        }
+        // A phone's first try challenged, then sent with its credentials on the same
+        // Call-ID, forwarded by the proxy: one call, ringing once.
+        let mut t = tracker();
+        let events = run(
+            &mut t,
+            vec![
+                invite("try1", "102", "+74957654321"),
+                final_("try1", 407, None),
+                invite("try2", "102", "+74957654321"),
+                invite("out", "102", "+74957654321"), // the proxy's copy to the trunk
+                final_("out", 200, None),
+            ],
+        );
+        assert_eq!(events, vec!["ringing 102", "answered 102"]);
+    }
+
+    #[test]
+    fn an_invite_nothing_answers_or_that_is_cancelled_before_ringing_is_no_call() {
+        let mut t = tracker();
+        let start = Instant::now();
+        t.apply(
+            invite("scan", "+15550001111", "101"),
+            start,
+            SystemTime::now(),
+        );
+        let events = t.expire(start + t.cfg.ring_timeout, SystemTime::now());
+        assert!(events.is_empty(), "{events:?}");
+        assert!(t.is_empty());
+        let cancelled = run(
+            &mut t,
+            vec![
+                invite("scan", "+15550001111", "101"),
+                Signal::Cancel {
+                    call_id: "c1".into(),
+                },
+            ],
+        );
+        assert!(cancelled.is_empty(), "{cancelled:?}");
+        // A call to the office's number that nothing answered is still missed.
+        let missed = run(
+            &mut t,
+            vec![
+                invite("up", "+79123456789", "+74951234567"),
+                final_("up", 480, None),
+            ],
+        );
+        assert_eq!(missed, vec!["missed Some(Missed) []"]);
+    }
+
+    #[test]
+    fn an_extension_rings_when_its_phone_rings_or_the_proxy_forwards() {
+        let mut t = tracker();
+        let direct = run(
+            &mut t,
+            vec![invite("b1", "+79123456789", "101"), progress("b1")],
+        );
+        assert_eq!(direct, vec!["ringing 101"]);
+        let mut t = tracker();
+        let forwarded = run(
+            &mut t,
+            vec![
+                invite("b1", "+79123456789", "101"),
+                invite("b2", "+79123456789", "101"),
+                progress("b2"),
+            ],
+        );
+        assert_eq!(
+            forwarded,
+            vec!["ringing 101"],
+            "at the forwarded copy, once"
+        );
+        let webhook = Signal::Invite {
+            call_id: "c1".into(),
+            branch: "webhook:101".into(),
+            caller: "+79123456789".into(),
+            callee: "+74951234567".into(),
+            target: "101".into(),
+            rings: true,
+        };
+        let mut t = tracker();
+        assert_eq!(run(&mut t, vec![webhook]), vec!["ringing 101"]);
+    }
+
+    #[test]
     fn a_flood_of_invites_cannot_grow_the_tracker_past_its_limit() {
         let mut cfg = TrackerConfig::new("^[0-9]{3}$", PhoneRegion::default()).expect("config");
         cfg.max_dialogs = 100;
@@ -798,6 +1031,7 @@ mod tests {
                 caller: "+79123456789".into(),
                 callee: "101".into(),
                 target: "101".into(),
+                rings: false,
             };
             t.apply(signal, now, SystemTime::now());
         }

@@ -278,6 +278,7 @@ fn signal(event: CallEvent) -> Result<Signal, &'static str> {
             caller: bounded("from", &event.from)?,
             callee: to,
             target: extension,
+            rings: true,
         },
         Event::Answered => Signal::Final {
             call_id,

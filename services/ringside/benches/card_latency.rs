@@ -1,4 +1,5 @@
-//! From the SIP INVITE arriving at the ingest socket to the caller-ID card frame
+//! From the SIP INVITE that rings (the proxy's copy to the extension, sent right
+//! after the caller's own to the office's number) arriving at the ingest socket to the caller-ID card frame
 //! arriving at the agent's WebSocket (the card pops once the caller is known), and on
 //! to the complete card (history, tasks, deals), at 10 and 100 calls per second with
 //! 100,000 contacts — all-in-one on SQLite, and as services (contacts, activities,
@@ -258,11 +259,13 @@ async fn card_latency(d: &Deployment, rate: u64, calls: usize) -> anyhow::Result
             for i in 0..calls {
                 tick.tick().await;
                 let client = (i * 7919) % CONTACTS as usize + 1;
-                let invite = invite(base + i, client);
+                let [caller, forwarded] = invites(base + i, client);
+                let _ = socket.send_to(&caller, sip).await;
+                // The card is timed from the proxy's copy: the one that rings 101.
                 sent.lock()
                     .unwrap()
                     .insert(format!("bench-{}@trunk", base + i), Instant::now());
-                let _ = socket.send_to(&invite, sip).await;
+                let _ = socket.send_to(&forwarded, sip).await;
             }
         })
     };
@@ -308,7 +311,7 @@ async fn card_latency(d: &Deployment, rate: u64, calls: usize) -> anyhow::Result
                 .trim_end_matches("@trunk")
                 .parse()?;
             // The rest of the call (180, 200, ACK, BYE, 200) closes the card.
-            for msg in common::call_messages_for(n, 0).into_iter().skip(1) {
+            for msg in common::call_messages_for(n, 0).into_iter().skip(2) {
                 socket.send_to(&msg, sip).await?;
             }
         }
@@ -323,8 +326,10 @@ async fn card_latency(d: &Deployment, rate: u64, calls: usize) -> anyhow::Result
     })
 }
 
-fn invite(n: usize, client: usize) -> Vec<u8> {
-    common::call_messages_for(n, client).remove(0)
+/// The caller's INVITE to the office's number, and the proxy's copy to 101.
+fn invites(n: usize, client: usize) -> [Vec<u8>; 2] {
+    let mut messages = common::call_messages_for(n, client).into_iter();
+    [(); 2].map(|_| messages.next().unwrap_or_default())
 }
 
 struct Floor {

@@ -84,13 +84,20 @@ pub fn interpret(bytes: &[u8]) -> Result<Signal, Dropped> {
                 caller: caller(&msg).unwrap_or_default(),
                 callee: party(&msg, "to").user.unwrap_or_default(),
                 target: user_of(uri).unwrap_or_default(),
+                rings: false,
             }),
             "CANCEL" => Ok(Signal::Cancel { call_id }),
             "BYE" => Ok(Signal::Bye { call_id }),
             _ => Err(Dropped::Irrelevant),
         },
         Start::Response { status } => {
-            if msg.cseq_method()? != "INVITE" || status < 200 {
+            if msg.cseq_method()? != "INVITE" {
+                return Err(Dropped::Irrelevant);
+            }
+            if matches!(status, 180 | 183) {
+                return Ok(Signal::Progress { call_id, branch });
+            }
+            if status < 200 {
                 return Err(Dropped::Irrelevant);
             }
             let responder = party(&msg, "contact")
@@ -224,6 +231,7 @@ mod tests {
                 caller: "+79123456789".into(),
                 callee: "+74951234567".into(),
                 target: "101".into(),
+                rings: false,
             }
         );
     }
@@ -305,7 +313,16 @@ mod tests {
             })
         );
         let ringing = ok.replace("200 OK", "180 Ringing");
-        assert_eq!(interpret(ringing.as_bytes()), Err(Dropped::Irrelevant));
+        assert_eq!(
+            interpret(ringing.as_bytes()),
+            Ok(Signal::Progress {
+                call_id: "c".into(),
+                branch: "z9hG4bK-1".into()
+            }),
+            "the callee side rings"
+        );
+        let trying = ok.replace("200 OK", "100 Trying");
+        assert_eq!(interpret(trying.as_bytes()), Err(Dropped::Irrelevant));
         let options = "OPTIONS sip:101@x SIP/2.0\r\nVia: SIP/2.0/UDP x;branch=b\r\nFrom: <sip:scan@x>;tag=1\r\nTo: <sip:101@x>\r\nCall-ID: o\r\nCSeq: 1 OPTIONS\r\n\r\n";
         assert_eq!(interpret(options.as_bytes()), Err(Dropped::Irrelevant));
         let reinvite = INVITE.replace(

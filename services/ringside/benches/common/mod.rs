@@ -134,8 +134,9 @@ where
     }
 }
 
-/// The SIP messages of one whole call from the client `+7912{n:07}` to extension 101
-/// (INVITE, 180, 200, ACK, BYE, 200), as a PBX's capture copies them.
+/// The SIP messages of one whole call from the client `+7912{n:07}` to the office's
+/// number, which the proxy forwards to extension 101 (the caller's INVITE, the
+/// proxy's copy to 101, 180, 200, ACK, BYE, 200), as a PBX's capture copies them.
 pub fn call_messages(n: usize) -> Vec<Vec<u8>> {
     call_messages_for(n, n)
 }
@@ -150,7 +151,13 @@ pub fn call_messages_for(n: usize, client: usize) -> Vec<Vec<u8>> {
     };
     vec![
         format!(
-            "INVITE sip:101@127.0.0.1 SIP/2.0\r\n{}{}",
+            "INVITE sip:+74951234567@127.0.0.1 SIP/2.0\r\n{}{}",
+            via("i"),
+            common("", "1 INVITE")
+        ),
+        format!(
+            "INVITE sip:101@127.0.0.1 SIP/2.0\r\n{}{}{}",
+            via("f"),
             via("i"),
             common("", "1 INVITE")
         ),
