@@ -118,3 +118,73 @@ async fn an_offline_agent_gets_reminders_and_new_leads_by_email_and_telegram_onc
     assert_eq!(bot.sent().len(), 2);
     suite.stop().await;
 }
+
+/// A socket that stops answering pings (a closed laptop, a dead network: the TCP
+/// connection left half-open) is dropped after two of them, and its person is
+/// offline again: the lead assigned next reaches her by email, not the dead socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_that_stops_answering_is_dropped_and_alerts_go_by_email() {
+    let Some(smtp) = Smtp::start().await else {
+        return;
+    };
+    let suite = support::all_in_one_with(|s| {
+        s.smtp_url = Some(format!("smtp://127.0.0.1:{}", smtp.port));
+        s.alert_from = "Ringside <crm@example.org>".into();
+        s.ws_ping_secs = 1;
+    })
+    .await;
+    let olga = Person {
+        alert_email: "olga@example.org",
+        ..Person::new("olga", "Ольга")
+    };
+    suite.hire(&[olga]).await;
+    let token = (suite.key)
+        .issue("olga", ringside_auth::Role::Agent, Duration::from_secs(600))
+        .expect("a token");
+    let bearer = format!("Bearer {token}");
+    let mut ws = support::socket::open(suite.running.http_addr, &[("authorization", &bearer)])
+        .await
+        .expect("websocket");
+    let lead = |name: &str| cpb::CreateLeadRequest {
+        name: name.into(),
+        owner_id: "olga".into(),
+        ..Default::default()
+    };
+    // While her socket answers (reading it answers the pings), the lead is pushed.
+    suite
+        .client()
+        .await
+        .create_lead(lead("Vera"))
+        .await
+        .expect("lead");
+    let pushed = support::socket::next_of(&mut ws, "lead_assigned").await;
+    assert_eq!(pushed["title"], "Vera");
+    // Reading on (as a browser does), she stays online past several pings.
+    let reading = async { while let Some(Ok(_)) = futures::StreamExt::next(&mut ws).await {} };
+    let _ = tokio::time::timeout(Duration::from_secs(3), reading).await;
+    suite
+        .client()
+        .await
+        .create_lead(lead("Lena"))
+        .await
+        .expect("lead");
+    let pushed = support::socket::next_of(&mut ws, "lead_assigned").await;
+    assert_eq!(pushed["title"], "Lena");
+    assert!(smtp.messages().is_empty(), "online: no email");
+    // Now nothing reads it (the pings go unanswered): it is dropped, and the next
+    // lead goes by email.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    suite
+        .client()
+        .await
+        .create_lead(lead("Nina"))
+        .await
+        .expect("lead");
+    let mail = eventually("the new lead by email", || async {
+        smtp.messages().into_iter().next()
+    })
+    .await;
+    assert!(mail.contains("Subject: New lead: Nina"), "{mail}");
+    drop(ws);
+    suite.stop().await;
+}

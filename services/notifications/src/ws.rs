@@ -8,6 +8,13 @@
 //! bearer token expires; a browser is told `{"type":"signed_out"}` first. The agent
 //! sends `{"type":"note","call_id":…,"text":…,"outcome":…}` to file a note on a call
 //! and gets `note_saved` or `error` back.
+//!
+//! Each socket is pinged (`RINGSIDE_WS_PING_SECS`); one that has answered nothing —
+//! no pong, no frame — for two pings is dropped: a closed laptop or a dead network
+//! leaves a half-open connection that would take pushes forever, and its person would
+//! count as online, so their alerts would never go by email or Telegram. Once it is
+//! dropped they are offline, and the next alert falls back. (A push sent into it in
+//! the meantime — at most two pings' time — is not sent again.)
 
 use ringside_auth::visibility::Scope;
 use std::sync::Arc;
@@ -46,6 +53,8 @@ struct WsState {
     sessions: Sessions,
     /// The web pages' origins, when they are served from another address.
     origins: Arc<Origins>,
+    /// How often a socket is pinged.
+    ping: Duration,
 }
 
 /// What keeps a socket open: a browser's session, or a program's token until it
@@ -60,14 +69,15 @@ enum Standing {
 pub fn router(
     service: Notifications,
     key: TokenKey,
-    sessions: Sessions,
-    origins: Origins,
+    (sessions, origins): (Sessions, Origins),
+    ping: Duration,
 ) -> axum::Router {
     let state = WsState {
         service,
         key: Arc::new(key),
         sessions,
         origins: Arc::new(origins),
+        ping,
     };
     axum::Router::new()
         .route("/agent/ws", get(upgrade))
@@ -160,6 +170,10 @@ async fn session(mut socket: WebSocket, state: WsState, sight: Scope, standing: 
     let mut check = tokio::time::interval(SESSION_CHECK);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     check.tick().await;
+    let mut ping = tokio::time::interval(state.ping);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ping.tick().await;
+    let mut heard = tokio::time::Instant::now();
     loop {
         tokio::select! {
             push = sub.pushes.recv() => {
@@ -170,6 +184,7 @@ async fn session(mut socket: WebSocket, state: WsState, sight: Scope, standing: 
                 }
             }
             incoming = socket.recv() => {
+                heard = tokio::time::Instant::now();
                 let reply = match incoming {
                     Some(Ok(Message::Text(text))) => command(&service, &agent, &text).await,
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
@@ -182,6 +197,15 @@ async fn session(mut socket: WebSocket, state: WsState, sight: Scope, standing: 
             _ = check.tick() => {
                 if !still_standing(&state.sessions, &standing).await {
                     return signed_out(socket).await;
+                }
+            }
+            _ = ping.tick() => {
+                if heard.elapsed() > state.ping * 2 {
+                    metrics::counter!("ringside_notifications_sockets_dropped_total", "reason" => "unanswered").increment(1);
+                    return;
+                }
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
                 }
             }
         }

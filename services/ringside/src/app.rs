@@ -418,8 +418,8 @@ impl Assembly<'_> {
         let routes = ringside_notifications::ws::router(
             service.clone(),
             self.key.clone(),
-            sessions,
-            origins,
+            (sessions, origins),
+            Duration::from_secs(self.settings.ws_ping_secs.max(1)),
         );
         self.http_routes = std::mem::take(&mut self.http_routes).merge(routes);
         self.notifications = Some(service);

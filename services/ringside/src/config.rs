@@ -131,6 +131,17 @@ pub struct Settings {
     )]
     pub extension_pattern: String,
 
+    /// Seconds between the pings an agent's socket is sent; one that has answered
+    /// nothing for two of them is dropped, and its person is offline again (alerts
+    /// go by email or Telegram).
+    #[arg(
+        long,
+        env = "RINGSIDE_WS_PING_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub ws_ping_secs: u64,
+
     /// Seconds a call may ring before it is closed as missed.
     #[arg(
         long,
@@ -613,6 +624,7 @@ impl Settings {
             forms: None,
             extension_pattern: "^[0-9]{2,5}$".into(),
             ring_timeout_secs: 180,
+            ws_ping_secs: 10,
             max_dialogs: 50_000,
             people_keys: None,
             people_keys_file: None,
