@@ -86,6 +86,12 @@ async fn a_strangers_email_becomes_one_assigned_lead_and_the_reply_joins_its_thr
         ack.contains("In-Reply-To: <m1@example.org>") && ack.contains("To: anna@example.org"),
         "{ack}"
     );
+    // Under the office's subject, never the client's (a forged sender would make the
+    // answer carry any text to anyone).
+    assert!(
+        ack.contains("Subject: We have your message") && !ack.contains("=?"),
+        "{ack}"
+    );
 
     // Olga answers from the CRM: by SMTP, in the thread.
     let token = suite
@@ -147,6 +153,14 @@ async fn a_strangers_email_becomes_one_assigned_lead_and_the_reply_joins_its_thr
             "Precedence: bulk\nList-Id: <deals.bulk.example>",
             "Sale!",
         ),
+        // A forged From: the receiving server says SPF failed and nothing was signed.
+        mail(
+            "ceo@bank.example",
+            "f1@forged.example",
+            "Click http://evil.example",
+            "Authentication-Results: mx.shop.test; spf=fail smtp.mailfrom=bank.example; dkim=none",
+            "Pay now.",
+        ),
     ])
     .await;
     let thread = eventually("five messages on Anna's timeline", || async {
@@ -187,16 +201,20 @@ async fn a_strangers_email_becomes_one_assigned_lead_and_the_reply_joins_its_thr
             .then_some(())
     })
     .await;
-    assert_eq!(
-        support::leads(&suite).await.len(),
-        1,
-        "robots make no leads"
+    let leads = eventually("the forged sender's lead", || async {
+        let leads = support::leads(&suite).await;
+        (leads.len() == 2).then_some(leads)
+    })
+    .await;
+    assert!(
+        leads.iter().all(|l| l.name != "news@bulk.example"),
+        "robots make no leads: {leads:?}"
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
         smtp.messages().len(),
         2,
-        "one automatic answer, one reply; none to robots or old clients"
+        "one automatic answer, one reply; none to robots, old clients or forged senders"
     );
     suite.stop().await;
 }

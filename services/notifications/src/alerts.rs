@@ -202,14 +202,24 @@ impl Alerter {
     }
 
     /// Records that event `event_id` went out on `channel` (to `agent`, if anyone).
+    /// Records `key` on `channel` unless it is there already; whether this call
+    /// recorded it (a claim: of several at once, one wins).
+    pub(crate) async fn claim(&self, key: &str, channel: &str) -> Result<bool, String> {
+        self.record_first(key, channel, "").await
+    }
+
     pub(crate) async fn record(
         &self,
         event_id: &str,
         channel: &str,
         agent: &str,
     ) -> Result<(), String> {
+        self.record_first(event_id, channel, agent).await.map(drop)
+    }
+
+    async fn record_first(&self, key: &str, channel: &str, agent: &str) -> Result<bool, String> {
         let mut conn = self.db.pool().acquire().await.map_err(|e| e.to_string())?;
-        store::record_sent(&mut conn, event_id, channel, agent)
+        store::record_sent(&mut conn, key, channel, agent)
             .await
             .map_err(|e| e.to_string())
     }

@@ -76,16 +76,19 @@ pub struct Outbound {
     bus: Arc<dyn Bus>,
     telegram: Option<TelegramOut>,
     email: Option<EmailOut>,
-    /// The automatic answer's text (none: no automatic answers).
+    /// The automatic answer's text (none: no automatic answers) and subject.
     auto_reply: Option<String>,
+    auto_subject: String,
 }
 
-/// Whether `m` is a client's first email, written by a person.
+/// Whether `m` is a client's first email, written by a person whose address the
+/// receiving server did not find forged.
 pub fn wants_auto_reply(m: &ev::ChannelMessage) -> bool {
     let Some(d) = &m.message else { return false };
     m.new_lead
         && !m.edit
         && !d.automatic
+        && !d.sender_unverified
         && d.channel == apb::Channel::Email as i32
         && d.direction == apb::Direction::Inbound as i32
         && !d.from.is_empty()
@@ -104,13 +107,15 @@ impl Outbound {
             telegram,
             email,
             auto_reply: None,
+            auto_subject: String::new(),
         }
     }
 
-    /// New leads' first emails are answered with `text` (`Auto-Submitted:
-    /// auto-replied`), when email is configured.
-    pub fn with_auto_reply(mut self, text: Option<String>) -> Self {
+    /// New leads' first emails are answered with `text` under `subject`
+    /// (`Auto-Submitted: auto-replied`), when email is configured.
+    pub fn with_auto_reply(mut self, text: Option<String>, subject: &str) -> Self {
         self.auto_reply = text.filter(|t| !t.trim().is_empty());
+        self.auto_subject = subject.trim().to_owned();
         self
     }
 
@@ -131,15 +136,13 @@ impl Outbound {
             return false;
         }
         let answered = Some(d.external_id.clone()).filter(|id| !id.is_empty());
-        let subject = match d.subject.as_str() {
-            "" => "your message",
-            s => s,
-        };
+        // The office's own subject, never the client's: a forged sender would make
+        // the answer carry any text to anyone.
         let mut message = ev::ChannelMessage {
             message: Some(apb::MessageDetail {
                 channel: apb::Channel::Email as i32,
                 direction: apb::Direction::Outbound as i32,
-                subject: reply_subject(subject),
+                subject: self.auto_subject.clone(),
                 text: text.clone(),
                 automatic: true,
                 ..Default::default()

@@ -213,8 +213,10 @@ impl Notifications {
 
     /// `lead.created` with an owner: the owner hears of it, the same way.
     /// `message.received`: a new lead's first email gets the automatic answer, if
-    /// one is configured — once, even when the event comes again, and never to a
-    /// robot (no mail loops).
+    /// one is configured — once, even when the event comes again, never to a robot
+    /// (no mail loops) nor to a sender the receiving server could not prove, and at
+    /// most once a day to one address (forged senders would make it a way to mail
+    /// someone over and over).
     pub async fn acknowledge(
         &self,
         event_id: &str,
@@ -228,6 +230,18 @@ impl Notifications {
         }
         if self.alerter.was_sent(event_id, "auto_reply").await? {
             return Ok(());
+        }
+        let from = message.message.as_ref().map_or("", |d| d.from.as_str());
+        let today = time::OffsetDateTime::now_utc().date();
+        // Claimed before sending: an answer that then fails is not tried again that
+        // day (a missing acknowledgement is better than a doubled one).
+        if !self
+            .alerter
+            .claim(&daily_key(from, today), "auto_reply_day")
+            .await?
+        {
+            alerts::count("auto_reply", "daily_limit");
+            return self.alerter.record(event_id, "auto_reply", "").await;
         }
         if outbound.auto_reply(message).await {
             self.alerter.record(event_id, "auto_reply", "").await?;
@@ -327,4 +341,34 @@ fn rfc3339(t: &prost_types::Timestamp) -> String {
                 .ok()
         })
         .unwrap_or_default()
+}
+
+/// The key of one address's automatic answer on `day`: a digest of the address, so
+/// the table that counts them holds no address.
+fn daily_key(address: &str, day: time::Date) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(address.trim().to_lowercase().as_bytes());
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("auto-reply:{hex}:{day}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_address_has_one_key_a_day_and_the_key_holds_no_address() {
+        let day = time::macros::date!(2026 - 11 - 28);
+        let key = daily_key("Anna@Example.org ", day);
+        assert_eq!(key, daily_key("anna@example.org", day));
+        assert_ne!(
+            key,
+            daily_key("anna@example.org", day.next_day().expect("a day"))
+        );
+        assert_ne!(key, daily_key("vera@example.org", day));
+        assert!(
+            !key.contains("anna") && key.ends_with(":2026-11-28"),
+            "{key}"
+        );
+    }
 }

@@ -28,14 +28,14 @@ pub async fn was_sent(
 }
 
 /// Records that event `event_id` went out on `channel` (to `agent`, if anyone); a
-/// second record of the same is ignored.
+/// second record of the same is ignored. Whether this one was the first.
 pub async fn record_sent(
     conn: &mut AnyConnection,
     event_id: &str,
     channel: &str,
     agent: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
         "INSERT INTO alerts_sent (event_id, channel, agent_id, sent_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT DO NOTHING",
     )
@@ -45,5 +45,5 @@ pub async fn record_sent(
     .bind(now_millis())
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }

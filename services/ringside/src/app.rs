@@ -397,8 +397,10 @@ impl Assembly<'_> {
                 ),
                 None => None,
             };
-            let outbound = Outbound::new(peers, self.bus.clone(), telegram, email)
-                .with_auto_reply(self.settings.email_auto_reply.clone());
+            let outbound = Outbound::new(peers, self.bus.clone(), telegram, email).with_auto_reply(
+                self.settings.email_auto_reply.clone(),
+                &self.settings.email_auto_reply_subject,
+            );
             service = service.with_outbound(outbound);
         }
         let handler = Arc::new(ringside_notifications::Consumer::new(service.clone()));

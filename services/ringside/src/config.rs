@@ -461,6 +461,16 @@ pub struct Settings {
     #[arg(long, env = "RINGSIDE_EMAIL_AUTO_REPLY", global = true)]
     pub email_auto_reply: Option<String>,
 
+    /// The automatic answer's subject (the client's own is never echoed back: a
+    /// forged sender would make it a way to mail anyone anything).
+    #[arg(
+        long,
+        env = "RINGSIDE_EMAIL_AUTO_REPLY_SUBJECT",
+        default_value = "We have your message",
+        global = true
+    )]
+    pub email_auto_reply_subject: String,
+
     /// Reverse proxies in front of the HTTP port (comma-separated CIDRs): behind them, a
     /// web form's or sign-in's client address (for their rate limits) comes from
     /// X-Forwarded-For.
@@ -648,6 +658,7 @@ impl Settings {
             email_from: None,
             trusted_proxies: String::new(),
             email_auto_reply: None,
+            email_auto_reply_subject: "We have your message".into(),
             imap_mailboxes: None,
             imap_poll_secs: 1,
             imap_idle_secs: 5,

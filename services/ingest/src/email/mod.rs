@@ -111,6 +111,7 @@ fn to_inbound(mail: Mail) -> Inbound {
         text: mail.text,
         attachments: mail.attachments,
         automatic: mail.automatic.is_some(),
+        sender_unverified: mail.sender_unverified,
         ..Default::default()
     };
     Inbound {

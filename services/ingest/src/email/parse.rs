@@ -2,7 +2,10 @@
 //! attachments' metadata, the ids that thread it (Message-ID, In-Reply-To,
 //! References), and whether a robot sent it — an auto-reply, a bounce or bulk mail
 //! (RFC 3834's `Auto-Submitted`, `Precedence: bulk/list/junk`, `List-Id`, an empty
-//! Return-Path, a delivery report) — which is recorded but makes no lead.
+//! Return-Path, a delivery report) — which is recorded but makes no lead; and
+//! whether the receiving server found the sender unproven (the topmost
+//! `Authentication-Results`, RFC 8601, which that server wrote: SPF failed and no
+//! DKIM signature passed), so nothing answers a From that may be forged.
 
 use mail_parser::{MessageParser, MimeHeaders};
 use ringside_proto::activities::v1 as apb;
@@ -26,6 +29,8 @@ pub struct Mail {
     pub date: Option<i64>,
     /// Why a robot sent it, if one did.
     pub automatic: Option<&'static str>,
+    /// SPF failed and no DKIM signature passed, as the receiving server said.
+    pub sender_unverified: bool,
 }
 
 impl Mail {
@@ -89,6 +94,9 @@ pub fn parse(raw: &[u8], max_bytes: usize) -> Result<Mail, Rejected> {
     }
     references.retain(|r| r != &message_id);
     let automatic = automatic(&message).or_else(|| robot_sender(&address));
+    let sender_unverified = message
+        .header_raw("Authentication-Results")
+        .is_some_and(unverified);
     Ok(Mail {
         message_id,
         from: address,
@@ -111,7 +119,23 @@ pub fn parse(raw: &[u8], max_bytes: usize) -> Result<Mail, Rejected> {
         references,
         date: message.date().map(|d| d.to_timestamp()),
         automatic,
+        sender_unverified,
     })
+}
+
+/// Whether an `Authentication-Results` value says SPF failed (`fail`, `softfail`)
+/// and no DKIM signature passed (`dkim=pass` nowhere).
+fn unverified(results: &str) -> bool {
+    let results = results.to_ascii_lowercase();
+    let said = |method: &str| {
+        (results.split([';', ' ', '\t', '\r', '\n']))
+            .filter_map(|part| part.trim().strip_prefix(method))
+            .map(|value| value.trim_end_matches([')', ',']).to_owned())
+            .collect::<Vec<_>>()
+    };
+    let spf_failed = said("spf=").iter().any(|v| v == "fail" || v == "softfail");
+    let dkim_passed = said("dkim=").iter().any(|v| v == "pass");
+    spf_failed && !dkim_passed
 }
 
 fn ids(value: &mail_parser::HeaderValue<'_>) -> Vec<String> {
@@ -224,6 +248,43 @@ mod tests {
         assert_eq!(m.attachments[0].file_name, "pay.pdf");
         assert_eq!(m.attachments[0].mime_type, "application/pdf");
         assert_eq!(m.automatic, None);
+    }
+
+    #[test]
+    fn a_sender_the_receiving_server_could_not_prove_is_marked() {
+        let base = "From: boss@bank.example\nMessage-ID: <a@b>\nSubject: hi";
+        for (results, unproven) in [
+            (
+                "mx.shop.example; spf=fail smtp.mailfrom=bank.example; dkim=none",
+                true,
+            ),
+            (
+                "mx.shop.example;\n spf=softfail (sender not allowed); dkim=fail header.d=x",
+                true,
+            ),
+            (
+                "mx.shop.example; spf=fail smtp.mailfrom=x; dkim=pass header.d=bank.example",
+                false,
+            ),
+            (
+                "mx.shop.example; spf=pass smtp.mailfrom=bank.example; dkim=none",
+                false,
+            ),
+            ("mx.shop.example; none", false),
+        ] {
+            let raw = mail(
+                &format!("Authentication-Results: {results}\n{base}"),
+                "text",
+            );
+            let m = parse(raw.as_bytes(), MAX).expect("parsed");
+            assert_eq!(m.sender_unverified, unproven, "{results}");
+        }
+        let raw = mail(base, "text");
+        assert!(
+            !parse(raw.as_bytes(), MAX)
+                .expect("parsed")
+                .sender_unverified
+        );
     }
 
     #[test]
