@@ -77,7 +77,7 @@ async fn hostile_traffic_is_dropped_and_counted_while_a_real_call_is_tracked() {
         invite.replace("Call-ID: legit-1\r\n", "").into_bytes(), // no Call-ID
         invite
             .replace("Content-Length: 0", "Content-Length: 9999")
-            .into_bytes(), // lying length (UDP ignores it)
+            .into_bytes(), // a length past the body: refused as truncated
         b"\r\n\r\n".to_vec(),             // keep-alive
         vec![0xff; 1500],                 // not text
         b"HEP3\x00\x07garbage".to_vec(),  // HEP header on the SIP port

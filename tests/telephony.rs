@@ -378,6 +378,14 @@ async fn a_scanners_invites_the_proxy_refuses_are_no_calls() {
         );
         assert_eq!(parties(&payloads[0]).caller, CALLER);
         quiet(&mut watch).await;
+        // Each was seen and forgotten as the PBX refused it (not just left to time out).
+        let addr = suite.running.http_addr;
+        let (_, metrics) = support::http(addr, "GET", "/metrics", &[], b"").await;
+        let forgotten = (metrics.lines())
+            .find_map(|l| l.strip_prefix("ringside_ingest_calls_never_rang_total "))
+            .and_then(|n| n.trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+        assert!(forgotten >= 20.0, "{} via {mirror:?}: {forgotten}", suite.name);
         let contacts = "ringside.contacts.v1.Contacts";
         if suite.running.grpc_services.contains(&contacts) {
             let leads = support::eventually("the caller's lead", || async {

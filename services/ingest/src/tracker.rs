@@ -306,10 +306,17 @@ impl Tracker {
             // An outbound call rings outside; its leg is the calling agent's extension.
             (false, ev::CallDirection::Outbound) => dialog.parties.caller.clone(),
             (false, _) => {
-                if !dialog.upstream.contains(&branch) {
-                    push_capped(&mut dialog.upstream, branch, MAX_BRANCHES, "upstream");
+                if dialog.upstream.contains(&branch) {
+                    return Vec::new();
                 }
-                return Vec::new();
+                push_capped(
+                    &mut dialog.upstream,
+                    branch.clone(),
+                    MAX_BRANCHES,
+                    "upstream",
+                );
+                // The caller's INVITE captured after the proxy's copies: those rang.
+                return copies_before(dialog, &branch, now + linger);
             }
         };
         if dialog.legs.iter().any(|(ext, _)| *ext == extension) {
@@ -321,18 +328,20 @@ impl Tracker {
             .chain(dialog.pending.iter().map(|(_, b)| b))
             .chain(dialog.legs.iter().map(|(_, b)| b))
             .any(|b| *b != branch);
-        match dialog.pending.iter().position(|(ext, _)| *ext == extension) {
-            Some(pos) if dialog.pending[pos].1 == branch => return Vec::new(),
-            Some(pos) => {
-                dialog.pending.remove(pos);
-            }
-            None if !(a.rings || forwarded) => {
-                let waiting = (extension, branch);
-                push_capped(&mut dialog.pending, waiting, MAX_LEGS, "pending");
-                return Vec::new();
-            }
-            None => {}
+        if dialog
+            .pending
+            .contains(&(extension.clone(), branch.clone()))
+        {
+            return Vec::new(); // a retransmission
         }
+        if !(a.rings || forwarded) {
+            let waiting = (extension, branch);
+            push_capped(&mut dialog.pending, waiting, MAX_LEGS, "pending");
+            return Vec::new();
+        }
+        // What was pending on other branches was the caller's side: the proxy's
+        // copy to this extension is the one that rings.
+        callers_side(dialog, &branch);
         ring(dialog, extension, branch, now + linger)
     }
 
@@ -414,7 +423,7 @@ impl Tracker {
         if status < 300 {
             return Vec::new();
         }
-        if self.never_rang(call_id) && refused_by_pbx(status) {
+        if self.pbx_answered(call_id, branch, status) {
             self.forget(call_id);
             return Vec::new();
         }
@@ -426,27 +435,19 @@ impl Tracker {
         if dialog.state != State::Ringing {
             return Vec::new();
         }
-        // The callee side's own answer (busy, declined): it was reached.
-        let mut events = match dialog.pending.iter().any(|(_, b)| b == branch) {
-            true => ring_pending(dialog, now + linger),
-            false => Vec::new(),
-        };
-        if dialog.state != State::Ringing {
-            return events;
-        }
         let leg = dialog
             .legs
             .iter()
             .find(|(_, b)| b == branch)
             .map(|(ext, _)| ext.clone());
         let known_upstream = dialog.upstream.iter().any(|b| b == branch);
-        events.extend(match leg {
+        let nothing_seen =
+            dialog.legs.is_empty() && dialog.upstream.is_empty() && dialog.pending.is_empty();
+        match leg {
             // One extension said no; the call goes on while others still ring.
             Some(extension) => leg_failed(dialog, extension, failure, now + linger),
             // The caller's side got the final answer (or nothing else was seen): over.
-            None if known_upstream || dialog.legs.is_empty() && dialog.upstream.is_empty() => {
-                finish_missed(dialog, failure, now + linger)
-            }
+            None if known_upstream || nothing_seen => finish_missed(dialog, failure, now + linger),
             // A branch whose INVITE copy has not arrived yet: wait for it.
             None => {
                 let early = (branch.to_owned(), failure);
@@ -458,8 +459,23 @@ impl Tracker {
                 );
                 Vec::new()
             }
-        });
-        events
+        }
+    }
+
+    /// Whether a final failure on `branch` is the PBX's own answer to a request it
+    /// never made ring: nothing rang, and it refused the caller's INVITE (401, 407,
+    /// 403, 404…), or answered one addressed straight to an extension that it never
+    /// forwarded (a scanner's, whatever the status). A call to the office's number
+    /// that nothing answered, the PBX not refusing it, stays a missed call.
+    fn pbx_answered(&self, call_id: &str, branch: &str, status: u16) -> bool {
+        let Some(d) = self.dialogs.get(call_id) else {
+            return false;
+        };
+        let pending = d.pending.iter().any(|(_, b)| b == branch);
+        let upstream = d.upstream.iter().any(|b| b == branch);
+        d.state == State::Ringing
+            && d.legs.is_empty()
+            && (pending || upstream && refused_by_pbx(status))
     }
 
     /// Whether the call is still only a request the PBX has: nothing rang, and it
@@ -616,6 +632,32 @@ fn ring(
         events.extend(leg_failed(dialog, extension, failure, until));
     }
     events
+}
+
+/// Something rang on `branch`: what was pending on other branches was the
+/// caller's side (the INVITE the proxy got), whose branches move to `upstream`.
+fn callers_side(dialog: &mut Dialog, branch: &str) {
+    let (others, same): (Vec<_>, Vec<_>) = std::mem::take(&mut dialog.pending)
+        .into_iter()
+        .partition(|(_, b)| b != branch);
+    dialog.pending = same;
+    for (_, b) in others {
+        if !dialog.upstream.contains(&b) {
+            push_capped(&mut dialog.upstream, b, MAX_BRANCHES, "upstream");
+        }
+    }
+}
+
+/// The caller's INVITE (to the office's number) on `branch`, captured after the
+/// proxy's copies to extensions on other branches: those copies ring.
+fn copies_before(dialog: &mut Dialog, branch: &str, until: Instant) -> Vec<EventPayload> {
+    let (copies, same): (Vec<_>, Vec<_>) = std::mem::take(&mut dialog.pending)
+        .into_iter()
+        .partition(|(_, b)| b != branch);
+    dialog.pending = same;
+    (copies.into_iter())
+        .flat_map(|(extension, b)| ring(dialog, extension, b, until))
+        .collect()
 }
 
 /// Every extension that only the PBX had seen rings.
@@ -826,11 +868,9 @@ mod tests {
                 final_("leg1", 487, None),
             ],
         );
-        // 200 (the queue) looks like an extension here: the answer rings it too.
-        assert_eq!(
-            events,
-            vec!["ringing 101", "ringing 102", "ringing 200", "answered 102"]
-        );
+        // 200 (the queue) looks like an extension here, but the proxy's copies to
+        // 101 and 102 show it was the caller's side.
+        assert_eq!(events, vec!["ringing 101", "ringing 102", "answered 102"]);
     }
 
     #[test]
@@ -872,8 +912,10 @@ mod tests {
         let events = run(
             &mut t,
             vec![
+                invite("up", "+79123456789", "101"),
                 invite("leg1", "+79123456789", "101"),
                 final_("leg1", 486, None),
+                final_("up", 486, None),
             ],
         );
         assert_eq!(events, vec!["ringing 101", "missed Some(Busy) [\"101\"]"]);
@@ -944,6 +986,7 @@ mod tests {
                 invite("try1", "102", "+74957654321"),
                 final_("try1", 407, None),
                 invite("try2", "102", "+74957654321"),
+                final_("try1", 407, None), // a late retransmission of the challenge
                 invite("out", "102", "+74957654321"), // the proxy's copy to the trunk
                 final_("out", 200, None),
             ],
@@ -993,19 +1036,26 @@ mod tests {
         );
         assert_eq!(direct, vec!["ringing 101"]);
         let mut t = tracker();
-        let forwarded = run(
+        let first = run(&mut t, vec![invite("b1", "+79123456789", "101")]);
+        assert!(first.is_empty(), "only the PBX has it: {first:?}");
+        let copy = run(&mut t, vec![invite("b2", "+79123456789", "101")]);
+        assert_eq!(copy, vec!["ringing 101"], "at the forwarded copy");
+        let again = run(
+            &mut t,
+            vec![progress("b2"), invite("b2", "+79123456789", "101")],
+        );
+        assert!(again.is_empty(), "once: {again:?}");
+        // The proxy's copy captured before the caller's INVITE to the office: it rings
+        // when that comes.
+        let mut t = tracker();
+        let copy_first = run(
             &mut t,
             vec![
-                invite("b1", "+79123456789", "101"),
-                invite("b2", "+79123456789", "101"),
-                progress("b2"),
+                invite("leg", "+79123456789", "101"),
+                invite("up", "+79123456789", "+74951234567"),
             ],
         );
-        assert_eq!(
-            forwarded,
-            vec!["ringing 101"],
-            "at the forwarded copy, once"
-        );
+        assert_eq!(copy_first, vec!["ringing 101"]);
         let webhook = Signal::Invite {
             call_id: "c1".into(),
             branch: "webhook:101".into(),
@@ -1016,6 +1066,62 @@ mod tests {
         };
         let mut t = tracker();
         assert_eq!(run(&mut t, vec![webhook]), vec!["ringing 101"]);
+    }
+
+    #[test]
+    fn a_call_forwarded_on_to_another_extension_after_a_leg_fails_goes_on() {
+        // Forward on busy, a hunt group, a second device: the first leg's failure is
+        // not the call's end while the caller's side still waits.
+        let mut t = tracker();
+        let events = run(
+            &mut t,
+            vec![
+                invite("b1", "+79123456789", "101"),
+                invite("b2", "+79123456789", "101"),
+                final_("b2", 486, None),
+                invite("b3", "+79123456789", "102"),
+                final_("b3", 200, Some("102")),
+            ],
+        );
+        assert_eq!(events, vec!["ringing 101", "ringing 102", "answered 102"]);
+        // The phone's busy captured before the proxy's copy that reached it.
+        let mut t = tracker();
+        let events = run(
+            &mut t,
+            vec![
+                invite("b1", "+79123456789", "101"),
+                final_("b2", 486, None),
+                invite("b2", "+79123456789", "101"),
+                final_("b1", 486, None),
+            ],
+        );
+        assert_eq!(events, vec!["ringing 101", "missed Some(Busy) [\"101\"]"]);
+    }
+
+    #[test]
+    fn the_pbxs_own_answer_to_an_invite_it_never_forwarded_is_no_call() {
+        for status in [480, 486, 503, 603] {
+            let mut t = tracker();
+            let events = run(
+                &mut t,
+                vec![
+                    invite("scan", "+15550001111", "101"),
+                    final_("scan", status, None),
+                ],
+            );
+            assert!(events.is_empty(), "{status}: {events:?}");
+            assert!(t.is_empty(), "{status}");
+        }
+        // Refused on its way to the office's number (toll fraud): no call either.
+        let mut t = tracker();
+        let fraud = run(
+            &mut t,
+            vec![
+                invite("up", "+15550001111", "+4420700000"),
+                final_("up", 403, None),
+            ],
+        );
+        assert!(fraud.is_empty(), "{fraud:?}");
     }
 
     #[test]

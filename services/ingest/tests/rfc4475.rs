@@ -79,14 +79,21 @@ fn every_invalid_message_is_refused_where_tracking_reads() {
     // Their faults are in what tracking never reads: a Date's zone (the PBX decides
     // whether to serve that INVITE), a REGISTER's Contact.
     let unread = ["baddate", "regbadct"];
-    let taken: Vec<String> = (invalid.iter())
+    // A length past the body, and `baddn`, whose header section never ends (its
+    // fixture has no blank line): the message did not all come.
+    let truncated = ["clerr", "baddn"];
+    let wrong: Vec<String> = (invalid.iter())
         .filter(|(name, _)| !unread.contains(&name.as_str()))
-        .filter_map(|(name, bytes)| match interpret(bytes) {
-            Err(d) if d.is_error() => None,
-            other => Some(format!("{name}: {other:?}")),
+        .filter_map(|(name, bytes)| {
+            let expected = match truncated.contains(&name.as_str()) {
+                true => Dropped::Truncated,
+                false => Dropped::Unparseable,
+            };
+            let got = interpret(bytes);
+            (got != Err(expected)).then(|| format!("{name}: {got:?}"))
         })
         .collect();
-    assert!(taken.is_empty(), "{taken:?}");
+    assert!(wrong.is_empty(), "{wrong:?}");
 }
 
 #[test]

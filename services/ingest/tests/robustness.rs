@@ -51,7 +51,12 @@ fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
                     b";tag=",
                     b"\xff",
                     b"@",
-                ][rng.below(8)];
+                    // Valid multi-byte characters: a cut inside one must not panic.
+                    "é".as_bytes(),
+                    "€".as_bytes(),
+                    "🦀".as_bytes(),
+                    "/".as_bytes(),
+                ][rng.below(12)];
                 out.splice(at..at, piece.iter().copied());
             }
             3 if at < out.len() => {

@@ -6,7 +6,7 @@
 //! The reader is the project's own: rsip, tried first, refused three of RFC 4475's
 //! thirteen valid messages (an unusual method token, escapes in a display name, a
 //! semicolon in a Request-URI's user part — the last is how numbers carry `;npdi`
-//! or `;isub`), and call tracking reads only the start line and six headers.
+//! or `;isub`), and call tracking reads only the start line and nine headers.
 
 pub mod framing;
 pub mod normalize;
@@ -262,6 +262,22 @@ mod tests {
         assert_eq!(branch, "z9hG4bK-1");
         let empty = INVITE.replace(";branch=z9hG4bK-1", ";;,;,,");
         assert_eq!(interpret(empty.as_bytes()), Err(Dropped::Unparseable));
+    }
+
+    #[test]
+    fn a_multibyte_character_where_the_via_protocol_ends_is_refused_not_panicked_on() {
+        for via in [
+            "SIP/2.0éUDP h",
+            "SIP/2.0/€ h",
+            "SIP/2.🦀 h",
+            "SIP/2.0/UDP\th",
+        ] {
+            let msg = INVITE.replace("SIP/2.0/UDP 10.0.0.1:5060", via);
+            let got = interpret(msg.as_bytes());
+            assert!(via.contains('\t') == got.is_ok(), "{via}: {got:?}");
+        }
+        let tabbed = INVITE.replace("CSeq: 1 INVITE", "CSeq: 1\tINVITE");
+        assert!(interpret(tabbed.as_bytes()).is_ok(), "a tab in CSeq");
     }
 
     #[test]

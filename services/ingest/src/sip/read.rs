@@ -87,7 +87,8 @@ impl<'a> Message<'a> {
     /// The CSeq's method.
     pub fn cseq_method(&self) -> Result<&'a str, Dropped> {
         let cseq = self.single("cseq")?;
-        let (number, method) = cseq.split_once(' ').ok_or(Dropped::Unparseable)?;
+        let (number, method) =
+            (cseq.split_once(char::is_whitespace)).ok_or(Dropped::Unparseable)?;
         let number = number.parse::<u32>().map_err(|_| Dropped::Unparseable)?;
         let method = method.trim();
         match number <= MAX_CSEQ && is_token(method) {
@@ -103,10 +104,11 @@ impl<'a> Message<'a> {
         let mut parts = split_outside_quotes(first, ';');
         let sent = parts.next().unwrap_or_default();
         let protocol: String = sent.split('/').map(str::trim).collect::<Vec<_>>().join("/");
-        let mut words = protocol.splitn(2, ' ');
+        let mut words = protocol.splitn(2, char::is_whitespace);
         let (protocol, host) = (words.next().unwrap_or_default(), words.next().unwrap_or(""));
-        let transport = (protocol.len() > 8 && protocol[..8].eq_ignore_ascii_case("SIP/2.0/"))
-            .then(|| &protocol[8..]);
+        let transport = (protocol.get(..8))
+            .filter(|p| p.eq_ignore_ascii_case("SIP/2.0/"))
+            .and_then(|_| protocol.get(8..));
         if !transport.is_some_and(is_token) || host.trim().is_empty() {
             return Err(Dropped::Unparseable);
         }
@@ -204,7 +206,9 @@ fn has_scheme(uri: &str) -> bool {
 }
 
 /// A To, From or Contact value's first address: `"Name" <uri>;params`, `Name
-/// <uri>;params` (the name in tokens) or `uri;params`.
+/// <uri>;params` or `uri;params`. An unquoted name is taken as written (RFC 3261
+/// wants tokens, but phones write `Иван Петров <sip:…>`, and tracking never reads
+/// it); only its quotes must balance.
 pub fn address(value: &str) -> Result<Address<'_>, Dropped> {
     let value = value.trim();
     let after_name = match value.strip_prefix('"') {
@@ -217,9 +221,7 @@ pub fn address(value: &str) -> Result<Address<'_>, Dropped> {
     let (uri, params) = match after_name.find('<') {
         Some(open) => {
             let name = &after_name[..open];
-            if value.starts_with('"') && !name.trim().is_empty()
-                || !name.split_whitespace().all(is_token)
-            {
+            if value.starts_with('"') && !name.trim().is_empty() || name.contains('"') {
                 return Err(Dropped::Unparseable);
             }
             let rest = &after_name[open + 1..];
@@ -304,8 +306,12 @@ mod tests {
             "unbalanced"
         );
         assert!(
-            address("Bell, Alexander <sip:a.g.bell@example.com>").is_err(),
-            "a comma"
+            address("Иван Петров <sip:+79123456789@pbx>").is_ok(),
+            "a name as phones write it"
+        );
+        assert!(
+            address(r#"Ivan "the" Petrov <sip:a@b>"#).is_err(),
+            "a stray quote"
         );
         assert!(
             address("< sip:t.watson@example.org >").is_err(),
