@@ -385,7 +385,11 @@ async fn a_scanners_invites_the_proxy_refuses_are_no_calls() {
             .find_map(|l| l.strip_prefix("ringside_ingest_calls_never_rang_total "))
             .and_then(|n| n.trim().parse::<f64>().ok())
             .unwrap_or(0.0);
-        assert!(forgotten >= 20.0, "{} via {mirror:?}: {forgotten}", suite.name);
+        assert!(
+            forgotten >= 20.0,
+            "{} via {mirror:?}: {forgotten}",
+            suite.name
+        );
         let contacts = "ringside.contacts.v1.Contacts";
         if suite.running.grpc_services.contains(&contacts) {
             let leads = support::eventually("the caller's lead", || async {

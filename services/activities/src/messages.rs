@@ -18,6 +18,9 @@ use crate::model::{Conversation, Detail, Entry, EntryKind, Links, Revision};
 use crate::service::ActivitiesService;
 use crate::store;
 
+/// Most ids of what a message answers looked up to find its conversation.
+const MAX_REFERENCES: usize = 50;
+
 pub(crate) fn links_of(cm: &ev::ChannelMessage) -> Links {
     let some = |s: &String| (!s.is_empty()).then(|| s.clone());
     Links {
@@ -193,9 +196,13 @@ async fn conversation_for(
     {
         return Ok(c.id);
     }
+    // The latest of what it answers: a message from anywhere may name thousands,
+    // each a bind parameter.
+    let skip = cm.references.len().saturating_sub(MAX_REFERENCES);
     let answered: Vec<String> = cm
         .references
         .iter()
+        .skip(skip)
         .map(|r| format!("msg:{channel}:{r}"))
         .collect();
     if let Some(id) = store::conversation_of_entries(tx, &answered).await? {

@@ -6,10 +6,33 @@
 //! whether the receiving server found the sender unproven (the topmost
 //! `Authentication-Results`, RFC 8601, which that server wrote: SPF failed and no
 //! DKIM signature passed), so nothing answers a From that may be forged.
+//!
+//! What is kept of a message is capped, so one message always makes an event of a
+//! few hundred kilobytes at most (the broker's limit is far above, and a mailbox is
+//! never stalled retrying one it cannot carry): the text at [`MAX_TEXT`] characters
+//! (the rest replaced by [`CUT`]; the whole message stays in the mailbox), the subject
+//! and names, [`MAX_RECIPIENTS`] recipients, [`MAX_ATTACHMENTS`] attachments' details,
+//! and [`MAX_REFERENCES`] thread ids (the thread's root and the latest), each id
+//! bounded too.
 
 use mail_parser::{MessageParser, MimeHeaders};
 use ringside_proto::activities::v1 as apb;
 use sha2::{Digest, Sha256};
+
+/// Most characters of a message's text kept.
+pub const MAX_TEXT: usize = 100_000;
+/// What stands for the text past [`MAX_TEXT`].
+pub const CUT: &str = "\n\n[…] (the rest of this message is in the mailbox)";
+/// Most characters of a subject or a sender's name kept.
+const MAX_LINE: usize = 500;
+/// Most recipients kept.
+pub const MAX_RECIPIENTS: usize = 50;
+/// Most attachments described.
+pub const MAX_ATTACHMENTS: usize = 50;
+/// Most thread ids kept: the root, and the latest.
+pub const MAX_REFERENCES: usize = 20;
+/// Longest message id or file name kept.
+const MAX_ID: usize = 500;
 
 /// An email as the timeline needs it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -93,29 +116,33 @@ pub fn parse(raw: &[u8], max_bytes: usize) -> Result<Mail, Rejected> {
         }
     }
     references.retain(|r| r != &message_id);
+    let references = root_and_latest(references);
     let automatic = automatic(&message).or_else(|| robot_sender(&address));
     let sender_unverified = message
         .header_raw("Authentication-Results")
         .is_some_and(unverified);
     Ok(Mail {
-        message_id,
+        message_id: cut(&message_id, MAX_ID, ""),
         from: address,
-        from_name: from.name().unwrap_or("").trim().to_owned(),
+        from_name: cut(from.name().unwrap_or("").trim(), MAX_LINE, "…"),
         to: message
             .to()
             .map(|to| {
                 to.iter()
                     .filter_map(|a| a.address())
                     .map(str::to_lowercase)
+                    .take(MAX_RECIPIENTS)
                     .collect()
             })
             .unwrap_or_default(),
-        subject: message.subject().unwrap_or("").trim().to_owned(),
+        subject: cut(message.subject().unwrap_or("").trim(), MAX_LINE, "…"),
         text: message
             .body_text(0)
-            .map(|t| t.trim().to_owned())
+            .map(|t| cut(t.trim(), MAX_TEXT, CUT))
             .unwrap_or_default(),
-        attachments: message.attachments().map(attachment).collect(),
+        attachments: (message.attachments().take(MAX_ATTACHMENTS))
+            .map(attachment)
+            .collect(),
         references,
         date: message.date().map(|d| d.to_timestamp()),
         automatic,
@@ -143,9 +170,29 @@ fn ids(value: &mail_parser::HeaderValue<'_>) -> Vec<String> {
         .as_text_list()
         .unwrap_or_default()
         .iter()
-        .map(|id| id.trim().to_owned())
-        .filter(|id| !id.is_empty())
+        .map(|id| id.trim())
+        .filter(|id| !id.is_empty() && id.len() <= MAX_ID)
+        .map(str::to_owned)
         .collect()
+}
+
+/// At most [`MAX_REFERENCES`] ids: the thread's root (what threads it) and the
+/// latest (what it answers).
+fn root_and_latest(mut ids: Vec<String>) -> Vec<String> {
+    if ids.len() > MAX_REFERENCES {
+        let latest = ids.split_off(ids.len() - (MAX_REFERENCES - 1));
+        ids.truncate(1);
+        ids.extend(latest);
+    }
+    ids
+}
+
+/// `text` up to `max` characters, `marker` standing for the rest.
+fn cut(text: &str, max: usize, marker: &str) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}{marker}", &text[..at]),
+        None => text.to_owned(),
+    }
 }
 
 fn attachment(part: &mail_parser::MessagePart<'_>) -> apb::Attachment {
@@ -159,8 +206,8 @@ fn attachment(part: &mail_parser::MessagePart<'_>) -> apb::Attachment {
     apb::Attachment {
         kind: "file".into(),
         file_id: String::new(),
-        file_name: part.attachment_name().unwrap_or("").to_owned(),
-        mime_type,
+        file_name: cut(part.attachment_name().unwrap_or(""), MAX_ID, "…"),
+        mime_type: cut(&mime_type, MAX_ID, ""),
         size: part.len() as i64,
     }
 }
@@ -284,6 +331,45 @@ mod tests {
             !parse(raw.as_bytes(), MAX)
                 .expect("parsed")
                 .sender_unverified
+        );
+    }
+
+    #[test]
+    fn a_huge_message_is_kept_within_bounds() {
+        let refs: Vec<String> = (0..500).map(|i| format!("<r{i}@example.org>")).collect();
+        let to: Vec<String> = (0..200).map(|i| format!("u{i}@shop.example")).collect();
+        let parts: String = (0..100)
+            .map(|i| {
+                format!(
+                    "--b\nContent-Type: application/pdf\nContent-Disposition: attachment; \
+                     filename=\"f{i}.pdf\"\n\nx\n"
+                )
+            })
+            .collect();
+        let raw = mail(
+            &format!(
+                "From: x@example.org\nTo: {}\nMessage-ID: <big@example.org>\nReferences: {}\n\
+                 Subject: {}\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b",
+                to.join(", "),
+                refs.join(" "),
+                "с".repeat(2_000),
+            ),
+            &format!(
+                "--b\nContent-Type: text/plain; charset=utf-8\n\n{}\n{parts}--b--\n",
+                "ж".repeat(3_000_000)
+            ),
+        );
+        let m = parse(raw.as_bytes(), 64 << 20).expect("parsed");
+        assert_eq!(m.text.chars().count(), MAX_TEXT + CUT.chars().count());
+        assert!(m.text.ends_with(CUT));
+        assert_eq!(m.subject.chars().count(), MAX_LINE + 1);
+        assert_eq!(m.to.len(), MAX_RECIPIENTS);
+        assert_eq!(m.attachments.len(), MAX_ATTACHMENTS);
+        assert_eq!(m.references.len(), MAX_REFERENCES);
+        assert_eq!(m.thread_root(), "r0@example.org", "the root stays");
+        assert_eq!(
+            m.references.last().map(String::as_str),
+            Some("r499@example.org")
         );
     }
 
