@@ -371,3 +371,42 @@ async fn packets_from_outside_the_allowed_networks_are_ignored() {
     assert!(counted(&metrics, "forbidden_source") >= 3.0);
     suite.stop().await;
 }
+
+/// `serve ingest` alone, before any consumer ever ran: what it publishes waits in
+/// the consumers' queues, which ingest declared at its start, rather than being
+/// routed nowhere (confirmed by the broker and dropped).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_published_before_their_consumers_ever_started_wait_for_them() {
+    let Some(suite) = support::ingest_service(|s| {
+        s.call_webhook_secret = Some("s3cret".into());
+    })
+    .await
+    else {
+        return;
+    };
+    let amqp = suite.settings.amqp_url.clone().expect("RabbitMQ");
+    let broker = ringside_bus::amqp::AmqpBus::connect(
+        &amqp,
+        &suite.settings.exchange,
+        "ringside-test-inspect",
+        tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .expect("RabbitMQ");
+    let with_secret = [
+        ("content-type", "application/json"),
+        ("x-ringside-secret", "s3cret"),
+    ];
+    let ringing = br#"{"call_id":"early-1","event":"ringing","from":"8 912 345-67-89","to":"101"}"#;
+    let addr = suite.running.http_addr;
+    let (status, body) = http(addr, "POST", "/ingest/calls", &with_secret, ringing).await;
+    assert!((200..300).contains(&status), "{status}: {body}");
+    let queue = format!("{}activities", suite.settings.queue_prefix);
+    let waiting = support::eventually("the event in activities' queue", || async {
+        let depth = broker.queue_depth(&queue).await.ok()?;
+        (depth >= 1).then_some(depth)
+    })
+    .await;
+    assert_eq!(waiting, 1, "call.ringing waits for activities");
+    suite.stop().await;
+}

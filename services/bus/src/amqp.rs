@@ -191,6 +191,22 @@ impl AmqpBus {
     async fn consume(&self, spec: &QueueSpec) -> Result<(Link, lapin::Consumer), BusError> {
         let link = self.open("consumer").await?;
         let ch = &link.channel;
+        self.declare_on(ch, spec).await?;
+        ch.basic_qos(spec.prefetch, BasicQosOptions::default())
+            .await?;
+        let consumer = ch
+            .basic_consume(
+                spec.queue.as_str().into(),
+                format!("{}-{}", self.name, uuid::Uuid::new_v4().simple()).into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        Ok((link, consumer))
+    }
+
+    /// The queue of `spec`, its dead-letter queue when durable, and its bindings.
+    async fn declare_on(&self, ch: &Channel, spec: &QueueSpec) -> Result<(), BusError> {
         match spec.kind {
             QueueKind::Durable => self.declare_durable(ch, spec).await?,
             QueueKind::Live => declare_live(ch, spec).await?,
@@ -214,17 +230,7 @@ impl AmqpBus {
             )
             .await?;
         }
-        ch.basic_qos(spec.prefetch, BasicQosOptions::default())
-            .await?;
-        let consumer = ch
-            .basic_consume(
-                spec.queue.as_str().into(),
-                format!("{}-{}", self.name, uuid::Uuid::new_v4().simple()).into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        Ok((link, consumer))
+        Ok(())
     }
 
     /// A quorum queue (replicated, on disk, counting deliveries) with a dead-letter
@@ -359,6 +365,11 @@ impl Bus for AmqpBus {
 
     async fn is_ready(&self) -> bool {
         self.publish_channel().await.is_ok()
+    }
+
+    async fn declare(&self, spec: &QueueSpec) -> Result<(), BusError> {
+        let link = self.open("topology").await?;
+        self.declare_on(&link.channel, spec).await
     }
 }
 

@@ -130,6 +130,15 @@ pub trait Bus: Send + Sync + 'static {
     /// survives transport outages: it reconnects by itself.
     async fn subscribe(&self, spec: QueueSpec) -> Result<Deliveries, BusError>;
 
+    /// Declares the queue and its bindings without consuming: a producer declares
+    /// its consumers' queues at start, so what it publishes before they first start
+    /// waits for them instead of being routed nowhere. Nothing to do on a transport
+    /// that routes only to live subscribers in one process.
+    async fn declare(&self, spec: &QueueSpec) -> Result<(), BusError> {
+        let _ = spec;
+        Ok(())
+    }
+
     /// Whether the transport is connected right now (for `/readyz`).
     async fn is_ready(&self) -> bool;
 }

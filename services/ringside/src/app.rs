@@ -719,13 +719,33 @@ async fn open_bus(
         Mode::Serve(service) => {
             let name = format!("ringside-{service:?}").to_lowercase();
             let url = settings.require_amqp_url()?;
-            Arc::new(
-                AmqpBus::connect(url, &settings.exchange, &name, shutdown.clone())
-                    .await
-                    .context("connecting to RabbitMQ")?,
-            )
+            let bus = AmqpBus::connect(url, &settings.exchange, &name, shutdown.clone())
+                .await
+                .context("connecting to RabbitMQ")?;
+            declare_topology(&bus, &settings.queue_prefix).await?;
+            Arc::new(bus)
         }
     })
+}
+
+/// Every service's durable queue with its bindings, declared by each process at its
+/// start: an event published before its consumer first started (ingest up, activities
+/// not yet) waits in the consumer's queue rather than being routed nowhere. Live
+/// queues are left to their consumers: what they carry is worth nothing later.
+async fn declare_topology(bus: &AmqpBus, prefix: &str) -> anyhow::Result<()> {
+    let durable = [
+        ringside_activities::queue_spec(prefix),
+        ringside_deals::queue_spec(prefix),
+    ]
+    .into_iter()
+    .chain(ringside_notifications::queue_specs(prefix))
+    .filter(|spec| spec.kind == ringside_bus::QueueKind::Durable);
+    for spec in durable {
+        bus.declare(&spec)
+            .await
+            .with_context(|| format!("declaring the queue {}", spec.queue))?;
+    }
+    Ok(())
 }
 
 /// `RINGSIDE_PUSH_URL` is a socket's address that a page served over TLS may open
