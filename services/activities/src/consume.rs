@@ -154,7 +154,10 @@ impl Consumer {
             P::ContactCreated(c) => contact_seen(s, tx, event, c.contact.as_ref()).await,
             P::ContactUpdated(c) => contact_seen(s, tx, event, c.contact.as_ref()).await,
             P::ContactDeleted(c) => {
-                store::upsert_subject(tx, SubjectKind::Contact, &c.contact_id, None, false).await
+                let gone = (SubjectKind::Contact, c.contact_id.as_str());
+                store::upsert_subject(tx, gone.0, gone.1, None, false, event.at)
+                    .await
+                    .map(drop)
             }
             P::ContactMerged(m) => merged(s, tx, event, m).await,
             P::LeadCreated(l) => lead_seen(s, tx, event, l.lead.as_ref()).await,
@@ -180,7 +183,16 @@ impl Consumer {
                 match deal {
                     Some(deal) => {
                         let owner = Some(deal.owner_id.as_str());
-                        store::upsert_subject(tx, SubjectKind::Deal, &deal.id, owner, true).await
+                        store::upsert_subject(
+                            tx,
+                            SubjectKind::Deal,
+                            &deal.id,
+                            owner,
+                            true,
+                            event.at,
+                        )
+                        .await
+                        .map(drop)
                     }
                     None => Ok(()),
                 }
@@ -280,8 +292,10 @@ async fn owner_seen(
     seen: Seen<'_>,
 ) -> Result<()> {
     let before = store::subject_owner(tx, seen.kind, seen.id).await?;
-    store::upsert_subject(tx, seen.kind, seen.id, Some(seen.owner), seen.active).await?;
-    let Some(before) = before.filter(|b| b != seen.owner) else {
+    let owner = Some(seen.owner);
+    let taken = store::upsert_subject(tx, seen.kind, seen.id, owner, seen.active, event.at).await?;
+    // An older event than the one the projection holds changes nothing.
+    let Some(before) = before.filter(|b| taken && b != seen.owner) else {
         return Ok(());
     };
     for c in store::conversations_of(tx, seen.kind, seen.id, HANDED_OVER).await? {
@@ -305,7 +319,15 @@ async fn merged(
     m: &ev::ContactMerged,
 ) -> Result<()> {
     store::relink(tx, "contact_id", &m.merged_id, &m.survivor_id).await?;
-    store::upsert_subject(tx, SubjectKind::Contact, &m.merged_id, None, false).await?;
+    store::upsert_subject(
+        tx,
+        SubjectKind::Contact,
+        &m.merged_id,
+        None,
+        false,
+        event.at,
+    )
+    .await?;
     store::set_next_action(tx, SubjectKind::Contact, &m.merged_id, None).await?;
     let links = Links {
         contact_id: Some(m.survivor_id.clone()),
@@ -331,15 +353,9 @@ async fn converted(
 ) -> Result<()> {
     let company = non_empty(&l.company_id);
     store::adopt_lead(tx, &l.lead_id, &l.contact_id, company.as_deref()).await?;
-    store::upsert_subject(tx, SubjectKind::Lead, &l.lead_id, None, false).await?;
-    store::upsert_subject(
-        tx,
-        SubjectKind::Contact,
-        &l.contact_id,
-        Some(&l.owner_id),
-        true,
-    )
-    .await?;
+    store::upsert_subject(tx, SubjectKind::Lead, &l.lead_id, None, false, event.at).await?;
+    let contact = (SubjectKind::Contact, l.contact_id.as_str());
+    store::upsert_subject(tx, contact.0, contact.1, Some(&l.owner_id), true, event.at).await?;
     let links = Links {
         contact_id: non_empty(&l.contact_id),
         lead_id: non_empty(&l.lead_id),
@@ -358,7 +374,8 @@ async fn converted(
 }
 
 async fn stage_changed(tx: &mut Tx, event: &Event<'_>, d: &ev::DealStageChanged) -> Result<()> {
-    store::upsert_subject(tx, SubjectKind::Deal, &d.deal_id, Some(&d.owner_id), true).await?;
+    let deal = (SubjectKind::Deal, d.deal_id.as_str());
+    store::upsert_subject(tx, deal.0, deal.1, Some(&d.owner_id), true, event.at).await?;
     let links = Links {
         contact_id: d.contact_ids.first().cloned(),
         lead_id: None,

@@ -737,27 +737,33 @@ pub async fn next_reminder_at(conn: &mut AnyConnection) -> Result<Option<i64>> {
 
 // ---------------------------------------------------------------- subjects
 
-/// Records a contact, lead or deal (or updates its owner and whether it is active).
+/// Records a contact, lead or deal (or updates its owner and whether it is active)
+/// as an event at `as_of` (ms) says it — unless a later event said otherwise
+/// already: events may come out of order. Whether it changed anything.
 pub async fn upsert_subject(
     conn: &mut AnyConnection,
     kind: SubjectKind,
     id: &str,
     owner_id: Option<&str>,
     active: bool,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO activity_subjects (kind, id, owner_id, active) VALUES ($1, $2, $3, $4) \
+    as_of: i64,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO activity_subjects (kind, id, owner_id, active, as_of) \
+         VALUES ($1, $2, $3, $4, $6) \
          ON CONFLICT (kind, id) DO UPDATE SET \
-         owner_id = COALESCE($5, activity_subjects.owner_id), active = $4",
+         owner_id = COALESCE($5, activity_subjects.owner_id), active = $4, as_of = $6 \
+         WHERE activity_subjects.as_of <= $6",
     )
     .bind(kind.as_str())
     .bind(id)
     .bind(owner_id.unwrap_or(""))
     .bind(i64::from(active))
     .bind(owner_id)
+    .bind(as_of)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() > 0)
 }
 
 /// The subject's owner as known here (`None`: not known yet).
@@ -821,7 +827,7 @@ pub async fn set_next_action(
     .fetch_optional(&mut *conn)
     .await?;
     if before.is_none() {
-        upsert_subject(conn, kind, id, None, true).await?;
+        upsert_subject(conn, kind, id, None, true, 0).await?;
     }
     sqlx::query(
         "UPDATE activity_subjects SET next_task_id = $3, next_due_at = $4 \

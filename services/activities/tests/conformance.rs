@@ -1323,3 +1323,53 @@ async fn canned_answers_are_kept_by_title_and_checked() {
         assert_eq!(h.svc.list_replies().await.unwrap().len(), 200);
     }
 }
+
+#[tokio::test]
+async fn an_older_event_arriving_late_does_not_undo_a_newer_one() {
+    for t in all_backends().await {
+        let h = Harness::new(t);
+        let b = h.backend();
+        let ivan = h.contact("Иван", "+79123456789", "olga").await;
+        let updated = |owner: &str, at: i64| {
+            let contact = ringside_proto::contacts::v1::Contact {
+                id: ivan.id.clone(),
+                name: ivan.name.clone(),
+                owner_id: owner.into(),
+                ..Default::default()
+            };
+            let mut envelope = event(EventPayload::ContactUpdated(ev::ContactUpdated {
+                contact: Some(contact),
+            }));
+            envelope.occurred_at = Some(ringside_proto::timestamp_from_millis(at));
+            envelope
+        };
+        let now = now_millis();
+        // Given to Ivan, then the earlier change (to Petr) arrives late.
+        h.deliver(&updated("ivan", now + 2_000)).await;
+        h.deliver(&updated("petr", now + 1_000)).await;
+        let owner = |who: &'static str| {
+            format!(
+                "kind = 'contact' AND id = '{}' AND owner_id = '{who}'",
+                ivan.id
+            )
+        };
+        assert_eq!(
+            h.count_where("activity_subjects", &owner("ivan")).await,
+            1,
+            "{b:?}"
+        );
+        // Deleted, then a late update from before the deletion: still inactive.
+        let mut deleted = event(EventPayload::ContactDeleted(ev::ContactDeleted {
+            contact_id: ivan.id.clone(),
+        }));
+        deleted.occurred_at = Some(ringside_proto::timestamp_from_millis(now + 3_000));
+        h.deliver(&deleted).await;
+        h.deliver(&updated("ivan", now + 2_500)).await;
+        let active = format!("kind = 'contact' AND id = '{}' AND active = 1", ivan.id);
+        assert_eq!(
+            h.count_where("activity_subjects", &active).await,
+            0,
+            "{b:?}"
+        );
+    }
+}
