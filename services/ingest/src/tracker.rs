@@ -289,9 +289,16 @@ impl Tracker {
         now: Instant,
         wall: SystemTime,
     ) -> Vec<EventPayload> {
+        let mut evicted = Vec::new();
         if !self.dialogs.contains_key(&call_id) {
-            self.admit(&call_id, a.caller, a.callee, a.target, now, wall);
+            evicted = self.admit(&call_id, a.caller, a.callee, a.target, now, wall);
         }
+        evicted.extend(self.attempt(call_id, a, now));
+        evicted
+    }
+
+    /// An INVITE on a dialog the tracker holds.
+    fn attempt(&mut self, call_id: String, a: Attempt<'_>, now: Instant) -> Vec<EventPayload> {
         let is_extension = self.cfg.is_extension(a.target);
         let linger = self.cfg.linger;
         let Some(dialog) = self.dialogs.get_mut(&call_id) else {
@@ -362,7 +369,8 @@ impl Tracker {
         target: &str,
         now: Instant,
         wall: SystemTime,
-    ) {
+    ) -> Vec<EventPayload> {
+        let mut events = Vec::new();
         while self.dialogs.len() >= self.cfg.max_dialogs {
             let Some((created, oldest)) = self.order.pop_front() else {
                 break;
@@ -372,7 +380,9 @@ impl Tracker {
                 .get(&oldest)
                 .is_some_and(|d| d.created == created)
             {
-                self.dialogs.remove(&oldest);
+                // A call pushed out still ends, so nothing waits for it forever (a
+                // card, a live view).
+                events.extend(self.dialogs.remove(&oldest).and_then(|d| evicted(d, wall)));
                 metrics::counter!("ringside_ingest_dialogs_evicted_total").increment(1);
             }
         }
@@ -404,6 +414,7 @@ impl Tracker {
             },
         );
         self.order.push_back((now, call_id.to_owned()));
+        events
     }
 
     fn final_response(
@@ -632,6 +643,31 @@ fn ring(
         events.extend(leg_failed(dialog, extension, failure, until));
     }
     events
+}
+
+/// How a call pushed out of a full tracker ends: missed while it rang, ended
+/// (`expired`) once answered; nothing for one that never rang or was over.
+fn evicted(dialog: Dialog, wall: SystemTime) -> Option<EventPayload> {
+    match dialog.state {
+        State::Ringing if !dialog.legs.is_empty() => {
+            Some(EventPayload::CallMissed(ev::CallMissed {
+                call: Some(dialog.parties),
+                extensions: dialog.legs.into_iter().map(|(ext, _)| ext).collect(),
+                outcome: ev::CallOutcome::Missed as i32,
+            }))
+        }
+        State::Answered { extension, at, .. } => {
+            let duration = wall.duration_since(at).unwrap_or_default();
+            Some(EventPayload::CallEnded(ev::CallEnded {
+                call: Some(dialog.parties),
+                extension,
+                answered_at: Some(timestamp(at)),
+                duration_ms: i64::try_from(duration.as_millis()).unwrap_or(i64::MAX),
+                expired: true,
+            }))
+        }
+        _ => None,
+    }
 }
 
 /// Something rang on `branch`: what was pending on other branches was the
@@ -1122,6 +1158,62 @@ mod tests {
             ],
         );
         assert!(fraud.is_empty(), "{fraud:?}");
+    }
+
+    #[test]
+    fn calls_pushed_out_of_a_full_tracker_still_end() {
+        let mut cfg = TrackerConfig::new("^[0-9]{3}$", PhoneRegion::default()).expect("config");
+        cfg.max_dialogs = 2;
+        let mut t = Tracker::new(cfg);
+        let at = |call: &str, signal: Signal| match signal {
+            Signal::Invite {
+                branch,
+                caller,
+                callee,
+                target,
+                rings,
+                ..
+            } => Signal::Invite {
+                call_id: call.into(),
+                branch,
+                caller,
+                callee,
+                target,
+                rings,
+            },
+            Signal::Final {
+                branch,
+                status,
+                responder,
+                ..
+            } => Signal::Final {
+                call_id: call.into(),
+                branch,
+                status,
+                responder,
+            },
+            other => other,
+        };
+        let ringing = vec![
+            at("a", invite("up", "+79123456789", "+74951234567")),
+            at("a", invite("leg", "+79123456789", "101")),
+        ];
+        let answered = vec![
+            at("b", invite("up", "+79123456780", "+74951234567")),
+            at("b", invite("leg", "+79123456780", "102")),
+            at("b", final_("leg", 200, Some("102"))),
+        ];
+        let mut events = run(&mut t, ringing);
+        events.extend(run(&mut t, answered));
+        assert_eq!(events, vec!["ringing 101", "ringing 102", "answered 102"]);
+        let pushed = run(
+            &mut t,
+            vec![
+                at("c", invite("up", "+79123456781", "+74951234567")),
+                at("d", invite("up", "+79123456782", "+74951234567")),
+            ],
+        );
+        assert_eq!(pushed, vec!["missed Some(Missed) [\"101\"]", "ended"]);
     }
 
     #[test]

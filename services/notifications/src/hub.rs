@@ -1,6 +1,8 @@
 //! The live side: open push connections per agent (which is what "online" means), and
 //! the cards of calls still ringing or in progress, so a client that reconnects gets
-//! them again. State is in memory: a card lives as long as its call. Each agent a
+//! them again. State is in memory: a card lives as long as its call, and expires
+//! when the call's end never comes ([`Hub::expire`]: an end lost on the way would
+//! leave it popping on every reconnect). Each agent a
 //! card reaches (pushed to an open connection, or sent again when they connect) is
 //! written to the audit trail, once per client the card names (a card that learns
 //! its client later is recorded again). Each person online is kept with whose
@@ -31,6 +33,8 @@ struct State {
 
 struct LiveCall {
     card: pb::Card,
+    /// When it began to ring, or was answered: a card outlives neither for long.
+    since: std::time::Instant,
     /// Whether the card was built and shown yet.
     built: bool,
     /// The agents it rings for.
@@ -315,6 +319,7 @@ impl Hub {
             .find(|s| s.extension == extension)
             .map(|s| s.agent.clone());
         call.card.state = "answered".to_owned();
+        call.since = std::time::Instant::now();
         call.card.answered_by = answering.clone().unwrap_or_else(|| extension.to_owned());
         let (stay, leave): (Vec<Seat>, Vec<Seat>) = call
             .seats
@@ -334,6 +339,28 @@ impl Hub {
         for seat in leave.into_iter().filter(|s| s.shown) {
             send_locked(&mut state, &seat.agent, &push("card_close", &card));
         }
+    }
+
+    /// Closes the cards of calls whose end never came — ringing longer than
+    /// `ringing`, or answered longer than `answered` (the end was lost: a broker
+    /// blip, a restarted ingest) — so they stop popping on every reconnect. How many.
+    pub fn expire(&self, ringing: std::time::Duration, answered: std::time::Duration) -> usize {
+        let stale: Vec<String> = (self.lock().calls.iter())
+            .filter(|(_, call)| {
+                let age = call.since.elapsed();
+                match call.card.state.as_str() {
+                    "answered" => age > answered,
+                    _ => age > ringing,
+                }
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for call_id in &stale {
+            self.close(call_id, "");
+        }
+        metrics::counter!("ringside_notifications_cards_expired_total")
+            .increment(stale.len() as u64);
+        stale.len()
     }
 
     /// The call is over: its card closes everywhere, with the call entry's id.
@@ -356,6 +383,7 @@ fn live_call<'a>(state: &'a mut State, card: &pb::Card) -> &'a mut LiveCall {
         .entry(card.call_id.clone())
         .or_insert_with(|| LiveCall {
             card: card.clone(),
+            since: std::time::Instant::now(),
             built: false,
             seats: Vec::new(),
         })
@@ -453,6 +481,34 @@ mod tests {
         assert_eq!(kinds(&mut olga), ["card", "card_close"]);
         assert_eq!(kinds(&mut ivan), ["card", "card_update", "card_close"]);
         assert!(hub.card("c1").is_none());
+    }
+
+    #[test]
+    fn a_card_whose_end_never_comes_expires_and_pops_no_more() {
+        use std::time::Duration;
+        let hub = Hub::default();
+        let mut olga = hub.subscribe("olga");
+        hub.register(&card("lost"), &[("olga".into(), "101".into())]);
+        hub.show(&card("lost"));
+        hub.register(&card("talking"), &[("olga".into(), "101".into())]);
+        hub.show(&card("talking"));
+        hub.answered("talking", "101");
+        let long = Duration::from_secs(3600);
+        assert_eq!(hub.expire(long, long), 0, "young cards stay");
+        assert_eq!(
+            hub.expire(Duration::ZERO, long),
+            1,
+            "the ringing one is old"
+        );
+        assert!(hub.card("lost").is_none() && hub.card("talking").is_some());
+        assert_eq!(
+            kinds(&mut olga),
+            ["card", "card", "card_update", "card_close"]
+        );
+        assert_eq!(hub.expire(Duration::ZERO, Duration::ZERO), 1);
+        drop(olga);
+        let mut again = hub.subscribe("olga");
+        assert!(kinds(&mut again).is_empty(), "nothing pops on reconnecting");
     }
 
     #[test]

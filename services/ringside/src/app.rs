@@ -415,6 +415,8 @@ impl Assembly<'_> {
             .context("subscribing notifications to the bus")?;
             self.workers.spawn(consuming);
         }
+        self.workers
+            .spawn(expire_cards(service.hub.clone(), self.shutdown.clone()));
         let sessions = self.sessions(caller)?;
         let origins = ringside_kit::browser::Origins::parse(&self.settings.web_origins);
         let routes = ringside_notifications::ws::router(
@@ -726,6 +728,24 @@ async fn open_bus(
             Arc::new(bus)
         }
     })
+}
+
+/// Closes, every half minute, the live cards of calls whose end never came: ringing
+/// for longer than a call may ring (ingest closes those at 3 minutes, by default), or
+/// answered for longer than it tracks a call (4 hours).
+async fn expire_cards(hub: ringside_notifications::hub::Hub, shutdown: CancellationToken) {
+    const RINGING: Duration = Duration::from_secs(10 * 60);
+    const ANSWERED: Duration = Duration::from_secs(4 * 3600 + 10 * 60);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(30)) => {}
+        }
+        let expired = hub.expire(RINGING, ANSWERED);
+        if expired > 0 {
+            tracing::info!(expired, "live cards of calls whose end never came closed");
+        }
+    }
 }
 
 /// Every service's durable queue with its bindings, declared by each process at its
