@@ -1207,3 +1207,103 @@ async fn a_vouched_identity_joins_the_person_found_and_a_held_one_stays_with_its
         assert_eq!(count(&t, "leads").await, 1);
     }
 }
+
+/// Hole 6 of "nothing lost": a double-clicked conversion makes one contact and one
+/// company; two people merging two records into each other at once leave one of
+/// them, never neither.
+#[tokio::test]
+async fn racing_conversions_and_crossing_merges_leave_one_winner() {
+    for t in all_backends().await {
+        let b = t.backend();
+        let svc = service(&t);
+        let lead = svc
+            .create_lead(
+                &ctx(),
+                NewLead {
+                    name: "Двойной клик".into(),
+                    company_name: "ООО Спешка".into(),
+                    identities: vec![phone("+7 916 000-00-77")],
+                    owner_id: "agent-1".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("lead");
+        let conversions = (0..8).map(|_| {
+            let (svc, id) = (svc.clone(), lead.id.clone());
+            tokio::spawn(async move {
+                let convert = ConvertLead {
+                    lead_id: id,
+                    ..Default::default()
+                };
+                svc.convert_lead(&ctx(), convert)
+                    .await
+                    .map(|(_, c, _)| c.id)
+            })
+        });
+        let results = futures::future::join_all(conversions).await;
+        let made: Vec<String> = (results.into_iter())
+            .filter_map(|r| r.expect("task").ok())
+            .collect();
+        assert_eq!(made.len(), 1, "{b:?}: one conversion wins: {made:?}");
+        assert_eq!(count(&t, "contacts").await, 1, "{b:?}: one contact");
+        assert_eq!(count(&t, "companies").await, 1, "{b:?}: one company");
+
+        // Crossing merges: A into B and B into A at the same moment.
+        let mut ids = Vec::new();
+        for name in ["Анна", "Анна К."] {
+            let c = svc
+                .create_contact(
+                    &ctx(),
+                    NewContact {
+                        name: name.into(),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .expect("contact");
+            ids.push(c.id);
+        }
+        let (a, bb) = (ids[0].clone(), ids[1].clone());
+        let merges = [(a.clone(), bb.clone()), (bb.clone(), a.clone())].map(|(into, from)| {
+            let svc = svc.clone();
+            tokio::spawn(async move { svc.merge_contacts(&ctx(), &into, &from).await })
+        });
+        let outcomes = futures::future::join_all(merges).await;
+        let won = (outcomes.iter()).filter(|r| matches!(r, Ok(Ok(_)))).count();
+        assert_eq!(won, 1, "{b:?}: one merge wins: {outcomes:?}");
+        let mut alive = 0;
+        for id in [&a, &bb] {
+            let found = svc.get_contact(&ctx(), id).await;
+            alive += usize::from(found.is_ok_and(|c| c.deleted_at.is_none()));
+        }
+        assert_eq!(alive, 1, "{b:?}: one of the two stays");
+
+        // Two people changing different details at once: both changes stand.
+        let a_stays = (svc.get_contact(&ctx(), &a).await).is_ok_and(|c| c.deleted_at.is_none());
+        let survivor = if a_stays { a } else { bb };
+        let patches = [
+            ContactPatch {
+                name: Some("Анна Кузнецова".into()),
+                ..Default::default()
+            },
+            ContactPatch {
+                tags: Some(vec!["vip".into()]),
+                ..Default::default()
+            },
+        ]
+        .map(|patch| {
+            let (svc, id) = (svc.clone(), survivor.clone());
+            tokio::spawn(async move { svc.update_contact(&ctx(), &id, patch).await })
+        });
+        for done in futures::future::join_all(patches).await {
+            done.expect("task").expect("updated");
+        }
+        let after = svc.get_contact(&ctx(), &survivor).await.expect("contact");
+        assert_eq!(
+            (after.name.as_str(), after.tags.as_slice()),
+            ("Анна Кузнецова", ["vip".to_owned()].as_slice()),
+            "{b:?}"
+        );
+    }
+}
