@@ -435,3 +435,56 @@ impl tonic::codec::Decoder for RawCodec {
         Ok(Some(src.copy_to_bytes(src.remaining()).to_vec()))
     }
 }
+
+/// Shutting down (SIGTERM): health says NOT_SERVING at once while the port still
+/// answers for its drain, so load balancers move away; and the push streams end
+/// rather than holding the shutdown for its whole grace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_shutdown_health_turns_not_serving_first_and_push_streams_end() {
+    use ringside_proto::notifications::v1 as npb;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+    let suite = support::all_in_one_with(|s| {
+        s.shutdown_drain_ms = 3_000;
+        s.shutdown_grace_secs = 60;
+    })
+    .await;
+    let mut health = HealthClient::new(suite.channel().await);
+    let status = async |health: &mut HealthClient<tonic::transport::Channel>| {
+        let asked = tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        };
+        health
+            .check(asked)
+            .await
+            .expect("health")
+            .into_inner()
+            .status
+    };
+    assert_eq!(status(&mut health).await, ServingStatus::Serving as i32);
+    let token = (suite.key)
+        .issue("olga", Role::Agent, Duration::from_secs(600))
+        .expect("a token");
+    let mut notifications = npb::notifications_client::NotificationsClient::with_interceptor(
+        suite.channel().await,
+        support::Bearer(Some(token)),
+    );
+    let mut pushes = notifications
+        .subscribe(npb::SubscribeRequest::default())
+        .await
+        .expect("subscribe")
+        .into_inner();
+
+    suite.running.shutdown_token().cancel();
+    support::eventually("NOT_SERVING", || async {
+        let mut health = health.clone();
+        (status(&mut health).await == ServingStatus::NotServing as i32).then_some(())
+    })
+    .await;
+    let ended = tokio::time::timeout(Duration::from_secs(20), pushes.message()).await;
+    assert!(
+        matches!(ended, Ok(Ok(None)) | Ok(Err(_))),
+        "the stream ends well within the 60 s grace: {ended:?}"
+    );
+    suite.stop().await;
+}

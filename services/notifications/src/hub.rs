@@ -363,6 +363,15 @@ impl Hub {
         stale.len()
     }
 
+    /// Ends every connection (the process is stopping): each socket and `Subscribe`
+    /// stream ends now, instead of holding the shutdown for its whole grace; clients
+    /// reconnect to another replica.
+    pub fn disconnect_all(&self) {
+        let mut state = self.lock();
+        state.connections.clear();
+        state.sights.clear();
+    }
+
     /// The call is over: its card closes everywhere, with the call entry's id.
     pub fn close(&self, call_id: &str, entry_id: &str) {
         let mut state = self.lock();

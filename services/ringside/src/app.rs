@@ -665,14 +665,22 @@ impl Assembly<'_> {
             notifications: self.notifications,
             channels: self.channels,
         };
-        let routes = grpc_routes(grpc_set, self.key, audit).await?;
+        let (routes, health) = grpc_routes(grpc_set, self.key, audit).await?;
         // From here on the services of this process reach each other through it.
         self.loopback.bind(routes.clone());
-        servers.spawn(serve_grpc(grpc, routes, self.shutdown.clone()));
+        let drain = Duration::from_millis(settings.shutdown_drain_ms);
+        servers.spawn(serve_grpc(grpc, routes, self.shutdown.clone(), drain));
         let readiness = http::Readiness {
             db: self.db.clone(),
             bus: self.bus.clone(),
         };
+        let names = grpc_services.clone();
+        servers.spawn(watch_health(
+            health,
+            names,
+            readiness.clone(),
+            self.shutdown.clone(),
+        ));
         let router = http::router(readiness).merge(self.http_routes);
         servers.spawn(serve_http(http, router, self.shutdown.clone()));
         Ok(Running {
@@ -732,13 +740,14 @@ async fn open_bus(
 
 /// Closes, every half minute, the live cards of calls whose end never came: ringing
 /// for longer than a call may ring (ingest closes those at 3 minutes, by default), or
-/// answered for longer than it tracks a call (4 hours).
+/// answered for longer than it tracks a call (4 hours). At shutdown, ends every
+/// socket and `Subscribe` stream, which would otherwise hold it for its whole grace.
 async fn expire_cards(hub: ringside_notifications::hub::Hub, shutdown: CancellationToken) {
     const RINGING: Duration = Duration::from_secs(10 * 60);
     const ANSWERED: Duration = Duration::from_secs(4 * 3600 + 10 * 60);
     loop {
         tokio::select! {
-            () = shutdown.cancelled() => return,
+            () = shutdown.cancelled() => return hub.disconnect_all(),
             () = tokio::time::sleep(Duration::from_secs(30)) => {}
         }
         let expired = hub.expire(RINGING, ANSWERED);
@@ -829,7 +838,7 @@ async fn grpc_routes(
     services: GrpcServices,
     key: TokenKey,
     audit: Option<Audit>,
-) -> anyhow::Result<Routes> {
+) -> anyhow::Result<(Routes, tonic_health::server::HealthReporter)> {
     let (health, health_service) = tonic_health::server::health_reporter();
     if services.contacts.is_some() {
         health.set_serving::<ContactsServer<ContactsGrpc>>().await;
@@ -895,7 +904,37 @@ async fn grpc_routes(
     if let Some(s) = notifications {
         routes = routes.add_service(s);
     }
-    Ok(routes.prepare())
+    Ok((routes.prepare(), health))
+}
+
+/// Keeps gRPC health true to the process: each service (and the server, "") is
+/// SERVING while its database and bus answer (checked every 2 s), NOT_SERVING when
+/// they do not — and from the moment shutdown begins, before the port closes.
+async fn watch_health(
+    health: tonic_health::server::HealthReporter,
+    services: Vec<&'static str>,
+    readiness: http::Readiness,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    use tonic_health::ServingStatus::{NotServing, Serving};
+    let set = async |status| {
+        for name in services.iter().copied().chain([""]) {
+            health.set_service_status(name, status).await;
+        }
+    };
+    loop {
+        let status = match readiness.check().await {
+            (true, true) => Serving,
+            _ => NotServing,
+        };
+        set(status).await;
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    }
+    set(NotServing).await;
+    Ok(())
 }
 
 /// What every gRPC service of this process is guarded with.
@@ -914,18 +953,24 @@ impl Guard {
     }
 }
 
+/// Serves gRPC until `drain` after shutdown began (health says NOT_SERVING by then).
 async fn serve_grpc(
     listener: TcpListener,
     routes: Routes,
     shutdown: CancellationToken,
+    drain: Duration,
 ) -> anyhow::Result<()> {
+    let closing = async move {
+        shutdown.cancelled().await;
+        tokio::time::sleep(drain).await;
+    };
     tonic::transport::Server::builder()
         .add_routes(routes)
         .serve_with_incoming_shutdown(
             // Without TCP_NODELAY a reply larger than one segment waits for the
             // client's delayed ACK (~40 ms).
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
-            shutdown.cancelled_owned(),
+            closing,
         )
         .await?;
     Ok(())

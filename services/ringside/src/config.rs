@@ -586,6 +586,16 @@ pub struct Settings {
     )]
     pub shutdown_grace_secs: u64,
 
+    /// Milliseconds the gRPC port keeps answering after SIGTERM, its health already
+    /// NOT_SERVING, so load balancers and probes move traffic away before it closes.
+    #[arg(
+        long,
+        env = "RINGSIDE_SHUTDOWN_DRAIN_MS",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub shutdown_drain_ms: u64,
+
     /// Log filter (tracing EnvFilter syntax).
     #[arg(
         long,
@@ -687,6 +697,7 @@ impl Settings {
             callback_minutes: 15,
             db_max_connections: 8,
             shutdown_grace_secs: 5,
+            shutdown_drain_ms: 0,
             log: "warn".into(),
             log_format: "text".into(),
         }

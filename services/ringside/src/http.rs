@@ -41,15 +41,21 @@ pub fn router(readiness: Readiness) -> Router {
         .with_state(readiness)
 }
 
+impl Readiness {
+    /// Whether the database (when there is one) and the bus answer.
+    pub async fn check(&self) -> (bool, bool) {
+        let db = async {
+            match &self.db {
+                Some(db) => db.is_ready().await,
+                None => true,
+            }
+        };
+        tokio::join!(db, self.bus.is_ready())
+    }
+}
+
 async fn readyz(State(r): State<Readiness>) -> (StatusCode, &'static str) {
-    let db = async {
-        match &r.db {
-            Some(db) => db.is_ready().await,
-            None => true,
-        }
-    };
-    let (db, bus) = tokio::join!(db, r.bus.is_ready());
-    match (db, bus) {
+    match r.check().await {
         (true, true) => (StatusCode::OK, "ready"),
         (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),
         (_, false) => (StatusCode::SERVICE_UNAVAILABLE, "bus unavailable"),
