@@ -112,6 +112,9 @@ pub(crate) struct Event<'a> {
     pub ctx: Ctx,
     pub id: &'a str,
     pub at: i64,
+    /// When the producer said it happened (0 when it did not say): what the
+    /// subjects projection orders events by.
+    pub as_of: i64,
 }
 
 impl<'a> Event<'a> {
@@ -123,6 +126,10 @@ impl<'a> Event<'a> {
                 .occurred_at
                 .as_ref()
                 .map_or_else(now_millis, millis_from_timestamp),
+            as_of: envelope
+                .occurred_at
+                .as_ref()
+                .map_or(0, millis_from_timestamp),
         }
     }
 }
@@ -155,7 +162,7 @@ impl Consumer {
             P::ContactUpdated(c) => contact_seen(s, tx, event, c.contact.as_ref()).await,
             P::ContactDeleted(c) => {
                 let gone = (SubjectKind::Contact, c.contact_id.as_str());
-                store::upsert_subject(tx, gone.0, gone.1, None, false, event.at)
+                store::upsert_subject(tx, gone.0, gone.1, None, false, event.as_of)
                     .await
                     .map(drop)
             }
@@ -189,7 +196,7 @@ impl Consumer {
                             &deal.id,
                             owner,
                             true,
-                            event.at,
+                            event.as_of,
                         )
                         .await
                         .map(drop)
@@ -293,7 +300,8 @@ async fn owner_seen(
 ) -> Result<()> {
     let before = store::subject_owner(tx, seen.kind, seen.id).await?;
     let owner = Some(seen.owner);
-    let taken = store::upsert_subject(tx, seen.kind, seen.id, owner, seen.active, event.at).await?;
+    let taken =
+        store::upsert_subject(tx, seen.kind, seen.id, owner, seen.active, event.as_of).await?;
     // An older event than the one the projection holds changes nothing.
     let Some(before) = before.filter(|b| taken && b != seen.owner) else {
         return Ok(());
@@ -325,7 +333,7 @@ async fn merged(
         &m.merged_id,
         None,
         false,
-        event.at,
+        event.as_of,
     )
     .await?;
     store::set_next_action(tx, SubjectKind::Contact, &m.merged_id, None).await?;
@@ -353,9 +361,17 @@ async fn converted(
 ) -> Result<()> {
     let company = non_empty(&l.company_id);
     store::adopt_lead(tx, &l.lead_id, &l.contact_id, company.as_deref()).await?;
-    store::upsert_subject(tx, SubjectKind::Lead, &l.lead_id, None, false, event.at).await?;
+    store::upsert_subject(tx, SubjectKind::Lead, &l.lead_id, None, false, event.as_of).await?;
     let contact = (SubjectKind::Contact, l.contact_id.as_str());
-    store::upsert_subject(tx, contact.0, contact.1, Some(&l.owner_id), true, event.at).await?;
+    store::upsert_subject(
+        tx,
+        contact.0,
+        contact.1,
+        Some(&l.owner_id),
+        true,
+        event.as_of,
+    )
+    .await?;
     let links = Links {
         contact_id: non_empty(&l.contact_id),
         lead_id: non_empty(&l.lead_id),
@@ -375,7 +391,7 @@ async fn converted(
 
 async fn stage_changed(tx: &mut Tx, event: &Event<'_>, d: &ev::DealStageChanged) -> Result<()> {
     let deal = (SubjectKind::Deal, d.deal_id.as_str());
-    store::upsert_subject(tx, deal.0, deal.1, Some(&d.owner_id), true, event.at).await?;
+    store::upsert_subject(tx, deal.0, deal.1, Some(&d.owner_id), true, event.as_of).await?;
     let links = Links {
         contact_id: d.contact_ids.first().cloned(),
         lead_id: None,

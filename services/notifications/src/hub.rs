@@ -29,6 +29,8 @@ struct State {
     /// Whose clients each person online sees (as their latest connection said).
     sights: HashMap<String, Scope>,
     next_connection: u64,
+    /// The process is stopping: a new connection ends at once.
+    closed: bool,
 }
 
 struct LiveCall {
@@ -168,11 +170,14 @@ impl Hub {
         }
         state.next_connection += 1;
         let id = state.next_connection;
-        state
-            .connections
-            .entry(agent.to_owned())
-            .or_default()
-            .push((id, tx));
+        // Stopping: the receiver gets its end right away (its sender dropped).
+        if !state.closed {
+            state
+                .connections
+                .entry(agent.to_owned())
+                .or_default()
+                .push((id, tx));
+        }
         state.sights.insert(agent.to_owned(), sight);
         drop(state);
         self.record(seen);
@@ -370,6 +375,7 @@ impl Hub {
         let mut state = self.lock();
         state.connections.clear();
         state.sights.clear();
+        state.closed = true;
     }
 
     /// The call is over: its card closes everywhere, with the call entry's id.

@@ -176,13 +176,9 @@ async fn session(mut socket: WebSocket, state: WsState, sight: Scope, standing: 
     let mut heard = tokio::time::Instant::now();
     loop {
         tokio::select! {
-            push = sub.pushes.recv() => {
-                let Some(push) = push else { return };
-                let frame = push_json(&push).to_string();
-                if socket.send(Message::Text(frame.into())).await.is_err() {
-                    return;
-                }
-            }
+            // What the client sent first: a pong waiting must count before the
+            // ping tick that would find it missing.
+            biased;
             incoming = socket.recv() => {
                 heard = tokio::time::Instant::now();
                 let reply = match incoming {
@@ -191,6 +187,13 @@ async fn session(mut socket: WebSocket, state: WsState, sight: Scope, standing: 
                     Some(Ok(_)) => continue,
                 };
                 if socket.send(Message::Text(reply.to_string().into())).await.is_err() {
+                    return;
+                }
+            }
+            push = sub.pushes.recv() => {
+                let Some(push) = push else { return };
+                let frame = push_json(&push).to_string();
+                if socket.send(Message::Text(frame.into())).await.is_err() {
                     return;
                 }
             }

@@ -108,6 +108,9 @@ pub struct Running {
     /// The staff service, all-in-one (for the first admin's password link).
     staff: Option<StaffService>,
     shutdown: CancellationToken,
+    /// Stops the workers (relays, consumers, the bus), once the servers are done:
+    /// what the last calls commit is still published.
+    work: CancellationToken,
     /// The router this process's services call each other through.
     loopback: Loopback,
     servers: JoinSet<anyhow::Result<()>>,
@@ -123,6 +126,7 @@ struct Assembly<'a> {
     db: Option<Db>,
     bus: Arc<dyn Bus>,
     shutdown: CancellationToken,
+    work: CancellationToken,
     workers: JoinSet<()>,
     http_routes: axum::Router,
     contacts: Option<ContactsService>,
@@ -158,7 +162,8 @@ pub async fn start(settings: &Settings, mode: Mode, key: TokenKey) -> anyhow::Re
         false => None,
     };
     let shutdown = CancellationToken::new();
-    let bus = open_bus(settings, mode, db.as_ref(), &shutdown).await?;
+    let work = CancellationToken::new();
+    let bus = open_bus(settings, mode, db.as_ref(), &work).await?;
     let grpc = TcpListener::bind(settings.grpc_addr)
         .await
         .with_context(|| format!("binding gRPC to {}", settings.grpc_addr))?;
@@ -172,6 +177,7 @@ pub async fn start(settings: &Settings, mode: Mode, key: TokenKey) -> anyhow::Re
         db,
         bus,
         shutdown,
+        work,
         workers: JoinSet::new(),
         http_routes: axum::Router::new(),
         contacts: None,
@@ -214,7 +220,7 @@ impl Assembly<'_> {
             tables.push(ringside_notifications::store::PRUNED);
         }
         let keep = Duration::from_secs(self.settings.keep_claims_days * 24 * 3600);
-        let pruning = ringside_storage::prune::run(db, tables, keep, self.shutdown.clone());
+        let pruning = ringside_storage::prune::run(db, tables, keep, self.work.clone());
         self.workers.spawn(pruning);
     }
 
@@ -228,7 +234,7 @@ impl Assembly<'_> {
     fn relay(&mut self, db: Db, source: &'static str) -> Arc<tokio::sync::Notify> {
         let relay = outbox::Relay::new(db, self.bus.clone(), source);
         let waker = relay.waker();
-        self.workers.spawn(relay.run(self.shutdown.clone()));
+        self.workers.spawn(relay.run(self.work.clone()));
         waker
     }
 
@@ -326,13 +332,13 @@ impl Assembly<'_> {
         let service = ActivitiesService::new(db, peers, config, wake).with_owners(owners);
         let handler = Arc::new(ringside_activities::Consumer::new(service.clone()));
         let spec = ringside_activities::queue_spec(&self.settings.queue_prefix);
-        let consuming = consumer::start(self.bus.clone(), spec, handler, self.shutdown.clone())
+        let consuming = consumer::start(self.bus.clone(), spec, handler, self.work.clone())
             .await
             .context("subscribing activities to the bus")?;
         self.workers.spawn(consuming);
         self.workers.spawn(ringside_activities::reminders::run(
             service.clone(),
-            self.shutdown.clone(),
+            self.work.clone(),
         ));
         self.activities = Some(service);
         Ok(())
@@ -355,7 +361,7 @@ impl Assembly<'_> {
             .context("lower-casing deal titles for the search")?;
         let handler = Arc::new(ringside_deals::Consumer::new(service.clone()));
         let spec = ringside_deals::queue_spec(&self.settings.queue_prefix);
-        let consuming = consumer::start(self.bus.clone(), spec, handler, self.shutdown.clone())
+        let consuming = consumer::start(self.bus.clone(), spec, handler, self.work.clone())
             .await
             .context("subscribing deals to the bus")?;
         self.workers.spawn(consuming);
@@ -405,25 +411,26 @@ impl Assembly<'_> {
         }
         let handler = Arc::new(ringside_notifications::Consumer::new(service.clone()));
         for spec in ringside_notifications::queue_specs(&self.settings.queue_prefix) {
-            let consuming = consumer::start(
-                self.bus.clone(),
-                spec,
-                handler.clone(),
-                self.shutdown.clone(),
-            )
-            .await
-            .context("subscribing notifications to the bus")?;
+            let consuming =
+                consumer::start(self.bus.clone(), spec, handler.clone(), self.work.clone())
+                    .await
+                    .context("subscribing notifications to the bus")?;
             self.workers.spawn(consuming);
         }
-        self.workers
-            .spawn(expire_cards(service.hub.clone(), self.shutdown.clone()));
+        let ringing =
+            Duration::from_secs(self.settings.ring_timeout_secs) + Duration::from_secs(7 * 60);
+        self.workers.spawn(expire_cards(
+            service.hub.clone(),
+            ringing,
+            self.shutdown.clone(),
+        ));
         let sessions = self.sessions(caller)?;
         let origins = ringside_kit::browser::Origins::parse(&self.settings.web_origins);
         let routes = ringside_notifications::ws::router(
             service.clone(),
             self.key.clone(),
             (sessions, origins),
-            Duration::from_secs(self.settings.ws_ping_secs.max(1)),
+            Duration::from_secs(self.settings.ws_ping_secs.clamp(1, 3600)),
         );
         self.http_routes = std::mem::take(&mut self.http_routes).merge(routes);
         self.notifications = Some(service);
@@ -692,6 +699,7 @@ impl Assembly<'_> {
             grpc_services,
             staff,
             shutdown: self.shutdown,
+            work: self.work,
             loopback: self.loopback,
             servers,
             workers: self.workers,
@@ -739,18 +747,22 @@ async fn open_bus(
 }
 
 /// Closes, every half minute, the live cards of calls whose end never came: ringing
-/// for longer than a call may ring (ingest closes those at 3 minutes, by default), or
-/// answered for longer than it tracks a call (4 hours). At shutdown, ends every
-/// socket and `Subscribe` stream, which would otherwise hold it for its whole grace.
-async fn expire_cards(hub: ringside_notifications::hub::Hub, shutdown: CancellationToken) {
-    const RINGING: Duration = Duration::from_secs(10 * 60);
+/// for longer than `ringing` (ingest closes a call that rings past
+/// `RINGSIDE_RING_TIMEOUT_SECS`; this is that and a margin), or answered for longer
+/// than ingest tracks a call (4 hours). At shutdown, ends every socket and
+/// `Subscribe` stream, which would otherwise hold it for its whole grace.
+async fn expire_cards(
+    hub: ringside_notifications::hub::Hub,
+    ringing: Duration,
+    shutdown: CancellationToken,
+) {
     const ANSWERED: Duration = Duration::from_secs(4 * 3600 + 10 * 60);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return hub.disconnect_all(),
             () = tokio::time::sleep(Duration::from_secs(30)) => {}
         }
-        let expired = hub.expire(RINGING, ANSWERED);
+        let expired = hub.expire(ringing, ANSWERED);
         if expired > 0 {
             tracing::info!(expired, "live cards of calls whose end never came closed");
         }
@@ -917,23 +929,32 @@ async fn watch_health(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     use tonic_health::ServingStatus::{NotServing, Serving};
-    let set = async |status| {
-        for name in services.iter().copied().chain([""]) {
-            health.set_service_status(name, status).await;
-        }
-    };
+    let names = || services.iter().copied().chain([""]);
+    let mut said = None;
     loop {
-        let status = match readiness.check().await {
+        let checked = tokio::select! {
+            () = shutdown.cancelled() => break,
+            checked = readiness.check() => checked,
+        };
+        let status = match checked {
             (true, true) => Serving,
             _ => NotServing,
         };
-        set(status).await;
+        // Only a change is said: each one reaches every `Watch` client.
+        if said != Some(status) {
+            for name in names() {
+                health.set_service_status(name, status).await;
+            }
+            said = Some(status);
+        }
         tokio::select! {
             () = shutdown.cancelled() => break,
             () = tokio::time::sleep(Duration::from_secs(2)) => {}
         }
     }
-    set(NotServing).await;
+    for name in names() {
+        health.set_service_status(name, NotServing).await;
+    }
     Ok(())
 }
 
@@ -1026,15 +1047,19 @@ impl Running {
         }
     }
 
-    /// Stops accepting, lets in-flight calls and workers finish within the grace
-    /// period, then closes the database.
+    /// Stops accepting, lets in-flight calls finish, then the workers (the relays
+    /// publish what those calls committed), all within the grace period; then closes
+    /// the database.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         self.shutdown.cancel();
+        let work = self.work.clone();
         let drained = tokio::time::timeout(self.grace, async {
             while self.servers.join_next().await.is_some() {}
+            work.cancel();
             while self.workers.join_next().await.is_some() {}
         })
         .await;
+        work.cancel();
         if drained.is_err() {
             tracing::warn!("shutdown grace period elapsed; abandoning unfinished work");
             self.servers.abort_all();

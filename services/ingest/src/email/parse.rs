@@ -4,8 +4,10 @@
 //! (RFC 3834's `Auto-Submitted`, `Precedence: bulk/list/junk`, `List-Id`, an empty
 //! Return-Path, a delivery report) — which is recorded but makes no lead; and
 //! whether the receiving server found the sender unproven (the topmost
-//! `Authentication-Results`, RFC 8601, which that server wrote: SPF failed and no
-//! DKIM signature passed), so nothing answers a From that may be forged.
+//! `Authentication-Results`, RFC 8601, the one that server wrote above whatever the
+//! sender put lower: DMARC failed, or no SPF or DKIM pass for the From's own domain
+//! while one failed or passed for another domain), so nothing answers a From that may
+//! be forged.
 //!
 //! What is kept of a message is capped, so one message always makes an event of a
 //! few hundred kilobytes at most (the broker's limit is far above, and a mailbox is
@@ -31,8 +33,10 @@ pub const MAX_RECIPIENTS: usize = 50;
 pub const MAX_ATTACHMENTS: usize = 50;
 /// Most thread ids kept: the root, and the latest.
 pub const MAX_REFERENCES: usize = 20;
-/// Longest message id or file name kept.
+/// Longest message id (bytes) or file name (characters) kept.
 const MAX_ID: usize = 500;
+/// Longest address kept (RFC 5321's path limit).
+const MAX_ADDRESS: usize = 254;
 
 /// An email as the timeline needs it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -118,11 +122,22 @@ pub fn parse(raw: &[u8], max_bytes: usize) -> Result<Mail, Rejected> {
     references.retain(|r| r != &message_id);
     let references = root_and_latest(references);
     let automatic = automatic(&message).or_else(|| robot_sender(&address));
-    let sender_unverified = message
-        .header_raw("Authentication-Results")
-        .is_some_and(unverified);
+    // The topmost: `header_raw` would give the lowest, which the sender may have
+    // written.
+    let sender_unverified = (message.headers_raw())
+        .find(|(name, _)| name.eq_ignore_ascii_case("Authentication-Results"))
+        .is_some_and(|(_, results)| unverified(results, &address));
+    // An id too long to keep whole is replaced by a digest, not cut: two cut ids
+    // could be one.
+    let message_id = match message_id.len() > MAX_ID {
+        true => format!(
+            "sha256-{}@ringside",
+            crate::inbound::hex(&Sha256::digest(message_id.as_bytes())[..16])
+        ),
+        false => message_id,
+    };
     Ok(Mail {
-        message_id: cut(&message_id, MAX_ID, ""),
+        message_id,
         from: address,
         from_name: cut(from.name().unwrap_or("").trim(), MAX_LINE, "…"),
         to: message
@@ -130,6 +145,7 @@ pub fn parse(raw: &[u8], max_bytes: usize) -> Result<Mail, Rejected> {
             .map(|to| {
                 to.iter()
                     .filter_map(|a| a.address())
+                    .filter(|a| a.len() <= MAX_ADDRESS)
                     .map(str::to_lowercase)
                     .take(MAX_RECIPIENTS)
                     .collect()
@@ -150,19 +166,59 @@ pub fn parse(raw: &[u8], max_bytes: usize) -> Result<Mail, Rejected> {
     })
 }
 
-/// Whether an `Authentication-Results` value says SPF failed (`fail`, `softfail`)
-/// and no DKIM signature passed (`dkim=pass` nowhere).
-fn unverified(results: &str) -> bool {
+/// Whether an `Authentication-Results` value leaves `from` unproven: DMARC failed;
+/// or, DMARC unsaid, neither SPF (`smtp.mailfrom`) nor DKIM (`header.d`) passed for
+/// the From's own domain (or one within it, or a parent) while one of them failed, or passed
+/// for another domain only (a forger's own).
+fn unverified(results: &str, from: &str) -> bool {
     let results = results.to_ascii_lowercase();
-    let said = |method: &str| {
-        (results.split([';', ' ', '\t', '\r', '\n']))
-            .filter_map(|part| part.trim().strip_prefix(method))
-            .map(|value| value.trim_end_matches([')', ',']).to_owned())
-            .collect::<Vec<_>>()
+    let domain = from.rsplit('@').next().unwrap_or_default();
+    // Relaxed alignment: one domain is the other, or within it.
+    let aligned = |d: &str| {
+        !d.is_empty()
+            && (domain == d
+                || domain.ends_with(&format!(".{d}"))
+                || d.ends_with(&format!(".{domain}")))
     };
-    let spf_failed = said("spf=").iter().any(|v| v == "fail" || v == "softfail");
-    let dkim_passed = said("dkim=").iter().any(|v| v == "pass");
-    spf_failed && !dkim_passed
+    // Each result: its method's verdict and the domain it speaks for.
+    let mut verdicts = Vec::new();
+    for result in results.split(';').skip(1) {
+        let mut words = result.split_whitespace();
+        let Some((method, verdict)) = words.next().and_then(|w| w.split_once('=')) else {
+            continue;
+        };
+        let key = match method {
+            "spf" => "smtp.mailfrom=",
+            "dkim" => "header.d=",
+            _ => "",
+        };
+        let for_domain = (words.filter_map(|w| w.strip_prefix(key)))
+            .map(|v| {
+                v.rsplit('@')
+                    .next()
+                    .unwrap_or(v)
+                    .trim_end_matches([')', ','])
+            })
+            .next()
+            .unwrap_or_default();
+        verdicts.push((method.to_owned(), verdict.to_owned(), aligned(for_domain)));
+    }
+    let said = |method: &str, verdict: &str| {
+        (verdicts.iter()).any(|(m, v, _)| m == method && v == verdict)
+    };
+    if said("dmarc", "fail") {
+        return true;
+    }
+    if said("dmarc", "pass") {
+        return false;
+    }
+    let passes = |aligned_too: bool| {
+        (verdicts.iter())
+            .any(|(m, v, a)| (m == "spf" || m == "dkim") && v == "pass" && *a == aligned_too)
+    };
+    let failed = (verdicts.iter())
+        .any(|(m, v, _)| (m == "spf" || m == "dkim") && matches!(v.as_str(), "fail" | "softfail"));
+    !passes(true) && (failed || passes(false))
 }
 
 fn ids(value: &mail_parser::HeaderValue<'_>) -> Vec<String> {
@@ -317,6 +373,27 @@ mod tests {
                 "mx.shop.example; spf=pass smtp.mailfrom=bank.example; dkim=none",
                 false,
             ),
+            (
+                "mx.shop.example; spf=pass smtp.mailfrom=mail.bank.example",
+                false,
+            ),
+            // A forger's own domain passes; the From's does not.
+            (
+                "mx.shop.example; spf=pass smtp.mailfrom=evil.example; dkim=none",
+                true,
+            ),
+            (
+                "mx.shop.example; spf=none; dkim=pass header.d=evil.example",
+                true,
+            ),
+            (
+                "mx.shop.example; dmarc=fail header.from=bank.example; spf=pass smtp.mailfrom=bank.example",
+                true,
+            ),
+            (
+                "mx.shop.example; dmarc=pass header.from=bank.example",
+                false,
+            ),
             ("mx.shop.example; none", false),
         ] {
             let raw = mail(
@@ -329,6 +406,19 @@ mod tests {
         let raw = mail(base, "text");
         assert!(
             !parse(raw.as_bytes(), MAX)
+                .expect("parsed")
+                .sender_unverified
+        );
+        // The sender's own header, below the receiving server's, decides nothing.
+        let forged = mail(
+            &format!(
+                "Authentication-Results: mx.shop.example; spf=fail smtp.mailfrom=bank.example; dkim=none\n\
+                 {base}\nAuthentication-Results: mx.shop.example; spf=pass smtp.mailfrom=bank.example; dkim=pass header.d=bank.example"
+            ),
+            "text",
+        );
+        assert!(
+            parse(forged.as_bytes(), MAX)
                 .expect("parsed")
                 .sender_unverified
         );
