@@ -670,14 +670,20 @@ fn evicted(dialog: Dialog, wall: SystemTime) -> Option<EventPayload> {
     }
 }
 
+/// Takes the pending entries on branches other than `branch` (all of them for
+/// `None`) out of `dialog`.
+fn take_pending(dialog: &mut Dialog, branch: Option<&str>) -> Vec<(String, String)> {
+    let (taken, kept) = std::mem::take(&mut dialog.pending)
+        .into_iter()
+        .partition(|(_, b)| branch != Some(b.as_str()));
+    dialog.pending = kept;
+    taken
+}
+
 /// Something rang on `branch`: what was pending on other branches was the
 /// caller's side (the INVITE the proxy got), whose branches move to `upstream`.
 fn callers_side(dialog: &mut Dialog, branch: &str) {
-    let (others, same): (Vec<_>, Vec<_>) = std::mem::take(&mut dialog.pending)
-        .into_iter()
-        .partition(|(_, b)| b != branch);
-    dialog.pending = same;
-    for (_, b) in others {
+    for (_, b) in take_pending(dialog, Some(branch)) {
         if !dialog.upstream.contains(&b) {
             push_capped(&mut dialog.upstream, b, MAX_BRANCHES, "upstream");
         }
@@ -687,20 +693,17 @@ fn callers_side(dialog: &mut Dialog, branch: &str) {
 /// The caller's INVITE (to the office's number) on `branch`, captured after the
 /// proxy's copies to extensions on other branches: those copies ring.
 fn copies_before(dialog: &mut Dialog, branch: &str, until: Instant) -> Vec<EventPayload> {
-    let (copies, same): (Vec<_>, Vec<_>) = std::mem::take(&mut dialog.pending)
-        .into_iter()
-        .partition(|(_, b)| b != branch);
-    dialog.pending = same;
-    (copies.into_iter())
-        .flat_map(|(extension, b)| ring(dialog, extension, b, until))
-        .collect()
+    ring_taken(dialog, Some(branch), until)
 }
 
 /// Every extension that only the PBX had seen rings.
 fn ring_pending(dialog: &mut Dialog, until: Instant) -> Vec<EventPayload> {
-    let waiting = std::mem::take(&mut dialog.pending);
-    (waiting.into_iter())
-        .flat_map(|(extension, branch)| ring(dialog, extension, branch, until))
+    ring_taken(dialog, None, until)
+}
+
+fn ring_taken(dialog: &mut Dialog, branch: Option<&str>, until: Instant) -> Vec<EventPayload> {
+    (take_pending(dialog, branch).into_iter())
+        .flat_map(|(extension, b)| ring(dialog, extension, b, until))
         .collect()
 }
 
